@@ -1,0 +1,110 @@
+# depot: the one build entry (make, make run, make check, make install, make deps).
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+# SANITIZE=address,undefined builds every binary and test with those sanitizers.
+SANITIZE ?=
+
+# Debian 12 packages the build, the tests and `make run` need.
+DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
+	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
+	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
+	sqlite3 procps psmisc
+
+PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
+# Debian ships libnng without a pkg-config file.
+NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || echo -lnng)
+
+CFLAGS ?= -O2 -g
+# Truncating snprintf into fixed buffers is deliberate (messages, bounded paths),
+# so gcc's guesses about it would only be noise under -Werror.
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+SHARE_SRC  = $(wildcard share/*.c)
+DAEMON_SRC = $(wildcard daemon/*.c)
+CTL_SRC    = $(wildcard ctl/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+
+SHARE_OBJ  = $(SHARE_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+# The daemon's modules without main(), for linking into unit tests.
+DAEMON_LIB_OBJ = $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
+CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS = $(BUILD)/depotd $(BUILD)/depotctl
+
+.PHONY: all deps run check unit e2e bench install clean distclean
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libdepot.a: $(SHARE_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/depotd: $(DAEMON_OBJ) $(BUILD)/libdepot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/depotctl: $(CTL_OBJ) $(BUILD)/libdepot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Idaemon $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Installs only what is missing, so a machine that has everything is not touched.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing" $$missing; \
+		[ "$$(id -u)" = 0 ] || { echo "make deps: run as root to install:" $$missing >&2; exit 1; }; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+# Until the console exists: the daemon in the foreground on ./data.
+run: deps
+	$(MAKE) all
+	@mkdir -p data
+	@echo "depotd is starting on ./data. In another shell:"
+	@echo "  export DEPOT_HOME=$(CURDIR)/data PATH=$(CURDIR)/$(BUILD):\$$PATH"
+	@echo "  depotctl status; depotctl run --wait -- echo hello; depotctl task list"
+	@echo "Stop it with Ctrl-C."
+	$(BUILD)/depotd -d data
+
+unit: $(UNIT_BIN)
+	@tests/run-unit $(UNIT_BIN)
+
+e2e: $(BINS)
+	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-e2e
+
+check: deps
+	$(MAKE) all $(UNIT_BIN)
+	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-all $(UNIT_BIN)
+
+bench: deps
+	$(MAKE) all
+	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/bench/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/depot
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 doc/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 doc/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 share/depot.conf.sample share/depotd.service $(DESTDIR)$(PREFIX)/share/depot/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,85 @@
+/* cmd-lock.c: lock list: per resource, who holds it and who waits for it. */
+#include "ctl.h"
+
+#include "proto.h"
+
+#include <string.h>
+
+/* A resource may have 100,000 waiters: the table shows how many and who is next. */
+#define LOCK_HOLDERS_WIDTH 40
+
+static void lock_holders(const cJSON *holders, char *buf, size_t n, const char **mode);
+
+/* "42 43" and the holders' mode (one exclusive holder, or any number of shared ones). */
+static void lock_holders(const cJSON *holders, char *buf, size_t n, const char **mode)
+{
+	const cJSON *h;
+	size_t l = 0;
+
+	buf[0] = '\0';
+	*mode = NULL;
+	cJSON_ArrayForEach(h, holders) {
+		int64_t id = 0;
+
+		(void)json_int(h, "task", &id);
+		if (*mode == NULL)
+			*mode = json_str(h, "mode");
+		if (l < n)
+			snprintf(buf + l, n - l, "%s%lld", l > 0 ? " " : "", (long long)id);
+		l = strlen(buf);
+	}
+}
+
+int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	static const char *const headers[] = {
+		"RESOURCE", "HELD", "HOLDERS", "WAITING", "NEXT",
+	};
+	struct out_table *t;
+	const cJSON *res;
+	cJSON *list;
+	int rc;
+
+	(void)args;
+	if ((rc = call(ctx, "lock.list", NULL, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+		return rc;
+	if (ctx->json) {
+		rc = json_print(list);
+		cJSON_Delete(list);
+		return rc;
+	}
+	if ((t = out_table_new(5, headers)) == NULL)
+		goto nomem;
+	out_table_limit(t, 0, 48);
+	out_table_limit(t, 2, LOCK_HOLDERS_WIDTH);
+	cJSON_ArrayForEach(res, list) {
+		const cJSON *waiting = cJSON_GetObjectItemCaseSensitive(res, "waiting");
+		const cJSON *first = cJSON_GetArrayItem(waiting, 0);
+		char holders[LOCK_HOLDERS_WIDTH * 4], nwait[24], next[64] = "-";
+		const char *mode;
+
+		lock_holders(cJSON_GetObjectItemCaseSensitive(res, "holders"),
+		    holders, sizeof holders, &mode);
+		snprintf(nwait, sizeof nwait, "%d", cJSON_GetArraySize(waiting));
+		if (first != NULL) {
+			int64_t id = 0;
+			const char *m = json_str(first, "mode");
+
+			(void)json_int(first, "task", &id);
+			snprintf(next, sizeof next, "%lld (%s)", (long long)id,
+			    m != NULL ? m : "?");
+		}
+		if (out_table_add(t, (const char *const[]){ json_str(res, "resource"),
+		    mode, holders[0] != '\0' ? holders : "-", nwait, next }) != 0)
+			goto nomem;
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+	cJSON_Delete(list);
+	return EXIT_OK;
+nomem:
+	out_table_free(t);
+	cJSON_Delete(list);
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
+}

@@ -1,0 +1,239 @@
+/* cmd-status.c: status and ping: is the daemon up, and is every component healthy. */
+#include "ctl.h"
+
+#include "proto.h"
+#include "timeutil.h"
+
+#include <string.h>
+
+static void status_daemon(const cJSON *d);
+static void status_database(const cJSON *db);
+static void status_workers(const cJSON *workers);
+static void status_monitor(const cJSON *m);
+static void status_scheduler(const cJSON *s);
+static void status_locks(const cJSON *l);
+static void status_storage(const cJSON *s);
+static void status_ms(int indent, const char *key, const cJSON *o, const char *field);
+static void status_int(int indent, const char *key, const cJSON *o, const char *field);
+static void status_bytes(int indent, const char *key, const cJSON *o, const char *field);
+static void status_time(int indent, const char *key, const cJSON *o, const char *field);
+
+/* The sections depotctl knows how to lay out; others are printed as JSON. */
+static const char *const status_known[] = {
+	"healthy", "problems", "daemon", "database", "workers", "monitor",
+	"scheduler", "locks", "storage", NULL,
+};
+
+static void status_ms(int indent, const char *key, const cJSON *o, const char *field)
+{
+	char buf[32];
+	int64_t ms;
+
+	if (json_int(o, field, &ms) != 0) {
+		out_kv(stdout, indent, key, "-");
+		return;
+	}
+	time_format_duration(ms, buf, sizeof buf);
+	out_kv(stdout, indent, key, "%s", buf);
+}
+
+static void status_int(int indent, const char *key, const cJSON *o, const char *field)
+{
+	int64_t v;
+
+	if (json_int(o, field, &v) != 0)
+		out_kv(stdout, indent, key, "-");
+	else
+		out_kv(stdout, indent, key, "%lld", (long long)v);
+}
+
+static void status_bytes(int indent, const char *key, const cJSON *o, const char *field)
+{
+	char buf[32];
+	int64_t v;
+
+	if (json_int(o, field, &v) != 0) {
+		out_kv(stdout, indent, key, "-");
+		return;
+	}
+	out_size(v, buf, sizeof buf);
+	out_kv(stdout, indent, key, "%s", buf);
+}
+
+/* "2026-11-24T20:01:02.345Z (3.2s ago)", or "-" when null. */
+static void status_time(int indent, const char *key, const cJSON *o, const char *field)
+{
+	const char *t = json_str(o, field);
+	char age[32];
+
+	if (t == NULL) {
+		out_kv(stdout, indent, key, "-");
+		return;
+	}
+	out_age(t, age, sizeof age);
+	out_kv(stdout, indent, key, "%s (%s ago)", t, age);
+}
+
+static void status_daemon(const cJSON *d)
+{
+	const char *v = json_str(d, "version"), *dir = json_str(d, "data_dir");
+
+	out_kv(stdout, 0, "daemon", "%s", d != NULL ? "up" : "-");
+	out_kv(stdout, 2, "version", "%s", v != NULL ? v : "-");
+	status_int(2, "pid", d, "pid");
+	status_ms(2, "uptime", d, "uptime_ms");
+	out_kv(stdout, 2, "data dir", "%s", dir != NULL ? dir : "-");
+}
+
+static void status_database(const cJSON *db)
+{
+	const char *path = json_str(db, "path");
+
+	out_kv(stdout, 0, "database", "%s", json_true(db, "ok") ? "ok" : "NOT OK");
+	out_kv(stdout, 2, "path", "%s", path != NULL ? path : "-");
+	status_bytes(2, "size", db, "size");
+}
+
+/* One line a worker: "online, pid 1235, supervised, heartbeat 0.8s ago, task 42". */
+static void status_workers(const cJSON *workers)
+{
+	const cJSON *w;
+	int total = 0, online = 0;
+
+	cJSON_ArrayForEach(w, workers) {
+		const char *state = json_str(w, "state");
+
+		total++;
+		if (state != NULL && strcmp(state, "online") == 0)
+			online++;
+	}
+	out_kv(stdout, 0, "workers", "%d of %d online", online, total);
+	cJSON_ArrayForEach(w, workers) {
+		const char *name = json_str(w, "name"), *state = json_str(w, "state");
+		char hb[32], task[32], clean[80];
+		int64_t pid = 0, id;
+
+		out_age(json_str(w, "last_heartbeat"), hb, sizeof hb);
+		if (json_int(w, "task", &id) == 0)
+			snprintf(task, sizeof task, "task %lld", (long long)id);
+		else
+			snprintf(task, sizeof task, "idle");
+		if (json_int(w, "pid", &pid) != 0)
+			pid = 0;
+		out_clean(name != NULL ? name : "?", 17, clean, sizeof clean);
+		out_kv(stdout, 2, clean, "%s, pid %lld, %s, heartbeat %s ago, %s",
+		    state != NULL ? state : "?", (long long)pid,
+		    json_true(w, "supervised") ? "supervised" : "by hand", hb, task);
+	}
+}
+
+static void status_monitor(const cJSON *m)
+{
+	out_kv(stdout, 0, "monitor", "%s", m != NULL ? "" : "-");
+	status_ms(2, "heartbeat interval", m, "heartbeat_interval_ms");
+	status_ms(2, "worker timeout", m, "worker_timeout_ms");
+	status_ms(2, "check interval", m, "check_interval_ms");
+	status_ms(2, "cancel grace", m, "cancel_grace_ms");
+	status_ms(2, "stall after", m, "stall_after_ms");
+	status_time(2, "last check", m, "last_check");
+}
+
+static void status_scheduler(const cJSON *s)
+{
+	out_kv(stdout, 0, "scheduler", "%s", s != NULL ? "" : "-");
+	status_time(2, "last tick", s, "last_tick");
+	status_time(2, "next due", s, "next_due");
+}
+
+static void status_locks(const cJSON *l)
+{
+	out_kv(stdout, 0, "lock manager", "%s", l != NULL ? "" : "-");
+	status_int(2, "reservations held", l, "held");
+	status_int(2, "tasks waiting", l, "waiting");
+	status_int(2, "tasks running", l, "running");
+}
+
+static void status_storage(const cJSON *s)
+{
+	out_kv(stdout, 0, "storage", "%s", s != NULL ? "" : "-");
+	status_bytes(2, "content", s, "content_bytes");
+	status_bytes(2, "free", s, "free_bytes");
+}
+
+int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	const cJSON *problems, *p, *item;
+	cJSON *r;
+	int rc, healthy;
+
+	(void)args;
+	if ((rc = call(ctx, "status", NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	healthy = json_true(r, "healthy");
+	if (ctx->json) {
+		rc = json_print(r);
+		cJSON_Delete(r);
+		return rc != EXIT_OK ? rc : healthy ? EXIT_OK : EXIT_REFUSED;
+	}
+	status_daemon(cJSON_GetObjectItemCaseSensitive(r, "daemon"));
+	status_database(cJSON_GetObjectItemCaseSensitive(r, "database"));
+	status_workers(cJSON_GetObjectItemCaseSensitive(r, "workers"));
+	status_monitor(cJSON_GetObjectItemCaseSensitive(r, "monitor"));
+	status_scheduler(cJSON_GetObjectItemCaseSensitive(r, "scheduler"));
+	status_locks(cJSON_GetObjectItemCaseSensitive(r, "locks"));
+	status_storage(cJSON_GetObjectItemCaseSensitive(r, "storage"));
+	/* A component added to the daemon after this depotctl still shows. */
+	cJSON_ArrayForEach(item, r) {
+		int known = 0;
+		char *text;
+
+		for (int i = 0; status_known[i] != NULL; i++)
+			if (item->string != NULL && strcmp(item->string, status_known[i]) == 0)
+				known = 1;
+		if (known || item->string == NULL)
+			continue;
+		if ((text = cJSON_PrintUnformatted(item)) != NULL) {
+			out_kv(stdout, 0, item->string, "%s", text);
+			cJSON_free(text);
+		}
+	}
+	problems = cJSON_GetObjectItemCaseSensitive(r, "problems");
+	if (healthy) {
+		out_kv(stdout, 0, "healthy", "yes");
+	} else {
+		out_kv(stdout, 0, "healthy", "NO, %d problem%s",
+		    cJSON_GetArraySize(problems),
+		    cJSON_GetArraySize(problems) == 1 ? "" : "s");
+		cJSON_ArrayForEach(p, problems)
+			if (cJSON_IsString(p))
+				printf("  - %s\n", p->valuestring);
+	}
+	cJSON_Delete(r);
+	return healthy ? EXIT_OK : EXIT_REFUSED;
+}
+
+int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	const char *version;
+	int64_t proto = 0, pid = 0;
+	cJSON *r;
+	int rc;
+
+	(void)args;
+	if ((rc = call(ctx, "ping", NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	version = json_str(r, "version");
+	if (json_int(r, "protocol", &proto) == 0 && proto != DEPOT_PROTO_VERSION)
+		ctl_error("warning: depotd speaks protocol %lld, this depotctl %d; "
+		    "upgrade the older one", (long long)proto, DEPOT_PROTO_VERSION);
+	if (ctx->json)
+		rc = json_print(r);
+	else {
+		(void)json_int(r, "pid", &pid);
+		printf("depotd %s is up (pid %lld, protocol %lld, data %s)\n",
+		    version != NULL ? version : "?", (long long)pid,
+		    (long long)proto, ctx->dir);
+	}
+	cJSON_Delete(r);
+	return rc;
+}

@@ -1,0 +1,156 @@
+/* ctl.h: what depotctl's files share: the command table, arguments, requests and output. */
+#ifndef DEPOT_CTL_H
+#define DEPOT_CTL_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct depot_client;
+
+/* Longest command name, in words ("task list" is two). */
+#define CTL_WORDS_MAX 3
+/* Most options one command takes, besides --json and --help. */
+#define CTL_OPTS_MAX 8
+/* args_max for a command that takes any number of arguments. */
+#define CTL_ARGS_ANY (-1)
+/* How long an ordinary request may take before the daemon counts as unreachable. */
+#define CTL_CALL_TIMEOUT_MS 30000
+
+/* One option of a command, as --help, the man page and completion show it. */
+struct ctl_opt {
+	const char *name;	/* long name, without the dashes; NULL ends the list */
+	int short_name;		/* 0 when there is none */
+	const char *arg;	/* metavariable ("DUR"), NULL for a flag */
+	int repeat;		/* may be given more than once */
+	const char *help;
+};
+
+/* Flags of a command. */
+#define CMD_HIDDEN	0x1	/* exact name only; not in help, man page or completion */
+#define CMD_OPTS_FIRST	0x2	/* options end at the first argument (run's command line) */
+
+struct ctl_args;
+struct ctl_ctx;
+
+/* One entry of the command table (cmd.c). */
+struct ctl_cmd {
+	const char *words[CTL_WORDS_MAX + 1];	/* {"task", "list"}, NULL-terminated */
+	const char *usage;	/* what follows the words, e.g. "[--state S] ID..." */
+	const char *summary;	/* one line */
+	const char *help;	/* longer text for help and the man page, or NULL */
+	struct ctl_opt opts[CTL_OPTS_MAX + 1];
+	int args_min;
+	int args_max;		/* CTL_ARGS_ANY for no limit */
+	int mutates;		/* changes the daemon's state */
+	int flags;
+	int (*exec)(struct ctl_ctx *ctx, struct ctl_args *args);
+};
+
+/* Options and arguments of one invocation, parsed against its command's opts. */
+struct ctl_args {
+	const struct ctl_cmd *cmd;
+	char **vals[CTL_OPTS_MAX];	/* each option's values, in the order given */
+	size_t nvals[CTL_OPTS_MAX];
+	char **argv;			/* positional arguments */
+	int argc;
+};
+
+/* What every command runs with. */
+struct ctl_ctx {
+	const char *dir_opt;	/* -d, or NULL */
+	int json;		/* --json: print the daemon's result as is */
+	int resolved;
+	char dir[4096];
+	char control_url[256];
+	char control_path[256];
+	char events_url[256];
+	struct depot_client *client;
+};
+
+/* depotctl.c */
+extern const char *ctl_prog;
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ctl_print_global_usage(FILE *f);
+void ctl_print_global_options(FILE *f);
+
+/* cmd.c */
+extern const struct ctl_cmd cmd_table[];
+extern const size_t cmd_count;
+const struct ctl_cmd *cmd_lookup(int argc, char **argv, int *used, char *err,
+    size_t errlen);
+void cmd_name(const struct ctl_cmd *cmd, char *out, size_t n);
+void cmd_print_usage(const struct ctl_cmd *cmd, FILE *f);
+void cmd_print_help(const struct ctl_cmd *cmd, FILE *f);
+
+/* args.c */
+int args_parse(const struct ctl_cmd *cmd, int argc, char **argv,
+    struct ctl_args *a, int *json, int *help);
+void args_free(struct ctl_args *a);
+const char *args_get(const struct ctl_args *a, const char *name);
+int args_has(const struct ctl_args *a, const char *name);
+size_t args_values(const struct ctl_args *a, const char *name, char ***out);
+int args_task_id(const struct ctl_args *a, const char *s, int64_t *id);
+int args_duration(const struct ctl_args *a, const char *opt, const char *s,
+    int64_t *ms);
+
+/* call.c */
+int call_resolve(struct ctl_ctx *ctx);
+int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
+    cJSON **result);
+void call_close(struct ctl_ctx *ctx);
+
+/* json.c */
+const char *json_str(const cJSON *o, const char *key);
+int json_int(const cJSON *o, const char *key, int64_t *out);
+int json_true(const cJSON *o, const char *key);
+int json_print(const cJSON *v);
+cJSON *json_ids(int64_t *ids, size_t n);
+
+/* output.c */
+struct out_table;
+struct out_table *out_table_new(size_t ncols, const char *const *headers);
+void out_table_limit(struct out_table *t, size_t col, size_t width);
+int out_table_add(struct out_table *t, const char *const *cells);
+void out_table_print(const struct out_table *t, FILE *f);
+void out_table_free(struct out_table *t);
+int64_t out_parse_time(const char *rfc3339);
+void out_age(const char *rfc3339, char *buf, size_t n);
+void out_size(int64_t bytes, char *buf, size_t n);
+size_t out_width(const char *s);
+void out_clean(const char *s, size_t width, char *out, size_t n);
+void out_wrap(FILE *f, const char *text, int indent, int width);
+void out_progress(const cJSON *task, char *buf, size_t n);
+void out_resources(const cJSON *resources, char *buf, size_t n);
+void out_kv(FILE *f, int indent, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* cmd-help.c */
+int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_commands(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args);
+
+/* cmd-status.c */
+int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args);
+
+/* cmd-task.c */
+int cmd_run(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_list(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *args);
+
+/* cmd-worker.c */
+int cmd_worker_list(struct ctl_ctx *ctx, struct ctl_args *args);
+
+/* cmd-lock.c */
+int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args);
+
+/* cmd-events.c */
+int cmd_events(struct ctl_ctx *ctx, struct ctl_args *args);
+
+#endif

@@ -1,0 +1,535 @@
+/* control.c: the control socket's request handlers, one per command of share/commands.def. */
+#include "depotd.h"
+#include "log.h"
+#include "paths.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+typedef void (*control_fn)(struct conn *conn, const cJSON *args);
+
+#define X(ident, wire, access, summary) static void h_##ident(struct conn *, const cJSON *);
+#include "commands.def"
+#undef X
+
+static const struct {
+	const char *name;
+	enum access_level access;
+	control_fn fn;
+} handlers[] = {
+#define X(ident, wire, access, summary) { wire, access, h_##ident },
+#include "commands.def"
+#undef X
+};
+
+/* A parked task.wait: answered when all its tasks are final or at its deadline. */
+struct waiter {
+	struct conn *conn;
+	int64_t *ids;
+	size_t n;
+	int64_t deadline_mono;		/* 0: none */
+	struct waiter *next;
+};
+
+static int uid_in_group(uint64_t uid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = 256;
+
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL)
+		return 0;
+	if (pw.pw_gid == gid)
+		return 1;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* DESIGN §10: owner and root do everything; socket_group reads and cancels. */
+static int peer_access(uint64_t uid, enum access_level *level)
+{
+	if (uid == (uint64_t)geteuid() || uid == 0) {
+		*level = ACCESS_WRITE;
+		return 0;
+	}
+	if (uid != UINT64_MAX && D->have_socket_gid && uid_in_group(uid, D->socket_gid)) {
+		*level = ACCESS_CANCEL;
+		return 0;
+	}
+	return -1;
+}
+
+void control_handle(struct conn *conn, uint64_t uid, cJSON *req)
+{
+	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	enum access_level level;
+
+	if (cmd == NULL) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "missing 'cmd' (a string)");
+		return;
+	}
+	if (args != NULL && !cJSON_IsObject(args) && !cJSON_IsNull(args)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "'args' must be an object");
+		return;
+	}
+	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+		if (strcmp(handlers[i].name, cmd) != 0)
+			continue;
+		if (peer_access(uid, &level) < 0) {
+			server_reply_err(conn, ERR_FORBIDDEN, "uid %llu may not use depotd "
+			    "(not its owner, root or a member of socket_group)",
+			    (unsigned long long)uid);
+			return;
+		}
+		if (handlers[i].access > level) {
+			server_reply_err(conn, ERR_FORBIDDEN, "'%s' needs the daemon's "
+			    "owner or root; socket_group members may read and cancel", cmd);
+			return;
+		}
+		if (D->stopping && handlers[i].access == ACCESS_WRITE) {
+			server_reply_err(conn, ERR_UNAVAILABLE, "depotd is stopping");
+			return;
+		}
+		handlers[i].fn(conn, args);
+		return;
+	}
+	server_reply_err(conn, ERR_BAD_REQUEST, "unknown command '%.64s'", cmd);
+}
+
+static void h_ping(struct conn *conn, const cJSON *args)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	(void)args;
+	cJSON_AddBoolToObject(r, "pong", 1);
+	cJSON_AddStringToObject(r, "version", DEPOT_VERSION);
+	cJSON_AddNumberToObject(r, "protocol", DEPOT_PROTO_VERSION);
+	cJSON_AddNumberToObject(r, "pid", D->pid);
+	server_reply_ok(conn, r);
+}
+
+static void add_time_field(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[TIME_RFC3339_LEN];
+
+	if (ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time_format_rfc3339(ms, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static int64_t file_size(const char *dir, const char *name)
+{
+	char path[4200];
+	struct stat st;
+
+	return paths_join(path, sizeof path, dir, name) == 0 && stat(path, &st) == 0 ?
+	    (int64_t)st.st_size : 0;
+}
+
+static void h_status(struct conn *conn, const cJSON *args)
+{
+	cJSON *r = cJSON_CreateObject(), *problems = cJSON_CreateArray(), *o, *ws;
+	char msg[512], path[4200];
+	struct statvfs vfs;
+	int healthy = 1, db_ok;
+
+	(void)args;
+	o = cJSON_AddObjectToObject(r, "daemon");
+	cJSON_AddStringToObject(o, "version", DEPOT_VERSION);
+	cJSON_AddNumberToObject(o, "pid", D->pid);
+	cJSON_AddNumberToObject(o, "uptime_ms", (double)(time_mono_ms() - D->started_mono));
+	add_time_field(o, "started_at", D->started_at);
+	cJSON_AddStringToObject(o, "data_dir", D->dir);
+	cJSON_AddBoolToObject(o, "stopping", D->stopping);
+
+	o = cJSON_AddObjectToObject(r, "database");
+	db_ok = store_check(D->store, msg, sizeof msg) == 0;
+	cJSON_AddBoolToObject(o, "ok", db_ok);
+	paths_join(path, sizeof path, D->dir, "depot.db");
+	cJSON_AddStringToObject(o, "path", path);
+	cJSON_AddNumberToObject(o, "size", (double)(file_size(D->dir, "depot.db") +
+	    file_size(D->dir, "depot.db-wal")));
+	if (!db_ok) {
+		healthy = 0;
+		cJSON_AddItemToArray(problems, cJSON_CreateString("database check failed"));
+		cJSON_AddStringToObject(o, "message", msg);
+	}
+
+	ws = cJSON_AddArrayToObject(r, "workers");
+	for (struct worker *w = D->workers; w; w = w->next) {
+		cJSON_AddItemToArray(ws, worker_to_json(w));
+		if (w->supervised && w->state != WORKER_ONLINE) {
+			healthy = 0;
+			snprintf(msg, sizeof msg, "worker %s is %s", w->name,
+			    worker_state_name(w->state));
+			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
+		}
+	}
+	for (int i = 0; i < D->nslots; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "w%d", i + 1);
+		if (worker_find(name) == NULL) {
+			healthy = 0;
+			snprintf(msg, sizeof msg, "worker %s has not started", name);
+			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
+		}
+	}
+
+	o = cJSON_AddObjectToObject(r, "monitor");
+	cJSON_AddNumberToObject(o, "heartbeat_interval_ms", (double)D->cfg.heartbeat_interval_ms);
+	cJSON_AddNumberToObject(o, "worker_timeout_ms", (double)D->cfg.worker_timeout_ms);
+	cJSON_AddNumberToObject(o, "check_interval_ms", (double)D->cfg.check_interval_ms);
+	cJSON_AddNumberToObject(o, "cancel_grace_ms", (double)D->cfg.cancel_grace_ms);
+	cJSON_AddNumberToObject(o, "stall_after_ms", (double)D->cfg.stall_after_ms);
+	add_time_field(o, "last_check", D->last_check);
+
+	o = cJSON_AddObjectToObject(r, "scheduler");
+	cJSON_AddNullToObject(o, "last_tick");
+	cJSON_AddNullToObject(o, "next_due");
+
+	o = cJSON_AddObjectToObject(r, "locks");
+	cJSON_AddNumberToObject(o, "held", (double)lockmgr_held_tasks(D->locks));
+	cJSON_AddNumberToObject(o, "waiting", (double)lockmgr_waiting_tasks(D->locks));
+	cJSON_AddNumberToObject(o, "running", (double)lockmgr_held_tasks(D->locks));
+
+	o = cJSON_AddObjectToObject(r, "storage");
+	cJSON_AddNumberToObject(o, "content_bytes", 0);
+	if (statvfs(D->dir, &vfs) == 0)
+		cJSON_AddNumberToObject(o, "free_bytes", (double)vfs.f_bavail * (double)vfs.f_frsize);
+	else
+		cJSON_AddNullToObject(o, "free_bytes");
+
+	cJSON_AddBoolToObject(r, "healthy", healthy);
+	cJSON_AddItemToObject(r, "problems", problems);
+	server_reply_ok(conn, r);
+}
+
+static void h_task_submit(struct conn *conn, const cJSON *args)
+{
+	char err[512];
+	struct task *t = validate_submit(args, err, sizeof err);
+
+	if (t == NULL) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (task_submit(t, err, sizeof err) < 0) {
+		if (t->id == 0)
+			task_free(t);
+		server_reply_err(conn, ERR_INTERNAL, "%s", err);
+		return;
+	}
+	log_info("task %lld submitted: %s", (long long)t->id, t->name);
+	server_reply_ok(conn, task_to_json(t));
+}
+
+static void h_task_list(struct conn *conn, const cJSON *args)
+{
+	const char *state = NULL, *resource = NULL;
+	int64_t limit = 1000, *ids = NULL;
+	enum task_state s;
+	char err[256];
+	size_t n = 0;
+	cJSON *arr;
+
+	if (validate_string(args, "state", 0, 16, &state, err, sizeof err) < 0 ||
+	    validate_string(args, "resource", 0, DEPOT_RESOURCE_MAX, &resource,
+	    err, sizeof err) < 0 ||
+	    validate_int(args, "limit", 0, 1, 100000, &limit, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (state != NULL && strcmp(state, "active") != 0 && task_state_parse(state, &s) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "unknown state '%s' (waiting, running, "
+		    "canceling, completed, failed, canceled or active)", state);
+		return;
+	}
+	if (store_list_ids(D->store, state, resource, (int)limit, &ids, &n) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "listing tasks: %s", store_errmsg(D->store));
+		return;
+	}
+	arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *t = task_json_by_id(ids[i]);
+		if (t)
+			cJSON_AddItemToArray(arr, t);
+	}
+	free(ids);
+	server_reply_ok(conn, arr);
+}
+
+static int get_id(struct conn *conn, const cJSON *args, int64_t *id)
+{
+	char err[256];
+
+	if (validate_int(args, "id", 1, 1, INT64_C(9000000000000000), id, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void h_task_show(struct conn *conn, const cJSON *args)
+{
+	int64_t id;
+	cJSON *t;
+
+	if (get_id(conn, args, &id) < 0)
+		return;
+	if ((t = task_json_by_id(id)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)id);
+		return;
+	}
+	server_reply_ok(conn, t);
+}
+
+static void h_task_log(struct conn *conn, const cJSON *args)
+{
+	int64_t id, offset = 0, max = 65536;
+	char err[256], path[4200], *buf;
+	cJSON *t, *r;
+	struct stat st;
+	ssize_t got = 0;
+	int fd, final;
+
+	if (get_id(conn, args, &id) < 0)
+		return;
+	if (validate_int(args, "offset", 0, 0, INT64_MAX / 2, &offset, err, sizeof err) < 0 ||
+	    validate_int(args, "max", 0, 1, 512 * 1024, &max, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if ((t = task_json_by_id(id)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)id);
+		return;
+	}
+	cJSON_Delete(t);
+	/* Read final-ness before the file, so output written before the end is never missed. */
+	final = task_find(id) == NULL;
+	snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)id);
+	if ((buf = malloc((size_t)max + 1)) == NULL) {
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		got = pread(fd, buf, (size_t)max, offset);
+		if (fstat(fd, &st) != 0)
+			st.st_size = 0;
+		close(fd);
+	} else
+		st.st_size = 0;
+	if (got < 0)
+		got = 0;
+	/* JSON strings cannot carry NUL; output is text for the reader anyway. */
+	for (ssize_t i = 0; i < got; i++)
+		if (buf[i] == '\0')
+			buf[i] = '?';
+	buf[got] = '\0';
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "data", buf);
+	cJSON_AddNumberToObject(r, "offset", (double)(offset + got));
+	cJSON_AddNumberToObject(r, "size", (double)st.st_size);
+	cJSON_AddBoolToObject(r, "final", final && offset + got >= (int64_t)st.st_size);
+	free(buf);
+	server_reply_ok(conn, r);
+}
+
+static int check_ids_exist(struct conn *conn, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		cJSON *t;
+		if (task_find(ids[i]) != NULL)
+			continue;
+		if ((t = store_task_json(D->store, ids[i])) == NULL) {
+			server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)ids[i]);
+			return -1;
+		}
+		cJSON_Delete(t);
+	}
+	return 0;
+}
+
+static void h_task_cancel(struct conn *conn, const cJSON *args)
+{
+	int64_t *ids;
+	char err[256];
+	size_t n;
+	cJSON *arr;
+
+	if (validate_ids(args, "ids", &ids, &n, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (check_ids_exist(conn, ids, n) < 0) {
+		free(ids);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = task_find(ids[i]);
+		if (t != NULL) {
+			log_info("task %lld: cancel requested", (long long)ids[i]);
+			task_cancel(t, "canceled-by-user", "canceled by request", TASK_CANCELED);
+		}
+	}
+	arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *t = task_json_by_id(ids[i]);
+		if (t)
+			cJSON_AddItemToArray(arr, t);
+	}
+	free(ids);
+	server_reply_ok(conn, arr);
+}
+
+static int waiter_done(const struct waiter *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (task_find(w->ids[i]) != NULL)
+			return 0;
+	return 1;
+}
+
+static void waiter_answer(struct waiter *w, int timed_out)
+{
+	cJSON *r = cJSON_CreateObject(), *arr;
+
+	cJSON_AddBoolToObject(r, "timed_out", timed_out);
+	arr = cJSON_AddArrayToObject(r, "tasks");
+	for (size_t i = 0; i < w->n; i++) {
+		cJSON *t = task_json_by_id(w->ids[i]);
+		if (t)
+			cJSON_AddItemToArray(arr, t);
+	}
+	server_reply_ok(w->conn, r);
+}
+
+static void waiter_free(struct waiter *w)
+{
+	free(w->ids);
+	free(w);
+}
+
+static void h_task_wait(struct conn *conn, const cJSON *args)
+{
+	struct waiter *w = calloc(1, sizeof *w);
+	int64_t timeout = 0;
+	char err[256];
+
+	if (w == NULL) {
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	w->conn = conn;
+	if (validate_ids(args, "ids", &w->ids, &w->n, err, sizeof err) < 0 ||
+	    validate_int(args, "timeout_ms", 0, 0, INT64_C(31536000000), &timeout,
+	    err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		waiter_free(w);
+		return;
+	}
+	if (check_ids_exist(conn, w->ids, w->n) < 0) {
+		waiter_free(w);
+		return;
+	}
+	if (waiter_done(w) || (cJSON_GetObjectItemCaseSensitive(args, "timeout_ms") &&
+	    timeout == 0)) {
+		waiter_answer(w, !waiter_done(w));
+		waiter_free(w);
+		return;
+	}
+	w->deadline_mono = timeout > 0 ? time_mono_ms() + timeout : 0;
+	w->next = D->waiters;
+	D->waiters = w;
+}
+
+/* Answers the waits that finished_id completes; 0 checks every deadline instead. */
+static void waiters_scan(int64_t finished_id, int64_t now_mono)
+{
+	struct waiter **p = &D->waiters, *w;
+
+	while ((w = *p) != NULL) {
+		int mine = finished_id == 0, done, expired;
+		for (size_t i = 0; !mine && i < w->n; i++)
+			mine = w->ids[i] == finished_id;
+		done = mine && waiter_done(w);
+		expired = !done && finished_id == 0 && w->deadline_mono &&
+		    now_mono >= w->deadline_mono;
+		if (done || expired) {
+			*p = w->next;
+			waiter_answer(w, expired);
+			waiter_free(w);
+		} else
+			p = &w->next;
+	}
+}
+
+void waiters_check(int64_t finished_id) { waiters_scan(finished_id, 0); }
+void waiters_tick(void) { waiters_scan(0, time_mono_ms()); }
+
+void waiters_fail_all(void)
+{
+	struct waiter *w;
+
+	while ((w = D->waiters) != NULL) {
+		D->waiters = w->next;
+		server_reply_err(w->conn, ERR_UNAVAILABLE,
+		    "depotd stopped before the tasks ended; they will run after it starts");
+		waiter_free(w);
+	}
+}
+
+static void h_worker_list(struct conn *conn, const cJSON *args)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	(void)args;
+	for (struct worker *w = D->workers; w; w = w->next)
+		cJSON_AddItemToArray(arr, worker_to_json(w));
+	server_reply_ok(conn, arr);
+}
+
+static void visit_lock(void *ctx, const char *resource,
+    const struct lockmgr_entry *e, size_t n)
+{
+	cJSON *o = cJSON_CreateObject(), *holders, *waiting;
+
+	cJSON_AddStringToObject(o, "resource", resource);
+	holders = cJSON_AddArrayToObject(o, "holders");
+	waiting = cJSON_AddArrayToObject(o, "waiting");
+	for (size_t i = 0; i < n; i++) {
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddNumberToObject(x, "task", (double)e[i].task);
+		cJSON_AddStringToObject(x, "mode", e[i].mode == LOCK_EXCLUSIVE ?
+		    "exclusive" : "shared");
+		cJSON_AddItemToArray(e[i].held ? holders : waiting, x);
+	}
+	cJSON_AddItemToArray((cJSON *)ctx, o);
+}
+
+static void h_lock_list(struct conn *conn, const cJSON *args)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	(void)args;
+	lockmgr_visit(D->locks, visit_lock, arr);
+	server_reply_ok(conn, arr);
+}

@@ -1,0 +1,218 @@
+/* depotd.h: the daemon's shared types and every module's prototypes, by file. */
+#ifndef DEPOT_DEPOTD_H
+#define DEPOT_DEPOTD_H
+
+#include <cjson/cJSON.h>
+#include <nng/nng.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "lockmgr.h"
+#include "proto.h"
+
+struct conn;
+struct server;
+struct store;
+
+enum task_state {
+	TASK_WAITING,
+	TASK_RUNNING,
+	TASK_CANCELING,
+	TASK_COMPLETED,
+	TASK_FAILED,
+	TASK_CANCELED,
+};
+
+enum worker_state { WORKER_ONLINE, WORKER_MISSING, WORKER_STOPPED };
+
+struct task_res {
+	char *name;
+	enum lock_mode mode;
+};
+
+/* A task not yet final; final tasks live only in the database. */
+struct task {
+	int64_t id;
+	char *type;
+	char *name;
+	cJSON *args;
+	struct task_res *res;
+	size_t nres;
+	enum task_state state;
+	char worker[DEPOT_WORKER_NAME_MAX + 1];
+	int64_t created_at, started_at;		/* wall ms; 0 = null */
+	int64_t timeout_ms;			/* 0 = none */
+	int64_t progress_done, progress_total;	/* total < 0: unknown */
+	char *progress_unit, *progress_message;
+	int64_t started_mono, progress_mono;	/* for timeout and stall */
+	int stalled;
+	pid_t pgid;				/* exec task's process group, once known */
+	/* Why a canceling task is being stopped, and what it will end as. */
+	const char *cancel_reason;
+	char *cancel_message;
+	enum task_state cancel_final;
+	int64_t canceling_mono;
+	struct task *next_in_hash;
+};
+
+struct worker {
+	char name[DEPOT_WORKER_NAME_MAX + 1];
+	pid_t pid;
+	int supervised;
+	enum worker_state state;
+	int64_t started_at, last_heartbeat;	/* wall ms */
+	int64_t last_heartbeat_mono;
+	int64_t task;				/* 0 = idle */
+	struct conn *poll;			/* parked `next` request, if any */
+	int64_t poll_deadline_mono;
+	struct worker *next;
+};
+
+/* The daemon's whole state, owned by the main thread. */
+struct depotd {
+	char dir[4096];
+	struct depot_config cfg;
+	struct store *store;
+	struct lockmgr *locks;
+	struct server *control, *workersrv;
+	nng_socket events;
+	int events_open;
+	struct task **task_hash;		/* active tasks by id */
+	size_t task_hash_size, ntasks;
+	struct worker *workers;
+	struct waiter *waiters;
+	pid_t pid;
+	int64_t started_at, started_mono;
+	int64_t last_check;			/* wall ms of the monitor's last pass */
+	int stopping;				/* SIGTERM seen: dispatch nothing more */
+	int64_t stop_deadline_mono;
+	char self_exe[4096];
+	struct slot *slots;			/* supervised worker slots */
+	int nslots;
+	gid_t socket_gid;
+	int have_socket_gid;
+};
+
+extern struct depotd *D;
+
+/* main.c */
+int daemon_main(const char *dir, const struct depot_config *cfg);
+
+/* loop.c */
+struct loop_event {
+	struct conn *conn;
+	nng_msg *msg;
+};
+int loop_init(void);
+void loop_push(struct conn *conn, nng_msg *msg);
+/* Waits up to timeout_ms for requests or signals; handles what came. */
+void loop_run_once(int timeout_ms);
+void loop_fini(void);
+
+/* server.c */
+typedef void (*server_handler)(struct conn *conn, uint64_t peer_uid, cJSON *req);
+struct server *server_open(const char *url, int mode, size_t max_message,
+    server_handler handler, char *err, size_t errlen);
+void server_close(struct server *srv);
+/* Called by the loop for each message a conn received. */
+void server_dispatch(struct conn *conn, nng_msg *msg);
+void server_reply(struct conn *conn, cJSON *reply);
+void server_reply_ok(struct conn *conn, cJSON *result);
+void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* store.c */
+int store_open(struct store **out, const char *path, int durability_full,
+    char *err, size_t errlen);
+void store_close(struct store *st);
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+const char *store_errmsg(struct store *st);
+int64_t store_insert_task(struct store *st, const struct task *t);
+int store_update_task(struct store *st, const struct task *t);
+int store_finish_task(struct store *st, int64_t id, enum task_state state,
+    int64_t finished_at, const cJSON *result, const cJSON *error);
+int store_set_reservations(struct store *st, const struct task *t);
+int store_recover(struct store *st, int64_t now);
+/* Calls fn for each waiting task in id order (a fresh struct task each). */
+int store_load_waiting(struct store *st, void (*fn)(struct task *t));
+/* Task JSON for one id from the database (final tasks), or NULL. */
+cJSON *store_task_json(struct store *st, int64_t id);
+/* Ids of tasks, newest first; state may be NULL or "active", resource NULL. */
+int store_list_ids(struct store *st, const char *state, const char *resource,
+    int limit, int64_t **ids, size_t *n);
+int store_check(struct store *st, char *msg, size_t msglen);
+
+/* tasks.c */
+const char *task_state_name(enum task_state s);
+int task_state_parse(const char *s, enum task_state *out);
+int task_state_final(enum task_state s);
+struct task *task_find(int64_t id);
+void task_insert(struct task *t);
+void task_free(struct task *t);
+cJSON *task_to_json(const struct task *t);
+/* Task JSON for any id, active or final; NULL if unknown. */
+cJSON *task_json_by_id(int64_t id);
+int task_submit(struct task *t, char *err, size_t errlen);
+void task_finish(struct task *t, enum task_state state, cJSON *result,
+    const char *reason, const char *message);
+/* Cancels with reason; waiting tasks end at once, running ones go canceling. */
+void task_cancel(struct task *t, const char *reason, const char *message,
+    enum task_state final);
+void task_set_progress(struct task *t, const cJSON *progress);
+void task_restore_waiting(struct task *t);
+void tasks_dispatch(void);
+void tasks_publish(const struct task *t, const char *event);
+void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
+void tasks_free_all(void);
+
+/* control.c */
+void control_handle(struct conn *conn, uint64_t uid, cJSON *req);
+void waiters_check(int64_t finished_id);
+void waiters_tick(void);
+void waiters_fail_all(void);
+
+/* validate.c */
+struct task *validate_submit(const cJSON *args, char *err, size_t errlen);
+int validate_ids(const cJSON *args, const char *field, int64_t **ids,
+    size_t *n, char *err, size_t errlen);
+int validate_int(const cJSON *args, const char *field, int required,
+    int64_t min, int64_t max, int64_t *out, char *err, size_t errlen);
+int validate_string(const cJSON *args, const char *field, int required,
+    size_t maxlen, const char **out, char *err, size_t errlen);
+int validate_resource_name(const char *s);
+int validate_worker_name(const char *s);
+
+/* workerproto.c */
+void workerproto_handle(struct conn *conn, uint64_t uid, cJSON *req);
+struct worker *worker_find(const char *name);
+cJSON *worker_to_json(const struct worker *w);
+const char *worker_state_name(enum worker_state s);
+/* The worker lost (exited, missing): its task ends canceled with reason. */
+void worker_lost(struct worker *w, enum worker_state state, const char *reason,
+    const char *message);
+void workers_expire_polls(void);
+void workers_free_all(void);
+
+/* monitor.c */
+void monitor_tick(void);
+
+/* supervisor.c */
+int supervisor_start(void);
+void supervisor_reap(void);
+void supervisor_tick(void);
+void supervisor_stop_all(int64_t grace_ms);
+void supervisor_kill_worker(struct worker *w);
+int supervisor_owns(pid_t pid);
+
+/* events.c */
+int events_open(const char *url, char *err, size_t errlen);
+void events_publish(const char *topic, cJSON *body);
+void events_close(void);
+
+/* worker.c */
+int worker_main(const char *dir, const char *name, int supervised);
+
+#endif

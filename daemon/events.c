@@ -1,0 +1,65 @@
+/* events.c: the PUB socket; every state change goes out as "topic {json}". */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <nng/protocol/pubsub0/pub.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int events_open(const char *url, char *err, size_t errlen)
+{
+	nng_listener l;
+	int rv, mode = D->have_socket_gid ? 0660 : 0600;
+
+	if ((rv = nng_pub0_open(&D->events)) != 0) {
+		snprintf(err, errlen, "nng_pub0_open: %s", nng_strerror(rv));
+		return -1;
+	}
+	if ((rv = nng_listener_create(&l, D->events, url)) != 0 ||
+	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, 4096)) != 0 ||
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, mode)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0) {
+		snprintf(err, errlen, "listening on %s: %s", url + 6, nng_strerror(rv));
+		nng_close(D->events);
+		return -1;
+	}
+	D->events_open = 1;
+	return 0;
+}
+
+/* Consumes body. PUB never blocks: a slow subscriber loses messages, not the daemon. */
+void events_publish(const char *topic, cJSON *body)
+{
+	char when[TIME_RFC3339_LEN], *text;
+	size_t tlen = strlen(topic);
+	nng_msg *msg;
+
+	if (!D->events_open) {
+		cJSON_Delete(body);
+		return;
+	}
+	time_format_rfc3339(time_now_ms(), when);
+	cJSON_AddStringToObject(body, "topic", topic);
+	cJSON_AddStringToObject(body, "time", when);
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (text == NULL)
+		return;
+	if (nng_msg_alloc(&msg, 0) == 0) {
+		nng_msg_append(msg, topic, tlen);
+		nng_msg_append(msg, " ", 1);
+		nng_msg_append(msg, text, strlen(text));
+		if (nng_sendmsg(D->events, msg, NNG_FLAG_NONBLOCK) != 0)
+			nng_msg_free(msg);
+	}
+	free(text);
+}
+
+void events_close(void)
+{
+	if (D->events_open)
+		nng_close(D->events);
+	D->events_open = 0;
+}

@@ -1,0 +1,230 @@
+/* exec.c: runs an exec task in a worker: its own process group, output to a capped log, SIGTERM then SIGKILL on cancel. */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* DESIGN §7 rule 4: SIGKILL follows SIGTERM after this long. */
+#define EXEC_KILL_AFTER_MS 5000
+
+struct capped_log {
+	int fd;
+	int64_t written, max;
+	int truncated;
+};
+
+static void log_append(struct capped_log *lg, const char *buf, size_t n)
+{
+	static const char marker[] = "\n[depot: output truncated at log_max]\n";
+	size_t room;
+
+	if (lg->fd < 0 || lg->truncated)
+		return;
+	room = lg->written >= lg->max ? 0 : (size_t)(lg->max - lg->written);
+	if (n > room) {
+		n = room;
+		lg->truncated = 1;
+	}
+	if (n > 0 && write(lg->fd, buf, n) > 0)
+		lg->written += (int64_t)n;
+	/* The log is best effort: a failed write must not fail the task. */
+	if (lg->truncated && write(lg->fd, marker, sizeof marker - 1) < 0)
+		log_debug("writing the truncation marker: %m");
+}
+
+static cJSON *error_obj(const char *reason, const char *message)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "reason", reason);
+	cJSON_AddStringToObject(e, "message", message);
+	return e;
+}
+
+static char **argv_from(const cJSON *task)
+{
+	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "argv"), *a;
+	int n = cJSON_GetArraySize(argv), i = 0;
+	char **out;
+
+	if (!cJSON_IsArray(argv) || n == 0 || (out = calloc((size_t)n + 1, sizeof *out)) == NULL)
+		return NULL;
+	cJSON_ArrayForEach(a, argv) {
+		if (!cJSON_IsString(a)) {
+			free(out);
+			return NULL;
+		}
+		out[i++] = a->valuestring;
+	}
+	return out;
+}
+
+static pid_t spawn_task(char **argv, int out_fd, int *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, deflt;
+	pid_t pid = -1;
+
+	sigemptyset(&none);
+	sigfillset(&deflt);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+	posix_spawnattr_init(&attr);
+	/* Its own process group, so cancel reaches everything the command started. */
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &deflt);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return *err == 0 ? pid : -1;
+}
+
+static void set_pgid(struct worker_shared *ws, pid_t pgid)
+{
+	pthread_mutex_lock(&ws->mu);
+	ws->pgid = pgid;
+	worker_task_pgid = pgid;
+	/* Tell the daemon the process group now, not a heartbeat later. */
+	pthread_cond_signal(&ws->wake);
+	pthread_mutex_unlock(&ws->mu);
+}
+
+static void add_progress(struct worker_shared *ws, int64_t n)
+{
+	pthread_mutex_lock(&ws->mu);
+	ws->progress_done += n;
+	pthread_mutex_unlock(&ws->mu);
+}
+
+/* Reads what is there without blocking; returns 1 at end of file. */
+static int pump(int fd, struct capped_log *lg, struct worker_shared *ws)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof buf);
+		if (n > 0) {
+			log_append(lg, buf, (size_t)n);
+			add_progress(ws, n);
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		return errno == EAGAIN || errno == EINTR ? 0 : 1;
+	}
+}
+
+void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
+    cJSON **error, const char **state)
+{
+	const char *log_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "log_path"));
+	const cJSON *log_max = cJSON_GetObjectItemCaseSensitive(task, "log_max");
+	struct capped_log lg = { .fd = -1, .max = 1024 * 1024 };
+	char **argv = argv_from(task), msg[512];
+	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0;
+	int64_t term_at = 0;
+	int killed = 0;
+	pid_t pid;
+
+	*result = *error = NULL;
+	*state = "failed";
+	if (cJSON_IsNumber(log_max) && log_max->valuedouble > 0)
+		lg.max = (int64_t)log_max->valuedouble;
+	if (argv == NULL) {
+		*error = error_obj("exception", "the task has no argv");
+		return;
+	}
+	if (log_path == NULL ||
+	    (lg.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0) {
+		snprintf(msg, sizeof msg, "cannot open the task's log %s: %s",
+		    log_path ? log_path : "(none)", strerror(errno));
+		*error = error_obj("exception", msg);
+		free(argv);
+		return;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
+		*error = error_obj("exception", msg);
+		goto out;
+	}
+	pid = spawn_task(argv, pipefd[1], &spawn_err);
+	close(pipefd[1]);
+	if (pid < 0) {
+		snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(spawn_err));
+		log_append(&lg, msg, strlen(msg));
+		log_append(&lg, "\n", 1);
+		*error = error_obj("exception", msg);
+		goto out;
+	}
+	set_pgid(ws, pid);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	while (!exited) {
+		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+
+		if (!eof && poll(&pfd, 1, 100) > 0)
+			eof = pump(pipefd[0], &lg, ws);
+		else if (eof)
+			usleep(20000);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			exited = 1;
+		if (atomic_load(&ws->cancel) && term_at == 0) {
+			kill(-pid, SIGTERM);
+			term_at = time_mono_ms();
+		}
+		if (term_at && !killed && time_mono_ms() - term_at > EXEC_KILL_AFTER_MS) {
+			kill(-pid, SIGKILL);
+			killed = 1;
+		}
+	}
+	if (!eof)
+		pump(pipefd[0], &lg, ws);
+	/* What the command left running in its group ends with it: it held the task's reservations. */
+	kill(-pid, SIGKILL);
+	set_pgid(ws, 0);
+	if (term_at != 0) {
+		*state = "canceled";
+		*error = error_obj("canceled-by-user", "stopped on the daemon's request");
+	} else if (WIFEXITED(status)) {
+		*result = cJSON_CreateObject();
+		cJSON_AddNumberToObject(*result, "exit_status", WEXITSTATUS(status));
+		if (WEXITSTATUS(status) == 0)
+			*state = "completed";
+		else {
+			snprintf(msg, sizeof msg, "'%s' exited with status %d", argv[0],
+			    WEXITSTATUS(status));
+			*error = error_obj("exit-status", msg);
+		}
+	} else {
+		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		*result = cJSON_CreateObject();
+		cJSON_AddNumberToObject(*result, "signal", sig);
+		snprintf(msg, sizeof msg, "'%s' was killed by signal %d (%s)", argv[0], sig,
+		    strsignal(sig));
+		*error = error_obj("exit-status", msg);
+	}
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	close(lg.fd);
+	free(argv);
+}

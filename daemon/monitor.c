@@ -1,0 +1,70 @@
+/* monitor.c: heartbeat checks, cancel grace, timeouts and the stalled flag (DESIGN §7). */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+static void check_workers(int64_t now)
+{
+	char msg[256];
+
+	for (struct worker *w = D->workers; w; w = w->next) {
+		if (w->state != WORKER_ONLINE ||
+		    now - w->last_heartbeat_mono <= D->cfg.worker_timeout_ms)
+			continue;
+		snprintf(msg, sizeof msg, "no heartbeat from worker %s for %lld ms",
+		    w->name, (long long)(now - w->last_heartbeat_mono));
+		log_warn("%s: marking it missing", msg);
+		/* A hung supervised worker is replaced; SIGCHLD then restarts its slot. */
+		supervisor_kill_worker(w);
+		worker_lost(w, WORKER_MISSING, "worker-missing", msg);
+	}
+}
+
+static void check_task(struct task *t, void *ctx)
+{
+	int64_t now = *(int64_t *)ctx;
+	char msg[256];
+
+	switch (t->state) {
+	case TASK_RUNNING:
+		if (t->timeout_ms > 0 && now - t->started_mono > t->timeout_ms) {
+			snprintf(msg, sizeof msg, "ran longer than its timeout of %lld ms",
+			    (long long)t->timeout_ms);
+			log_info("task %lld %s: stopping it", (long long)t->id, msg);
+			task_cancel(t, "timeout", msg, TASK_FAILED);
+		} else if (!t->stalled && now - t->progress_mono > D->cfg.stall_after_ms) {
+			t->stalled = 1;
+			log_info("task %lld stalled: no progress for %lld ms", (long long)t->id,
+			    (long long)(now - t->progress_mono));
+			tasks_publish(t, "progress");
+		}
+		break;
+	case TASK_CANCELING:
+		if (now - t->canceling_mono > D->cfg.cancel_grace_ms) {
+			struct worker *w = worker_find(t->worker);
+
+			log_warn("task %lld: worker %s did not stop it within cancel_grace; "
+			    "killing it", (long long)t->id, t->worker);
+			if (t->pgid > 0)
+				kill(-t->pgid, SIGKILL);
+			if (w != NULL)
+				supervisor_kill_worker(w);
+			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void monitor_tick(void)
+{
+	int64_t now = time_mono_ms();
+
+	D->last_check = time_now_ms();
+	check_workers(now);
+	tasks_foreach(check_task, &now);
+}

@@ -1,0 +1,231 @@
+/* server.c: a REP socket served through nng contexts, so replies can be deferred. */
+#include "depotd.h"
+#include "log.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/util/platform.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Each conn is one context: receive, hand the request to the main thread,
+ * send the reply when the main thread has one (maybe much later), receive
+ * again. A parked context (a long poll, a task.wait) receives nothing, so
+ * the server adds contexts while none is left receiving.
+ */
+enum conn_state { CONN_RECV, CONN_BUSY, CONN_SEND };
+
+struct conn {
+	struct server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum conn_state state;
+	struct conn *next;
+};
+
+struct server {
+	nng_socket sock;
+	server_handler handler;
+	atomic_int receiving;
+	int nconns;
+	struct conn *conns;
+};
+
+/* Enough for every worker's long poll and many waits; past it requests queue in nng. */
+#define SERVER_MAX_CONNS 4096
+#define SERVER_SPARE 2
+
+static void conn_cb(void *arg);
+
+static int conn_add(struct server *srv)
+{
+	struct conn *c = calloc(1, sizeof *c);
+
+	if (c == NULL)
+		return -1;
+	c->srv = srv;
+	if (nng_ctx_open(&c->ctx, srv->sock) != 0 ||
+	    nng_aio_alloc(&c->aio, conn_cb, c) != 0) {
+		free(c);
+		return -1;
+	}
+	c->next = srv->conns;
+	srv->conns = c;
+	srv->nconns++;
+	c->state = CONN_RECV;
+	atomic_fetch_add(&srv->receiving, 1);
+	nng_ctx_recv(c->ctx, c->aio);
+	return 0;
+}
+
+/* Runs on nng's threads: touch only the conn and the atomic counter. */
+static void conn_cb(void *arg)
+{
+	struct conn *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	switch (c->state) {
+	case CONN_RECV:
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			return;
+		if (rv != 0) {
+			nng_ctx_recv(c->ctx, c->aio);
+			return;
+		}
+		c->state = CONN_BUSY;
+		atomic_fetch_sub(&c->srv->receiving, 1);
+		loop_push(c, nng_aio_get_msg(c->aio));
+		return;
+	case CONN_SEND:
+		if (rv != 0) {
+			/* A failed send leaves the message with us (DESIGN §15). */
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+				return;
+		}
+		c->state = CONN_RECV;
+		atomic_fetch_add(&c->srv->receiving, 1);
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	case CONN_BUSY:
+		return;
+	}
+}
+
+struct server *server_open(const char *url, int mode, size_t max_message,
+    server_handler handler, char *err, size_t errlen)
+{
+	struct server *srv = calloc(1, sizeof *srv);
+	nng_listener l;
+	int rv;
+
+	if (srv == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->handler = handler;
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		snprintf(err, errlen, "nng_rep0_open: %s", nng_strerror(rv));
+		free(srv);
+		return NULL;
+	}
+	/*
+	 * Size limit and permissions go on the listener before it starts
+	 * (DESIGN §15): nng 1.5 has no default limit, and chmods after bind.
+	 */
+	if ((rv = nng_listener_create(&l, srv->sock, url)) != 0 ||
+	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max_message)) != 0 ||
+	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, mode)) != 0 ||
+	    (rv = nng_listener_start(l, 0)) != 0) {
+		snprintf(err, errlen, "listening on %s: %s", url + 6, nng_strerror(rv));
+		nng_close(srv->sock);
+		free(srv);
+		return NULL;
+	}
+	for (int i = 0; i < SERVER_SPARE + 2; i++) {
+		if (conn_add(srv) < 0) {
+			snprintf(err, errlen, "allocating contexts for %s", url + 6);
+			server_close(srv);
+			return NULL;
+		}
+	}
+	return srv;
+}
+
+void server_close(struct server *srv)
+{
+	struct conn *c, *next;
+
+	if (srv == NULL)
+		return;
+	nng_close(srv->sock);
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		/* A send cut short by the close frees its message in conn_cb. */
+		nng_aio_free(c->aio);
+		free(c);
+	}
+	free(srv);
+}
+
+static uint64_t peer_uid(nng_msg *msg)
+{
+	uint64_t uid = UINT64_MAX;
+
+	/* An unknown uid is treated as nobody: refused below. */
+	if (nng_pipe_get_uint64(nng_msg_get_pipe(msg), NNG_OPT_IPC_PEER_UID, &uid) != 0)
+		return UINT64_MAX;
+	return uid;
+}
+
+void server_dispatch(struct conn *conn, nng_msg *msg)
+{
+	struct server *srv = conn->srv;
+	uint64_t uid = peer_uid(msg);
+	cJSON *req;
+
+	if (atomic_load(&srv->receiving) < SERVER_SPARE && srv->nconns < SERVER_MAX_CONNS &&
+	    conn_add(srv) < 0)
+		log_warn("cannot add a context; requests will queue");
+	req = cJSON_ParseWithLength(nng_msg_body(msg), nng_msg_len(msg));
+	nng_msg_free(msg);
+	if (req == NULL || !cJSON_IsObject(req)) {
+		cJSON_Delete(req);
+		server_reply_err(conn, ERR_BAD_REQUEST,
+		    "request is not a JSON object: send {\"cmd\": …, \"args\": {…}}");
+		return;
+	}
+	srv->handler(conn, uid, req);
+	cJSON_Delete(req);
+}
+
+void server_reply(struct conn *conn, cJSON *reply)
+{
+	char *text = cJSON_PrintUnformatted(reply);
+	nng_msg *msg;
+
+	cJSON_Delete(reply);
+	if (text == NULL || nng_msg_alloc(&msg, 0) != 0) {
+		free(text);
+		/* Keep the context alive: put it back to receiving without replying. */
+		log_error("out of memory replying; the client will time out");
+		conn->state = CONN_SEND;
+		nng_msg_alloc(&msg, 0);
+		nng_aio_set_msg(conn->aio, msg);
+		nng_ctx_send(conn->ctx, conn->aio);
+		return;
+	}
+	nng_msg_append(msg, text, strlen(text));
+	free(text);
+	conn->state = CONN_SEND;
+	nng_aio_set_msg(conn->aio, msg);
+	nng_ctx_send(conn->ctx, conn->aio);
+}
+
+void server_reply_ok(struct conn *conn, cJSON *result)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(r, "ok", 1);
+	cJSON_AddItemToObject(r, "result", result ? result : cJSON_CreateNull());
+	server_reply(conn, r);
+}
+
+void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
+{
+	cJSON *r = cJSON_CreateObject(), *e = cJSON_CreateObject();
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	cJSON_AddBoolToObject(r, "ok", 0);
+	cJSON_AddStringToObject(e, "code", err_code_name(code));
+	cJSON_AddStringToObject(e, "message", msg);
+	cJSON_AddItemToObject(r, "error", e);
+	server_reply(conn, r);
+}

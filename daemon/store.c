@@ -1,0 +1,494 @@
+/* store.c: the SQLite database, depotd's only durable state; the daemon is its only writer. */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
+};
+
+/*
+ * Each entry migrates from user_version i to i+1, inside the transaction
+ * that sets the new version, so a crash never leaves half a migration.
+ */
+static const char *const migrations[] = {
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT," /* AUTOINCREMENT: ids never reused */
+	"  type TEXT NOT NULL, name TEXT NOT NULL, args TEXT NOT NULL,"
+	"  resources TEXT NOT NULL, state TEXT NOT NULL, worker TEXT,"
+	"  created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER,"
+	"  timeout_ms INTEGER, progress TEXT, error TEXT, result TEXT,"
+	"  schedule TEXT, retry_of INTEGER);"
+	"CREATE INDEX tasks_active ON tasks(state)"
+	"  WHERE state IN ('waiting', 'running', 'canceling');"
+	"CREATE TABLE reservations ("
+	"  task_id INTEGER NOT NULL, resource TEXT NOT NULL, mode TEXT NOT NULL,"
+	"  PRIMARY KEY (task_id, resource));",
+};
+
+static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(st->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct store *st, char *err, size_t errlen)
+{
+	size_t target = sizeof migrations / sizeof migrations[0];
+	sqlite3_stmt *q;
+	int version = 0;
+	char sql[64];
+
+	if (exec_sql(st, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+		goto fail_msg;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (version > (int)target) {
+		snprintf(err, errlen, "database schema version %d is newer than this "
+		    "depotd knows (%zu): refusing to touch it", version, target);
+		store_rollback(st);
+		return -1;
+	}
+	for (size_t v = (size_t)version; v < target; v++) {
+		if (exec_sql(st, migrations[v], err, errlen) < 0)
+			goto fail;
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %zu", v + 1);
+		if (exec_sql(st, sql, err, errlen) < 0)
+			goto fail;
+	}
+	return exec_sql(st, "COMMIT", err, errlen);
+fail_msg:
+	snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+static int prepare(struct store *st, const char *sql, sqlite3_stmt **out,
+    char *err, size_t errlen)
+{
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "preparing statement: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, int durability_full,
+    char *err, size_t errlen)
+{
+	struct store *st = calloc(1, sizeof *st);
+	char e[512];
+
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, st->db ? sqlite3_errmsg(st->db) :
+		    "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	/* synchronous is per connection: set at every open (DESIGN §15). */
+	if (exec_sql(st, "PRAGMA journal_mode = WAL", e, sizeof e) < 0 ||
+	    exec_sql(st, durability_full ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL", e, sizeof e) < 0 ||
+	    exec_sql(st, "PRAGMA foreign_keys = ON", e, sizeof e) < 0 ||
+	    migrate(st, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: %s", path, e);
+		goto fail;
+	}
+	if (prepare(st, "INSERT INTO tasks (type, name, args, resources, state,"
+	    " created_at, timeout_ms, progress, schedule, retry_of)"
+	    " VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, NULL, NULL)",
+	    &st->insert_task, e, sizeof e) < 0 ||
+	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
+	    " progress = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
+	    prepare(st, "UPDATE tasks SET state = ?, finished_at = ?, result = ?,"
+	    " error = ? WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
+	    prepare(st, "DELETE FROM reservations WHERE task_id = ?",
+	    &st->del_res, e, sizeof e) < 0 ||
+	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
+	    " VALUES (?, ?, ?)", &st->add_res, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: %s", path, e);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->insert_task);
+	sqlite3_finalize(st->update_task);
+	sqlite3_finalize(st->finish_task);
+	sqlite3_finalize(st->del_res);
+	sqlite3_finalize(st->add_res);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
+
+/* Writes go in BEGIN IMMEDIATE so a second connection (sqlite3 CLI) never makes them fail half-way. */
+int store_begin(struct store *st)
+{
+	return sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int store_commit(struct store *st)
+{
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	store_rollback(st);
+	return -1;
+}
+
+void store_rollback(struct store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int bind_json(sqlite3_stmt *q, int col, const cJSON *v)
+{
+	char *text;
+	int rc;
+
+	if (v == NULL || cJSON_IsNull(v))
+		return sqlite3_bind_null(q, col);
+	if ((text = cJSON_PrintUnformatted(v)) == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_bind_text(q, col, text, -1, SQLITE_TRANSIENT);
+	free(text);
+	return rc;
+}
+
+static int bind_opt_int(sqlite3_stmt *q, int col, int64_t v)
+{
+	return v > 0 ? sqlite3_bind_int64(q, col, v) : sqlite3_bind_null(q, col);
+}
+
+static int run_stmt(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static cJSON *resources_json(const struct task *t)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < t->nres; i++) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "name", t->res[i].name);
+		cJSON_AddStringToObject(r, "mode",
+		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		cJSON_AddItemToArray(arr, r);
+	}
+	return arr;
+}
+
+static cJSON *progress_json(const struct task *t)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(p, "done", (double)t->progress_done);
+	if (t->progress_total >= 0)
+		cJSON_AddNumberToObject(p, "total", (double)t->progress_total);
+	else
+		cJSON_AddNullToObject(p, "total");
+	if (t->progress_unit)
+		cJSON_AddStringToObject(p, "unit", t->progress_unit);
+	else
+		cJSON_AddNullToObject(p, "unit");
+	if (t->progress_message)
+		cJSON_AddStringToObject(p, "message", t->progress_message);
+	else
+		cJSON_AddNullToObject(p, "message");
+	return p;
+}
+
+int64_t store_insert_task(struct store *st, const struct task *t)
+{
+	sqlite3_stmt *q = st->insert_task;
+	cJSON *res = resources_json(t);
+	int rc;
+
+	sqlite3_bind_text(q, 1, t->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
+	bind_json(q, 3, t->args);
+	bind_json(q, 4, res);
+	sqlite3_bind_int64(q, 5, t->created_at);
+	bind_opt_int(q, 6, t->timeout_ms);
+	rc = run_stmt(q);
+	cJSON_Delete(res);
+	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
+int store_update_task(struct store *st, const struct task *t)
+{
+	sqlite3_stmt *q = st->update_task;
+	cJSON *p = progress_json(t);
+	int rc;
+
+	sqlite3_bind_text(q, 1, task_state_name(t->state), -1, SQLITE_STATIC);
+	if (t->worker[0])
+		sqlite3_bind_text(q, 2, t->worker, -1, SQLITE_STATIC);
+	bind_opt_int(q, 3, t->started_at);
+	bind_json(q, 4, p);
+	sqlite3_bind_int64(q, 5, t->id);
+	rc = run_stmt(q);
+	cJSON_Delete(p);
+	return rc;
+}
+
+int store_finish_task(struct store *st, int64_t id, enum task_state state,
+    int64_t finished_at, const cJSON *result, const cJSON *error)
+{
+	sqlite3_stmt *q = st->finish_task;
+
+	sqlite3_bind_text(q, 1, task_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, finished_at);
+	bind_json(q, 3, result);
+	bind_json(q, 4, error);
+	sqlite3_bind_int64(q, 5, id);
+	if (run_stmt(q) < 0)
+		return -1;
+	sqlite3_bind_int64(st->del_res, 1, id);
+	return run_stmt(st->del_res);
+}
+
+int store_set_reservations(struct store *st, const struct task *t)
+{
+	for (size_t i = 0; i < t->nres; i++) {
+		sqlite3_bind_int64(st->add_res, 1, t->id);
+		sqlite3_bind_text(st->add_res, 2, t->res[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st->add_res, 3,
+		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared", -1,
+		    SQLITE_STATIC);
+		if (run_stmt(st->add_res) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* DESIGN §7 rule 5: what ran when the daemon died is canceled, not resumed. */
+int store_recover(struct store *st, int64_t now)
+{
+	char sql[512], e[256];
+	int n;
+
+	snprintf(sql, sizeof sql,
+	    "UPDATE tasks SET state = 'canceled', finished_at = %lld, error ="
+	    " '{\"reason\":\"daemon-restarted\",\"message\":\"depotd restarted while"
+	    " the task ran\"}' WHERE state IN ('running', 'canceling');"
+	    "DELETE FROM reservations;", (long long)now);
+	if (store_begin(st) < 0)
+		return -1;
+	if (exec_sql(st, sql, e, sizeof e) < 0) {
+		log_error("recovering tasks: %s", e);
+		store_rollback(st);
+		return -1;
+	}
+	n = sqlite3_changes(st->db);
+	if (store_commit(st) < 0)
+		return -1;
+	return n;
+}
+
+static cJSON *column_json(sqlite3_stmt *q, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(q, col);
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+
+	return v ? v : cJSON_CreateNull();
+}
+
+static enum lock_mode mode_of(const char *s)
+{
+	return s && strcmp(s, "shared") == 0 ? LOCK_SHARED : LOCK_EXCLUSIVE;
+}
+
+int store_load_waiting(struct store *st, void (*fn)(struct task *t))
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id, type, name, args, resources,"
+	    " created_at, timeout_ms FROM tasks WHERE state = 'waiting' ORDER BY id",
+	    -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct task *t = calloc(1, sizeof *t);
+		cJSON *res = column_json(q, 4), *r;
+		size_t i = 0;
+
+		if (t == NULL) {
+			cJSON_Delete(res);
+			break;
+		}
+		t->id = sqlite3_column_int64(q, 0);
+		t->type = strdup((const char *)sqlite3_column_text(q, 1));
+		t->name = strdup((const char *)sqlite3_column_text(q, 2));
+		t->args = column_json(q, 3);
+		t->nres = (size_t)cJSON_GetArraySize(res);
+		t->res = calloc(t->nres + 1, sizeof *t->res);
+		cJSON_ArrayForEach(r, res) {
+			const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
+			t->res[i].name = strdup(name ? name : "?");
+			t->res[i].mode = mode_of(cJSON_GetStringValue(cJSON_GetObjectItem(r, "mode")));
+			i++;
+		}
+		cJSON_Delete(res);
+		t->created_at = sqlite3_column_int64(q, 5);
+		t->timeout_ms = sqlite3_column_int64(q, 6);
+		t->state = TASK_WAITING;
+		t->progress_total = -1;
+		fn(t);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void add_time(cJSON *o, const char *key, sqlite3_stmt *q, int col)
+{
+	char buf[TIME_RFC3339_LEN];
+
+	if (sqlite3_column_type(q, col) == SQLITE_NULL) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time_format_rfc3339(sqlite3_column_int64(q, col), buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void add_text(cJSON *o, const char *key, sqlite3_stmt *q, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(q, col);
+
+	if (text)
+		cJSON_AddStringToObject(o, key, text);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+cJSON *store_task_json(struct store *st, int64_t id)
+{
+	sqlite3_stmt *q;
+	cJSON *o = NULL;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT id, type, name, state, args,"
+	    " resources, worker, created_at, started_at, finished_at, timeout_ms,"
+	    " progress, error, result, schedule, retry_of FROM tasks WHERE id = ?",
+	    -1, &q, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(q, 0));
+		add_text(o, "type", q, 1);
+		add_text(o, "name", q, 2);
+		add_text(o, "state", q, 3);
+		cJSON_AddItemToObject(o, "args", column_json(q, 4));
+		cJSON_AddItemToObject(o, "resources", column_json(q, 5));
+		add_text(o, "worker", q, 6);
+		add_time(o, "created_at", q, 7);
+		add_time(o, "started_at", q, 8);
+		add_time(o, "finished_at", q, 9);
+		if (sqlite3_column_type(q, 10) == SQLITE_NULL)
+			cJSON_AddNullToObject(o, "timeout");
+		else
+			cJSON_AddNumberToObject(o, "timeout", (double)sqlite3_column_int64(q, 10));
+		cJSON_AddItemToObject(o, "progress", column_json(q, 11));
+		cJSON_AddBoolToObject(o, "stalled", 0);
+		cJSON_AddItemToObject(o, "error", column_json(q, 12));
+		cJSON_AddItemToObject(o, "result", column_json(q, 13));
+		add_text(o, "schedule", q, 14);
+		if (sqlite3_column_type(q, 15) == SQLITE_NULL)
+			cJSON_AddNullToObject(o, "retry_of");
+		else
+			cJSON_AddNumberToObject(o, "retry_of", (double)sqlite3_column_int64(q, 15));
+	}
+	sqlite3_finalize(q);
+	return o;
+}
+
+int store_list_ids(struct store *st, const char *state, const char *resource,
+    int limit, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *q;
+	char sql[512];
+	size_t cap = 64;
+	int rc, col = 1;
+
+	snprintf(sql, sizeof sql, "SELECT id FROM tasks WHERE 1%s%s ORDER BY id DESC LIMIT ?",
+	    state == NULL ? "" : strcmp(state, "active") == 0 ?
+	    " AND state IN ('waiting', 'running', 'canceling')" : " AND state = ?",
+	    resource == NULL ? "" : " AND EXISTS (SELECT 1 FROM json_each(tasks.resources)"
+	    " WHERE json_extract(value, '$.name') = ?)");
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if (state != NULL && strcmp(state, "active") != 0)
+		sqlite3_bind_text(q, col++, state, -1, SQLITE_STATIC);
+	if (resource != NULL)
+		sqlite3_bind_text(q, col++, resource, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, col, limit);
+	*n = 0;
+	*ids = malloc(cap * sizeof **ids);
+	while (*ids != NULL && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (*n == cap) {
+			int64_t *grown = realloc(*ids, (cap *= 2) * sizeof **ids);
+			if (grown == NULL)
+				break;
+			*ids = grown;
+		}
+		(*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	return *ids == NULL ? -1 : 0;
+}
+
+int store_check(struct store *st, char *msg, size_t msglen)
+{
+	sqlite3_stmt *q;
+	int ok = 0;
+
+	/* quick_check, not integrity_check: status must answer fast on a big database. */
+	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &q, NULL) != SQLITE_OK) {
+		snprintf(msg, msglen, "%s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(q, 0);
+		ok = r && strcmp(r, "ok") == 0;
+		snprintf(msg, msglen, "%s", r ? r : "no answer");
+	}
+	sqlite3_finalize(q);
+	return ok ? 0 : -1;
+}

@@ -1,0 +1,188 @@
+/* supervisor.c: starts the configured workers as child processes and restarts them with back-off. */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct slot {
+	char name[16];
+	pid_t pid;			/* 0: not running */
+	int64_t backoff_ms;
+	int64_t started_mono, restart_at_mono;
+};
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+/* A worker that lived this long was healthy: its next restart is quick again. */
+#define BACKOFF_RESET_MS 30000
+
+/* posix_spawn, not fork: nng's threads make fork without exec unsafe (DESIGN §15). */
+static int spawn_slot(struct slot *s)
+{
+	char parent[24];
+	char *argv[] = { "depotd", "--worker", s->name, "-d", D->dir,
+		"--supervised-by", parent, NULL };
+	posix_spawnattr_t attr;
+	sigset_t none, deflt;
+	int rv;
+
+	snprintf(parent, sizeof parent, "%d", (int)D->pid);
+	sigemptyset(&none);
+	sigemptyset(&deflt);
+	sigaddset(&deflt, SIGTERM);
+	sigaddset(&deflt, SIGINT);
+	sigaddset(&deflt, SIGCHLD);
+	sigaddset(&deflt, SIGPIPE);
+	sigaddset(&deflt, SIGHUP);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &deflt);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rv = posix_spawn(&s->pid, D->self_exe, NULL, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	if (rv != 0) {
+		log_error("starting worker %s (%s): %s", s->name, D->self_exe, strerror(rv));
+		s->pid = 0;
+		s->restart_at_mono = time_mono_ms() + s->backoff_ms;
+		return -1;
+	}
+	s->started_mono = time_mono_ms();
+	log_info("started worker %s (pid %d)", s->name, (int)s->pid);
+	return 0;
+}
+
+int supervisor_start(void)
+{
+	D->nslots = D->cfg.workers;
+	if (D->nslots == 0)
+		return 0;
+	if ((D->slots = calloc((size_t)D->nslots, sizeof *D->slots)) == NULL)
+		return -1;
+	for (int i = 0; i < D->nslots; i++) {
+		snprintf(D->slots[i].name, sizeof D->slots[i].name, "w%d", i + 1);
+		D->slots[i].backoff_ms = BACKOFF_MIN_MS;
+		spawn_slot(&D->slots[i]);
+	}
+	return 0;
+}
+
+static struct slot *slot_by_pid(pid_t pid)
+{
+	for (int i = 0; i < D->nslots; i++)
+		if (D->slots[i].pid == pid && pid != 0)
+			return &D->slots[i];
+	return NULL;
+}
+
+int supervisor_owns(pid_t pid) { return slot_by_pid(pid) != NULL; }
+
+static void describe_exit(int status, char *out, size_t n)
+{
+	if (WIFEXITED(status))
+		snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, n, "was killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, n, "ended (status %d)", status);
+}
+
+/* DESIGN §7 rule 2: a supervised worker's exit is seen at once, not at the timeout. */
+void supervisor_reap(void)
+{
+	char how[128], msg[256];
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct slot *s = slot_by_pid(pid);
+		struct worker *w;
+		int64_t now = time_mono_ms();
+
+		if (s == NULL)
+			continue;
+		describe_exit(status, how, sizeof how);
+		s->pid = 0;
+		w = worker_find(s->name);
+		if (w != NULL && w->pid == pid && w->state != WORKER_STOPPED) {
+			snprintf(msg, sizeof msg, "worker %s (pid %d) %s", s->name, (int)pid, how);
+			if (D->stopping)
+				log_info("%s", msg);
+			else
+				log_warn("%s", msg);
+			worker_lost(w, WORKER_STOPPED, D->stopping ? "daemon-stopped" :
+			    "worker-missing", msg);
+		}
+		if (D->stopping)
+			continue;
+		if (now - s->started_mono > BACKOFF_RESET_MS)
+			s->backoff_ms = BACKOFF_MIN_MS;
+		s->restart_at_mono = now + s->backoff_ms;
+		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+		    s->backoff_ms * 2;
+		log_info("restarting worker %s in %lld ms", s->name,
+		    (long long)(s->restart_at_mono - now));
+	}
+}
+
+void supervisor_tick(void)
+{
+	int64_t now = time_mono_ms();
+
+	if (D->stopping)
+		return;
+	for (int i = 0; i < D->nslots; i++)
+		if (D->slots[i].pid == 0 && now >= D->slots[i].restart_at_mono)
+			spawn_slot(&D->slots[i]);
+}
+
+void supervisor_kill_worker(struct worker *w)
+{
+	struct slot *s = slot_by_pid(w->pid);
+
+	if (s != NULL && w->supervised)
+		kill(s->pid, SIGKILL);
+}
+
+static int any_running(void)
+{
+	for (int i = 0; i < D->nslots; i++)
+		if (D->slots[i].pid != 0)
+			return 1;
+	return 0;
+}
+
+void supervisor_stop_all(int64_t grace_ms)
+{
+	int64_t deadline = time_mono_ms() + grace_ms;
+
+	for (int i = 0; i < D->nslots; i++)
+		if (D->slots[i].pid != 0)
+			kill(D->slots[i].pid, SIGTERM);
+	while (any_running() && time_mono_ms() < deadline) {
+		supervisor_reap();
+		if (any_running())
+			usleep(10000);
+	}
+	for (int i = 0; i < D->nslots; i++) {
+		if (D->slots[i].pid != 0) {
+			log_warn("worker %s did not stop: killing it", D->slots[i].name);
+			kill(D->slots[i].pid, SIGKILL);
+			waitpid(D->slots[i].pid, NULL, 0);
+			D->slots[i].pid = 0;
+		}
+	}
+	free(D->slots);
+	D->slots = NULL;
+	D->nslots = 0;
+}

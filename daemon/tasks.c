@@ -1,0 +1,462 @@
+/* tasks.c: the life of a task — submit, dispatch to a worker, cancel, finish — kept in memory and in the store. */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = {
+	[TASK_WAITING] = "waiting",	[TASK_RUNNING] = "running",
+	[TASK_CANCELING] = "canceling",	[TASK_COMPLETED] = "completed",
+	[TASK_FAILED] = "failed",	[TASK_CANCELED] = "canceled",
+};
+
+const char *task_state_name(enum task_state s) { return state_names[s]; }
+
+int task_state_parse(const char *s, enum task_state *out)
+{
+	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
+		if (strcmp(s, state_names[i]) == 0) {
+			*out = (enum task_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int task_state_final(enum task_state s)
+{
+	return s == TASK_COMPLETED || s == TASK_FAILED || s == TASK_CANCELED;
+}
+
+static size_t task_slot(int64_t id)
+{
+	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) % D->task_hash_size;
+}
+
+struct task *task_find(int64_t id)
+{
+	struct task *t;
+
+	if (D->task_hash_size == 0)
+		return NULL;
+	for (t = D->task_hash[task_slot(id)]; t; t = t->next_in_hash)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+static void task_hash_grow(void)
+{
+	size_t old_size = D->task_hash_size, new_size = old_size ? old_size * 2 : 1024;
+	struct task **old = D->task_hash, **grown = calloc(new_size, sizeof *grown);
+
+	if (grown == NULL)
+		return;	/* chains just get longer */
+	D->task_hash = grown;
+	D->task_hash_size = new_size;
+	for (size_t i = 0; i < old_size; i++) {
+		struct task *t = old[i], *next;
+		for (; t; t = next) {
+			next = t->next_in_hash;
+			size_t s = task_slot(t->id);
+			t->next_in_hash = grown[s];
+			grown[s] = t;
+		}
+	}
+	free(old);
+}
+
+void task_insert(struct task *t)
+{
+	size_t s;
+
+	if (D->ntasks >= D->task_hash_size)
+		task_hash_grow();
+	s = task_slot(t->id);
+	t->next_in_hash = D->task_hash[s];
+	D->task_hash[s] = t;
+	D->ntasks++;
+}
+
+static void task_remove(struct task *t)
+{
+	struct task **p = &D->task_hash[task_slot(t->id)];
+
+	for (; *p; p = &(*p)->next_in_hash) {
+		if (*p == t) {
+			*p = t->next_in_hash;
+			D->ntasks--;
+			return;
+		}
+	}
+}
+
+void task_free(struct task *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->nres; i++)
+		free(t->res[i].name);
+	free(t->res);
+	free(t->type);
+	free(t->name);
+	cJSON_Delete(t->args);
+	free(t->progress_unit);
+	free(t->progress_message);
+	free(t->cancel_message);
+	free(t);
+}
+
+void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < D->task_hash_size; i++) {
+		struct task *t = D->task_hash[i], *next;
+		for (; t; t = next) {
+			next = t->next_in_hash;	/* fn may finish (free) t */
+			fn(t, ctx);
+		}
+	}
+}
+
+void tasks_free_all(void)
+{
+	for (size_t i = 0; i < D->task_hash_size; i++) {
+		struct task *t = D->task_hash[i], *next;
+		for (; t; t = next) {
+			next = t->next_in_hash;
+			task_free(t);
+		}
+	}
+	free(D->task_hash);
+	D->task_hash = NULL;
+	D->task_hash_size = D->ntasks = 0;
+}
+
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[TIME_RFC3339_LEN];
+
+	if (ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time_format_rfc3339(ms, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+cJSON *task_to_json(const struct task *t)
+{
+	cJSON *o = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(o, "resources");
+	cJSON *p;
+
+	cJSON_AddNumberToObject(o, "id", (double)t->id);
+	cJSON_AddStringToObject(o, "type", t->type);
+	cJSON_AddStringToObject(o, "name", t->name);
+	cJSON_AddStringToObject(o, "state", task_state_name(t->state));
+	cJSON_AddItemToObject(o, "args", cJSON_Duplicate(t->args, 1));
+	for (size_t i = 0; i < t->nres; i++) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "name", t->res[i].name);
+		cJSON_AddStringToObject(r, "mode",
+		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		cJSON_AddItemToArray(res, r);
+	}
+	if (t->worker[0])
+		cJSON_AddStringToObject(o, "worker", t->worker);
+	else
+		cJSON_AddNullToObject(o, "worker");
+	add_time(o, "created_at", t->created_at);
+	add_time(o, "started_at", t->started_at);
+	cJSON_AddNullToObject(o, "finished_at");
+	if (t->timeout_ms > 0)
+		cJSON_AddNumberToObject(o, "timeout", (double)t->timeout_ms);
+	else
+		cJSON_AddNullToObject(o, "timeout");
+	p = cJSON_AddObjectToObject(o, "progress");
+	cJSON_AddNumberToObject(p, "done", (double)t->progress_done);
+	if (t->progress_total >= 0)
+		cJSON_AddNumberToObject(p, "total", (double)t->progress_total);
+	else
+		cJSON_AddNullToObject(p, "total");
+	if (t->progress_unit)
+		cJSON_AddStringToObject(p, "unit", t->progress_unit);
+	else
+		cJSON_AddNullToObject(p, "unit");
+	if (t->progress_message)
+		cJSON_AddStringToObject(p, "message", t->progress_message);
+	else
+		cJSON_AddNullToObject(p, "message");
+	cJSON_AddBoolToObject(o, "stalled", t->stalled);
+	cJSON_AddNullToObject(o, "error");
+	cJSON_AddNullToObject(o, "result");
+	cJSON_AddNullToObject(o, "schedule");
+	cJSON_AddNullToObject(o, "retry_of");
+	return o;
+}
+
+cJSON *task_json_by_id(int64_t id)
+{
+	struct task *t = task_find(id);
+
+	return t ? task_to_json(t) : store_task_json(D->store, id);
+}
+
+void tasks_publish(const struct task *t, const char *event)
+{
+	cJSON *body = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(body, "event", event);
+	cJSON_AddItemToObject(body, "task", task_to_json(t));
+	events_publish("task", body);
+}
+
+static void publish_final(int64_t id)
+{
+	cJSON *body = cJSON_CreateObject(), *task = store_task_json(D->store, id);
+
+	cJSON_AddStringToObject(body, "event", "state");
+	cJSON_AddItemToObject(body, "task", task ? task : cJSON_CreateNull());
+	events_publish("task", body);
+}
+
+static void publish_lock(const struct task *t, const char *event)
+{
+	cJSON *body = cJSON_CreateObject(), *res;
+
+	cJSON_AddStringToObject(body, "event", event);
+	cJSON_AddNumberToObject(body, "task", (double)t->id);
+	res = cJSON_AddArrayToObject(body, "resources");
+	cJSON_AddItemToArray(res, cJSON_CreateString("depot"));
+	for (size_t i = 0; i < t->nres; i++)
+		cJSON_AddItemToArray(res, cJSON_CreateString(t->res[i].name));
+	events_publish("lock", body);
+}
+
+/* The task's reservations plus the implicit `depot` shared one (DESIGN §6). */
+static int task_enqueue_locks(struct task *t)
+{
+	struct lock_req *reqs = calloc(t->nres + 1, sizeof *reqs);
+	int rc;
+
+	if (reqs == NULL)
+		return -1;
+	for (size_t i = 0; i < t->nres; i++) {
+		reqs[i].resource = t->res[i].name;
+		reqs[i].mode = t->res[i].mode;
+	}
+	reqs[t->nres].resource = "depot";
+	reqs[t->nres].mode = LOCK_SHARED;
+	rc = lockmgr_enqueue(D->locks, t->id, reqs, t->nres + 1);
+	free(reqs);
+	return rc;
+}
+
+int task_submit(struct task *t, char *err, size_t errlen)
+{
+	int64_t id;
+
+	t->state = TASK_WAITING;
+	t->created_at = time_now_ms();
+	t->progress_total = -1;
+	if (store_begin(D->store) < 0 || (id = store_insert_task(D->store, t)) < 0 ||
+	    store_commit(D->store) < 0) {
+		snprintf(err, errlen, "recording the task: %s", store_errmsg(D->store));
+		store_rollback(D->store);
+		return -1;
+	}
+	t->id = id;
+	task_insert(t);
+	if (task_enqueue_locks(t) < 0) {
+		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
+		snprintf(err, errlen, "out of memory queueing reservations");
+		return -1;
+	}
+	tasks_publish(t, "state");
+	tasks_dispatch();
+	return 0;
+}
+
+/* Adds a waiting task read back from the database at start-up. */
+void task_restore_waiting(struct task *t)
+{
+	task_insert(t);
+	if (task_enqueue_locks(t) < 0)
+		log_error("task %lld: cannot queue its reservations", (long long)t->id);
+}
+
+static cJSON *task_assignment(const struct task *t)
+{
+	cJSON *o = task_to_json(t);
+	char path[4200];
+
+	snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)t->id);
+	cJSON_AddStringToObject(o, "log_path", path);
+	cJSON_AddNumberToObject(o, "log_max", (double)D->cfg.log_max);
+	return o;
+}
+
+static struct worker *idle_worker(void)
+{
+	struct worker *best = NULL;
+
+	for (struct worker *w = D->workers; w; w = w->next)
+		if (w->state == WORKER_ONLINE && w->task == 0 && w->poll != NULL &&
+		    (best == NULL || w->poll_deadline_mono < best->poll_deadline_mono))
+			best = w;
+	return best;
+}
+
+static int task_start(struct task *t, struct worker *w)
+{
+	int64_t now_mono = time_mono_ms();
+
+	t->state = TASK_RUNNING;
+	snprintf(t->worker, sizeof t->worker, "%s", w->name);
+	t->started_at = time_now_ms();
+	t->started_mono = t->progress_mono = now_mono;
+	/* Running state and reservations in one transaction (DESIGN §6). */
+	if (store_begin(D->store) < 0 || store_update_task(D->store, t) < 0 ||
+	    store_set_reservations(D->store, t) < 0 || store_commit(D->store) < 0) {
+		log_error("task %lld: recording its start: %s", (long long)t->id,
+		    store_errmsg(D->store));
+		store_rollback(D->store);
+		t->state = TASK_WAITING;
+		t->worker[0] = '\0';
+		t->started_at = 0;
+		return -1;
+	}
+	w->task = t->id;
+	server_reply_ok(w->poll, task_assignment(t));
+	w->poll = NULL;
+	publish_lock(t, "grant");
+	tasks_publish(t, "state");
+	log_debug("task %lld started on %s", (long long)t->id, w->name);
+	return 0;
+}
+
+void tasks_dispatch(void)
+{
+	struct worker *w;
+	int64_t id;
+
+	if (D->stopping)
+		return;
+	while ((w = idle_worker()) != NULL && (id = lockmgr_next_ready(D->locks)) != 0) {
+		struct task *t = task_find(id);
+
+		if (t == NULL || lockmgr_grant(D->locks, id) < 0) {
+			log_error("lock manager offered task %lld it cannot grant", (long long)id);
+			lockmgr_release(D->locks, id);
+			continue;
+		}
+		if (task_start(t, w) < 0) {
+			lockmgr_release(D->locks, id);
+			task_finish(t, TASK_FAILED, NULL, "exception",
+			    "the database refused to record the task's start");
+		}
+	}
+}
+
+void task_finish(struct task *t, enum task_state state, cJSON *result,
+    const char *reason, const char *message)
+{
+	cJSON *error = NULL;
+	int64_t id = t->id;
+	struct worker *w;
+	int held;
+
+	if (reason != NULL) {
+		error = cJSON_CreateObject();
+		cJSON_AddStringToObject(error, "reason", reason);
+		cJSON_AddStringToObject(error, "message", message ? message : reason);
+	}
+	if (store_begin(D->store) < 0 || store_finish_task(D->store, id, state,
+	    time_now_ms(), result, error) < 0 || store_commit(D->store) < 0) {
+		/* The in-memory end still happens: the next start recovers the row. */
+		log_error("task %lld: recording its end: %s", (long long)id,
+		    store_errmsg(D->store));
+		store_rollback(D->store);
+	}
+	cJSON_Delete(error);
+	cJSON_Delete(result);
+	held = lockmgr_is_held(D->locks, id);
+	lockmgr_release(D->locks, id);
+	if (held == 1)
+		publish_lock(t, "release");
+	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
+		w->task = 0;
+	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
+	    reason ? ": " : "", reason ? reason : "");
+	task_remove(t);
+	task_free(t);
+	publish_final(id);
+	waiters_check(id);
+	tasks_dispatch();
+}
+
+void task_cancel(struct task *t, const char *reason, const char *message,
+    enum task_state final)
+{
+	switch (t->state) {
+	case TASK_WAITING:
+		task_finish(t, final, NULL, reason, message);
+		return;
+	case TASK_RUNNING:
+		t->state = TASK_CANCELING;
+		t->cancel_reason = reason;
+		free(t->cancel_message);
+		t->cancel_message = strdup(message);
+		t->cancel_final = final;
+		t->canceling_mono = time_mono_ms();
+		if (store_update_task(D->store, t) < 0)
+			log_warn("task %lld: recording canceling: %s", (long long)t->id,
+			    store_errmsg(D->store));
+		tasks_publish(t, "state");
+		return;
+	default:
+		return;	/* already canceling: the first reason stands */
+	}
+}
+
+static int replace_string(char **field, const char *value)
+{
+	if ((*field == NULL) != (value == NULL) ||
+	    (value != NULL && strcmp(*field, value) != 0)) {
+		free(*field);
+		*field = value ? strdup(value) : NULL;
+		return 1;
+	}
+	return 0;
+}
+
+void task_set_progress(struct task *t, const cJSON *progress)
+{
+	const cJSON *done = cJSON_GetObjectItemCaseSensitive(progress, "done");
+	const cJSON *total = cJSON_GetObjectItemCaseSensitive(progress, "total");
+	int changed = 0;
+
+	if (cJSON_IsNumber(done) && (int64_t)done->valuedouble != t->progress_done) {
+		t->progress_done = (int64_t)done->valuedouble;
+		changed = 1;
+	}
+	if (cJSON_IsNumber(total) && (int64_t)total->valuedouble != t->progress_total) {
+		t->progress_total = (int64_t)total->valuedouble;
+		changed = 1;
+	}
+	changed |= replace_string(&t->progress_unit, cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(progress, "unit")));
+	changed |= replace_string(&t->progress_message, cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(progress, "message")));
+	if (!changed)
+		return;
+	t->progress_mono = time_mono_ms();
+	t->stalled = 0;
+	if (store_update_task(D->store, t) < 0)
+		log_warn("task %lld: recording progress: %s", (long long)t->id,
+		    store_errmsg(D->store));
+	tasks_publish(t, "progress");
+}

@@ -1,0 +1,240 @@
+/* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
+#include "depotd.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARGV_MAX 1024
+#define ARG_MAX_BYTES 65536
+#define NAME_MAX_BYTES 200
+#define RESOURCES_MAX 64
+#define TIMEOUT_MAX_MS (30LL * 86400000)
+
+static int has_control_chars(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+int validate_resource_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= DEPOT_RESOURCE_MAX && !has_control_chars(s);
+}
+
+int validate_worker_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > DEPOT_WORKER_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+int validate_int(const cJSON *args, const char *field, int required,
+    int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, field);
+
+	if (v == NULL || cJSON_IsNull(v)) {
+		if (!required)
+			return 0;
+		snprintf(err, errlen, "missing '%s'", field);
+		return -1;
+	}
+	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+	    v->valuedouble < (double)min || v->valuedouble > (double)max) {
+		snprintf(err, errlen, "'%s' must be a whole number from %lld to %lld",
+		    field, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = (int64_t)v->valuedouble;
+	return 1;
+}
+
+int validate_string(const cJSON *args, const char *field, int required,
+    size_t maxlen, const char **out, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, field);
+
+	if (v == NULL || cJSON_IsNull(v)) {
+		if (!required)
+			return 0;
+		snprintf(err, errlen, "missing '%s'", field);
+		return -1;
+	}
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > maxlen) {
+		snprintf(err, errlen, "'%s' must be a string of at most %zu bytes",
+		    field, maxlen);
+		return -1;
+	}
+	*out = v->valuestring;
+	return 1;
+}
+
+int validate_ids(const cJSON *args, const char *field, int64_t **ids,
+    size_t *n, char *err, size_t errlen)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(args, field), *v;
+	size_t i = 0, count;
+
+	if (!cJSON_IsArray(arr) || (count = (size_t)cJSON_GetArraySize(arr)) == 0 ||
+	    count > 100000) {
+		snprintf(err, errlen, "'%s' must be an array of 1 to 100000 task ids", field);
+		return -1;
+	}
+	if ((*ids = calloc(count, sizeof **ids)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cJSON_ArrayForEach(v, arr) {
+		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+		    v->valuedouble < 1 || v->valuedouble > 9e15) {
+			snprintf(err, errlen, "'%s' item %zu is not a task id (a positive "
+			    "whole number)", field, i + 1);
+			free(*ids);
+			*ids = NULL;
+			return -1;
+		}
+		(*ids)[i++] = (int64_t)v->valuedouble;
+	}
+	*n = count;
+	return 0;
+}
+
+static int parse_resources(struct task *t, const cJSON *arr, char *err, size_t errlen)
+{
+	const cJSON *r;
+	size_t count;
+
+	if (arr == NULL || cJSON_IsNull(arr))
+		return 0;
+	if (!cJSON_IsArray(arr) || (count = (size_t)cJSON_GetArraySize(arr)) > RESOURCES_MAX) {
+		snprintf(err, errlen, "'resources' must be an array of at most %d "
+		    "{\"name\", \"mode\"} objects", RESOURCES_MAX);
+		return -1;
+	}
+	if ((t->res = calloc(count + 1, sizeof *t->res)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cJSON_ArrayForEach(r, arr) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name"));
+		const cJSON *mode = cJSON_GetObjectItemCaseSensitive(r, "mode");
+		enum lock_mode m = LOCK_EXCLUSIVE;
+
+		if (name == NULL || !validate_resource_name(name)) {
+			snprintf(err, errlen, "resource %zu: 'name' must be 1 to %d bytes "
+			    "without control characters", t->nres + 1, DEPOT_RESOURCE_MAX);
+			return -1;
+		}
+		if (mode != NULL && !cJSON_IsNull(mode)) {
+			const char *ms = cJSON_GetStringValue(mode);
+			if (ms != NULL && strcmp(ms, "shared") == 0)
+				m = LOCK_SHARED;
+			else if (ms == NULL || strcmp(ms, "exclusive") != 0) {
+				snprintf(err, errlen, "resource '%s': 'mode' must be "
+				    "\"exclusive\" or \"shared\"", name);
+				return -1;
+			}
+		}
+		t->res[t->nres].name = strdup(name);
+		t->res[t->nres].mode = m;
+		if (t->res[t->nres++].name == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static char *default_name(const cJSON *argv)
+{
+	char buf[NAME_MAX_BYTES + 1] = "";
+	const cJSON *a;
+	size_t len = 0;
+
+	cJSON_ArrayForEach(a, argv) {
+		int n = snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "",
+		    a->valuestring);
+		if (n < 0 || (size_t)n >= sizeof buf - len) {
+			len = sizeof buf - 1;
+			break;
+		}
+		len += (size_t)n;
+	}
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	return strdup(buf);
+}
+
+struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
+{
+	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv"), *a;
+	const char *type = NULL, *name = NULL;
+	struct task *t;
+	int64_t timeout = 0;
+	size_t count;
+
+	if (!cJSON_IsObject(args)) {
+		snprintf(err, errlen, "'args' must be an object");
+		return NULL;
+	}
+	if (validate_string(args, "type", 1, 32, &type, err, errlen) < 0)
+		return NULL;
+	if (strcmp(type, "exec") != 0) {
+		snprintf(err, errlen, "unknown task type '%s' (this daemon runs: exec)", type);
+		return NULL;
+	}
+	if (!cJSON_IsArray(argv) || (count = (size_t)cJSON_GetArraySize(argv)) == 0 ||
+	    count > ARGV_MAX) {
+		snprintf(err, errlen, "'argv' must be an array of 1 to %d strings", ARGV_MAX);
+		return NULL;
+	}
+	cJSON_ArrayForEach(a, argv) {
+		if (!cJSON_IsString(a) || strlen(a->valuestring) > ARG_MAX_BYTES) {
+			snprintf(err, errlen, "'argv' items must be strings of at most %d bytes",
+			    ARG_MAX_BYTES);
+			return NULL;
+		}
+	}
+	if (cJSON_GetStringValue(cJSON_GetArrayItem(argv, 0))[0] == '\0') {
+		snprintf(err, errlen, "'argv' first item (the command) is empty");
+		return NULL;
+	}
+	if (validate_string(args, "name", 0, NAME_MAX_BYTES, &name, err, errlen) < 0)
+		return NULL;
+	if (name != NULL && (name[0] == '\0' || has_control_chars(name))) {
+		snprintf(err, errlen, "'name' must be non-empty, without control characters");
+		return NULL;
+	}
+	if (validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, &timeout, err, errlen) < 0)
+		return NULL;
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->timeout_ms = timeout;
+	t->type = strdup(type);
+	t->name = name ? strdup(name) : default_name(argv);
+	t->args = cJSON_CreateObject();
+	cJSON_AddItemToObject(t->args, "argv", cJSON_Duplicate(argv, 1));
+	if (parse_resources(t, cJSON_GetObjectItemCaseSensitive(args, "resources"),
+	    err, errlen) < 0 || t->type == NULL || t->name == NULL) {
+		if (t->type == NULL || t->name == NULL)
+			snprintf(err, errlen, "out of memory");
+		task_free(t);
+		return NULL;
+	}
+	return t;
+}

@@ -1,0 +1,264 @@
+/* worker.c: `depotd --worker NAME`: asks the daemon for tasks, runs them, heartbeats from its own thread. */
+#include "client.h"
+#include "depotd.h"
+#include "log.h"
+#include "paths.h"
+#include "timeutil.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t worker_task_pgid;
+
+static struct worker_shared ws = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+};
+static char worker_url[4300];
+static int worker_supervised;
+
+/* Async-signal-safe: the task's processes must not outlive the worker. */
+static void on_term(int sig)
+{
+	(void)sig;
+	if (worker_task_pgid > 0)
+		kill(-worker_task_pgid, SIGKILL);
+	_exit(0);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static const char *error_code(const cJSON *reply)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(reply, "error"), "code"));
+}
+
+/*
+ * One request; retried while the daemon is unreachable. Returns the reply
+ * (ok or error) and never NULL unless stopping.
+ */
+static cJSON *call(struct depot_client *c, const char *cmd, cJSON *args, int timeout_ms)
+{
+	char err[512];
+	int warned = 0;
+
+	for (;;) {
+		cJSON *reply = NULL;
+		enum client_status st = client_call(c, cmd, cJSON_Duplicate(args, 1),
+		    timeout_ms, &reply, err, sizeof err);
+		if (st == CLIENT_OK) {
+			cJSON_Delete(args);
+			return reply;
+		}
+		if (!warned++)
+			log_warn("%s: %s; retrying", cmd, err);
+		if (atomic_load(&ws.stop)) {
+			cJSON_Delete(args);
+			return NULL;
+		}
+		/* The daemon may have restarted and forgotten us: say hello again after this. */
+		atomic_store(&ws.need_hello, 1);
+		sleep_ms(200);
+	}
+}
+
+static void hello(struct depot_client *c)
+{
+	for (;;) {
+		cJSON *args = cJSON_CreateObject(), *reply;
+		const cJSON *hb;
+
+		cJSON_AddStringToObject(args, "name", ws.name);
+		cJSON_AddNumberToObject(args, "pid", getpid());
+		cJSON_AddBoolToObject(args, "supervised", worker_supervised);
+		if ((reply = call(c, "hello", args, 5000)) == NULL)
+			return;
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+			hb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+			    reply, "result"), "heartbeat_interval_ms");
+			pthread_mutex_lock(&ws.mu);
+			if (cJSON_IsNumber(hb) && hb->valuedouble >= 10)
+				ws.heartbeat_ms = (int64_t)hb->valuedouble;
+			pthread_mutex_unlock(&ws.mu);
+			atomic_store(&ws.need_hello, 0);
+			cJSON_Delete(reply);
+			log_info("worker %s connected", ws.name);
+			return;
+		}
+		log_error("hello refused: %s", cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+		    reply, "error"), "message")));
+		cJSON_Delete(reply);
+		sleep_ms(1000);
+	}
+}
+
+static void *heartbeat_thread(void *arg)
+{
+	struct depot_client *c = arg;
+
+	for (;;) {
+		cJSON *args = cJSON_CreateObject(), *reply, *p;
+		struct timespec until;
+		int64_t task, interval;
+		char err[256];
+
+		pthread_mutex_lock(&ws.mu);
+		interval = ws.heartbeat_ms;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += interval / 1000;
+		until.tv_nsec += (interval % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (!atomic_load(&ws.stop))
+			pthread_cond_timedwait(&ws.wake, &ws.mu, &until);
+		task = ws.task;
+		cJSON_AddStringToObject(args, "name", ws.name);
+		if (task)
+			cJSON_AddNumberToObject(args, "task", (double)task);
+		if (ws.pgid > 0)
+			cJSON_AddNumberToObject(args, "pgid", ws.pgid);
+		p = cJSON_AddObjectToObject(args, "progress");
+		cJSON_AddNumberToObject(p, "done", (double)ws.progress_done);
+		cJSON_AddStringToObject(p, "unit", "bytes");
+		pthread_mutex_unlock(&ws.mu);
+		if (atomic_load(&ws.stop)) {
+			cJSON_Delete(args);
+			return NULL;
+		}
+		reply = NULL;
+		if (client_call(c, "heartbeat", args, (int)(interval * 2 + 1000), &reply,
+		    err, sizeof err) != CLIENT_OK) {
+			cJSON_Delete(reply);
+			continue;
+		}
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+			if (task && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(reply, "result"), "cancel")))
+				atomic_store(&ws.cancel, 1);
+		} else if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0) {
+			/* The daemon forgot us (it restarted): our task lost its reservations. */
+			atomic_store(&ws.need_hello, 1);
+			if (task)
+				atomic_store(&ws.cancel, 1);
+		}
+		cJSON_Delete(reply);
+	}
+}
+
+static void report_done(struct depot_client *c, int64_t task, const char *state,
+    cJSON *result, cJSON *error)
+{
+	cJSON *args = cJSON_CreateObject(), *reply, *p;
+
+	cJSON_AddStringToObject(args, "name", ws.name);
+	cJSON_AddNumberToObject(args, "task", (double)task);
+	cJSON_AddStringToObject(args, "state", state);
+	cJSON_AddItemToObject(args, "result", result ? result : cJSON_CreateNull());
+	cJSON_AddItemToObject(args, "error", error ? error : cJSON_CreateNull());
+	p = cJSON_AddObjectToObject(args, "progress");
+	pthread_mutex_lock(&ws.mu);
+	cJSON_AddNumberToObject(p, "done", (double)ws.progress_done);
+	pthread_mutex_unlock(&ws.mu);
+	cJSON_AddStringToObject(p, "unit", "bytes");
+	reply = call(c, "done", args, 10000);
+	cJSON_Delete(reply);
+}
+
+static void run_task(struct depot_client *c, const cJSON *task)
+{
+	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "type"));
+	cJSON *result = NULL, *error = NULL;
+	const char *state = "failed";
+
+	pthread_mutex_lock(&ws.mu);
+	ws.task = id;
+	ws.pgid = 0;
+	ws.progress_done = 0;
+	atomic_store(&ws.cancel, 0);
+	pthread_mutex_unlock(&ws.mu);
+	log_info("task %lld: running", (long long)id);
+	if (type != NULL && strcmp(type, "exec") == 0)
+		exec_run(&ws, task, &result, &error, &state);
+	else {
+		error = cJSON_CreateObject();
+		cJSON_AddStringToObject(error, "reason", "exception");
+		cJSON_AddStringToObject(error, "message", "this worker cannot run that task type");
+	}
+	pthread_mutex_lock(&ws.mu);
+	ws.task = 0;
+	pthread_mutex_unlock(&ws.mu);
+	log_info("task %lld: %s", (long long)id, state);
+	report_done(c, id, state, result, error);
+}
+
+int worker_main(const char *dir, const char *name, int parent)
+{
+	struct depot_client *main_c = NULL, *hb_c = NULL;
+	struct sigaction sa = { .sa_handler = on_term };
+	char err[512];
+	pthread_t hb;
+
+	snprintf(ws.name, sizeof ws.name, "%s", name);
+	ws.heartbeat_ms = 2000;
+	worker_supervised = parent > 0;
+	/* A supervised worker dies with its daemon (DESIGN §7 rule 5: it is restarted fresh). */
+	if (parent > 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			return 0;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (paths_socket_url(dir, DEPOT_WORKER_SOCK, worker_url, sizeof worker_url,
+	    err, sizeof err) < 0 ||
+	    client_open(&main_c, worker_url, err, sizeof err) < 0 ||
+	    client_open(&hb_c, worker_url, err, sizeof err) < 0) {
+		log_error("%s", err);
+		client_close(main_c);
+		return 1;
+	}
+	hello(main_c);
+	if (pthread_create(&hb, NULL, heartbeat_thread, hb_c) != 0) {
+		log_error("starting the heartbeat thread: %s", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		cJSON *args, *reply;
+		const cJSON *task;
+
+		if (atomic_load(&ws.need_hello))
+			hello(main_c);
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "name", ws.name);
+		if ((reply = call(main_c, "next", args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
+			break;
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
+			if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0)
+				atomic_store(&ws.need_hello, 1);
+			else
+				sleep_ms(200);
+		} else if (cJSON_IsObject(task = cJSON_GetObjectItemCaseSensitive(reply, "result")))
+			run_task(main_c, task);
+		cJSON_Delete(reply);
+	}
+	return 0;
+}

@@ -1,0 +1,340 @@
+/* workerproto.c: the worker socket — hello, next (long poll), heartbeat, done — and the daemon's view of workers. */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const worker_state_names[] = {
+	[WORKER_ONLINE] = "online", [WORKER_MISSING] = "missing",
+	[WORKER_STOPPED] = "stopped",
+};
+
+const char *worker_state_name(enum worker_state s) { return worker_state_names[s]; }
+
+struct worker *worker_find(const char *name)
+{
+	for (struct worker *w = D->workers; w; w = w->next)
+		if (strcmp(w->name, name) == 0)
+			return w;
+	return NULL;
+}
+
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[TIME_RFC3339_LEN];
+
+	if (ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time_format_rfc3339(ms, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+cJSON *worker_to_json(const struct worker *w)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", w->name);
+	cJSON_AddNumberToObject(o, "pid", w->pid);
+	cJSON_AddStringToObject(o, "state", worker_state_name(w->state));
+	cJSON_AddBoolToObject(o, "supervised", w->supervised);
+	add_time(o, "started_at", w->started_at);
+	add_time(o, "last_heartbeat", w->last_heartbeat);
+	if (w->task)
+		cJSON_AddNumberToObject(o, "task", (double)w->task);
+	else
+		cJSON_AddNullToObject(o, "task");
+	return o;
+}
+
+static void worker_publish(const struct worker *w)
+{
+	cJSON *body = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(body, "event", "state");
+	cJSON_AddItemToObject(body, "worker", worker_to_json(w));
+	events_publish("worker", body);
+}
+
+static void worker_end_poll(struct worker *w)
+{
+	if (w->poll != NULL) {
+		server_reply_ok(w->poll, NULL);
+		w->poll = NULL;
+	}
+}
+
+/*
+ * DESIGN §7 rules 1–3. The task's process group is killed before its
+ * reservations go, so a stopped or dead worker's command can never run on
+ * beside the next holder (rule 7).
+ */
+void worker_lost(struct worker *w, enum worker_state state, const char *reason,
+    const char *message)
+{
+	struct task *t = w->task ? task_find(w->task) : NULL;
+
+	w->state = state;
+	worker_end_poll(w);
+	if (t != NULL) {
+		if (t->pgid > 0)
+			kill(-t->pgid, SIGKILL);
+		task_finish(t, TASK_CANCELED, NULL, reason, message);
+	}
+	w->task = 0;
+	worker_publish(w);
+}
+
+/* Rule 3 applies to any task that names the worker, however it got there. */
+static void cancel_named(struct task *t, void *ctx)
+{
+	const char *name = ctx;
+
+	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) &&
+	    strcmp(t->worker, name) == 0) {
+		if (t->pgid > 0)
+			kill(-t->pgid, SIGKILL);
+		task_finish(t, TASK_CANCELED, NULL, "worker-restarted",
+		    "the worker restarted while the task ran");
+	}
+}
+
+static int get_name(struct conn *conn, const cJSON *args, const char **name)
+{
+	char err[256];
+
+	if (validate_string(args, "name", 1, DEPOT_WORKER_NAME_MAX, name, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return -1;
+	}
+	if (!validate_worker_name(*name)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "bad worker name '%s' (letters, "
+		    "digits, '.', '_' and '-', at most %d)", *name, DEPOT_WORKER_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static struct worker *known_worker(struct conn *conn, const cJSON *args)
+{
+	const char *name;
+	struct worker *w;
+
+	if (get_name(conn, args, &name) < 0)
+		return NULL;
+	if ((w = worker_find(name)) == NULL || w->state == WORKER_STOPPED) {
+		server_reply_err(conn, ERR_NOT_FOUND, "unknown worker '%s': say hello", name);
+		return NULL;
+	}
+	return w;
+}
+
+static void heard_from(struct worker *w)
+{
+	w->last_heartbeat = time_now_ms();
+	w->last_heartbeat_mono = time_mono_ms();
+}
+
+static void on_hello(struct conn *conn, const cJSON *args)
+{
+	const cJSON *sup = cJSON_GetObjectItemCaseSensitive(args, "supervised");
+	const char *name;
+	int64_t pid;
+	char err[256];
+	struct worker *w;
+	cJSON *r;
+
+	if (get_name(conn, args, &name) < 0)
+		return;
+	if (validate_int(args, "pid", 1, 1, INT32_MAX, &pid, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	tasks_foreach(cancel_named, (void *)name);
+	if ((w = worker_find(name)) == NULL) {
+		if ((w = calloc(1, sizeof *w)) == NULL) {
+			server_reply_err(conn, ERR_INTERNAL, "out of memory");
+			return;
+		}
+		snprintf(w->name, sizeof w->name, "%s", name);
+		w->next = D->workers;
+		D->workers = w;
+	}
+	worker_end_poll(w);
+	w->pid = (pid_t)pid;
+	w->supervised = cJSON_IsTrue(sup) && supervisor_owns(w->pid);
+	w->state = WORKER_ONLINE;
+	w->task = 0;
+	w->started_at = time_now_ms();
+	heard_from(w);
+	log_info("worker %s online (pid %d%s)", w->name, w->pid,
+	    w->supervised ? ", supervised" : "");
+	worker_publish(w);
+	r = cJSON_CreateObject();
+	cJSON_AddNumberToObject(r, "heartbeat_interval_ms", (double)D->cfg.heartbeat_interval_ms);
+	cJSON_AddNumberToObject(r, "protocol", DEPOT_PROTO_VERSION);
+	server_reply_ok(conn, r);
+}
+
+static void on_next(struct conn *conn, const cJSON *args)
+{
+	struct worker *w = known_worker(conn, args);
+
+	if (w == NULL)
+		return;
+	heard_from(w);
+	if (w->state != WORKER_ONLINE || D->stopping) {
+		/* A missing worker gets no new work (rule 1). */
+		server_reply_ok(conn, NULL);
+		return;
+	}
+	worker_end_poll(w);
+	w->poll = conn;
+	w->poll_deadline_mono = time_mono_ms() + DEPOT_NEXT_POLL_MS;
+	tasks_dispatch();
+}
+
+static void on_heartbeat(struct conn *conn, const cJSON *args)
+{
+	const cJSON *progress = cJSON_GetObjectItemCaseSensitive(args, "progress");
+	struct worker *w = known_worker(conn, args);
+	int64_t id = 0, pgid = 0;
+	struct task *t;
+	char err[256];
+	int cancel = 0;
+	cJSON *r;
+
+	if (w == NULL)
+		return;
+	if (validate_int(args, "task", 0, 1, INT64_C(9000000000000000), &id, err, sizeof err) < 0 ||
+	    validate_int(args, "pgid", 0, 1, INT32_MAX, &pgid, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	heard_from(w);
+	if (w->state == WORKER_MISSING) {
+		log_info("worker %s is back", w->name);
+		w->state = WORKER_ONLINE;
+		worker_publish(w);
+	}
+	if (id != 0) {
+		t = task_find(id);
+		/* A task that is no longer this worker's must stop: it lost its reservations. */
+		if (t == NULL || w->task != id || strcmp(t->worker, w->name) != 0)
+			cancel = 1;
+		else {
+			if (pgid > 0)
+				t->pgid = (pid_t)pgid;
+			cancel = t->state == TASK_CANCELING;
+			if (cJSON_IsObject(progress))
+				task_set_progress(t, progress);
+		}
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddBoolToObject(r, "cancel", cancel);
+	server_reply_ok(conn, r);
+}
+
+static void on_done(struct conn *conn, const cJSON *args)
+{
+	struct worker *w = known_worker(conn, args);
+	const cJSON *result, *error;
+	const char *state_s = NULL, *reason, *message;
+	enum task_state state;
+	int64_t id;
+	struct task *t;
+	char err[256];
+
+	if (w == NULL)
+		return;
+	if (validate_int(args, "task", 1, 1, INT64_C(9000000000000000), &id, err, sizeof err) < 0 ||
+	    validate_string(args, "state", 1, 16, &state_s, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (task_state_parse(state_s, &state) < 0 || !task_state_final(state)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "'state' must be completed, failed or canceled");
+		return;
+	}
+	heard_from(w);
+	t = task_find(id);
+	if (t == NULL || strcmp(t->worker, w->name) != 0 || w->task != id) {
+		/* Already ended by the monitor or a restart: the late report changes nothing. */
+		server_reply_ok(conn, cJSON_CreateObject());
+		return;
+	}
+	/* The last output may have come after the last heartbeat. */
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(args, "progress")))
+		task_set_progress(t, cJSON_GetObjectItemCaseSensitive(args, "progress"));
+	result = cJSON_GetObjectItemCaseSensitive(args, "result");
+	error = cJSON_GetObjectItemCaseSensitive(args, "error");
+	reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "reason"));
+	message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+	if (t->state == TASK_CANCELING && state != TASK_COMPLETED) {
+		/* Stopped on our request: it ends as the cancel said (canceled, or failed by timeout). */
+		state = t->cancel_final;
+		reason = t->cancel_reason;
+		message = t->cancel_message;
+	} else if (state == TASK_CANCELED) {
+		state = TASK_FAILED;
+		reason = "exception";
+		message = "the worker stopped the task unasked";
+	} else if (state == TASK_COMPLETED)
+		reason = message = NULL;
+	else if (reason == NULL)
+		reason = "exception";
+	task_finish(t, state, cJSON_IsNull(result) || result == NULL ? NULL :
+	    cJSON_Duplicate(result, 1), reason, message);
+	server_reply_ok(conn, cJSON_CreateObject());
+}
+
+void workerproto_handle(struct conn *conn, uint64_t uid, cJSON *req)
+{
+	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+
+	if (uid != (uint64_t)geteuid() && uid != 0) {
+		server_reply_err(conn, ERR_FORBIDDEN, "workers must run as the daemon's user");
+		return;
+	}
+	if (cmd == NULL || !cJSON_IsObject(args)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "expected {\"cmd\": …, \"args\": {…}}");
+		return;
+	}
+	if (strcmp(cmd, "hello") == 0)
+		on_hello(conn, args);
+	else if (strcmp(cmd, "next") == 0)
+		on_next(conn, args);
+	else if (strcmp(cmd, "heartbeat") == 0)
+		on_heartbeat(conn, args);
+	else if (strcmp(cmd, "done") == 0)
+		on_done(conn, args);
+	else
+		server_reply_err(conn, ERR_BAD_REQUEST, "unknown worker command '%.64s'", cmd);
+}
+
+void workers_expire_polls(void)
+{
+	int64_t now = time_mono_ms();
+
+	for (struct worker *w = D->workers; w; w = w->next)
+		if (w->poll != NULL && (D->stopping || now >= w->poll_deadline_mono))
+			worker_end_poll(w);
+}
+
+void workers_free_all(void)
+{
+	struct worker *w;
+
+	while ((w = D->workers) != NULL) {
+		D->workers = w->next;
+		worker_end_poll(w);
+		free(w);
+	}
+}

@@ -1,0 +1,185 @@
+/* config.c: depot.conf (DESIGN §4), read with inih; every key optional. */
+#include "config.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parse_state {
+	struct depot_config *cfg;
+	char reason[256];
+};
+
+enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION };
+
+struct key {
+	const char *section, *name;
+	enum kind kind;
+	size_t offset;
+	int64_t min, max;	/* for numbers, durations (ms) and sizes (bytes) */
+};
+
+#define OFF(f) offsetof(struct depot_config, f)
+static const struct key keys[] = {
+	{ "daemon", "workers", K_INT, OFF(workers), 0, 64 },
+	{ "daemon", "socket_group", K_STRING, OFF(socket_group), 0, 63 },
+	{ "daemon", "durability", K_DURABILITY, OFF(durability_full), 0, 0 },
+	{ "daemon", "max_message", K_SIZE, OFF(max_message), 4096, 1LL << 30 },
+	{ "monitor", "heartbeat_interval", K_DURATION, OFF(heartbeat_interval_ms), 10, 3600000 },
+	{ "monitor", "worker_timeout", K_DURATION, OFF(worker_timeout_ms), 50, 86400000 },
+	{ "monitor", "check_interval", K_DURATION, OFF(check_interval_ms), 10, 3600000 },
+	{ "monitor", "cancel_grace", K_DURATION, OFF(cancel_grace_ms), 0, 86400000 },
+	{ "monitor", "stall_after", K_DURATION, OFF(stall_after_ms), 100, 30LL * 86400000 },
+	{ "tasks", "keep_finished", K_DURATION, OFF(keep_finished_ms), 0, 3650LL * 86400000 },
+	{ "tasks", "log_max", K_SIZE, OFF(log_max), 1024, 1LL << 40 },
+	{ "backup", "compression", K_COMPRESSION, OFF(compression), 0, 0 },
+};
+
+void config_defaults(struct depot_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->workers = 2;
+	cfg->max_message = 1024 * 1024;
+	cfg->heartbeat_interval_ms = 2000;
+	cfg->worker_timeout_ms = 10000;
+	cfg->check_interval_ms = 1000;
+	cfg->cancel_grace_ms = 10000;
+	cfg->stall_after_ms = 60000;
+	cfg->keep_finished_ms = 30LL * 86400000;
+	cfg->log_max = 1024 * 1024;
+	strcpy(cfg->compression, "zstd");
+}
+
+static int set_number(struct parse_state *st, const struct key *k, int64_t v,
+    const char *value)
+{
+	char *field = (char *)st->cfg + k->offset;
+
+	if (v < k->min || v > k->max) {
+		snprintf(st->reason, sizeof st->reason,
+		    "%s = %s is out of range (%lld to %lld%s)", k->name, value,
+		    (long long)k->min, (long long)k->max,
+		    k->kind == K_DURATION ? " ms" : k->kind == K_SIZE ? " bytes" : "");
+		return 0;
+	}
+	if (k->kind == K_INT)
+		*(int *)field = (int)v;
+	else
+		*(int64_t *)field = v;
+	return 1;
+}
+
+static int apply(struct parse_state *st, const struct key *k, const char *value)
+{
+	char *field = (char *)st->cfg + k->offset;
+	char *end;
+	int64_t v;
+
+	switch (k->kind) {
+	case K_INT:
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0') {
+			snprintf(st->reason, sizeof st->reason,
+			    "%s = '%s' is not a whole number", k->name, value);
+			return 0;
+		}
+		return set_number(st, k, v, value);
+	case K_DURATION:
+		if (time_parse_duration(value, &v) < 0) {
+			snprintf(st->reason, sizeof st->reason,
+			    "%s = '%s' is not a duration (use ms, s, m, h or d, as in 2s)",
+			    k->name, value);
+			return 0;
+		}
+		return set_number(st, k, v, value);
+	case K_SIZE:
+		if (time_parse_size(value, &v) < 0) {
+			snprintf(st->reason, sizeof st->reason,
+			    "%s = '%s' is not a size (use KiB, MiB or GiB, as in 1MiB)",
+			    k->name, value);
+			return 0;
+		}
+		return set_number(st, k, v, value);
+	case K_STRING:
+		if (strlen(value) > (size_t)k->max) {
+			snprintf(st->reason, sizeof st->reason, "%s is longer than %lld bytes",
+			    k->name, (long long)k->max);
+			return 0;
+		}
+		strcpy(field, value);
+		return 1;
+	case K_DURABILITY:
+		if (strcmp(value, "normal") != 0 && strcmp(value, "full") != 0) {
+			snprintf(st->reason, sizeof st->reason,
+			    "durability = '%s': expected normal or full", value);
+			return 0;
+		}
+		*(int *)field = strcmp(value, "full") == 0;
+		return 1;
+	case K_COMPRESSION:
+		if (strcmp(value, "zstd") != 0 && strcmp(value, "gzip") != 0 &&
+		    strcmp(value, "none") != 0) {
+			snprintf(st->reason, sizeof st->reason,
+			    "compression = '%s': expected zstd, gzip or none", value);
+			return 0;
+		}
+		strcpy(field, value);
+		return 1;
+	}
+	return 0;
+}
+
+static int on_entry(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct parse_state *st = user;
+	int section_known = 0;
+
+	/* inih calls with name NULL at each new section when INI_CALL_HANDLER_ON_NEW_SECTION is set; not in Debian's build. */
+	if (name == NULL)
+		return 1;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (strcmp(keys[i].section, section) != 0)
+			continue;
+		section_known = 1;
+		if (strcmp(keys[i].name, name) == 0)
+			return apply(st, &keys[i], value);
+	}
+	if (!section_known)
+		snprintf(st->reason, sizeof st->reason, "unknown section [%s]", section);
+	else
+		snprintf(st->reason, sizeof st->reason, "unknown key '%s' in [%s]",
+		    name, section);
+	return 0;
+}
+
+int config_load(const char *path, struct depot_config *cfg, char *err, size_t errlen)
+{
+	struct parse_state st = { .cfg = cfg };
+	FILE *f = fopen(path, "r");
+	int line;
+
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	line = ini_parse_file(f, on_entry, &st);
+	fclose(f);
+	if (line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+		    st.reason[0] ? st.reason : "syntax error (expected [section] or key = value)");
+		return -1;
+	}
+	if (cfg->worker_timeout_ms <= cfg->heartbeat_interval_ms) {
+		snprintf(err, errlen,
+		    "%s: worker_timeout must be longer than heartbeat_interval", path);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* proto.h: names and numbers of the wire protocol shared by depotd and its clients. */
+#ifndef DEPOT_PROTO_H
+#define DEPOT_PROTO_H
+
+/*
+ * Bump DEPOT_PROTO_VERSION whenever a message changes shape; clients and
+ * workers send it in hello/ping so a mismatch is reported, not guessed at.
+ */
+#define DEPOT_PROTO_VERSION 1
+#define DEPOT_VERSION "0.1.0"
+
+#define DEPOT_CONTROL_SOCK "control.sock"
+#define DEPOT_WORKER_SOCK  "worker.sock"
+#define DEPOT_EVENTS_SOCK  "events.sock"
+#define DEPOT_PID_FILE     "depotd.pid"
+
+/* Longest resource name, per DESIGN §6. */
+#define DEPOT_RESOURCE_MAX 255
+/* Longest worker name. */
+#define DEPOT_WORKER_NAME_MAX 64
+/* How long a worker's `next` long poll is held before an empty answer. */
+#define DEPOT_NEXT_POLL_MS 5000
+
+enum access_level {
+	ACCESS_READ,	/* read state, watch events */
+	ACCESS_CANCEL,	/* also cancel tasks (socket_group members) */
+	ACCESS_WRITE,	/* everything (daemon's uid and root) */
+};
+
+enum err_code {
+	ERR_BAD_REQUEST,
+	ERR_NOT_FOUND,
+	ERR_CONFLICT,
+	ERR_FORBIDDEN,
+	ERR_UNAVAILABLE,
+	ERR_INTERNAL,
+};
+
+const char *err_code_name(enum err_code code);
+
+/* depotctl exit codes, DESIGN §11. */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,	/* the daemon refused, or the task failed */
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+	EXIT_CANCELED = 4,
+	EXIT_WAIT_TIMEOUT = 5,
+};
+
+#endif

@@ -1,0 +1,21 @@
+/* timeutil.h: clocks, RFC 3339 times, and the duration and size syntax of depot.conf. */
+#ifndef DEPOT_TIMEUTIL_H
+#define DEPOT_TIMEUTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the epoch: what timestamps store. */
+int64_t time_now_ms(void);
+/* Monotonic milliseconds: what timers and timeouts measure. */
+int64_t time_mono_ms(void);
+/* "2026-11-24T20:01:02.345Z"; out must hold TIME_RFC3339_LEN bytes. */
+#define TIME_RFC3339_LEN 32
+void time_format_rfc3339(int64_t ms, char *out);
+/* "1500ms", "2s", "3m", "1h", "30d"; a bare number is seconds. -1 on error. */
+int time_parse_duration(const char *s, int64_t *ms);
+/* "1MiB", "512KiB", "2GiB", "100" (bytes). -1 on error. */
+int time_parse_size(const char *s, int64_t *bytes);
+/* "1.5s", "3m", "2h" for display. */
+void time_format_duration(int64_t ms, char *out, size_t n);
+
+#endif
