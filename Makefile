@@ -19,7 +19,7 @@ NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || echo -lnng)
 CFLAGS ?= -O2 -g
 # Truncating snprintf into fixed buffers is deliberate (messages, bounded paths),
 # so gcc's guesses about it would only be noise under -Werror.
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare \
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ifneq ($(SANITIZE),)
@@ -42,7 +42,13 @@ UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BINS = $(BUILD)/depotd $(BUILD)/depotctl
 
 .PHONY: all deps run check unit e2e bench install clean distclean
-all: $(BINS)
+all: $(BINS) $(BUILD)/depotctl.1
+
+# The command list of the man page comes from depotctl's own table.
+$(BUILD)/depotctl.1: doc/depotctl.1.in $(BUILD)/depotctl
+	$(BUILD)/depotctl __man > $@.cmds
+	sed -e '/^@COMMANDS@$$/{r $@.cmds' -e 'd}' doc/depotctl.1.in > $@
+	rm -f $@.cmds
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,9 +63,9 @@ $(BUILD)/depotd: $(DAEMON_OBJ) $(BUILD)/libdepot.a
 $(BUILD)/depotctl: $(CTL_OBJ) $(BUILD)/libdepot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Idaemon $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Installs only what is missing, so a machine that has everything is not touched.
 deps:
@@ -98,10 +104,13 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/depot
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/depot $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 doc/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 doc/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(BUILD)/depotctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 doc/depot.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 doc/depotd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl
 	install -m 0644 share/depot.conf.sample share/depotd.service $(DESTDIR)$(PREFIX)/share/depot/
 
 clean:

@@ -172,8 +172,20 @@ static char *default_name(const cJSON *argv)
 		}
 		len += (size_t)n;
 	}
+	/* Cut a UTF-8 character the truncation split. */
+	if (len == sizeof buf - 1) {
+		size_t lead = len;
+		while (lead > 0 && ((unsigned char)buf[lead - 1] & 0xc0) == 0x80)
+			lead--;
+		if (lead > 0 && (unsigned char)buf[lead - 1] >= 0xc0) {
+			unsigned char c = (unsigned char)buf[lead - 1];
+			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (len - (lead - 1) < need)
+				buf[lead - 1] = '\0';
+		}
+	}
 	for (char *p = buf; *p; p++)
-		if ((unsigned char)*p < 0x20)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	return strdup(buf);
 }

@@ -189,10 +189,14 @@ static void on_next(struct conn *conn, const cJSON *args)
 	if (w == NULL)
 		return;
 	heard_from(w);
-	if (w->state != WORKER_ONLINE || D->stopping) {
-		/* A missing worker gets no new work (rule 1). */
-		server_reply_ok(conn, NULL);
-		return;
+	/*
+	 * Any request is a sign of life, as a heartbeat is. The poll is parked
+	 * even while stopping (dispatch is off then), so the worker does not spin.
+	 */
+	if (w->state == WORKER_MISSING) {
+		log_info("worker %s is back", w->name);
+		w->state = WORKER_ONLINE;
+		worker_publish(w);
 	}
 	worker_end_poll(w);
 	w->poll = conn;
@@ -324,7 +328,7 @@ void workers_expire_polls(void)
 	int64_t now = time_mono_ms();
 
 	for (struct worker *w = D->workers; w; w = w->next)
-		if (w->poll != NULL && (D->stopping || now >= w->poll_deadline_mono))
+		if (w->poll != NULL && now >= w->poll_deadline_mono)
 			worker_end_poll(w);
 }
 

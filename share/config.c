@@ -10,6 +10,9 @@
 
 struct parse_state {
 	struct depot_config *cfg;
+	FILE *f;
+	int lineno;		/* of the line inih last read */
+	int reason_line;	/* of the first bad entry; 0 = none yet */
 	char reason[256];
 };
 
@@ -142,12 +145,19 @@ static int on_entry(void *user, const char *section, const char *name,
 	/* inih calls with name NULL at each new section when INI_CALL_HANDLER_ON_NEW_SECTION is set; not in Debian's build. */
 	if (name == NULL)
 		return 1;
+	/* inih (Debian: no INI_STOP_ON_FIRST_ERROR) goes on after an error; keep the first. */
+	if (st->reason_line != 0)
+		return 0;
+	st->reason_line = st->lineno;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		if (strcmp(keys[i].section, section) != 0)
 			continue;
 		section_known = 1;
-		if (strcmp(keys[i].name, name) == 0)
-			return apply(st, &keys[i], value);
+		if (strcmp(keys[i].name, name) == 0) {
+			if (apply(st, &keys[i], value))
+				st->reason_line = 0;
+			return st->reason_line == 0;
+		}
 	}
 	if (!section_known)
 		snprintf(st->reason, sizeof st->reason, "unknown section [%s]", section);
@@ -157,9 +167,19 @@ static int on_entry(void *user, const char *section, const char *name,
 	return 0;
 }
 
+static char *reader(char *buf, int n, void *user)
+{
+	struct parse_state *st = user;
+	char *r = fgets(buf, n, st->f);
+
+	if (r != NULL)
+		st->lineno++;
+	return r;
+}
+
 int config_load(const char *path, struct depot_config *cfg, char *err, size_t errlen)
 {
-	struct parse_state st = { .cfg = cfg };
+	struct parse_state st = { .cfg = cfg, .f = NULL };
 	FILE *f = fopen(path, "r");
 	int line;
 
@@ -169,11 +189,18 @@ int config_load(const char *path, struct depot_config *cfg, char *err, size_t er
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	line = ini_parse_file(f, on_entry, &st);
+	st.f = f;
+	line = ini_parse_stream(reader, &st, on_entry, &st);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
 	fclose(f);
 	if (line != 0) {
 		snprintf(err, errlen, "%s:%d: %s", path, line,
-		    st.reason[0] ? st.reason : "syntax error (expected [section] or key = value)");
+		    st.reason_line == line ? st.reason :
+		    "syntax error (expected [section] or key = value)");
 		return -1;
 	}
 	if (cfg->worker_timeout_ms <= cfg->heartbeat_interval_ms) {

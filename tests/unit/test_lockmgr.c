@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "lockmgr.h"
+#include "depotd.h"
+
+/* The daemon objects linked into every unit test refer to the global state. */
+struct depotd *D;
 
 #define SPEC_MAX	16
 #define DUMP_MAX	8192

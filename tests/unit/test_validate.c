@@ -1,0 +1,857 @@
+/* test_validate.c: the checks of request arguments (doc/protocol.md), one test a rule; every refusal names its field. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "depotd.h"
+
+/* The daemon objects linked in refer to the daemon's global; main.c, which defines it, is not linked. */
+struct depotd *D;
+
+static cJSON *parse(const char *json);
+static struct task *submit(const char *json, char *err, size_t errlen);
+static void expect_refused(const char *json, const char *needle);
+static cJSON *exec_args(void);
+static void expect_args_refused(cJSON *args, const char *needle);
+static char *repeat(char c, size_t n);
+static void expect_ids_refused(const char *json);
+static int utf8_valid(const char *s);
+
+static cJSON *parse(const char *json)
+{
+	cJSON *j = cJSON_Parse(json);
+
+	if (j == NULL)
+		fail_msg("test JSON does not parse: %s", json);
+	return j;
+}
+
+/* validate_submit on the parsed json. */
+static struct task *submit(const char *json, char *err, size_t errlen)
+{
+	cJSON *args = parse(json);
+	struct task *t;
+
+	err[0] = '\0';
+	t = validate_submit(args, err, errlen);
+	cJSON_Delete(args);
+	return t;
+}
+
+/* json is refused and the message contains needle (the field's name). */
+static void expect_refused(const char *json, const char *needle)
+{
+	char err[512];
+	struct task *t = submit(json, err, sizeof err);
+
+	if (t != NULL) {
+		task_free(t);
+		fail_msg("accepted: %s", json);
+	}
+	if (strstr(err, needle) == NULL)
+		fail_msg("expected '%s' in '%s' for %s", needle, err, json);
+}
+
+/* {"type": "exec", "argv": ["true"]}, to be changed by a test. */
+static cJSON *exec_args(void)
+{
+	return parse("{\"type\": \"exec\", \"argv\": [\"true\"]}");
+}
+
+/* Like expect_refused for args built in code; frees args. */
+static void expect_args_refused(cJSON *args, const char *needle)
+{
+	char err[512] = "";
+	struct task *t = validate_submit(args, err, sizeof err);
+
+	cJSON_Delete(args);
+	if (t != NULL) {
+		task_free(t);
+		fail_msg("accepted, expected refusal naming '%s'", needle);
+	}
+	if (strstr(err, needle) == NULL)
+		fail_msg("expected '%s' in '%s'", needle, err);
+}
+
+/* n copies of c; free with free. */
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* validate_ids refuses {"ids": json} with a message naming ids, leaving *ids NULL. */
+static void expect_ids_refused(const char *json)
+{
+	char text[256], err[256] = "";
+	cJSON *args;
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	snprintf(text, sizeof text, "{\"ids\": %s}", json);
+	args = parse(text);
+	if (validate_ids(args, "ids", &ids, &n, err, sizeof err) == 0) {
+		free(ids);
+		cJSON_Delete(args);
+		fail_msg("accepted ids %s", json);
+	}
+	cJSON_Delete(args);
+	assert_null(ids);
+	if (strstr(err, "'ids'") == NULL)
+		fail_msg("expected 'ids' named in '%s' for %s", err, json);
+}
+
+/* Whether s is well-formed UTF-8 (no check of overlong forms: enough here). */
+static int utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int more = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 :
+		    (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (more < 0)
+			return 0;
+		p++;
+		for (; more > 0; more--, p++)
+			if ((*p & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+static void minimal_exec_request_is_accepted_and_filled_in(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"sleep\", \"5\"]}",
+	    err, sizeof err);
+	const cJSON *argv;
+
+	(void)state;
+	assert_non_null(t);
+	assert_string_equal(t->type, "exec");
+	assert_string_equal(t->name, "sleep 5");
+	assert_int_equal(t->timeout_ms, 0);
+	assert_int_equal(t->nres, 0);
+	assert_int_equal(t->state, TASK_WAITING);
+	assert_int_equal(t->id, 0);
+	argv = cJSON_GetObjectItemCaseSensitive(t->args, "argv");
+	assert_true(cJSON_IsArray(argv));
+	assert_int_equal(cJSON_GetArraySize(argv), 2);
+	assert_string_equal(cJSON_GetArrayItem(argv, 0)->valuestring, "sleep");
+	assert_string_equal(cJSON_GetArrayItem(argv, 1)->valuestring, "5");
+	/* argv is the only thing args keeps. */
+	assert_int_equal(cJSON_GetArraySize(t->args), 1);
+	task_free(t);
+}
+
+static void full_exec_request_fills_name_resources_and_timeout(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"make\"], "
+	    "\"name\": \"build it\", \"timeout_ms\": 60000, \"resources\": ["
+	    "{\"name\": \"repository:fedora\", \"mode\": \"exclusive\"}, "
+	    "{\"name\": \"disk\", \"mode\": \"shared\"}, "
+	    "{\"name\": \"net\"}]}", err, sizeof err);
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("refused: %s", err);
+	assert_string_equal(t->name, "build it");
+	assert_int_equal(t->timeout_ms, 60000);
+	assert_int_equal(t->nres, 3);
+	assert_string_equal(t->res[0].name, "repository:fedora");
+	assert_int_equal(t->res[0].mode, LOCK_EXCLUSIVE);
+	assert_string_equal(t->res[1].name, "disk");
+	assert_int_equal(t->res[1].mode, LOCK_SHARED);
+	assert_string_equal(t->res[2].name, "net");
+	task_free(t);
+}
+
+static void resource_mode_defaults_to_exclusive(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"true\"], "
+	    "\"resources\": [{\"name\": \"a\"}, {\"name\": \"b\", \"mode\": null}]}",
+	    err, sizeof err);
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(t->nres, 2);
+	assert_int_equal(t->res[0].mode, LOCK_EXCLUSIVE);
+	assert_int_equal(t->res[1].mode, LOCK_EXCLUSIVE);
+	task_free(t);
+}
+
+static void null_or_empty_optional_fields_are_as_if_absent(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"ls\", \"-l\"], "
+	    "\"name\": null, \"timeout_ms\": null, \"resources\": null}", err, sizeof err);
+
+	(void)state;
+	assert_non_null(t);
+	assert_string_equal(t->name, "ls -l");
+	assert_int_equal(t->timeout_ms, 0);
+	assert_int_equal(t->nres, 0);
+	task_free(t);
+	t = submit("{\"type\": \"exec\", \"argv\": [\"ls\"], \"resources\": []}",
+	    err, sizeof err);
+	assert_non_null(t);
+	assert_int_equal(t->nres, 0);
+	task_free(t);
+}
+
+static void default_name_is_argv_joined_by_spaces(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"echo\", \"a b\", \"\", \"c\"]}",
+	    err, sizeof err);
+
+	(void)state;
+	assert_non_null(t);
+	assert_string_equal(t->name, "echo a b  c");
+	task_free(t);
+}
+
+static void default_name_is_truncated_to_200_bytes(void **state)
+{
+	char *word = repeat('x', 150), *want = repeat('x', 200);
+	cJSON *args = exec_args();
+	cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv");
+	char err[256];
+	struct task *t;
+
+	(void)state;
+	cJSON_ReplaceItemInArray(argv, 0, cJSON_CreateString(word));
+	cJSON_AddItemToArray(argv, cJSON_CreateString(word));
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	want[150] = ' ';
+	assert_int_equal(strlen(t->name), 200);
+	assert_string_equal(t->name, want);
+	task_free(t);
+	cJSON_Delete(args);
+	free(word);
+	free(want);
+}
+
+static void default_name_of_exactly_200_bytes_is_kept_whole(void **state)
+{
+	char *word = repeat('y', 200);
+	cJSON *args = exec_args();
+	char err[256];
+	struct task *t;
+
+	(void)state;
+	cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(args, "argv"), 0,
+	    cJSON_CreateString(word));
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t->name, word);
+	task_free(t);
+	cJSON_Delete(args);
+	free(word);
+}
+
+static void default_name_truncation_does_not_split_a_utf8_character(void **state)
+{
+	char *word = repeat('x', 194), *arg;
+	cJSON *args = exec_args();
+	cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv");
+	char err[256];
+	struct task *t;
+	size_t len;
+	int valid;
+
+	(void)state;
+	/* "echo " and 194 x make 199 bytes; the 2-byte e-acute would end at 201. */
+	assert_non_null(arg = malloc(194 + 5));
+	snprintf(arg, 194 + 5, "%s\xc3\xa9", word);
+	cJSON_ReplaceItemInArray(argv, 0, cJSON_CreateString("echo"));
+	cJSON_AddItemToArray(argv, cJSON_CreateString(arg));
+	t = validate_submit(args, err, sizeof err);
+	cJSON_Delete(args);
+	free(word);
+	free(arg);
+	assert_non_null(t);
+	len = strlen(t->name);
+	valid = utf8_valid(t->name);
+	task_free(t);	/* before asserting, so a failure leaks nothing */
+	assert_true(len <= 200);
+	if (!valid)
+		fail_msg("default name of %zu bytes ends in a split character", len);
+}
+
+static void default_name_turns_control_characters_into_spaces(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"printf\", \"a\\nb\\tc\"]}",
+	    err, sizeof err);
+
+	(void)state;
+	assert_non_null(t);
+	assert_string_equal(t->name, "printf a b c");
+	/* argv itself is kept as given. */
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(t->args,
+	    "argv"), 1)->valuestring, "a\nb\tc");
+	task_free(t);
+}
+
+static void default_name_has_no_delete_character(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"echo\", \"a\\u007fb\"]}",
+	    err, sizeof err);
+
+	int has_del;
+
+	(void)state;
+	assert_non_null(t);
+	has_del = strchr(t->name, 0x7f) != NULL;
+	task_free(t);	/* before asserting, so a failure leaks nothing */
+	assert_false(has_del);
+}
+
+static void args_that_is_not_an_object_is_refused(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	expect_refused("[\"exec\"]", "'args'");
+	expect_refused("\"exec\"", "'args'");
+	assert_null(validate_submit(NULL, err, sizeof err));
+	assert_non_null(strstr(err, "'args'"));
+}
+
+static void missing_type_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"argv\": [\"true\"]}", "missing 'type'");
+	expect_refused("{\"type\": null, \"argv\": [\"true\"]}", "missing 'type'");
+}
+
+static void type_that_is_not_a_string_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": 1, \"argv\": [\"true\"]}", "'type'");
+	expect_refused("{\"type\": [\"exec\"], \"argv\": [\"true\"]}", "'type'");
+}
+
+static void unknown_type_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"backup\", \"argv\": [\"true\"]}",
+	    "unknown task type 'backup'");
+	expect_refused("{\"type\": \"EXEC\", \"argv\": [\"true\"]}", "unknown task type");
+	expect_refused("{\"type\": \"\", \"argv\": [\"true\"]}", "unknown task type");
+}
+
+static void missing_argv_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\"}", "'argv'");
+	expect_refused("{\"type\": \"exec\", \"argv\": null}", "'argv'");
+}
+
+static void argv_that_is_not_an_array_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": \"true\"}", "'argv'");
+	expect_refused("{\"type\": \"exec\", \"argv\": {\"0\": \"true\"}}", "'argv'");
+}
+
+static void empty_argv_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": []}", "'argv'");
+}
+
+static void argv_items_that_are_not_strings_are_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [1]}", "'argv'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"sleep\", 5]}", "'argv'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"echo\", null]}", "'argv'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [[\"echo\"]]}", "'argv'");
+}
+
+static void argv_of_1024_items_is_accepted_and_1025_refused(void **state)
+{
+	cJSON *args = exec_args();
+	cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv");
+	char err[256];
+	struct task *t;
+
+	(void)state;
+	while (cJSON_GetArraySize(argv) < 1024)
+		cJSON_AddItemToArray(argv, cJSON_CreateString("x"));
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t->args,
+	    "argv")), 1024);
+	assert_int_equal(strlen(t->name), 200);
+	task_free(t);
+	cJSON_AddItemToArray(argv, cJSON_CreateString("x"));
+	expect_args_refused(args, "'argv' must be an array of 1 to 1024 strings");
+}
+
+static void argv_item_over_65536_bytes_is_refused(void **state)
+{
+	char *big = repeat('a', 65536);
+	cJSON *args = exec_args();
+	char err[256];
+	struct task *t;
+
+	(void)state;
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(args, "argv"),
+	    cJSON_CreateString(big));
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	task_free(t);
+	cJSON_Delete(args);
+	free(big);
+	big = repeat('a', 65537);
+	args = exec_args();
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(args, "argv"),
+	    cJSON_CreateString(big));
+	free(big);
+	expect_args_refused(args, "'argv' items");
+}
+
+static void empty_command_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"\"]}", "'argv' first item");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"\", \"x\"]}", "'argv'");
+}
+
+static void name_of_200_bytes_is_accepted_and_201_refused(void **state)
+{
+	char *name = repeat('n', 200);
+	cJSON *args = exec_args();
+	char err[256];
+	struct task *t;
+
+	(void)state;
+	cJSON_AddStringToObject(args, "name", name);
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t->name, name);
+	task_free(t);
+	cJSON_Delete(args);
+	free(name);
+	name = repeat('n', 201);
+	args = exec_args();
+	cJSON_AddStringToObject(args, "name", name);
+	free(name);
+	expect_args_refused(args, "'name' must be a string of at most 200 bytes");
+}
+
+static void name_with_control_characters_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"name\": \"a\\nb\"}", "'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"name\": \"a\\tb\"}", "'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"name\": \"\\u001b[2J\"}", "'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"name\": \"a\\u007f\"}", "'name'");
+}
+
+static void empty_or_non_string_name_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"name\": \"\"}", "'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"name\": 5}", "'name'");
+}
+
+static void name_may_hold_utf8(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"true\"], "
+	    "\"name\": \"sauvegarde \\u00e9t\\u00e9\"}", err, sizeof err);
+
+	(void)state;
+	assert_non_null(t);
+	assert_string_equal(t->name, "sauvegarde \xc3\xa9t\xc3\xa9");
+	task_free(t);
+}
+
+static void resources_that_is_not_an_array_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": \"disk\"}",
+	    "'resources'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "{\"name\": \"disk\"}}", "'resources'");
+}
+
+static void resources_of_64_are_accepted_and_65_refused(void **state)
+{
+	cJSON *args = exec_args();
+	cJSON *res = cJSON_AddArrayToObject(args, "resources");
+	char err[256], name[16];
+	struct task *t;
+
+	(void)state;
+	for (int i = 0; i < 64; i++) {
+		cJSON *r = cJSON_CreateObject();
+		snprintf(name, sizeof name, "r%d", i);
+		cJSON_AddStringToObject(r, "name", name);
+		cJSON_AddItemToArray(res, r);
+	}
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	assert_int_equal(t->nres, 64);
+	assert_string_equal(t->res[63].name, "r63");
+	task_free(t);
+	cJSON_AddItemToArray(res, cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetArrayItem(res, 64), "name", "r64");
+	expect_args_refused(args, "'resources' must be an array of at most 64");
+}
+
+static void resource_without_a_string_name_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": [{}]}",
+	    "resource 1: 'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"a\"}, {\"name\": 7}]}", "resource 2: 'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": [\"disk\"]}",
+	    "resource 1: 'name'");
+}
+
+static void resource_name_empty_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"\"}]}", "resource 1: 'name' must be 1 to 255 bytes");
+}
+
+static void resource_name_of_255_bytes_is_accepted_and_256_refused(void **state)
+{
+	char *name = repeat('r', 255);
+	cJSON *args = exec_args();
+	cJSON *r;
+	char err[256];
+	struct task *t;
+
+	(void)state;
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "name", name);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(args, "resources"), r);
+	t = validate_submit(args, err, sizeof err);
+	assert_non_null(t);
+	assert_string_equal(t->res[0].name, name);
+	task_free(t);
+	cJSON_Delete(args);
+	free(name);
+	name = repeat('r', 256);
+	args = exec_args();
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "name", name);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(args, "resources"), r);
+	free(name);
+	expect_args_refused(args, "resource 1: 'name'");
+}
+
+static void resource_name_with_control_character_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"disk\\n\"}]}", "resource 1: 'name'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"a\"}, {\"name\": \"b\\u007f\"}]}", "resource 2: 'name'");
+}
+
+static void bad_resource_mode_is_refused(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"disk\", \"mode\": \"read\"}]}", "resource 'disk': 'mode'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"disk\", \"mode\": \"Shared\"}]}", "'mode'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"disk\", \"mode\": 1}]}", "'mode'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"resources\": "
+	    "[{\"name\": \"disk\", \"mode\": \"\"}]}", "'mode'");
+}
+
+static void timeout_ms_must_be_positive(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 0}",
+	    "'timeout_ms' must be a whole number from 1 to");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": -1}",
+	    "'timeout_ms'");
+}
+
+static void timeout_ms_must_be_whole(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 1.5}",
+	    "'timeout_ms'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": \"5000\"}",
+	    "'timeout_ms'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": true}",
+	    "'timeout_ms'");
+}
+
+static void timeout_ms_up_to_30_days_is_accepted_and_more_refused(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"true\"], "
+	    "\"timeout_ms\": 2592000000}", err, sizeof err);
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(t->timeout_ms, 2592000000LL);
+	task_free(t);
+	t = submit("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 1}",
+	    err, sizeof err);
+	assert_non_null(t);
+	assert_int_equal(t->timeout_ms, 1);
+	task_free(t);
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 2592000001}",
+	    "'timeout_ms'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 1e300}",
+	    "'timeout_ms'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 1e19}",
+	    "'timeout_ms'");
+}
+
+static void validate_int_takes_absent_as_default_and_checks_bounds(void **state)
+{
+	cJSON *args = parse("{\"a\": 5, \"b\": null, \"c\": 2.5, \"d\": \"5\"}");
+	char err[256] = "";
+	int64_t v = 42;
+
+	(void)state;
+	assert_int_equal(validate_int(args, "a", 1, 1, 10, &v, err, sizeof err), 1);
+	assert_int_equal(v, 5);
+	v = 42;
+	assert_int_equal(validate_int(args, "b", 0, 1, 10, &v, err, sizeof err), 0);
+	assert_int_equal(validate_int(args, "zz", 0, 1, 10, &v, err, sizeof err), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(validate_int(args, "zz", 1, 1, 10, &v, err, sizeof err), -1);
+	assert_string_equal(err, "missing 'zz'");
+	assert_int_equal(validate_int(args, "a", 1, 6, 10, &v, err, sizeof err), -1);
+	assert_string_equal(err, "'a' must be a whole number from 6 to 10");
+	assert_int_equal(validate_int(args, "a", 1, 1, 4, &v, err, sizeof err), -1);
+	assert_int_equal(validate_int(args, "a", 1, 5, 5, &v, err, sizeof err), 1);
+	assert_int_equal(validate_int(args, "c", 1, 0, 10, &v, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'c'"));
+	assert_int_equal(validate_int(args, "d", 1, 0, 10, &v, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'d'"));
+	assert_int_equal(v, 5);
+	cJSON_Delete(args);
+}
+
+static void validate_string_takes_absent_as_default_and_checks_length(void **state)
+{
+	cJSON *args = parse("{\"s\": \"abc\", \"n\": null, \"i\": 3}");
+	char err[256] = "";
+	const char *v = NULL;
+
+	(void)state;
+	assert_int_equal(validate_string(args, "s", 1, 3, &v, err, sizeof err), 1);
+	assert_string_equal(v, "abc");
+	v = NULL;
+	assert_int_equal(validate_string(args, "n", 0, 3, &v, err, sizeof err), 0);
+	assert_int_equal(validate_string(args, "zz", 0, 3, &v, err, sizeof err), 0);
+	assert_null(v);
+	assert_int_equal(validate_string(args, "n", 1, 3, &v, err, sizeof err), -1);
+	assert_string_equal(err, "missing 'n'");
+	assert_int_equal(validate_string(args, "s", 1, 2, &v, err, sizeof err), -1);
+	assert_string_equal(err, "'s' must be a string of at most 2 bytes");
+	assert_int_equal(validate_string(args, "i", 1, 10, &v, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'i'"));
+	assert_null(v);
+	cJSON_Delete(args);
+}
+
+static void validate_ids_accepts_positive_whole_numbers_in_order(void **state)
+{
+	cJSON *args = parse("{\"ids\": [3, 1, 9000000000000000, 3]}");
+	char err[256] = "";
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(validate_ids(args, "ids", &ids, &n, err, sizeof err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(ids[1], 1);
+	assert_int_equal(ids[2], 9000000000000000LL);
+	assert_int_equal(ids[3], 3);
+	free(ids);
+	cJSON_Delete(args);
+}
+
+static void validate_ids_refuses_empty_array(void **state)
+{
+	(void)state;
+	expect_ids_refused("[]");
+}
+
+static void validate_ids_refuses_non_array(void **state)
+{
+	char err[256] = "";
+	cJSON *args = parse("{}");
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	(void)state;
+	expect_ids_refused("5");
+	expect_ids_refused("\"5\"");
+	expect_ids_refused("null");
+	expect_ids_refused("{\"0\": 5}");
+	assert_int_equal(validate_ids(args, "ids", &ids, &n, err, sizeof err), -1);
+	assert_null(ids);
+	assert_non_null(strstr(err, "'ids'"));
+	cJSON_Delete(args);
+}
+
+static void validate_ids_refuses_zero_negative_fractional_and_huge(void **state)
+{
+	(void)state;
+	expect_ids_refused("[0]");
+	expect_ids_refused("[1, -1]");
+	expect_ids_refused("[1.5]");
+	expect_ids_refused("[9000000000000001]");
+	expect_ids_refused("[1e300]");
+}
+
+static void validate_ids_refuses_strings_and_other_items(void **state)
+{
+	char err[256] = "";
+	cJSON *args = parse("{\"ids\": [1, 2, \"3\"]}");
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(validate_ids(args, "ids", &ids, &n, err, sizeof err), -1);
+	assert_null(ids);
+	assert_non_null(strstr(err, "'ids' item 3 is not a task id"));
+	cJSON_Delete(args);
+	expect_ids_refused("[\"1\"]");
+	expect_ids_refused("[null]");
+	expect_ids_refused("[[1]]");
+	expect_ids_refused("[true]");
+}
+
+static void worker_name_of_1_to_64_bytes_is_accepted(void **state)
+{
+	char *name = repeat('w', 64);
+
+	(void)state;
+	assert_true(validate_worker_name("w"));
+	assert_true(validate_worker_name("w1"));
+	assert_true(validate_worker_name("build-host_2.example"));
+	assert_true(validate_worker_name("ABC-xyz_09."));
+	assert_true(validate_worker_name(name));
+	free(name);
+	name = repeat('w', 65);
+	assert_false(validate_worker_name(name));
+	free(name);
+	assert_false(validate_worker_name(""));
+}
+
+static void worker_name_allows_only_letters_digits_dot_dash_underscore(void **state)
+{
+	(void)state;
+	assert_false(validate_worker_name("a b"));
+	assert_false(validate_worker_name("a/b"));
+	assert_false(validate_worker_name("a:b"));
+	assert_false(validate_worker_name("a\nb"));
+	assert_false(validate_worker_name("w\x7f"));
+	assert_false(validate_worker_name("\xc3\xa9t\xc3\xa9"));
+	assert_false(validate_worker_name("a*"));
+}
+
+static void resource_name_of_1_to_255_bytes_is_accepted(void **state)
+{
+	char *name = repeat('r', 255);
+
+	(void)state;
+	assert_true(validate_resource_name("r"));
+	assert_true(validate_resource_name("repository:fedora"));
+	assert_true(validate_resource_name("with space/and \xc3\xa9"));
+	assert_true(validate_resource_name(name));
+	free(name);
+	name = repeat('r', 256);
+	assert_false(validate_resource_name(name));
+	free(name);
+	assert_false(validate_resource_name(""));
+}
+
+static void resource_name_refuses_control_characters(void **state)
+{
+	(void)state;
+	assert_false(validate_resource_name("a\nb"));
+	assert_false(validate_resource_name("\t"));
+	assert_false(validate_resource_name("a\x1b"));
+	assert_false(validate_resource_name("a\x7f"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(minimal_exec_request_is_accepted_and_filled_in),
+		cmocka_unit_test(full_exec_request_fills_name_resources_and_timeout),
+		cmocka_unit_test(resource_mode_defaults_to_exclusive),
+		cmocka_unit_test(null_or_empty_optional_fields_are_as_if_absent),
+		cmocka_unit_test(default_name_is_argv_joined_by_spaces),
+		cmocka_unit_test(default_name_is_truncated_to_200_bytes),
+		cmocka_unit_test(default_name_of_exactly_200_bytes_is_kept_whole),
+		cmocka_unit_test(default_name_truncation_does_not_split_a_utf8_character),
+		cmocka_unit_test(default_name_turns_control_characters_into_spaces),
+		cmocka_unit_test(default_name_has_no_delete_character),
+		cmocka_unit_test(args_that_is_not_an_object_is_refused),
+		cmocka_unit_test(missing_type_is_refused),
+		cmocka_unit_test(type_that_is_not_a_string_is_refused),
+		cmocka_unit_test(unknown_type_is_refused),
+		cmocka_unit_test(missing_argv_is_refused),
+		cmocka_unit_test(argv_that_is_not_an_array_is_refused),
+		cmocka_unit_test(empty_argv_is_refused),
+		cmocka_unit_test(argv_items_that_are_not_strings_are_refused),
+		cmocka_unit_test(argv_of_1024_items_is_accepted_and_1025_refused),
+		cmocka_unit_test(argv_item_over_65536_bytes_is_refused),
+		cmocka_unit_test(empty_command_is_refused),
+		cmocka_unit_test(name_of_200_bytes_is_accepted_and_201_refused),
+		cmocka_unit_test(name_with_control_characters_is_refused),
+		cmocka_unit_test(empty_or_non_string_name_is_refused),
+		cmocka_unit_test(name_may_hold_utf8),
+		cmocka_unit_test(resources_that_is_not_an_array_is_refused),
+		cmocka_unit_test(resources_of_64_are_accepted_and_65_refused),
+		cmocka_unit_test(resource_without_a_string_name_is_refused),
+		cmocka_unit_test(resource_name_empty_is_refused),
+		cmocka_unit_test(resource_name_of_255_bytes_is_accepted_and_256_refused),
+		cmocka_unit_test(resource_name_with_control_character_is_refused),
+		cmocka_unit_test(bad_resource_mode_is_refused),
+		cmocka_unit_test(timeout_ms_must_be_positive),
+		cmocka_unit_test(timeout_ms_must_be_whole),
+		cmocka_unit_test(timeout_ms_up_to_30_days_is_accepted_and_more_refused),
+		cmocka_unit_test(validate_int_takes_absent_as_default_and_checks_bounds),
+		cmocka_unit_test(validate_string_takes_absent_as_default_and_checks_length),
+		cmocka_unit_test(validate_ids_accepts_positive_whole_numbers_in_order),
+		cmocka_unit_test(validate_ids_refuses_empty_array),
+		cmocka_unit_test(validate_ids_refuses_non_array),
+		cmocka_unit_test(validate_ids_refuses_zero_negative_fractional_and_huge),
+		cmocka_unit_test(validate_ids_refuses_strings_and_other_items),
+		cmocka_unit_test(worker_name_of_1_to_64_bytes_is_accepted),
+		cmocka_unit_test(worker_name_allows_only_letters_digits_dot_dash_underscore),
+		cmocka_unit_test(resource_name_of_1_to_255_bytes_is_accepted),
+		cmocka_unit_test(resource_name_refuses_control_characters),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
