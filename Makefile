@@ -40,6 +40,8 @@ CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS = $(BUILD)/depotd $(BUILD)/depotctl
+# Helpers the e2e tests drive the daemon with, beside depotctl.
+TEST_TOOLS = $(BUILD)/tests/nng-send
 
 .PHONY: all deps run check unit e2e bench install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
@@ -67,6 +69,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/nng-send: $(BUILD)/tests/tools/nng-send.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Installs only what is missing, so a machine that has everything is not touched.
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -91,11 +96,11 @@ run: deps
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
-e2e: $(BINS)
+e2e: $(BINS) $(TEST_TOOLS)
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-e2e
 
 check: deps
-	$(MAKE) all $(UNIT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(TEST_TOOLS)
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-all $(UNIT_BIN)
 
 bench: deps

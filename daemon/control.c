@@ -59,21 +59,27 @@ static int uid_in_group(uint64_t uid, gid_t gid)
 	return 0;
 }
 
-/* DESIGN §10: owner and root do everything; socket_group reads and cancels. */
-static int peer_access(uint64_t uid, enum access_level *level)
+/*
+ * DESIGN §10: owner and root do everything; socket_group reads and cancels.
+ * Membership is the peer's primary group, or the group list of its user.
+ */
+static int peer_access(const struct peer *peer, enum access_level *level)
 {
+	uint64_t uid = peer->uid;
+
 	if (uid == (uint64_t)geteuid() || uid == 0) {
 		*level = ACCESS_WRITE;
 		return 0;
 	}
-	if (uid != UINT64_MAX && D->have_socket_gid && uid_in_group(uid, D->socket_gid)) {
+	if (uid != UINT64_MAX && D->have_socket_gid && (peer->gid == (uint64_t)D->socket_gid ||
+	    uid_in_group(uid, D->socket_gid))) {
 		*level = ACCESS_CANCEL;
 		return 0;
 	}
 	return -1;
 }
 
-void control_handle(struct conn *conn, uint64_t uid, cJSON *req)
+void control_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 {
 	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
@@ -90,10 +96,10 @@ void control_handle(struct conn *conn, uint64_t uid, cJSON *req)
 	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
 		if (strcmp(handlers[i].name, cmd) != 0)
 			continue;
-		if (peer_access(uid, &level) < 0) {
+		if (peer_access(peer, &level) < 0) {
 			server_reply_err(conn, ERR_FORBIDDEN, "uid %llu may not use depotd "
 			    "(not its owner, root or a member of socket_group)",
-			    (unsigned long long)uid);
+			    (unsigned long long)peer->uid);
 			return;
 		}
 		if (handlers[i].access > level) {

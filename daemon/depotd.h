@@ -111,7 +111,11 @@ void loop_run_once(int timeout_ms);
 void loop_fini(void);
 
 /* server.c */
-typedef void (*server_handler)(struct conn *conn, uint64_t peer_uid, cJSON *req);
+/* Who is on the other end of a request, from the socket's credentials. */
+struct peer {
+	uint64_t uid, gid;	/* UINT64_MAX when unknown */
+};
+typedef void (*server_handler)(struct conn *conn, const struct peer *peer, cJSON *req);
 struct server *server_open(const char *url, int mode, size_t max_message,
     server_handler handler, char *err, size_t errlen);
 void server_close(struct server *srv);
@@ -169,7 +173,7 @@ void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
 void tasks_free_all(void);
 
 /* control.c */
-void control_handle(struct conn *conn, uint64_t uid, cJSON *req);
+void control_handle(struct conn *conn, const struct peer *peer, cJSON *req);
 void waiters_check(int64_t finished_id);
 void waiters_tick(void);
 void waiters_fail_all(void);
@@ -186,7 +190,7 @@ int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
 
 /* workerproto.c */
-void workerproto_handle(struct conn *conn, uint64_t uid, cJSON *req);
+void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req);
 struct worker *worker_find(const char *name);
 cJSON *worker_to_json(const struct worker *w);
 const char *worker_state_name(enum worker_state s);

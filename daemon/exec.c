@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,7 +144,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	char **argv = argv_from(task), msg[512];
 	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0;
 	int64_t term_at = 0;
-	int killed = 0;
+	int killed = 0, pidfd = -1;
 	pid_t pid;
 
 	*result = *error = NULL;
@@ -178,13 +179,22 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	}
 	set_pgid(ws, pid);
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	/* A pidfd wakes us the moment the command exits, output or not. */
+	pidfd = pidfd_open(pid, 0);
 	while (!exited) {
-		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+		struct pollfd pfd[2];
+		nfds_t n = 0;
 
-		if (!eof && poll(&pfd, 1, 100) > 0)
+		if (!eof)
+			pfd[n++] = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
+		if (pidfd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		if (n > 0)
+			poll(pfd, n, 100);
+		else
+			usleep(10000);	/* no pidfd (old kernel) and output closed */
+		if (!eof && pfd[0].revents != 0)
 			eof = pump(pipefd[0], &lg, ws);
-		else if (eof)
-			usleep(20000);
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			exited = 1;
 		if (atomic_load(&ws->cancel) && term_at == 0) {
@@ -196,6 +206,8 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			killed = 1;
 		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	if (!eof)
 		pump(pipefd[0], &lg, ws);
 	/* What the command left running in its group ends with it: it held the task's reservations. */

@@ -141,6 +141,7 @@ static int prepare_dir(char *err, size_t errlen)
 {
 	char path[4200];
 	struct group *gr;
+	struct stat st;
 
 	if (make_dir(D->dir, NULL, 0700, err, errlen) < 0 ||
 	    make_dir(D->dir, "run", D->cfg.socket_group[0] ? 0750 : 0700, err, errlen) < 0 ||
@@ -156,6 +157,9 @@ static int prepare_dir(char *err, size_t errlen)
 		}
 		D->socket_gid = gr->gr_gid;
 		D->have_socket_gid = 1;
+		/* The group must be able to pass through DIR to reach run/ (but not list it). */
+		if (stat(D->dir, &st) == 0 && (st.st_mode & 0011) != 0011)
+			chmod(D->dir, (st.st_mode & 07777) | 0011);
 		paths_join(path, sizeof path, D->dir, "run");
 		if (chown(path, (uid_t)-1, gr->gr_gid) < 0 || chmod(path, 0750) < 0) {
 			snprintf(err, errlen, "giving %s to group %s: %s", path,
@@ -307,6 +311,8 @@ out_store:
 out_pid:
 	close(pidfd);
 	loop_fini();
+	/* nng's threads and caches go too, so valgrind sees a clean exit. */
+	nng_fini();
 out:
 	free(D);
 	D = NULL;

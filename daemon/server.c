@@ -3,7 +3,7 @@
 #include "log.h"
 
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/supplemental/util/platform.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +37,7 @@ struct server {
 /* Enough for every worker's long poll and many waits; past it requests queue in nng. */
 #define SERVER_MAX_CONNS 4096
 #define SERVER_SPARE 2
+#define SERVER_TRIM_AFTER (1024 * 1024)
 
 static void conn_cb(void *arg);
 
@@ -151,22 +152,24 @@ void server_close(struct server *srv)
 	free(srv);
 }
 
-static uint64_t peer_uid(nng_msg *msg)
+/* Unknown credentials are treated as nobody's: the handlers refuse them. */
+static void peer_creds(nng_msg *msg, struct peer *peer)
 {
-	uint64_t uid = UINT64_MAX;
+	nng_pipe p = nng_msg_get_pipe(msg);
 
-	/* An unknown uid is treated as nobody: refused below. */
-	if (nng_pipe_get_uint64(nng_msg_get_pipe(msg), NNG_OPT_IPC_PEER_UID, &uid) != 0)
-		return UINT64_MAX;
-	return uid;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &peer->uid) != 0)
+		peer->uid = UINT64_MAX;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &peer->gid) != 0)
+		peer->gid = UINT64_MAX;
 }
 
 void server_dispatch(struct conn *conn, nng_msg *msg)
 {
 	struct server *srv = conn->srv;
-	uint64_t uid = peer_uid(msg);
+	struct peer peer;
 	cJSON *req;
 
+	peer_creds(msg, &peer);
 	if (atomic_load(&srv->receiving) < SERVER_SPARE && srv->nconns < SERVER_MAX_CONNS &&
 	    conn_add(srv) < 0)
 		log_warn("cannot add a context; requests will queue");
@@ -178,7 +181,7 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 		    "request is not a JSON object: send {\"cmd\": …, \"args\": {…}}");
 		return;
 	}
-	srv->handler(conn, uid, req);
+	srv->handler(conn, &peer, req);
 	cJSON_Delete(req);
 }
 
@@ -186,6 +189,7 @@ void server_reply(struct conn *conn, cJSON *reply)
 {
 	char *text = cJSON_PrintUnformatted(reply);
 	nng_msg *msg;
+	size_t len;
 
 	cJSON_Delete(reply);
 	if (text == NULL || nng_msg_alloc(&msg, 0) != 0) {
@@ -198,8 +202,12 @@ void server_reply(struct conn *conn, cJSON *reply)
 		nng_ctx_send(conn->ctx, conn->aio);
 		return;
 	}
-	nng_msg_append(msg, text, strlen(text));
+	len = strlen(text);
+	nng_msg_append(msg, text, len);
 	free(text);
+	/* A large listing leaves the allocator holding megabytes; give them back. */
+	if (len > SERVER_TRIM_AFTER)
+		malloc_trim(0);
 	conn->state = CONN_SEND;
 	nng_aio_set_msg(conn->aio, msg);
 	nng_ctx_send(conn->ctx, conn->aio);

@@ -106,6 +106,18 @@ static void hello(struct depot_client *c)
 	}
 }
 
+/*
+ * A cancel answers the heartbeat that named task; by the time it arrives
+ * that task may have ended and the next begun, which must not be touched.
+ */
+static void cancel_if_still(int64_t task)
+{
+	pthread_mutex_lock(&ws.mu);
+	if (task != 0 && ws.task == task)
+		atomic_store(&ws.cancel, 1);
+	pthread_mutex_unlock(&ws.mu);
+}
+
 static void *heartbeat_thread(void *arg)
 {
 	struct depot_client *c = arg;
@@ -148,14 +160,13 @@ static void *heartbeat_thread(void *arg)
 			continue;
 		}
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
-			if (task && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 			    cJSON_GetObjectItemCaseSensitive(reply, "result"), "cancel")))
-				atomic_store(&ws.cancel, 1);
+				cancel_if_still(task);
 		} else if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0) {
 			/* The daemon forgot us (it restarted): our task lost its reservations. */
 			atomic_store(&ws.need_hello, 1);
-			if (task)
-				atomic_store(&ws.cancel, 1);
+			cancel_if_still(task);
 		}
 		cJSON_Delete(reply);
 	}

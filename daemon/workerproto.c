@@ -298,12 +298,12 @@ static void on_done(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, cJSON_CreateObject());
 }
 
-void workerproto_handle(struct conn *conn, uint64_t uid, cJSON *req)
+void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 {
 	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
 
-	if (uid != (uint64_t)geteuid() && uid != 0) {
+	if (peer->uid != (uint64_t)geteuid() && peer->uid != 0) {
 		server_reply_err(conn, ERR_FORBIDDEN, "workers must run as the daemon's user");
 		return;
 	}

@@ -92,6 +92,8 @@ void time_format_duration(int64_t ms, char *out, size_t n)
 		ms = 0;
 	if (ms < 10000)
 		snprintf(out, n, "%.1fs", (double)ms / 1000);
+	else if (ms < 60000)
+		snprintf(out, n, "%llds", (long long)(ms / 1000));
 	else if (ms < 3600000)
 		snprintf(out, n, "%lldm%02llds", (long long)(ms / 60000),
 		    (long long)(ms / 1000 % 60));

@@ -609,6 +609,8 @@ static void format_duration_for_display(void **state)
 	assert_string_equal(buf, "1.5s");
 	time_format_duration(-5, buf, sizeof buf);
 	assert_string_equal(buf, "0.0s");
+	time_format_duration(10000, buf, sizeof buf);
+	assert_string_equal(buf, "10s");
 	time_format_duration(61000, buf, sizeof buf);
 	assert_string_equal(buf, "1m01s");
 	time_format_duration(3660000, buf, sizeof buf);

@@ -1,0 +1,47 @@
+/* nng-send.c: test tool; sends stdin's bytes as one raw REQ message to URL and prints the reply. */
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * depotctl only sends well-formed requests; the e2e tests use this to send
+ * the daemon what a broken or hostile client would. Exit 0 with the reply
+ * on stdout, 3 when no reply came within the timeout (default 3000 ms).
+ */
+int main(int argc, char **argv)
+{
+	size_t cap = 1 << 16, len = 0, n;
+	char *buf = malloc(cap), *reply = NULL;
+	int timeout = argc > 2 ? atoi(argv[2]) : 3000, rv;
+	nng_socket s;
+
+	if (argc < 2 || buf == NULL) {
+		fprintf(stderr, "usage: nng-send URL [TIMEOUT_MS] < MESSAGE\n");
+		return 2;
+	}
+	while ((n = fread(buf + len, 1, cap - len, stdin)) > 0) {
+		len += n;
+		if (len == cap && (buf = realloc(buf, cap *= 2)) == NULL)
+			return 2;
+	}
+	if ((rv = nng_req0_open(&s)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout)) != 0 ||
+	    (rv = nng_dial(s, argv[1], NULL, 0)) != 0 ||
+	    (rv = nng_send(s, buf, len, 0)) != 0) {
+		fprintf(stderr, "nng-send: %s\n", nng_strerror(rv));
+		return 3;
+	}
+	if ((rv = nng_recv(s, &reply, &n, NNG_FLAG_ALLOC)) != 0) {
+		fprintf(stderr, "nng-send: no reply: %s\n", nng_strerror(rv));
+		return 3;
+	}
+	fwrite(reply, 1, n, stdout);
+	putchar('\n');
+	nng_free(reply, n);
+	nng_close(s);
+	free(buf);
+	return 0;
+}
