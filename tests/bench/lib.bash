@@ -1,0 +1,222 @@
+# lib.bash: what every benchmark in tests/bench/ shares (source it).
+#
+# Each benchmark starts its own depotd on a short private data directory
+# (mktemp -d /tmp/dpb.XXXXXX, config in DIR/depot.conf), talks to it over the
+# Unix sockets under DIR/run/, stops it with SIGTERM and removes the directory,
+# whatever happens (EXIT trap). Every process a benchmark's daemon starts
+# inherits DEPOT_BENCH_TAG=DIR, so stragglers are found, and killed one pid at
+# a time, by that variable alone.
+#
+#   bench_dir                      new data directory in $DIR (also removed at exit)
+#   bench_conf LINE...             writes $DIR/depot.conf, one INI line per argument
+#   bench_launch [WORKERS]         starts depotd on $DIR, waits for ping (and for
+#                                  WORKERS supervised workers online); sets
+#                                  DEPOT_PID and LAUNCH_MS (launch to first pong)
+#   bench_stop                     SIGTERM, bounded wait, leftovers killed;
+#                                  sets STOP_MS and STOP_STATUS
+#   ctl ARG...                     depotctl -d $DIR ARG...
+#   now_ms / secs MS / per_s N MS  time helpers
+#   result NAME STATUS TEXT        one line for run's summary (PASS, FAIL, INFO,
+#                                  INCONCLUSIVE); FAIL makes the script exit 1
+
+set -u
+: "${DEPOT_BIN:?DEPOT_BIN must name the directory holding depotd and depotctl}"
+DEPOTD=$DEPOT_BIN/depotd
+DEPOTCTL=$DEPOT_BIN/depotctl
+for b in "$DEPOTD" "$DEPOTCTL"; do
+	[ -x "$b" ] || { echo "bench: $b is missing: build first (make)" >&2; exit 2; }
+done
+for t in jq sqlite3 awk; do
+	command -v "$t" >/dev/null || { echo "bench: $t is not installed (make deps)" >&2; exit 2; }
+done
+
+DIR=
+DEPOT_PID=
+BENCH_DIRS=()
+BENCH_FAILED=0
+TSP_DIR=
+
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+# secs MS: "1.23" (seconds, two decimals); msecs MS: "12.3 ms" style helpers.
+secs() {
+	awk -v m="$1" 'BEGIN { printf "%.2f", m / 1000 }'
+}
+
+# per_s N MS: N per second over MS milliseconds, no decimals.
+per_s() {
+	awk -v n="$1" -v m="$2" 'BEGIN { if (m <= 0) m = 1; printf "%.0f", n * 1000 / m }'
+}
+
+# kib N: "12345 kB (12.1 MiB)" from a kB figure.
+kib() {
+	awk -v k="$1" 'BEGIN { printf "%7d kB (%5.1f MiB)", k, k / 1024 }'
+}
+
+# mib N: "12.1 MiB" from a kB figure.
+mib() {
+	awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'
+}
+
+# human_bytes N
+human_bytes() {
+	awk -v b="$1" 'BEGIN {
+		if (b >= 1048576) printf "%.1f MiB", b / 1048576
+		else if (b >= 1024) printf "%.1f KiB", b / 1024
+		else printf "%d B", b }'
+}
+
+result() {
+	local name=$1 status=$2
+	shift 2
+	printf '%-12s %-12s %s\n' "$name" "$status" "$*" >>"${BENCH_SUMMARY:-/dev/null}"
+	[ "$status" = FAIL ] && BENCH_FAILED=1
+	return 0
+}
+
+# note TEXT: an extra line for run's summary, under the benchmark's result.
+note() {
+	printf '%-12s %-12s %s\n' "" "" "$*" >>"${BENCH_SUMMARY:-/dev/null}"
+}
+
+ctl() {
+	"$DEPOTCTL" -d "$DIR" "$@"
+}
+
+bench_dir() {
+	DIR=$(mktemp -d /tmp/dpb.XXXXXX) || exit 2
+	BENCH_DIRS+=("$DIR")
+}
+
+bench_conf() {
+	printf '%s\n' "$@" >"$DIR/depot.conf"
+}
+
+workers_online() {
+	local n
+	n=$(ctl --json worker list 2>/dev/null |
+		jq '[.[] | select(.supervised and .state == "online")] | length' 2>/dev/null) || return 1
+	[ -n "$n" ] && [ "$n" -ge "$1" ]
+}
+
+bench_log_tail() {
+	echo "--- $DIR/depotd.log (last 30 lines) ---" >&2
+	tail -n 30 "$DIR/depotd.log" >&2
+	echo "--- end ---" >&2
+}
+
+# bench_launch [WORKERS] [TIMEOUT_S]
+# shellcheck disable=SC2034  # LAUNCH_MS, STOP_MS, STOP_STATUS are for the scripts
+bench_launch() {
+	local workers=${1:-0} limit=$(( ${2:-30} * 1000 )) t0 deadline
+	t0=$(now_ms)
+	env "DEPOT_BENCH_TAG=$DIR" "$DEPOTD" -d "$DIR" </dev/null >>"$DIR/depotd.log" 2>&1 &
+	DEPOT_PID=$!
+	deadline=$((t0 + limit))
+	until ctl ping >/dev/null 2>&1; do
+		if ! kill -0 "$DEPOT_PID" 2>/dev/null || [ "$(now_ms)" -ge "$deadline" ]; then
+			echo "bench: depotd did not answer ping within $((limit / 1000)) s" >&2
+			bench_log_tail
+			return 1
+		fi
+		sleep 0.01
+	done
+	LAUNCH_MS=$(( $(now_ms) - t0 ))
+	until [ "$workers" -eq 0 ] || workers_online "$workers"; do
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			echo "bench: $workers workers not online within $((limit / 1000)) s" >&2
+			bench_log_tail
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# Pids of processes that inherited this directory's tag (workers, tasks).
+bench_leftovers() {
+	local f pid
+	[ -n "$DIR" ] || return 0
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		[ "$pid" = "$$" ] && continue
+		grep -qzx "DEPOT_BENCH_TAG=$DIR" "$f" 2>/dev/null && echo "$pid"
+	done
+	return 0
+}
+
+# bench_stop: SIGTERM the daemon, wait up to 20 s (then SIGKILL), then kill
+# whatever it left behind, one pid at a time.
+# shellcheck disable=SC2034
+bench_stop() {
+	local t0 deadline left pid
+	STOP_STATUS=0
+	STOP_MS=0
+	if [ -n "$DEPOT_PID" ]; then
+		t0=$(now_ms)
+		deadline=$((t0 + 20000))
+		if kill -TERM "$DEPOT_PID" 2>/dev/null; then
+			while kill -0 "$DEPOT_PID" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+				sleep 0.02
+			done
+			if kill -0 "$DEPOT_PID" 2>/dev/null; then
+				echo "bench: depotd (pid $DEPOT_PID) still running 20 s after SIGTERM: killed" >&2
+				kill -KILL "$DEPOT_PID" 2>/dev/null
+			fi
+		fi
+		wait "$DEPOT_PID" 2>/dev/null
+		STOP_STATUS=$?
+		STOP_MS=$(( $(now_ms) - t0 ))
+		if [ "$STOP_STATUS" -ne 0 ]; then
+			echo "bench: depotd exited with status $STOP_STATUS on SIGTERM" >&2
+			bench_log_tail
+		fi
+		DEPOT_PID=
+	fi
+	deadline=$(( $(now_ms) + 5000 ))
+	while left=$(bench_leftovers) && [ -n "$left" ] && [ "$(now_ms)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	for pid in $left; do
+		echo "bench: process $pid left after depotd stopped: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" >&2
+		kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+bench_cleanup() {
+	local d
+	bench_stop
+	if [ -n "$TSP_DIR" ]; then
+		TS_SOCKET=$TSP_DIR/ts.sock TMPDIR=$TSP_DIR tsp -K >/dev/null 2>&1
+		rm -rf "$TSP_DIR"
+	fi
+	for d in "${BENCH_DIRS[@]}"; do
+		DIR=$d
+		bench_stop
+		rm -rf "$d"
+	done
+}
+
+trap bench_cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+# vmstat_of PID FIELD: a /proc/PID/status figure in kB (VmRSS, VmHWM).
+vm_kb() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# percentile P: the P-th percentile of the numbers on stdin (nearest rank).
+percentile() {
+	sort -n | awk -v p="$1" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		i = int((p / 100) * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR
+		print v[i] }'
+}
+
+bench_exit() {
+	exit "$BENCH_FAILED"
+}
