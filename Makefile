@@ -52,9 +52,12 @@ $(BUILD)/depotctl.1: doc/depotctl.1.in $(BUILD)/depotctl
 	sed -e '/^@COMMANDS@$$/{r $@.cmds' -e 'd}' doc/depotctl.1.in > $@
 	rm -f $@.cmds
 
+# V=1 shows the whole command lines.
+Q = $(if $(V),,@)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libdepot.a: $(SHARE_OBJ)
 	$(AR) rcs $@ $^

@@ -21,6 +21,8 @@ static int args_push(char ***vec, size_t *n, char *s);
 static void args_option_name(const struct ctl_cmd *cmd, int val, const char *tok,
     char *out, size_t n);
 static void args_first_positional(const struct ctl_cmd *cmd, char *out, size_t n);
+static int args_ambiguous(const struct ctl_cmd *cmd, const char *typed, char *out,
+    size_t n);
 
 static int args_index(const struct ctl_cmd *cmd, const char *name)
 {
@@ -67,6 +69,39 @@ static void args_option_name(const struct ctl_cmd *cmd, int val, const char *tok
 		snprintf(out, n, "?");
 }
 
+/*
+ * "--proxy" fits --proxy-url, --proxy-port, …: getopt says only '?', so
+ * name them. typed is "--" and a prefix; '_' stands for '-' as args_parse
+ * accepts. 1 when more than one option fits (the list in out).
+ */
+static int args_ambiguous(const struct ctl_cmd *cmd, const char *typed, char *out,
+    size_t n)
+{
+	size_t len, l = 0;
+	int count = 0;
+
+	if (strncmp(typed, "--", 2) != 0 || (len = strlen(typed + 2)) == 0)
+		return 0;
+	typed += 2;
+	out[0] = '\0';
+	for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+		size_t k;
+
+		for (k = 0; k < len && o->name[k] != '\0'; k++)
+			if (o->name[k] != typed[k] &&
+			    !(o->name[k] == '-' && typed[k] == '_'))
+				break;
+		if (k < len)
+			continue;
+		count++;
+		if (l < n) {
+			snprintf(out + l, n - l, "%s--%s", l > 0 ? ", " : "", o->name);
+			l = strlen(out);
+		}
+	}
+	return count > 1;
+}
+
 /* The first argument the usage line requires ("ID", "CMD"), to name what is missing. */
 static void args_first_positional(const struct ctl_cmd *cmd, char *out, size_t n)
 {
@@ -100,8 +135,10 @@ static void args_first_positional(const struct ctl_cmd *cmd, char *out, size_t n
 int args_parse(const struct ctl_cmd *cmd, int argc, char **argv,
     struct ctl_args *a, int *json, int *help)
 {
-	struct option longopts[CTL_OPTS_MAX + 3];
-	char optstring[3 * CTL_OPTS_MAX + 8], name[128];
+	/* Each option, its underscore spelling, --json, --help and the end. */
+	struct option longopts[2 * CTL_OPTS_MAX + 3];
+	char underscored[CTL_OPTS_MAX][64];
+	char optstring[3 * CTL_OPTS_MAX + 8], name[128], list[512];
 	size_t no = 0, ns = 0, nargs = 0;
 	int c, i;
 
@@ -115,6 +152,16 @@ int args_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 		longopts[no++] = (struct option){ o->name,
 		    o->arg != NULL ? required_argument : no_argument, NULL,
 		    o->short_name != 0 ? o->short_name : ARGS_LONG_BASE + i };
+		/* --proxy-url may also be typed --proxy_url (DESIGN §11); help shows dashes. */
+		if (strchr(o->name, '-') != NULL &&
+		    strlen(o->name) < sizeof underscored[i]) {
+			strcpy(underscored[i], o->name);
+			for (char *p = underscored[i]; *p != '\0'; p++)
+				if (*p == '-')
+					*p = '_';
+			longopts[no] = longopts[no - 1];
+			longopts[no++].name = underscored[i];
+		}
 		if (o->short_name != 0) {
 			optstring[ns++] = (char)o->short_name;
 			if (o->arg != NULL)
@@ -151,6 +198,9 @@ int args_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 			    name, sizeof name);
 			if (optopt != 0 && args_index_of_val(cmd, optopt) >= 0)
 				return ctl_usage_error(cmd, "option '%s' takes no value", name);
+			if (optopt == 0 && args_ambiguous(cmd, name, list, sizeof list))
+				return ctl_usage_error(cmd, "ambiguous option '%s': could be %s",
+				    name, list);
 			return ctl_usage_error(cmd, "unknown option '%s'", name);
 		}
 		if (c == ':') {

@@ -2,37 +2,12 @@
 #include "ctl.h"
 
 #include "client.h"
-#include "paths.h"
 #include "proto.h"
 
+#include <nng/nng.h>
 #include <string.h>
 
 static const char *call_reason(const struct ctl_ctx *ctx, const char *err);
-
-/*
- * Finds the data directory and its sockets on first use, so that commands
- * needing no daemon (help) work without a home directory.
- */
-int call_resolve(struct ctl_ctx *ctx)
-{
-	char err[512];
-
-	if (ctx->resolved)
-		return EXIT_OK;
-	if (paths_data_dir(ctx->dir_opt, ctx->dir, sizeof ctx->dir, err, sizeof err) != 0 ||
-	    paths_socket_url(ctx->dir, DEPOT_CONTROL_SOCK, ctx->control_url,
-	    sizeof ctx->control_url, err, sizeof err) != 0 ||
-	    paths_socket_url(ctx->dir, DEPOT_EVENTS_SOCK, ctx->events_url,
-	    sizeof ctx->events_url, err, sizeof err) != 0) {
-		ctl_error("%s", err);
-		return EXIT_USAGE;
-	}
-	/* The URL is "ipc://" and the path: messages name the path. */
-	snprintf(ctx->control_path, sizeof ctx->control_path, "%s",
-	    ctx->control_url + strlen("ipc://"));
-	ctx->resolved = 1;
-	return EXIT_OK;
-}
 
 /* client.c's messages read "… PATH: REASON"; the reason is what the user needs. */
 static const char *call_reason(const struct ctl_ctx *ctx, const char *err)
@@ -63,7 +38,7 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
 	int rc;
 
 	*result = NULL;
-	if ((rc = call_resolve(ctx)) != EXIT_OK) {
+	if ((rc = ctl_resolve(ctx)) != EXIT_OK) {
 		cJSON_Delete(args);
 		return rc;
 	}
@@ -75,14 +50,19 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
 	}
 	st = client_call(ctx->client, cmd, args, timeout_ms, &reply, err, sizeof err);
 	if (st == CLIENT_UNREACHABLE) {
-		if (strncmp(err, "no reply", 8) == 0)
-			ctl_error("no reply from depotd at %s: %s; it may be busy "
-			    "or stuck, see its log", ctx->control_path,
-			    call_reason(ctx, err));
+		const char *why = call_reason(ctx, err);
+
+		if (strncmp(err, "no reply", 8) == 0 &&
+		    strcmp(why, nng_strerror(NNG_ETIMEDOUT)) == 0)
+			ctl_error("no reply from depotd at %s within %d s; it may be "
+			    "busy or stuck, see its log", ctx->control_path,
+			    timeout_ms / 1000);
+		else if (strncmp(err, "no reply", 8) == 0)
+			ctl_error("lost depotd at %s before it answered: %s; did it "
+			    "stop?", ctx->control_path, why);
 		else
 			ctl_error("cannot reach depotd at %s: %s; is depotd running "
-			    "with -d %s?", ctx->control_path, call_reason(ctx, err),
-			    ctx->dir);
+			    "with -d %s?", ctx->control_path, why, ctx->dir);
 		return EXIT_UNREACHABLE;
 	}
 	if (st != CLIENT_OK) {
@@ -103,6 +83,11 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
 	message = json_str(error, "message");
 	ctl_error("%s (%s)", message != NULL ? message : "request refused",
 	    code != NULL ? code : "no code");
+	/* Access goes by uid (DESIGN §10): say which kind this command needs. */
+	if (code != NULL && strcmp(code, "forbidden") == 0 && ctx->cmd != NULL)
+		ctl_error("%s", ctx->cmd->mutates ?
+		    "this command changes the daemon's state: run it as depotd's user or root" :
+		    "reading needs depotd's user, root, or membership of its socket_group");
 	cJSON_Delete(reply);
 	return EXIT_REFUSED;
 }

@@ -86,7 +86,7 @@ int cmd_events(struct ctl_ctx *ctx, struct ctl_args *a)
 		topics[ntopics] = prefixes[ntopics];
 		ntopics++;
 	}
-	/* SUB dials quietly forever: ask the control socket first, so a stopped daemon is said. */
+	/* SUB redials quietly forever: ping first, so that a stopped daemon is reported. */
 	if ((rc = call(ctx, "ping", NULL, CTL_CALL_TIMEOUT_MS, &pong)) != EXIT_OK)
 		return rc;
 	cJSON_Delete(pong);

@@ -54,7 +54,8 @@ int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args)
 		ctl_print_global_usage(stdout);
 		printf("\n");
 		out_wrap(stdout, "Controls depotd, the depot daemon: queues commands as "
-		    "tasks and shows tasks, workers, locks and the daemon's health. "
+		    "tasks, syncs and publishes file repositories, and shows tasks, "
+		    "workers, locks and the daemon's health. "
 		    "A command's words may be shortened to unique prefixes "
 		    "(\"ta sh 42\" is \"task show 42\").", 0, 78);
 		printf("\nCommands:\n");
@@ -102,7 +103,8 @@ int cmd_commands(struct ctl_ctx *ctx, struct ctl_args *args)
 }
 
 /*
- * Text for roff: backslashes escaped, a leading '.' or '\'' kept from
+ * Text for roff: backslashes escaped, dashes as minus signs (so that
+ * "--wait" pastes back into a shell), a leading '.' or '\'' kept from
  * being read as a request, and (sentence) a capital and a full stop.
  */
 static void man_text(FILE *f, const char *s, int sentence)
@@ -114,8 +116,8 @@ static void man_text(FILE *f, const char *s, int sentence)
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '\\')
 			fputs("\\e", f);
-		else if (s[i] == '\n')
-			fputs("\n", f);
+		else if (s[i] == '-')
+			fputs("\\-", f);
 		else if (i == 0 && sentence)
 			fputc(toupper((unsigned char)s[i]), f);
 		else
@@ -140,9 +142,7 @@ static void man_usage(FILE *f, const char *s)
 			fputs("\\fR", f);
 			s += n;
 		} else if (isupper((unsigned char)*s)) {
-			for (n = 0; isupper((unsigned char)s[n]) || isdigit((unsigned char)s[n]) ||
-			    s[n] == '_'; n++)
-				;
+			n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 			fprintf(f, "\\fI%.*s\\fR", (int)n, s);
 			s += n;
 		} else if (*s == '\\') {
@@ -153,7 +153,7 @@ static void man_usage(FILE *f, const char *s)
 	}
 }
 
-/* The COMMANDS section of depotctl(1); the Makefile puts it where doc/depotctl.1.in says @COMMANDS@. */
+/* depotctl(1)'s COMMANDS section: the Makefile puts it at doc/depotctl.1.in's @COMMANDS@. */
 int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args)
 {
 	char name[128];

@@ -110,10 +110,14 @@ static void status_workers(const cJSON *workers)
 	out_kv(stdout, 0, "workers", "%d of %d online", online, total);
 	cJSON_ArrayForEach(w, workers) {
 		const char *name = json_str(w, "name"), *state = json_str(w, "state");
-		char hb[32], task[32], clean[80];
+		char age[32], hb[48], task[32], clean[80];
 		int64_t pid = 0, id;
 
-		out_age(json_str(w, "last_heartbeat"), hb, sizeof hb);
+		out_age(json_str(w, "last_heartbeat"), age, sizeof age);
+		if (json_str(w, "last_heartbeat") != NULL)
+			snprintf(hb, sizeof hb, "heartbeat %s ago", age);
+		else
+			snprintf(hb, sizeof hb, "no heartbeat yet");
 		if (json_int(w, "task", &id) == 0)
 			snprintf(task, sizeof task, "task %lld", (long long)id);
 		else
@@ -121,7 +125,7 @@ static void status_workers(const cJSON *workers)
 		if (json_int(w, "pid", &pid) != 0)
 			pid = 0;
 		out_clean(name != NULL ? name : "?", 17, clean, sizeof clean);
-		out_kv(stdout, 2, clean, "%s, pid %lld, %s, heartbeat %s ago, %s",
+		out_kv(stdout, 2, clean, "%s, pid %lld, %s, %s, %s",
 		    state != NULL ? state : "?", (long long)pid,
 		    json_true(w, "supervised") ? "supervised" : "by hand", hb, task);
 	}

@@ -95,7 +95,7 @@ static int task_final(const char *state)
 	    strcmp(state, "failed") == 0 || strcmp(state, "canceled") == 0);
 }
 
-/* "exit-status: command exited with status 3 (signal 9)" from error and result. */
+/* "exit-status: 'sh' exited with status 3" from error and result, for one line. */
 static void task_describe_error(const cJSON *task, char *buf, size_t n)
 {
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(task, "error");
@@ -167,8 +167,8 @@ static void task_outcome_line(const cJSON *task)
 int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *name = args_get(a, "name"), *timeout = args_get(a, "timeout");
-	cJSON *req, *argv, *resources, *task = NULL, *waited = NULL, *final;
-	int64_t timeout_ms = 0, id = 0;
+	cJSON *req, *argv, *resources;
+	int64_t timeout_ms = 0;
 	int rc;
 
 	if (a->argc > TASK_ARGV_MAX)
@@ -206,6 +206,26 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL)
 		goto nomem;
 
+	return task_submit(ctx, req, args_has(a, "wait"));
+nomem:
+	cJSON_Delete(req);
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
+}
+
+/*
+ * What every command that submits a task does (run, sync, publish,
+ * orphans clean): task.submit with req (consumed), then print the new
+ * task's id, or the task with --json. With wait: the id at once (not with
+ * --json), then one task.wait, the final task with --json, and the
+ * task's outcome as the exit code (task_run_outcome).
+ */
+int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
+{
+	cJSON *task = NULL, *waited = NULL, *final;
+	int64_t id = 0;
+	int rc;
+
 	if ((rc = call(ctx, "task.submit", req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
 		return rc;
 	if (json_int(task, "id", &id) != 0 || id <= 0) {
@@ -213,7 +233,7 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 		cJSON_Delete(task);
 		return EXIT_REFUSED;
 	}
-	if (!args_has(a, "wait")) {
+	if (!wait) {
 		rc = ctx->json ? json_print(task) : (printf("%lld\n", (long long)id), EXIT_OK);
 		cJSON_Delete(task);
 		return rc;
@@ -227,8 +247,12 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    !cJSON_AddItemToObject(req, "ids", json_ids(&id, 1)))
 		goto nomem;
-	if ((rc = call(ctx, "task.wait", req, -1, &waited)) != EXIT_OK)
+	if ((rc = call(ctx, "task.wait", req, -1, &waited)) != EXIT_OK) {
+		/* The task is queued whatever happened to the wait: say where it is. */
+		ctl_error("task %lld was submitted; see '%s task show %lld'",
+		    (long long)id, ctl_prog, (long long)id);
 		return rc;
+	}
 	final = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(waited, "tasks"), 0);
 	if (final == NULL) {
 		ctl_error("depotd's answer to task.wait holds no task %lld", (long long)id);
@@ -580,18 +604,9 @@ int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *a)
 		}
 		offset = next;
 		if (ctx->json && follow) {
-			char *line;
-
 			/* Polls that found nothing new are not news; the last reply is. */
-			if (data[0] == '\0' && !final)
-				goto next;
-			line = cJSON_PrintUnformatted(r);
-
-			if (line == NULL)
-				goto nomem;
-			printf("%s\n", line);
-			cJSON_free(line);
-			fflush(stdout);
+			if ((data[0] != '\0' || final) && (rc = json_print_line(r)) != EXIT_OK)
+				goto out;
 		} else if (ctx->json) {
 			size_t n = strlen(data);
 			char *grown = realloc(all, alllen + n + 1);
@@ -605,12 +620,13 @@ int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *a)
 			rc = EXIT_OK;	/* the reader went away: ctl_finish reports it */
 			goto out;
 		}
-next:
-		if (data[0] != '\0' && (follow || offset < size))
+		/* More is written already: read it at once. */
+		if (data[0] != '\0' && offset < size)
 			continue;
 		if (!follow || final)
 			break;
-		task_sleep_ms(TASK_FOLLOW_MS);
+		if (data[0] == '\0')
+			task_sleep_ms(TASK_FOLLOW_MS);
 	}
 	rc = EXIT_OK;
 	if (ctx->json && !follow) {
@@ -707,7 +723,8 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 		return EXIT_REFUSED;
 	}
 	free(ids);
-	rc = call(ctx, "task.wait", req, timeout != NULL ? task_wait_timeout(timeout_ms) : -1, &r);
+	rc = call(ctx, "task.wait", req,
+	    timeout != NULL ? task_wait_timeout(timeout_ms) : -1, &r);
 	if (rc != EXIT_OK)
 		return rc;
 	tasks = cJSON_GetObjectItemCaseSensitive(r, "tasks");

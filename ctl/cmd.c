@@ -4,6 +4,40 @@
 #include <string.h>
 
 /*
+ * The importer settings (DESIGN §8) as options of repo create and repo
+ * update, dashed; args.c also accepts them with underscores, the wire
+ * keys' spelling. cmd-repo.c knows how each one's value is sent.
+ */
+#define CMD_IMPORTER_OPTS \
+	{ .name = "feed", .arg = "URL", \
+	  .help = "the feed: a file://, http:// or https:// URL of a PULP_MANIFEST" }, \
+	{ .name = "proxy-url", .arg = "URL", \
+	  .help = "download through the proxy at URL (http://host or https://host)" }, \
+	{ .name = "proxy-port", .arg = "PORT", \
+	  .help = "the proxy's port, 1 to 65535" }, \
+	{ .name = "proxy-username", .arg = "USER", \
+	  .help = "the user name to give the proxy" }, \
+	{ .name = "proxy-password", .arg = "PASS", \
+	  .help = "the proxy's password (shown as ******** afterwards)" }, \
+	{ .name = "ssl-ca-cert", .arg = "FILE", \
+	  .help = "trust the CA certificates in PEM FILE for the feed" }, \
+	{ .name = "ssl-client-cert", .arg = "FILE", \
+	  .help = "present the client certificate in PEM FILE" }, \
+	{ .name = "ssl-client-key", .arg = "FILE", \
+	  .help = "the client certificate's key, PEM FILE (never shown again)" }, \
+	{ .name = "ssl-validation", .arg = "BOOL", \
+	  .help = "check the feed's certificate: true or false (default true)" }, \
+	{ .name = "ssl-crl", .arg = "FILE", \
+	  .help = "refuse certificates revoked by the CRL in PEM FILE" }, \
+	{ .name = "max-speed", .arg = "SIZE", \
+	  .help = "download at most SIZE per second (100KiB, 2MiB; 0: no limit)" }, \
+	{ .name = "download-concurrency", .arg = "N", \
+	  .help = "download N files at a time, 1 to 64 (default 8)" }, \
+	{ .name = "mirror", .arg = "BOOL", \
+	  .help = "false: a sync adds and replaces files but removes none "\
+	      "(default true: the version holds exactly the feed's files)" },
+
+/*
  * Every command, once. Help, `COMMAND --help`, the man page (__man) and the
  * bash completion (__commands) are all printed from here, so they cannot
  * disagree with what the parser accepts.
@@ -47,7 +81,8 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "name", .short_name = 'n', .arg = "N",
 			  .help = "name the task N (default: the command line)" },
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
-			  .help = "fail the task with reason timeout after DUR (1500ms, 30s, 5m, 2h, 1d)" },
+			  .help = "fail the task with reason timeout after DUR "
+			      "(1500ms, 30s, 5m, 2h, 1d)" },
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -136,6 +171,111 @@ const struct ctl_cmd cmd_table[] = {
 		.exec = cmd_lock_list,
 	},
 	{
+		.words = { "repo", "create" },
+		.usage = "NAME [--feed URL] [--KEY VALUE]...",
+		.summary = "create a repository, with its importer settings",
+		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. Each "
+		    "importer setting is an option; a key may be spelled with "
+		    "dashes or underscores (--proxy-url or --proxy_url). A FILE "
+		    "option sends the PEM text of the file (at most 512 KiB); "
+		    "BOOL is true, false, yes, no, 1 or 0. Prints \"created NAME\".",
+		.opts = { CMD_IMPORTER_OPTS },
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_repo_create,
+	},
+	{
+		.words = { "repo", "update" },
+		.usage = "NAME --KEY VALUE...",
+		.summary = "change importer settings of a repository",
+		.help = "Changes only the settings given; an empty VALUE (--proxy-url "
+		    "'') removes that setting, so that its default applies. Keys "
+		    "and values are those of repo create. Prints \"updated NAME\".",
+		.opts = { CMD_IMPORTER_OPTS },
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_repo_update,
+	},
+	{
+		.words = { "repo", "list" },
+		.usage = "",
+		.summary = "list repositories with their latest and published versions",
+		.args_min = 0, .args_max = 0,
+		.exec = cmd_repo_list,
+	},
+	{
+		.words = { "repo", "show" },
+		.usage = "NAME",
+		.summary = "show a repository's importer settings and versions",
+		.help = "Secrets (proxy_password, ssl_client_key) show as ********, "
+		    "PEM settings by their size, as the daemon sends them. "
+		    "Versions are listed newest first.",
+		.args_min = 1, .args_max = 1,
+		.exec = cmd_repo_show,
+	},
+	{
+		.words = { "repo", "delete" },
+		.usage = "NAME",
+		.summary = "delete a repository and its publication",
+		.help = "Refused while a task of the repository is unfinished. Its "
+		    "files stay in the content store until orphans clean removes "
+		    "those no repository uses.",
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_repo_delete,
+	},
+	{
+		.words = { "sync" },
+		.usage = "NAME [--wait]",
+		.summary = "queue a sync of a repository from its feed",
+		.help = "Downloads the files of the feed's PULP_MANIFEST that the "
+		    "content store lacks, checks their size and sha256, and "
+		    "records a new version when anything changed. Prints the "
+		    "task's id; with --wait, waits for it and exits 0 when it "
+		    "completed, 1 when it failed, 4 when it was canceled.",
+		.opts = {
+			{ .name = "wait", .short_name = 'w',
+			  .help = "wait for the task to end and exit with its outcome" },
+		},
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_sync,
+	},
+	{
+		.words = { "publish" },
+		.usage = "NAME [--version N] [--wait]",
+		.summary = "queue a publication of a repository version",
+		.help = "Links the version's files under publish/NAME/versions/N "
+		    "with a PULP_MANIFEST, then points publish/NAME/current at it. "
+		    "Prints the task's id; with --wait, waits for it and exits 0 "
+		    "when it completed, 1 when it failed, 4 when it was canceled.",
+		.opts = {
+			{ .name = "version", .arg = "N",
+			  .help = "publish version N (default: the latest)" },
+			{ .name = "wait", .short_name = 'w',
+			  .help = "wait for the task to end and exit with its outcome" },
+		},
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_publish,
+	},
+	{
+		.words = { "orphans", "clean" },
+		.usage = "[--wait]",
+		.summary = "queue removal of stored files no repository version uses",
+		.help = "The task reserves depot exclusively, so it waits for "
+		    "every other task to end. Prints the task's id; with --wait, "
+		    "waits for it and exits 0 when it completed, 1 when it "
+		    "failed, 4 when it was canceled.",
+		.opts = {
+			{ .name = "wait", .short_name = 'w',
+			  .help = "wait for the task to end and exit with its outcome" },
+		},
+		.args_min = 0, .args_max = 0,
+		.mutates = 1,
+		.exec = cmd_orphans_clean,
+	},
+	{
 		.words = { "events" },
 		.usage = "[--topic T]...",
 		.summary = "print events as they happen, one JSON object a line",
@@ -180,6 +320,7 @@ const size_t cmd_count = sizeof cmd_table / sizeof cmd_table[0];
 static int cmd_word_matches(const struct ctl_cmd *cmd, int depth, const char *w);
 static int cmd_ends_at(const struct ctl_cmd *cmd, int depth);
 static void cmd_join(char *out, size_t n, int argc, char **argv);
+static void cmd_print_option(FILE *f, int width, const char *spec, const char *help);
 
 void cmd_name(const struct ctl_cmd *cmd, char *out, size_t n)
 {
@@ -330,11 +471,44 @@ void cmd_print_usage(const struct ctl_cmd *cmd, FILE *f)
 	    cmd->usage[0] != '\0' ? " " : "", cmd->usage);
 }
 
+/* "  --spec   help", the help wrapped at 78 columns under itself. */
+static void cmd_print_option(FILE *f, int width, const char *spec, const char *help)
+{
+	int indent = 2 + width + 1, col;
+
+	col = fprintf(f, "  %-*s", width, spec);
+	while (*help != '\0') {
+		size_t wl;
+
+		while (*help == ' ')
+			help++;
+		wl = strcspn(help, " ");
+		if (wl == 0)
+			break;
+		if (col > indent && col + 1 + (int)wl > 78) {
+			fputc('\n', f);
+			col = fprintf(f, "%*s", indent - 1, "");
+		}
+		col += fprintf(f, " %.*s", (int)wl, help);
+		help += wl;
+	}
+	fputc('\n', f);
+}
+
 /* What `help COMMAND` and `COMMAND --help` print. */
 void cmd_print_help(const struct ctl_cmd *cmd, FILE *f)
 {
-	char spec[128];
+	char spec[128], text[512];
+	int width = 22;
 
+	/* The option column: 22 wide, or wider for --download-concurrency N. */
+	for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+		int w = 6 + (int)strlen(o->name) +
+		    (o->arg != NULL ? 1 + (int)strlen(o->arg) : 0);
+
+		if (w + 1 > width)
+			width = w + 1;
+	}
 	cmd_print_usage(cmd, f);
 	fputc('\n', f);
 	out_wrap(f, cmd->summary, 2, 78);
@@ -351,10 +525,11 @@ void cmd_print_help(const struct ctl_cmd *cmd, FILE *f)
 		else
 			snprintf(spec, sizeof spec, "    --%s%s%s", o->name,
 			    o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "");
-		fprintf(f, "  %-22s %s%s\n", spec, o->help,
+		snprintf(text, sizeof text, "%s%s", o->help,
 		    o->repeat ? " (repeatable)" : "");
+		cmd_print_option(f, width, spec, text);
 	}
 	fprintf(f, "\nCommon options:\n");
-	fprintf(f, "  %-22s %s\n", "    --json", "print the daemon's answer as JSON");
-	fprintf(f, "  %-22s %s\n", "-h, --help", "show this help");
+	fprintf(f, "  %-*s %s\n", width, "    --json", "print the daemon's answer as JSON");
+	fprintf(f, "  %-*s %s\n", width, "-h, --help", "show this help");
 }

@@ -10,8 +10,8 @@ struct depot_client;
 
 /* Longest command name, in words ("task list" is two). */
 #define CTL_WORDS_MAX 3
-/* Most options one command takes, besides --json and --help. */
-#define CTL_OPTS_MAX 8
+/* Most options one command takes, besides --json and --help (repo create has 13). */
+#define CTL_OPTS_MAX 16
 /* args_max for a command that takes any number of arguments. */
 #define CTL_ARGS_ANY (-1)
 /* How long an ordinary request may take before the daemon counts as unreachable. */
@@ -19,7 +19,9 @@ struct depot_client;
 
 /* One option of a command, as --help, the man page and completion show it. */
 struct ctl_opt {
-	const char *name;	/* long name, without the dashes; NULL ends the list */
+	/* Long name, without the leading dashes; NULL ends the list. A name
+	 * with dashes ("proxy-url") is also accepted with underscores. */
+	const char *name;
 	int short_name;		/* 0 when there is none */
 	const char *arg;	/* metavariable ("DUR"), NULL for a flag */
 	int repeat;		/* may be given more than once */
@@ -28,7 +30,7 @@ struct ctl_opt {
 
 /* Flags of a command. */
 #define CMD_HIDDEN	0x1	/* exact name only; not in help, man page or completion */
-#define CMD_OPTS_FIRST	0x2	/* options end at the first argument (run's command line) */
+#define CMD_OPTS_FIRST	0x2	/* options end at the first argument (run's CMD) */
 
 struct ctl_args;
 struct ctl_ctx;
@@ -58,6 +60,7 @@ struct ctl_args {
 
 /* What every command runs with. */
 struct ctl_ctx {
+	const struct ctl_cmd *cmd;	/* the command running */
 	const char *dir_opt;	/* -d, or NULL */
 	int json;		/* --json: print the daemon's result as is */
 	int resolved;
@@ -75,6 +78,7 @@ int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ctl_print_global_usage(FILE *f);
 void ctl_print_global_options(FILE *f);
+int ctl_resolve(struct ctl_ctx *ctx);
 
 /* cmd.c */
 extern const struct ctl_cmd cmd_table[];
@@ -97,7 +101,6 @@ int args_duration(const struct ctl_args *a, const char *opt, const char *s,
     int64_t *ms);
 
 /* call.c */
-int call_resolve(struct ctl_ctx *ctx);
 int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
     cJSON **result);
 void call_close(struct ctl_ctx *ctx);
@@ -107,6 +110,7 @@ const char *json_str(const cJSON *o, const char *key);
 int json_int(const cJSON *o, const char *key, int64_t *out);
 int json_true(const cJSON *o, const char *key);
 int json_print(const cJSON *v);
+int json_print_line(const cJSON *v);
 cJSON *json_ids(int64_t *ids, size_t n);
 
 /* output.c */
@@ -143,12 +147,23 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *args);
+int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait);
 
 /* cmd-worker.c */
 int cmd_worker_list(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-lock.c */
 int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args);
+
+/* cmd-repo.c */
+int cmd_repo_create(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_repo_update(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_repo_list(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_sync(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_publish(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_orphans_clean(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-events.c */
 int cmd_events(struct ctl_ctx *ctx, struct ctl_args *args);

@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include "client.h"
+#include "paths.h"
 #include "proto.h"
 
 #include <errno.h>
@@ -64,6 +65,31 @@ void ctl_print_global_options(FILE *f)
 }
 
 /*
+ * Finds the data directory and its sockets, on first use rather than at
+ * start, so that commands needing no daemon (help) work without a home.
+ */
+int ctl_resolve(struct ctl_ctx *ctx)
+{
+	char err[512];
+
+	if (ctx->resolved)
+		return EXIT_OK;
+	if (paths_data_dir(ctx->dir_opt, ctx->dir, sizeof ctx->dir, err, sizeof err) != 0 ||
+	    paths_socket_url(ctx->dir, DEPOT_CONTROL_SOCK, ctx->control_url,
+	    sizeof ctx->control_url, err, sizeof err) != 0 ||
+	    paths_socket_url(ctx->dir, DEPOT_EVENTS_SOCK, ctx->events_url,
+	    sizeof ctx->events_url, err, sizeof err) != 0) {
+		ctl_error("%s", err);
+		return EXIT_USAGE;
+	}
+	/* The URL is "ipc://" and the path: messages name the path. */
+	snprintf(ctx->control_path, sizeof ctx->control_path, "%s",
+	    ctx->control_url + strlen("ipc://"));
+	ctx->resolved = 1;
+	return EXIT_OK;
+}
+
+/*
  * A write error on stdout (a full disk, a closed pipe with SIGPIPE
  * ignored) must not pass for success: scripts trust the exit code.
  */
@@ -115,6 +141,9 @@ int main(int argc, char **argv)
 		case ':':
 			return ctl_usage_error(NULL, "option '-d' needs a value (DIR)");
 		default:
+			if (optopt == 'J' || optopt == 'V')
+				return ctl_usage_error(NULL, "option '%.*s' takes no value",
+				    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			if (optopt != 0)
 				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
 			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
@@ -122,12 +151,15 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (help || argc == 0) {
-		if (!help)
-			return ctl_usage_error(NULL, "no command given");
+	if (help) {
+		/* "depotctl -h task list" is "depotctl help task list". */
 		memset(&args, 0, sizeof args);
+		args.argc = argc;
+		args.argv = argv;
 		return ctl_finish(cmd_help(&ctx, &args));
 	}
+	if (argc == 0)
+		return ctl_usage_error(NULL, "no command given");
 
 	if ((cmd = cmd_lookup(argc, argv, &used, err, sizeof err)) == NULL)
 		return ctl_usage_error(NULL, "%s", err);
@@ -142,6 +174,7 @@ int main(int argc, char **argv)
 		args_free(&args);
 		return ctl_finish(EXIT_OK);
 	}
+	ctx.cmd = cmd;
 	rc = cmd->exec(&ctx, &args);
 	args_free(&args);
 	call_close(&ctx);

@@ -46,6 +46,21 @@ int json_print(const cJSON *v)
 	return EXIT_OK;
 }
 
+/* One compact document on one line, flushed: for streams a reader acts on as they come. */
+int json_print_line(const cJSON *v)
+{
+	char *text = cJSON_PrintUnformatted(v);
+
+	if (text == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	printf("%s\n", text);
+	free(text);
+	fflush(stdout);
+	return EXIT_OK;
+}
+
 /* An "ids" array for task.cancel and task.wait; NULL when out of memory. */
 cJSON *json_ids(int64_t *ids, size_t n)
 {

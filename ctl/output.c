@@ -335,7 +335,7 @@ void out_wrap(FILE *f, const char *text, int indent, int width)
 		fputc('\n', f);
 }
 
-/* "  key                   value": the lines of `status` and `task show`; a bare key heads a section. */
+/* "  key   value": the lines of `status` and `task show`; a bare key heads a section. */
 void out_kv(FILE *f, int indent, const char *key, const char *fmt, ...)
 {
 	va_list ap;

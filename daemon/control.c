@@ -228,23 +228,49 @@ static void h_status(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
+/* A sync or publish names a repository that exists; a sync's has a feed. */
+static int check_repo_task(struct conn *conn, const struct task *t)
+{
+	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
+	cJSON *imp;
+
+	if (repo == NULL)
+		return 0;
+	if ((imp = repo_importer(repo)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", repo);
+		return -1;
+	}
+	if (strcmp(t->type, "sync") == 0 &&
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "repository '%s' has no feed to sync "
+		    "from: set one with repo update %s --feed URL", repo, repo);
+		cJSON_Delete(imp);
+		return -1;
+	}
+	cJSON_Delete(imp);
+	return 0;
+}
+
 static void h_task_submit(struct conn *conn, const cJSON *args)
 {
 	char err[512];
 	struct task *t = validate_submit(args, err, sizeof err);
+	int64_t id;
 
 	if (t == NULL) {
 		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (task_submit(t, err, sizeof err) < 0) {
-		if (t->id == 0)
-			task_free(t);
+	if (check_repo_task(conn, t) < 0) {
+		task_free(t);
+		return;
+	}
+	/* The task may start, and even end, inside task_submit: keep only its id. */
+	if ((id = task_submit(t, err, sizeof err)) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "%s", err);
 		return;
 	}
-	log_info("task %lld submitted: %s", (long long)t->id, t->name);
-	server_reply_ok(conn, task_to_json(t));
+	server_reply_ok(conn, task_json_by_id(id));
 }
 
 static void h_task_list(struct conn *conn, const cJSON *args)
@@ -538,4 +564,142 @@ static void h_lock_list(struct conn *conn, const cJSON *args)
 	(void)args;
 	lockmgr_visit(D->locks, visit_lock, arr);
 	server_reply_ok(conn, arr);
+}
+
+/* The repository name of a request, checked; NULL after replying with the error. */
+static const char *get_repo_name(struct conn *conn, const cJSON *args)
+{
+	const char *name = NULL;
+	char err[256];
+
+	if (validate_string(args, "name", 1, 64, &name, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return NULL;
+	}
+	if (!repo_name_valid(name)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "bad repository name '%s' (letters, "
+		    "digits, '.', '_' and '-', 1 to 64)", name);
+		return NULL;
+	}
+	return name;
+}
+
+static void h_repo_create(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_repo_name(conn, args);
+	cJSON *imp, *existing;
+	char err[512];
+
+	if (name == NULL)
+		return;
+	if ((existing = repo_importer(name)) != NULL) {
+		cJSON_Delete(existing);
+		server_reply_err(conn, ERR_CONFLICT, "repository '%s' already exists", name);
+		return;
+	}
+	imp = cJSON_CreateObject();
+	if (repo_importer_apply(imp, cJSON_GetObjectItemCaseSensitive(args, "importer"),
+	    err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+	} else if (repo_create(name, imp) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "creating repository '%s': %s", name,
+		    store_errmsg(D->store));
+	} else {
+		log_info("repository %s created", name);
+		server_reply_ok(conn, repo_json(name, 1));
+	}
+	cJSON_Delete(imp);
+}
+
+static void h_repo_update(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_repo_name(conn, args);
+	const cJSON *changes = cJSON_GetObjectItemCaseSensitive(args, "importer");
+	char err[512];
+	cJSON *imp;
+
+	if (name == NULL)
+		return;
+	if (!cJSON_IsObject(changes)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "'importer' must be an object of "
+		    "settings to change");
+		return;
+	}
+	if ((imp = repo_importer(name)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", name);
+		return;
+	}
+	if (repo_importer_apply(imp, changes, err, sizeof err) < 0)
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+	else if (repo_update(name, imp) < 0)
+		server_reply_err(conn, ERR_INTERNAL, "updating repository '%s': %s", name,
+		    store_errmsg(D->store));
+	else
+		server_reply_ok(conn, repo_json(name, 1));
+	cJSON_Delete(imp);
+}
+
+static void h_repo_list(struct conn *conn, const cJSON *args)
+{
+	(void)args;
+	server_reply_ok(conn, repo_list_json());
+}
+
+static void h_repo_show(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_repo_name(conn, args);
+	cJSON *r;
+
+	if (name == NULL)
+		return;
+	if ((r = repo_json(name, 1)) == NULL)
+		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", name);
+	else
+		server_reply_ok(conn, r);
+}
+
+struct repo_busy {
+	const char *name;
+	int64_t task;
+};
+
+static void find_repo_task(struct task *t, void *ctx)
+{
+	struct repo_busy *b = ctx;
+	char res[DEPOT_RESOURCE_MAX + 1];
+
+	snprintf(res, sizeof res, "repository:%s", b->name);
+	for (size_t i = 0; i < t->nres && b->task == 0; i++)
+		if (strcmp(t->res[i].name, res) == 0)
+			b->task = t->id;
+}
+
+static void h_repo_delete(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_repo_name(conn, args);
+	struct repo_busy busy = { .name = name };
+	cJSON *imp, *r;
+
+	if (name == NULL)
+		return;
+	if ((imp = repo_importer(name)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", name);
+		return;
+	}
+	cJSON_Delete(imp);
+	tasks_foreach(find_repo_task, &busy);
+	if (busy.task != 0) {
+		server_reply_err(conn, ERR_CONFLICT, "repository '%s' has an unfinished task "
+		    "(%lld): wait for it or cancel it first", name, (long long)busy.task);
+		return;
+	}
+	if (repo_delete(name) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "deleting repository '%s': %s", name,
+		    store_errmsg(D->store));
+		return;
+	}
+	log_info("repository %s deleted", name);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "deleted", name);
+	server_reply_ok(conn, r);
 }

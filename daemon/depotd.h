@@ -148,6 +148,8 @@ cJSON *store_task_json(struct store *st, int64_t id);
 int store_list_ids(struct store *st, const char *state, const char *resource,
     int limit, int64_t **ids, size_t *n);
 int store_check(struct store *st, char *msg, size_t msglen);
+/* The connection, for modules with their own queries (repos.c). */
+struct sqlite3 *store_db(struct store *st);
 
 /* tasks.c */
 const char *task_state_name(enum task_state s);
@@ -159,7 +161,8 @@ void task_free(struct task *t);
 cJSON *task_to_json(const struct task *t);
 /* Task JSON for any id, active or final; NULL if unknown. */
 cJSON *task_json_by_id(int64_t id);
-int task_submit(struct task *t, char *err, size_t errlen);
+/* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */
+int64_t task_submit(struct task *t, char *err, size_t errlen);
 void task_finish(struct task *t, enum task_state state, cJSON *result,
     const char *reason, const char *message);
 /* Cancels with reason; waiting tasks end at once, running ones go canceling. */
@@ -188,6 +191,20 @@ int validate_string(const cJSON *args, const char *field, int required,
     size_t maxlen, const char **out, char *err, size_t errlen);
 int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
+
+/* repos.c */
+int repo_name_valid(const char *s);
+int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t errlen);
+cJSON *repo_importer(const char *name);
+cJSON *repo_json(const char *name, int with_versions);
+cJSON *repo_list_json(void);
+int repo_create(const char *name, const cJSON *importer);
+int repo_update(const char *name, const cJSON *importer);
+int repo_delete(const char *name);
+int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
+int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errlen);
+int repos_publish_done(const struct task *t, const cJSON *result);
+void repos_task_ended(const struct task *t);
 
 /* workerproto.c */
 void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req);

@@ -1,10 +1,10 @@
 /* main.c: depotd's command line, start-up and shutdown; the daemon's main loop. */
 #include "depotd.h"
+#include "fsutil.h"
 #include "log.h"
 #include "paths.h"
 #include "timeutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -47,28 +47,6 @@ static int make_dir(const char *dir, const char *sub, mode_t mode, char *err, si
 		return -1;
 	}
 	return 0;
-}
-
-/* tmp/ holds only what a killed process left half-written: nothing in it survives a start. */
-static void empty_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char child[4200];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-		if (e->d_type == DT_DIR) {
-			empty_dir(child);
-			rmdir(child);
-		} else
-			unlink(child);
-	}
-	closedir(d);
 }
 
 /* Returns the pid-file fd, holding a write lock for the daemon's life. */
@@ -171,8 +149,10 @@ static int prepare_dir(char *err, size_t errlen)
 		paths_join(path, sizeof path, D->dir, "run");
 		chmod(path, 0700);
 	}
+	/* tmp/ holds only what a killed process left half-written: nothing there survives a start. */
 	paths_join(path, sizeof path, D->dir, "tmp");
-	empty_dir(path);
+	if (fs_empty_dir(path) < 0)
+		log_warn("cannot empty %s: %m", path);
 	return 0;
 }
 

@@ -30,6 +30,22 @@ static const char *const migrations[] = {
 	"CREATE TABLE reservations ("
 	"  task_id INTEGER NOT NULL, resource TEXT NOT NULL, mode TEXT NOT NULL,"
 	"  PRIMARY KEY (task_id, resource));",
+
+	/* 2: file repositories (DESIGN §8). */
+	"CREATE TABLE repositories ("
+	"  name TEXT PRIMARY KEY, importer TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  published_version INTEGER, published_at INTEGER);"
+	"CREATE TABLE versions ("
+	"  repo TEXT NOT NULL REFERENCES repositories(name) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL, created_at INTEGER NOT NULL, task_id INTEGER,"
+	"  files INTEGER NOT NULL, size INTEGER NOT NULL, digest TEXT NOT NULL,"
+	"  PRIMARY KEY (repo, number));"
+	"CREATE TABLE version_files ("
+	"  repo TEXT NOT NULL, number INTEGER NOT NULL, path TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL, size INTEGER NOT NULL,"
+	"  PRIMARY KEY (repo, number, path),"
+	"  FOREIGN KEY (repo, number) REFERENCES versions(repo, number) ON DELETE CASCADE);"
+	"CREATE INDEX version_files_sha256 ON version_files(sha256);",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -152,6 +168,7 @@ void store_close(struct store *st)
 }
 
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
+sqlite3 *store_db(struct store *st) { return st->db; }
 
 /* Writes go in BEGIN IMMEDIATE so a second connection (sqlite3 CLI) never makes them fail half-way. */
 int store_begin(struct store *st)

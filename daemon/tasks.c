@@ -255,7 +255,7 @@ static int task_enqueue_locks(struct task *t)
 	return rc;
 }
 
-int task_submit(struct task *t, char *err, size_t errlen)
+int64_t task_submit(struct task *t, char *err, size_t errlen)
 {
 	int64_t id;
 
@@ -266,10 +266,12 @@ int task_submit(struct task *t, char *err, size_t errlen)
 	    store_commit(D->store) < 0) {
 		snprintf(err, errlen, "recording the task: %s", store_errmsg(D->store));
 		store_rollback(D->store);
+		task_free(t);
 		return -1;
 	}
 	t->id = id;
 	task_insert(t);
+	log_info("task %lld submitted: %s", (long long)id, t->name);
 	if (task_enqueue_locks(t) < 0) {
 		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
 		snprintf(err, errlen, "out of memory queueing reservations");
@@ -277,7 +279,7 @@ int task_submit(struct task *t, char *err, size_t errlen)
 	}
 	tasks_publish(t, "state");
 	tasks_dispatch();
-	return 0;
+	return id;
 }
 
 /* Adds a waiting task read back from the database at start-up. */
@@ -288,7 +290,7 @@ void task_restore_waiting(struct task *t)
 		log_error("task %lld: cannot queue its reservations", (long long)t->id);
 }
 
-static cJSON *task_assignment(const struct task *t)
+static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 {
 	cJSON *o = task_to_json(t);
 	char path[4200];
@@ -296,6 +298,10 @@ static cJSON *task_assignment(const struct task *t)
 	snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)t->id);
 	cJSON_AddStringToObject(o, "log_path", path);
 	cJSON_AddNumberToObject(o, "log_max", (double)D->cfg.log_max);
+	if (repos_prepare_assignment(t, o, err, errlen) < 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -310,9 +316,10 @@ static struct worker *idle_worker(void)
 	return best;
 }
 
-static int task_start(struct task *t, struct worker *w)
+static int task_start(struct task *t, struct worker *w, char *err, size_t errlen)
 {
 	int64_t now_mono = time_mono_ms();
+	cJSON *assignment;
 
 	t->state = TASK_RUNNING;
 	snprintf(t->worker, sizeof t->worker, "%s", w->name);
@@ -329,8 +336,10 @@ static int task_start(struct task *t, struct worker *w)
 		t->started_at = 0;
 		return -1;
 	}
+	if ((assignment = task_assignment(t, err, errlen)) == NULL)
+		return -1;
 	w->task = t->id;
-	server_reply_ok(w->poll, task_assignment(t));
+	server_reply_ok(w->poll, assignment);
 	w->poll = NULL;
 	publish_lock(t, "grant");
 	tasks_publish(t, "state");
@@ -347,17 +356,15 @@ void tasks_dispatch(void)
 		return;
 	while ((w = idle_worker()) != NULL && (id = lockmgr_next_ready(D->locks)) != 0) {
 		struct task *t = task_find(id);
+		char err[512] = "the database refused to record the task's start";
 
 		if (t == NULL || lockmgr_grant(D->locks, id) < 0) {
 			log_error("lock manager offered task %lld it cannot grant", (long long)id);
 			lockmgr_release(D->locks, id);
 			continue;
 		}
-		if (task_start(t, w) < 0) {
-			lockmgr_release(D->locks, id);
-			task_finish(t, TASK_FAILED, NULL, "exception",
-			    "the database refused to record the task's start");
-		}
+		if (task_start(t, w, err, sizeof err) < 0)
+			task_finish(t, TASK_FAILED, NULL, "exception", err);
 	}
 }
 
@@ -389,6 +396,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 		publish_lock(t, "release");
 	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
 		w->task = 0;
+	repos_task_ended(t);
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);

@@ -190,6 +190,79 @@ static char *default_name(const cJSON *argv)
 	return strdup(buf);
 }
 
+static int validate_name_timeout(const cJSON *args, const char **name,
+    int64_t *timeout, char *err, size_t errlen)
+{
+	if (validate_string(args, "name", 0, NAME_MAX_BYTES, name, err, errlen) < 0)
+		return -1;
+	if (*name != NULL && ((*name)[0] == '\0' || has_control_chars(*name))) {
+		snprintf(err, errlen, "'name' must be non-empty, without control characters");
+		return -1;
+	}
+	return validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, timeout, err, errlen) < 0 ?
+	    -1 : 0;
+}
+
+/*
+ * sync and publish reserve their repository, orphans the whole depot
+ * (DESIGN §5): the submitter names no resources and no command.
+ */
+static struct task *validate_repo_task(const cJSON *args, const char *type,
+    char *err, size_t errlen)
+{
+	const char *repo = NULL, *name = NULL;
+	int64_t version = 0, timeout = 0;
+	int is_orphans = strcmp(type, "orphans") == 0;
+	char buf[NAME_MAX_BYTES + 1], res[DEPOT_RESOURCE_MAX + 1];
+	struct task *t;
+
+	if (cJSON_GetObjectItemCaseSensitive(args, "argv") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(args, "resources") != NULL) {
+		snprintf(err, errlen, "a %s task takes no 'argv' or 'resources': its "
+		    "reservations are fixed", type);
+		return NULL;
+	}
+	if (!is_orphans) {
+		if (validate_string(args, "repository", 1, 64, &repo, err, errlen) < 0)
+			return NULL;
+		if (!repo_name_valid(repo)) {
+			snprintf(err, errlen, "bad repository name '%s' (letters, digits, '.', "
+			    "'_' and '-', 1 to 64)", repo);
+			return NULL;
+		}
+	}
+	if (strcmp(type, "publish") == 0 &&
+	    validate_int(args, "version", 0, 1, INT64_C(9000000000000000), &version,
+	    err, errlen) < 0)
+		return NULL;
+	if (validate_name_timeout(args, &name, &timeout, err, errlen) < 0)
+		return NULL;
+	if ((t = calloc(1, sizeof *t)) == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(buf, sizeof buf, is_orphans ? "orphans clean" : "%s %s", type, repo);
+	snprintf(res, sizeof res, is_orphans ? "depot" : "repository:%s", repo);
+	t->type = strdup(type);
+	t->name = strdup(name ? name : buf);
+	t->timeout_ms = timeout;
+	t->args = cJSON_CreateObject();
+	if (repo != NULL)
+		cJSON_AddStringToObject(t->args, "repository", repo);
+	if (version > 0)
+		cJSON_AddNumberToObject(t->args, "version", (double)version);
+	t->res[0].name = strdup(res);
+	t->res[0].mode = LOCK_EXCLUSIVE;
+	t->nres = 1;
+	if (t->type == NULL || t->name == NULL || t->res[0].name == NULL) {
+		task_free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return t;
+}
+
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 {
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv"), *a;
@@ -204,8 +277,12 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 	}
 	if (validate_string(args, "type", 1, 32, &type, err, errlen) < 0)
 		return NULL;
+	if (strcmp(type, "sync") == 0 || strcmp(type, "publish") == 0 ||
+	    strcmp(type, "orphans") == 0)
+		return validate_repo_task(args, type, err, errlen);
 	if (strcmp(type, "exec") != 0) {
-		snprintf(err, errlen, "unknown task type '%s' (this daemon runs: exec)", type);
+		snprintf(err, errlen, "unknown task type '%s' (this daemon runs: exec, "
+		    "sync, publish, orphans)", type);
 		return NULL;
 	}
 	if (!cJSON_IsArray(argv) || (count = (size_t)cJSON_GetArraySize(argv)) == 0 ||
@@ -224,13 +301,7 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 		snprintf(err, errlen, "'argv' first item (the command) is empty");
 		return NULL;
 	}
-	if (validate_string(args, "name", 0, NAME_MAX_BYTES, &name, err, errlen) < 0)
-		return NULL;
-	if (name != NULL && (name[0] == '\0' || has_control_chars(name))) {
-		snprintf(err, errlen, "'name' must be non-empty, without control characters");
-		return NULL;
-	}
-	if (validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, &timeout, err, errlen) < 0)
+	if (validate_name_timeout(args, &name, &timeout, err, errlen) < 0)
 		return NULL;
 	if ((t = calloc(1, sizeof *t)) == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 volatile sig_atomic_t worker_task_pgid;
+char worker_dir[4096];
 
 static struct worker_shared ws = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -106,6 +107,19 @@ static void hello(struct depot_client *c)
 	}
 }
 
+/* The running task's progress, as heartbeat and done carry it; ws.mu held. */
+static void add_progress_locked(cJSON *args)
+{
+	cJSON *p = cJSON_AddObjectToObject(args, "progress");
+
+	cJSON_AddNumberToObject(p, "done", (double)ws.progress_done);
+	if (ws.progress_total >= 0)
+		cJSON_AddNumberToObject(p, "total", (double)ws.progress_total);
+	cJSON_AddStringToObject(p, "unit", ws.progress_unit);
+	if (ws.progress_message[0])
+		cJSON_AddStringToObject(p, "message", ws.progress_message);
+}
+
 /*
  * A cancel answers the heartbeat that named task; by the time it arrives
  * that task may have ended and the next begun, which must not be touched.
@@ -123,7 +137,7 @@ static void *heartbeat_thread(void *arg)
 	struct depot_client *c = arg;
 
 	for (;;) {
-		cJSON *args = cJSON_CreateObject(), *reply, *p;
+		cJSON *args = cJSON_CreateObject(), *reply;
 		struct timespec until;
 		int64_t task, interval;
 		char err[256];
@@ -145,9 +159,7 @@ static void *heartbeat_thread(void *arg)
 			cJSON_AddNumberToObject(args, "task", (double)task);
 		if (ws.pgid > 0)
 			cJSON_AddNumberToObject(args, "pgid", ws.pgid);
-		p = cJSON_AddObjectToObject(args, "progress");
-		cJSON_AddNumberToObject(p, "done", (double)ws.progress_done);
-		cJSON_AddStringToObject(p, "unit", "bytes");
+		add_progress_locked(args);
 		pthread_mutex_unlock(&ws.mu);
 		if (atomic_load(&ws.stop)) {
 			cJSON_Delete(args);
@@ -175,18 +187,16 @@ static void *heartbeat_thread(void *arg)
 static void report_done(struct depot_client *c, int64_t task, const char *state,
     cJSON *result, cJSON *error)
 {
-	cJSON *args = cJSON_CreateObject(), *reply, *p;
+	cJSON *args = cJSON_CreateObject(), *reply;
 
 	cJSON_AddStringToObject(args, "name", ws.name);
 	cJSON_AddNumberToObject(args, "task", (double)task);
 	cJSON_AddStringToObject(args, "state", state);
 	cJSON_AddItemToObject(args, "result", result ? result : cJSON_CreateNull());
 	cJSON_AddItemToObject(args, "error", error ? error : cJSON_CreateNull());
-	p = cJSON_AddObjectToObject(args, "progress");
 	pthread_mutex_lock(&ws.mu);
-	cJSON_AddNumberToObject(p, "done", (double)ws.progress_done);
+	add_progress_locked(args);
 	pthread_mutex_unlock(&ws.mu);
-	cJSON_AddStringToObject(p, "unit", "bytes");
 	reply = call(c, "done", args, 10000);
 	cJSON_Delete(reply);
 }
@@ -202,11 +212,20 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	ws.task = id;
 	ws.pgid = 0;
 	ws.progress_done = 0;
+	ws.progress_total = -1;
+	snprintf(ws.progress_unit, sizeof ws.progress_unit, "bytes");
+	ws.progress_message[0] = '\0';
 	atomic_store(&ws.cancel, 0);
 	pthread_mutex_unlock(&ws.mu);
 	log_info("task %lld: running", (long long)id);
 	if (type != NULL && strcmp(type, "exec") == 0)
 		exec_run(&ws, task, &result, &error, &state);
+	else if (type != NULL && strcmp(type, "sync") == 0)
+		sync_run(&ws, task, &result, &error, &state);
+	else if (type != NULL && strcmp(type, "publish") == 0)
+		publish_run(&ws, task, &result, &error, &state);
+	else if (type != NULL && strcmp(type, "orphans") == 0)
+		orphans_run(&ws, task, &result, &error, &state);
 	else {
 		error = cJSON_CreateObject();
 		cJSON_AddStringToObject(error, "reason", "exception");
@@ -227,6 +246,7 @@ int worker_main(const char *dir, const char *name, int parent)
 	pthread_t hb;
 
 	snprintf(ws.name, sizeof ws.name, "%s", name);
+	snprintf(worker_dir, sizeof worker_dir, "%s", dir);
 	ws.heartbeat_ms = 2000;
 	worker_supervised = parent > 0;
 	/* A supervised worker dies with its daemon (DESIGN §7 rule 5: it is restarted fresh). */

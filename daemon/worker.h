@@ -15,18 +15,38 @@ struct worker_shared {
 	char name[65];
 	int64_t task;			/* running task id, 0 when idle */
 	pid_t pgid;			/* its process group, once spawned */
-	int64_t progress_done;		/* bytes of output so far */
+	int64_t progress_done;		/* in progress_unit */
+	int64_t progress_total;		/* -1: unknown */
+	char progress_unit[16];		/* "bytes" for exec, "files" for sync */
+	char progress_message[128];
 	int64_t heartbeat_ms;
 	atomic_int cancel;		/* the daemon asked the running task to stop */
 	atomic_int need_hello;		/* the daemon no longer knows us */
 	atomic_int stop;
 };
 
+/* Data directory the worker serves (content/, tmp/, publish/). */
+extern char worker_dir[4096];
+
 /* Set by exec.c, read by the SIGTERM handler to take the task's processes down with us. */
 extern volatile sig_atomic_t worker_task_pgid;
 
 /* exec.c: runs an exec task to its end; fills state ("completed", "failed", "canceled"). */
 void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
+    cJSON **error, const char **state);
+
+/*
+ * sync.c: runs a sync task: fetches the feed's PULP_MANIFEST, downloads
+ * what the content store lacks, verifies each file, and writes the new
+ * version's file list to the task's list_path for the daemon.
+ */
+void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
+    cJSON **error, const char **state);
+
+/* publish.c, orphans.c: the other repository task types. */
+void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
+    cJSON **error, const char **state);
+void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, const char **state);
 
 #endif

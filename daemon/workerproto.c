@@ -245,15 +245,34 @@ static void on_heartbeat(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
+/* What a completed sync or publish changes in the daemon's own records. */
+static int record_outcome(const struct task *t, cJSON *result, char *err, size_t errlen)
+{
+	if (strcmp(t->type, "sync") == 0) {
+		if (result == NULL) {
+			snprintf(err, errlen, "the worker reported no sync result");
+			return -1;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(result, "list");
+		return repos_sync_done(t, result, err, errlen);
+	}
+	if (strcmp(t->type, "publish") == 0 && repos_publish_done(t, result) < 0) {
+		snprintf(err, errlen, "recording the publication: %s", store_errmsg(D->store));
+		return -1;
+	}
+	return 0;
+}
+
 static void on_done(struct conn *conn, const cJSON *args)
 {
 	struct worker *w = known_worker(conn, args);
 	const cJSON *result, *error;
 	const char *state_s = NULL, *reason, *message;
 	enum task_state state;
+	cJSON *result_copy;
 	int64_t id;
 	struct task *t;
-	char err[256];
+	char err[512];
 
 	if (w == NULL)
 		return;
@@ -293,8 +312,13 @@ static void on_done(struct conn *conn, const cJSON *args)
 		reason = message = NULL;
 	else if (reason == NULL)
 		reason = "exception";
-	task_finish(t, state, cJSON_IsNull(result) || result == NULL ? NULL :
-	    cJSON_Duplicate(result, 1), reason, message);
+	result_copy = cJSON_IsObject(result) ? cJSON_Duplicate(result, 1) : NULL;
+	if (state == TASK_COMPLETED && record_outcome(t, result_copy, err, sizeof err) < 0) {
+		state = TASK_FAILED;
+		reason = "exception";
+		message = err;
+	}
+	task_finish(t, state, result_copy, reason, message);
 	server_reply_ok(conn, cJSON_CreateObject());
 }
 

@@ -1,0 +1,575 @@
+/* cmd-repo.c: repositories (create, update, list, show, delete) and the tasks on them: sync, publish, orphans clean. */
+#include "ctl.h"
+
+#include "proto.h"
+#include "timeutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* DESIGN §8: a repository's name. */
+#define REPO_NAME_MAX 64
+/* A PEM file bigger than this is not a certificate, a key or a CRL. */
+#define REPO_PEM_MAX (512 * 1024)
+/* Version numbers travel as JSON numbers (doubles). */
+#define REPO_VERSION_MAX 9007199254740991LL
+
+/* How an importer setting's value is read from the command line and sent. */
+enum repo_kind {
+	REPO_STR,	/* as typed */
+	REPO_PEM,	/* a file's PEM text */
+	REPO_BOOL,	/* true/false/yes/no/1/0 → JSON bool */
+	REPO_INT,	/* an integer in [min, max] */
+	REPO_SIZE,	/* bytes: 100, 512KiB, 2MiB */
+};
+
+/* The importer settings of doc/protocol.md, by option name (the wire key has '_' for '-'). */
+static const struct repo_key {
+	const char *opt;
+	enum repo_kind kind;
+	long long min, max;
+} repo_keys[] = {
+	{ "feed", REPO_STR, 0, 0 },
+	{ "proxy-url", REPO_STR, 0, 0 },
+	{ "proxy-port", REPO_INT, 1, 65535 },
+	{ "proxy-username", REPO_STR, 0, 0 },
+	{ "proxy-password", REPO_STR, 0, 0 },
+	{ "ssl-ca-cert", REPO_PEM, 0, 0 },
+	{ "ssl-client-cert", REPO_PEM, 0, 0 },
+	{ "ssl-client-key", REPO_PEM, 0, 0 },
+	{ "ssl-validation", REPO_BOOL, 0, 0 },
+	{ "ssl-crl", REPO_PEM, 0, 0 },
+	{ "max-speed", REPO_SIZE, 0, 0 },
+	{ "download-concurrency", REPO_INT, 1, 64 },
+	{ "mirror", REPO_BOOL, 0, 0 },
+};
+#define REPO_NKEYS (sizeof repo_keys / sizeof repo_keys[0])
+
+static int repo_check_name(const struct ctl_args *a, const char *name);
+static cJSON *repo_name_args(const char *name);
+static int repo_read_pem(const char *opt, const char *path, char **text);
+static int repo_value(const struct ctl_args *a, const struct repo_key *k,
+    const char *v, cJSON **out);
+static int repo_importer(const struct ctl_args *a, int update, cJSON **out);
+static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update);
+static void repo_num(const cJSON *o, const char *key, char *buf, size_t n);
+static void repo_size(const cJSON *o, const char *key, char *buf, size_t n);
+static void repo_show_value(int indent, const char *key, const cJSON *v);
+static void repo_show_time(const char *key, const cJSON *repo, const char *field);
+static int repo_show_versions(const cJSON *versions);
+static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
+    const char *name, const char *version);
+
+/* [A-Za-z0-9._-]{1,64}, checked here so that a typo is named before any request. */
+static int repo_check_name(const struct ctl_args *a, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > REPO_NAME_MAX ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != len) {
+		char clean[REPO_NAME_MAX * 4 + 8];
+
+		out_clean(name, REPO_NAME_MAX + 3, clean, sizeof clean);
+		return ctl_usage_error(a->cmd, "invalid repository name '%s': a name "
+		    "is 1 to %d letters, digits, '.', '_' or '-'", clean, REPO_NAME_MAX);
+	}
+	return EXIT_OK;
+}
+
+/* {"name": NAME}; NULL when out of memory. */
+static cJSON *repo_name_args(const char *name)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o != NULL && cJSON_AddStringToObject(o, "name", name) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The text of a PEM file for --opt: at most REPO_PEM_MAX bytes, no NUL,
+ * and a "-----BEGIN " line somewhere. Reads rather than stats, so that
+ * <(pass show key) works too. Errors name the option and the file.
+ */
+static int repo_read_pem(const char *opt, const char *path, char **text)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t len = 0, k;
+
+	*text = NULL;
+	if (f == NULL) {
+		ctl_error("cannot read '%s' for --%s: %s", path, opt, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if ((buf = malloc(REPO_PEM_MAX + 2)) == NULL) {
+		fclose(f);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	/* One byte more than allowed tells a file that is too big. */
+	while (len <= REPO_PEM_MAX &&
+	    (k = fread(buf + len, 1, REPO_PEM_MAX + 1 - len, f)) > 0)
+		len += k;
+	if (ferror(f)) {
+		ctl_error("cannot read '%s' for --%s: %s", path, opt, strerror(errno));
+		goto bad;
+	}
+	if (len > REPO_PEM_MAX) {
+		ctl_error("'%s' for --%s is larger than %d KiB: give a PEM file "
+		    "(-----BEGIN ...)", path, opt, REPO_PEM_MAX / 1024);
+		goto bad;
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len) != NULL) {
+		ctl_error("'%s' for --%s holds NUL bytes: give a PEM file "
+		    "(-----BEGIN ...), not DER", path, opt);
+		goto bad;
+	}
+	if (strstr(buf, "-----BEGIN ") == NULL) {
+		ctl_error("'%s' for --%s holds no PEM block (no \"-----BEGIN \" "
+		    "line): give the file in PEM format", path, opt);
+		goto bad;
+	}
+	fclose(f);
+	*text = buf;
+	return EXIT_OK;
+bad:
+	fclose(f);
+	free(buf);
+	return EXIT_USAGE;
+}
+
+/* The JSON value of one setting as typed; *out is NULL for an empty value. */
+static int repo_value(const struct ctl_args *a, const struct repo_key *k,
+    const char *v, cJSON **out)
+{
+	int64_t n;
+	char *end, *text;
+	long long ll;
+	int rc;
+
+	*out = NULL;
+	switch (k->kind) {
+	case REPO_STR:
+		*out = cJSON_CreateString(v);
+		break;
+	case REPO_PEM:
+		if ((rc = repo_read_pem(k->opt, v, &text)) != EXIT_OK)
+			return rc;
+		*out = cJSON_CreateString(text);
+		free(text);
+		break;
+	case REPO_BOOL:
+		if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 ||
+		    strcmp(v, "1") == 0)
+			*out = cJSON_CreateTrue();
+		else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0 ||
+		    strcmp(v, "0") == 0)
+			*out = cJSON_CreateFalse();
+		else
+			return ctl_usage_error(a->cmd, "invalid value '%s' for --%s: "
+			    "expected true, false, yes, no, 1 or 0", v, k->opt);
+		break;
+	case REPO_INT:
+		errno = 0;
+		ll = strtoll(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno != 0 || *v == ' ' ||
+		    *v == '+' || ll < k->min || ll > k->max)
+			return ctl_usage_error(a->cmd, "invalid value '%s' for --%s: "
+			    "expected a whole number from %lld to %lld", v, k->opt,
+			    k->min, k->max);
+		*out = cJSON_CreateNumber((double)ll);
+		break;
+	case REPO_SIZE:
+		if (time_parse_size(v, &n) != 0)
+			return ctl_usage_error(a->cmd, "invalid size '%s' for --%s: "
+			    "expected bytes per second, as a number with an optional "
+			    "unit (100000, 512KiB, 2MiB, 1GiB; 0: no limit)", v, k->opt);
+		*out = cJSON_CreateNumber((double)n);
+		break;
+	}
+	if (*out == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * The "importer" object from the options given. For repo update an empty
+ * value is null (the setting is removed); for repo create it is refused,
+ * since leaving the option out says the same. NULL (*out) for create
+ * without settings: the importer is then left out of the request.
+ */
+static int repo_importer(const struct ctl_args *a, int update, cJSON **out)
+{
+	cJSON *imp = NULL;
+	int rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < REPO_NKEYS; i++) {
+		const struct repo_key *k = &repo_keys[i];
+		const char *v = args_get(a, k->opt);
+		char key[64];
+		cJSON *val;
+
+		if (v == NULL)
+			continue;
+		snprintf(key, sizeof key, "%s", k->opt);
+		for (char *p = key; *p != '\0'; p++)
+			if (*p == '-')
+				*p = '_';
+		if (v[0] == '\0' && !update) {
+			cJSON_Delete(imp);
+			return ctl_usage_error(a->cmd, "empty value for --%s: leave the "
+			    "option out to leave %s unset", k->opt, key);
+		}
+		if (v[0] == '\0')
+			val = cJSON_CreateNull();
+		else if ((rc = repo_value(a, k, v, &val)) != EXIT_OK) {
+			cJSON_Delete(imp);
+			return rc;
+		}
+		if (val == NULL || (imp == NULL && (imp = cJSON_CreateObject()) == NULL) ||
+		    !cJSON_AddItemToObject(imp, key, val)) {
+			cJSON_Delete(val);
+			cJSON_Delete(imp);
+			ctl_error("out of memory");
+			return EXIT_REFUSED;
+		}
+	}
+	if (imp == NULL && update)
+		return ctl_usage_error(a->cmd, "nothing to change: give at least one "
+		    "setting, e.g. --feed URL (an empty value removes a setting)");
+	*out = imp;
+	return EXIT_OK;
+}
+
+/* repo create and repo update: the same request but for the command and what "" means. */
+static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update)
+{
+	const char *name = a->argv[0];
+	cJSON *req, *imp, *repo;
+	int rc;
+
+	if ((rc = repo_check_name(a, name)) != EXIT_OK ||
+	    (rc = repo_importer(a, update, &imp)) != EXIT_OK)
+		return rc;
+	if ((req = repo_name_args(name)) == NULL ||
+	    (imp != NULL && !cJSON_AddItemToObject(req, "importer", imp))) {
+		cJSON_Delete(imp);
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	rc = call(ctx, update ? "repo.update" : "repo.create", req,
+	    CTL_CALL_TIMEOUT_MS, &repo);
+	if (rc != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(repo);
+	else
+		printf("%s %s\n", update ? "updated" : "created",
+		    json_str(repo, "name") != NULL ? json_str(repo, "name") : name);
+	cJSON_Delete(repo);
+	return rc;
+}
+
+int cmd_repo_create(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return repo_save(ctx, a, 0);
+}
+
+int cmd_repo_update(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return repo_save(ctx, a, 1);
+}
+
+/* A whole number for a cell: "3", or "-" when null or missing. */
+static void repo_num(const cJSON *o, const char *key, char *buf, size_t n)
+{
+	int64_t v;
+
+	if (json_int(o, key, &v) == 0)
+		snprintf(buf, n, "%lld", (long long)v);
+	else
+		snprintf(buf, n, "-");
+}
+
+static void repo_size(const cJSON *o, const char *key, char *buf, size_t n)
+{
+	int64_t v;
+
+	if (json_int(o, key, &v) == 0)
+		out_size(v, buf, n);
+	else
+		snprintf(buf, n, "-");
+}
+
+int cmd_repo_list(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	static const char *const headers[] = {
+		"NAME", "FEED", "VERSION", "FILES", "SIZE", "PUBLISHED",
+	};
+	struct out_table *t = NULL;
+	const cJSON *repo;
+	cJSON *list;
+	int rc;
+
+	(void)a;
+	if ((rc = call(ctx, "repo.list", NULL, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+		return rc;
+	if (ctx->json) {
+		rc = json_print(list);
+		cJSON_Delete(list);
+		return rc;
+	}
+	if ((t = out_table_new(6, headers)) == NULL)
+		goto nomem;
+	out_table_limit(t, 1, 60);
+	cJSON_ArrayForEach(repo, list) {
+		const cJSON *imp = cJSON_GetObjectItemCaseSensitive(repo, "importer");
+		char version[24], files[24], size[32], published[24];
+
+		repo_num(repo, "latest_version", version, sizeof version);
+		repo_num(repo, "files", files, sizeof files);
+		repo_size(repo, "size", size, sizeof size);
+		repo_num(repo, "published_version", published, sizeof published);
+		if (out_table_add(t, (const char *const[]){ json_str(repo, "name"),
+		    json_str(imp, "feed"), version, files, size, published }) != 0)
+			goto nomem;
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+	cJSON_Delete(list);
+	return EXIT_OK;
+nomem:
+	out_table_free(t);
+	cJSON_Delete(list);
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
+}
+
+/* One "key  value" line for any JSON value; strings cleaned of control characters. */
+static void repo_show_value(int indent, const char *key, const cJSON *v)
+{
+	char *text, *clean;
+	size_t n;
+
+	if (v == NULL || cJSON_IsNull(v)) {
+		out_kv(stdout, indent, key, "-");
+		return;
+	}
+	if (cJSON_IsBool(v)) {
+		out_kv(stdout, indent, key, "%s", cJSON_IsTrue(v) ? "true" : "false");
+		return;
+	}
+	if (cJSON_IsString(v))
+		text = strdup(v->valuestring);
+	else
+		text = cJSON_PrintUnformatted(v);
+	if (text == NULL) {
+		out_kv(stdout, indent, key, "(out of memory)");
+		return;
+	}
+	n = strlen(text) * 3 + 4;
+	if ((clean = malloc(n)) == NULL) {
+		free(text);
+		out_kv(stdout, indent, key, "(out of memory)");
+		return;
+	}
+	out_clean(text, 0, clean, n);
+	out_kv(stdout, indent, key, "%s", clean[0] != '\0' ? clean : "\"\"");
+	free(clean);
+	free(text);
+}
+
+static void repo_show_time(const char *key, const cJSON *repo, const char *field)
+{
+	const char *t = json_str(repo, field);
+	char age[32];
+
+	if (t == NULL) {
+		out_kv(stdout, 0, key, "-");
+		return;
+	}
+	out_age(t, age, sizeof age);
+	out_kv(stdout, 0, key, "%s (%s ago)", t, age);
+}
+
+static int repo_show_versions(const cJSON *versions)
+{
+	static const char *const headers[] = {
+		"VERSION", "CREATED", "FILES", "SIZE", "TASK",
+	};
+	struct out_table *t;
+	const cJSON *v;
+
+	if (cJSON_GetArraySize(versions) == 0) {
+		printf("\nno versions yet: sync the repository to make one\n");
+		return 0;
+	}
+	if ((t = out_table_new(5, headers)) == NULL)
+		return -1;
+	cJSON_ArrayForEach(v, versions) {
+		char number[24], files[24], size[32], task[24];
+
+		repo_num(v, "number", number, sizeof number);
+		repo_num(v, "files", files, sizeof files);
+		repo_size(v, "size", size, sizeof size);
+		repo_num(v, "task", task, sizeof task);
+		if (out_table_add(t, (const char *const[]){ number,
+		    json_str(v, "created_at"), files, size, task }) != 0) {
+			out_table_free(t);
+			return -1;
+		}
+	}
+	fputc('\n', stdout);
+	out_table_print(t, stdout);
+	out_table_free(t);
+	return 0;
+}
+
+int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	static const char *const shown[] = {
+		"name", "created_at", "importer", "latest_version", "files", "size",
+		"published_version", "published_at", "versions", NULL,
+	};
+	const cJSON *imp, *item;
+	char buf[64];
+	cJSON *req, *repo;
+	int64_t v;
+	int rc;
+
+	if ((rc = repo_check_name(a, a->argv[0])) != EXIT_OK)
+		return rc;
+	if ((req = repo_name_args(a->argv[0])) == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, "repo.show", req, CTL_CALL_TIMEOUT_MS, &repo)) != EXIT_OK)
+		return rc;
+	if (ctx->json) {
+		rc = json_print(repo);
+		cJSON_Delete(repo);
+		return rc;
+	}
+	repo_show_value(0, "name", cJSON_GetObjectItemCaseSensitive(repo, "name"));
+	repo_show_time("created", repo, "created_at");
+	repo_num(repo, "latest_version", buf, sizeof buf);
+	out_kv(stdout, 0, "latest version", "%s", buf);
+	repo_num(repo, "files", buf, sizeof buf);
+	out_kv(stdout, 0, "files", "%s", buf);
+	if (json_int(repo, "size", &v) == 0) {
+		out_size(v, buf, sizeof buf);
+		out_kv(stdout, 0, "size", "%s (%lld bytes)", buf, (long long)v);
+	} else
+		out_kv(stdout, 0, "size", "-");
+	repo_num(repo, "published_version", buf, sizeof buf);
+	out_kv(stdout, 0, "published version", "%s", buf);
+	repo_show_time("published", repo, "published_at");
+	/* Fields this depotctl does not know yet, as JSON. */
+	cJSON_ArrayForEach(item, repo) {
+		int known = 0;
+
+		for (int i = 0; shown[i] != NULL; i++)
+			if (item->string != NULL && strcmp(item->string, shown[i]) == 0)
+				known = 1;
+		if (!known && item->string != NULL)
+			repo_show_value(0, item->string, item);
+	}
+	/* The settings in the daemon's order and spelling, secrets as it masked them. */
+	imp = cJSON_GetObjectItemCaseSensitive(repo, "importer");
+	if (cJSON_GetArraySize(imp) == 0)
+		out_kv(stdout, 0, "importer", "(no settings)");
+	else {
+		out_kv(stdout, 0, "importer", "%s", "");
+		cJSON_ArrayForEach(item, imp)
+			if (item->string != NULL)
+				repo_show_value(2, item->string, item);
+	}
+	if (repo_show_versions(cJSON_GetObjectItemCaseSensitive(repo, "versions")) != 0) {
+		cJSON_Delete(repo);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	cJSON_Delete(repo);
+	return EXIT_OK;
+}
+
+int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0];
+	cJSON *req, *r;
+	int rc;
+
+	if ((rc = repo_check_name(a, name)) != EXIT_OK)
+		return rc;
+	if ((req = repo_name_args(name)) == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, "repo.delete", req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else
+		printf("deleted %s\n", json_str(r, "deleted") != NULL ?
+		    json_str(r, "deleted") : name);
+	cJSON_Delete(r);
+	return rc;
+}
+
+/* A sync, publish or orphans task: task.submit, then as run does (task_submit). */
+static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
+    const char *name, const char *version)
+{
+	long long n = 0;
+	cJSON *req;
+	int rc;
+
+	if (name != NULL && (rc = repo_check_name(a, name)) != EXIT_OK)
+		return rc;
+	if (version != NULL) {
+		char *end;
+
+		errno = 0;
+		n = strtoll(version, &end, 10);
+		if (*version == '\0' || *end != '\0' || errno != 0 || *version == '+' ||
+		    *version == ' ' || n < 1 || n > REPO_VERSION_MAX)
+			return ctl_usage_error(a->cmd, "invalid version '%s' for "
+			    "--version: expected a positive whole number (see "
+			    "'%s repo show %s')", version, ctl_prog, name);
+	}
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "type", type) == NULL ||
+	    (name != NULL && cJSON_AddStringToObject(req, "repository", name) == NULL) ||
+	    (version != NULL && cJSON_AddNumberToObject(req, "version", (double)n) == NULL)) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return task_submit(ctx, req, args_has(a, "wait"));
+}
+
+int cmd_sync(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return repo_task(ctx, a, "sync", a->argv[0], NULL);
+}
+
+int cmd_publish(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return repo_task(ctx, a, "publish", a->argv[0], args_get(a, "version"));
+}
+
+int cmd_orphans_clean(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return repo_task(ctx, a, "orphans", NULL, NULL);
+}

@@ -1,0 +1,37 @@
+/* content.h: the content store DIR/content/sha256/ab/<sha256> (DESIGN §3): where a file lives and how it gets in. */
+#ifndef DEPOT_CONTENT_H
+#define DEPOT_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if s is 64 lowercase hex digits (how the store names files), else 0. */
+int content_valid_sha256(const char *s);
+
+/*
+ * DIR/content/sha256/ab/<sha256> into out, where ab are the digest's first
+ * two digits (a fan-out, so no directory holds more than 1/256 of the
+ * store). Returns 0, or -1 if the digest is not 64 lowercase hex digits or
+ * the path does not fit in n bytes.
+ */
+int content_path(const char *dir, const char *sha256, char *out, size_t n);
+
+/* 1 if the store holds sha256 as a regular file of exactly size bytes, else 0. */
+int content_has(const char *dir, const char *sha256, int64_t size);
+
+/*
+ * Moves the complete, verified file tmp_path into the store under sha256,
+ * atomically: readers see the whole file or none. Makes it world-readable
+ * (publish hard-links it where a web server reads it), fsyncs it, creates
+ * the fan-out directory, links it into place and fsyncs the directories
+ * touched, so that after a crash the store holds it whole or not at all.
+ * A file already stored under that digest with the same size is kept and
+ * tmp_path removed; one with another size (damaged) is replaced. tmp_path
+ * must be on the same file system (DIR/tmp is). Returns 0 (tmp_path no
+ * longer exists), or -1 with a message naming the path in err (tmp_path is
+ * left for the caller to remove).
+ */
+int content_commit(const char *dir, const char *tmp_path, const char *sha256,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,150 @@
+# depotctl.bash: bash completion for depotctl(1), driven by depotctl itself.
+#
+# Command words come from `depotctl __commands`, options and which of them
+# take a value from `depotctl COMMAND --help`, both printed from ctl/cmd.c's
+# one table, so this file lists no command and no option. Install as
+# /usr/share/bash-completion/completions/depotctl, or source it.
+
+# The depotctl being completed (./build/depotctl completes with itself).
+_depotctl_prog()
+{
+	local prog=${COMP_WORDS[0]}
+
+	# shellcheck disable=SC2088 # a literal "~/" typed on the command line
+	[[ $prog == "~/"* ]] && prog=$HOME/${prog#"~/"}
+	printf '%s\n' "$prog"
+}
+
+# COMPREPLY from a command's lines, so that file names keep their spaces.
+_depotctl_reply()
+{
+	mapfile -t COMPREPLY < <("$@")
+}
+
+# "OPTION METAVAR" for each option of a command that takes a value, from
+# the option lines of its --help (not the text above them).
+_depotctl_valopts()
+{
+	"$@" --help 2>/dev/null | sed -n -E '/^Options:$/,$ {
+	    s/^ +(-([a-zA-Z]), )? *--([a-z][a-z-]*) ([A-Z]+)( .*)?$/-\2 \4\n--\3 \4/p
+	    }' | grep -v '^- '
+}
+
+# Every long option of a command, as its --help lists them.
+_depotctl_opts()
+{
+	"$@" --help 2>/dev/null | sed -n -E \
+	    '/^(Common )?[Oo]ptions:$/,$ s/^ +(-[a-zA-Z], )? *(--[a-z][a-z-]*).*$/\2/p'
+}
+
+_depotctl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	local prog i w cmd="" line dashdash=0 first_arg=0
+	local -a global=() typed=() cmds=()
+	local -A meta=()
+
+	prog=$(_depotctl_prog)
+	COMPREPLY=()
+
+	# Global options, then the command's words; remember -d so that task
+	# ids come from the same daemon.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		if [[ -z $cmd && ${#typed[@]} -eq 0 ]]; then
+			case $w in
+			-d) global+=(-d "${COMP_WORDS[i+1]}"); ((i++)); continue ;;
+			-*) continue ;;
+			esac
+		fi
+		if [[ -n $cmd ]]; then
+			[[ $w == -- && $dashdash -eq 0 && $first_arg -eq 0 ]] && { dashdash=$i; continue; }
+			# An option's value is not run's command.
+			[[ -n ${meta[${COMP_WORDS[i-1]}]} ]] && continue
+			[[ $w != -* && $dashdash -eq 0 && $first_arg -eq 0 ]] && first_arg=$i
+			continue
+		fi
+		[[ $w == -* ]] && continue
+		typed+=("$w")
+		# A complete command name: the rest are its options and arguments.
+		while IFS= read -r line; do
+			[[ $line == "${typed[*]}" ]] && cmd=$line
+		done < <("$prog" __commands 2>/dev/null)
+		[[ -z $cmd ]] && continue
+		while read -r line w; do
+			meta[$line]=$w
+			# --proxy-url may be typed --proxy_url.
+			[[ $line == --*-* ]] && meta[--${line:2}]=$w && line=${line:2} &&
+			    meta[--${line//-/_}]=$w
+		done < <(_depotctl_valopts "$prog" "${typed[@]}")
+	done
+
+	if [[ $prev == -d && -z $cmd && ${#typed[@]} -eq 0 ]]; then
+		_depotctl_reply compgen -d -- "$cur"
+		return
+	fi
+
+	# Still naming the command: offer the next word of every command that fits.
+	if [[ -z $cmd ]]; then
+		if [[ $cur == -* && ${#typed[@]} -eq 0 ]]; then
+			_depotctl_reply compgen -W '-d --json --help --version' -- "$cur"
+			return
+		fi
+		while IFS= read -r line; do
+			read -r -a cmds <<<"$line"
+			for ((i = 0; i < ${#typed[@]}; i++)); do
+				[[ ${cmds[i]} == "${typed[i]}" ]] || continue 2
+			done
+			[[ -n ${cmds[${#typed[@]}]} ]] && COMPREPLY+=("${cmds[${#typed[@]}]}")
+		done < <("$prog" __commands 2>/dev/null)
+		_depotctl_reply compgen -W "$(printf '%s\n' "${COMPREPLY[@]}" | sort -u)" -- "$cur"
+		return
+	fi
+
+	# run's command line: a program, then files.
+	if [[ $cmd == run ]] && ((dashdash > 0 || first_arg > 0)); then
+		if ((first_arg == 0 && COMP_CWORD == dashdash + 1)); then
+			_depotctl_reply compgen -c -- "$cur"
+		else
+			_depotctl_reply compgen -f -- "$cur"
+		fi
+		return
+	fi
+
+	# Values of options, by the metavariable the table gives them.
+	if [[ -n ${meta[$prev]} ]]; then
+		case ${meta[$prev]} in
+		S) _depotctl_reply compgen -W 'active waiting running canceling completed failed canceled' -- "$cur" ;;
+		T) _depotctl_reply compgen -W 'task worker lock status' -- "$cur" ;;
+		BOOL) _depotctl_reply compgen -W 'true false' -- "$cur" ;;
+		FILE | DIR) _depotctl_reply compgen -f -- "$cur" ;;
+		esac
+		return
+	fi
+
+	if [[ $cur == -* ]]; then
+		read -r -a cmds <<<"$cmd"
+		_depotctl_reply compgen -W "$(_depotctl_opts "$prog" "${cmds[@]}" |
+		    sort -u)" -- "$cur"
+		return
+	fi
+
+	case $cmd in
+	help)
+		_depotctl_reply compgen -W "$("$prog" __commands 2>/dev/null |
+		    cut -d' ' -f1 | sort -u)" -- "$cur" ;;
+	"task cancel" | "task wait")
+		_depotctl_reply compgen -W "$("$prog" "${global[@]}" task list \
+		    --state active --limit 100 2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
+	"task show" | "task log")
+		_depotctl_reply compgen -W "$("$prog" "${global[@]}" task list \
+		    --limit 100 2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
+	"repo show" | "repo update" | "repo delete" | sync | publish)
+		_depotctl_reply compgen -W "$("$prog" "${global[@]}" repo list \
+		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
+	run)
+		_depotctl_reply compgen -c -- "$cur" ;;
+	esac
+}
+
+complete -F _depotctl depotctl

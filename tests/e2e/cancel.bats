@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+# DESIGN §7 rule 4: a waiting task is canceled at once; a running one goes
+# through canceling, its worker SIGTERMs the command's process group
+# (SIGKILL after 5 s) and reports canceled; a worker that does not within
+# cancel_grace is killed. A final task never changes.
+
+load helpers
+
+@test "canceling a waiting task cancels it at once with reason canceled-by-user" {
+	depot_start
+	submit --lock r1 -- sleep 30
+	holder=$ID
+	wait_for task_is "$holder" running
+	submit --lock r1 -- sh -c 'echo never'
+	waiting=$ID
+
+	run ctl --json task cancel "$waiting"
+
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.[0].state' <<<"$output")" = canceled ]
+	run task_state "$waiting"
+	[ "$output" = canceled ]
+	run task_reason "$waiting"
+	[ "$output" = canceled-by-user ]
+	run ctl --json task show "$waiting"
+	[ "$(jq -r .started_at <<<"$output")" = null ]
+	[ "$(jq -r .finished_at <<<"$output")" != null ]
+	run task_state "$holder"
+	[ "$output" = running ]
+}
+
+@test "canceling a running task stops its command and the task ends canceled with reason canceled-by-user" {
+	depot_start
+	submit --lock r1 -- sh -c "echo \$\$ > $DIR/cmd.pid; exec sleep 30"
+	task=$ID
+	wait_for task_is "$task" running
+	wait_for file_has "$DIR/cmd.pid"
+	pid=$(cat "$DIR/cmd.pid")
+	kill -0 "$pid"
+
+	run ctl --json task cancel "$task"
+
+	[ "$status" -eq 0 ]
+	state=$(jq -r '.[0].state' <<<"$output")
+	[ "$state" = canceling ] || [ "$state" = canceled ]
+	wait_for task_is "$task" canceled 5s
+	run task_reason "$task"
+	[ "$output" = canceled-by-user ]
+	wait_for pid_gone "$pid" 2s
+	# Its lock is free again.
+	run ctl run --wait --lock r1 -- true
+	[ "$status" -eq 0 ]
+}
+
+@test "a command that ignores SIGTERM is SIGKILLed 5 s after the cancel and the task ends canceled" {
+	# cancel_grace longer than the worker's 5 s, so the worker's own
+	# SIGKILL, not the daemon killing the worker, is what ends it.
+	depot_start "monitor.cancel_grace = 15s"
+	submit -- sh -c "trap '' TERM; echo \$\$ > $DIR/cmd.pid; while :; do sleep 0.1; done"
+	task=$ID
+	wait_for task_is "$task" running
+	wait_for file_has "$DIR/cmd.pid"
+	pid=$(cat "$DIR/cmd.pid")
+	worker=$(worker_of_task "$task")
+	worker_before=$(worker_pid "$worker")
+
+	ctl task cancel "$task"
+	t0=$(now_ms)
+	wait_for pid_gone "$pid" 12s
+	elapsed=$(($(now_ms) - t0))
+
+	echo "command gone ${elapsed} ms after the cancel"
+	[ "$elapsed" -ge 4500 ]
+	[ "$elapsed" -lt 9000 ]
+	wait_for task_is "$task" canceled 5s
+	run task_reason "$task"
+	[ "$output" = canceled-by-user ]
+	run worker_pid "$worker"
+	[ "$output" = "$worker_before" ]
+}
+
+@test "a worker that does not stop a canceled task within cancel_grace is killed and the task ends canceled" {
+	# worker_timeout long, so missing heartbeats are not what ends it.
+	depot_start "monitor.cancel_grace = 1s" "monitor.worker_timeout = 20s"
+	submit --lock r1 -- sh -c "echo \$\$ > $DIR/cmd.pid; exec sleep 30"
+	task=$ID
+	wait_for task_is "$task" running
+	wait_for file_has "$DIR/cmd.pid"
+	worker=$(worker_of_task "$task")
+	hung=$(worker_pid "$worker")
+	kill -STOP "$hung"
+
+	ctl task cancel "$task"
+	t0=$(now_ms)
+	run task_state "$task"
+	[ "$output" = canceling ]
+	wait_for task_is "$task" canceled 10s
+	elapsed=$(($(now_ms) - t0))
+
+	echo "canceled ${elapsed} ms after the cancel"
+	[ "$elapsed" -lt 5000 ]
+	run task_reason "$task"
+	[ "$output" = canceled-by-user ]
+	wait_for pid_gone "$(cat "$DIR/cmd.pid")" 5s
+	wait_for pid_gone "$hung" 5s
+	wait_for worker_replaced "$worker" "$hung" 10s
+	run ctl run --wait --lock r1 -- true
+	[ "$status" -eq 0 ]
+}
+
+@test "canceling a task that already ended leaves it as it was" {
+	depot_start
+	run ctl run --wait -- sh -c 'echo done'
+	[ "$status" -eq 0 ]
+	id=$(ctl --json task list --limit 1 | jq -r '.[0].id')
+	before=$(ctl --json task show "$id")
+
+	run ctl task cancel "$id"
+
+	[ "$status" -eq 0 ]
+	[[ $output == *"$id"*completed* ]]
+	after=$(ctl --json task show "$id")
+	[ "$(jq -S 'del(.stalled)' <<<"$before")" = "$(jq -S 'del(.stalled)' <<<"$after")" ]
+	[ "$(jq -r .state <<<"$after")" = completed ]
+	[ "$(jq -r .error <<<"$after")" = null ]
+}
+
+@test "canceling an unknown task id exits 1 with a not_found message naming the id" {
+	depot_start
+
+	run ctl task cancel 987654
+
+	[ "$status" -eq 1 ]
+	[[ $output == *987654* ]]
+	[[ $output == *not_found* || $output == *"not found"* || $output == *"no task"* ]]
+}

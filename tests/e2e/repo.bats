@@ -1,0 +1,328 @@
+#!/usr/bin/env bats
+# DESIGN §8, §11 and doc/protocol.md (repo.*): repositories are created,
+# changed, listed, shown and deleted with depotctl; names and importer keys
+# are checked; PEM options read a file and the daemon keeps its text;
+# secrets never leave the daemon; a repository with an unfinished task is
+# not deleted.
+
+load helpers
+load repo_helpers
+
+# A PEM-looking file with a marker line no other text in the test has.
+make_pem() {
+	local file=$1 kind=$2 marker=$3
+	{
+		echo "-----BEGIN $kind-----"
+		echo "$marker"
+		head -c 300 /dev/urandom | base64 -w 64
+		echo "-----END $kind-----"
+	} >"$file"
+}
+
+@test "repo create, update, list, show and delete a repository" {
+	depot_start
+
+	run ctl repo create fedora-39_x86.64 --feed http://127.0.0.1:9/fedora/PULP_MANIFEST
+	[ "$status" -eq 0 ]
+	[ "$output" = "created fedora-39_x86.64" ]
+	run ctl repo create other --feed file:///srv/feed/PULP_MANIFEST --mirror false
+	[ "$status" -eq 0 ]
+
+	run ctl --json repo show fedora-39_x86.64
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .name <<<"$output")" = fedora-39_x86.64 ]
+	[ "$(jq -r .importer.feed <<<"$output")" = http://127.0.0.1:9/fedora/PULP_MANIFEST ]
+	[ "$(jq -r .latest_version <<<"$output")" = null ]
+	[ "$(jq -r .files <<<"$output")" = 0 ]
+	[ "$(jq -r '.versions | length' <<<"$output")" = 0 ]
+	[ "$(jq -r .created_at <<<"$output")" != null ]
+
+	run ctl repo update fedora-39_x86.64 --download-concurrency 3 --mirror no --max-speed 2MiB
+	[ "$status" -eq 0 ]
+	[ "$output" = "updated fedora-39_x86.64" ]
+	run ctl --json repo show fedora-39_x86.64
+	[ "$(jq -r .importer.feed <<<"$output")" = http://127.0.0.1:9/fedora/PULP_MANIFEST ]
+	[ "$(jq -r .importer.download_concurrency <<<"$output")" = 3 ]
+	[ "$(jq -r .importer.mirror <<<"$output")" = false ]
+	[ "$(jq -r .importer.max_speed <<<"$output")" = 2097152 ]
+
+	# An empty value removes the setting.
+	run ctl repo update fedora-39_x86.64 --max-speed ''
+	[ "$status" -eq 0 ]
+	run ctl --json repo show fedora-39_x86.64
+	[ "$(jq -r '.importer | has("max_speed")' <<<"$output")" = false ]
+	[ "$(jq -r .importer.download_concurrency <<<"$output")" = 3 ]
+
+	run ctl repo show fedora-39_x86.64
+	[ "$status" -eq 0 ]
+	[[ $output == *fedora-39_x86.64* ]]
+	[[ $output == *http://127.0.0.1:9/fedora/PULP_MANIFEST* ]]
+
+	run ctl --json repo list
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '[.[].name] | sort | join(" ")' <<<"$output")" = "fedora-39_x86.64 other" ]
+	[ "$(jq -r '[.[] | has("versions")] | any' <<<"$output")" = false ]
+	[ "$(jq -r '.[] | select(.name == "other") | .importer.mirror' <<<"$output")" = false ]
+	run ctl repo list
+	[ "$status" -eq 0 ]
+	[[ $output == *fedora-39_x86.64* ]]
+	[[ $output == *other* ]]
+
+	# A second create of the same name is refused.
+	run ctl repo create other
+	[ "$status" -eq 1 ]
+	[[ $output == *other* ]]
+
+	run ctl repo delete fedora-39_x86.64
+	[ "$status" -eq 0 ]
+	[ "$output" = "deleted fedora-39_x86.64" ]
+	run ctl repo show fedora-39_x86.64
+	[ "$status" -eq 1 ]
+	[[ $output == *fedora-39_x86.64* ]]
+	[[ $output == *not_found* || $output == *"no repository"* ]]
+	run ctl --json repo list
+	[ "$(jq -r '[.[].name] | join(" ")' <<<"$output")" = other ]
+	run ctl repo delete fedora-39_x86.64
+	[ "$status" -eq 1 ]
+	run ctl repo update nosuch --mirror true
+	[ "$status" -eq 1 ]
+	[[ $output == *nosuch* ]]
+}
+
+@test "repository names outside [A-Za-z0-9._-]{1,64} are refused, naming the name" {
+	depot_start
+	long=$(printf 'a%.0s' {1..65})
+
+	for bad in 'bad/name' 'sp ace' 'semi;colon' 'naïve' "$long" '*'; do
+		run ctl repo create "$bad" --feed file:///x/PULP_MANIFEST
+		echo "create '$bad': status $status: $output"
+		[ "$status" -eq 1 ] || [ "$status" -eq 2 ]
+		[[ $output == *"${bad:0:20}"* ]]
+	done
+	run ctl repo create '' --feed file:///x/PULP_MANIFEST
+	[ "$status" -eq 1 ] || [ "$status" -eq 2 ]
+	[ -n "$output" ]
+
+	# The daemon checks too, whatever the client.
+	run bash -c "printf '%s' '{\"cmd\": \"repo.create\", \"args\": {\"name\": \"../etc\"}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .ok <<<"$output")" = false ]
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	run bash -c "printf '%s' '{\"cmd\": \"repo.create\", \"args\": {\"name\": \"$long\"}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+
+	# A name of exactly 64 characters is fine.
+	run ctl repo create "${long:1}"
+	[ "$status" -eq 0 ]
+	run ctl --json repo list
+	[ "$(jq -r 'length' <<<"$output")" = 1 ]
+}
+
+@test "an unknown importer key is refused, by depotctl and by the daemon" {
+	depot_start
+
+	run ctl repo create r1 --feed file:///x/PULP_MANIFEST --colour blue
+	[ "$status" -eq 2 ]
+	[[ $output == *colour* ]]
+	run ctl repo show r1
+	[ "$status" -eq 1 ]
+
+	run bash -c "printf '%s' '{\"cmd\": \"repo.create\", \"args\": {\"name\": \"r1\", \"importer\": {\"colour\": \"blue\"}}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	[[ $(jq -r .error.message <<<"$output") == *colour* ]]
+	run ctl repo show r1
+	[ "$status" -eq 1 ]
+
+	ctl repo create r1 --feed file:///x/PULP_MANIFEST
+	run ctl repo update r1 --colour red
+	[ "$status" -eq 2 ]
+	[[ $output == *colour* ]]
+	# Bad values are refused too, naming the key.
+	run ctl repo update r1 --proxy-port 70000
+	[ "$status" -eq 2 ]
+	[[ $output == *proxy-port* || $output == *proxy_port* ]]
+	run ctl repo update r1 --mirror maybe
+	[ "$status" -eq 2 ]
+	[[ $output == *mirror* ]]
+	run bash -c "printf '%s' '{\"cmd\": \"repo.update\", \"args\": {\"name\": \"r1\", \"importer\": {\"download_concurrency\": 0}}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	[[ $(jq -r .error.message <<<"$output") == *download_concurrency* ]]
+	run ctl --json repo show r1
+	[ "$(jq -r '.importer | keys | join(" ")' <<<"$output")" = feed ]
+}
+
+@test "importer keys are taken with dashes or underscores" {
+	depot_start
+
+	run ctl repo create r1 --feed file:///x/PULP_MANIFEST --proxy-url http://127.0.0.1 --proxy-port 3128
+	[ "$status" -eq 0 ]
+	run ctl repo create r2 --feed file:///x/PULP_MANIFEST --proxy_url http://127.0.0.1 --proxy_port 3129 \
+		--download_concurrency 2 --ssl_validation false
+	[ "$status" -eq 0 ]
+
+	run ctl --json repo show r1
+	[ "$(jq -r .importer.proxy_url <<<"$output")" = http://127.0.0.1 ]
+	[ "$(jq -r .importer.proxy_port <<<"$output")" = 3128 ]
+	run ctl --json repo show r2
+	[ "$(jq -r .importer.proxy_url <<<"$output")" = http://127.0.0.1 ]
+	[ "$(jq -r .importer.proxy_port <<<"$output")" = 3129 ]
+	[ "$(jq -r .importer.download_concurrency <<<"$output")" = 2 ]
+	[ "$(jq -r .importer.ssl_validation <<<"$output")" = false ]
+
+	run ctl repo update r2 --proxy-url https://proxy.example
+	[ "$status" -eq 0 ]
+	run ctl repo update r1 --proxy_url https://proxy2.example
+	[ "$status" -eq 0 ]
+	[ "$(repo_json r2 | jq -r .importer.proxy_url)" = https://proxy.example ]
+	[ "$(repo_json r1 | jq -r .importer.proxy_url)" = https://proxy2.example ]
+}
+
+@test "PEM options take a file path and the daemon stores the file's text" {
+	depot_start
+	make_pem "$WORK/ca.pem" CERTIFICATE ca-marker-7c1
+	make_pem "$WORK/crl.pem" "X509 CRL" crl-marker-7c2
+	make_pem "$WORK/client.pem" CERTIFICATE client-marker-7c3
+
+	run ctl repo create r1 --feed https://127.0.0.1:9/PULP_MANIFEST --ssl-ca-cert "$WORK/ca.pem" \
+		--ssl-crl "$WORK/crl.pem" --ssl_client_cert "$WORK/client.pem"
+	[ "$status" -eq 0 ]
+
+	# Shown as "PEM, N bytes", N the file's size.
+	run ctl --json repo show r1
+	[ "$(jq -r .importer.ssl_ca_cert <<<"$output")" = "PEM, $(stat -c %s "$WORK/ca.pem") bytes" ]
+	[ "$(jq -r .importer.ssl_crl <<<"$output")" = "PEM, $(stat -c %s "$WORK/crl.pem") bytes" ]
+	[ "$(jq -r .importer.ssl_client_cert <<<"$output")" = "PEM, $(stat -c %s "$WORK/client.pem") bytes" ]
+	[[ $output != *ca-marker-7c1* ]]
+
+	# The database holds the text, not the path (the file may go away).
+	stored=$(sqlite3 -readonly "$DIR/depot.db" \
+		"SELECT json_extract(importer, '\$.ssl_ca_cert') FROM repositories WHERE name = 'r1'")
+	[ "$stored" = "$(cat "$WORK/ca.pem")" ]
+	stored=$(sqlite3 -readonly "$DIR/depot.db" \
+		"SELECT json_extract(importer, '\$.ssl_crl') FROM repositories WHERE name = 'r1'")
+	[ "$stored" = "$(cat "$WORK/crl.pem")" ]
+	[[ $stored != *"$WORK"* ]]
+
+	# A missing file or one that is not PEM is refused, naming the file.
+	run ctl repo update r1 --ssl-ca-cert "$WORK/nosuch.pem"
+	[ "$status" -eq 2 ]
+	[[ $output == *"$WORK/nosuch.pem"* ]]
+	head -c 100 /dev/urandom | base64 >"$WORK/junk.txt"
+	run ctl repo update r1 --ssl-crl "$WORK/junk.txt"
+	[ "$status" -eq 2 ]
+	[[ $output == *"$WORK/junk.txt"* ]]
+	run ctl --json repo show r1
+	[ "$(jq -r .importer.ssl_crl <<<"$output")" = "PEM, $(stat -c %s "$WORK/crl.pem") bytes" ]
+}
+
+@test "secrets show as ******** in show, --json and list, and never reach the log or events" {
+	depot_start
+	secret=Pw-$RANDOM$RANDOM-s3cret
+	keymark=KEY$RANDOM$RANDOM
+	make_pem "$WORK/client.key" "PRIVATE KEY" "$keymark"
+	start_events "$WORK/events.out"
+	wait_for events_subscribed "$WORK/events.out" 10s
+
+	ctl repo create r1 --feed file:///nonexistent/PULP_MANIFEST --proxy-url http://127.0.0.1 \
+		--proxy-port 9 --proxy-username depot --proxy-password "$secret" \
+		--ssl-client-key "$WORK/client.key"
+	ctl repo create r2 --feed file:///nonexistent/PULP_MANIFEST
+	ctl repo update r2 --proxy_password "$secret" --ssl_client_key "$WORK/client.key"
+
+	run ctl --json repo show r1
+	[ "$(jq -r .importer.proxy_password <<<"$output")" = "********" ]
+	[ "$(jq -r .importer.ssl_client_key <<<"$output")" = "********" ]
+	[ "$(jq -r .importer.proxy_username <<<"$output")" = depot ]
+	[[ $output != *"$secret"* && $output != *"$keymark"* ]]
+	run ctl repo show r1
+	[[ $output == *proxy_password*"********"* ]]
+	[[ $output == *ssl_client_key*"********"* ]]
+	[[ $output != *"$secret"* && $output != *"$keymark"* ]]
+	run ctl --json repo list
+	[ "$(jq -r '[.[].importer.proxy_password] | join(" ")' <<<"$output")" = "******** ********" ]
+	[ "$(jq -r '[.[].importer.ssl_client_key] | join(" ")' <<<"$output")" = "******** ********" ]
+	[[ $output != *"$secret"* && $output != *"$keymark"* ]]
+	run ctl repo list
+	[[ $output != *"$secret"* && $output != *"$keymark"* ]]
+
+	# A sync hands the settings to a worker; it fails (no feed there) but
+	# neither its task, its log nor the daemon's log shows the secrets.
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $TASK != *"$secret"* && $TASK != *"$keymark"* ]]
+	run ctl task log "$ID"
+	[[ $output != *"$secret"* && $output != *"$keymark"* ]]
+
+	# The daemon still has them.
+	stored=$(sqlite3 -readonly "$DIR/depot.db" \
+		"SELECT json_extract(importer, '\$.proxy_password') FROM repositories WHERE name = 'r2'")
+	[ "$stored" = "$secret" ]
+
+	ctl repo delete r2
+	wait_for grep -q '"state"' "$WORK/events.out" 5s
+	run grep -c -- "$secret" "$DIR/depotd.log" "$WORK/events.out"
+	echo "$output"
+	! grep -q -- "$secret" "$DIR/depotd.log"
+	! grep -q -- "$keymark" "$DIR/depotd.log"
+	! grep -q -- "$secret" "$WORK/events.out"
+	! grep -q -- "$keymark" "$WORK/events.out"
+	! grep -rq -- "$secret" "$DIR/logs"
+}
+
+@test "deleting a repository with a waiting sync behind a holder of repository:NAME is refused with conflict" {
+	depot_start
+	ctl repo create r1 --feed file:///nonexistent/PULP_MANIFEST
+	submit --lock repository:r1 -- sleep 30
+	holder=$ID
+	wait_for task_is "$holder" running
+	submit_task sync r1
+	sync=$ID
+	run task_state "$sync"
+	[ "$output" = waiting ]
+
+	run ctl repo delete r1
+
+	[ "$status" -eq 1 ]
+	[[ $output == *conflict* || $output == *unfinished* ]]
+	[[ $output == *r1* ]]
+	run ctl --json repo show r1
+	[ "$status" -eq 0 ]
+	[ "$(task_state "$sync")" = waiting ]
+
+	# Once nothing of it is unfinished, it goes.
+	ctl task cancel "$sync" "$holder" >/dev/null
+	wait_for task_is "$holder" canceled 5s
+	wait_for task_is "$sync" canceled 5s
+	run ctl repo delete r1
+	[ "$status" -eq 0 ]
+	run ctl repo show r1
+	[ "$status" -eq 1 ]
+}
+
+@test "deleting a repository whose sync is running (slow server) is refused with conflict" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
+	make_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create slow --feed "$(feed_url "$HTTP_PORT")" --max-speed 20000
+	submit_task sync slow
+	sync=$ID
+	wait_for download_started "$sync" 10s
+
+	run ctl repo delete slow
+
+	[ "$status" -eq 1 ]
+	[[ $output == *conflict* || $output == *unfinished* ]]
+	run ctl --json repo show slow
+	[ "$status" -eq 0 ]
+	[ "$(task_state "$sync")" = running ]
+	ctl task cancel "$sync" >/dev/null
+	wait_for task_is "$sync" canceled 5s
+	run ctl repo delete slow
+	[ "$status" -eq 0 ]
+}
