@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -150,9 +151,36 @@ static int64_t file_size(const char *dir, const char *name)
 	    (int64_t)st.st_size : 0;
 }
 
+static int64_t content_total;
+
+static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (type == FTW_F)
+		content_total += st->st_size;
+	return 0;
+}
+
+/* Bytes in the content store; walked at most every 10 s, status is asked often. */
+static int64_t content_bytes(void)
+{
+	static int64_t cached, cached_at;
+	char path[4200];
+
+	if (cached_at != 0 && time_mono_ms() - cached_at < 10000)
+		return cached;
+	content_total = 0;
+	paths_join(path, sizeof path, D->dir, "content");
+	nftw(path, add_size, 16, FTW_PHYS);
+	cached = content_total;
+	cached_at = time_mono_ms();
+	return cached;
+}
+
 static void h_status(struct conn *conn, const cJSON *args)
 {
-	cJSON *r = cJSON_CreateObject(), *problems = cJSON_CreateArray(), *o, *ws;
+	cJSON *r = cJSON_CreateObject(), *problems = cJSON_CreateArray(), *o, *ws, *sched;
 	char msg[512], path[4200];
 	struct statvfs vfs;
 	int healthy = 1, db_ok;
@@ -181,11 +209,19 @@ static void h_status(struct conn *conn, const cJSON *args)
 
 	ws = cJSON_AddArrayToObject(r, "workers");
 	for (struct worker *w = D->workers; w; w = w->next) {
+		int64_t silent = time_mono_ms() - w->last_heartbeat_mono;
 		cJSON_AddItemToArray(ws, worker_to_json(w));
 		if (w->supervised && w->state != WORKER_ONLINE) {
 			healthy = 0;
 			snprintf(msg, sizeof msg, "worker %s is %s", w->name,
 			    worker_state_name(w->state));
+			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
+		} else if (w->state == WORKER_ONLINE &&
+		    silent > 2 * D->cfg.heartbeat_interval_ms + D->cfg.check_interval_ms) {
+			/* Late, not yet missing: a hung worker shows before worker_timeout. */
+			healthy = 0;
+			snprintf(msg, sizeof msg, "worker %s has sent no heartbeat for %lld ms",
+			    w->name, (long long)silent);
 			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
 		}
 	}
@@ -208,8 +244,16 @@ static void h_status(struct conn *conn, const cJSON *args)
 	add_time_field(o, "last_check", D->last_check);
 
 	o = cJSON_AddObjectToObject(r, "scheduler");
-	cJSON_AddNullToObject(o, "last_tick");
-	cJSON_AddNullToObject(o, "next_due");
+	add_time_field(o, "last_tick", D->sched_last_tick);
+	add_time_field(o, "next_due", D->sched_next_due);
+	sched = sched_list_json();
+	cJSON_AddNumberToObject(o, "schedules", cJSON_GetArraySize(sched));
+	cJSON_Delete(sched);
+	if (time_now_ms() - D->sched_last_tick > 5000) {
+		healthy = 0;
+		cJSON_AddItemToArray(problems, cJSON_CreateString("the scheduler has not ticked "
+		    "for over 5 s"));
+	}
 
 	o = cJSON_AddObjectToObject(r, "locks");
 	cJSON_AddNumberToObject(o, "held", (double)lockmgr_held_tasks(D->locks));
@@ -217,7 +261,7 @@ static void h_status(struct conn *conn, const cJSON *args)
 	cJSON_AddNumberToObject(o, "running", (double)lockmgr_held_tasks(D->locks));
 
 	o = cJSON_AddObjectToObject(r, "storage");
-	cJSON_AddNumberToObject(o, "content_bytes", 0);
+	cJSON_AddNumberToObject(o, "content_bytes", (double)content_bytes());
 	if (statvfs(D->dir, &vfs) == 0)
 		cJSON_AddNumberToObject(o, "free_bytes", (double)vfs.f_bavail * (double)vfs.f_frsize);
 	else
@@ -251,6 +295,21 @@ static int check_repo_task(struct conn *conn, const struct task *t)
 	return 0;
 }
 
+static int check_after(struct conn *conn, const struct task *t)
+{
+	cJSON *dep;
+
+	if (t->after == 0 || task_find(t->after) != NULL)
+		return 0;
+	if ((dep = store_task_json(D->store, t->after)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld to run after",
+		    (long long)t->after);
+		return -1;
+	}
+	cJSON_Delete(dep);
+	return 0;
+}
+
 static void h_task_submit(struct conn *conn, const cJSON *args)
 {
 	char err[512];
@@ -261,7 +320,7 @@ static void h_task_submit(struct conn *conn, const cJSON *args)
 		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (check_repo_task(conn, t) < 0) {
+	if (check_repo_task(conn, t) < 0 || check_after(conn, t) < 0) {
 		task_free(t);
 		return;
 	}
@@ -702,4 +761,119 @@ static void h_repo_delete(struct conn *conn, const cJSON *args)
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "deleted", name);
 	server_reply_ok(conn, r);
+}
+
+static const char *get_schedule_name(struct conn *conn, const cJSON *args)
+{
+	const char *name = NULL;
+	char err[256];
+
+	if (validate_string(args, "name", 1, 64, &name, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return NULL;
+	}
+	if (!repo_name_valid(name)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "bad schedule name '%s' (letters, "
+		    "digits, '.', '_' and '-', 1 to 64)", name);
+		return NULL;
+	}
+	return name;
+}
+
+static void h_schedule_add(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_schedule_name(conn, args), *at = NULL;
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(args, "template");
+	int64_t every = 0, first;
+	struct task *t;
+	cJSON *existing;
+	char err[512];
+
+	if (name == NULL)
+		return;
+	if (validate_int(args, "every_ms", 1, 1000, INT64_C(3650) * 86400000, &every,
+	    err, sizeof err) < 0 ||
+	    validate_string(args, "at", 0, 64, &at, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (at != NULL && time_parse_rfc3339(at, &first) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "'at' = '%s' is not an RFC 3339 time "
+		    "(2026-11-25T03:00:00Z)", at);
+		return;
+	}
+	if (!cJSON_IsObject(tmpl)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "'template' must be the args of a task.submit");
+		return;
+	}
+	/* The template is checked now, as a submission would be, so a typo fails here. */
+	if ((t = validate_submit(tmpl, err, sizeof err)) == NULL) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "template: %s", err);
+		return;
+	}
+	task_free(t);
+	if ((existing = sched_json(name)) != NULL) {
+		cJSON_Delete(existing);
+		server_reply_err(conn, ERR_CONFLICT, "schedule '%s' already exists", name);
+		return;
+	}
+	if (at == NULL)
+		first = time_now_ms() + every;
+	if (sched_add(name, tmpl, every, first) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "adding schedule '%s': %s", name,
+		    store_errmsg(D->store));
+		return;
+	}
+	log_info("schedule %s added (every %lld ms)", name, (long long)every);
+	server_reply_ok(conn, sched_json(name));
+}
+
+static void h_schedule_list(struct conn *conn, const cJSON *args)
+{
+	(void)args;
+	server_reply_ok(conn, sched_list_json());
+}
+
+static void h_schedule_delete(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_schedule_name(conn, args);
+	cJSON *r;
+	int n;
+
+	if (name == NULL)
+		return;
+	if ((n = sched_delete(name)) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "deleting schedule '%s': %s", name,
+		    store_errmsg(D->store));
+		return;
+	}
+	if (n == 0) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no schedule '%s'", name);
+		return;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "deleted", name);
+	server_reply_ok(conn, r);
+}
+
+static void h_schedule_set(struct conn *conn, const cJSON *args)
+{
+	const char *name = get_schedule_name(conn, args);
+	const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(args, "enabled");
+	int n;
+
+	if (name == NULL)
+		return;
+	if (!cJSON_IsBool(enabled)) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "'enabled' must be true or false");
+		return;
+	}
+	if ((n = sched_set_enabled(name, cJSON_IsTrue(enabled))) <= 0) {
+		if (n == 0)
+			server_reply_err(conn, ERR_NOT_FOUND, "no schedule '%s'", name);
+		else
+			server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
+		return;
+	}
+	server_reply_ok(conn, sched_json(name));
 }

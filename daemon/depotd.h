@@ -53,6 +53,16 @@ struct task {
 	char *cancel_message;
 	enum task_state cancel_final;
 	int64_t canceling_mono;
+	/* Where it came from and what it waits for besides its reservations. */
+	char *schedule;				/* the schedule that made it, or NULL */
+	int64_t retry_of;			/* the attempt it retries, or 0 */
+	int64_t after;				/* runs only after this task completed, or 0 */
+	int retries;				/* attempts left after this one */
+	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off) */
+	int queued;				/* in the lock manager's queues */
+	/* Final tasks read back from the database. */
+	int64_t finished_at;
+	cJSON *error, *result;
 	struct task *next_in_hash;
 };
 
@@ -85,6 +95,7 @@ struct depotd {
 	pid_t pid;
 	int64_t started_at, started_mono;
 	int64_t last_check;			/* wall ms of the monitor's last pass */
+	int64_t sched_last_tick, sched_next_due;	/* wall ms; 0 = none */
 	int stopping;				/* SIGTERM seen: dispatch nothing more */
 	int64_t stop_deadline_mono;
 	char self_exe[4096];
@@ -139,11 +150,12 @@ int store_update_task(struct store *st, const struct task *t);
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
     int64_t finished_at, const cJSON *result, const cJSON *error);
 int store_set_reservations(struct store *st, const struct task *t);
-int store_recover(struct store *st, int64_t now);
+int store_recover(struct store *st, int64_t now, int64_t **retry, size_t *nretry);
 /* Calls fn for each waiting task in id order (a fresh struct task each). */
 int store_load_waiting(struct store *st, void (*fn)(struct task *t));
 /* Task JSON for one id from the database (final tasks), or NULL. */
 cJSON *store_task_json(struct store *st, int64_t id);
+struct task *store_load_task(struct store *st, int64_t id);
 /* Ids of tasks, newest first; state may be NULL or "active", resource NULL. */
 int store_list_ids(struct store *st, const char *state, const char *resource,
     int limit, int64_t **ids, size_t *n);
@@ -170,6 +182,10 @@ void task_cancel(struct task *t, const char *reason, const char *message,
     enum task_state final);
 void task_set_progress(struct task *t, const cJSON *progress);
 void task_restore_waiting(struct task *t);
+void tasks_admit_restored(void);
+void task_retry_recovered(int64_t id);
+/* Admits held tasks whose back-off passed; the main loop calls it. */
+void tasks_tick(void);
 void tasks_dispatch(void);
 void tasks_publish(const struct task *t, const char *event);
 void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
@@ -191,6 +207,14 @@ int validate_string(const cJSON *args, const char *field, int required,
     size_t maxlen, const char **out, char *err, size_t errlen);
 int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
+
+/* sched.c */
+cJSON *sched_json(const char *name);
+cJSON *sched_list_json(void);
+int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t first_run);
+int sched_delete(const char *name);
+int sched_set_enabled(const char *name, int enabled);
+void sched_tick(void);
 
 /* repos.c */
 int repo_name_valid(const char *s);

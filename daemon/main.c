@@ -206,6 +206,8 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 {
 	char err[1024], path[4200];
 	int pidfd = -1, n, rc = 1;
+	int64_t *retry = NULL;
+	size_t nretry = 0;
 	int64_t next_check;
 
 	if ((D = calloc(1, sizeof *D)) == NULL)
@@ -235,7 +237,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("%s", err);
 		goto out_pid;
 	}
-	if ((n = store_recover(D->store, time_now_ms())) < 0) {
+	if ((n = store_recover(D->store, time_now_ms(), &retry, &nretry)) < 0) {
 		log_error("recovering tasks from %s: %s", path, store_errmsg(D->store));
 		goto out_store;
 	}
@@ -245,8 +247,13 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	if ((D->locks = lockmgr_new()) == NULL ||
 	    store_load_waiting(D->store, restore_waiting) < 0) {
 		log_error("loading waiting tasks: %s", store_errmsg(D->store));
+		free(retry);
 		goto out_store;
 	}
+	for (size_t i = 0; i < nretry; i++)
+		task_retry_recovered(retry[i]);
+	free(retry);
+	tasks_admit_restored();
 	if (open_sockets(err, sizeof err) < 0) {
 		log_error("%s", err);
 		goto out_sockets;
@@ -269,6 +276,8 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		}
 		workers_expire_polls();
 		waiters_tick();
+		tasks_tick();
+		sched_tick();
 		supervisor_tick();
 		if (D->stopping && shutdown_step())
 			break;

@@ -46,6 +46,17 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (repo, number, path),"
 	"  FOREIGN KEY (repo, number) REFERENCES versions(repo, number) ON DELETE CASCADE);"
 	"CREATE INDEX version_files_sha256 ON version_files(sha256);",
+
+	/* 3: dependencies, retries and schedules (DESIGN §11, §13). */
+	"ALTER TABLE tasks ADD COLUMN after_id INTEGER;"
+	"ALTER TABLE tasks ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN not_before INTEGER;"
+	"CREATE INDEX tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL;"
+	"CREATE TABLE schedules ("
+	"  name TEXT PRIMARY KEY, template TEXT NOT NULL, interval_ms INTEGER NOT NULL,"
+	"  next_run INTEGER NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
+	"  created_at INTEGER NOT NULL, last_run INTEGER, last_task INTEGER,"
+	"  skipped INTEGER NOT NULL DEFAULT 0, last_skipped INTEGER);",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -133,8 +144,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 		goto fail;
 	}
 	if (prepare(st, "INSERT INTO tasks (type, name, args, resources, state,"
-	    " created_at, timeout_ms, progress, schedule, retry_of)"
-	    " VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, NULL, NULL)",
+	    " created_at, timeout_ms, progress, schedule, retry_of, after_id, retries,"
+	    " not_before) VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, ?, ?, ?, ?, ?)",
 	    &st->insert_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
 	    " progress = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
@@ -263,6 +274,12 @@ int64_t store_insert_task(struct store *st, const struct task *t)
 	bind_json(q, 4, res);
 	sqlite3_bind_int64(q, 5, t->created_at);
 	bind_opt_int(q, 6, t->timeout_ms);
+	if (t->schedule)
+		sqlite3_bind_text(q, 7, t->schedule, -1, SQLITE_STATIC);
+	bind_opt_int(q, 8, t->retry_of);
+	bind_opt_int(q, 9, t->after);
+	sqlite3_bind_int(q, 10, t->retries);
+	bind_opt_int(q, 11, t->not_before);
 	rc = run_stmt(q);
 	cJSON_Delete(res);
 	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
@@ -315,11 +332,32 @@ int store_set_reservations(struct store *st, const struct task *t)
 	return 0;
 }
 
-/* DESIGN §7 rule 5: what ran when the daemon died is canceled, not resumed. */
-int store_recover(struct store *st, int64_t now)
+/*
+ * DESIGN §7 rule 5: what ran when the daemon died is canceled, not resumed.
+ * The ids of those that may be retried go to *retry (caller frees).
+ */
+int store_recover(struct store *st, int64_t now, int64_t **retry, size_t *nretry)
 {
 	char sql[512], e[256];
+	sqlite3_stmt *q;
+	size_t cap = 0;
 	int n;
+
+	*retry = NULL;
+	*nretry = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM tasks WHERE state IN ('running',"
+	    " 'canceling') AND retries > 0 ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (*nretry == cap) {
+			int64_t *grown = realloc(*retry, (cap = cap ? cap * 2 : 16) * sizeof *grown);
+			if (grown == NULL)
+				break;
+			*retry = grown;
+		}
+		(*retry)[(*nretry)++] = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
 
 	snprintf(sql, sizeof sql,
 	    "UPDATE tasks SET state = 'canceled', finished_at = %lld, error ="
@@ -352,107 +390,123 @@ static enum lock_mode mode_of(const char *s)
 	return s && strcmp(s, "shared") == 0 ? LOCK_SHARED : LOCK_EXCLUSIVE;
 }
 
+/* Every column a struct task is read back from, in row_to_task's order. */
+#define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
+	" started_at, finished_at, timeout_ms, progress, error, result, schedule," \
+	" retry_of, after_id, retries, not_before"
+
+static char *column_strdup(sqlite3_stmt *q, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(q, col);
+
+	return text ? strdup(text) : NULL;
+}
+
+static void progress_from_json(struct task *t, const cJSON *p)
+{
+	const cJSON *done = cJSON_GetObjectItemCaseSensitive(p, "done");
+	const cJSON *total = cJSON_GetObjectItemCaseSensitive(p, "total");
+	const char *unit = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "unit"));
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "message"));
+
+	t->progress_done = cJSON_IsNumber(done) ? (int64_t)done->valuedouble : 0;
+	t->progress_total = cJSON_IsNumber(total) ? (int64_t)total->valuedouble : -1;
+	t->progress_unit = unit ? strdup(unit) : NULL;
+	t->progress_message = msg ? strdup(msg) : NULL;
+}
+
+/* One task from a row of TASK_COLUMNS: the one place a stored task is decoded. */
+static struct task *row_to_task(sqlite3_stmt *q)
+{
+	struct task *t = calloc(1, sizeof *t);
+	const char *state = (const char *)sqlite3_column_text(q, 3);
+	cJSON *res, *r, *p;
+	size_t i = 0;
+
+	if (t == NULL)
+		return NULL;
+	t->id = sqlite3_column_int64(q, 0);
+	t->type = column_strdup(q, 1);
+	t->name = column_strdup(q, 2);
+	if (state == NULL || task_state_parse(state, &t->state) < 0)
+		t->state = TASK_FAILED;
+	t->args = column_json(q, 4);
+	res = column_json(q, 5);
+	t->nres = (size_t)cJSON_GetArraySize(res);
+	t->res = calloc(t->nres + 1, sizeof *t->res);
+	cJSON_ArrayForEach(r, res) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
+		if (t->res == NULL)
+			break;
+		t->res[i].name = strdup(name ? name : "?");
+		t->res[i].mode = mode_of(cJSON_GetStringValue(cJSON_GetObjectItem(r, "mode")));
+		i++;
+	}
+	cJSON_Delete(res);
+	if (sqlite3_column_text(q, 6))
+		snprintf(t->worker, sizeof t->worker, "%s", sqlite3_column_text(q, 6));
+	t->created_at = sqlite3_column_int64(q, 7);
+	t->started_at = sqlite3_column_int64(q, 8);
+	t->finished_at = sqlite3_column_int64(q, 9);
+	t->timeout_ms = sqlite3_column_int64(q, 10);
+	p = column_json(q, 11);
+	progress_from_json(t, p);
+	cJSON_Delete(p);
+	t->error = column_json(q, 12);
+	t->result = column_json(q, 13);
+	t->schedule = column_strdup(q, 14);
+	t->retry_of = sqlite3_column_int64(q, 15);
+	t->after = sqlite3_column_int64(q, 16);
+	t->retries = (int)sqlite3_column_int64(q, 17);
+	t->not_before = sqlite3_column_int64(q, 18);
+	if (t->type == NULL || t->name == NULL || t->res == NULL) {
+		task_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 int store_load_waiting(struct store *st, void (*fn)(struct task *t))
 {
 	sqlite3_stmt *q;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT id, type, name, args, resources,"
-	    " created_at, timeout_ms FROM tasks WHERE state = 'waiting' ORDER BY id",
-	    -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks"
+	    " WHERE state = 'waiting' ORDER BY id", -1, &q, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct task *t = calloc(1, sizeof *t);
-		cJSON *res = column_json(q, 4), *r;
-		size_t i = 0;
-
+		struct task *t = row_to_task(q);
 		if (t == NULL) {
-			cJSON_Delete(res);
+			rc = SQLITE_NOMEM;
 			break;
 		}
-		t->id = sqlite3_column_int64(q, 0);
-		t->type = strdup((const char *)sqlite3_column_text(q, 1));
-		t->name = strdup((const char *)sqlite3_column_text(q, 2));
-		t->args = column_json(q, 3);
-		t->nres = (size_t)cJSON_GetArraySize(res);
-		t->res = calloc(t->nres + 1, sizeof *t->res);
-		cJSON_ArrayForEach(r, res) {
-			const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
-			t->res[i].name = strdup(name ? name : "?");
-			t->res[i].mode = mode_of(cJSON_GetStringValue(cJSON_GetObjectItem(r, "mode")));
-			i++;
-		}
-		cJSON_Delete(res);
-		t->created_at = sqlite3_column_int64(q, 5);
-		t->timeout_ms = sqlite3_column_int64(q, 6);
-		t->state = TASK_WAITING;
-		t->progress_total = -1;
 		fn(t);
 	}
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *q, int col)
+struct task *store_load_task(struct store *st, int64_t id)
 {
-	char buf[TIME_RFC3339_LEN];
+	struct task *t = NULL;
+	sqlite3_stmt *q;
 
-	if (sqlite3_column_type(q, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_format_rfc3339(sqlite3_column_int64(q, col), buf);
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-static void add_text(cJSON *o, const char *key, sqlite3_stmt *q, int col)
-{
-	const char *text = (const char *)sqlite3_column_text(q, col);
-
-	if (text)
-		cJSON_AddStringToObject(o, key, text);
-	else
-		cJSON_AddNullToObject(o, key);
+	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
+	    -1, &q, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		t = row_to_task(q);
+	sqlite3_finalize(q);
+	return t;
 }
 
 cJSON *store_task_json(struct store *st, int64_t id)
 {
-	sqlite3_stmt *q;
-	cJSON *o = NULL;
+	struct task *t = store_load_task(st, id);
+	cJSON *o = t ? task_to_json(t) : NULL;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT id, type, name, state, args,"
-	    " resources, worker, created_at, started_at, finished_at, timeout_ms,"
-	    " progress, error, result, schedule, retry_of FROM tasks WHERE id = ?",
-	    -1, &q, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_int64(q, 1, id);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(q, 0));
-		add_text(o, "type", q, 1);
-		add_text(o, "name", q, 2);
-		add_text(o, "state", q, 3);
-		cJSON_AddItemToObject(o, "args", column_json(q, 4));
-		cJSON_AddItemToObject(o, "resources", column_json(q, 5));
-		add_text(o, "worker", q, 6);
-		add_time(o, "created_at", q, 7);
-		add_time(o, "started_at", q, 8);
-		add_time(o, "finished_at", q, 9);
-		if (sqlite3_column_type(q, 10) == SQLITE_NULL)
-			cJSON_AddNullToObject(o, "timeout");
-		else
-			cJSON_AddNumberToObject(o, "timeout", (double)sqlite3_column_int64(q, 10));
-		cJSON_AddItemToObject(o, "progress", column_json(q, 11));
-		cJSON_AddBoolToObject(o, "stalled", 0);
-		cJSON_AddItemToObject(o, "error", column_json(q, 12));
-		cJSON_AddItemToObject(o, "result", column_json(q, 13));
-		add_text(o, "schedule", q, 14);
-		if (sqlite3_column_type(q, 15) == SQLITE_NULL)
-			cJSON_AddNullToObject(o, "retry_of");
-		else
-			cJSON_AddNumberToObject(o, "retry_of", (double)sqlite3_column_int64(q, 15));
-	}
-	sqlite3_finalize(q);
+	task_free(t);
 	return o;
 }
 

@@ -4,6 +4,7 @@
 #include "timeutil.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,9 @@ void task_free(struct task *t)
 	free(t->progress_unit);
 	free(t->progress_message);
 	free(t->cancel_message);
+	free(t->schedule);
+	cJSON_Delete(t->error);
+	cJSON_Delete(t->result);
 	free(t);
 }
 
@@ -148,6 +152,14 @@ static void add_time(cJSON *o, const char *key, int64_t ms)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
+static void add_id(cJSON *o, const char *key, int64_t id)
+{
+	if (id > 0)
+		cJSON_AddNumberToObject(o, key, (double)id);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
 cJSON *task_to_json(const struct task *t)
 {
 	cJSON *o = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(o, "resources");
@@ -171,7 +183,7 @@ cJSON *task_to_json(const struct task *t)
 		cJSON_AddNullToObject(o, "worker");
 	add_time(o, "created_at", t->created_at);
 	add_time(o, "started_at", t->started_at);
-	cJSON_AddNullToObject(o, "finished_at");
+	add_time(o, "finished_at", t->finished_at);
 	if (t->timeout_ms > 0)
 		cJSON_AddNumberToObject(o, "timeout", (double)t->timeout_ms);
 	else
@@ -191,10 +203,16 @@ cJSON *task_to_json(const struct task *t)
 	else
 		cJSON_AddNullToObject(p, "message");
 	cJSON_AddBoolToObject(o, "stalled", t->stalled);
-	cJSON_AddNullToObject(o, "error");
-	cJSON_AddNullToObject(o, "result");
-	cJSON_AddNullToObject(o, "schedule");
-	cJSON_AddNullToObject(o, "retry_of");
+	cJSON_AddItemToObject(o, "error", t->error ? cJSON_Duplicate(t->error, 1) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "result", t->result ? cJSON_Duplicate(t->result, 1) : cJSON_CreateNull());
+	if (t->schedule)
+		cJSON_AddStringToObject(o, "schedule", t->schedule);
+	else
+		cJSON_AddNullToObject(o, "schedule");
+	add_id(o, "retry_of", t->retry_of);
+	add_id(o, "after", t->after);
+	cJSON_AddNumberToObject(o, "retries", t->retries);
+	add_time(o, "not_before", t->not_before);
 	return o;
 }
 
@@ -255,6 +273,178 @@ static int task_enqueue_locks(struct task *t)
 	return rc;
 }
 
+/* Active tasks not yet in the lock manager's queues (held by --after or a back-off). */
+static size_t held_count;
+
+/* A retry waits this long: long enough for a crashed worker to be replaced. */
+#define RETRY_BACKOFF_MS 1000
+
+static int store_set_after(int64_t id, int64_t after)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "UPDATE tasks SET after_id = %lld WHERE id = %lld",
+	    (long long)after, (long long)id);
+	return sqlite3_exec(store_db(D->store), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/*
+ * Puts a waiting task into the lock manager's queues once nothing else
+ * holds it back: its --after task has completed and its back-off has
+ * passed. Returns 1 when queued, 0 while still held, -1 when it ended
+ * (its dependency failed).
+ */
+static int task_admit(struct task *t)
+{
+	char msg[256];
+
+	if (t->queued)
+		return 1;
+	if (t->after != 0) {
+		struct task *dep = task_find(t->after);
+		enum task_state s;
+
+		if (dep != NULL)
+			return 0;
+		dep = store_load_task(D->store, t->after);
+		s = dep ? dep->state : TASK_CANCELED;
+		task_free(dep);
+		if (s != TASK_COMPLETED) {
+			snprintf(msg, sizeof msg, "task %lld, which this one runs after, ended %s",
+			    (long long)t->after, task_state_name(s));
+			task_finish(t, TASK_CANCELED, NULL, "dependency-failed", msg);
+			return -1;
+		}
+	}
+	if (t->not_before > time_now_ms())
+		return 0;
+	if (task_enqueue_locks(t) < 0) {
+		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
+		return -1;
+	}
+	t->queued = 1;
+	held_count--;
+	return 1;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct held_scan {
+	int64_t *ids;
+	size_t n, cap;
+	int64_t after;		/* 0: every held task */
+};
+
+static void collect_held(struct task *t, void *ctx)
+{
+	struct held_scan *h = ctx;
+
+	if (t->queued || t->state != TASK_WAITING || (h->after && t->after != h->after))
+		return;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		int64_t *grown = realloc(h->ids, cap * sizeof *grown);
+		if (grown == NULL)
+			return;
+		h->ids = grown;
+		h->cap = cap;
+	}
+	h->ids[h->n++] = t->id;
+}
+
+/*
+ * Admits held tasks, in id order so FIFO holds (after: only those waiting
+ * on that task; 0: all). By id, since admitting one may end others.
+ */
+static void admit_held(int64_t after, int64_t retried_as)
+{
+	struct held_scan h = { .after = after };
+
+	if (held_count == 0)
+		return;
+	tasks_foreach(collect_held, &h);
+	qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
+	for (size_t i = 0; i < h.n; i++) {
+		struct task *t = task_find(h.ids[i]);
+		if (t == NULL || t->queued)
+			continue;
+		if (retried_as != 0) {
+			/* Its dependency is being retried: wait for the retry instead. */
+			t->after = retried_as;
+			if (store_set_after(t->id, retried_as) < 0)
+				log_warn("task %lld: recording its new dependency", (long long)t->id);
+			continue;
+		}
+		task_admit(t);
+	}
+	free(h.ids);
+}
+
+void tasks_tick(void)
+{
+	admit_held(0, 0);
+	tasks_dispatch();
+}
+
+/* DESIGN §11: what a retry may follow; a user's cancel never is. */
+static int retriable(enum task_state state, const char *reason)
+{
+	if (reason == NULL)
+		return 0;
+	if (state == TASK_FAILED)
+		return strcmp(reason, "exception") == 0;
+	return state == TASK_CANCELED && (strcmp(reason, "worker-missing") == 0 ||
+	    strcmp(reason, "daemon-restarted") == 0);
+}
+
+/* A new attempt of t, to be submitted; NULL when out of memory. */
+static struct task *task_retry_of(const struct task *t)
+{
+	struct task *r = calloc(1, sizeof *r);
+
+	if (r == NULL || (r->res = calloc(t->nres + 1, sizeof *r->res)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->type = strdup(t->type);
+	r->name = strdup(t->name);
+	r->args = cJSON_Duplicate(t->args, 1);
+	for (size_t i = 0; i < t->nres; i++) {
+		r->res[i].name = strdup(t->res[i].name);
+		r->res[i].mode = t->res[i].mode;
+		r->nres++;
+	}
+	r->timeout_ms = t->timeout_ms;
+	r->schedule = t->schedule ? strdup(t->schedule) : NULL;
+	r->retry_of = t->id;
+	r->retries = t->retries - 1;
+	r->not_before = time_now_ms() + RETRY_BACKOFF_MS;
+	return r;
+}
+
+/* Submits a retry of a task that ended while depotd was down (rule 5). */
+void task_retry_recovered(int64_t id)
+{
+	struct task *old = store_load_task(D->store, id), *r;
+	char err[256];
+	int64_t new_id;
+
+	if (old == NULL || old->retries <= 0 || (r = task_retry_of(old)) == NULL) {
+		task_free(old);
+		return;
+	}
+	if ((new_id = task_submit(r, err, sizeof err)) > 0) {
+		log_info("task %lld: retrying as task %lld", (long long)id, (long long)new_id);
+		admit_held(id, new_id);
+	}
+	task_free(old);
+}
+
 int64_t task_submit(struct task *t, char *err, size_t errlen)
 {
 	int64_t id;
@@ -272,22 +462,23 @@ int64_t task_submit(struct task *t, char *err, size_t errlen)
 	t->id = id;
 	task_insert(t);
 	log_info("task %lld submitted: %s", (long long)id, t->name);
-	if (task_enqueue_locks(t) < 0) {
-		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
-		snprintf(err, errlen, "out of memory queueing reservations");
-		return -1;
-	}
+	held_count++;
 	tasks_publish(t, "state");
-	tasks_dispatch();
+	if (task_admit(t) >= 0)
+		tasks_dispatch();
 	return id;
 }
 
-/* Adds a waiting task read back from the database at start-up. */
+/* Adds a waiting task read back at start-up; tasks_admit_restored queues them. */
 void task_restore_waiting(struct task *t)
 {
 	task_insert(t);
-	if (task_enqueue_locks(t) < 0)
-		log_error("task %lld: cannot queue its reservations", (long long)t->id);
+	held_count++;
+}
+
+void tasks_admit_restored(void)
+{
+	admit_held(0, 0);
 }
 
 static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
@@ -372,8 +563,10 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
     const char *reason, const char *message)
 {
 	cJSON *error = NULL;
-	int64_t id = t->id;
+	int64_t id = t->id, retry_id = 0;
+	struct task *retry = NULL;
 	struct worker *w;
+	char err[256];
 	int held;
 
 	if (reason != NULL) {
@@ -390,6 +583,10 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	}
 	cJSON_Delete(error);
 	cJSON_Delete(result);
+	if (!t->queued)
+		held_count--;
+	if (t->retries > 0 && retriable(state, reason))
+		retry = task_retry_of(t);
 	held = lockmgr_is_held(D->locks, id);
 	lockmgr_release(D->locks, id);
 	if (held == 1)
@@ -402,6 +599,9 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	task_remove(t);
 	task_free(t);
 	publish_final(id);
+	if (retry != NULL && (retry_id = task_submit(retry, err, sizeof err)) > 0)
+		log_info("task %lld: retrying as task %lld", (long long)id, (long long)retry_id);
+	admit_held(id, retry_id > 0 ? retry_id : 0);
 	waiters_check(id);
 	tasks_dispatch();
 }

@@ -190,17 +190,32 @@ static char *default_name(const cJSON *argv)
 	return strdup(buf);
 }
 
-static int validate_name_timeout(const cJSON *args, const char **name,
-    int64_t *timeout, char *err, size_t errlen)
+/* What every task type takes: name, timeout, and (DESIGN §11) after and retries. */
+struct common_args {
+	const char *name;
+	int64_t timeout, after, retries;
+};
+
+static int validate_common(const cJSON *args, struct common_args *c, char *err, size_t errlen)
 {
-	if (validate_string(args, "name", 0, NAME_MAX_BYTES, name, err, errlen) < 0)
+	if (validate_string(args, "name", 0, NAME_MAX_BYTES, &c->name, err, errlen) < 0)
 		return -1;
-	if (*name != NULL && ((*name)[0] == '\0' || has_control_chars(*name))) {
+	if (c->name != NULL && (c->name[0] == '\0' || has_control_chars(c->name))) {
 		snprintf(err, errlen, "'name' must be non-empty, without control characters");
 		return -1;
 	}
-	return validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, timeout, err, errlen) < 0 ?
-	    -1 : 0;
+	if (validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, &c->timeout, err, errlen) < 0 ||
+	    validate_int(args, "after", 0, 1, INT64_C(9000000000000000), &c->after, err, errlen) < 0 ||
+	    validate_int(args, "retries", 0, 0, 100, &c->retries, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static void apply_common(struct task *t, const struct common_args *c)
+{
+	t->timeout_ms = c->timeout;
+	t->after = c->after;
+	t->retries = (int)c->retries;
 }
 
 /*
@@ -210,8 +225,9 @@ static int validate_name_timeout(const cJSON *args, const char **name,
 static struct task *validate_repo_task(const cJSON *args, const char *type,
     char *err, size_t errlen)
 {
-	const char *repo = NULL, *name = NULL;
-	int64_t version = 0, timeout = 0;
+	const char *repo = NULL;
+	struct common_args c = { 0 };
+	int64_t version = 0;
 	int is_orphans = strcmp(type, "orphans") == 0;
 	char buf[NAME_MAX_BYTES + 1], res[DEPOT_RESOURCE_MAX + 1];
 	struct task *t;
@@ -235,7 +251,7 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 	    validate_int(args, "version", 0, 1, INT64_C(9000000000000000), &version,
 	    err, errlen) < 0)
 		return NULL;
-	if (validate_name_timeout(args, &name, &timeout, err, errlen) < 0)
+	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
 	if ((t = calloc(1, sizeof *t)) == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
 		free(t);
@@ -245,8 +261,8 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 	snprintf(buf, sizeof buf, is_orphans ? "orphans clean" : "%s %s", type, repo);
 	snprintf(res, sizeof res, is_orphans ? "depot" : "repository:%s", repo);
 	t->type = strdup(type);
-	t->name = strdup(name ? name : buf);
-	t->timeout_ms = timeout;
+	t->name = strdup(c.name ? c.name : buf);
+	apply_common(t, &c);
 	t->args = cJSON_CreateObject();
 	if (repo != NULL)
 		cJSON_AddStringToObject(t->args, "repository", repo);
@@ -266,9 +282,9 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 {
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv"), *a;
-	const char *type = NULL, *name = NULL;
+	const char *type = NULL;
+	struct common_args c = { 0 };
 	struct task *t;
-	int64_t timeout = 0;
 	size_t count;
 
 	if (!cJSON_IsObject(args)) {
@@ -301,15 +317,15 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 		snprintf(err, errlen, "'argv' first item (the command) is empty");
 		return NULL;
 	}
-	if (validate_name_timeout(args, &name, &timeout, err, errlen) < 0)
+	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
 	if ((t = calloc(1, sizeof *t)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	t->timeout_ms = timeout;
+	apply_common(t, &c);
 	t->type = strdup(type);
-	t->name = name ? strdup(name) : default_name(argv);
+	t->name = c.name ? strdup(c.name) : default_name(argv);
 	t->args = cJSON_CreateObject();
 	cJSON_AddItemToObject(t->args, "argv", cJSON_Duplicate(argv, 1));
 	if (parse_resources(t, cJSON_GetObjectItemCaseSensitive(args, "resources"),

@@ -30,6 +30,36 @@ void time_format_rfc3339(int64_t ms, char *out)
 	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+int time_parse_rfc3339(const char *s, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	int64_t frac = 0, scale = 1000, offset = 0;
+	int oh, om;
+
+	if (p == NULL)
+		return -1;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 &&
+	    oh <= 23 && om <= 59) {
+		offset = (oh * 60 + om) * 60000LL * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else
+		return -1;
+	if (*p != '\0')
+		return -1;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac - offset;
+	return 0;
+}
+
 struct unit { const char *suffix; int64_t factor; };
 
 /* Parse "<non-negative number><unit>" where the unit comes from table. */

@@ -11,6 +11,8 @@ int64_t time_mono_ms(void);
 /* "2026-11-24T20:01:02.345Z"; out must hold TIME_RFC3339_LEN bytes. */
 #define TIME_RFC3339_LEN 32
 void time_format_rfc3339(int64_t ms, char *out);
+/* "2026-11-24T20:01:02.345Z" or with an offset ("+01:00"); -1 on error. */
+int time_parse_rfc3339(const char *s, int64_t *ms);
 /* "1500ms", "2s", "3m", "1h", "30d"; a bare number is seconds. -1 on error. */
 int time_parse_duration(const char *s, int64_t *ms);
 /* "1MiB", "512KiB", "2GiB", "100" (bytes). -1 on error. */
