@@ -1,5 +1,6 @@
 /* control.c: the control socket's request handlers, one per command of share/commands.def. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "paths.h"
 #include "timeutil.h"
@@ -130,18 +131,6 @@ static void h_ping(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
-static void add_time_field(cJSON *o, const char *key, int64_t ms)
-{
-	char buf[TIME_RFC3339_LEN];
-
-	if (ms <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_format_rfc3339(ms, buf);
-	cJSON_AddStringToObject(o, key, buf);
-}
-
 static int64_t file_size(const char *dir, const char *name)
 {
 	char path[4200];
@@ -190,7 +179,7 @@ static void h_status(struct conn *conn, const cJSON *args)
 	cJSON_AddStringToObject(o, "version", DEPOT_VERSION);
 	cJSON_AddNumberToObject(o, "pid", D->pid);
 	cJSON_AddNumberToObject(o, "uptime_ms", (double)(time_mono_ms() - D->started_mono));
-	add_time_field(o, "started_at", D->started_at);
+	json_add_time(o, "started_at", D->started_at);
 	cJSON_AddStringToObject(o, "data_dir", D->dir);
 	cJSON_AddBoolToObject(o, "stopping", D->stopping);
 
@@ -241,11 +230,11 @@ static void h_status(struct conn *conn, const cJSON *args)
 	cJSON_AddNumberToObject(o, "check_interval_ms", (double)D->cfg.check_interval_ms);
 	cJSON_AddNumberToObject(o, "cancel_grace_ms", (double)D->cfg.cancel_grace_ms);
 	cJSON_AddNumberToObject(o, "stall_after_ms", (double)D->cfg.stall_after_ms);
-	add_time_field(o, "last_check", D->last_check);
+	json_add_time(o, "last_check", D->last_check);
 
 	o = cJSON_AddObjectToObject(r, "scheduler");
-	add_time_field(o, "last_tick", D->sched_last_tick);
-	add_time_field(o, "next_due", D->sched_next_due);
+	json_add_time(o, "last_tick", D->sched_last_tick);
+	json_add_time(o, "next_due", D->sched_next_due);
 	sched = sched_list_json();
 	cJSON_AddNumberToObject(o, "schedules", cJSON_GetArraySize(sched));
 	cJSON_Delete(sched);
@@ -625,8 +614,8 @@ static void h_lock_list(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, arr);
 }
 
-/* The repository name of a request, checked; NULL after replying with the error. */
-static const char *get_repo_name(struct conn *conn, const cJSON *args)
+/* The name of a repository or schedule in a request, checked; NULL after replying with the error. */
+static const char *get_name(struct conn *conn, const cJSON *args, const char *what)
 {
 	const char *name = NULL;
 	char err[256];
@@ -636,8 +625,8 @@ static const char *get_repo_name(struct conn *conn, const cJSON *args)
 		return NULL;
 	}
 	if (!repo_name_valid(name)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "bad repository name '%s' (letters, "
-		    "digits, '.', '_' and '-', 1 to 64)", name);
+		server_reply_err(conn, ERR_BAD_REQUEST, "bad %s name '%s' (letters, "
+		    "digits, '.', '_' and '-', 1 to 64)", what, name);
 		return NULL;
 	}
 	return name;
@@ -645,7 +634,7 @@ static const char *get_repo_name(struct conn *conn, const cJSON *args)
 
 static void h_repo_create(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_repo_name(conn, args);
+	const char *name = get_name(conn, args, "repository");
 	cJSON *imp, *existing;
 	char err[512];
 
@@ -672,7 +661,7 @@ static void h_repo_create(struct conn *conn, const cJSON *args)
 
 static void h_repo_update(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_repo_name(conn, args);
+	const char *name = get_name(conn, args, "repository");
 	const cJSON *changes = cJSON_GetObjectItemCaseSensitive(args, "importer");
 	char err[512];
 	cJSON *imp;
@@ -706,7 +695,7 @@ static void h_repo_list(struct conn *conn, const cJSON *args)
 
 static void h_repo_show(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_repo_name(conn, args);
+	const char *name = get_name(conn, args, "repository");
 	cJSON *r;
 
 	if (name == NULL)
@@ -735,7 +724,7 @@ static void find_repo_task(struct task *t, void *ctx)
 
 static void h_repo_delete(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_repo_name(conn, args);
+	const char *name = get_name(conn, args, "repository");
 	struct repo_busy busy = { .name = name };
 	cJSON *imp, *r;
 
@@ -763,26 +752,9 @@ static void h_repo_delete(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
-static const char *get_schedule_name(struct conn *conn, const cJSON *args)
-{
-	const char *name = NULL;
-	char err[256];
-
-	if (validate_string(args, "name", 1, 64, &name, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return NULL;
-	}
-	if (!repo_name_valid(name)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "bad schedule name '%s' (letters, "
-		    "digits, '.', '_' and '-', 1 to 64)", name);
-		return NULL;
-	}
-	return name;
-}
-
 static void h_schedule_add(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_schedule_name(conn, args), *at = NULL;
+	const char *name = get_name(conn, args, "schedule"), *at = NULL;
 	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(args, "template");
 	int64_t every = 0, first;
 	struct task *t;
@@ -836,7 +808,7 @@ static void h_schedule_list(struct conn *conn, const cJSON *args)
 
 static void h_schedule_delete(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_schedule_name(conn, args);
+	const char *name = get_name(conn, args, "schedule");
 	cJSON *r;
 	int n;
 
@@ -858,7 +830,7 @@ static void h_schedule_delete(struct conn *conn, const cJSON *args)
 
 static void h_schedule_set(struct conn *conn, const cJSON *args)
 {
-	const char *name = get_schedule_name(conn, args);
+	const char *name = get_name(conn, args, "schedule");
 	const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(args, "enabled");
 	int n;
 

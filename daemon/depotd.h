@@ -171,6 +171,8 @@ struct task *task_find(int64_t id);
 void task_insert(struct task *t);
 void task_free(struct task *t);
 cJSON *task_to_json(const struct task *t);
+cJSON *task_resources_json(const struct task *t);
+cJSON *task_progress_json(const struct task *t);
 /* Task JSON for any id, active or final; NULL if unknown. */
 cJSON *task_json_by_id(int64_t id);
 /* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */

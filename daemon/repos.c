@@ -1,5 +1,6 @@
 /* repos.c: file repositories (DESIGN §8) — importer settings, versions and their files, and what sync, publish and orphans tasks need from the daemon. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "fsutil.h"
 #include "log.h"
 #include "paths.h"
@@ -218,24 +219,11 @@ static cJSON *importer_public(const cJSON *importer)
 	return out;
 }
 
+/* A nullable time column as RFC 3339 or null. */
 static void add_time(cJSON *o, const char *key, sqlite3_stmt *q, int col)
 {
-	char buf[TIME_RFC3339_LEN];
-
-	if (sqlite3_column_type(q, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_format_rfc3339(sqlite3_column_int64(q, col), buf);
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-static void add_int_or_null(cJSON *o, const char *key, sqlite3_stmt *q, int col)
-{
-	if (sqlite3_column_type(q, col) == SQLITE_NULL)
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddNumberToObject(o, key, (double)sqlite3_column_int64(q, col));
+	json_add_time(o, key, sqlite3_column_type(q, col) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(q, col));
 }
 
 static sqlite3 *db(void) { return store_db(D->store); }
@@ -271,10 +259,10 @@ static cJSON *repo_row_json(sqlite3_stmt *q)
 	imp = cJSON_Parse((const char *)sqlite3_column_text(q, 1));
 	cJSON_AddItemToObject(o, "importer", importer_public(imp));
 	cJSON_Delete(imp);
-	add_int_or_null(o, "latest_version", q, 5);
+	json_add_id(o, "latest_version", sqlite3_column_int64(q, 5));
 	cJSON_AddNumberToObject(o, "files", (double)sqlite3_column_int64(q, 6));
 	cJSON_AddNumberToObject(o, "size", (double)sqlite3_column_int64(q, 7));
-	add_int_or_null(o, "published_version", q, 3);
+	json_add_id(o, "published_version", sqlite3_column_int64(q, 3));
 	add_time(o, "published_at", q, 4);
 	return o;
 }
@@ -294,7 +282,7 @@ static cJSON *versions_json(const char *name)
 		add_time(v, "created_at", q, 1);
 		cJSON_AddNumberToObject(v, "files", (double)sqlite3_column_int64(q, 2));
 		cJSON_AddNumberToObject(v, "size", (double)sqlite3_column_int64(q, 3));
-		add_int_or_null(v, "task", q, 4);
+		json_add_id(v, "task", sqlite3_column_int64(q, 4));
 		cJSON_AddItemToArray(arr, v);
 	}
 	sqlite3_finalize(q);

@@ -1,5 +1,6 @@
 /* sched.c: the scheduler (DESIGN §13) — schedules stored in SQLite submit their task when due — and pruning of old finished tasks. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -18,16 +19,11 @@ static sqlite3 *db(void) { return store_db(D->store); }
 
 static int64_t next_due_cache = -1;	/* -1: unknown, read the table again */
 
+/* A nullable time column as RFC 3339 or null. */
 static void add_time(cJSON *o, const char *key, sqlite3_stmt *q, int col)
 {
-	char buf[TIME_RFC3339_LEN];
-
-	if (sqlite3_column_type(q, col) == SQLITE_NULL) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_format_rfc3339(sqlite3_column_int64(q, col), buf);
-	cJSON_AddStringToObject(o, key, buf);
+	json_add_time(o, key, sqlite3_column_type(q, col) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(q, col));
 }
 
 #define SCHEDULE_COLUMNS "name, template, interval_ms, next_run, enabled, created_at," \

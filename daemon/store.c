@@ -228,44 +228,10 @@ static int run_stmt(sqlite3_stmt *q)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static cJSON *resources_json(const struct task *t)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; i < t->nres; i++) {
-		cJSON *r = cJSON_CreateObject();
-		cJSON_AddStringToObject(r, "name", t->res[i].name);
-		cJSON_AddStringToObject(r, "mode",
-		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
-		cJSON_AddItemToArray(arr, r);
-	}
-	return arr;
-}
-
-static cJSON *progress_json(const struct task *t)
-{
-	cJSON *p = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(p, "done", (double)t->progress_done);
-	if (t->progress_total >= 0)
-		cJSON_AddNumberToObject(p, "total", (double)t->progress_total);
-	else
-		cJSON_AddNullToObject(p, "total");
-	if (t->progress_unit)
-		cJSON_AddStringToObject(p, "unit", t->progress_unit);
-	else
-		cJSON_AddNullToObject(p, "unit");
-	if (t->progress_message)
-		cJSON_AddStringToObject(p, "message", t->progress_message);
-	else
-		cJSON_AddNullToObject(p, "message");
-	return p;
-}
-
 int64_t store_insert_task(struct store *st, const struct task *t)
 {
 	sqlite3_stmt *q = st->insert_task;
-	cJSON *res = resources_json(t);
+	cJSON *res = task_resources_json(t);
 	int rc;
 
 	sqlite3_bind_text(q, 1, t->type, -1, SQLITE_STATIC);
@@ -288,7 +254,7 @@ int64_t store_insert_task(struct store *st, const struct task *t)
 int store_update_task(struct store *st, const struct task *t)
 {
 	sqlite3_stmt *q = st->update_task;
-	cJSON *p = progress_json(t);
+	cJSON *p = task_progress_json(t);
 	int rc;
 
 	sqlite3_bind_text(q, 1, task_state_name(t->state), -1, SQLITE_STATIC);

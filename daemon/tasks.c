@@ -1,5 +1,6 @@
 /* tasks.c: the life of a task — submit, dispatch to a worker, cancel, finish — kept in memory and in the store. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -140,79 +141,61 @@ void tasks_free_all(void)
 	D->task_hash_size = D->ntasks = 0;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
+cJSON *task_resources_json(const struct task *t)
 {
-	char buf[TIME_RFC3339_LEN];
+	cJSON *arr = cJSON_CreateArray();
 
-	if (ms <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
+	for (size_t i = 0; i < t->nres; i++) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "name", t->res[i].name);
+		cJSON_AddStringToObject(r, "mode",
+		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		cJSON_AddItemToArray(arr, r);
 	}
-	time_format_rfc3339(ms, buf);
-	cJSON_AddStringToObject(o, key, buf);
+	return arr;
 }
 
-static void add_id(cJSON *o, const char *key, int64_t id)
+cJSON *task_progress_json(const struct task *t)
 {
-	if (id > 0)
-		cJSON_AddNumberToObject(o, key, (double)id);
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(p, "done", (double)t->progress_done);
+	if (t->progress_total >= 0)
+		cJSON_AddNumberToObject(p, "total", (double)t->progress_total);
 	else
-		cJSON_AddNullToObject(o, key);
+		cJSON_AddNullToObject(p, "total");
+	json_add_string_or_null(p, "unit", t->progress_unit);
+	json_add_string_or_null(p, "message", t->progress_message);
+	return p;
 }
 
 cJSON *task_to_json(const struct task *t)
 {
-	cJSON *o = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(o, "resources");
-	cJSON *p;
+	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddNumberToObject(o, "id", (double)t->id);
 	cJSON_AddStringToObject(o, "type", t->type);
 	cJSON_AddStringToObject(o, "name", t->name);
 	cJSON_AddStringToObject(o, "state", task_state_name(t->state));
 	cJSON_AddItemToObject(o, "args", cJSON_Duplicate(t->args, 1));
-	for (size_t i = 0; i < t->nres; i++) {
-		cJSON *r = cJSON_CreateObject();
-		cJSON_AddStringToObject(r, "name", t->res[i].name);
-		cJSON_AddStringToObject(r, "mode",
-		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
-		cJSON_AddItemToArray(res, r);
-	}
-	if (t->worker[0])
-		cJSON_AddStringToObject(o, "worker", t->worker);
-	else
-		cJSON_AddNullToObject(o, "worker");
-	add_time(o, "created_at", t->created_at);
-	add_time(o, "started_at", t->started_at);
-	add_time(o, "finished_at", t->finished_at);
+	cJSON_AddItemToObject(o, "resources", task_resources_json(t));
+	json_add_string_or_null(o, "worker", t->worker[0] ? t->worker : NULL);
+	json_add_time(o, "created_at", t->created_at);
+	json_add_time(o, "started_at", t->started_at);
+	json_add_time(o, "finished_at", t->finished_at);
 	if (t->timeout_ms > 0)
 		cJSON_AddNumberToObject(o, "timeout", (double)t->timeout_ms);
 	else
 		cJSON_AddNullToObject(o, "timeout");
-	p = cJSON_AddObjectToObject(o, "progress");
-	cJSON_AddNumberToObject(p, "done", (double)t->progress_done);
-	if (t->progress_total >= 0)
-		cJSON_AddNumberToObject(p, "total", (double)t->progress_total);
-	else
-		cJSON_AddNullToObject(p, "total");
-	if (t->progress_unit)
-		cJSON_AddStringToObject(p, "unit", t->progress_unit);
-	else
-		cJSON_AddNullToObject(p, "unit");
-	if (t->progress_message)
-		cJSON_AddStringToObject(p, "message", t->progress_message);
-	else
-		cJSON_AddNullToObject(p, "message");
+	cJSON_AddItemToObject(o, "progress", task_progress_json(t));
 	cJSON_AddBoolToObject(o, "stalled", t->stalled);
 	cJSON_AddItemToObject(o, "error", t->error ? cJSON_Duplicate(t->error, 1) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "result", t->result ? cJSON_Duplicate(t->result, 1) : cJSON_CreateNull());
-	if (t->schedule)
-		cJSON_AddStringToObject(o, "schedule", t->schedule);
-	else
-		cJSON_AddNullToObject(o, "schedule");
-	add_id(o, "retry_of", t->retry_of);
-	add_id(o, "after", t->after);
+	json_add_string_or_null(o, "schedule", t->schedule);
+	json_add_id(o, "retry_of", t->retry_of);
+	json_add_id(o, "after", t->after);
 	cJSON_AddNumberToObject(o, "retries", t->retries);
-	add_time(o, "not_before", t->not_before);
+	json_add_time(o, "not_before", t->not_before);
 	return o;
 }
 

@@ -1,5 +1,6 @@
 /* workerproto.c: the worker socket — hello, next (long poll), heartbeat, done — and the daemon's view of workers. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -24,18 +25,6 @@ struct worker *worker_find(const char *name)
 	return NULL;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-	char buf[TIME_RFC3339_LEN];
-
-	if (ms <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_format_rfc3339(ms, buf);
-	cJSON_AddStringToObject(o, key, buf);
-}
-
 cJSON *worker_to_json(const struct worker *w)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -44,12 +33,9 @@ cJSON *worker_to_json(const struct worker *w)
 	cJSON_AddNumberToObject(o, "pid", w->pid);
 	cJSON_AddStringToObject(o, "state", worker_state_name(w->state));
 	cJSON_AddBoolToObject(o, "supervised", w->supervised);
-	add_time(o, "started_at", w->started_at);
-	add_time(o, "last_heartbeat", w->last_heartbeat);
-	if (w->task)
-		cJSON_AddNumberToObject(o, "task", (double)w->task);
-	else
-		cJSON_AddNullToObject(o, "task");
+	json_add_time(o, "started_at", w->started_at);
+	json_add_time(o, "last_heartbeat", w->last_heartbeat);
+	json_add_id(o, "task", w->task);
 	return o;
 }
 
