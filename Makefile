@@ -19,7 +19,7 @@ NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || echo -lnng)
 CFLAGS ?= -O2 -g
 # Truncating snprintf into fixed buffers is deliberate (messages, bounded paths),
 # so gcc's guesses about it would only be noise under -Werror.
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon \
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon -Itui \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ifneq ($(SANITIZE),)
@@ -30,6 +30,7 @@ endif
 SHARE_SRC  = $(wildcard share/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
 CTL_SRC    = $(wildcard ctl/*.c)
+TUI_SRC    = $(wildcard tui/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 SHARE_OBJ  = $(SHARE_SRC:%.c=$(BUILD)/%.o)
@@ -37,9 +38,14 @@ DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 # The daemon's modules without main(), for linking into unit tests.
 DAEMON_LIB_OBJ = $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
 CTL_OBJ    = $(CTL_SRC:%.c=$(BUILD)/%.o)
+TUI_OBJ    = $(TUI_SRC:%.c=$(BUILD)/%.o)
+# The console's model without its views and loop, for its unit tests.
+TUI_MODEL_OBJ = $(filter $(BUILD)/tui/model%.o,$(TUI_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-BINS = $(BUILD)/depotd $(BUILD)/depotctl
+BINS = $(BUILD)/depotd $(BUILD)/depotctl $(if $(TUI_SRC),$(BUILD)/depot-console)
+NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
+NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 # Helpers the e2e tests drive the daemon with, beside depotctl.
 TEST_TOOLS = $(BUILD)/tests/nng-send
 
@@ -68,7 +74,15 @@ $(BUILD)/depotd: $(DAEMON_OBJ) $(BUILD)/libdepot.a
 $(BUILD)/depotctl: $(CTL_OBJ) $(BUILD)/libdepot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
+$(BUILD)/tui/%.o: tui/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(NCURSES_CFLAGS) -Itui -c -o $@ $<
+
+$(BUILD)/depot-console: $(TUI_OBJ) $(BUILD)/libdepot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(NCURSES_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(TUI_MODEL_OBJ) $(BUILD)/libdepot.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
