@@ -14,6 +14,8 @@
 #define ARGS_JSON (ARGS_LONG_BASE + CTL_OPTS_MAX)
 /* Task ids travel as JSON numbers (doubles): above 2^53 they would not survive. */
 #define ARGS_ID_MAX 9007199254740991LL
+/* DESIGN §8: the longest repository (and schedule) name. */
+#define ARGS_NAME_MAX 64
 
 static int args_index(const struct ctl_cmd *cmd, const char *name);
 static int args_index_of_val(const struct ctl_cmd *cmd, int val);
@@ -281,6 +283,51 @@ int args_task_id(const struct ctl_args *a, const char *s, int64_t *id)
 		return ctl_usage_error(a->cmd,
 		    "invalid task id '%s': expected a positive integer", s);
 	*id = v;
+	return EXIT_OK;
+}
+
+/* Whether the command declares option name (for helpers shared by several commands). */
+int args_takes(const struct ctl_cmd *cmd, const char *name)
+{
+	for (int i = 0; cmd->opts[i].name != NULL; i++)
+		if (strcmp(cmd->opts[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A whole number from min to max for option opt; say which value was not. */
+int args_int(const struct ctl_args *a, const char *opt, const char *s,
+    long long min, long long max, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || *s == '+' || *s == ' ' ||
+	    *v < min || *v > max)
+		return ctl_usage_error(a->cmd, "invalid value '%s' for --%s: "
+		    "expected a whole number from %lld to %lld", s, opt, min, max);
+	return EXIT_OK;
+}
+
+/*
+ * A repository's or schedule's name, [A-Za-z0-9._-]{1,64} (DESIGN §8),
+ * checked here so that a typo is named before any request; what is
+ * "repository" or "schedule".
+ */
+int args_name(const struct ctl_args *a, const char *what, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > ARGS_NAME_MAX ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != len) {
+		char clean[ARGS_NAME_MAX * 4 + 8];
+
+		out_clean(name, ARGS_NAME_MAX + 3, clean, sizeof clean);
+		return ctl_usage_error(a->cmd, "invalid %s name '%s': a name is 1 "
+		    "to %d letters, digits, '.', '_' or '-'", what, clean, ARGS_NAME_MAX);
+	}
 	return EXIT_OK;
 }
 

@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* DESIGN §8: a repository's name. */
-#define REPO_NAME_MAX 64
 /* A PEM file bigger than this is not a certificate, a key or a CRL. */
 #define REPO_PEM_MAX (512 * 1024)
 /* Version numbers travel as JSON numbers (doubles). */
@@ -62,21 +60,10 @@ static int repo_show_versions(const cJSON *versions);
 static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
     const char *name, const char *version);
 
-/* [A-Za-z0-9._-]{1,64}, checked here so that a typo is named before any request. */
+/* [A-Za-z0-9._-]{1,64}, as args_name checks it. */
 static int repo_check_name(const struct ctl_args *a, const char *name)
 {
-	size_t len = strlen(name);
-
-	if (len == 0 || len > REPO_NAME_MAX ||
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-") != len) {
-		char clean[REPO_NAME_MAX * 4 + 8];
-
-		out_clean(name, REPO_NAME_MAX + 3, clean, sizeof clean);
-		return ctl_usage_error(a->cmd, "invalid repository name '%s': a name "
-		    "is 1 to %d letters, digits, '.', '_' or '-'", clean, REPO_NAME_MAX);
-	}
-	return EXIT_OK;
+	return args_name(a, "repository", name);
 }
 
 /* {"name": NAME}; NULL when out of memory. */
@@ -527,14 +514,19 @@ int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 	return rc;
 }
 
-/* A sync, publish or orphans task: task.submit, then as run does (task_submit). */
-static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *name, const char *version)
+/*
+ * The task.submit args of a sync, publish or orphans task: what the
+ * command sends, and what a schedule's sync or publish template holds
+ * (cmd-schedule.c). *out is the caller's; EXIT_OK or the error, said.
+ */
+int repo_task_args(const struct ctl_args *a, const char *type,
+    const char *name, const char *version, cJSON **out)
 {
 	long long n = 0;
 	cJSON *req;
 	int rc;
 
+	*out = NULL;
 	if (name != NULL && (rc = repo_check_name(a, name)) != EXIT_OK)
 		return rc;
 	if (version != NULL) {
@@ -556,6 +548,23 @@ static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
+	if ((rc = task_chain_args(a, req)) != EXIT_OK) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	*out = req;
+	return EXIT_OK;
+}
+
+/* A sync, publish or orphans task: task.submit, then as run does (task_submit). */
+static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
+    const char *name, const char *version)
+{
+	cJSON *req;
+	int rc;
+
+	if ((rc = repo_task_args(a, type, name, version, &req)) != EXIT_OK)
+		return rc;
 	return task_submit(ctx, req, args_has(a, "wait"));
 }
 

@@ -14,6 +14,7 @@
 #define TASK_NAME_MAX 200
 #define TASK_RESOURCES_MAX 64
 #define TASK_LIMIT_MAX 100000
+#define TASK_RETRIES_MAX 100
 /* How often `task log -f` asks for more output. */
 #define TASK_FOLLOW_MS 200
 /* A wait with a timeout still gets its answer if the daemon is a little late. */
@@ -25,16 +26,19 @@ static const char *const task_states[] = {
 };
 
 static int task_ids(struct ctl_args *a, int64_t **ids);
-static int task_add_resources(struct ctl_args *a, cJSON *list, const char *opt,
+static int task_add_resources(const struct ctl_args *a, cJSON *list, const char *opt,
     const char *mode);
 static int task_final(const char *state);
 static void task_describe_error(const cJSON *task, char *buf, size_t n);
 static int task_run_outcome(const cJSON *task);
 static void task_outcome_line(const cJSON *task);
 static int task_wait_timeout(int64_t ms);
+static int task_retried(const cJSON *task);
+static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry);
 static void task_show_str(const char *key, const char *s);
 static void task_show_time(const char *key, const cJSON *task, const char *field);
 static void task_show_command(const cJSON *task);
+static void task_show_when(const char *key, const char *t);
 static void task_sleep_ms(int ms);
 static int task_log_write(const char *data);
 
@@ -58,7 +62,7 @@ static int task_ids(struct ctl_args *a, int64_t **ids)
 }
 
 /* Appends {"name": R, "mode": mode} for each value of --opt, checking R as the daemon will. */
-static int task_add_resources(struct ctl_args *a, cJSON *list, const char *opt,
+static int task_add_resources(const struct ctl_args *a, cJSON *list, const char *opt,
     const char *mode)
 {
 	char **vals;
@@ -164,13 +168,54 @@ static void task_outcome_line(const cJSON *task)
 	    clean[0] != '\0' ? " (" : "", clean, clean[0] != '\0' ? ")" : "");
 }
 
-int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
+/*
+ * retries and after from --retries N and --after ID, for the commands that
+ * take them (run, sync, publish, and the templates of schedule add); the
+ * daemon's defaults when not given.
+ */
+int task_chain_args(const struct ctl_args *a, cJSON *req)
+{
+	const char *retries = NULL, *after = NULL;
+	long long n;
+	int64_t id;
+	int rc;
+
+	if (args_takes(a->cmd, "retries"))
+		retries = args_get(a, "retries");
+	if (args_takes(a->cmd, "after"))
+		after = args_get(a, "after");
+	if (retries != NULL) {
+		if ((rc = args_int(a, "retries", retries, 0, TASK_RETRIES_MAX, &n)) != EXIT_OK)
+			return rc;
+		if (cJSON_AddNumberToObject(req, "retries", (double)n) == NULL)
+			goto nomem;
+	}
+	if (after != NULL) {
+		if ((rc = args_task_id(a, after, &id)) != EXIT_OK)
+			return rc;
+		if (cJSON_AddNumberToObject(req, "after", (double)id) == NULL)
+			goto nomem;
+	}
+	return EXIT_OK;
+nomem:
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
+}
+
+/*
+ * The task.submit args of `run`: an exec task of the positional
+ * arguments, with run's options. The one builder of them, for run and for
+ * a schedule's run template (cmd-schedule.c). *out is the caller's;
+ * EXIT_OK or the error, said.
+ */
+int task_exec_args(const struct ctl_args *a, cJSON **out)
 {
 	const char *name = args_get(a, "name"), *timeout = args_get(a, "timeout");
 	cJSON *req, *argv, *resources;
 	int64_t timeout_ms = 0;
 	int rc;
 
+	*out = NULL;
 	if (a->argc > TASK_ARGV_MAX)
 		return ctl_usage_error(a->cmd, "too many arguments: a command line "
 		    "holds at most %d", TASK_ARGV_MAX);
@@ -196,7 +241,8 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 	}
 	/* No --lock or --shared: an empty list; the daemon adds `depot` shared itself. */
 	if ((rc = task_add_resources(a, resources, "lock", "exclusive")) != EXIT_OK ||
-	    (rc = task_add_resources(a, resources, "shared", "shared")) != EXIT_OK) {
+	    (rc = task_add_resources(a, resources, "shared", "shared")) != EXIT_OK ||
+	    (rc = task_chain_args(a, req)) != EXIT_OK) {
 		cJSON_Delete(req);
 		return rc;
 	}
@@ -205,12 +251,73 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 	if (timeout != NULL &&
 	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL)
 		goto nomem;
-
-	return task_submit(ctx, req, args_has(a, "wait"));
+	*out = req;
+	return EXIT_OK;
 nomem:
 	cJSON_Delete(req);
 	ctl_error("out of memory");
 	return EXIT_REFUSED;
+}
+
+int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	cJSON *req;
+	int rc;
+
+	if ((rc = task_exec_args(a, &req)) != EXIT_OK)
+		return rc;
+	return task_submit(ctx, req, args_has(a, "wait"));
+}
+
+/*
+ * Whether the daemon retries this final task (doc/protocol.md): it failed
+ * with exception, or was canceled with worker-missing or daemon-restarted,
+ * and had retries left.
+ */
+static int task_retried(const cJSON *task)
+{
+	const char *state = json_str(task, "state");
+	const char *reason = json_str(cJSON_GetObjectItemCaseSensitive(task, "error"),
+	    "reason");
+	int64_t left;
+
+	if (state == NULL || reason == NULL || json_int(task, "retries", &left) != 0 ||
+	    left <= 0)
+		return 0;
+	if (strcmp(state, "failed") == 0)
+		return strcmp(reason, "exception") == 0;
+	return strcmp(state, "canceled") == 0 && (strcmp(reason, "worker-missing") == 0 ||
+	    strcmp(reason, "daemon-restarted") == 0);
+}
+
+/*
+ * The id of the task that retries task id (its retry_of), or 0. The daemon
+ * submits a retry before it answers the wait on the old task, so the
+ * retry is among the unfinished tasks by then.
+ */
+static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry)
+{
+	const cJSON *task;
+	cJSON *req, *list;
+	int64_t of;
+	int rc;
+
+	*retry = 0;
+	/* Newest first, and the retry is among the newest: the default limit does. */
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "state", "active") == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, "task.list", req, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+		return rc;
+	cJSON_ArrayForEach(task, list)
+		if (json_int(task, "retry_of", &of) == 0 && of == id &&
+		    json_int(task, "id", retry) == 0)
+			break;
+	cJSON_Delete(list);
+	return EXIT_OK;
 }
 
 /*
@@ -218,12 +325,15 @@ nomem:
  * orphans clean): task.submit with req (consumed), then print the new
  * task's id, or the task with --json. With wait: the id at once (not with
  * --json), then one task.wait, the final task with --json, and the
- * task's outcome as the exit code (task_run_outcome).
+ * task's outcome as the exit code (task_run_outcome). A task the daemon
+ * retries (--retries) is followed to its last attempt, whose outcome
+ * counts; each retry is named on stderr.
  */
 int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 {
 	cJSON *task = NULL, *waited = NULL, *final;
-	int64_t id = 0;
+	int64_t id = 0, retry;
+	char why[1024];
 	int rc;
 
 	if ((rc = call(ctx, "task.submit", req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
@@ -244,20 +354,35 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 		printf("%lld\n", (long long)id);
 		fflush(stdout);
 	}
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToObject(req, "ids", json_ids(&id, 1)))
-		goto nomem;
-	if ((rc = call(ctx, "task.wait", req, -1, &waited)) != EXIT_OK) {
-		/* The task is queued whatever happened to the wait: say where it is. */
-		ctl_error("task %lld was submitted; see '%s task show %lld'",
-		    (long long)id, ctl_prog, (long long)id);
-		return rc;
-	}
-	final = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(waited, "tasks"), 0);
-	if (final == NULL) {
-		ctl_error("depotd's answer to task.wait holds no task %lld", (long long)id);
+	for (;;) {
+		if ((req = cJSON_CreateObject()) == NULL ||
+		    !cJSON_AddItemToObject(req, "ids", json_ids(&id, 1)))
+			goto nomem;
+		if ((rc = call(ctx, "task.wait", req, -1, &waited)) != EXIT_OK) {
+			/* The task is queued whatever happened to the wait: say where it is. */
+			ctl_error("task %lld was submitted; see '%s task show %lld'",
+			    (long long)id, ctl_prog, (long long)id);
+			return rc;
+		}
+		final = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(waited, "tasks"), 0);
+		if (final == NULL) {
+			ctl_error("depotd's answer to task.wait holds no task %lld", (long long)id);
+			cJSON_Delete(waited);
+			return EXIT_REFUSED;
+		}
+		if (json_true(waited, "timed_out") || !task_retried(final))
+			break;
+		if ((rc = task_find_retry(ctx, id, &retry)) != EXIT_OK) {
+			cJSON_Delete(waited);
+			return rc;
+		}
+		if (retry == 0)
+			break;
+		task_describe_error(final, why, sizeof why);
+		ctl_error("task %lld %s (%s); waiting for its retry, task %lld",
+		    (long long)id, json_str(final, "state"), why, (long long)retry);
 		cJSON_Delete(waited);
-		return EXIT_REFUSED;
+		id = retry;
 	}
 	if (ctx->json && (rc = json_print(final)) != EXIT_OK) {
 		cJSON_Delete(waited);
@@ -382,23 +507,23 @@ static void task_show_time(const char *key, const cJSON *task, const char *field
 	out_kv(stdout, 0, key, "%s (%s ago)", t, age);
 }
 
-/* An exec task's argv as a shell would need it typed. */
-static void task_show_command(const cJSON *task)
+/*
+ * An exec task's argv as a shell would need it typed ("sh -c 'exit 3'"),
+ * for task show and schedule list; NULL when argv is not an array or
+ * memory ran out. The caller frees it.
+ */
+char *task_argv_line(const cJSON *argv)
 {
-	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(task, "args"), "argv");
 	const cJSON *arg;
 	char *line;
 	size_t n = 1, l = 0;
 
 	if (!cJSON_IsArray(argv))
-		return;
+		return NULL;
 	cJSON_ArrayForEach(arg, argv)
-		if (cJSON_IsString(arg))
-			n += strlen(arg->valuestring) * 4 + 3;
+		n += (cJSON_IsString(arg) ? strlen(arg->valuestring) * 4 : 1) + 3;
 	if ((line = malloc(n)) == NULL)
-		return;
-	line[0] = '\0';
+		return NULL;
 	cJSON_ArrayForEach(arg, argv) {
 		const char *s = cJSON_IsString(arg) ? arg->valuestring : "?";
 		int plain = *s != '\0' &&
@@ -423,8 +548,26 @@ static void task_show_command(const cJSON *task)
 		line[l++] = '\'';
 	}
 	line[l] = '\0';
-	task_show_str("command", line);
+	return line;
+}
+
+static void task_show_command(const cJSON *task)
+{
+	char *line = task_argv_line(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "argv"));
+
+	if (line != NULL)
+		task_show_str("command", line);
 	free(line);
+}
+
+/* A time that may be ahead (not_before) or behind: "… (in 0.8s)", "… (2.0s ago)". */
+static void task_show_when(const char *key, const char *t)
+{
+	char when[48];
+
+	out_when(t, when, sizeof when);
+	out_kv(stdout, 0, key, "%s (%s)", t, when);
 }
 
 int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
@@ -432,7 +575,8 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 	static const char *const shown[] = {
 		"id", "type", "name", "state", "args", "resources", "worker",
 		"created_at", "started_at", "finished_at", "timeout", "progress",
-		"stalled", "error", "result", "schedule", NULL,
+		"stalled", "error", "result", "schedule", "retry_of", "after",
+		"retries", "not_before", NULL,
 	};
 	const cJSON *progress, *args, *result, *item;
 	char buf[2048], why[1024];
@@ -504,6 +648,7 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		cJSON_free(text);
 	} else
 		out_kv(stdout, 0, "result", "-");
+	/* What chains and schedules a task: only when set. */
 	item = cJSON_GetObjectItemCaseSensitive(task, "schedule");
 	if (cJSON_IsString(item))
 		task_show_str("schedule", item->valuestring);
@@ -512,9 +657,16 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 
 		task_show_str("schedule", text);
 		cJSON_free(text);
-	} else
-		out_kv(stdout, 0, "schedule", "-");
-	/* Fields this depotctl does not know yet (retry_of, after, …), as JSON. */
+	}
+	if (json_int(task, "retry_of", &v) == 0)
+		out_kv(stdout, 0, "retry of", "%lld", (long long)v);
+	if (json_int(task, "after", &v) == 0)
+		out_kv(stdout, 0, "after", "%lld", (long long)v);
+	if (json_int(task, "retries", &v) == 0 && v > 0)
+		out_kv(stdout, 0, "retries", "%lld", (long long)v);
+	if (json_str(task, "not_before") != NULL)
+		task_show_when("not before", json_str(task, "not_before"));
+	/* Fields this depotctl does not know yet, as JSON. */
 	cJSON_ArrayForEach(item, task) {
 		int known = 0;
 		char *text;

@@ -37,6 +37,18 @@
 	  .help = "false: a sync adds and replaces files but removes none "\
 	      "(default true: the version holds exactly the feed's files)" },
 
+/* --retries and --after: of run, sync and publish (cmd-task.c sends them). */
+#define CMD_RETRIES_OPT \
+	{ .name = "retries", .arg = "N", \
+	  .help = "when the task fails with an exception, or is canceled " \
+	      "because its worker went missing or the daemon restarted, " \
+	      "submit it again as a new task, up to N times (0 to 100, " \
+	      "default 0); --wait waits for the last attempt" },
+#define CMD_AFTER_OPT \
+	{ .name = "after", .arg = "ID", \
+	  .help = "start only after task ID completed; if it fails or is " \
+	      "canceled, this task is canceled (reason dependency-failed)" },
+
 /*
  * Every command, once. Help, `COMMAND --help`, the man page (__man) and the
  * bash completion (__commands) are all printed from here, so they cannot
@@ -64,7 +76,7 @@ const struct ctl_cmd cmd_table[] = {
 	{
 		.words = { "run" },
 		.usage = "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--wait] -- CMD [ARG]...",
+		    "[--retries N] [--after ID] [--wait] -- CMD [ARG]...",
 		.summary = "queue a command to run as an exec task",
 		.help = "Queues CMD with its arguments (no shell) as a task and "
 		    "prints the new task's id. The task starts once every "
@@ -83,6 +95,8 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
 			  .help = "fail the task with reason timeout after DUR "
 			      "(1500ms, 30s, 5m, 2h, 1d)" },
+			CMD_RETRIES_OPT
+			CMD_AFTER_OPT
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -226,7 +240,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "sync" },
-		.usage = "NAME [--wait]",
+		.usage = "NAME [--retries N] [--after ID] [--wait]",
 		.summary = "queue a sync of a repository from its feed",
 		.help = "Downloads the files of the feed's PULP_MANIFEST that the "
 		    "content store lacks, checks their size and sha256, and "
@@ -234,6 +248,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "task's id; with --wait, waits for it and exits 0 when it "
 		    "completed, 1 when it failed, 4 when it was canceled.",
 		.opts = {
+			CMD_RETRIES_OPT
+			CMD_AFTER_OPT
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -243,7 +259,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "publish" },
-		.usage = "NAME [--version N] [--wait]",
+		.usage = "NAME [--version N] [--retries N] [--after ID] [--wait]",
 		.summary = "queue a publication of a repository version",
 		.help = "Links the version's files under publish/NAME/versions/N "
 		    "with a PULP_MANIFEST, then points publish/NAME/current at it. "
@@ -252,12 +268,83 @@ const struct ctl_cmd cmd_table[] = {
 		.opts = {
 			{ .name = "version", .arg = "N",
 			  .help = "publish version N (default: the latest)" },
+			CMD_RETRIES_OPT
+			CMD_AFTER_OPT
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 1, .args_max = 1,
 		.mutates = 1,
 		.exec = cmd_publish,
+	},
+	{
+		.words = { "schedule", "add" },
+		.usage = "NAME --every DUR [--at TIME] -- sync REPO | publish REPO "
+		    "[--version N] | run [--lock R]... [--shared R]... [--name N] "
+		    "[--timeout DUR] [--retries N] -- CMD [ARG]...",
+		.summary = "add a schedule that submits a task every interval",
+		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. The "
+		    "task to submit follows '--': sync REPO or publish REPO "
+		    "[--version N] as those commands take them, or run with run's "
+		    "options and, after a second '--', its command. All three also "
+		    "take --retries N; --wait and --after are refused. The "
+		    "schedule submits the task every DUR, first at TIME, "
+		    "or one interval from now. TIME is an RFC 3339 time "
+		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00; without an "
+		    "offset, UTC) or HH:MM, the next such time of day in UTC. A "
+		    "schedule never submits a task while its previous one is "
+		    "unfinished (that run is counted as skipped), and catches up "
+		    "only once after the daemon was down. Prints the schedule's "
+		    "name and next run.",
+		.opts = {
+			{ .name = "every", .short_name = 'e', .arg = "DUR",
+			  .help = "submit the task every DUR, at least 1s (30s, 5m, "
+			      "2h, 1d); required" },
+			{ .name = "at", .arg = "TIME",
+			  .help = "first run at TIME (default: one interval from now)" },
+		},
+		.args_min = 1, .args_max = CTL_ARGS_ANY,
+		.mutates = 1,
+		.exec = cmd_schedule_add,
+	},
+	{
+		.words = { "schedule", "list" },
+		.usage = "",
+		.summary = "list schedules, their next run and last task",
+		.help = "LAST TASK is the id and state of the task the schedule "
+		    "submitted last; SKIPPED counts the runs that found it "
+		    "unfinished.",
+		.args_min = 0, .args_max = 0,
+		.exec = cmd_schedule_list,
+	},
+	{
+		.words = { "schedule", "delete" },
+		.usage = "NAME",
+		.summary = "delete a schedule",
+		.help = "Tasks it submitted already are left as they are. Prints "
+		    "\"deleted NAME\".",
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_schedule_delete,
+	},
+	{
+		.words = { "schedule", "enable" },
+		.usage = "NAME",
+		.summary = "let a disabled schedule submit its task again",
+		.help = "Prints the schedule's name and next run.",
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_schedule_enable,
+	},
+	{
+		.words = { "schedule", "disable" },
+		.usage = "NAME",
+		.summary = "stop a schedule from submitting tasks until enabled",
+		.help = "The schedule and its history stay; its unfinished task "
+		    "runs on. Prints \"disabled NAME\".",
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_schedule_disable,
 	},
 	{
 		.words = { "orphans", "clean" },

@@ -99,6 +99,10 @@ size_t args_values(const struct ctl_args *a, const char *name, char ***out);
 int args_task_id(const struct ctl_args *a, const char *s, int64_t *id);
 int args_duration(const struct ctl_args *a, const char *opt, const char *s,
     int64_t *ms);
+int args_takes(const struct ctl_cmd *cmd, const char *name);
+int args_int(const struct ctl_args *a, const char *opt, const char *s,
+    long long min, long long max, long long *v);
+int args_name(const struct ctl_args *a, const char *what, const char *name);
 
 /* call.c */
 int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
@@ -122,6 +126,7 @@ void out_table_print(const struct out_table *t, FILE *f);
 void out_table_free(struct out_table *t);
 int64_t out_parse_time(const char *rfc3339);
 void out_age(const char *rfc3339, char *buf, size_t n);
+void out_when(const char *rfc3339, char *buf, size_t n);
 void out_size(int64_t bytes, char *buf, size_t n);
 size_t out_width(const char *s);
 void out_clean(const char *s, size_t width, char *out, size_t n);
@@ -148,6 +153,9 @@ int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *args);
 int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait);
+int task_exec_args(const struct ctl_args *a, cJSON **out);
+int task_chain_args(const struct ctl_args *a, cJSON *req);
+char *task_argv_line(const cJSON *argv);
 
 /* cmd-worker.c */
 int cmd_worker_list(struct ctl_ctx *ctx, struct ctl_args *args);
@@ -164,6 +172,15 @@ int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_sync(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_publish(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_orphans_clean(struct ctl_ctx *ctx, struct ctl_args *args);
+int repo_task_args(const struct ctl_args *a, const char *type,
+    const char *name, const char *version, cJSON **out);
+
+/* cmd-schedule.c */
+int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_enable(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_disable(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-events.c */
 int cmd_events(struct ctl_ctx *ctx, struct ctl_args *args);

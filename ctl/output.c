@@ -233,6 +233,24 @@ void out_age(const char *rfc3339, char *buf, size_t n)
 	time_format_duration(time_now_ms() - t, buf, n);
 }
 
+/* How far an RFC 3339 time is from now, either way: "in 5m02s", "3.2s ago"; "-" for none. */
+void out_when(const char *rfc3339, char *buf, size_t n)
+{
+	int64_t t, now = time_now_ms();
+	char d[32];
+
+	if (rfc3339 == NULL) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	if ((t = out_parse_time(rfc3339)) < 0) {
+		snprintf(buf, n, "?");
+		return;
+	}
+	time_format_duration(t >= now ? t - now : now - t, d, sizeof d);
+	snprintf(buf, n, t >= now ? "in %s" : "%s ago", d);
+}
+
 void out_size(int64_t bytes, char *buf, size_t n)
 {
 	static const char *units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };

@@ -299,6 +299,15 @@ static int check_after(struct conn *conn, const struct task *t)
 	return 0;
 }
 
+/* restore --force: what runs is canceled instead of waited for. */
+static void cancel_running_for_restore(struct task *t, void *ctx)
+{
+	(void)ctx;
+	if (t->state == TASK_RUNNING)
+		task_cancel(t, "restored", "canceled so that a restore could run (--force)",
+		    TASK_CANCELED);
+}
+
 static void h_task_submit(struct conn *conn, const cJSON *args)
 {
 	char err[512];
@@ -313,6 +322,9 @@ static void h_task_submit(struct conn *conn, const cJSON *args)
 		task_free(t);
 		return;
 	}
+	if (strcmp(t->type, "restore") == 0 &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force")))
+		tasks_foreach(cancel_running_for_restore, NULL);
 	/* The task may start, and even end, inside task_submit: keep only its id. */
 	if ((id = task_submit(t, err, sizeof err)) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "%s", err);

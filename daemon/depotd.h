@@ -210,6 +210,12 @@ int validate_string(const cJSON *args, const char *field, int required,
 int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
 
+/* restore.c */
+int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
+void snapshot_task_ended(const struct task *t, int completed);
+int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen);
+int restore_offline(const char *archive, const char *dir);
+
 /* sched.c */
 cJSON *sched_json(const char *name);
 cJSON *sched_list_json(void);

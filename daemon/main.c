@@ -23,6 +23,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	    "usage: depotd [-d DIR] [-v]             run the daemon in the foreground\n"
 	    "       depotd [-d DIR] --worker NAME    run a worker by hand\n"
+	    "       depotd -d DIR --restore FILE     restore a backup, daemon stopped\n"
 	    "       depotd --version | --help\n"
 	    "\n"
 	    "  -d, --dir DIR     data directory (default $DEPOT_HOME, /var/lib/depot as root,\n"
@@ -314,12 +315,13 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "worker", required_argument, NULL, 'W' },
 		{ "supervised-by", required_argument, NULL, 'S' },
+		{ "restore", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir_opt = NULL, *worker = NULL;
+	const char *dir_opt = NULL, *worker = NULL, *restore = NULL;
 	char dir[4096], err[1024], conf[4200];
 	struct depot_config cfg;
 	int c, verbose = 0, parent = 0;
@@ -329,6 +331,7 @@ int main(int argc, char **argv)
 		case 'd': dir_opt = optarg; break;
 		case 'W': worker = optarg; break;
 		case 'S': parent = atoi(optarg); break;
+		case 'R': restore = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'V': printf("depotd %s\n", DEPOT_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -345,6 +348,8 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	if (restore != NULL)
+		return restore_offline(restore, dir);
 	if (worker != NULL) {
 		if (!validate_worker_name(worker)) {
 			log_error("bad worker name '%s': letters, digits, '.', '_' and '-', "

@@ -472,7 +472,8 @@ static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 	snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)t->id);
 	cJSON_AddStringToObject(o, "log_path", path);
 	cJSON_AddNumberToObject(o, "log_max", (double)D->cfg.log_max);
-	if (repos_prepare_assignment(t, o, err, errlen) < 0) {
+	if (repos_prepare_assignment(t, o, err, errlen) < 0 ||
+	    snapshot_prepare_assignment(t, o, err, errlen) < 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -577,6 +578,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
 		w->task = 0;
 	repos_task_ended(t);
+	snapshot_task_ended(t, state == TASK_COMPLETED);
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);

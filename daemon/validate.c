@@ -279,6 +279,62 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 	return t;
 }
 
+/* backup and restore take `depot` exclusive: they run alone (DESIGN §9). */
+static struct task *validate_snapshot_task(const cJSON *args, const char *type,
+    char *err, size_t errlen)
+{
+	int is_restore = strcmp(type, "restore") == 0;
+	const char *path = NULL;
+	const cJSON *force = cJSON_GetObjectItemCaseSensitive(args, "force");
+	struct common_args c = { 0 };
+	char buf[NAME_MAX_BYTES + 1];
+	struct task *t;
+
+	if (cJSON_GetObjectItemCaseSensitive(args, "argv") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(args, "resources") != NULL) {
+		snprintf(err, errlen, "a %s task takes no 'argv' or 'resources': it runs alone", type);
+		return NULL;
+	}
+	if (validate_string(args, is_restore ? "path" : "output", is_restore, 4000, &path,
+	    err, errlen) < 0)
+		return NULL;
+	if (path != NULL && path[0] != '/') {
+		snprintf(err, errlen, "'%s' must be an absolute path (the daemon's working "
+		    "directory is not yours)", is_restore ? "path" : "output");
+		return NULL;
+	}
+	if (force != NULL && !cJSON_IsBool(force)) {
+		snprintf(err, errlen, "'force' must be true or false");
+		return NULL;
+	}
+	if (validate_common(args, &c, err, errlen) < 0)
+		return NULL;
+	if ((t = calloc(1, sizeof *t)) == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(buf, sizeof buf, "%s%s%s", is_restore ? "restore " : "backup",
+	    is_restore ? path : path ? " to " : "", is_restore ? "" : path ? path : "");
+	t->type = strdup(type);
+	t->name = strdup(c.name ? c.name : buf);
+	apply_common(t, &c);
+	t->args = cJSON_CreateObject();
+	if (path != NULL)
+		cJSON_AddStringToObject(t->args, is_restore ? "path" : "output", path);
+	if (cJSON_IsTrue(force))
+		cJSON_AddBoolToObject(t->args, "force", 1);
+	t->res[0].name = strdup("depot");
+	t->res[0].mode = LOCK_EXCLUSIVE;
+	t->nres = 1;
+	if (t->type == NULL || t->name == NULL || t->res[0].name == NULL) {
+		task_free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return t;
+}
+
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 {
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv"), *a;
@@ -296,9 +352,11 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 	if (strcmp(type, "sync") == 0 || strcmp(type, "publish") == 0 ||
 	    strcmp(type, "orphans") == 0)
 		return validate_repo_task(args, type, err, errlen);
+	if (strcmp(type, "backup") == 0 || strcmp(type, "restore") == 0)
+		return validate_snapshot_task(args, type, err, errlen);
 	if (strcmp(type, "exec") != 0) {
 		snprintf(err, errlen, "unknown task type '%s' (this daemon runs: exec, "
-		    "sync, publish, orphans)", type);
+		    "sync, publish, orphans, backup, restore)", type);
 		return NULL;
 	}
 	if (!cJSON_IsArray(argv) || (count = (size_t)cJSON_GetArraySize(argv)) == 0 ||

@@ -226,6 +226,10 @@ static void run_task(struct depot_client *c, const cJSON *task)
 		publish_run(&ws, task, &result, &error, &state);
 	else if (type != NULL && strcmp(type, "orphans") == 0)
 		orphans_run(&ws, task, &result, &error, &state);
+	else if (type != NULL && strcmp(type, "backup") == 0)
+		backup_run(&ws, task, &result, &error, &state);
+	else if (type != NULL && strcmp(type, "restore") == 0)
+		restore_run(&ws, task, &result, &error, &state);
 	else {
 		error = cJSON_CreateObject();
 		cJSON_AddStringToObject(error, "reason", "exception");
@@ -259,6 +263,8 @@ int worker_main(const char *dir, const char *name, int parent)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit must fail a write (EFBIG, a clear error), not kill the worker. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (paths_socket_url(dir, DEPOT_WORKER_SOCK, worker_url, sizeof worker_url,
 	    err, sizeof err) < 0 ||
 	    client_open(&main_c, worker_url, err, sizeof err) < 0 ||

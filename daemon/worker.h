@@ -49,4 +49,10 @@ void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, const char **state);
 
+/* backup.c: backup and restore tasks' archive work. */
+void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
+    cJSON **error, const char **state);
+void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
+    cJSON **error, const char **state);
+
 #endif

@@ -232,7 +232,7 @@ static void on_heartbeat(struct conn *conn, const cJSON *args)
 }
 
 /* What a completed sync or publish changes in the daemon's own records. */
-static int record_outcome(const struct task *t, cJSON *result, char *err, size_t errlen)
+static int record_outcome(struct task *t, cJSON *result, char *err, size_t errlen)
 {
 	if (strcmp(t->type, "sync") == 0) {
 		if (result == NULL) {
@@ -242,6 +242,8 @@ static int record_outcome(const struct task *t, cJSON *result, char *err, size_t
 		cJSON_DeleteItemFromObjectCaseSensitive(result, "list");
 		return repos_sync_done(t, result, err, errlen);
 	}
+	if (strcmp(t->type, "restore") == 0)
+		return restore_apply_online(t, result, err, errlen);
 	if (strcmp(t->type, "publish") == 0 && repos_publish_done(t, result) < 0) {
 		snprintf(err, errlen, "recording the publication: %s", store_errmsg(D->store));
 		return -1;

@@ -37,6 +37,60 @@ _depotctl_opts()
 	    '/^(Common )?[Oo]ptions:$/,$ s/^ +(-[a-zA-Z], )? *(--[a-z][a-z-]*).*$/\2/p'
 }
 
+# Recent task ids, newest first (with the -d the command line gave).
+_depotctl_task_ids()
+{
+	"$@" task list --limit 100 2>/dev/null | awk 'NR > 1 { print $1 }'
+}
+
+# schedule add's task after its "--", from word start on: sync REPO,
+# publish REPO or run ... CMD, completed as those commands are, without
+# the options a schedule refuses (--wait, --after).
+_depotctl_template()
+{
+	local prog=$1 start=$2 type=${COMP_WORDS[$2]} i w line m first=0 dashdash=0
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	local -a global=("${@:3}")
+	local -A meta=()
+
+	if ((COMP_CWORD == start)); then
+		_depotctl_reply compgen -W 'sync publish run' -- "$cur"
+		return
+	fi
+	case $type in
+	sync | publish | run) ;;
+	*) return ;;
+	esac
+	while read -r line m; do
+		meta[$line]=$m
+	done < <(_depotctl_valopts "$prog" "$type")
+	for ((i = start + 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		[[ $type == run && $w == -- && $dashdash -eq 0 && $first -eq 0 ]] &&
+		    { dashdash=$i; continue; }
+		((i > start + 1)) && [[ -n ${meta[${COMP_WORDS[i-1]}]} ]] && continue
+		[[ $w != -* && $dashdash -eq 0 && $first -eq 0 ]] && first=$i
+	done
+	if [[ $type == run ]] && ((dashdash > 0 || first > 0)); then
+		if ((first == 0 && COMP_CWORD == dashdash + 1)); then
+			_depotctl_reply compgen -c -- "$cur"
+		else
+			_depotctl_reply compgen -f -- "$cur"
+		fi
+		return
+	fi
+	((COMP_CWORD > start + 1)) && [[ -n ${meta[$prev]} ]] && return
+	if [[ $cur == -* ]]; then
+		_depotctl_reply compgen -W "$(_depotctl_opts "$prog" "$type" |
+		    grep -v -x -e --wait -e --after | sort -u)" -- "$cur"
+	elif [[ $type == run ]]; then
+		_depotctl_reply compgen -c -- "$cur"
+	elif ((first == 0)); then
+		_depotctl_reply compgen -W "$("$prog" "${global[@]}" repo list \
+		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur"
+	fi
+}
+
 _depotctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -111,6 +165,17 @@ _depotctl()
 		return
 	fi
 
+	# schedule add's task, after its "--".
+	if [[ $cmd == "schedule add" ]]; then
+		for ((i = 1; i < COMP_CWORD; i++)); do
+			[[ ${COMP_WORDS[i]} == -- ]] && break
+		done
+		if ((i < COMP_CWORD)); then
+			_depotctl_template "$prog" $((i + 1)) "${global[@]}"
+			return
+		fi
+	fi
+
 	# Values of options, by the metavariable the table gives them.
 	if [[ -n ${meta[$prev]} ]]; then
 		case ${meta[$prev]} in
@@ -118,6 +183,7 @@ _depotctl()
 		T) _depotctl_reply compgen -W 'task worker lock status' -- "$cur" ;;
 		BOOL) _depotctl_reply compgen -W 'true false' -- "$cur" ;;
 		FILE | DIR) _depotctl_reply compgen -f -- "$cur" ;;
+		ID) _depotctl_reply compgen -W "$(_depotctl_task_ids "$prog" "${global[@]}")" -- "$cur" ;;
 		esac
 		return
 	fi
@@ -137,10 +203,12 @@ _depotctl()
 		_depotctl_reply compgen -W "$("$prog" "${global[@]}" task list \
 		    --state active --limit 100 2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
 	"task show" | "task log")
-		_depotctl_reply compgen -W "$("$prog" "${global[@]}" task list \
-		    --limit 100 2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
+		_depotctl_reply compgen -W "$(_depotctl_task_ids "$prog" "${global[@]}")" -- "$cur" ;;
 	"repo show" | "repo update" | "repo delete" | sync | publish)
 		_depotctl_reply compgen -W "$("$prog" "${global[@]}" repo list \
+		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
+	"schedule delete" | "schedule enable" | "schedule disable")
+		_depotctl_reply compgen -W "$("$prog" "${global[@]}" schedule list \
 		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
 	run)
 		_depotctl_reply compgen -c -- "$cur" ;;

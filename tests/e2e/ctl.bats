@@ -143,6 +143,7 @@ TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 
 	run ctl task log "$id"
 
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(printf 'line one\nline two\nline three')" ]
 }

@@ -133,14 +133,15 @@ start_https() {
 # make_feed DIR: DIR/PULP_MANIFEST (relative_path,sha256,size) listing every
 # other file under DIR, sorted by path.
 make_feed() {
-	local dir=$1 f
+	local dir=$1 f list
+	list=$(mktemp "$WORK/manifest.XXXXXX")
 	(
 		cd "$dir" || exit 1
 		find . -type f ! -path ./PULP_MANIFEST -printf '%P\n' | LC_ALL=C sort |
 			while IFS= read -r f; do
 				printf '%s,%s,%s\n' "$f" "$(sha256sum <"$f" | cut -d' ' -f1)" "$(stat -c %s "$f")"
-			done >PULP_MANIFEST.new && mv PULP_MANIFEST.new PULP_MANIFEST
-	)
+			done >"$list"
+	) && chmod 644 "$list" && mv "$list" "$dir/PULP_MANIFEST"
 }
 
 # sha_of FILE
@@ -267,4 +268,38 @@ events_subscribed() {
 	[ -s "$1" ] && return 0
 	ctl run -- true >/dev/null
 	wait_for file_has "$1" 0.3s 2>/dev/null
+}
+
+# A slow file server: PULP_MANIFEST at once, every other file trickled out
+# (its Content-Length first) at about RATE bytes/s, so that a sync stays
+# running as long as a test needs, whatever the client's rate limiting.
+SLOW_SERVER_PY='
+import functools, http.server, sys, time
+port, root, rate = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+class Slow(http.server.SimpleHTTPRequestHandler):
+    def copyfile(self, src, dst):
+        if self.path.endswith("PULP_MANIFEST"):
+            return super().copyfile(src, dst)
+        chunk = max(1, rate // 10)
+        while True:
+            b = src.read(chunk)
+            if not b:
+                break
+            dst.write(b)
+            dst.flush()
+            time.sleep(0.1)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Slow, directory=root))
+srv.daemon_threads = True
+srv.serve_forever()
+'
+
+# start_slow_http DIR [RATE]: SLOW_SERVER_PY on DIR (RATE bytes/s per
+# file, default 50000); port in $HTTP_PORT.
+start_slow_http() {
+	HTTP_PORT=$(free_port)
+	start_server "$WORK/http-$HTTP_PORT.log" \
+		"$PY" -c "$SLOW_SERVER_PY" "$HTTP_PORT" "$1" "${2:-50000}"
+	HTTP_PID=$SERVER_PID
+	HTTP_LOG=$WORK/http-$HTTP_PORT.log
+	wait_for port_open "$HTTP_PORT" 10s
 }

@@ -1,0 +1,443 @@
+/* cmd-schedule.c: schedules (add, list, delete, enable, disable): a task template submitted every interval. */
+#include "ctl.h"
+
+#include "proto.h"
+#include "timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* schedule.add's every_ms is at least this (doc/protocol.md). */
+#define SCHED_EVERY_MIN_MS 1000
+/* Width of the TEMPLATE column of schedule list. */
+#define SCHED_TEMPLATE_WIDTH 60
+#define SCHED_DAY_MS 86400000LL
+
+static int sched_digits(const char **s, int n, int *v);
+static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms);
+static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
+    int argc, char **argv, cJSON **out);
+static void sched_every(int64_t ms, char *buf, size_t n);
+static void sched_time(const char *rfc3339, char *buf, size_t n);
+static char *sched_describe(const cJSON *tpl);
+static void sched_print_next(const char *verb, const cJSON *sched, const char *name);
+static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled);
+
+/* Exactly n decimal digits at *s, moved past them. */
+static int sched_digits(const char **s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++, (*s)++) {
+		if (**s < '0' || **s > '9')
+			return -1;
+		*v = *v * 10 + (**s - '0');
+	}
+	return 0;
+}
+
+/*
+ * --at TIME as epoch milliseconds. TIME is RFC 3339,
+ * YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]] with Z or ±HH:MM (none: UTC), or
+ * HH:MM[:SS], the next such time of day in UTC after now (today or
+ * tomorrow). -1 when it is neither, or names no such day or time.
+ */
+static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms)
+{
+	int year = 1970, mon = 1, day = 1, hour, min, sec = 0, oh, om, clock_only;
+	int64_t frac = 0, offset = 0, t;
+	const char *p = s;
+	struct tm tm, back;
+	time_t secs;
+
+	/* "3:00" as well as "03:00". */
+	clock_only = (p[0] >= '0' && p[0] <= '9' && p[1] == ':') ||
+	    (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] == ':');
+	if (clock_only) {
+		if (sched_digits(&p, p[1] == ':' ? 1 : 2, &hour) != 0)
+			return -1;
+	} else {
+		if (sched_digits(&p, 4, &year) != 0 || *p++ != '-' ||
+		    sched_digits(&p, 2, &mon) != 0 || *p++ != '-' ||
+		    sched_digits(&p, 2, &day) != 0 ||
+		    (*p != 'T' && *p != 't' && *p != ' '))
+			return -1;
+		p++;
+		if (sched_digits(&p, 2, &hour) != 0)
+			return -1;
+	}
+	if (*p++ != ':' || sched_digits(&p, 2, &min) != 0)
+		return -1;
+	if (*p == ':') {
+		p++;
+		if (sched_digits(&p, 2, &sec) != 0)
+			return -1;
+		if (!clock_only && *p == '.') {
+			int64_t scale = 100;
+
+			if (*++p < '0' || *p > '9')
+				return -1;
+			for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+				frac += (*p - '0') * scale;
+		}
+	}
+	if (!clock_only && (*p == 'Z' || *p == 'z'))
+		p++;
+	else if (!clock_only && (*p == '+' || *p == '-')) {
+		int sign = *p++ == '-' ? -1 : 1;
+
+		if (sched_digits(&p, 2, &oh) != 0 || *p++ != ':' ||
+		    sched_digits(&p, 2, &om) != 0 || oh > 23 || om > 59)
+			return -1;
+		offset = sign * ((int64_t)oh * 3600000 + (int64_t)om * 60000);
+	}
+	if (*p != '\0' || hour > 23 || min > 59 || sec > 59 || mon < 1 || mon > 12 ||
+	    day < 1 || day > 31)
+		return -1;
+	if (clock_only) {
+		t = now_ms - now_ms % SCHED_DAY_MS +
+		    ((int64_t)hour * 3600 + min * 60 + sec) * 1000;
+		if (t <= now_ms)
+			t += SCHED_DAY_MS;
+		*ms = t;
+		return 0;
+	}
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	/* timegm turns February 30 into March 2: such a day does not exist. */
+	if ((secs = timegm(&tm)) == (time_t)-1 || gmtime_r(&secs, &back) == NULL ||
+	    back.tm_mday != day || back.tm_mon != mon - 1)
+		return -1;
+	*ms = (int64_t)secs * 1000 + frac - offset;
+	return *ms >= 0 ? 0 : -1;
+}
+
+/*
+ * The template after "--" (argv[0] is sync, publish or run, or a prefix of
+ * one), as task.submit's args: parsed with that command's own options and
+ * built by its own request builder, so that a template is exactly what
+ * the command would send. Errors show schedule add's usage.
+ */
+static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
+    int argc, char **argv, cJSON **out)
+{
+	const struct ctl_cmd *found;
+	struct ctl_cmd tpl;
+	struct ctl_args sub;
+	char err[512];
+	int used, help = 0, rc;
+
+	*out = NULL;
+	if (argc == 0)
+		return ctl_usage_error(a->cmd, "missing the task to schedule: after "
+		    "'--', sync REPO, publish REPO or run ... -- CMD");
+	found = argv[0][0] == '-' ? NULL : cmd_lookup(argc, argv, &used, err, sizeof err);
+	if (found == NULL || (found->exec != cmd_sync && found->exec != cmd_publish &&
+	    found->exec != cmd_run))
+		return ctl_usage_error(a->cmd, "cannot schedule '%s': the task is "
+		    "sync REPO, publish REPO or run ... -- CMD", argv[0]);
+	/* The command's options and checks, under schedule add's name and usage. */
+	tpl = *found;
+	memcpy(tpl.words, a->cmd->words, sizeof tpl.words);
+	tpl.usage = a->cmd->usage;
+	tpl.args_min = 0;
+	tpl.args_max = CTL_ARGS_ANY;
+	rc = args_parse(&tpl, argc - used + 1, argv + used - 1, &sub, &ctx->json, &help);
+	if (rc != EXIT_OK)
+		goto out;
+	if (help) {
+		cmd_print_help(a->cmd, stdout);
+		rc = -1;	/* done: the caller exits 0 */
+		goto out;
+	}
+	if (args_has(&sub, "wait")) {
+		rc = ctl_usage_error(a->cmd, "--wait cannot be scheduled: wait for "
+		    "a scheduled task with '%s task wait ID'", ctl_prog);
+		goto out;
+	}
+	if (args_has(&sub, "after")) {
+		rc = ctl_usage_error(a->cmd, "--after cannot be scheduled: every run "
+		    "would wait for the same task");
+		goto out;
+	}
+	if (found->exec == cmd_run) {
+		if (sub.argc == 0)
+			rc = ctl_usage_error(a->cmd, "missing CMD: run's command "
+			    "follows a second '--'");
+		else
+			rc = task_exec_args(&sub, out);
+		goto out;
+	}
+	if (sub.argc == 0)
+		rc = ctl_usage_error(a->cmd, "missing REPO after %s", found->words[0]);
+	else if (sub.argc > 1)
+		rc = ctl_usage_error(a->cmd, "unexpected argument '%s' after %s %s",
+		    sub.argv[1], found->words[0], sub.argv[0]);
+	else if (found->exec == cmd_sync)
+		rc = repo_task_args(&sub, "sync", sub.argv[0], NULL, out);
+	else
+		rc = repo_task_args(&sub, "publish", sub.argv[0],
+		    args_get(&sub, "version"), out);
+out:
+	args_free(&sub);
+	return rc;
+}
+
+int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0], *every = args_get(a, "every");
+	const char *at = args_get(a, "at");
+	char at_text[TIME_RFC3339_LEN];
+	int64_t every_ms, at_ms;
+	cJSON *req, *tpl, *sched;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if (every == NULL)
+		return ctl_usage_error(a->cmd, "missing --every DUR: how often to "
+		    "submit the task");
+	if ((rc = args_duration(a, "every", every, &every_ms)) != EXIT_OK)
+		return rc;
+	if (every_ms < SCHED_EVERY_MIN_MS)
+		return ctl_usage_error(a->cmd, "invalid duration '%s' for --every: "
+		    "must be at least 1s", every);
+	if (at != NULL) {
+		if (sched_parse_time(at, time_now_ms(), &at_ms) != 0)
+			return ctl_usage_error(a->cmd, "invalid time '%s' for --at: "
+			    "expected RFC 3339 (2026-11-25T03:00:00Z) or HH:MM (UTC)", at);
+		time_format_rfc3339(at_ms, at_text);
+	}
+	rc = sched_template(ctx, a, a->argc - 1, a->argv + 1, &tpl);
+	if (rc != EXIT_OK)
+		return rc < 0 ? EXIT_OK : rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL ||
+	    cJSON_AddNumberToObject(req, "every_ms", (double)every_ms) == NULL ||
+	    (at != NULL && cJSON_AddStringToObject(req, "at", at_text) == NULL) ||
+	    !cJSON_AddItemToObject(req, "template", tpl)) {
+		cJSON_Delete(tpl);
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, "schedule.add", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(sched);
+	else
+		sched_print_next("added", sched, name);
+	cJSON_Delete(sched);
+	return rc;
+}
+
+/* An interval as --every would take it: "1d", "90m", "1500ms". */
+static void sched_every(int64_t ms, char *buf, size_t n)
+{
+	static const struct { int64_t factor; const char *unit; } units[] = {
+		{ SCHED_DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
+	};
+
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (ms >= units[i].factor && ms % units[i].factor == 0) {
+			snprintf(buf, n, "%lld%s", (long long)(ms / units[i].factor),
+			    units[i].unit);
+			return;
+		}
+	snprintf(buf, n, "%lldms", (long long)ms);
+}
+
+/* "2026-11-25T03:00:00Z (in 5h59m)"; "-" for none. */
+static void sched_time(const char *rfc3339, char *buf, size_t n)
+{
+	char when[48];
+	int64_t t;
+
+	if (rfc3339 == NULL) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	out_when(rfc3339, when, sizeof when);
+	if ((t = out_parse_time(rfc3339)) >= 0) {
+		char full[TIME_RFC3339_LEN];
+
+		/* To the second, as --at takes it: the column stays narrow. */
+		time_format_rfc3339(t, full);
+		snprintf(buf, n, "%.19sZ (%s)", full, when);
+	} else
+		snprintf(buf, n, "%s (%s)", rfc3339, when);
+}
+
+/* "sync fedora", "publish fedora version 3", "run: sh -c 'exit 3'", with " (retries N)". */
+static char *sched_describe(const cJSON *tpl)
+{
+	const char *type = json_str(tpl, "type"), *repo = json_str(tpl, "repository");
+	char *line = NULL, *text = NULL, retries[48] = "";
+	int64_t v;
+	int n;
+
+	if (json_int(tpl, "retries", &v) == 0 && v > 0)
+		snprintf(retries, sizeof retries, " (retries %lld)", (long long)v);
+	if (type != NULL && strcmp(type, "exec") == 0) {
+		line = task_argv_line(cJSON_GetObjectItemCaseSensitive(tpl, "argv"));
+		n = asprintf(&text, "run: %s%s", line != NULL ? line : "?", retries);
+	} else if (type != NULL && repo != NULL && json_int(tpl, "version", &v) == 0)
+		n = asprintf(&text, "%s %s version %lld%s", type, repo, (long long)v,
+		    retries);
+	else if (type != NULL && repo != NULL)
+		n = asprintf(&text, "%s %s%s", type, repo, retries);
+	else if (type != NULL)
+		n = asprintf(&text, "%s%s", type, retries);
+	else
+		n = asprintf(&text, "?");
+	free(line);
+	return n < 0 ? NULL : text;
+}
+
+int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	static const char *const headers[] = {
+		"NAME", "EVERY", "NEXT RUN", "LAST TASK", "SKIPPED", "ENABLED",
+		"TEMPLATE",
+	};
+	struct out_table *t;
+	const cJSON *s;
+	cJSON *list;
+	int rc;
+
+	(void)args;
+	if ((rc = call(ctx, "schedule.list", NULL, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+		return rc;
+	if (ctx->json) {
+		rc = json_print(list);
+		cJSON_Delete(list);
+		return rc;
+	}
+	if ((t = out_table_new(7, headers)) == NULL)
+		goto nomem;
+	out_table_limit(t, 6, SCHED_TEMPLATE_WIDTH);
+	cJSON_ArrayForEach(s, list) {
+		const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "last_task");
+		char every[32] = "-", next[96], task[64] = "-", skipped[24] = "0";
+		const char *state = json_str(last, "state");
+		char *tpl;
+		int64_t v;
+		int added;
+
+		if (json_int(s, "every_ms", &v) == 0)
+			sched_every(v, every, sizeof every);
+		sched_time(json_str(s, "next_run"), next, sizeof next);
+		if (json_int(last, "id", &v) == 0)
+			snprintf(task, sizeof task, "%lld %s", (long long)v,
+			    state != NULL ? state : "?");
+		if (json_int(s, "skipped", &v) == 0)
+			snprintf(skipped, sizeof skipped, "%lld", (long long)v);
+		if ((tpl = sched_describe(cJSON_GetObjectItemCaseSensitive(s, "template"))) == NULL)
+			goto nomem;
+		added = out_table_add(t, (const char *const[]){ json_str(s, "name"),
+		    every, next, task, skipped, json_true(s, "enabled") ? "yes" : "no",
+		    tpl });
+		free(tpl);
+		if (added != 0)
+			goto nomem;
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+	cJSON_Delete(list);
+	return EXIT_OK;
+nomem:
+	out_table_free(t);
+	cJSON_Delete(list);
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
+}
+
+int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0];
+	cJSON *req, *r;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, "schedule.delete", req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else
+		printf("deleted %s\n", json_str(r, "deleted") != NULL ?
+		    json_str(r, "deleted") : name);
+	cJSON_Delete(r);
+	return rc;
+}
+
+/* "added nightly, next run 2026-11-25T03:00:00Z (in 5h59m)": what add and enable print. */
+static void sched_print_next(const char *verb, const cJSON *sched, const char *name)
+{
+	const char *next = json_str(sched, "next_run");
+	char when[96];
+
+	if (json_str(sched, "name") != NULL)
+		name = json_str(sched, "name");
+	if (next == NULL) {
+		printf("%s %s\n", verb, name);
+		return;
+	}
+	/* Overdue (enabled again, or --at in the past): the daemon submits it now. */
+	if (out_parse_time(next) >= 0 && out_parse_time(next) <= time_now_ms()) {
+		printf("%s %s, next run due now\n", verb, name);
+		return;
+	}
+	sched_time(next, when, sizeof when);
+	printf("%s %s, next run %s\n", verb, name, when);
+}
+
+/* schedule.set {name, enabled}. */
+static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled)
+{
+	const char *name = a->argv[0];
+	cJSON *req, *sched;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL ||
+	    cJSON_AddBoolToObject(req, "enabled", enabled) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, "schedule.set", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(sched);
+	else if (enabled)
+		sched_print_next("enabled", sched, name);
+	else
+		printf("disabled %s\n", json_str(sched, "name") != NULL ?
+		    json_str(sched, "name") : name);
+	cJSON_Delete(sched);
+	return rc;
+}
+
+int cmd_schedule_enable(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return sched_set(ctx, a, 1);
+}
+
+int cmd_schedule_disable(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	return sched_set(ctx, a, 0);
+}

@@ -1,0 +1,287 @@
+#!/usr/bin/env bats
+# DESIGN §13: schedules stored in the database submit their task every
+# interval (at least 1 s), catch up only once after the daemon was down,
+# never submit a second task while the previous one is unfinished (that run
+# is counted as skipped), and can be disabled, enabled and deleted. Tasks a
+# schedule submits carry its name in `schedule`.
+#
+# The intervals here are 1 s, so some tests let seconds pass on purpose:
+# there, the passing of time is what is tested.
+
+load helpers
+
+# sched_tasks NAME: a JSON array of the tasks schedule NAME submitted.
+sched_tasks() {
+	ctl --json task list | jq -c --arg n "$1" '[.[] | select(.schedule == $n)]'
+}
+
+# sched_created NAME: creation times (ms since the epoch) of schedule NAME's
+# tasks, oldest first, one a line.
+sched_created() {
+	sched_tasks "$1" | jq -r '.[].created_at |
+		(.[0:19] + "Z" | fromdateiso8601) * 1000 + (.[20:23] | tonumber)' | sort -n
+}
+
+# count_between NAME FROM TO: tasks of schedule NAME created in [FROM, TO) ms.
+count_between() {
+	sched_created "$1" | awk -v a="$2" -v b="$3" '$1 >= a && $1 < b { n++ } END { print n + 0 }'
+}
+
+# sched_count NAME: how many tasks schedule NAME submitted.
+sched_count() {
+	sched_tasks "$1" | jq length
+}
+
+# sched_count_above NAME N: schedule NAME submitted more than N tasks (for wait_for).
+sched_count_above() {
+	local n
+	n=$(sched_count "$1") || return 1
+	[ "$n" -gt "$2" ]
+}
+
+# sched_field NAME FIELD: one field of schedule NAME from `schedule list --json`.
+sched_field() {
+	ctl --json schedule list | jq -r --arg n "$1" ".[] | select(.name == \$n) | .$2"
+}
+
+# sched_listed NAME: `schedule list --json` has a schedule NAME.
+sched_listed() {
+	ctl --json schedule list | jq -e --arg n "$1" 'any(.[]; .name == $n)' >/dev/null
+}
+
+@test "a 1 s schedule submits about one task a second, each carrying the schedule's name and the template's options" {
+	depot_start
+
+	run --separate-stderr ctl schedule add tick --every 1s -- run --name ticker --lock r-tick -- true
+	[ "$status" -eq 0 ]
+	[[ $output == *tick* ]]
+	created=$(rfc3339_ms "$(sched_field tick created_at)")
+	[ "$(sched_field tick every_ms)" = 1000 ]
+	[ "$(sched_field tick enabled)" = true ]
+	# One interval from now, by default.
+	first=$(rfc3339_ms "$(sched_field tick next_run)")
+	[ $((first - created)) -ge 900 ]
+	[ $((first - created)) -le 1100 ]
+
+	# Time passing is the point: runs due at +1, +2, +3 and +4 s.
+	sleep 4.5
+	tasks=$(sched_tasks tick)
+	echo "$tasks" | jq -c '.[] | {id, created_at, state}'
+	n=$(count_between tick "$created" $((created + 4600)))
+	echo "$n task(s) in 4.5 s"
+	[ "$n" -ge 3 ]
+	[ "$n" -le 5 ]
+	# No two runs of one interval: consecutive tasks are at least ~1 s apart
+	# (a late tick may shorten one gap, never make two in one tick).
+	[ "$(jq '[.[].created_at] | unique | length' <<<"$tasks")" -eq "$(jq length <<<"$tasks")" ]
+	# Every task is the template's: its name, its lock, the schedule's name.
+	[ "$(jq -c '[.[] | {name, schedule, type, resources, argv: .args.argv}] | unique' <<<"$tasks")" = \
+	  '[{"name":"ticker","schedule":"tick","type":"exec","resources":[{"name":"r-tick","mode":"exclusive"}],"argv":["true"]}]' ]
+	# Nothing else was submitted.
+	[ "$(ctl --json task list | jq '[.[] | select(.schedule != "tick")] | length')" -eq 0 ]
+	# The schedule shows its last task and when it ran.
+	last=$(jq '[.[].id] | max' <<<"$tasks")
+	wait_for task_is "$last" completed 5s
+	last_task=$(ctl --json schedule list | jq -c '.[] | select(.name == "tick") | .last_task')
+	[ "$(jq -r .id <<<"$last_task")" -ge "$last" ]
+	[ "$(sched_field tick last_run)" != null ]
+	[ "$(sched_field tick skipped)" = 0 ]
+}
+
+@test "after the daemon was down for several intervals, the schedule submits exactly one task right after start, then keeps its cadence" {
+	depot_start
+	ctl schedule add catch --every 1s -- run -- true
+	# Runs fall on a grid: next_run, next_run + 1 s, ...
+	phase=$(($(rfc3339_ms "$(sched_field catch next_run)") % 1000))
+	wait_for sched_count_above catch 0 3s
+	ctl task wait --timeout 5s "$(sched_tasks catch | jq '.[0].id')"
+
+	depot_terminate
+	[ "$DEPOT_STATUS" -eq 0 ]
+	stopped=$(now_ms)
+	# Time passing is the point: four runs are missed while the daemon is down.
+	sleep 4
+	# Start just after a grid point, so the next regular run is ~1 s away
+	# and cannot be mistaken for the catch-up.
+	while (($(( ($(now_ms) - phase) % 1000 )) > 100)); do sleep 0.01; done
+	depot_launch
+
+	started=$(rfc3339_ms "$(ctl --json status | jq -r .daemon.started_at)")
+	next_grid=$((started - (started - phase) % 1000 + 1000))
+	echo "daemon started at $started, next regular run at $next_grid"
+	# The cadence resumes: the catch-up and two regular runs.
+	after_restart() { [ "$(count_between catch "$started" 99999999999999)" -ge 3 ]; }
+	wait_for after_restart 6s
+	sched_created catch
+	# Exactly one task for the missed runs, right after start.
+	[ "$(count_between catch "$started" "$next_grid")" -eq 1 ]
+	first_after=$(sched_created catch | awk -v s="$started" '$1 >= s' | head -n1)
+	[ $((first_after - started)) -lt 800 ]
+	# Then one a second again, on the grid.
+	[ "$(count_between catch "$next_grid" $((next_grid + 1000)))" -eq 1 ]
+	# Nothing was submitted while the daemon was down.
+	[ "$(count_between catch "$stopped" "$started")" -eq 0 ]
+}
+
+@test "a schedule never has two unfinished tasks: while its slow task runs, the runs due are skipped and counted" {
+	depot_start
+	ctl schedule add slow --every 1s -- run -- sleep 3
+
+	# Time passing is the point: watch ~5.5 s of a 1 s schedule of 3 s tasks.
+	max=0
+	deadline=$(($(now_ms) + 5500))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		n=$(ctl --json task list --state active | jq '[.[] | select(.schedule == "slow")] | length')
+		[ "$n" -le "$max" ] || max=$n
+		[ "$n" -le 1 ] || { ctl task list; false; }
+		sleep 0.1
+	done
+
+	echo "at most $max unfinished task(s) of the schedule at once"
+	[ "$max" -eq 1 ]
+	tasks=$(sched_tasks slow)
+	echo "$tasks" | jq -c '.[] | {id, state, created_at, started_at, finished_at}'
+	# 3 s tasks one at a time: at most two started in 6.5 s of schedule.
+	[ "$(jq length <<<"$tasks")" -ge 1 ]
+	[ "$(jq length <<<"$tasks")" -le 2 ]
+	skipped=$(sched_field slow skipped)
+	echo "skipped $skipped"
+	[ "$skipped" -ge 1 ]
+	last_skipped=$(sched_field slow last_skipped)
+	[ "$last_skipped" != null ]
+	first_created=$(jq -r 'min_by(.id) | .created_at' <<<"$tasks")
+	[ "$(rfc3339_ms "$last_skipped")" -gt "$(rfc3339_ms "$first_created")" ]
+	# A second task, if any, was created only once the first had finished.
+	if [ "$(jq length <<<"$tasks")" -eq 2 ]; then
+		fin=$(jq -r 'min_by(.id) | .finished_at' <<<"$tasks")
+		cre=$(jq -r 'max_by(.id) | .created_at' <<<"$tasks")
+		[ "$fin" != null ]
+		[ "$(rfc3339_ms "$cre")" -ge "$(rfc3339_ms "$fin")" ]
+	fi
+	run ctl schedule list
+	[[ $output == *SKIPPED* ]]
+}
+
+@test "a disabled schedule submits nothing; enabled again, it resumes" {
+	depot_start
+	ctl schedule add onoff --every 1s -- run -- true
+	wait_for sched_count_above onoff 0 3s
+
+	run --separate-stderr ctl schedule disable onoff
+	[ "$status" -eq 0 ]
+	[[ $output == *onoff* ]]
+	n=$(sched_count onoff)
+	[ "$(sched_field onoff enabled)" = false ]
+	# Time passing is the point: two and a half intervals go by.
+	sleep 2.5
+	[ "$(sched_count onoff)" -eq "$n" ]
+	run ctl schedule list
+	[[ $output == *onoff* ]]
+
+	run --separate-stderr ctl schedule enable onoff
+	[ "$status" -eq 0 ]
+	[ "$(sched_field onoff enabled)" = true ]
+	wait_for sched_count_above onoff "$n" 3s
+	wait_for sched_count_above onoff $((n + 1)) 3s
+	# Enabling twice, disabling twice: no error, same state.
+	ctl schedule enable onoff
+	ctl schedule disable onoff
+	ctl schedule disable onoff
+	[ "$(sched_field onoff enabled)" = false ]
+	run --separate-stderr ctl schedule enable nosuch
+	[ "$status" -eq 1 ]
+	[[ $stderr == *nosuch* ]]
+}
+
+@test "a deleted schedule submits nothing more and is no longer listed; deleting an unknown schedule is not_found" {
+	depot_start
+	ctl schedule add gone --every 1s -- run -- true
+	ctl schedule add stays --every 1s -- run -- true
+	wait_for sched_count_above gone 0 3s
+
+	run --separate-stderr ctl schedule delete gone
+	[ "$status" -eq 0 ]
+	[ "$output" = "deleted gone" ]
+	n=$(sched_count gone)
+	run sched_listed gone
+	[ "$status" -ne 0 ]
+	run ctl schedule list
+	[[ $output != *gone* ]]
+	[[ $output == *stays* ]]
+	m=$(sched_count stays)
+	# Time passing is the point: two and a half intervals go by.
+	sleep 2.5
+	[ "$(sched_count gone)" -eq "$n" ]
+	# The tasks it submitted already are left as they were.
+	[ "$n" -ge 1 ]
+	# The other schedule kept going.
+	[ "$(sched_count stays)" -gt "$m" ]
+
+	run --separate-stderr ctl schedule delete gone
+	[ "$status" -eq 1 ]
+	[[ $stderr == *gone* ]]
+	[[ $stderr == *not_found* ]]
+	run --separate-stderr ctl schedule delete nosuch
+	[ "$status" -eq 1 ]
+	[[ $stderr == *not_found* ]]
+	# The name can be used again.
+	ctl schedule add gone --every 1h -- run -- true
+	sched_listed gone
+}
+
+@test "schedule add refuses an interval under 1 s, an invalid template and a duplicate name, saying what is wrong; an unknown repository is allowed" {
+	depot_start
+
+	run --separate-stderr ctl schedule add fast --every 500ms -- run -- true
+	[ "$status" -eq 2 ]
+	[[ $stderr == *every* ]]
+	[[ $stderr == *1s* ]]
+	run --separate-stderr ctl schedule add fast --every 0s -- run -- true
+	[ "$status" -eq 2 ]
+	# The daemon checks it too, whatever the client.
+	printf '{"cmd": "schedule.add", "args": {"name": "fast", "every_ms": 999, "template": {"type": "exec", "argv": ["true"]}}}' >"$DIR/req.json"
+	run "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" <"$DIR/req.json"
+	echo "$output"
+	[ "$(jq -r .ok <<<"$output")" = false ]
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	[[ $(jq -r .error.message <<<"$output") == *every_ms* ]]
+
+	# An empty command is not a task the daemon would run.
+	run --separate-stderr ctl schedule add empty --every 1s -- run -- ''
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *template* ]]
+	[[ $stderr == *command* || $stderr == *argv* ]]
+	[[ $stderr == *bad_request* ]]
+	# No command at all is a usage error.
+	run --separate-stderr ctl schedule add nocmd --every 1s -- run --
+	[ "$status" -eq 2 ]
+	[[ $stderr == *CMD* || $stderr == *command* ]]
+	# A bad template type, straight to the daemon.
+	printf '{"cmd": "schedule.add", "args": {"name": "bogus", "every_ms": 1000, "template": {"type": "bogus"}}}' >"$DIR/req.json"
+	run "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" <"$DIR/req.json"
+	echo "$output"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	# A bad name.
+	run --separate-stderr ctl schedule add 'bad/name' --every 1s -- run -- true
+	[ "$status" -ne 0 ]
+	[[ $stderr == *name* ]]
+
+	run --separate-stderr ctl schedule add dup --every 1s -- run -- true
+	[ "$status" -eq 0 ]
+	run --separate-stderr ctl schedule add dup --every 5s -- run -- false
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *dup* ]]
+	[[ $stderr == *exists* ]]
+	# The first one is unchanged.
+	[ "$(sched_field dup every_ms)" = 1000 ]
+	[ "$(sched_field dup template.argv[0])" = true ]
+
+	# A repository that does not exist yet may be created later.
+	run --separate-stderr ctl schedule add later --every 1h -- sync not-yet
+	[ "$status" -eq 0 ]
+
+	# Only the accepted schedules exist.
+	[ "$(ctl --json schedule list | jq -c '[.[].name]')" = '["dup","later"]' ]
+}

@@ -1,0 +1,311 @@
+#!/usr/bin/env bats
+# DESIGN §8 sync over http:// (python3 -m http.server on loopback): files
+# are fetched, verified against the PULP_MANIFEST and stored by sha256; a
+# new version only when something changed; a failed or canceled sync
+# leaves no version, no file in the store and nothing in tmp/.
+
+load helpers
+load repo_helpers
+
+# base_feed DIR: four files, one in a subdirectory and one whose path has a comma.
+base_feed() {
+	mkdir -p "$1/sub/deeper"
+	printf 'alpha\n' >"$1/a.txt"
+	write_bytes "$1/sub/b.bin" 10000
+	printf 'a path, with a comma\n' >"$1/sub/with,comma.txt"
+	write_bytes "$1/sub/deeper/c.bin" 3000
+	make_feed "$1"
+}
+
+# feed_size DIR: the sum of the sizes in DIR/PULP_MANIFEST.
+feed_size() {
+	awk -F, '{ s += $NF } END { print s + 0 }' "$1/PULP_MANIFEST"
+}
+
+# feed_count DIR
+feed_count() {
+	wc -l <"$1/PULP_MANIFEST" | tr -d ' '
+}
+
+# requests_for PATH: how many GETs of PATH the http server logged.
+requests_for() {
+	grep -c "\"GET /$1 HTTP" "$HTTP_LOG" || true
+}
+
+@test "a sync downloads every file of the feed into the content store and makes version 1" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .type <<<"$TASK")" = sync ]
+	[ "$(jq -c .resources <<<"$TASK")" = '[{"name":"repository:r1","mode":"exclusive"}]' ]
+	[ "$(jq -r .result.version <<<"$TASK")" = 1 ]
+	[ "$(jq -r .result.new_version <<<"$TASK")" = true ]
+	[ "$(jq -r .result.files <<<"$TASK")" = 4 ]
+	[ "$(jq -r .result.bytes <<<"$TASK")" = "$(feed_size "$WORK/feed")" ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 4 ]
+	[ "$(jq -r .result.downloaded_bytes <<<"$TASK")" = "$(feed_size "$WORK/feed")" ]
+
+	run repo_json r1
+	[ "$(jq -r .latest_version <<<"$output")" = 1 ]
+	[ "$(jq -r .files <<<"$output")" = 4 ]
+	[ "$(jq -r .size <<<"$output")" = "$(feed_size "$WORK/feed")" ]
+	[ "$(jq -r '.versions | length' <<<"$output")" = 1 ]
+	[ "$(jq -r '.versions[0].number' <<<"$output")" = 1 ]
+	[ "$(jq -r '.versions[0].files' <<<"$output")" = 4 ]
+	[ "$(jq -r '.versions[0].size' <<<"$output")" = "$(feed_size "$WORK/feed")" ]
+	[ "$(jq -r '.versions[0].task' <<<"$output")" = "$ID" ]
+
+	# Every file is in the store under its sha256, byte for byte.
+	while IFS= read -r line; do
+		rest=${line%,*}
+		sha=${rest##*,}
+		path=${rest%,*}
+		echo "checking $path ($sha)"
+		[ -f "$(content_path "$sha")" ]
+		cmp "$(content_path "$sha")" "$WORK/feed/$path"
+	done <"$WORK/feed/PULP_MANIFEST"
+	[ "$(content_files | wc -l)" -eq 4 ]
+	[ -z "$(tmp_files)" ]
+	# The path with a comma was asked for as such.
+	[ "$(requests_for 'sub/with,comma.txt')" -ge 1 ] || [ "$(requests_for 'sub/with%2Ccomma.txt')" -ge 1 ]
+}
+
+@test "the progress of a completed sync counts files, done equal to total" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	run ctl --json task show "$ID"
+	[ "$(jq -r .progress.unit <<<"$output")" = files ]
+	[ "$(jq -r .progress.total <<<"$output")" = 4 ]
+	[ "$(jq -r .progress.done <<<"$output")" = 4 ]
+	[ "$(jq -r .stalled <<<"$output")" = false ]
+	[ "$(jq -r .error <<<"$output")" = null ]
+}
+
+@test "re-syncing an unchanged feed downloads nothing and makes no new version" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	before=$(content_files | xargs stat -c '%n %i %Y')
+	[ "$(requests_for a.txt)" = 1 ]
+
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 0 ]
+	[ "$(jq -r .result.downloaded_bytes <<<"$TASK")" = 0 ]
+	[ "$(jq -r .result.new_version <<<"$TASK")" = false ]
+	[ "$(jq -r .result.version <<<"$TASK")" = 1 ]
+	[ "$(jq -r .result.files <<<"$TASK")" = 4 ]
+	run repo_json r1
+	[ "$(jq -r .latest_version <<<"$output")" = 1 ]
+	[ "$(jq -r '.versions | length' <<<"$output")" = 1 ]
+	# Only the manifest was fetched again; the store is untouched.
+	[ "$(requests_for PULP_MANIFEST)" = 2 ]
+	[ "$(requests_for a.txt)" = 1 ]
+	[ "$(requests_for sub/b.bin)" = 1 ]
+	[ "$(content_files | xargs stat -c '%n %i %Y')" = "$before" ]
+}
+
+@test "a changed feed makes version 2 holding exactly the feed's files (mirror)" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	sync_wait r1
+	[ "$(jq -r .result.version <<<"$TASK")" = 1 ]
+
+	# One file changed, one removed, one added.
+	printf 'alpha, second edition\n' >"$WORK/feed/a.txt"
+	rm "$WORK/feed/sub/deeper/c.bin"
+	write_bytes "$WORK/feed/new.bin" 2048
+	make_feed "$WORK/feed"
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.version <<<"$TASK")" = 2 ]
+	[ "$(jq -r .result.new_version <<<"$TASK")" = true ]
+	[ "$(jq -r .result.files <<<"$TASK")" = 4 ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 2 ]
+	[ "$(jq -r .result.downloaded_bytes <<<"$TASK")" = $((22 + 2048)) ]
+	run repo_json r1
+	[ "$(jq -r .latest_version <<<"$output")" = 2 ]
+	[ "$(jq -r '[.versions[].number] | join(" ")' <<<"$output")" = "2 1" ]
+	[ "$(jq -r '.versions[0].files' <<<"$output")" = 4 ]
+	[ "$(jq -r '.versions[0].size' <<<"$output")" = "$(feed_size "$WORK/feed")" ]
+	[ "$(jq -r '.versions[1].files' <<<"$output")" = 4 ]
+	[ -f "$(content_path "$(sha_of "$WORK/feed/a.txt")")" ]
+	[ -f "$(content_path "$(sha_of "$WORK/feed/new.bin")")" ]
+	# Version 1 still references the old files: they stay.
+	[ "$(content_files | wc -l)" -eq 6 ]
+
+	# The published version 2 lists exactly the feed.
+	publish_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	diff <(LC_ALL=C sort "$WORK/feed/PULP_MANIFEST") \
+		<(LC_ALL=C sort "$DIR/publish/r1/current/PULP_MANIFEST")
+}
+
+@test "with mirror false a sync adds and replaces files but removes none" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")" --mirror false
+	sync_wait r1
+	[ "$(jq -r .result.files <<<"$TASK")" = 4 ]
+	old_c=$(grep '^sub/deeper/c.bin,' "$WORK/feed/PULP_MANIFEST")
+
+	printf 'alpha, replaced\n' >"$WORK/feed/a.txt"
+	rm "$WORK/feed/sub/deeper/c.bin"
+	write_bytes "$WORK/feed/added.bin" 100
+	make_feed "$WORK/feed"
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.version <<<"$TASK")" = 2 ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 2 ]
+	[ "$(repo_json r1 | jq -r .files)" = 5 ]
+	[ "$(repo_json r1 | jq -r .versions[0].files)" = 5 ]
+	result=$TASK
+	publish_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	# The feed's files plus the one it dropped; a.txt is the new one.
+	diff <( (cat "$WORK/feed/PULP_MANIFEST"; echo "$old_c") | LC_ALL=C sort) \
+		<(LC_ALL=C sort "$DIR/publish/r1/current/PULP_MANIFEST")
+	cmp "$DIR/publish/r1/current/a.txt" "$WORK/feed/a.txt"
+	# The sync's result describes the version it made (as for a mirror
+	# sync), not the feed alone.
+	jq -c .result <<<"$result"
+	[ "$(jq -r .result.files <<<"$result")" = 5 ]
+	[ "$(jq -r .result.bytes <<<"$result")" = "$(repo_json r1 | jq -r .size)" ]
+}
+
+@test "a file whose bytes do not match the manifest fails the sync, with no version and nothing stored" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	sync_wait r1
+	[ "$(jq -r .result.version <<<"$TASK")" = 1 ]
+	before=$(content_files)
+
+	# A new file listed with the sha256 of other bytes of the same size.
+	printf 'genuine bytes\n' >"$WORK/feed/sub/evil.txt"
+	make_feed "$WORK/feed"
+	printf 'tampered byte\n' >"$WORK/feed/sub/evil.txt"
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[ "$(jq -r .error.reason <<<"$TASK")" = exception ]
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "message: $message"
+	[[ $message == *sub/evil.txt* ]]
+	[[ $message == *sha256* || $message == *checksum* || $message == *digest* ]]
+	[ "$(jq -r .result <<<"$TASK")" = null ] || [ "$(jq -r .result.new_version <<<"$TASK")" != true ]
+	run repo_json r1
+	[ "$(jq -r .latest_version <<<"$output")" = 1 ]
+	[ "$(jq -r '.versions | length' <<<"$output")" = 1 ]
+	[ "$(content_files)" = "$before" ]
+	[ ! -e "$(content_path "$(sha_of "$WORK/feed/sub/evil.txt")")" ]
+	[ -z "$(tmp_files)" ]
+
+	# A wrong size is caught as well, on a first sync too.
+	ctl repo create r2 --feed "$(feed_url "$HTTP_PORT")"
+	printf 'genuine bytes, and more of them\n' >"$WORK/feed/sub/evil.txt"
+	sync_wait r2
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[ "$(jq -r .error.reason <<<"$TASK")" = exception ]
+	[[ $(jq -r .error.message <<<"$TASK") == *sub/evil.txt* ]]
+	[ "$(repo_json r2 | jq -r .latest_version)" = null ]
+	[ -z "$(tmp_files)" ]
+}
+
+@test "a file the server does not have (404) fails the sync naming its URL" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	rm "$WORK/feed/sub/b.bin"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[ "$(jq -r .error.reason <<<"$TASK")" = exception ]
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "message: $message"
+	[[ $message == *"http://127.0.0.1:$HTTP_PORT/sub/b.bin"* ]]
+	[[ $message == *404* ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(tmp_files)" ]
+	# A 404 is not worth retrying: one request.
+	[ "$(requests_for sub/b.bin)" = 1 ]
+
+	# A feed URL that is not there fails naming the manifest's URL.
+	ctl repo create r2 --feed "http://127.0.0.1:$HTTP_PORT/nowhere/PULP_MANIFEST"
+	sync_wait r2
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $(jq -r .error.message <<<"$TASK") == *"http://127.0.0.1:$HTTP_PORT/nowhere/PULP_MANIFEST"* ]]
+}
+
+@test "max_speed limits how fast a sync downloads" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	for i in 1 2 3; do write_bytes "$WORK/feed/f$i.bin" $((1024 * 1024)); done
+	make_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")" --max-speed 20000
+	[ "$(repo_json r1 | jq -r .importer.max_speed)" = 20000 ]
+	submit_task sync r1
+	sync=$ID
+	t0=$(now_ms)
+	wait_for task_is "$sync" running 10s
+
+	# 3 MiB at 20000 bytes/s is minutes: after 2 s the task still runs.
+	run wait_for task_is "$sync" completed failed 2s
+	[ "$status" -ne 0 ]
+	echo "state after $(($(now_ms) - t0)) ms: $(task_state "$sync"), progress $(task_field "$sync" .progress)"
+	[ "$(task_state "$sync")" = running ]
+	ctl task cancel "$sync" >/dev/null
+	wait_for task_is "$sync" canceled 5s
+}
+
+@test "canceling a slow sync ends it canceled within 2 s, leaving nothing in content/ or tmp/" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	for i in 1 2 3; do write_bytes "$WORK/feed/f$i.bin" $((1024 * 1024)); done
+	make_feed "$WORK/feed"
+	# The server sends 50 kB/s a file, and the importer asks for 20000 B/s.
+	start_slow_http "$WORK/feed" 50000
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")" --max-speed 20000
+	submit_task sync r1
+	sync=$ID
+	wait_for download_started "$sync" 10s
+
+	ctl task cancel "$sync" >/dev/null
+	t0=$(now_ms)
+	wait_for task_is "$sync" canceled 5s
+	elapsed=$(($(now_ms) - t0))
+
+	echo "canceled ${elapsed} ms after the cancel"
+	[ "$elapsed" -lt 2000 ]
+	[ "$(task_reason "$sync")" = canceled-by-user ]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+	# The repository is free again.
+	run ctl repo delete r1
+	[ "$status" -eq 0 ]
+}
