@@ -633,6 +633,11 @@ int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errle
 	}
 	if (digest_new(digest, &files, &size) < 0)
 		goto fail_db;
+	/* What the version holds, which with mirror false is more than the feed lists. */
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "files");
+	cJSON_DeleteItemFromObjectCaseSensitive(result, "bytes");
+	cJSON_AddNumberToObject(result, "files", (double)files);
+	cJSON_AddNumberToObject(result, "bytes", (double)size);
 	if (latest > 0 && strcmp(digest, latest_digest) == 0) {
 		/* Nothing changed: no new version (DESIGN §8). */
 		store_rollback(D->store);

@@ -350,8 +350,8 @@ static void type_that_is_not_a_string_is_refused(void **state)
 static void unknown_type_is_refused(void **state)
 {
 	(void)state;
-	expect_refused("{\"type\": \"backup\", \"argv\": [\"true\"]}",
-	    "unknown task type 'backup'");
+	expect_refused("{\"type\": \"snapshot\", \"argv\": [\"true\"]}",
+	    "unknown task type 'snapshot'");
 	expect_refused("{\"type\": \"EXEC\", \"argv\": [\"true\"]}", "unknown task type");
 	expect_refused("{\"type\": \"\", \"argv\": [\"true\"]}", "unknown task type");
 }
