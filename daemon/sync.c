@@ -1095,6 +1095,14 @@ static int sync_download(struct sync *s)
 		SYNC_SET(CURLOPT_WRITEDATA, x);
 		SYNC_SET(CURLOPT_PRIVATE, x);
 		SYNC_SET(CURLOPT_MAX_RECV_SPEED_LARGE, share);
+		/*
+		 * libcurl 7.88 reads up to 100 buffers before it applies the limit
+		 * (curl PR #7631): on a fast link a whole file came in that burst.
+		 * Small buffers keep the burst to a fraction of a second's share.
+		 */
+		if (share > 0)
+			SYNC_SET(CURLOPT_BUFFERSIZE, (long)(share / 100 < 1024 ? 1024 :
+			    share / 100 > 16384 ? 16384 : share / 100));
 #undef SYNC_SET
 		if (rc != CURLE_OK) {
 			sync_fail(s, "libcurl refused %s: %s", failed, curl_easy_strerror(rc));
