@@ -140,6 +140,20 @@ static int64_t file_size(const char *dir, const char *name)
 	    (int64_t)st.st_size : 0;
 }
 
+static void count_running(struct task *t, void *ctx)
+{
+	if (t->state == TASK_RUNNING || t->state == TASK_CANCELING)
+		(*(size_t *)ctx)++;
+}
+
+static size_t running_tasks(void)
+{
+	size_t n = 0;
+
+	tasks_foreach(count_running, &n);
+	return n;
+}
+
 static int64_t content_total;
 
 static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -247,7 +261,7 @@ static void h_status(struct conn *conn, const cJSON *args)
 	o = cJSON_AddObjectToObject(r, "locks");
 	cJSON_AddNumberToObject(o, "held", (double)lockmgr_held_tasks(D->locks));
 	cJSON_AddNumberToObject(o, "waiting", (double)lockmgr_waiting_tasks(D->locks));
-	cJSON_AddNumberToObject(o, "running", (double)lockmgr_held_tasks(D->locks));
+	cJSON_AddNumberToObject(o, "running", (double)running_tasks());
 
 	o = cJSON_AddObjectToObject(r, "storage");
 	cJSON_AddNumberToObject(o, "content_bytes", (double)content_bytes());

@@ -223,6 +223,7 @@ int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t fir
 int sched_delete(const char *name);
 int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
+void sched_task_retried(int64_t old_id, int64_t new_id);
 
 /* repos.c */
 int repo_name_valid(const char *s);

@@ -218,6 +218,12 @@ static void prune(int64_t now)
 	log_info("pruned %d finished task(s) older than keep_finished", n);
 }
 
+/* A schedule's retried task lives on in its retry: the schedule waits for that one (DESIGN §13). */
+void sched_task_retried(int64_t old_id, int64_t new_id)
+{
+	run("UPDATE schedules SET last_task = ? WHERE last_task = ?", "ii", new_id, old_id);
+}
+
 void sched_tick(void)
 {
 	int64_t now = time_now_ms();

@@ -84,6 +84,7 @@ static void conn_cb(void *arg)
 		if (rv != 0) {
 			/* A failed send leaves the message with us (DESIGN §15). */
 			nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_set_msg(c->aio, NULL);
 			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 				return;
 		}
@@ -145,7 +146,15 @@ void server_close(struct server *srv)
 	nng_close(srv->sock);
 	for (c = srv->conns; c; c = next) {
 		next = c->next;
-		/* A send cut short by the close frees its message in conn_cb. */
+		nng_msg *pending;
+
+		/*
+		 * A send the close cut short freed its message in conn_cb; one that
+		 * nng_aio_stop aborted before its callback ran still holds it.
+		 */
+		nng_aio_stop(c->aio);
+		if (c->state == CONN_SEND && (pending = nng_aio_get_msg(c->aio)) != NULL)
+			nng_msg_free(pending);
 		nng_aio_free(c->aio);
 		free(c);
 	}

@@ -351,7 +351,8 @@ static void admit_held(int64_t after, int64_t retried_as)
 	if (held_count == 0)
 		return;
 	tasks_foreach(collect_held, &h);
-	qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
+	if (h.n > 1)
+		qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
 	for (size_t i = 0; i < h.n; i++) {
 		struct task *t = task_find(h.ids[i]);
 		if (t == NULL || t->queued)
@@ -423,6 +424,7 @@ void task_retry_recovered(int64_t id)
 	}
 	if ((new_id = task_submit(r, err, sizeof err)) > 0) {
 		log_info("task %lld: retrying as task %lld", (long long)id, (long long)new_id);
+		sched_task_retried(id, new_id);
 		admit_held(id, new_id);
 	}
 	task_free(old);
@@ -584,8 +586,10 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	task_remove(t);
 	task_free(t);
 	publish_final(id);
-	if (retry != NULL && (retry_id = task_submit(retry, err, sizeof err)) > 0)
+	if (retry != NULL && (retry_id = task_submit(retry, err, sizeof err)) > 0) {
 		log_info("task %lld: retrying as task %lld", (long long)id, (long long)retry_id);
+		sched_task_retried(id, retry_id);
+	}
 	admit_held(id, retry_id > 0 ? retry_id : 0);
 	waiters_check(id);
 	tasks_dispatch();
