@@ -388,6 +388,9 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 		cJSON_Delete(waited);
 		return rc;
 	}
+	/* DESIGN §11: after the id, the final task — in a line, for people. */
+	if (!ctx->json && !json_true(waited, "timed_out"))
+		task_outcome_line(final);
 	rc = json_true(waited, "timed_out") ? EXIT_WAIT_TIMEOUT : task_run_outcome(final);
 	cJSON_Delete(waited);
 	return rc;
