@@ -129,7 +129,12 @@ depot_launch() {
 	env "$(depot_tag)" "$DEPOT_BIN/depotd" -d "$DIR" \
 		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
 	DEPOT_PID=$!
-	wait_for depot_answers 10s || { depot_dump_log; return 1; }
+	wait_for depot_answers_or_died 10s || { depot_dump_log; return 1; }
+	if pid_gone "$DEPOT_PID"; then
+		echo "depotd exited at start-up:" >&2
+		depot_dump_log
+		return 1
+	fi
 	wait_for workers_online "$(conf_value daemon.workers)" 10s ||
 		{ depot_dump_log; return 1; }
 }
@@ -160,6 +165,11 @@ depot_terminate() {
 		wait "$DEPOT_PID" 2>/dev/null || DEPOT_STATUS=$?
 	fi
 	DEPOT_PID=
+}
+
+# depot_answers_or_died: the daemon answers ping, or is no longer there to.
+depot_answers_or_died() {
+	depot_answers || pid_gone "$DEPOT_PID"
 }
 
 # depot_answers: the daemon answers ping.

@@ -327,3 +327,31 @@ make_pem() {
 	run ctl repo delete slow
 	[ "$status" -eq 0 ]
 }
+
+@test "a sync of a repository without a feed is refused (bad_request); of an unknown one, not_found" {
+	depot_start
+	ctl repo create nofeed --mirror true
+
+	run ctl sync nofeed
+	[ "$status" -eq 1 ]
+	[[ $output == *nofeed* ]]
+	[[ $output == *feed* ]]
+	run ctl sync nosuch
+	[ "$status" -eq 1 ]
+	[[ $output == *nosuch* ]]
+	run ctl publish nosuch
+	[ "$status" -eq 1 ]
+	[[ $output == *nosuch* ]]
+	run ctl --json task list
+	[ "$(jq -r 'length' <<<"$output")" = 0 ]
+	run bash -c "printf '%s' '{\"cmd\": \"task.submit\", \"args\": {\"type\": \"sync\", \"repository\": \"nofeed\"}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	run bash -c "printf '%s' '{\"cmd\": \"task.submit\", \"args\": {\"type\": \"sync\", \"repository\": \"nosuch\"}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$(jq -r .error.code <<<"$output")" = not_found ]
+	# A sync's reservation is fixed: resources are refused.
+	run bash -c "printf '%s' '{\"cmd\": \"task.submit\", \"args\": {\"type\": \"sync\", \"repository\": \"nofeed\", \"resources\": [{\"name\": \"x\"}]}}' |
+		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+}

@@ -285,3 +285,33 @@ sched_listed() {
 	# Only the accepted schedules exist.
 	[ "$(ctl --json schedule list | jq -c '[.[].name]')" = '["dup","later"]' ]
 }
+
+@test "a schedule's task that is being retried still counts as unfinished: no new run starts beside the retry" {
+	depot_start
+	ctl schedule add rs --every 1s -- run --retries 1 -- sleep 3
+	first_running() {
+		first=$(ctl --json task list --state running | jq -r '[.[] | select(.schedule == "rs")][0].id // empty')
+		[ -n "$first" ]
+	}
+	wait_for first_running 5s
+
+	kill -KILL "$(worker_pid "$(worker_of_task "$first")")"
+	wait_for task_is "$first" canceled 5s
+
+	# Time passing is the point: the 1 s back-off, then the 3 s retry, while
+	# the schedule comes due every second.
+	max=0
+	deadline=$(($(now_ms) + 4000))
+	while [ "$(now_ms)" -lt "$deadline" ]; do
+		active=$(ctl --json task list --state active | jq -c '[.[] | select(.schedule == "rs") | {id, state, retry_of}]')
+		n=$(jq length <<<"$active")
+		[ "$n" -le "$max" ] || max=$n
+		[ "$n" -le 1 ] || echo "two unfinished at $(now_ms): $active"
+		sleep 0.1
+	done
+	ctl --json task list | jq -c '.[] | select(.schedule == "rs") | {id, state, retry_of, created_at, finished_at}'
+	# The retry was submitted ...
+	[ "$(ctl --json task list | jq --argjson f "$first" '[.[] | select(.retry_of == $f)] | length')" -eq 1 ]
+	# ... and never ran beside another task of the schedule.
+	[ "$max" -le 1 ]
+}

@@ -21,6 +21,10 @@ late_seen() {
 	echo "$out" >"$DIR/late.json"
 }
 
+monitor_checked() {
+	[ "$(ctl --json status | jq -r .monitor.last_check)" != null ]
+}
+
 healthy_now() {
 	ctl --json status >/dev/null
 }
@@ -28,6 +32,8 @@ healthy_now() {
 @test "a healthy daemon's status exits 0 and shows daemon, database, workers, monitor, scheduler (last tick, next due), locks and storage" {
 	depot_start
 	ctl schedule add hourly --every 1h -- run -- true
+	# The monitor's first check comes one check_interval after start.
+	wait_for monitor_checked 5s
 
 	run --separate-stderr ctl --json status
 

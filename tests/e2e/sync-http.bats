@@ -86,6 +86,10 @@ requests_for() {
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	run ctl --json task show "$ID"
 	[ "$(jq -r .progress.unit <<<"$output")" = files ]
+	# sync --wait exits 0 for a completed sync.
+	run ctl sync r1 --wait
+	[ "$status" -eq 0 ]
+	run ctl --json task show "$ID"
 	[ "$(jq -r .progress.total <<<"$output")" = 4 ]
 	[ "$(jq -r .progress.done <<<"$output")" = 4 ]
 	[ "$(jq -r .stalled <<<"$output")" = false ]
@@ -252,6 +256,9 @@ requests_for() {
 	[ -z "$(tmp_files)" ]
 	# A 404 is not worth retrying: one request.
 	[ "$(requests_for sub/b.bin)" = 1 ]
+	# sync --wait exits 1 for a failed sync.
+	run ctl sync r1 --wait
+	[ "$status" -eq 1 ]
 
 	# A feed URL that is not there fails naming the manifest's URL.
 	ctl repo create r2 --feed "http://127.0.0.1:$HTTP_PORT/nowhere/PULP_MANIFEST"
@@ -271,13 +278,18 @@ requests_for() {
 	submit_task sync r1
 	sync=$ID
 	t0=$(now_ms)
-	wait_for task_is "$sync" running 10s
+	wait_for task_is "$sync" running completed failed 10s
 
-	# 3 MiB at 20000 bytes/s is minutes: after 2 s the task still runs.
+	# 3 MiB at 20000 bytes/s takes 157 s: after 2 s the task still runs,
+	# and what it has (in tmp/ and the store) is about 2 s worth, allowing
+	# libcurl a first burst of a 16 KiB buffer per transfer.
 	run wait_for task_is "$sync" completed failed 2s
 	[ "$status" -ne 0 ]
-	echo "state after $(($(now_ms) - t0)) ms: $(task_state "$sync"), progress $(task_field "$sync" .progress)"
+	got=$(find "$DIR/tmp" "$DIR/content" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+	elapsed=$(($(now_ms) - t0))
+	echo "after $elapsed ms: $(task_state "$sync"), $got bytes downloaded, progress $(task_field "$sync" .progress)"
 	[ "$(task_state "$sync")" = running ]
+	[ "$got" -le $((20000 * (elapsed + 1000) / 1000 + 3 * 16384)) ]
 	ctl task cancel "$sync" >/dev/null
 	wait_for task_is "$sync" canceled 5s
 }
