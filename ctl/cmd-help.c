@@ -55,7 +55,7 @@ int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args)
 		printf("\n");
 		out_wrap(stdout, "Controls depotd, the depot daemon: queues commands as "
 		    "tasks, syncs and publishes file repositories, submits tasks on "
-		    "schedules, and shows tasks, "
+		    "schedules, backs up and restores the whole depot, and shows tasks, "
 		    "workers, locks and the daemon's health. "
 		    "A command's words may be shortened to unique prefixes "
 		    "(\"ta sh 42\" is \"task show 42\").", 0, 78);

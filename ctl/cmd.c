@@ -363,6 +363,73 @@ const struct ctl_cmd cmd_table[] = {
 		.exec = cmd_orphans_clean,
 	},
 	{
+		.words = { "backup" },
+		.usage = "[-o FILE] [--wait]",
+		.summary = "queue a backup of the whole depot into one archive",
+		.help = "The task reserves depot exclusively, so it waits for every "
+		    "other task to end and the copy is consistent. It writes a tar "
+		    "(compressed as depot.conf's [backup] compression says: zstd, "
+		    "gzip or none) holding MANIFEST.json, the database, depot.conf, "
+		    "the content store, the publish tree and the task logs, as "
+		    "FILE.part, then renames it to FILE, mode 0600: it holds "
+		    "secrets. Without -o, the daemon names it "
+		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
+		    "Prints the task's id; with --wait, waits for it and exits 0 "
+		    "when it completed, 1 when it failed, 4 when it was canceled "
+		    "('task show ID' gives the archive's path). Check an archive "
+		    "with 'backup verify FILE'.",
+		.opts = {
+			{ .name = "output", .short_name = 'o', .arg = "FILE",
+			  .help = "write the archive to FILE; its directory must exist "
+			      "(a relative FILE is from the current directory)" },
+			{ .name = "wait", .short_name = 'w',
+			  .help = "wait for the task to end and exit with its outcome" },
+		},
+		.args_min = 0, .args_max = 0,
+		.mutates = 1,
+		.exec = cmd_backup,
+	},
+	{
+		.words = { "backup", "verify" },
+		.usage = "FILE",
+		.summary = "check every member of a backup archive against its manifest",
+		.help = "Reads FILE here, without the daemon, as a restore would "
+		    "first: every member's path, type, size, sha256 and link target "
+		    "must be what MANIFEST.json lists, and nothing else may be in "
+		    "it. Prints \"FILE: ok, N members, made TIME by depot VERSION\" "
+		    "and exits 0, or prints \"FILE: damaged: \" and the first bad "
+		    "member to standard error and exits 1.",
+		.args_min = 1, .args_max = 1,
+		.exec = cmd_backup_verify,
+	},
+	{
+		.words = { "restore" },
+		.usage = "FILE [--force] [--wait]",
+		.summary = "queue a restore of the whole depot from a backup archive",
+		.help = "The task reserves depot exclusively, so it waits for "
+		    "running tasks to end (with --force, they are canceled with "
+		    "reason restored instead). It verifies FILE and extracts it "
+		    "beside the data directory, refusing unsafe members; a bad "
+		    "archive changes nothing. Then the daemon stops its workers, "
+		    "swaps the restored data in, keeps the old data as "
+		    "DIR.pre-restore-TIMESTAMP, cancels every task the backup "
+		    "holds unfinished (reason restored) and starts again; task "
+		    "ids are never reused. With the daemon stopped, use 'depotd "
+		    "--restore FILE -d DIR' instead. Prints the task's id; with "
+		    "--wait, waits for it and exits 0 when it completed, 1 when "
+		    "it failed, 4 when it was canceled.",
+		.opts = {
+			{ .name = "force", .short_name = 'f',
+			  .help = "cancel running tasks (reason restored) instead of "
+			      "waiting for them" },
+			{ .name = "wait", .short_name = 'w',
+			  .help = "wait for the task to end and exit with its outcome" },
+		},
+		.args_min = 1, .args_max = 1,
+		.mutates = 1,
+		.exec = cmd_restore,
+	},
+	{
 		.words = { "events" },
 		.usage = "[--topic T]...",
 		.summary = "print events as they happen, one JSON object a line",

@@ -182,6 +182,11 @@ int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_enable(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_disable(struct ctl_ctx *ctx, struct ctl_args *args);
 
+/* cmd-backup.c */
+int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *args);
+
 /* cmd-events.c */
 int cmd_events(struct ctl_ctx *ctx, struct ctl_args *args);
 

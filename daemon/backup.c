@@ -58,10 +58,16 @@ static void progress(struct writer *w)
 	pthread_mutex_unlock(&w->ws->mu);
 }
 
+/* libarchive's message, and the system's reason when there is one ("No space left on device"). */
 static int fail_archive(struct writer *w, const char *what)
 {
-	snprintf(w->err, sizeof w->err, "%s: %s", what, archive_error_string(w->a) ?
-	    archive_error_string(w->a) : strerror(archive_errno(w->a)));
+	const char *msg = archive_error_string(w->a);
+	int e = archive_errno(w->a);
+
+	if (msg != NULL && e > 0 && strstr(msg, strerror(e)) == NULL)
+		snprintf(w->err, sizeof w->err, "%s: %s: %s", what, msg, strerror(e));
+	else
+		snprintf(w->err, sizeof w->err, "%s: %s", what, msg ? msg : strerror(e));
 	return -1;
 }
 

@@ -313,13 +313,15 @@ static int check_after(struct conn *conn, const struct task *t)
 	return 0;
 }
 
-/* restore --force: what runs is canceled instead of waited for. */
+/*
+ * restore --force: what runs, and what waits ahead of the restore, is
+ * canceled instead of waited for (the restore would cancel it anyway).
+ */
 static void cancel_running_for_restore(struct task *t, void *ctx)
 {
 	(void)ctx;
-	if (t->state == TASK_RUNNING)
-		task_cancel(t, "restored", "canceled so that a restore could run (--force)",
-		    TASK_CANCELED);
+	task_cancel(t, "restored", "canceled so that a restore could run (--force)",
+	    TASK_CANCELED);
 }
 
 static void h_task_submit(struct conn *conn, const cJSON *args)

@@ -78,6 +78,10 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 		strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
 		snprintf(out, sizeof out, "%s/backups/depot-%s%s", D->dir, when,
 		    suffix_of(D->cfg.compression));
+		/* Two backups in one second must not replace each other. */
+		if (access(out, F_OK) == 0)
+			snprintf(out, sizeof out, "%s/backups/depot-%s-%lld%s", D->dir, when,
+			    (long long)t->id, suffix_of(D->cfg.compression));
 		output = out;
 	}
 	cJSON_AddStringToObject(assignment, "db_copy", path);
@@ -207,10 +211,15 @@ static int swap_in(const char *dir, const char *staging, int keep_run, char *kep
 		rename(kept, dir);
 		return -1;
 	}
-	if (keep_run) {
-		snprintf(from, sizeof from, "%s/run", kept);
-		snprintf(to, sizeof to, "%s/run", dir);
-		if (rename(from, to) < 0)
+	/*
+	 * What no backup holds stays with the data directory: the running
+	 * daemon's run/ (sockets, pid lock), and the backups themselves.
+	 */
+	for (int i = keep_run ? 0 : 1; i < 2; i++) {
+		const char *sub = i == 0 ? "run" : "backups";
+		snprintf(from, sizeof from, "%s/%s", kept, sub);
+		snprintf(to, sizeof to, "%s/%s", dir, sub);
+		if (access(from, F_OK) == 0 && rename(from, to) < 0)
 			log_error("moving %s back: %s", from, strerror(errno));
 	}
 	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {

@@ -269,6 +269,31 @@ static int member_matches(const struct backup_member *want, const struct backup_
 	return 1;
 }
 
+/* Lexically: does target, seen from the directory of path, stay inside the tree? */
+static int link_stays_inside(const char *path, const char *target)
+{
+	int depth = 0;
+	const char *p;
+
+	if (target[0] == '/' || target[0] == '\0')
+		return 0;
+	for (p = path; (p = strchr(p, '/')) != NULL; p++)
+		depth++;	/* directories above the link */
+	for (p = target; *p;) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return 0;
+		} else if (len > 0 && !(len == 1 && p[0] == '.'))
+			depth++;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
 int backup_verify(const char *archive, struct backup_manifest *mf, char *err, size_t errlen)
 {
 	struct backup_member *seen = NULL;
@@ -366,6 +391,18 @@ int backup_verify(const char *archive, struct backup_manifest *mf, char *err, si
 		}
 		if (!member_matches(want, &seen[i], err, errlen))
 			goto out;
+		/* The link checks restore makes, so verify never passes what restore refuses. */
+		if (seen[i].type == BM_SYMLINK && !link_stays_inside(seen[i].path, seen[i].target)) {
+			snprintf(err, errlen, "member '%s' is a symlink to '%s', outside the data "
+			    "directory", seen[i].path, seen[i].target);
+			goto out;
+		}
+		if (seen[i].type == BM_HARDLINK && ((want = find_member(mf, seen[i].target)) == NULL ||
+		    want->type != BM_FILE)) {
+			snprintf(err, errlen, "member '%s' is a hard link to '%s', not a file of the "
+			    "archive", seen[i].path, seen[i].target);
+			goto out;
+		}
 	}
 	if (nseen != mf->n) {
 		for (size_t i = 0; i < mf->n; i++) {
@@ -389,31 +426,6 @@ out:
 	if (rc < 0)
 		backup_manifest_free(mf);
 	return rc;
-}
-
-/* Lexically: does target, seen from the directory of path, stay inside the tree? */
-static int link_stays_inside(const char *path, const char *target)
-{
-	int depth = 0;
-	const char *p;
-
-	if (target[0] == '/' || target[0] == '\0')
-		return 0;
-	for (p = path; (p = strchr(p, '/')) != NULL; p++)
-		depth++;	/* directories above the link */
-	for (p = target; *p;) {
-		const char *end = strchr(p, '/');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
-				return 0;
-		} else if (len > 0 && !(len == 1 && p[0] == '.'))
-			depth++;
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	return 1;
 }
 
 /* No member is reached through a symlink member: writes could otherwise leave the tree. */
@@ -470,7 +482,7 @@ int backup_extract(const char *archive, const struct backup_manifest *mf, const 
 		}
 		switch (m->type) {
 		case BM_DIR:
-			if (fs_mkdirs(dst, 0755) < 0) {
+			if (fs_mkdirs(dst, 0755) < 0 || chmod(dst, archive_entry_perm(e) & 0755) < 0) {
 				snprintf(err, errlen, "creating %s: %s", dst, strerror(errno));
 				goto out;
 			}

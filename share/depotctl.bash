@@ -94,12 +94,13 @@ _depotctl_template()
 _depotctl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local prog i w cmd="" line dashdash=0 first_arg=0
-	local -a global=() typed=() cmds=()
+	local prog i w cmd="" line dashdash=0 first_arg=0 cmd_end=0
+	local -a global=() typed=() cmds=() names=() longer=()
 	local -A meta=()
 
 	prog=$(_depotctl_prog)
 	COMPREPLY=()
+	mapfile -t names < <("$prog" __commands 2>/dev/null)
 
 	# Global options, then the command's words; remember -d so that task
 	# ids come from the same daemon.
@@ -115,16 +116,31 @@ _depotctl()
 			[[ $w == -- && $dashdash -eq 0 && $first_arg -eq 0 ]] && { dashdash=$i; continue; }
 			# An option's value is not run's command.
 			[[ -n ${meta[${COMP_WORDS[i-1]}]} ]] && continue
-			[[ $w != -* && $dashdash -eq 0 && $first_arg -eq 0 ]] && first_arg=$i
-			continue
+			[[ $w == -* || $dashdash -ne 0 || $first_arg -ne 0 ]] && continue
+			# "backup verify": a longer command, when right after the
+			# command's words (not backup's argument).
+			line=
+			if ((i == cmd_end + 1)); then
+				for line in "${names[@]}"; do
+					[[ $line == "$cmd $w" ]] && break
+				done
+			fi
+			if [[ $line != "$cmd $w" ]]; then
+				first_arg=$i
+				continue
+			fi
+		else
+			[[ $w == -* ]] && continue
 		fi
-		[[ $w == -* ]] && continue
 		typed+=("$w")
 		# A complete command name: the rest are its options and arguments.
-		while IFS= read -r line; do
+		cmd=""
+		for line in "${names[@]}"; do
 			[[ $line == "${typed[*]}" ]] && cmd=$line
-		done < <("$prog" __commands 2>/dev/null)
+		done
 		[[ -z $cmd ]] && continue
+		cmd_end=$i
+		meta=()
 		while read -r line w; do
 			meta[$line]=$w
 			# --proxy-url may be typed --proxy_url.
@@ -144,15 +160,23 @@ _depotctl()
 			_depotctl_reply compgen -W '-d --json --help --version' -- "$cur"
 			return
 		fi
-		while IFS= read -r line; do
+		for line in "${names[@]}"; do
 			read -r -a cmds <<<"$line"
 			for ((i = 0; i < ${#typed[@]}; i++)); do
 				[[ ${cmds[i]} == "${typed[i]}" ]] || continue 2
 			done
 			[[ -n ${cmds[${#typed[@]}]} ]] && COMPREPLY+=("${cmds[${#typed[@]}]}")
-		done < <("$prog" __commands 2>/dev/null)
+		done
 		_depotctl_reply compgen -W "$(printf '%s\n' "${COMPREPLY[@]}" | sort -u)" -- "$cur"
 		return
+	fi
+
+	# A command that is also the start of longer ones (backup, backup
+	# verify): right after its words, offer their next words too.
+	if ((COMP_CWORD == cmd_end + 1)) && [[ $cur != -* ]]; then
+		for line in "${names[@]}"; do
+			[[ $line == "$cmd "* ]] && longer+=("${line#"$cmd "}")
+		done
 	fi
 
 	# run's command line: a program, then files.
@@ -207,12 +231,17 @@ _depotctl()
 	"repo show" | "repo update" | "repo delete" | sync | publish)
 		_depotctl_reply compgen -W "$("$prog" "${global[@]}" repo list \
 		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
+	"backup verify" | restore)
+		_depotctl_reply compgen -f -- "$cur" ;;
 	"schedule delete" | "schedule enable" | "schedule disable")
 		_depotctl_reply compgen -W "$("$prog" "${global[@]}" schedule list \
 		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
 	run)
 		_depotctl_reply compgen -c -- "$cur" ;;
 	esac
+	if ((${#longer[@]} > 0)); then
+		mapfile -t -O "${#COMPREPLY[@]}" COMPREPLY < <(compgen -W "${longer[*]}" -- "$cur")
+	fi
 }
 
 complete -F _depotctl depotctl

@@ -1,0 +1,316 @@
+#!/usr/bin/env bats
+# DESIGN §9: `depotctl restore FILE` (daemon running) and `depotd --restore
+# FILE -d DIR` (daemon stopped) put the depot back as the backup holds it:
+# repositories, content and publications byte for byte; the data replaced
+# is kept as DIR.pre-restore-TIMESTAMP; every task the backup held
+# unfinished is canceled with reason `restored`; task ids are never reused;
+# `--force` cancels running tasks instead of waiting for them.
+
+load helpers
+load repo_helpers
+load backup_helpers
+
+# pre_restore_sql SQL: a query on the database a restore moved aside.
+pre_restore_sql() {
+	local prev
+	prev=$(ls -d "$DIR".pre-restore-* | head -n 1)
+	sqlite3 "$prev/depot.db" "$1"
+}
+
+@test "restore brings back a deleted repository, its content and its publication byte for byte; the old data is kept; ids are not reused" {
+	depot_start
+	two_repos
+	run ctl run --wait -- echo "before the backup"
+	[ "$status" -eq 0 ]
+	r1=$(repo_json r1)
+	r2=$(repo_json r2)
+	sums=$(publish_sums)
+	content=$(content_files)
+	[ -n "$content" ]
+	backup_wait -o "$WORK/b.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	created=$(tar --zstd -xOf "$WORK/b.tar.zst" MANIFEST.json | jq -r .created_at)
+
+	# Afterwards: r1 deleted (its publication goes with it), a new
+	# repository, one more task, and the orphaned content cleaned away.
+	ctl repo delete r1
+	[ ! -e "$DIR/publish/r1" ]
+	ctl repo create r3 --feed "file://$WORK/feed2/PULP_MANIFEST"
+	run ctl run --wait -- echo "after the backup"
+	[ "$status" -eq 0 ]
+	later=$(ctl --json task list --limit 1 | jq '.[0].id')
+	run ctl orphans clean --wait
+	[ "$status" -eq 0 ]
+	[ "$(content_files)" != "$content" ]
+	max_before=$(max_task_id)
+
+	restore_wait "$WORK/b.tar.zst"
+	rid=$ID
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .type <<<"$TASK")" = restore ]
+	[ "$(jq -r .args.path <<<"$TASK")" = "$WORK/b.tar.zst" ]
+	[ "$(jq -r .result.backup_created_at <<<"$TASK")" = "$created" ]
+	prev=$(jq -r .result.previous_data <<<"$TASK")
+	[[ $prev =~ ^$DIR\.pre-restore-[0-9]{8}T[0-9]{6}Z$ ]]
+
+	# The repositories as they were, r3 gone.
+	[ "$(ctl --json repo list | jq -r '[.[].name] | sort | join(" ")')" = "r1 r2" ]
+	diff <(jq -S . <<<"$r1") <(repo_json r1 | jq -S .)
+	diff <(jq -S . <<<"$r2") <(repo_json r2 | jq -S .)
+	run ctl repo show r3
+	[ "$status" -eq 1 ]
+	# The publication and the content store, byte for byte.
+	diff <(echo "$sums") <(publish_sums)
+	[ -L "$DIR/publish/r1/current" ]
+	[ "$(readlink "$DIR/publish/r1/current")" = versions/1 ]
+	[ "$(readlink "$DIR/publish/r2/current")" = versions/1 ]
+	diff <(echo "$content") <(content_files)
+	# Publications are hard links into the content store again.
+	blob=$(sha_of "$WORK/feed1/sub/blob.bin")
+	[ "$(stat -c %i "$DIR/publish/r1/versions/1/sub/blob.bin")" = "$(stat -c %i "$(content_path "$blob")")" ]
+	[ "$(stat -c %i "$DIR/publish/r2/versions/1/shared.bin")" = "$(stat -c %i "$(content_path "$blob")")" ]
+
+	# The data it replaced is kept beside, whole; nothing else is left.
+	[ -d "$prev" ]
+	[ -f "$prev/depot.db" ]
+	[ ! -e "$prev/publish/r1" ]
+	[ "$(leftovers)" = "$prev" ]
+
+	# The task made after the backup is not in the restored history, but
+	# its id, and the restore's, are never given again.
+	run ctl task show "$later"
+	[ "$status" -eq 1 ]
+	[ "$rid" -gt "$max_before" ]
+	run ctl run --wait -- echo "after the restore"
+	[ "$status" -eq 0 ]
+	new=$(ctl --json task list --limit 1 | jq '.[0].id')
+	[ "$new" -gt "$max_before" ]
+	[ "$new" -gt "$rid" ]
+	[ "$(task_state "$rid")" = completed ]
+
+	# The daemon works on the restored data: workers, a sync, a publish.
+	wait_for workers_online "$(conf_value daemon.workers)" 10s
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.new_version <<<"$TASK")" = false ]
+	publish_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	run ctl status
+	[ "$status" -eq 0 ]
+}
+
+@test "a task waiting when the backup started is in it, and is canceled with reason restored by the restore" {
+	depot_start
+	submit --lock x -- sleep 1
+	first=$ID
+	wait_for task_is "$first" running
+	submit_task backup -o "$WORK/b.tar.zst"
+	backup=$ID
+	# Queued behind the backup: waiting when the backup copies the database.
+	submit --name queued -- echo "ran after the backup"
+	queued=$ID
+	[ "$(task_state "$queued")" = waiting ]
+	task_final "$backup"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	task_final "$queued"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	max_before=$(max_task_id)
+
+	restore_wait "$WORK/b.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+
+	# As the backup held it: the first task completed, the queued one
+	# waiting, now canceled (restored) and never run again.
+	[ "$(task_state "$first")" = completed ]
+	TASK=$(ctl --json task show "$queued")
+	[ "$(jq -r .state <<<"$TASK")" = canceled ]
+	[ "$(jq -r .error.reason <<<"$TASK")" = restored ]
+	[ "$(jq -r .started_at <<<"$TASK")" = null ]
+	[ "$(jq -r .finished_at <<<"$TASK")" != null ]
+	run ctl task wait "$queued"
+	[ "$status" -eq 4 ]
+	[ "$(ctl --json task list --state active | jq length)" -eq 0 ]
+	run ctl lock list
+	[ "$status" -eq 0 ]
+	[ "$(ctl --json lock list | jq length)" -eq 0 ]
+	submit -- true
+	[ "$ID" -gt "$max_before" ]
+	task_final "$ID"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+}
+
+@test "restore waits for a running task; with --force it cancels it (reason restored) instead" {
+	depot_start
+	two_repos
+	backup_wait -o "$WORK/b.tar.zst"
+
+	# Without --force: the running task ends on its own, then the restore runs.
+	submit -- sleep 1
+	slow=$ID
+	wait_for task_is "$slow" running
+	# A relative FILE reaches the daemon as an absolute path.
+	r=$(cd "$WORK" && ctl restore b.tar.zst)
+	[[ $r =~ ^[0-9]+$ ]]
+	[ "$(task_field "$r" .args.path)" = "$WORK/b.tar.zst" ]
+	[ "$(task_field "$r" .args.force)" = null ]
+	[ "$(task_state "$r")" = waiting ]
+	task_final "$r"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(pre_restore_sql "SELECT state FROM tasks WHERE id = $slow")" = completed ]
+	rm -rf "$DIR".pre-restore-*
+
+	# With --force: canceled at once, the restore does not wait 30 s.
+	submit -- sleep 30
+	long=$ID
+	wait_for task_is "$long" running
+	start=$(now_ms)
+	restore_wait "$WORK/b.tar.zst" --force
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .args.force <<<"$TASK")" = true ]
+	[ $(($(now_ms) - start)) -lt 10000 ]
+	[ "$(pre_restore_sql "SELECT state FROM tasks WHERE id = $long")" = canceled ]
+	[ "$(pre_restore_sql "SELECT json_extract(error, '$.reason') FROM tasks WHERE id = $long")" = restored ]
+	# Its process is gone.
+	for pid in $(depot_leftovers); do
+		! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'sleep 30'
+	done
+	[ "$(ctl --json repo list | jq -r '[.[].name] | sort | join(" ")')" = "r1 r2" ]
+}
+
+@test "restore refuses a FILE it cannot name before asking the daemon" {
+	depot_start
+	before=$(ctl --json task list | jq length)
+	run --separate-stderr ctl restore "$WORK/missing.tar.zst"
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"$WORK/missing.tar.zst"*"No such file"* ]]
+	run --separate-stderr ctl restore "$WORK"
+	[ "$status" -eq 2 ]
+	run --separate-stderr ctl restore
+	[ "$status" -eq 2 ]
+	[ "$(ctl --json task list | jq length)" -eq "$before" ]
+	# The daemon itself wants an absolute path, and force as a bool.
+	run bash -c 'printf "%s" "$1" | "$2/tests/nng-send" "ipc://$3/run/control.sock" 3000' _ \
+		'{"cmd": "task.submit", "args": {"type": "restore", "path": "b.tar"}}' "$DEPOT_BIN" "$DIR"
+	[[ $output == *bad_request* ]]
+	[[ $output == *absolute* ]]
+	run bash -c 'printf "%s" "$1" | "$2/tests/nng-send" "ipc://$3/run/control.sock" 3000' _ \
+		'{"cmd": "task.submit", "args": {"type": "restore", "path": "/b.tar", "force": "yes"}}' "$DEPOT_BIN" "$DIR"
+	[[ $output == *bad_request* ]]
+	[[ $output == *force* ]]
+	[ "$(ctl --json task list | jq length)" -eq "$before" ]
+}
+
+@test "restore --force: a task queued ahead of the restore does not start and make it wait" {
+	depot_start
+	backup_wait -o "$WORK/b.tar.zst"
+	submit --lock x -- sleep 30
+	long=$ID
+	wait_for task_is "$long" running
+	# Waits for x, queued before the restore on depot.
+	submit --lock x -- sleep 8
+	ahead=$ID
+	[ "$(task_state "$ahead")" = waiting ]
+
+	start=$(now_ms)
+	restore_wait "$WORK/b.tar.zst" --force
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	elapsed=$(($(now_ms) - start))
+	echo "restore --force took ${elapsed} ms"
+	[ "$elapsed" -lt 6000 ]
+	[ "$(pre_restore_sql "SELECT started_at IS NULL FROM tasks WHERE id = $ahead")" = 1 ]
+}
+
+@test "depotd --restore into an empty directory: a daemon started there shows the repositories and serves the publication" {
+	depot_start
+	two_repos
+	r1=$(repo_json r1)
+	sums=$(publish_sums)
+	backup_wait -o "$WORK/b.tar.zst"
+	new=$(mktemp -d /tmp/dpn.XXXXXX)
+	BACKUP_DIRS+=("$new")
+
+	run "$DEPOT_BIN/depotd" --restore "$WORK/b.tar.zst" -d "$new"
+	[ "$status" -eq 0 ]
+	[[ $output == *restored* ]]
+	[ -f "$new/depot.db" ]
+	[ "$(stat -c %a "$new")" = 700 ]
+	diff <(echo "$sums") <(publish_sums "$new")
+	[ -z "$(leftovers "$new" | grep restore- | grep -v pre-restore)" ]
+
+	start_on "$new"
+	[ "$(ctl --json repo list | jq -r '[.[].name] | sort | join(" ")')" = "r1 r2" ]
+	diff <(jq -S . <<<"$r1") <(repo_json r1 | jq -S .)
+	# The backup task itself was running in the copy: nothing is left active.
+	[ "$(ctl --json task list --state active | jq length)" -eq 0 ]
+
+	# It serves the publication: another repository syncs from it over HTTP.
+	start_http "$new/publish"
+	ctl repo create mirror --feed "http://127.0.0.1:$HTTP_PORT/r1/current/PULP_MANIFEST"
+	sync_wait mirror
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.files <<<"$TASK")" = 3 ]
+	grep -q 'GET /r1/current/PULP_MANIFEST HTTP/1.[01]" 200' "$HTTP_LOG"
+	publish_wait mirror
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	diff <(cd "$new/publish/r1/current" && find . -type f -exec sha256sum {} + | LC_ALL=C sort) \
+		<(cd "$new/publish/mirror/current" && find . -type f -exec sha256sum {} + | LC_ALL=C sort)
+}
+
+@test "depotd --restore refuses while a daemon runs on the directory, and restores once it is stopped" {
+	depot_start
+	two_repos
+	backup_wait -o "$WORK/b.tar.zst"
+	ctl repo delete r2
+	state=$(depot_state)
+
+	run "$DEPOT_BIN/depotd" --restore "$WORK/b.tar.zst" -d "$DIR"
+	[ "$status" -eq 1 ]
+	[[ $output == *running* ]]
+	[[ $output == *"depotctl restore"* ]]
+	diff <(echo "$state") <(depot_state)
+	[ -z "$(leftovers)" ]
+
+	max_before=$(max_task_id)
+	depot_terminate
+	[ "$DEPOT_STATUS" -eq 0 ]
+	run "$DEPOT_BIN/depotd" --restore "$WORK/b.tar.zst" -d "$DIR"
+	[ "$status" -eq 0 ]
+	[[ $(leftovers) =~ ^$DIR\.pre-restore-[0-9]{8}T[0-9]{6}Z$ ]]
+	depot_launch
+	[ "$(ctl --json repo list | jq -r '[.[].name] | sort | join(" ")')" = "r1 r2" ]
+	[ "$(readlink "$DIR/publish/r2/current")" = versions/1 ]
+	submit -- true
+	[ "$ID" -gt "$max_before" ]
+}
+
+@test "the archives in DIR/backups are still there after restoring from one of them" {
+	depot_start
+	two_repos
+	backup_wait
+	first=$ARCHIVE
+	ctl repo delete r1
+	# The default name is by the second: the next one gets its own.
+	stamp=$(date -u +%Y%m%dT%H%M%SZ)
+	wait_for eval '[ "$(date -u +%Y%m%dT%H%M%SZ)" != "$stamp" ]' 3s
+	backup_wait
+	second=$ARCHIVE
+	[ "$first" != "$second" ]
+
+	restore_wait "$first"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	ctl repo show r1 >/dev/null
+	[ -f "$first" ]
+	[ -f "$second" ]
+}
+
+@test "restore gives the data directory's directories their modes back (logs stays private)" {
+	depot_start
+	run ctl run --wait -- echo "a log"
+	[ "$status" -eq 0 ]
+	modes=$(cd "$DIR" && stat -c '%a %n' logs content publish tmp run)
+	backup_wait -o "$WORK/b.tar.zst"
+	restore_wait "$WORK/b.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	diff <(echo "$modes") <(cd "$DIR" && stat -c '%a %n' logs content publish tmp run)
+	[ "$(stat -c %a "$DIR/depot.db")" = 600 ]
+}
