@@ -97,3 +97,15 @@ void call_close(struct ctl_ctx *ctx)
 	client_close(ctx->client);
 	ctx->client = NULL;
 }
+
+int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **result)
+{
+	int rc = call(ctx, cmd, args, CTL_CALL_TIMEOUT_MS, result);
+
+	if (rc != EXIT_OK || !ctx->json)
+		return rc;
+	rc = json_print(*result);
+	cJSON_Delete(*result);
+	*result = NULL;
+	return rc;
+}

@@ -310,13 +310,9 @@ int cmd_repo_list(struct ctl_ctx *ctx, struct ctl_args *a)
 	int rc;
 
 	(void)a;
-	if ((rc = call(ctx, "repo.list", NULL, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+	if ((rc = call_for_people(ctx, "repo.list", NULL, &list)) != EXIT_OK ||
+	    list == NULL)
 		return rc;
-	if (ctx->json) {
-		rc = json_print(list);
-		cJSON_Delete(list);
-		return rc;
-	}
 	if ((t = out_table_new(6, headers)) == NULL)
 		goto nomem;
 	out_table_limit(t, 1, 60);
@@ -441,13 +437,9 @@ int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "repo.show", req, CTL_CALL_TIMEOUT_MS, &repo)) != EXIT_OK)
+	if ((rc = call_for_people(ctx, "repo.show", req, &repo)) != EXIT_OK ||
+	    repo == NULL)
 		return rc;
-	if (ctx->json) {
-		rc = json_print(repo);
-		cJSON_Delete(repo);
-		return rc;
-	}
 	repo_show_value(0, "name", cJSON_GetObjectItemCaseSensitive(repo, "name"));
 	repo_show_time("created", repo, "created_at");
 	repo_num(repo, "latest_version", buf, sizeof buf);

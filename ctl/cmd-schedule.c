@@ -311,13 +311,9 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc;
 
 	(void)args;
-	if ((rc = call(ctx, "schedule.list", NULL, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+	if ((rc = call_for_people(ctx, "schedule.list", NULL, &list)) != EXIT_OK ||
+	    list == NULL)
 		return rc;
-	if (ctx->json) {
-		rc = json_print(list);
-		cJSON_Delete(list);
-		return rc;
-	}
 	if ((t = out_table_new(7, headers)) == NULL)
 		goto nomem;
 	out_table_limit(t, 6, SCHED_TEMPLATE_WIDTH);

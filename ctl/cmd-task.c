@@ -441,13 +441,9 @@ int cmd_task_list(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "task.list", req, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+	if ((rc = call_for_people(ctx, "task.list", req, &list)) != EXIT_OK ||
+	    list == NULL)
 		return rc;
-	if (ctx->json) {
-		rc = json_print(list);
-		cJSON_Delete(list);
-		return rc;
-	}
 	if ((t = out_table_new(8, headers)) == NULL)
 		goto nomem;
 	out_table_limit(t, 3, 32);
@@ -595,13 +591,9 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "task.show", req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
+	if ((rc = call_for_people(ctx, "task.show", req, &task)) != EXIT_OK ||
+	    task == NULL)
 		return rc;
-	if (ctx->json) {
-		rc = json_print(task);
-		cJSON_Delete(task);
-		return rc;
-	}
 	(void)json_int(task, "id", &v);
 	out_kv(stdout, 0, "id", "%lld", (long long)v);
 	task_show_str("type", json_str(task, "type"));
@@ -820,13 +812,9 @@ int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *a)
 		return EXIT_REFUSED;
 	}
 	free(ids);
-	if ((rc = call(ctx, "task.cancel", req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+	if ((rc = call_for_people(ctx, "task.cancel", req, &r)) != EXIT_OK ||
+	    r == NULL)
 		return rc;
-	if (ctx->json) {
-		rc = json_print(r);
-		cJSON_Delete(r);
-		return rc;
-	}
 	cJSON_ArrayForEach(task, r) {
 		const char *state = json_str(task, "state");
 		int64_t id = 0;

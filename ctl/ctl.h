@@ -107,6 +107,11 @@ int args_name(const struct ctl_args *a, const char *what, const char *name);
 /* call.c */
 int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
     cJSON **result);
+/*
+ * call() for a command whose result people read: with --json it is printed
+ * as it came and *result is NULL; otherwise *result is for the caller to show.
+ */
+int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **result);
 void call_close(struct ctl_ctx *ctx);
 
 /* json.c */
