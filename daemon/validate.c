@@ -219,6 +219,46 @@ static void apply_common(struct task *t, const struct common_args *c)
 }
 
 /*
+ * A task whose one reservation, resource exclusive, comes with its type;
+ * args starts empty. NULL (out of memory) with err.
+ */
+static struct task *fixed_task(const char *type, const char *default_name,
+    const char *resource, const struct common_args *c, char *err, size_t errlen)
+{
+	struct task *t = calloc(1, sizeof *t);
+
+	if (t == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
+		free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->type = strdup(type);
+	t->name = strdup(c->name ? c->name : default_name);
+	apply_common(t, c);
+	t->args = cJSON_CreateObject();
+	t->res[0].name = strdup(resource);
+	t->res[0].mode = LOCK_EXCLUSIVE;
+	t->nres = 1;
+	if (t->type == NULL || t->name == NULL || t->args == NULL || t->res[0].name == NULL) {
+		task_free(t);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return t;
+}
+
+/* The repository and snapshot types name no resources and no command: their reservation is fixed. */
+static int refuse_argv(const cJSON *args, const char *type, char *err, size_t errlen)
+{
+	if (cJSON_GetObjectItemCaseSensitive(args, "argv") == NULL &&
+	    cJSON_GetObjectItemCaseSensitive(args, "resources") == NULL)
+		return 0;
+	snprintf(err, errlen, "a %s task takes no 'argv' or 'resources': its "
+	    "reservations are fixed", type);
+	return -1;
+}
+
+/*
  * sync and publish reserve their repository, orphans the whole depot
  * (DESIGN §5): the submitter names no resources and no command.
  */
@@ -232,12 +272,8 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 	char buf[NAME_MAX_BYTES + 1], res[DEPOT_RESOURCE_MAX + 1];
 	struct task *t;
 
-	if (cJSON_GetObjectItemCaseSensitive(args, "argv") != NULL ||
-	    cJSON_GetObjectItemCaseSensitive(args, "resources") != NULL) {
-		snprintf(err, errlen, "a %s task takes no 'argv' or 'resources': its "
-		    "reservations are fixed", type);
+	if (refuse_argv(args, type, err, errlen) < 0)
 		return NULL;
-	}
 	if (!is_orphans) {
 		if (validate_string(args, "repository", 1, 64, &repo, err, errlen) < 0)
 			return NULL;
@@ -253,29 +289,14 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 		return NULL;
 	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
-	if ((t = calloc(1, sizeof *t)) == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
-		free(t);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	snprintf(buf, sizeof buf, is_orphans ? "orphans clean" : "%s %s", type, repo);
 	snprintf(res, sizeof res, is_orphans ? "depot" : "repository:%s", repo);
-	t->type = strdup(type);
-	t->name = strdup(c.name ? c.name : buf);
-	apply_common(t, &c);
-	t->args = cJSON_CreateObject();
+	if ((t = fixed_task(type, buf, res, &c, err, errlen)) == NULL)
+		return NULL;
 	if (repo != NULL)
 		cJSON_AddStringToObject(t->args, "repository", repo);
 	if (version > 0)
 		cJSON_AddNumberToObject(t->args, "version", (double)version);
-	t->res[0].name = strdup(res);
-	t->res[0].mode = LOCK_EXCLUSIVE;
-	t->nres = 1;
-	if (t->type == NULL || t->name == NULL || t->res[0].name == NULL) {
-		task_free(t);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	return t;
 }
 
@@ -290,11 +311,8 @@ static struct task *validate_snapshot_task(const cJSON *args, const char *type,
 	char buf[NAME_MAX_BYTES + 1];
 	struct task *t;
 
-	if (cJSON_GetObjectItemCaseSensitive(args, "argv") != NULL ||
-	    cJSON_GetObjectItemCaseSensitive(args, "resources") != NULL) {
-		snprintf(err, errlen, "a %s task takes no 'argv' or 'resources': it runs alone", type);
+	if (refuse_argv(args, type, err, errlen) < 0)
 		return NULL;
-	}
 	if (validate_string(args, is_restore ? "path" : "output", is_restore, 4000, &path,
 	    err, errlen) < 0)
 		return NULL;
@@ -309,29 +327,14 @@ static struct task *validate_snapshot_task(const cJSON *args, const char *type,
 	}
 	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
-	if ((t = calloc(1, sizeof *t)) == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
-		free(t);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	snprintf(buf, sizeof buf, "%s%s%s", is_restore ? "restore " : "backup",
 	    is_restore ? path : path ? " to " : "", is_restore ? "" : path ? path : "");
-	t->type = strdup(type);
-	t->name = strdup(c.name ? c.name : buf);
-	apply_common(t, &c);
-	t->args = cJSON_CreateObject();
+	if ((t = fixed_task(type, buf, "depot", &c, err, errlen)) == NULL)
+		return NULL;
 	if (path != NULL)
 		cJSON_AddStringToObject(t->args, is_restore ? "path" : "output", path);
 	if (cJSON_IsTrue(force))
 		cJSON_AddBoolToObject(t->args, "force", 1);
-	t->res[0].name = strdup("depot");
-	t->res[0].mode = LOCK_EXCLUSIVE;
-	t->nres = 1;
-	if (t->type == NULL || t->name == NULL || t->res[0].name == NULL) {
-		task_free(t);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	return t;
 }
 
