@@ -10,7 +10,7 @@ SANITIZE ?=
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
 	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
-	sqlite3 procps psmisc
+	sqlite3 procps psmisc curl zstd
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # Debian ships libnng without a pkg-config file.
@@ -100,15 +100,12 @@ deps:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
-# Until the console exists: the daemon in the foreground on ./data.
+# The demo: depotd on ./data with a small repository fed from share/demo/feed,
+# a sync and a publish queued, and depot-console on it; quitting the console
+# stops the daemon it started (share/demo/run-demo).
 run: deps
 	$(MAKE) all
-	@mkdir -p data
-	@echo "depotd is starting on ./data. In another shell:"
-	@echo "  export DEPOT_HOME=$(CURDIR)/data PATH=$(CURDIR)/$(BUILD):\$$PATH"
-	@echo "  depotctl status; depotctl run --wait -- echo hello; depotctl task list"
-	@echo "Stop it with Ctrl-C."
-	$(BUILD)/depotd -d data
+	share/demo/run-demo $(BUILD) data
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)

@@ -22,9 +22,9 @@ int content_has(const char *dir, const char *sha256, int64_t size);
 /*
  * Moves the complete, verified file tmp_path into the store under sha256,
  * atomically: readers see the whole file or none. Makes it world-readable
- * (publish hard-links it where a web server reads it), fsyncs it, creates
- * the fan-out directory, links it into place and fsyncs the directories
- * touched, so that after a crash the store holds it whole or not at all.
+ * (publish hard-links it where a web server reads it), creates the fan-out
+ * directory and links it into place. It is durable once content_sync_store
+ * has run, which a sync does before its version is recorded.
  * A file already stored under that digest with the same size is kept and
  * tmp_path removed; one with another size (damaged) is replaced. tmp_path
  * must be on the same file system (DIR/tmp is). Returns 0 (tmp_path no
@@ -33,5 +33,8 @@ int content_has(const char *dir, const char *sha256, int64_t size);
  */
 int content_commit(const char *dir, const char *tmp_path, const char *sha256,
     char *err, size_t errlen);
+
+/* Flushes the store to disk: content_commit leaves durability to one call of this. */
+int content_sync_store(const char *dir, char *err, size_t errlen);
 
 #endif

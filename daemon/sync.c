@@ -136,6 +136,7 @@ static void sync_drop(struct sync *s, struct sync_xfer *x);
 static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc);
 static int sync_download(struct sync *s);
 static int sync_write_list(struct sync *s);
+static int sync_make_durable(struct sync *s);
 static void sync_cleanup(struct sync *s);
 
 static pthread_once_t sync_once = PTHREAD_ONCE_INIT;
@@ -1180,6 +1181,18 @@ static int sync_download(struct sync *s)
  * a line (the path last: it may hold commas), in manifest order. A file
  * rather than the done message, which a 100,000-entry list would overflow.
  */
+/* Everything this sync stored reaches the disk before the daemon may record a version of it. */
+static int sync_make_durable(struct sync *s)
+{
+	char why[512];
+
+	if (content_sync_store(worker_dir, why, sizeof why) < 0) {
+		sync_fail(s, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static int sync_write_list(struct sync *s)
 {
 	int fd = open(s->list_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -1286,7 +1299,8 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	sync_log(s, "%zu files in the manifest; %lld to download (%s)", s->m.n,
 	    (long long)s->to_get, need);
 	sync_progress(s, 1);
-	if (sync_download(s) < 0 || sync_cancel_requested(s) || sync_write_list(s) < 0)
+	if (sync_download(s) < 0 || sync_cancel_requested(s) || sync_make_durable(s) < 0 ||
+	    sync_write_list(s) < 0)
 		goto out;
 	s->files_done = (int64_t)s->m.n;
 	sync_progress(s, 1);

@@ -18,6 +18,17 @@
 #   now_ms / secs MS / per_s N MS  time helpers
 #   result NAME STATUS TEXT        one line for run's summary (PASS, FAIL, INFO,
 #                                  INCONCLUSIVE); FAIL makes the script exit 1
+#   bench_tmp                      new scratch directory in $TMPD (removed at exit)
+#   free_port                      a TCP port on 127.0.0.1 that nothing listens on
+#   http_serve ROOT                static file server for ROOT on 127.0.0.1 (nginx
+#                                  from a private config when installed, else
+#                                  python3's ThreadingHTTPServer); sets HTTP_PORT,
+#                                  HTTP_PID, HTTP_KIND; stopped at exit (http_stop)
+#   make_feed_random DIR N BYTES   N files of BYTES random bytes and their
+#                                  DIR/PULP_MANIFEST
+#
+# At exit, besides each data directory, what a restore leaves beside it
+# (DIR.pre-restore-*, DIR.restore-*) is removed too.
 
 set -u
 : "${DEPOT_BIN:?DEPOT_BIN must name the directory holding depotd and depotctl}"
@@ -35,6 +46,8 @@ DEPOT_PID=
 BENCH_DIRS=()
 BENCH_FAILED=0
 TSP_DIR=
+BENCH_TMPS=()
+HTTP_PID=
 
 now_ms() {
 	local t=${EPOCHREALTIME/./}
@@ -189,6 +202,7 @@ bench_stop() {
 
 bench_cleanup() {
 	local d
+	http_stop
 	bench_stop
 	if [ -n "$TSP_DIR" ]; then
 		TS_SOCKET=$TSP_DIR/ts.sock TMPDIR=$TSP_DIR tsp -K >/dev/null 2>&1
@@ -197,6 +211,9 @@ bench_cleanup() {
 	for d in "${BENCH_DIRS[@]}"; do
 		DIR=$d
 		bench_stop
+		rm -rf "$d" "$d".pre-restore-* "$d".restore-*
+	done
+	for d in "${BENCH_TMPS[@]}"; do
 		rm -rf "$d"
 	done
 }
@@ -219,4 +236,148 @@ percentile() {
 
 bench_exit() {
 	exit "$BENCH_FAILED"
+}
+
+# bench_tmp: a new scratch directory (feeds, archives, downloads) in $TMPD,
+# removed at exit.
+bench_tmp() {
+	TMPD=$(mktemp -d /tmp/dpb.XXXXXX) || exit 2
+	BENCH_TMPS+=("$TMPD")
+}
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# The python fallback of http_serve: a threading static file server.
+HTTP_SERVER_PY='
+import functools, http.server, sys
+port, root = int(sys.argv[1]), sys.argv[2]
+class H(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(H, directory=root))
+srv.daemon_threads = True
+srv.serve_forever()
+'
+
+# shellcheck disable=SC2034  # HTTP_KIND is for the scripts
+# http_serve ROOT: serves ROOT over HTTP on 127.0.0.1:$HTTP_PORT, waits until
+# it accepts connections. nginx (Debian nginx-light) runs from a private
+# config and prefix in a scratch directory (no root paths, no access log,
+# error log in the scratch directory); without it (or with
+# BENCH_HTTP_SERVER=python), python3's ThreadingHTTPServer, which is much
+# slower per request. HTTP_KIND names it.
+http_serve() {
+	local root=$1 conf t0 nginx=
+	HTTP_DIR=$(mktemp -d /tmp/dpb.XXXXXX) || return 1
+	BENCH_TMPS+=("$HTTP_DIR")
+	HTTP_PORT=$(free_port) || return 1
+	if [ "${BENCH_HTTP_SERVER:-}" = python ]; then
+		:
+	elif command -v nginx >/dev/null; then
+		nginx=$(command -v nginx)
+	elif [ -x /usr/sbin/nginx ]; then
+		nginx=/usr/sbin/nginx
+	fi
+	if [ -n "$nginx" ]; then
+		HTTP_KIND="nginx $("$nginx" -v 2>&1 | sed 's,.*nginx/,,')"
+		conf=$HTTP_DIR/nginx.conf
+		{
+			echo "daemon off;"
+			echo "worker_processes 2;"
+			# As root, the workers would otherwise become nobody, who cannot
+			# read a mktemp -d directory.
+			[ "$(id -u)" = 0 ] && echo "user root root;"
+			echo "pid $HTTP_DIR/nginx.pid;"
+			echo "error_log $HTTP_DIR/error.log warn;"
+			echo "events { worker_connections 1024; }"
+			echo "http {"
+			echo "  access_log off;"
+			echo "  client_body_temp_path $HTTP_DIR/body;"
+			echo "  proxy_temp_path $HTTP_DIR/proxy;"
+			echo "  fastcgi_temp_path $HTTP_DIR/fastcgi;"
+			echo "  uwsgi_temp_path $HTTP_DIR/uwsgi;"
+			echo "  scgi_temp_path $HTTP_DIR/scgi;"
+			echo "  sendfile on;"
+			echo "  tcp_nopush on;"
+			echo "  keepalive_requests 1000000;"
+			echo "  default_type application/octet-stream;"
+			echo "  server {"
+			echo "    listen 127.0.0.1:$HTTP_PORT;"
+			echo "    root $root;"
+			echo "  }"
+			echo "}"
+		} >"$conf"
+		"$nginx" -p "$HTTP_DIR" -c "$conf" -e "$HTTP_DIR/error.log" </dev/null >>"$HTTP_DIR/server.log" 2>&1 &
+	else
+		HTTP_KIND="python3 ThreadingHTTPServer"
+		[ "${BENCH_HTTP_SERVER:-}" = python ] || HTTP_KIND="$HTTP_KIND (nginx is not installed)"
+		python3 -c "$HTTP_SERVER_PY" "$HTTP_PORT" "$root" </dev/null >>"$HTTP_DIR/server.log" 2>&1 &
+	fi
+	HTTP_PID=$!
+	t0=$(now_ms)
+	until (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; do
+		if ! kill -0 "$HTTP_PID" 2>/dev/null || [ $(( $(now_ms) - t0 )) -gt 10000 ]; then
+			echo "bench: the http server did not listen on $HTTP_PORT within 10 s" >&2
+			cat "$HTTP_DIR/server.log" "$HTTP_DIR/error.log" 2>/dev/null >&2
+			http_stop
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# http_stop: SIGTERM the server (nginx's master stops its workers), bounded
+# wait, then SIGKILL it and any child it left, by pid.
+http_stop() {
+	local kids deadline pid
+	[ -n "$HTTP_PID" ] || return 0
+	kids=$(ps -o pid= --ppid "$HTTP_PID" 2>/dev/null)
+	kill -TERM "$HTTP_PID" 2>/dev/null
+	deadline=$(( $(now_ms) + 5000 ))
+	while kill -0 "$HTTP_PID" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+		sleep 0.02
+	done
+	kill -KILL "$HTTP_PID" 2>/dev/null
+	wait "$HTTP_PID" 2>/dev/null
+	for pid in $kids; do
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	done
+	HTTP_PID=
+	return 0
+}
+
+# make_feed_random DIR N BYTES: DIR/f00000.bin… (N files of BYTES random
+# bytes each) and DIR/PULP_MANIFEST (relative_path,sha256,size) listing them.
+# The bytes are an AES-CTR keystream under a random key (openssl), many times
+# faster than /dev/urandom here and as incompressible.
+make_feed_random() {
+	mkdir -p "$1" || return 1
+	openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')" \
+		</dev/zero 2>/dev/null | python3 -c '
+import hashlib, os, sys
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+src = sys.stdin.buffer
+lines = []
+for i in range(n):
+    name = "f%05d.bin" % i
+    h = hashlib.sha256()
+    with open(os.path.join(d, name), "wb") as f:
+        left = size
+        while left:
+            b = src.read(min(left, 1 << 22))
+            if not b:
+                sys.exit("make_feed_random: the random stream ended")
+            h.update(b)
+            f.write(b)
+            left -= len(b)
+    lines.append("%s,%s,%d\n" % (name, h.hexdigest(), size))
+with open(os.path.join(d, "PULP_MANIFEST"), "w") as f:
+    f.writelines(lines)
+' "$@"
 }

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# sync.sh: a sync over HTTP from a loopback server, depot against curl,
+# in one run and from the same server and URLs:
+#   small: 5,000 files of 4 KiB (random content)   -> files/s
+#   large: 20 files of 50 MiB (random content)     -> MiB/s
+# depot: `depotctl repo create NAME --feed http://127.0.0.1:PORT/.../PULP_MANIFEST`
+# (download_concurrency 8, the default), then `depotctl sync NAME --wait`
+# timed, from submit to the task's end (the time the worker ran the task is
+# shown too). curl: `curl --parallel --parallel-max 8 -K CONFIG` with one
+# `url =` / `output =` pair a file, into a scratch directory. depot also
+# fetches the PULP_MANIFEST, checks each file's size and sha256, fsyncs each
+# stored file and its directory and records a version in the database; curl
+# only writes the files.
+# The server is nginx (Debian nginx-light) from a private config, or
+# python3's ThreadingHTTPServer where nginx is not installed (its per-request
+# cost then weighs on both sides).
+# Each measurement is taken BENCH_SYNC_ROUNDS times (3), depot first in odd
+# rounds and curl first in even ones, each depot round on a new data
+# directory (the content store would otherwise have every file already);
+# figures are medians, with the fastest and slowest round after them.
+# Sizes: BENCH_SYNC_SMALL_FILES, BENCH_SYNC_SMALL_BYTES, BENCH_SYNC_LARGE_FILES,
+# BENCH_SYNC_LARGE_MIB.
+. "$(dirname "$0")/lib.bash"
+
+S_N=${BENCH_SYNC_SMALL_FILES:-5000}
+S_B=${BENCH_SYNC_SMALL_BYTES:-4096}
+L_N=${BENCH_SYNC_LARGE_FILES:-20}
+L_MIB=${BENCH_SYNC_LARGE_MIB:-50}
+L_B=$((L_MIB * 1048576))
+CONC=8
+ROUNDS=${BENCH_SYNC_ROUNDS:-3}
+
+echo "== sync: $S_N x $(human_bytes "$S_B") and $L_N x $L_MIB MiB over loopback HTTP, depot vs curl --parallel-max $CONC, $ROUNDS rounds =="
+command -v curl >/dev/null || { echo "curl is not installed (make deps)" >&2; exit 2; }
+command -v openssl >/dev/null || { echo "openssl is not installed (make deps)" >&2; exit 2; }
+
+need_kb=$(( (S_N * S_B + L_N * L_B) * 3 / 1024 + 262144 ))
+free_kb=$(df -Pk /tmp | awk 'NR == 2 { print $4 }')
+if [ "$free_kb" -lt "$need_kb" ]; then
+	echo "sync: /tmp has $(mib "$free_kb") free, this needs about $(mib "$need_kb")" >&2
+	result sync FAIL "not enough room in /tmp ($(mib "$free_kb") free, $(mib "$need_kb") needed)"
+	bench_exit
+fi
+
+bench_tmp
+WORK=$TMPD
+t0=$(now_ms)
+make_feed_random "$WORK/www/small" "$S_N" "$S_B" || { result sync FAIL "could not make the small feed"; bench_exit; }
+make_feed_random "$WORK/www/large" "$L_N" "$L_B" || { result sync FAIL "could not make the large feed"; bench_exit; }
+echo "feeds made in $(secs $(( $(now_ms) - t0 ))) s"
+http_serve "$WORK/www" || { result sync FAIL "the http server did not start"; bench_exit; }
+echo "server: $HTTP_KIND on 127.0.0.1:$HTTP_PORT"
+
+problems=()
+
+# depot_sync SET: creates repository SET on the feed, times its sync; sets
+# D_MS (wall), D_RUN_MS (the task's started_at to finished_at), D_FILES,
+# D_BYTES (downloaded).
+depot_sync() {
+	local set=$1 t0 out rc
+	ctl repo create "$set" --feed "http://127.0.0.1:$HTTP_PORT/$set/PULP_MANIFEST" >/dev/null ||
+		{ problems+=("depot: repo create $set failed"); return 1; }
+	sync   # nothing left to write back from before: fsync costs what it costs
+	t0=$(now_ms)
+	out=$(ctl --json sync "$set" --wait)
+	rc=$?
+	D_MS=$(( $(now_ms) - t0 ))
+	D_FILES=$(jq -r '.result.downloaded_files // 0' <<<"$out" 2>/dev/null)
+	D_BYTES=$(jq -r '.result.downloaded_bytes // 0' <<<"$out" 2>/dev/null)
+	D_RUN_MS=$(jq -r '((.finished_at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.started_at | sub("\\.[0-9]+Z$"; "Z") | fromdate)) * 1000
+		+ ((.finished_at | capture("\\.(?<ms>[0-9]+)Z$").ms | tonumber) - (.started_at | capture("\\.(?<ms>[0-9]+)Z$").ms | tonumber))' <<<"$out" 2>/dev/null)
+	[ -n "$D_RUN_MS" ] || D_RUN_MS=0
+	if [ "$rc" -ne 0 ]; then
+		problems+=("depot: sync $set exited $rc: $(jq -r '"\(.state) \(.error.reason // "-"): \(.error.message // "-")"' <<<"$out" 2>/dev/null)")
+		return 1
+	fi
+}
+
+# curl_fetch SET N: fetches every file of SET's PULP_MANIFEST with curl
+# --parallel into a scratch directory, timed; sets C_MS, C_FILES, C_BYTES.
+curl_fetch() {
+	local set=$1 cfg=$WORK/curl-$1.cfg out=$WORK/out-$1 t0 rc
+	mkdir -p "$out"
+	awk -F, -v base="http://127.0.0.1:$HTTP_PORT/$set/" -v out="$out/" '
+		{ printf "url = \"%s%s\"\noutput = \"%s%s\"\n", base, $1, out, $1 }' \
+		"$WORK/www/$set/PULP_MANIFEST" >"$cfg"
+	sync
+	t0=$(now_ms)
+	curl --parallel --parallel-max "$CONC" --fail --no-progress-meter -K "$cfg"
+	rc=$?
+	C_MS=$(( $(now_ms) - t0 ))
+	C_FILES=$(find "$out" -type f | wc -l)
+	C_BYTES=$(find "$out" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	[ "$rc" -eq 0 ] || problems+=("curl: $set exited $rc")
+	rm -rf "$out"
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }'
+}
+mib_s() {
+	awk -v b="$1" -v m="$2" 'BEGIN { if (m <= 0) m = 1; printf "%.1f", b / 1048576 * 1000 / m }'
+}
+
+# median MS...: "1.23 s (1.01-1.50)"-style figures come from these.
+median() {
+	printf '%s\n' "$@" | percentile 50
+}
+lowest() {
+	printf '%s\n' "$@" | sort -n | head -1
+}
+highest() {
+	printf '%s\n' "$@" | sort -n | tail -1
+}
+# line WHO N BYTES MS...: one report line from the rounds' times.
+line() {
+	local who=$1 n=$2 bytes=$3 med lo hi
+	shift 3
+	med=$(median "$@") lo=$(lowest "$@") hi=$(highest "$@")
+	printf '%-6s %6s s  %8s files/s  %7s MiB/s   (rounds: %s-%s files/s, %s-%s MiB/s)\n' "$who" \
+		"$(secs "$med")" "$(files_s "$n" "$med")" "$(mib_s "$bytes" "$med")" \
+		"$(files_s "$n" "$hi")" "$(files_s "$n" "$lo")" "$(mib_s "$bytes" "$hi")" "$(mib_s "$bytes" "$lo")"
+}
+files_s() {
+	awk -v n="$1" -v m="$2" 'BEGIN { if (m <= 0) m = 1; r = n * 1000 / m; if (r < 100) printf "%.1f", r; else printf "%.0f", r }'
+}
+
+ds=() dsr=() cs=() dl=() dlr=() cl=()
+check_depot() {
+	local set=$1 n=$2 bytes=$3
+	[ "$D_FILES" = "$n" ] && [ "$D_BYTES" = "$bytes" ] ||
+		problems+=("depot: $set sync downloaded $D_FILES files of $D_BYTES bytes, not $n of $bytes")
+}
+check_curl() {
+	local set=$1 n=$2 bytes=$3
+	[ "$C_FILES" = "$n" ] && [ "$C_BYTES" = "$bytes" ] ||
+		problems+=("curl: $set fetch left $C_FILES files of $C_BYTES bytes, not $n of $bytes")
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	bench_dir
+	bench_conf "[daemon]" "workers = 2"
+	bench_launch 2 || { result sync FAIL "depotd did not start"; bench_exit; }
+	for set in small large; do
+		if [ "$set" = small ]; then n=$S_N bytes=$((S_N * S_B)); else n=$L_N bytes=$((L_N * L_B)); fi
+		for side in depot curl; do
+			# odd rounds: depot then curl; even rounds: curl then depot
+			if { [ "$side" = depot ] && [ $((r % 2)) = 1 ]; } || { [ "$side" = curl ] && [ $((r % 2)) = 0 ]; }; then
+				depot_sync "$set" && check_depot "$set" "$n" "$bytes"
+				if [ "$set" = small ]; then ds+=("$D_MS") dsr+=("$D_RUN_MS"); else dl+=("$D_MS") dlr+=("$D_RUN_MS"); fi
+			else
+				curl_fetch "$set" && check_curl "$set" "$n" "$bytes"
+				if [ "$set" = small ]; then cs+=("$C_MS"); else cl+=("$C_MS"); fi
+			fi
+		done
+	done
+	bench_stop
+	rm -rf "$DIR"
+	[ ${#problems[@]} -eq 0 ] || break
+done
+http_stop
+
+# --- report ----------------------------------------------------------------------
+ds_m=$(median "${ds[@]}") cs_m=$(median "${cs[@]}") dl_m=$(median "${dl[@]}") cl_m=$(median "${cl[@]}")
+s_ratio=$(ratio "$cs_m" "$ds_m")   # depot/curl throughput = curl time / depot time
+l_ratio=$(ratio "$cl_m" "$dl_m")
+echo "medians of ${#ds[@]} rounds; server: $HTTP_KIND"
+echo "small: $S_N files of $(human_bytes "$S_B") ($(human_bytes $((S_N * S_B))))"
+line depot: "$S_N" $((S_N * S_B)) "${ds[@]}"
+line curl: "$S_N" $((S_N * S_B)) "${cs[@]}"
+printf 'ratio depot/curl: %sx throughput (%sx time); depot task ran %s s (median)\n' "$s_ratio" "$(ratio "$ds_m" "$cs_m")" "$(secs "$(median "${dsr[@]}")")"
+echo "large: $L_N files of $L_MIB MiB ($(human_bytes $((L_N * L_B))))"
+line depot: "$L_N" $((L_N * L_B)) "${dl[@]}"
+line curl: "$L_N" $((L_N * L_B)) "${cl[@]}"
+printf 'ratio depot/curl: %sx throughput (%sx time); depot task ran %s s (median)\n' "$l_ratio" "$(ratio "$dl_m" "$cl_m")" "$(secs "$(median "${dlr[@]}")")"
+
+status=INFO
+if [ ${#problems[@]} -gt 0 ]; then
+	status=FAIL
+	echo "problems:"
+	printf '  %s\n' "${problems[@]}"
+fi
+result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x); medians of ${#ds[@]}"
+for p in "${problems[@]}"; do note "$p"; done
+bench_exit
