@@ -126,7 +126,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(PREFIX)/share/depot $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 $(BUILD)/depotctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BUILD)/depotctl.1 doc/depot-console.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 doc/depot.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 doc/depotd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl

@@ -1,0 +1,517 @@
+#!/usr/bin/env bats
+# DESIGN §12: depot-console, driven as tmux's own regress tests drive tmux:
+# a private tmux server per test (-L, no config), the console in a
+# detached 80x24 session, keys with send-keys, the screen read with
+# capture-pane and polled until it shows what is expected (no bare sleeps).
+# TERM may be unset where the tests run: the pane gets its own.
+
+load helpers
+
+CONSOLE_TMUX=
+CONSOLE_N=0
+
+teardown() {
+	if [ -n "$CONSOLE_TMUX" ]; then
+		echo "--- last screen ---"
+		screen || true
+		echo "--- end of screen ---"
+		console_stop
+	fi
+	depot_stop
+}
+
+# console_start [ARG]...: depot-console -d $DIR ARG... in a new tmux server,
+# 80x24, with TERM=$CONSOLE_TERM (xterm-256color) and the environment
+# assignments in CONSOLE_ENV. When the console exits, the pane prints its
+# exit status and the terminal's modes, then stays (cat) so that the test
+# can read them.
+console_start() {
+	local cmd
+	# A server of its own each time: one being killed may still hold the last name.
+	CONSOLE_N=$((CONSOLE_N + 1))
+	CONSOLE_TMUX=dc$$-${BATS_TEST_NUMBER}-$CONSOLE_N
+	printf -v cmd '%q ' env ${CONSOLE_ENV:-} "$DEPOT_BIN/depot-console" -d "$DIR" "$@"
+	tmux -L "$CONSOLE_TMUX" -f /dev/null new-session -d -x 80 -y 24 -s console \
+		"export TERM=${CONSOLE_TERM:-xterm-256color}; $cmd; echo \"console exited \$?\"; stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(echo|icanon)' | tr '\n' ' '; echo; exec cat"
+	wait_for screen_has_any "WORKER" "DAEMON DOWN" 10s
+}
+
+# console_stop: the console's tmux server and the console with it, and the
+# server's socket (tmux leaves it behind).
+console_stop() {
+	local sock
+	sock=$(tmux -L "$CONSOLE_TMUX" display -p '#{socket_path}' 2>/dev/null) || sock=
+	tmux -L "$CONSOLE_TMUX" kill-server 2>/dev/null || true
+	[ -z "$sock" ] || rm -f "$sock"
+	CONSOLE_TMUX=
+}
+
+# The screen as text, one line per row.
+screen() {
+	tmux -L "$CONSOLE_TMUX" capture-pane -p -t console
+}
+
+keys() {
+	tmux -L "$CONSOLE_TMUX" send-keys -t console "$@"
+}
+
+screen_has() {
+	screen | grep -qF -- "$1"
+}
+
+screen_has_any() {
+	local s
+	s=$(screen)
+	for text in "$@"; do
+		grep -qF -- "$text" <<<"$s" && return 0
+	done
+	return 1
+}
+
+screen_lacks() {
+	! screen_has "$1"
+}
+
+screen_matches() {
+	screen | grep -qE -- "$1"
+}
+
+# row_has ID TEXT: the tasks pane's row of task ID contains TEXT.
+row_has() {
+	screen | grep -E "^ *$1 " | grep -qF -- "$2"
+}
+
+# no_row ID: no row of the tasks pane shows task ID.
+no_row() {
+	! screen | grep -qE "^ *$1 +(waiting|running|canceling|completed|failed|canceled) "
+}
+
+# screen_size COLS LINES: the pane is that size and every line fits in it.
+screen_size() {
+	local s lines longest
+	[ "$(tmux -L "$CONSOLE_TMUX" display -p -t console '#{pane_width}x#{pane_height}')" = "$1x$2" ] || return 1
+	s=$(screen)
+	lines=$(wc -l <<<"$s")
+	# Display width, not bytes: an ellipsis is one cell.
+	longest=$(wc -L <<<"$s")
+	[ "$lines" -eq "$2" ] && [ "$longest" -le "$1" ]
+}
+
+# screen_coloured: the screen holds a foreground colour (SGR 30-37), not only attributes.
+screen_coloured() {
+	tmux -L "$CONSOLE_TMUX" capture-pane -p -e -t console |
+		grep -qE $'\e\\[([0-9]+;)*3[0-7](;[0-9]+)*m'
+}
+
+# line N: row N (1-based) of the screen.
+line() {
+	screen | sed -n "${1}p"
+}
+
+@test "the console shows the workers, each online, and a running task with its state, type, name and worker" {
+	depot_start
+	submit --name ticker --lock host:db1 -- sleep 30
+	task=$ID
+	wait_for task_is "$task" running
+	worker=$(worker_of_task "$task")
+
+	console_start
+
+	wait_for screen_matches '^w1 +online +[0-9]+ ' 5s
+	wait_for screen_matches '^w2 +online +[0-9]+ ' 5s
+	wait_for row_has "$task" running 5s
+	row_has "$task" exec
+	row_has "$task" ticker
+	row_has "$task" host:db1
+	row_has "$task" "$worker"
+	# The header counts and the key line.
+	screen_matches 'workers 2/2 online \| tasks 1 running, 0 waiting'
+	[[ $(line 24) == *Quit* ]]
+}
+
+@test "c on the selected task asks y/n, and n leaves the task running" {
+	depot_start
+	submit --name victim -- sleep 30
+	task=$ID
+	wait_for task_is "$task" running
+	console_start
+	wait_for row_has "$task" running 5s
+
+	keys c
+	wait_for screen_has "Cancel task $task (victim, running)?" 5s
+	keys n
+
+	wait_for screen_has "task $task not canceled" 5s
+	screen_lacks "Cancel task $task"
+	run task_state "$task"
+	[ "$output" = running ]
+}
+
+@test "c then y cancels the selected task: the daemon cancels it (reason canceled-by-user) and the row says so" {
+	depot_start
+	submit --name victim -- sleep 30
+	task=$ID
+	wait_for task_is "$task" running
+	console_start
+	wait_for row_has "$task" running 5s
+
+	keys c
+	wait_for screen_has "Cancel task $task" 5s
+	keys y
+
+	wait_for task_is "$task" canceled 10s
+	run task_reason "$task"
+	[ "$output" = canceled-by-user ]
+	# The active filter no longer lists it; all does, with the reason.
+	wait_for no_row "$task" 5s
+	keys f f
+	wait_for row_has "$task" canceled-by 5s
+}
+
+@test "a running task without progress for stall_after (1s) is marked STALLED in its row and counted in the header" {
+	depot_start "monitor.stall_after = 1s"
+	submit --name quiet -- sleep 30
+	task=$ID
+	console_start
+
+	wait_for row_has "$task" STALLED 10s
+	row_has "$task" running
+	screen_has "1 STALLED"
+}
+
+@test "f cycles the filter: active, then failed, then all" {
+	depot_start
+	submit --name doner -- true
+	doner=$ID
+	submit --name failer -- sh -c 'exit 3'
+	failer=$ID
+	wait_for task_is "$doner" completed
+	wait_for task_is "$failer" failed
+	submit --name runner -- sleep 30
+	runner=$ID
+	wait_for task_is "$runner" running
+	console_start
+
+	# active (the default): only the running task.
+	wait_for row_has "$runner" runner 5s
+	no_row "$failer"
+	no_row "$doner"
+	screen_has "filter active: 1 task"
+
+	keys f
+	wait_for screen_has "filter failed: 1 task" 5s
+	row_has "$failer" exit-status
+	no_row "$runner"
+	no_row "$doner"
+
+	keys f
+	wait_for screen_has "filter all: 3 tasks" 5s
+	row_has "$failer" failer
+	row_has "$runner" runner
+	row_has "$doner" completed
+
+	keys f
+	wait_for screen_has "filter active: 1 task" 5s
+	no_row "$doner"
+}
+
+@test "/ searches the tasks by name, by resource and by id, and Esc clears the search" {
+	depot_start
+	submit --name alpha-job --lock host:a -- sleep 30
+	alpha=$ID
+	submit --name beta-job --lock host:b -- sleep 30
+	beta=$ID
+	console_start
+	wait_for screen_has alpha-job 5s
+	wait_for screen_has beta-job 5s
+
+	keys / b e t a
+	wait_for no_row "$alpha" 5s
+	row_has "$beta" beta-job
+	keys Enter
+	wait_for screen_has "search 'beta': 1 of 2 tasks" 5s
+
+	keys / C-u h o s t : a Enter
+	wait_for screen_has "search 'host:a': 1 of 2 tasks" 5s
+	row_has "$alpha" alpha-job
+	no_row "$beta"
+
+	keys / C-u "#$beta" Enter
+	wait_for screen_has "search '#$beta': 1 of 2 tasks" 5s
+	row_has "$beta" beta-job
+	no_row "$alpha"
+
+	keys / Escape
+	wait_for row_has "$alpha" alpha-job 5s
+	row_has "$beta" beta-job
+	screen_has "filter active: 2 tasks"
+}
+
+@test "resized to 120x40 the console redraws to fill it, and back at 80x24 it fits again" {
+	depot_start
+	submit --name a-task-with-a-rather-long-name-that-needs-truncating-at-80-columns -- sleep 30
+	task=$ID
+	console_start
+	wait_for row_has "$task" running 5s
+	screen_size 80 24
+	[[ $(line 24) == *Quit* ]]
+
+	tmux -L "$CONSOLE_TMUX" resize-window -t console -x 120 -y 40
+	wait_for screen_size 120 40 5s
+	wait_for eval '[[ $(line 40) == *Quit* ]]' 5s
+	# The header's clock moved to the right edge; the name has more room.
+	wait_for eval '[[ $(line 1) =~ [0-9]{2}:[0-9]{2}:[0-9]{2}$ ]] && [ "$(line 1 | wc -L)" -ge 110 ]' 5s
+	row_has "$task" a-task-with-a-rather-long-name
+
+	tmux -L "$CONSOLE_TMUX" resize-window -t console -x 80 -y 24
+	wait_for screen_size 80 24 5s
+	wait_for eval '[[ $(line 24) == *Quit* ]]' 5s
+	wait_for eval '[ "$(line 1 | wc -L)" -le 80 ] && [[ $(line 1) =~ [0-9]{2}:[0-9]{2}:[0-9]{2}$ ]]' 5s
+	row_has "$task" running
+}
+
+@test "killing depotd shows the DAEMON DOWN banner, the console keeps running, and a restarted depotd brings the view back" {
+	depot_start
+	console_start
+	wait_for screen_matches '^w1 +online' 5s
+
+	depot_kill
+
+	wait_for screen_has "DAEMON DOWN" 10s
+	screen_has "depotd DOWN"
+	# Still alive: the clock goes on.
+	first=$(line 1)
+	wait_for eval '[ "$(line 1)" != "$first" ]' 5s
+	screen_has "DAEMON DOWN"
+
+	depot_launch
+
+	wait_for screen_lacks "DAEMON DOWN" 10s
+	wait_for screen_matches '^w1 +online' 10s
+	wait_for screen_matches 'depotd [0-9.]+ up ' 5s
+	submit --name after-restart -- sleep 30
+	wait_for row_has "$ID" after-restart 10s
+}
+
+@test "started before depotd, the console says the daemon is down, then shows it once it starts" {
+	depot_init
+	console_start
+	wait_for screen_has "DAEMON DOWN" 5s
+	screen_has "waiting for depotd to start"
+
+	depot_launch
+
+	wait_for screen_lacks "DAEMON DOWN" 10s
+	wait_for screen_matches '^w2 +online' 10s
+}
+
+@test "--readonly refuses c (and says so), asks nothing, and the task keeps running" {
+	depot_start
+	submit --name keep-me -- sleep 30
+	task=$ID
+	wait_for task_is "$task" running
+	console_start --readonly
+	wait_for row_has "$task" running 5s
+	screen_has READ-ONLY
+
+	keys c
+	wait_for screen_has "read-only console (--readonly): canceling is disabled" 5s
+	screen_lacks "Cancel task"
+	keys b
+	wait_for screen_has "read-only console (--readonly): backup is disabled" 5s
+	keys R
+	wait_for screen_has "read-only console (--readonly): restore is disabled" 5s
+	screen_lacks "Restore"
+	run task_state "$task"
+	[ "$output" = running ]
+}
+
+# selected_id: the id of the task the details view (Enter) shows, back to the list after.
+selected_id() {
+	local id
+	keys Enter
+	wait_for screen_matches '^ Task #[0-9]+: ' 5s || return 1
+	id=$(screen | sed -n 's/^ Task #\([0-9]*\): .*/\1/p' | head -1)
+	keys Escape
+	wait_for screen_has WORKER 5s || return 1
+	echo "$id"
+}
+
+@test "Up, Down, j, k, PgUp, PgDn, Home and End move the selection over a list longer than the screen" {
+	depot_start
+	submit --name holder --lock q -- sleep 30
+	holder=$ID
+	wait_for task_is "$holder" running
+	ids=()
+	for i in $(seq 1 30); do
+		submit --name "queued-$i" --lock q -- true
+		ids+=("$ID")
+	done
+	console_start
+	wait_for screen_has "filter active: 31 tasks" 10s
+
+	# The holder runs, first; the queue follows in order.
+	[ "$(selected_id)" = "$holder" ]
+	keys Down
+	[ "$(selected_id)" = "${ids[0]}" ]
+	keys j j
+	[ "$(selected_id)" = "${ids[2]}" ]
+	keys k Up
+	[ "$(selected_id)" = "${ids[0]}" ]
+	keys End
+	[ "$(selected_id)" = "${ids[29]}" ]
+	screen_has "queued-30"
+	no_row "$holder"
+	keys Home
+	[ "$(selected_id)" = "$holder" ]
+	keys NPage
+	pgdn=$(selected_id)
+	[ "$pgdn" -gt "${ids[5]}" ]
+	keys PPage
+	[ "$(selected_id)" = "$holder" ]
+	keys Up
+	[ "$(selected_id)" = "$holder" ]
+}
+
+@test "Enter shows the task's fields and the last lines of its log, live" {
+	depot_start
+	submit --name chatty -- sh -c 'i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.2; done'
+	task=$ID
+	console_start
+	wait_for row_has "$task" running 5s
+
+	keys Enter
+	wait_for screen_has "Task #$task: chatty" 5s
+	wait_for screen_matches '^state +running' 5s
+	wait_for screen_matches '^ line [0-9]+' 5s
+	seen=$(screen | grep -E '^ line [0-9]+' | tail -1)
+	wait_for eval '[ "$(screen | grep -E "^ line [0-9]+" | tail -1)" != "$seen" ]' 5s
+	screen_has "log:"
+
+	keys Escape
+	wait_for screen_has WORKER 5s
+}
+
+@test "l shows each reservation: the resource, its holder, and the tasks waiting for it in order" {
+	depot_start
+	submit --name holder --lock host:db1 -- sleep 30
+	holder=$ID
+	wait_for task_is "$holder" running
+	submit --name first-waiter --lock host:db1 -- true
+	first=$ID
+	submit --name second-waiter --lock host:db1 -- true
+	second=$ID
+	console_start
+	wait_for row_has "$second" waiting 5s
+
+	keys l
+	wait_for screen_matches "^host:db1 +#$holder holder +2: #$first, #$second\$" 5s
+	screen_has "RESERVATIONS"
+
+	# The holder ends: the first in the queue holds it, the second still waits.
+	ctl task cancel "$holder" >/dev/null
+	wait_for screen_matches "^host:db1 +(#$first first-waiter +1: #$second|#$second second-waiter +-)\$|^ no resource" 10s
+
+	keys Escape
+	wait_for screen_has WORKER 5s
+}
+
+@test "s shows the schedules: state, interval, next run and what each submits" {
+	depot_start
+	ctl schedule add tick --every 1h -- run -- echo hi >/dev/null
+	ctl schedule add quiet --every 30m -- run -- true >/dev/null
+	ctl schedule disable quiet >/dev/null
+	console_start
+	wait_for screen_has WORKER 5s
+
+	keys s
+	wait_for screen_matches '^tick +enabled +1h00m +in [0-9]' 5s
+	screen_matches '^tick .*run: echo hi$'
+	screen_matches '^quiet +disabled +30m00s +- '
+
+	keys s
+	wait_for screen_has WORKER 5s
+}
+
+@test "R asks for a path and the typed word restore, and shows depotd's answer; a missing file or another word starts nothing" {
+	depot_start
+	console_start
+	wait_for screen_matches '^w1 +online' 5s
+	echo "not a backup" >"$BATS_TEST_TMPDIR/bogus.tar.zst"
+
+	keys R
+	wait_for screen_has "Restore the depot from this backup archive" 5s
+	keys C-u /nonexistent/depot-backup.tar.zst Enter
+	wait_for screen_has "cannot restore from /nonexistent/depot-backup.tar.zst: No such file" 5s
+	screen_lacks "Restore: type restore to go on"
+
+	keys R C-u "$BATS_TEST_TMPDIR/bogus.tar.zst" Enter
+	wait_for screen_has "Restore: type restore to go on" 5s
+	keys y e s Enter
+	wait_for screen_has "restore not started: 'yes' is not the word restore" 5s
+
+	keys R C-u "$BATS_TEST_TMPDIR/bogus.tar.zst" Enter
+	wait_for screen_has "Restore: type restore to go on" 5s
+	keys r e s t o r e Enter
+	# A depotd that restores runs a task that finds the archive bad; one that
+	# does not yet refuses. Either way the console says so, and data stays.
+	wait_for screen_matches "restore #[0-9]+ failed: |restore refused by depotd: " 20s
+	wait_for screen_matches '^w1 +online' 10s
+}
+
+@test "b asks for a path (one offered) and shows depotd's answer to the backup" {
+	depot_start
+	console_start
+	wait_for screen_matches '^w1 +online' 5s
+
+	keys b
+	wait_for screen_has "Write a backup archive" 5s
+	screen_matches 'depot-backup-[0-9]{8}-[0-9]{6}\.tar\.zst'
+	keys "$BATS_TEST_TMPDIR/console-backup.tar.zst" Enter
+
+	# A depotd that backs up queues a task; one that does not yet says why.
+	wait_for screen_matches "backup #[0-9]+ |backup refused by depotd: " 10s
+	if screen_matches "backup #[0-9]+ "; then
+		wait_for screen_matches "backup #[0-9]+ completed: $BATS_TEST_TMPDIR/console-backup.tar.zst" 30s
+		[ -s "$BATS_TEST_TMPDIR/console-backup.tar.zst" ]
+	fi
+}
+
+@test "colours come from the terminal, and none are used with NO_COLOR set or on a terminal without colours" {
+	depot_start
+	submit --name coloured -- sleep 30
+	wait_for task_is "$ID" running
+
+	console_start
+	wait_for row_has "$ID" running 5s
+	screen_coloured
+	console_stop
+
+	CONSOLE_ENV="NO_COLOR=1" console_start
+	wait_for row_has "$ID" running 5s
+	! screen_coloured
+	console_stop
+
+	# NO_COLOR set but empty does not count (no-color.org).
+	CONSOLE_ENV="NO_COLOR=" console_start
+	wait_for row_has "$ID" running 5s
+	screen_coloured
+	console_stop
+
+	CONSOLE_TERM=vt100 console_start
+	wait_for row_has "$ID" running 5s
+	! screen_coloured
+}
+
+@test "q quits with the terminal restored: exit status 0, echo and canonical mode back, the console's screen gone" {
+	depot_start
+	console_start
+	wait_for screen_matches '^w1 +online' 5s
+
+	keys q
+
+	wait_for screen_has "console exited 0" 5s
+	screen_matches '(^| )echo( |$)'
+	screen_matches '(^| )icanon( |$)'
+	screen_lacks "WORKER"
+}

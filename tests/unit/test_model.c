@@ -1,0 +1,652 @@
+/* test_model.c: depot-console's model without a screen or a daemon: events applied, re-reads after dropped events, filters, search, formats and the log tail. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* The daemon objects linked into every unit test refer to the daemon's global. */
+struct depotd *D;
+
+static cJSON *parse(const char *json);
+static char *task_json(int64_t id, const char *state, const char *name, const char *extra);
+static void event(struct model *m, const char *topic, const char *body);
+static void task_event(struct model *m, int64_t id, const char *state, const char *name,
+    const char *extra);
+static void snapshot(struct model *m, const char *active, const char *recent,
+    const char *failed, const char *locks, int64_t now);
+static const struct model_lock *lock_of(const struct model *m, const char *res);
+static size_t rows(const struct model *m, enum model_filter f, const char *q, int64_t *ids,
+    size_t max);
+static int setup(void **state);
+static int teardown(void **state);
+
+static cJSON *parse(const char *json)
+{
+	cJSON *j = cJSON_Parse(json);
+
+	if (j == NULL)
+		fail_msg("test JSON does not parse: %s", json);
+	return j;
+}
+
+/*
+ * A task as the daemon sends it, as JSON text (valid until the next call);
+ * extra holds members that replace or add to the usual ones
+ * ("\"stalled\": true").
+ */
+static char *task_json_text;
+
+static char *task_json(int64_t id, const char *state, const char *name, const char *extra)
+{
+	char base[2048], more[4096];
+	cJSON *t, *x, *item;
+
+	snprintf(base, sizeof base,
+	    "{\"id\": %lld, \"type\": \"exec\", \"name\": \"%s\", \"state\": \"%s\","
+	    " \"resources\": [{\"name\": \"host:%s\", \"mode\": \"exclusive\"}],"
+	    " \"worker\": %s, \"created_at\": \"2026-11-24T20:00:00.000Z\","
+	    " \"started_at\": null, \"finished_at\": null, \"timeout\": null,"
+	    " \"progress\": {\"done\": 0, \"total\": null, \"unit\": \"bytes\", \"message\": null},"
+	    " \"stalled\": false, \"error\": null, \"result\": null}",
+	    (long long)id, name, state, name, strcmp(state, "waiting") == 0 ? "null" : "\"w1\"");
+	snprintf(more, sizeof more, "{%s}", extra ? extra : "");
+	t = parse(base);
+	x = parse(more);
+	while ((item = x->child) != NULL) {
+		cJSON_DetachItemViaPointer(x, item);
+		cJSON_DeleteItemFromObjectCaseSensitive(t, item->string);
+		cJSON_AddItemToObject(t, item->string, item);
+	}
+	cJSON_Delete(x);
+	free(task_json_text);
+	task_json_text = cJSON_PrintUnformatted(t);
+	cJSON_Delete(t);
+	return task_json_text;
+}
+
+/* One message of the events socket, "topic {json}", applied. */
+static void event(struct model *m, const char *topic, const char *body)
+{
+	char msg[8192];
+	int n = snprintf(msg, sizeof msg, "%s %s", topic, body);
+
+	assert_true(model_apply_message(m, msg, (size_t)n) >= 0);
+}
+
+static void task_event(struct model *m, int64_t id, const char *state, const char *name,
+    const char *extra)
+{
+	char body[8192];
+
+	snprintf(body, sizeof body, "{\"topic\": \"task\", \"event\": \"state\", \"task\": %s}",
+	    task_json(id, state, name, extra));
+	event(m, "task", body);
+}
+
+static void snapshot(struct model *m, const char *active, const char *recent,
+    const char *failed, const char *locks, int64_t now)
+{
+	cJSON *a = parse(active), *r = parse(recent), *f = parse(failed);
+	cJSON *l = locks ? parse(locks) : NULL;
+	struct model_snapshot s = { .active = a, .recent = r, .failed = f, .locks = l };
+
+	model_apply_snapshot(m, &s, now);
+	cJSON_Delete(a);
+	cJSON_Delete(r);
+	cJSON_Delete(f);
+	cJSON_Delete(l);
+}
+
+static const struct model_lock *lock_of(const struct model *m, const char *res)
+{
+	for (size_t i = 0; i < m->nlocks; i++)
+		if (strcmp(m->locks[i].resource, res) == 0)
+			return &m->locks[i];
+	return NULL;
+}
+
+/* The ids the tasks pane would list, in order. */
+static size_t rows(const struct model *m, enum model_filter f, const char *q, int64_t *ids,
+    size_t max)
+{
+	struct model_task **r;
+	size_t n = model_task_rows(m, f, q, &r);
+
+	for (size_t i = 0; i < n && i < max; i++)
+		ids[i] = r[i]->id;
+	free(r);
+	return n;
+}
+
+static int setup(void **state)
+{
+	struct model *m = calloc(1, sizeof *m);
+
+	model_init(m);
+	*state = m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(task_json_text);
+	task_json_text = NULL;
+	model_free(*state);
+	free(*state);
+	return 0;
+}
+
+static void test_event_adds_a_task_and_its_state_changes_replace_it(void **state)
+{
+	struct model *m = *state;
+	struct model_task *t;
+
+	task_event(m, 7, "waiting", "db1", NULL);
+	assert_int_equal(m->ntasks, 1);
+	t = model_task(m, 7);
+	assert_non_null(t);
+	assert_int_equal(t->state, MODEL_WAITING);
+	assert_string_equal(t->name, "db1");
+	assert_string_equal(t->res_text, "host:db1");
+	assert_null(t->worker);
+
+	task_event(m, 7, "running", "db1", "\"started_at\": \"2026-11-24T20:00:01.000Z\"");
+	t = model_task(m, 7);
+	assert_int_equal(t->state, MODEL_RUNNING);
+	assert_string_equal(t->worker, "w1");
+	assert_true(t->started_ms > t->created_ms);
+	assert_int_equal(m->ntasks, 1);
+}
+
+static void test_progress_event_updates_progress_and_the_stalled_mark(void **state)
+{
+	struct model *m = *state;
+	struct model_task *t;
+	char text[64];
+
+	task_event(m, 3, "running", "sync",
+	    "\"progress\": {\"done\": 120, \"total\": 300, \"unit\": \"files\", \"message\": \"1 MiB\"}");
+	t = model_task(m, 3);
+	model_fmt_progress(t, text, sizeof text);
+	assert_string_equal(text, "120/300 files");
+	assert_false(t->stalled);
+
+	task_event(m, 3, "running", "sync",
+	    "\"progress\": {\"done\": 120, \"total\": 300, \"unit\": \"files\"}, \"stalled\": true");
+	t = model_task(m, 3);
+	assert_true(t->stalled);
+	{
+		struct model_counts c;
+
+		model_counts(m, &c);
+		assert_int_equal(c.stalled, 1);
+		assert_int_equal(c.running, 1);
+	}
+}
+
+static void test_a_late_event_never_moves_a_task_back(void **state)
+{
+	struct model *m = *state;
+
+	task_event(m, 4, "running", "x", NULL);
+	task_event(m, 4, "completed", "x", "\"finished_at\": \"2026-11-24T20:00:09.000Z\"");
+	/* Sent before the completion, received after: stale. */
+	task_event(m, 4, "running", "x", NULL);
+	assert_int_equal(model_task(m, 4)->state, MODEL_COMPLETED);
+	task_event(m, 4, "canceling", "x", NULL);
+	assert_int_equal(model_task(m, 4)->state, MODEL_COMPLETED);
+	assert_int_equal(m->ignored, 2);
+
+	/* Nor from canceling back to running. */
+	task_event(m, 5, "canceling", "y", NULL);
+	task_event(m, 5, "running", "y", NULL);
+	assert_int_equal(model_task(m, 5)->state, MODEL_CANCELING);
+}
+
+static void test_worker_events_update_one_worker_and_keep_the_order_natural(void **state)
+{
+	struct model *m = *state;
+	cJSON *list = parse("[{\"name\": \"w10\", \"pid\": 10, \"state\": \"online\", \"supervised\": true, \"task\": null},"
+	    " {\"name\": \"w2\", \"pid\": 2, \"state\": \"online\", \"supervised\": true, \"task\": 5},"
+	    " {\"name\": \"hand\", \"pid\": 9, \"state\": \"online\", \"supervised\": false, \"task\": null}]");
+	struct model_counts c;
+
+	model_set_workers(m, list);
+	cJSON_Delete(list);
+	assert_int_equal(m->nworkers, 3);
+	assert_string_equal(m->workers[0].name, "w2");
+	assert_string_equal(m->workers[1].name, "w10");
+	assert_string_equal(m->workers[2].name, "hand");
+	assert_int_equal(m->workers[0].task, 5);
+
+	event(m, "worker", "{\"topic\": \"worker\", \"event\": \"state\", \"worker\":"
+	    " {\"name\": \"w2\", \"pid\": 2, \"state\": \"missing\", \"supervised\": true, \"task\": null}}");
+	assert_string_equal(model_worker(m, "w2")->state, "missing");
+	assert_int_equal(model_worker(m, "w2")->task, 0);
+	model_counts(m, &c);
+	assert_int_equal(c.workers_online, 2);
+	assert_int_equal(c.workers_total, 3);
+}
+
+static void test_reservations_follow_task_and_lock_events(void **state)
+{
+	struct model *m = *state;
+	const struct model_lock *l;
+	struct model_counts c;
+
+	/* A holder and one waiting behind it on host:db1. */
+	task_event(m, 1, "waiting", "db1", NULL);
+	event(m, "lock", "{\"topic\": \"lock\", \"event\": \"grant\", \"task\": 1, \"resources\": [\"depot\", \"host:db1\"]}");
+	task_event(m, 1, "running", "db1", NULL);
+	task_event(m, 2, "waiting", "db1", NULL);
+	l = lock_of(m, "host:db1");
+	assert_non_null(l);
+	assert_int_equal(l->nholders, 1);
+	assert_int_equal(l->holders[0].task, 1);
+	assert_false(l->holders[0].shared);
+	assert_int_equal(l->nwaiting, 1);
+	assert_int_equal(l->waiting[0].task, 2);
+	l = lock_of(m, "depot");
+	assert_non_null(l);
+	assert_true(l->holders[0].shared);
+	model_counts(m, &c);
+	assert_int_equal(c.held, 1);		/* the implicit shared `depot` is not counted */
+	assert_int_equal(c.waiters, 1);		/* task 2, once, though it waits on two queues */
+
+	/* 1 ends: released; 2 is granted. */
+	event(m, "lock", "{\"topic\": \"lock\", \"event\": \"release\", \"task\": 1, \"resources\": [\"depot\", \"host:db1\"]}");
+	task_event(m, 1, "completed", "db1", NULL);
+	event(m, "lock", "{\"topic\": \"lock\", \"event\": \"grant\", \"task\": 2, \"resources\": [\"depot\", \"host:db1\"]}");
+	l = lock_of(m, "host:db1");
+	assert_int_equal(l->nholders, 1);
+	assert_int_equal(l->holders[0].task, 2);
+	assert_int_equal(l->nwaiting, 0);
+
+	/* 2 ends with its release event lost: its final state releases it anyway. */
+	task_event(m, 2, "failed", "db1", NULL);
+	assert_null(lock_of(m, "host:db1"));
+	assert_null(lock_of(m, "depot"));
+}
+
+static void test_a_reread_replaces_what_lost_events_left_wrong(void **state)
+{
+	struct model *m = *state;
+	int64_t ids[8];
+
+	model_set_up(m, 1000);
+	snapshot(m, "[]", "[]", "[]", "[]", 1000);
+	task_event(m, 5, "running", "five", NULL);
+	task_event(m, 7, "running", "seven", NULL);
+	assert_false(model_resync_due(m, 1100));
+
+	/* The connection drops: whatever happened meanwhile was not heard. */
+	model_set_down(m, "cannot connect", 2000);
+	assert_false(m->up);
+	assert_false(model_resync_due(m, 2100));	/* nobody to ask */
+	model_set_up(m, 2200);
+	assert_true(model_resync_due(m, 2200));		/* at once, however recent the last */
+
+	/* Meanwhile 5 completed, 7 failed and 6 was submitted. */
+	{
+		char active[4096], recent[8192], failed[4096];
+
+		snprintf(active, sizeof active, "[%s]", task_json(6, "waiting", "six", NULL));
+		snprintf(recent, sizeof recent, "[%s,", task_json(7, "failed", "seven",
+		    "\"error\": {\"reason\": \"exit-status\", \"message\": \"exited with status 3\"}"));
+		snprintf(recent + strlen(recent), sizeof recent - strlen(recent), "%s,",
+		    task_json(6, "waiting", "six", NULL));
+		snprintf(recent + strlen(recent), sizeof recent - strlen(recent), "%s]",
+		    task_json(5, "completed", "five", NULL));
+		snprintf(failed, sizeof failed, "[%s]", task_json(7, "failed", "seven",
+		    "\"error\": {\"reason\": \"exit-status\", \"message\": \"exited with status 3\"}"));
+		snapshot(m, active, recent, failed, "[]", 2200);
+	}
+	assert_false(model_resync_due(m, 2201));
+	assert_int_equal(model_task(m, 5)->state, MODEL_COMPLETED);
+	assert_int_equal(model_task(m, 7)->state, MODEL_FAILED);
+	assert_string_equal(model_task(m, 7)->err_reason, "exit-status");
+	assert_int_equal(rows(m, MODEL_FILTER_ACTIVE, NULL, ids, 8), 1);
+	assert_int_equal(ids[0], 6);
+	assert_int_equal(rows(m, MODEL_FILTER_FAILED, NULL, ids, 8), 1);
+	assert_int_equal(ids[0], 7);
+}
+
+static void test_a_reread_drops_a_task_the_daemon_no_longer_lists(void **state)
+{
+	struct model *m = *state;
+
+	task_event(m, 9, "running", "ghost", NULL);
+	snapshot(m, "[]", "[]", "[]", "[]", 10);
+	assert_null(model_task(m, 9));
+	assert_int_equal(m->ntasks, 0);
+}
+
+static void test_lists_read_one_after_the_other_keep_the_newest_state(void **state)
+{
+	struct model *m = *state;
+	char active[4096], recent[4096];
+
+	/* active was read while 3 ran; recent a moment later, after it completed. */
+	snprintf(active, sizeof active, "[%s]", task_json(3, "running", "t", NULL));
+	snprintf(recent, sizeof recent, "[%s]", task_json(3, "completed", "t", NULL));
+	snapshot(m, active, recent, "[]", NULL, 10);
+	assert_int_equal(model_task(m, 3)->state, MODEL_COMPLETED);
+	assert_int_equal(m->ntasks, 1);
+}
+
+static void test_a_burst_of_events_may_have_overflowed_pub_and_asks_for_a_reread(void **state)
+{
+	struct model *m = *state;
+
+	model_set_up(m, 0);
+	snapshot(m, "[]", "[]", "[]", "[]", 1000);
+	model_note_drain(m, MODEL_BURST_EVENTS - 1);
+	assert_false(model_resync_due(m, 1001));
+	model_note_drain(m, MODEL_BURST_EVENTS);
+	/* Soon, but not at once after the last one: a steady flood must not mean a re-read a tick. */
+	assert_false(model_resync_due(m, 1001));
+	assert_true(model_resync_due(m, 1000 + MODEL_RESYNC_MIN_MS));
+}
+
+static void test_a_reread_is_due_every_few_seconds_as_a_safety_net(void **state)
+{
+	struct model *m = *state;
+
+	model_set_up(m, 0);
+	snapshot(m, "[]", "[]", "[]", "[]", 1000);
+	assert_false(model_resync_due(m, 1000 + MODEL_RESYNC_MS - 1));
+	assert_true(model_resync_due(m, 1000 + MODEL_RESYNC_MS));
+}
+
+static void test_down_keeps_the_time_it_went_down_and_the_latest_reason(void **state)
+{
+	struct model *m = *state;
+
+	model_set_up(m, 0);
+	model_set_down(m, "no reply", 500);
+	model_set_down(m, "cannot connect: Connection refused", 1500);
+	assert_int_equal(m->down_since, 500);
+	assert_string_equal(m->down_reason, "cannot connect: Connection refused");
+	assert_true(m->ever_up);
+}
+
+static void test_filters_and_search_narrow_the_rows_running_first_then_the_queue(void **state)
+{
+	struct model *m = *state;
+	int64_t ids[16];
+
+	task_event(m, 1, "completed", "alpha", NULL);
+	task_event(m, 2, "failed", "beta", NULL);
+	task_event(m, 3, "waiting", "gamma", NULL);
+	task_event(m, 4, "running", "delta", NULL);
+	task_event(m, 5, "waiting", "epsilon", NULL);
+	task_event(m, 6, "canceled", "zeta", NULL);
+	task_event(m, 12, "running", "sleep 5", NULL);
+
+	assert_int_equal(rows(m, MODEL_FILTER_ACTIVE, NULL, ids, 16), 4);
+	assert_int_equal(ids[0], 4);
+	assert_int_equal(ids[1], 12);
+	assert_int_equal(ids[2], 3);	/* the queue in order */
+	assert_int_equal(ids[3], 5);
+	assert_int_equal(rows(m, MODEL_FILTER_FAILED, NULL, ids, 16), 1);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(rows(m, MODEL_FILTER_ALL, NULL, ids, 16), 7);
+	assert_int_equal(ids[4], 6);	/* finished ones newest first */
+	assert_int_equal(ids[6], 1);
+
+	/* By name, case-insensitive. */
+	assert_int_equal(rows(m, MODEL_FILTER_ALL, "GAM", ids, 16), 1);
+	assert_int_equal(ids[0], 3);
+	/* By resource. */
+	assert_int_equal(rows(m, MODEL_FILTER_ALL, "host:delta", ids, 16), 1);
+	assert_int_equal(ids[0], 4);
+	/* By id: "#5" is that id only; "5" also finds names holding it. */
+	assert_int_equal(rows(m, MODEL_FILTER_ALL, "#5", ids, 16), 1);
+	assert_int_equal(ids[0], 5);
+	assert_int_equal(rows(m, MODEL_FILTER_ALL, "5", ids, 16), 2);
+	/* Search and filter together. */
+	assert_int_equal(rows(m, MODEL_FILTER_ACTIVE, "alpha", ids, 16), 0);
+	assert_int_equal(rows(m, MODEL_FILTER_ALL, "  ", ids, 16), 7);
+}
+
+static void test_unreadable_messages_are_refused_and_a_topic_can_come_from_the_prefix(void **state)
+{
+	struct model *m = *state;
+	char msg[4096];
+	int n;
+
+	assert_int_equal(model_apply_message(m, "task", 4), -1);
+	assert_int_equal(model_apply_message(m, "task {not json", 14), -1);
+	assert_int_equal(model_apply_message(m, "task {}", 7), 1);
+	n = snprintf(msg, sizeof msg, "task {\"event\": \"state\", \"task\": %s}",
+	    task_json(8, "waiting", "q", NULL));
+	assert_int_equal(model_apply_message(m, msg, (size_t)n), 0);
+	assert_non_null(model_task(m, 8));
+}
+
+static void test_finished_tasks_beyond_the_limit_go_oldest_first(void **state)
+{
+	struct model *m = *state;
+
+	task_event(m, 1, "running", "keep", NULL);
+	for (int64_t id = 2; id < 2 + MODEL_KEEP_FINAL + 10; id++)
+		task_event(m, id, "completed", "done", NULL);
+	assert_int_equal(m->nfinal, MODEL_KEEP_FINAL);
+	assert_non_null(model_task(m, 1));	/* active ones always stay */
+	assert_null(model_task(m, 2));
+	assert_null(model_task(m, 11));
+	assert_non_null(model_task(m, 12));
+}
+
+static void test_status_schedules_and_uptime(void **state)
+{
+	struct model *m = *state;
+	cJSON *st = parse("{\"healthy\": false, \"problems\": [\"worker w1 is missing\", \"x\"],"
+	    " \"daemon\": {\"version\": \"0.1.0\", \"pid\": 42, \"uptime_ms\": 5000, \"data_dir\": \"/d\"},"
+	    " \"locks\": {\"held\": 1, \"waiting\": 2, \"running\": 1}}");
+	cJSON *sc = parse("[{\"name\": \"nightly\", \"every_ms\": 86400000, \"enabled\": true,"
+	    " \"template\": {\"type\": \"sync\", \"repository\": \"fedora\"},"
+	    " \"next_run\": \"2026-11-25T00:00:00.000Z\", \"last_run\": null,"
+	    " \"last_task\": {\"id\": 42, \"state\": \"completed\"}, \"skipped\": 1},"
+	    " {\"name\": \"tick\", \"every_ms\": 1000, \"enabled\": false,"
+	    " \"template\": {\"type\": \"exec\", \"argv\": [\"echo\", \"hi\"]}, \"last_task\": null}]");
+
+	model_set_up(m, 0);
+	model_set_status(m, st, 1000);
+	assert_false(m->status.healthy);
+	assert_string_equal(m->status.problems, "worker w1 is missing; x");
+	assert_int_equal(model_uptime(m, 3000), 7000);
+	model_set_down(m, "gone", 4000);
+	assert_int_equal(model_uptime(m, 9000), 5000);	/* frozen while down */
+
+	model_set_schedules(m, sc);
+	assert_int_equal(m->nscheds, 2);
+	assert_string_equal(m->scheds[0].what, "sync fedora");
+	assert_int_equal(m->scheds[0].last_task, 42);
+	assert_string_equal(m->scheds[0].last_state, "completed");
+	assert_string_equal(m->scheds[1].what, "run: echo hi");
+	assert_false(m->scheds[1].enabled);
+	cJSON_Delete(st);
+	cJSON_Delete(sc);
+}
+
+static void test_progress_and_age_formats(void **state)
+{
+	struct model_task t = { 0 };
+	char buf[64];
+
+	(void)state;
+	model_fmt_progress(&t, buf, sizeof buf);
+	assert_string_equal(buf, "-");
+	t.has_done = 1;
+	t.done = 1536;
+	t.unit = "bytes";
+	model_fmt_progress(&t, buf, sizeof buf);
+	assert_string_equal(buf, "1.5KiB");
+	t.has_total = 1;
+	t.total = 3072;
+	model_fmt_progress(&t, buf, sizeof buf);
+	assert_string_equal(buf, "1.5KiB/3.0KiB");
+	t.unit = NULL;
+	t.done = 3;
+	t.total = 0;
+	model_fmt_progress(&t, buf, sizeof buf);
+	assert_string_equal(buf, "3/0");
+
+	model_fmt_age(0, buf, sizeof buf);
+	assert_string_equal(buf, "0s");
+	model_fmt_age(59999, buf, sizeof buf);
+	assert_string_equal(buf, "59s");
+	model_fmt_age(182000, buf, sizeof buf);
+	assert_string_equal(buf, "3m02");
+	model_fmt_age(2 * 3600000 + 5 * 60000, buf, sizeof buf);
+	assert_string_equal(buf, "2h05");
+	model_fmt_age(3 * 86400000LL + 4 * 3600000, buf, sizeof buf);
+	assert_string_equal(buf, "3d04");
+}
+
+static void test_text_is_fitted_to_cells_never_past_the_width(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(model_text_fit("hello", 10, 0, out, sizeof out), 5);
+	assert_string_equal(out, "hello");
+	assert_int_equal(model_text_fit("hello world", 5, 0, out, sizeof out), 5);
+	assert_string_equal(out, "hell~");
+	assert_int_equal(model_text_fit("hello world", 5, 1, out, sizeof out), 5);
+	assert_string_equal(out, "hell\xe2\x80\xa6");
+	/* Control characters show as '?', a tab as a space. */
+	assert_int_equal(model_text_fit("a\x1b[2Jb\tc", 20, 1, out, sizeof out), 8);
+	assert_string_equal(out, "a?[2Jb c");
+	/* Outside UTF-8, each non-ASCII byte is one '?'. */
+	assert_int_equal(model_text_fit("\xc3\xa9t\xc3\xa9", 10, 0, out, sizeof out), 5);
+	/* In UTF-8, "été" is three cells; a wide character takes two. */
+	assert_int_equal(model_text_width("\xc3\xa9t\xc3\xa9", 1), 3);
+	assert_int_equal(model_text_width("\xe6\x97\xa5\xe6\x9c\xac", 1), 4);
+	assert_int_equal(model_text_fit("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 4, 1, out, sizeof out), 3);
+	assert_string_equal(out, "\xe6\x97\xa5\xe2\x80\xa6");
+	/* A broken sequence is one '?' a byte, never a crash. */
+	assert_int_equal(model_text_fit("\xe6\x97", 10, 1, out, sizeof out), 2);
+	assert_string_equal(out, "??");
+	/* Nothing at all for no room; the buffer's size is respected too. */
+	assert_int_equal(model_text_fit("abc", 0, 1, out, sizeof out), 0);
+	assert_int_equal(model_text_fit("abcdef", 10, 0, out, 4), 3);
+	assert_string_equal(out, "ab~");
+	assert_int_equal(model_text_prefix("abc def", 4, 0), 4);
+	assert_int_equal(model_text_prefix("\xc3\xa9\xc3\xa9", 1, 1), 2);
+}
+
+static void test_log_keeps_the_last_lines_and_the_line_being_written(void **state)
+{
+	struct model_log l;
+	cJSON *r;
+	int64_t off, max;
+
+	(void)state;
+	model_log_init(&l, 3);
+	model_log_request(&l, &off, &max);
+	assert_int_equal(off, 0);
+	r = parse("{\"data\": \"one\\ntwo\\r\\nthr\", \"offset\": 12, \"size\": 12, \"final\": false}");
+	assert_int_equal(model_log_apply(&l, r), 1);
+	cJSON_Delete(r);
+	assert_int_equal(model_log_count(&l), 3);
+	assert_string_equal(model_log_line(&l, 0), "one");
+	assert_string_equal(model_log_line(&l, 1), "two");
+	assert_string_equal(model_log_line(&l, 2), "thr");
+	model_log_request(&l, &off, &max);
+	assert_int_equal(off, 12);
+
+	r = parse("{\"data\": \"ee\\n\", \"offset\": 15, \"size\": 15, \"final\": true}");
+	model_log_apply(&l, r);
+	cJSON_Delete(r);
+	assert_true(l.final);
+	assert_int_equal(model_log_count(&l), 3);
+	assert_string_equal(model_log_line(&l, 2), "three");
+	model_log_free(&l);
+}
+
+static void test_log_of_a_long_task_is_read_from_its_tail_and_the_ring_keeps_the_newest(void **state)
+{
+	struct model_log l;
+	cJSON *r;
+	char *data;
+	int64_t off, max;
+	size_t n = 0;
+
+	(void)state;
+	model_log_init(&l, 3);
+	/* The first read finds a log longer than the tail: it jumps there, mid-line. */
+	r = parse("{\"data\": \"head\\n\", \"offset\": 16384, \"size\": 1000000, \"final\": false}");
+	model_log_apply(&l, r);
+	cJSON_Delete(r);
+	model_log_request(&l, &off, &max);
+	assert_int_equal(off, 1000000 - MODEL_LOG_TAIL);
+	assert_int_equal(model_log_count(&l), 1);	/* the note of what was skipped */
+	assert_non_null(strstr(model_log_line(&l, 0), "not shown"));
+	r = parse("{\"data\": \"rest of a line\\nfull line\\n\", \"offset\": 983642, \"size\": 983642, \"final\": false}");
+	model_log_apply(&l, r);
+	cJSON_Delete(r);
+	assert_int_equal(model_log_count(&l), 2);
+	assert_string_equal(model_log_line(&l, 1), "full line");
+
+	/* More lines than the ring holds: the oldest go. */
+	data = malloc(20 * (MODEL_LOG_LINES + 10) + 1);
+	for (int i = 0; i < MODEL_LOG_LINES + 10; i++)
+		n += (size_t)sprintf(data + n, "line %d\n", i);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "data", data);
+	cJSON_AddNumberToObject(r, "offset", 983642 + (double)n);
+	cJSON_AddNumberToObject(r, "size", 983642 + (double)n);
+	cJSON_AddBoolToObject(r, "final", 0);
+	model_log_apply(&l, r);
+	cJSON_Delete(r);
+	free(data);
+	assert_int_equal(model_log_count(&l), MODEL_LOG_LINES);
+	{
+		char last[32];
+
+		snprintf(last, sizeof last, "line %d", MODEL_LOG_LINES + 9);
+		assert_string_equal(model_log_line(&l, MODEL_LOG_LINES - 1), last);
+	}
+	model_log_free(&l);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_event_adds_a_task_and_its_state_changes_replace_it),
+		T(test_progress_event_updates_progress_and_the_stalled_mark),
+		T(test_a_late_event_never_moves_a_task_back),
+		T(test_worker_events_update_one_worker_and_keep_the_order_natural),
+		T(test_reservations_follow_task_and_lock_events),
+		T(test_a_reread_replaces_what_lost_events_left_wrong),
+		T(test_a_reread_drops_a_task_the_daemon_no_longer_lists),
+		T(test_lists_read_one_after_the_other_keep_the_newest_state),
+		T(test_a_burst_of_events_may_have_overflowed_pub_and_asks_for_a_reread),
+		T(test_a_reread_is_due_every_few_seconds_as_a_safety_net),
+		T(test_down_keeps_the_time_it_went_down_and_the_latest_reason),
+		T(test_filters_and_search_narrow_the_rows_running_first_then_the_queue),
+		T(test_unreadable_messages_are_refused_and_a_topic_can_come_from_the_prefix),
+		T(test_finished_tasks_beyond_the_limit_go_oldest_first),
+		T(test_status_schedules_and_uptime),
+		T(test_progress_and_age_formats),
+		T(test_text_is_fitted_to_cells_never_past_the_width),
+		T(test_log_keeps_the_last_lines_and_the_line_being_written),
+		T(test_log_of_a_long_task_is_read_from_its_tail_and_the_ring_keeps_the_newest),
+	};
+
+	/* wcwidth needs a UTF-8 locale for the cell widths tested. */
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
+		setlocale(LC_CTYPE, "");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
