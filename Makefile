@@ -49,7 +49,7 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncurses
 # Helpers the e2e tests drive the daemon with, beside depotctl.
 TEST_TOOLS = $(BUILD)/tests/nng-send
 
-.PHONY: all deps run check unit e2e bench install clean distclean
+.PHONY: all deps run check unit e2e bench fuzz install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
 
 # The command list of the man page comes from depotctl's own table.
@@ -121,6 +121,10 @@ bench: deps
 	$(MAKE) all
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/bench/run
 
+# Coverage-guided fuzzing of the parsers that read untrusted input (clang, libFuzzer).
+fuzz: deps
+	@tests/fuzz/run
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
@@ -134,6 +138,6 @@ install: all
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
