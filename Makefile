@@ -1,10 +1,11 @@
 # depot: the one build entry (make, make run, make check, make install, make deps).
 
 PREFIX  ?= /usr/local
-BUILD   ?= build
 CC      ?= cc
-# SANITIZE=address,undefined builds every binary and test with those sanitizers.
+# SANITIZE=address,undefined builds every binary and test with those sanitizers,
+# in a build directory of their own so the two kinds of objects never mix.
 SANITIZE ?=
+BUILD   ?= $(if $(SANITIZE),build-san,build)
 
 # Debian 12 packages the build, the tests and `make run` need.
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
@@ -138,6 +139,6 @@ install: all
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
 
 clean:
-	rm -rf $(BUILD) build-fuzz
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

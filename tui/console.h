@@ -158,6 +158,8 @@ int draw_key(struct console *con, WINDOW *w, int y, int x, int width, const char
     const char *label);
 size_t draw_scroll(size_t sel, size_t top, size_t visible, size_t n);
 void draw_box(struct console *con, WINDOW *w);
+/* Arrows, j/k, PgUp/PgDn, Home/End (g/G) move *top in a list of count rows; 1 if ch was one. */
+int draw_scroll_key(int ch, size_t *top, size_t count, size_t page);
 int draw_wrap(struct console *con, WINDOW *w, int y, int x, int width, int maxlines,
     attr_t a, const char *s);
 

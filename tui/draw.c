@@ -254,3 +254,34 @@ void draw_box(struct console *con, WINDOW *w)
 	/* The last cell of a window: ncurses writes it and reports that the cursor cannot move on. */
 	mvwaddstr(w, rows - 1, cols - 1, br);
 }
+
+int draw_scroll_key(int ch, size_t *top, size_t count, size_t page)
+{
+	switch (ch) {
+	case KEY_UP:
+	case 'k':
+		if (*top > 0)
+			(*top)--;
+		return 1;
+	case KEY_DOWN:
+	case 'j':
+		(*top)++;
+		return 1;
+	case KEY_PPAGE:
+		*top = *top > page ? *top - page : 0;
+		return 1;
+	case KEY_NPAGE:
+		*top += page;
+		return 1;
+	case KEY_HOME:
+	case 'g':
+		*top = 0;
+		return 1;
+	case KEY_END:
+	case 'G':
+		*top = count;
+		return 1;
+	default:
+		return 0;
+	}
+}

@@ -89,39 +89,10 @@ int locks_key(struct console *con, struct pane *p, int ch)
 {
 	size_t page = p->h > 2 ? (size_t)(p->h - 2) : 1;
 
-	switch (ch) {
-	case KEY_UP:
-	case 'k':
-		if (con->locks_top > 0)
-			con->locks_top--;
-		break;
-	case KEY_DOWN:
-	case 'j':
-		con->locks_top++;
-		break;
-	case KEY_PPAGE:
-		con->locks_top = con->locks_top > page ? con->locks_top - page : 0;
-		break;
-	case KEY_NPAGE:
-		con->locks_top += page;
-		break;
-	case KEY_HOME:
-	case 'g':
-		con->locks_top = 0;
-		break;
-	case KEY_END:
-	case 'G':
-		con->locks_top = con->m.nlocks;
-		break;
-	case 'l':
-		console_close_view(con);
-		break;
-	default:
-		if (console_is_back(ch)) {
-			console_close_view(con);
-			break;
-		}
+	if (draw_scroll_key(ch, &con->locks_top, con->m.nlocks, page))
+		return PANE_HANDLED | PANE_REDRAW;
+	if (ch != 'l' && !console_is_back(ch))
 		return PANE_IGNORED;
-	}
+	console_close_view(con);
 	return PANE_HANDLED | PANE_REDRAW;
 }

@@ -86,39 +86,10 @@ int schedules_key(struct console *con, struct pane *p, int ch)
 {
 	size_t page = p->h > 2 ? (size_t)(p->h - 2) : 1;
 
-	switch (ch) {
-	case KEY_UP:
-	case 'k':
-		if (con->scheds_top > 0)
-			con->scheds_top--;
-		break;
-	case KEY_DOWN:
-	case 'j':
-		con->scheds_top++;
-		break;
-	case KEY_PPAGE:
-		con->scheds_top = con->scheds_top > page ? con->scheds_top - page : 0;
-		break;
-	case KEY_NPAGE:
-		con->scheds_top += page;
-		break;
-	case KEY_HOME:
-	case 'g':
-		con->scheds_top = 0;
-		break;
-	case KEY_END:
-	case 'G':
-		con->scheds_top = con->m.nscheds;
-		break;
-	case 's':
-		console_close_view(con);
-		break;
-	default:
-		if (console_is_back(ch)) {
-			console_close_view(con);
-			break;
-		}
+	if (draw_scroll_key(ch, &con->scheds_top, con->m.nscheds, page))
+		return PANE_HANDLED | PANE_REDRAW;
+	if (ch != 's' && !console_is_back(ch))
 		return PANE_IGNORED;
-	}
+	console_close_view(con);
 	return PANE_HANDLED | PANE_REDRAW;
 }
