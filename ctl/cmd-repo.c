@@ -55,7 +55,6 @@ static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update);
 static void repo_num(const cJSON *o, const char *key, char *buf, size_t n);
 static void repo_size(const cJSON *o, const char *key, char *buf, size_t n);
 static void repo_show_value(int indent, const char *key, const cJSON *v);
-static void repo_show_time(const char *key, const cJSON *repo, const char *field);
 static int repo_show_versions(const cJSON *versions);
 static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
     const char *name, const char *version);
@@ -373,19 +372,6 @@ static void repo_show_value(int indent, const char *key, const cJSON *v)
 	free(text);
 }
 
-static void repo_show_time(const char *key, const cJSON *repo, const char *field)
-{
-	const char *t = json_str(repo, field);
-	char age[32];
-
-	if (t == NULL) {
-		out_kv(stdout, 0, key, "-");
-		return;
-	}
-	out_age(t, age, sizeof age);
-	out_kv(stdout, 0, key, "%s (%s ago)", t, age);
-}
-
 static int repo_show_versions(const cJSON *versions)
 {
 	static const char *const headers[] = {
@@ -441,7 +427,7 @@ int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
 	    repo == NULL)
 		return rc;
 	repo_show_value(0, "name", cJSON_GetObjectItemCaseSensitive(repo, "name"));
-	repo_show_time("created", repo, "created_at");
+	out_kv_time("created", repo, "created_at");
 	repo_num(repo, "latest_version", buf, sizeof buf);
 	out_kv(stdout, 0, "latest version", "%s", buf);
 	repo_num(repo, "files", buf, sizeof buf);
@@ -453,7 +439,7 @@ int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		out_kv(stdout, 0, "size", "-");
 	repo_num(repo, "published_version", buf, sizeof buf);
 	out_kv(stdout, 0, "published version", "%s", buf);
-	repo_show_time("published", repo, "published_at");
+	out_kv_time("published", repo, "published_at");
 	/* Fields this depotctl does not know yet, as JSON. */
 	cJSON_ArrayForEach(item, repo) {
 		int known = 0;

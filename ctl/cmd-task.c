@@ -36,7 +36,6 @@ static int task_wait_timeout(int64_t ms);
 static int task_retried(const cJSON *task);
 static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry);
 static void task_show_str(const char *key, const char *s);
-static void task_show_time(const char *key, const cJSON *task, const char *field);
 static void task_show_command(const cJSON *task);
 static void task_show_when(const char *key, const char *t);
 static void task_sleep_ms(int ms);
@@ -493,19 +492,6 @@ static void task_show_str(const char *key, const char *s)
 	free(clean);
 }
 
-static void task_show_time(const char *key, const cJSON *task, const char *field)
-{
-	const char *t = json_str(task, field);
-	char age[32];
-
-	if (t == NULL) {
-		out_kv(stdout, 0, key, "-");
-		return;
-	}
-	out_age(t, age, sizeof age);
-	out_kv(stdout, 0, key, "%s (%s ago)", t, age);
-}
-
 /*
  * An exec task's argv as a shell would need it typed ("sh -c 'exit 3'"),
  * for task show and schedule list; NULL when argv is not an array or
@@ -611,9 +597,9 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 	out_resources(cJSON_GetObjectItemCaseSensitive(task, "resources"), buf, sizeof buf);
 	task_show_str("resources", buf);
 	task_show_str("worker", json_str(task, "worker"));
-	task_show_time("created", task, "created_at");
-	task_show_time("started", task, "started_at");
-	task_show_time("finished", task, "finished_at");
+	out_kv_time("created", task, "created_at");
+	out_kv_time("started", task, "started_at");
+	out_kv_time("finished", task, "finished_at");
 	if (json_int(task, "timeout", &v) == 0) {
 		time_format_duration(v, buf, sizeof buf);
 		out_kv(stdout, 0, "timeout", "%s", buf);

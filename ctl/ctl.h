@@ -123,6 +123,7 @@ int json_print_line(const cJSON *v);
 cJSON *json_ids(int64_t *ids, size_t n);
 
 /* output.c */
+void out_kv_time(const char *key, const cJSON *obj, const char *field);
 struct out_table;
 struct out_table *out_table_new(size_t ncols, const char *const *headers);
 void out_table_limit(struct out_table *t, size_t col, size_t width);

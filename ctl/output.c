@@ -373,3 +373,17 @@ void out_kv(FILE *f, int indent, const char *key, const char *fmt, ...)
 		fprintf(f, "%*s%s%*s %s\n", indent, "", key, pad > 0 ? pad : 0, "", value);
 	free(value);
 }
+
+/* "key  2026-11-24T20:01:02.345Z (3.2s ago)", or "-" when the field is null. */
+void out_kv_time(const char *key, const cJSON *obj, const char *field)
+{
+	const char *t = json_str(obj, field);
+	char age[32];
+
+	if (t == NULL) {
+		out_kv(stdout, 0, key, "-");
+		return;
+	}
+	out_age(t, age, sizeof age);
+	out_kv(stdout, 0, key, "%s (%s ago)", t, age);
+}

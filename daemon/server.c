@@ -30,6 +30,7 @@ struct server {
 	nng_socket sock;
 	server_handler handler;
 	atomic_int receiving;
+	atomic_int closing;	/* set before shutdown: callbacks start nothing new */
 	int nconns;
 	struct conn *conns;
 };
@@ -68,6 +69,21 @@ static void conn_cb(void *arg)
 	struct conn *c = arg;
 	int rv = nng_aio_result(c->aio);
 
+	/*
+	 * While the server closes, a callback must not queue another receive:
+	 * nng_close waits for every context, and one resubmitted after its
+	 * abort kept nng_close waiting for ever (seen under load).
+	 */
+	if (atomic_load(&c->srv->closing)) {
+		if (rv == 0 && c->state == CONN_RECV) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_set_msg(c->aio, NULL);
+		} else if (rv != 0 && c->state == CONN_SEND) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_set_msg(c->aio, NULL);
+		}
+		return;
+	}
 	switch (c->state) {
 	case CONN_RECV:
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
@@ -143,21 +159,22 @@ void server_close(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	nng_close(srv->sock);
+	atomic_store(&srv->closing, 1);
+	/* First every operation stops (callbacks now resubmit nothing), then the contexts go, then the socket. */
+	for (c = srv->conns; c; c = c->next)
+		nng_aio_stop(c->aio);
 	for (c = srv->conns; c; c = next) {
-		next = c->next;
 		nng_msg *pending;
 
-		/*
-		 * A send the close cut short freed its message in conn_cb; one that
-		 * nng_aio_stop aborted before its callback ran still holds it.
-		 */
-		nng_aio_stop(c->aio);
+		next = c->next;
+		/* A send that nng_aio_stop aborted before its callback ran still holds its message. */
 		if (c->state == CONN_SEND && (pending = nng_aio_get_msg(c->aio)) != NULL)
 			nng_msg_free(pending);
+		nng_ctx_close(c->ctx);
 		nng_aio_free(c->aio);
 		free(c);
 	}
+	nng_close(srv->sock);
 	free(srv);
 }
 
