@@ -57,6 +57,13 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
 			ctl_error("no reply from depotd at %s within %d s; it may be "
 			    "busy or stuck, see its log", ctx->control_path,
 			    timeout_ms / 1000);
+		else if (strncmp(err, "no reply", 8) == 0 &&
+		    client_last_request_size(ctx->client) > 64 * 1024)
+			/* nng drops a message over max_message by closing the connection. */
+			ctl_error("depotd at %s closed the connection on a %zu-byte request: "
+			    "larger than its max_message (1MiB unless depot.conf says "
+			    "otherwise)?", ctx->control_path,
+			    client_last_request_size(ctx->client));
 		else if (strncmp(err, "no reply", 8) == 0)
 			ctl_error("lost depotd at %s before it answered: %s; did it "
 			    "stop?", ctx->control_path, why);

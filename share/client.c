@@ -13,7 +13,13 @@ struct depot_client {
 	nng_dialer dialer;
 	char url[4200];
 	int dialed;
+	size_t last_size;
 };
+
+size_t client_last_request_size(const struct depot_client *c)
+{
+	return c ? c->last_size : 0;
+}
 
 int client_open(struct depot_client **out, const char *url, char *err, size_t errlen)
 {
@@ -87,7 +93,8 @@ enum client_status client_call(struct depot_client *c, const char *cmd,
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, 5000);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO,
 	    timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
-	rv = nng_send(c->sock, text, strlen(text), 0);
+	c->last_size = strlen(text);
+	rv = nng_send(c->sock, text, c->last_size, 0);
 	free(text);
 	if (rv != 0) {
 		snprintf(err, errlen, "sending to %s: %s", c->url + 6, nng_strerror(rv));

@@ -24,6 +24,9 @@ enum client_status {
 enum client_status client_call(struct depot_client *c, const char *cmd,
     cJSON *args, int timeout_ms, cJSON **reply, char *err, size_t errlen);
 
+/* Bytes of the last request sent: to tell "too large" from "daemon gone" when a reply never comes. */
+size_t client_last_request_size(const struct depot_client *c);
+
 /* Opens a SUB socket on url subscribed to topics (NULL: all). */
 int client_subscribe(int *sock_id, const char *url, const char *const *topics,
     size_t ntopics, char *err, size_t errlen);

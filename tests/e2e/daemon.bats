@@ -135,6 +135,8 @@ depotd_once() {
 	run ctl run -- echo "${args[@]}"
 
 	[ "$status" -ne 0 ]
+	# depotctl says why: the request, not a dead daemon.
+	[[ $output == *"max_message"* ]]
 	run ctl ping
 	[ "$status" -eq 0 ]
 	[ "$(ctl --json task list | jq length)" -eq 0 ]
