@@ -135,8 +135,9 @@ install: all
 	install -m 0644 doc/depot.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 doc/depotd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl
-	install -m 0644 share/depot.conf.sample share/depotd.service share/depot-httpd.conf \
+	install -m 0644 share/depot.conf.sample share/depot-httpd.conf \
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' share/depotd.service > $(DESTDIR)$(PREFIX)/share/depot/depotd.service
 
 clean:
 	rm -rf build build-san build-fuzz
