@@ -116,3 +116,32 @@ int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **r
 	*result = NULL;
 	return rc;
 }
+
+int call_done(struct ctl_ctx *ctx, cJSON *result, const char *field, const char *verb,
+    const char *name)
+{
+	int rc = EXIT_OK;
+
+	if (ctx->json)
+		rc = json_print(result);
+	else
+		printf("%s %s\n", verb, json_str(result, field) != NULL ?
+		    json_str(result, field) : name);
+	cJSON_Delete(result);
+	return rc;
+}
+
+int call_delete_named(struct ctl_ctx *ctx, const char *cmd, const char *name)
+{
+	cJSON *req = cJSON_CreateObject(), *r;
+	int rc;
+
+	if (req == NULL || cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, cmd, req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	return call_done(ctx, r, "deleted", "deleted", name);
+}

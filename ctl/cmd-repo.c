@@ -258,13 +258,7 @@ static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update)
 	    CTL_CALL_TIMEOUT_MS, &repo);
 	if (rc != EXIT_OK)
 		return rc;
-	if (ctx->json)
-		rc = json_print(repo);
-	else
-		printf("%s %s\n", update ? "updated" : "created",
-		    json_str(repo, "name") != NULL ? json_str(repo, "name") : name);
-	cJSON_Delete(repo);
-	return rc;
+	return call_done(ctx, repo, "name", update ? "updated" : "created", name);
 }
 
 int cmd_repo_create(struct ctl_ctx *ctx, struct ctl_args *a)
@@ -472,24 +466,11 @@ int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
 int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *name = a->argv[0];
-	cJSON *req, *r;
 	int rc;
 
 	if ((rc = repo_check_name(a, name)) != EXIT_OK)
 		return rc;
-	if ((req = repo_name_args(name)) == NULL) {
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
-	if ((rc = call(ctx, "repo.delete", req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
-		return rc;
-	if (ctx->json)
-		rc = json_print(r);
-	else
-		printf("deleted %s\n", json_str(r, "deleted") != NULL ?
-		    json_str(r, "deleted") : name);
-	cJSON_Delete(r);
-	return rc;
+	return call_delete_named(ctx, "repo.delete", name);
 }
 
 /*

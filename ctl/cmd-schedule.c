@@ -356,26 +356,11 @@ nomem:
 int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *name = a->argv[0];
-	cJSON *req, *r;
 	int rc;
 
 	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "name", name) == NULL) {
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
-	if ((rc = call(ctx, "schedule.delete", req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
-		return rc;
-	if (ctx->json)
-		rc = json_print(r);
-	else
-		printf("deleted %s\n", json_str(r, "deleted") != NULL ?
-		    json_str(r, "deleted") : name);
-	cJSON_Delete(r);
-	return rc;
+	return call_delete_named(ctx, "schedule.delete", name);
 }
 
 /* "added nightly, next run 2026-11-25T03:00:00Z (in 5h59m)": what add and enable print. */
@@ -417,13 +402,12 @@ static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled)
 	}
 	if ((rc = call(ctx, "schedule.set", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
 		return rc;
+	if (!enabled)
+		return call_done(ctx, sched, "name", "disabled", name);
 	if (ctx->json)
 		rc = json_print(sched);
-	else if (enabled)
-		sched_print_next("enabled", sched, name);
 	else
-		printf("disabled %s\n", json_str(sched, "name") != NULL ?
-		    json_str(sched, "name") : name);
+		sched_print_next("enabled", sched, name);
 	cJSON_Delete(sched);
 	return rc;
 }

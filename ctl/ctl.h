@@ -112,6 +112,15 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
  * as it came and *result is NULL; otherwise *result is for the caller to show.
  */
 int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **result);
+/*
+ * What a command that changed one named thing prints: with --json the
+ * result as it came, else "VERB NAME" (NAME from the result's field when
+ * it has one). Consumes result.
+ */
+int call_done(struct ctl_ctx *ctx, cJSON *result, const char *field, const char *verb,
+    const char *name);
+/* CMD {"name": NAME}, then "deleted NAME" (the caller checked NAME). */
+int call_delete_named(struct ctl_ctx *ctx, const char *cmd, const char *name);
 void call_close(struct ctl_ctx *ctx);
 
 /* json.c */

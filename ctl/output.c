@@ -190,30 +190,9 @@ void out_table_free(struct out_table *t)
 /* "2026-11-24T20:01:02.345Z" (fraction optional) to epoch milliseconds; -1 if unreadable. */
 int64_t out_parse_time(const char *s)
 {
-	struct tm tm;
-	int year, mon, day, hour, min, sec, n = 0;
-	int64_t ms = 0, scale = 100;
-	time_t t;
+	int64_t ms;
 
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &mon, &day,
-	    &hour, &min, &sec, &n) != 6 || n == 0)
-		return -1;
-	s += n;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
-			ms += (*s - '0') * scale;
-	if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0)
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000 + ms;
+	return s != NULL && time_parse_rfc3339(s, &ms) == 0 ? ms : -1;
 }
 
 /* How long ago an RFC 3339 time was: "3.2s", "5m02s"; "-" for none. */

@@ -40,18 +40,13 @@ static const struct ikey {
 #define NKEYS (sizeof importer_keys / sizeof importer_keys[0])
 #define PEM_MAX (512 * 1024)
 
-/* "." and ".." match the pattern but would name publish/ itself or the data directory. */
+/*
+ * The worker-name pattern, [A-Za-z0-9._-]{1,64}; "." and ".." match it but
+ * would name publish/ itself or the data directory.
+ */
 int repo_name_valid(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return 0;
-	return 1;
+	return validate_worker_name(s) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
 /* Parses with libcurl's URL parser, so what we accept is what sync can fetch. */

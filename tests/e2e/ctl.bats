@@ -23,9 +23,13 @@ TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 
 	run ctl run --wait -- sh -c 'exit 3'
 	[ "$status" -eq 3 ]
+	# DESIGN §11: the id at once, then the final task.
+	[[ ${lines[0]} =~ ^[0-9]+$ ]]
+	[[ ${lines[1]} == "${lines[0]} failed (exit-status: "*"status 3)" ]]
 
 	run ctl run --wait -- sh -c 'exit 0'
 	[ "$status" -eq 0 ]
+	[[ ${lines[1]} == "${lines[0]} completed" ]]
 }
 
 @test "run --json prints the new task as the daemon returns it, and task show --json has every field of the protocol" {
