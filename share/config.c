@@ -39,6 +39,8 @@ static const struct key keys[] = {
 	{ "tasks", "keep_finished", K_DURATION, OFF(keep_finished_ms), 0, 3650LL * 86400000 },
 	{ "tasks", "log_max", K_SIZE, OFF(log_max), 1024, 1LL << 40 },
 	{ "backup", "compression", K_COMPRESSION, OFF(compression), 0, 0 },
+	{ "limits", "restore_max_members", K_INT, OFF(restore_max_members), 1, 100000000 },
+	{ "limits", "restore_free_margin", K_SIZE, OFF(restore_free_margin), 0, 1LL << 50 },
 };
 
 void config_defaults(struct depot_config *cfg)
@@ -54,6 +56,8 @@ void config_defaults(struct depot_config *cfg)
 	cfg->keep_finished_ms = 30LL * 86400000;
 	cfg->log_max = 1024 * 1024;
 	strcpy(cfg->compression, "zstd");
+	cfg->restore_max_members = 2000000;
+	cfg->restore_free_margin = 256LL * 1024 * 1024;
 }
 
 static int set_number(struct parse_state *st, const struct key *k, int64_t v,
@@ -177,11 +181,35 @@ static char *reader(char *buf, int n, void *user)
 	return r;
 }
 
+/* Reads f over cfg; name stands for the file in err. */
+static int config_read(FILE *f, const char *name, struct depot_config *cfg, char *err,
+    size_t errlen)
+{
+	struct parse_state st = { .cfg = cfg, .f = f };
+	int line = ini_parse_stream(reader, &st, on_entry, &st);
+
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (line != 0) {
+		snprintf(err, errlen, "%s:%d: %s", name, line,
+		    st.reason_line == line ? st.reason :
+		    "syntax error (expected [section] or key = value)");
+		return -1;
+	}
+	if (cfg->worker_timeout_ms <= cfg->heartbeat_interval_ms) {
+		snprintf(err, errlen,
+		    "%s: worker_timeout must be longer than heartbeat_interval", name);
+		return -1;
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct depot_config *cfg, char *err, size_t errlen)
 {
-	struct parse_state st = { .cfg = cfg, .f = NULL };
 	FILE *f = fopen(path, "r");
-	int line;
+	int rc;
 
 	if (f == NULL) {
 		if (errno == ENOENT)
@@ -189,24 +217,24 @@ int config_load(const char *path, struct depot_config *cfg, char *err, size_t er
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	st.f = f;
-	line = ini_parse_stream(reader, &st, on_entry, &st);
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fclose(f);
-		return -1;
-	}
+	rc = config_read(f, path, cfg, err, errlen);
 	fclose(f);
-	if (line != 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, line,
-		    st.reason_line == line ? st.reason :
-		    "syntax error (expected [section] or key = value)");
+	return rc;
+}
+
+int config_parse(const char *name, const char *text, size_t len, struct depot_config *cfg,
+    char *err, size_t errlen)
+{
+	FILE *f;
+	int rc;
+
+	if (len == 0)
+		return 0;	/* fmemopen refuses an empty buffer; an empty file sets nothing */
+	if ((f = fmemopen((void *)text, len, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		return -1;
 	}
-	if (cfg->worker_timeout_ms <= cfg->heartbeat_interval_ms) {
-		snprintf(err, errlen,
-		    "%s: worker_timeout must be longer than heartbeat_interval", path);
-		return -1;
-	}
-	return 0;
+	rc = config_read(f, name, cfg, err, errlen);
+	fclose(f);
+	return rc;
 }

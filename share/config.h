@@ -21,6 +21,9 @@ struct depot_config {
 	int64_t log_max;
 	/* [backup] */
 	char compression[8];		/* zstd | gzip | none */
+	/* [limits] */
+	int restore_max_members;	/* an archive with more members is refused */
+	int64_t restore_free_margin;	/* bytes a restore leaves free on the staging file system */
 };
 
 void config_defaults(struct depot_config *cfg);
@@ -29,5 +32,8 @@ void config_defaults(struct depot_config *cfg);
  * section, key or value returns -1 with "FILE:LINE: reason" in err.
  */
 int config_load(const char *path, struct depot_config *cfg, char *err, size_t errlen);
+/* The same for a depot.conf held in memory (a backup's), name standing for its path in err. */
+int config_parse(const char *name, const char *text, size_t len, struct depot_config *cfg,
+    char *err, size_t errlen);
 
 #endif

@@ -1,12 +1,16 @@
 /* fsutil.c: file-system helpers the daemon, its workers and tools share. */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int failures;
@@ -77,5 +81,126 @@ int fs_sync_dir(const char *dir)
 		return -1;
 	rc = fsync(fd);
 	close(fd);
+	return rc;
+}
+
+int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+
+	/* glibc 2.36 has no wrapper; Linux has had the call since 5.6. */
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int fs_mkdirs_beneath(int dirfd, const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	int fd = -1;
+
+	if (len == 0)
+		path = ".";
+	if (len >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = fs_open_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0)) >= 0 || errno != ENOENT)
+		return fd;
+	memcpy(buf, path, len + 1);
+	/* Each component through the one before it, so a link planted on the way is never followed. */
+	for (char *p = buf;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (p > buf && mkdirat(dirfd, buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		if (p > buf && (fd = fs_open_beneath(dirfd, buf, O_RDONLY | O_DIRECTORY, 0)) < 0)
+			return -1;
+		if (c == '\0')
+			return fd;
+		close(fd);
+		*p = c;
+	}
+}
+
+int fs_parent_beneath(int dirfd, const char *path, mode_t mode, char *base, size_t baselen)
+{
+	const char *slash = strrchr(path, '/');
+	char parent[4096];
+	size_t plen;
+
+	if (slash == NULL) {
+		if (snprintf(base, baselen, "%s", path) >= (int)baselen) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		return fs_open_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	}
+	plen = (size_t)(slash - path);
+	if (plen >= sizeof parent || snprintf(base, baselen, "%s", slash + 1) >= (int)baselen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(parent, path, plen);
+	parent[plen] = '\0';
+	return mode ? fs_mkdirs_beneath(dirfd, parent, mode) :
+	    fs_open_beneath(dirfd, parent, O_RDONLY | O_DIRECTORY, 0);
+}
+
+/* Empties the directory open as fd, and closes fd. */
+static int empty_dirfd(int fd, int depth)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int rc = 0;
+
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int child;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if ((errno != EISDIR && errno != EPERM) || depth > 256) {
+			rc = -1;
+			continue;
+		}
+		/* A directory: O_NOFOLLOW, so a link swapped in meanwhile is not entered. */
+		child = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (child < 0 || empty_dirfd(child, depth + 1) < 0 ||
+		    (unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT))
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+int fs_remove_tree_beneath(int dirfd, const char *path)
+{
+	char base[256];
+	int parent = fs_parent_beneath(dirfd, path, 0, base, sizeof base), fd, rc;
+
+	if (parent < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (unlinkat(parent, base, 0) == 0 || errno == ENOENT) {
+		close(parent);
+		return 0;
+	}
+	if ((fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		close(parent);
+		return -1;
+	}
+	rc = empty_dirfd(fd, 0);
+	if (rc == 0 && unlinkat(parent, base, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		rc = -1;
+	close(parent);
 	return rc;
 }
