@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include "backupfmt.h"
+#include "config.h"
 #include "proto.h"
 
 #include <errno.h>
@@ -120,15 +121,35 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 }
 
 /*
- * backup verify: backup_verify() reads the whole archive here, as the
- * daemon would before a restore; no request is sent. With --json, one
- * object: {"path", "ok", "members", "created_at", "depot_version"} or
- * {"path", "ok": false, "error"}.
+ * The restore limits the daemon on this data directory would apply: from
+ * its depot.conf when this user can read it, else the defaults.
+ */
+static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim)
+{
+	struct depot_config cfg;
+	char conf[4200], err[512];
+
+	config_defaults(&cfg);
+	if (ctl_resolve(ctx) == EXIT_OK) {
+		snprintf(conf, sizeof conf, "%s/depot.conf", ctx->dir);
+		if (access(conf, R_OK) == 0 && config_load(conf, &cfg, err, sizeof err) < 0)
+			config_defaults(&cfg);
+	}
+	lim->max_members = cfg.restore_max_members;
+	lim->free_margin = cfg.restore_free_margin;
+}
+
+/*
+ * backup verify: backup_read() reads the whole archive here and makes the
+ * decision the daemon makes before a restore (without extracting); no
+ * request is sent. With --json, one object: {"path", "ok", "members",
+ * "bytes", "created_at", "depot_version"} or {"path", "ok": false, "error"}.
  */
 int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *file = a->argv[0];
-	struct backup_manifest mf;
+	struct backup_limits lim;
+	struct backup_summary sum;
 	char err[2048], clean[2048];
 	cJSON *o = NULL;
 	struct stat st;
@@ -139,14 +160,16 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		return ctl_usage_error(a->cmd, "cannot read '%s': %s", file, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ctl_usage_error(a->cmd, "cannot read '%s': it is a directory", file);
-	ok = backup_verify(file, &mf, err, sizeof err) == 0;
+	verify_limits(ctx, &lim);
+	ok = backup_read(file, NULL, &lim, &sum, err, sizeof err) == 0;
 	if (ctx->json) {
 		if ((o = cJSON_CreateObject()) == NULL ||
 		    cJSON_AddStringToObject(o, "path", file) == NULL ||
 		    cJSON_AddBoolToObject(o, "ok", ok) == NULL ||
-		    (ok && (cJSON_AddNumberToObject(o, "members", (double)mf.n) == NULL ||
-		    cJSON_AddStringToObject(o, "created_at", mf.created_at) == NULL ||
-		    cJSON_AddStringToObject(o, "depot_version", mf.version) == NULL)) ||
+		    (ok && (cJSON_AddNumberToObject(o, "members", (double)sum.members) == NULL ||
+		    cJSON_AddNumberToObject(o, "bytes", (double)sum.bytes) == NULL ||
+		    cJSON_AddStringToObject(o, "created_at", sum.created_at) == NULL ||
+		    cJSON_AddStringToObject(o, "depot_version", sum.version) == NULL)) ||
 		    (!ok && cJSON_AddStringToObject(o, "error", err) == NULL)) {
 			ctl_error("out of memory");
 			rc = EXIT_REFUSED;
@@ -158,13 +181,13 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		/* A member's name comes from the archive: no control characters on a terminal. */
 		out_clean(err, 0, clean, sizeof clean);
 		fflush(stdout);
-		fprintf(stderr, "%s: damaged: %s\n", file, clean);
+		fprintf(stderr, "%s: refused: %s\n", file, clean);
 		return EXIT_REFUSED;
 	}
 	if (!ctx->json)
-		printf("%s: ok, %zu members, made %s by depot %s\n", file, mf.n,
-		    mf.created_at[0] != '\0' ? mf.created_at : "at an unknown time",
-		    mf.version[0] != '\0' ? mf.version : "(unknown version)");
-	backup_manifest_free(&mf);
+		printf("%s: ok, %lld members, %lld bytes of files, made %s by depot %s\n", file,
+		    (long long)sum.members, (long long)sum.bytes,
+		    sum.created_at[0] != '\0' ? sum.created_at : "at an unknown time",
+		    sum.version[0] != '\0' ? sum.version : "(unknown version)");
 	return rc;
 }

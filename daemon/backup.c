@@ -27,16 +27,22 @@ struct writer {
 	struct worker_shared *ws;
 	struct archive *a;
 	struct archive_entry_linkresolver *links;
-	cJSON *members;
+	int rootfd;		/* the data directory: every source is read beneath it */
+	FILE *manifest;		/* MANIFEST.json as it grows, one member a line, in archive order */
+	char manifest_path[4200];
+	int64_t nmembers;
 	int64_t done, total;
 	int canceled;
 	char err[1024];
 };
 
-static void add_member(struct writer *w, const char *path, const char *type, int64_t size,
+/* One line of the manifest; its place is the member's place in the archive, which the reader relies on. */
+static int add_member(struct writer *w, const char *path, const char *type, int64_t size,
     const char *sha, const char *target)
 {
 	cJSON *m = cJSON_CreateObject();
+	char *text;
+	int rc = -1;
 
 	cJSON_AddStringToObject(m, "path", path);
 	cJSON_AddStringToObject(m, "type", type);
@@ -46,7 +52,15 @@ static void add_member(struct writer *w, const char *path, const char *type, int
 	}
 	if (target != NULL)
 		cJSON_AddStringToObject(m, "target", target);
-	cJSON_AddItemToArray(w->members, m);
+	if ((text = cJSON_PrintUnformatted(m)) != NULL &&
+	    fprintf(w->manifest, "%s\n%s", w->nmembers++ ? "," : "", text) > 0)
+		rc = 0;
+	else
+		snprintf(w->err, sizeof w->err, "writing the manifest %s: %s", w->manifest_path,
+		    text ? strerror(errno) : "out of memory");
+	free(text);
+	cJSON_Delete(m);
+	return rc;
 }
 
 static void progress(struct writer *w)
@@ -71,25 +85,25 @@ static int fail_archive(struct writer *w, const char *what)
 	return -1;
 }
 
-/* Writes one file's data, hashing it; the manifest gets its sha256. */
-static int write_data(struct writer *w, const char *src, const char *path, int64_t size)
+/* Copies size bytes of fd into the archive, hashing them when sha is not NULL. */
+static int copy_data(struct writer *w, int fd, const char *path, int64_t size, char *sha)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md = sha ? EVP_MD_CTX_new() : NULL;
 	unsigned char digest[32];
-	char buf[65536], sha[65];
+	char buf[65536];
 	unsigned int dlen;
 	int64_t got = 0;
-	ssize_t n;
-	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	ssize_t n = 0;
 
-	if (fd < 0 || md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		snprintf(w->err, sizeof w->err, "reading %s: %s", src, strerror(errno));
+	if (sha != NULL && (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
+		snprintf(w->err, sizeof w->err, "out of memory");
 		goto fail;
 	}
 	while (got < size && (n = read(fd, buf, sizeof buf)) > 0) {
 		if (n > size - got)
 			n = (ssize_t)(size - got);	/* the header promised size bytes */
-		EVP_DigestUpdate(md, buf, (size_t)n);
+		if (md != NULL)
+			EVP_DigestUpdate(md, buf, (size_t)n);
 		if (archive_write_data(w->a, buf, (size_t)n) != n) {
 			fail_archive(w, "writing the archive");
 			goto fail;
@@ -101,97 +115,116 @@ static int write_data(struct writer *w, const char *src, const char *path, int64
 			goto fail;
 		}
 	}
-	if (got != size) {
-		snprintf(w->err, sizeof w->err, "%s changed size while it was backed up", src);
+	if (n < 0 || got != size) {
+		snprintf(w->err, sizeof w->err, "%s %s while it was backed up", path,
+		    n < 0 ? strerror(errno) : "changed size");
 		goto fail;
 	}
-	EVP_DigestFinal_ex(md, digest, &dlen);
-	for (unsigned int i = 0; i < dlen; i++)
-		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
-	add_member(w, path, "file", size, sha, NULL);
+	if (md != NULL) {
+		EVP_DigestFinal_ex(md, digest, &dlen);
+		for (unsigned int i = 0; i < dlen; i++)
+			snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	}
 	EVP_MD_CTX_free(md);
-	close(fd);
-	progress(w);
 	return 0;
 fail:
 	EVP_MD_CTX_free(md);
-	if (fd >= 0)
-		close(fd);
 	return -1;
 }
 
-/* One file system object as member path; src is where it is now. */
-static int write_one(struct writer *w, const char *src, const char *path)
+/*
+ * One file system object, name in the directory open as dirfd, as member
+ * path. Never through a link: a link is stored as one, and a file is read
+ * only if it is still the one that was looked at.
+ */
+static int write_one(struct writer *w, int dirfd, const char *name, const char *path,
+    struct stat *st)
 {
 	struct archive_entry *e = archive_entry_new(), *sparse = NULL;
-	struct stat st;
-	char target[4096];
+	char target[4096], sha[65];
+	struct stat fst;
 	ssize_t n;
-	int rc = -1;
+	int fd = -1, rc = -1;
 
-	if (lstat(src, &st) < 0) {
-		snprintf(w->err, sizeof w->err, "reading %s: %s", src, strerror(errno));
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
 		archive_entry_free(e);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode)) {
 		archive_entry_free(e);
 		return 0;	/* a stray socket or FIFO is no part of a depot */
 	}
-	archive_entry_copy_stat(e, &st);
+	archive_entry_copy_stat(e, st);
 	archive_entry_set_pathname(e, path);
-	if (S_ISLNK(st.st_mode)) {
-		if ((n = readlink(src, target, sizeof target - 1)) < 0) {
-			snprintf(w->err, sizeof w->err, "reading link %s: %s", src, strerror(errno));
+	if (S_ISLNK(st->st_mode)) {
+		if ((n = readlinkat(dirfd, name, target, sizeof target - 1)) < 0) {
+			snprintf(w->err, sizeof w->err, "reading link %s: %s", path, strerror(errno));
 			goto out;
 		}
 		target[n] = '\0';
 		archive_entry_set_symlink(e, target);
 	}
-	if (S_ISREG(st.st_mode))
+	if (S_ISREG(st->st_mode)) {
 		archive_entry_linkify(w->links, &e, &sparse);
+		if (archive_entry_hardlink(e) == NULL &&
+		    ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &fst) < 0 || fst.st_ino != st->st_ino || fst.st_dev != st->st_dev)) {
+			snprintf(w->err, sizeof w->err, "reading %s: %s", path,
+			    fd < 0 ? strerror(errno) : "it was replaced while it was backed up");
+			goto out;
+		}
+	}
 	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
 		fail_archive(w, "writing the archive");
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode))
-		add_member(w, path, "dir", 0, NULL, NULL);
-	else if (S_ISLNK(st.st_mode))
-		add_member(w, path, "symlink", 0, NULL, target);
+	if (S_ISDIR(st->st_mode))
+		rc = add_member(w, path, "dir", 0, NULL, NULL);
+	else if (S_ISLNK(st->st_mode))
+		rc = add_member(w, path, "symlink", 0, NULL, target);
 	else if (archive_entry_hardlink(e) != NULL)
-		add_member(w, path, "hardlink", 0, NULL, archive_entry_hardlink(e));
-	else if (write_data(w, src, path, st.st_size) < 0)
-		goto out;
-	rc = 0;
+		rc = add_member(w, path, "hardlink", 0, NULL, archive_entry_hardlink(e));
+	else if (copy_data(w, fd, path, st->st_size, sha) == 0) {
+		rc = add_member(w, path, "file", st->st_size, sha, NULL);
+		progress(w);
+	}
 out:
+	if (fd >= 0)
+		close(fd);
 	archive_entry_free(e);
 	return rc;
 }
 
-static int write_tree(struct writer *w, const char *src, const char *path)
+/* name in dirfd and everything below it, in name order, never entering a link. */
+static int write_tree(struct writer *w, int dirfd, const char *name, const char *path)
 {
 	struct dirent **names;
-	char csrc[4300], cpath[4300];
-	int n, rc = 0;
-
+	char cpath[4300];
 	struct stat st;
+	int fd, n, rc = 0;
 
-	if (write_one(w, src, path) < 0)
+	if (write_one(w, dirfd, name, path, &st) < 0)
 		return -1;
-	/* Never through a symlink (publish/NAME/current): it is stored as a link. */
-	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    (n = scandir(src, &names, NULL, alphasort)) < 0)
+	if (!S_ISDIR(st.st_mode))
 		return 0;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (n = scandirat(fd, ".", &names, NULL, alphasort)) < 0) {
+		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
 	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-			snprintf(csrc, sizeof csrc, "%s/%s", src, name);
-			snprintf(cpath, sizeof cpath, "%s/%s", path, name);
-			rc = write_tree(w, csrc, cpath);
+		const char *child = names[i]->d_name;
+		if (rc == 0 && strcmp(child, ".") != 0 && strcmp(child, "..") != 0) {
+			snprintf(cpath, sizeof cpath, "%s/%s", path, child);
+			rc = write_tree(w, fd, child, cpath);
 		}
 		free(names[i]);
 	}
 	free(names);
+	close(fd);
 	return rc;
 }
 
@@ -220,37 +253,52 @@ static int64_t tree_bytes(const char *src)
 	return sum;
 }
 
+/* The manifest's head; members follow a line each as they are written (add_member). */
+static int start_manifest(struct writer *w, const char *output)
+{
+	char when[TIME_RFC3339_LEN];
+	int fd;
+
+	snprintf(w->manifest_path, sizeof w->manifest_path, "%s.manifest", output);
+	unlink(w->manifest_path);
+	if ((fd = open(w->manifest_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0 || (w->manifest = fdopen(fd, "w+")) == NULL) {
+		snprintf(w->err, sizeof w->err, "creating %s: %s", w->manifest_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	time_format_rfc3339(time_now_ms(), when);
+	fprintf(w->manifest, "{\"format\":%d,\"created_at\":\"%s\",\"depot_version\":\"%s\","
+	    "\"members\":[", BACKUP_FORMAT, when, DEPOT_VERSION);
+	return 0;
+}
+
 static int write_manifest(struct writer *w)
 {
-	cJSON *root = cJSON_CreateObject();
 	struct archive_entry *e = archive_entry_new();
-	char when[TIME_RFC3339_LEN], *text;
+	int64_t size;
 	int rc = -1;
 
-	time_format_rfc3339(time_now_ms(), when);
-	cJSON_AddNumberToObject(root, "format", BACKUP_FORMAT);
-	cJSON_AddStringToObject(root, "created_at", when);
-	cJSON_AddStringToObject(root, "depot_version", DEPOT_VERSION);
-	cJSON_AddItemToObject(root, "members", w->members);
-	w->members = NULL;
-	text = cJSON_Print(root);
-	cJSON_Delete(root);
-	if (text == NULL) {
-		snprintf(w->err, sizeof w->err, "out of memory writing the manifest");
-		archive_entry_free(e);
-		return -1;
+	if (fprintf(w->manifest, "\n]}\n") < 0 || fflush(w->manifest) != 0 ||
+	    (size = ftello(w->manifest)) < 0 || fseeko(w->manifest, 0, SEEK_SET) < 0) {
+		snprintf(w->err, sizeof w->err, "writing the manifest %s: %s", w->manifest_path,
+		    strerror(errno));
+		goto out;
 	}
 	archive_entry_set_pathname(e, BACKUP_MANIFEST);
 	archive_entry_set_filetype(e, AE_IFREG);
 	archive_entry_set_perm(e, 0600);
-	archive_entry_set_size(e, (la_int64_t)strlen(text));
+	archive_entry_set_size(e, (la_int64_t)size);
 	archive_entry_set_mtime(e, time_now_ms() / 1000, 0);
-	if (archive_write_header(w->a, e) != ARCHIVE_OK ||
-	    archive_write_data(w->a, text, strlen(text)) != (la_ssize_t)strlen(text))
+	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		fail_archive(w, "writing the manifest");
-	else
-		rc = 0;
-	free(text);
+	else {
+		int64_t done = w->done;	/* progress and content_bytes count the data backed up, not this */
+		rc = copy_data(w, fileno(w->manifest), BACKUP_MANIFEST, size, NULL);
+		w->done = done;
+	}
+out:
 	archive_entry_free(e);
 	return rc;
 }
@@ -265,22 +313,72 @@ static int set_filter(struct archive *a, const char *compression)
 }
 
 /*
+ * FILE.part, new and ours: O_EXCL | O_NOFOLLOW, so neither a file someone
+ * made there (keeping its owner and mode) nor a link (pointing anywhere) is
+ * written through. A stale one — left by a crashed backup, or planted — is
+ * unlinked, which removes the name and never what a link points to.
+ */
+static int create_part(struct writer *w, const char *part)
+{
+	int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno == EEXIST) {
+		if (unlink(part) < 0) {
+			snprintf(w->err, sizeof w->err, "%s is in the way and cannot be removed: %s",
+			    part, strerror(errno));
+			return -1;
+		}
+		fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		snprintf(w->err, sizeof w->err, "creating %s: %s", part, strerror(errno));
+	return fd;
+}
+
+/* The database copy, which the daemon made in DIR/tmp: read beneath the data directory too. */
+static int write_database(struct writer *w, const char *db_copy)
+{
+	size_t n = strlen(worker_dir);
+	char base[256];
+	struct stat st;
+	int dfd, rc;
+
+	if (strncmp(db_copy, worker_dir, n) != 0 || db_copy[n] != '/') {
+		snprintf(w->err, sizeof w->err, "the database copy %s is not in %s", db_copy,
+		    worker_dir);
+		return -1;
+	}
+	if ((dfd = fs_parent_beneath(w->rootfd, db_copy + n + 1, 0, base, sizeof base)) < 0) {
+		snprintf(w->err, sizeof w->err, "reading %s: %s", db_copy, strerror(errno));
+		return -1;
+	}
+	rc = write_one(w, dfd, base, "depot.db", &st);
+	close(dfd);
+	return rc;
+}
+
+/*
  * Writes the archive to output.part, fsyncs and renames it: a reader sees
  * a whole archive or none (DESIGN §9). Returns 0, or -1 with w->err.
  */
 static int write_archive(struct writer *w, const char *db_copy, const char *output,
     const char *compression)
 {
-	char part[4200], conf[4200], src[4200], parent[4200];
+	char part[4200], parent[4200];
+	struct stat st;
 	int fd, rc = -1;
 
 	snprintf(part, sizeof part, "%s.part", output);
 	snprintf(parent, sizeof parent, "%s", output);
-	if (fs_mkdirs(dirname(parent), 0700) < 0 ||
-	    (fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-		snprintf(w->err, sizeof w->err, "creating %s: %s", part, strerror(errno));
+	if (fs_mkdirs(dirname(parent), 0700) < 0) {
+		snprintf(w->err, sizeof w->err, "creating the directory of %s: %s", output,
+		    strerror(errno));
 		return -1;
 	}
+	if ((fd = create_part(w, part)) < 0)
+		return -1;
+	if (start_manifest(w, output) < 0)
+		goto out;
 	if ((w->a = archive_write_new()) == NULL ||
 	    archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
 	    set_filter(w->a, compression) != ARCHIVE_OK ||
@@ -291,15 +389,14 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	}
 	w->links = archive_entry_linkresolver_new();
 	archive_entry_linkresolver_set_strategy(w->links, archive_format(w->a));
-	snprintf(conf, sizeof conf, "%s/depot.conf", worker_dir);
-	if (write_one(w, db_copy, "depot.db") < 0 ||
-	    (access(conf, F_OK) == 0 && write_one(w, conf, "depot.conf") < 0))
+	if (write_database(w, db_copy) < 0 ||
+	    (fstatat(w->rootfd, "depot.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    write_one(w, w->rootfd, "depot.conf", "depot.conf", &st) < 0))
 		goto out;
-	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++) {
-		snprintf(src, sizeof src, "%s/%s", worker_dir, backup_trees[i]);
-		if (access(src, F_OK) == 0 && write_tree(w, src, backup_trees[i]) < 0)
+	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++)
+		if (fstatat(w->rootfd, backup_trees[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    write_tree(w, w->rootfd, backup_trees[i], backup_trees[i]) < 0)
 			goto out;
-	}
 	if (write_manifest(w) < 0)
 		goto out;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
@@ -322,6 +419,10 @@ out:
 		archive_entry_linkresolver_free(w->links);
 	if (w->a)
 		archive_write_free(w->a);
+	if (w->manifest != NULL) {
+		fclose(w->manifest);
+		unlink(w->manifest_path);
+	}
 	close(fd);
 	if (rc < 0)
 		unlink(part);	/* a failed or canceled backup leaves nothing behind */
@@ -334,7 +435,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *db_copy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "db_copy"));
 	const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "output"));
 	const char *compression = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "compression"));
-	struct writer w = { .ws = ws, .members = cJSON_CreateArray() };
+	struct writer w = { .ws = ws };
 	char src[4200];
 	struct stat st;
 
@@ -344,7 +445,6 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = cJSON_CreateObject();
 		cJSON_AddStringToObject(*error, "reason", "exception");
 		cJSON_AddStringToObject(*error, "message", "the backup assignment lacks its database copy or output");
-		cJSON_Delete(w.members);
 		return;
 	}
 	w.total = tree_bytes(db_copy);
@@ -353,7 +453,9 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		w.total += tree_bytes(src);
 	}
 	progress(&w);
-	if (write_archive(&w, db_copy, output, compression) < 0) {
+	if ((w.rootfd = open(worker_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		snprintf(w.err, sizeof w.err, "opening %s: %s", worker_dir, strerror(errno));
+	if (w.rootfd < 0 || write_archive(&w, db_copy, output, compression) < 0) {
 		*error = cJSON_CreateObject();
 		if (w.canceled) {
 			*state = "canceled";
@@ -364,9 +466,11 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			cJSON_AddStringToObject(*error, "message", w.err);
 			log_error("backup to %s failed: %s", output, w.err);
 		}
-		cJSON_Delete(w.members);
+		if (w.rootfd >= 0)
+			close(w.rootfd);
 		return;
 	}
+	close(w.rootfd);
 	*state = "completed";
 	*result = cJSON_CreateObject();
 	cJSON_AddStringToObject(*result, "path", output);
@@ -375,52 +479,52 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	cJSON_AddStringToObject(*result, "compression", compression ? compression : "zstd");
 }
 
-/* A restore task's worker half: verify, then extract into the staging directory beside DIR. */
+/* A restore task's worker half: verify and extract, in one pass, into the staging directory beside DIR. */
 void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, const char **state)
 {
 	const char *archive = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "path"));
 	const char *staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "staging"));
-	struct backup_manifest mf;
+	const cJSON *max_members = cJSON_GetObjectItemCaseSensitive(task, "max_members");
+	const cJSON *free_margin = cJSON_GetObjectItemCaseSensitive(task, "free_margin");
+	struct backup_limits lim;
+	struct backup_summary sum;
 	char err[1024];
 
 	*result = *error = NULL;
 	*state = "failed";
+	backup_limits_default(&lim);
+	if (cJSON_IsNumber(max_members))
+		lim.max_members = (int64_t)max_members->valuedouble;
+	if (cJSON_IsNumber(free_margin))
+		lim.free_margin = (int64_t)free_margin->valuedouble;
 	pthread_mutex_lock(&ws->mu);
 	snprintf(ws->progress_unit, sizeof ws->progress_unit, "steps");
-	ws->progress_total = 2;
-	snprintf(ws->progress_message, sizeof ws->progress_message, "verifying %s", archive ? archive : "");
+	ws->progress_total = 1;
+	snprintf(ws->progress_message, sizeof ws->progress_message, "verifying and extracting %s",
+	    archive ? archive : "");
 	pthread_mutex_unlock(&ws->mu);
 	if (archive == NULL || staging == NULL) {
 		snprintf(err, sizeof err, "the restore assignment lacks its archive or staging path");
 		goto fail;
 	}
-	if (backup_verify(archive, &mf, err, sizeof err) < 0)
-		goto fail;
-	pthread_mutex_lock(&ws->mu);
-	ws->progress_done = 1;
-	snprintf(ws->progress_message, sizeof ws->progress_message, "extracting %zu members", mf.n);
-	pthread_mutex_unlock(&ws->mu);
 	fs_remove_tree(staging);
 	if (mkdir(staging, 0700) < 0) {
 		snprintf(err, sizeof err, "creating %s: %s", staging, strerror(errno));
-		backup_manifest_free(&mf);
 		goto fail;
 	}
-	if (backup_extract(archive, &mf, staging, err, sizeof err) < 0) {
-		backup_manifest_free(&mf);
+	if (backup_read(archive, staging, &lim, &sum, err, sizeof err) < 0) {
 		fs_remove_tree(staging);
 		goto fail;
 	}
 	*state = "completed";
 	*result = cJSON_CreateObject();
 	cJSON_AddStringToObject(*result, "archive", archive);
-	cJSON_AddStringToObject(*result, "backup_created_at", mf.created_at);
-	cJSON_AddNumberToObject(*result, "members", (double)mf.n);
-	backup_manifest_free(&mf);
+	cJSON_AddStringToObject(*result, "backup_created_at", sum.created_at);
+	cJSON_AddNumberToObject(*result, "members", (double)sum.members);
 	pthread_mutex_lock(&ws->mu);
-	ws->progress_done = 2;
+	ws->progress_done = 1;
 	pthread_mutex_unlock(&ws->mu);
 	return;
 fail:

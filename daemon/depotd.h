@@ -214,7 +214,7 @@ int validate_worker_name(const char *s);
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
 void snapshot_task_ended(const struct task *t, int completed);
 int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen);
-int restore_offline(const char *archive, const char *dir);
+int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg);
 
 /* sched.c */
 cJSON *sched_json(const char *name);

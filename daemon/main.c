@@ -348,8 +348,6 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	if (restore != NULL)
-		return restore_offline(restore, dir);
 	if (worker != NULL) {
 		if (!validate_worker_name(worker)) {
 			log_error("bad worker name '%s': letters, digits, '.', '_' and '-', "
@@ -361,8 +359,15 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	paths_join(conf, sizeof conf, dir, "depot.conf");
 	if (config_load(conf, &cfg, err, sizeof err) < 0) {
-		log_error("%s", err);
-		return 1;
+		if (restore == NULL) {
+			log_error("%s", err);
+			return 1;
+		}
+		/* A broken depot.conf may be why the data is being restored: its limits fall back to the defaults. */
+		log_warn("%s; restoring with the default limits", err);
+		config_defaults(&cfg);
 	}
+	if (restore != NULL)
+		return restore_offline(restore, dir, &cfg);
 	return daemon_main(dir, &cfg);
 }

@@ -65,6 +65,8 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	if (strcmp(t->type, "restore") == 0) {
 		snprintf(path, sizeof path, "%s.restore-%lld", D->dir, (long long)t->id);
 		cJSON_AddStringToObject(assignment, "staging", path);
+		cJSON_AddNumberToObject(assignment, "max_members", D->cfg.restore_max_members);
+		cJSON_AddNumberToObject(assignment, "free_margin", (double)D->cfg.restore_free_margin);
 		return 0;
 	}
 	if (strcmp(t->type, "backup") != 0)
@@ -129,31 +131,6 @@ static int64_t max_task_id_of(const char *dbpath)
 	return n;
 }
 
-static int integrity_ok(const char *dbpath, char *err, size_t errlen)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q;
-	int ok = 0;
-
-	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "the restored database %s cannot be read: %s", dbpath,
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return 0;
-	}
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(q, 0);
-		ok = r != NULL && strcmp(r, "ok") == 0;
-		if (!ok)
-			snprintf(err, errlen, "the restored database fails its integrity check: %s",
-			    r ? r : "no answer");
-	}
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return ok;
-}
-
 /*
  * In the database now in dir: every task not final is canceled (restored),
  * and the id sequence starts above old_max, so no id is ever reused.
@@ -189,38 +166,42 @@ static int settle_database(const char *dir, int64_t old_max, char *err, size_t e
 
 /*
  * Swaps staging in for dir; the old data stays as DIR.pre-restore-TIMESTAMP.
- * keep_run: the running daemon's run/ (sockets, pid lock) moves across.
+ * What no backup holds moves across with the data directory: the running
+ * daemon's run/ (sockets, pid lock) when keep_run, and backups/. All or
+ * nothing: if any step fails, everything is put back as it was and staging
+ * is where it was.
  */
 static int swap_in(const char *dir, const char *staging, int keep_run, char *kept,
     size_t keptlen, char *err, size_t errlen)
 {
+	const char *carried[] = { "run", "backups" };
+	const char *subdirs[] = { "tmp", "logs", "content", "publish", "run" };
 	char when[32], from[4300], to[4300];
 	time_t now = time(NULL);
+	size_t moved = 0, first = keep_run ? 0 : 1;
 	struct tm tm;
-	const char *subdirs[] = { "tmp", "logs", "content", "publish", "run" };
+	int had_dir = access(dir, F_OK) == 0;
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(kept, keptlen, "%s.pre-restore-%s", dir, when);
-	if (access(dir, F_OK) == 0 && rename(dir, kept) < 0) {
+	if (had_dir && rename(dir, kept) < 0) {
 		snprintf(err, errlen, "moving %s aside: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (rename(staging, dir) < 0) {
 		snprintf(err, errlen, "moving %s into place: %s", staging, strerror(errno));
-		rename(kept, dir);
-		return -1;
+		goto undo_dir;
 	}
-	/*
-	 * What no backup holds stays with the data directory: the running
-	 * daemon's run/ (sockets, pid lock), and the backups themselves.
-	 */
-	for (int i = keep_run ? 0 : 1; i < 2; i++) {
-		const char *sub = i == 0 ? "run" : "backups";
-		snprintf(from, sizeof from, "%s/%s", kept, sub);
-		snprintf(to, sizeof to, "%s/%s", dir, sub);
-		if (access(from, F_OK) == 0 && rename(from, to) < 0)
-			log_error("moving %s back: %s", from, strerror(errno));
+	for (size_t i = first; had_dir && i < sizeof carried / sizeof carried[0]; i++, moved++) {
+		snprintf(from, sizeof from, "%s/%s", kept, carried[i]);
+		snprintf(to, sizeof to, "%s/%s", dir, carried[i]);
+		/* rename would replace an empty directory there; the archive never holds one. */
+		if (access(from, F_OK) == 0 && rename(from, to) < 0) {
+			snprintf(err, errlen, "moving %s into the restored data: %s", from,
+			    strerror(errno));
+			goto undo_carried;
+		}
 	}
 	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
 		snprintf(to, sizeof to, "%s/%s", dir, subdirs[i]);
@@ -228,6 +209,19 @@ static int swap_in(const char *dir, const char *staging, int keep_run, char *kep
 		    0755 : 0700);
 	}
 	return 0;
+undo_carried:
+	while (moved-- > 0) {
+		snprintf(from, sizeof from, "%s/%s", dir, carried[first + moved]);
+		snprintf(to, sizeof to, "%s/%s", kept, carried[first + moved]);
+		if (access(from, F_OK) == 0 && rename(from, to) < 0)
+			log_error("restore: putting %s back: %s", from, strerror(errno));
+	}
+	if (rename(dir, staging) < 0)
+		log_error("restore: moving %s back to %s: %s", dir, staging, strerror(errno));
+undo_dir:
+	if (had_dir && rename(kept, dir) < 0)
+		log_error("restore: moving %s back to %s: %s", kept, dir, strerror(errno));
+	return -1;
 }
 
 static void cancel_for_restore(struct task *t, void *ctx)
@@ -263,23 +257,34 @@ static int record_restore_task(const struct task *t)
 	return store_update_task(D->store, t) == 0 && store_commit(D->store) == 0 ? 0 : -1;
 }
 
+/* Task ids handed out after the settled copy was made (retries of what the restore canceled) are never reused either. */
+static void keep_ids_above(int64_t old_max)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql, "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks'",
+	    (long long)old_max);
+	if (sqlite3_exec(store_db(D->store), sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("restore: keeping task ids above %lld: %s", (long long)old_max,
+		    store_errmsg(D->store));
+}
+
 /*
- * A restore task's worker extracted the archive into staging: check the
- * database, stop the workers, swap the directories, cancel what was not
- * final, and start again on the restored data.
+ * A restore task's worker extracted and checked the archive in staging:
+ * settle its database there (so a database the daemon cannot take is
+ * refused before anything changes), stop the workers, swap the directories,
+ * cancel what was not final, and start again on the restored data.
  */
 int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen)
 {
 	char staging[4200], dbpath[4300], kept[4400];
-	int64_t old_max, id = t->id;
+	int64_t id = t->id;
 	struct worker *w;
 	int failed;
 
 	snprintf(staging, sizeof staging, "%s.restore-%lld", D->dir, (long long)id);
-	snprintf(dbpath, sizeof dbpath, "%s/depot.db", staging);
-	if (!integrity_ok(dbpath, err, errlen))
+	if (settle_database(staging, max_task_id(store_db(D->store)), err, errlen) < 0)
 		return -1;
-	old_max = max_task_id(store_db(D->store));
 	log_info("restore: stopping workers and swapping in %s", staging);
 	tasks_foreach(cancel_for_restore, &id);
 	/* Its worker has reported; stopping it must not end the restore task as worker-missing. */
@@ -289,12 +294,12 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	supervisor_stop_all(D->cfg.cancel_grace_ms);
 	D->stopping = 0;
 	workers_free_all();
+	int64_t old_max = max_task_id(store_db(D->store));
 	store_close(D->store);
 	D->store = NULL;
-	failed = swap_in(D->dir, staging, 1, kept, sizeof kept, err, errlen) < 0 ||
-	    settle_database(D->dir, old_max, err, errlen) < 0;
-	if (failed)
-		log_error("restore: %s", err);
+	/* On failure swap_in has put everything back: the daemon goes on with its old data. */
+	if ((failed = swap_in(D->dir, staging, 1, kept, sizeof kept, err, errlen) < 0))
+		log_error("restore: %s; the data directory is unchanged", err);
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", D->dir);
 	if (store_open(&D->store, dbpath, D->cfg.durability_full, err, errlen) < 0) {
 		/* Nothing to serve from: stop rather than run on a half-state. */
@@ -304,10 +309,13 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	}
 	lockmgr_free(D->locks);
 	D->locks = lockmgr_new();
-	if (record_restore_task(t) < 0)
-		log_warn("restore: recording task %lld in the restored database: %s",
-		    (long long)id, store_errmsg(D->store));
-	cJSON_AddStringToObject(result, "previous_data", kept);
+	if (!failed) {
+		keep_ids_above(old_max);
+		if (record_restore_task(t) < 0)
+			log_warn("restore: recording task %lld in the restored database: %s",
+			    (long long)id, store_errmsg(D->store));
+		cJSON_AddStringToObject(result, "previous_data", kept);
+	}
 	supervisor_start();
 	if (failed)
 		return -1;
@@ -316,12 +324,13 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 }
 
 /* `depotd --restore FILE -d DIR`, with no daemon on DIR. */
-int restore_offline(const char *archive, const char *dir)
+int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg)
 {
 	char staging[4200], dbpath[4300], kept[4400], lock[4300], err[1024];
-	struct backup_manifest mf;
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	int64_t old_max;
+	struct backup_limits lim = { .max_members = cfg->restore_max_members,
+	    .free_margin = cfg->restore_free_margin };
+	struct backup_summary sum;
 	int fd;
 
 	snprintf(lock, sizeof lock, "%s/run/%s", dir, DEPOT_PID_FILE);
@@ -333,36 +342,23 @@ int restore_offline(const char *archive, const char *dir)
 		}
 		close(fd);
 	}
-	log_info("verifying %s", archive);
-	if (backup_verify(archive, &mf, err, sizeof err) < 0) {
-		log_error("refusing %s: %s; nothing was changed", archive, err);
-		return 1;
-	}
 	snprintf(staging, sizeof staging, "%s.restore-%d", dir, (int)getpid());
 	fs_remove_tree(staging);
 	if (mkdir(staging, 0700) < 0) {
 		log_error("creating %s: %s", staging, strerror(errno));
-		backup_manifest_free(&mf);
 		return 1;
 	}
-	if (backup_extract(archive, &mf, staging, err, sizeof err) < 0) {
-		log_error("refusing %s: %s; nothing was changed", archive, err);
-		backup_manifest_free(&mf);
-		fs_remove_tree(staging);
-		return 1;
-	}
-	backup_manifest_free(&mf);
-	snprintf(dbpath, sizeof dbpath, "%s/depot.db", staging);
-	if (!integrity_ok(dbpath, err, sizeof err)) {
-		log_error("refusing %s: %s; nothing was changed", archive, err);
-		fs_remove_tree(staging);
-		return 1;
-	}
+	log_info("verifying and extracting %s", archive);
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", dir);
-	old_max = max_task_id_of(dbpath);
-	if (swap_in(dir, staging, 0, kept, sizeof kept, err, sizeof err) < 0 ||
-	    settle_database(dir, old_max, err, sizeof err) < 0) {
-		log_error("%s", err);
+	if (backup_read(archive, staging, &lim, &sum, err, sizeof err) < 0 ||
+	    settle_database(staging, max_task_id_of(dbpath), err, sizeof err) < 0) {
+		log_error("refusing %s: %s; nothing was changed", archive, err);
+		fs_remove_tree(staging);
+		return 1;
+	}
+	if (swap_in(dir, staging, 0, kept, sizeof kept, err, sizeof err) < 0) {
+		log_error("%s; nothing was changed", err);
+		fs_remove_tree(staging);
 		return 1;
 	}
 	if (access(kept, F_OK) == 0)

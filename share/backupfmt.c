@@ -1,29 +1,80 @@
-/* backupfmt.c: the backup archive format (DESIGN §9) — a tar with MANIFEST.json as its last member — and reading one safely. */
+/* backupfmt.c: the backup archive format (DESIGN §9) — a tar with MANIFEST.json as its last member — and the one decision, shared by verify and restore, on whether an archive is safe to restore. */
 #include "backupfmt.h"
+#include "config.h"
 #include "fsutil.h"
+#include "jsonstream.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
-void backup_manifest_free(struct backup_manifest *mf)
+/* Only publish/ holds links (REPO/current), so a few are plenty. */
+#define BACKUP_MAX_SYMLINKS 65536
+/* The file system's symlink-follow limit (Linux's MAXSYMLINKS). */
+#define RESOLVE_MAX_LINKS 40
+
+enum backup_type { BM_FILE = 'f', BM_DIR = 'd', BM_SYMLINK = 'l', BM_HARDLINK = 'h' };
+
+/*
+ * What the reader keeps of each member, until the manifest at the end is
+ * checked against them in order: digests rather than names, so a million
+ * members cost about 50 MiB whatever their paths.
+ */
+struct node {
+	unsigned char path[16];	/* SHA-256 of the path, truncated */
+	unsigned char rec[8];	/* of the whole record: path, type, size, sha256, target */
+	int64_t size;
+	char type;		/* enum backup_type */
+	char implicit;		/* a directory only named as a member's parent; not a member */
+};
+
+struct link {
+	char *path, *target;
+};
+
+struct reader {
+	const struct backup_limits *lim;
+	struct archive *a;
+	const char *archive;
+	const char *dir;		/* staging directory, or NULL */
+	int dirfd;			/* staging directory; -1 when only verifying */
+	struct node *nodes;
+	size_t nnodes, capnodes;
+	uint32_t *slots;		/* open addressing over nodes by path digest: index + 1 */
+	size_t nslots;
+	struct link *links;
+	size_t nlinks;
+	int64_t space_left;		/* bytes the extraction may still write */
+	int64_t inodes_left;
+	char parent[BACKUP_MAX_PATH + 1];	/* the last parent checked, and its fd when extracting */
+	int parent_fd;
+	char *conf;			/* depot.conf, for the daemon's parser */
+	size_t conflen;
+	char dbpath[4200];		/* where depot.db was written, for its integrity check */
+	char tmpdir[4200];		/* verify only: holds depot.db while it is checked */
+	int manifest_done;
+	struct backup_summary *sum;
+	char *err;
+	size_t errlen;
+};
+
+void backup_limits_default(struct backup_limits *lim)
 {
-	for (size_t i = 0; i < mf->n; i++) {
-		free(mf->m[i].path);
-		free(mf->m[i].target);
-	}
-	free(mf->m);
-	mf->m = NULL;
-	mf->n = 0;
+	struct depot_config cfg;
+
+	config_defaults(&cfg);
+	lim->max_members = cfg.restore_max_members;
+	lim->free_margin = cfg.restore_free_margin;
 }
 
 int backup_path_safe(const char *path)
@@ -46,26 +97,115 @@ int backup_path_safe(const char *path)
 	return path[strlen(path) - 1] != '/';
 }
 
-/*
- * The member's path as the manifest names it: tar stores directories with
- * a trailing '/', which is dropped. NULL when there is none.
- */
-static const char *member_path(struct archive_entry *e, char *buf, size_t n)
+static int refuse(struct reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(struct reader *r, const char *fmt, ...)
 {
-	const char *path = archive_entry_pathname(e);
-	size_t len;
+	va_list ap;
 
-	if (path == NULL)
-		return NULL;
-	len = strlen(path);
-	if (len > 1 && path[len - 1] == '/' && archive_entry_filetype(e) == AE_IFDIR) {
-		if (len >= n)
-			return NULL;
-		memcpy(buf, path, len - 1);
-		buf[len - 1] = '\0';
-		return buf;
+	if (r->err[0] != '\0')
+		return -1;	/* the first reason is the one that matters */
+	va_start(ap, fmt);
+	vsnprintf(r->err, r->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *type_name(char t)
+{
+	return t == BM_FILE ? "file" : t == BM_DIR ? "directory" : t == BM_SYMLINK ? "symlink" :
+	    t == BM_HARDLINK ? "hard link" : "device, FIFO or socket";
+}
+
+static char type_of(const char *s)
+{
+	return strcmp(s, "file") == 0 ? BM_FILE : strcmp(s, "dir") == 0 ? BM_DIR :
+	    strcmp(s, "symlink") == 0 ? BM_SYMLINK : strcmp(s, "hardlink") == 0 ? BM_HARDLINK : 0;
+}
+
+static void digest(const void *data, size_t len, unsigned char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	memcpy(out, md, outlen);
+}
+
+/* The record both sides are reduced to: a member and its manifest entry match when these match. */
+static void record_digest(const char *path, char type, int64_t size, const char *sha,
+    const char *target, unsigned char *out)
+{
+	char buf[2 * BACKUP_MAX_PATH + 128];
+	int n = snprintf(buf, sizeof buf, "%s%c%c%c%lld%c%s%c%s", path, 0, type, 0,
+	    (long long)(type == BM_FILE ? size : 0), 0, type == BM_FILE ? sha : "", 0,
+	    type == BM_SYMLINK || type == BM_HARDLINK ? target : "");
+
+	digest(buf, (size_t)n, out, 8);
+}
+
+static uint32_t slot_hash(const unsigned char *d)
+{
+	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
+}
+
+/* The slot holding path digest d, or the empty slot where it would go. */
+static uint32_t *slot_of(struct reader *r, const unsigned char *d)
+{
+	size_t mask = r->nslots - 1;
+
+	for (size_t i = slot_hash(d) & mask;; i = (i + 1) & mask) {
+		uint32_t *s = &r->slots[i];
+		if (*s == 0 || memcmp(r->nodes[*s - 1].path, d, 16) == 0)
+			return s;
 	}
-	return path;
+}
+
+static struct node *lookup(struct reader *r, const char *path, size_t len)
+{
+	unsigned char d[16];
+	uint32_t *s;
+
+	if (r->nslots == 0)
+		return NULL;
+	digest(path, len, d, sizeof d);
+	s = slot_of(r, d);
+	return *s ? &r->nodes[*s - 1] : NULL;
+}
+
+/* Appends a node for path and points its slot at it (replacing an implicit directory's). */
+static struct node *add_node(struct reader *r, const char *path, size_t len, char type, int implicit)
+{
+	struct node *n;
+
+	if (r->nnodes == r->capnodes) {
+		size_t cap = r->capnodes ? r->capnodes * 2 : 4096;
+		struct node *grown = realloc(r->nodes, cap * sizeof *grown);
+		if (grown == NULL)
+			return NULL;
+		r->nodes = grown;
+		r->capnodes = cap;
+	}
+	/* At most half full, so probes stay short. */
+	if ((r->nnodes + 1) * 2 > r->nslots) {
+		size_t nslots = r->nslots ? r->nslots * 2 : 8192;
+		uint32_t *old = r->slots, *grown = calloc(nslots, sizeof *grown);
+		size_t oldn = r->nslots;
+		if (grown == NULL)
+			return NULL;
+		r->slots = grown;
+		r->nslots = nslots;
+		for (size_t i = 0; i < oldn; i++)
+			if (old[i] != 0)
+				*slot_of(r, r->nodes[old[i] - 1].path) = old[i];
+		free(old);
+	}
+	n = &r->nodes[r->nnodes++];
+	memset(n, 0, sizeof *n);
+	digest(path, len, n->path, sizeof n->path);
+	n->type = type;
+	n->implicit = (char)implicit;
+	*slot_of(r, n->path) = (uint32_t)r->nnodes;
+	return n;
 }
 
 /* DESIGN §15: only tar, and only the gzip, zstd and null filters (no external programs). */
@@ -86,143 +226,6 @@ static struct archive *open_archive(const char *path, char *err, size_t errlen)
 	return a;
 }
 
-static int cmp_member(const void *a, const void *b)
-{
-	return strcmp(((const struct backup_member *)a)->path,
-	    ((const struct backup_member *)b)->path);
-}
-
-static const struct backup_member *find_member(const struct backup_manifest *mf, const char *path)
-{
-	struct backup_member key = { .path = (char *)path };
-
-	return bsearch(&key, mf->m, mf->n, sizeof *mf->m, cmp_member);
-}
-
-static char type_of(const char *s)
-{
-	if (s == NULL)
-		return 0;
-	if (strcmp(s, "file") == 0)
-		return BM_FILE;
-	if (strcmp(s, "dir") == 0)
-		return BM_DIR;
-	if (strcmp(s, "symlink") == 0)
-		return BM_SYMLINK;
-	if (strcmp(s, "hardlink") == 0)
-		return BM_HARDLINK;
-	return 0;
-}
-
-static int parse_manifest(const char *text, size_t len, struct backup_manifest *mf,
-    char *err, size_t errlen)
-{
-	cJSON *root = cJSON_ParseWithLength(text, len), *members, *m;
-	const cJSON *fmt;
-	size_t i = 0;
-
-	if (root == NULL || !cJSON_IsArray(members = cJSON_GetObjectItemCaseSensitive(root, "members"))) {
-		snprintf(err, errlen, "%s is not a depot backup manifest", BACKUP_MANIFEST);
-		cJSON_Delete(root);
-		return -1;
-	}
-	fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-	if (!cJSON_IsNumber(fmt) || fmt->valueint != BACKUP_FORMAT) {
-		snprintf(err, errlen, "%s: format %d is not one this depot reads (%d)",
-		    BACKUP_MANIFEST, cJSON_IsNumber(fmt) ? fmt->valueint : -1, BACKUP_FORMAT);
-		cJSON_Delete(root);
-		return -1;
-	}
-	mf->format = fmt->valueint;
-	snprintf(mf->created_at, sizeof mf->created_at, "%s",
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "created_at")) ?: "");
-	snprintf(mf->version, sizeof mf->version, "%s",
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "depot_version")) ?: "");
-	mf->n = (size_t)cJSON_GetArraySize(members);
-	if (mf->n > BACKUP_MAX_MEMBERS || (mf->m = calloc(mf->n + 1, sizeof *mf->m)) == NULL) {
-		snprintf(err, errlen, "%s lists too many members", BACKUP_MANIFEST);
-		mf->n = 0;
-		cJSON_Delete(root);
-		return -1;
-	}
-	cJSON_ArrayForEach(m, members) {
-		struct backup_member *b = &mf->m[i];
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "path"));
-		const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "sha256"));
-		const char *target = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "target"));
-		const cJSON *size = cJSON_GetObjectItemCaseSensitive(m, "size");
-
-		b->type = type_of(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "type")));
-		if (path == NULL || !backup_path_safe(path) || b->type == 0 ||
-		    (b->type == BM_FILE && (sha == NULL || strlen(sha) != 64 || !cJSON_IsNumber(size) ||
-		    size->valuedouble < 0)) ||
-		    ((b->type == BM_SYMLINK || b->type == BM_HARDLINK) && target == NULL)) {
-			snprintf(err, errlen, "%s: entry %zu is malformed", BACKUP_MANIFEST, i + 1);
-			mf->n = i;
-			cJSON_Delete(root);
-			return -1;
-		}
-		b->path = strdup(path);
-		b->target = target ? strdup(target) : NULL;
-		if (b->type == BM_FILE) {
-			b->size = (int64_t)size->valuedouble;
-			memcpy(b->sha256, sha, 65);
-		}
-		i++;
-	}
-	cJSON_Delete(root);
-	qsort(mf->m, mf->n, sizeof *mf->m, cmp_member);
-	for (i = 1; i < mf->n; i++) {
-		if (strcmp(mf->m[i - 1].path, mf->m[i].path) == 0) {
-			snprintf(err, errlen, "%s lists '%s' twice", BACKUP_MANIFEST, mf->m[i].path);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void hex(const unsigned char *d, unsigned int n, char *out)
-{
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
-/* Reads the entry's data, hashing it; writes it to fd when fd >= 0. */
-static int read_data(struct archive *a, int fd, int64_t *size, char *sha, char *err, size_t errlen,
-    const char *path)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char digest[32];
-	unsigned int dlen;
-	char buf[65536];
-	la_ssize_t n;
-
-	*size = 0;
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(md);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	while ((n = archive_read_data(a, buf, sizeof buf)) > 0) {
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		*size += n;
-		if (fd >= 0 && write(fd, buf, (size_t)n) != n) {
-			snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
-			EVP_MD_CTX_free(md);
-			return -1;
-		}
-	}
-	EVP_DigestFinal_ex(md, digest, &dlen);
-	EVP_MD_CTX_free(md);
-	if (n < 0) {
-		snprintf(err, errlen, "member '%s' is damaged or truncated: %s", path,
-		    archive_error_string(a));
-		return -1;
-	}
-	hex(digest, dlen, sha);
-	return 0;
-}
-
 static char entry_type(struct archive_entry *e)
 {
 	if (archive_entry_hardlink(e) != NULL)
@@ -235,314 +238,717 @@ static char entry_type(struct archive_entry *e)
 	}
 }
 
-static const char *type_name(char t)
+/*
+ * The path a tar member stands for: tar stores directories with a trailing
+ * '/', which is dropped. Checked to be one depot could have written:
+ * relative, no "." or "..", within the length limits, under a top-level
+ * name a backup writes.
+ */
+static int check_path(struct reader *r, const char *path, char *buf, size_t buflen)
 {
-	return t == BM_FILE ? "file" : t == BM_DIR ? "directory" : t == BM_SYMLINK ? "symlink" :
-	    t == BM_HARDLINK ? "hard link" : "device, FIFO or socket";
-}
-
-/* Whether what the archive holds for one member is what the manifest says. */
-static int member_matches(const struct backup_member *want, const struct backup_member *got,
-    char *err, size_t errlen)
-{
-	if (want->type != got->type) {
-		snprintf(err, errlen, "member '%s' is a %s, the manifest says %s", got->path,
-		    type_name(got->type), type_name(want->type));
-		return 0;
-	}
-	if (got->type == BM_FILE && want->size != got->size) {
-		snprintf(err, errlen, "member '%s' has %lld bytes, the manifest says %lld",
-		    got->path, (long long)got->size, (long long)want->size);
-		return 0;
-	}
-	if (got->type == BM_FILE && strcmp(want->sha256, got->sha256) != 0) {
-		snprintf(err, errlen, "member '%s' does not match its sha256 in the manifest "
-		    "(the archive is damaged)", got->path);
-		return 0;
-	}
-	if ((got->type == BM_SYMLINK || got->type == BM_HARDLINK) &&
-	    strcmp(want->target, got->target) != 0) {
-		snprintf(err, errlen, "member '%s' points to '%s', the manifest says '%s'",
-		    got->path, got->target, want->target);
-		return 0;
-	}
-	return 1;
-}
-
-/* Lexically: does target, seen from the directory of path, stay inside the tree? */
-static int link_stays_inside(const char *path, const char *target)
-{
-	int depth = 0;
+	static const char *const tops[] = BACKUP_TOP_NAMES;
+	size_t len = strlen(path), top;
 	const char *p;
 
-	if (target[0] == '/' || target[0] == '\0')
-		return 0;
-	for (p = path; (p = strchr(p, '/')) != NULL; p++)
-		depth++;	/* directories above the link */
-	for (p = target; *p;) {
-		const char *end = strchr(p, '/');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (--depth < 0)
-				return 0;
-		} else if (len > 0 && !(len == 1 && p[0] == '.'))
-			depth++;
-		p += len;
-		if (*p == '/')
-			p++;
+	if (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len > BACKUP_MAX_PATH || len >= buflen)
+		return refuse(r, "a member's path is longer than %d bytes", BACKUP_MAX_PATH);
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	if (!backup_path_safe(buf))
+		return refuse(r, "member '%s' has an unsafe path (absolute, empty, or with '.' or "
+		    "'..')", buf);
+	for (p = buf; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n > BACKUP_MAX_NAME)
+			return refuse(r, "member '%s' has a name longer than %d bytes", buf,
+			    BACKUP_MAX_NAME);
+		p += n + (p[n] == '/');
 	}
-	return 1;
+	top = strcspn(buf, "/");
+	for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++)
+		if (strlen(tops[i]) == top && memcmp(tops[i], buf, top) == 0)
+			return 0;
+	return refuse(r, "member '%s' is not something a depot backup holds (its top level "
+	    "may hold only depot.db, depot.conf, content/, publish/ and logs/)", buf);
 }
 
-int backup_verify(const char *archive, struct backup_manifest *mf, char *err, size_t errlen)
+/*
+ * Every directory above path must be a directory the archive made, or one
+ * it will make: never a file or a link, so nothing is written through a
+ * link. When extracting, r->parent_fd is left open on path's parent.
+ */
+static int check_parents(struct reader *r, const char *path)
 {
-	struct backup_member *seen = NULL;
-	size_t nseen = 0, cap = 0;
-	char *manifest = NULL;
-	size_t mlen = 0;
-	struct archive *a = open_archive(archive, err, errlen);
-	struct archive_entry *e;
-	int rc = -1, r;
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash ? (size_t)(slash - path) : 0;
 
-	memset(mf, 0, sizeof *mf);
-	if (a == NULL)
-		return -1;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		char pbuf[4096];
-		const char *path = member_path(e, pbuf, sizeof pbuf);
-		struct backup_member b = { 0 };
-
-		if (path != NULL && strcmp(path, BACKUP_MANIFEST) == 0) {
-			la_ssize_t n;
-			if (manifest != NULL) {
-				snprintf(err, errlen, "the archive holds two %s", BACKUP_MANIFEST);
-				goto out;
-			}
-			if (archive_entry_size(e) > BACKUP_MAX_MANIFEST ||
-			    (manifest = malloc((size_t)archive_entry_size(e) + 1)) == NULL) {
-				snprintf(err, errlen, "%s is too large", BACKUP_MANIFEST);
-				goto out;
-			}
-			while ((n = archive_read_data(a, manifest + mlen,
-			    (size_t)archive_entry_size(e) - mlen)) > 0)
-				mlen += (size_t)n;
-			if (n < 0) {
-				snprintf(err, errlen, "%s is damaged: %s", BACKUP_MANIFEST,
-				    archive_error_string(a));
-				goto out;
-			}
+	if (plen == strlen(r->parent) && memcmp(path, r->parent, plen) == 0 &&
+	    (plen > 0 || r->parent_fd >= 0 || r->dirfd < 0))
+		return 0;	/* the same parent as the member before: checked already */
+	for (size_t i = 1; i <= plen; i++) {
+		struct node *n;
+		if (path[i] != '/' && i != plen)
 			continue;
-		}
-		if (path == NULL || !backup_path_safe(path)) {
-			snprintf(err, errlen, "member '%s' has an unsafe path (absolute, empty or "
-			    "with '..')", path ? path : "");
-			goto out;
-		}
-		if (nseen == cap) {
-			struct backup_member *grown;
-			if (nseen >= BACKUP_MAX_MEMBERS) {
-				snprintf(err, errlen, "the archive has more than %d members", BACKUP_MAX_MEMBERS);
-				goto out;
-			}
-			grown = realloc(seen, (cap = cap ? cap * 2 : 1024) * sizeof *grown);
-			if (grown == NULL) {
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			seen = grown;
-		}
-		b.type = entry_type(e);
-		if (b.type == 0) {
-			snprintf(err, errlen, "member '%s' is a device, FIFO or socket: refused", path);
-			goto out;
-		}
-		b.path = strdup(path);
-		if (b.type == BM_SYMLINK || b.type == BM_HARDLINK)
-			b.target = strdup(b.type == BM_SYMLINK ? archive_entry_symlink(e) ?: "" :
-			    archive_entry_hardlink(e));
-		seen[nseen++] = b;
-		if (b.type == BM_FILE && read_data(a, -1, &seen[nseen - 1].size,
-		    seen[nseen - 1].sha256, err, errlen, path) < 0)
-			goto out;
-	}
-	if (r != ARCHIVE_EOF) {
-		snprintf(err, errlen, "the archive is damaged or truncated%s%s: %s",
-		    nseen ? " after member " : "", nseen ? seen[nseen - 1].path : "",
-		    archive_error_string(a));
-		goto out;
-	}
-	if (manifest == NULL) {
-		snprintf(err, errlen, "the archive has no %s: not a depot backup, or truncated",
-		    BACKUP_MANIFEST);
-		goto out;
-	}
-	if (parse_manifest(manifest, mlen, mf, err, errlen) < 0)
-		goto out;
-	qsort(seen, nseen, sizeof *seen, cmp_member);
-	for (size_t i = 0; i < nseen; i++) {
-		const struct backup_member *want = find_member(mf, seen[i].path);
-		if (i > 0 && strcmp(seen[i - 1].path, seen[i].path) == 0) {
-			snprintf(err, errlen, "member '%s' appears twice", seen[i].path);
-			goto out;
-		}
-		if (want == NULL) {
-			snprintf(err, errlen, "member '%s' is not in the manifest", seen[i].path);
-			goto out;
-		}
-		if (!member_matches(want, &seen[i], err, errlen))
-			goto out;
-		/* The link checks restore makes, so verify never passes what restore refuses. */
-		if (seen[i].type == BM_SYMLINK && !link_stays_inside(seen[i].path, seen[i].target)) {
-			snprintf(err, errlen, "member '%s' is a symlink to '%s', outside the data "
-			    "directory", seen[i].path, seen[i].target);
-			goto out;
-		}
-		if (seen[i].type == BM_HARDLINK && ((want = find_member(mf, seen[i].target)) == NULL ||
-		    want->type != BM_FILE)) {
-			snprintf(err, errlen, "member '%s' is a hard link to '%s', not a file of the "
-			    "archive", seen[i].path, seen[i].target);
-			goto out;
+		if ((n = lookup(r, path, i)) == NULL) {
+			if (add_node(r, path, i, BM_DIR, 1) == NULL)
+				return refuse(r, "out of memory");
+		} else if (n->type != BM_DIR) {
+			return refuse(r, "member '%s' lies under '%.*s', which is a %s, not a "
+			    "directory", path, (int)i, path, type_name(n->type));
 		}
 	}
-	if (nseen != mf->n) {
-		for (size_t i = 0; i < mf->n; i++) {
-			struct backup_member key = { .path = mf->m[i].path };
-			if (bsearch(&key, seen, nseen, sizeof *seen, cmp_member) == NULL) {
-				snprintf(err, errlen, "member '%s' of the manifest is missing from "
-				    "the archive", mf->m[i].path);
-				goto out;
-			}
-		}
-	}
-	rc = 0;
-out:
-	for (size_t i = 0; i < nseen; i++) {
-		free(seen[i].path);
-		free(seen[i].target);
-	}
-	free(seen);
-	free(manifest);
-	archive_read_free(a);
-	if (rc < 0)
-		backup_manifest_free(mf);
-	return rc;
-}
-
-/* No member is reached through a symlink member: writes could otherwise leave the tree. */
-static int under_symlink(const struct backup_manifest *mf, const char *path)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof buf, "%s", path);
-	for (char *slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
-		const struct backup_member *m;
-		*slash = '\0';
-		m = find_member(mf, buf);
-		*slash = '/';
-		if (m != NULL && m->type == BM_SYMLINK)
-			return 1;
+	memcpy(r->parent, path, plen);
+	r->parent[plen] = '\0';
+	if (r->dirfd >= 0) {
+		if (r->parent_fd >= 0)
+			close(r->parent_fd);
+		r->parent_fd = fs_mkdirs_beneath(r->dirfd, plen ? r->parent : "", 0755);
+		if (r->parent_fd < 0)
+			return refuse(r, "creating the directory of '%s' in the staging directory: %s",
+			    path, strerror(errno));
 	}
 	return 0;
 }
 
-int backup_extract(const char *archive, const struct backup_manifest *mf, const char *dir,
-    char *err, size_t errlen)
+static const char *base_of(const char *path)
 {
-	struct archive *a = open_archive(archive, err, errlen);
-	struct archive_entry *e;
-	char dst[8192], src[8192], parent[8192], sha[65];
-	int r, rc = -1;
+	const char *slash = strrchr(path, '/');
 
-	if (a == NULL)
-		return -1;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		char pbuf[4096];
-		const char *path = member_path(e, pbuf, sizeof pbuf);
-		const struct backup_member *m;
-		int64_t size;
-		int fd;
+	return slash ? slash + 1 : path;
+}
 
-		if (path != NULL && strcmp(path, BACKUP_MANIFEST) == 0)
-			continue;
-		if (path == NULL || !backup_path_safe(path) || (m = find_member(mf, path)) == NULL) {
-			snprintf(err, errlen, "member '%s' is not in the manifest: refused",
-			    path ? path : "");
+/* Reads a file member's data, hashing it, into fd when fd >= 0 and into r->conf when keep. */
+static int read_file(struct reader *r, const char *path, int fd, int keep, int64_t *size,
+    char *sha)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char d[32];
+	unsigned int dlen;
+	char buf[65536];
+	la_ssize_t n;
+	int rc = -1;
+
+	*size = 0;
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return refuse(r, "out of memory");
+	}
+	while ((n = archive_read_data(r->a, buf, sizeof buf)) > 0) {
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		*size += n;
+		if (fd >= 0 && write(fd, buf, (size_t)n) != n) {
+			refuse(r, "writing '%s': %s", path, errno ? strerror(errno) : "short write");
 			goto out;
 		}
-		if (entry_type(e) != m->type || under_symlink(mf, path)) {
-			snprintf(err, errlen, "member '%s' changed since it was verified, or lies "
-			    "under a symlink: refused", path);
-			goto out;
-		}
-		snprintf(dst, sizeof dst, "%s/%s", dir, path);
-		snprintf(parent, sizeof parent, "%s", dst);
-		if (m->type != BM_DIR && fs_mkdirs(dirname(parent), 0755) < 0) {
-			snprintf(err, errlen, "creating the directory of %s: %s", dst, strerror(errno));
-			goto out;
-		}
-		switch (m->type) {
-		case BM_DIR:
-			if (fs_mkdirs(dst, 0755) < 0 || chmod(dst, archive_entry_perm(e) & 0755) < 0) {
-				snprintf(err, errlen, "creating %s: %s", dst, strerror(errno));
+		if (keep) {
+			if (r->conflen + (size_t)n > BACKUP_MAX_CONF) {
+				refuse(r, "member '%s' is larger than %d bytes", path, BACKUP_MAX_CONF);
 				goto out;
 			}
-			break;
-		case BM_FILE:
-			/* The archived mode, without set-id bits or write for others. */
-			fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    archive_entry_perm(e) & 0755);
-			if (fd < 0) {
-				snprintf(err, errlen, "creating %s: %s", dst, strerror(errno));
-				goto out;
-			}
-			r = read_data(a, fd, &size, sha, err, errlen, path);
-			if (r == 0 && fsync(fd) < 0) {
-				snprintf(err, errlen, "writing %s: %s", dst, strerror(errno));
-				r = -1;
-			}
-			close(fd);
-			if (r < 0)
-				goto out;
-			/* Hashed again: the file may have been swapped since it was verified. */
-			if (size != m->size || strcmp(sha, m->sha256) != 0) {
-				snprintf(err, errlen, "member '%s' changed since it was verified", path);
-				goto out;
-			}
-			break;
-		case BM_SYMLINK:
-			if (!link_stays_inside(path, m->target)) {
-				snprintf(err, errlen, "member '%s' is a symlink to '%s', outside the "
-				    "data directory: refused", path, m->target);
-				goto out;
-			}
-			if (symlink(m->target, dst) < 0) {
-				snprintf(err, errlen, "creating %s: %s", dst, strerror(errno));
-				goto out;
-			}
-			break;
-		case BM_HARDLINK: {
-			const struct backup_member *t = find_member(mf, m->target);
-			if (!backup_path_safe(m->target) || t == NULL || t->type != BM_FILE ||
-			    under_symlink(mf, m->target)) {
-				snprintf(err, errlen, "member '%s' is a hard link to '%s', not a file "
-				    "of the archive: refused", path, m->target);
-				goto out;
-			}
-			snprintf(src, sizeof src, "%s/%s", dir, m->target);
-			if (link(src, dst) < 0) {
-				snprintf(err, errlen, "linking %s to %s: %s", dst, src, strerror(errno));
-				goto out;
-			}
-			break;
-		}
+			memcpy(r->conf + r->conflen, buf, (size_t)n);
+			r->conflen += (size_t)n;
 		}
 	}
-	if (r != ARCHIVE_EOF) {
-		snprintf(err, errlen, "the archive is damaged or truncated: %s", archive_error_string(a));
+	if (n < 0) {
+		refuse(r, "member '%s' is damaged or truncated: %s", path, archive_error_string(r->a));
+		goto out;
+	}
+	EVP_DigestFinal_ex(md, d, &dlen);
+	for (unsigned int i = 0; i < dlen; i++)
+		snprintf(sha + 2 * i, 3, "%02x", d[i]);
+	rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* Space a member takes once extracted, in whole blocks, so a million tiny files count too. */
+static int64_t footprint(int64_t size)
+{
+	return (size + 4095) / 4096 * 4096 + 4096;
+}
+
+static int take_space(struct reader *r, const char *path, int64_t size)
+{
+	if (r->dirfd < 0)
+		return 0;
+	if (footprint(size) > r->space_left || r->inodes_left <= 0)
+		return refuse(r, "member '%s' would leave less than %lld bytes (restore_free_margin) "
+		    "free on the staging file system: the archive needs more space than there is",
+		    path, (long long)r->lim->free_margin);
+	r->space_left -= footprint(size);
+	r->inodes_left--;
+	return 0;
+}
+
+static int extract_file(struct reader *r, struct archive_entry *e, const char *path,
+    int64_t *size, char *sha)
+{
+	int is_db = strcmp(path, "depot.db") == 0, is_conf = strcmp(path, "depot.conf") == 0;
+	int fd = -1, rc;
+
+	if (take_space(r, path, archive_entry_size(e)) < 0)
+		return -1;
+	if (is_conf && r->conf == NULL && (r->conf = malloc(BACKUP_MAX_CONF)) == NULL)
+		return refuse(r, "out of memory");
+	if (r->dirfd >= 0) {
+		fd = openat(r->parent_fd, base_of(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		/* The archived mode without set-id bits or write for others, whatever the umask. */
+		if (fd < 0 || fchmod(fd, archive_entry_perm(e) & 0755) < 0) {
+			refuse(r, "creating '%s' in the staging directory: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		if (is_db)
+			snprintf(r->dbpath, sizeof r->dbpath, "%s/depot.db", r->dir);
+	} else if (is_db) {
+		/* Verifying: the database still gets its integrity check, from a private copy. */
+		snprintf(r->dbpath, sizeof r->dbpath, "%s/depot.db", r->tmpdir);
+		if ((fd = open(r->dbpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600)) < 0)
+			return refuse(r, "writing %s to check it: %s", r->dbpath, strerror(errno));
+	}
+	rc = read_file(r, path, fd, is_conf, size, sha);
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = refuse(r, "writing '%s': %s", path, strerror(errno));
+	return rc;
+}
+
+static int in_linkable(const char *path)
+{
+	return strncmp(path, "content/", 8) == 0 || strncmp(path, "publish/", 8) == 0;
+}
+
+static int extract_other(struct reader *r, struct archive_entry *e, const char *path, char type,
+    const char *target)
+{
+	const struct node *t;
+
+	switch (type) {
+	case BM_DIR:
+		if (take_space(r, path, 0) < 0)
+			return -1;
+		if (r->dirfd >= 0 && ((mkdirat(r->parent_fd, base_of(path), 0700) < 0 &&
+		    errno != EEXIST) || fchmodat(r->parent_fd, base_of(path),
+		    archive_entry_perm(e) & 0755, AT_SYMLINK_NOFOLLOW) < 0))
+			return refuse(r, "creating '%s' in the staging directory: %s", path,
+			    strerror(errno));
+		return 0;
+	case BM_SYMLINK:
+		if (strncmp(path, "publish/", 8) != 0)
+			return refuse(r, "member '%s' is a symlink outside publish/, where a depot "
+			    "backup has none", path);
+		if (target[0] == '\0' || strlen(target) > BACKUP_MAX_PATH)
+			return refuse(r, "member '%s' is a symlink with an empty or overlong target",
+			    path);
+		if (r->nlinks == BACKUP_MAX_SYMLINKS)
+			return refuse(r, "the archive has more than %d symlinks", BACKUP_MAX_SYMLINKS);
+		if (r->nlinks % 256 == 0) {
+			struct link *grown = realloc(r->links, (r->nlinks + 256) * sizeof *grown);
+			if (grown == NULL)
+				return refuse(r, "out of memory");
+			r->links = grown;
+		}
+		r->links[r->nlinks].path = strdup(path);
+		r->links[r->nlinks].target = strdup(target);
+		if (r->links[r->nlinks++].target == NULL)
+			return refuse(r, "out of memory");
+		if (take_space(r, path, 0) < 0)
+			return -1;
+		if (r->dirfd >= 0 && symlinkat(target, r->parent_fd, base_of(path)) < 0)
+			return refuse(r, "creating '%s' in the staging directory: %s", path,
+			    strerror(errno));
+		return 0;
+	case BM_HARDLINK: {
+		char tbuf[BACKUP_MAX_PATH + 1], base[BACKUP_MAX_NAME + 1];
+		int tfd, rc;
+		/* Only to a regular file already extracted: never a link, a directory or later. */
+		if (!backup_path_safe(target) || strlen(target) >= sizeof tbuf)
+			return refuse(r, "member '%s' is a hard link to '%s', which is not a path "
+			    "inside the archive", path, target);
+		strcpy(tbuf, target);
+		/* Publications link content; nothing may link the database or the configuration. */
+		if (!in_linkable(path) || !in_linkable(tbuf))
+			return refuse(r, "member '%s' is a hard link to '%s': only content/ and publish/ "
+			    "hold hard links", path, tbuf);
+		if ((t = lookup(r, tbuf, strlen(tbuf))) == NULL || t->implicit || t->type != BM_FILE)
+			return refuse(r, "member '%s' is a hard link to '%s', which is not a file "
+			    "earlier in the archive", path, tbuf);
+		if (r->dirfd < 0)
+			return 0;
+		if ((tfd = fs_parent_beneath(r->dirfd, tbuf, 0, base, sizeof base)) < 0)
+			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));
+		rc = linkat(tfd, base, r->parent_fd, base_of(path), 0);
+		close(tfd);
+		if (rc < 0)
+			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));
+		return 0;
+	}
+	}
+	return refuse(r, "member '%s' is a device, FIFO or socket: refused", path);
+}
+
+/* One member other than the manifest: checked, remembered, and extracted when there is a staging directory. */
+static int read_member(struct reader *r, struct archive_entry *e, const char *raw)
+{
+	char path[BACKUP_MAX_PATH + 1], sha[65] = "", target[BACKUP_MAX_PATH + 1] = "";
+	char type = entry_type(e);
+	int64_t size = 0;
+	struct node *n;
+
+	if (r->manifest_done)
+		return refuse(r, "member '%s' follows %s, which must be last", raw, BACKUP_MANIFEST);
+	if (check_path(r, raw, path, sizeof path) < 0)
+		return -1;
+	if (type == 0)
+		return refuse(r, "member '%s' is a device, FIFO or socket: refused", path);
+	if (++r->sum->members > r->lim->max_members)
+		return refuse(r, "the archive has more than %lld members (restore_max_members)",
+		    (long long)r->lim->max_members);
+	if ((strcmp(path, "depot.db") == 0 || strcmp(path, "depot.conf") == 0) && type != BM_FILE)
+		return refuse(r, "member '%s' is a %s, not a file", path, type_name(type));
+	if (check_parents(r, path) < 0)
+		return -1;
+	if ((n = lookup(r, path, strlen(path))) != NULL && !(n->implicit && type == BM_DIR))
+		return refuse(r, "member '%s' appears twice, or would replace a directory", path);
+	if (type == BM_SYMLINK || type == BM_HARDLINK) {
+		const char *t = type == BM_SYMLINK ? archive_entry_symlink(e) : archive_entry_hardlink(e);
+		if (t == NULL || strlen(t) > BACKUP_MAX_PATH)
+			return refuse(r, "member '%s' is a link with no target or an overlong one", path);
+		strcpy(target, t);
+	}
+	if ((type == BM_FILE ? extract_file(r, e, path, &size, sha) :
+	    extract_other(r, e, path, type, target)) < 0)
+		return -1;
+	if (n != NULL)
+		n->implicit = 2;	/* superseded by the member about to be added */
+	if ((n = add_node(r, path, strlen(path), type, 0)) == NULL)
+		return refuse(r, "out of memory");
+	n->size = size;
+	r->sum->bytes += size;
+	record_digest(path, type, size, sha, target, n->rec);
+	return 0;
+}
+
+static long fill_from_archive(void *ctx, char *buf, size_t cap)
+{
+	return (long)archive_read_data(((struct reader *)ctx)->a, buf, cap);
+}
+
+/*
+ * The path of the archive's member number k (from 1, the manifest not
+ * counted), found by reading the headers again: only names are kept of no
+ * member, and a refusal is worth a second look.
+ */
+static void name_member(struct reader *r, int64_t k, char *buf, size_t n)
+{
+	char err[256];
+	struct archive *a = open_archive(r->archive, err, sizeof err);
+	struct archive_entry *e;
+	int64_t i = 0;
+
+	snprintf(buf, n, "number %lld", (long long)k);
+	while (a != NULL && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *path = archive_entry_pathname(e);
+		if (path == NULL || strcmp(path, BACKUP_MANIFEST) == 0 || ++i != k)
+			continue;
+		snprintf(buf, n, "%s", path);
+		if (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
+			buf[strlen(buf) - 1] = '\0';
+		break;
+	}
+	if (a != NULL)
+		archive_read_free(a);
+}
+
+/* Compares manifest entry *cursor with the member the archive held at that place. */
+static int match_entry(struct reader *r, size_t *cursor, const char *path, char type,
+    int64_t size, const char *sha, const char *target, int64_t index)
+{
+	unsigned char pd[16], rd[8];
+	const struct node *n;
+
+	while (*cursor < r->nnodes && r->nodes[*cursor].implicit)
+		(*cursor)++;
+	if (*cursor == r->nnodes || (n = lookup(r, path, strlen(path))) == NULL || n->implicit)
+		return refuse(r, "member '%s' of the manifest is missing from the archive", path);
+	n = &r->nodes[(*cursor)++];
+	digest(path, strlen(path), pd, sizeof pd);
+	if (memcmp(pd, n->path, sizeof pd) != 0) {
+		char other[BACKUP_MAX_PATH + 1];
+		name_member(r, index, other, sizeof other);
+		return refuse(r, "member '%s' is not in the manifest, or not in its place (the "
+		    "manifest lists '%s' there)", other, path);
+	}
+	if (n->type != type)
+		return refuse(r, "member '%s' is a %s, the manifest says %s", path,
+		    type_name(n->type), type_name(type));
+	if (type == BM_FILE && n->size != size)
+		return refuse(r, "member '%s' has %lld bytes, the manifest says %lld", path,
+		    (long long)n->size, (long long)size);
+	record_digest(path, type, size, sha, target, rd);
+	if (memcmp(rd, n->rec, sizeof rd) != 0)
+		return refuse(r, "member '%s' does not match its %s in the manifest (the archive is "
+		    "damaged)", path, type == BM_FILE ? "sha256" : "link target");
+	return 0;
+}
+
+static int is_sha256_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/* One {"path", "type", "size", "sha256", "target"} of the manifest's members. */
+static int read_entry(struct reader *r, struct jstream *js, size_t *cursor, int64_t index)
+{
+	char key[32], path[BACKUP_MAX_PATH + 1] = "", type[16] = "", sha[80] = "";
+	char target[BACKUP_MAX_PATH + 1] = "", t;
+	int64_t size = -1;
+	int more;
+
+	if (js_expect(js, '{') < 0)
+		return -1;
+	if (js_peek(js) == '}')
+		js_expect(js, '}'), more = 0;
+	else do {
+		if (js_string(js, key, sizeof key) < 0 || js_expect(js, ':') < 0)
+			return -1;
+		if (strcmp(key, "path") == 0 ? js_string(js, path, sizeof path) :
+		    strcmp(key, "type") == 0 ? js_string(js, type, sizeof type) :
+		    strcmp(key, "sha256") == 0 ? js_string(js, sha, sizeof sha) :
+		    strcmp(key, "target") == 0 ? js_string(js, target, sizeof target) :
+		    strcmp(key, "size") == 0 ? js_int64(js, &size) : js_skip(js))
+			return -1;
+	} while ((more = js_more(js, '}')) == 1);
+	if (more < 0)
+		return -1;
+	t = type_of(type);
+	if (!backup_path_safe(path) || t == 0 ||
+	    (t == BM_FILE && (!is_sha256_hex(sha) || size < 0)) ||
+	    ((t == BM_SYMLINK || t == BM_HARDLINK) && target[0] == '\0'))
+		return refuse(r, "%s: entry %lld is malformed", BACKUP_MANIFEST, (long long)index);
+	return match_entry(r, cursor, path, t, size, sha, target, index);
+}
+
+/*
+ * MANIFEST.json, read as it streams by: each entry is checked against the
+ * member the archive held at the same place, so nothing is kept of it.
+ */
+static int read_manifest(struct reader *r)
+{
+	struct jstream *js = malloc(sizeof *js);
+	char key[32], text[4096];
+	size_t cursor = 0;
+	int64_t format = -1, index = 0;
+	int more, members_seen = 0, rc = -1;
+
+	if (js == NULL)
+		return refuse(r, "out of memory");
+	js_init(js, fill_from_archive, r);
+	if (js_expect(js, '{') < 0)
+		goto out;
+	do {
+		if (js_string(js, key, sizeof key) < 0 || js_expect(js, ':') < 0)
+			goto out;
+		if (strcmp(key, "format") == 0) {
+			if (js_int64(js, &format) < 0)
+				goto out;
+		} else if (strcmp(key, "created_at") == 0 || strcmp(key, "depot_version") == 0) {
+			if (js_string(js, text, sizeof text) < 0)
+				goto out;
+			if (key[0] == 'c')
+				snprintf(r->sum->created_at, sizeof r->sum->created_at, "%s", text);
+			else
+				snprintf(r->sum->version, sizeof r->sum->version, "%s", text);
+		} else if (strcmp(key, "members") == 0) {
+			if (members_seen++) {
+				refuse(r, "%s lists its members twice", BACKUP_MANIFEST);
+				goto out;
+			}
+			if (js_expect(js, '[') < 0)
+				goto out;
+			if (js_peek(js) == ']')
+				js_expect(js, ']');
+			else {
+				do {
+					if (read_entry(r, js, &cursor, ++index) < 0)
+						goto out;
+				} while ((more = js_more(js, ']')) == 1);
+				if (more < 0)
+					goto out;
+			}
+		} else if (js_skip(js) < 0) {
+			goto out;
+		}
+	} while ((more = js_more(js, '}')) == 1);
+	if (more < 0 || js_end(js) < 0)
+		goto out;
+	if (format != BACKUP_FORMAT) {
+		refuse(r, "%s: format %lld is not one this depot reads (%d)", BACKUP_MANIFEST,
+		    (long long)format, BACKUP_FORMAT);
+		goto out;
+	}
+	if (!members_seen) {
+		refuse(r, "%s has no members list", BACKUP_MANIFEST);
+		goto out;
+	}
+	while (cursor < r->nnodes && r->nodes[cursor].implicit)
+		cursor++;
+	if (cursor < r->nnodes) {
+		name_member(r, index + 1, text, sizeof text);
+		refuse(r, "member '%s' is not in the manifest", text);
+		goto out;
+	}
+	r->sum->format = (int)format;
+	rc = 0;
+out:
+	if (rc < 0 && js->err[0] != '\0')
+		refuse(r, "%s is not a valid depot manifest: %s", BACKUP_MANIFEST, js->err);
+	free(js);
+	return rc;
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	return strcmp(((const struct link *)a)->path, ((const struct link *)b)->path);
+}
+
+/*
+ * Where link resolves, walked as the kernel would after extraction: every
+ * component that is a symlink of the archive is replaced by its target.
+ * Refused when it leaves publish/ or loops.
+ */
+static int resolve_link(struct reader *r, const struct link *l)
+{
+	char resolved[BACKUP_MAX_PATH + 1], rest[2 * BACKUP_MAX_PATH + 2];
+	size_t rlen;
+	int follows = 0;
+
+	/* Start in the link's directory, with its target still to walk. */
+	rlen = (size_t)(base_of(l->path) - l->path);
+	rlen = rlen ? rlen - 1 : 0;
+	memcpy(resolved, l->path, rlen);
+	resolved[rlen] = '\0';
+	if (l->target[0] == '/')
+		return refuse(r, "member '%s' is a symlink to the absolute path '%s'", l->path,
+		    l->target);
+	snprintf(rest, sizeof rest, "%s", l->target);
+	for (char *p = rest; *p;) {
+		size_t n = strcspn(p, "/");
+		char next[sizeof rest];
+		const struct node *node;
+		const struct link *via;
+		struct link key;
+
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p += n + (p[n] == '/');
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(resolved, '/');
+			if (rlen == 0)
+				return refuse(r, "member '%s' is a symlink to '%s', which resolves "
+				    "outside the data directory", l->path, l->target);
+			rlen = slash ? (size_t)(slash - resolved) : 0;
+			resolved[rlen] = '\0';
+			p += n + (p[n] == '/');
+			continue;
+		}
+		if (rlen + 1 + n > BACKUP_MAX_PATH)
+			return refuse(r, "member '%s' is a symlink whose target resolves to an "
+			    "overlong path", l->path);
+		if (rlen > 0)
+			resolved[rlen++] = '/';
+		memcpy(resolved + rlen, p, n);
+		rlen += n;
+		resolved[rlen] = '\0';
+		p += n + (p[n] == '/');
+		if ((node = lookup(r, resolved, rlen)) == NULL || node->type != BM_SYMLINK)
+			continue;
+		key.path = resolved;
+		if ((via = bsearch(&key, r->links, r->nlinks, sizeof *r->links, cmp_link)) == NULL)
+			continue;
+		if (++follows > RESOLVE_MAX_LINKS || via->target[0] == '/')
+			return refuse(r, "member '%s' is a symlink that resolves through too many links "
+			    "or to an absolute path", l->path);
+		/* Replace the link by its target, relative to the link's directory, and go on. */
+		snprintf(next, sizeof next, "%s%s%s", via->target, *p ? "/" : "", p);
+		snprintf(rest, sizeof rest, "%s", next);
+		p = rest;
+		{
+			char *slash = strrchr(resolved, '/');
+			rlen = slash ? (size_t)(slash - resolved) : 0;
+			resolved[rlen] = '\0';
+		}
+	}
+	if (strncmp(resolved, "publish/", 8) != 0)
+		return refuse(r, "member '%s' is a symlink to '%s', which resolves to '%s', outside "
+		    "publish/", l->path, l->target, resolved[0] ? resolved : ".");
+	return 0;
+}
+
+static int check_database(struct reader *r)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	const char *answer;
+	int version = 0, rc = -1;
+
+	if (sqlite3_open_v2(r->dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		refuse(r, "its depot.db cannot be read as a database: %s",
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	q = NULL;
+	if (version <= 0) {
+		refuse(r, "its depot.db is not a depot database (no schema version)");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		refuse(r, "its depot.db cannot be checked: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	answer = (const char *)sqlite3_column_text(q, 0);
+	if (answer == NULL || strcmp(answer, "ok") != 0) {
+		refuse(r, "its depot.db fails its integrity check: %s", answer ? answer : "no answer");
 		goto out;
 	}
 	rc = 0;
 out:
-	archive_read_free(a);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* What can only be judged once every member is known. */
+static int check_whole(struct reader *r)
+{
+	struct depot_config cfg;
+	char err[512];
+
+	if (!r->manifest_done)
+		return refuse(r, "the archive has no %s: not a depot backup, or truncated",
+		    BACKUP_MANIFEST);
+	if (r->dbpath[0] == '\0')
+		return refuse(r, "the archive has no depot.db");
+	if (r->nlinks > 0)
+		qsort(r->links, r->nlinks, sizeof *r->links, cmp_link);
+	for (size_t i = 0; i < r->nlinks; i++)
+		if (resolve_link(r, &r->links[i]) < 0)
+			return -1;
+	config_defaults(&cfg);
+	if (r->conf != NULL && config_parse("depot.conf", r->conf, r->conflen, &cfg, err,
+	    sizeof err) < 0)
+		return refuse(r, "its depot.conf would stop depotd: %s", err);
+	return check_database(r);
+}
+
+static int start_extraction(struct reader *r, const char *dir)
+{
+	struct statvfs vfs;
+
+	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return refuse(r, "opening the staging directory %s: %s", dir, strerror(errno));
+	if (fstatvfs(r->dirfd, &vfs) < 0)
+		return refuse(r, "reading the free space of %s: %s", dir, strerror(errno));
+	r->space_left = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize - r->lim->free_margin;
+	/* File systems without an inode count (btrfs) report 0 files: no limit there. */
+	r->inodes_left = vfs.f_files ? (int64_t)vfs.f_favail - 1000 : INT64_MAX;
+	if (r->space_left < 0)
+		return refuse(r, "the file system of %s has %lld bytes free, less than "
+		    "restore_free_margin (%lld)", dir,
+		    (long long)((int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize),
+		    (long long)r->lim->free_margin);
+	return 0;
+}
+
+int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
+    struct backup_summary *sum, char *err, size_t errlen)
+{
+	struct reader r = { .lim = lim, .archive = archive, .dir = dir, .dirfd = -1, .parent_fd = -1,
+	    .sum = sum, .err = err, .errlen = errlen };
+	struct archive_entry *e;
+	int rc = -1, st;
+
+	memset(sum, 0, sizeof *sum);
+	err[0] = '\0';
+	r.parent[0] = '\0';
+	if (dir != NULL ? start_extraction(&r, dir) < 0 : 0)
+		goto out;
+	if (dir == NULL) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(r.tmpdir, sizeof r.tmpdir, "%s/depot-verify-XXXXXX",
+		    tmp && *tmp ? tmp : "/tmp");
+		if (mkdtemp(r.tmpdir) == NULL) {
+			refuse(&r, "making a directory to check the database in: %s: %s", r.tmpdir,
+			    strerror(errno));
+			r.tmpdir[0] = '\0';
+			goto out;
+		}
+	}
+	if ((r.a = open_archive(archive, err, errlen)) == NULL)
+		goto out;
+	while ((st = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
+		const char *path = archive_entry_pathname(e);
+		if (path == NULL) {
+			refuse(&r, "a member has no path");
+			goto out;
+		}
+		if (strcmp(path, BACKUP_MANIFEST) == 0 && !r.manifest_done) {
+			if (entry_type(e) != BM_FILE) {
+				refuse(&r, "%s is not a file", BACKUP_MANIFEST);
+				goto out;
+			}
+			r.manifest_done = 1;
+			if (read_manifest(&r) < 0)
+				goto out;
+		} else if (read_member(&r, e, path) < 0) {
+			goto out;
+		}
+	}
+	if (st != ARCHIVE_EOF) {
+		refuse(&r, "the archive is damaged or truncated after %lld members: %s",
+		    (long long)sum->members, archive_error_string(r.a));
+		goto out;
+	}
+	if (check_whole(&r) < 0)
+		goto out;
+	/* Everything written reaches the disk before the caller swaps it in: one syncfs, not an fsync per file. */
+	if (r.dirfd >= 0 && syncfs(r.dirfd) < 0) {
+		refuse(&r, "writing the staging directory %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (r.a != NULL)
+		archive_read_free(r.a);
+	if (r.parent_fd >= 0)
+		close(r.parent_fd);
+	if (r.dirfd >= 0)
+		close(r.dirfd);
+	if (r.tmpdir[0] != '\0')
+		fs_remove_tree(r.tmpdir);
+	for (size_t i = 0; i < r.nlinks; i++) {
+		free(r.links[i].path);
+		free(r.links[i].target);
+	}
+	free(r.links);
+	free(r.nodes);
+	free(r.slots);
+	free(r.conf);
 	return rc;
 }

@@ -6,47 +6,53 @@
 
 #define BACKUP_FORMAT 1
 #define BACKUP_MANIFEST "MANIFEST.json"
-/* Caps on what a restore reads, so a hostile archive cannot exhaust the machine. */
-#define BACKUP_MAX_MEMBERS 5000000
-#define BACKUP_MAX_MANIFEST (512 * 1024 * 1024)
 
-enum backup_type { BM_FILE = 'f', BM_DIR = 'd', BM_SYMLINK = 'l', BM_HARDLINK = 'h' };
+/* The top-level names a depot archive may hold: what a backup writes, and nothing else. */
+#define BACKUP_TOP_NAMES { "depot.db", "depot.conf", "content", "publish", "logs" }
+/* A member's path, and each of its components, at most this long (what restore can create). */
+#define BACKUP_MAX_PATH 4095
+#define BACKUP_MAX_NAME 255
+/* depot.conf is read into memory and checked with the daemon's own parser. */
+#define BACKUP_MAX_CONF (1024 * 1024)
 
-struct backup_member {
-	char *path;
-	char type;		/* enum backup_type */
-	int64_t size;		/* files */
-	char sha256[65];	/* files */
-	char *target;		/* symlinks and hard links */
+struct backup_limits {
+	int64_t max_members;	/* [limits] restore_max_members */
+	int64_t free_margin;	/* [limits] restore_free_margin: bytes left free when extracting */
 };
 
-struct backup_manifest {
+/* The limits of a default depot.conf. */
+void backup_limits_default(struct backup_limits *lim);
+
+struct backup_summary {
 	int format;
 	char created_at[40];
 	char version[32];
-	struct backup_member *m;	/* sorted by path once read */
-	size_t n;
+	int64_t members;	/* in the manifest, MANIFEST.json itself not counted */
+	int64_t bytes;		/* of file data */
 };
-
-void backup_manifest_free(struct backup_manifest *mf);
 
 /* 1 if path is relative, with no empty, "." or ".." component. */
 int backup_path_safe(const char *path);
 
 /*
- * Reads the whole archive and checks every member against the manifest:
- * same set of paths, types, sizes, sha256 and link targets. Only the tar
- * format with gzip, zstd or no compression is read. Returns 0 and fills
- * *mf, or -1 with err naming the first bad member.
+ * The one decision on an archive (DESIGN §9): verify and restore both call
+ * it, so they accept exactly the same archives. It reads the archive once,
+ * streaming (memory stays bounded whatever the member count), and refuses:
+ * formats and filters other than tar with gzip, zstd or none; unsafe paths;
+ * top-level names depot does not write; devices, FIFOs and sockets; a member
+ * under a symlink; symlinks outside publish/ or that resolve — through every
+ * link the archive creates, as the file system would — outside publish/;
+ * hard links to anything but an earlier regular file; a member or manifest
+ * entry that does not match; a depot.conf the daemon would reject; a database
+ * that fails PRAGMA integrity_check; more than lim->max_members members.
+ *
+ * dir NULL verifies only. Otherwise dir is an empty directory the archive is
+ * extracted into as it is read, never through a link, refusing to fill its
+ * file system past lim->free_margin; on refusal dir holds what was written
+ * so far and the caller removes it. Returns 0 and fills *sum, or -1 with err
+ * naming the first bad member and why.
  */
-int backup_verify(const char *archive, struct backup_manifest *mf, char *err, size_t errlen);
-
-/*
- * Extracts a verified archive into dir (an empty directory), refusing
- * absolute paths, "..", links that leave dir, devices, FIFOs and members
- * not in mf; files are hashed again as they are written. 0, or -1 with err.
- */
-int backup_extract(const char *archive, const struct backup_manifest *mf, const char *dir,
-    char *err, size_t errlen);
+int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
+    struct backup_summary *sum, char *err, size_t errlen);
 
 #endif

@@ -90,10 +90,11 @@ manifest_of() {
 	when=$(jq -r .created_at <<<"$manifest")
 	run ctl backup verify "$ARCHIVE"
 	[ "$status" -eq 0 ]
-	[ "$output" = "$ARCHIVE: ok, $n members, made $when by depot $(jq -r .depot_version <<<"$manifest")" ]
+	bytes=$(jq '[.members[] | .size // 0] | add' <<<"$manifest")
+	[ "$output" = "$ARCHIVE: ok, $n members, $bytes bytes of files, made $when by depot $(jq -r .depot_version <<<"$manifest")" ]
 	run ctl --json backup verify "$ARCHIVE"
 	[ "$status" -eq 0 ]
-	[ "$(jq -c '[.ok, .members, .created_at]' <<<"$output")" = "[true,$n,\"$when\"]" ]
+	[ "$(jq -c '[.ok, .members, .bytes, .created_at]' <<<"$output")" = "[true,$n,$bytes,\"$when\"]" ]
 }
 
 @test "backup verify needs no daemon, and names a file it cannot read" {
@@ -110,12 +111,12 @@ manifest_of() {
 	run --separate-stderr ctl backup verify "$WORK/missing.tar.zst"
 	[ "$status" -eq 2 ]
 	[[ $stderr == *"$WORK/missing.tar.zst"*"No such file"* ]]
-	# Not a tar at all: damaged, on stderr, exit 1.
+	# Not a tar at all: refused, on stderr, exit 1.
 	echo "just text" >"$WORK/text.tar"
 	run --separate-stderr ctl backup verify "$WORK/text.tar"
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
-	[[ $stderr == "$WORK/text.tar: damaged: "* ]]
+	[[ $stderr == "$WORK/text.tar: refused: "* ]]
 }
 
 @test "backup -o: a relative FILE is made absolute from the real current directory; --json prints the task; a missing directory is refused" {
