@@ -115,6 +115,28 @@ publish_sums() {
 	)
 }
 
+# tree_sums DIR [EXCLUDED]...: every object under DIR, not following links:
+# type, mode, owner, path, link target, and a file's sha256 — byte for byte
+# what is there. EXCLUDED paths (relative, find -path patterns) are left out.
+tree_sums() {
+	local d=$1 p args=()
+	shift
+	for p in "$@"; do
+		args+=(-path "./$p" -prune -o)
+	done
+	(
+		cd "$d" || exit 1
+		find . "${args[@]}" -printf '%y %m %u %P -> %l\n' | LC_ALL=C sort
+		find . "${args[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum
+	)
+}
+
+# data_sums: tree_sums of the data directory, less what a daemon changes by
+# running at all: the database (compared by depot_state), run/, tmp/, its log.
+data_sums() {
+	tree_sums "$DIR" run tmp depotd.log 'depot.db*'
+}
+
 # depot_state: what a refused restore must leave as it was: the
 # repositories, every task but the restores, the publish tree and the
 # content store.
@@ -152,6 +174,10 @@ max_task_id() {
 #   fifo PATH / chardev PATH   a FIFO or a character device (1, 3) member
 #   size PATH             the manifest says PATH is one byte longer
 #   replace PATH TEXT     PATH's data replaced by TEXT, the manifest updated to match
+#   add SPEC...           members added and listed, each SPEC TYPE=PATH[=ARG]: file=PATH=TEXT,
+#                         dir=PATH, symlink=PATH=TARGET, hardlink=PATH=TARGET;
+#                         a SPEC "first" puts the ones after it before every other member,
+#                         and "drop=PREFIX" removes the members under PREFIX and their entries
 CRAFT_PY='
 import hashlib, io, json, sys, tarfile
 src, dst, kind, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -209,6 +235,34 @@ elif kind == "replace":
             m[0].size, m[1] = len(data), data
     e = entry(args[0])
     e["size"], e["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+elif kind == "add":
+    front_from = None
+    for spec in args:
+        if spec == "first":
+            front_from = len(extra)
+            continue
+        t, path, *rest = spec.split("=", 2)
+        arg = rest[0] if rest else None
+        if t == "drop":
+            keep = lambda p: p != path and not p.startswith(path + "/")
+            members = [m for m in members if keep(m[0].name.rstrip("/"))]
+            listed[:] = [e for e in listed if keep(e["path"])]
+        elif t == "file":
+            new(path, tarfile.REGTYPE, arg.encode(), listed_as="file")
+        elif t == "dir":
+            ti = tarfile.TarInfo(path)
+            ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, 1700000000
+            extra.append([ti, None])
+            listed.append({"path": path, "type": "dir"})
+        else:
+            new(path, tarfile.SYMTYPE if t == "symlink" else tarfile.LNKTYPE, target=arg,
+                listed_as=t)
+    if front_from is not None:
+        members = extra[front_from:] + members
+        extra = extra[:front_from]
+    # The manifest lists the members in archive order, as depot writes it.
+    order = {m[0].name.rstrip("/"): i for i, m in enumerate(members + extra)}
+    listed.sort(key=lambda e: order.get(e["path"], len(order)))
 elif kind != "flip-none":
     sys.exit("unknown kind " + kind)
 tout = tarfile.open(dst, "w", format=tarfile.PAX_FORMAT)

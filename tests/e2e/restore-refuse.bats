@@ -40,7 +40,34 @@ refuse_setup() {
 	GOOD=$TEMPLATE_WORK/good.tar
 	BLOB=$(sha_of "$TEMPLATE_WORK/feed1/sub/blob.bin")
 	BLOB_PATH=content/sha256/${BLOB:0:2}/$BLOB
+	record_state
+}
+
+# record_state: what a refused restore must leave as it was ($STATE, the
+# data directory in $DATA_SUMS), and a directory outside it ($OUT, as in
+# $OUT_SUMS) such as a hostile archive would aim at.
+record_state() {
 	STATE=$(depot_state)
+	DATA_SUMS=$(data_sums)
+	OUT=$(mktemp -d /tmp/dpo.XXXXXX)
+	BACKUP_DIRS+=("$OUT")
+	mkdir -p "$OUT/versions/1" "$OUT/sha256/ab"
+	printf 'keep me\n' >"$OUT/versions/1/precious.txt"
+	printf 'keep me too\n' >"$OUT/sha256/ab/ab$(printf '%062d' 0)"
+	OUT_SUMS=$(tree_sums "$OUT")
+}
+
+# outside_untouched: even after an orphan cleanup and a publish, which would
+# follow whatever a restore had left in the data directory, $OUT is as it was.
+outside_untouched() {
+	run ctl orphans clean --wait
+	[ "$status" -eq 0 ]
+	publish_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	diff <(echo "$OUT_SUMS") <(tree_sums "$OUT")
+	# The publish changed the depot: what the next refusal must leave as it was.
+	STATE=$(depot_state)
+	DATA_SUMS=$(data_sums)
 }
 
 # verify_refuses FILE TEXT...: backup verify exits 1 with "FILE: refused:
@@ -82,6 +109,7 @@ restore_refused() {
 # unchanged: the depot is as refuse_setup left it, nothing beside it, and it still works.
 unchanged() {
 	diff <(echo "$STATE") <(depot_state)
+	diff <(echo "$DATA_SUMS") <(data_sums)
 	[ -z "$(leftovers)" ]
 	[ -z "$(tmp_files)" ]
 	[ "$(readlink "$DIR/publish/r1/current")" = versions/1 ]
@@ -107,11 +135,12 @@ offline_refused() {
 	[ -z "$(leftovers "$new")" ]
 }
 
-# refused FILE TEXT...: all three refuse it.
+# refused FILE TEXT...: all three refuse it, and nothing outside the data directory was touched.
 refused() {
 	verify_refuses "$@"
 	restore_refused "$@"
 	offline_refused "$@"
+	outside_untouched
 }
 
 @test "the untouched archive passes all three (the hostile ones differ from it by one thing)" {
@@ -143,7 +172,7 @@ refused() {
 	depot_start
 	two_repos
 	backup_wait -o "$WORK/good.tar.zst"
-	STATE=$(depot_state)
+	record_state
 	cp "$WORK/good.tar.zst" "$WORK/flip.tar.zst"
 	flip_byte "$WORK/flip.tar.zst" $(($(stat -c %s "$WORK/good.tar.zst") / 2))
 	refused "$WORK/flip.tar.zst"
@@ -231,4 +260,135 @@ refused() {
 	craft "$GOOD" "$WORK/baddb.tar" replace depot.db "this is not an SQLite database"
 	# Consistent with its manifest, yet verify refuses it as restore does: one decision.
 	refused "$WORK/baddb.tar" depot.db database
+}
+
+# Each link below stays inside when checked alone and lexically (what the
+# first version did); resolved through one another they reach / and then
+# the test's directory outside, where publish and orphans would write.
+@test "chained symlinks that each look inside but resolve outside are refused by all three" {
+	refuse_setup
+	craft "$GOOD" "$WORK/chain.tar" add drop=publish/r2 \
+		symlink=publish/r1/a=../.. symlink=publish/r1/b=a/../.. \
+		dir=publish/r2 symlink=publish/r2/versions="../r1/b$OUT/versions" \
+		symlink=publish/r2/current=versions/1
+	refused "$WORK/chain.tar" publish/r1/a outside
+	craft "$GOOD" "$WORK/chain2.tar" add symlink=publish/r1/up=.. symlink=publish/r1/b=up/up/../..
+	refused "$WORK/chain2.tar" publish/r1/b outside
+}
+
+@test "a symlink outside publish/ (where orphans clean walks) is refused" {
+	refuse_setup
+	craft "$GOOD" "$WORK/content-link.tar" add "symlink=content/sha256/ab=$OUT/sha256/ab"
+	refused "$WORK/content-link.tar" content/sha256/ab "outside publish/"
+	craft "$GOOD" "$WORK/logs-link.tar" add drop=logs symlink=logs=publish
+	refused "$WORK/logs-link.tar" logs "outside publish/"
+}
+
+@test "a member written through a symlink the archive made earlier is refused" {
+	refuse_setup
+	craft "$GOOD" "$WORK/through.tar" add symlink=publish/r1/l=versions \
+		file=publish/r1/l/evil.txt=planted
+	refused "$WORK/through.tar" publish/r1/l/evil.txt "lies under 'publish/r1/l', which is a symlink"
+	craft "$GOOD" "$WORK/under-file.tar" add file=publish/r1/f=x file=publish/r1/f/g=y
+	refused "$WORK/under-file.tar" publish/r1/f/g "which is a file"
+}
+
+@test "a hard link before its target, or to the database, is refused by all three" {
+	refuse_setup
+	craft "$GOOD" "$WORK/early.tar" add first "hardlink=publish/r1/early=$BLOB_PATH"
+	refused "$WORK/early.tar" publish/r1/early "not a file earlier in the archive"
+	craft "$GOOD" "$WORK/dblink.tar" add hardlink=publish/r1/db=depot.db
+	refused "$WORK/dblink.tar" publish/r1/db "only content/ and publish/"
+}
+
+@test "top-level names a backup never writes are refused: run/ (sockets, pid lock), tmp/, anything else" {
+	refuse_setup
+	craft "$GOOD" "$WORK/run.tar" add dir=run file=run/depotd.pid=1
+	refused "$WORK/run.tar" run "not something a depot backup holds"
+	craft "$GOOD" "$WORK/tmp.tar" add file=tmp/x=y
+	refused "$WORK/tmp.tar" tmp/x "not something a depot backup holds"
+	craft "$GOOD" "$WORK/other.tar" add file=README=hello
+	refused "$WORK/other.tar" README "not something a depot backup holds"
+	# The live daemon still holds its pid lock: a second one is refused.
+	run "$DEPOT_BIN/depotd" -d "$DIR"
+	[ "$status" -ne 0 ]
+}
+
+@test "a depot.conf depotd would reject is refused before anything changes, naming its line" {
+	refuse_setup
+	craft "$GOOD" "$WORK/conf.tar" replace depot.conf $'[daemon]\nworkers = lots\n'
+	refused "$WORK/conf.tar" "depot.conf:2" "workers = 'lots'"
+}
+
+@test "a path longer than 4 KiB is refused by verify as by restore" {
+	refuse_setup
+	local long=publish/r1 i
+	for i in $(seq 17); do
+		long+=/$(printf 'd%.0s' $(seq 250))
+	done
+	craft "$GOOD" "$WORK/long.tar" add "file=$long=x"
+	refused "$WORK/long.tar" "longer than 4095 bytes"
+}
+
+@test "restore_max_members: an archive with more members is refused by all three" {
+	refuse_setup
+	printf '[limits]\nrestore_max_members = 5\n' >>"$DIR/depot.conf"
+	depot_terminate
+	depot_launch
+	record_state
+	verify_refuses "$GOOD" "more than 5 members" restore_max_members
+	restore_refused "$GOOD" "more than 5 members"
+	new=$(mktemp -d /tmp/dpn.XXXXXX)
+	BACKUP_DIRS+=("$new")
+	printf '[limits]\nrestore_max_members = 5\n' >"$new/depot.conf"
+	run "$DEPOT_BIN/depotd" --restore "$GOOD" -d "$new"
+	[ "$status" -eq 1 ]
+	[[ $output == *"more than 5 members"* ]]
+	[ "$(ls -A "$new")" = depot.conf ]
+}
+
+@test "an archive that needs more than the free space is refused before it fills the disk" {
+	refuse_setup
+	mount_small "$WORK/small" 64M
+	mkdir "$WORK/small/d"
+	printf '[limits]\nrestore_free_margin = 8MiB\n' >"$WORK/small/d/depot.conf"
+	# 200 MiB of zeros: a few hundred KB compressed, and consistent with its manifest.
+	"$PY" - "$GOOD" "$WORK/bomb.tar.gz" <<'PY'
+import hashlib, io, json, sys, tarfile
+src, dst = sys.argv[1:]
+tin = tarfile.open(src, "r:")
+tout = tarfile.open(dst, "w:gz", format=tarfile.PAX_FORMAT)
+manifest = None
+for m in tin.getmembers():
+    data = tin.extractfile(m).read() if m.isfile() else None
+    if m.name == "MANIFEST.json":
+        manifest = json.loads(data)
+        continue
+    tout.addfile(m, io.BytesIO(data) if data is not None else None)
+zeros = bytes(200 << 20)
+ti = tarfile.TarInfo("content/sha256/00/zeros")
+ti.size, ti.mode, ti.mtime = len(zeros), 0o644, 1700000000
+tout.addfile(ti, io.BytesIO(zeros))
+manifest["members"].append({"path": ti.name, "type": "file", "size": len(zeros),
+                            "sha256": hashlib.sha256(zeros).hexdigest()})
+text = json.dumps(manifest).encode()
+ti = tarfile.TarInfo("MANIFEST.json")
+ti.size, ti.mode, ti.mtime = len(text), 0o600, 1700000000
+tout.addfile(ti, io.BytesIO(text))
+tout.close()
+PY
+	[ "$(stat -c %s "$WORK/bomb.tar.gz")" -lt $((2 << 20)) ]
+	# Verify reads it all and finds it consistent: space is the restore's to judge.
+	run ctl backup verify "$WORK/bomb.tar.gz"
+	[ "$status" -eq 0 ]
+	[[ $output == *"$((200 << 20)) bytes"* || $output == *"bytes of files"* ]]
+	run "$DEPOT_BIN/depotd" --restore "$WORK/bomb.tar.gz" -d "$WORK/small/d"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"content/sha256/00/zeros"*"needs more space than there is"* ]]
+	[[ $output == *"nothing was changed"* ]]
+	[ "$(ls -A "$WORK/small/d")" = depot.conf ]
+	[ -z "$(ls -d "$WORK"/small/d.* 2>/dev/null)" ]
+	# Nothing of the 200 MiB stayed: the tmpfs is as empty as before.
+	[ "$(df --output=used -k "$WORK/small" | tail -1)" -lt 1024 ]
 }
