@@ -88,7 +88,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "then waits for the task to end and exits with the "
 		    "command's exit status (1 if it failed otherwise, 4 if it "
 		    "was canceled); interrupting depotctl does not cancel the "
-		    "task.",
+		    "task. The command gets only PATH, HOME, USER, LOGNAME, "
+		    "SHELL, LANG, LC_* and TZ of depotd's environment, and no "
+		    "descriptor but standard input (/dev/null), output and "
+		    "error (its log).",
 		.opts = {
 			{ .name = "lock", .short_name = 'l', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R exclusively" },
