@@ -200,29 +200,53 @@ static int repo_read_pem(const struct ctl_args *a, struct repo_input *in,
 	return EXIT_OK;
 }
 
-/* The first line of --opt's file, without its line end; empty is refused. */
+/*
+ * The first line of --opt's file, without its line end; empty is refused.
+ * Reads no further than that line, so a terminal's Enter ends it.
+ */
 static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
     const char *opt, const char *v, char **text)
 {
 	const char *name;
-	size_t len;
+	size_t len = 0;
+	int c, rc;
 	FILE *f;
-	int rc;
 
-	if ((rc = repo_open(a, in, opt, v, 0, &f, &name)) != EXIT_OK ||
-	    (rc = repo_read(f, opt, name, REPO_LINE_MAX, text, &len)) != EXIT_OK)
+	*text = NULL;
+	if ((rc = repo_open(a, in, opt, v, 0, &f, &name)) != EXIT_OK)
 		return rc;
-	(*text)[strcspn(*text, "\n")] = '\0';
-	len = strlen(*text);
+	if ((*text = malloc(REPO_LINE_MAX + 1)) == NULL) {
+		ctl_error("out of memory");
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	while ((c = getc(f)) != EOF && c != '\n' && c != '\0' && len < REPO_LINE_MAX)
+		(*text)[len++] = (char)c;
+	(*text)[len] = '\0';
 	if (len > 0 && (*text)[len - 1] == '\r')
 		(*text)[--len] = '\0';
-	if (len == 0) {
+	rc = EXIT_USAGE;
+	if (ferror(f))
+		ctl_error("cannot read '%s' for --%s: %s", name, opt, strerror(errno));
+	else if (c == '\0')
+		ctl_error("'%s' for --%s holds a NUL byte: give the password as text",
+		    name, opt);
+	else if (c != EOF && c != '\n')
+		ctl_error("the first line of '%s' for --%s is longer than %d bytes",
+		    name, opt, REPO_LINE_MAX);
+	else if (len == 0)
 		ctl_error("the first line of '%s' for --%s is empty", name, opt);
+	else
+		rc = EXIT_OK;
+out:
+	if (f != stdin)
+		fclose(f);
+	if (rc != EXIT_OK && *text != NULL) {
+		explicit_bzero(*text, REPO_LINE_MAX + 1);
 		free(*text);
 		*text = NULL;
-		return EXIT_USAGE;
 	}
-	return EXIT_OK;
+	return rc;
 }
 
 /* The JSON value of one setting as typed; *out is NULL for an empty value. */

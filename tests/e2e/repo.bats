@@ -234,7 +234,8 @@ ctl_waits_on() {
 @test "secrets come from --proxy-password-file, @FILE or standard input, and stand on no command line" {
 	depot_start
 	secret=Pw-$RANDOM$RANDOM-s3cret
-	printf '%s\nsecond line\n' "$secret" >"$WORK/pw"
+	# Only the first line counts, however long the rest.
+	{ printf '%s\n' "$secret"; head -c 9000 /dev/zero | tr '\0' x; } >"$WORK/pw"
 	make_pem "$WORK/client.key" "PRIVATE KEY" key-marker-1
 	ctl repo create r1 --feed file:///nonexistent/PULP_MANIFEST \
 		--proxy-password-file "$WORK/pw" --ssl-client-key "@$WORK/client.key"
