@@ -11,45 +11,71 @@
 
 /* A PEM file bigger than this is not a certificate, a key or a CRL. */
 #define REPO_PEM_MAX (512 * 1024)
+/* A password file's first line longer than this is not a password. */
+#define REPO_LINE_MAX 4096
 /* Version numbers travel as JSON numbers (doubles). */
 #define REPO_VERSION_MAX 9007199254740991LL
 
 /* How an importer setting's value is read from the command line and sent. */
 enum repo_kind {
 	REPO_STR,	/* as typed */
-	REPO_PEM,	/* a file's PEM text */
+	REPO_PEM,	/* the PEM text of FILE, @FILE or - (standard input) */
+	REPO_LINE,	/* the first line of FILE or - (standard input) */
 	REPO_BOOL,	/* true/false/yes/no/1/0 → JSON bool */
 	REPO_INT,	/* an integer in [min, max] */
 	REPO_SIZE,	/* bytes: 100, 512KiB, 2MiB */
 };
 
-/* The importer settings of doc/protocol.md, by option name (the wire key has '_' for '-'). */
+/*
+ * The importer settings of doc/protocol.md, by option name. The wire key
+ * is the name with '_' for '-', unless key says otherwise: two options
+ * may set one key, a value as typed or read from a file.
+ */
 static const struct repo_key {
 	const char *opt;
 	enum repo_kind kind;
 	long long min, max;
+	const char *key;
 } repo_keys[] = {
-	{ "feed", REPO_STR, 0, 0 },
-	{ "proxy-url", REPO_STR, 0, 0 },
-	{ "proxy-port", REPO_INT, 1, 65535 },
-	{ "proxy-username", REPO_STR, 0, 0 },
-	{ "proxy-password", REPO_STR, 0, 0 },
-	{ "ssl-ca-cert", REPO_PEM, 0, 0 },
-	{ "ssl-client-cert", REPO_PEM, 0, 0 },
-	{ "ssl-client-key", REPO_PEM, 0, 0 },
-	{ "ssl-validation", REPO_BOOL, 0, 0 },
-	{ "ssl-crl", REPO_PEM, 0, 0 },
-	{ "max-speed", REPO_SIZE, 0, 0 },
-	{ "download-concurrency", REPO_INT, 1, 64 },
-	{ "mirror", REPO_BOOL, 0, 0 },
+	{ "feed", REPO_STR, 0, 0, NULL },
+	{ "proxy-url", REPO_STR, 0, 0, NULL },
+	{ "proxy-port", REPO_INT, 1, 65535, NULL },
+	{ "proxy-username", REPO_STR, 0, 0, NULL },
+	{ "proxy-password", REPO_STR, 0, 0, NULL },
+	{ "proxy-password-file", REPO_LINE, 0, 0, "proxy_password" },
+	{ "ssl-ca-cert", REPO_PEM, 0, 0, NULL },
+	{ "ssl-client-cert", REPO_PEM, 0, 0, NULL },
+	{ "ssl-client-key", REPO_PEM, 0, 0, NULL },
+	{ "ssl-validation", REPO_BOOL, 0, 0, NULL },
+	{ "ssl-crl", REPO_PEM, 0, 0, NULL },
+	{ "max-speed", REPO_SIZE, 0, 0, NULL },
+	{ "download-concurrency", REPO_INT, 1, 64, NULL },
+	{ "mirror", REPO_BOOL, 0, 0, NULL },
 };
 #define REPO_NKEYS (sizeof repo_keys / sizeof repo_keys[0])
 
+/*
+ * Where secrets are read from while one command's options are read:
+ * standard input can be read once, so the option that took it is kept
+ * to name it when a second one asks.
+ */
+struct repo_input {
+	const char *stdin_opt;
+};
+
 static int repo_check_name(const struct ctl_args *a, const char *name);
 static cJSON *repo_name_args(const char *name);
-static int repo_read_pem(const char *opt, const char *path, char **text);
-static int repo_value(const struct ctl_args *a, const struct repo_key *k,
-    const char *v, cJSON **out);
+static int repo_open(const struct ctl_args *a, struct repo_input *in,
+    const char *opt, const char *v, int at_ok, FILE **f, const char **name);
+static int repo_read(FILE *f, const char *opt, const char *name, size_t max,
+    char **text, size_t *len);
+static int repo_read_pem(const struct ctl_args *a, struct repo_input *in,
+    const char *opt, const char *v, char **text);
+static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
+    const char *opt, const char *v, char **text);
+static int repo_value(const struct ctl_args *a, struct repo_input *in,
+    const struct repo_key *k, const char *v, cJSON **out);
+static void repo_wire_key(const struct repo_key *k, char *key, size_t n);
 static int repo_importer(const struct ctl_args *a, int update, cJSON **out);
 static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update);
 static void repo_num(const cJSON *o, const char *key, char *buf, size_t n);
@@ -78,62 +104,154 @@ static cJSON *repo_name_args(const char *name)
 }
 
 /*
- * The text of a PEM file for --opt: at most REPO_PEM_MAX bytes, no NUL,
- * and a "-----BEGIN " line somewhere. Reads rather than stats, so that
- * <(pass show key) works too. Errors name the option and the file.
+ * Opens the source of --opt's value v: "-" is standard input (for one
+ * option only), "@FILE" (when at_ok) and FILE are FILE. Secrets come this
+ * way so that they never stand on the command line, which ps shows to
+ * every user while depotctl runs. *name says which, for messages.
  */
-static int repo_read_pem(const char *opt, const char *path, char **text)
+static int repo_open(const struct ctl_args *a, struct repo_input *in,
+    const char *opt, const char *v, int at_ok, FILE **f, const char **name)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	size_t len = 0, k;
-
-	*text = NULL;
-	if (f == NULL) {
-		ctl_error("cannot read '%s' for --%s: %s", path, opt, strerror(errno));
+	*f = NULL;
+	if (strcmp(v, "-") == 0) {
+		if (in->stdin_opt != NULL)
+			return ctl_usage_error(a->cmd, "--%s and --%s both read standard "
+			    "input ('-'): give one of them a file", in->stdin_opt, opt);
+		in->stdin_opt = opt;
+		*f = stdin;
+		*name = "standard input";
+		return EXIT_OK;
+	}
+	if (at_ok && v[0] == '@')
+		v++;
+	if (v[0] == '\0')
+		return ctl_usage_error(a->cmd, "no file named for --%s", opt);
+	if ((*f = fopen(v, "r")) == NULL) {
+		ctl_error("cannot read '%s' for --%s: %s", v, opt, strerror(errno));
 		return EXIT_USAGE;
 	}
-	if ((buf = malloc(REPO_PEM_MAX + 2)) == NULL) {
-		fclose(f);
+	*name = v;
+	return EXIT_OK;
+}
+
+/*
+ * Up to max bytes of f into *text (NUL-terminated, its length in *len);
+ * more than max, or a NUL byte, is refused. Closes f unless it is stdin.
+ * Reads rather than stats, so that <(pass show key) works too.
+ */
+static int repo_read(FILE *f, const char *opt, const char *name, size_t max,
+    char **text, size_t *len)
+{
+	char *buf = malloc(max + 2);
+	size_t k;
+	int rc = EXIT_USAGE;
+
+	*text = NULL;
+	*len = 0;
+	if (buf == NULL) {
 		ctl_error("out of memory");
-		return EXIT_REFUSED;
+		rc = EXIT_REFUSED;
+		goto out;
 	}
 	/* One byte more than allowed tells a file that is too big. */
-	while (len <= REPO_PEM_MAX &&
-	    (k = fread(buf + len, 1, REPO_PEM_MAX + 1 - len, f)) > 0)
-		len += k;
-	if (ferror(f)) {
-		ctl_error("cannot read '%s' for --%s: %s", path, opt, strerror(errno));
-		goto bad;
+	while (*len <= max && (k = fread(buf + *len, 1, max + 1 - *len, f)) > 0)
+		*len += k;
+	if (ferror(f))
+		ctl_error("cannot read '%s' for --%s: %s", name, opt, strerror(errno));
+	else if (*len > max)
+		ctl_error("'%s' for --%s is larger than %zu KiB", name, opt, max / 1024);
+	else if (memchr(buf, '\0', *len) != NULL)
+		ctl_error("'%s' for --%s holds NUL bytes: give it as text", name, opt);
+	else {
+		buf[*len] = '\0';
+		*text = buf;
+		buf = NULL;
+		rc = EXIT_OK;
 	}
-	if (len > REPO_PEM_MAX) {
-		ctl_error("'%s' for --%s is larger than %d KiB: give a PEM file "
-		    "(-----BEGIN ...)", path, opt, REPO_PEM_MAX / 1024);
-		goto bad;
-	}
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL) {
-		ctl_error("'%s' for --%s holds NUL bytes: give a PEM file "
-		    "(-----BEGIN ...), not DER", path, opt);
-		goto bad;
-	}
-	if (strstr(buf, "-----BEGIN ") == NULL) {
-		ctl_error("'%s' for --%s holds no PEM block (no \"-----BEGIN \" "
-		    "line): give the file in PEM format", path, opt);
-		goto bad;
-	}
-	fclose(f);
-	*text = buf;
-	return EXIT_OK;
-bad:
-	fclose(f);
+out:
 	free(buf);
-	return EXIT_USAGE;
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+/*
+ * The PEM text for --opt: at most REPO_PEM_MAX bytes, no NUL, and a
+ * "-----BEGIN " line somewhere. Errors name the option and the file.
+ */
+static int repo_read_pem(const struct ctl_args *a, struct repo_input *in,
+    const char *opt, const char *v, char **text)
+{
+	const char *name;
+	size_t len;
+	FILE *f;
+	int rc;
+
+	if ((rc = repo_open(a, in, opt, v, 1, &f, &name)) != EXIT_OK ||
+	    (rc = repo_read(f, opt, name, REPO_PEM_MAX, text, &len)) != EXIT_OK)
+		return rc;
+	if (strstr(*text, "-----BEGIN ") == NULL) {
+		ctl_error("'%s' for --%s holds no PEM block (no \"-----BEGIN \" "
+		    "line): give the file in PEM format", name, opt);
+		free(*text);
+		*text = NULL;
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * The first line of --opt's file, without its line end; empty is refused.
+ * Reads no further than that line, so a terminal's Enter ends it.
+ */
+static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
+    const char *opt, const char *v, char **text)
+{
+	const char *name;
+	size_t len = 0;
+	int c, rc;
+	FILE *f;
+
+	*text = NULL;
+	if ((rc = repo_open(a, in, opt, v, 0, &f, &name)) != EXIT_OK)
+		return rc;
+	if ((*text = malloc(REPO_LINE_MAX + 1)) == NULL) {
+		ctl_error("out of memory");
+		rc = EXIT_REFUSED;
+		goto out;
+	}
+	while ((c = getc(f)) != EOF && c != '\n' && c != '\0' && len < REPO_LINE_MAX)
+		(*text)[len++] = (char)c;
+	(*text)[len] = '\0';
+	if (len > 0 && (*text)[len - 1] == '\r')
+		(*text)[--len] = '\0';
+	rc = EXIT_USAGE;
+	if (ferror(f))
+		ctl_error("cannot read '%s' for --%s: %s", name, opt, strerror(errno));
+	else if (c == '\0')
+		ctl_error("'%s' for --%s holds a NUL byte: give the password as text",
+		    name, opt);
+	else if (c != EOF && c != '\n')
+		ctl_error("the first line of '%s' for --%s is longer than %d bytes",
+		    name, opt, REPO_LINE_MAX);
+	else if (len == 0)
+		ctl_error("the first line of '%s' for --%s is empty", name, opt);
+	else
+		rc = EXIT_OK;
+out:
+	if (f != stdin)
+		fclose(f);
+	if (rc != EXIT_OK && *text != NULL) {
+		explicit_bzero(*text, REPO_LINE_MAX + 1);
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
 }
 
 /* The JSON value of one setting as typed; *out is NULL for an empty value. */
-static int repo_value(const struct ctl_args *a, const struct repo_key *k,
-    const char *v, cJSON **out)
+static int repo_value(const struct ctl_args *a, struct repo_input *in,
+    const struct repo_key *k, const char *v, cJSON **out)
 {
 	int64_t n;
 	char *end, *text;
@@ -146,9 +264,14 @@ static int repo_value(const struct ctl_args *a, const struct repo_key *k,
 		*out = cJSON_CreateString(v);
 		break;
 	case REPO_PEM:
-		if ((rc = repo_read_pem(k->opt, v, &text)) != EXIT_OK)
+	case REPO_LINE:
+		rc = k->kind == REPO_PEM ? repo_read_pem(a, in, k->opt, v, &text) :
+		    repo_read_line(a, in, k->opt, v, &text);
+		if (rc != EXIT_OK)
 			return rc;
 		*out = cJSON_CreateString(text);
+		/* A secret lives no longer in our memory than it must. */
+		explicit_bzero(text, strlen(text));
 		free(text);
 		break;
 	case REPO_BOOL:
@@ -187,6 +310,15 @@ static int repo_value(const struct ctl_args *a, const struct repo_key *k,
 	return EXIT_OK;
 }
 
+/* The setting's key on the wire: k->key, or the option with '_' for '-'. */
+static void repo_wire_key(const struct repo_key *k, char *key, size_t n)
+{
+	snprintf(key, n, "%s", k->key != NULL ? k->key : k->opt);
+	for (char *p = key; *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
 /*
  * The "importer" object from the options given. For repo update an empty
  * value is null (the setting is removed); for repo create it is refused,
@@ -195,6 +327,7 @@ static int repo_value(const struct ctl_args *a, const struct repo_key *k,
  */
 static int repo_importer(const struct ctl_args *a, int update, cJSON **out)
 {
+	struct repo_input in = { NULL };
 	cJSON *imp = NULL;
 	int rc;
 
@@ -207,10 +340,17 @@ static int repo_importer(const struct ctl_args *a, int update, cJSON **out)
 
 		if (v == NULL)
 			continue;
-		snprintf(key, sizeof key, "%s", k->opt);
-		for (char *p = key; *p != '\0'; p++)
-			if (*p == '-')
-				*p = '_';
+		repo_wire_key(k, key, sizeof key);
+		for (size_t j = 0; j < i; j++) {
+			char other[64];
+
+			repo_wire_key(&repo_keys[j], other, sizeof other);
+			if (strcmp(key, other) == 0 && args_has(a, repo_keys[j].opt)) {
+				cJSON_Delete(imp);
+				return ctl_usage_error(a->cmd, "--%s and --%s both set %s: "
+				    "give one of them", repo_keys[j].opt, k->opt, key);
+			}
+		}
 		if (v[0] == '\0' && !update) {
 			cJSON_Delete(imp);
 			return ctl_usage_error(a->cmd, "empty value for --%s: leave the "
@@ -218,7 +358,7 @@ static int repo_importer(const struct ctl_args *a, int update, cJSON **out)
 		}
 		if (v[0] == '\0')
 			val = cJSON_CreateNull();
-		else if ((rc = repo_value(a, k, v, &val)) != EXIT_OK) {
+		else if ((rc = repo_value(a, &in, k, v, &val)) != EXIT_OK) {
 			cJSON_Delete(imp);
 			return rc;
 		}

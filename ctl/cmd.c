@@ -18,7 +18,11 @@
 	{ .name = "proxy-username", .arg = "USER", \
 	  .help = "the user name to give the proxy" }, \
 	{ .name = "proxy-password", .arg = "PASS", \
-	  .help = "the proxy's password (shown as ******** afterwards)" }, \
+	  .help = "the proxy's password (shown as ******** afterwards); ps " \
+	      "shows it while depotctl runs: prefer --proxy-password-file" }, \
+	{ .name = "proxy-password-file", .arg = "FILE", \
+	  .help = "the proxy's password: the first line of FILE ('-': " \
+	      "standard input)" }, \
 	{ .name = "ssl-ca-cert", .arg = "FILE", \
 	  .help = "trust the CA certificates in PEM FILE for the feed" }, \
 	{ .name = "ssl-client-cert", .arg = "FILE", \
@@ -84,7 +88,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "then waits for the task to end and exits with the "
 		    "command's exit status (1 if it failed otherwise, 4 if it "
 		    "was canceled); interrupting depotctl does not cancel the "
-		    "task.",
+		    "task. The command gets only PATH, HOME, USER, LOGNAME, "
+		    "SHELL, LANG, LC_* and TZ of depotd's environment, and no "
+		    "descriptor but standard input (/dev/null), output and "
+		    "error (its log).",
 		.opts = {
 			{ .name = "lock", .short_name = 'l', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R exclusively" },
@@ -190,8 +197,10 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "create a repository, with its importer settings",
 		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. Each "
 		    "importer setting is an option; a key may be spelled with "
-		    "dashes or underscores (--proxy-url or --proxy_url). A FILE "
-		    "option sends the PEM text of the file (at most 512 KiB); "
+		    "dashes or underscores (--proxy-url or --proxy_url). A PEM "
+		    "FILE option sends the text of the file (at most 512 KiB), "
+		    "named FILE or @FILE; '-' reads it from standard input, for "
+		    "one option at most. Secrets given as files never show in ps. "
 		    "BOOL is true, false, yes, no, 1 or 0. Prints \"created NAME\".",
 		.opts = { CMD_IMPORTER_OPTS },
 		.args_min = 1, .args_max = 1,

@@ -10,7 +10,7 @@ struct depot_client;
 
 /* Longest command name, in words ("task list" is two). */
 #define CTL_WORDS_MAX 3
-/* Most options one command takes, besides --json and --help (repo create has 13). */
+/* Most options one command takes, besides --json and --help (repo create has 14). */
 #define CTL_OPTS_MAX 16
 /* args_max for a command that takes any number of arguments. */
 #define CTL_ARGS_ANY (-1)

@@ -447,6 +447,12 @@ static void h_task_log(struct conn *conn, const cJSON *args)
 		st.st_size = 0;
 	if (got < 0)
 		got = 0;
+	/*
+	 * A chunk may end inside a character the next read completes: leave
+	 * those bytes for the next request rather than send them as U+FFFD.
+	 */
+	if (!(final && offset + got >= (int64_t)st.st_size) && utf8_cut(buf, (size_t)got) > 0)
+		got = (ssize_t)utf8_cut(buf, (size_t)got);
 	/* JSON strings cannot carry NUL; output is text for the reader anyway. */
 	for (ssize_t i = 0; i < got; i++)
 		if (buf[i] == '\0')

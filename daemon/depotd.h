@@ -209,6 +209,7 @@ int validate_string(const cJSON *args, const char *field, int required,
     size_t maxlen, const char **out, char *err, size_t errlen);
 int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
+int validate_utf8(const cJSON *req, char *err, size_t errlen);
 
 /* restore.c */
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /* events.c: the PUB socket; every state change goes out as "topic {json}". */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -43,6 +44,8 @@ void events_publish(const char *topic, cJSON *body)
 	time_format_rfc3339(time_now_ms(), when);
 	cJSON_AddStringToObject(body, "topic", topic);
 	cJSON_AddStringToObject(body, "time", when);
+	/* Events carry what replies do (task names, messages): as clean. */
+	json_repair_utf8(body);
 	text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	if (text == NULL)

@@ -1,4 +1,4 @@
-/* exec.c: runs an exec task in a worker: its own process group, output to a capped log, SIGTERM then SIGKILL on cancel. */
+/* exec.c: runs an exec task in a worker: its own process group, descriptors 0–2 and an allow-listed environment, output to a capped log, SIGTERM then SIGKILL on cancel. */
 #include "depotd.h"
 #include "log.h"
 #include "timeutil.h"
@@ -73,7 +73,41 @@ static char **argv_from(const cJSON *task)
 	return out;
 }
 
-static pid_t spawn_task(char **argv, int out_fd, int *err)
+/*
+ * The task's environment, from an allow-list of the worker's own (which is
+ * depotd's) rather than all of it: depotd's environment belongs to the
+ * service (what its launcher exported, credentials a unit file set, the
+ * supervisor's sockets), and a task is somebody's command that must not
+ * read them. It gets what a login session would have. The submitter's
+ * own environment, when depotctl sends it (DESIGN §5), is added here.
+ * The strings stay environ's; only the array is the caller's to free.
+ */
+static char **task_environ(const cJSON *task)
+{
+	static const char *const keep[] = {
+		"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", NULL,
+	};
+	size_t n = 0, i = 0;
+	char **env;
+
+	(void)task;
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 1, sizeof *env)) == NULL)
+		return NULL;
+	for (char **e = environ; *e != NULL; e++) {
+		size_t len = strcspn(*e, "=");
+		int ok = strncmp(*e, "LC_", 3) == 0;
+
+		for (int k = 0; !ok && keep[k] != NULL; k++)
+			ok = strlen(keep[k]) == len && strncmp(*e, keep[k], len) == 0;
+		if (ok && (*e)[len] == '=')
+			env[i++] = *e;
+	}
+	return env;
+}
+
+static pid_t spawn_task(char **argv, char **envp, int out_fd, int *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -86,6 +120,15 @@ static pid_t spawn_task(char **argv, int out_fd, int *err)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+	/*
+	 * Only 0–2: a descriptor depotd inherited without close-on-exec (from
+	 * its launcher, a shell's 9<file) or one a library opened would let
+	 * the command read or hold what it has no business with.
+	 */
+	if ((*err = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
 	posix_spawnattr_init(&attr);
 	/* Its own process group, so cancel reaches everything the command started. */
 	posix_spawnattr_setpgroup(&attr, 0);
@@ -93,7 +136,7 @@ static pid_t spawn_task(char **argv, int out_fd, int *err)
 	posix_spawnattr_setsigdefault(&attr, &deflt);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
-	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return *err == 0 ? pid : -1;
@@ -141,7 +184,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *log_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "log_path"));
 	const cJSON *log_max = cJSON_GetObjectItemCaseSensitive(task, "log_max");
 	struct capped_log lg = { .fd = -1, .max = 1024 * 1024 };
-	char **argv = argv_from(task), msg[512];
+	char **argv = argv_from(task), **envp, msg[512];
 	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0;
 	int64_t term_at = 0;
 	int killed = 0, pidfd = -1;
@@ -168,7 +211,13 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = error_obj("exception", msg);
 		goto out;
 	}
-	pid = spawn_task(argv, pipefd[1], &spawn_err);
+	if ((envp = task_environ(task)) == NULL) {
+		close(pipefd[1]);
+		*error = error_obj("exception", "out of memory");
+		goto out;
+	}
+	pid = spawn_task(argv, envp, pipefd[1], &spawn_err);
+	free(envp);
 	close(pipefd[1]);
 	if (pid < 0) {
 		snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(spawn_err));

@@ -1,5 +1,6 @@
 /* server.c: a REP socket served through nng contexts, so replies can be deferred. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 
 #include <nng/protocol/reqrep0/rep.h>
@@ -193,6 +194,7 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 {
 	struct server *srv = conn->srv;
 	struct peer peer;
+	char err[512];
 	cJSON *req;
 
 	peer_creds(msg, &peer);
@@ -207,16 +209,29 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 		    "request is not a JSON object: send {\"cmd\": …, \"args\": {…}}");
 		return;
 	}
+	/* Here, so that control and worker requests alike pass it before any handler. */
+	if (validate_utf8(req, err, sizeof err) < 0) {
+		cJSON_Delete(req);
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		return;
+	}
 	srv->handler(conn, &peer, req);
 	cJSON_Delete(req);
 }
 
 void server_reply(struct conn *conn, cJSON *reply)
 {
-	char *text = cJSON_PrintUnformatted(reply);
+	char *text;
 	nng_msg *msg;
 	size_t len;
 
+	/*
+	 * Requests are checked, but a reply also carries what came from
+	 * elsewhere: file names, a command's output, rows stored before the
+	 * check, messages cut at a byte count.
+	 */
+	json_repair_utf8(reply);
+	text = cJSON_PrintUnformatted(reply);
 	cJSON_Delete(reply);
 	if (text == NULL || nng_msg_alloc(&msg, 0) != 0) {
 		free(text);

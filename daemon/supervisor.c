@@ -32,11 +32,19 @@ static int spawn_slot(struct slot *s)
 	char parent[24];
 	char *argv[] = { "depotd", "--worker", s->name, "-d", D->dir,
 		"--supervised-by", parent, NULL };
+	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, deflt;
 	int rv;
 
 	snprintf(parent, sizeof parent, "%d", (int)D->pid);
+	/*
+	 * A worker needs stdin, stdout and stderr; it finds its socket by
+	 * path. Whatever else depotd holds (the pid file's lock, the database,
+	 * a descriptor its launcher left open) stays with depotd.
+	 */
+	posix_spawn_file_actions_init(&fa);
+	rv = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	sigemptyset(&none);
 	sigemptyset(&deflt);
 	sigaddset(&deflt, SIGTERM);
@@ -48,8 +56,10 @@ static int spawn_slot(struct slot *s)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &deflt);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rv = posix_spawn(&s->pid, D->self_exe, NULL, &attr, argv, environ);
+	if (rv == 0)
+		rv = posix_spawn(&s->pid, D->self_exe, &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
 	if (rv != 0) {
 		log_error("starting worker %s (%s): %s", s->name, D->self_exe, strerror(rv));
 		s->pid = 0;

@@ -1,5 +1,6 @@
 /* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
 #include "depotd.h"
+#include "jsonutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +39,27 @@ int validate_worker_name(const char *s)
 		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
 			return 0;
 	return 1;
+}
+
+/*
+ * Every key and string of a whole request (cmd and args, at any depth) is
+ * UTF-8: JSON is UTF-8 text, and what is refused here can never come back
+ * out in a reply, an event or another client's listing as bytes a JSON
+ * reader must reject. The message names the first field that is not.
+ */
+int validate_utf8(const cJSON *req, char *err, size_t errlen)
+{
+	char path[256];
+	int is_key;
+
+	if (!json_find_bad_utf8(req, path, sizeof path, &is_key))
+		return 0;
+	if (is_key)
+		snprintf(err, errlen, "the key '%s' is not valid UTF-8 (its bytes "
+		    "that are not are shown as \\xNN)", path);
+	else
+		snprintf(err, errlen, "'%s' is not valid UTF-8 text", path);
+	return -1;
 }
 
 int validate_int(const cJSON *args, const char *field, int required,
@@ -173,17 +195,8 @@ static char *default_name(const cJSON *argv)
 		len += (size_t)n;
 	}
 	/* Cut a UTF-8 character the truncation split. */
-	if (len == sizeof buf - 1) {
-		size_t lead = len;
-		while (lead > 0 && ((unsigned char)buf[lead - 1] & 0xc0) == 0x80)
-			lead--;
-		if (lead > 0 && (unsigned char)buf[lead - 1] >= 0xc0) {
-			unsigned char c = (unsigned char)buf[lead - 1];
-			size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-			if (len - (lead - 1) < need)
-				buf[lead - 1] = '\0';
-		}
-	}
+	if (len == sizeof buf - 1)
+		buf[utf8_cut(buf, len)] = '\0';
 	for (char *p = buf; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';

@@ -1,6 +1,7 @@
 /* worker.c: `depotd --worker NAME`: asks the daemon for tasks, runs them, heartbeats from its own thread. */
 #include "client.h"
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "paths.h"
 #include "timeutil.h"
@@ -48,6 +49,19 @@ static const char *error_code(const cJSON *reply)
 }
 
 /*
+ * client_call for every worker request. Results and messages hold text
+ * read from elsewhere (a feed's file names, an archive's member names);
+ * the daemon refuses a request that is not UTF-8, and a refused done
+ * would leave the task running for ever, so such text goes as U+FFFD.
+ */
+static enum client_status send_request(struct depot_client *c, const char *cmd,
+    cJSON *args, int timeout_ms, cJSON **reply, char *err, size_t errlen)
+{
+	json_repair_utf8(args);
+	return client_call(c, cmd, args, timeout_ms, reply, err, errlen);
+}
+
+/*
  * One request; retried while the daemon is unreachable. Returns the reply
  * (ok or error) and never NULL unless stopping.
  */
@@ -58,7 +72,7 @@ static cJSON *call(struct depot_client *c, const char *cmd, cJSON *args, int tim
 
 	for (;;) {
 		cJSON *reply = NULL;
-		enum client_status st = client_call(c, cmd, cJSON_Duplicate(args, 1),
+		enum client_status st = send_request(c, cmd, cJSON_Duplicate(args, 1),
 		    timeout_ms, &reply, err, sizeof err);
 		if (st == CLIENT_OK) {
 			cJSON_Delete(args);
@@ -166,7 +180,7 @@ static void *heartbeat_thread(void *arg)
 			return NULL;
 		}
 		reply = NULL;
-		if (client_call(c, "heartbeat", args, (int)(interval * 2 + 1000), &reply,
+		if (send_request(c, "heartbeat", args, (int)(interval * 2 + 1000), &reply,
 		    err, sizeof err) != CLIENT_OK) {
 			cJSON_Delete(reply);
 			continue;

@@ -206,7 +206,13 @@ _depotctl()
 		S) _depotctl_reply compgen -W 'active waiting running canceling completed failed canceled' -- "$cur" ;;
 		T) _depotctl_reply compgen -W 'task worker lock status' -- "$cur" ;;
 		BOOL) _depotctl_reply compgen -W 'true false' -- "$cur" ;;
-		FILE | DIR) _depotctl_reply compgen -f -- "$cur" ;;
+		FILE | DIR)
+			# A PEM option's @FILE is FILE: complete the name after the @.
+			if [[ $cur == @* ]]; then
+				_depotctl_reply compgen -P @ -f -- "${cur#@}"
+			else
+				_depotctl_reply compgen -f -- "$cur"
+			fi ;;
 		ID) _depotctl_reply compgen -W "$(_depotctl_task_ids "$prog" "${global[@]}")" -- "$cur" ;;
 		esac
 		return

@@ -29,8 +29,10 @@ DEPOT_DEFAULT_CONF=(
 
 # Every process a test starts (daemon, workers, their tasks) inherits this
 # variable, so teardown can find stragglers whatever their command line.
+# Tasks get only an allow-listed part of depotd's environment (exec.c),
+# LC_* among it: hence the name.
 depot_tag() {
-	echo "DEPOT_E2E_TAG=$DIR"
+	echo "LC_DEPOT_E2E_TAG=$DIR"
 }
 
 setup() {

@@ -2,8 +2,9 @@
 # DESIGN §8, §11 and doc/protocol.md (repo.*): repositories are created,
 # changed, listed, shown and deleted with depotctl; names and importer keys
 # are checked; PEM options read a file and the daemon keeps its text;
-# secrets never leave the daemon; a repository with an unfinished task is
-# not deleted.
+# secrets are read from files or standard input, never from the command
+# line ps shows, and never leave the daemon; a repository with an
+# unfinished task is not deleted.
 
 load helpers
 load repo_helpers
@@ -217,6 +218,108 @@ make_pem() {
 	[[ $output == *"$WORK/junk.txt"* ]]
 	run ctl --json repo show r1
 	[ "$(jq -r .importer.ssl_crl <<<"$output")" = "PEM, $(stat -c %s "$WORK/crl.pem") bytes" ]
+}
+
+# stored_setting REPO KEY: the importer setting KEY of REPO as the database holds it.
+stored_setting() {
+	sqlite3 -readonly "$DIR/depot.db" \
+		"SELECT json_extract(importer, '\$.$2') FROM repositories WHERE name = '$1'"
+}
+
+# ctl_waits_on PID: depotctl (not yet the shell that starts it) is PID.
+ctl_waits_on() {
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- 'depotctl.* repo '
+}
+
+@test "secrets come from --proxy-password-file, @FILE or standard input, and stand on no command line" {
+	depot_start
+	secret=Pw-$RANDOM$RANDOM-s3cret
+	# Only the first line counts, however long the rest.
+	{ printf '%s\n' "$secret"; head -c 9000 /dev/zero | tr '\0' x; } >"$WORK/pw"
+	make_pem "$WORK/client.key" "PRIVATE KEY" key-marker-1
+	ctl repo create r1 --feed file:///nonexistent/PULP_MANIFEST \
+		--proxy-password-file "$WORK/pw" --ssl-client-key "@$WORK/client.key"
+	[ "$(stored_setting r1 proxy_password)" = "$secret" ]
+	[ "$(stored_setting r1 ssl_client_key)" = "$(cat "$WORK/client.key")" ]
+	[ "$(ctl --json repo show r1 | jq -r .importer.proxy_password)" = "********" ]
+	ctl repo show r1 | grep -E '^ +proxy_password +\*{8}$'
+	ctl repo show r1 | grep -E '^ +ssl_client_key +\*{8}$'
+
+	# A Windows line end goes too; standard input is "-".
+	printf 'crlf-%s\r\n' "$secret" >"$WORK/pw-crlf"
+	ctl repo update r1 --proxy_password_file "$WORK/pw-crlf"
+	[ "$(stored_setting r1 proxy_password)" = "crlf-$secret" ]
+	ctl repo update r1 --proxy-password-file - <<<"stdin-$secret"
+	[ "$(stored_setting r1 proxy_password)" = "stdin-$secret" ]
+	make_pem "$WORK/ca.pem" CERTIFICATE ca-marker-2
+	ctl repo update r1 --ssl-ca-cert - <"$WORK/ca.pem"
+	[ "$(stored_setting r1 ssl_ca_cert)" = "$(cat "$WORK/ca.pem")" ]
+
+	# While depotctl waits for them, its command line names only "-" and
+	# the file: the password on a fifo it reads as standard input, the key
+	# in a fifo it opens as @FILE.
+	mkfifo "$WORK/pw.fifo" "$WORK/key.fifo"
+	make_pem "$WORK/client2.key" "PRIVATE KEY" key-marker-3
+	# Not through ctl: a function would leave a shell, not depotctl, as $!.
+	"$DEPOT_BIN/depotctl" -d "$DIR" repo update r1 --proxy-password-file - \
+		--ssl-client-key "@$WORK/key.fifo" <"$WORK/pw.fifo" >"$WORK/update.out" 2>&1 &
+	pid=$!
+	exec 8>"$WORK/pw.fifo"
+	wait_for ctl_waits_on "$pid"
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	echo "cmdline: $cmdline"
+	[[ $cmdline == *"--proxy-password-file - --ssl-client-key @$WORK/key.fifo"* ]]
+	printf 'fifo-%s\n' "$secret" >&8
+	exec 8>&-
+	exec 7>"$WORK/key.fifo"
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	ps_line=$(ps -ww -o args= -p "$pid")
+	cat "$WORK/client2.key" >&7
+	exec 7>&-
+	wait "$pid"
+	cat "$WORK/update.out"
+	[[ $cmdline != *"$secret"* && $cmdline != *key-marker* ]]
+	[[ $ps_line == *depotctl* && $ps_line != *"$secret"* && $ps_line != *key-marker* ]]
+	[ "$(stored_setting r1 proxy_password)" = "fifo-$secret" ]
+	[ "$(stored_setting r1 ssl_client_key)" = "$(cat "$WORK/client2.key")" ]
+}
+
+@test "two options on standard input, a file that cannot be read, or a password given twice are refused, sending nothing" {
+	depot_start
+	make_pem "$WORK/ca.pem" CERTIFICATE ca-marker-4
+	printf 'old-pass\n' >"$WORK/pw"
+	ctl repo create r1 --feed file:///nonexistent/PULP_MANIFEST --proxy-password-file "$WORK/pw"
+
+	run ctl repo create r2 --ssl-ca-cert - --ssl-client-key - <"$WORK/ca.pem"
+	[ "$status" -eq 2 ]
+	[[ $output == *--ssl-ca-cert*--ssl-client-key*"standard input"* ]]
+	run ctl repo update r1 --proxy-password-file - --ssl-crl - <"$WORK/ca.pem"
+	[ "$status" -eq 2 ]
+	[[ $output == *--proxy-password-file*--ssl-crl*"standard input"* ]]
+
+	run ctl repo create r2 --proxy-password-file "$WORK/nosuch.pw"
+	[ "$status" -eq 2 ]
+	[[ $output == *"'$WORK/nosuch.pw'"*--proxy-password-file*"No such file"* ]]
+	run ctl repo update r1 --ssl-client-key "@$WORK/nosuch.key"
+	[ "$status" -eq 2 ]
+	[[ $output == *"'$WORK/nosuch.key'"*--ssl-client-key*"No such file"* ]]
+	# A directory opens but does not read.
+	run ctl repo update r1 --proxy-password-file "$WORK"
+	[ "$status" -eq 2 ]
+	[[ $output == *"'$WORK'"* ]]
+	: >"$WORK/empty"
+	run ctl repo update r1 --proxy-password-file "$WORK/empty"
+	[ "$status" -eq 2 ]
+	[[ $output == *"'$WORK/empty'"*empty* ]]
+	run ctl repo update r1 --proxy-password new-pass --proxy-password-file "$WORK/pw"
+	[ "$status" -eq 2 ]
+	[[ $output == *--proxy-password*--proxy-password-file*proxy_password* ]]
+
+	# Nothing reached the daemon.
+	[ "$(ctl --json repo list | jq -r '[.[].name] | join(" ")')" = r1 ]
+	[ "$(stored_setting r1 proxy_password)" = old-pass ]
+	[ "$(stored_setting r1 ssl_client_key)" = "" ]
+	[ "$(stored_setting r1 ssl_crl)" = "" ]
 }
 
 @test "secrets show as ******** in show, --json and list, and never reach the log or events" {

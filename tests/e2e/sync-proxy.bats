@@ -71,6 +71,30 @@ small_feed() {
 	run -1 grep -F -- '"pass"' "$DIR/depotd.log"
 }
 
+@test "a proxy password given by file, not on the command line, gets a sync through the authenticating proxy" {
+	[ -x "$TINYPROXY" ] || skip "tinyproxy is not installed"
+	depot_start
+	small_feed
+	start_http "$WORK/feed"
+	start_tinyproxy
+	printf 'pass\n' >"$WORK/proxy.pw"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")" --proxy-url http://127.0.0.1 \
+		--proxy-port "$PROXY_PORT" --proxy-username user --proxy-password-file "$WORK/proxy.pw"
+	[ "$(repo_json r1 | jq -r .importer.proxy_password)" = "********" ]
+
+	sync_wait r1
+
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(proxied_requests | wc -l)" -eq 4 ]
+	# Given on standard input, a wrong one is refused by the proxy: the file's was used.
+	ctl repo update r1 --proxy-password-file - <<<"not-pass"
+	printf 'four\n' >"$WORK/feed/four.txt"
+	make_feed "$WORK/feed"
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $(jq -r .error.message <<<"$TASK") == *proxy* ]]
+}
+
 @test "the proxy setting is honoured: a feed only the proxy can reach syncs through it" {
 	[ -x "$TINYPROXY" ] || skip "tinyproxy is not installed"
 	depot_start

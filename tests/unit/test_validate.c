@@ -22,6 +22,7 @@ static void expect_args_refused(cJSON *args, const char *needle);
 static char *repeat(char c, size_t n);
 static void expect_ids_refused(const char *json);
 static int utf8_valid(const char *s);
+static void expect_utf8_refused(const char *json, const char *field);
 
 static cJSON *parse(const char *json)
 {
@@ -127,6 +128,24 @@ static int utf8_valid(const char *s)
 				return 0;
 	}
 	return 1;
+}
+
+/* The whole request json is refused by validate_utf8, naming field. */
+static void expect_utf8_refused(const char *json, const char *field)
+{
+	char err[512] = "", quoted[256];
+	cJSON *req = parse(json);
+	int rc = validate_utf8(req, err, sizeof err);
+
+	cJSON_Delete(req);
+	if (rc == 0)
+		fail_msg("accepted: %s", json);
+	snprintf(quoted, sizeof quoted, "'%s'", field);
+	if (strstr(err, quoted) == NULL)
+		fail_msg("expected %s in '%s'", quoted, err);
+	/* The refusal goes back in a reply: it must be text itself. */
+	if (!utf8_valid(err))
+		fail_msg("the message is not UTF-8: %s", err);
 }
 
 static void minimal_exec_request_is_accepted_and_filled_in(void **state)
@@ -802,6 +821,38 @@ static void resource_name_refuses_control_characters(void **state)
 	assert_false(validate_resource_name("a\x7f"));
 }
 
+static void request_of_valid_utf8_passes_the_text_check(void **state)
+{
+	char err[256] = "";
+	cJSON *req = parse("{\"cmd\": \"task.submit\", \"args\": {\"type\": \"exec\", "
+	    "\"name\": \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\", \"argv\": [\"true\"]}}");
+
+	(void)state;
+	assert_int_equal(validate_utf8(req, err, sizeof err), 0);
+	cJSON_Delete(req);
+}
+
+static void request_with_invalid_utf8_anywhere_is_refused_naming_the_field(void **state)
+{
+	(void)state;
+	expect_utf8_refused("{\"cmd\": \"task.l\xffist\"}", "cmd");
+	expect_utf8_refused("{\"cmd\": \"repo.create\", \"args\": {\"name\": \"caf\xe9\"}}",
+	    "args.name");
+	expect_utf8_refused("{\"cmd\": \"task.submit\", \"args\": {\"type\": \"exec\", "
+	    "\"argv\": [\"echo\", \"ok\", \"\xc0\xaf\"]}}", "args.argv[2]");
+	expect_utf8_refused("{\"cmd\": \"repo.update\", \"args\": {\"name\": \"r\", "
+	    "\"importer\": {\"proxy_password\": \"\xed\xa0\x80\"}}}",
+	    "args.importer.proxy_password");
+	expect_utf8_refused("{\"cmd\": \"task.submit\", \"args\": {\"resources\": "
+	    "[{\"name\": \"host:a\"}, {\"name\": \"host:\xf4\x90\x80\x80\"}]}}",
+	    "args.resources[1].name");
+	expect_utf8_refused("{\"cmd\": \"done\", \"args\": {\"error\": {\"message\": "
+	    "\"no file \xe2\x82\"}}}", "args.error.message");
+	/* A key: named with the bytes that are not text as \xNN. */
+	expect_utf8_refused("{\"cmd\": \"repo.create\", \"args\": {\"na\xffme\": \"r\"}}",
+	    "args.na\\xffme");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -851,6 +902,8 @@ int main(void)
 		cmocka_unit_test(worker_name_allows_only_letters_digits_dot_dash_underscore),
 		cmocka_unit_test(resource_name_of_1_to_255_bytes_is_accepted),
 		cmocka_unit_test(resource_name_refuses_control_characters),
+		cmocka_unit_test(request_of_valid_utf8_passes_the_text_check),
+		cmocka_unit_test(request_with_invalid_utf8_anywhere_is_refused_naming_the_field),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
