@@ -3,6 +3,7 @@
 #include "config.h"
 #include "fsutil.h"
 #include "jsonstream.h"
+#include "jsonutil.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -252,6 +253,9 @@ static int check_path(struct reader *r, const char *path, char *buf, size_t bufl
 
 	if (len > 1 && path[len - 1] == '/')
 		len--;
+	/* Manifest paths are JSON text: a name that is not UTF-8 matches none, and is not echoed. */
+	if (!utf8_valid(path, len))
+		return refuse(r, "a member's path is not valid UTF-8");
 	if (len > BACKUP_MAX_PATH || len >= buflen)
 		return refuse(r, "a member's path is longer than %d bytes", BACKUP_MAX_PATH);
 	memcpy(buf, path, len);

@@ -1,5 +1,6 @@
 /* jsonstream.c: a pull reader for JSON too large to hold (a backup's MANIFEST.json), with every string and nesting depth bounded. */
 #include "jsonstream.h"
+#include "jsonutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,30 +117,6 @@ static int hex4(struct jstream *js, unsigned *v)
 	return 0;
 }
 
-/* Length of the UTF-8 sequence that starts with lead and its allowed second byte range (RFC 3629 table). */
-static int utf8_lead(int lead, int *lo, int *hi)
-{
-	*lo = 0x80;
-	*hi = 0xbf;
-	if (lead >= 0xc2 && lead <= 0xdf)
-		return 2;
-	if (lead >= 0xe0 && lead <= 0xef) {
-		if (lead == 0xe0)
-			*lo = 0xa0;	/* no overlongs */
-		if (lead == 0xed)
-			*hi = 0x9f;	/* no surrogates */
-		return 3;
-	}
-	if (lead >= 0xf0 && lead <= 0xf4) {
-		if (lead == 0xf0)
-			*lo = 0x90;
-		if (lead == 0xf4)
-			*hi = 0x8f;	/* nothing past U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
 int js_string(struct jstream *js, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -198,19 +175,8 @@ int js_string(struct jstream *js, char *out, size_t cap)
 			default:
 				return js_fail(js, "an unknown escape in a string");
 			}
-		} else if (c < 0x80) {
-			u[ulen++] = (char)c;
 		} else {
-			int lo, hi, len = utf8_lead(c, &lo, &hi);
-			if (len == 0)
-				return js_fail(js, "a string is not valid UTF-8");
-			u[ulen++] = (char)c;
-			for (int i = 1; i < len; i++) {
-				int b = next(js);
-				if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xbf))
-					return js_fail(js, "a string is not valid UTF-8");
-				u[ulen++] = (char)b;
-			}
+			u[ulen++] = (char)c;	/* checked whole at the end */
 		}
 		if (n + ulen >= cap)
 			return js_fail(js, "a string is longer than %zu bytes", cap - 1);
@@ -218,6 +184,8 @@ int js_string(struct jstream *js, char *out, size_t cap)
 		n += ulen;
 	}
 	out[n] = '\0';
+	if (!utf8_valid(out, n))
+		return js_fail(js, "a string is not valid UTF-8");
 	return 0;
 }
 
