@@ -619,10 +619,46 @@ static void format_duration_for_display(void **state)
 	assert_string_equal(buf, "1d01h");
 }
 
+static void limits_keys_parse_and_refuse_out_of_range(void **state)
+{
+	struct scratch *s = *state;
+
+	assert_int_equal(load(s, "[limits]\nrestore_max_members = 10\nrestore_free_margin = 1GiB\n"), 0);
+	assert_int_equal(s->cfg.restore_max_members, 10);
+	assert_int_equal(s->cfg.restore_free_margin, 1LL << 30);
+	expect_refused(s, "[limits]\nrestore_max_members = 0\n", 2, "out of range");
+	expect_refused(s, "[limits]\nrestore_free_margin = lots\n", 2, "not a size");
+}
+
+/* A backup's depot.conf is checked from memory, with the name it is given standing for the file. */
+static void config_parse_reads_text_held_in_memory(void **state)
+{
+	static const char bad[] = "[daemon]\nworkers = lots\n";
+	static const char good[] = "[daemon]\nworkers = 5\n";
+	struct depot_config cfg;
+	char err[256] = "";
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_parse("depot.conf", good, strlen(good), &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.workers, 5);
+	config_defaults(&cfg);
+	assert_int_equal(config_parse("depot.conf", "", 0, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(config_parse("depot.conf", bad, strlen(bad), &cfg, err, sizeof err), -1);
+	assert_non_null(strstr(err, "depot.conf:2: workers = 'lots'"));
+	/* Only len bytes are read: what follows them, here a bad line, is not. */
+	assert_int_equal(config_parse("depot.conf", "[daemon]\nworkers = 3\nJUNK", 21, &cfg, err,
+	    sizeof err), 0);
+	assert_int_equal(cfg.workers, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_match_design_section_4),
+		cmocka_unit_test_setup_teardown(limits_keys_parse_and_refuse_out_of_range, setup, teardown),
+		cmocka_unit_test(config_parse_reads_text_held_in_memory),
 		cmocka_unit_test_setup_teardown(missing_file_is_not_an_error_and_keeps_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(empty_file_keeps_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_file_with_every_key_and_inline_comments_parses, setup, teardown),
