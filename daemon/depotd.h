@@ -299,9 +299,9 @@ void publish_modes(gid_t gid, struct pub_modes *m);
  */
 int publish_root_open(struct fs_root *pub, const struct fs_root *data, const char *dir,
     const struct pub_modes *m, char *err, size_t errlen);
-/* Takes publication NAME out of the publish directory at once, then removes it. */
-int publish_remove(const struct fs_root *data, const char *dir, const char *name, char *err,
-    size_t errlen);
+/* Takes publication NAME out of the publish directory dir (modes m) at once, then removes it. */
+int publish_remove(const struct fs_root *data, const char *dir, const struct pub_modes *m,
+    const char *name, char *err, size_t errlen);
 
 /* worker.c */
 int worker_main(const char *dir, const char *name, int supervised);

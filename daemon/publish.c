@@ -118,16 +118,14 @@ int publish_root_open(struct fs_root *pub, const struct fs_root *data, const cha
 	return 0;
 }
 
-int publish_remove(const struct fs_root *data, const char *dir, const char *name, char *err,
-    size_t errlen)
+int publish_remove(const struct fs_root *data, const char *dir, const struct pub_modes *m,
+    const char *name, char *err, size_t errlen)
 {
-	struct pub_modes m;
 	struct fs_root pub;
 	char gone[128];
 	int rc = 0;
 
-	publish_modes((gid_t)-1, &m);
-	if (publish_root_open(&pub, data, dir, &m, err, errlen) < 0)
+	if (publish_root_open(&pub, data, dir, m, err, errlen) < 0)
 		return -1;
 	/* Renamed first, so the publication disappears at once however long the removal takes. */
 	snprintf(gone, sizeof gone, ".deleted-%s-%lld", name, (long long)time_now_ms());

@@ -355,6 +355,7 @@ int repo_update(const char *name, const cJSON *importer)
 
 int repo_delete(const char *name)
 {
+	struct pub_modes pm;
 	sqlite3_stmt *q;
 	char err[1024];
 	int rc = -1;
@@ -372,7 +373,8 @@ int repo_delete(const char *name)
 		return -1;
 	}
 	/* A deleted repository's publication disappears at once. */
-	if (publish_remove(daemon_data(), D->publish_dir, name, err, sizeof err) < 0)
+	publish_modes(D->cfg.publish_gid, &pm);
+	if (publish_remove(daemon_data(), D->publish_dir, &pm, name, err, sizeof err) < 0)
 		log_warn("%s", err);
 	return 0;
 }
