@@ -327,9 +327,13 @@ void fs_beneath_error(const struct fs_root *r, const char *path, int errnum, cha
 			continue;
 		ssize_t t = readlinkat(r->fd, prefix, target, sizeof target - 1);
 		target[t > 0 ? t : 0] = '\0';
-		snprintf(out, n, "%s/%s: %s/%s is a symbolic link (to %s) that could lead outside %s; "
-		    "depot follows no link there: remove it", r->path, path, r->path, prefix, target,
-		    r->path);
+		if (i == len)
+			snprintf(out, n, "%s/%s: a symbolic link (to %s) that could lead outside %s; "
+			    "depot follows no link there: remove it", r->path, path, target, r->path);
+		else
+			snprintf(out, n, "%s/%s: %s/%s is a symbolic link (to %s) that could lead outside "
+			    "%s; depot follows no link there: remove it", r->path, path, r->path, prefix,
+			    target, r->path);
 		return;
 	}
 	snprintf(out, n, "%s/%s: the path leads outside %s, and depot follows no link there",

@@ -292,6 +292,10 @@ static void beneath_error_names_the_link_and_where_it_leads(void **state)
 	if (strncmp(msg, want, strlen(want)) != 0)
 		fail_msg("expected '%s…', got '%s'", want, msg);
 	assert_non_null(strstr(msg, "depot follows no link"));
+	fs_beneath_error(&s->root, "logs", ELOOP, msg, sizeof msg);
+	snprintf(want, sizeof want, "%s/logs: a symbolic link (to %s)", s->root_path, s->out);
+	if (strncmp(msg, want, strlen(want)) != 0)
+		fail_msg("expected '%s…', got '%s'", want, msg);
 	fs_beneath_error(&s->root, "../x", EXDEV, msg, sizeof msg);
 	assert_non_null(strstr(msg, "leads outside"));
 	fs_beneath_error(&s->root, "nope", ENOENT, msg, sizeof msg);
