@@ -270,8 +270,9 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "publish" },
 		.usage = "NAME [--version N] [--retries N] [--after ID] [--wait]",
 		.summary = "queue a publication of a repository version",
-		.help = "Links the version's files under publish/NAME/versions/N "
-		    "with a PULP_MANIFEST, then points publish/NAME/current at it. "
+		.help = "Links the version's files under PUBLISH/NAME/versions/N "
+		    "with a PULP_MANIFEST, then points PUBLISH/NAME/current at it "
+		    "(PUBLISH: depot.conf's [publish] dir, by default DIR/publish). "
 		    "Prints the task's id; with --wait, waits for it and exits 0 "
 		    "when it completed, 1 when it failed, 4 when it was canceled.",
 		.opts = {

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int content_mkdir(const char *path, int *created, char *err, size_t errlen);
-static int content_sync_file(const char *path, off_t *size, char *err, size_t errlen);
+static int content_sync_file(const struct fs_root *data, const char *tmp, off_t *size,
+    char *err, size_t errlen);
 
 int content_valid_sha256(const char *s)
 {
@@ -21,41 +21,28 @@ int content_valid_sha256(const char *s)
 	return s[64] == '\0';
 }
 
-int content_path(const char *dir, const char *sha256, char *out, size_t n)
+int content_path(const char *sha256, char *out, size_t n)
 {
 	int r;
 
 	if (!content_valid_sha256(sha256))
 		return -1;
-	r = snprintf(out, n, "%s/content/sha256/%.2s/%s", dir, sha256, sha256);
+	r = snprintf(out, n, "content/sha256/%.2s/%s", sha256, sha256);
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 
-int content_has(const char *dir, const char *sha256, int64_t size)
+int content_has(const struct fs_root *data, const char *sha256, int64_t size)
 {
-	char path[4352];
+	char path[128];
 	struct stat st;
+	int fd, rc;
 
-	if (content_path(dir, sha256, path, sizeof path) < 0 || stat(path, &st) < 0)
+	if (content_path(sha256, path, sizeof path) < 0 ||
+	    (fd = fs_open_beneath(data->fd, path, O_PATH, 0)) < 0)
 		return 0;
-	return S_ISREG(st.st_mode) && (int64_t)st.st_size == size;
-}
-
-/* mkdir that accepts an existing directory; *created says whether this call made it. */
-static int content_mkdir(const char *path, int *created, char *err, size_t errlen)
-{
-	struct stat st;
-
-	*created = 0;
-	if (mkdir(path, 0755) == 0) {
-		*created = 1;
-		return 0;
-	}
-	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	snprintf(err, errlen, "cannot create %s: %s", path,
-	    errno == EEXIST ? "it exists and is not a directory" : strerror(errno));
-	return -1;
+	rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_size == size;
+	close(fd);
+	return rc;
 }
 
 /*
@@ -63,81 +50,89 @@ static int content_mkdir(const char *path, int *created, char *err, size_t errle
  * so the store never names a file with missing blocks. 0644: publish
  * hard-links the same inode where a web server reads it.
  */
-static int content_sync_file(const char *path, off_t *size, char *err, size_t errlen)
+static int content_sync_file(const struct fs_root *data, const char *tmp, off_t *size,
+    char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = fs_open_beneath(data->fd, tmp, O_RDONLY, 0);
 	struct stat st;
 
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		fs_beneath_error(data, tmp, errno, err, errlen);
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || fchmod(fd, 0644) < 0) {
-		snprintf(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot sync %s/%s: %s", data->path, tmp, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "cannot store %s: not a regular file", path);
+		snprintf(err, errlen, "cannot store %s/%s: not a regular file", data->path, tmp);
 		close(fd);
 		return -1;
 	}
 	*size = st.st_size;
 	if (close(fd) < 0) {
-		snprintf(err, errlen, "cannot sync %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot sync %s/%s: %s", data->path, tmp, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-int content_commit(const char *dir, const char *tmp_path, const char *sha256,
+int content_commit(const struct fs_root *data, const char *tmp, const char *sha256,
     char *err, size_t errlen)
 {
-	char top[4352], algo[4352], fan[4352], dst[4352];
-	int made_top, made_algo, made_fan, link_errno;
+	char dst[128], fan[64], tbase[256], why[1024];
+	int fanfd = -1, tmpdir = -1, rc = -1, link_errno;
 	struct stat st;
 	off_t size;
 
-	if (content_path(dir, sha256, dst, sizeof dst) < 0) {
-		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256 or the path is too long",
-		    sha256, dir);
+	if (content_path(sha256, dst, sizeof dst) < 0) {
+		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
 		return -1;
 	}
-	snprintf(top, sizeof top, "%s/content", dir);
-	snprintf(algo, sizeof algo, "%s/content/sha256", dir);
-	snprintf(fan, sizeof fan, "%s/content/sha256/%.2s", dir, sha256);
-	if (content_sync_file(tmp_path, &size, err, errlen) < 0 ||
-	    content_mkdir(top, &made_top, err, errlen) < 0 ||
-	    content_mkdir(algo, &made_algo, err, errlen) < 0 ||
-	    content_mkdir(fan, &made_fan, err, errlen) < 0)
+	snprintf(fan, sizeof fan, "content/sha256/%.2s", sha256);
+	if (content_sync_file(data, tmp, &size, err, errlen) < 0)
 		return -1;
+	/* The store's directories hold nothing a web server reads (publications link the files): the umask decides. */
+	if ((fanfd = fs_mkdirs_beneath(data->fd, fan, 0755)) < 0) {
+		fs_beneath_error(data, fan, errno, why, sizeof why);
+		snprintf(err, errlen, "cannot create %s", why);
+		return -1;
+	}
+	if ((tmpdir = fs_parent_beneath(data->fd, tmp, 0, tbase, sizeof tbase)) < 0) {
+		fs_beneath_error(data, tmp, errno, err, errlen);
+		goto out;
+	}
 	/* link, unlike rename, never replaces: a file another task stored meanwhile stays as it is. */
-	link_errno = link(tmp_path, dst) == 0 ? 0 : errno;
+	link_errno = linkat(tmpdir, tbase, fanfd, sha256, 0) == 0 ? 0 : errno;
 	if (link_errno == 0) {
 		/* The content is stored; a temp left behind is only clutter that tmp/ loses at start. */
-		(void)unlink(tmp_path);
-	} else if (link_errno == EEXIST && stat(dst, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size == size) {
-		(void)unlink(tmp_path);
-		return 0;
+		(void)unlinkat(tmpdir, tbase, 0);
+	} else if (link_errno == EEXIST && fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size == size) {
+		(void)unlinkat(tmpdir, tbase, 0);
 	} else if (link_errno == EEXIST || link_errno == EPERM || link_errno == EOPNOTSUPP ||
 	    link_errno == EMLINK || link_errno == ENOSYS) {
 		/*
 		 * A damaged file (wrong size) under that name, or a file system
 		 * without hard links: rename is as atomic, and replacing is right.
 		 */
-		if (rename(tmp_path, dst) < 0) {
-			snprintf(err, errlen, "cannot move %s to %s: %s", tmp_path, dst, strerror(errno));
-			return -1;
+		if (renameat(tmpdir, tbase, fanfd, sha256) < 0) {
+			snprintf(err, errlen, "cannot move %s/%s to %s/%s: %s", data->path, tmp,
+			    data->path, dst, strerror(errno));
+			goto out;
 		}
 	} else {
-		snprintf(err, errlen, "cannot link %s to %s: %s", tmp_path, dst, strerror(link_errno));
-		return -1;
+		snprintf(err, errlen, "cannot link %s/%s to %s/%s: %s", data->path, tmp, data->path,
+		    dst, strerror(link_errno));
+		goto out;
 	}
-	(void)made_top;
-	(void)made_algo;
-	(void)made_fan;
-	return 0;
+	rc = 0;
+out:
+	if (tmpdir >= 0)
+		close(tmpdir);
+	close(fanfd);
+	return rc;
 }
 
 /*
@@ -146,19 +141,19 @@ int content_commit(const char *dir, const char *tmp_path, const char *sha256,
  * Called before the version that references the files is recorded, so a
  * version never names content a crash could lose.
  */
-int content_sync_store(const char *dir, char *err, size_t errlen)
+int content_sync_store(const struct fs_root *data, char *err, size_t errlen)
 {
-	char top[4352];
+	char why[1024];
 	int fd, rc;
 
-	snprintf(top, sizeof top, "%s/content", dir);
-	if ((fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", top, strerror(errno));
+	if ((fd = fs_open_beneath(data->fd, "content", O_RDONLY | O_DIRECTORY, 0)) < 0) {
+		fs_beneath_error(data, "content", errno, why, sizeof why);
+		snprintf(err, errlen, "cannot open %s", why);
 		return -1;
 	}
 	rc = syncfs(fd);
 	if (rc < 0)
-		snprintf(err, errlen, "cannot sync %s: %s", top, strerror(errno));
+		snprintf(err, errlen, "cannot sync %s/content: %s", data->path, strerror(errno));
 	close(fd);
 	return rc;
 }

@@ -5,36 +5,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fsutil.h"
+
 /* 1 if s is 64 lowercase hex digits (how the store names files), else 0. */
 int content_valid_sha256(const char *s);
 
 /*
- * DIR/content/sha256/ab/<sha256> into out, where ab are the digest's first
- * two digits (a fan-out, so no directory holds more than 1/256 of the
- * store). Returns 0, or -1 if the digest is not 64 lowercase hex digits or
- * the path does not fit in n bytes.
+ * content/sha256/ab/<sha256>, relative to the data directory, into out,
+ * where ab are the digest's first two digits (a fan-out, so no directory
+ * holds more than 1/256 of the store). Returns 0, or -1 if the digest is not
+ * 64 lowercase hex digits or the path does not fit in n bytes.
  */
-int content_path(const char *dir, const char *sha256, char *out, size_t n);
-
-/* 1 if the store holds sha256 as a regular file of exactly size bytes, else 0. */
-int content_has(const char *dir, const char *sha256, int64_t size);
+int content_path(const char *sha256, char *out, size_t n);
 
 /*
- * Moves the complete, verified file tmp_path into the store under sha256,
- * atomically: readers see the whole file or none. Makes it world-readable
- * (publish hard-links it where a web server reads it), creates the fan-out
+ * 1 if the store in data holds sha256 as a regular file of exactly size
+ * bytes, else 0. Like every call here it resolves nothing through a link
+ * (the *_beneath calls of fsutil.h).
+ */
+int content_has(const struct fs_root *data, const char *sha256, int64_t size);
+
+/*
+ * Moves the complete, verified file tmp (relative to data, in its tmp/)
+ * into the store under sha256, atomically: readers see the whole file or
+ * none. Makes it mode 0644 (publish hard-links it where a web server reads
+ * it, and gives it the publication's group and mode), creates the fan-out
  * directory and links it into place. It is durable once content_sync_store
  * has run, which a sync does before its version is recorded.
  * A file already stored under that digest with the same size is kept and
- * tmp_path removed; one with another size (damaged) is replaced. tmp_path
- * must be on the same file system (DIR/tmp is). Returns 0 (tmp_path no
- * longer exists), or -1 with a message naming the path in err (tmp_path is
+ * tmp removed; one with another size (damaged) is replaced. Returns 0 (tmp
+ * no longer exists), or -1 with a message naming the path in err (tmp is
  * left for the caller to remove).
  */
-int content_commit(const char *dir, const char *tmp_path, const char *sha256,
+int content_commit(const struct fs_root *data, const char *tmp, const char *sha256,
     char *err, size_t errlen);
 
 /* Flushes the store to disk: content_commit leaves durability to one call of this. */
-int content_sync_store(const char *dir, char *err, size_t errlen);
+int content_sync_store(const struct fs_root *data, char *err, size_t errlen);
 
 #endif

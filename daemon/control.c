@@ -432,12 +432,13 @@ static void h_task_log(struct conn *conn, const cJSON *args)
 	cJSON_Delete(t);
 	/* Read final-ness before the file, so output written before the end is never missed. */
 	final = task_find(id) == NULL;
-	snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)id);
+	task_log_path(id, path, sizeof path);
 	if ((buf = malloc((size_t)max + 1)) == NULL) {
 		server_reply_err(conn, ERR_INTERNAL, "out of memory");
 		return;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Beneath the data directory: a link there must not show a client some other file. */
+	fd = fs_open_beneath(daemon_data()->fd, path, O_RDONLY, 0);
 	if (fd >= 0) {
 		got = pread(fd, buf, (size_t)max, offset);
 		if (fstat(fd, &st) != 0)

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "lockmgr.h"
 #include "proto.h"
 
@@ -82,6 +83,9 @@ struct worker {
 /* The daemon's whole state, owned by the main thread. */
 struct depotd {
 	char dir[4096];
+	struct fs_root data;			/* dir, opened once: use daemon_data() */
+	char publish_dir[4096];			/* [publish] dir, or DIR/publish */
+	mode_t task_umask;			/* depotd's umask at start, for exec tasks */
 	struct depot_config cfg;
 	struct store *store;
 	struct lockmgr *locks;
@@ -109,6 +113,18 @@ extern struct depotd *D;
 
 /* main.c */
 int daemon_main(const char *dir, const struct depot_config *cfg);
+
+/* datadir.c */
+/*
+ * The data directory for the *_beneath calls; opened again (and made
+ * private again) when a restore swapped another one in: call it right after
+ * such a swap.
+ */
+const struct fs_root *daemon_data(void);
+/* DIR 0700, or 0710 group socket_group: what its members need to reach run/, no more. */
+void datadir_secure(void);
+/* The directory open as fd gets exactly mode and, unless gid is -1, group gid; failures are logged. */
+void datadir_set_mode(int fd, const char *path, mode_t mode, gid_t gid);
 
 /* loop.c */
 struct loop_event {
@@ -173,6 +189,8 @@ void task_free(struct task *t);
 cJSON *task_to_json(const struct task *t);
 cJSON *task_resources_json(const struct task *t);
 cJSON *task_progress_json(const struct task *t);
+/* logs/ID.log: where task id's output goes, relative to the data directory. */
+void task_log_path(int64_t id, char *out, size_t n);
 /* Task JSON for any id, active or final; NULL if unknown. */
 cJSON *task_json_by_id(int64_t id);
 /* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */
@@ -266,6 +284,25 @@ int supervisor_owns(pid_t pid);
 int events_open(const char *url, char *err, size_t errlen);
 void events_publish(const char *topic, cJSON *body);
 void events_close(void);
+
+/* publish.c */
+/* The modes of publications: 0755/0644, or 0750/0640 owned by [publish] group (gid not -1). */
+struct pub_modes {
+	mode_t dir, file;
+	gid_t gid;
+};
+void publish_modes(gid_t gid, struct pub_modes *m);
+/*
+ * Opens the publish directory dir as pub, making it (mode m) if missing.
+ * Inside the data directory it is opened beneath data, so a link planted
+ * there is never followed (-1, errno ELOOP or EXDEV); elsewhere its path is
+ * the administrator's. -1 with a message naming the path in err.
+ */
+int publish_root_open(struct fs_root *pub, const struct fs_root *data, const char *dir,
+    const struct pub_modes *m, char *err, size_t errlen);
+/* Takes publication NAME out of the publish directory dir (modes m) at once, then removes it. */
+int publish_remove(const struct fs_root *data, const char *dir, const struct pub_modes *m,
+    const char *name, char *err, size_t errlen);
 
 /* worker.c */
 int worker_main(const char *dir, const char *name, int supervised);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,7 +108,12 @@ static char **task_environ(const cJSON *task)
 	return env;
 }
 
-static pid_t spawn_task(char **argv, char **envp, int out_fd, int *err)
+/*
+ * posix_spawn has no umask attribute: the command's is set around the spawn.
+ * Only this thread of the worker creates files (the heartbeat thread does
+ * not), so depotd's own 077 is back before anything else could use it.
+ */
+static pid_t spawn_task(char **argv, char **envp, int out_fd, mode_t cmd_umask, int *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -136,7 +142,9 @@ static pid_t spawn_task(char **argv, char **envp, int out_fd, int *err)
 	posix_spawnattr_setsigdefault(&attr, &deflt);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
+	cmd_umask = umask(cmd_umask);
 	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	umask(cmd_umask);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	return *err == 0 ? pid : -1;
@@ -183,8 +191,9 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 {
 	const char *log_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "log_path"));
 	const cJSON *log_max = cJSON_GetObjectItemCaseSensitive(task, "log_max");
+	const cJSON *cmd_umask = cJSON_GetObjectItemCaseSensitive(task, "umask");
 	struct capped_log lg = { .fd = -1, .max = 1024 * 1024 };
-	char **argv = argv_from(task), **envp, msg[512];
+	char **argv = argv_from(task), **envp, msg[1536], why[1024];
 	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0;
 	int64_t term_at = 0;
 	int killed = 0, pidfd = -1;
@@ -199,9 +208,12 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		return;
 	}
 	if (log_path == NULL ||
-	    (lg.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0) {
-		snprintf(msg, sizeof msg, "cannot open the task's log %s: %s",
-		    log_path ? log_path : "(none)", strerror(errno));
+	    (lg.fd = fs_open_beneath(worker_data.fd, log_path, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600)) < 0) {
+		if (log_path != NULL)
+			fs_beneath_error(&worker_data, log_path, errno, why, sizeof why);
+		snprintf(msg, sizeof msg, "cannot open the task's log %s",
+		    log_path ? why : "(none given)");
 		*error = error_obj("exception", msg);
 		free(argv);
 		return;
@@ -216,7 +228,8 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = error_obj("exception", "out of memory");
 		goto out;
 	}
-	pid = spawn_task(argv, envp, pipefd[1], &spawn_err);
+	pid = spawn_task(argv, envp, pipefd[1], cJSON_IsNumber(cmd_umask) ?
+	    (mode_t)cmd_umask->valuedouble & 0777 : 022, &spawn_err);
 	free(envp);
 	close(pipefd[1]);
 	if (pid < 0) {

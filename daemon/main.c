@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,33 +32,19 @@ static void usage(FILE *f)
 	    "See depotd(8).\n");
 }
 
-static int make_dir(const char *dir, const char *sub, mode_t mode, char *err, size_t errlen)
-{
-	char path[4200];
-
-	if (sub == NULL)
-		snprintf(path, sizeof path, "%s", dir);
-	else if (paths_join(path, sizeof path, dir, sub) < 0) {
-		snprintf(err, errlen, "path too long: %s/%s", dir, sub);
-		return -1;
-	}
-	if (mkdir(path, mode) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "creating %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
+/* The umask depotd was started with: exec tasks' commands get it back (DESIGN §5: the submitter's world). */
+static mode_t inherited_umask = 022;
 
 /* Returns the pid-file fd, holding a write lock for the daemon's life. */
-static int lock_pid_file(const char *dir, char *err, size_t errlen)
+static int lock_pid_file(char *err, size_t errlen)
 {
-	char path[4200], buf[32];
+	char path[64], buf[32];
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	int fd, len;
 
-	snprintf(path, sizeof path, "%s/run/%s", dir, DEPOT_PID_FILE);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-		snprintf(err, errlen, "opening %s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "run/%s", DEPOT_PID_FILE);
+	if ((fd = fs_open_beneath(D->data.fd, path, O_RDWR | O_CREAT, 0600)) < 0) {
+		fs_beneath_error(&D->data, path, errno, err, errlen);
 		return -1;
 	}
 	if (fcntl(fd, F_SETLK, &fl) < 0) {
@@ -67,13 +52,13 @@ static int lock_pid_file(const char *dir, char *err, size_t errlen)
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
 		snprintf(err, errlen, "another depotd (pid %s) is using %s",
-		    buf[0] ? buf : "?", dir);
+		    buf[0] ? buf : "?", D->dir);
 		close(fd);
 		return -1;
 	}
 	len = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-		snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "writing %s/%s: %s", D->dir, path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -82,14 +67,14 @@ static int lock_pid_file(const char *dir, char *err, size_t errlen)
 
 static int open_sockets(char *err, size_t errlen)
 {
-	char url[4300], path[4200];
+	char url[4300], path[64];
 	int mode = D->have_socket_gid ? 0660 : 0600;
 	const char *names[] = { DEPOT_CONTROL_SOCK, DEPOT_WORKER_SOCK, DEPOT_EVENTS_SOCK };
 
 	/* Only one daemon holds the pid lock, so any socket file here is stale. */
 	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof path, "%s/run/%s", D->dir, names[i]);
-		unlink(path);
+		snprintf(path, sizeof path, "run/%s", names[i]);
+		fs_unlink_beneath(D->data.fd, path);
 	}
 	if (paths_socket_url(D->dir, DEPOT_CONTROL_SOCK, url, sizeof url, err, errlen) < 0 ||
 	    (D->control = server_open(url, mode, (size_t)D->cfg.max_message,
@@ -105,9 +90,10 @@ static int open_sockets(char *err, size_t errlen)
 	if (D->have_socket_gid) {
 		const char *shared[] = { DEPOT_CONTROL_SOCK, DEPOT_EVENTS_SOCK };
 		for (size_t i = 0; i < 2; i++) {
-			snprintf(path, sizeof path, "%s/run/%s", D->dir, shared[i]);
-			if (chown(path, (uid_t)-1, D->socket_gid) < 0) {
-				snprintf(err, errlen, "chown %s to socket_group: %s", path,
+			snprintf(path, sizeof path, "run/%s", shared[i]);
+			if (fchownat(D->data.fd, path, (uid_t)-1, D->socket_gid,
+			    AT_SYMLINK_NOFOLLOW) < 0) {
+				snprintf(err, errlen, "chown %s/%s to socket_group: %s", D->dir, path,
 				    strerror(errno));
 				return -1;
 			}
@@ -116,44 +102,129 @@ static int open_sockets(char *err, size_t errlen)
 	return 0;
 }
 
-static int prepare_dir(char *err, size_t errlen)
+/*
+ * Takes every permission from group and others on DIR/name, a file that
+ * holds secrets (the importers' passwords and keys are in depot.db). A link
+ * there is refused (-1) when refuse_link, else left alone.
+ */
+static int narrow_file(const char *name, int refuse_link, char *err, size_t errlen)
 {
-	char path[4200];
-	struct group *gr;
+	int fd = fs_open_beneath(D->data.fd, name, O_RDONLY | O_NONBLOCK, 0);
 	struct stat st;
 
-	if (make_dir(D->dir, NULL, 0700, err, errlen) < 0 ||
-	    make_dir(D->dir, "run", D->cfg.socket_group[0] ? 0750 : 0700, err, errlen) < 0 ||
-	    make_dir(D->dir, "logs", 0750, err, errlen) < 0 ||
-	    make_dir(D->dir, "tmp", 0700, err, errlen) < 0 ||
-	    make_dir(D->dir, "content", 0755, err, errlen) < 0 ||
-	    make_dir(D->dir, "publish", 0755, err, errlen) < 0)
+	if (fd < 0) {
+		if (errno == ENOENT || ((errno == ELOOP || errno == EXDEV) && !refuse_link))
+			return 0;
+		fs_beneath_error(&D->data, name, errno, err, errlen);
 		return -1;
-	if (D->cfg.socket_group[0]) {
-		if ((gr = getgrnam(D->cfg.socket_group)) == NULL) {
-			snprintf(err, errlen, "socket_group '%s' does not exist", D->cfg.socket_group);
-			return -1;
-		}
-		D->socket_gid = gr->gr_gid;
-		D->have_socket_gid = 1;
-		/* The group must be able to pass through DIR to reach run/ (but not list it). */
-		if (stat(D->dir, &st) == 0 && (st.st_mode & 0011) != 0011)
-			chmod(D->dir, (st.st_mode & 07777) | 0011);
-		paths_join(path, sizeof path, D->dir, "run");
-		if (chown(path, (uid_t)-1, gr->gr_gid) < 0 || chmod(path, 0750) < 0) {
-			snprintf(err, errlen, "giving %s to group %s: %s", path,
-			    D->cfg.socket_group, strerror(errno));
-			return -1;
-		}
-	} else {
-		/* run/ reachable only by us: nng chmods the sockets only after bind. */
-		paths_join(path, sizeof path, D->dir, "run");
-		chmod(path, 0700);
 	}
-	/* tmp/ holds only what a killed process left half-written: nothing there survives a start. */
-	paths_join(path, sizeof path, D->dir, "tmp");
-	if (fs_empty_dir(path) < 0)
-		log_warn("cannot empty %s: %m", path);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+	    fchmod(fd, st.st_mode & 07700) < 0)
+		log_warn("%s/%s is mode %04o and cannot be made private: %m", D->dir, name,
+		    (unsigned)(st.st_mode & 07777));
+	close(fd);
+	return 0;
+}
+
+/*
+ * DIR/name as a directory of mode: made if missing, narrowed to mode if
+ * narrow. A link in its place is replaced when the directory is renewed
+ * at each start anyway (run/, tmp/); elsewhere it is only reported, and the
+ * tasks that would write there fail naming it.
+ */
+static int prepare_subdir(const char *name, mode_t mode, gid_t gid, int renewed, int narrow)
+{
+	char why[1024], path[4200];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", D->dir, name);
+	if (mkdirat(D->data.fd, name, 0700) < 0 && errno != EEXIST) {
+		log_error("creating %s: %m", path);
+		return -1;
+	}
+	if ((fd = fs_open_beneath(D->data.fd, name, O_RDONLY | O_DIRECTORY, 0)) < 0 &&
+	    (errno == ELOOP || errno == EXDEV)) {
+		fs_beneath_error(&D->data, name, errno, why, sizeof why);
+		if (!renewed) {
+			log_warn("%s (the tasks that write there fail until then)", why);
+			return 0;
+		}
+		log_warn("%s; replaced by a directory (the link's target is left as it was)", why);
+		if (unlinkat(D->data.fd, name, 0) < 0 || mkdirat(D->data.fd, name, 0700) < 0 ||
+		    (fd = fs_open_beneath(D->data.fd, name, O_RDONLY | O_DIRECTORY, 0)) < 0) {
+			log_error("replacing %s: %m", path);
+			return -1;
+		}
+	}
+	if (fd < 0) {
+		log_error("opening %s: %m", path);
+		return -1;
+	}
+	if (narrow)
+		datadir_set_mode(fd, path, mode, gid);
+	close(fd);
+	return 0;
+}
+
+/* DIR and what is in it, private to the daemon's user (datadir.c says why), and the publish directory. */
+static int prepare_dir(char *err, size_t errlen)
+{
+	gid_t sgid = D->have_socket_gid ? D->socket_gid : (gid_t)-1;
+	mode_t pass = D->have_socket_gid ? 0010 : 0;
+	struct pub_modes pm;
+	struct fs_root pub;
+
+	if (mkdir(D->dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "creating %s: %s", D->dir, strerror(errno));
+		return -1;
+	}
+	if (fs_root_open(&D->data, D->dir) < 0) {
+		snprintf(err, errlen, "opening %s: %s", D->dir, strerror(errno));
+		return -1;
+	}
+	datadir_secure();
+	if (prepare_subdir("run", 0700 | pass, sgid, 1, 1) < 0 ||
+	    prepare_subdir("tmp", 0700, (gid_t)-1, 1, 1) < 0 ||
+	    prepare_subdir("logs", 0700, (gid_t)-1, 0, 1) < 0 ||
+	    prepare_subdir("content", 0700, (gid_t)-1, 0, 0) < 0) {
+		snprintf(err, errlen, "preparing %s failed (see above)", D->dir);
+		return -1;
+	}
+	/* SQLite gives -wal and -shm the database's mode: narrowing depot.db first covers them. */
+	if (narrow_file("depot.db", 1, err, errlen) < 0 ||
+	    narrow_file("depot.db-wal", 1, err, errlen) < 0 ||
+	    narrow_file("depot.db-shm", 1, err, errlen) < 0 ||
+	    narrow_file("depot.conf", 0, err, errlen) < 0)
+		return -1;
+	if (config_publish_dir(&D->cfg, D->dir, D->publish_dir, sizeof D->publish_dir) < 0) {
+		snprintf(err, errlen, "[publish] dir is too long");
+		return -1;
+	}
+	publish_modes(D->cfg.publish_gid, &pm);
+	if (publish_root_open(&pub, &D->data, D->publish_dir, &pm, err, errlen) < 0) {
+		/* A link planted there fails the publishes, naming it; anything else is the administrator's to fix now. */
+		if (errno != ELOOP && errno != EXDEV)
+			return -1;
+		log_warn("%s; publishes will fail until it is removed", err);
+	} else
+		fs_root_close(&pub);
+	return 0;
+}
+
+/* The publish dir may be anywhere but where it would hold the data directory. */
+static int check_publish_dir(const char *conf, char *err, size_t errlen)
+{
+	const char *p = D->cfg.publish_dir;
+	size_t n = strlen(p);
+
+	if (n == 0)
+		return 0;
+	if (strcmp(p, "/") == 0 || (strncmp(D->dir, p, n) == 0 &&
+	    (D->dir[n] == '\0' || D->dir[n] == '/'))) {
+		snprintf(err, errlen, "%s: [publish] dir = %s holds the data directory %s: "
+		    "give publications a directory of their own", conf, p, D->dir);
+		return -1;
+	}
 	return 0;
 }
 
@@ -214,7 +285,11 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	if ((D = calloc(1, sizeof *D)) == NULL)
 		return 1;
 	snprintf(D->dir, sizeof D->dir, "%s", dir);
+	D->data.fd = -1;
 	D->cfg = *cfg;
+	D->task_umask = inherited_umask;
+	D->have_socket_gid = cfg->socket_group[0] != '\0';
+	D->socket_gid = cfg->socket_gid;
 	D->pid = getpid();
 	D->started_at = time_now_ms();
 	D->started_mono = time_mono_ms();
@@ -222,12 +297,17 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("cannot find my own executable: %m");
 		goto out;
 	}
-	if (paths_socket_url(dir, DEPOT_CONTROL_SOCK, path, sizeof path, err, sizeof err) < 0 ||
+	paths_join(path, sizeof path, dir, "depot.conf");
+	if (check_publish_dir(path, err, sizeof err) < 0 ||
+	    paths_socket_url(dir, DEPOT_CONTROL_SOCK, path, sizeof path, err, sizeof err) < 0 ||
 	    prepare_dir(err, sizeof err) < 0 ||
-	    (pidfd = lock_pid_file(dir, err, sizeof err)) < 0) {
+	    (pidfd = lock_pid_file(err, sizeof err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
+	/* tmp/ holds only what a killed process left half-written: nothing there survives a start. */
+	if (fs_remove_tree_beneath(D->data.fd, "tmp") < 0 || mkdirat(D->data.fd, "tmp", 0700) < 0)
+		log_warn("cannot empty %s/tmp: %m", dir);
 	/* Before any nng call, so nng's threads inherit the blocked signals. */
 	if (loop_init() < 0) {
 		log_error("setting up signals: %m");
@@ -304,6 +384,7 @@ out_pid:
 	/* nng's threads and caches go too, so valgrind sees a clean exit. */
 	nng_fini();
 out:
+	fs_root_close(&D->data);
 	free(D);
 	D = NULL;
 	return rc;
@@ -326,6 +407,8 @@ int main(int argc, char **argv)
 	struct depot_config cfg;
 	int c, verbose = 0, parent = 0;
 
+	/* Everything depotd, its workers and restores create is private unless made otherwise (publications). */
+	inherited_umask = umask(077);
 	while ((c = getopt_long(argc, argv, "d:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir_opt = optarg; break;

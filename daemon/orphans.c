@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,21 @@ struct refs {
 	size_t n;
 };
 
+static int cmp_sha(const void *a, const void *b);
+static int load_refs(const char *path, struct refs *r);
+static void clean_fan(int algofd, const char *name, int fd, const struct refs *refs,
+    int64_t *removed, int64_t *bytes);
+
 static int cmp_sha(const void *a, const void *b)
 {
 	return strcmp(a, b);
 }
 
-/* The referenced digests, one a line, sorted by the daemon. */
+/* The referenced digests, one a line, sorted by the daemon; path is in the data directory. */
 static int load_refs(const char *path, struct refs *r)
 {
-	FILE *f = fopen(path, "r");
+	int fd = fs_open_beneath(worker_data.fd, path, O_RDONLY, 0);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
 	char line[128];
 	size_t cap = 1024;
 
@@ -33,6 +40,8 @@ static int load_refs(const char *path, struct refs *r)
 	if (f == NULL || (r->sha = malloc(cap * sizeof *r->sha)) == NULL) {
 		if (f)
 			fclose(f);
+		else if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	while (fgets(line, sizeof line, f) != NULL) {
@@ -55,66 +64,114 @@ static int load_refs(const char *path, struct refs *r)
 	return 0;
 }
 
+/*
+ * Removes the unreferenced regular files of one fan-out directory (open as
+ * fd, which this closes), then the directory itself if that left it empty.
+ * A link there is left alone: it is not content, and unlinking it is not
+ * ours to decide.
+ */
+static void clean_fan(int algofd, const char *name, int fd, const struct refs *refs,
+    int64_t *removed, int64_t *bytes)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *f;
+	struct stat st;
+
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	while ((f = readdir(d)) != NULL) {
+		if (f->d_name[0] == '.')
+			continue;
+		if (content_valid_sha256(f->d_name) &&
+		    bsearch(f->d_name, refs->sha, refs->n, sizeof *refs->sha, cmp_sha))
+			continue;
+		if (fstatat(fd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    unlinkat(fd, f->d_name, 0) == 0) {
+			(*removed)++;
+			*bytes += st.st_size;
+		}
+	}
+	closedir(d);
+	unlinkat(algofd, name, AT_REMOVEDIR);	/* only succeeds when the fan-out directory is empty */
+}
+
 void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, const char **state)
 {
 	const char *list_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "list_path"));
-	char root[4200], sub[4300], path[4400], msg[512];
+	char rel[128], msg[2048], why[1024];
 	int64_t removed = 0, bytes = 0;
 	struct refs refs = { 0 };
-	DIR *top, *d;
-	struct dirent *e, *f;
-	struct stat st;
+	int algofd, fd, refused = 0;
+	DIR *top = NULL;
+	struct dirent *e;
 
 	*state = "failed";
 	*result = *error = NULL;
+	msg[0] = '\0';
 	if (list_path == NULL || load_refs(list_path, &refs) < 0) {
-		snprintf(msg, sizeof msg, "reading the referenced content list: %s", strerror(errno));
+		fs_beneath_error(&worker_data, list_path ? list_path : "?", errno, why, sizeof why);
+		snprintf(msg, sizeof msg, "reading the referenced content list %s", why);
 		*error = cJSON_CreateObject();
 		cJSON_AddStringToObject(*error, "reason", "exception");
 		cJSON_AddStringToObject(*error, "message", msg);
 		free(refs.sha);
 		return;
 	}
-	snprintf(root, sizeof root, "%s/content/sha256", worker_dir);
-	if ((top = opendir(root)) != NULL) {
-		while ((e = readdir(top)) != NULL && !atomic_load(&ws->cancel)) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof sub, "%s/%s", root, e->d_name);
-			if ((d = opendir(sub)) == NULL)
-				continue;
-			while ((f = readdir(d)) != NULL) {
-				if (f->d_name[0] == '.')
-					continue;
-				if (content_valid_sha256(f->d_name) &&
-				    bsearch(f->d_name, refs.sha, refs.n, sizeof *refs.sha, cmp_sha))
-					continue;
-				snprintf(path, sizeof path, "%s/%s", sub, f->d_name);
-				if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) {
-					removed++;
-					bytes += st.st_size;
-				}
-			}
-			closedir(d);
-			rmdir(sub);	/* only succeeds when the fan-out directory is empty */
-			pthread_mutex_lock(&ws->mu);
-			ws->progress_done = removed;
-			snprintf(ws->progress_unit, sizeof ws->progress_unit, "files");
-			pthread_mutex_unlock(&ws->mu);
+	/* Every directory is opened beneath the data directory: a link planted in the store is reported, never entered. */
+	if ((algofd = fs_open_beneath(worker_data.fd, "content/sha256", O_RDONLY | O_DIRECTORY, 0)) < 0) {
+		if (errno != ENOENT) {
+			fs_beneath_error(&worker_data, "content/sha256", errno, msg, sizeof msg);
+			refused++;
 		}
-		closedir(top);
+	} else if ((fd = dup(algofd)) < 0 || (top = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(msg, sizeof msg, "listing %s/content/sha256: %s", worker_data.path,
+		    strerror(errno));
+		refused++;
 	}
+	while (top != NULL && (e = readdir(top)) != NULL && !atomic_load(&ws->cancel)) {
+		if (e->d_name[0] == '.')
+			continue;
+		if ((fd = fs_open_beneath(algofd, e->d_name, O_RDONLY | O_DIRECTORY, 0)) < 0) {
+			if ((errno == ELOOP || errno == EXDEV) && refused++ == 0) {
+				snprintf(rel, sizeof rel, "content/sha256/%s", e->d_name);
+				fs_beneath_error(&worker_data, rel, errno, msg, sizeof msg);
+			}
+			continue;
+		}
+		clean_fan(algofd, e->d_name, fd, &refs, &removed, &bytes);
+		pthread_mutex_lock(&ws->mu);
+		ws->progress_done = removed;
+		snprintf(ws->progress_unit, sizeof ws->progress_unit, "files");
+		pthread_mutex_unlock(&ws->mu);
+	}
+	if (top != NULL)
+		closedir(top);
+	if (algofd >= 0)
+		close(algofd);
 	free(refs.sha);
 	log_info("orphans: removed %lld files, %lld bytes", (long long)removed, (long long)bytes);
+	*error = cJSON_CreateObject();
 	if (atomic_load(&ws->cancel)) {
 		*state = "canceled";
-		*error = cJSON_CreateObject();
 		cJSON_AddStringToObject(*error, "reason", "canceled-by-user");
 		cJSON_AddStringToObject(*error, "message", "stopped on the daemon's request");
-	} else
+	} else if (refused) {
+		/* What could be cleaned was; the links are the administrator's to look at. */
+		cJSON_AddStringToObject(*error, "reason", "exception");
+		cJSON_AddStringToObject(*error, "message", msg);
+	} else {
+		cJSON_Delete(*error);
+		*error = NULL;
 		*state = "completed";
+	}
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "removed_files", (double)removed);
 	cJSON_AddNumberToObject(*result, "removed_bytes", (double)bytes);
+	if (refused)
+		cJSON_AddNumberToObject(*result, "links_refused", refused);
 }

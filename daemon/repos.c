@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -352,23 +353,11 @@ int repo_update(const char *name, const cJSON *importer)
 	    name, importer, 0);
 }
 
-/* A deleted repository's publication disappears at once: moved into tmp/, then removed. */
-static void remove_publication(const char *path)
-{
-	char gone[4200];
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return;
-	snprintf(gone, sizeof gone, "%s/tmp/deleted-%lld", D->dir, (long long)time_now_ms());
-	if (rename(path, gone) < 0 || fs_remove_tree(gone) < 0)
-		log_warn("removing %s: %s", path, strerror(errno));
-}
-
 int repo_delete(const char *name)
 {
+	struct pub_modes pm;
 	sqlite3_stmt *q;
-	char path[4200];
+	char err[1024];
 	int rc = -1;
 
 	if (store_begin(D->store) < 0)
@@ -383,8 +372,10 @@ int repo_delete(const char *name)
 		store_rollback(D->store);
 		return -1;
 	}
-	snprintf(path, sizeof path, "%s/publish/%s", D->dir, name);
-	remove_publication(path);
+	/* A deleted repository's publication disappears at once. */
+	publish_modes(D->cfg.publish_gid, &pm);
+	if (publish_remove(daemon_data(), D->publish_dir, &pm, name, err, sizeof err) < 0)
+		log_warn("%s", err);
 	return 0;
 }
 
@@ -408,15 +399,32 @@ static int64_t latest_version(const char *name, char *digest, size_t digestlen)
 	return n;
 }
 
+/* tmp/TYPE-ID.list, relative to the data directory as every path handed to a worker. */
 static void list_path(const struct task *t, char *out, size_t n)
 {
-	snprintf(out, n, "%s/tmp/%s-%lld.list", D->dir, t->type, (long long)t->id);
+	snprintf(out, n, "tmp/%s-%lld.list", t->type, (long long)t->id);
+}
+
+/* Opens the task list path beneath the data directory, as fopen would with mode "r" or "wx". */
+static FILE *list_open(const char *path, int write, char *err, size_t errlen)
+{
+	int fd = fs_open_beneath(daemon_data()->fd, path, write ? O_WRONLY | O_CREAT | O_EXCL :
+	    O_RDONLY, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, write ? "w" : "r");
+
+	if (f == NULL) {
+		fs_beneath_error(daemon_data(), path, errno, err, errlen);
+		if (fd >= 0)
+			close(fd);
+	}
+	return f;
 }
 
 /* Writes the rows of a query, "sha256,size,path" a line (path last: it may hold commas). */
-static int write_rows(const char *path, sqlite3_stmt *q, int columns, int64_t *count)
+static int write_rows(const char *path, sqlite3_stmt *q, int columns, int64_t *count,
+    char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "wx");
+	FILE *f = list_open(path, 1, err, errlen);
 	int rc, bad = 0;
 
 	*count = 0;
@@ -432,8 +440,11 @@ static int write_rows(const char *path, sqlite3_stmt *q, int columns, int64_t *c
 	}
 	bad |= rc != SQLITE_DONE;
 	bad |= fclose(f) != 0;
-	if (bad)
-		unlink(path);
+	if (bad) {
+		snprintf(err, errlen, "writing %s/%s: %s", D->dir, path,
+		    rc != SQLITE_DONE ? sqlite3_errmsg(db()) : strerror(errno));
+		fs_unlink_beneath(daemon_data()->fd, path);
+	}
 	return bad ? -1 : 0;
 }
 
@@ -445,7 +456,7 @@ static int write_rows(const char *path, sqlite3_stmt *q, int columns, int64_t *c
 int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen)
 {
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
-	char path[4200];
+	char path[128];
 	sqlite3_stmt *q;
 	int64_t version, count;
 	int rc;
@@ -473,37 +484,37 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 			goto db_error;
 		sqlite3_bind_text(q, 1, repo, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, version);
-		rc = write_rows(path, q, 3, &count);
+		rc = write_rows(path, q, 3, &count, err, errlen);
 		sqlite3_finalize(q);
 		if (rc < 0)
-			goto write_error;
+			return -1;
 		if (count == 0 && latest_version(repo, NULL, 0) < version) {
-			unlink(path);
+			fs_unlink_beneath(daemon_data()->fd, path);
 			snprintf(err, errlen, "repository '%s' has no version %lld", repo,
 			    (long long)version);
 			return -1;
 		}
 		cJSON_AddNumberToObject(assignment, "version", (double)version);
 		cJSON_AddStringToObject(assignment, "list_path", path);
+		cJSON_AddStringToObject(assignment, "publish_dir", D->publish_dir);
+		if (D->cfg.publish_gid != (gid_t)-1)
+			cJSON_AddNumberToObject(assignment, "publish_gid", D->cfg.publish_gid);
 		return 0;
 	}
 	if (strcmp(t->type, "orphans") == 0) {
 		if (sqlite3_prepare_v2(db(), "SELECT DISTINCT sha256 FROM version_files"
 		    " ORDER BY sha256", -1, &q, NULL) != SQLITE_OK)
 			goto db_error;
-		rc = write_rows(path, q, 1, &count);
+		rc = write_rows(path, q, 1, &count, err, errlen);
 		sqlite3_finalize(q);
 		if (rc < 0)
-			goto write_error;
+			return -1;
 		cJSON_AddStringToObject(assignment, "list_path", path);
 		return 0;
 	}
 	return 0;
 db_error:
 	snprintf(err, errlen, "reading the database: %s", sqlite3_errmsg(db()));
-	return -1;
-write_error:
-	snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
 	return -1;
 }
 
@@ -515,7 +526,8 @@ static int exec_sql(const char *sql)
 /* Loads the worker's list into the temp table sync_new. */
 static int load_list(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	char why[1024];
+	FILE *f = list_open(path, 0, why, sizeof why);
 	sqlite3_stmt *q;
 	char *line = NULL;
 	size_t cap = 0;
@@ -523,7 +535,7 @@ static int load_list(const char *path, char *err, size_t errlen)
 	int rc = 0;
 
 	if (f == NULL) {
-		snprintf(err, errlen, "reading the sync's file list %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "reading the sync's file list %s", why);
 		return -1;
 	}
 	if (sqlite3_prepare_v2(db(), "INSERT OR REPLACE INTO sync_new (sha256, size, path)"
@@ -597,7 +609,7 @@ int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errle
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
 	cJSON *imp = repo_importer(repo);
 	int mirror = imp == NULL || !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(imp, "mirror"));
-	char path[4200], latest_digest[80], digest[80], sql[256];
+	char path[128], latest_digest[80], digest[80], sql[256];
 	int64_t latest, files, size, number;
 	sqlite3_stmt *q;
 
@@ -703,10 +715,10 @@ int repos_publish_done(const struct task *t, const cJSON *result)
 /* The daemon's half of the file lists handed to workers goes when the task ends. */
 void repos_task_ended(const struct task *t)
 {
-	char path[4200];
+	char path[128];
 
 	if (strcmp(t->type, "exec") == 0)
 		return;
 	list_path(t, path, sizeof path);
-	unlink(path);
+	fs_unlink_beneath(daemon_data()->fd, path);
 }

@@ -212,8 +212,9 @@ static void prune(int64_t now)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)ids[i]);
-		unlink(path);
+		task_log_path(ids[i], path, sizeof path);
+		if (fs_unlink_beneath(daemon_data()->fd, path) < 0)
+			log_warn("removing %s/%s: %m", D->dir, path);
 	}
 	log_info("pruned %d finished task(s) older than keep_finished", n);
 }

@@ -65,7 +65,7 @@ struct sync_xfer {
 	int attempt;			/* failed tries of this entry so far */
 	int64_t retry_at;		/* monotonic ms; the slot waits until then */
 	int fd;
-	char tmp[SYNC_PATH_MAX];	/* "" when no temp file exists */
+	char tmp[64];			/* tmp/dl-ID-N; "" when no temp file exists */
 	EVP_MD_CTX *md;
 	int64_t got;
 	char *url;
@@ -85,8 +85,8 @@ struct sync {
 	char *manifest_url;
 	char feed_shown[SYNC_PATH_MAX];	/* the manifest URL without credentials, for messages */
 	char proxy_shown[512];
-	char tmp_dir[SYNC_PATH_MAX];
-	char crl_path[SYNC_PATH_MAX];
+	char crl_path[64];		/* tmp/crl-ID.pem, relative to the data directory like every path here */
+	char crl_full[SYNC_PATH_MAX];	/* the same for libcurl, which takes only a path */
 	uint64_t tmp_seq;
 	CURLM *multi;
 	char *mbuf;
@@ -306,16 +306,19 @@ static int sync_read_task(struct sync *s, const cJSON *task)
 	s->list_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "list_path"));
 	if (cJSON_IsNumber(log_max) && log_max->valuedouble > 0)
 		s->log_max = (int64_t)log_max->valuedouble;
-	if (log_path != NULL &&
-	    (s->logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) < 0)
-		log_warn("task %lld: cannot open its log %s: %s", (long long)s->task, log_path,
-		    strerror(errno));
 	if (s->repo == NULL)
 		s->repo = "?";
-	if (s->list_path == NULL || s->list_path[0] != '/') {
-		/* Nothing to remove on the way out either: a relative path would name the wrong file. */
+	if (s->list_path == NULL || s->list_path[0] == '/') {
+		/* Nothing to remove on the way out either: any other path would name the wrong file. */
 		s->list_path = NULL;
-		sync_fail(s, "the sync task has no absolute list_path");
+		sync_fail(s, "the sync task has no list_path in the data directory");
+		return -1;
+	}
+	if (log_path != NULL && (s->logfd = fs_open_beneath(worker_data.fd, log_path,
+	    O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		char why[1024];
+		fs_beneath_error(&worker_data, log_path, errno, why, sizeof why);
+		sync_fail(s, "cannot open the task's log %s", why);
 		return -1;
 	}
 	if (imp != NULL && !cJSON_IsObject(imp)) {
@@ -349,6 +352,8 @@ static int sync_prepare(struct sync *s)
 {
 	const char *feed = s->imp.feed, *scheme_end = strstr(feed, "://"), *slash = NULL;
 	size_t end = strcspn(feed, "?#"), i, baselen;
+	char why[1024];
+	int fd;
 
 	if (strncasecmp(feed, "file://", 7) == 0) {
 		s->is_file = 1;
@@ -390,14 +395,12 @@ static int sync_prepare(struct sync *s)
 			return -1;
 		}
 	}
-	if (snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", worker_dir) >= (int)sizeof s->tmp_dir) {
-		sync_fail(s, "data directory path too long: %s", worker_dir);
+	if ((fd = fs_mkdirs_beneath(worker_data.fd, "tmp", 0700)) < 0) {
+		fs_beneath_error(&worker_data, "tmp", errno, why, sizeof why);
+		sync_fail(s, "cannot create %s", why);
 		return -1;
 	}
-	if (mkdir(s->tmp_dir, 0700) < 0 && errno != EEXIST) {
-		sync_fail(s, "cannot create %s: %s", s->tmp_dir, strerror(errno));
-		return -1;
-	}
+	close(fd);
 	return s->imp.crl && !s->is_file ? sync_write_crl(s) : 0;
 }
 
@@ -405,17 +408,21 @@ static int sync_prepare(struct sync *s)
 static int sync_write_crl(struct sync *s)
 {
 	size_t len = strlen(s->imp.crl), off = 0;
+	char why[1024];
 	int fd, tries;
 
-	snprintf(s->crl_path, sizeof s->crl_path, "%s/crl-%lld.pem", s->tmp_dir, (long long)s->task);
+	snprintf(s->crl_path, sizeof s->crl_path, "tmp/crl-%lld.pem", (long long)s->task);
+	snprintf(s->crl_full, sizeof s->crl_full, "%s/%s", worker_data.path, s->crl_path);
 	for (tries = 0; ; tries++) {
-		fd = open(s->crl_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = fs_open_beneath(worker_data.fd, s->crl_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		/* One left by a worker that died running this task is ours to replace. */
-		if (fd >= 0 || errno != EEXIST || tries > 0 || unlink(s->crl_path) < 0)
+		if (fd >= 0 || errno != EEXIST || tries > 0 ||
+		    fs_unlink_beneath(worker_data.fd, s->crl_path) < 0)
 			break;
 	}
 	if (fd < 0) {
-		sync_fail(s, "cannot create %s: %s", s->crl_path, strerror(errno));
+		fs_beneath_error(&worker_data, s->crl_path, errno, why, sizeof why);
+		sync_fail(s, "cannot create %s", why);
 		s->crl_path[0] = '\0';
 		return -1;
 	}
@@ -425,14 +432,14 @@ static int sync_write_crl(struct sync *s)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			sync_fail(s, "cannot write %s: %s", s->crl_path, strerror(errno));
+			sync_fail(s, "cannot write %s: %s", s->crl_full, strerror(errno));
 			close(fd);
 			return -1;
 		}
 		off += (size_t)w;
 	}
 	if (close(fd) < 0) {
-		sync_fail(s, "cannot write %s: %s", s->crl_path, strerror(errno));
+		sync_fail(s, "cannot write %s: %s", s->crl_full, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -507,7 +514,7 @@ static int sync_easy_setup(struct sync *s, CURL *h, char *errbuf)
 		}
 		/* DESIGN §15: OpenSSL then checks every certificate of the chain against the CRLs. */
 		if (s->crl_path[0])
-			SYNC_SET(CURLOPT_CRLFILE, s->crl_path);
+			SYNC_SET(CURLOPT_CRLFILE, s->crl_full);
 	}
 #undef SYNC_SET
 	if (rc != CURLE_OK) {
@@ -797,7 +804,7 @@ static int sync_plan(struct sync *s)
 		size_t slot;
 
 		s->bytes_total += e->size;
-		if (content_has(worker_dir, e->sha256, e->size)) {
+		if (content_has(&worker_data, e->sha256, e->size)) {
 			s->need[i] = SYNC_HAVE;
 			s->files_done++;
 			continue;
@@ -904,8 +911,8 @@ static size_t sync_file_write(char *p, size_t size, size_t nmemb, void *arg)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			snprintf(x->local_err, sizeof x->local_err, "cannot write %s for %s: %s",
-			    x->tmp, e->path, strerror(errno));
+			snprintf(x->local_err, sizeof x->local_err, "cannot write %s/%s for %s: %s",
+			    worker_data.path, x->tmp, e->path, strerror(errno));
 			return 0;
 		}
 		off += (size_t)w;
@@ -932,15 +939,17 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 		return -1;
 	}
 	for (tries = 0; ; tries++) {
-		snprintf(x->tmp, sizeof x->tmp, "%s/dl-%lld-%llu", s->tmp_dir, (long long)s->task,
+		snprintf(x->tmp, sizeof x->tmp, "tmp/dl-%lld-%llu", (long long)s->task,
 		    (unsigned long long)++s->tmp_seq);
 		/* O_EXCL: never write through a name someone else put there. */
-		x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		x->fd = fs_open_beneath(worker_data.fd, x->tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (x->fd >= 0 || errno != EEXIST || tries >= 3)
 			break;
 	}
 	if (x->fd < 0) {
-		sync_fail(s, "cannot create %s: %s", x->tmp, strerror(errno));
+		char why[1024];
+		fs_beneath_error(&worker_data, x->tmp, errno, why, sizeof why);
+		sync_fail(s, "cannot create %s", why);
 		x->tmp[0] = '\0';
 		return -1;
 	}
@@ -977,9 +986,9 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 		x->fd = -1;
 	}
 	if (x->tmp[0] != '\0') {
-		if (unlink(x->tmp) < 0 && errno != ENOENT)
-			log_warn("task %lld: cannot remove %s: %s", (long long)s->task, x->tmp,
-			    strerror(errno));
+		if (fs_unlink_beneath(worker_data.fd, x->tmp) < 0)
+			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
+			    worker_data.path, x->tmp, strerror(errno));
 		x->tmp[0] = '\0';
 	}
 }
@@ -1023,7 +1032,8 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 	}
 	if (close(x->fd) < 0) {
 		x->fd = -1;
-		sync_fail(s, "cannot write %s for %s: %s", x->tmp, e->path, strerror(errno));
+		sync_fail(s, "cannot write %s/%s for %s: %s", worker_data.path, x->tmp, e->path,
+		    strerror(errno));
 		return;
 	}
 	x->fd = -1;
@@ -1043,7 +1053,7 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 		    e->sha256, got);
 		return;
 	}
-	if (content_commit(worker_dir, x->tmp, e->sha256, why, sizeof why) < 0) {
+	if (content_commit(&worker_data, x->tmp, e->sha256, why, sizeof why) < 0) {
 		sync_fail(s, "cannot store %s: %s", e->path, why);
 		return;
 	}
@@ -1186,7 +1196,7 @@ static int sync_make_durable(struct sync *s)
 {
 	char why[512];
 
-	if (content_sync_store(worker_dir, why, sizeof why) < 0) {
+	if (content_sync_store(&worker_data, why, sizeof why) < 0) {
 		sync_fail(s, "%s", why);
 		return -1;
 	}
@@ -1195,12 +1205,14 @@ static int sync_make_durable(struct sync *s)
 
 static int sync_write_list(struct sync *s)
 {
-	int fd = open(s->list_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = fs_open_beneath(worker_data.fd, s->list_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char why[1024];
 	FILE *f;
 	size_t i;
 
 	if (fd < 0 || fchmod(fd, 0600) < 0 || (f = fdopen(fd, "w")) == NULL) {
-		sync_fail(s, "cannot create %s: %s", s->list_path, strerror(errno));
+		fs_beneath_error(&worker_data, s->list_path, errno, why, sizeof why);
+		sync_fail(s, "cannot create %s", why);
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -1212,12 +1224,12 @@ static int sync_write_list(struct sync *s)
 			break;
 	}
 	if (i < s->m.n || fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		sync_fail(s, "cannot write %s: %s", s->list_path, strerror(errno));
+		sync_fail(s, "cannot write %s/%s: %s", worker_data.path, s->list_path, strerror(errno));
 		fclose(f);
 		return -1;
 	}
 	if (fclose(f) != 0) {
-		sync_fail(s, "cannot write %s: %s", s->list_path, strerror(errno));
+		sync_fail(s, "cannot write %s/%s: %s", worker_data.path, s->list_path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -1237,8 +1249,8 @@ static void sync_cleanup(struct sync *s)
 	free(s->x);
 	if (s->multi != NULL)
 		curl_multi_cleanup(s->multi);
-	if (s->crl_path[0] != '\0' && unlink(s->crl_path) < 0 && errno != ENOENT)
-		log_warn("task %lld: cannot remove %s: %s", (long long)s->task, s->crl_path,
+	if (s->crl_path[0] != '\0' && fs_unlink_beneath(worker_data.fd, s->crl_path) < 0)
+		log_warn("task %lld: cannot remove %s: %s", (long long)s->task, s->crl_full,
 		    strerror(errno));
 	manifest_free(&s->m);
 	free(s->need);
@@ -1316,8 +1328,9 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 out:
 	if (*result == NULL) {
 		/* No list means no version: the daemon must not find a stale one. */
-		if (s->list_path != NULL && unlink(s->list_path) < 0 && errno != ENOENT)
-			log_warn("task %lld: cannot remove %s: %s", (long long)s->task, s->list_path,
+		if (s->list_path != NULL && fs_unlink_beneath(worker_data.fd, s->list_path) < 0)
+			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
+			    worker_data.path, s->list_path,
 			    strerror(errno));
 		*error = cJSON_CreateObject();
 		if (s->canceled) {

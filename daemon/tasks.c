@@ -466,14 +466,22 @@ void tasks_admit_restored(void)
 	admit_held(0, 0);
 }
 
+void task_log_path(int64_t id, char *out, size_t n)
+{
+	snprintf(out, n, "logs/%lld.log", (long long)id);
+}
+
+/* What a worker needs to run t; paths in it are relative to the data directory. */
 static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 {
 	cJSON *o = task_to_json(t);
-	char path[4200];
+	char path[64];
 
-	snprintf(path, sizeof path, "%s/logs/%lld.log", D->dir, (long long)t->id);
+	task_log_path(t->id, path, sizeof path);
 	cJSON_AddStringToObject(o, "log_path", path);
 	cJSON_AddNumberToObject(o, "log_max", (double)D->cfg.log_max);
+	if (strcmp(t->type, "exec") == 0)
+		cJSON_AddNumberToObject(o, "umask", D->task_umask);
 	if (repos_prepare_assignment(t, o, err, errlen) < 0 ||
 	    snapshot_prepare_assignment(t, o, err, errlen) < 0) {
 		cJSON_Delete(o);
@@ -533,7 +541,7 @@ void tasks_dispatch(void)
 		return;
 	while ((w = idle_worker()) != NULL && (id = lockmgr_next_ready(D->locks)) != 0) {
 		struct task *t = task_find(id);
-		char err[512] = "the database refused to record the task's start";
+		char err[1024] = "the database refused to record the task's start";
 
 		if (t == NULL || lockmgr_grant(D->locks, id) < 0) {
 			log_error("lock manager offered task %lld it cannot grant", (long long)id);

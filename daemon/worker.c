@@ -18,6 +18,7 @@
 
 volatile sig_atomic_t worker_task_pgid;
 char worker_dir[4096];
+struct fs_root worker_data = { .fd = -1 };
 
 static struct worker_shared ws = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -232,6 +233,9 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	atomic_store(&ws.cancel, 0);
 	pthread_mutex_unlock(&ws.mu);
 	log_info("task %lld: running", (long long)id);
+	/* A restore may have swapped another data directory in since the last task. */
+	if (fs_root_refresh(&worker_data) < 0)
+		log_warn("opening %s: %m", worker_dir);
 	if (type != NULL && strcmp(type, "exec") == 0)
 		exec_run(&ws, task, &result, &error, &state);
 	else if (type != NULL && strcmp(type, "sync") == 0)
@@ -265,6 +269,10 @@ int worker_main(const char *dir, const char *name, int parent)
 
 	snprintf(ws.name, sizeof ws.name, "%s", name);
 	snprintf(worker_dir, sizeof worker_dir, "%s", dir);
+	if (fs_root_open(&worker_data, dir) < 0) {
+		log_error("opening the data directory %s: %s", dir, strerror(errno));
+		return 1;
+	}
 	ws.heartbeat_ms = 2000;
 	worker_supervised = parent > 0;
 	/* A supervised worker dies with its daemon (DESIGN §7 rule 5: it is restarted fresh). */

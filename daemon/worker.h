@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fsutil.h"
+
 struct worker_shared {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;		/* heartbeat now (a task started) or stop */
@@ -25,8 +27,10 @@ struct worker_shared {
 	atomic_int stop;
 };
 
-/* Data directory the worker serves (content/, tmp/, publish/). */
+/* Data directory the worker serves (content/, tmp/, logs/, publish/ by default). */
 extern char worker_dir[4096];
+/* The same, opened: tasks reach into it only with the *_beneath calls (fsutil.h), never through a link. */
+extern struct fs_root worker_data;
 
 /* Set by exec.c, read by the SIGTERM handler to take the task's processes down with us. */
 extern volatile sig_atomic_t worker_task_pgid;

@@ -3,10 +3,13 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct parse_state {
 	struct depot_config *cfg;
@@ -16,19 +19,20 @@ struct parse_state {
 	char reason[256];
 };
 
-enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION };
+enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH };
 
 struct key {
 	const char *section, *name;
 	enum kind kind;
 	size_t offset;
-	int64_t min, max;	/* for numbers, durations (ms) and sizes (bytes) */
+	/* Numbers, durations (ms) and sizes (bytes): bounds. Strings: max is the longest; K_GROUP's min is where its gid goes. */
+	int64_t min, max;
 };
 
 #define OFF(f) offsetof(struct depot_config, f)
 static const struct key keys[] = {
 	{ "daemon", "workers", K_INT, OFF(workers), 0, 64 },
-	{ "daemon", "socket_group", K_STRING, OFF(socket_group), 0, 63 },
+	{ "daemon", "socket_group", K_GROUP, OFF(socket_group), OFF(socket_gid), 63 },
 	{ "daemon", "durability", K_DURABILITY, OFF(durability_full), 0, 0 },
 	{ "daemon", "max_message", K_SIZE, OFF(max_message), 4096, 1LL << 30 },
 	{ "monitor", "heartbeat_interval", K_DURATION, OFF(heartbeat_interval_ms), 10, 3600000 },
@@ -39,6 +43,8 @@ static const struct key keys[] = {
 	{ "tasks", "keep_finished", K_DURATION, OFF(keep_finished_ms), 0, 3650LL * 86400000 },
 	{ "tasks", "log_max", K_SIZE, OFF(log_max), 1024, 1LL << 40 },
 	{ "backup", "compression", K_COMPRESSION, OFF(compression), 0, 0 },
+	{ "publish", "dir", K_PATH, OFF(publish_dir), 0, sizeof ((struct depot_config *)0)->publish_dir - 1 },
+	{ "publish", "group", K_GROUP, OFF(publish_group), OFF(publish_gid), 63 },
 	{ "limits", "restore_max_members", K_INT, OFF(restore_max_members), 1, 100000000 },
 	{ "limits", "restore_free_margin", K_SIZE, OFF(restore_free_margin), 0, 1LL << 50 },
 };
@@ -47,6 +53,7 @@ void config_defaults(struct depot_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->workers = 2;
+	cfg->socket_gid = cfg->publish_gid = (gid_t)-1;
 	cfg->max_message = 1024 * 1024;
 	cfg->heartbeat_interval_ms = 2000;
 	cfg->worker_timeout_ms = 10000;
@@ -76,6 +83,75 @@ static int set_number(struct parse_state *st, const struct key *k, int64_t v,
 		*(int *)field = (int)v;
 	else
 		*(int64_t *)field = v;
+	return 1;
+}
+
+/* Whether this process may give its files to gid: chown to a group needs root or membership. */
+static int group_usable(gid_t gid)
+{
+	gid_t groups[NGROUPS_MAX];
+	int n = getgroups(NGROUPS_MAX, groups);
+
+	if (geteuid() == 0 || getegid() == gid)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* A group depotd gives files or sockets to: it must exist, and depotd must be able to chown to it. */
+static int set_group(struct parse_state *st, const struct key *k, const char *value)
+{
+	char *field = (char *)st->cfg + k->offset;
+	gid_t *gid = (gid_t *)((char *)st->cfg + k->min);
+	struct group *gr;
+
+	if (strlen(value) > (size_t)k->max) {
+		snprintf(st->reason, sizeof st->reason, "%s is longer than %lld bytes", k->name,
+		    (long long)k->max);
+		return 0;
+	}
+	if (*value == '\0') {
+		field[0] = '\0';
+		*gid = (gid_t)-1;
+		return 1;
+	}
+	if ((gr = getgrnam(value)) == NULL) {
+		snprintf(st->reason, sizeof st->reason, "%s = '%s': no such group", k->name, value);
+		return 0;
+	}
+	if (!group_usable(gr->gr_gid)) {
+		snprintf(st->reason, sizeof st->reason, "%s = '%s': depotd's user (uid %d) is not "
+		    "in that group, so it cannot give files to it", k->name, value, (int)geteuid());
+		return 0;
+	}
+	strcpy(field, value);
+	*gid = gr->gr_gid;
+	return 1;
+}
+
+/* An absolute directory, kept without its trailing slashes; empty means the default. */
+static int set_path(struct parse_state *st, const struct key *k, const char *value)
+{
+	char *field = (char *)st->cfg + k->offset;
+	size_t len = strlen(value);
+
+	if (len > (size_t)k->max) {
+		snprintf(st->reason, sizeof st->reason, "%s is longer than %lld bytes", k->name,
+		    (long long)k->max);
+		return 0;
+	}
+	if (len > 0 && (value[0] != '/' || strstr(value, "/../") || strstr(value, "/./") ||
+	    (len >= 3 && strcmp(value + len - 3, "/..") == 0) ||
+	    (len >= 2 && strcmp(value + len - 2, "/.") == 0))) {
+		snprintf(st->reason, sizeof st->reason, "%s = '%s' is not an absolute path "
+		    "without . or .. (depotd must not depend on its working directory)", k->name, value);
+		return 0;
+	}
+	strcpy(field, value);
+	while (len > 1 && field[len - 1] == '/')
+		field[--len] = '\0';
 	return 1;
 }
 
@@ -119,6 +195,10 @@ static int apply(struct parse_state *st, const struct key *k, const char *value)
 		}
 		strcpy(field, value);
 		return 1;
+	case K_GROUP:
+		return set_group(st, k, value);
+	case K_PATH:
+		return set_path(st, k, value);
 	case K_DURABILITY:
 		if (strcmp(value, "normal") != 0 && strcmp(value, "full") != 0) {
 			snprintf(st->reason, sizeof st->reason,
@@ -237,4 +317,12 @@ int config_parse(const char *name, const char *text, size_t len, struct depot_co
 	rc = config_read(f, name, cfg, err, errlen);
 	fclose(f);
 	return rc;
+}
+
+int config_publish_dir(const struct depot_config *cfg, const char *dir, char *out, size_t n)
+{
+	int len = cfg->publish_dir[0] ? snprintf(out, n, "%s", cfg->publish_dir) :
+	    snprintf(out, n, "%s/publish", dir);
+
+	return len < 0 || (size_t)len >= n ? -1 : 0;
 }

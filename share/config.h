@@ -3,11 +3,13 @@
 #define DEPOT_CONFIG_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct depot_config {
 	/* [daemon] */
 	int workers;
 	char socket_group[64];
+	gid_t socket_gid;		/* of socket_group; (gid_t)-1 when it is empty */
 	int durability_full;		/* SQLite synchronous=FULL instead of NORMAL */
 	int64_t max_message;		/* bytes; larger messages are refused by nng */
 	/* [monitor] */
@@ -21,6 +23,10 @@ struct depot_config {
 	int64_t log_max;
 	/* [backup] */
 	char compression[8];		/* zstd | gzip | none */
+	/* [publish] */
+	char publish_dir[4096];		/* absolute; "" = DIR/publish (config_publish_dir) */
+	char publish_group[64];		/* owns publications (0750/0640); "" = world-readable */
+	gid_t publish_gid;		/* of publish_group; (gid_t)-1 when it is empty */
 	/* [limits] */
 	int restore_max_members;	/* an archive with more members is refused */
 	int64_t restore_free_margin;	/* bytes a restore leaves free on the staging file system */
@@ -35,5 +41,7 @@ int config_load(const char *path, struct depot_config *cfg, char *err, size_t er
 /* The same for a depot.conf held in memory (a backup's), name standing for its path in err. */
 int config_parse(const char *name, const char *text, size_t len, struct depot_config *cfg,
     char *err, size_t errlen);
+/* Where publications live: [publish] dir, else DIR/publish. -1 if it does not fit in n. */
+int config_publish_dir(const struct depot_config *cfg, const char *dir, char *out, size_t n);
 
 #endif

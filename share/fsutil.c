@@ -92,43 +92,82 @@ int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 
+	struct open_how link = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = how.resolve };
+	struct stat st;
+	int fd, l;
+
 	/* glibc 2.36 has no wrapper; Linux has had the call since 5.6. */
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+	if ((fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how)) >= 0 ||
+	    errno != ENOTDIR || !(flags & O_DIRECTORY))
+		return fd;
+	/* O_DIRECTORY with O_NOFOLLOW says ENOTDIR for a link at the end: say it is a link. */
+	if ((l = (int)syscall(SYS_openat2, dirfd, path, &link, sizeof link)) >= 0) {
+		int is_link = fstat(l, &st) == 0 && S_ISLNK(st.st_mode);
+		close(l);
+		errno = is_link ? ELOOP : ENOTDIR;
+	} else
+		errno = ENOTDIR;
+	return -1;
 }
 
-int fs_mkdirs_beneath(int dirfd, const char *path, mode_t mode)
+/*
+ * mkdir -p beneath dirfd, one component at a time through the fd of the one
+ * before it, so that mkdirat never resolves a link planted on the way. With
+ * exact, each component made here gets exactly mode and group gid, whatever
+ * the umask (made 0700 first, so it is never wider than meant meanwhile).
+ */
+static int mkdirs_beneath(int dirfd, const char *path, mode_t mode, gid_t gid, int exact)
 {
-	char buf[4096];
+	char buf[4096], *comp, *save = NULL;
 	size_t len = strlen(path);
-	int fd = -1;
+	int fd, next;
 
-	if (len == 0)
-		path = ".";
 	if (len >= sizeof buf) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (len == 0)
+		path = ".";
 	if ((fd = fs_open_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0)) >= 0 || errno != ENOENT)
 		return fd;
 	memcpy(buf, path, len + 1);
-	/* Each component through the one before it, so a link planted on the way is never followed. */
-	for (char *p = buf;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (p > buf && mkdirat(dirfd, buf, mode) < 0 && errno != EEXIST)
-			return -1;
-		if (p > buf && (fd = fs_open_beneath(dirfd, buf, O_RDONLY | O_DIRECTORY, 0)) < 0)
-			return -1;
-		if (c == '\0')
-			return fd;
+	if ((fd = fs_open_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return -1;
+	for (comp = strtok_r(buf, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
+		int made = mkdirat(fd, comp, exact ? 0700 : mode) == 0;
+		if (!made && errno != EEXIST)
+			goto fail;
+		next = fs_open_beneath(fd, comp, O_RDONLY | O_DIRECTORY, 0);
 		close(fd);
-		*p = c;
+		if ((fd = next) < 0)
+			return -1;
+		if (made && exact && ((gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0) ||
+		    fchmod(fd, mode) < 0))
+			goto fail;
 	}
+	return fd;
+fail:
+	{
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return -1;
 }
 
-int fs_parent_beneath(int dirfd, const char *path, mode_t mode, char *base, size_t baselen)
+int fs_mkdirs_beneath(int dirfd, const char *path, mode_t mode)
+{
+	return mkdirs_beneath(dirfd, path, mode, (gid_t)-1, 0);
+}
+
+int fs_mkdirs_beneath_as(int dirfd, const char *path, mode_t mode, gid_t gid)
+{
+	return mkdirs_beneath(dirfd, path, mode, gid, 1);
+}
+
+/* fs_parent_beneath, the missing directories made by mkdirs_beneath (exact: with exactly mode and gid). */
+static int parent_beneath(int dirfd, const char *path, mode_t mode, gid_t gid, int exact,
+    char *base, size_t baselen)
 {
 	const char *slash = strrchr(path, '/');
 	char parent[4096];
@@ -148,8 +187,19 @@ int fs_parent_beneath(int dirfd, const char *path, mode_t mode, char *base, size
 	}
 	memcpy(parent, path, plen);
 	parent[plen] = '\0';
-	return mode ? fs_mkdirs_beneath(dirfd, parent, mode) :
+	return mode ? mkdirs_beneath(dirfd, parent, mode, gid, exact) :
 	    fs_open_beneath(dirfd, parent, O_RDONLY | O_DIRECTORY, 0);
+}
+
+int fs_parent_beneath(int dirfd, const char *path, mode_t mode, char *base, size_t baselen)
+{
+	return parent_beneath(dirfd, path, mode, (gid_t)-1, 0, base, baselen);
+}
+
+int fs_parent_beneath_as(int dirfd, const char *path, mode_t mode, gid_t gid, char *base,
+    size_t baselen)
+{
+	return parent_beneath(dirfd, path, mode, gid, 1, base, baselen);
 }
 
 /* Empties the directory open as fd, and closes fd. */
@@ -203,4 +253,89 @@ int fs_remove_tree_beneath(int dirfd, const char *path)
 		rc = -1;
 	close(parent);
 	return rc;
+}
+
+int fs_unlink_beneath(int dirfd, const char *path)
+{
+	char base[256];
+	int parent = fs_parent_beneath(dirfd, path, 0, base, sizeof base), rc;
+
+	if (parent < 0)
+		return errno == ENOENT ? 0 : -1;
+	rc = unlinkat(parent, base, 0) == 0 || errno == ENOENT ? 0 : -1;
+	if (rc < 0) {
+		int e = errno;
+		close(parent);
+		errno = e;
+		return -1;
+	}
+	close(parent);
+	return 0;
+}
+
+int fs_root_open(struct fs_root *r, const char *path)
+{
+	if (snprintf(r->path, sizeof r->path, "%s", path) >= (int)sizeof r->path) {
+		r->fd = -1;
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	r->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return r->fd < 0 ? -1 : 0;
+}
+
+int fs_root_refresh(struct fs_root *r)
+{
+	struct stat now, held;
+	int fd;
+
+	if (r->fd >= 0 && stat(r->path, &now) == 0 && fstat(r->fd, &held) == 0 &&
+	    now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+		return 0;
+	if ((fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = fd;
+	return 0;
+}
+
+void fs_root_close(struct fs_root *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+void fs_beneath_error(const struct fs_root *r, const char *path, int errnum, char *out, size_t n)
+{
+	char prefix[4096], target[4096];
+	struct stat st;
+	size_t len = strlen(path);
+
+	if (errnum != ELOOP && errnum != EXDEV) {
+		snprintf(out, n, "%s/%s: %s", r->path, path, strerror(errnum));
+		return;
+	}
+	/* Which component is the link: the first one that lstat says is one. */
+	for (size_t i = 1; i <= len && i < sizeof prefix; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		memcpy(prefix, path, i);
+		prefix[i] = '\0';
+		if (fstatat(r->fd, prefix, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+			continue;
+		ssize_t t = readlinkat(r->fd, prefix, target, sizeof target - 1);
+		target[t > 0 ? t : 0] = '\0';
+		if (i == len)
+			snprintf(out, n, "%s/%s: a symbolic link (to %s) that could lead outside %s; "
+			    "depot follows no link there: remove it", r->path, path, target, r->path);
+		else
+			snprintf(out, n, "%s/%s: %s/%s is a symbolic link (to %s) that could lead outside "
+			    "%s; depot follows no link there: remove it", r->path, path, r->path, prefix,
+			    target, r->path);
+		return;
+	}
+	snprintf(out, n, "%s/%s: the path leads outside %s, and depot follows no link there",
+	    r->path, path, r->path);
 }

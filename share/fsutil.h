@@ -30,5 +30,29 @@ int fs_mkdirs_beneath(int dirfd, const char *path, mode_t mode);
 int fs_parent_beneath(int dirfd, const char *path, mode_t mode, char *base, size_t baselen);
 /* fs_remove_tree for path beneath dirfd, never following a link on the way. */
 int fs_remove_tree_beneath(int dirfd, const char *path);
+/* fs_mkdirs_beneath, each component it makes given exactly mode (whatever the umask) and group gid ((gid_t)-1: left as made). */
+int fs_mkdirs_beneath_as(int dirfd, const char *path, mode_t mode, gid_t gid);
+/* fs_parent_beneath, each directory it makes given exactly mode and group gid. */
+int fs_parent_beneath_as(int dirfd, const char *path, mode_t mode, gid_t gid, char *base,
+    size_t baselen);
+/* unlink of path beneath dirfd (a link at the end is removed, not followed); 0 if it was not there. */
+int fs_unlink_beneath(int dirfd, const char *path);
+
+/* A directory the "beneath" calls work in, opened once, and its path for messages. */
+struct fs_root {
+	int fd;
+	char path[4096];
+};
+/* Opens path (links in path itself are the administrator's choice and followed). -1 with errno. */
+int fs_root_open(struct fs_root *r, const char *path);
+/* Opens r again if its path now names another directory (a restore swapped one in). */
+int fs_root_refresh(struct fs_root *r);
+void fs_root_close(struct fs_root *r);
+/*
+ * Why an operation on path beneath r failed, for a message: "ROOT/PATH:
+ * reason", where for ELOOP and EXDEV the reason names the link met on the
+ * way and where it points, rather than a bare errno.
+ */
+void fs_beneath_error(const struct fs_root *r, const char *path, int errnum, char *out, size_t n);
 
 #endif

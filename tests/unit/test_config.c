@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static void expect_refused(struct scratch *s, const char *text, int line,
     const char *needle);
 static int64_t dur(const char *text);
 static int64_t size(const char *text);
+static const char *own_group(void);
 
 static int setup(void **state)
 {
@@ -94,6 +96,15 @@ static void expect_refused(struct scratch *s, const char *text, int line,
 		fail_msg("expected '%s' in '%s'", needle, s->err);
 }
 
+/* The name of this process's group: one it may give files to, as a group key needs. */
+static const char *own_group(void)
+{
+	struct group *gr = getgrgid(getegid());
+
+	assert_non_null(gr);
+	return gr->gr_name;
+}
+
 /* The parsed duration in ms, or -1 when refused. */
 static int64_t dur(const char *text)
 {
@@ -133,6 +144,10 @@ static void defaults_match_design_section_4(void **state)
 	assert_int_equal(c.keep_finished_ms, 30LL * 86400 * 1000);
 	assert_int_equal(c.log_max, 1024 * 1024);
 	assert_string_equal(c.compression, "zstd");
+	assert_string_equal(c.publish_dir, "");
+	assert_string_equal(c.publish_group, "");
+	assert_int_equal(c.publish_gid, (gid_t)-1);
+	assert_int_equal(c.socket_gid, (gid_t)-1);
 }
 
 static void missing_file_is_not_an_error_and_keeps_defaults(void **state)
@@ -160,11 +175,12 @@ static void empty_file_keeps_defaults(void **state)
 static void full_file_with_every_key_and_inline_comments_parses(void **state)
 {
 	struct scratch *s = *state;
-	static const char text[] =
+	char text[2048];
+	static const char fmt[] =
 	    "; depot.conf with every key set away from its default\n"
 	    "[daemon]\n"
 	    "workers = 8                 ; eight at once\n"
-	    "socket_group = depot        ; may read and cancel\n"
+	    "socket_group = %s        ; may read and cancel\n"
 	    "durability = full           ; SQLite synchronous=FULL\n"
 	    "max_message = 4MiB\n"
 	    "\n"
@@ -178,12 +194,20 @@ static void full_file_with_every_key_and_inline_comments_parses(void **state)
 	    "keep_finished = 7d          ; a week\n"
 	    "log_max = 512KiB\n"
 	    "[backup]\n"
-	    "compression = gzip          ; zstd | gzip | none\n";
+	    "compression = gzip          ; zstd | gzip | none\n"
+	    "[publish]\n"
+	    "dir = /srv/depot-publish/   ; outside the data directory\n"
+	    "group = %s\n";
 
+	snprintf(text, sizeof text, fmt, own_group(), own_group());
 	assert_int_equal(load(s, text), 0);
 	assert_string_equal(s->err, "");
 	assert_int_equal(s->cfg.workers, 8);
-	assert_string_equal(s->cfg.socket_group, "depot");
+	assert_string_equal(s->cfg.socket_group, own_group());
+	assert_int_equal(s->cfg.socket_gid, getegid());
+	assert_string_equal(s->cfg.publish_dir, "/srv/depot-publish");
+	assert_string_equal(s->cfg.publish_group, own_group());
+	assert_int_equal(s->cfg.publish_gid, getegid());
 	assert_int_equal(s->cfg.durability_full, 1);
 	assert_int_equal(s->cfg.max_message, 4 * 1024 * 1024);
 	assert_int_equal(s->cfg.heartbeat_interval_ms, 500);
@@ -365,12 +389,42 @@ static void socket_group_longer_than_63_bytes_is_refused(void **state)
 	memset(name, 'g', 63);
 	name[63] = '\0';
 	snprintf(text, sizeof text, "[daemon]\nsocket_group = %s\n", name);
-	assert_int_equal(load(s, text), 0);
-	assert_string_equal(s->cfg.socket_group, name);
+	expect_refused(s, text, 2, "no such group");
 	memset(name, 'g', 64);
 	name[64] = '\0';
 	snprintf(text, sizeof text, "[daemon]\nsocket_group = %s\n", name);
 	expect_refused(s, text, 2, "socket_group is longer than 63 bytes");
+}
+
+static void a_group_that_does_not_exist_is_refused(void **state)
+{
+	expect_refused(*state, "[daemon]\nsocket_group = no-such-group-here\n", 2,
+	    "socket_group = 'no-such-group-here': no such group");
+	expect_refused(*state, "[publish]\n\ngroup = no-such-group-here\n", 3,
+	    "group = 'no-such-group-here': no such group");
+}
+
+static void publish_dir_defaults_to_dir_publish(void **state)
+{
+	struct scratch *s = *state;
+	char out[256];
+
+	assert_int_equal(load(s, "[publish]\ngroup =\n"), 0);
+	assert_int_equal(s->cfg.publish_gid, (gid_t)-1);
+	assert_int_equal(config_publish_dir(&s->cfg, "/var/lib/depot", out, sizeof out), 0);
+	assert_string_equal(out, "/var/lib/depot/publish");
+	assert_int_equal(load(s, "[publish]\ndir = /srv/www/depot\n"), 0);
+	assert_int_equal(config_publish_dir(&s->cfg, "/var/lib/depot", out, sizeof out), 0);
+	assert_string_equal(out, "/srv/www/depot");
+}
+
+static void a_relative_publish_dir_is_refused(void **state)
+{
+	expect_refused(*state, "[publish]\ndir = www/depot\n", 2,
+	    "dir = 'www/depot' is not an absolute path");
+	expect_refused(*state, "[publish]\ndir = /srv/../var/lib/depot\n", 2,
+	    "is not an absolute path without . or ..");
+	expect_refused(*state, "[publish]\ndir = /srv/depot/..\n", 2, "not an absolute path");
 }
 
 static void line_without_equals_is_a_syntax_error(void **state)
@@ -683,6 +737,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_durability_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_compression_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(socket_group_longer_than_63_bytes_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_group_that_does_not_exist_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(publish_dir_defaults_to_dir_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_relative_publish_dir_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(line_without_equals_is_a_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(unclosed_section_header_is_a_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(first_bad_line_is_reported_with_its_own_reason, setup, teardown),

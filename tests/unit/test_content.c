@@ -23,11 +23,18 @@ struct depotd *D;
 #define SHA_HELLO "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
 #define SHA_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+/* A data directory, as the worker holds it: its path and its fd. */
+struct scratch {
+	char dir[64];
+	struct fs_root root;
+};
+
 static int setup_dir(void **state);
 static int remove_dir(void **state);
 static void write_file(const char *path, const char *data);
 static char *read_file(const char *path);
 static void tmp_path(char *out, size_t n, const char *dir, const char *name);
+static void store_path(char *out, size_t n, const char *dir, const char *sha);
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw);
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -41,21 +48,28 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 /* A fresh data directory with its tmp/, as the worker sees it. */
 static int setup_dir(void **state)
 {
-	char *dir = strdup("/tmp/dp-content.XXXXXX"), sub[256];
+	struct scratch *s = calloc(1, sizeof *s);
+	char sub[256];
 
-	if (dir == NULL || mkdtemp(dir) == NULL)
+	if (s == NULL)
 		return -1;
-	snprintf(sub, sizeof sub, "%s/tmp", dir);
-	if (mkdir(sub, 0700) < 0)
+	snprintf(s->dir, sizeof s->dir, "/tmp/dp-content.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
 		return -1;
-	*state = dir;
+	snprintf(sub, sizeof sub, "%s/tmp", s->dir);
+	if (mkdir(sub, 0700) < 0 || fs_root_open(&s->root, s->dir) < 0)
+		return -1;
+	*state = s;
 	return 0;
 }
 
 static int remove_dir(void **state)
 {
-	nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(*state);
+	struct scratch *s = *state;
+
+	fs_root_close(&s->root);
+	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(s);
 	return 0;
 }
 
@@ -82,9 +96,18 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+/* tmp/NAME, as content_commit takes it, and its whole path in dir. */
 static void tmp_path(char *out, size_t n, const char *dir, const char *name)
 {
 	snprintf(out, n, "%s/tmp/%s", dir, name);
+}
+
+static void store_path(char *out, size_t n, const char *dir, const char *sha)
+{
+	char rel[128];
+
+	assert_int_equal(content_path(sha, rel, sizeof rel), 0);
+	snprintf(out, n, "%s/%s", dir, rel);
 }
 
 static void path_fans_out_by_the_first_two_digits(void **state)
@@ -92,10 +115,10 @@ static void path_fans_out_by_the_first_two_digits(void **state)
 	char out[256];
 
 	(void)state;
-	assert_int_equal(content_path("/srv/depot", SHA_HELLO, out, sizeof out), 0);
-	assert_string_equal(out, "/srv/depot/content/sha256/58/" SHA_HELLO);
-	assert_int_equal(content_path("/d", SHA_EMPTY, out, sizeof out), 0);
-	assert_string_equal(out, "/d/content/sha256/e3/" SHA_EMPTY);
+	assert_int_equal(content_path(SHA_HELLO, out, sizeof out), 0);
+	assert_string_equal(out, "content/sha256/58/" SHA_HELLO);
+	assert_int_equal(content_path(SHA_EMPTY, out, sizeof out), 0);
+	assert_string_equal(out, "content/sha256/e3/" SHA_EMPTY);
 }
 
 static void path_refuses_what_is_not_a_lowercase_sha256(void **state)
@@ -103,59 +126,61 @@ static void path_refuses_what_is_not_a_lowercase_sha256(void **state)
 	char out[256];
 
 	(void)state;
-	assert_int_equal(content_path("/d", "5891b5b5", out, sizeof out), -1);
-	assert_int_equal(content_path("/d", "5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03",
+	assert_int_equal(content_path("5891b5b5", out, sizeof out), -1);
+	assert_int_equal(content_path("5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03",
 	    out, sizeof out), -1);
-	assert_int_equal(content_path("/d", "../../../../etc/passwd/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	assert_int_equal(content_path("../../../../etc/passwd/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	    out, sizeof out), -1);
-	assert_int_equal(content_path("/d", SHA_HELLO "0", out, sizeof out), -1);
+	assert_int_equal(content_path(SHA_HELLO "0", out, sizeof out), -1);
 	assert_int_equal(content_valid_sha256(SHA_HELLO), 1);
 }
 
 static void path_that_does_not_fit_is_refused(void **state)
 {
-	char out[40];
+	char out[80];
 
 	(void)state;
-	assert_int_equal(content_path("/d", SHA_HELLO, out, sizeof out), -1);
+	assert_int_equal(content_path(SHA_HELLO, out, sizeof out), -1);
 }
 
 static void commit_moves_the_file_into_the_store(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], dst[512], err[512] = "";
 	struct stat st;
 
 	tmp_path(tmp, sizeof tmp, dir, "dl-1-1");
 	write_file(tmp, "hello\n");
-	assert_int_equal(content_has(dir, SHA_HELLO, 6), 0);
-	if (content_commit(dir, tmp, SHA_HELLO, err, sizeof err) != 0)
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 0);
+	if (content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_HELLO, err, sizeof err) != 0)
 		fail_msg("commit: %s", err);
-	assert_int_equal(content_path(dir, SHA_HELLO, dst, sizeof dst), 0);
+	store_path(dst, sizeof dst, dir, SHA_HELLO);
 	assert_string_equal(read_file(dst), "hello\n");
 	assert_int_equal(access(tmp, F_OK), -1);
 	assert_int_equal(stat(dst, &st), 0);
 	/* Publish hard-links this inode where a web server reads it. */
 	assert_int_equal(st.st_mode & 07777, 0644);
-	assert_int_equal(content_has(dir, SHA_HELLO, 6), 1);
-	assert_int_equal(content_has(dir, SHA_HELLO, 7), 0);
-	assert_int_equal(content_has(dir, SHA_EMPTY, 0), 0);
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 1);
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 7), 0);
+	assert_int_equal(content_has(&sc->root, SHA_EMPTY, 0), 0);
 }
 
 static void commit_of_a_stored_digest_keeps_the_stored_file(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], dst[512], err[512];
 	struct stat before, after;
 
 	tmp_path(tmp, sizeof tmp, dir, "dl-1-1");
 	write_file(tmp, "hello\n");
-	assert_int_equal(content_commit(dir, tmp, SHA_HELLO, err, sizeof err), 0);
-	assert_int_equal(content_path(dir, SHA_HELLO, dst, sizeof dst), 0);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_HELLO, err, sizeof err), 0);
+	store_path(dst, sizeof dst, dir, SHA_HELLO);
 	assert_int_equal(stat(dst, &before), 0);
 	tmp_path(tmp, sizeof tmp, dir, "dl-2-1");
 	write_file(tmp, "hello\n");
-	assert_int_equal(content_commit(dir, tmp, SHA_HELLO, err, sizeof err), 0);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_HELLO, err, sizeof err), 0);
 	assert_int_equal(access(tmp, F_OK), -1);
 	assert_int_equal(stat(dst, &after), 0);
 	/* Same inode: a file that publish trees may link to is never replaced by an equal one. */
@@ -164,7 +189,8 @@ static void commit_of_a_stored_digest_keeps_the_stored_file(void **state)
 
 static void commit_replaces_a_damaged_file_of_another_size(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], dst[512], fan[512], err[512];
 
 	snprintf(fan, sizeof fan, "%s/content", dir);
@@ -173,49 +199,52 @@ static void commit_replaces_a_damaged_file_of_another_size(void **state)
 	assert_int_equal(mkdir(fan, 0755), 0);
 	snprintf(fan, sizeof fan, "%s/content/sha256/58", dir);
 	assert_int_equal(mkdir(fan, 0755), 0);
-	assert_int_equal(content_path(dir, SHA_HELLO, dst, sizeof dst), 0);
+	store_path(dst, sizeof dst, dir, SHA_HELLO);
 	write_file(dst, "hel");
-	assert_int_equal(content_has(dir, SHA_HELLO, 6), 0);
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 0);
 	tmp_path(tmp, sizeof tmp, dir, "dl-1-1");
 	write_file(tmp, "hello\n");
-	assert_int_equal(content_commit(dir, tmp, SHA_HELLO, err, sizeof err), 0);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_HELLO, err, sizeof err), 0);
 	assert_string_equal(read_file(dst), "hello\n");
-	assert_int_equal(content_has(dir, SHA_HELLO, 6), 1);
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 1);
 	assert_int_equal(access(tmp, F_OK), -1);
 }
 
 static void commit_of_an_empty_file_works(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], err[512];
 
 	tmp_path(tmp, sizeof tmp, dir, "dl-1-1");
 	write_file(tmp, "");
-	assert_int_equal(content_commit(dir, tmp, SHA_EMPTY, err, sizeof err), 0);
-	assert_int_equal(content_has(dir, SHA_EMPTY, 0), 1);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_EMPTY, err, sizeof err), 0);
+	assert_int_equal(content_has(&sc->root, SHA_EMPTY, 0), 1);
 }
 
 static void commit_of_a_missing_temp_fails_naming_it(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], err[512] = "";
 
 	tmp_path(tmp, sizeof tmp, dir, "dl-9-9");
-	assert_int_equal(content_commit(dir, tmp, SHA_HELLO, err, sizeof err), -1);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_HELLO, err, sizeof err), -1);
 	assert_non_null(strstr(err, tmp));
-	assert_int_equal(content_has(dir, SHA_HELLO, 6), 0);
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 0);
 }
 
 static void commit_fails_when_the_store_is_not_a_directory(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], top[512], err[512] = "";
 
 	snprintf(top, sizeof top, "%s/content", dir);
 	write_file(top, "not a directory");
 	tmp_path(tmp, sizeof tmp, dir, "dl-1-1");
 	write_file(tmp, "hello\n");
-	assert_int_equal(content_commit(dir, tmp, SHA_HELLO, err, sizeof err), -1);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, SHA_HELLO, err, sizeof err), -1);
 	assert_non_null(strstr(err, top));
 	/* The temp stays for the caller, which removes its own temps on failure. */
 	assert_int_equal(access(tmp, F_OK), 0);
@@ -223,12 +252,13 @@ static void commit_fails_when_the_store_is_not_a_directory(void **state)
 
 static void commit_refuses_a_bad_digest(void **state)
 {
-	const char *dir = *state;
+	struct scratch *sc = *state;
+	const char *dir = sc->dir;
 	char tmp[512], err[512] = "";
 
 	tmp_path(tmp, sizeof tmp, dir, "dl-1-1");
 	write_file(tmp, "hello\n");
-	assert_int_equal(content_commit(dir, tmp, "../../x", err, sizeof err), -1);
+	assert_int_equal(content_commit(&sc->root, tmp + strlen(dir) + 1, "../../x", err, sizeof err), -1);
 	assert_non_null(strstr(err, "not a sha256"));
 }
 
