@@ -28,6 +28,7 @@ struct writer {
 	struct archive *a;
 	struct archive_entry_linkresolver *links;
 	int rootfd;		/* the data directory: every source is read beneath it */
+	int pubfd;		/* [publish] dir when it is outside the data directory, else -1 */
 	FILE *manifest;		/* MANIFEST.json as it grows, one member a line, in archive order */
 	char manifest_path[4200];
 	int64_t nmembers;
@@ -146,7 +147,8 @@ static int write_one(struct writer *w, int dirfd, const char *name, const char *
 	ssize_t n;
 	int fd = -1, rc = -1;
 
-	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+	/* name "" is dirfd itself: a [publish] dir outside the data directory, archived as publish/. */
+	if (fstatat(dirfd, name, st, name[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0) {
 		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
 		archive_entry_free(e);
 		return -1;
@@ -208,7 +210,8 @@ static int write_tree(struct writer *w, int dirfd, const char *name, const char 
 		return -1;
 	if (!S_ISDIR(st.st_mode))
 		return 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	if ((fd = openat(dirfd, name[0] ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 ||
 	    (n = scandirat(fd, ".", &names, NULL, alphasort)) < 0) {
 		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
 		if (fd >= 0)
@@ -393,10 +396,14 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	    (fstatat(w->rootfd, "depot.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    write_one(w, w->rootfd, "depot.conf", "depot.conf", &st) < 0))
 		goto out;
-	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++)
-		if (fstatat(w->rootfd, backup_trees[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++) {
+		if (strcmp(backup_trees[i], "publish") == 0 && w->pubfd >= 0) {
+			if (write_tree(w, w->pubfd, "", "publish") < 0)
+				goto out;
+		} else if (fstatat(w->rootfd, backup_trees[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    write_tree(w, w->rootfd, backup_trees[i], backup_trees[i]) < 0)
 			goto out;
+	}
 	if (write_manifest(w) < 0)
 		goto out;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
@@ -435,7 +442,8 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *db_copy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "db_copy"));
 	const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "output"));
 	const char *compression = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "compression"));
-	struct writer w = { .ws = ws };
+	const char *publish_dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "publish_dir"));
+	struct writer w = { .ws = ws, .rootfd = -1, .pubfd = -1 };
 	char src[4200];
 	struct stat st;
 
@@ -449,13 +457,21 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	}
 	w.total = tree_bytes(db_copy);
 	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++) {
-		snprintf(src, sizeof src, "%s/%s", worker_dir, backup_trees[i]);
+		if (strcmp(backup_trees[i], "publish") == 0 && publish_dir != NULL)
+			snprintf(src, sizeof src, "%s", publish_dir);
+		else
+			snprintf(src, sizeof src, "%s/%s", worker_dir, backup_trees[i]);
 		w.total += tree_bytes(src);
 	}
 	progress(&w);
 	if ((w.rootfd = open(worker_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		snprintf(w.err, sizeof w.err, "opening %s: %s", worker_dir, strerror(errno));
-	if (w.rootfd < 0 || write_archive(&w, db_copy, output, compression) < 0) {
+	else if (publish_dir != NULL && (w.pubfd = open(publish_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 && errno != ENOENT)
+		snprintf(w.err, sizeof w.err, "opening the publish directory %s: %s", publish_dir,
+		    strerror(errno));
+	if (w.rootfd < 0 || (w.pubfd < 0 && w.err[0] != '\0') ||
+	    write_archive(&w, db_copy, output, compression) < 0) {
 		*error = cJSON_CreateObject();
 		if (w.canceled) {
 			*state = "canceled";
@@ -468,9 +484,13 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		}
 		if (w.rootfd >= 0)
 			close(w.rootfd);
+		if (w.pubfd >= 0)
+			close(w.pubfd);
 		return;
 	}
 	close(w.rootfd);
+	if (w.pubfd >= 0)
+		close(w.pubfd);
 	*state = "completed";
 	*result = cJSON_CreateObject();
 	cJSON_AddStringToObject(*result, "path", output);
@@ -486,6 +506,8 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *archive = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "path"));
 	const char *staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "staging"));
+	const char *pub_staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task,
+	    "publish_staging"));
 	const cJSON *max_members = cJSON_GetObjectItemCaseSensitive(task, "max_members");
 	const cJSON *free_margin = cJSON_GetObjectItemCaseSensitive(task, "free_margin");
 	struct backup_limits lim;
@@ -510,12 +532,21 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		goto fail;
 	}
 	fs_remove_tree(staging);
+	if (pub_staging != NULL)
+		fs_remove_tree(pub_staging);
 	if (mkdir(staging, 0700) < 0) {
 		snprintf(err, sizeof err, "creating %s: %s", staging, strerror(errno));
 		goto fail;
 	}
-	if (backup_read(archive, staging, &lim, &sum, err, sizeof err) < 0) {
+	if (pub_staging != NULL && mkdir(pub_staging, 0700) < 0) {
+		snprintf(err, sizeof err, "creating %s: %s", pub_staging, strerror(errno));
 		fs_remove_tree(staging);
+		goto fail;
+	}
+	if (backup_read_split(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0) {
+		fs_remove_tree(staging);
+		if (pub_staging != NULL)
+			fs_remove_tree(pub_staging);
 		goto fail;
 	}
 	*state = "completed";

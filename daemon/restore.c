@@ -17,6 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Where a restore stages publish/ when [publish] dir lives outside the data
+ * directory: beside that directory, so it can be renamed into place. Empty
+ * when publish/ is the data directory's own.
+ */
+static void publish_staging_of(const char *dir, const char *publish_dir, const char *suffix,
+    char *out, size_t n)
+{
+	char own[4200];
+
+	snprintf(own, sizeof own, "%s/publish", dir);
+	if (strcmp(own, publish_dir) == 0)
+		out[0] = '\0';
+	else
+		snprintf(out, n, "%s%s", publish_dir, suffix);
+}
+
 static const char *suffix_of(const char *compression)
 {
 	return strcmp(compression, "zstd") == 0 ? ".tar.zst" :
@@ -65,6 +82,10 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	if (strcmp(t->type, "restore") == 0) {
 		snprintf(path, sizeof path, "%s.restore-%lld", D->dir, (long long)t->id);
 		cJSON_AddStringToObject(assignment, "staging", path);
+		snprintf(when, sizeof when, ".restore-%lld", (long long)t->id);
+		publish_staging_of(D->dir, D->publish_dir, when, out, sizeof out);
+		if (out[0] != '\0')
+			cJSON_AddStringToObject(assignment, "publish_staging", out);
 		cJSON_AddNumberToObject(assignment, "max_members", D->cfg.restore_max_members);
 		cJSON_AddNumberToObject(assignment, "free_margin", (double)D->cfg.restore_free_margin);
 		return 0;
@@ -89,12 +110,15 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	cJSON_AddStringToObject(assignment, "db_copy", path);
 	cJSON_AddStringToObject(assignment, "output", output);
 	cJSON_AddStringToObject(assignment, "compression", D->cfg.compression);
+	publish_staging_of(D->dir, D->publish_dir, "", out, sizeof out);
+	if (out[0] != '\0')
+		cJSON_AddStringToObject(assignment, "publish_dir", out);
 	return 0;
 }
 
 void snapshot_task_ended(const struct task *t, int completed)
 {
-	char path[4200];
+	char path[4200], suffix[40];
 
 	if (strcmp(t->type, "backup") == 0) {
 		snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
@@ -102,6 +126,10 @@ void snapshot_task_ended(const struct task *t, int completed)
 	} else if (strcmp(t->type, "restore") == 0 && !completed) {
 		snprintf(path, sizeof path, "%s.restore-%lld", D->dir, (long long)t->id);
 		fs_remove_tree(path);
+		snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)t->id);
+		publish_staging_of(D->dir, D->publish_dir, suffix, path, sizeof path);
+		if (path[0] != '\0')
+			fs_remove_tree(path);
 	}
 }
 
@@ -167,60 +195,63 @@ static int settle_database(const char *dir, int64_t old_max, char *err, size_t e
 /*
  * Swaps staging in for dir; the old data stays as DIR.pre-restore-TIMESTAMP.
  * What no backup holds moves across with the data directory: the running
- * daemon's run/ (sockets, pid lock) when keep_run, and backups/. All or
- * nothing: if any step fails, everything is put back as it was and staging
- * is where it was.
+ * daemon's run/ (sockets, pid lock) when keep_run, and backups/. When
+ * pub_staging is not empty, it replaces pub (a [publish] dir outside the
+ * data directory) the same way. All or nothing: if any step fails, every
+ * step before it is undone, in reverse.
  */
-static int swap_in(const char *dir, const char *staging, int keep_run, char *kept,
-    size_t keptlen, char *err, size_t errlen)
+static int swap_in(const char *dir, const char *staging, const char *pub, const char *pub_staging,
+    int keep_run, char *kept, size_t keptlen, char *err, size_t errlen)
 {
 	const char *carried[] = { "run", "backups" };
 	const char *subdirs[] = { "tmp", "logs", "content", "publish", "run" };
-	char when[32], from[4300], to[4300];
+	char when[32], from[4300], to[4300], pub_kept[4300] = "";
+	struct { char from[4300], to[4300]; } done[6];
+	int ndone = 0, had_dir = access(dir, F_OK) == 0;
 	time_t now = time(NULL);
-	size_t moved = 0, first = keep_run ? 0 : 1;
 	struct tm tm;
-	int had_dir = access(dir, F_OK) == 0;
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(kept, keptlen, "%s.pre-restore-%s", dir, when);
-	if (had_dir && rename(dir, kept) < 0) {
-		snprintf(err, errlen, "moving %s aside: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (rename(staging, dir) < 0) {
-		snprintf(err, errlen, "moving %s into place: %s", staging, strerror(errno));
-		goto undo_dir;
-	}
-	for (size_t i = first; had_dir && i < sizeof carried / sizeof carried[0]; i++, moved++) {
+	/* Each rename, remembered so that it can be undone. */
+#define STEP(a, b) do { \
+		if (rename((a), (b)) < 0) { \
+			snprintf(err, errlen, "moving %s to %s: %s", (a), (b), strerror(errno)); \
+			goto undo; \
+		} \
+		snprintf(done[ndone].from, sizeof done[ndone].from, "%s", (a)); \
+		snprintf(done[ndone].to, sizeof done[ndone].to, "%s", (b)); \
+		ndone++; \
+	} while (0)
+	if (had_dir)
+		STEP(dir, kept);
+	STEP(staging, dir);
+	for (size_t i = keep_run ? 0 : 1; had_dir && i < sizeof carried / sizeof carried[0]; i++) {
 		snprintf(from, sizeof from, "%s/%s", kept, carried[i]);
 		snprintf(to, sizeof to, "%s/%s", dir, carried[i]);
 		/* rename would replace an empty directory there; the archive never holds one. */
-		if (access(from, F_OK) == 0 && rename(from, to) < 0) {
-			snprintf(err, errlen, "moving %s into the restored data: %s", from,
-			    strerror(errno));
-			goto undo_carried;
-		}
+		if (access(from, F_OK) == 0)
+			STEP(from, to);
 	}
+	if (pub_staging[0] != '\0') {
+		snprintf(pub_kept, sizeof pub_kept, "%s.pre-restore-%s", pub, when);
+		if (access(pub, F_OK) == 0)
+			STEP(pub, pub_kept);
+		STEP(pub_staging, pub);
+	}
+#undef STEP
 	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
 		snprintf(to, sizeof to, "%s/%s", dir, subdirs[i]);
 		mkdir(to, strcmp(subdirs[i], "content") == 0 || strcmp(subdirs[i], "publish") == 0 ?
 		    0755 : 0700);
 	}
 	return 0;
-undo_carried:
-	while (moved-- > 0) {
-		snprintf(from, sizeof from, "%s/%s", dir, carried[first + moved]);
-		snprintf(to, sizeof to, "%s/%s", kept, carried[first + moved]);
-		if (access(from, F_OK) == 0 && rename(from, to) < 0)
-			log_error("restore: putting %s back: %s", from, strerror(errno));
-	}
-	if (rename(dir, staging) < 0)
-		log_error("restore: moving %s back to %s: %s", dir, staging, strerror(errno));
-undo_dir:
-	if (had_dir && rename(kept, dir) < 0)
-		log_error("restore: moving %s back to %s: %s", kept, dir, strerror(errno));
+undo:
+	while (ndone-- > 0)
+		if (rename(done[ndone].to, done[ndone].from) < 0)
+			log_error("restore: moving %s back to %s: %s", done[ndone].to,
+			    done[ndone].from, strerror(errno));
 	return -1;
 }
 
@@ -277,7 +308,7 @@ static void keep_ids_above(int64_t old_max)
  */
 int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen)
 {
-	char staging[4200], dbpath[4300], kept[4400];
+	char staging[4200], dbpath[4300], kept[4400], pub_staging[4200], suffix[40];
 	int64_t id = t->id;
 	struct worker *w;
 	int failed;
@@ -298,8 +329,12 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	store_close(D->store);
 	D->store = NULL;
 	/* On failure swap_in has put everything back: the daemon goes on with its old data. */
-	if ((failed = swap_in(D->dir, staging, 1, kept, sizeof kept, err, errlen) < 0))
+	snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)id);
+	publish_staging_of(D->dir, D->publish_dir, suffix, pub_staging, sizeof pub_staging);
+	if ((failed = swap_in(D->dir, staging, D->publish_dir, pub_staging, 1, kept, sizeof kept,
+	    err, errlen) < 0))
 		log_error("restore: %s; the data directory is unchanged", err);
+	daemon_data();	/* DIR is another directory now: open it again, and keep it private */
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", D->dir);
 	if (store_open(&D->store, dbpath, D->cfg.durability_full, err, errlen) < 0) {
 		/* Nothing to serve from: stop rather than run on a half-state. */
@@ -327,6 +362,7 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg)
 {
 	char staging[4200], dbpath[4300], kept[4400], lock[4300], err[1024];
+	char publish_dir[4096], pub_staging[4200], suffix[40];
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	struct backup_limits lim = { .max_members = cfg->restore_max_members,
 	    .free_margin = cfg->restore_free_margin };
@@ -342,23 +378,33 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 		}
 		close(fd);
 	}
-	snprintf(staging, sizeof staging, "%s.restore-%d", dir, (int)getpid());
+	if (config_publish_dir(cfg, dir, publish_dir, sizeof publish_dir) < 0) {
+		log_error("the publish directory of %s is too long", dir);
+		return 1;
+	}
+	snprintf(suffix, sizeof suffix, ".restore-%d", (int)getpid());
+	snprintf(staging, sizeof staging, "%s%s", dir, suffix);
+	publish_staging_of(dir, publish_dir, suffix, pub_staging, sizeof pub_staging);
 	fs_remove_tree(staging);
-	if (mkdir(staging, 0700) < 0) {
-		log_error("creating %s: %s", staging, strerror(errno));
+	if (pub_staging[0] != '\0')
+		fs_remove_tree(pub_staging);
+	if (mkdir(staging, 0700) < 0 || (pub_staging[0] != '\0' && mkdir(pub_staging, 0700) < 0)) {
+		log_error("creating %s: %s", access(staging, F_OK) == 0 ? pub_staging : staging,
+		    strerror(errno));
+		fs_remove_tree(staging);
 		return 1;
 	}
 	log_info("verifying and extracting %s", archive);
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", dir);
-	if (backup_read(archive, staging, &lim, &sum, err, sizeof err) < 0 ||
-	    settle_database(staging, max_task_id_of(dbpath), err, sizeof err) < 0) {
+	if (backup_read_split(archive, staging, pub_staging[0] ? pub_staging : NULL, &lim, &sum,
+	    err, sizeof err) < 0 ||
+	    settle_database(staging, max_task_id_of(dbpath), err, sizeof err) < 0 ||
+	    swap_in(dir, staging, publish_dir, pub_staging, 0, kept, sizeof kept, err,
+	    sizeof err) < 0) {
 		log_error("refusing %s: %s; nothing was changed", archive, err);
 		fs_remove_tree(staging);
-		return 1;
-	}
-	if (swap_in(dir, staging, 0, kept, sizeof kept, err, sizeof err) < 0) {
-		log_error("%s; nothing was changed", err);
-		fs_remove_tree(staging);
+		if (pub_staging[0] != '\0')
+			fs_remove_tree(pub_staging);
 		return 1;
 	}
 	if (access(kept, F_OK) == 0)

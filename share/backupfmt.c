@@ -49,14 +49,21 @@ struct reader {
 	const char *archive;
 	const char *dir;		/* staging directory, or NULL */
 	int dirfd;			/* staging directory; -1 when only verifying */
+	/*
+	 * Where publish/ is extracted: the staging directory's publish/, or,
+	 * when [publish] dir lives elsewhere, a staging directory beside it
+	 * (pubfd), each file system with its own free-space budget.
+	 */
+	struct root {
+		int fd;
+		int64_t space_left, inodes_left;
+	} roots[2];
 	struct node *nodes;
 	size_t nnodes, capnodes;
 	uint32_t *slots;		/* open addressing over nodes by path digest: index + 1 */
 	size_t nslots;
 	struct link *links;
 	size_t nlinks;
-	int64_t space_left;		/* bytes the extraction may still write */
-	int64_t inodes_left;
 	char parent[BACKUP_MAX_PATH + 1];	/* the last parent checked, and its fd when extracting */
 	int parent_fd;
 	char *conf;			/* depot.conf, for the daemon's parser */
@@ -279,6 +286,21 @@ static int check_path(struct reader *r, const char *path, char *buf, size_t bufl
 }
 
 /*
+ * The root path is extracted beneath, and path relative to it: publish/
+ * goes to the separate publish staging directory when there is one.
+ */
+static struct root *root_of(struct reader *r, const char *path, const char **rel)
+{
+	if (r->roots[1].fd >= 0 && strncmp(path, "publish", 7) == 0 &&
+	    (path[7] == '/' || path[7] == '\0')) {
+		*rel = path[7] == '/' ? path + 8 : "";
+		return &r->roots[1];
+	}
+	*rel = path;
+	return &r->roots[0];
+}
+
+/*
  * Every directory above path must be a directory the archive made, or one
  * it will make: never a file or a link, so nothing is written through a
  * link. When extracting, r->parent_fd is left open on path's parent.
@@ -306,9 +328,11 @@ static int check_parents(struct reader *r, const char *path)
 	memcpy(r->parent, path, plen);
 	r->parent[plen] = '\0';
 	if (r->dirfd >= 0) {
+		const char *rel;
+		const struct root *root = root_of(r, r->parent, &rel);
 		if (r->parent_fd >= 0)
 			close(r->parent_fd);
-		r->parent_fd = fs_mkdirs_beneath(r->dirfd, plen ? r->parent : "", 0755);
+		r->parent_fd = fs_mkdirs_beneath(root->fd, rel, 0755);
 		if (r->parent_fd < 0)
 			return refuse(r, "creating the directory of '%s' in the staging directory: %s",
 			    path, strerror(errno));
@@ -376,14 +400,18 @@ static int64_t footprint(int64_t size)
 
 static int take_space(struct reader *r, const char *path, int64_t size)
 {
+	const char *rel;
+	struct root *root;
+
 	if (r->dirfd < 0)
 		return 0;
-	if (footprint(size) > r->space_left || r->inodes_left <= 0)
+	root = root_of(r, path, &rel);
+	if (footprint(size) > root->space_left || root->inodes_left <= 0)
 		return refuse(r, "member '%s' would leave less than %lld bytes (restore_free_margin) "
 		    "free on the staging file system: the archive needs more space than there is",
 		    path, (long long)r->lim->free_margin);
-	r->space_left -= footprint(size);
-	r->inodes_left--;
+	root->space_left -= footprint(size);
+	root->inodes_left--;
 	return 0;
 }
 
@@ -422,6 +450,32 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 	return rc;
 }
 
+/* Copies file base in dirfd to path, already extracted and so trusted, as a hard link could not be made. */
+static int copy_file(struct reader *r, int dirfd, const char *base, const char *path, int64_t size)
+{
+	int in = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = -1;
+	struct stat st;
+	char buf[65536];
+	ssize_t n;
+
+	if (take_space(r, path, size) < 0)
+		goto out;
+	if (in < 0 || fstat(in, &st) < 0 ||
+	    (out = openat(r->parent_fd, base_of(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0 || fchmod(out, st.st_mode & 0755) < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	rc = n == 0 ? 0 : -1;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
 static int in_linkable(const char *path)
 {
 	return strncmp(path, "content/", 8) == 0 || strncmp(path, "publish/", 8) == 0;
@@ -431,14 +485,23 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
     const char *target)
 {
 	const struct node *t;
+	const char *rel = "";
+	int rc;
 
 	switch (type) {
 	case BM_DIR:
 		if (take_space(r, path, 0) < 0)
 			return -1;
-		if (r->dirfd >= 0 && ((mkdirat(r->parent_fd, base_of(path), 0700) < 0 &&
-		    errno != EEXIST) || fchmodat(r->parent_fd, base_of(path),
-		    archive_entry_perm(e) & 0755, AT_SYMLINK_NOFOLLOW) < 0))
+		if (r->dirfd < 0)
+			return 0;
+		root_of(r, path, &rel);
+		if (rel[0] == '\0')
+			rc = fchmod(r->roots[1].fd, archive_entry_perm(e) & 0755);	/* publish/ itself */
+		else
+			rc = (mkdirat(r->parent_fd, base_of(path), 0700) < 0 && errno != EEXIST) ||
+			    fchmodat(r->parent_fd, base_of(path), archive_entry_perm(e) & 0755,
+			    AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+		if (rc < 0)
 			return refuse(r, "creating '%s' in the staging directory: %s", path,
 			    strerror(errno));
 		return 0;
@@ -469,7 +532,7 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		return 0;
 	case BM_HARDLINK: {
 		char tbuf[BACKUP_MAX_PATH + 1], base[BACKUP_MAX_NAME + 1];
-		int tfd, rc;
+		int tfd;
 		/* Only to a regular file already extracted: never a link, a directory or later. */
 		if (!backup_path_safe(target) || strlen(target) >= sizeof tbuf)
 			return refuse(r, "member '%s' is a hard link to '%s', which is not a path "
@@ -484,9 +547,13 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 			    "earlier in the archive", path, tbuf);
 		if (r->dirfd < 0)
 			return 0;
-		if ((tfd = fs_parent_beneath(r->dirfd, tbuf, 0, base, sizeof base)) < 0)
+		tfd = root_of(r, tbuf, &rel)->fd;
+		if ((tfd = fs_parent_beneath(tfd, rel, 0, base, sizeof base)) < 0)
 			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));
 		rc = linkat(tfd, base, r->parent_fd, base_of(path), 0);
+		/* A publish directory on another file system gets a copy, as publish makes one. */
+		if (rc < 0 && errno == EXDEV)
+			rc = copy_file(r, tfd, base, path, t->size);
 		close(tfd);
 		if (rc < 0)
 			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));
@@ -861,37 +928,53 @@ static int check_whole(struct reader *r)
 	return check_database(r);
 }
 
-static int start_extraction(struct reader *r, const char *dir)
+/* Opens one extraction root and sets its free-space budget. */
+static int open_root(struct reader *r, struct root *root, const char *dir)
 {
 	struct statvfs vfs;
+	int64_t avail;
 
-	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if ((root->fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return refuse(r, "opening the staging directory %s: %s", dir, strerror(errno));
-	if (fstatvfs(r->dirfd, &vfs) < 0)
+	if (fstatvfs(root->fd, &vfs) < 0)
 		return refuse(r, "reading the free space of %s: %s", dir, strerror(errno));
-	r->space_left = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize - r->lim->free_margin;
+	avail = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+	root->space_left = avail - r->lim->free_margin;
 	/* File systems without an inode count (btrfs) report 0 files: no limit there. */
-	r->inodes_left = vfs.f_files ? (int64_t)vfs.f_favail - 1000 : INT64_MAX;
-	if (r->space_left < 0)
+	root->inodes_left = vfs.f_files ? (int64_t)vfs.f_favail - 1000 : INT64_MAX;
+	if (root->space_left < 0)
 		return refuse(r, "the file system of %s has %lld bytes free, less than "
-		    "restore_free_margin (%lld)", dir,
-		    (long long)((int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize),
+		    "restore_free_margin (%lld)", dir, (long long)avail,
 		    (long long)r->lim->free_margin);
 	return 0;
+}
+
+static int start_extraction(struct reader *r, const char *dir, const char *publish_dir)
+{
+	if (open_root(r, &r->roots[0], dir) < 0)
+		return -1;
+	r->dirfd = r->roots[0].fd;
+	return publish_dir != NULL ? open_root(r, &r->roots[1], publish_dir) : 0;
 }
 
 int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
     struct backup_summary *sum, char *err, size_t errlen)
 {
+	return backup_read_split(archive, dir, NULL, lim, sum, err, errlen);
+}
+
+int backup_read_split(const char *archive, const char *dir, const char *publish_dir,
+    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
+{
 	struct reader r = { .lim = lim, .archive = archive, .dir = dir, .dirfd = -1, .parent_fd = -1,
-	    .sum = sum, .err = err, .errlen = errlen };
+	    .roots = { { .fd = -1 }, { .fd = -1 } }, .sum = sum, .err = err, .errlen = errlen };
 	struct archive_entry *e;
 	int rc = -1, st;
 
 	memset(sum, 0, sizeof *sum);
 	err[0] = '\0';
 	r.parent[0] = '\0';
-	if (dir != NULL ? start_extraction(&r, dir) < 0 : 0)
+	if (dir != NULL ? start_extraction(&r, dir, publish_dir) < 0 : 0)
 		goto out;
 	if (dir == NULL) {
 		const char *tmp = getenv("TMPDIR");
@@ -932,9 +1015,12 @@ int backup_read(const char *archive, const char *dir, const struct backup_limits
 	if (check_whole(&r) < 0)
 		goto out;
 	/* Everything written reaches the disk before the caller swaps it in: one syncfs, not an fsync per file. */
-	if (r.dirfd >= 0 && syncfs(r.dirfd) < 0) {
-		refuse(&r, "writing the staging directory %s: %s", dir, strerror(errno));
-		goto out;
+	for (int i = 0; i < 2; i++) {
+		if (r.roots[i].fd >= 0 && syncfs(r.roots[i].fd) < 0) {
+			refuse(&r, "writing the staging directory %s: %s", i ? publish_dir : dir,
+			    strerror(errno));
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -942,8 +1028,9 @@ out:
 		archive_read_free(r.a);
 	if (r.parent_fd >= 0)
 		close(r.parent_fd);
-	if (r.dirfd >= 0)
-		close(r.dirfd);
+	for (int i = 0; i < 2; i++)
+		if (r.roots[i].fd >= 0)
+			close(r.roots[i].fd);
 	if (r.tmpdir[0] != '\0')
 		fs_remove_tree(r.tmpdir);
 	for (size_t i = 0; i < r.nlinks; i++) {

@@ -54,5 +54,12 @@ int backup_path_safe(const char *path);
  */
 int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
     struct backup_summary *sum, char *err, size_t errlen);
+/*
+ * The same, with publish/ extracted into publish_dir (an empty directory
+ * beside a [publish] dir outside the data directory) instead of
+ * dir/publish; its hard links to content/ become copies across file systems.
+ */
+int backup_read_split(const char *archive, const char *dir, const char *publish_dir,
+    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
 
 #endif

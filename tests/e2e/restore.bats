@@ -314,3 +314,48 @@ pre_restore_sql() {
 	diff <(echo "$modes") <(cd "$DIR" && stat -c '%a %n' logs content publish tmp run)
 	[ "$(stat -c %a "$DIR/depot.db")" = 600 ]
 }
+
+# [publish] dir outside the data directory: the backup holds it as publish/,
+# and a restore, online or offline, puts it back there (staged beside it and
+# swapped in), not inside the data directory.
+@test "a [publish] dir outside the data directory is backed up and restored in place, online and offline" {
+	PUB=$(mktemp -d /tmp/dpp.XXXXXX)/pub
+	BACKUP_DIRS+=("$(dirname "$PUB")")
+	depot_start "publish.dir = $PUB"
+	two_repos
+	[ "$(readlink "$PUB/r1/current")" = versions/1 ]
+	[ ! -e "$DIR/publish/r1" ]
+	sums=$(tree_sums "$PUB")
+	backup_wait -o "$WORK/b.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	# The archive holds the publications under publish/.
+	tar --zstd -tf "$WORK/b.tar.zst" | grep -qx 'publish/r1/current'
+
+	ctl repo delete r1
+	[ ! -e "$PUB/r1" ]
+	restore_wait "$WORK/b.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	diff <(echo "$sums") <(tree_sums "$PUB")
+	[ ! -e "$DIR/publish/r1" ]
+	# The replaced publications are kept beside, as the data is, and no staging is left.
+	ls -d "$PUB".pre-restore-*
+	[ -z "$(ls -d "$PUB".restore-* 2>/dev/null)" ]
+	# The restored depot publishes into it as before.
+	publish_wait r2
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ -e "$PUB/r2/current/only.bin" ]
+
+	# Offline, into a new data directory whose depot.conf names another publish
+	# dir, on another file system: hard links to content become copies.
+	new=$(mktemp -d /tmp/dpn.XXXXXX)
+	BACKUP_DIRS+=("$new")
+	mount_small "$WORK/otherfs" 64M
+	PUB2=$WORK/otherfs/pub
+	printf '[publish]\ndir = %s\n[limits]\nrestore_free_margin = 1MiB\n' "$PUB2" >"$new/depot.conf"
+	run "$DEPOT_BIN/depotd" --restore "$WORK/b.tar.zst" -d "$new"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	diff <(echo "$sums") <(tree_sums "$PUB2")
+	[ ! -e "$new/publish/r1" ]
+	[ "$(stat -c %d "$PUB2/r1/versions/1/first.txt")" != "$(stat -c %d "$new/content")" ]
+}
