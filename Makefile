@@ -43,6 +43,15 @@ TUI_OBJ    = $(TUI_SRC:%.c=$(BUILD)/%.o)
 # The console's model without its views and loop, for its unit tests.
 TUI_MODEL_OBJ = $(filter $(BUILD)/tui/model%.o,$(TUI_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The fuzz targets.
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
+# make check replays each target's seeds and regress/ inputs, built with this build's compiler and sanitizers.
+REPLAY_BIN = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/%)
+# The same targets linked with libFuzzer's main, for make fuzz (tests/fuzz/run builds them with clang).
+FUZZ_BIN   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+# What make fuzz needs beyond DEB_PKGS: Debian's clang ships libFuzzer in libclang-rt-14-dev.
+FUZZ_DEB_PKGS = clang libclang-rt-14-dev
 
 BINS = $(BUILD)/depotd $(BUILD)/depotctl $(if $(TUI_SRC),$(BUILD)/depot-console)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
@@ -50,7 +59,7 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncurses
 # Helpers the e2e tests drive the daemon with, beside depotctl.
 TEST_TOOLS = $(BUILD)/tests/nng-send
 
-.PHONY: all deps run check unit e2e bench fuzz install clean distclean
+.PHONY: all deps run check unit e2e bench fuzz fuzz-bins install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
 
 # The command list of the man page comes from depotctl's own table.
@@ -90,6 +99,14 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(TUI_MODEL_OBJ) $(B
 $(BUILD)/tests/nng-send: $(BUILD)/tests/tools/nng-send.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(REPLAY_BIN): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o \
+    $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(FUZZ_BIN): $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 # Installs only what is missing, so a machine that has everything is not touched.
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -108,23 +125,27 @@ run: deps
 	$(MAKE) all
 	share/demo/run-demo $(BUILD) data
 
-unit: $(UNIT_BIN)
-	@tests/run-unit $(UNIT_BIN)
+unit: $(UNIT_BIN) $(REPLAY_BIN)
+	@tests/run-unit $(UNIT_BIN) $(REPLAY_BIN)
 
 e2e: $(BINS) $(TEST_TOOLS)
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-e2e
 
 check: deps
-	$(MAKE) all $(UNIT_BIN) $(TEST_TOOLS)
-	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-all $(UNIT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(REPLAY_BIN) $(TEST_TOOLS)
+	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-all $(UNIT_BIN) $(REPLAY_BIN)
 
 bench: deps
 	$(MAKE) all
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/bench/run
 
-# Coverage-guided fuzzing of the parsers that read untrusted input (clang, libFuzzer).
+# Coverage-guided fuzzing of the parsers that read untrusted input (clang, libFuzzer),
+# FUZZ_SECONDS (default 60) each; ends with "fuzz: N passed, N failed".
 fuzz: deps
-	@tests/fuzz/run
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_DEB_PKGS)"
+	@tests/fuzz/run $(FUZZ_NAMES)
+
+fuzz-bins: $(FUZZ_BIN)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -17,18 +17,18 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-typedef void (*control_fn)(struct conn *conn, const cJSON *args);
+/* A handler gets its request checked by validate_request and may take what it owns. */
+typedef void (*control_fn)(struct conn *conn, struct request *rq);
 
-#define X(ident, wire, access, summary) static void h_##ident(struct conn *, const cJSON *);
+#define X(ident, wire, access, summary) static void h_##ident(struct conn *, struct request *);
 #include "commands.def"
 #undef X
 
 static const struct {
-	const char *name;
 	enum access_level access;
 	control_fn fn;
-} handlers[] = {
-#define X(ident, wire, access, summary) { wire, access, h_##ident },
+} handlers[CMD_COUNT] = {
+#define X(ident, wire, access, summary) [CMD_##ident] = { access, h_##ident },
 #include "commands.def"
 #undef X
 };
@@ -83,47 +83,34 @@ static int peer_access(const struct peer *peer, enum access_level *level)
 
 void control_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 {
-	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	struct request rq;
 	enum access_level level;
+	char err[512];
+	int rc = validate_request(req, &rq, err, sizeof err);
 
-	if (cmd == NULL) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "missing 'cmd' (a string)");
-		return;
-	}
-	if (args != NULL && !cJSON_IsObject(args) && !cJSON_IsNull(args)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "'args' must be an object");
-		return;
-	}
-	for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-		if (strcmp(handlers[i].name, cmd) != 0)
-			continue;
-		if (peer_access(peer, &level) < 0) {
-			server_reply_err(conn, ERR_FORBIDDEN, "uid %llu may not use depotd "
-			    "(not its owner, root or a member of socket_group)",
-			    (unsigned long long)peer->uid);
-			return;
-		}
-		if (handlers[i].access > level) {
-			server_reply_err(conn, ERR_FORBIDDEN, "'%s' needs the daemon's "
-			    "owner or root; socket_group members may read and cancel", cmd);
-			return;
-		}
-		if (D->stopping && handlers[i].access == ACCESS_WRITE) {
-			server_reply_err(conn, ERR_UNAVAILABLE, "depotd is stopping");
-			return;
-		}
-		handlers[i].fn(conn, args);
-		return;
-	}
-	server_reply_err(conn, ERR_BAD_REQUEST, "unknown command '%.64s'", cmd);
+	/* Who may ask is answered before what was wrong with the arguments. */
+	if (rq.cmd != CMD_COUNT && peer_access(peer, &level) < 0)
+		server_reply_err(conn, ERR_FORBIDDEN, "uid %llu may not use depotd "
+		    "(not its owner, root or a member of socket_group)",
+		    (unsigned long long)peer->uid);
+	else if (rq.cmd != CMD_COUNT && handlers[rq.cmd].access > level)
+		server_reply_err(conn, ERR_FORBIDDEN, "'%s' needs the daemon's owner or root; "
+		    "socket_group members may read and cancel",
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd")));
+	else if (rq.cmd != CMD_COUNT && D->stopping && handlers[rq.cmd].access == ACCESS_WRITE)
+		server_reply_err(conn, ERR_UNAVAILABLE, "depotd is stopping");
+	else if (rc < 0)
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+	else
+		handlers[rq.cmd].fn(conn, &rq);
+	request_free(&rq);
 }
 
-static void h_ping(struct conn *conn, const cJSON *args)
+static void h_ping(struct conn *conn, struct request *rq)
 {
 	cJSON *r = cJSON_CreateObject();
 
-	(void)args;
+	(void)rq;
 	cJSON_AddBoolToObject(r, "pong", 1);
 	cJSON_AddStringToObject(r, "version", DEPOT_VERSION);
 	cJSON_AddNumberToObject(r, "protocol", DEPOT_PROTO_VERSION);
@@ -181,14 +168,14 @@ static int64_t content_bytes(void)
 	return cached;
 }
 
-static void h_status(struct conn *conn, const cJSON *args)
+static void h_status(struct conn *conn, struct request *rq)
 {
 	cJSON *r = cJSON_CreateObject(), *problems = cJSON_CreateArray(), *o, *ws, *sched;
 	char msg[512], path[4200];
 	struct statvfs vfs;
 	int healthy = 1, db_ok;
 
-	(void)args;
+	(void)rq;
 	o = cJSON_AddObjectToObject(r, "daemon");
 	cJSON_AddStringToObject(o, "version", DEPOT_VERSION);
 	cJSON_AddNumberToObject(o, "pid", D->pid);
@@ -324,16 +311,13 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 	    TASK_CANCELED);
 }
 
-static void h_task_submit(struct conn *conn, const cJSON *args)
+static void h_task_submit(struct conn *conn, struct request *rq)
 {
+	struct task *t = rq->task;
 	char err[512];
-	struct task *t = validate_submit(args, err, sizeof err);
 	int64_t id;
 
-	if (t == NULL) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
+	rq->task = NULL;
 	if (check_repo_task(conn, t) < 0 || check_after(conn, t) < 0) {
 		task_free(t);
 		return;
@@ -349,28 +333,13 @@ static void h_task_submit(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, task_json_by_id(id));
 }
 
-static void h_task_list(struct conn *conn, const cJSON *args)
+static void h_task_list(struct conn *conn, struct request *rq)
 {
-	const char *state = NULL, *resource = NULL;
-	int64_t limit = 1000, *ids = NULL;
-	enum task_state s;
-	char err[256];
+	int64_t *ids = NULL;
 	size_t n = 0;
 	cJSON *arr;
 
-	if (validate_string(args, "state", 0, 16, &state, err, sizeof err) < 0 ||
-	    validate_string(args, "resource", 0, DEPOT_RESOURCE_MAX, &resource,
-	    err, sizeof err) < 0 ||
-	    validate_int(args, "limit", 0, 1, 100000, &limit, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if (state != NULL && strcmp(state, "active") != 0 && task_state_parse(state, &s) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "unknown state '%s' (waiting, running, "
-		    "canceling, completed, failed, canceled or active)", state);
-		return;
-	}
-	if (store_list_ids(D->store, state, resource, (int)limit, &ids, &n) < 0) {
+	if (store_list_ids(D->store, rq->state, rq->resource, (int)rq->limit, &ids, &n) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "listing tasks: %s", store_errmsg(D->store));
 		return;
 	}
@@ -384,47 +353,26 @@ static void h_task_list(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, arr);
 }
 
-static int get_id(struct conn *conn, const cJSON *args, int64_t *id)
+static void h_task_show(struct conn *conn, struct request *rq)
 {
-	char err[256];
-
-	if (validate_int(args, "id", 1, 1, INT64_C(9000000000000000), id, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return -1;
-	}
-	return 0;
-}
-
-static void h_task_show(struct conn *conn, const cJSON *args)
-{
-	int64_t id;
 	cJSON *t;
 
-	if (get_id(conn, args, &id) < 0)
-		return;
-	if ((t = task_json_by_id(id)) == NULL) {
-		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)id);
+	if ((t = task_json_by_id(rq->id)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)rq->id);
 		return;
 	}
 	server_reply_ok(conn, t);
 }
 
-static void h_task_log(struct conn *conn, const cJSON *args)
+static void h_task_log(struct conn *conn, struct request *rq)
 {
-	int64_t id, offset = 0, max = 65536;
-	char err[256], path[4200], *buf;
+	int64_t id = rq->id, offset = rq->offset, max = rq->max;
+	char path[4200], *buf;
 	cJSON *t, *r;
 	struct stat st;
 	ssize_t got = 0;
 	int fd, final;
 
-	if (get_id(conn, args, &id) < 0)
-		return;
-	if (validate_int(args, "offset", 0, 0, INT64_MAX / 2, &offset, err, sizeof err) < 0 ||
-	    validate_int(args, "max", 0, 1, 512 * 1024, &max, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
 	if ((t = task_json_by_id(id)) == NULL) {
 		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)id);
 		return;
@@ -483,21 +431,14 @@ static int check_ids_exist(struct conn *conn, const int64_t *ids, size_t n)
 	return 0;
 }
 
-static void h_task_cancel(struct conn *conn, const cJSON *args)
+static void h_task_cancel(struct conn *conn, struct request *rq)
 {
-	int64_t *ids;
-	char err[256];
-	size_t n;
+	const int64_t *ids = rq->ids;
+	size_t n = rq->nids;
 	cJSON *arr;
 
-	if (validate_ids(args, "ids", &ids, &n, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+	if (check_ids_exist(conn, ids, n) < 0)
 		return;
-	}
-	if (check_ids_exist(conn, ids, n) < 0) {
-		free(ids);
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = task_find(ids[i]);
 		if (t != NULL) {
@@ -511,7 +452,6 @@ static void h_task_cancel(struct conn *conn, const cJSON *args)
 		if (t)
 			cJSON_AddItemToArray(arr, t);
 	}
-	free(ids);
 	server_reply_ok(conn, arr);
 }
 
@@ -543,35 +483,28 @@ static void waiter_free(struct waiter *w)
 	free(w);
 }
 
-static void h_task_wait(struct conn *conn, const cJSON *args)
+static void h_task_wait(struct conn *conn, struct request *rq)
 {
 	struct waiter *w = calloc(1, sizeof *w);
-	int64_t timeout = 0;
-	char err[256];
 
 	if (w == NULL) {
 		server_reply_err(conn, ERR_INTERNAL, "out of memory");
 		return;
 	}
 	w->conn = conn;
-	if (validate_ids(args, "ids", &w->ids, &w->n, err, sizeof err) < 0 ||
-	    validate_int(args, "timeout_ms", 0, 0, INT64_C(31536000000), &timeout,
-	    err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		waiter_free(w);
-		return;
-	}
+	w->ids = rq->ids;
+	w->n = rq->nids;
+	rq->ids = NULL;
 	if (check_ids_exist(conn, w->ids, w->n) < 0) {
 		waiter_free(w);
 		return;
 	}
-	if (waiter_done(w) || (cJSON_GetObjectItemCaseSensitive(args, "timeout_ms") &&
-	    timeout == 0)) {
+	if (waiter_done(w) || rq->timeout_ms == 0) {
 		waiter_answer(w, !waiter_done(w));
 		waiter_free(w);
 		return;
 	}
-	w->deadline_mono = timeout > 0 ? time_mono_ms() + timeout : 0;
+	w->deadline_mono = rq->timeout_ms > 0 ? time_mono_ms() + rq->timeout_ms : 0;
 	w->next = D->waiters;
 	D->waiters = w;
 }
@@ -612,11 +545,11 @@ void waiters_fail_all(void)
 	}
 }
 
-static void h_worker_list(struct conn *conn, const cJSON *args)
+static void h_worker_list(struct conn *conn, struct request *rq)
 {
 	cJSON *arr = cJSON_CreateArray();
 
-	(void)args;
+	(void)rq;
 	for (struct worker *w = D->workers; w; w = w->next)
 		cJSON_AddItemToArray(arr, worker_to_json(w));
 	server_reply_ok(conn, arr);
@@ -640,49 +573,28 @@ static void visit_lock(void *ctx, const char *resource,
 	cJSON_AddItemToArray((cJSON *)ctx, o);
 }
 
-static void h_lock_list(struct conn *conn, const cJSON *args)
+static void h_lock_list(struct conn *conn, struct request *rq)
 {
 	cJSON *arr = cJSON_CreateArray();
 
-	(void)args;
+	(void)rq;
 	lockmgr_visit(D->locks, visit_lock, arr);
 	server_reply_ok(conn, arr);
 }
 
-/* The name of a repository or schedule in a request, checked; NULL after replying with the error. */
-static const char *get_name(struct conn *conn, const cJSON *args, const char *what)
+static void h_repo_create(struct conn *conn, struct request *rq)
 {
-	const char *name = NULL;
-	char err[256];
-
-	if (validate_string(args, "name", 1, 64, &name, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return NULL;
-	}
-	if (!repo_name_valid(name)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "bad %s name '%s' (letters, "
-		    "digits, '.', '_' and '-', 1 to 64)", what, name);
-		return NULL;
-	}
-	return name;
-}
-
-static void h_repo_create(struct conn *conn, const cJSON *args)
-{
-	const char *name = get_name(conn, args, "repository");
+	const char *name = rq->name;
 	cJSON *imp, *existing;
 	char err[512];
 
-	if (name == NULL)
-		return;
 	if ((existing = repo_importer(name)) != NULL) {
 		cJSON_Delete(existing);
 		server_reply_err(conn, ERR_CONFLICT, "repository '%s' already exists", name);
 		return;
 	}
 	imp = cJSON_CreateObject();
-	if (repo_importer_apply(imp, cJSON_GetObjectItemCaseSensitive(args, "importer"),
-	    err, sizeof err) < 0) {
+	if (repo_importer_apply(imp, rq->importer, err, sizeof err) < 0) {
 		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
 	} else if (repo_create(name, imp) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "creating repository '%s': %s", name,
@@ -694,25 +606,17 @@ static void h_repo_create(struct conn *conn, const cJSON *args)
 	cJSON_Delete(imp);
 }
 
-static void h_repo_update(struct conn *conn, const cJSON *args)
+static void h_repo_update(struct conn *conn, struct request *rq)
 {
-	const char *name = get_name(conn, args, "repository");
-	const cJSON *changes = cJSON_GetObjectItemCaseSensitive(args, "importer");
+	const char *name = rq->name;
 	char err[512];
 	cJSON *imp;
 
-	if (name == NULL)
-		return;
-	if (!cJSON_IsObject(changes)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "'importer' must be an object of "
-		    "settings to change");
-		return;
-	}
 	if ((imp = repo_importer(name)) == NULL) {
 		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", name);
 		return;
 	}
-	if (repo_importer_apply(imp, changes, err, sizeof err) < 0)
+	if (repo_importer_apply(imp, rq->importer, err, sizeof err) < 0)
 		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
 	else if (repo_update(name, imp) < 0)
 		server_reply_err(conn, ERR_INTERNAL, "updating repository '%s': %s", name,
@@ -722,19 +626,17 @@ static void h_repo_update(struct conn *conn, const cJSON *args)
 	cJSON_Delete(imp);
 }
 
-static void h_repo_list(struct conn *conn, const cJSON *args)
+static void h_repo_list(struct conn *conn, struct request *rq)
 {
-	(void)args;
+	(void)rq;
 	server_reply_ok(conn, repo_list_json());
 }
 
-static void h_repo_show(struct conn *conn, const cJSON *args)
+static void h_repo_show(struct conn *conn, struct request *rq)
 {
-	const char *name = get_name(conn, args, "repository");
+	const char *name = rq->name;
 	cJSON *r;
 
-	if (name == NULL)
-		return;
 	if ((r = repo_json(name, 1)) == NULL)
 		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", name);
 	else
@@ -757,14 +659,12 @@ static void find_repo_task(struct task *t, void *ctx)
 			b->task = t->id;
 }
 
-static void h_repo_delete(struct conn *conn, const cJSON *args)
+static void h_repo_delete(struct conn *conn, struct request *rq)
 {
-	const char *name = get_name(conn, args, "repository");
+	const char *name = rq->name;
 	struct repo_busy busy = { .name = name };
 	cJSON *imp, *r;
 
-	if (name == NULL)
-		return;
 	if ((imp = repo_importer(name)) == NULL) {
 		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", name);
 		return;
@@ -787,44 +687,19 @@ static void h_repo_delete(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
-static void h_schedule_add(struct conn *conn, const cJSON *args)
+static void h_schedule_add(struct conn *conn, struct request *rq)
 {
-	const char *name = get_name(conn, args, "schedule"), *at = NULL;
-	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(args, "template");
-	int64_t every = 0, first;
-	struct task *t;
+	const char *name = rq->name;
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(rq->args, "template");
+	int64_t every = rq->every_ms, first = rq->first_run;
 	cJSON *existing;
-	char err[512];
 
-	if (name == NULL)
-		return;
-	if (validate_int(args, "every_ms", 1, 1000, INT64_C(3650) * 86400000, &every,
-	    err, sizeof err) < 0 ||
-	    validate_string(args, "at", 0, 64, &at, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if (at != NULL && time_parse_rfc3339(at, &first) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "'at' = '%s' is not an RFC 3339 time "
-		    "(2026-11-25T03:00:00Z)", at);
-		return;
-	}
-	if (!cJSON_IsObject(tmpl)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "'template' must be the args of a task.submit");
-		return;
-	}
-	/* The template is checked now, as a submission would be, so a typo fails here. */
-	if ((t = validate_submit(tmpl, err, sizeof err)) == NULL) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "template: %s", err);
-		return;
-	}
-	task_free(t);
 	if ((existing = sched_json(name)) != NULL) {
 		cJSON_Delete(existing);
 		server_reply_err(conn, ERR_CONFLICT, "schedule '%s' already exists", name);
 		return;
 	}
-	if (at == NULL)
+	if (rq->at == NULL)
 		first = time_now_ms() + every;
 	if (sched_add(name, tmpl, every, first) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "adding schedule '%s': %s", name,
@@ -835,20 +710,18 @@ static void h_schedule_add(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, sched_json(name));
 }
 
-static void h_schedule_list(struct conn *conn, const cJSON *args)
+static void h_schedule_list(struct conn *conn, struct request *rq)
 {
-	(void)args;
+	(void)rq;
 	server_reply_ok(conn, sched_list_json());
 }
 
-static void h_schedule_delete(struct conn *conn, const cJSON *args)
+static void h_schedule_delete(struct conn *conn, struct request *rq)
 {
-	const char *name = get_name(conn, args, "schedule");
+	const char *name = rq->name;
 	cJSON *r;
 	int n;
 
-	if (name == NULL)
-		return;
 	if ((n = sched_delete(name)) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "deleting schedule '%s': %s", name,
 		    store_errmsg(D->store));
@@ -863,19 +736,12 @@ static void h_schedule_delete(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
-static void h_schedule_set(struct conn *conn, const cJSON *args)
+static void h_schedule_set(struct conn *conn, struct request *rq)
 {
-	const char *name = get_name(conn, args, "schedule");
-	const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(args, "enabled");
+	const char *name = rq->name;
 	int n;
 
-	if (name == NULL)
-		return;
-	if (!cJSON_IsBool(enabled)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "'enabled' must be true or false");
-		return;
-	}
-	if ((n = sched_set_enabled(name, cJSON_IsTrue(enabled))) <= 0) {
+	if ((n = sched_set_enabled(name, rq->enabled)) <= 0) {
 		if (n == 0)
 			server_reply_err(conn, ERR_NOT_FOUND, "no schedule '%s'", name);
 		else

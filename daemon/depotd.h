@@ -218,6 +218,40 @@ void waiters_tick(void);
 void waiters_fail_all(void);
 
 /* validate.c */
+/* The control commands of share/commands.def, in its order: an index into the daemon's tables. */
+enum command {
+#define X(ident, wire, access, summary) CMD_##ident,
+#include "commands.def"
+#undef X
+	CMD_COUNT
+};
+
+/*
+ * A control request whose arguments have been checked: what its handler
+ * reads, so that every refusal is decided before any state is touched.
+ */
+struct request {
+	enum command cmd;		/* CMD_COUNT: unknown */
+	const cJSON *args;		/* as sent; NULL when none */
+	const char *name;		/* repository or schedule, repo_name_valid */
+	const char *state, *resource;	/* task.list filters; NULL: any */
+	int64_t id, limit, offset, max;
+	int64_t *ids;			/* task.cancel, task.wait */
+	size_t nids;
+	int64_t timeout_ms;		/* task.wait; -1 when not given */
+	const char *at;			/* schedule.add: first run, or NULL for one interval from now */
+	int64_t every_ms, first_run;	/* schedule.add; first_run is 'at' parsed */
+	int enabled;			/* schedule.set */
+	const cJSON *importer;		/* repo.create, repo.update: settings, checked */
+	struct task *task;		/* task.submit: owned here until a handler takes it */
+};
+/*
+ * Checks req, {"cmd": …, "args": {…}}, as its command expects. Returns 0,
+ * or -1 with err; rq->cmd is known whenever the command is, even when its
+ * arguments are bad. Touches no daemon state. Free with request_free.
+ */
+int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen);
+void request_free(struct request *rq);
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen);
 int validate_ids(const cJSON *args, const char *field, int64_t **ids,
     size_t *n, char *err, size_t errlen);
@@ -246,6 +280,8 @@ void sched_task_retried(int64_t old_id, int64_t new_id);
 
 /* repos.c */
 int repo_name_valid(const char *s);
+/* Checks importer settings to change (an object, or NULL/null for none) without applying them. */
+int repo_importer_check(const cJSON *changes, char *err, size_t errlen);
 int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t errlen);
 cJSON *repo_importer(const char *name);
 cJSON *repo_json(const char *name, int with_versions);
@@ -259,6 +295,24 @@ int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t);
 
 /* workerproto.c */
+enum worker_cmd { WCMD_HELLO, WCMD_NEXT, WCMD_HEARTBEAT, WCMD_DONE, WCMD_COUNT };
+/* A worker's message, checked: all its handler reads of it. */
+struct worker_msg {
+	enum worker_cmd cmd;
+	const char *name;		/* validate_worker_name */
+	int64_t pid;			/* hello */
+	int supervised;			/* hello: what the worker claims; supervisor_owns decides */
+	int64_t task, pgid;		/* heartbeat (0: none), done */
+	enum task_state state;		/* done: a final state */
+	const cJSON *progress;		/* heartbeat, done: an object of checked fields, or NULL */
+	const cJSON *result;		/* done: an object, or NULL */
+	const char *reason, *message;	/* done: its error's, or NULL */
+};
+/*
+ * Checks req, {"cmd": …, "args": {…}}, as the worker protocol expects.
+ * Returns 0, or -1 with err. Touches no daemon state.
+ */
+int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t errlen);
 void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req);
 struct worker *worker_find(const char *name);
 cJSON *worker_to_json(const struct worker *w);

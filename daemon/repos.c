@@ -161,11 +161,7 @@ static const struct ikey *find_key(const char *name)
 	return NULL;
 }
 
-/*
- * Applies changes (an object of settings; null removes one) to importer,
- * checking every key and value first so a refusal changes nothing.
- */
-int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t errlen)
+int repo_importer_check(const cJSON *changes, char *err, size_t errlen)
 {
 	const cJSON *c;
 
@@ -187,6 +183,19 @@ int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t
 		if (!cJSON_IsNull(c) && check_value(k, c, err, errlen) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/*
+ * Applies changes (an object of settings; null removes one) to importer,
+ * checking every key and value first so a refusal changes nothing.
+ */
+int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t errlen)
+{
+	const cJSON *c;
+
+	if (repo_importer_check(changes, err, errlen) < 0)
+		return -1;
 	cJSON_ArrayForEach(c, changes) {
 		cJSON_DeleteItemFromObjectCaseSensitive(importer, c->string);
 		if (!cJSON_IsNull(c))
@@ -695,16 +704,19 @@ fail:
 int repos_publish_done(const struct task *t, const cJSON *result)
 {
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, "version");
+	int64_t version;
+	char err[128];
 	sqlite3_stmt *q;
 	int rc = -1;
 
-	if (!cJSON_IsNumber(v))
+	/* The worker's number: converting one beyond int64_t would be undefined. */
+	if (validate_int(result, "version", 1, 1, INT64_C(9000000000000000), &version,
+	    err, sizeof err) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(db(), "UPDATE repositories SET published_version = ?,"
 	    " published_at = ? WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(q, 1, (int64_t)v->valuedouble);
+	sqlite3_bind_int64(q, 1, version);
 	sqlite3_bind_int64(q, 2, time_now_ms());
 	sqlite3_bind_text(q, 3, repo, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;

@@ -1,6 +1,7 @@
 /* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
 #include "depotd.h"
 #include "jsonutil.h"
+#include "timeutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -410,4 +411,206 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 		return NULL;
 	}
 	return t;
+}
+
+/* Checks of each command's arguments, filling rq; a command absent from checks takes none. */
+typedef int (*request_check)(const cJSON *args, struct request *rq, char *err, size_t errlen);
+
+static int check_name(const cJSON *args, const char *what, struct request *rq,
+    char *err, size_t errlen)
+{
+	if (validate_string(args, "name", 1, 64, &rq->name, err, errlen) < 0)
+		return -1;
+	if (!repo_name_valid(rq->name)) {
+		snprintf(err, errlen, "bad %s name '%s' (letters, digits, '.', '_' and '-', "
+		    "1 to 64)", what, rq->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_id(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	return validate_int(args, "id", 1, 1, INT64_C(9000000000000000), &rq->id,
+	    err, errlen) < 0 ? -1 : 0;
+}
+
+static int check_task_submit(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	return (rq->task = validate_submit(args, err, errlen)) == NULL ? -1 : 0;
+}
+
+static int check_task_list(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	enum task_state s;
+
+	rq->limit = 1000;
+	if (validate_string(args, "state", 0, 16, &rq->state, err, errlen) < 0 ||
+	    validate_string(args, "resource", 0, DEPOT_RESOURCE_MAX, &rq->resource,
+	    err, errlen) < 0 ||
+	    validate_int(args, "limit", 0, 1, 100000, &rq->limit, err, errlen) < 0)
+		return -1;
+	if (rq->state != NULL && strcmp(rq->state, "active") != 0 &&
+	    task_state_parse(rq->state, &s) < 0) {
+		snprintf(err, errlen, "unknown state '%s' (waiting, running, canceling, "
+		    "completed, failed, canceled or active)", rq->state);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_task_log(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	rq->max = 65536;
+	if (check_id(args, rq, err, errlen) < 0 ||
+	    validate_int(args, "offset", 0, 0, INT64_MAX / 2, &rq->offset, err, errlen) < 0 ||
+	    validate_int(args, "max", 0, 1, 512 * 1024, &rq->max, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int check_task_cancel(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	return validate_ids(args, "ids", &rq->ids, &rq->nids, err, errlen);
+}
+
+static int check_task_wait(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	/* A timeout_ms given, even null, of 0 asks for an answer at once. */
+	rq->timeout_ms = cJSON_GetObjectItemCaseSensitive(args, "timeout_ms") ? 0 : -1;
+	if (validate_ids(args, "ids", &rq->ids, &rq->nids, err, errlen) < 0 ||
+	    validate_int(args, "timeout_ms", 0, 0, INT64_C(31536000000), &rq->timeout_ms,
+	    err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int check_repo_create(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	if (check_name(args, "repository", rq, err, errlen) < 0)
+		return -1;
+	rq->importer = cJSON_GetObjectItemCaseSensitive(args, "importer");
+	return repo_importer_check(rq->importer, err, errlen);
+}
+
+static int check_repo_update(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	if (check_name(args, "repository", rq, err, errlen) < 0)
+		return -1;
+	rq->importer = cJSON_GetObjectItemCaseSensitive(args, "importer");
+	if (!cJSON_IsObject(rq->importer)) {
+		snprintf(err, errlen, "'importer' must be an object of settings to change");
+		return -1;
+	}
+	return repo_importer_check(rq->importer, err, errlen);
+}
+
+static int check_repo_named(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	return check_name(args, "repository", rq, err, errlen);
+}
+
+static int check_schedule_named(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	return check_name(args, "schedule", rq, err, errlen);
+}
+
+static int check_schedule_add(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(args, "template");
+	struct task *t;
+
+	if (check_name(args, "schedule", rq, err, errlen) < 0 ||
+	    validate_int(args, "every_ms", 1, 1000, INT64_C(3650) * 86400000, &rq->every_ms,
+	    err, errlen) < 0 ||
+	    validate_string(args, "at", 0, 64, &rq->at, err, errlen) < 0)
+		return -1;
+	if (rq->at != NULL && time_parse_rfc3339(rq->at, &rq->first_run) < 0) {
+		snprintf(err, errlen, "'at' = '%s' is not an RFC 3339 time "
+		    "(2026-11-25T03:00:00Z)", rq->at);
+		return -1;
+	}
+	if (!cJSON_IsObject(tmpl)) {
+		snprintf(err, errlen, "'template' must be the args of a task.submit");
+		return -1;
+	}
+	/* The template is checked now, as a submission would be, so a typo fails here. */
+	if ((t = validate_submit(tmpl, err, errlen)) == NULL) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "template: %s", why);
+		return -1;
+	}
+	task_free(t);
+	return 0;
+}
+
+static int check_schedule_set(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(args, "enabled");
+
+	if (check_name(args, "schedule", rq, err, errlen) < 0)
+		return -1;
+	if (!cJSON_IsBool(enabled)) {
+		snprintf(err, errlen, "'enabled' must be true or false");
+		return -1;
+	}
+	rq->enabled = cJSON_IsTrue(enabled);
+	return 0;
+}
+
+static const char *const command_names[CMD_COUNT] = {
+#define X(ident, wire, access, summary) [CMD_##ident] = wire,
+#include "commands.def"
+#undef X
+};
+
+static const request_check request_checks[CMD_COUNT] = {
+	[CMD_task_submit] = check_task_submit,
+	[CMD_task_list] = check_task_list,
+	[CMD_task_show] = check_id,
+	[CMD_task_log] = check_task_log,
+	[CMD_task_cancel] = check_task_cancel,
+	[CMD_task_wait] = check_task_wait,
+	[CMD_repo_create] = check_repo_create,
+	[CMD_repo_update] = check_repo_update,
+	[CMD_repo_show] = check_repo_named,
+	[CMD_repo_delete] = check_repo_named,
+	[CMD_schedule_add] = check_schedule_add,
+	[CMD_schedule_delete] = check_schedule_named,
+	[CMD_schedule_set] = check_schedule_set,
+};
+
+int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen)
+{
+	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+
+	memset(rq, 0, sizeof *rq);
+	rq->cmd = CMD_COUNT;
+	rq->args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	if (cmd == NULL) {
+		snprintf(err, errlen, "missing 'cmd' (a string)");
+		return -1;
+	}
+	if (rq->args != NULL && !cJSON_IsObject(rq->args) && !cJSON_IsNull(rq->args)) {
+		snprintf(err, errlen, "'args' must be an object");
+		return -1;
+	}
+	for (int i = 0; i < CMD_COUNT; i++)
+		if (strcmp(command_names[i], cmd) == 0)
+			rq->cmd = (enum command)i;
+	if (rq->cmd == CMD_COUNT) {
+		snprintf(err, errlen, "unknown command '%.64s'", cmd);
+		return -1;
+	}
+	return request_checks[rq->cmd] ? request_checks[rq->cmd](rq->args, rq, err, errlen) : 0;
+}
+
+void request_free(struct request *rq)
+{
+	free(rq->ids);
+	rq->ids = NULL;
+	if (rq->task != NULL)
+		task_free(rq->task);
+	rq->task = NULL;
 }

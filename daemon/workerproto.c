@@ -91,29 +91,102 @@ static void cancel_named(struct task *t, void *ctx)
 	}
 }
 
-static int get_name(struct conn *conn, const cJSON *args, const char **name)
-{
-	char err[256];
+static const char *const worker_cmd_names[WCMD_COUNT] = {
+	[WCMD_HELLO] = "hello", [WCMD_NEXT] = "next", [WCMD_HEARTBEAT] = "heartbeat",
+	[WCMD_DONE] = "done",
+};
 
-	if (validate_string(args, "name", 1, DEPOT_WORKER_NAME_MAX, name, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+/* The counts become int64_t: a number past that range would be undefined to convert. */
+static int check_progress(const cJSON *progress, char *err, size_t errlen)
+{
+	const char *s;
+	int64_t n;
+
+	if (progress == NULL || cJSON_IsNull(progress))
+		return 0;
+	if (!cJSON_IsObject(progress)) {
+		snprintf(err, errlen, "'progress' must be an object");
 		return -1;
 	}
-	if (!validate_worker_name(*name)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "bad worker name '%s' (letters, "
-		    "digits, '.', '_' and '-', at most %d)", *name, DEPOT_WORKER_NAME_MAX);
+	if (validate_int(progress, "done", 0, 0, INT64_C(9000000000000000), &n, err, errlen) < 0 ||
+	    validate_int(progress, "total", 0, 0, INT64_C(9000000000000000), &n, err, errlen) < 0 ||
+	    validate_string(progress, "unit", 0, 64, &s, err, errlen) < 0 ||
+	    validate_string(progress, "message", 0, 4096, &s, err, errlen) < 0)
 		return -1;
-	}
 	return 0;
 }
 
-static struct worker *known_worker(struct conn *conn, const cJSON *args)
+/* The fields of done beyond name and progress. */
+static int check_done(const cJSON *args, struct worker_msg *m, char *err, size_t errlen)
 {
-	const char *name;
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(args, "result");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(args, "error");
+	const char *state = NULL;
+
+	if (validate_int(args, "task", 1, 1, INT64_C(9000000000000000), &m->task, err, errlen) < 0 ||
+	    validate_string(args, "state", 1, 16, &state, err, errlen) < 0)
+		return -1;
+	if (task_state_parse(state, &m->state) < 0 || !task_state_final(m->state)) {
+		snprintf(err, errlen, "'state' must be completed, failed or canceled");
+		return -1;
+	}
+	m->result = cJSON_IsObject(result) ? result : NULL;
+	m->reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "reason"));
+	m->message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+	return 0;
+}
+
+int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t errlen)
+{
+	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+
+	memset(m, 0, sizeof *m);
+	m->cmd = WCMD_COUNT;
+	if (cmd == NULL || !cJSON_IsObject(args)) {
+		snprintf(err, errlen, "expected {\"cmd\": …, \"args\": {…}}");
+		return -1;
+	}
+	for (int i = 0; i < WCMD_COUNT; i++)
+		if (strcmp(worker_cmd_names[i], cmd) == 0)
+			m->cmd = (enum worker_cmd)i;
+	if (m->cmd == WCMD_COUNT) {
+		snprintf(err, errlen, "unknown worker command '%.64s'", cmd);
+		return -1;
+	}
+	if (validate_string(args, "name", 1, DEPOT_WORKER_NAME_MAX, &m->name, err, errlen) < 0)
+		return -1;
+	if (!validate_worker_name(m->name)) {
+		snprintf(err, errlen, "bad worker name '%s' (letters, digits, '.', '_' and '-', "
+		    "at most %d)", m->name, DEPOT_WORKER_NAME_MAX);
+		return -1;
+	}
+	m->progress = cJSON_GetObjectItemCaseSensitive(args, "progress");
+	if (check_progress(m->progress, err, errlen) < 0)
+		return -1;
+	if (!cJSON_IsObject(m->progress))
+		m->progress = NULL;
+	switch (m->cmd) {
+	case WCMD_HELLO:
+		m->supervised = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "supervised"));
+		return validate_int(args, "pid", 1, 1, INT32_MAX, &m->pid, err, errlen) < 0 ? -1 : 0;
+	case WCMD_HEARTBEAT:
+		if (validate_int(args, "task", 0, 1, INT64_C(9000000000000000), &m->task,
+		    err, errlen) < 0 ||
+		    validate_int(args, "pgid", 0, 1, INT32_MAX, &m->pgid, err, errlen) < 0)
+			return -1;
+		return 0;
+	case WCMD_DONE:
+		return check_done(args, m, err, errlen);
+	default:
+		return 0;
+	}
+}
+
+static struct worker *known_worker(struct conn *conn, const char *name)
+{
 	struct worker *w;
 
-	if (get_name(conn, args, &name) < 0)
-		return NULL;
 	if ((w = worker_find(name)) == NULL || w->state == WORKER_STOPPED) {
 		server_reply_err(conn, ERR_NOT_FOUND, "unknown worker '%s': say hello", name);
 		return NULL;
@@ -127,21 +200,12 @@ static void heard_from(struct worker *w)
 	w->last_heartbeat_mono = time_mono_ms();
 }
 
-static void on_hello(struct conn *conn, const cJSON *args)
+static void on_hello(struct conn *conn, const struct worker_msg *m)
 {
-	const cJSON *sup = cJSON_GetObjectItemCaseSensitive(args, "supervised");
-	const char *name;
-	int64_t pid;
-	char err[256];
+	const char *name = m->name;
 	struct worker *w;
 	cJSON *r;
 
-	if (get_name(conn, args, &name) < 0)
-		return;
-	if (validate_int(args, "pid", 1, 1, INT32_MAX, &pid, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
 	tasks_foreach(cancel_named, (void *)name);
 	if ((w = worker_find(name)) == NULL) {
 		if ((w = calloc(1, sizeof *w)) == NULL) {
@@ -153,8 +217,8 @@ static void on_hello(struct conn *conn, const cJSON *args)
 		D->workers = w;
 	}
 	worker_end_poll(w);
-	w->pid = (pid_t)pid;
-	w->supervised = cJSON_IsTrue(sup) && supervisor_owns(w->pid);
+	w->pid = (pid_t)m->pid;
+	w->supervised = m->supervised && supervisor_owns(w->pid);
 	w->state = WORKER_ONLINE;
 	w->task = 0;
 	w->started_at = time_now_ms();
@@ -168,9 +232,9 @@ static void on_hello(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, r);
 }
 
-static void on_next(struct conn *conn, const cJSON *args)
+static void on_next(struct conn *conn, const struct worker_msg *m)
 {
-	struct worker *w = known_worker(conn, args);
+	struct worker *w = known_worker(conn, m->name);
 
 	if (w == NULL)
 		return;
@@ -190,23 +254,16 @@ static void on_next(struct conn *conn, const cJSON *args)
 	tasks_dispatch();
 }
 
-static void on_heartbeat(struct conn *conn, const cJSON *args)
+static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 {
-	const cJSON *progress = cJSON_GetObjectItemCaseSensitive(args, "progress");
-	struct worker *w = known_worker(conn, args);
-	int64_t id = 0, pgid = 0;
+	struct worker *w = known_worker(conn, m->name);
+	int64_t id = m->task;
 	struct task *t;
-	char err[256];
 	int cancel = 0;
 	cJSON *r;
 
 	if (w == NULL)
 		return;
-	if (validate_int(args, "task", 0, 1, INT64_C(9000000000000000), &id, err, sizeof err) < 0 ||
-	    validate_int(args, "pgid", 0, 1, INT32_MAX, &pgid, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
 	heard_from(w);
 	if (w->state == WORKER_MISSING) {
 		log_info("worker %s is back", w->name);
@@ -219,11 +276,11 @@ static void on_heartbeat(struct conn *conn, const cJSON *args)
 		if (t == NULL || w->task != id || strcmp(t->worker, w->name) != 0)
 			cancel = 1;
 		else {
-			if (pgid > 0)
-				t->pgid = (pid_t)pgid;
+			if (m->pgid > 0)
+				t->pgid = (pid_t)m->pgid;
 			cancel = t->state == TASK_CANCELING;
-			if (cJSON_IsObject(progress))
-				task_set_progress(t, progress);
+			if (m->progress != NULL)
+				task_set_progress(t, m->progress);
 		}
 	}
 	r = cJSON_CreateObject();
@@ -251,28 +308,18 @@ static int record_outcome(struct task *t, cJSON *result, char *err, size_t errle
 	return 0;
 }
 
-static void on_done(struct conn *conn, const cJSON *args)
+static void on_done(struct conn *conn, const struct worker_msg *m)
 {
-	struct worker *w = known_worker(conn, args);
-	const cJSON *result, *error;
-	const char *state_s = NULL, *reason, *message;
-	enum task_state state;
+	struct worker *w = known_worker(conn, m->name);
+	const char *reason = m->reason, *message = m->message;
+	enum task_state state = m->state;
+	int64_t id = m->task;
 	cJSON *result_copy;
-	int64_t id;
 	struct task *t;
 	char err[512];
 
 	if (w == NULL)
 		return;
-	if (validate_int(args, "task", 1, 1, INT64_C(9000000000000000), &id, err, sizeof err) < 0 ||
-	    validate_string(args, "state", 1, 16, &state_s, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if (task_state_parse(state_s, &state) < 0 || !task_state_final(state)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "'state' must be completed, failed or canceled");
-		return;
-	}
 	heard_from(w);
 	t = task_find(id);
 	if (t == NULL || strcmp(t->worker, w->name) != 0 || w->task != id) {
@@ -281,12 +328,8 @@ static void on_done(struct conn *conn, const cJSON *args)
 		return;
 	}
 	/* The last output may have come after the last heartbeat. */
-	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(args, "progress")))
-		task_set_progress(t, cJSON_GetObjectItemCaseSensitive(args, "progress"));
-	result = cJSON_GetObjectItemCaseSensitive(args, "result");
-	error = cJSON_GetObjectItemCaseSensitive(args, "error");
-	reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "reason"));
-	message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
+	if (m->progress != NULL)
+		task_set_progress(t, m->progress);
 	if (t->state == TASK_CANCELING && state != TASK_COMPLETED) {
 		/* Stopped on our request: it ends as the cancel said (canceled, or failed by timeout). */
 		state = t->cancel_final;
@@ -300,7 +343,7 @@ static void on_done(struct conn *conn, const cJSON *args)
 		reason = message = NULL;
 	else if (reason == NULL)
 		reason = "exception";
-	result_copy = cJSON_IsObject(result) ? cJSON_Duplicate(result, 1) : NULL;
+	result_copy = m->result != NULL ? cJSON_Duplicate(m->result, 1) : NULL;
 	if (state == TASK_COMPLETED && record_outcome(t, result_copy, err, sizeof err) < 0) {
 		state = TASK_FAILED;
 		reason = "exception";
@@ -310,29 +353,25 @@ static void on_done(struct conn *conn, const cJSON *args)
 	server_reply_ok(conn, cJSON_CreateObject());
 }
 
+static void (*const worker_handlers[WCMD_COUNT])(struct conn *, const struct worker_msg *) = {
+	[WCMD_HELLO] = on_hello, [WCMD_NEXT] = on_next, [WCMD_HEARTBEAT] = on_heartbeat,
+	[WCMD_DONE] = on_done,
+};
+
 void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 {
-	const char *cmd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "cmd"));
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	struct worker_msg m;
+	char err[512];
 
 	if (peer->uid != (uint64_t)geteuid() && peer->uid != 0) {
 		server_reply_err(conn, ERR_FORBIDDEN, "workers must run as the daemon's user");
 		return;
 	}
-	if (cmd == NULL || !cJSON_IsObject(args)) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "expected {\"cmd\": …, \"args\": {…}}");
+	if (workerproto_parse(req, &m, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (strcmp(cmd, "hello") == 0)
-		on_hello(conn, args);
-	else if (strcmp(cmd, "next") == 0)
-		on_next(conn, args);
-	else if (strcmp(cmd, "heartbeat") == 0)
-		on_heartbeat(conn, args);
-	else if (strcmp(cmd, "done") == 0)
-		on_done(conn, args);
-	else
-		server_reply_err(conn, ERR_BAD_REQUEST, "unknown worker command '%.64s'", cmd);
+	worker_handlers[m.cmd](conn, &m);
 }
 
 void workers_expire_polls(void)

@@ -30,6 +30,15 @@ void time_format_rfc3339(int64_t ms, char *out)
 	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+/* Reads no further than a byte that is not a digit, so never past the end. */
+static int two_digits(const char *p, int *out)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return 0;
+	*out = (p[0] - '0') * 10 + (p[1] - '0');
+	return 1;
+}
+
 int time_parse_rfc3339(const char *s, int64_t *ms)
 {
 	struct tm tm = { 0 };
@@ -48,8 +57,8 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 	}
 	if (*p == 'Z' || *p == 'z')
 		p++;
-	else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 &&
-	    oh <= 23 && om <= 59) {
+	else if ((*p == '+' || *p == '-') && two_digits(p + 1, &oh) && p[3] == ':' &&
+	    two_digits(p + 4, &om) && oh <= 23 && om <= 59) {
 		offset = (oh * 60 + om) * 60000LL * (*p == '+' ? 1 : -1);
 		p += 6;
 	} else

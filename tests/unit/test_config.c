@@ -644,6 +644,24 @@ static void rfc3339_of_now_is_24_characters(void **state)
 	assert_int_equal(buf[23], 'Z');
 }
 
+/* Found by fuzz_request: "-3:0" was read as an offset and the parser stepped past the end. */
+static void rfc3339_offset_is_exactly_two_and_two_digits(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(time_parse_rfc3339("2026-11-24T21:01:02.345+01:00", &ms), 0);
+	assert_int_equal(ms, 1795550462345LL);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T19:31:02.345-00:30", &ms), 0);
+	assert_int_equal(ms, 1795550462345LL);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T20:01:02-3:0", &ms), -1);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T20:01:02+01:0", &ms), -1);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T20:01:02+0100", &ms), -1);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T20:01:02+ 1:00", &ms), -1);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T20:01:02+24:00", &ms), -1);
+	assert_int_equal(time_parse_rfc3339("2026-11-24T20:01:02+", &ms), -1);
+}
+
 static void monotonic_clock_does_not_go_back(void **state)
 {
 	int64_t a = time_mono_ms(), b = time_mono_ms();
@@ -760,6 +778,7 @@ int main(void)
 		cmocka_unit_test(rfc3339_renders_milliseconds_with_three_digits),
 		cmocka_unit_test(rfc3339_renders_dates_in_utc),
 		cmocka_unit_test(rfc3339_of_now_is_24_characters),
+		cmocka_unit_test(rfc3339_offset_is_exactly_two_and_two_digits),
 		cmocka_unit_test(monotonic_clock_does_not_go_back),
 		cmocka_unit_test(format_duration_for_display),
 	};

@@ -853,9 +853,64 @@ static void request_with_invalid_utf8_anywhere_is_refused_naming_the_field(void 
 	    "args.na\\xffme");
 }
 
+/* control_handle answers who may ask before what was wrong: the command is known even when its arguments are bad. */
+static void request_with_bad_args_still_names_its_command(void **state)
+{
+	cJSON *req = parse("{\"cmd\": \"task.cancel\", \"args\": {\"ids\": []}}");
+	struct request rq;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+	assert_int_equal(rq.cmd, CMD_task_cancel);
+	assert_non_null(strstr(err, "'ids'"));
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
+static void request_of_unknown_command_is_refused_by_name(void **state)
+{
+	cJSON *req = parse("{\"cmd\": \"task.explode\"}");
+	struct request rq;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+	assert_int_equal(rq.cmd, CMD_COUNT);
+	assert_non_null(strstr(err, "unknown command 'task.explode'"));
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
+/* The checked values are what the handlers use, defaults filled in. */
+static void request_fills_checked_values_and_defaults(void **state)
+{
+	cJSON *req = parse("{\"cmd\": \"task.log\", \"args\": {\"id\": 7}}");
+	struct request rq;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), 0);
+	assert_int_equal(rq.cmd, CMD_task_log);
+	assert_int_equal(rq.id, 7);
+	assert_int_equal(rq.offset, 0);
+	assert_int_equal(rq.max, 65536);
+	request_free(&rq);
+	cJSON_Delete(req);
+	req = parse("{\"cmd\": \"schedule.add\", \"args\": {\"name\": \"n\", \"every_ms\": 60000,"
+	    " \"template\": {\"type\": \"orphans\", \"argv\": [\"x\"]}}}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+	assert_non_null(strstr(err, "template: "));
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(request_with_bad_args_still_names_its_command),
+		cmocka_unit_test(request_of_unknown_command_is_refused_by_name),
+		cmocka_unit_test(request_fills_checked_values_and_defaults),
 		cmocka_unit_test(minimal_exec_request_is_accepted_and_filled_in),
 		cmocka_unit_test(full_exec_request_fills_name_resources_and_timeout),
 		cmocka_unit_test(resource_mode_defaults_to_exclusive),
