@@ -257,6 +257,7 @@ static int check_path(struct reader *r, const char *path, char *buf, size_t bufl
 	static const char *const tops[] = BACKUP_TOP_NAMES;
 	size_t len = strlen(path), top;
 	const char *p;
+	int depth;
 
 	if (len > 1 && path[len - 1] == '/')
 		len--;
@@ -270,11 +271,14 @@ static int check_path(struct reader *r, const char *path, char *buf, size_t bufl
 	if (!backup_path_safe(buf))
 		return refuse(r, "member '%s' has an unsafe path (absolute, empty, or with '.' or "
 		    "'..')", buf);
-	for (p = buf; *p;) {
+	for (p = buf, depth = 1; *p; depth++) {
 		size_t n = strcspn(p, "/");
 		if (n > BACKUP_MAX_NAME)
 			return refuse(r, "member '%s' has a name longer than %d bytes", buf,
 			    BACKUP_MAX_NAME);
+		if (depth > BACKUP_MAX_DEPTH)
+			return refuse(r, "member '%.200s…' lies more than %d directories deep", buf,
+			    BACKUP_MAX_DEPTH);
 		p += n + (p[n] == '/');
 	}
 	top = strcspn(buf, "/");
@@ -476,6 +480,17 @@ out:
 	return rc;
 }
 
+/*
+ * A directory's archived mode, less set-id bits and write for others, and
+ * always rwx for its owner: the daemon must write its members now (a 0555
+ * directory would refuse them, so verify and restore would disagree) and
+ * add and remove files there later, as sync, publish and orphans do.
+ */
+static mode_t dir_mode(struct archive_entry *e)
+{
+	return (archive_entry_perm(e) & 0755) | 0700;
+}
+
 static int in_linkable(const char *path)
 {
 	return strncmp(path, "content/", 8) == 0 || strncmp(path, "publish/", 8) == 0;
@@ -496,10 +511,10 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 			return 0;
 		root_of(r, path, &rel);
 		if (rel[0] == '\0')
-			rc = fchmod(r->roots[1].fd, archive_entry_perm(e) & 0755);	/* publish/ itself */
+			rc = fchmod(r->roots[1].fd, dir_mode(e));	/* publish/ itself */
 		else
 			rc = (mkdirat(r->parent_fd, base_of(path), 0700) < 0 && errno != EEXIST) ||
-			    fchmodat(r->parent_fd, base_of(path), archive_entry_perm(e) & 0755,
+			    fchmodat(r->parent_fd, base_of(path), dir_mode(e),
 			    AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
 		if (rc < 0)
 			return refuse(r, "creating '%s' in the staging directory: %s", path,

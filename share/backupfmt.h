@@ -12,6 +12,8 @@
 /* A member's path, and each of its components, at most this long (what restore can create). */
 #define BACKUP_MAX_PATH 4095
 #define BACKUP_MAX_NAME 255
+/* Components in a member's path: a depot's trees are a few deep; this keeps every walk of a restored tree bounded. */
+#define BACKUP_MAX_DEPTH 128
 /* depot.conf is read into memory and checked with the daemon's own parser. */
 #define BACKUP_MAX_CONF (1024 * 1024)
 

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,43 +12,43 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int failures;
+static int empty_dirfd(int fd, int depth);
+static int remove_at(int parent, const char *base);
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
-		failures++;
-	return 0;
-}
-
+/*
+ * Both walk by file descriptor, not by path (nftw): no path length limit,
+ * so a tree as deep as a restore can make is removed whole, and a link is
+ * removed, never entered.
+ */
 int fs_remove_tree(const char *path)
 {
-	struct stat st;
+	const char *slash = strrchr(path, '/');
+	char parent[4096];
+	int fd, rc;
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	failures = 0;
-	/* FTW_PHYS: a symlink in the tree is removed, never followed. */
-	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	if (slash == NULL)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == path)
+		snprintf(parent, sizeof parent, "/");
+	else if (snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path) >=
+	    (int)sizeof parent) {
+		errno = ENAMETOOLONG;
 		return -1;
-	return failures ? -1 : 0;
-}
-
-static int empty_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (ftw->level == 0)
-		return 0;
-	return remove_entry(path, st, type, ftw);
+	}
+	if ((fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	rc = remove_at(fd, slash ? slash + 1 : path);
+	close(fd);
+	return rc;
 }
 
 int fs_empty_dir(const char *dir)
 {
-	failures = 0;
-	if (nftw(dir, empty_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	return failures ? -1 : 0;
+	return empty_dirfd(fd, 0);
 }
 
 int fs_mkdirs(const char *path, mode_t mode)
@@ -233,24 +232,29 @@ static int empty_dirfd(int fd, int depth)
 	return rc;
 }
 
-int fs_remove_tree_beneath(int dirfd, const char *path)
+/* Removes base in the directory parent, and all below it. */
+static int remove_at(int parent, const char *base)
 {
-	char base[256];
-	int parent = fs_parent_beneath(dirfd, path, 0, base, sizeof base), fd, rc;
+	int fd, rc;
 
-	if (parent < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (unlinkat(parent, base, 0) == 0 || errno == ENOENT) {
-		close(parent);
+	if (unlinkat(parent, base, 0) == 0 || errno == ENOENT)
 		return 0;
-	}
-	if ((fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		close(parent);
+	if ((fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -1;
-	}
 	rc = empty_dirfd(fd, 0);
 	if (rc == 0 && unlinkat(parent, base, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		rc = -1;
+	return rc;
+}
+
+int fs_remove_tree_beneath(int dirfd, const char *path)
+{
+	char base[256];
+	int parent = fs_parent_beneath(dirfd, path, 0, base, sizeof base), rc;
+
+	if (parent < 0)
+		return errno == ENOENT ? 0 : -1;
+	rc = remove_at(parent, base);
 	close(parent);
 	return rc;
 }

@@ -234,7 +234,7 @@ static int skip_value(struct jstream *js, int depth)
 	char b[8], s[4096];
 	int c = js_peek(js), more;
 
-	if (depth > JS_MAX_DEPTH)
+	if ((c == '{' || c == '[') && depth >= JS_MAX_DEPTH)
 		return js_fail(js, "nested more than %d deep", JS_MAX_DEPTH);
 	switch (c) {
 	case '"':
@@ -262,7 +262,7 @@ static int skip_value(struct jstream *js, int depth)
 	default:
 		if (c == '-' || (c >= '0' && c <= '9')) {
 			/* Any JSON number: the digits, sign, point and exponent characters. */
-			while ((c = next(js)) >= 0 && strchr("0123456789+-.eE", c) != NULL)
+			while ((c = next(js)) > 0 && strchr("0123456789+-.eE", c) != NULL)
 				;
 			if (c >= 0)
 				js->pos--;
