@@ -114,7 +114,7 @@ static void refused(struct fx *fx, const char *why, const char *also);
 static void refused_lim(struct fx *fx, const struct backup_limits *lim, const char *why,
     const char *also);
 static char *read_all(const char *path, size_t *len);
-static char *long_path(size_t len, size_t comp);
+static char *long_path(char *p, size_t len, size_t comp);
 static void check_valid_tree(struct fx *fx, const struct verdict *v);
 static void build_with_head(struct fx *fx, const char *head);
 static void build_with_nesting(struct fx *fx, char *head, size_t levels);
@@ -441,13 +441,11 @@ static void build(struct fx *fx, const struct member *m, size_t n, const struct 
 	free(all);
 }
 
-/* A path of len bytes under content/, in components of at most comp bytes. */
-static char *long_path(size_t len, size_t comp)
+/* In p (len + 1 bytes), a path of len bytes under content/, in components of at most comp bytes. */
+static char *long_path(char *p, size_t len, size_t comp)
 {
-	char *p = malloc(len + 1);
 	size_t at = 8, run = 0;
 
-	assert_non_null(p);
 	memcpy(p, "content/", 8);
 	while (at < len) {
 		/* Never a '/' last, nor two in a row. */
@@ -1341,7 +1339,8 @@ static void a_bad_depot_conf_is_refused_naming_its_line(void **state)
 static void a_path_of_4096_bytes_is_refused_and_4095_accepted(void **state)
 {
 	struct fx *fx = *state;
-	char *p4096 = long_path(4096, 255), *p4095 = long_path(4095, 255);
+	char b4096[4097], b4095[4096];
+	char *p4096 = long_path(b4096, 4096, 255), *p4095 = long_path(b4095, 4095, 255);
 	struct member over[] = { MF(p4096, "x") };
 	struct member fits[] = { MF(p4095, "x") };
 	struct verdict v;
@@ -1374,8 +1373,6 @@ static void a_path_of_4096_bytes_is_refused_and_4095_accepted(void **state)
 		close(f);
 	}
 	close(fd);
-	free(p4096);
-	free(p4095);
 }
 
 /*
@@ -1386,9 +1383,9 @@ static void a_path_of_4096_bytes_is_refused_and_4095_accepted(void **state)
 static void a_refused_staging_tree_of_the_longest_paths_is_removed_as_restore_removes_it(void **state)
 {
 	struct fx *fx = *state;
-	char *p4095 = long_path(4095, 255);
+	char p4095[4096];
 	struct member m[] = {
-		MF(p4095, "x"),
+		MF(long_path(p4095, 4095, 255), "x"),
 		MF("content/bad", "1", .msha = SHA_ZERO),
 	};
 	struct backup_limits lim;
@@ -1405,7 +1402,6 @@ static void a_refused_staging_tree_of_the_longest_paths_is_removed_as_restore_re
 	fs_remove_tree(fx->x);
 	if (access(fx->x, F_OK) == 0)
 		fail_msg("fs_remove_tree left %s (%d names in it) behind", fx->x, dir_entries(fx->x));
-	free(p4095);
 }
 
 static void a_component_of_256_bytes_is_refused(void **state)
@@ -1472,48 +1468,39 @@ static void build_with_head(struct fx *fx, const char *head)
 static void manifest_strings_over_the_caps_are_refused(void **state)
 {
 	struct fx *fx = *state;
-	char *big = malloc(8192), *path = long_path(4096, 200), *fits = malloc(8192);
-	char sha[65], *text = malloc(16384);
+	static char big[8192], fits[8192], text[16384];
 	static const struct member m[] = {
 		MF("content/a", "1"),
 	};
+	char path[4097], sha[65];
+	struct verdict v;
 
-	assert_non_null(big);
-	assert_non_null(fits);
-	assert_non_null(text);
 	/* created_at is read into 4 KiB; an unknown key's string is skipped through 4 KiB too. */
-	snprintf(big, 8192, "\"created_at\":\"%04096d\",", 0);
+	snprintf(big, sizeof big, "\"created_at\":\"%04096d\",", 0);
 	build_with_head(fx, big);
 	refused(fx, "MANIFEST.json is not a valid depot manifest", "a string is longer than 4095 bytes");
-	snprintf(big, 8192, "\"note\":\"%04096d\",", 0);
+	snprintf(big, sizeof big, "\"note\":\"%04096d\",", 0);
 	build_with_head(fx, big);
 	refused(fx, "MANIFEST.json is not a valid depot manifest", "a string is longer than 4095 bytes");
-	snprintf(fits, 8192, "\"note\":\"%04095d\",", 0);
+	snprintf(fits, sizeof fits, "\"note\":\"%04095d\",", 0);
 	build_with_head(fx, fits);
-	{
-		struct verdict v;
-		accepted(fx, &v);
-	}
+	accepted(fx, &v);
 	/* Keys are short: 31 bytes at most. */
-	snprintf(big, 8192, "\"%032d\":1,", 0);
+	snprintf(big, sizeof big, "\"%032d\":1,", 0);
 	build_with_head(fx, big);
 	refused(fx, "MANIFEST.json is not a valid depot manifest", "a string is longer than 31 bytes");
 	/* An entry's path longer than any member's. */
 	sha_hex(DB, DBLEN, sha);
-	snprintf(text, 16384, "{\"format\":1,\"members\":[{\"path\":\"depot.db\",\"type\":\"file\","
+	snprintf(text, sizeof text, "{\"format\":1,\"members\":[{\"path\":\"depot.db\",\"type\":\"file\","
 	    "\"size\":%zu,\"sha256\":\"%s\"},{\"path\":\"%s\",\"type\":\"file\",\"size\":1,"
-	    "\"sha256\":\"%s\"}]}", DBLEN, sha, path, SHA_ZERO);
+	    "\"sha256\":\"%s\"}]}", DBLEN, sha, long_path(path, 4096, 200), SHA_ZERO);
 	build(fx, m, N(m), &(struct build){ .manifest = text });
 	refused(fx, "MANIFEST.json is not a valid depot manifest", "a string is longer than 4095 bytes");
 	/* And a type longer than any type. */
-	snprintf(text, 16384, "{\"format\":1,\"members\":[{\"path\":\"depot.db\",\"type\":"
+	snprintf(text, sizeof text, "{\"format\":1,\"members\":[{\"path\":\"depot.db\",\"type\":"
 	    "\"filefilefilefilefile\",\"size\":%zu,\"sha256\":\"%s\"}]}", DBLEN, sha);
 	build(fx, m, N(m), &(struct build){ .manifest = text });
 	refused(fx, "MANIFEST.json is not a valid depot manifest", "a string is longer than 15 bytes");
-	free(big);
-	free(fits);
-	free(path);
-	free(text);
 }
 
 /* "x": levels nested arrays, empty at the bottom, before "members". */
@@ -1530,10 +1517,9 @@ static void build_with_nesting(struct fx *fx, char *head, size_t levels)
 static void deep_nesting_in_an_unknown_manifest_key_is_refused(void **state)
 {
 	struct fx *fx = *state;
-	char *head = malloc(2 * 100000 + 16);
+	static char head[2 * 100000 + 16];
 	struct verdict v;
 
-	assert_non_null(head);
 	build_with_head(fx, "\"extra\":{\"a\":[1,{\"b\":null}],\"c\":true},");
 	accepted(fx, &v);
 	build_with_nesting(fx, head, 64);
@@ -1545,7 +1531,6 @@ static void deep_nesting_in_an_unknown_manifest_key_is_refused(void **state)
 	/* The first level past the limit, even with nothing at its bottom. */
 	build_with_nesting(fx, head, 65);
 	refused(fx, "MANIFEST.json is not a valid depot manifest", "nested more than 64 deep");
-	free(head);
 }
 
 static void a_manifest_of_another_format_is_refused(void **state)

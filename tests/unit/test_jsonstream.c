@@ -48,7 +48,7 @@ static void int_reads_as(const char *json, int64_t want);
 static void int_refused(const char *json, const char *why);
 static void skip_accepts(const char *json);
 static void skip_refused(const char *json, const char *why);
-static char *nested(int depth, const char *open, const char *inner, const char *close);
+static const char *nested(int depth, const char *open, const char *inner, const char *close);
 
 #define S(lit) lit, sizeof lit - 1
 
@@ -165,13 +165,17 @@ static void skip_refused(const char *json, const char *why)
 	}
 }
 
-/* open repeated depth times, inner, close repeated depth times. */
-static char *nested(int depth, const char *open, const char *inner, const char *close)
+/*
+ * open repeated depth times, inner, close repeated depth times, in a
+ * static buffer: nothing to free when a check fails half way.
+ */
+static const char *nested(int depth, const char *open, const char *inner, const char *close)
 {
+	static char buf[2 * 200000 + 64];
 	size_t lo = strlen(open), lc = strlen(close), li = strlen(inner);
-	char *s = malloc((size_t)depth * (lo + lc) + li + 1), *p = s;
+	char *p = buf;
 
-	assert_non_null(s);
+	assert_true((size_t)depth * (lo + lc) + li < sizeof buf);
 	for (int i = 0; i < depth; i++, p += lo)
 		memcpy(p, open, lo);
 	memcpy(p, inner, li);
@@ -179,7 +183,7 @@ static char *nested(int depth, const char *open, const char *inner, const char *
 	for (int i = 0; i < depth; i++, p += lc)
 		memcpy(p, close, lc);
 	*p = '\0';
-	return s;
+	return buf;
 }
 
 /* --- strings ------------------------------------------------------------------- */
@@ -488,43 +492,26 @@ static void a_nul_byte_is_never_part_of_a_skipped_number(void **state)
 static void sixty_four_levels_are_skipped(void **state)
 {
 	(void)state;
-	char *a = nested(64, "[", "", "]"), *b = nested(64, "[", "1", "]");
-	char *c = nested(64, "{\"k\":", "1", "}"), *d = nested(32, "{\"k\":[", "", "]}");
-
-	skip_accepts(a);
-	skip_accepts(b);
-	skip_accepts(c);
-	skip_accepts(d);
-	free(a);
-	free(b);
-	free(c);
-	free(d);
+	skip_accepts(nested(64, "[", "", "]"));
+	skip_accepts(nested(64, "[", "1", "]"));
+	skip_accepts(nested(64, "{\"k\":", "1", "}"));
+	skip_accepts(nested(32, "{\"k\":[", "", "]}"));
 }
 
 static void sixty_five_levels_are_refused(void **state)
 {
 	(void)state;
-	char *a = nested(65, "[", "1", "]"), *b = nested(65, "{\"k\":", "1", "}");
-	char *c = nested(65, "[", "", "]"), *d = nested(64, "{\"k\":", "{}", "}");
-
-	skip_refused(a, "nested more than 64 deep");
-	skip_refused(b, "nested more than 64 deep");
+	skip_refused(nested(65, "[", "1", "]"), "nested more than 64 deep");
+	skip_refused(nested(65, "{\"k\":", "1", "}"), "nested more than 64 deep");
 	/* The innermost level counts whether or not it holds anything. */
-	skip_refused(c, "nested more than 64 deep");
-	skip_refused(d, "nested more than 64 deep");
-	free(a);
-	free(b);
-	free(c);
-	free(d);
+	skip_refused(nested(65, "[", "", "]"), "nested more than 64 deep");
+	skip_refused(nested(64, "{\"k\":", "{}", "}"), "nested more than 64 deep");
 }
 
 static void very_deep_nesting_is_refused_without_exhausting_the_stack(void **state)
 {
 	(void)state;
-	char *a = nested(200000, "[", "", "]");
-
-	skip_refused(a, "nested more than 64 deep");
-	free(a);
+	skip_refused(nested(200000, "[", "", "]"), "nested more than 64 deep");
 }
 
 /* --- structure and errors ----------------------------------------------------------- */
