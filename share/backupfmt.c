@@ -9,6 +9,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -37,7 +38,14 @@ struct node {
 	int64_t size;
 	char type;		/* enum backup_type */
 	char implicit;		/* a directory only named as a member's parent; not a member */
+	uint16_t links;		/* hard links to it, kept under what a file system allows */
 };
+
+/* ext4 allows 65,000 links to a file: an archive restore would fail on is refused by verify too. */
+#define BACKUP_MAX_HARDLINKS 60000
+/* What symlink resolution may cost, whatever the links: their paths and targets, and steps walked. */
+#define BACKUP_MAX_LINK_BYTES (16 * 1024 * 1024)
+#define RESOLVE_MAX_STEPS 4096
 
 struct link {
 	char *path, *target;
@@ -63,7 +71,7 @@ struct reader {
 	uint32_t *slots;		/* open addressing over nodes by path digest: index + 1 */
 	size_t nslots;
 	struct link *links;
-	size_t nlinks;
+	size_t nlinks, link_bytes;
 	char parent[BACKUP_MAX_PATH + 1];	/* the last parent checked, and its fd when extracting */
 	int parent_fd;
 	char *conf;			/* depot.conf, for the daemon's parser */
@@ -71,6 +79,7 @@ struct reader {
 	char dbpath[4200];		/* where depot.db was written, for its integrity check */
 	char tmpdir[4200];		/* verify only: holds depot.db while it is checked */
 	int manifest_done;
+	int64_t implicit_dirs;
 	struct backup_summary *sum;
 	char *err;
 	size_t errlen;
@@ -234,6 +243,17 @@ static struct archive *open_archive(const char *path, char *err, size_t errlen)
 	return a;
 }
 
+/*
+ * The next header. A name that is not UTF-8 is only libarchive's warning:
+ * check_path refuses it, saying so.
+ */
+static int next_header(struct archive *a, struct archive_entry **e)
+{
+	int st = archive_read_next_header(a, e);
+
+	return st == ARCHIVE_WARN ? ARCHIVE_OK : st;
+}
+
 static char entry_type(struct archive_entry *e)
 {
 	if (archive_entry_hardlink(e) != NULL)
@@ -289,6 +309,8 @@ static int check_path(struct reader *r, const char *path, char *buf, size_t bufl
 	    "may hold only depot.db, depot.conf, content/, publish/ and logs/)", buf);
 }
 
+static int take_space(struct reader *r, const char *path, int64_t size);
+
 /*
  * The root path is extracted beneath, and path relative to it: publish/
  * goes to the separate publish staging directory when there is one.
@@ -322,6 +344,12 @@ static int check_parents(struct reader *r, const char *path)
 		if (path[i] != '/' && i != plen)
 			continue;
 		if ((n = lookup(r, path, i)) == NULL) {
+			/* A directory the archive makes without naming it costs what a named one does. */
+			if (++r->implicit_dirs + r->sum->members > r->lim->max_members)
+				return refuse(r, "the archive has more than %lld members and directories "
+				    "(restore_max_members)", (long long)r->lim->max_members);
+			if (take_space(r, path, 0) < 0)
+				return -1;
 			if (add_node(r, path, i, BM_DIR, 1) == NULL)
 				return refuse(r, "out of memory");
 		} else if (n->type != BM_DIR) {
@@ -432,8 +460,12 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 	if (r->dirfd >= 0) {
 		fd = openat(r->parent_fd, base_of(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
-		/* The archived mode without set-id bits or write for others, whatever the umask. */
-		if (fd < 0 || fchmod(fd, archive_entry_perm(e) & 0755) < 0) {
+		/*
+		 * The archived mode without set-id bits or write for others, whatever
+		 * the umask, and readable and writable by the daemon, which reads its
+		 * files later (a backup, a copy into a publication).
+		 */
+		if (fd < 0 || fchmod(fd, (archive_entry_perm(e) & 0755) | 0600) < 0) {
 			refuse(r, "creating '%s' in the staging directory: %s", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
@@ -442,7 +474,13 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 		if (is_db)
 			snprintf(r->dbpath, sizeof r->dbpath, "%s/depot.db", r->dir);
 	} else if (is_db) {
+		struct statvfs vfs;
 		/* Verifying: the database still gets its integrity check, from a private copy. */
+		if (statvfs(r->tmpdir, &vfs) == 0 && archive_entry_size(e) >
+		    (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize - r->lim->free_margin)
+			return refuse(r, "checking its depot.db needs %lld bytes in %s, and fewer are "
+			    "free (less restore_free_margin): set TMPDIR", (long long)archive_entry_size(e),
+			    r->tmpdir);
 		snprintf(r->dbpath, sizeof r->dbpath, "%s/depot.db", r->tmpdir);
 		if ((fd = open(r->dbpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600)) < 0)
@@ -527,8 +565,10 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		if (target[0] == '\0' || strlen(target) > BACKUP_MAX_PATH)
 			return refuse(r, "member '%s' is a symlink with an empty or overlong target",
 			    path);
-		if (r->nlinks == BACKUP_MAX_SYMLINKS)
-			return refuse(r, "the archive has more than %d symlinks", BACKUP_MAX_SYMLINKS);
+		if (r->nlinks == BACKUP_MAX_SYMLINKS ||
+		    (r->link_bytes += strlen(path) + strlen(target) + 2) > BACKUP_MAX_LINK_BYTES)
+			return refuse(r, "the archive has more than %d symlinks, or more than %d bytes "
+			    "of them", BACKUP_MAX_SYMLINKS, BACKUP_MAX_LINK_BYTES);
 		if (r->nlinks % 256 == 0) {
 			struct link *grown = realloc(r->links, (r->nlinks + 256) * sizeof *grown);
 			if (grown == NULL)
@@ -560,6 +600,9 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		if ((t = lookup(r, tbuf, strlen(tbuf))) == NULL || t->implicit || t->type != BM_FILE)
 			return refuse(r, "member '%s' is a hard link to '%s', which is not a file "
 			    "earlier in the archive", path, tbuf);
+		if (++((struct node *)t)->links > BACKUP_MAX_HARDLINKS)
+			return refuse(r, "member '%s' is one of more than %d hard links to '%s'", path,
+			    BACKUP_MAX_HARDLINKS, tbuf);
 		if (r->dirfd < 0)
 			return 0;
 		tfd = root_of(r, tbuf, &rel)->fd;
@@ -597,6 +640,13 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 		    (long long)r->lim->max_members);
 	if ((strcmp(path, "depot.db") == 0 || strcmp(path, "depot.conf") == 0) && type != BM_FILE)
 		return refuse(r, "member '%s' is a %s, not a file", path, type_name(type));
+	if (strchr(path, '/') == NULL && strncmp(path, "depot.", 6) != 0 && type != BM_DIR)
+		return refuse(r, "member '%s' is a %s, not a directory", path, type_name(type));
+	if (strncmp(path, "depot.db/", 9) == 0 || strncmp(path, "depot.conf/", 11) == 0)
+		return refuse(r, "member '%s' lies under a file of the data directory", path);
+	/* Holes would expand to any size the header claims: depot never writes them. */
+	if (type == BM_FILE && archive_entry_sparse_count(e) > 0)
+		return refuse(r, "member '%s' is a sparse file, which no depot backup holds", path);
 	if (check_parents(r, path) < 0)
 		return -1;
 	if ((n = lookup(r, path, strlen(path))) != NULL && !(n->implicit && type == BM_DIR))
@@ -638,7 +688,7 @@ static void name_member(struct reader *r, int64_t k, char *buf, size_t n)
 	int64_t i = 0;
 
 	snprintf(buf, n, "number %lld", (long long)k);
-	while (a != NULL && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+	while (a != NULL && next_header(a, &e) == ARCHIVE_OK) {
 		const char *path = archive_entry_pathname(e);
 		if (path == NULL || strcmp(path, BACKUP_MANIFEST) == 0 || ++i != k)
 			continue;
@@ -817,7 +867,7 @@ static int resolve_link(struct reader *r, const struct link *l)
 {
 	char resolved[BACKUP_MAX_PATH + 1], rest[2 * BACKUP_MAX_PATH + 2];
 	size_t rlen;
-	int follows = 0;
+	int follows = 0, steps = 0;
 
 	/* Start in the link's directory, with its target still to walk. */
 	rlen = (size_t)(base_of(l->path) - l->path);
@@ -827,10 +877,15 @@ static int resolve_link(struct reader *r, const struct link *l)
 	if (l->target[0] == '/')
 		return refuse(r, "member '%s' is a symlink to the absolute path '%s'", l->path,
 		    l->target);
-	snprintf(rest, sizeof rest, "%s", l->target);
+	if (snprintf(rest, sizeof rest, "%s", l->target) >= (int)sizeof rest)
+		return refuse(r, "member '%s' is a symlink with an overlong target", l->path);
 	for (char *p = rest; *p;) {
 		size_t n = strcspn(p, "/");
 		char next[sizeof rest];
+
+		if (++steps > RESOLVE_MAX_STEPS)
+			return refuse(r, "member '%s' is a symlink that takes more than %d steps to "
+			    "resolve", l->path, RESOLVE_MAX_STEPS);
 		const struct node *node;
 		const struct link *via;
 		struct link key;
@@ -867,7 +922,10 @@ static int resolve_link(struct reader *r, const struct link *l)
 			return refuse(r, "member '%s' is a symlink that resolves through too many links "
 			    "or to an absolute path", l->path);
 		/* Replace the link by its target, relative to the link's directory, and go on. */
-		snprintf(next, sizeof next, "%s%s%s", via->target, *p ? "/" : "", p);
+		if (snprintf(next, sizeof next, "%s%s%s", via->target, *p ? "/" : "", p) >=
+		    (int)sizeof next)
+			return refuse(r, "member '%s' is a symlink whose resolution grows too long",
+			    l->path);
 		snprintf(rest, sizeof rest, "%s", next);
 		p = rest;
 		{
@@ -972,6 +1030,9 @@ static int start_extraction(struct reader *r, const char *dir, const char *publi
 	return publish_dir != NULL ? open_root(r, &r->roots[1], publish_dir) : 0;
 }
 
+static int read_archive(const char *archive, const char *dir, const char *publish_dir,
+    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
+
 int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
     struct backup_summary *sum, char *err, size_t errlen)
 {
@@ -979,6 +1040,29 @@ int backup_read(const char *archive, const char *dir, const struct backup_limits
 }
 
 int backup_read_split(const char *archive, const char *dir, const char *publish_dir,
+    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
+{
+	/*
+	 * libarchive converts names by the locale: read in C.UTF-8 in every
+	 * caller (depotctl runs in the user's locale, depotd in C), so that
+	 * verify and restore see the same names, UTF-8 as the manifest's, and
+	 * decide alike. glibc has C.UTF-8 built in since 2.35.
+	 */
+	locale_t c = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0), was;
+	int rc;
+
+	if (c == (locale_t)0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	was = uselocale(c);
+	rc = read_archive(archive, dir, publish_dir, lim, sum, err, errlen);
+	uselocale(was);
+	freelocale(c);
+	return rc;
+}
+
+static int read_archive(const char *archive, const char *dir, const char *publish_dir,
     const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
 {
 	struct reader r = { .lim = lim, .archive = archive, .dir = dir, .dirfd = -1, .parent_fd = -1,
@@ -1004,7 +1088,7 @@ int backup_read_split(const char *archive, const char *dir, const char *publish_
 	}
 	if ((r.a = open_archive(archive, err, errlen)) == NULL)
 		goto out;
-	while ((st = archive_read_next_header(r.a, &e)) == ARCHIVE_OK) {
+	while ((st = next_header(r.a, &e)) == ARCHIVE_OK) {
 		const char *path = archive_entry_pathname(e);
 		if (path == NULL) {
 			refuse(&r, "a member has no path");

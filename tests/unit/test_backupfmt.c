@@ -113,6 +113,7 @@ static void accepted(struct fx *fx, struct verdict *out);
 static void refused(struct fx *fx, const char *why, const char *also);
 static void refused_lim(struct fx *fx, const struct backup_limits *lim, const char *why,
     const char *also);
+static void accepted_lim(struct fx *fx, const struct backup_limits *lim);
 static char *read_all(const char *path, size_t *len);
 static char *long_path(char *p, size_t len, size_t comp);
 static void check_valid_tree(struct fx *fx, const struct verdict *v);
@@ -497,6 +498,15 @@ static void decide(struct fx *fx, const struct backup_limits *lim, struct verdic
 	/* a.tar, x, outside and tmpv, nothing more. */
 	assert_int_equal(dir_entries(fx->root), 4);
 	*out = x;
+}
+
+static void accepted_lim(struct fx *fx, const struct backup_limits *lim)
+{
+	struct verdict v;
+
+	decide(fx, lim, &v);
+	if (v.rc != 0)
+		fail_msg("refused: %s", v.err);
 }
 
 static void accepted(struct fx *fx, struct verdict *out)
@@ -885,7 +895,7 @@ static void a_member_under_a_file_is_refused(void **state)
 	build(fx, m, N(m), &plain);
 	refused(fx, "member 'content/f/x' lies under 'content/f', which is a file", NULL);
 	build(fx, db, N(db), &plain);
-	refused(fx, "member 'depot.db/x' lies under 'depot.db', which is a file", NULL);
+	refused(fx, "member 'depot.db/x' lies under a file of the data directory", NULL);
 }
 
 /* --- hard links ------------------------------------------------------------------------------ */
@@ -1051,7 +1061,7 @@ static void a_symlink_in_content_is_refused(void **state)
 	build(fx, m, N(m), &plain);
 	refused(fx, "member 'content/l' is a symlink outside publish/", NULL);
 	build(fx, top, N(top), &plain);
-	refused(fx, "member 'logs' is a symlink outside publish/", NULL);
+	refused(fx, "member 'logs' is a symlink, not a directory", NULL);
 	build(fx, db, N(db), &plain);
 	refused(fx, "member 'depot.conf' is a symlink, not a file", NULL);
 }
@@ -1430,6 +1440,80 @@ static void a_component_of_256_bytes_is_refused(void **state)
 	refused(fx, p, NULL);
 }
 
+/*
+ * Two 4 KiB links in a row make the resolver's rest longer than its buffer:
+ * a cut there once dropped the "../.." at the end, so the check saw a path
+ * inside publish/ while the kernel went out (an attacker's review found it).
+ */
+static void a_symlink_whose_resolution_outgrows_the_buffer_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	char *n = calloc(1, 4096), *mm = calloc(1, 4096), *a = calloc(1, 4096);
+	size_t i, k;
+
+	for (i = 0; i < 2047; i++)
+		memcpy(n + 2 * i, "./", 2);
+	strcat(n, ".");
+	strcpy(mm, "N/");
+	for (i = 0; i < 2046; i++)
+		strcat(mm, "./");
+	strcat(mm, ".");
+	strcpy(a, "M/");
+	for (i = 0, k = strlen(a); i < 1900; i++, k += 2)
+		memcpy(a + k, "./", 2);
+	for (i = 0; i < 12; i++, k += 3)
+		memcpy(a + k, "../", 3);
+	strcpy(a + k, "etc/passwd");
+	{
+		const struct member m[] = {
+			MD("publish/d"),
+			ML("publish/d/N", n),
+			ML("publish/d/M", mm),
+			ML("publish/d/A", a),
+		};
+		build(fx, m, N(m), &plain);
+		refused(fx, "member 'publish/d/A' is a symlink", NULL);
+	}
+	free(n);
+	free(mm);
+	free(a);
+}
+
+/* Directories only named as parents count as members and take space, so depth buys nothing. */
+static void parent_directories_count_against_restore_max_members(void **state)
+{
+	struct fx *fx = *state;
+	static const struct member m[] = {
+		MF("content/a/b/c/d/e/f", "1"),
+	};
+	struct backup_limits lim;
+
+	build(fx, m, N(m), &plain);
+	backup_limits_default(&lim);
+	/* depot.db, the file and its six parents: eight. */
+	lim.max_members = 8;
+	accepted_lim(fx, &lim);
+	lim.max_members = 7;
+	refused_lim(fx, &lim, "more than 7 members and directories (restore_max_members)", NULL);
+}
+
+/* The top level is what a data directory needs: content/, publish/, logs/ directories. */
+static void top_level_names_of_the_wrong_type_are_refused(void **state)
+{
+	struct fx *fx = *state;
+	static const struct member file[] = {
+		MF("content", "not a directory"),
+	};
+	static const struct member under_conf[] = {
+		MF("depot.conf/x", "1"),
+	};
+
+	build(fx, file, N(file), &plain);
+	refused(fx, "member 'content' is a file, not a directory", NULL);
+	build(fx, under_conf, N(under_conf), &plain);
+	refused(fx, "member 'depot.conf/x' lies under a file of the data directory", NULL);
+}
+
 static void more_members_than_restore_max_members_are_refused(void **state)
 {
 	struct fx *fx = *state;
@@ -1625,6 +1709,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_refused_staging_tree_of_the_longest_paths_is_removed_as_restore_removes_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_component_of_256_bytes_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(more_members_than_restore_max_members_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_symlink_whose_resolution_outgrows_the_buffer_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(parent_directories_count_against_restore_max_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(top_level_names_of_the_wrong_type_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(manifest_strings_over_the_caps_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(deep_nesting_in_an_unknown_manifest_key_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_manifest_of_another_format_is_refused, setup, teardown),
