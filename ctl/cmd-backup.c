@@ -124,16 +124,20 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
  * The restore limits the daemon on this data directory would apply: from
  * its depot.conf when this user can read it, else the defaults.
  */
-static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim)
+static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim, unsigned char *key)
 {
 	struct depot_config cfg;
 	char conf[4200], err[512];
 
 	config_defaults(&cfg);
+	lim->key = NULL;
 	if (ctl_resolve(ctx) == EXIT_OK) {
 		snprintf(conf, sizeof conf, "%s/depot.conf", ctx->dir);
 		if (access(conf, R_OK) == 0 && config_load(conf, &cfg, err, sizeof err) < 0)
 			config_defaults(&cfg);
+		/* Its key, when this user may read it, tells whether a restore would trust the archive. */
+		if (backup_key_read(ctx->dir, key) == 0)
+			lim->key = key;
 	}
 	lim->max_members = cfg.restore_max_members;
 	lim->free_margin = cfg.restore_free_margin;
@@ -148,6 +152,7 @@ static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim)
 int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *file = a->argv[0];
+	unsigned char key[BACKUP_KEY_LEN];
 	struct backup_limits lim;
 	struct backup_summary sum;
 	char err[2048], clean[2048];
@@ -160,7 +165,7 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		return ctl_usage_error(a->cmd, "cannot read '%s': %s", file, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ctl_usage_error(a->cmd, "cannot read '%s': it is a directory", file);
-	verify_limits(ctx, &lim);
+	verify_limits(ctx, &lim, key);
 	ok = backup_read(file, NULL, &lim, &sum, err, sizeof err) == 0;
 	if (ctx->json) {
 		if ((o = cJSON_CreateObject()) == NULL ||
@@ -168,6 +173,7 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		    cJSON_AddBoolToObject(o, "ok", ok) == NULL ||
 		    (ok && (cJSON_AddNumberToObject(o, "members", (double)sum.members) == NULL ||
 		    cJSON_AddNumberToObject(o, "bytes", (double)sum.bytes) == NULL ||
+		    cJSON_AddBoolToObject(o, "authenticated", sum.authenticated) == NULL ||
 		    cJSON_AddStringToObject(o, "created_at", sum.created_at) == NULL ||
 		    cJSON_AddStringToObject(o, "depot_version", sum.version) == NULL)) ||
 		    (!ok && cJSON_AddStringToObject(o, "error", err) == NULL)) {
@@ -184,10 +190,17 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		fprintf(stderr, "%s: refused: %s\n", file, clean);
 		return EXIT_REFUSED;
 	}
-	if (!ctx->json)
+	if (!ctx->json) {
 		printf("%s: ok, %lld members, %lld bytes of files, made %s by depot %s\n", file,
 		    (long long)sum.members, (long long)sum.bytes,
 		    sum.created_at[0] != '\0' ? sum.created_at : "at an unknown time",
 		    sum.version[0] != '\0' ? sum.version : "(unknown version)");
+		if (sum.authenticated)
+			printf("authenticated by %s/%s\n", ctx->dir, BACKUP_KEY_FILE);
+		else
+			printf("not authenticated by %s/%s%s: a restore disables its schedules and "
+			    "keeps its depot.conf aside\n", ctx->dir, BACKUP_KEY_FILE,
+			    lim.key ? "" : " (which this user cannot read, or which is missing)");
+	}
 	return rc;
 }

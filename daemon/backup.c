@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,44 @@ static int start_manifest(struct writer *w, const char *output)
 	return 0;
 }
 
+/*
+ * The manifest's HMAC with DIR/backup.key, as a pax attribute of its entry:
+ * a restore trusts the archive's schedules and depot.conf only when it
+ * finds the MAC its own key makes (backupfmt.h). With no key, none.
+ */
+static int authenticate_manifest(struct writer *w, struct archive_entry *e)
+{
+	unsigned char key[BACKUP_KEY_LEN], digest[32];
+	EVP_MD_CTX *md;
+	char buf[65536], mac[65];
+	unsigned int dlen;
+	size_t n;
+
+	if (backup_key_read(worker_dir, key) < 0) {
+		log_warn("backup: no %s/%s to authenticate the archive with (%s): a restore will "
+		    "treat it as made elsewhere", worker_dir, BACKUP_KEY_FILE, strerror(errno));
+		return 0;
+	}
+	if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		snprintf(w->err, sizeof w->err, "out of memory");
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof buf, w->manifest)) > 0)
+		EVP_DigestUpdate(md, buf, n);
+	EVP_DigestFinal_ex(md, digest, &dlen);
+	EVP_MD_CTX_free(md);
+	if (ferror(w->manifest) || fseeko(w->manifest, 0, SEEK_SET) < 0) {
+		snprintf(w->err, sizeof w->err, "reading the manifest %s: %s", w->manifest_path,
+		    strerror(errno));
+		return -1;
+	}
+	backup_mac(key, digest, mac);
+	OPENSSL_cleanse(key, sizeof key);
+	archive_entry_xattr_add_entry(e, BACKUP_MAC_XATTR, mac, 64);
+	return 0;
+}
+
 static int write_manifest(struct writer *w)
 {
 	struct archive_entry *e = archive_entry_new();
@@ -294,6 +333,8 @@ static int write_manifest(struct writer *w)
 	archive_entry_set_perm(e, 0600);
 	archive_entry_set_size(e, (la_int64_t)size);
 	archive_entry_set_mtime(e, time_now_ms() / 1000, 0);
+	if (authenticate_manifest(w, e) < 0)
+		goto out;
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		fail_archive(w, "writing the manifest");
 	else {
@@ -384,6 +425,8 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 		goto out;
 	if ((w->a = archive_write_new()) == NULL ||
 	    archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    /* The manifest's MAC as SCHILY.xattr, which GNU tar knows and passes over quietly. */
+	    archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
 	    set_filter(w->a, compression) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
 	    archive_write_open_fd(w->a, fd) != ARCHIVE_OK) {
@@ -516,7 +559,11 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 
 	*result = *error = NULL;
 	*state = "failed";
+	unsigned char key[BACKUP_KEY_LEN];
+
 	backup_limits_default(&lim);
+	if (backup_key_read(worker_dir, key) == 0)
+		lim.key = key;
 	if (cJSON_IsNumber(max_members))
 		lim.max_members = (int64_t)max_members->valuedouble;
 	if (cJSON_IsNumber(free_margin))
@@ -554,6 +601,7 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	cJSON_AddStringToObject(*result, "archive", archive);
 	cJSON_AddStringToObject(*result, "backup_created_at", sum.created_at);
 	cJSON_AddNumberToObject(*result, "members", (double)sum.members);
+	cJSON_AddBoolToObject(*result, "authenticated", sum.authenticated);
 	pthread_mutex_lock(&ws->mu);
 	ws->progress_done = 1;
 	pthread_mutex_unlock(&ws->mu);

@@ -1,4 +1,5 @@
 /* main.c: depotd's command line, start-up and shutdown; the daemon's main loop. */
+#include "backupfmt.h"
 #include "depotd.h"
 #include "fsutil.h"
 #include "log.h"
@@ -308,6 +309,10 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	/* tmp/ holds only what a killed process left half-written: nothing there survives a start. */
 	if (fs_remove_tree_beneath(D->data.fd, "tmp") < 0 || mkdirat(D->data.fd, "tmp", 0700) < 0)
 		log_warn("cannot empty %s/tmp: %m", dir);
+	/* The secret that authenticates this depot's backups to its restores (backupfmt.h). */
+	if (backup_key_create(dir) < 0)
+		log_warn("cannot make %s/%s: %m; backups will not be authenticated", dir,
+		    BACKUP_KEY_FILE);
 	/* Before any nng call, so nng's threads inherit the blocked signals. */
 	if (loop_init() < 0) {
 		log_error("setting up signals: %m");

@@ -163,9 +163,10 @@ static int64_t max_task_id_of(const char *dbpath)
  * In the database now in dir: every task not final is canceled (restored),
  * and the id sequence starts above old_max, so no id is ever reused.
  */
-static int settle_database(const char *dir, int64_t old_max, char *err, size_t errlen)
+static int settle_database(const char *dir, int64_t old_max, int trusted, char *err,
+    size_t errlen)
 {
-	char path[4200], sql[768];
+	char path[4200], sql[1024];
 	struct store *st;
 	int rc;
 
@@ -179,8 +180,11 @@ static int settle_database(const char *dir, int64_t old_max, char *err, size_t e
 	    " backup\"}' WHERE state IN ('waiting', 'running', 'canceling');"
 	    "DELETE FROM reservations;"
 	    "INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('tasks', 0);"
-	    "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks';",
-	    (long long)time_now_ms(), (long long)old_max);
+	    "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks';"
+	    /* What would run by itself waits for the administrator, from an archive made elsewhere. */
+	    "%s",
+	    (long long)time_now_ms(), (long long)old_max,
+	    trusted ? "" : "UPDATE schedules SET enabled = 0;");
 	rc = store_begin(st) == 0 &&
 	    sqlite3_exec(store_db(st), sql, NULL, NULL, NULL) == SQLITE_OK &&
 	    store_commit(st) == 0 ? 0 : -1;
@@ -193,6 +197,28 @@ static int settle_database(const char *dir, int64_t old_max, char *err, size_t e
 }
 
 /*
+ * An archive this depot's key did not authenticate may come from anywhere:
+ * its depot.conf (a publish dir, a socket_group) is kept aside as
+ * depot.conf.restored for the administrator, and the running one stays.
+ */
+static int distrust(const char *staging, char *err, size_t errlen)
+{
+	char from[4300], to[4300];
+
+	snprintf(from, sizeof from, "%s/depot.conf", staging);
+	snprintf(to, sizeof to, "%s/depot.conf.restored", staging);
+	if (rename(from, to) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "setting %s aside: %s", from, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static const char distrust_note[] = "the archive is not authenticated by this depot's "
+    BACKUP_KEY_FILE ": its schedules are restored disabled and its depot.conf is kept as "
+    "depot.conf.restored; review them, then 'depotctl schedule enable NAME'";
+
+/*
  * Swaps staging in for dir; the old data stays as DIR.pre-restore-TIMESTAMP.
  * What no backup holds moves across with the data directory: the running
  * daemon's run/ (sockets, pid lock) when keep_run, and backups/. When
@@ -201,9 +227,11 @@ static int settle_database(const char *dir, int64_t old_max, char *err, size_t e
  * step before it is undone, in reverse.
  */
 static int swap_in(const char *dir, const char *staging, const char *pub, const char *pub_staging,
-    int keep_run, char *kept, size_t keptlen, char *err, size_t errlen)
+    int keep_run, int trusted, char *kept, size_t keptlen, char *err, size_t errlen)
 {
-	const char *carried[] = { "run", "backups" };
+	/* run/ first: it is left behind when there is no running daemon's to keep. */
+	const char *carried[] = { "run", "backups", BACKUP_KEY_FILE, "depot.conf" };
+	size_t ncarried = trusted ? 3 : 4;
 	const char *subdirs[] = { "tmp", "logs", "content", "publish", "run" };
 	char when[32], from[4300], to[4300], pub_kept[4300] = "";
 	struct { char from[4300], to[4300]; } done[6];
@@ -227,10 +255,10 @@ static int swap_in(const char *dir, const char *staging, const char *pub, const 
 	if (had_dir)
 		STEP(dir, kept);
 	STEP(staging, dir);
-	for (size_t i = keep_run ? 0 : 1; had_dir && i < sizeof carried / sizeof carried[0]; i++) {
+	for (size_t i = keep_run ? 0 : 1; had_dir && i < ncarried; i++) {
 		snprintf(from, sizeof from, "%s/%s", kept, carried[i]);
 		snprintf(to, sizeof to, "%s/%s", dir, carried[i]);
-		/* rename would replace an empty directory there; the archive never holds one. */
+		/* Nothing of these names is there: the archive holds none, and distrust() moved depot.conf. */
 		if (access(from, F_OK) == 0)
 			STEP(from, to);
 	}
@@ -311,10 +339,12 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	char staging[4200], dbpath[4300], kept[4400], pub_staging[4200], suffix[40];
 	int64_t id = t->id;
 	struct worker *w;
-	int failed;
+	int failed, trusted;
 
 	snprintf(staging, sizeof staging, "%s.restore-%lld", D->dir, (long long)id);
-	if (settle_database(staging, max_task_id(store_db(D->store)), err, errlen) < 0)
+	trusted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "authenticated"));
+	if (settle_database(staging, max_task_id(store_db(D->store)), trusted, err, errlen) < 0 ||
+	    (!trusted && distrust(staging, err, errlen) < 0))
 		return -1;
 	log_info("restore: stopping workers and swapping in %s", staging);
 	tasks_foreach(cancel_for_restore, &id);
@@ -331,8 +361,8 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	/* On failure swap_in has put everything back: the daemon goes on with its old data. */
 	snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)id);
 	publish_staging_of(D->dir, D->publish_dir, suffix, pub_staging, sizeof pub_staging);
-	if ((failed = swap_in(D->dir, staging, D->publish_dir, pub_staging, 1, kept, sizeof kept,
-	    err, errlen) < 0))
+	if ((failed = swap_in(D->dir, staging, D->publish_dir, pub_staging, 1, trusted, kept,
+	    sizeof kept, err, errlen) < 0))
 		log_error("restore: %s; the data directory is unchanged", err);
 	daemon_data();	/* DIR is another directory now: open it again, and keep it private */
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", D->dir);
@@ -354,6 +384,10 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	supervisor_start();
 	if (failed)
 		return -1;
+	if (!trusted) {
+		log_warn("restore: %s", distrust_note);
+		cJSON_AddStringToObject(result, "note", distrust_note);
+	}
 	log_info("restore: done; the previous data is kept in %s", kept);
 	return 0;
 }
@@ -364,8 +398,10 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	char staging[4200], dbpath[4300], kept[4400], lock[4300], err[1024];
 	char publish_dir[4096], pub_staging[4200], suffix[40];
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	unsigned char key[BACKUP_KEY_LEN];
 	struct backup_limits lim = { .max_members = cfg->restore_max_members,
-	    .free_margin = cfg->restore_free_margin };
+	    .free_margin = cfg->restore_free_margin,
+	    .key = backup_key_read(dir, key) == 0 ? key : NULL };
 	struct backup_summary sum;
 	int fd;
 
@@ -398,15 +434,18 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", dir);
 	if (backup_read_split(archive, staging, pub_staging[0] ? pub_staging : NULL, &lim, &sum,
 	    err, sizeof err) < 0 ||
-	    settle_database(staging, max_task_id_of(dbpath), err, sizeof err) < 0 ||
-	    swap_in(dir, staging, publish_dir, pub_staging, 0, kept, sizeof kept, err,
-	    sizeof err) < 0) {
+	    settle_database(staging, max_task_id_of(dbpath), sum.authenticated, err,
+	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||
+	    swap_in(dir, staging, publish_dir, pub_staging, 0, sum.authenticated, kept,
+	    sizeof kept, err, sizeof err) < 0) {
 		log_error("refusing %s: %s; nothing was changed", archive, err);
 		fs_remove_tree(staging);
 		if (pub_staging[0] != '\0')
 			fs_remove_tree(pub_staging);
 		return 1;
 	}
+	if (!sum.authenticated)
+		log_warn("%s", distrust_note);
 	if (access(kept, F_OK) == 0)
 		log_info("restored %s into %s; the previous data is kept in %s", archive, dir, kept);
 	else

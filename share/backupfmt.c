@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/random.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +82,7 @@ struct reader {
 	char dbpath[4200];		/* where depot.db was written, for its integrity check */
 	char tmpdir[4200];		/* verify only: holds depot.db while it is checked */
 	int manifest_done;
+	EVP_MD_CTX *manifest_md;
 	int64_t implicit_dirs;
 	struct backup_summary *sum;
 	char *err;
@@ -92,6 +96,54 @@ void backup_limits_default(struct backup_limits *lim)
 	config_defaults(&cfg);
 	lim->max_members = cfg.restore_max_members;
 	lim->free_margin = cfg.restore_free_margin;
+	lim->key = NULL;
+}
+
+int backup_key_read(const char *dir, unsigned char *key)
+{
+	char path[4200];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, BACKUP_KEY_FILE);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, key, BACKUP_KEY_LEN);
+	close(fd);
+	if (n != BACKUP_KEY_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int backup_key_create(const char *dir)
+{
+	unsigned char key[BACKUP_KEY_LEN];
+	char path[4200];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof path, "%s/%s", dir, BACKUP_KEY_FILE);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return errno == EEXIST ? 0 : -1;
+	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key ||
+	    write(fd, key, sizeof key) != (ssize_t)sizeof key || fsync(fd) < 0)
+		rc = -1;
+	close(fd);
+	if (rc < 0)
+		unlink(path);
+	OPENSSL_cleanse(key, sizeof key);
+	return rc;
+}
+
+void backup_mac(const unsigned char *key, const unsigned char *digest, char *hex)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	HMAC(EVP_sha256(), key, BACKUP_KEY_LEN, digest, 32, mac, &len);
+	for (unsigned int i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 }
 
 int backup_path_safe(const char *path)
@@ -670,9 +722,37 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 	return 0;
 }
 
+/* The manifest's bytes, hashed as they are read, for its HMAC. */
 static long fill_from_archive(void *ctx, char *buf, size_t cap)
 {
-	return (long)archive_read_data(((struct reader *)ctx)->a, buf, cap);
+	struct reader *r = ctx;
+	la_ssize_t n = archive_read_data(r->a, buf, cap);
+
+	if (n > 0)
+		EVP_DigestUpdate(r->manifest_md, buf, (size_t)n);
+	return (long)n;
+}
+
+/* Whether the manifest just read carries an HMAC made with lim->key. */
+static int manifest_authentic(struct reader *r, struct archive_entry *e)
+{
+	unsigned char digest[32];
+	unsigned int dlen;
+	const char *name;
+	const void *value;
+	size_t size;
+	char want[65];
+
+	EVP_DigestFinal_ex(r->manifest_md, digest, &dlen);
+	if (r->lim->key == NULL)
+		return 0;
+	backup_mac(r->lim->key, digest, want);
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+		if (strcmp(name, BACKUP_MAC_XATTR) == 0 && size == 64 &&
+		    CRYPTO_memcmp(value, want, 64) == 0)
+			return 1;
+	return 0;
 }
 
 /*
@@ -1100,8 +1180,14 @@ static int read_archive(const char *archive, const char *dir, const char *publis
 				goto out;
 			}
 			r.manifest_done = 1;
+			if ((r.manifest_md = EVP_MD_CTX_new()) == NULL ||
+			    EVP_DigestInit_ex(r.manifest_md, EVP_sha256(), NULL) != 1) {
+				refuse(&r, "out of memory");
+				goto out;
+			}
 			if (read_manifest(&r) < 0)
 				goto out;
+			sum->authenticated = manifest_authentic(&r, e);
 		} else if (read_member(&r, e, path) < 0) {
 			goto out;
 		}
@@ -1137,6 +1223,7 @@ out:
 		free(r.links[i].target);
 	}
 	free(r.links);
+	EVP_MD_CTX_free(r.manifest_md);
 	free(r.nodes);
 	free(r.slots);
 	free(r.conf);

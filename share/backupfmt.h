@@ -17,9 +17,22 @@
 /* depot.conf is read into memory and checked with the daemon's own parser. */
 #define BACKUP_MAX_CONF (1024 * 1024)
 
+/*
+ * DIR/backup.key: a secret of this depot, never backed up, that
+ * authenticates the archives it writes (an HMAC of the manifest, which
+ * holds every member's sha256). A restore trusts only such an archive with
+ * what runs by itself: an archive from elsewhere has its schedules disabled
+ * and its depot.conf set aside (DESIGN §9).
+ */
+#define BACKUP_KEY_FILE "backup.key"
+#define BACKUP_KEY_LEN 32
+/* The MANIFEST.json entry's pax attribute holding the HMAC, as hex. */
+#define BACKUP_MAC_XATTR "depot.hmac"
+
 struct backup_limits {
 	int64_t max_members;	/* [limits] restore_max_members */
 	int64_t free_margin;	/* [limits] restore_free_margin: bytes left free when extracting */
+	const unsigned char *key;	/* BACKUP_KEY_LEN bytes to authenticate with, or NULL */
 };
 
 /* The limits of a default depot.conf. */
@@ -31,7 +44,15 @@ struct backup_summary {
 	char version[32];
 	int64_t members;	/* in the manifest, MANIFEST.json itself not counted */
 	int64_t bytes;		/* of file data */
+	int authenticated;	/* its manifest carries an HMAC made with lim->key */
 };
+
+/* Reads DIR/backup.key into key: 0, or -1 with errno (ENOENT: there is none). */
+int backup_key_read(const char *dir, unsigned char *key);
+/* Makes DIR/backup.key (0600) unless it exists: 0, or -1 with errno. */
+int backup_key_create(const char *dir);
+/* The HMAC of a manifest whose sha256 is digest (32 bytes), as 64 hex digits and a NUL in hex. */
+void backup_mac(const unsigned char *key, const unsigned char *digest, char *hex);
 
 /* 1 if path is relative, with no empty, "." or ".." component. */
 int backup_path_safe(const char *path);

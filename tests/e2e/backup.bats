@@ -91,10 +91,12 @@ manifest_of() {
 	run ctl backup verify "$ARCHIVE"
 	[ "$status" -eq 0 ]
 	bytes=$(jq '[.members[] | .size // 0] | add' <<<"$manifest")
-	[ "$output" = "$ARCHIVE: ok, $n members, $bytes bytes of files, made $when by depot $(jq -r .depot_version <<<"$manifest")" ]
+	[ "${lines[0]}" = "$ARCHIVE: ok, $n members, $bytes bytes of files, made $when by depot $(jq -r .depot_version <<<"$manifest")" ]
+	# Made by this depot: its backup.key authenticates it.
+	[ "${lines[1]}" = "authenticated by $DIR/backup.key" ]
 	run ctl --json backup verify "$ARCHIVE"
 	[ "$status" -eq 0 ]
-	[ "$(jq -c '[.ok, .members, .bytes, .created_at]' <<<"$output")" = "[true,$n,$bytes,\"$when\"]" ]
+	[ "$(jq -c '[.ok, .members, .bytes, .created_at, .authenticated]' <<<"$output")" = "[true,$n,$bytes,\"$when\",true]" ]
 }
 
 @test "backup verify needs no daemon, and names a file it cannot read" {

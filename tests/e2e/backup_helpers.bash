@@ -174,6 +174,7 @@ max_task_id() {
 #   fifo PATH / chardev PATH   a FIFO or a character device (1, 3) member
 #   size PATH             the manifest says PATH is one byte longer
 #   replace PATH TEXT     PATH's data replaced by TEXT, the manifest updated to match
+#   replace-file PATH FILE   the same with FILE's bytes
 #   add SPEC...           members added and listed, each SPEC TYPE=PATH[=ARG]: file=PATH=TEXT,
 #                         dir=PATH, symlink=PATH=TARGET, hardlink=PATH=TARGET;
 #                         a SPEC "first" puts the ones after it before every other member,
@@ -228,8 +229,8 @@ elif kind == "chardev":
     new(args[0], tarfile.CHRTYPE)
 elif kind == "size":
     entry(args[0])["size"] += 1
-elif kind == "replace":
-    data = args[1].encode()
+elif kind in ("replace", "replace-file"):
+    data = args[1].encode() if kind == "replace" else open(args[1], "rb").read()
     for m in members:
         if m[0].name == args[0]:
             m[0].size, m[1] = len(data), data

@@ -359,3 +359,63 @@ pre_restore_sql() {
 	[ ! -e "$new/publish/r1" ]
 	[ "$(stat -c %d "$PUB2/r1/versions/1/first.txt")" != "$(stat -c %d "$new/content")" ]
 }
+
+# ticked_after MS: the scheduler has run a pass after MS (epoch ms).
+ticked_after() {
+	local last
+	last=$(ctl --json status | jq -r '.scheduler.last_tick // empty')
+	[ -n "$last" ] && [ "$(date -d "$last" +%s%3N)" -gt "$1" ]
+}
+
+# An archive is the depot's code as well as its data: schedules run commands,
+# depot.conf names where publications go and who may connect. Only an archive
+# this depot's backup.key authenticates is trusted with them (an attacker's
+# review restored a tampered one and had its schedule run a command as root).
+@test "an archive not authenticated by backup.key comes back with its schedules disabled and its depot.conf aside" {
+	depot_start "backup.compression = none"
+	[ "$(stat -c %a "$DIR/backup.key")" = 600 ]
+	ctl schedule add evil --every 1s -- run -- touch "$WORK/PWNED"
+	ctl schedule disable evil
+	ctl schedule add keep --every 1h -- run -- true
+	backup_wait -o "$WORK/good.tar"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	conf_sum=$(sha_of "$DIR/depot.conf")
+
+	# Tampered: the schedule enabled and due, another depot.conf, the manifest made to match.
+	tar -xOf "$WORK/good.tar" depot.db >"$WORK/evil.db"
+	sqlite3 "$WORK/evil.db" "UPDATE schedules SET enabled = 1, next_run = 0 WHERE name = 'evil'"
+	craft "$WORK/good.tar" "$WORK/t1.tar" replace-file depot.db "$WORK/evil.db"
+	craft "$WORK/t1.tar" "$WORK/evil.tar" replace depot.conf $'[daemon]\nworkers = 1\n'
+	run ctl backup verify "$WORK/evil.tar"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "not authenticated by $DIR/backup.key: a restore disables its schedules and keeps its depot.conf aside" ]
+
+	restore_wait "$WORK/evil.tar"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[[ $(jq -r .result.note <<<"$TASK") == *"not authenticated"* ]]
+	after=$(now_ms)
+	[ "$(ctl --json schedule list | jq -c '[.[] | [.name, .enabled]] | sort')" = '[["evil",false],["keep",false]]' ]
+	[ "$(sha_of "$DIR/depot.conf")" = "$conf_sum" ]
+	[ "$(cat "$DIR/depot.conf.restored")" = $'[daemon]\nworkers = 1' ]
+	[ "$(stat -c %a "$DIR/backup.key")" = 600 ]
+	# Judged from outside: two scheduler passes later, the command never ran.
+	wait_for ticked_after $((after + 2000))
+	[ ! -e "$WORK/PWNED" ]
+	[ "$(ctl --json task list | jq '[.[] | select(.type == "exec")] | length')" -eq 0 ]
+
+	# The depot's own archive is trusted with both, and the key stayed with the depot.
+	restore_wait "$WORK/good.tar"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r '.result.note // empty' <<<"$TASK")" = "" ]
+	[ "$(ctl --json schedule list | jq -c '[.[] | [.name, .enabled]] | sort')" = '[["evil",false],["keep",true]]' ]
+
+	# Offline into a directory with no key: nothing there can authenticate it.
+	new=$(mktemp -d /tmp/dpn.XXXXXX)
+	BACKUP_DIRS+=("$new")
+	run "$DEPOT_BIN/depotd" --restore "$WORK/good.tar" -d "$new"
+	[ "$status" -eq 0 ]
+	[[ $output == *"not authenticated"* ]]
+	[ ! -e "$new/depot.conf" ]
+	[ -e "$new/depot.conf.restored" ]
+	[ "$(sqlite3 "$new/depot.db" 'SELECT count(*) FROM schedules WHERE enabled = 1')" -eq 0 ]
+}
