@@ -28,8 +28,6 @@ struct publication {
 static cJSON *error_obj(const char *message);
 static int give_inode(int dirfd, const char *name, const struct stat *st, mode_t mode, gid_t gid);
 static void give_dir(int fd, const struct pub_modes *m);
-static int copy_file(int srcdir, const char *src, int dstdir, const char *dst,
-    const struct pub_modes *m);
 static int place_file(struct publication *p, const char *sha, const char *rel, char *err,
     size_t errlen);
 static void set_progress(struct worker_shared *ws, int64_t done, int64_t total);
@@ -142,31 +140,6 @@ int publish_remove(const struct fs_root *data, const char *dir, const struct pub
 	return rc;
 }
 
-/* Across file systems a hard link is impossible: copy instead (DESIGN §8). */
-static int copy_file(int srcdir, const char *src, int dstdir, const char *dst,
-    const struct pub_modes *m)
-{
-	char buf[65536];
-	int in = openat(srcdir, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = -1;
-	ssize_t n;
-
-	if (in < 0)
-		return -1;
-	if ((out = openat(dstdir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
-		goto done;
-	if ((m->gid != (gid_t)-1 && fchown(out, (uid_t)-1, m->gid) < 0) || fchmod(out, m->file) < 0)
-		goto done;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto done;
-	rc = n == 0 && fsync(out) == 0 ? 0 : -1;
-done:
-	if (out >= 0 && close(out) != 0)
-		rc = -1;
-	close(in);
-	return rc;
-}
-
 /*
  * Links content sha into the staging tree as rel. The store's file is found
  * and the tree's directories made without resolving any link, so neither a
@@ -213,7 +186,9 @@ static int place_file(struct publication *p, const char *sha, const char *rel, c
 			    (unsigned)p->m.file, strerror(errno));
 			goto out;
 		}
-	} else if (errno != EXDEV || copy_file(srcdir, sbase, dstdir, dbase, &p->m) < 0) {
+	} else if (errno != EXDEV ||
+	    /* Across file systems a hard link is impossible: copy instead (DESIGN §8). */
+	    fs_copy_at(srcdir, sbase, dstdir, dbase, p->m.file, p->m.gid, 1) < 0) {
 		snprintf(err, errlen, "linking %s (%s) into %s: %s", rel, sha, p->pub.path,
 		    strerror(errno));
 		goto out;

@@ -544,32 +544,6 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 	return rc;
 }
 
-/* Copies file base in dirfd to path, already extracted and so trusted, as a hard link could not be made. */
-static int copy_file(struct reader *r, int dirfd, const char *base, const char *path, int64_t size)
-{
-	int in = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = -1;
-	struct stat st;
-	char buf[65536];
-	ssize_t n;
-
-	if (take_space(r, path, size) < 0)
-		goto out;
-	if (in < 0 || fstat(in, &st) < 0 ||
-	    (out = openat(r->parent_fd, base_of(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) < 0 || fchmod(out, st.st_mode & 0755) < 0)
-		goto out;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto out;
-	rc = n == 0 ? 0 : -1;
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return rc;
-}
-
 /*
  * A directory's archived mode, less set-id bits and write for others, and
  * always rwx for its owner: the daemon must write its members now (a 0555
@@ -663,7 +637,8 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		rc = linkat(tfd, base, r->parent_fd, base_of(path), 0);
 		/* A publish directory on another file system gets a copy, as publish makes one. */
 		if (rc < 0 && errno == EXDEV)
-			rc = copy_file(r, tfd, base, path, t->size);
+			rc = take_space(r, path, t->size) < 0 ? -1 :
+			    fs_copy_at(tfd, base, r->parent_fd, base_of(path), (mode_t)-1, (gid_t)-1, 0);
 		close(tfd);
 		if (rc < 0)
 			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));

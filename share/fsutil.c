@@ -343,3 +343,30 @@ void fs_beneath_error(const struct fs_root *r, const char *path, int errnum, cha
 	snprintf(out, n, "%s/%s: the path leads outside %s, and depot follows no link there",
 	    r->path, path, r->path);
 }
+
+int fs_copy_at(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode, gid_t gid,
+    int sync)
+{
+	char buf[65536];
+	int in = openat(srcdir, src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = -1;
+	struct stat st;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	if (fstat(in, &st) < 0 ||
+	    (out = openat(dstdir, dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		goto done;
+	if ((gid != (gid_t)-1 && fchown(out, (uid_t)-1, gid) < 0) ||
+	    fchmod(out, mode == (mode_t)-1 ? st.st_mode & 07777 : mode) < 0)
+		goto done;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto done;
+	rc = n == 0 && (!sync || fsync(out) == 0) ? 0 : -1;
+done:
+	if (out >= 0 && close(out) != 0)
+		rc = -1;
+	close(in);
+	return rc;
+}

@@ -28,6 +28,14 @@ int fs_mkdirs_beneath(int dirfd, const char *path, mode_t mode);
  * renameat, linkat, symlinkat and mkdirat, which never follow that component.
  */
 int fs_parent_beneath(int dirfd, const char *path, mode_t mode, char *base, size_t baselen);
+/*
+ * Copies the file src in srcdir to a new file dst in dstdir, for when a
+ * hard link cannot cross file systems: neither name is followed if it is a
+ * link, dst must not exist, and it gets mode (the source's when
+ * (mode_t)-1) and group gid (unless (gid_t)-1); fsynced when sync.
+ */
+int fs_copy_at(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode, gid_t gid,
+    int sync);
 /* fs_remove_tree for path beneath dirfd, never following a link on the way. */
 int fs_remove_tree_beneath(int dirfd, const char *path);
 /* fs_mkdirs_beneath, each component it makes given exactly mode (whatever the umask) and group gid ((gid_t)-1: left as made). */
