@@ -245,6 +245,12 @@ static void h_status(struct conn *conn, struct request *rq)
 		    "for over 5 s"));
 	}
 
+	/* Requests answered later (task.wait, workers' next): dropped when their client goes. */
+	o = cJSON_AddObjectToObject(r, "control");
+	cJSON_AddNumberToObject(o, "parked", server_parked(D->control));
+	cJSON_AddNumberToObject(o, "parked_requests_per_peer", D->cfg.parked_requests_per_peer);
+	cJSON_AddNumberToObject(o, "worker_polls", server_parked(D->workersrv));
+
 	o = cJSON_AddObjectToObject(r, "locks");
 	cJSON_AddNumberToObject(o, "held", (double)lockmgr_held_tasks(D->locks));
 	cJSON_AddNumberToObject(o, "waiting", (double)lockmgr_waiting_tasks(D->locks));
@@ -483,9 +489,24 @@ static void waiter_free(struct waiter *w)
 	free(w);
 }
 
+/* Its client went away: the wait is dropped unanswered. */
+static void waiter_gone(struct conn *conn, void *arg)
+{
+	struct waiter **p = &D->waiters, *w = arg;
+
+	(void)conn;
+	while (*p != NULL && *p != w)
+		p = &(*p)->next;
+	if (*p == w) {
+		*p = w->next;
+		waiter_free(w);
+	}
+}
+
 static void h_task_wait(struct conn *conn, struct request *rq)
 {
 	struct waiter *w = calloc(1, sizeof *w);
+	char err[256];
 
 	if (w == NULL) {
 		server_reply_err(conn, ERR_INTERNAL, "out of memory");
@@ -501,6 +522,11 @@ static void h_task_wait(struct conn *conn, struct request *rq)
 	}
 	if (waiter_done(w) || rq->timeout_ms == 0) {
 		waiter_answer(w, !waiter_done(w));
+		waiter_free(w);
+		return;
+	}
+	if (server_park(conn, waiter_gone, w, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_UNAVAILABLE, "%s", err);
 		waiter_free(w);
 		return;
 	}

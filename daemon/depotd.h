@@ -127,12 +127,16 @@ void datadir_secure(void);
 void datadir_set_mode(int fd, const char *path, mode_t mode, gid_t gid);
 
 /* loop.c */
+/* A request a conn received, or (conn NULL) the end of a client's pipe on srv. */
 struct loop_event {
 	struct conn *conn;
 	nng_msg *msg;
+	struct server *srv;
+	uint32_t pipe_id;
 };
 int loop_init(void);
 void loop_push(struct conn *conn, nng_msg *msg);
+void loop_push_pipe_gone(struct server *srv, uint32_t pipe_id);
 /* Waits up to timeout_ms for requests or signals; handles what came. */
 void loop_run_once(int timeout_ms);
 void loop_fini(void);
@@ -141,13 +145,29 @@ void loop_fini(void);
 /* Who is on the other end of a request, from the socket's credentials. */
 struct peer {
 	uint64_t uid, gid;	/* UINT64_MAX when unknown */
+	uint32_t pipe_id;
 };
 typedef void (*server_handler)(struct conn *conn, const struct peer *peer, cJSON *req);
+/* Parked requests per uid are capped at park_cap (0: no cap). */
 struct server *server_open(const char *url, int mode, size_t max_message,
-    server_handler handler, char *err, size_t errlen);
+    int park_cap, server_handler handler, char *err, size_t errlen);
 void server_close(struct server *srv);
 /* Called by the loop for each message a conn received. */
 void server_dispatch(struct conn *conn, nng_msg *msg);
+/*
+ * Tells the owner of a parked request that its client has gone: it must
+ * forget conn and not answer it (the server does, harmlessly).
+ */
+typedef void (*server_gone_fn)(struct conn *conn, void *arg);
+/*
+ * Before a handler keeps conn to answer later: 0, or -1 with err when its
+ * client is over a cap or already gone; the handler then answers at once
+ * (ERR_UNAVAILABLE). A parked request is released by its reply.
+ */
+int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, size_t errlen);
+/* Called by the loop when a client's pipe closed: its parked requests go. */
+void server_pipe_gone(struct server *srv, uint32_t pipe_id);
+int server_parked(const struct server *srv);
 void server_reply(struct conn *conn, cJSON *reply);
 void server_reply_ok(struct conn *conn, cJSON *result);
 void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)

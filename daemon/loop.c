@@ -43,19 +43,10 @@ int loop_init(void)
 	return wake_fd < 0 || signal_fd < 0 ? -1 : 0;
 }
 
-/* Called from nng's threads: only the queue is shared, under its mutex. */
-void loop_push(struct conn *conn, nng_msg *msg)
+static void push(struct queued *q)
 {
-	struct queued *q = malloc(sizeof *q);
 	uint64_t one = 1;
 
-	if (q == NULL) {
-		/* Dropping the request leaves its client to time out; nothing else breaks. */
-		nng_msg_free(msg);
-		return;
-	}
-	q->ev.conn = conn;
-	q->ev.msg = msg;
 	q->next = NULL;
 	pthread_mutex_lock(&queue_lock);
 	if (queue_tail)
@@ -66,6 +57,35 @@ void loop_push(struct conn *conn, nng_msg *msg)
 	pthread_mutex_unlock(&queue_lock);
 	if (write(wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
 		log_warn("waking the main loop: %m");
+}
+
+/* Called from nng's threads: only the queue is shared, under its mutex. */
+void loop_push(struct conn *conn, nng_msg *msg)
+{
+	struct queued *q = calloc(1, sizeof *q);
+
+	if (q == NULL) {
+		/* Dropping the request leaves its client to time out; nothing else breaks. */
+		nng_msg_free(msg);
+		return;
+	}
+	q->ev.conn = conn;
+	q->ev.msg = msg;
+	push(q);
+}
+
+/* From nng's pipe callback; through the same queue, so it follows the requests already pushed. */
+void loop_push_pipe_gone(struct server *srv, uint32_t pipe_id)
+{
+	struct queued *q = calloc(1, sizeof *q);
+
+	if (q == NULL) {
+		log_warn("out of memory: a closed client's waiting requests stay until answered");
+		return;
+	}
+	q->ev.srv = srv;
+	q->ev.pipe_id = pipe_id;
+	push(q);
 }
 
 static void drain_queue(void)
@@ -86,7 +106,10 @@ static void drain_queue(void)
 		pthread_mutex_unlock(&queue_lock);
 		if (q == NULL)
 			return;
-		server_dispatch(q->ev.conn, q->ev.msg);
+		if (q->ev.conn != NULL)
+			server_dispatch(q->ev.conn, q->ev.msg);
+		else
+			server_pipe_gone(q->ev.srv, q->ev.pipe_id);
 		free(q);
 	}
 }
@@ -138,7 +161,8 @@ void loop_fini(void)
 
 	while ((q = queue_head) != NULL) {
 		queue_head = q->next;
-		nng_msg_free(q->ev.msg);
+		if (q->ev.msg != NULL)
+			nng_msg_free(q->ev.msg);
 		free(q);
 	}
 	queue_tail = NULL;

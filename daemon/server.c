@@ -24,8 +24,17 @@ struct conn {
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum conn_state state;
+	/* The request being handled, or parked: whose it is and where its reply goes. */
+	uint32_t pipe_id;
+	uint64_t uid;
+	int parked;
+	server_gone_fn gone;
+	void *gone_arg;
 	struct conn *next;
 };
+
+/* Pipes whose end the main thread has seen, remembered for a request from them still queued. */
+#define SERVER_GONE_RING 256
 
 struct server {
 	nng_socket sock;
@@ -34,14 +43,25 @@ struct server {
 	atomic_int closing;	/* set before shutdown: callbacks start nothing new */
 	int nconns;
 	struct conn *conns;
+	int nparked;
+	int park_cap;		/* parked requests per uid; 0: no cap */
+	uint32_t gone[SERVER_GONE_RING];
+	unsigned ngone;
 };
 
-/* Enough for every worker's long poll and many waits; past it requests queue in nng. */
+/*
+ * Enough for every worker's long poll and many waits; past it requests
+ * queue in nng. At most SERVER_MAX_CONNS - SERVER_SPARE are ever parked, so
+ * some context always receives: a ping is answered whatever others park.
+ */
 #define SERVER_MAX_CONNS 4096
 #define SERVER_SPARE 2
+#define SERVER_MAX_PARKED (SERVER_MAX_CONNS - SERVER_SPARE)
 #define SERVER_TRIM_AFTER (1024 * 1024)
 
 static void conn_cb(void *arg);
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg);
+static void conn_unpark(struct conn *conn);
 
 static int conn_add(struct server *srv)
 {
@@ -114,8 +134,20 @@ static void conn_cb(void *arg)
 	}
 }
 
+/*
+ * Runs on nng's thread as a pipe closes (after its requests were
+ * delivered): the main thread drops what that client left parked.
+ */
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct server *srv = arg;
+
+	if (ev == NNG_PIPE_EV_REM_POST && !atomic_load(&srv->closing))
+		loop_push_pipe_gone(srv, nng_pipe_id(p));
+}
+
 struct server *server_open(const char *url, int mode, size_t max_message,
-    server_handler handler, char *err, size_t errlen)
+    int park_cap, server_handler handler, char *err, size_t errlen)
 {
 	struct server *srv = calloc(1, sizeof *srv);
 	nng_listener l;
@@ -126,8 +158,15 @@ struct server *server_open(const char *url, int mode, size_t max_message,
 		return NULL;
 	}
 	srv->handler = handler;
+	srv->park_cap = park_cap;
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		snprintf(err, errlen, "nng_rep0_open: %s", nng_strerror(rv));
+		free(srv);
+		return NULL;
+	}
+	if ((rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_REM_POST, pipe_cb, srv)) != 0) {
+		snprintf(err, errlen, "nng_pipe_notify: %s", nng_strerror(rv));
+		nng_close(srv->sock);
 		free(srv);
 		return NULL;
 	}
@@ -184,6 +223,7 @@ static void peer_creds(nng_msg *msg, struct peer *peer)
 {
 	nng_pipe p = nng_msg_get_pipe(msg);
 
+	peer->pipe_id = nng_pipe_id(p);
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &peer->uid) != 0)
 		peer->uid = UINT64_MAX;
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &peer->gid) != 0)
@@ -198,6 +238,8 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 	cJSON *req;
 
 	peer_creds(msg, &peer);
+	conn->pipe_id = peer.pipe_id;
+	conn->uid = peer.uid;
 	if (atomic_load(&srv->receiving) < SERVER_SPARE && srv->nconns < SERVER_MAX_CONNS &&
 	    conn_add(srv) < 0)
 		log_warn("cannot add a context; requests will queue");
@@ -230,6 +272,7 @@ void server_reply(struct conn *conn, cJSON *reply)
 	 * elsewhere: file names, a command's output, rows stored before the
 	 * check, messages cut at a byte count.
 	 */
+	conn_unpark(conn);
 	json_repair_utf8(reply);
 	text = cJSON_PrintUnformatted(reply);
 	cJSON_Delete(reply);
@@ -277,4 +320,86 @@ void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ..
 	cJSON_AddStringToObject(e, "message", msg);
 	cJSON_AddItemToObject(r, "error", e);
 	server_reply(conn, r);
+}
+
+static int pipe_seen_gone(const struct server *srv, uint32_t pipe_id)
+{
+	unsigned n = srv->ngone < SERVER_GONE_RING ? srv->ngone : SERVER_GONE_RING;
+
+	for (unsigned i = 0; i < n; i++)
+		if (srv->gone[i] == pipe_id)
+			return 1;
+	return 0;
+}
+
+int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, size_t errlen)
+{
+	struct server *srv = conn->srv;
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	uint64_t uid;
+	int mine = 0;
+
+	/*
+	 * A request and the end of its pipe reach the main thread by different
+	 * nng threads, in either order: a pipe already gone parks nothing.
+	 */
+	p.id = conn->pipe_id;
+	if (pipe_seen_gone(srv, conn->pipe_id) ||
+	    nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
+		snprintf(err, errlen, "the client has gone");
+		return -1;
+	}
+	if (srv->nparked >= SERVER_MAX_PARKED) {
+		snprintf(err, errlen, "depotd already holds %d waiting requests, the most it "
+		    "keeps; try again later", SERVER_MAX_PARKED);
+		return -1;
+	}
+	if (srv->park_cap > 0) {
+		for (struct conn *c = srv->conns; c; c = c->next)
+			mine += c->parked && c->uid == conn->uid;
+		if (mine >= srv->park_cap) {
+			snprintf(err, errlen, "uid %llu already has %d waiting requests, the most "
+			    "[limits] parked_requests_per_peer allows", (unsigned long long)conn->uid,
+			    mine);
+			return -1;
+		}
+	}
+	conn->parked = 1;
+	conn->gone = gone;
+	conn->gone_arg = arg;
+	srv->nparked++;
+	return 0;
+}
+
+static void conn_unpark(struct conn *conn)
+{
+	if (!conn->parked)
+		return;
+	conn->parked = 0;
+	conn->gone = NULL;
+	conn->gone_arg = NULL;
+	conn->srv->nparked--;
+}
+
+void server_pipe_gone(struct server *srv, uint32_t pipe_id)
+{
+	srv->gone[srv->ngone++ % SERVER_GONE_RING] = pipe_id;
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		server_gone_fn gone = c->gone;
+
+		if (!c->parked || c->pipe_id != pipe_id)
+			continue;
+		/* Its owner forgets it first, so nothing else answers it. */
+		gone(c, c->gone_arg);
+		/*
+		 * Answering it puts the context back to receiving; rep0 drops a
+		 * reply whose pipe is gone and completes the send as if it went.
+		 */
+		server_reply_err(c, ERR_UNAVAILABLE, "the client has gone");
+	}
+}
+
+int server_parked(const struct server *srv)
+{
+	return srv ? srv->nparked : 0;
 }

@@ -232,9 +232,22 @@ static void on_hello(struct conn *conn, const struct worker_msg *m)
 	server_reply_ok(conn, r);
 }
 
+/*
+ * The worker's connection closed under its parked next (it exited, or its
+ * socket was closed): no assignment may go there, where no one would run it.
+ */
+static void poll_gone(struct conn *conn, void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->poll == conn)
+		w->poll = NULL;
+}
+
 static void on_next(struct conn *conn, const struct worker_msg *m)
 {
 	struct worker *w = known_worker(conn, m->name);
+	char err[256];
 
 	if (w == NULL)
 		return;
@@ -249,6 +262,10 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 		worker_publish(w);
 	}
 	worker_end_poll(w);
+	if (server_park(conn, poll_gone, w, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_UNAVAILABLE, "%s", err);
+		return;
+	}
 	w->poll = conn;
 	w->poll_deadline_mono = time_mono_ms() + DEPOT_NEXT_POLL_MS;
 	tasks_dispatch();
