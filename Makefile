@@ -57,7 +57,7 @@ BINS = $(BUILD)/depotd $(BUILD)/depotctl $(if $(TUI_SRC),$(BUILD)/depot-console)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 # Helpers the e2e tests drive the daemon with, beside depotctl.
-TEST_TOOLS = $(BUILD)/tests/nng-send
+TEST_TOOLS = $(BUILD)/tests/nng-send $(BUILD)/tests/hang-nng-close.so
 
 .PHONY: all deps run check unit e2e bench fuzz fuzz-bins install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
@@ -98,6 +98,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(TUI_MODEL_OBJ) $(B
 
 $(BUILD)/tests/nng-send: $(BUILD)/tests/tools/nng-send.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Preloaded into depotd, so no sanitizer: its runtime is depotd's to bring.
+$(BUILD)/tests/hang-nng-close.so: tests/tools/hang-nng-close.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 -Wall -o $@ $<
 
 $(REPLAY_BIN): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o \
     $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a

@@ -126,6 +126,57 @@ depotd_once() {
 	done
 }
 
+@test "SIGTERM ends depotd within cancel_grace + 2 s, round after round, with a hand-started worker connected" {
+	depot_init "daemon.workers = 0" "monitor.cancel_grace = 1s"
+	start_hand_worker hand1
+	for i in $(seq 1 25); do
+		depot_launch
+		wait_for worker_is hand1 online
+		run ctl run --wait -- true
+		[ "$status" -eq 0 ]
+		t0=$(now_ms)
+
+		depot_terminate
+
+		echo "round $i: exit status $DEPOT_STATUS after $(($(now_ms) - t0)) ms"
+		[ "$DEPOT_STATUS" -eq 0 ]
+		# 1 s of cancel_grace, 2 s for the sockets, and what polling the pid adds.
+		[ $(($(now_ms) - t0)) -lt 3500 ]
+	done
+}
+
+@test "SIGTERM ends depotd within the bound even when nng_close hangs (nanomsg/nng#1813): the watchdog exits 0, and nothing recorded is lost" {
+	depot_init "daemon.workers = 0" "monitor.cancel_grace = 1s"
+	start_hand_worker hand1
+	# The shim's nng_close never returns, as nng 1.5's sometimes does.
+	env "$(depot_tag)" LD_PRELOAD="$DEPOT_BIN/tests/hang-nng-close.so" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$DEPOT_BIN/depotd" -d "$DIR" </dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
+	DEPOT_PID=$!
+	wait_for depot_answers 10s
+	wait_for worker_is hand1 online
+	submit -- echo recorded
+	done_task=$ID
+	wait_for task_is "$done_task" completed
+	submit --lock r1 -- sleep 30
+	running=$ID
+	wait_for task_is "$running" running
+	submit --lock r1 -- echo later
+	waiting=$ID
+	t0=$(now_ms)
+
+	depot_terminate
+
+	echo "exit status $DEPOT_STATUS after $(($(now_ms) - t0)) ms"
+	[ "$DEPOT_STATUS" -eq 0 ]
+	[ $(($(now_ms) - t0)) -lt 3500 ]
+	grep -q 'nanomsg/nng#1813' "$DIR/depotd.log"
+	depot_launch
+	[ "$(task_state "$done_task")" = completed ]
+	[ "$(task_reason "$running")" = daemon-stopped ]
+	wait_for task_is "$waiting" completed 10s
+}
+
 @test "a request larger than max_message (a 1.2 MB command line) is refused and the daemon keeps answering" {
 	depot_start
 	chunk=$(head -c 100000 /dev/zero | tr '\0' a)
