@@ -700,6 +700,9 @@ static void limits_keys_parse_and_refuse_out_of_range(void **state)
 	assert_int_equal(s->cfg.restore_free_margin, 1LL << 30);
 	expect_refused(s, "[limits]\nrestore_max_members = 0\n", 2, "out of range");
 	expect_refused(s, "[limits]\nrestore_free_margin = lots\n", 2, "not a size");
+	assert_int_equal(load(s, "[limits]\nparked_requests_per_peer = 3\n"), 0);
+	assert_int_equal(s->cfg.parked_requests_per_peer, 3);
+	expect_refused(s, "[limits]\nparked_requests_per_peer = 0\n", 2, "out of range");
 }
 
 /* A backup's depot.conf is checked from memory, with the name it is given standing for the file. */
