@@ -22,15 +22,18 @@ parked_is() {
 	wait_for task_is "$long" running
 	pids=()
 	for i in $(seq 1 40); do
-		wait_request "$long" |
-			"$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" 1500 >/dev/null 2>&1 &
+		"$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" 60000 \
+			< <(wait_request "$long") >/dev/null 2>&1 &
 		pids+=($!)
 	done
-	# depotctl's own wait, killed as an impatient user would.
-	timeout 1 "$DEPOT_BIN/depotctl" -d "$DIR" task wait "$long" &
+	# depotctl's own wait too.
+	"$DEPOT_BIN/depotctl" -d "$DIR" task wait "$long" >/dev/null 2>&1 &
 	pids+=($!)
-	wait_for parked_is parked 41 5s
+	HAND_PIDS+=("${pids[@]}")
+	wait_for parked_is parked 41 20s
 
+	# The clients go away as an impatient user's would.
+	for pid in "${pids[@]}"; do kill -TERM "$pid"; done
 	for pid in "${pids[@]}"; do wait "$pid" || true; done
 
 	wait_for parked_is parked 0 5s
