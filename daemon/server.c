@@ -15,7 +15,8 @@
  * Each conn is one context: receive, hand the request to the main thread,
  * send the reply when the main thread has one (maybe much later), receive
  * again. A parked context (a long poll, a task.wait) receives nothing, so
- * the server adds contexts while none is left receiving.
+ * the server adds contexts while none is left receiving. A parked context
+ * is released by its reply, or when its client's pipe ends (server_park).
  */
 enum conn_state { CONN_RECV, CONN_BUSY, CONN_SEND };
 
@@ -62,6 +63,7 @@ struct server {
 static void conn_cb(void *arg);
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg);
 static void conn_unpark(struct conn *conn);
+static int pipe_seen_gone(const struct server *srv, uint32_t pipe_id);
 
 static int conn_add(struct server *srv)
 {
@@ -135,8 +137,8 @@ static void conn_cb(void *arg)
 }
 
 /*
- * Runs on nng's thread as a pipe closes (after its requests were
- * delivered): the main thread drops what that client left parked.
+ * Runs on nng's thread as a client's pipe ends: the main thread drops
+ * what that client left parked, through the queue its requests take.
  */
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
