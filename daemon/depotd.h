@@ -77,6 +77,8 @@ struct worker {
 	int64_t task;				/* 0 = idle */
 	struct conn *poll;			/* parked `next` request, if any */
 	int64_t poll_deadline_mono;
+	uint32_t next_pipe;			/* the connection its last next came on */
+	int64_t acked;				/* the last task a heartbeat of it named */
 	struct worker *next;
 };
 
@@ -168,6 +170,10 @@ int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, si
 /* Called by the loop when a client's pipe closed: its parked requests go. */
 void server_pipe_gone(struct server *srv, uint32_t pipe_id);
 int server_parked(const struct server *srv);
+/* The pipe conn's request came on. */
+uint32_t server_conn_pipe(const struct conn *conn);
+/* fn hears of every pipe of srv that ends, after its parked requests went. */
+void server_on_pipe_gone(struct server *srv, void (*fn)(uint32_t pipe_id));
 void server_reply(struct conn *conn, cJSON *reply);
 void server_reply_ok(struct conn *conn, cJSON *result);
 void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
@@ -341,6 +347,7 @@ const char *worker_state_name(enum worker_state s);
 void worker_lost(struct worker *w, enum worker_state state, const char *reason,
     const char *message);
 void workers_expire_polls(void);
+void workers_pipe_gone(uint32_t pipe_id);
 void workers_free_all(void);
 
 /* monitor.c */

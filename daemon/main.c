@@ -94,6 +94,7 @@ static int open_sockets(char *err, size_t errlen)
 	    (D->workersrv = server_open(url, 0600, (size_t)D->cfg.max_message, 0,
 	    workerproto_handle, err, errlen)) == NULL)
 		return -1;
+	server_on_pipe_gone(D->workersrv, workers_pipe_gone);
 	if (paths_socket_url(D->dir, DEPOT_EVENTS_SOCK, url, sizeof url, err, errlen) < 0 ||
 	    events_open(url, err, errlen) < 0)
 		return -1;

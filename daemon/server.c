@@ -48,6 +48,7 @@ struct server {
 	int park_cap;		/* parked requests per uid; 0: no cap */
 	uint32_t gone[SERVER_GONE_RING];
 	unsigned ngone;
+	void (*pipe_gone)(uint32_t pipe_id);
 };
 
 /*
@@ -399,6 +400,18 @@ void server_pipe_gone(struct server *srv, uint32_t pipe_id)
 		 */
 		server_reply_err(c, ERR_UNAVAILABLE, "the client has gone");
 	}
+	if (srv->pipe_gone != NULL)
+		srv->pipe_gone(pipe_id);
+}
+
+void server_on_pipe_gone(struct server *srv, void (*fn)(uint32_t pipe_id))
+{
+	srv->pipe_gone = fn;
+}
+
+uint32_t server_conn_pipe(const struct conn *conn)
+{
+	return conn->pipe_id;
 }
 
 int server_parked(const struct server *srv)

@@ -267,6 +267,7 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 		return;
 	}
 	w->poll = conn;
+	w->next_pipe = server_conn_pipe(conn);
 	w->poll_deadline_mono = time_mono_ms() + DEPOT_NEXT_POLL_MS;
 	tasks_dispatch();
 }
@@ -293,6 +294,7 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 		if (t == NULL || w->task != id || strcmp(t->worker, w->name) != 0)
 			cancel = 1;
 		else {
+			w->acked = id;
 			if (m->pgid > 0)
 				t->pgid = (pid_t)m->pgid;
 			cancel = t->state == TASK_CANCELING;
@@ -398,6 +400,27 @@ void workers_expire_polls(void)
 	for (struct worker *w = D->workers; w; w = w->next)
 		if (w->poll != NULL && now >= w->poll_deadline_mono)
 			worker_end_poll(w);
+}
+
+/*
+ * A task assigned on a connection that closed before any heartbeat named
+ * it was most likely never received (issue 10 item 2: a worker that exited
+ * with the assignment unread). It ends as the monitor would have ended it
+ * later, worker-missing, which --retries retries; a worker coming back
+ * under the same name first would have made it worker-restarted, never
+ * retried. Leases (an acknowledged assignment, requeued when not) are the
+ * full answer.
+ */
+void workers_pipe_gone(uint32_t pipe_id)
+{
+	for (struct worker *w = D->workers; w; w = w->next) {
+		if (w->task == 0 || w->next_pipe != pipe_id || w->acked == w->task)
+			continue;
+		log_warn("worker %s: its connection closed before it acknowledged task %lld",
+		    w->name, (long long)w->task);
+		worker_lost(w, WORKER_MISSING, "worker-missing",
+		    "the worker's connection closed before it acknowledged the task");
+	}
 }
 
 void workers_free_all(void)
