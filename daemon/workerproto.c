@@ -418,7 +418,8 @@ void workers_pipe_gone(uint32_t pipe_id)
 			continue;
 		log_warn("worker %s: its connection closed before it acknowledged task %lld",
 		    w->name, (long long)w->task);
-		worker_lost(w, WORKER_MISSING, "worker-missing",
+		/* As the supervisor says of a worker that exited. */
+		worker_lost(w, WORKER_MISSING, D->stopping ? "daemon-stopped" : "worker-missing",
 		    "the worker's connection closed before it acknowledged the task");
 	}
 }
