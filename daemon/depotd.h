@@ -50,8 +50,7 @@ struct task {
 	int stalled;
 	pid_t pgid;				/* exec task's process group, once known */
 	/* Why a canceling task is being stopped, and what it will end as. */
-	const char *cancel_reason;
-	char *cancel_message;
+	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
 	int64_t canceling_mono;
 	/* Where it came from and what it waits for besides its reservations. */
@@ -166,7 +165,8 @@ int store_update_task(struct store *st, const struct task *t);
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
     int64_t finished_at, const cJSON *result, const cJSON *error);
 int store_set_reservations(struct store *st, const struct task *t);
-int store_recover(struct store *st, int64_t now, int64_t **retry, size_t *nretry);
+int store_interrupted(struct store *st, int64_t **ids, size_t *n);
+int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id);
 /* Calls fn for each waiting task in id order (a fresh struct task each). */
 int store_load_waiting(struct store *st, void (*fn)(struct task *t));
 /* Task JSON for one id from the database (final tasks), or NULL. */
@@ -195,6 +195,9 @@ void task_log_path(int64_t id, char *out, size_t n);
 cJSON *task_json_by_id(int64_t id);
 /* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */
 int64_t task_submit(struct task *t, char *err, size_t errlen);
+/* The same, with also(new id, ctx) run in the transaction that stores it (-1 undoes both). */
+int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    char *err, size_t errlen);
 void task_finish(struct task *t, enum task_state state, cJSON *result,
     const char *reason, const char *message);
 /* Cancels with reason; waiting tasks end at once, running ones go canceling. */
@@ -203,8 +206,12 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 void task_set_progress(struct task *t, const cJSON *progress);
 void task_restore_waiting(struct task *t);
 void tasks_admit_restored(void);
-void task_retry_recovered(int64_t id);
-/* Admits held tasks whose back-off passed; the main loop calls it. */
+/* Ends the tasks a stop or crash interrupted; returns how many, or -1. */
+int tasks_recover(void);
+/*
+ * Once per loop turn: what follows from the tasks that ended (retries,
+ * dependents, waiters), then held tasks whose back-off passed, then dispatch.
+ */
 void tasks_tick(void);
 void tasks_dispatch(void);
 void tasks_publish(const struct task *t, const char *event);
@@ -276,7 +283,8 @@ int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t fir
 int sched_delete(const char *name);
 int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
-void sched_task_retried(int64_t old_id, int64_t new_id);
+/* Inside the caller's transaction; -1 on failure. */
+int sched_task_retried(int64_t old_id, int64_t new_id);
 
 /* repos.c */
 int repo_name_valid(const char *s);
