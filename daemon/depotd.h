@@ -213,6 +213,8 @@ int tasks_recover(void);
  * dependents, waiters), then held tasks whose back-off passed, then dispatch.
  */
 void tasks_tick(void);
+/* What follows from the tasks ended so far, now; never from inside a loop over tasks. */
+void tasks_settle(void);
 void tasks_dispatch(void);
 void tasks_publish(const struct task *t, const char *event);
 void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);

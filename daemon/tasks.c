@@ -517,7 +517,7 @@ static void ended_push(int64_t id, struct task *retry)
 }
 
 /* In the order the tasks ended; admitting one may end more, which join the list. */
-static void tasks_settle(void)
+void tasks_settle(void)
 {
 	for (size_t i = 0; i < nended; i++) {
 		struct ended e = ended[i];
