@@ -154,7 +154,7 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
 	    " progress = ?, cancel = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, finished_at = ?, result = ?,"
-	    " error = ? WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
+	    " error = ?, cancel = NULL WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
 	    prepare(st, "DELETE FROM reservations WHERE task_id = ?",
 	    &st->del_res, e, sizeof e) < 0 ||
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
