@@ -48,7 +48,8 @@ struct task {
 	char *progress_unit, *progress_message;
 	int64_t started_mono, progress_mono;	/* for timeout and stall */
 	int stalled;
-	pid_t pgid;				/* exec task's process group, once known */
+	pid_t pgid;				/* exec task's process group, once verified */
+	uint64_t pgid_start;			/* its leader's start time (fence.c) */
 	/* Why a canceling task is being stopped, and what it will end as. */
 	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
@@ -140,6 +141,7 @@ void loop_fini(void);
 /* Who is on the other end of a request, from the socket's credentials. */
 struct peer {
 	uint64_t uid, gid;	/* UINT64_MAX when unknown */
+	pid_t pid;		/* the process that connected; 0 when unknown */
 };
 typedef void (*server_handler)(struct conn *conn, const struct peer *peer, cJSON *req);
 struct server *server_open(const char *url, int mode, size_t max_message,
@@ -311,6 +313,7 @@ struct worker_msg {
 	enum worker_cmd cmd;
 	const char *name;		/* validate_worker_name */
 	int64_t pid;			/* hello */
+	pid_t peer_pid;			/* who sent it (peer credentials), 0 when unknown */
 	int supervised;			/* hello: what the worker claims; supervisor_owns decides */
 	int64_t task, pgid;		/* heartbeat (0: none), done */
 	enum task_state state;		/* done: a final state */
@@ -335,6 +338,28 @@ void workers_free_all(void);
 
 /* monitor.c */
 void monitor_tick(void);
+
+/* fence.c */
+/*
+ * SIGKILLs and reaps every child of this process that spare (may be NULL)
+ * does not claim, pass after pass, until none is left: as a child
+ * subreaper, that is everything below us that lost its parent.
+ * Async-signal-safe when spare is.
+ */
+void fence_kill_children(int (*spare)(pid_t));
+/*
+ * The one check of a process group a worker reports, before depotd takes
+ * it as a task's (and will SIGKILL it): 1 when its leader lives and every
+ * member descends from worker (a pid), with the leader's start time in
+ * *leader_start; 0 when it has no leader; -1 when it is not that worker's,
+ * or pgid <= 1.
+ */
+int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start);
+/*
+ * Ends what depotd can reach of t's processes before its reservations go:
+ * its process group once verified, and every process below its worker.
+ */
+void fence_task(const struct task *t);
 
 /* supervisor.c */
 int supervisor_start(void);

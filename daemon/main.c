@@ -246,8 +246,7 @@ static void end_task(struct task *t, void *ctx)
 			(*running)++;
 			return;
 		}
-		if (t->pgid > 0)
-			kill(-t->pgid, SIGKILL);
+		fence_task(t);
 		/* A cancel asked before the stop keeps its own reason: it is not retried. */
 		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
 			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);

@@ -289,8 +289,7 @@ static void cancel_for_restore(struct task *t, void *ctx)
 
 	if (t->id == keep)
 		return;
-	if (t->pgid > 0)
-		kill(-t->pgid, SIGKILL);
+	fence_task(t);
 	task_finish(t, TASK_CANCELED, NULL, "restored",
 	    "the data directory was replaced by a restore");
 }

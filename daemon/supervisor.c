@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ struct slot {
 #define BACKOFF_MAX_MS 10000
 /* A worker that lived this long was healthy: its next restart is quick again. */
 #define BACKOFF_RESET_MS 30000
+/* How long the main thread waits for a worker it SIGKILLed to be gone. */
+#define SUPERVISOR_KILL_WAIT_MS 5000
 
 /* posix_spawn, not fork: nng's threads make fork without exec unsafe (DESIGN §15). */
 static int spawn_slot(struct slot *s)
@@ -76,6 +79,15 @@ int supervisor_start(void)
 	D->nslots = D->cfg.workers;
 	if (D->nslots == 0)
 		return 0;
+	/*
+	 * A worker that dies leaves its task's processes (and what escaped
+	 * them with setsid) to us rather than to init, so that we can end them
+	 * before its reservations go (DESIGN §7 rule 8; fence.c says why not a
+	 * cgroup).
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper: %m; a dead worker's task "
+		    "processes may outlive it");
 	if ((D->slots = calloc((size_t)D->nslots, sizeof *D->slots)) == NULL)
 		return -1;
 	for (int i = 0; i < D->nslots; i++) {
@@ -107,6 +119,33 @@ static void describe_exit(int status, char *out, size_t n)
 		snprintf(out, n, "ended (status %d)", status);
 }
 
+/*
+ * Slot s's worker (pid) has been reaped. What it left running came to us:
+ * it is killed before anything releases the worker's reservations. Then
+ * the slot's restart is scheduled.
+ */
+static void slot_ended(struct slot *s, pid_t pid, int status)
+{
+	int64_t now = time_mono_ms();
+	char how[128];
+
+	s->pid = 0;
+	fence_kill_children(supervisor_owns);
+	describe_exit(status, how, sizeof how);
+	if (D->stopping) {
+		log_info("worker %s (pid %d) %s", s->name, (int)pid, how);
+		return;
+	}
+	log_warn("worker %s (pid %d) %s", s->name, (int)pid, how);
+	if (now - s->started_mono > BACKOFF_RESET_MS)
+		s->backoff_ms = BACKOFF_MIN_MS;
+	s->restart_at_mono = now + s->backoff_ms;
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    s->backoff_ms * 2;
+	log_info("restarting worker %s in %lld ms", s->name,
+	    (long long)(s->restart_at_mono - now));
+}
+
 /* DESIGN §7 rule 2: a supervised worker's exit is seen at once, not at the timeout. */
 void supervisor_reap(void)
 {
@@ -117,31 +156,18 @@ void supervisor_reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct slot *s = slot_by_pid(pid);
 		struct worker *w;
-		int64_t now = time_mono_ms();
 
+		/* Not a worker: an orphan a worker left, already killed by slot_ended. */
 		if (s == NULL)
 			continue;
-		describe_exit(status, how, sizeof how);
-		s->pid = 0;
+		slot_ended(s, pid, status);
 		w = worker_find(s->name);
 		if (w != NULL && w->pid == pid && w->state != WORKER_STOPPED) {
+			describe_exit(status, how, sizeof how);
 			snprintf(msg, sizeof msg, "worker %s (pid %d) %s", s->name, (int)pid, how);
-			if (D->stopping)
-				log_info("%s", msg);
-			else
-				log_warn("%s", msg);
 			worker_lost(w, WORKER_STOPPED, D->stopping ? "daemon-stopped" :
 			    "worker-missing", msg);
 		}
-		if (D->stopping)
-			continue;
-		if (now - s->started_mono > BACKOFF_RESET_MS)
-			s->backoff_ms = BACKOFF_MIN_MS;
-		s->restart_at_mono = now + s->backoff_ms;
-		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-		    s->backoff_ms * 2;
-		log_info("restarting worker %s in %lld ms", s->name,
-		    (long long)(s->restart_at_mono - now));
 	}
 }
 
@@ -156,12 +182,32 @@ void supervisor_tick(void)
 			spawn_slot(&D->slots[i]);
 }
 
+/*
+ * Kills w's process and waits for it, so that the caller releases its
+ * task's reservations only once neither the worker nor anything it left
+ * can still run. SIGKILL ends a process at once unless it sleeps
+ * uninterruptibly (a hung file system): that wait is bounded, and logged.
+ */
 void supervisor_kill_worker(struct worker *w)
 {
 	struct slot *s = slot_by_pid(w->pid);
+	int64_t deadline = time_mono_ms() + SUPERVISOR_KILL_WAIT_MS;
+	pid_t pid;
+	int status;
 
-	if (s != NULL && w->supervised)
-		kill(s->pid, SIGKILL);
+	if (s == NULL || !w->supervised)
+		return;
+	pid = s->pid;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (time_mono_ms() > deadline) {
+			log_error("worker %s (pid %d) survives SIGKILL for %d ms; its task's "
+			    "reservations go anyway", s->name, (int)pid, SUPERVISOR_KILL_WAIT_MS);
+			return;
+		}
+		usleep(1000);
+	}
+	slot_ended(s, pid, status);
 }
 
 static int any_running(void)
@@ -192,6 +238,8 @@ void supervisor_stop_all(int64_t grace_ms)
 			D->slots[i].pid = 0;
 		}
 	}
+	/* What the workers left behind ends with depotd, not after it. */
+	fence_kill_children(NULL);
 	free(D->slots);
 	D->slots = NULL;
 	D->nslots = 0;
