@@ -58,7 +58,7 @@ escape_test() {
 	escaped "$esc"
 	submit_next
 
-	[ "$end" = cancel ] && ctl task cancel "$task"
+	[ "$end" != cancel ] || ctl task cancel "$task" >/dev/null
 	wait_for task_final "$task" 10s
 	# Gone at once, not some time after the task ended.
 	pid_gone "$esc"
@@ -168,4 +168,47 @@ start_victim() {
 	fi
 	[ "$code" = bad_request ]
 	wait_for task_is "$task" canceled 10s
+}
+
+@test "a hand-started worker stopped and declared missing: what its task started, also what escaped with setsid, is killed before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0"
+	write_escapee
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	submit --lock r1 -- sh -c "setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	start_hand_worker h2
+	wait_for worker_is h2 online
+	submit_next
+
+	kill -STOP "$h1"
+	wait_for task_is "$task" canceled 10s
+	kill -CONT "$h1"
+	[ "$(task_reason "$task")" = worker-missing ]
+	pid_gone "$esc"
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+}
+
+@test "when cancel_grace runs out on a hand-started worker, depotd kills what its task started, also what escaped with setsid, before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0"
+	write_escapee
+	start_hand_worker h1
+	wait_for worker_is h1 online
+	# SIGTERM ignored, by the command and (inherited) all it starts: only SIGKILL ends them.
+	submit --lock r1 -- sh -c "trap '' TERM; setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; while :; do sleep 0.05; done"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	submit_next
+
+	ctl task cancel "$task" >/dev/null
+	wait_for task_is "$task" canceled 10s
+	pid_gone "$esc"
+	grep -q "did not stop it within cancel_grace" "$DIR/depotd.log"
+	wait_for task_is "$NEXT" completed 15s
+	no_overlap
 }
