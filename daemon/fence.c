@@ -8,16 +8,16 @@
  * create only when the service manager delegated one (systemd's
  * Delegate=yes), which a hand-started depotd, a container or a plain
  * `depotd -d DIR` never has; PR_SET_CHILD_SUBREAPER needs no privilege and
- * no setup. Its limit, accepted: a process that escapes into a new session
- * is found as an orphan only once its parent has died, so the sweep runs
- * after the task's process group is gone, and loops until nothing is left.
+ * no setup. Its limit, accepted: it holds while the subreaper lives. When
+ * a supervised worker dies its orphans come to depotd, a subreaper too; a
+ * hand-started worker killed outright leaves them to its own parent's
+ * subreaper (init), beyond depotd's reach but for the process group.
  */
 #include "depotd.h"
 #include "log.h"
 #include "timeutil.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -52,7 +52,10 @@ static int kill_child(const struct proc_row *p, void *ctx);
 static int add_row(const struct proc_row *p, void *ctx);
 static int table_load(struct table *t);
 static const struct proc_row *table_find(const struct table *t, pid_t pid);
+static int row_cmp(const void *a, const void *b);
 static int descends(const struct table *t, pid_t pid, pid_t ancestor);
+static int group_unchanged(pid_t pgid, uint64_t leader_start);
+static int kill_descendants(pid_t worker);
 
 /*
  * Parses /proc/NAME/stat: "pid (comm) S ppid pgrp … starttime …". comm
