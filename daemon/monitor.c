@@ -16,7 +16,10 @@ static void check_workers(int64_t now)
 		snprintf(msg, sizeof msg, "no heartbeat from worker %s for %lld ms",
 		    w->name, (long long)(now - w->last_heartbeat_mono));
 		log_warn("%s: marking it missing", msg);
-		/* A hung supervised worker is killed and reaped first, then replaced. */
+		/*
+		 * A hung supervised worker is killed, with what it left, before
+		 * its task is released; SIGCHLD then restarts its slot.
+		 */
 		supervisor_kill_worker(w);
 		worker_lost(w, WORKER_MISSING, "worker-missing", msg);
 	}

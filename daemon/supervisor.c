@@ -119,33 +119,6 @@ static void describe_exit(int status, char *out, size_t n)
 		snprintf(out, n, "ended (status %d)", status);
 }
 
-/*
- * Slot s's worker (pid) has been reaped. What it left running came to us:
- * it is killed before anything releases the worker's reservations. Then
- * the slot's restart is scheduled.
- */
-static void slot_ended(struct slot *s, pid_t pid, int status)
-{
-	int64_t now = time_mono_ms();
-	char how[128];
-
-	s->pid = 0;
-	fence_kill_children(supervisor_owns);
-	describe_exit(status, how, sizeof how);
-	if (D->stopping) {
-		log_info("worker %s (pid %d) %s", s->name, (int)pid, how);
-		return;
-	}
-	log_warn("worker %s (pid %d) %s", s->name, (int)pid, how);
-	if (now - s->started_mono > BACKOFF_RESET_MS)
-		s->backoff_ms = BACKOFF_MIN_MS;
-	s->restart_at_mono = now + s->backoff_ms;
-	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    s->backoff_ms * 2;
-	log_info("restarting worker %s in %lld ms", s->name,
-	    (long long)(s->restart_at_mono - now));
-}
-
 /* DESIGN §7 rule 2: a supervised worker's exit is seen at once, not at the timeout. */
 void supervisor_reap(void)
 {
@@ -156,18 +129,37 @@ void supervisor_reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct slot *s = slot_by_pid(pid);
 		struct worker *w;
+		int64_t now = time_mono_ms();
 
-		/* Not a worker: an orphan a worker left, already killed by slot_ended. */
+		/* Not a worker: an orphan a worker left, killed below or by supervisor_kill_worker. */
 		if (s == NULL)
 			continue;
-		slot_ended(s, pid, status);
+		describe_exit(status, how, sizeof how);
+		s->pid = 0;
+		/*
+		 * What it left running came to us (we are its subreaper): it is
+		 * killed before worker_lost releases the worker's reservations.
+		 */
+		fence_kill_children(supervisor_owns);
 		w = worker_find(s->name);
 		if (w != NULL && w->pid == pid && w->state != WORKER_STOPPED) {
-			describe_exit(status, how, sizeof how);
 			snprintf(msg, sizeof msg, "worker %s (pid %d) %s", s->name, (int)pid, how);
+			if (D->stopping)
+				log_info("%s", msg);
+			else
+				log_warn("%s", msg);
 			worker_lost(w, WORKER_STOPPED, D->stopping ? "daemon-stopped" :
 			    "worker-missing", msg);
 		}
+		if (D->stopping)
+			continue;
+		if (now - s->started_mono > BACKOFF_RESET_MS)
+			s->backoff_ms = BACKOFF_MIN_MS;
+		s->restart_at_mono = now + s->backoff_ms;
+		s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+		    s->backoff_ms * 2;
+		log_info("restarting worker %s in %lld ms", s->name,
+		    (long long)(s->restart_at_mono - now));
 	}
 }
 
@@ -183,31 +175,36 @@ void supervisor_tick(void)
 }
 
 /*
- * Kills w's process and waits for it, so that the caller releases its
+ * Kills w's process and waits for its end, so that the caller releases its
  * task's reservations only once neither the worker nor anything it left
- * can still run. SIGKILL ends a process at once unless it sleeps
+ * can still run. The worker stays a zombie for supervisor_reap, which sees
+ * it as any other exit. SIGKILL ends a process at once unless it sleeps
  * uninterruptibly (a hung file system): that wait is bounded, and logged.
  */
 void supervisor_kill_worker(struct worker *w)
 {
 	struct slot *s = slot_by_pid(w->pid);
 	int64_t deadline = time_mono_ms() + SUPERVISOR_KILL_WAIT_MS;
-	pid_t pid;
-	int status;
+	siginfo_t si;
 
 	if (s == NULL || !w->supervised)
 		return;
-	pid = s->pid;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, WNOHANG) == 0) {
+	kill(s->pid, SIGKILL);
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid != 0)
+			break;
 		if (time_mono_ms() > deadline) {
 			log_error("worker %s (pid %d) survives SIGKILL for %d ms; its task's "
-			    "reservations go anyway", s->name, (int)pid, SUPERVISOR_KILL_WAIT_MS);
+			    "reservations go anyway", s->name, (int)s->pid,
+			    SUPERVISOR_KILL_WAIT_MS);
 			return;
 		}
 		usleep(1000);
 	}
-	slot_ended(s, pid, status);
+	/* Its orphans were ours before its exit could be seen. */
+	fence_kill_children(supervisor_owns);
 }
 
 static int any_running(void)

@@ -212,3 +212,20 @@ start_victim() {
 	wait_for task_is "$NEXT" completed 15s
 	no_overlap
 }
+
+@test "a supervised worker stopped and declared missing is killed with what its task started, also what escaped with setsid, before the next holder of its lock starts" {
+	depot_start
+	write_escapee
+	submit --lock r1 -- sh -c "setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	submit_next
+
+	kill -STOP "$(worker_pid "$(worker_of_task "$task")")"
+	wait_for task_is "$task" canceled 10s
+	[ "$(task_reason "$task")" = worker-missing ]
+	pid_gone "$esc"
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+}
