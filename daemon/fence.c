@@ -29,7 +29,7 @@
 struct proc_row {
 	pid_t pid, ppid, pgrp;
 	char state;
-	uint64_t start;		/* clock ticks after boot: a pid's identity, unlike the pid */
+	uint64_t start;		/* ticks after boot: with the pid, a process's identity */
 };
 
 struct sweep {

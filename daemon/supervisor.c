@@ -131,7 +131,7 @@ void supervisor_reap(void)
 		struct worker *w;
 		int64_t now = time_mono_ms();
 
-		/* Not a worker: an orphan a worker left, killed below or by supervisor_kill_worker. */
+		/* Not a worker: an orphan a worker left, killed below or before. */
 		if (s == NULL)
 			continue;
 		describe_exit(status, how, sizeof how);
