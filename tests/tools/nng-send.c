@@ -24,7 +24,7 @@ static int send_one(nng_socket s, const char *buf, size_t len)
 		fflush(stdout);
 		nng_free(reply, n);
 	}
-	return rv;
+	return rv == 0 ? 0 : 3;
 }
 
 /*
