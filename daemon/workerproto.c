@@ -277,8 +277,7 @@ static void accept_pgid(const struct worker *w, struct task *t, const struct wor
 	if (ok > 0) {
 		t->pgid = (pid_t)m->pgid;
 		t->pgid_start = start;
-	}
-	else if (ok < 0)
+	} else if (ok < 0)
 		log_warn("task %lld: worker %s (pid %d, heartbeat from pid %d) reported process "
 		    "group %lld, which is not its own: ignored", (long long)t->id, w->name,
 		    (int)w->pid, (int)m->peer_pid, (long long)m->pgid);
