@@ -48,10 +48,10 @@ struct task {
 	char *progress_unit, *progress_message;
 	int64_t started_mono, progress_mono;	/* for timeout and stall */
 	int stalled;
-	pid_t pgid;				/* exec task's process group, once known */
+	pid_t pgid;				/* exec task's process group, once verified */
+	uint64_t pgid_start;			/* its leader's start time (fence.c) */
 	/* Why a canceling task is being stopped, and what it will end as. */
-	const char *cancel_reason;
-	char *cancel_message;
+	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
 	int64_t canceling_mono;
 	/* Where it came from and what it waits for besides its reservations. */
@@ -147,6 +147,7 @@ void loop_fini(void);
 /* Who is on the other end of a request, from the socket's credentials. */
 struct peer {
 	uint64_t uid, gid;	/* UINT64_MAX when unknown */
+	pid_t pid;		/* the process that connected; 0 when unknown */
 	uint32_t pipe_id;
 };
 typedef void (*server_handler)(struct conn *conn, const struct peer *peer, cJSON *req);
@@ -192,7 +193,8 @@ int store_update_task(struct store *st, const struct task *t);
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
     int64_t finished_at, const cJSON *result, const cJSON *error);
 int store_set_reservations(struct store *st, const struct task *t);
-int store_recover(struct store *st, int64_t now, int64_t **retry, size_t *nretry);
+int store_interrupted(struct store *st, int64_t **ids, size_t *n);
+int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id);
 /* Calls fn for each waiting task in id order (a fresh struct task each). */
 int store_load_waiting(struct store *st, void (*fn)(struct task *t));
 /* Task JSON for one id from the database (final tasks), or NULL. */
@@ -221,6 +223,9 @@ void task_log_path(int64_t id, char *out, size_t n);
 cJSON *task_json_by_id(int64_t id);
 /* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */
 int64_t task_submit(struct task *t, char *err, size_t errlen);
+/* The same, with also(new id, ctx) run in the transaction that stores it (-1 undoes both). */
+int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    char *err, size_t errlen);
 void task_finish(struct task *t, enum task_state state, cJSON *result,
     const char *reason, const char *message);
 /* Cancels with reason; waiting tasks end at once, running ones go canceling. */
@@ -229,9 +234,15 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 void task_set_progress(struct task *t, const cJSON *progress);
 void task_restore_waiting(struct task *t);
 void tasks_admit_restored(void);
-void task_retry_recovered(int64_t id);
-/* Admits held tasks whose back-off passed; the main loop calls it. */
+/* Ends the tasks a stop or crash interrupted; returns how many, or -1. */
+int tasks_recover(void);
+/*
+ * Once per loop turn: what follows from the tasks that ended (retries,
+ * dependents, waiters), then held tasks whose back-off passed, then dispatch.
+ */
 void tasks_tick(void);
+/* What follows from the tasks ended so far, now; never from inside a loop over tasks. */
+void tasks_settle(void);
 void tasks_dispatch(void);
 void tasks_publish(const struct task *t, const char *event);
 void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
@@ -302,7 +313,8 @@ int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t fir
 int sched_delete(const char *name);
 int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
-void sched_task_retried(int64_t old_id, int64_t new_id);
+/* Inside the caller's transaction; -1 on failure. */
+int sched_task_retried(int64_t old_id, int64_t new_id);
 
 /* repos.c */
 int repo_name_valid(const char *s);
@@ -327,6 +339,7 @@ struct worker_msg {
 	enum worker_cmd cmd;
 	const char *name;		/* validate_worker_name */
 	int64_t pid;			/* hello */
+	pid_t peer_pid;			/* who sent it (peer credentials), 0 when unknown */
 	int supervised;			/* hello: what the worker claims; supervisor_owns decides */
 	int64_t task, pgid;		/* heartbeat (0: none), done */
 	enum task_state state;		/* done: a final state */
@@ -352,6 +365,28 @@ void workers_free_all(void);
 
 /* monitor.c */
 void monitor_tick(void);
+
+/* fence.c */
+/*
+ * SIGKILLs and reaps every child of this process that spare (may be NULL)
+ * does not claim, pass after pass, until none is left: as a child
+ * subreaper, that is everything below us that lost its parent.
+ * Async-signal-safe when spare is.
+ */
+void fence_kill_children(int (*spare)(pid_t));
+/*
+ * The one check of a process group a worker reports, before depotd takes
+ * it as a task's (and will SIGKILL it): 1 when its leader lives and every
+ * member descends from worker (a pid), with the leader's start time in
+ * *leader_start; 0 when it has no leader; -1 when it is not that worker's,
+ * or pgid <= 1.
+ */
+int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start);
+/*
+ * Ends what depotd can reach of t's processes before its reservations go:
+ * its process group once verified, and every process below its worker.
+ */
+void fence_task(const struct task *t);
 
 /* supervisor.c */
 int supervisor_start(void);

@@ -1,4 +1,4 @@
-/* exec.c: runs an exec task in a worker: its own process group, descriptors 0–2 and an allow-listed environment, output to a capped log, SIGTERM then SIGKILL on cancel. */
+/* exec.c: runs an exec task in a worker: its own process group, descriptors 0–2 and an allow-listed environment, output to a capped log, SIGTERM then SIGKILL on cancel, and nothing it started left running after it. */
 #include "depotd.h"
 #include "log.h"
 #include "timeutil.h"
@@ -156,6 +156,7 @@ static void set_pgid(struct worker_shared *ws, pid_t pgid)
 	ws->pgid = pgid;
 	worker_task_pgid = pgid;
 	/* Tell the daemon the process group now, not a heartbeat later. */
+	ws->urgent = 1;
 	pthread_cond_signal(&ws->wake);
 	pthread_mutex_unlock(&ws->mu);
 }
@@ -272,8 +273,13 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		close(pidfd);
 	if (!eof)
 		pump(pipefd[0], &lg, ws);
-	/* What the command left running in its group ends with it: it held the task's reservations. */
+	/*
+	 * What the command left running ends with it, before done releases
+	 * its reservations: its group, then whatever escaped the group and,
+	 * orphaned, came back to us.
+	 */
 	kill(-pid, SIGKILL);
+	fence_kill_children(NULL);
 	set_pgid(ws, 0);
 	if (term_at != 0) {
 		*state = "canceled";

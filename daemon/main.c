@@ -256,10 +256,13 @@ static void end_task(struct task *t, void *ctx)
 			(*running)++;
 			return;
 		}
-		if (t->pgid > 0)
-			kill(-t->pgid, SIGKILL);
-		task_finish(t, TASK_CANCELED, NULL, "daemon-stopped",
-		    "depotd stopped while the task ran");
+		fence_task(t);
+		/* A cancel asked before the stop keeps its own reason: it is not retried. */
+		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
+			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+		else
+			task_finish(t, TASK_CANCELED, NULL, "daemon-stopped",
+			    "depotd stopped while the task ran");
 	}
 }
 
@@ -362,8 +365,6 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 {
 	char err[1024], path[4200];
 	int pidfd = -1, n, rc = 1;
-	int64_t *retry = NULL;
-	size_t nretry = 0;
 	int64_t next_check;
 
 	if ((D = calloc(1, sizeof *D)) == NULL)
@@ -406,22 +407,18 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("%s", err);
 		goto out_pid;
 	}
-	if ((n = store_recover(D->store, time_now_ms(), &retry, &nretry)) < 0) {
+	if ((n = tasks_recover()) < 0) {
 		log_error("recovering tasks from %s: %s", path, store_errmsg(D->store));
 		goto out_store;
 	}
 	if (n > 0)
-		log_warn("%d task(s) were running when depotd last stopped: canceled "
-		    "(daemon-restarted)", n);
+		log_warn("%d task(s) were running when depotd last stopped: ended "
+		    "(daemon-restarted, or as their cancel said)", n);
 	if ((D->locks = lockmgr_new()) == NULL ||
 	    store_load_waiting(D->store, restore_waiting) < 0) {
 		log_error("loading waiting tasks: %s", store_errmsg(D->store));
-		free(retry);
 		goto out_store;
 	}
-	for (size_t i = 0; i < nretry; i++)
-		task_retry_recovered(retry[i]);
-	free(retry);
 	tasks_admit_restored();
 	if (open_sockets(err, sizeof err) < 0) {
 		log_error("%s", err);
@@ -448,8 +445,11 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		tasks_tick();
 		sched_tick();
 		supervisor_tick();
-		if (D->stopping && shutdown_step())
+		if (D->stopping && shutdown_step()) {
+			/* The last tasks' ends: their retries recorded, their waiters answered. */
+			tasks_tick();
 			break;
+		}
 	}
 	supervisor_stop_all(D->cfg.cancel_grace_ms > 2000 ? D->cfg.cancel_grace_ms : 2000);
 	log_info("depotd stopped");

@@ -3,7 +3,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#include <signal.h>
 #include <stdio.h>
 
 static void check_workers(int64_t now)
@@ -17,7 +16,10 @@ static void check_workers(int64_t now)
 		snprintf(msg, sizeof msg, "no heartbeat from worker %s for %lld ms",
 		    w->name, (long long)(now - w->last_heartbeat_mono));
 		log_warn("%s: marking it missing", msg);
-		/* A hung supervised worker is replaced; SIGCHLD then restarts its slot. */
+		/*
+		 * A hung supervised worker is killed, with what it left, before
+		 * its task is released; SIGCHLD then restarts its slot.
+		 */
 		supervisor_kill_worker(w);
 		worker_lost(w, WORKER_MISSING, "worker-missing", msg);
 	}
@@ -48,8 +50,7 @@ static void check_task(struct task *t, void *ctx)
 
 			log_warn("task %lld: worker %s did not stop it within cancel_grace; "
 			    "killing it", (long long)t->id, t->worker);
-			if (t->pgid > 0)
-				kill(-t->pgid, SIGKILL);
+			fence_task(t);
 			if (w != NULL)
 				supervisor_kill_worker(w);
 			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);

@@ -289,8 +289,7 @@ static void cancel_for_restore(struct task *t, void *ctx)
 
 	if (t->id == keep)
 		return;
-	if (t->pgid > 0)
-		kill(-t->pgid, SIGKILL);
+	fence_task(t);
 	task_finish(t, TASK_CANCELED, NULL, "restored",
 	    "the data directory was replaced by a restore");
 }
@@ -348,6 +347,8 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 		return -1;
 	log_info("restore: stopping workers and swapping in %s", staging);
 	tasks_foreach(cancel_for_restore, &id);
+	/* Their waiters get their ends from this database, before another takes its place. */
+	tasks_settle();
 	/* Its worker has reported; stopping it must not end the restore task as worker-missing. */
 	if ((w = worker_find(t->worker)) != NULL)
 		w->task = 0;

@@ -139,10 +139,25 @@ static int64_t next_after(int64_t next_run, int64_t every, int64_t now)
 	return next_run + ((now - next_run) / every + 1) * every;
 }
 
+struct firing {
+	const char *name;
+	int64_t next, now;
+};
+
+/* In the transaction that stores the task: a crash keeps both or neither (item 9). */
+static int record_run(int64_t id, void *ctx)
+{
+	const struct firing *f = ctx;
+
+	return run("UPDATE schedules SET next_run = ?, last_run = ?, last_task = ? WHERE name = ?",
+	    "iiit", f->next, f->now, id, f->name) < 0 ? -1 : 0;
+}
+
 static void fire(const char *name, const char *tmpl_text, int64_t every, int64_t next_run,
     int64_t last_task, int64_t now)
 {
-	int64_t next = next_after(next_run, every, now), id;
+	int64_t next = next_after(next_run, every, now);
+	struct firing f;
 	char err[512];
 	cJSON *tmpl;
 	struct task *t;
@@ -166,12 +181,12 @@ static void fire(const char *name, const char *tmpl_text, int64_t every, int64_t
 		return;
 	}
 	t->schedule = strdup(name);
-	if ((id = task_submit(t, err, sizeof err)) < 0) {
+	f.name = name;
+	f.next = next;
+	f.now = now;
+	/* A failure leaves next_run as it was: the next tick tries again. */
+	if (task_submit_with(t, record_run, &f, err, sizeof err) < 0)
 		log_error("schedule %s: submitting its task: %s", name, err);
-		return;
-	}
-	run("UPDATE schedules SET next_run = ?, last_run = ?, last_task = ? WHERE name = ?",
-	    "iiit", next, now, id, name);
 }
 
 /* Finished tasks past keep_finished go, with their logs, a batch at a time. */
@@ -220,9 +235,9 @@ static void prune(int64_t now)
 }
 
 /* A schedule's retried task lives on in its retry: the schedule waits for that one (DESIGN §13). */
-void sched_task_retried(int64_t old_id, int64_t new_id)
+int sched_task_retried(int64_t old_id, int64_t new_id)
 {
-	run("UPDATE schedules SET last_task = ? WHERE last_task = ?", "ii", new_id, old_id);
+	return run("UPDATE schedules SET last_task = ? WHERE last_task = ?", "ii", new_id, old_id);
 }
 
 void sched_tick(void)

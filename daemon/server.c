@@ -225,12 +225,14 @@ void server_close(struct server *srv)
 static void peer_creds(nng_msg *msg, struct peer *peer)
 {
 	nng_pipe p = nng_msg_get_pipe(msg);
+	uint64_t pid;
 
 	peer->pipe_id = nng_pipe_id(p);
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &peer->uid) != 0)
 		peer->uid = UINT64_MAX;
 	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &peer->gid) != 0)
 		peer->gid = UINT64_MAX;
+	peer->pid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 ? (pid_t)pid : 0;
 }
 
 void server_dispatch(struct conn *conn, nng_msg *msg)

@@ -57,6 +57,9 @@ static const char *const migrations[] = {
 	"  next_run INTEGER NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
 	"  created_at INTEGER NOT NULL, last_run INTEGER, last_task INTEGER,"
 	"  skipped INTEGER NOT NULL DEFAULT 0, last_skipped INTEGER);",
+
+	/* 4: how a canceling task will end, so that a crash cannot change it (DESIGN §7 rule 11). */
+	"ALTER TABLE tasks ADD COLUMN cancel TEXT;",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -149,9 +152,9 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    " not_before) VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, ?, ?, ?, ?, ?)",
 	    &st->insert_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
-	    " progress = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
+	    " progress = ?, cancel = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, finished_at = ?, result = ?,"
-	    " error = ? WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
+	    " error = ?, cancel = NULL WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
 	    prepare(st, "DELETE FROM reservations WHERE task_id = ?",
 	    &st->del_res, e, sizeof e) < 0 ||
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
@@ -252,10 +255,38 @@ int64_t store_insert_task(struct store *st, const struct task *t)
 	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
+/* {"state", "reason", "message"}: how a canceling task ends; NULL otherwise. */
+static cJSON *cancel_json(const struct task *t)
+{
+	cJSON *c;
+
+	if (t->state != TASK_CANCELING || t->cancel_reason == NULL)
+		return NULL;
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "state", task_state_name(t->cancel_final));
+	cJSON_AddStringToObject(c, "reason", t->cancel_reason);
+	cJSON_AddStringToObject(c, "message", t->cancel_message ? t->cancel_message :
+	    t->cancel_reason);
+	return c;
+}
+
+static void cancel_from_json(struct task *t, const cJSON *c)
+{
+	const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "state"));
+	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "reason"));
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "message"));
+
+	if (state == NULL || reason == NULL || task_state_parse(state, &t->cancel_final) < 0 ||
+	    !task_state_final(t->cancel_final))
+		return;
+	t->cancel_reason = strdup(reason);
+	t->cancel_message = msg ? strdup(msg) : NULL;
+}
+
 int store_update_task(struct store *st, const struct task *t)
 {
 	sqlite3_stmt *q = st->update_task;
-	cJSON *p = task_progress_json(t);
+	cJSON *p = task_progress_json(t), *c = cancel_json(t);
 	int rc;
 
 	sqlite3_bind_text(q, 1, task_state_name(t->state), -1, SQLITE_STATIC);
@@ -263,9 +294,11 @@ int store_update_task(struct store *st, const struct task *t)
 		sqlite3_bind_text(q, 2, t->worker, -1, SQLITE_STATIC);
 	bind_opt_int(q, 3, t->started_at);
 	bind_json(q, 4, p);
-	sqlite3_bind_int64(q, 5, t->id);
+	bind_json(q, 5, c);
+	sqlite3_bind_int64(q, 6, t->id);
 	rc = run_stmt(q);
 	cJSON_Delete(p);
+	cJSON_Delete(c);
 	return rc;
 }
 
@@ -300,48 +333,63 @@ int store_set_reservations(struct store *st, const struct task *t)
 }
 
 /*
- * DESIGN §7 rule 5: what ran when the daemon died is canceled, not resumed.
- * The ids of those that may be retried go to *retry (caller frees).
+ * Ids of the tasks that were running or canceling when depotd last
+ * stopped (DESIGN §7 rule 5), in id order (caller frees); tasks_recover
+ * ends them. No reservation outlives the daemon that granted it.
  */
-int store_recover(struct store *st, int64_t now, int64_t **retry, size_t *nretry)
+int store_interrupted(struct store *st, int64_t **ids, size_t *n)
 {
-	char sql[512], e[256];
 	sqlite3_stmt *q;
 	size_t cap = 0;
-	int n;
+	char e[256];
+	int rc;
 
-	*retry = NULL;
-	*nretry = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT id FROM tasks WHERE state IN ('running',"
-	    " 'canceling') AND retries > 0 ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+	*ids = NULL;
+	*n = 0;
+	if (exec_sql(st, "DELETE FROM reservations", e, sizeof e) < 0) {
+		log_error("recovering tasks: %s", e);
 		return -1;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (*nretry == cap) {
-			int64_t *grown = realloc(*retry, (cap = cap ? cap * 2 : 16) * sizeof *grown);
-			if (grown == NULL)
+	}
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM tasks WHERE state IN ('running',"
+	    " 'canceling') ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (*n == cap) {
+			int64_t *grown = realloc(*ids, (cap = cap ? cap * 2 : 16) * sizeof *grown);
+			if (grown == NULL) {
+				rc = SQLITE_NOMEM;
 				break;
-			*retry = grown;
+			}
+			*ids = grown;
 		}
-		(*retry)[(*nretry)++] = sqlite3_column_int64(q, 0);
+		(*ids)[(*n)++] = sqlite3_column_int64(q, 0);
 	}
 	sqlite3_finalize(q);
-
-	snprintf(sql, sizeof sql,
-	    "UPDATE tasks SET state = 'canceled', finished_at = %lld, error ="
-	    " '{\"reason\":\"daemon-restarted\",\"message\":\"depotd restarted while"
-	    " the task ran\"}' WHERE state IN ('running', 'canceling');"
-	    "DELETE FROM reservations;", (long long)now);
-	if (store_begin(st) < 0)
-		return -1;
-	if (exec_sql(st, sql, e, sizeof e) < 0) {
-		log_error("recovering tasks: %s", e);
-		store_rollback(st);
+	if (rc != SQLITE_DONE) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
 		return -1;
 	}
-	n = sqlite3_changes(st->db);
-	if (store_commit(st) < 0)
+	return 0;
+}
+
+/* The waiting tasks that ran after old_id now run after new_id, its retry. */
+int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE tasks SET after_id = ? WHERE after_id = ?"
+	    " AND state = 'waiting'", -1, &q, NULL) != SQLITE_OK)
 		return -1;
-	return n;
+	if (sqlite3_bind_int64(q, 1, new_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 2, old_id) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static cJSON *column_json(sqlite3_stmt *q, int col)
@@ -360,7 +408,7 @@ static enum lock_mode mode_of(const char *s)
 /* Every column a struct task is read back from, in row_to_task's order. */
 #define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
 	" started_at, finished_at, timeout_ms, progress, error, result, schedule," \
-	" retry_of, after_id, retries, not_before"
+	" retry_of, after_id, retries, not_before, cancel"
 
 static char *column_strdup(sqlite3_stmt *q, int col)
 {
@@ -426,6 +474,9 @@ static struct task *row_to_task(sqlite3_stmt *q)
 	t->after = sqlite3_column_int64(q, 16);
 	t->retries = (int)sqlite3_column_int64(q, 17);
 	t->not_before = sqlite3_column_int64(q, 18);
+	p = column_json(q, 19);
+	cancel_from_json(t, p);
+	cJSON_Delete(p);
 	if (t->type == NULL || t->name == NULL || t->res == NULL) {
 		task_free(t);
 		return NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ struct slot {
 #define BACKOFF_MAX_MS 10000
 /* A worker that lived this long was healthy: its next restart is quick again. */
 #define BACKOFF_RESET_MS 30000
+/* How long the main thread waits for a worker it SIGKILLed to be gone. */
+#define SUPERVISOR_KILL_WAIT_MS 5000
 
 /* posix_spawn, not fork: nng's threads make fork without exec unsafe (DESIGN §15). */
 static int spawn_slot(struct slot *s)
@@ -76,6 +79,15 @@ int supervisor_start(void)
 	D->nslots = D->cfg.workers;
 	if (D->nslots == 0)
 		return 0;
+	/*
+	 * A worker that dies leaves its task's processes (and what escaped
+	 * them with setsid) to us rather than to init, so that we can end them
+	 * before its reservations go (DESIGN §7 rule 8; fence.c says why not a
+	 * cgroup).
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper: %m; a dead worker's task "
+		    "processes may outlive it");
 	if ((D->slots = calloc((size_t)D->nslots, sizeof *D->slots)) == NULL)
 		return -1;
 	for (int i = 0; i < D->nslots; i++) {
@@ -119,10 +131,16 @@ void supervisor_reap(void)
 		struct worker *w;
 		int64_t now = time_mono_ms();
 
+		/* Not a worker: an orphan a worker left, killed below or before. */
 		if (s == NULL)
 			continue;
 		describe_exit(status, how, sizeof how);
 		s->pid = 0;
+		/*
+		 * What it left running came to us (we are its subreaper): it is
+		 * killed before worker_lost releases the worker's reservations.
+		 */
+		fence_kill_children(supervisor_owns);
 		w = worker_find(s->name);
 		if (w != NULL && w->pid == pid && w->state != WORKER_STOPPED) {
 			snprintf(msg, sizeof msg, "worker %s (pid %d) %s", s->name, (int)pid, how);
@@ -156,12 +174,37 @@ void supervisor_tick(void)
 			spawn_slot(&D->slots[i]);
 }
 
+/*
+ * Kills w's process and waits for its end, so that the caller releases its
+ * task's reservations only once neither the worker nor anything it left
+ * can still run. The worker stays a zombie for supervisor_reap, which sees
+ * it as any other exit. SIGKILL ends a process at once unless it sleeps
+ * uninterruptibly (a hung file system): that wait is bounded, and logged.
+ */
 void supervisor_kill_worker(struct worker *w)
 {
 	struct slot *s = slot_by_pid(w->pid);
+	int64_t deadline = time_mono_ms() + SUPERVISOR_KILL_WAIT_MS;
+	siginfo_t si;
 
-	if (s != NULL && w->supervised)
-		kill(s->pid, SIGKILL);
+	if (s == NULL || !w->supervised)
+		return;
+	kill(s->pid, SIGKILL);
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)s->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid != 0)
+			break;
+		if (time_mono_ms() > deadline) {
+			log_error("worker %s (pid %d) survives SIGKILL for %d ms; its task's "
+			    "reservations go anyway", s->name, (int)s->pid,
+			    SUPERVISOR_KILL_WAIT_MS);
+			return;
+		}
+		usleep(1000);
+	}
+	/* Its orphans were ours before its exit could be seen. */
+	fence_kill_children(supervisor_owns);
 }
 
 static int any_running(void)
@@ -192,6 +235,8 @@ void supervisor_stop_all(int64_t grace_ms)
 			D->slots[i].pid = 0;
 		}
 	}
+	/* What the workers left behind ends with depotd, not after it. */
+	fence_kill_children(NULL);
 	free(D->slots);
 	D->slots = NULL;
 	D->nslots = 0;

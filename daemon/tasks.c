@@ -34,6 +34,19 @@ int task_state_final(enum task_state s)
 	return s == TASK_COMPLETED || s == TASK_FAILED || s == TASK_CANCELED;
 }
 
+/*
+ * What follows from a task's end — its retry joining the active tasks,
+ * its dependents admitted, its waiters answered — waits here for
+ * tasks_tick, so that ending a task never ends or adds another under a
+ * caller that is looping over them.
+ */
+struct ended {
+	int64_t id;
+	struct task *retry;	/* stored, not yet adopted; or NULL */
+};
+static struct ended *ended;
+static size_t nended, ended_cap;
+
 static size_t task_slot(int64_t id)
 {
 	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) % D->task_hash_size;
@@ -109,6 +122,7 @@ void task_free(struct task *t)
 	cJSON_Delete(t->args);
 	free(t->progress_unit);
 	free(t->progress_message);
+	free(t->cancel_reason);
 	free(t->cancel_message);
 	free(t->schedule);
 	cJSON_Delete(t->error);
@@ -116,15 +130,40 @@ void task_free(struct task *t)
 	free(t);
 }
 
+/* Every task in the table, in no order; fn must not end or add tasks. */
+static void each_task(void (*fn)(struct task *t, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < D->task_hash_size; i++)
+		for (struct task *t = D->task_hash[i]; t; t = t->next_in_hash)
+			fn(t, ctx);
+}
+
+static void collect_id(struct task *t, void *ctx)
+{
+	int64_t *ids = ctx;
+
+	ids[++ids[0]] = t->id;
+}
+
+/*
+ * By ids collected first: fn may end a task (freeing it) or submit one
+ * (growing the table), and neither may pull the table from under the loop.
+ */
 void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx)
 {
-	for (size_t i = 0; i < D->task_hash_size; i++) {
-		struct task *t = D->task_hash[i], *next;
-		for (; t; t = next) {
-			next = t->next_in_hash;	/* fn may finish (free) t */
-			fn(t, ctx);
-		}
+	int64_t *ids = malloc((D->ntasks + 1) * sizeof *ids);
+	struct task *t;
+
+	if (ids == NULL) {
+		log_error("out of memory listing %zu tasks", D->ntasks);
+		return;
 	}
+	ids[0] = 0;
+	each_task(collect_id, ids);
+	for (int64_t i = 1; i <= ids[0]; i++)
+		if ((t = task_find(ids[i])) != NULL)
+			fn(t, ctx);
+	free(ids);
 }
 
 void tasks_free_all(void)
@@ -136,6 +175,11 @@ void tasks_free_all(void)
 			task_free(t);
 		}
 	}
+	for (size_t i = 0; i < nended; i++)
+		task_free(ended[i].retry);
+	free(ended);
+	ended = NULL;
+	nended = ended_cap = 0;
 	free(D->task_hash);
 	D->task_hash = NULL;
 	D->task_hash_size = D->ntasks = 0;
@@ -262,15 +306,6 @@ static size_t held_count;
 /* A retry waits this long: long enough for a crashed worker to be replaced. */
 #define RETRY_BACKOFF_MS 1000
 
-static int store_set_after(int64_t id, int64_t after)
-{
-	char sql[128];
-
-	snprintf(sql, sizeof sql, "UPDATE tasks SET after_id = %lld WHERE id = %lld",
-	    (long long)after, (long long)id);
-	return sqlite3_exec(store_db(D->store), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
 /*
  * Puts a waiting task into the lock manager's queues once nothing else
  * holds it back: its --after task has completed and its back-off has
@@ -283,6 +318,9 @@ static int task_admit(struct task *t)
 
 	if (t->queued)
 		return 1;
+	/* Nothing starts before the next start anyway, which judges dependencies as a crash would. */
+	if (D->stopping)
+		return 0;
 	if (t->after != 0) {
 		struct task *dep = task_find(t->after);
 		enum task_state s;
@@ -350,7 +388,7 @@ static void admit_held(int64_t after, int64_t retried_as)
 
 	if (held_count == 0)
 		return;
-	tasks_foreach(collect_held, &h);
+	each_task(collect_held, &h);
 	if (h.n > 1)
 		qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
 	for (size_t i = 0; i < h.n; i++) {
@@ -360,8 +398,6 @@ static void admit_held(int64_t after, int64_t retried_as)
 		if (retried_as != 0) {
 			/* Its dependency is being retried: wait for the retry instead. */
 			t->after = retried_as;
-			if (store_set_after(t->id, retried_as) < 0)
-				log_warn("task %lld: recording its new dependency", (long long)t->id);
 			continue;
 		}
 		task_admit(t);
@@ -369,24 +405,19 @@ static void admit_held(int64_t after, int64_t retried_as)
 	free(h.ids);
 }
 
-void tasks_tick(void)
-{
-	admit_held(0, 0);
-	tasks_dispatch();
-}
-
-/* DESIGN §11: what a retry may follow; a user's cancel never is. */
+/* DESIGN §11: what a retry may follow; a user's cancel and a timeout never are. */
 static int retriable(enum task_state state, const char *reason)
 {
 	if (reason == NULL)
 		return 0;
 	if (state == TASK_FAILED)
 		return strcmp(reason, "exception") == 0;
+	/* A SIGTERM interrupts a task as a SIGKILL does: both are retried (§7 rule 11). */
 	return state == TASK_CANCELED && (strcmp(reason, "worker-missing") == 0 ||
-	    strcmp(reason, "daemon-restarted") == 0);
+	    strcmp(reason, "daemon-restarted") == 0 || strcmp(reason, "daemon-stopped") == 0);
 }
 
-/* A new attempt of t, to be submitted; NULL when out of memory. */
+/* A new attempt of t, ready to be stored; NULL when out of memory. */
 static struct task *task_retry_of(const struct task *t)
 {
 	struct task *r = calloc(1, sizeof *r);
@@ -408,29 +439,150 @@ static struct task *task_retry_of(const struct task *t)
 	r->retry_of = t->id;
 	r->retries = t->retries - 1;
 	r->not_before = time_now_ms() + RETRY_BACKOFF_MS;
+	r->state = TASK_WAITING;
+	r->created_at = time_now_ms();
+	r->progress_total = -1;
 	return r;
 }
 
-/* Submits a retry of a task that ended while depotd was down (rule 5). */
-void task_retry_recovered(int64_t id)
+/*
+ * Records t's end and, when it is retried, the retry, its dependents'
+ * move to the retry and its schedule's, all in one transaction: a crash
+ * keeps all of them or none (item 9). Returns the retry, stored but not
+ * yet in memory, or NULL.
+ */
+static struct task *task_record_end(const struct task *t, enum task_state state,
+    const cJSON *result, const char *reason, const char *message)
 {
-	struct task *old = store_load_task(D->store, id), *r;
-	char err[256];
-	int64_t new_id;
+	struct task *retry = NULL;
+	cJSON *error = NULL;
+	int64_t id;
 
-	if (old == NULL || old->retries <= 0 || (r = task_retry_of(old)) == NULL) {
-		task_free(old);
-		return;
+	if (reason != NULL) {
+		error = cJSON_CreateObject();
+		cJSON_AddStringToObject(error, "reason", reason);
+		cJSON_AddStringToObject(error, "message", message ? message : reason);
 	}
-	if ((new_id = task_submit(r, err, sizeof err)) > 0) {
-		log_info("task %lld: retrying as task %lld", (long long)id, (long long)new_id);
-		sched_task_retried(id, new_id);
-		admit_held(id, new_id);
+	if (t->retries > 0 && retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
+		log_error("task %lld: out of memory retrying it", (long long)t->id);
+	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
+	    time_now_ms(), result, error) < 0)
+		goto fail;
+	if (retry != NULL) {
+		if ((id = store_insert_task(D->store, retry)) < 0 ||
+		    store_move_dependents(D->store, t->id, id) < 0 ||
+		    sched_task_retried(t->id, id) < 0)
+			goto fail;
+		retry->id = id;
 	}
-	task_free(old);
+	if (store_commit(D->store) < 0)
+		goto fail;
+	cJSON_Delete(error);
+	return retry;
+fail:
+	/* The in-memory end still happens: the next start recovers the row. */
+	log_error("task %lld: recording its end: %s", (long long)t->id, store_errmsg(D->store));
+	store_rollback(D->store);
+	cJSON_Delete(error);
+	task_free(retry);
+	return NULL;
+}
+
+/* A task already in the store joins the active ones. */
+static void task_adopt(struct task *t)
+{
+	task_insert(t);
+	held_count++;
+	tasks_publish(t, "state");
+	task_admit(t);
+}
+
+static void ended_push(int64_t id, struct task *retry)
+{
+	if (nended == ended_cap) {
+		size_t cap = ended_cap ? ended_cap * 2 : 16;
+		struct ended *grown = realloc(ended, cap * sizeof *grown);
+		if (grown == NULL) {
+			/* Its dependents and waiters are found again at the next start. */
+			log_error("task %lld: out of memory noting its end", (long long)id);
+			task_free(retry);
+			return;
+		}
+		ended = grown;
+		ended_cap = cap;
+	}
+	ended[nended].id = id;
+	ended[nended].retry = retry;
+	nended++;
+}
+
+/* In the order the tasks ended; admitting one may end more, which join the list. */
+void tasks_settle(void)
+{
+	for (size_t i = 0; i < nended; i++) {
+		struct ended e = ended[i];
+		int64_t retry_id = e.retry ? e.retry->id : 0;
+
+		if (e.retry != NULL) {
+			log_info("task %lld: retrying as task %lld", (long long)e.id,
+			    (long long)retry_id);
+			task_adopt(e.retry);
+		}
+		admit_held(e.id, retry_id);
+		waiters_check(e.id);
+	}
+	nended = 0;
+}
+
+void tasks_tick(void)
+{
+	tasks_settle();
+	admit_held(0, 0);
+	tasks_settle();
+	tasks_dispatch();
+}
+
+/*
+ * DESIGN §7 rule 5: what ran or was being canceled when depotd last
+ * stopped ends now — as its pending cancel said (a user's cancel, a
+ * timeout), else daemon-restarted — retried as any end is. Before the
+ * waiting tasks are loaded, so that the retries are among them.
+ */
+int tasks_recover(void)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	if (store_interrupted(D->store, &ids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct task *t = store_load_task(D->store, ids[i]), *retry;
+
+		if (t == NULL)
+			continue;
+		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
+			retry = task_record_end(t, t->cancel_final, NULL, t->cancel_reason,
+			    t->cancel_message);
+		else
+			retry = task_record_end(t, TASK_CANCELED, NULL, "daemon-restarted",
+			    "depotd restarted while the task ran");
+		if (retry != NULL)
+			log_info("task %lld: retrying as task %lld", (long long)t->id,
+			    (long long)retry->id);
+		task_free(retry);
+		task_free(t);
+	}
+	free(ids);
+	return (int)n;
 }
 
 int64_t task_submit(struct task *t, char *err, size_t errlen)
+{
+	return task_submit_with(t, NULL, NULL, err, errlen);
+}
+
+int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    char *err, size_t errlen)
 {
 	int64_t id;
 
@@ -438,19 +590,16 @@ int64_t task_submit(struct task *t, char *err, size_t errlen)
 	t->created_at = time_now_ms();
 	t->progress_total = -1;
 	if (store_begin(D->store) < 0 || (id = store_insert_task(D->store, t)) < 0 ||
-	    store_commit(D->store) < 0) {
+	    (also != NULL && also(id, ctx) < 0) || store_commit(D->store) < 0) {
 		snprintf(err, errlen, "recording the task: %s", store_errmsg(D->store));
 		store_rollback(D->store);
 		task_free(t);
 		return -1;
 	}
 	t->id = id;
-	task_insert(t);
 	log_info("task %lld submitted: %s", (long long)id, t->name);
-	held_count++;
-	tasks_publish(t, "state");
-	if (task_admit(t) >= 0)
-		tasks_dispatch();
+	task_adopt(t);
+	tasks_dispatch();
 	return id;
 }
 
@@ -464,6 +613,7 @@ void task_restore_waiting(struct task *t)
 void tasks_admit_restored(void)
 {
 	admit_held(0, 0);
+	tasks_settle();
 }
 
 void task_log_path(int64_t id, char *out, size_t n)
@@ -556,31 +706,15 @@ void tasks_dispatch(void)
 void task_finish(struct task *t, enum task_state state, cJSON *result,
     const char *reason, const char *message)
 {
-	cJSON *error = NULL;
-	int64_t id = t->id, retry_id = 0;
-	struct task *retry = NULL;
+	int64_t id = t->id;
+	struct task *retry;
 	struct worker *w;
-	char err[256];
 	int held;
 
-	if (reason != NULL) {
-		error = cJSON_CreateObject();
-		cJSON_AddStringToObject(error, "reason", reason);
-		cJSON_AddStringToObject(error, "message", message ? message : reason);
-	}
-	if (store_begin(D->store) < 0 || store_finish_task(D->store, id, state,
-	    time_now_ms(), result, error) < 0 || store_commit(D->store) < 0) {
-		/* The in-memory end still happens: the next start recovers the row. */
-		log_error("task %lld: recording its end: %s", (long long)id,
-		    store_errmsg(D->store));
-		store_rollback(D->store);
-	}
-	cJSON_Delete(error);
+	retry = task_record_end(t, state, result, reason, message);
 	cJSON_Delete(result);
 	if (!t->queued)
 		held_count--;
-	if (t->retries > 0 && retriable(state, reason))
-		retry = task_retry_of(t);
 	held = lockmgr_is_held(D->locks, id);
 	lockmgr_release(D->locks, id);
 	if (held == 1)
@@ -594,13 +728,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	task_remove(t);
 	task_free(t);
 	publish_final(id);
-	if (retry != NULL && (retry_id = task_submit(retry, err, sizeof err)) > 0) {
-		log_info("task %lld: retrying as task %lld", (long long)id, (long long)retry_id);
-		sched_task_retried(id, retry_id);
-	}
-	admit_held(id, retry_id > 0 ? retry_id : 0);
-	waiters_check(id);
-	tasks_dispatch();
+	ended_push(id, retry);
 }
 
 void task_cancel(struct task *t, const char *reason, const char *message,
@@ -612,11 +740,13 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 		return;
 	case TASK_RUNNING:
 		t->state = TASK_CANCELING;
-		t->cancel_reason = reason;
+		free(t->cancel_reason);
 		free(t->cancel_message);
+		t->cancel_reason = strdup(reason);
 		t->cancel_message = strdup(message);
 		t->cancel_final = final;
 		t->canceling_mono = time_mono_ms();
+		/* Stored with the state, so that a crash before the worker answers ends it the same way. */
 		if (store_update_task(D->store, t) < 0)
 			log_warn("task %lld: recording canceling: %s", (long long)t->id,
 			    store_errmsg(D->store));

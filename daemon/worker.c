@@ -33,6 +33,7 @@ static void on_term(int sig)
 	(void)sig;
 	if (worker_task_pgid > 0)
 		kill(-worker_task_pgid, SIGKILL);
+	fence_kill_children(NULL);
 	_exit(0);
 }
 
@@ -166,8 +167,10 @@ static void *heartbeat_thread(void *arg)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
-		if (!atomic_load(&ws.stop))
+		/* A wake-up sent while we were in a request must not wait an interval. */
+		if (!atomic_load(&ws.stop) && !ws.urgent)
 			pthread_cond_timedwait(&ws.wake, &ws.mu, &until);
+		ws.urgent = 0;
 		task = ws.task;
 		cJSON_AddStringToObject(args, "name", ws.name);
 		if (task)
@@ -281,6 +284,14 @@ int worker_main(const char *dir, const char *name, int parent)
 		if (getppid() != parent)
 			return 0;
 	}
+	/*
+	 * What a task's command starts and leaves behind (setsid, a double
+	 * fork) comes back to us instead of init, so that exec.c can end it
+	 * with the task (DESIGN §7 rule 9; fence.c says why not a cgroup).
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper: %m; processes a task leaves "
+		    "behind may outlive it");
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

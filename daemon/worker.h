@@ -14,6 +14,7 @@
 struct worker_shared {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;		/* heartbeat now (a task started) or stop */
+	int urgent;			/* heartbeat without waiting (the pgid is new) */
 	char name[65];
 	int64_t task;			/* running task id, 0 when idle */
 	pid_t pgid;			/* its process group, once spawned */

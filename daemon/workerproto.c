@@ -4,7 +4,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +56,7 @@ static void worker_end_poll(struct worker *w)
 }
 
 /*
- * DESIGN §7 rules 1–3. The task's process group is killed before its
+ * DESIGN §7 rules 1–3. The task's processes are killed before its
  * reservations go, so a stopped or dead worker's command can never run on
  * beside the next holder (rule 7).
  */
@@ -69,8 +68,7 @@ void worker_lost(struct worker *w, enum worker_state state, const char *reason,
 	w->state = state;
 	worker_end_poll(w);
 	if (t != NULL) {
-		if (t->pgid > 0)
-			kill(-t->pgid, SIGKILL);
+		fence_task(t);
 		task_finish(t, TASK_CANCELED, NULL, reason, message);
 	}
 	w->task = 0;
@@ -84,8 +82,7 @@ static void cancel_named(struct task *t, void *ctx)
 
 	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) &&
 	    strcmp(t->worker, name) == 0) {
-		if (t->pgid > 0)
-			kill(-t->pgid, SIGKILL);
+		fence_task(t);
 		task_finish(t, TASK_CANCELED, NULL, "worker-restarted",
 		    "the worker restarted while the task ran");
 	}
@@ -173,7 +170,7 @@ int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t 
 	case WCMD_HEARTBEAT:
 		if (validate_int(args, "task", 0, 1, INT64_C(9000000000000000), &m->task,
 		    err, errlen) < 0 ||
-		    validate_int(args, "pgid", 0, 1, INT32_MAX, &m->pgid, err, errlen) < 0)
+		    validate_int(args, "pgid", 0, 2, INT32_MAX, &m->pgid, err, errlen) < 0)
 			return -1;
 		return 0;
 	case WCMD_DONE:
@@ -206,6 +203,18 @@ static void on_hello(struct conn *conn, const struct worker_msg *m)
 	struct worker *w;
 	cJSON *r;
 
+	/*
+	 * The pid is whose descendants depotd may kill (fence.c): a worker
+	 * names only its own, so that a rogue same-uid client cannot point
+	 * depotd at another process tree.
+	 */
+	if (m->peer_pid != 0 && m->pid != m->peer_pid) {
+		log_warn("hello from '%s' refused: it claims pid %lld but pid %d sent it", name,
+		    (long long)m->pid, (int)m->peer_pid);
+		server_reply_err(conn, ERR_FORBIDDEN, "'pid' must be the pid of the process "
+		    "that sends hello (%d)", (int)m->peer_pid);
+		return;
+	}
 	tasks_foreach(cancel_named, (void *)name);
 	if ((w = worker_find(name)) == NULL) {
 		if ((w = calloc(1, sizeof *w)) == NULL) {
@@ -272,6 +281,26 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 	tasks_dispatch();
 }
 
+/*
+ * DESIGN §7 rule 8: depotd will SIGKILL this group when the task is lost,
+ * so it takes only a group the sender may speak for: sent by the worker's
+ * own process, made only of that worker's descendants.
+ */
+static void accept_pgid(const struct worker *w, struct task *t, const struct worker_msg *m)
+{
+	uint64_t start = 0;
+	int ok = m->peer_pid == 0 || m->peer_pid == w->pid ?
+	    fence_group_verify((pid_t)m->pgid, w->pid, &start) : -1;
+
+	if (ok > 0) {
+		t->pgid = (pid_t)m->pgid;
+		t->pgid_start = start;
+	} else if (ok < 0)
+		log_warn("task %lld: worker %s (pid %d, heartbeat from pid %d) reported process "
+		    "group %lld, which is not its own: ignored", (long long)t->id, w->name,
+		    (int)w->pid, (int)m->peer_pid, (long long)m->pgid);
+}
+
 static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 {
 	struct worker *w = known_worker(conn, m->name);
@@ -295,8 +324,8 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 			cancel = 1;
 		else {
 			w->acked = id;
-			if (m->pgid > 0)
-				t->pgid = (pid_t)m->pgid;
+			if (m->pgid != 0 && m->pgid != t->pgid)
+				accept_pgid(w, t, m);
 			cancel = t->state == TASK_CANCELING;
 			if (m->progress != NULL)
 				task_set_progress(t, m->progress);
@@ -390,6 +419,7 @@ void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
 		return;
 	}
+	m.peer_pid = peer->pid;
 	worker_handlers[m.cmd](conn, &m);
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # DESIGN §7 rule 5: depotd killed with SIGKILL loses nothing queued. At
-# restart, tasks that were running or canceling become canceled with reason
-# daemon-restarted (their workers are gone too) and waiting tasks run in
-# their original order.
+# restart, tasks that were running become canceled with reason
+# daemon-restarted (their workers are gone too), tasks that were canceling
+# end as their cancel said (rule 11), and waiting tasks run in their
+# original order.
 
 load helpers
 
@@ -43,7 +44,7 @@ load helpers
 	done
 }
 
-@test "a task that was canceling when depotd was SIGKILLed ends canceled with reason daemon-restarted after the restart" {
+@test "a task that was canceling when depotd was SIGKILLed ends as its cancel said (canceled-by-user) after the restart" {
 	# The command ignores SIGTERM, so the task stays canceling for 5 s.
 	depot_start "monitor.cancel_grace = 15s"
 	submit --lock r1 -- sh -c "trap '' TERM; echo \$\$ > $DIR/cmd.pid; while :; do sleep 0.1; done"
@@ -59,7 +60,7 @@ load helpers
 
 	wait_for task_is "$task" canceled 10s
 	run task_reason "$task"
-	[ "$output" = daemon-restarted ]
+	[ "$output" = canceled-by-user ]
 	wait_for pid_gone "$(cat "$DIR/cmd.pid")" 10s
 	run ctl run --wait --lock r1 -- true
 	[ "$status" -eq 0 ]

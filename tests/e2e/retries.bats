@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # DESIGN §11: with --retries N a task that fails with `exception`, or is
-# canceled with `worker-missing` or `daemon-restarted`, is submitted again
+# canceled with `worker-missing`, `daemon-restarted` or `daemon-stopped`, is submitted again
 # (after a 1 s back-off) as a new task naming the old one in `retry_of`, up
 # to N times. A user's cancel and a command's own non-zero exit are never
 # retried. Tasks waiting on it with --after follow the retry.

@@ -1,0 +1,331 @@
+/*
+ * fence.c: ends a task's processes before its reservations go (DESIGN §7
+ * rules 8 and 9): what a worker or depotd inherited as a child subreaper,
+ * and a process group a worker reported, once it is verified as that
+ * worker's.
+ *
+ * Why a subreaper and not a cgroup per task: a cgroup v2 subtree is ours to
+ * create only when the service manager delegated one (systemd's
+ * Delegate=yes), which a hand-started depotd, a container or a plain
+ * `depotd -d DIR` never has; PR_SET_CHILD_SUBREAPER needs no privilege and
+ * no setup. Its limit, accepted: it holds while the subreaper lives. When
+ * a supervised worker dies its orphans come to depotd, a subreaper too; a
+ * hand-started worker killed outright leaves them to its own parent's
+ * subreaper (init), beyond depotd's reach but for the process group.
+ */
+#include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct proc_row {
+	pid_t pid, ppid, pgrp;
+	char state;
+	uint64_t start;		/* ticks after boot: with the pid, a process's identity */
+};
+
+struct sweep {
+	pid_t self;
+	int (*spare)(pid_t);
+	int found;
+};
+
+struct table {
+	struct proc_row *rows;
+	size_t n, cap;
+};
+
+/* The daemon gives up on a process that SIGKILL does not end in this long (stuck in D state). */
+#define FENCE_DESCENDANTS_MS 2000
+
+static int proc_each(int (*fn)(const struct proc_row *p, void *ctx), void *ctx);
+static int read_stat(int procfd, const char *name, struct proc_row *p);
+static int kill_child(const struct proc_row *p, void *ctx);
+static int add_row(const struct proc_row *p, void *ctx);
+static int table_load(struct table *t);
+static const struct proc_row *table_find(const struct table *t, pid_t pid);
+static int row_cmp(const void *a, const void *b);
+static int descends(const struct table *t, pid_t pid, pid_t ancestor);
+static int group_unchanged(pid_t pgid, uint64_t leader_start);
+static int kill_descendants(pid_t worker);
+
+/*
+ * Parses /proc/NAME/stat: "pid (comm) S ppid pgrp … starttime …". comm
+ * may hold spaces and parentheses, hence the last ')'. Async-signal-safe.
+ */
+static int read_stat(int procfd, const char *name, struct proc_row *p)
+{
+	char path[32], buf[1024], *s;
+	size_t len = strlen(name);
+	ssize_t n;
+	int fd;
+
+	if (len > 16)
+		return -1;
+	memcpy(path, name, len);
+	memcpy(path + len, "/stat", 6);
+	if ((fd = openat(procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((s = strrchr(buf, ')')) == NULL || s[1] != ' ' || s[2] == '\0')
+		return -1;
+	p->state = s[2];
+	s += 3;
+	/* Fields 4 (ppid), 5 (pgrp) and 22 (starttime); some between are negative. */
+	for (int field = 4; field <= 22; field++) {
+		unsigned long long x = 0;
+		char *end;
+
+		if (*s++ != ' ')
+			return -1;
+		if (*s == '-')
+			s++;
+		for (end = s; *end >= '0' && *end <= '9'; end++)
+			x = x * 10 + (unsigned)(*end - '0');
+		if (end == s)
+			return -1;
+		s = end;
+		if (field == 4)
+			p->ppid = (pid_t)x;
+		else if (field == 5)
+			p->pgrp = (pid_t)x;
+		else if (field == 22)
+			p->start = x;
+	}
+	return 0;
+}
+
+/*
+ * Calls fn for every process in /proc until fn returns non-zero.
+ * Async-signal-safe (raw getdents64, no allocation), so the worker's
+ * SIGTERM handler may sweep too. -1 when /proc cannot be read.
+ */
+static int proc_each(int (*fn)(const struct proc_row *p, void *ctx), void *ctx)
+{
+	char buf[8192];
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ssize_t n;
+
+	if (procfd < 0)
+		return -1;
+	while ((n = getdents64(procfd, buf, sizeof buf)) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			struct proc_row p = { 0 };
+			long pid = 0;
+			const char *c;
+
+			off += d->d_reclen;
+			for (c = d->d_name; *c >= '0' && *c <= '9'; c++)
+				pid = pid * 10 + (*c - '0');
+			if (*c != '\0' || c == d->d_name)
+				continue;
+			p.pid = (pid_t)pid;
+			if (read_stat(procfd, d->d_name, &p) < 0)
+				continue;	/* it exited meanwhile */
+			if (fn(&p, ctx)) {
+				close(procfd);
+				return 0;
+			}
+		}
+	}
+	close(procfd);
+	return n < 0 ? -1 : 0;
+}
+
+static int kill_child(const struct proc_row *p, void *ctx)
+{
+	struct sweep *sw = ctx;
+
+	if (p->ppid != sw->self || (sw->spare != NULL && sw->spare(p->pid)))
+		return 0;
+	/*
+	 * Our own unreaped child: its pid cannot be reused before the waitpid
+	 * below, so this never hits a stranger. A zombie counts until reaped.
+	 */
+	if (kill(p->pid, SIGKILL) == 0)
+		sw->found++;
+	waitpid(p->pid, NULL, WNOHANG);
+	return 0;
+}
+
+void fence_kill_children(int (*spare)(pid_t))
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (;;) {
+		struct sweep sw = { getpid(), spare, 0 };
+
+		/*
+		 * Each pass kills the children seen; their own children then
+		 * come to us (we are their subreaper) and are seen on the next.
+		 */
+		if (proc_each(kill_child, &sw) < 0 || sw.found == 0)
+			return;
+		nanosleep(&ms, NULL);
+	}
+}
+
+static int add_row(const struct proc_row *p, void *ctx)
+{
+	struct table *t = ctx;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 512;
+		struct proc_row *r = realloc(t->rows, cap * sizeof *r);
+
+		if (r == NULL)
+			return 1;
+		t->rows = r;
+		t->cap = cap;
+	}
+	t->rows[t->n++] = *p;
+	return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct proc_row *)a)->pid, y = ((const struct proc_row *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+static int table_load(struct table *t)
+{
+	memset(t, 0, sizeof *t);
+	if (proc_each(add_row, t) < 0) {
+		free(t->rows);
+		return -1;
+	}
+	qsort(t->rows, t->n, sizeof *t->rows, row_cmp);
+	return 0;
+}
+
+static const struct proc_row *table_find(const struct table *t, pid_t pid)
+{
+	struct proc_row key = { .pid = pid };
+
+	return t->n ? bsearch(&key, t->rows, t->n, sizeof *t->rows, row_cmp) : NULL;
+}
+
+/* pid's chain of parents passes through ancestor (pid itself excluded). */
+static int descends(const struct table *t, pid_t pid, pid_t ancestor)
+{
+	const struct proc_row *r = table_find(t, pid);
+
+	/* The depth bound only guards against a table read while parents changed. */
+	for (size_t depth = 0; r != NULL && r->ppid > 1 && depth < t->n; depth++) {
+		if (r->ppid == ancestor)
+			return 1;
+		r = table_find(t, r->ppid);
+	}
+	return 0;
+}
+
+int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start)
+{
+	const struct proc_row *leader;
+	struct table t;
+	int rv = 1;
+
+	/* kill(-1) would reach every process we may signal; 0 is our own group. */
+	if (pgid <= 1 || worker <= 1 || worker == getpid())
+		return -1;
+	if (table_load(&t) < 0)
+		return -1;
+	if ((leader = table_find(&t, pgid)) == NULL || leader->pgrp != pgid ||
+	    leader->state == 'Z')
+		rv = 0;
+	/*
+	 * Every member, not one: a rogue could move a child of its own into a
+	 * stranger's group of the same session.
+	 */
+	for (size_t i = 0; i < t.n && rv > 0; i++)
+		if (t.rows[i].pgrp == pgid && t.rows[i].state != 'Z' &&
+		    !descends(&t, t.rows[i].pid, worker))
+			rv = -1;
+	if (rv > 0)
+		*leader_start = leader->start;
+	free(t.rows);
+	return rv;
+}
+
+/*
+ * The group verified as pgid still has that very leader: the worker may
+ * have died since (its descendants went to some subreaper), but a pid
+ * reused by a stranger would not have the same start time.
+ */
+static int group_unchanged(pid_t pgid, uint64_t leader_start)
+{
+	struct proc_row p = { .pid = pgid };
+	char name[16];
+	int procfd, i = (int)sizeof name - 1, ok;
+
+	if (pgid <= 1)
+		return 0;
+	name[i] = '\0';
+	for (pid_t v = pgid; v > 0 && i > 0; v /= 10)
+		name[--i] = (char)('0' + v % 10);
+	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	ok = read_stat(procfd, name + i, &p) == 0 && p.pgrp == pgid && p.state != 'Z' &&
+	    p.start == leader_start;
+	close(procfd);
+	return ok;
+}
+
+/* Kills what still runs below worker; returns how many were signaled. */
+static int kill_descendants(pid_t worker)
+{
+	struct table t;
+	int n = 0;
+
+	if (table_load(&t) < 0)
+		return 0;
+	for (size_t i = 0; i < t.n; i++)
+		if (t.rows[i].state != 'Z' && descends(&t, t.rows[i].pid, worker) &&
+		    kill(t.rows[i].pid, SIGKILL) == 0)
+			n++;
+	free(t.rows);
+	return n;
+}
+
+void fence_task(const struct task *t)
+{
+	const struct worker *w = worker_find(t->worker);
+	pid_t worker = w != NULL ? w->pid : 0;
+	int64_t deadline = time_mono_ms() + FENCE_DESCENDANTS_MS;
+	struct timespec ms = { 0, 1000000 };
+
+	/* t->pgid is set only once verified as the worker's (workerproto.c). */
+	if (t->pgid > 1 && group_unchanged(t->pgid, t->pgid_start))
+		kill(-t->pgid, SIGKILL);
+	/*
+	 * The worker runs one task at a time, so whatever runs below it is this
+	 * task's, also what left the group with setsid and came back to the
+	 * worker as an orphan. A worker that died left them to depotd instead
+	 * (supervisor.c) or, started by hand, to its own subreaper.
+	 */
+	if (worker <= 1 || worker == getpid())
+		return;
+	while (kill_descendants(worker) > 0) {
+		if (time_mono_ms() > deadline) {
+			log_error("task %lld: processes below worker %s (pid %d) survive SIGKILL",
+			    (long long)t->id, t->worker, (int)worker);
+			return;
+		}
+		nanosleep(&ms, NULL);
+	}
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/env bats
+# DESIGN §7 rules 7–9, judged from outside the daemon: every process an
+# exec task starts, also one that escapes its process group with setsid or
+# a double fork, is gone by the time the task is final, so the next holder
+# of its lock never runs beside it (the processes write their own trace);
+# and depotd signals no process group a worker cannot speak for.
+
+load helpers
+
+# escapee.sh TRACE PIDFILE: writes its pid, then a stamp a line for ever.
+write_escapee() {
+	cat >"$DIR/escapee.sh" <<'EOF'
+echo $$ >"$2.tmp" && mv "$2.tmp" "$2"
+while :; do
+	echo "escapee $$ $(date +%s%N)" >>"$1"
+	sleep 0.01
+done
+EOF
+}
+
+# submit_next: a task on lock r1 that only writes its start to the trace.
+submit_next() {
+	submit --lock r1 -- sh -c "echo \"next \$\$ \$(date +%s%N)\" >>$DIR/trace"
+	NEXT=$ID
+}
+
+# escaped PID: PID left the task's process group and session.
+escaped() {
+	[ "$(awk '{ print $6 }' "/proc/$1/stat")" = "$1" ]
+}
+
+# no_overlap: the trace's last escapee line is older than the next task's start.
+no_overlap() {
+	local last start
+	last=$(awk '$1 == "escapee" { t = $3 } END { print t }' "$DIR/trace")
+	start=$(awk '$1 == "next" { print $3 }' "$DIR/trace")
+	echo "escapee's last stamp $last, next task's start $start"
+	[ -n "$last" ] && [ -n "$start" ] && [ "$last" -lt "$start" ]
+}
+
+# escape_test HOW END: HOW is setsid or double-fork; END is cancel, timeout or exit.
+escape_test() {
+	local how=$1 end=$2 start timeout=() tail='exec sleep 60'
+	depot_start
+	write_escapee
+	case $how in
+	setsid) start="setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid" ;;
+	double-fork) start="( setsid sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid & )" ;;
+	esac
+	case $end in
+	timeout) timeout=(--timeout 1500ms) ;;
+	exit) tail="while [ ! -s $DIR/esc.pid ]; do sleep 0.01; done; sleep 0.3" ;;
+	esac
+	submit --lock r1 "${timeout[@]}" -- sh -c "$start; $tail"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	escaped "$esc"
+	submit_next
+
+	[ "$end" != cancel ] || ctl task cancel "$task" >/dev/null
+	wait_for task_final "$task" 10s
+	# Gone at once, not some time after the task ended.
+	pid_gone "$esc"
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+	case $end in
+	cancel) [ "$(task_reason "$task")" = canceled-by-user ] ;;
+	timeout) [ "$(task_reason "$task")" = timeout ] ;;
+	exit) [ "$(task_state "$task")" = completed ] ;;
+	esac
+}
+
+task_final() {
+	case $(task_state "$1") in completed | failed | canceled) return 0 ;; esac
+	return 1
+}
+
+@test "a process that escaped an exec task with setsid is gone when the task is canceled, before the next holder of its lock starts" {
+	escape_test setsid cancel
+}
+
+@test "a process that escaped an exec task with setsid is gone when the task times out, before the next holder of its lock starts" {
+	escape_test setsid timeout
+}
+
+@test "a process that escaped an exec task with setsid is gone when the task's command exits, before the next holder of its lock starts" {
+	escape_test setsid exit
+}
+
+@test "a process that escaped an exec task by a double fork into a new session is gone when the task is canceled, before the next holder of its lock starts" {
+	escape_test double-fork cancel
+}
+
+@test "a supervised worker SIGKILLed right after starting a command: the command and what escaped it are gone before the next task on its lock starts" {
+	depot_start "monitor.worker_timeout = 10s"
+	write_escapee
+	# The command's first act is to say its pid; the test kills its worker then.
+	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/cmd.pid"
+	kill -KILL "$(worker_pid "$(worker_of_task "$task")")"
+	submit_next
+	wait_for task_is "$task" canceled 10s
+	[ "$(task_reason "$task")" = worker-missing ]
+	pid_gone "$(cat "$DIR/cmd.pid")"
+	if [ -s "$DIR/esc.pid" ]; then pid_gone "$(cat "$DIR/esc.pid")"; fi
+	wait_for task_is "$NEXT" completed 10s
+	if grep -q '^escapee' "$DIR/trace"; then no_overlap; fi
+}
+
+# rogue LINE...: the worker protocol messages, sent in turn by one process
+# whose pid is $$ in them (the shell execs nng-send); replies in $output.
+rogue() {
+	printf '%s\n' "$@" >"$DIR/rogue.in"
+	run bash -c 'sed "s/\$PID/$$/g" "$1" >"$1.sent"; exec "$2" --lines "$3" 3000 <"$1.sent"' _ \
+		"$DIR/rogue.in" "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/worker.sock"
+}
+
+# A process group of the test's own, in no way the daemon's.
+start_victim() {
+	setsid sleep 300 </dev/null >/dev/null 2>&1 3>&- &
+	HAND_PIDS+=($!)
+	VICTIM=$!
+	wait_for escaped "$VICTIM"
+}
+
+@test "a worker's hello must carry the pid of the process that sends it" {
+	depot_start "daemon.workers = 0"
+	start_victim
+	rogue "{\"cmd\": \"hello\", \"args\": {\"name\": \"rogue\", \"pid\": $VICTIM}}"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "$(jq -r .error.code <<<"$output")" = forbidden ]
+}
+
+@test "depotd never signals a process group a rogue worker reports unless it is made of that worker's own descendants" {
+	depot_start "daemon.workers = 0"
+	start_victim
+	submit --lock r1 -- true
+	task=$ID
+	rogue '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
+		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": $VICTIM}}"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "$(sed -n 2p <<<"$output" | jq -r .result.id)" = "$task" ]
+	# The rogue falls silent: its task is lost, and what it reported is not killed.
+	wait_for task_is "$task" canceled 10s
+	[ "$(task_reason "$task")" = worker-missing ]
+	kill -0 "$VICTIM"
+	grep -q "reported process group $VICTIM, which is not its own: ignored" "$DIR/depotd.log"
+}
+
+@test "depotd refuses a reported process group of 1, which kill(2) would take as every process" {
+	depot_start "daemon.workers = 0"
+	submit --lock r1 -- true
+	task=$ID
+	rogue '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
+		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": 1}}"
+	echo "$output"
+	code=$(sed -n 3p <<<"$output" | jq -r '.error.code // "accepted"')
+	if [ "$code" = accepted ]; then
+		# Before its monitor could act on it: kill(-1) would take this test's every process.
+		depot_kill
+		false
+	fi
+	[ "$code" = bad_request ]
+	wait_for task_is "$task" canceled 10s
+}
+
+@test "a hand-started worker stopped and declared missing: what its task started, also what escaped with setsid, is killed before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0"
+	write_escapee
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	submit --lock r1 -- sh -c "setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	start_hand_worker h2
+	wait_for worker_is h2 online
+	submit_next
+
+	kill -STOP "$h1"
+	wait_for task_is "$task" canceled 10s
+	kill -CONT "$h1"
+	[ "$(task_reason "$task")" = worker-missing ]
+	pid_gone "$esc"
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+}
+
+@test "when cancel_grace runs out on a hand-started worker, depotd kills what its task started, also what escaped with setsid, before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0"
+	write_escapee
+	start_hand_worker h1
+	wait_for worker_is h1 online
+	# SIGTERM ignored, by the command and (inherited) all it starts: only SIGKILL ends them.
+	submit --lock r1 -- sh -c "trap '' TERM; setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; while :; do sleep 0.05; done"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	submit_next
+
+	ctl task cancel "$task" >/dev/null
+	wait_for task_is "$task" canceled 10s
+	pid_gone "$esc"
+	grep -q "did not stop it within cancel_grace" "$DIR/depotd.log"
+	wait_for task_is "$NEXT" completed 15s
+	no_overlap
+}
+
+@test "a supervised worker stopped and declared missing is killed with what its task started, also what escaped with setsid, before the next holder of its lock starts" {
+	depot_start
+	write_escapee
+	submit --lock r1 -- sh -c "setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	submit_next
+
+	kill -STOP "$(worker_pid "$(worker_of_task "$task")")"
+	wait_for task_is "$task" canceled 10s
+	[ "$(task_reason "$task")" = worker-missing ]
+	pid_gone "$esc"
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+}
