@@ -23,6 +23,7 @@ struct depotd *D;
 /* How long closing the sockets may take once everything is recorded. */
 #define TEARDOWN_MAX_MS 2000
 
+static void *watch_main(void *arg);
 static void teardown_watch(void);
 static void teardown_done(void);
 
