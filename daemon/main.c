@@ -293,7 +293,7 @@ static void restore_waiting(struct task *t) { task_restore_waiting(t); }
  * nng 1.5's nng_close can wait for ever: its reaper blocks in
  * nni_task_wait on an aio of a pipe being destroyed (rep0 pipe_stop), so
  * nni_sock_shutdown never sees the socket's pipes go. We saw it on
- * worker.sock with a hand-started worker connected, about one stop in 200
+ * worker.sock with a hand-started worker connected, one stop in 200 to 300
  * (nanomsg/nng#1543, #1813: nng_close deadlocks up to 1.7.3; Debian 12
  * ships 1.5.2). It takes a pipe closed while a reply is still being
  * written to it (here the null answer to the worker's parked next, sent
