@@ -107,25 +107,6 @@ depotd_once() {
 	[ "$output" = waited ]
 }
 
-@test "SIGTERM stops depotd promptly (exit 0) while a hand-started worker is still connected to it" {
-	depot_init "daemon.workers = 0"
-	start_hand_worker hand1
-	# A race at close: try a few times, each a fresh start and stop.
-	for i in 1 2 3 4 5 6 7 8; do
-		depot_launch
-		wait_for worker_is hand1 online
-		run ctl run --wait -- true
-		[ "$status" -eq 0 ]
-		t0=$(now_ms)
-
-		depot_terminate
-
-		echo "round $i: exit status $DEPOT_STATUS after $(($(now_ms) - t0)) ms"
-		[ "$DEPOT_STATUS" -eq 0 ]
-		[ $(($(now_ms) - t0)) -lt 5000 ]
-	done
-}
-
 @test "SIGTERM ends depotd within cancel_grace + 2 s, round after round, with a hand-started worker connected" {
 	depot_init "daemon.workers = 0" "monitor.cancel_grace = 1s"
 	start_hand_worker hand1

@@ -27,8 +27,11 @@ lines_are() {
 	[ "$(cat "$file")" = "$(printf '%s\n' "$@")" ]
 }
 
-@test "a user's cancel of a task still canceling when depotd is SIGKILLed stands after the restart: canceled-by-user, no retry, its command never runs again" {
-	# The command ignores SIGTERM, so the task stays canceling for the worker's 5 s.
+# user_cancel_survives STOP: a user's cancel of a task still canceling (its
+# command ignores SIGTERM, so it stays so for the worker's 5 s) stands across
+# STOP (depot_kill or depot_terminate) and a restart: canceled-by-user, no
+# retry, its command never runs again.
+user_cancel_survives() {
 	depot_start "monitor.cancel_grace = 15s"
 	submit --retries 1 -- sh -c "echo start >> $DIR/trace; echo \$\$ > $DIR/cmd.pid; trap '' TERM; while :; do sleep 0.1; done"
 	task=$ID
@@ -37,7 +40,8 @@ lines_are() {
 	ctl task cancel "$task"
 	[ "$(task_state "$task")" = canceling ]
 
-	depot_kill
+	"$1"
+	[ "$1" = depot_kill ] || [ "$DEPOT_STATUS" -eq 0 ]
 	depot_launch
 
 	# Recovery is done before depotd answers: what it decided is visible at once.
@@ -52,27 +56,12 @@ lines_are() {
 	[ "$(starts "$DIR/trace")" -eq 1 ]
 }
 
+@test "a user's cancel of a task still canceling when depotd is SIGKILLed stands after the restart: canceled-by-user, no retry, its command never runs again" {
+	user_cancel_survives depot_kill
+}
+
 @test "a user's cancel of a task still canceling when depotd gets SIGTERM stands: canceled-by-user, not daemon-stopped, and not retried" {
-	depot_start "monitor.cancel_grace = 15s"
-	submit --retries 1 -- sh -c "echo start >> $DIR/trace; echo \$\$ > $DIR/cmd.pid; trap '' TERM; while :; do sleep 0.1; done"
-	task=$ID
-	wait_for task_is "$task" running
-	wait_for file_has "$DIR/cmd.pid"
-	ctl task cancel "$task"
-	[ "$(task_state "$task")" = canceling ]
-
-	depot_terminate
-	[ "$DEPOT_STATUS" -eq 0 ]
-	depot_launch
-
-	[ "$(task_state "$task")" = canceled ]
-	[ "$(task_reason "$task")" = canceled-by-user ]
-	[ -z "$(retry_id "$task")" ]
-	wait_for pid_gone "$(cat "$DIR/cmd.pid")" 10s
-	run ctl run --wait -- sleep 1.5
-	[ "$status" -eq 0 ]
-	[ -z "$(retry_id "$task")" ]
-	[ "$(starts "$DIR/trace")" -eq 1 ]
+	user_cancel_survives depot_terminate
 }
 
 @test "a task that timed out and is still canceling when depotd is SIGKILLed ends failed (timeout) after the restart and is not retried: timeouts are not retriable" {
