@@ -13,7 +13,6 @@
 #define TASK_ARGV_MAX 1024
 #define TASK_NAME_MAX 200
 #define TASK_RESOURCES_MAX 64
-#define TASK_LIMIT_MAX 100000
 #define TASK_RETRIES_MAX 100
 /* How often `task log -f` asks for more output. */
 #define TASK_FOLLOW_MS 200
@@ -428,9 +427,9 @@ int cmd_task_list(struct ctl_ctx *ctx, struct ctl_args *a)
 		char *end;
 
 		n = strtoll(limit, &end, 10);
-		if (*limit == '\0' || *end != '\0' || n < 1 || n > TASK_LIMIT_MAX)
+		if (*limit == '\0' || *end != '\0' || n < 1 || n > TASK_LIST_MAX)
 			return ctl_usage_error(a->cmd, "invalid limit '%s' for --limit: "
-			    "expected 1 to %d", limit, TASK_LIMIT_MAX);
+			    "expected 1 to %d", limit, TASK_LIST_MAX);
 	}
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    (state != NULL && cJSON_AddStringToObject(req, "state", state) == NULL) ||

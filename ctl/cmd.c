@@ -126,7 +126,9 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "resource", .short_name = 'r', .arg = "R",
 			  .help = "only tasks that reserve resource R" },
 			{ .name = "limit", .short_name = 'n', .arg = "N",
-			  .help = "at most N tasks, 1 to 100000 (default 1000)" },
+			  .help = "at most N tasks, 1 to 100000 (default 1000); "
+			  "depotd sends them 500 a request, so it answers "
+			  "others meanwhile" },
 		},
 		.args_min = 0, .args_max = 0,
 		.exec = cmd_task_list,

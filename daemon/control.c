@@ -339,24 +339,66 @@ static void h_task_submit(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, task_json_by_id(id));
 }
 
+/* What a task.list page collects: the tasks' JSON, and whether one more row was there. */
+struct list_page {
+	cJSON *arr;
+	int n, max, more;
+	int64_t last;
+};
+
+static void list_add(struct task *t, void *arg)
+{
+	struct list_page *p = arg;
+	struct task *live;
+	cJSON *o;
+
+	if (p->n == p->max) {
+		p->more = 1;
+	} else {
+		/* A task in memory is newer than its row (progress, stalled). */
+		live = task_find(t->id);
+		if ((o = task_to_json(live ? live : t)) != NULL)
+			cJSON_AddItemToArray(p->arr, o);
+		p->last = t->id;
+		p->n++;
+	}
+	task_free(t);
+}
+
+/*
+ * One page of at most TASK_LIST_PAGE tasks, read by one statement, so that
+ * a large listing never holds the loop (issue 10 item 8). When the limit
+ * asks for more and more exist, the reply's "next" holds the args for the
+ * rest: {"cursor": the last id sent, "limit": what is left of it}.
+ */
 static void h_task_list(struct conn *conn, struct request *rq)
 {
-	int64_t *ids = NULL;
-	size_t n = 0;
-	cJSON *arr;
+	struct list_page p = { .arr = cJSON_CreateArray() };
+	cJSON *r, *next;
 
-	if (store_list_ids(D->store, rq->state, rq->resource, (int)rq->limit, &ids, &n) < 0) {
+	p.max = rq->limit < TASK_LIST_PAGE ? (int)rq->limit : TASK_LIST_PAGE;
+	if (p.arr == NULL || store_list_tasks(D->store, rq->state, rq->resource, rq->cursor,
+	    p.max + (rq->limit > p.max), list_add, &p) < 0) {
+		cJSON_Delete(p.arr);
 		server_reply_err(conn, ERR_INTERNAL, "listing tasks: %s", store_errmsg(D->store));
 		return;
 	}
-	arr = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++) {
-		cJSON *t = task_json_by_id(ids[i]);
-		if (t)
-			cJSON_AddItemToArray(arr, t);
+	if (!p.more) {
+		server_reply_ok(conn, p.arr);
+		return;
 	}
-	free(ids);
-	server_reply_ok(conn, arr);
+	if ((r = cJSON_CreateObject()) == NULL || (next = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(r);
+		cJSON_Delete(p.arr);
+		server_reply_err(conn, ERR_INTERNAL, "listing tasks: out of memory");
+		return;
+	}
+	cJSON_AddBoolToObject(r, "ok", 1);
+	cJSON_AddItemToObject(r, "result", p.arr);
+	cJSON_AddNumberToObject(next, "cursor", (double)p.last);
+	cJSON_AddNumberToObject(next, "limit", (double)(rq->limit - p.n));
+	cJSON_AddItemToObject(r, "next", next);
+	server_reply(conn, r);
 }
 
 static void h_task_show(struct conn *conn, struct request *rq)

@@ -200,9 +200,13 @@ int store_load_waiting(struct store *st, void (*fn)(struct task *t));
 /* Task JSON for one id from the database (final tasks), or NULL. */
 cJSON *store_task_json(struct store *st, int64_t id);
 struct task *store_load_task(struct store *st, int64_t id);
-/* Ids of tasks, newest first; state may be NULL or "active", resource NULL. */
-int store_list_ids(struct store *st, const char *state, const char *resource,
-    int limit, int64_t **ids, size_t *n);
+/*
+ * Calls fn for at most limit tasks with ids below before, newest first (a
+ * fresh struct task each, fn's to free); state may be NULL or "active",
+ * resource NULL. One cached statement a call. Returns the count, or -1.
+ */
+int store_list_tasks(struct store *st, const char *state, const char *resource,
+    int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg);
 int store_check(struct store *st, char *msg, size_t msglen);
 /* The connection, for modules with their own queries (repos.c). */
 struct sqlite3 *store_db(struct store *st);
@@ -273,6 +277,7 @@ struct request {
 	const char *name;		/* repository or schedule, repo_name_valid */
 	const char *state, *resource;	/* task.list filters; NULL: any */
 	int64_t id, limit, offset, max;
+	int64_t cursor;			/* task.list: ids below it; INT64_MAX when not given */
 	int64_t *ids;			/* task.cancel, task.wait */
 	size_t nids;
 	int64_t timeout_ms;		/* task.wait; -1 when not given */

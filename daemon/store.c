@@ -11,7 +11,17 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
+	sqlite3_stmt *load_task;
+	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
+	sqlite3_stmt *list[3][2];
 };
+
+static int sql_ok(struct store *st, int rc);
+
+/* Every column a struct task is read back from, in row_to_task's order. */
+#define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
+	" started_at, finished_at, timeout_ms, progress, error, result, schedule," \
+	" retry_of, after_id, retries, not_before, cancel"
 
 /*
  * Each entry migrates from user_version i to i+1, inside the transaction
@@ -158,7 +168,9 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    prepare(st, "DELETE FROM reservations WHERE task_id = ?",
 	    &st->del_res, e, sizeof e) < 0 ||
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
-	    " VALUES (?, ?, ?)", &st->add_res, e, sizeof e) < 0) {
+	    " VALUES (?, ?, ?)", &st->add_res, e, sizeof e) < 0 ||
+	    prepare(st, "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
+	    &st->load_task, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s: %s", path, e);
 		goto fail;
 	}
@@ -178,6 +190,10 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->finish_task);
 	sqlite3_finalize(st->del_res);
 	sqlite3_finalize(st->add_res);
+	sqlite3_finalize(st->load_task);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 2; j++)
+			sqlite3_finalize(st->list[i][j]);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -405,11 +421,6 @@ static enum lock_mode mode_of(const char *s)
 	return s && strcmp(s, "shared") == 0 ? LOCK_SHARED : LOCK_EXCLUSIVE;
 }
 
-/* Every column a struct task is read back from, in row_to_task's order. */
-#define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
-	" started_at, finished_at, timeout_ms, progress, error, result, schedule," \
-	" retry_of, after_id, retries, not_before, cancel"
-
 static char *column_strdup(sqlite3_stmt *q, int col)
 {
 	const char *text = (const char *)sqlite3_column_text(q, col);
@@ -506,16 +517,15 @@ int store_load_waiting(struct store *st, void (*fn)(struct task *t))
 
 struct task *store_load_task(struct store *st, int64_t id)
 {
+	sqlite3_stmt *q = st->load_task;
 	struct task *t = NULL;
-	sqlite3_stmt *q;
+	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-	    -1, &q, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_int64(q, 1, id);
-	if (sqlite3_step(q) == SQLITE_ROW)
+	if (sql_ok(st, sqlite3_bind_int64(q, 1, id)) &&
+	    sql_ok(st, rc = sqlite3_step(q)) && rc == SQLITE_ROW)
 		t = row_to_task(q);
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
 	return t;
 }
 
@@ -528,39 +538,69 @@ cJSON *store_task_json(struct store *st, int64_t id)
 	return o;
 }
 
-int store_list_ids(struct store *st, const char *state, const char *resource,
-    int limit, int64_t **ids, size_t *n)
+/*
+ * A bind's or a step's result, checked in one place: 1 when it went well,
+ * else 0 with the failure logged (store_errmsg still says it).
+ */
+static int sql_ok(struct store *st, int rc)
 {
-	sqlite3_stmt *q;
-	char sql[512];
-	size_t cap = 64;
-	int rc, col = 1;
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 1;
+	log_error("database: %s (%s)", sqlite3_errmsg(st->db), sqlite3_errstr(rc));
+	return 0;
+}
 
-	snprintf(sql, sizeof sql, "SELECT id FROM tasks WHERE 1%s%s ORDER BY id DESC LIMIT ?",
-	    state == NULL ? "" : strcmp(state, "active") == 0 ?
-	    " AND state IN ('waiting', 'running', 'canceling')" : " AND state = ?",
-	    resource == NULL ? "" : " AND EXISTS (SELECT 1 FROM json_each(tasks.resources)"
-	    " WHERE json_extract(value, '$.name') = ?)");
-	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	if (state != NULL && strcmp(state, "active") != 0)
-		sqlite3_bind_text(q, col++, state, -1, SQLITE_STATIC);
-	if (resource != NULL)
-		sqlite3_bind_text(q, col++, resource, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, col, limit);
-	*n = 0;
-	*ids = malloc(cap * sizeof **ids);
-	while (*ids != NULL && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (*n == cap) {
-			int64_t *grown = realloc(*ids, (cap *= 2) * sizeof **ids);
-			if (grown == NULL)
-				break;
-			*ids = grown;
-		}
-		(*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+/* The cached statement for a filter: one per shape, so a page costs no prepare. */
+static sqlite3_stmt *list_stmt(struct store *st, int by_state, int by_resource)
+{
+	char sql[1024], e[512];
+	sqlite3_stmt **q = &st->list[by_state][by_resource];
+
+	if (*q != NULL)
+		return *q;
+	/* ?1 the cursor, ?2 the state, ?3 the resource, ?4 the limit. */
+	snprintf(sql, sizeof sql, "SELECT " TASK_COLUMNS " FROM tasks WHERE id < ?1%s%s"
+	    " ORDER BY id DESC LIMIT ?4",
+	    by_state == 0 ? "" : by_state == 1 ?
+	    " AND state IN ('waiting', 'running', 'canceling')" : " AND state = ?2",
+	    by_resource ? " AND EXISTS (SELECT 1 FROM json_each(tasks.resources)"
+	    " WHERE json_extract(value, '$.name') = ?3)" : "");
+	if (prepare(st, sql, q, e, sizeof e) < 0) {
+		log_error("database: %s", e);
+		*q = NULL;
 	}
-	sqlite3_finalize(q);
-	return *ids == NULL ? -1 : 0;
+	return *q;
+}
+
+int store_list_tasks(struct store *st, const char *state, const char *resource,
+    int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg)
+{
+	int by_state = state == NULL ? 0 : strcmp(state, "active") == 0 ? 1 : 2;
+	sqlite3_stmt *q = list_stmt(st, by_state, resource != NULL);
+	int rc = SQLITE_OK, n = 0, ok;
+
+	if (q == NULL)
+		return -1;
+	ok = sql_ok(st, sqlite3_bind_int64(q, 1, before)) &&
+	    (by_state != 2 || sql_ok(st, sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC))) &&
+	    (resource == NULL ||
+	    sql_ok(st, sqlite3_bind_text(q, 3, resource, -1, SQLITE_STATIC))) &&
+	    sql_ok(st, sqlite3_bind_int(q, 4, limit));
+	while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct task *t = row_to_task(q);
+
+		if (t == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		fn(t, arg);
+		n++;
+	}
+	ok = ok && sql_ok(st, rc);
+	/* Reset at once: a statement left stepping would hold the WAL snapshot. */
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return ok ? n : -1;
 }
 
 int store_check(struct store *st, char *msg, size_t msglen)

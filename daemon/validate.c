@@ -444,11 +444,14 @@ static int check_task_list(const cJSON *args, struct request *rq, char *err, siz
 {
 	enum task_state s;
 
-	rq->limit = 1000;
+	rq->limit = TASK_LIST_DEFAULT;
+	rq->cursor = INT64_MAX;
 	if (validate_string(args, "state", 0, 16, &rq->state, err, errlen) < 0 ||
 	    validate_string(args, "resource", 0, DEPOT_RESOURCE_MAX, &rq->resource,
 	    err, errlen) < 0 ||
-	    validate_int(args, "limit", 0, 1, 100000, &rq->limit, err, errlen) < 0)
+	    validate_int(args, "limit", 0, 1, TASK_LIST_MAX, &rq->limit, err, errlen) < 0 ||
+	    validate_int(args, "cursor", 0, 1, INT64_C(9000000000000000), &rq->cursor,
+	    err, errlen) < 0)
 		return -1;
 	if (rq->state != NULL && strcmp(rq->state, "active") != 0 &&
 	    task_state_parse(rq->state, &s) < 0) {

@@ -68,18 +68,21 @@ static int client_dial(struct depot_client *c)
 	return 0;
 }
 
-enum client_status client_call(struct depot_client *c, const char *cmd,
+/* One request and its reply; args is borrowed. */
+static enum client_status client_call_once(struct depot_client *c, const char *cmd,
     cJSON *args, int timeout_ms, cJSON **reply, char *err, size_t errlen)
 {
 	cJSON *req = cJSON_CreateObject();
-	char *text, *buf = NULL;
+	char *text = NULL, *buf = NULL;
 	size_t len = 0;
 	int rv;
 
 	*reply = NULL;
-	cJSON_AddStringToObject(req, "cmd", cmd);
-	cJSON_AddItemToObject(req, "args", args != NULL ? args : cJSON_CreateObject());
-	text = cJSON_PrintUnformatted(req);
+	if (req != NULL && cJSON_AddStringToObject(req, "cmd", cmd) != NULL) {
+		cJSON_AddItemToObject(req, "args", args);
+		text = cJSON_PrintUnformatted(req);
+		cJSON_DetachItemFromObjectCaseSensitive(req, "args");
+	}
 	cJSON_Delete(req);
 	if (text == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -115,6 +118,52 @@ enum client_status client_call(struct depot_client *c, const char *cmd,
 		return CLIENT_ERROR;
 	}
 	return CLIENT_OK;
+}
+
+/*
+ * A page's reply carries "next": the args that fetch the rest. Asks for
+ * each page in turn, the daemon answering others between them, and
+ * appends its result to the first reply's; a page that fails ends with
+ * its own reply or status.
+ */
+enum client_status client_call(struct depot_client *c, const char *cmd,
+    cJSON *args, int timeout_ms, cJSON **reply, char *err, size_t errlen)
+{
+	cJSON *own = args != NULL ? args : cJSON_CreateObject(), *next = NULL, *page, *item, *arr;
+	enum client_status st;
+
+	if (own == NULL) {
+		*reply = NULL;
+		snprintf(err, errlen, "out of memory");
+		return CLIENT_ERROR;
+	}
+	st = client_call_once(c, cmd, own, timeout_ms, reply, err, errlen);
+	while (st == CLIENT_OK &&
+	    cJSON_IsObject(next = cJSON_DetachItemFromObjectCaseSensitive(*reply, "next")) &&
+	    cJSON_IsArray(arr = cJSON_GetObjectItemCaseSensitive(*reply, "result"))) {
+		while ((item = next->child) != NULL) {
+			cJSON_DetachItemViaPointer(next, item);
+			cJSON_DeleteItemFromObjectCaseSensitive(own, item->string);
+			cJSON_AddItemToObject(own, item->string, item);
+		}
+		cJSON_Delete(next);
+		next = NULL;
+		if ((st = client_call_once(c, cmd, own, timeout_ms, &page, err, errlen)) !=
+		    CLIENT_OK || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(page, "ok"))) {
+			cJSON_Delete(*reply);
+			*reply = page;
+			break;
+		}
+		while ((item = cJSON_GetObjectItemCaseSensitive(page, "result")) != NULL &&
+		    item->child != NULL)
+			cJSON_AddItemToArray(arr, cJSON_DetachItemViaPointer(item, item->child));
+		if ((next = cJSON_DetachItemFromObjectCaseSensitive(page, "next")) != NULL)
+			cJSON_AddItemToObject(*reply, "next", next);
+		cJSON_Delete(page);
+	}
+	cJSON_Delete(next);
+	cJSON_Delete(own);
+	return st;
 }
 
 int client_subscribe(int *sock_id, const char *url, const char *const *topics,

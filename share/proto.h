@@ -18,6 +18,14 @@
 #define DEPOT_RESOURCE_MAX 255
 /* Longest worker name. */
 #define DEPOT_WORKER_NAME_MAX 64
+/*
+ * task.list: a request's limit when it gives none, the largest it may ask,
+ * and the most tasks one reply carries; a reply cut short by the page says
+ * in "next" the args that fetch the rest (doc/protocol.md).
+ */
+#define TASK_LIST_DEFAULT 1000
+#define TASK_LIST_MAX 100000
+#define TASK_LIST_PAGE 500
 /* How long a worker's `next` long poll is held before an empty answer. */
 #define DEPOT_NEXT_POLL_MS 5000
 

@@ -905,12 +905,52 @@ static void request_fills_checked_values_and_defaults(void **state)
 	cJSON_Delete(req);
 }
 
+/* task.list: a cursor is an id (1 and up, whole); without one the listing starts at the newest. */
+static void task_list_takes_a_cursor_and_defaults_to_the_newest(void **state)
+{
+	static const char *const bad[] = {
+		"{\"cursor\": 0}", "{\"cursor\": -3}", "{\"cursor\": 1.5}",
+		"{\"cursor\": \"12\"}", "{\"cursor\": 1e300}",
+	};
+	struct request rq;
+	char err[256], json[128];
+	cJSON *req;
+
+	(void)state;
+	req = parse("{\"cmd\": \"task.list\"}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), 0);
+	assert_int_equal(rq.cursor, INT64_MAX);
+	assert_int_equal(rq.limit, TASK_LIST_DEFAULT);
+	request_free(&rq);
+	cJSON_Delete(req);
+	req = parse("{\"cmd\": \"task.list\", \"args\": {\"cursor\": 1201, \"limit\": 100000}}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), 0);
+	assert_int_equal(rq.cursor, 1201);
+	assert_int_equal(rq.limit, 100000);
+	request_free(&rq);
+	cJSON_Delete(req);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(json, sizeof json, "{\"cmd\": \"task.list\", \"args\": %s}", bad[i]);
+		req = parse(json);
+		assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+		assert_non_null(strstr(err, "'cursor'"));
+		request_free(&rq);
+		cJSON_Delete(req);
+	}
+	req = parse("{\"cmd\": \"task.list\", \"args\": {\"limit\": 100001}}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'limit'"));
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(request_with_bad_args_still_names_its_command),
 		cmocka_unit_test(request_of_unknown_command_is_refused_by_name),
 		cmocka_unit_test(request_fills_checked_values_and_defaults),
+		cmocka_unit_test(task_list_takes_a_cursor_and_defaults_to_the_newest),
 		cmocka_unit_test(minimal_exec_request_is_accepted_and_filled_in),
 		cmocka_unit_test(full_exec_request_fills_name_resources_and_timeout),
 		cmocka_unit_test(resource_mode_defaults_to_exclusive),
