@@ -168,3 +168,14 @@ crash_online() {
 	depot_launch
 	[ "$(old_or_new)" = new ]
 }
+
+@test "killed after DIR was moved aside, then an empty DIR made (as systemd's StateDirectory= would): the old data still comes back" {
+	crashed_setup
+	MAX_BEFORE=$(max_task_id)
+	depot_terminate
+	run env DEPOT_TEST_CRASH_AT=1 "$DEPOT_BIN/depotd" --restore "$ARCHIVE" -d "$DIR"
+	[ "$status" -ne 0 ]
+	[ ! -e "$DIR" ]
+	mkdir -m 0700 "$DIR"
+	check_after_crash old
+}
