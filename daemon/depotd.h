@@ -310,6 +310,8 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 void snapshot_task_ended(const struct task *t, int completed);
 int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen);
 int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg);
+/* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
+int restore_recover(const char *dir);
 
 /* sched.c */
 cJSON *sched_json(const char *name);

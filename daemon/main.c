@@ -536,6 +536,9 @@ int main(int argc, char **argv)
 		}
 		return worker_main(dir, worker, parent);
 	}
+	/* A restore killed while swapping DIR: finished or undone before DIR (and its depot.conf) is read. */
+	if (restore_recover(dir) < 0)
+		return 1;
 	config_defaults(&cfg);
 	paths_join(conf, sizeof conf, dir, "depot.conf");
 	if (config_load(conf, &cfg, err, sizeof err) < 0) {

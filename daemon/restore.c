@@ -219,68 +219,406 @@ static const char distrust_note[] = "the archive is not authenticated by this de
     "depot.conf.restored; review them, then 'depotctl schedule enable NAME'";
 
 /*
+ * A swap's intent record, DIR.swap (DESIGN §9): written and made durable
+ * before the first rename, removed once the swap is complete and durable.
+ * It names the restore's staging directories, the task id floor, and every
+ * rename of the swap, in order:
+ *
+ *   depot-swap 1
+ *   ids N
+ *   staging PATH
+ *   pub_staging PATH
+ *   step FROM<TAB>TO
+ *   ...
+ *
+ * A start that finds one (restore_recover) finishes or undoes the swap a
+ * kill interrupted. The direction is decided by one rename, staging → DIR,
+ * which is atomic: once the staging directory is gone, the new data is
+ * whole in DIR and the swap rolls forward (the carried run/, backups/,
+ * backup.key, depot.conf and the publish dir follow, and the ids are
+ * raised); while it is still there, every rename done is undone and the old
+ * data comes back. Each step is redone or undone only when its source is
+ * there and its target is not, so running recovery again after a kill in
+ * the middle of it is harmless.
+ */
+#define SWAP_MAX_STEPS 8
+
+struct swap_step {
+	char from[4300], to[4300];
+};
+
+struct swap_plan {
+	char dir[4200], staging[4300], pub_staging[4300];
+	int64_t ids;
+	struct swap_step step[SWAP_MAX_STEPS];
+	int nstep;
+};
+
+/* Test only: DEPOT_TEST_CRASH_AT=N kills this process right after the Nth rename of a swap (0: after its intent record). */
+static void swap_crash_point(int n)
+{
+	const char *at = getenv("DEPOT_TEST_CRASH_AT");
+
+	if (at != NULL && *at != '\0' && atoi(at) == n) {
+		log_warn("restore: DEPOT_TEST_CRASH_AT=%d: killing this process (a test)", n);
+		raise(SIGKILL);
+	}
+}
+
+static void parent_of(const char *path, char *out, size_t n)
+{
+	char *slash;
+
+	snprintf(out, n, "%s", path);
+	if ((slash = strrchr(out, '/')) == NULL)
+		snprintf(out, n, ".");
+	else if (slash == out)
+		out[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+/* fsync path's parent directory, so that a rename of path survives a crash. */
+static void sync_parent(const char *path)
+{
+	char parent[4300];
+
+	parent_of(path, parent, sizeof parent);
+	if (fs_sync_dir(parent) < 0)
+		log_warn("restore: syncing %s: %s", parent, strerror(errno));
+}
+
+static void swap_record_path(const char *dir, char *out, size_t n)
+{
+	snprintf(out, n, "%s.swap", dir);
+}
+
+/*
+ * Writes the plan to DIR.swap durably (temporary name, fsync, rename, fsync
+ * of the parent); the fd returned holds a write lock on it for as long as
+ * the swap runs, so that no other start mistakes a live swap for a killed one.
+ */
+static int swap_record_write(const struct swap_plan *p, char *err, size_t errlen)
+{
+	char path[4300], tmp[4400];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	FILE *f;
+	int fd, ok;
+
+	swap_record_path(p->dir, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+	    fcntl(fd, F_SETLK, &fl) < 0 || (f = fdopen(dup(fd), "w")) == NULL) {
+		snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f, "depot-swap 1\nids %lld\nstaging %s\npub_staging %s\n", (long long)p->ids,
+	    p->staging, p->pub_staging);
+	for (int i = 0; i < p->nstep; i++)
+		fprintf(f, "step %s\t%s\n", p->step[i].from, p->step[i].to);
+	ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
+		unlink(tmp);
+		close(fd);
+		return -1;
+	}
+	sync_parent(path);
+	return fd;
+}
+
+/* The swap is complete (or undone) and durable: its record goes. */
+static void swap_record_remove(const char *dir, int fd)
+{
+	char path[4300];
+
+	swap_record_path(dir, path, sizeof path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_error("restore: removing %s: %s", path, strerror(errno));
+	sync_parent(path);
+	if (fd >= 0)
+		close(fd);
+}
+
+static int swap_record_read(const char *path, struct swap_plan *p)
+{
+	char line[9000], *tab, *nl;
+	FILE *f;
+	int ok = 0;
+
+	memset(p, 0, sizeof *p);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;	/* cut short: not a record this code wrote whole */
+		*nl = '\0';
+		if (strcmp(line, "depot-swap 1") == 0)
+			ok = 1;
+		else if (strncmp(line, "ids ", 4) == 0)
+			p->ids = strtoll(line + 4, NULL, 10);
+		else if (strncmp(line, "staging ", 8) == 0)
+			snprintf(p->staging, sizeof p->staging, "%s", line + 8);
+		else if (strncmp(line, "pub_staging ", 12) == 0)
+			snprintf(p->pub_staging, sizeof p->pub_staging, "%s", line + 12);
+		else if (strncmp(line, "step ", 5) == 0 && (tab = strchr(line, '\t')) != NULL &&
+		    p->nstep < SWAP_MAX_STEPS) {
+			*tab = '\0';
+			snprintf(p->step[p->nstep].from, sizeof p->step[0].from, "%s", line + 5);
+			snprintf(p->step[p->nstep].to, sizeof p->step[0].to, "%s", tab + 1);
+			p->nstep++;
+		}
+	}
+	fclose(f);
+	return ok && p->staging[0] != '\0' && p->nstep > 0 ? 0 : -1;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* Task ids of the new database start above the old data's, so none is ever reused. */
+static int raise_ids(const char *dir, int64_t floor, char *err, size_t errlen)
+{
+	char path[4300], sql[200];
+	sqlite3 *db = NULL;
+	int rc = 0;
+
+	if (floor <= 0)
+		return 0;
+	snprintf(path, sizeof path, "%s/depot.db", dir);
+	snprintf(sql, sizeof sql,
+	    "INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('tasks', 0);"
+	    "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks'",
+	    (long long)floor);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+	    sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "keeping task ids above %lld in %s: %s", (long long)floor, path,
+		    sqlite3_errmsg(db));
+		rc = -1;
+	}
+	sqlite3_close(db);
+	return rc;
+}
+
+/* The directories every data directory has, whatever the archive held. */
+static void make_subdirs(const char *dir)
+{
+	const char *subdirs[] = { "tmp", "logs", "content", "publish", "run" };
+	char to[4300];
+
+	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+		snprintf(to, sizeof to, "%s/%s", dir, subdirs[i]);
+		mkdir(to, strcmp(subdirs[i], "content") == 0 || strcmp(subdirs[i], "publish") == 0 ?
+		    0755 : 0700);
+	}
+}
+
+/* Every directory a step renamed in, fsynced, so that the renames survive a power loss. */
+static void sync_steps(const struct swap_plan *p)
+{
+	for (int i = 0; i < p->nstep; i++) {
+		sync_parent(p->step[i].from);
+		sync_parent(p->step[i].to);
+	}
+}
+
+/*
  * Swaps staging in for dir; the old data stays as DIR.pre-restore-TIMESTAMP.
  * What no backup holds moves across with the data directory: the running
  * daemon's run/ (sockets, pid lock) when keep_run, and backups/. When
  * pub_staging is not empty, it replaces pub (a [publish] dir outside the
  * data directory) the same way. All or nothing: if any step fails, every
- * step before it is undone, in reverse.
+ * step before it is undone, in reverse; a kill at any point is finished or
+ * undone at the next start from the intent record (restore_recover).
  */
 static int swap_in(const char *dir, const char *staging, const char *pub, const char *pub_staging,
-    int keep_run, int trusted, char *kept, size_t keptlen, char *err, size_t errlen)
+    int keep_run, int trusted, int64_t old_max, char *kept, size_t keptlen, char *err,
+    size_t errlen)
 {
 	/* run/ first: it is left behind when there is no running daemon's to keep. */
 	const char *carried[] = { "run", "backups", BACKUP_KEY_FILE, "depot.conf" };
 	size_t ncarried = trusted ? 3 : 4;
-	const char *subdirs[] = { "tmp", "logs", "content", "publish", "run" };
-	char when[32], from[4300], to[4300], pub_kept[4300] = "";
-	struct { char from[4300], to[4300]; } done[6];
-	int ndone = 0, had_dir = access(dir, F_OK) == 0;
+	char when[32], from[4300], to[4300], pub_kept[4300];
+	struct swap_plan *p;
+	int ndone = 0, fd, had_dir = access(dir, F_OK) == 0;
 	time_t now = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(kept, keptlen, "%s.pre-restore-%s", dir, when);
-	/* Each rename, remembered so that it can be undone. */
-#define STEP(a, b) do { \
-		if (rename((a), (b)) < 0) { \
-			snprintf(err, errlen, "moving %s to %s: %s", (a), (b), strerror(errno)); \
-			goto undo; \
-		} \
-		snprintf(done[ndone].from, sizeof done[ndone].from, "%s", (a)); \
-		snprintf(done[ndone].to, sizeof done[ndone].to, "%s", (b)); \
-		ndone++; \
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(p->dir, sizeof p->dir, "%s", dir);
+	snprintf(p->staging, sizeof p->staging, "%s", staging);
+	snprintf(p->pub_staging, sizeof p->pub_staging, "%s", pub_staging);
+	p->ids = old_max;
+	/* Every rename, planned before the first, so that a kill can be finished or undone. */
+#define PLAN(a, b) do { \
+		snprintf(p->step[p->nstep].from, sizeof p->step[0].from, "%s", (a)); \
+		snprintf(p->step[p->nstep].to, sizeof p->step[0].to, "%s", (b)); \
+		p->nstep++; \
 	} while (0)
 	if (had_dir)
-		STEP(dir, kept);
-	STEP(staging, dir);
+		PLAN(dir, kept);
+	PLAN(staging, dir);
 	for (size_t i = keep_run ? 0 : 1; had_dir && i < ncarried; i++) {
 		snprintf(from, sizeof from, "%s/%s", kept, carried[i]);
 		snprintf(to, sizeof to, "%s/%s", dir, carried[i]);
-		/* Nothing of these names is there: the archive holds none, and distrust() moved depot.conf. */
-		if (access(from, F_OK) == 0)
-			STEP(from, to);
+		/*
+		 * Planned from what DIR holds now (to), before it becomes kept. Nothing
+		 * of these names is in staging: the archive holds none, and
+		 * distrust() moved depot.conf.
+		 */
+		if (access(to, F_OK) == 0)
+			PLAN(from, to);
 	}
 	if (pub_staging[0] != '\0') {
 		snprintf(pub_kept, sizeof pub_kept, "%s.pre-restore-%s", pub, when);
 		if (access(pub, F_OK) == 0)
-			STEP(pub, pub_kept);
-		STEP(pub_staging, pub);
+			PLAN(pub, pub_kept);
+		PLAN(pub_staging, pub);
 	}
-#undef STEP
-	for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-		snprintf(to, sizeof to, "%s/%s", dir, subdirs[i]);
-		mkdir(to, strcmp(subdirs[i], "content") == 0 || strcmp(subdirs[i], "publish") == 0 ?
-		    0755 : 0700);
+#undef PLAN
+	for (int i = 0; i < p->nstep; i++)
+		if (strpbrk(p->step[i].from, "\t\n") != NULL || strpbrk(p->step[i].to, "\t\n") != NULL) {
+			snprintf(err, errlen, "%s: a tab or newline in the path", p->step[i].from);
+			free(p);
+			return -1;
+		}
+	if ((fd = swap_record_write(p, err, errlen)) < 0) {
+		free(p);
+		return -1;
 	}
+	swap_crash_point(0);
+	for (; ndone < p->nstep; ndone++) {
+		if (rename(p->step[ndone].from, p->step[ndone].to) < 0) {
+			snprintf(err, errlen, "moving %s to %s: %s", p->step[ndone].from,
+			    p->step[ndone].to, strerror(errno));
+			goto undo;
+		}
+		swap_crash_point(ndone + 1);
+	}
+	make_subdirs(dir);
+	sync_steps(p);
+	/* The ids first: the record goes only once nothing is left to do. */
+	if (raise_ids(dir, old_max, err, errlen) < 0)
+		log_error("restore: %s", err);
+	swap_record_remove(dir, fd);
+	free(p);
 	return 0;
 undo:
 	while (ndone-- > 0)
-		if (rename(done[ndone].to, done[ndone].from) < 0)
-			log_error("restore: moving %s back to %s: %s", done[ndone].to,
-			    done[ndone].from, strerror(errno));
+		if (rename(p->step[ndone].to, p->step[ndone].from) < 0)
+			log_error("restore: moving %s back to %s: %s", p->step[ndone].to,
+			    p->step[ndone].from, strerror(errno));
+	sync_steps(p);
+	swap_record_remove(dir, fd);
+	free(p);
 	return -1;
+}
+
+int restore_recover(const char *dir)
+{
+	char path[4300], err[1024];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct swap_plan *p;
+	int fd, forward;
+
+	swap_record_path(dir, path, sizeof path);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("restore: opening %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		log_error("a restore is swapping %s in (%s is locked); try again when it is done",
+		    dir, path);
+		close(fd);
+		return -1;
+	}
+	if ((p = malloc(sizeof *p)) == NULL || swap_record_read(path, p) < 0) {
+		log_error("restore: %s is not a swap record this depotd can read; move it away "
+		    "after checking %s and what lies beside it", path, dir);
+		free(p);
+		close(fd);
+		return -1;
+	}
+	snprintf(p->dir, sizeof p->dir, "%s", dir);
+	/* staging → DIR is the one rename that decides: atomic, and whole once done. */
+	forward = !exists(p->staging);
+	log_warn("restore: a swap into %s was interrupted; %s", dir, forward ?
+	    "the restored data is in place: finishing it" :
+	    "the restored data was not in place yet: putting the old data back");
+	if (forward) {
+		for (int i = 0; i < p->nstep; i++)
+			if (exists(p->step[i].from) && !exists(p->step[i].to)) {
+				if (rename(p->step[i].from, p->step[i].to) < 0) {
+					log_error("restore: moving %s to %s: %s", p->step[i].from,
+					    p->step[i].to, strerror(errno));
+					free(p);
+					close(fd);
+					return -1;
+				}
+				log_info("restore: moved %s to %s", p->step[i].from, p->step[i].to);
+			}
+		make_subdirs(dir);
+		sync_steps(p);
+		if (raise_ids(dir, p->ids, err, sizeof err) < 0) {
+			log_error("restore: %s", err);
+			free(p);
+			close(fd);
+			return -1;
+		}
+	} else {
+		/*
+		 * Renames are done in order, so only those before staging → DIR can
+		 * have been: a later step's target (DIR/run, say) names the old
+		 * data's own file while DIR is still the old data.
+		 */
+		int first_not_done = 0;
+
+		while (first_not_done < p->nstep &&
+		    strcmp(p->step[first_not_done].from, p->staging) != 0)
+			first_not_done++;
+		/* An empty DIR made since the kill (systemd's StateDirectory=, say) does not stop the old data coming back. */
+		for (int i = first_not_done - 1; i >= 0; i--)
+			if (exists(p->step[i].to) &&
+			    (!exists(p->step[i].from) || rmdir(p->step[i].from) == 0)) {
+				if (rename(p->step[i].to, p->step[i].from) < 0) {
+					log_error("restore: moving %s back to %s: %s", p->step[i].to,
+					    p->step[i].from, strerror(errno));
+					free(p);
+					close(fd);
+					return -1;
+				}
+				log_info("restore: moved %s back to %s", p->step[i].to,
+				    p->step[i].from);
+			}
+		sync_steps(p);
+	}
+	swap_record_remove(dir, fd);
+	/* Only now: a staging directory gone while the record stays would read as "roll forward". */
+	if (!forward) {
+		fs_remove_tree(p->staging);
+		if (p->pub_staging[0] != '\0')
+			fs_remove_tree(p->pub_staging);
+	}
+	log_info("restore: the interrupted swap into %s is %s", dir,
+	    forward ? "finished" : "undone");
+	free(p);
+	return 0;
 }
 
 static void cancel_for_restore(struct task *t, void *ctx)
@@ -362,8 +700,8 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	/* On failure swap_in has put everything back: the daemon goes on with its old data. */
 	snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)id);
 	publish_staging_of(D->dir, D->publish_dir, suffix, pub_staging, sizeof pub_staging);
-	if ((failed = swap_in(D->dir, staging, D->publish_dir, pub_staging, 1, trusted, kept,
-	    sizeof kept, err, errlen) < 0))
+	if ((failed = swap_in(D->dir, staging, D->publish_dir, pub_staging, 1, trusted, old_max,
+	    kept, sizeof kept, err, errlen) < 0))
 		log_error("restore: %s; the data directory is unchanged", err);
 	daemon_data();	/* DIR is another directory now: open it again, and keep it private */
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", D->dir);
@@ -437,8 +775,8 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	    err, sizeof err) < 0 ||
 	    settle_database(staging, max_task_id_of(dbpath), sum.authenticated, err,
 	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||
-	    swap_in(dir, staging, publish_dir, pub_staging, 0, sum.authenticated, kept,
-	    sizeof kept, err, sizeof err) < 0) {
+	    swap_in(dir, staging, publish_dir, pub_staging, 0, sum.authenticated,
+	    max_task_id_of(dbpath), kept, sizeof kept, err, sizeof err) < 0) {
 		log_error("refusing %s: %s; nothing was changed", archive, err);
 		fs_remove_tree(staging);
 		if (pub_staging[0] != '\0')
