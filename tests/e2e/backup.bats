@@ -324,3 +324,31 @@ manifest_of() {
 	[ -f "$second" ]
 	[ "$(ls "$DIR/backups" | wc -l)" -eq 2 ]
 }
+
+# FILE.part is made new (O_EXCL | O_NOFOLLOW, 0600): whatever someone put
+# there first — a link to a file of theirs' choosing, or a file they own and
+# can read — is unlinked, never written through or reused.
+@test "a FILE.part planted as a symlink or as another user's world-readable file is never written through" {
+	depot_start
+	printf 'keep me\n' >"$WORK/victim"
+	victim_sum=$(sha_of "$WORK/victim")
+	ln -s "$WORK/victim" "$WORK/b1.tar.zst.part"
+	backup_wait -o "$WORK/b1.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(sha_of "$WORK/victim")" = "$victim_sum" ]
+	[ ! -L "$WORK/b1.tar.zst" ]
+	[ "$(stat -c '%a %u' "$WORK/b1.tar.zst")" = "600 $(id -u)" ]
+	[ ! -e "$WORK/b1.tar.zst.part" ]
+
+	# A file of another user's, mode 0666, open for reading while the backup runs.
+	install -m 0666 -o nobody /dev/null "$WORK/b2.tar.zst.part"
+	exec 7<"$WORK/b2.tar.zst.part"
+	backup_wait -o "$WORK/b2.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(stat -c '%a %u' "$WORK/b2.tar.zst")" = "600 $(id -u)" ]
+	# What the other user holds open got none of the archive.
+	[ "$(head -c 1 <&7 | wc -c)" -eq 0 ]
+	exec 7<&-
+	run ctl backup verify "$WORK/b2.tar.zst"
+	[ "$status" -eq 0 ]
+}
