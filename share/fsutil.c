@@ -83,6 +83,64 @@ int fs_sync_dir(const char *dir)
 	return rc;
 }
 
+/*
+ * openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or, where the call is
+ * missing (Linux before 5.6, or valgrind 3.19, which does not know it), the
+ * same walk by hand: one component at a time through the fd of the one
+ * before, each opened O_NOFOLLOW (ELOOP on a link), ".." and absolute paths
+ * refused (EXDEV).
+ */
+int fs_beneath_walk_only;
+
+static int openat2_beneath(int dirfd, const char *path, struct open_how *how)
+{
+	char buf[4096], *p, *next;
+	int cur = dirfd, fd = -1;
+
+	if (!fs_beneath_walk_only &&
+	    ((fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how)) >= 0 || errno != ENOSYS))
+		return fd;
+	if (path[0] == '/') {
+		errno = EXDEV;
+		return -1;
+	}
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf;; p = next) {
+		int last;
+		next = p + strcspn(p, "/");
+		if (*next == '/')
+			*next++ = '\0';
+		while (*next == '/')
+			next++;
+		last = *next == '\0';
+		if (strcmp(p, "..") == 0) {
+			errno = EXDEV;
+			fd = -1;
+		} else if (!last && (*p == '\0' || strcmp(p, ".") == 0)) {
+			continue;
+		} else {
+			struct stat st;
+			fd = openat(cur, *p ? p : ".", last ? (int)how->flags :
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, (mode_t)how->mode);
+			/* A link on the way reads as ENOTDIR with O_DIRECTORY: say it is a link, as openat2 does. */
+			if (fd < 0 && errno == ENOTDIR && !last &&
+			    fstatat(cur, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				errno = ELOOP;
+		}
+		if (cur != dirfd) {
+			int e = errno;
+			close(cur);
+			errno = e;
+		}
+		if (fd < 0 || last)
+			return fd;
+		cur = fd;
+	}
+}
+
 int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
@@ -96,11 +154,11 @@ int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 	int fd, l;
 
 	/* glibc 2.36 has no wrapper; Linux has had the call since 5.6. */
-	if ((fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how)) >= 0 ||
+	if ((fd = openat2_beneath(dirfd, path, &how)) >= 0 ||
 	    errno != ENOTDIR || !(flags & O_DIRECTORY))
 		return fd;
 	/* O_DIRECTORY with O_NOFOLLOW says ENOTDIR for a link at the end: say it is a link. */
-	if ((l = (int)syscall(SYS_openat2, dirfd, path, &link, sizeof link)) >= 0) {
+	if ((l = openat2_beneath(dirfd, path, &link)) >= 0) {
 		int is_link = fstat(l, &st) == 0 && S_ISLNK(st.st_mode);
 		close(l);
 		errno = is_link ? ELOOP : ENOTDIR;

@@ -20,6 +20,12 @@ int fs_sync_dir(const char *dir);
  * They fail with ELOOP (a link on the way) or EXDEV (an escape).
  */
 int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/*
+ * Where the kernel (before 5.6) or valgrind lacks openat2, the same rules
+ * are kept by a walk, one component at a time, each opened O_NOFOLLOW.
+ * Set, the walk is used always: the unit tests run both ways.
+ */
+extern int fs_beneath_walk_only;
 /* mkdir -p of path beneath dirfd, each missing component with mode; an O_DIRECTORY fd of path, or -1. */
 int fs_mkdirs_beneath(int dirfd, const char *path, mode_t mode);
 /*
