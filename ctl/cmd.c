@@ -404,13 +404,19 @@ const struct ctl_cmd cmd_table[] = {
 	{
 		.words = { "backup", "verify" },
 		.usage = "FILE",
-		.summary = "check every member of a backup archive against its manifest",
-		.help = "Reads FILE here, without the daemon, as a restore would "
-		    "first: every member's path, type, size, sha256 and link target "
-		    "must be what MANIFEST.json lists, and nothing else may be in "
-		    "it. Prints \"FILE: ok, N members, made TIME by depot VERSION\" "
-		    "and exits 0, or prints \"FILE: damaged: \" and the first bad "
-		    "member to standard error and exits 1.",
+		.summary = "decide, as a restore would, whether a backup archive may be restored",
+		.help = "Reads FILE here, without the daemon, and makes the decision a "
+		    "restore makes (the same function): every member's path, type, "
+		    "size, sha256 and link target must be what MANIFEST.json lists; "
+		    "links must stay inside publish/, resolved through the archive's "
+		    "own; depot.conf must be one depotd accepts and depot.db must pass "
+		    "its integrity check; the limits of [limits] in DIR/depot.conf "
+		    "apply. Only free space is left to the restore. Prints \"FILE: ok, "
+		    "N members, B bytes of files, made TIME by depot VERSION\", then "
+		    "whether DIR/backup.key authenticates it (a restore disables the "
+		    "schedules and sets aside the depot.conf of one it does not), and "
+		    "exits 0; or prints \"FILE: refused: \" and the first reason to "
+		    "standard error and exits 1.",
 		.args_min = 1, .args_max = 1,
 		.exec = cmd_backup_verify,
 	},
@@ -420,9 +426,12 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "queue a restore of the whole depot from a backup archive",
 		.help = "The task reserves depot exclusively, so it waits for "
 		    "running tasks to end (with --force, they are canceled with "
-		    "reason restored instead). It verifies FILE and extracts it "
-		    "beside the data directory, refusing unsafe members; a bad "
-		    "archive changes nothing. Then the daemon stops its workers, "
+		    "reason restored instead). It reads FILE once, extracting it "
+		    "beside the data directory as it makes the decision 'backup "
+		    "verify' makes, and stops before the disk would fill; a bad "
+		    "archive changes nothing. An archive DIR/backup.key does not "
+		    "authenticate comes back with its schedules disabled and its "
+		    "depot.conf kept as depot.conf.restored. Then the daemon stops its workers, "
 		    "swaps the restored data in, keeps the old data as "
 		    "DIR.pre-restore-TIMESTAMP, cancels every task the backup "
 		    "holds unfinished (reason restored) and starts again; task "

@@ -28,7 +28,7 @@ struct writer {
 	struct worker_shared *ws;
 	struct archive *a;
 	struct archive_entry_linkresolver *links;
-	int rootfd;		/* the data directory: every source is read beneath it */
+	int rootfd;		/* worker_data's: every source is read beneath the data directory */
 	int pubfd;		/* [publish] dir when it is outside the data directory, else -1 */
 	FILE *manifest;		/* MANIFEST.json as it grows, one member a line, in archive order */
 	char manifest_path[4200];
@@ -486,7 +486,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "output"));
 	const char *compression = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "compression"));
 	const char *publish_dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "publish_dir"));
-	struct writer w = { .ws = ws, .rootfd = -1, .pubfd = -1 };
+	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .pubfd = -1 };
 	char src[4200];
 	struct stat st;
 
@@ -507,8 +507,8 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		w.total += tree_bytes(src);
 	}
 	progress(&w);
-	if ((w.rootfd = open(worker_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		snprintf(w.err, sizeof w.err, "opening %s: %s", worker_dir, strerror(errno));
+	if (w.rootfd < 0)
+		snprintf(w.err, sizeof w.err, "%s is not open", worker_dir);
 	else if (publish_dir != NULL && (w.pubfd = open(publish_dir, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0 && errno != ENOENT)
 		snprintf(w.err, sizeof w.err, "opening the publish directory %s: %s", publish_dir,
@@ -525,13 +525,10 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			cJSON_AddStringToObject(*error, "message", w.err);
 			log_error("backup to %s failed: %s", output, w.err);
 		}
-		if (w.rootfd >= 0)
-			close(w.rootfd);
 		if (w.pubfd >= 0)
 			close(w.pubfd);
 		return;
 	}
-	close(w.rootfd);
 	if (w.pubfd >= 0)
 		close(w.pubfd);
 	*state = "completed";
@@ -578,24 +575,8 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		snprintf(err, sizeof err, "the restore assignment lacks its archive or staging path");
 		goto fail;
 	}
-	fs_remove_tree(staging);
-	if (pub_staging != NULL)
-		fs_remove_tree(pub_staging);
-	if (mkdir(staging, 0700) < 0) {
-		snprintf(err, sizeof err, "creating %s: %s", staging, strerror(errno));
+	if (restore_extract(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0)
 		goto fail;
-	}
-	if (pub_staging != NULL && mkdir(pub_staging, 0700) < 0) {
-		snprintf(err, sizeof err, "creating %s: %s", pub_staging, strerror(errno));
-		fs_remove_tree(staging);
-		goto fail;
-	}
-	if (backup_read_split(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0) {
-		fs_remove_tree(staging);
-		if (pub_staging != NULL)
-			fs_remove_tree(pub_staging);
-		goto fail;
-	}
 	*state = "completed";
 	*result = cJSON_CreateObject();
 	cJSON_AddStringToObject(*result, "archive", archive);

@@ -308,6 +308,16 @@ int validate_utf8(const cJSON *req, char *err, size_t errlen);
 /* restore.c */
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
 void snapshot_task_ended(const struct task *t, int completed);
+struct backup_limits;
+struct backup_summary;
+/*
+ * A restore's one pass: the staging directories (pub_staging NULL or "" when
+ * publish/ is DIR's own) made empty, the archive checked and extracted into
+ * them, and both removed again if it is refused. 0, or -1 with err.
+ */
+int restore_extract(const char *archive, const char *staging, const char *pub_staging,
+    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
+void restore_staging_remove(const char *staging, const char *pub_staging);
 int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen);
 int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg);
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */

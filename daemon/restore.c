@@ -34,6 +34,33 @@ static void publish_staging_of(const char *dir, const char *publish_dir, const c
 		snprintf(out, n, "%s%s", publish_dir, suffix);
 }
 
+void restore_staging_remove(const char *staging, const char *pub_staging)
+{
+	fs_remove_tree(staging);
+	if (pub_staging != NULL && pub_staging[0] != '\0')
+		fs_remove_tree(pub_staging);
+}
+
+int restore_extract(const char *archive, const char *staging, const char *pub_staging,
+    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
+{
+	const char *pub = pub_staging != NULL && pub_staging[0] != '\0' ? pub_staging : NULL;
+
+	/* Whatever a killed restore left under these names goes first. */
+	restore_staging_remove(staging, pub);
+	if (mkdir(staging, 0700) < 0 || (pub != NULL && mkdir(pub, 0700) < 0)) {
+		snprintf(err, errlen, "creating %s: %s", access(staging, F_OK) == 0 ? pub : staging,
+		    strerror(errno));
+		restore_staging_remove(staging, NULL);
+		return -1;
+	}
+	if (backup_read_split(archive, staging, pub, lim, sum, err, errlen) < 0) {
+		restore_staging_remove(staging, pub);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *suffix_of(const char *compression)
 {
 	return strcmp(compression, "zstd") == 0 ? ".tar.zst" :
@@ -118,18 +145,16 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 
 void snapshot_task_ended(const struct task *t, int completed)
 {
-	char path[4200], suffix[40];
+	char path[4200], pub[4200], suffix[40];
 
 	if (strcmp(t->type, "backup") == 0) {
 		snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
 		unlink(path);
 	} else if (strcmp(t->type, "restore") == 0 && !completed) {
-		snprintf(path, sizeof path, "%s.restore-%lld", D->dir, (long long)t->id);
-		fs_remove_tree(path);
 		snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)t->id);
-		publish_staging_of(D->dir, D->publish_dir, suffix, path, sizeof path);
-		if (path[0] != '\0')
-			fs_remove_tree(path);
+		snprintf(path, sizeof path, "%s%s", D->dir, suffix);
+		publish_staging_of(D->dir, D->publish_dir, suffix, pub, sizeof pub);
+		restore_staging_remove(path, pub);
 	}
 }
 
@@ -760,27 +785,19 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	snprintf(suffix, sizeof suffix, ".restore-%d", (int)getpid());
 	snprintf(staging, sizeof staging, "%s%s", dir, suffix);
 	publish_staging_of(dir, publish_dir, suffix, pub_staging, sizeof pub_staging);
-	fs_remove_tree(staging);
-	if (pub_staging[0] != '\0')
-		fs_remove_tree(pub_staging);
-	if (mkdir(staging, 0700) < 0 || (pub_staging[0] != '\0' && mkdir(pub_staging, 0700) < 0)) {
-		log_error("creating %s: %s", access(staging, F_OK) == 0 ? pub_staging : staging,
-		    strerror(errno));
-		fs_remove_tree(staging);
-		return 1;
-	}
 	log_info("verifying and extracting %s", archive);
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", dir);
-	if (backup_read_split(archive, staging, pub_staging[0] ? pub_staging : NULL, &lim, &sum,
-	    err, sizeof err) < 0 ||
+	if (restore_extract(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0) {
+		log_error("refusing %s: %s; nothing was changed", archive, err);
+		return 1;
+	}
+	if (
 	    settle_database(staging, max_task_id_of(dbpath), sum.authenticated, err,
 	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||
 	    swap_in(dir, staging, publish_dir, pub_staging, 0, sum.authenticated,
 	    max_task_id_of(dbpath), kept, sizeof kept, err, sizeof err) < 0) {
 		log_error("refusing %s: %s; nothing was changed", archive, err);
-		fs_remove_tree(staging);
-		if (pub_staging[0] != '\0')
-			fs_remove_tree(pub_staging);
+		restore_staging_remove(staging, pub_staging);
 		return 1;
 	}
 	if (!sum.authenticated)

@@ -59,11 +59,10 @@ struct reader {
 	struct archive *a;
 	const char *archive;
 	const char *dir;		/* staging directory, or NULL */
-	int dirfd;			/* staging directory; -1 when only verifying */
 	/*
-	 * Where publish/ is extracted: the staging directory's publish/, or,
-	 * when [publish] dir lives elsewhere, a staging directory beside it
-	 * (pubfd), each file system with its own free-space budget.
+	 * Where members are extracted, each file system with its own free-space
+	 * budget: [0] the staging directory (fd -1 when only verifying), [1] a
+	 * staging directory for publish/ beside a [publish] dir outside DIR.
 	 */
 	struct root {
 		int fd;
@@ -88,6 +87,11 @@ struct reader {
 	char *err;
 	size_t errlen;
 };
+
+static int extracting(const struct reader *r)
+{
+	return r->roots[0].fd >= 0;
+}
 
 void backup_limits_default(struct backup_limits *lim)
 {
@@ -389,7 +393,7 @@ static int check_parents(struct reader *r, const char *path)
 	size_t plen = slash ? (size_t)(slash - path) : 0;
 
 	if (plen == strlen(r->parent) && memcmp(path, r->parent, plen) == 0 &&
-	    (plen > 0 || r->parent_fd >= 0 || r->dirfd < 0))
+	    (plen > 0 || r->parent_fd >= 0 || !extracting(r)))
 		return 0;	/* the same parent as the member before: checked already */
 	for (size_t i = 1; i <= plen; i++) {
 		struct node *n;
@@ -411,7 +415,7 @@ static int check_parents(struct reader *r, const char *path)
 	}
 	memcpy(r->parent, path, plen);
 	r->parent[plen] = '\0';
-	if (r->dirfd >= 0) {
+	if (extracting(r)) {
 		const char *rel;
 		const struct root *root = root_of(r, r->parent, &rel);
 		if (r->parent_fd >= 0)
@@ -487,7 +491,7 @@ static int take_space(struct reader *r, const char *path, int64_t size)
 	const char *rel;
 	struct root *root;
 
-	if (r->dirfd < 0)
+	if (!extracting(r))
 		return 0;
 	root = root_of(r, path, &rel);
 	if (footprint(size) > root->space_left || root->inodes_left <= 0)
@@ -509,7 +513,7 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 		return -1;
 	if (is_conf && r->conf == NULL && (r->conf = malloc(BACKUP_MAX_CONF)) == NULL)
 		return refuse(r, "out of memory");
-	if (r->dirfd >= 0) {
+	if (extracting(r)) {
 		fd = openat(r->parent_fd, base_of(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 		/*
@@ -571,7 +575,7 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 	case BM_DIR:
 		if (take_space(r, path, 0) < 0)
 			return -1;
-		if (r->dirfd < 0)
+		if (!extracting(r))
 			return 0;
 		root_of(r, path, &rel);
 		if (rel[0] == '\0')
@@ -607,7 +611,7 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 			return refuse(r, "out of memory");
 		if (take_space(r, path, 0) < 0)
 			return -1;
-		if (r->dirfd >= 0 && symlinkat(target, r->parent_fd, base_of(path)) < 0)
+		if (extracting(r) && symlinkat(target, r->parent_fd, base_of(path)) < 0)
 			return refuse(r, "creating '%s' in the staging directory: %s", path,
 			    strerror(errno));
 		return 0;
@@ -629,7 +633,7 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		if (++((struct node *)t)->links > BACKUP_MAX_HARDLINKS)
 			return refuse(r, "member '%s' is one of more than %d hard links to '%s'", path,
 			    BACKUP_MAX_HARDLINKS, tbuf);
-		if (r->dirfd < 0)
+		if (!extracting(r))
 			return 0;
 		tfd = root_of(r, tbuf, &rel)->fd;
 		if ((tfd = fs_parent_beneath(tfd, rel, 0, base, sizeof base)) < 0)
@@ -1081,7 +1085,6 @@ static int start_extraction(struct reader *r, const char *dir, const char *publi
 {
 	if (open_root(r, &r->roots[0], dir) < 0)
 		return -1;
-	r->dirfd = r->roots[0].fd;
 	return publish_dir != NULL ? open_root(r, &r->roots[1], publish_dir) : 0;
 }
 
@@ -1120,7 +1123,7 @@ int backup_read_split(const char *archive, const char *dir, const char *publish_
 static int read_archive(const char *archive, const char *dir, const char *publish_dir,
     const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
 {
-	struct reader r = { .lim = lim, .archive = archive, .dir = dir, .dirfd = -1, .parent_fd = -1,
+	struct reader r = { .lim = lim, .archive = archive, .dir = dir, .parent_fd = -1,
 	    .roots = { { .fd = -1 }, { .fd = -1 } }, .sum = sum, .err = err, .errlen = errlen };
 	struct archive_entry *e;
 	int rc = -1, st;

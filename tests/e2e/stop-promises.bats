@@ -45,14 +45,19 @@ user_cancel_survives() {
 	depot_launch
 
 	# Recovery is done before depotd answers: what it decided is visible at once.
-	[ "$(task_state "$task")" = canceled ]
-	[ "$(task_reason "$task")" = canceled-by-user ]
-	[ -z "$(retry_id "$task")" ]
+	ended_once "$task" canceled canceled-by-user
+}
+
+# ended_once TASK STATE REASON: TASK ended so and is not retried, even after a
+# retry's 1 s back-off would have passed, and its command started only once.
+ended_once() {
+	[ "$(task_state "$1")" = "$2" ]
+	[ "$(task_reason "$1")" = "$3" ]
+	[ -z "$(retry_id "$1")" ]
 	wait_for pid_gone "$(cat "$DIR/cmd.pid")" 10s
-	# A task submitted now starts and ends after any retry's 1 s back-off would have.
 	run ctl run --wait -- sleep 1.5
 	[ "$status" -eq 0 ]
-	[ -z "$(retry_id "$task")" ]
+	[ -z "$(retry_id "$1")" ]
 	[ "$(starts "$DIR/trace")" -eq 1 ]
 }
 
@@ -73,14 +78,7 @@ user_cancel_survives() {
 	depot_kill
 	depot_launch
 
-	[ "$(task_state "$task")" = failed ]
-	[ "$(task_reason "$task")" = timeout ]
-	[ -z "$(retry_id "$task")" ]
-	wait_for pid_gone "$(cat "$DIR/cmd.pid")" 10s
-	run ctl run --wait -- sleep 1.5
-	[ "$status" -eq 0 ]
-	[ -z "$(retry_id "$task")" ]
-	[ "$(starts "$DIR/trace")" -eq 1 ]
+	ended_once "$task" failed timeout
 }
 
 @test "a --retries task interrupted by SIGTERM is retried at the next start, and its --after dependent waits for the retry and runs after it" {
