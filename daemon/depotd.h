@@ -61,6 +61,7 @@ struct task {
 	int retries;				/* attempts left after this one */
 	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off) */
 	int queued;				/* in the lock manager's queues */
+	int requeued;				/* granted, its assignment lost: goes first */
 	/* Final tasks read back from the database. */
 	int64_t finished_at;
 	cJSON *error, *result;
@@ -78,7 +79,8 @@ struct worker {
 	struct conn *poll;			/* parked `next` request, if any */
 	int64_t poll_deadline_mono;
 	uint32_t next_pipe;			/* the connection its last next came on */
-	int64_t acked;				/* the last task a heartbeat of it named */
+	int64_t acked;				/* the last task it acknowledged */
+	int64_t lease_deadline_mono;		/* task goes back to its queues if not acked by then */
 	struct worker *next;
 };
 
@@ -248,6 +250,11 @@ void tasks_tick(void);
 /* What follows from the tasks ended so far, now; never from inside a loop over tasks. */
 void tasks_settle(void);
 void tasks_dispatch(void);
+/*
+ * A running task no worker acknowledged (it never started) goes back to
+ * waiting, keeping its reservations, and is the next dispatched.
+ */
+void task_requeue(struct task *t);
 void tasks_publish(const struct task *t, const char *event);
 void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
 void tasks_free_all(void);
@@ -350,7 +357,7 @@ int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t);
 
 /* workerproto.c */
-enum worker_cmd { WCMD_HELLO, WCMD_NEXT, WCMD_HEARTBEAT, WCMD_DONE, WCMD_COUNT };
+enum worker_cmd { WCMD_HELLO, WCMD_NEXT, WCMD_ACK, WCMD_HEARTBEAT, WCMD_DONE, WCMD_COUNT };
 /* A worker's message, checked: all its handler reads of it. */
 struct worker_msg {
 	enum worker_cmd cmd;
@@ -358,7 +365,7 @@ struct worker_msg {
 	int64_t pid;			/* hello */
 	pid_t peer_pid;			/* who sent it (peer credentials), 0 when unknown */
 	int supervised;			/* hello: what the worker claims; supervisor_owns decides */
-	int64_t task, pgid;		/* heartbeat (0: none), done */
+	int64_t task, pgid;		/* heartbeat (0: none), ack, done */
 	enum task_state state;		/* done: a final state */
 	const cJSON *progress;		/* heartbeat, done: an object of checked fields, or NULL */
 	const cJSON *result;		/* done: an object, or NULL */
@@ -376,6 +383,9 @@ const char *worker_state_name(enum worker_state s);
 /* The worker lost (exited, missing): its task ends canceled with reason. */
 void worker_lost(struct worker *w, enum worker_state state, const char *reason,
     const char *message);
+/* t is now w's, to be acknowledged within its lease. */
+void worker_assign(struct worker *w, const struct task *t);
+/* Ends parked polls and leases that ran out. */
 void workers_expire_polls(void);
 void workers_pipe_gone(uint32_t pipe_id);
 void workers_free_all(void);

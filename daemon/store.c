@@ -336,6 +336,10 @@ int store_finish_task(struct store *st, int64_t id, enum task_state state,
 
 int store_set_reservations(struct store *st, const struct task *t)
 {
+	/* A requeued task starts again holding what it held (tasks.c, task_requeue). */
+	sqlite3_bind_int64(st->del_res, 1, t->id);
+	if (run_stmt(st->del_res) < 0)
+		return -1;
 	for (size_t i = 0; i < t->nres; i++) {
 		sqlite3_bind_int64(st->add_res, 1, t->id);
 		sqlite3_bind_text(st->add_res, 2, t->res[i].name, -1, SQLITE_STATIC);

@@ -47,6 +47,10 @@ struct ended {
 static struct ended *ended;
 static size_t nended, ended_cap;
 
+/* Tasks whose assignment was lost, oldest first (task_requeue). */
+static int64_t *requeued;
+static size_t nrequeued, requeued_cap;
+
 static size_t task_slot(int64_t id)
 {
 	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) % D->task_hash_size;
@@ -180,6 +184,9 @@ void tasks_free_all(void)
 	free(ended);
 	ended = NULL;
 	nended = ended_cap = 0;
+	free(requeued);
+	requeued = NULL;
+	nrequeued = requeued_cap = 0;
 	free(D->task_hash);
 	D->task_hash = NULL;
 	D->task_hash_size = D->ntasks = 0;
@@ -640,6 +647,48 @@ static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 	return o;
 }
 
+void task_requeue(struct task *t)
+{
+	if (nrequeued == requeued_cap) {
+		size_t cap = requeued_cap ? requeued_cap * 2 : 8;
+		int64_t *grown = realloc(requeued, cap * sizeof *grown);
+
+		if (grown == NULL) {
+			task_finish(t, TASK_FAILED, NULL, "exception",
+			    "out of memory putting back a task no worker acknowledged");
+			return;
+		}
+		requeued = grown;
+		requeued_cap = cap;
+	}
+	t->state = TASK_WAITING;
+	t->worker[0] = '\0';
+	t->started_at = 0;
+	t->pgid = 0;
+	t->pgid_start = 0;
+	t->requeued = 1;
+	requeued[nrequeued++] = t->id;
+	if (store_update_task(D->store, t) < 0)
+		log_warn("task %lld: recording it waiting again: %s", (long long)t->id,
+		    store_errmsg(D->store));
+	tasks_publish(t, "state");
+}
+
+/* The oldest requeued task still waiting; entries of tasks ended since are dropped. */
+static struct task *next_requeued(void)
+{
+	while (nrequeued > 0) {
+		struct task *t = task_find(requeued[0]);
+
+		memmove(requeued, requeued + 1, --nrequeued * sizeof *requeued);
+		if (t != NULL && t->requeued && t->state == TASK_WAITING) {
+			t->requeued = 0;
+			return t;
+		}
+	}
+	return NULL;
+}
+
 static struct worker *idle_worker(void)
 {
 	struct worker *best = NULL;
@@ -651,7 +700,8 @@ static struct worker *idle_worker(void)
 	return best;
 }
 
-static int task_start(struct task *t, struct worker *w, char *err, size_t errlen)
+/* regrant: t kept its reservations from a lost assignment, already announced. */
+static int task_start(struct task *t, struct worker *w, int regrant, char *err, size_t errlen)
 {
 	int64_t now_mono = time_mono_ms();
 	cJSON *assignment;
@@ -673,10 +723,11 @@ static int task_start(struct task *t, struct worker *w, char *err, size_t errlen
 	}
 	if ((assignment = task_assignment(t, err, errlen)) == NULL)
 		return -1;
-	w->task = t->id;
+	worker_assign(w, t);
 	server_reply_ok(w->poll, assignment);
 	w->poll = NULL;
-	publish_lock(t, "grant");
+	if (!regrant)
+		publish_lock(t, "grant");
 	tasks_publish(t, "state");
 	log_debug("task %lld started on %s", (long long)t->id, w->name);
 	return 0;
@@ -689,16 +740,22 @@ void tasks_dispatch(void)
 
 	if (D->stopping)
 		return;
-	while ((w = idle_worker()) != NULL && (id = lockmgr_next_ready(D->locks)) != 0) {
-		struct task *t = task_find(id);
+	while ((w = idle_worker()) != NULL) {
 		char err[1024] = "the database refused to record the task's start";
+		struct task *t = next_requeued();
+		int regrant = t != NULL;
 
-		if (t == NULL || lockmgr_grant(D->locks, id) < 0) {
-			log_error("lock manager offered task %lld it cannot grant", (long long)id);
-			lockmgr_release(D->locks, id);
-			continue;
+		if (t == NULL) {
+			if ((id = lockmgr_next_ready(D->locks)) == 0)
+				break;
+			if ((t = task_find(id)) == NULL || lockmgr_grant(D->locks, id) < 0) {
+				log_error("lock manager offered task %lld it cannot grant",
+				    (long long)id);
+				lockmgr_release(D->locks, id);
+				continue;
+			}
 		}
-		if (task_start(t, w, err, sizeof err) < 0)
+		if (task_start(t, w, regrant, err, sizeof err) < 0)
 			task_finish(t, TASK_FAILED, NULL, "exception", err);
 	}
 }

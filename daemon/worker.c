@@ -219,6 +219,32 @@ static void report_done(struct depot_client *c, int64_t task, const char *state,
 	cJSON_Delete(reply);
 }
 
+/*
+ * The assignment is a lease (daemon/workerproto.c): nothing of the task
+ * starts before depotd answers this ack with "run". A "no" means the lease
+ * ran out first and the task went back to its queues, maybe to another
+ * worker, or it was canceled before it started. Returns 1 to run it.
+ */
+static int acknowledge(struct depot_client *c, int64_t id)
+{
+	cJSON *args = cJSON_CreateObject(), *reply;
+	int run;
+
+	cJSON_AddStringToObject(args, "name", ws.name);
+	cJSON_AddNumberToObject(args, "task", (double)id);
+	if ((reply = call(c, "ack", args, 10000)) == NULL)
+		return 0;
+	run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")) &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(reply, "result"), "run"));
+	if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0)
+		atomic_store(&ws.need_hello, 1);
+	cJSON_Delete(reply);
+	if (!run)
+		log_info("task %lld: not ours any more; not started", (long long)id);
+	return run;
+}
+
 static void run_task(struct depot_client *c, const cJSON *task)
 {
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
@@ -235,6 +261,12 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	ws.progress_message[0] = '\0';
 	atomic_store(&ws.cancel, 0);
 	pthread_mutex_unlock(&ws.mu);
+	if (!acknowledge(c, id)) {
+		pthread_mutex_lock(&ws.mu);
+		ws.task = 0;
+		pthread_mutex_unlock(&ws.mu);
+		return;
+	}
 	log_info("task %lld: running", (long long)id);
 	/* A restore may have swapped another data directory in since the last task. */
 	if (fs_root_refresh(&worker_data) < 0)

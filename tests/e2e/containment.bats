@@ -141,6 +141,7 @@ start_victim() {
 	task=$ID
 	rogue '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
 		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"ack\", \"args\": {\"name\": \"rogue\", \"task\": $task}}" \
 		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": $VICTIM}}"
 	[ "$status" -eq 0 ]
 	echo "$output"
@@ -158,9 +159,11 @@ start_victim() {
 	task=$ID
 	rogue '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
 		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"ack\", \"args\": {\"name\": \"rogue\", \"task\": $task}}" \
 		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": 1}}"
 	echo "$output"
-	code=$(sed -n 3p <<<"$output" | jq -r '.error.code // "accepted"')
+	[ "$(sed -n 3p <<<"$output" | jq .result.run)" = true ]
+	code=$(sed -n 4p <<<"$output" | jq -r '.error.code // "accepted"')
 	if [ "$code" = accepted ]; then
 		# Before its monitor could act on it: kill(-1) would take this test's every process.
 		depot_kill
