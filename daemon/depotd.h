@@ -50,6 +50,9 @@ struct task {
 	int stalled;
 	pid_t pgid;				/* exec task's process group, once verified */
 	uint64_t pgid_start;			/* its leader's start time (fence.c) */
+	pid_t worker_pid;			/* the worker it was given to, and that */
+	uint64_t worker_start;			/* worker's start time (fence.c) */
+	int fence_pending;			/* processes of it survived the fence: hold its reservations */
 	/* Why a canceling task is being stopped, and what it will end as. */
 	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
@@ -62,6 +65,11 @@ struct task {
 	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off) */
 	int queued;				/* in the lock manager's queues */
 	int requeued;				/* granted, its assignment lost: goes first */
+	/* Held tasks are indexed (tasks.c): admitting one never scans the others. */
+	int64_t *dependents;			/* held tasks waiting for this one to end */
+	size_t ndependents, dependents_cap;
+	int64_t held_on;			/* the task whose dependents list holds it, or 0 */
+	int in_backoff;				/* in the back-off heap */
 	/* Final tasks read back from the database. */
 	int64_t finished_at;
 	cJSON *error, *result;
@@ -196,6 +204,8 @@ int store_finish_task(struct store *st, int64_t id, enum task_state state,
     int64_t finished_at, const cJSON *result, const cJSON *error);
 int store_set_reservations(struct store *st, const struct task *t);
 int store_interrupted(struct store *st, int64_t **ids, size_t *n);
+int store_task_processes(struct store *st, int64_t id, const struct task *t);
+int store_load_task_processes(struct store *st, struct task *t);
 int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id);
 /* Calls fn for each waiting task in id order (a fresh struct task each). */
 int store_load_waiting(struct store *st, void (*fn)(struct task *t));
@@ -411,9 +421,17 @@ void fence_kill_children(int (*spare)(pid_t));
 int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start);
 /*
  * Ends what depotd can reach of t's processes before its reservations go:
- * its process group once verified, and every process below its worker.
+ * its process group once verified, and every process below its worker
+ * (both as recorded when they were verified, pid and start time). When
+ * something survives SIGKILL for FENCE_DESCENDANTS_MS, sets
+ * t->fence_pending: task_finish then keeps its reservations until
+ * fence_gone says so.
  */
-void fence_task(const struct task *t);
+void fence_task(struct task *t);
+/* Whether none of t's recorded processes runs any more; SIGKILLs those that do. */
+int fence_gone(const struct task *t);
+/* pid's start time (ticks after boot), which with the pid names one process; -1 when gone. */
+int fence_proc_start(pid_t pid, uint64_t *start);
 
 /* supervisor.c */
 int supervisor_start(void);

@@ -70,6 +70,15 @@ static const char *const migrations[] = {
 
 	/* 4: how a canceling task will end, so that a crash cannot change it (DESIGN §7 rule 11). */
 	"ALTER TABLE tasks ADD COLUMN cancel TEXT;",
+
+	/*
+	 * 5: which processes a running task's may be (its worker, its group,
+	 * each with its start time), so that the next start ends them before
+	 * it releases the task's reservations (DESIGN §7 rule 7).
+	 */
+	"CREATE TABLE task_processes ("
+	"  task_id INTEGER PRIMARY KEY, worker_pid INTEGER NOT NULL,"
+	"  worker_start INTEGER NOT NULL, pgid INTEGER NOT NULL, pgid_start INTEGER NOT NULL);",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -331,7 +340,9 @@ int store_finish_task(struct store *st, int64_t id, enum task_state state,
 	if (run_stmt(q) < 0)
 		return -1;
 	sqlite3_bind_int64(st->del_res, 1, id);
-	return run_stmt(st->del_res);
+	if (run_stmt(st->del_res) < 0)
+		return -1;
+	return store_task_processes(st, id, NULL);
 }
 
 int store_set_reservations(struct store *st, const struct task *t)
@@ -355,7 +366,8 @@ int store_set_reservations(struct store *st, const struct task *t)
 /*
  * Ids of the tasks that were running or canceling when depotd last
  * stopped (DESIGN §7 rule 5), in id order (caller frees); tasks_recover
- * ends them. No reservation outlives the daemon that granted it.
+ * ends them. Their reservations are the new daemon's to hold again, from
+ * task_processes, while what they started may still run (tasks.c).
  */
 int store_interrupted(struct store *st, int64_t **ids, size_t *n)
 {
@@ -624,4 +636,55 @@ int store_check(struct store *st, char *msg, size_t msglen)
 	}
 	sqlite3_finalize(q);
 	return ok ? 0 : -1;
+}
+
+/*
+ * Records t's processes as fence.c knows them (worker and group), or with
+ * t NULL forgets task id's. Start times are 64-bit ticks; SQLite keeps
+ * them as signed integers, which they fit.
+ */
+int store_task_processes(struct store *st, int64_t id, const struct task *t)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, t != NULL ?
+	    "INSERT OR REPLACE INTO task_processes (task_id, worker_pid, worker_start, pgid,"
+	    " pgid_start) VALUES (?, ?, ?, ?, ?)" :
+	    "DELETE FROM task_processes WHERE task_id = ?", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_bind_int64(q, 1, id);
+	if (t != NULL && rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 2, t->worker_pid);
+	if (t != NULL && rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 3, (int64_t)t->worker_start);
+	if (t != NULL && rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 4, t->pgid);
+	if (t != NULL && rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 5, (int64_t)t->pgid_start);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Fills t's recorded processes in from the database; none recorded leaves them 0. */
+int store_load_task_processes(struct store *st, struct task *t)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT worker_pid, worker_start, pgid, pgid_start"
+	    " FROM task_processes WHERE task_id = ?", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_bind_int64(q, 1, t->id)) == SQLITE_OK &&
+	    (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		t->worker_pid = (pid_t)sqlite3_column_int64(q, 0);
+		t->worker_start = (uint64_t)sqlite3_column_int64(q, 1);
+		t->pgid = (pid_t)sqlite3_column_int64(q, 2);
+		t->pgid_start = (uint64_t)sqlite3_column_int64(q, 3);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -43,9 +43,26 @@ int task_state_final(enum task_state s)
 struct ended {
 	int64_t id;
 	struct task *retry;	/* stored, not yet adopted; or NULL */
+	int64_t *dependents;	/* the ended task's, taken over */
+	size_t ndependents;
 };
 static struct ended *ended;
 static size_t nended, ended_cap;
+
+/*
+ * Ended tasks whose processes survived the fence (fence.c): out of the
+ * table, still holding their reservations until fence_gone says so.
+ */
+static struct task **fenced;
+static size_t nfenced, fenced_cap;
+static int64_t fenced_checked_mono;
+
+/* Held tasks whose back-off has not passed: a min-heap by time, then id. */
+struct backoff_entry {
+	int64_t at, id;
+};
+static struct backoff_entry *backoff;
+static size_t nbackoff, backoff_cap;
 
 /* Tasks whose assignment was lost, oldest first (task_requeue). */
 static int64_t *requeued;
@@ -129,6 +146,7 @@ void task_free(struct task *t)
 	free(t->cancel_reason);
 	free(t->cancel_message);
 	free(t->schedule);
+	free(t->dependents);
 	cJSON_Delete(t->error);
 	cJSON_Delete(t->result);
 	free(t);
@@ -179,14 +197,24 @@ void tasks_free_all(void)
 			task_free(t);
 		}
 	}
-	for (size_t i = 0; i < nended; i++)
+	for (size_t i = 0; i < nended; i++) {
 		task_free(ended[i].retry);
+		free(ended[i].dependents);
+	}
 	free(ended);
 	ended = NULL;
 	nended = ended_cap = 0;
 	free(requeued);
 	requeued = NULL;
 	nrequeued = requeued_cap = 0;
+	free(backoff);
+	backoff = NULL;
+	nbackoff = backoff_cap = 0;
+	for (size_t i = 0; i < nfenced; i++)
+		task_free(fenced[i]);
+	free(fenced);
+	fenced = NULL;
+	nfenced = fenced_cap = 0;
 	free(D->task_hash);
 	D->task_hash = NULL;
 	D->task_hash_size = D->ntasks = 0;
@@ -288,6 +316,46 @@ static void publish_lock(const struct task *t, const char *event)
 	events_publish("lock", body);
 }
 
+/* Keeps t (ended, out of the table) and its granted reservations in fenced[]. */
+static int fence_hold(struct task *t)
+{
+	if (nfenced == fenced_cap) {
+		size_t cap = fenced_cap ? fenced_cap * 2 : 4;
+		struct task **grown = realloc(fenced, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return -1;
+		fenced = grown;
+		fenced_cap = cap;
+	}
+	fenced[nfenced++] = t;
+	return 0;
+}
+
+/* Releases the reservations of fenced tasks whose processes are now gone; twice a second at most. */
+static void fenced_check(void)
+{
+	int64_t now = time_mono_ms();
+
+	if (nfenced == 0 || now - fenced_checked_mono < 500)
+		return;
+	fenced_checked_mono = now;
+	for (size_t i = 0; i < nfenced;) {
+		struct task *t = fenced[i];
+
+		if (!fence_gone(t)) {
+			i++;
+			continue;
+		}
+		log_info("task %lld: its processes are gone; its reservations are released",
+		    (long long)t->id);
+		lockmgr_release(D->locks, t->id);
+		publish_lock(t, "release");
+		task_free(t);
+		fenced[i] = fenced[--nfenced];
+	}
+}
+
 /* The task's reservations plus the implicit `depot` shared one (DESIGN §6). */
 static int task_enqueue_locks(struct task *t)
 {
@@ -313,6 +381,104 @@ static size_t held_count;
 /* A retry waits this long: long enough for a crashed worker to be replaced. */
 #define RETRY_BACKOFF_MS 1000
 
+static int task_admit(struct task *t);
+
+static int held_oom(struct task *t)
+{
+	task_finish(t, TASK_FAILED, NULL, "exception", "out of memory holding the task");
+	return -1;
+}
+
+/* t waits for dep to end: dep's end admits it (tasks_settle). 0, or -1 when t ended. */
+static int depend_on(struct task *dep, struct task *t)
+{
+	if (t->held_on == dep->id)
+		return 0;
+	if (dep->ndependents == dep->dependents_cap) {
+		size_t cap = dep->dependents_cap ? dep->dependents_cap * 2 : 4;
+		int64_t *grown = realloc(dep->dependents, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return held_oom(t);
+		dep->dependents = grown;
+		dep->dependents_cap = cap;
+	}
+	dep->dependents[dep->ndependents++] = t->id;
+	t->held_on = dep->id;
+	return 0;
+}
+
+static int backoff_before(const struct backoff_entry *a, const struct backoff_entry *b)
+{
+	return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+/* t waits for its not_before: tasks_tick admits it then. 0, or -1 when t ended. */
+static int backoff_push(struct task *t)
+{
+	size_t i;
+
+	if (t->in_backoff)
+		return 0;
+	if (nbackoff == backoff_cap) {
+		size_t cap = backoff_cap ? backoff_cap * 2 : 16;
+		struct backoff_entry *grown = realloc(backoff, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return held_oom(t);
+		backoff = grown;
+		backoff_cap = cap;
+	}
+	for (i = nbackoff++; i > 0; i = (i - 1) / 2) {
+		struct backoff_entry *parent = &backoff[(i - 1) / 2];
+
+		if (!backoff_before(&(struct backoff_entry){ t->not_before, t->id }, parent))
+			break;
+		backoff[i] = *parent;
+	}
+	backoff[i] = (struct backoff_entry){ t->not_before, t->id };
+	t->in_backoff = 1;
+	return 0;
+}
+
+static struct backoff_entry backoff_pop(void)
+{
+	struct backoff_entry top = backoff[0], last = backoff[--nbackoff];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= nbackoff)
+			break;
+		if (c + 1 < nbackoff && backoff_before(&backoff[c + 1], &backoff[c]))
+			c++;
+		if (!backoff_before(&backoff[c], &last))
+			break;
+		backoff[i] = backoff[c];
+		i = c;
+	}
+	if (nbackoff > 0)
+		backoff[i] = last;
+	return top;
+}
+
+/* Admits the held tasks whose back-off has passed, earliest first. */
+static void admit_due(void)
+{
+	int64_t now = time_now_ms();
+
+	while (nbackoff > 0 && backoff[0].at <= now) {
+		struct task *t = task_find(backoff_pop().id);
+
+		/* Entries of tasks ended since are dropped here. */
+		if (t != NULL && t->in_backoff) {
+			t->in_backoff = 0;
+			task_admit(t);
+		}
+	}
+}
+
 /*
  * Puts a waiting task into the lock manager's queues once nothing else
  * holds it back: its --after task has completed and its back-off has
@@ -333,7 +499,7 @@ static int task_admit(struct task *t)
 		enum task_state s;
 
 		if (dep != NULL)
-			return 0;
+			return depend_on(dep, t);
 		dep = store_load_task(D->store, t->after);
 		s = dep ? dep->state : TASK_CANCELED;
 		task_free(dep);
@@ -345,7 +511,7 @@ static int task_admit(struct task *t)
 		}
 	}
 	if (t->not_before > time_now_ms())
-		return 0;
+		return backoff_push(t);
 	if (task_enqueue_locks(t) < 0) {
 		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
 		return -1;
@@ -365,14 +531,13 @@ static int cmp_id(const void *a, const void *b)
 struct held_scan {
 	int64_t *ids;
 	size_t n, cap;
-	int64_t after;		/* 0: every held task */
 };
 
 static void collect_held(struct task *t, void *ctx)
 {
 	struct held_scan *h = ctx;
 
-	if (t->queued || t->state != TASK_WAITING || (h->after && t->after != h->after))
+	if (t->queued || t->state != TASK_WAITING)
 		return;
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
@@ -386,12 +551,12 @@ static void collect_held(struct task *t, void *ctx)
 }
 
 /*
- * Admits held tasks, in id order so FIFO holds (after: only those waiting
- * on that task; 0: all). By id, since admitting one may end others.
+ * At start: admits every task read back, in id order so FIFO holds; those
+ * still held join the indexes. By id, since admitting one may end others.
  */
-static void admit_held(int64_t after, int64_t retried_as)
+static void admit_all(void)
 {
-	struct held_scan h = { .after = after };
+	struct held_scan h = { 0 };
 
 	if (held_count == 0)
 		return;
@@ -400,16 +565,32 @@ static void admit_held(int64_t after, int64_t retried_as)
 		qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
 	for (size_t i = 0; i < h.n; i++) {
 		struct task *t = task_find(h.ids[i]);
-		if (t == NULL || t->queued)
-			continue;
-		if (retried_as != 0) {
-			/* Its dependency is being retried: wait for the retry instead. */
-			t->after = retried_as;
-			continue;
-		}
-		task_admit(t);
+		if (t != NULL && !t->queued)
+			task_admit(t);
 	}
 	free(h.ids);
+}
+
+/*
+ * The held tasks that waited for task e->id: admitted in id order, or,
+ * when it is being retried, waiting for the retry instead.
+ */
+static void admit_dependents(const struct ended *e)
+{
+	int64_t retry_id = e->retry ? e->retry->id : 0;
+
+	if (e->ndependents > 1)
+		qsort(e->dependents, e->ndependents, sizeof *e->dependents, cmp_id);
+	for (size_t i = 0; i < e->ndependents; i++) {
+		struct task *t = task_find(e->dependents[i]);
+
+		if (t == NULL || t->queued || t->held_on != e->id)
+			continue;
+		t->held_on = 0;
+		if (retry_id != 0)
+			t->after = retry_id;
+		task_admit(t);
+	}
 }
 
 /* DESIGN §11: what a retry may follow; a user's cancel and a timeout never are. */
@@ -504,22 +685,24 @@ static void task_adopt(struct task *t)
 	task_admit(t);
 }
 
-static void ended_push(int64_t id, struct task *retry)
+/* Takes retry and t's dependents over; t is about to be freed. */
+static void ended_push(struct task *t, struct task *retry)
 {
 	if (nended == ended_cap) {
 		size_t cap = ended_cap ? ended_cap * 2 : 16;
 		struct ended *grown = realloc(ended, cap * sizeof *grown);
 		if (grown == NULL) {
 			/* Its dependents and waiters are found again at the next start. */
-			log_error("task %lld: out of memory noting its end", (long long)id);
+			log_error("task %lld: out of memory noting its end", (long long)t->id);
 			task_free(retry);
 			return;
 		}
 		ended = grown;
 		ended_cap = cap;
 	}
-	ended[nended].id = id;
-	ended[nended].retry = retry;
+	ended[nended] = (struct ended){ t->id, retry, t->dependents, t->ndependents };
+	t->dependents = NULL;
+	t->ndependents = t->dependents_cap = 0;
 	nended++;
 }
 
@@ -528,14 +711,14 @@ void tasks_settle(void)
 {
 	for (size_t i = 0; i < nended; i++) {
 		struct ended e = ended[i];
-		int64_t retry_id = e.retry ? e.retry->id : 0;
 
 		if (e.retry != NULL) {
 			log_info("task %lld: retrying as task %lld", (long long)e.id,
-			    (long long)retry_id);
+			    (long long)e.retry->id);
 			task_adopt(e.retry);
 		}
-		admit_held(e.id, retry_id);
+		admit_dependents(&e);
+		free(e.dependents);
 		waiters_check(e.id);
 	}
 	nended = 0;
@@ -543,8 +726,9 @@ void tasks_settle(void)
 
 void tasks_tick(void)
 {
+	fenced_check();
 	tasks_settle();
-	admit_held(0, 0);
+	admit_due();
 	tasks_settle();
 	tasks_dispatch();
 }
@@ -567,6 +751,22 @@ int tasks_recover(void)
 
 		if (t == NULL)
 			continue;
+		/*
+		 * A hand-started worker outlives a crashed depotd, and the command
+		 * it ran may still run: ended before any reservation is given again,
+		 * or its reservations held again until it is (DESIGN §7 rule 7).
+		 */
+		if (store_load_task_processes(D->store, t) < 0)
+			log_warn("task %lld: reading its processes: %s", (long long)t->id,
+			    store_errmsg(D->store));
+		fence_task(t);
+		if (t->fence_pending && (task_enqueue_locks(t) < 0 ||
+		    lockmgr_grant(D->locks, t->id) < 0 || fence_hold(t) < 0)) {
+			log_error("task %lld: cannot hold its reservations while its processes "
+			    "survive", (long long)t->id);
+			lockmgr_release(D->locks, t->id);
+			t->fence_pending = 0;
+		}
 		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
 			retry = task_record_end(t, t->cancel_final, NULL, t->cancel_reason,
 			    t->cancel_message);
@@ -577,7 +777,8 @@ int tasks_recover(void)
 			log_info("task %lld: retrying as task %lld", (long long)t->id,
 			    (long long)retry->id);
 		task_free(retry);
-		task_free(t);
+		if (!t->fence_pending)
+			task_free(t);
 	}
 	free(ids);
 	return (int)n;
@@ -619,7 +820,7 @@ void task_restore_waiting(struct task *t)
 
 void tasks_admit_restored(void)
 {
-	admit_held(0, 0);
+	admit_all();
 	tasks_settle();
 }
 
@@ -666,6 +867,8 @@ void task_requeue(struct task *t)
 	t->started_at = 0;
 	t->pgid = 0;
 	t->pgid_start = 0;
+	t->worker_pid = 0;
+	t->worker_start = 0;
 	t->requeued = 1;
 	requeued[nrequeued++] = t->id;
 	if (store_update_task(D->store, t) < 0)
@@ -710,9 +913,13 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	snprintf(t->worker, sizeof t->worker, "%s", w->name);
 	t->started_at = time_now_ms();
 	t->started_mono = t->progress_mono = now_mono;
-	/* Running state and reservations in one transaction (DESIGN §6). */
+	t->worker_pid = w->pid;
+	if (fence_proc_start(w->pid, &t->worker_start) < 0)
+		t->worker_start = 0;
+	/* Running state, reservations and whose processes it may be in one transaction (DESIGN §6). */
 	if (store_begin(D->store) < 0 || store_update_task(D->store, t) < 0 ||
-	    store_set_reservations(D->store, t) < 0 || store_commit(D->store) < 0) {
+	    store_set_reservations(D->store, t) < 0 ||
+	    store_task_processes(D->store, t->id, t) < 0 || store_commit(D->store) < 0) {
 		log_error("task %lld: recording its start: %s", (long long)t->id,
 		    store_errmsg(D->store));
 		store_rollback(D->store);
@@ -773,9 +980,13 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	if (!t->queued)
 		held_count--;
 	held = lockmgr_is_held(D->locks, id);
-	lockmgr_release(D->locks, id);
-	if (held == 1)
-		publish_lock(t, "release");
+	if (t->fence_pending && held == 1 && fence_hold(t) == 0)
+		held = -1;	/* released when its processes are gone */
+	else {
+		lockmgr_release(D->locks, id);
+		if (held == 1)
+			publish_lock(t, "release");
+	}
 	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
 		w->task = 0;
 	repos_task_ended(t);
@@ -783,9 +994,10 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);
-	task_free(t);
+	ended_push(t, retry);
+	if (held != -1)
+		task_free(t);
 	publish_final(id);
-	ended_push(id, retry);
 }
 
 void task_cancel(struct task *t, const char *reason, const char *message,

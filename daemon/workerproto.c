@@ -390,6 +390,9 @@ static void accept_pgid(const struct worker *w, struct task *t, const struct wor
 	if (ok > 0) {
 		t->pgid = (pid_t)m->pgid;
 		t->pgid_start = start;
+		if (store_task_processes(D->store, t->id, t) < 0)
+			log_warn("task %lld: recording its process group: %s", (long long)t->id,
+			    store_errmsg(D->store));
 	} else if (ok < 0)
 		log_warn("task %lld: worker %s (pid %d, heartbeat from pid %d) reported process "
 		    "group %lld, which is not its own: ignored", (long long)t->id, w->name,
