@@ -10,30 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = {
-	[TASK_WAITING] = "waiting",	[TASK_RUNNING] = "running",
-	[TASK_CANCELING] = "canceling",	[TASK_COMPLETED] = "completed",
-	[TASK_FAILED] = "failed",	[TASK_CANCELED] = "canceled",
-};
-
-const char *task_state_name(enum task_state s) { return state_names[s]; }
-
-int task_state_parse(const char *s, enum task_state *out)
-{
-	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum task_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int task_state_final(enum task_state s)
-{
-	return s == TASK_COMPLETED || s == TASK_FAILED || s == TASK_CANCELED;
-}
-
 /*
  * What follows from a task's end — its retry joining the active tasks,
  * its dependents admitted, its waiters answered — waits here for
@@ -333,14 +309,16 @@ static int task_admit(struct task *t)
 		if (s != TASK_COMPLETED) {
 			snprintf(msg, sizeof msg, "task %lld, which this one runs after, ended %s",
 			    (long long)t->after, task_state_name(s));
-			task_finish(t, TASK_CANCELED, NULL, "dependency-failed", msg);
+			task_finish(t, TASK_CANCELED, NULL,
+			    task_reason_name(REASON_DEPENDENCY_FAILED), msg);
 			return -1;
 		}
 	}
 	if (t->not_before > time_now_ms())
 		return 0;
 	if (task_enqueue_locks(t) < 0) {
-		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
+		task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
+		    "out of memory queueing reservations");
 		return -1;
 	}
 	t->queued = 1;
@@ -405,18 +383,6 @@ static void admit_held(int64_t after, int64_t retried_as)
 	free(h.ids);
 }
 
-/* DESIGN §11: what a retry may follow; a user's cancel and a timeout never are. */
-static int retriable(enum task_state state, const char *reason)
-{
-	if (reason == NULL)
-		return 0;
-	if (state == TASK_FAILED)
-		return strcmp(reason, "exception") == 0;
-	/* A SIGTERM interrupts a task as a SIGKILL does: both are retried (§7 rule 11). */
-	return state == TASK_CANCELED && (strcmp(reason, "worker-missing") == 0 ||
-	    strcmp(reason, "daemon-restarted") == 0 || strcmp(reason, "daemon-stopped") == 0);
-}
-
 /* A new attempt of t, ready to be stored; NULL when out of memory. */
 static struct task *task_retry_of(const struct task *t)
 {
@@ -463,7 +429,7 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 		cJSON_AddStringToObject(error, "reason", reason);
 		cJSON_AddStringToObject(error, "message", message ? message : reason);
 	}
-	if (t->retries > 0 && retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
+	if (t->retries > 0 && task_retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
 		log_error("task %lld: out of memory retrying it", (long long)t->id);
 	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
 	    time_now_ms(), result, error) < 0)
@@ -564,7 +530,8 @@ int tasks_recover(void)
 			retry = task_record_end(t, t->cancel_final, NULL, t->cancel_reason,
 			    t->cancel_message);
 		else
-			retry = task_record_end(t, TASK_CANCELED, NULL, "daemon-restarted",
+			retry = task_record_end(t, TASK_CANCELED, NULL,
+			    task_reason_name(REASON_DAEMON_RESTARTED),
 			    "depotd restarted while the task ran");
 		if (retry != NULL)
 			log_info("task %lld: retrying as task %lld", (long long)t->id,
@@ -699,7 +666,7 @@ void tasks_dispatch(void)
 			continue;
 		}
 		if (task_start(t, w, err, sizeof err) < 0)
-			task_finish(t, TASK_FAILED, NULL, "exception", err);
+			task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), err);
 	}
 }
 
