@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int vocab_find(const void *table, size_t size, int count, const char *s);
-
 static const struct {
 	const char *name;
 	enum access_level access;
@@ -46,59 +44,38 @@ static const struct {
 #undef X
 };
 
-/*
- * The row of table (count rows of size bytes, each beginning with its
- * name) that s names, or -1. The lists are short: a scan is all it takes.
- */
-static int vocab_find(const void *table, size_t size, int count, const char *s)
-{
-	if (s == NULL)
-		return -1;
-	for (int i = 0; i < count; i++) {
-		const char *const *name = (const void *)((const char *)table + (size_t)i * size);
-
-		if (strcmp(*name, s) == 0)
-			return i;
-	}
-	return -1;
-}
-
 #define VOCAB_VALID(v, count) ((unsigned)(v) < (unsigned)(count))
 
-const char *command_name(enum command c)
-{
-	return VOCAB_VALID(c, CMD_COUNT) ? commands[c].name : "?";
-}
+/*
+ * PREFIX_name and PREFIX_parse of one table, whose rows begin with their
+ * names: "?" for a value past its count; 0 with *out set, or -1 when s
+ * (which may be NULL) names no row. The lists are short: a scan will do.
+ */
+#define VOCAB_NAME_PARSE(type, prefix, table, count) \
+	const char *prefix##_name(type v) \
+	{ \
+		return VOCAB_VALID(v, count) ? table[v].name : "?"; \
+	} \
+	int prefix##_parse(const char *s, type *out) \
+	{ \
+		for (int i = 0; s != NULL && i < (count); i++) { \
+			if (strcmp(table[i].name, s) == 0) { \
+				*out = (type)i; \
+				return 0; \
+			} \
+		} \
+		return -1; \
+	}
 
-int command_parse(const char *s, enum command *out)
-{
-	int i = vocab_find(commands, sizeof commands[0], CMD_COUNT, s);
-
-	if (i < 0)
-		return -1;
-	*out = (enum command)i;
-	return 0;
-}
+VOCAB_NAME_PARSE(enum command, command, commands, CMD_COUNT)
+VOCAB_NAME_PARSE(enum task_state, task_state, states, TASK_STATE_COUNT)
+VOCAB_NAME_PARSE(enum task_reason, task_reason, reasons, REASON_COUNT)
+VOCAB_NAME_PARSE(enum worker_cmd, worker_cmd, worker_cmds, WCMD_COUNT)
 
 /* An unknown command needs everything: nothing is granted by mistake. */
 enum access_level command_access(enum command c)
 {
 	return VOCAB_VALID(c, CMD_COUNT) ? commands[c].access : ACCESS_WRITE;
-}
-
-const char *task_state_name(enum task_state s)
-{
-	return VOCAB_VALID(s, TASK_STATE_COUNT) ? states[s].name : "?";
-}
-
-int task_state_parse(const char *s, enum task_state *out)
-{
-	int i = vocab_find(states, sizeof states[0], TASK_STATE_COUNT, s);
-
-	if (i < 0)
-		return -1;
-	*out = (enum task_state)i;
-	return 0;
 }
 
 int task_state_final(enum task_state s)
@@ -128,21 +105,6 @@ void task_states_join(char *out, size_t n, int final, const char *quote, const c
 	}
 }
 
-const char *task_reason_name(enum task_reason r)
-{
-	return VOCAB_VALID(r, REASON_COUNT) ? reasons[r].name : "?";
-}
-
-int task_reason_parse(const char *s, enum task_reason *out)
-{
-	int i = vocab_find(reasons, sizeof reasons[0], REASON_COUNT, s);
-
-	if (i < 0)
-		return -1;
-	*out = (enum task_reason)i;
-	return 0;
-}
-
 enum task_state task_reason_ends(enum task_reason r)
 {
 	return VOCAB_VALID(r, REASON_COUNT) ? reasons[r].ends : TASK_STATE_COUNT;
@@ -164,21 +126,6 @@ int task_retriable(enum task_state state, const char *reason)
 
 	return task_reason_parse(reason, &r) == 0 && reasons[r].retriable &&
 	    reasons[r].ends == state;
-}
-
-const char *worker_cmd_name(enum worker_cmd c)
-{
-	return VOCAB_VALID(c, WCMD_COUNT) ? worker_cmds[c].name : "?";
-}
-
-int worker_cmd_parse(const char *s, enum worker_cmd *out)
-{
-	int i = vocab_find(worker_cmds, sizeof worker_cmds[0], WCMD_COUNT, s);
-
-	if (i < 0)
-		return -1;
-	*out = (enum worker_cmd)i;
-	return 0;
 }
 
 const char *worker_cmd_summary(enum worker_cmd c)

@@ -5,7 +5,8 @@
  * levels, task states (states.def) and which are final, error reasons
  * (reasons.def) and which are retried, and the worker protocol's messages
  * (workermsg.def). Each enum counts its members in *_COUNT, which the
- * parse functions never return and the name functions show as "?".
+ * parse functions never return and the name functions show as "?" (each
+ * pair of them is made by VOCAB_NAME_PARSE in share/vocab.c).
  */
 #ifndef DEPOT_VOCAB_H
 #define DEPOT_VOCAB_H
