@@ -394,7 +394,7 @@ static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	rc = call(ctx, update ? "repo.update" : "repo.create", req,
+	rc = call(ctx, update ? CMD_repo_update : CMD_repo_create, req,
 	    CTL_CALL_TIMEOUT_MS, &repo);
 	if (rc != EXIT_OK)
 		return rc;
@@ -443,7 +443,7 @@ int cmd_repo_list(struct ctl_ctx *ctx, struct ctl_args *a)
 	int rc;
 
 	(void)a;
-	if ((rc = call_for_people(ctx, "repo.list", NULL, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_repo_list, NULL, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(6, headers)) == NULL)
@@ -557,7 +557,7 @@ int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call_for_people(ctx, "repo.show", req, &repo)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_repo_show, req, &repo)) != EXIT_OK ||
 	    repo == NULL)
 		return rc;
 	repo_show_value(0, "name", cJSON_GetObjectItemCaseSensitive(repo, "name"));
@@ -610,7 +610,7 @@ int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = repo_check_name(a, name)) != EXIT_OK)
 		return rc;
-	return call_delete_named(ctx, "repo.delete", name);
+	return call_delete_named(ctx, CMD_repo_delete, name);
 }
 
 /*

@@ -226,7 +226,7 @@ int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "schedule.add", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_schedule_add, req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
 		return rc;
 	if (ctx->json)
 		rc = json_print(sched);
@@ -311,7 +311,7 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc;
 
 	(void)args;
-	if ((rc = call_for_people(ctx, "schedule.list", NULL, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_schedule_list, NULL, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(7, headers)) == NULL)
@@ -360,7 +360,7 @@ int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
 		return rc;
-	return call_delete_named(ctx, "schedule.delete", name);
+	return call_delete_named(ctx, CMD_schedule_delete, name);
 }
 
 /* "added nightly, next run 2026-11-25T03:00:00Z (in 5h59m)": what add and enable print. */
@@ -400,7 +400,7 @@ static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "schedule.set", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_schedule_set, req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
 		return rc;
 	if (!enabled)
 		return call_done(ctx, sched, "name", "disabled", name);

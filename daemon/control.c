@@ -313,7 +313,8 @@ static int check_after(struct conn *conn, const struct task *t)
 static void cancel_running_for_restore(struct task *t, void *ctx)
 {
 	(void)ctx;
-	task_cancel(t, "restored", "canceled so that a restore could run (--force)",
+	task_cancel(t, task_reason_name(REASON_RESTORED),
+	    "canceled so that a restore could run (--force)",
 	    TASK_CANCELED);
 }
 
@@ -491,7 +492,8 @@ static void h_task_cancel(struct conn *conn, struct request *rq)
 		struct task *t = task_find(ids[i]);
 		if (t != NULL) {
 			log_info("task %lld: cancel requested", (long long)ids[i]);
-			task_cancel(t, "canceled-by-user", "canceled by request", TASK_CANCELED);
+			task_cancel(t, task_reason_name(REASON_CANCELED_BY_USER), "canceled by request",
+			    TASK_CANCELED);
 		}
 	}
 	arr = cJSON_CreateArray();

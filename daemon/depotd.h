@@ -11,19 +11,11 @@
 #include "fsutil.h"
 #include "lockmgr.h"
 #include "proto.h"
+#include "vocab.h"
 
 struct conn;
 struct server;
 struct store;
-
-enum task_state {
-	TASK_WAITING,
-	TASK_RUNNING,
-	TASK_CANCELING,
-	TASK_COMPLETED,
-	TASK_FAILED,
-	TASK_CANCELED,
-};
 
 enum worker_state { WORKER_ONLINE, WORKER_MISSING, WORKER_STOPPED };
 
@@ -214,7 +206,7 @@ cJSON *store_task_json(struct store *st, int64_t id);
 struct task *store_load_task(struct store *st, int64_t id);
 /*
  * Calls fn for at most limit tasks with ids below before, newest first (a
- * fresh struct task each, fn's to free); state may be NULL or "active",
+ * fresh struct task each, fn's to free); state may be NULL or TASK_FILTER_ACTIVE,
  * resource NULL. One cached statement a call. Returns the count, or -1.
  */
 int store_list_tasks(struct store *st, const char *state, const char *resource,
@@ -224,9 +216,6 @@ int store_check(struct store *st, char *msg, size_t msglen);
 struct sqlite3 *store_db(struct store *st);
 
 /* tasks.c */
-const char *task_state_name(enum task_state s);
-int task_state_parse(const char *s, enum task_state *out);
-int task_state_final(enum task_state s);
 struct task *task_find(int64_t id);
 void task_insert(struct task *t);
 void task_free(struct task *t);
@@ -276,14 +265,6 @@ void waiters_tick(void);
 void waiters_fail_all(void);
 
 /* validate.c */
-/* The control commands of share/commands.def, in its order: an index into the daemon's tables. */
-enum command {
-#define X(ident, wire, access, summary) CMD_##ident,
-#include "commands.def"
-#undef X
-	CMD_COUNT
-};
-
 /*
  * A control request whose arguments have been checked: what its handler
  * reads, so that every refusal is decided before any state is touched.
@@ -367,7 +348,6 @@ int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t);
 
 /* workerproto.c */
-enum worker_cmd { WCMD_HELLO, WCMD_NEXT, WCMD_ACK, WCMD_HEARTBEAT, WCMD_DONE, WCMD_COUNT };
 /* A worker's message, checked: all its handler reads of it. */
 struct worker_msg {
 	enum worker_cmd cmd;

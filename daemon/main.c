@@ -244,8 +244,8 @@ static void stop_task(struct task *t, void *ctx)
 {
 	(void)ctx;
 	if (t->state == TASK_RUNNING)
-		task_cancel(t, "daemon-stopped", "depotd stopped while the task ran",
-		    TASK_CANCELED);
+		task_cancel(t, task_reason_name(REASON_DAEMON_STOPPED),
+		    "depotd stopped while the task ran", TASK_CANCELED);
 }
 
 static void end_task(struct task *t, void *ctx)
@@ -262,7 +262,7 @@ static void end_task(struct task *t, void *ctx)
 		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
 			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
 		else
-			task_finish(t, TASK_CANCELED, NULL, "daemon-stopped",
+			task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_DAEMON_STOPPED),
 			    "depotd stopped while the task ran");
 	}
 }

@@ -591,7 +591,7 @@ static sqlite3_stmt *list_stmt(struct store *st, int by_state, int by_resource)
 int store_list_tasks(struct store *st, const char *state, const char *resource,
     int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg)
 {
-	int by_state = state == NULL ? 0 : strcmp(state, "active") == 0 ? 1 : 2;
+	int by_state = state == NULL ? 0 : strcmp(state, TASK_FILTER_ACTIVE) == 0 ? 1 : 2;
 	sqlite3_stmt *q = list_stmt(st, by_state, resource != NULL);
 	int rc = SQLITE_OK, n = 0, ok;
 

@@ -10,30 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = {
-	[TASK_WAITING] = "waiting",	[TASK_RUNNING] = "running",
-	[TASK_CANCELING] = "canceling",	[TASK_COMPLETED] = "completed",
-	[TASK_FAILED] = "failed",	[TASK_CANCELED] = "canceled",
-};
-
-const char *task_state_name(enum task_state s) { return state_names[s]; }
-
-int task_state_parse(const char *s, enum task_state *out)
-{
-	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum task_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int task_state_final(enum task_state s)
-{
-	return s == TASK_COMPLETED || s == TASK_FAILED || s == TASK_CANCELED;
-}
-
 /*
  * What follows from a task's end — its retry joining the active tasks,
  * its dependents admitted, its waiters answered — waits here for
@@ -385,7 +361,7 @@ static int task_admit(struct task *t);
 
 static int held_oom(struct task *t)
 {
-	task_finish(t, TASK_FAILED, NULL, "exception", "out of memory holding the task");
+	task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), "out of memory holding the task");
 	return -1;
 }
 
@@ -506,14 +482,16 @@ static int task_admit(struct task *t)
 		if (s != TASK_COMPLETED) {
 			snprintf(msg, sizeof msg, "task %lld, which this one runs after, ended %s",
 			    (long long)t->after, task_state_name(s));
-			task_finish(t, TASK_CANCELED, NULL, "dependency-failed", msg);
+			task_finish(t, TASK_CANCELED, NULL,
+			    task_reason_name(REASON_DEPENDENCY_FAILED), msg);
 			return -1;
 		}
 	}
 	if (t->not_before > time_now_ms())
 		return backoff_push(t);
 	if (task_enqueue_locks(t) < 0) {
-		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
+		task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
+		    "out of memory queueing reservations");
 		return -1;
 	}
 	t->queued = 1;
@@ -593,18 +571,6 @@ static void admit_dependents(const struct ended *e)
 	}
 }
 
-/* DESIGN §11: what a retry may follow; a user's cancel and a timeout never are. */
-static int retriable(enum task_state state, const char *reason)
-{
-	if (reason == NULL)
-		return 0;
-	if (state == TASK_FAILED)
-		return strcmp(reason, "exception") == 0;
-	/* A SIGTERM interrupts a task as a SIGKILL does: both are retried (§7 rule 11). */
-	return state == TASK_CANCELED && (strcmp(reason, "worker-missing") == 0 ||
-	    strcmp(reason, "daemon-restarted") == 0 || strcmp(reason, "daemon-stopped") == 0);
-}
-
 /* A new attempt of t, ready to be stored; NULL when out of memory. */
 static struct task *task_retry_of(const struct task *t)
 {
@@ -651,7 +617,7 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 		cJSON_AddStringToObject(error, "reason", reason);
 		cJSON_AddStringToObject(error, "message", message ? message : reason);
 	}
-	if (t->retries > 0 && retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
+	if (t->retries > 0 && task_retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
 		log_error("task %lld: out of memory retrying it", (long long)t->id);
 	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
 	    time_now_ms(), result, error) < 0)
@@ -771,7 +737,8 @@ int tasks_recover(void)
 			retry = task_record_end(t, t->cancel_final, NULL, t->cancel_reason,
 			    t->cancel_message);
 		else
-			retry = task_record_end(t, TASK_CANCELED, NULL, "daemon-restarted",
+			retry = task_record_end(t, TASK_CANCELED, NULL,
+			    task_reason_name(REASON_DAEMON_RESTARTED),
 			    "depotd restarted while the task ran");
 		if (retry != NULL)
 			log_info("task %lld: retrying as task %lld", (long long)t->id,
@@ -855,7 +822,7 @@ void task_requeue(struct task *t)
 		int64_t *grown = realloc(requeued, cap * sizeof *grown);
 
 		if (grown == NULL) {
-			task_finish(t, TASK_FAILED, NULL, "exception",
+			task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
 			    "out of memory putting back a task no worker acknowledged");
 			return;
 		}
@@ -963,7 +930,7 @@ void tasks_dispatch(void)
 			}
 		}
 		if (task_start(t, w, regrant, err, sizeof err) < 0)
-			task_finish(t, TASK_FAILED, NULL, "exception", err);
+			task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), err);
 	}
 }
 

@@ -453,10 +453,13 @@ static int check_task_list(const cJSON *args, struct request *rq, char *err, siz
 	    validate_int(args, "cursor", 0, 1, INT64_C(9000000000000000), &rq->cursor,
 	    err, errlen) < 0)
 		return -1;
-	if (rq->state != NULL && strcmp(rq->state, "active") != 0 &&
+	if (rq->state != NULL && strcmp(rq->state, TASK_FILTER_ACTIVE) != 0 &&
 	    task_state_parse(rq->state, &s) < 0) {
-		snprintf(err, errlen, "unknown state '%s' (waiting, running, canceling, "
-		    "completed, failed, canceled or active)", rq->state);
+		char states[256];
+
+		task_states_join(states, sizeof states, -1, "", ", ");
+		snprintf(err, errlen, "unknown state '%s' (%s or %s)", rq->state, states,
+		    TASK_FILTER_ACTIVE);
 		return -1;
 	}
 	return 0;
@@ -562,12 +565,6 @@ static int check_schedule_set(const cJSON *args, struct request *rq, char *err, 
 	return 0;
 }
 
-static const char *const command_names[CMD_COUNT] = {
-#define X(ident, wire, access, summary) [CMD_##ident] = wire,
-#include "commands.def"
-#undef X
-};
-
 static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_submit] = check_task_submit,
 	[CMD_task_list] = check_task_list,
@@ -599,10 +596,7 @@ int validate_request(const cJSON *req, struct request *rq, char *err, size_t err
 		snprintf(err, errlen, "'args' must be an object");
 		return -1;
 	}
-	for (int i = 0; i < CMD_COUNT; i++)
-		if (strcmp(command_names[i], cmd) == 0)
-			rq->cmd = (enum command)i;
-	if (rq->cmd == CMD_COUNT) {
+	if (command_parse(cmd, &rq->cmd) < 0) {
 		snprintf(err, errlen, "unknown command '%.64s'", cmd);
 		return -1;
 	}

@@ -56,18 +56,18 @@ static const char *error_code(const cJSON *reply)
  * the daemon refuses a request that is not UTF-8, and a refused done
  * would leave the task running for ever, so such text goes as U+FFFD.
  */
-static enum client_status send_request(struct depot_client *c, const char *cmd,
+static enum client_status send_request(struct depot_client *c, enum worker_cmd cmd,
     cJSON *args, int timeout_ms, cJSON **reply, char *err, size_t errlen)
 {
 	json_repair_utf8(args);
-	return client_call(c, cmd, args, timeout_ms, reply, err, errlen);
+	return client_call(c, worker_cmd_name(cmd), args, timeout_ms, reply, err, errlen);
 }
 
 /*
  * One request; retried while the daemon is unreachable. Returns the reply
  * (ok or error) and never NULL unless stopping.
  */
-static cJSON *call(struct depot_client *c, const char *cmd, cJSON *args, int timeout_ms)
+static cJSON *call(struct depot_client *c, enum worker_cmd cmd, cJSON *args, int timeout_ms)
 {
 	char err[512];
 	int warned = 0;
@@ -81,7 +81,7 @@ static cJSON *call(struct depot_client *c, const char *cmd, cJSON *args, int tim
 			return reply;
 		}
 		if (!warned++)
-			log_warn("%s: %s; retrying", cmd, err);
+			log_warn("%s: %s; retrying", worker_cmd_name(cmd), err);
 		if (atomic_load(&ws.stop)) {
 			cJSON_Delete(args);
 			return NULL;
@@ -101,7 +101,7 @@ static void hello(struct depot_client *c)
 		cJSON_AddStringToObject(args, "name", ws.name);
 		cJSON_AddNumberToObject(args, "pid", getpid());
 		cJSON_AddBoolToObject(args, "supervised", worker_supervised);
-		if ((reply = call(c, "hello", args, 5000)) == NULL)
+		if ((reply = call(c, WCMD_HELLO, args, 5000)) == NULL)
 			return;
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 			hb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
@@ -184,7 +184,7 @@ static void *heartbeat_thread(void *arg)
 			return NULL;
 		}
 		reply = NULL;
-		if (send_request(c, "heartbeat", args, (int)(interval * 2 + 1000), &reply,
+		if (send_request(c, WCMD_HEARTBEAT, args, (int)(interval * 2 + 1000), &reply,
 		    err, sizeof err) != CLIENT_OK) {
 			cJSON_Delete(reply);
 			continue;
@@ -202,20 +202,29 @@ static void *heartbeat_thread(void *arg)
 	}
 }
 
-static void report_done(struct depot_client *c, int64_t task, const char *state,
+cJSON *worker_error(enum task_reason reason, const char *message)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "reason", task_reason_name(reason));
+	cJSON_AddStringToObject(e, "message", message);
+	return e;
+}
+
+static void report_done(struct depot_client *c, int64_t task, enum task_state state,
     cJSON *result, cJSON *error)
 {
 	cJSON *args = cJSON_CreateObject(), *reply;
 
 	cJSON_AddStringToObject(args, "name", ws.name);
 	cJSON_AddNumberToObject(args, "task", (double)task);
-	cJSON_AddStringToObject(args, "state", state);
+	cJSON_AddStringToObject(args, "state", task_state_name(state));
 	cJSON_AddItemToObject(args, "result", result ? result : cJSON_CreateNull());
 	cJSON_AddItemToObject(args, "error", error ? error : cJSON_CreateNull());
 	pthread_mutex_lock(&ws.mu);
 	add_progress_locked(args);
 	pthread_mutex_unlock(&ws.mu);
-	reply = call(c, "done", args, 10000);
+	reply = call(c, WCMD_DONE, args, 10000);
 	cJSON_Delete(reply);
 }
 
@@ -232,7 +241,7 @@ static int acknowledge(struct depot_client *c, int64_t id)
 
 	cJSON_AddStringToObject(args, "name", ws.name);
 	cJSON_AddNumberToObject(args, "task", (double)id);
-	if ((reply = call(c, "ack", args, 10000)) == NULL)
+	if ((reply = call(c, WCMD_ACK, args, 10000)) == NULL)
 		return 0;
 	run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")) &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
@@ -250,7 +259,7 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "type"));
 	cJSON *result = NULL, *error = NULL;
-	const char *state = "failed";
+	enum task_state state = TASK_FAILED;
 
 	pthread_mutex_lock(&ws.mu);
 	ws.task = id;
@@ -283,15 +292,12 @@ static void run_task(struct depot_client *c, const cJSON *task)
 		backup_run(&ws, task, &result, &error, &state);
 	else if (type != NULL && strcmp(type, "restore") == 0)
 		restore_run(&ws, task, &result, &error, &state);
-	else {
-		error = cJSON_CreateObject();
-		cJSON_AddStringToObject(error, "reason", "exception");
-		cJSON_AddStringToObject(error, "message", "this worker cannot run that task type");
-	}
+	else
+		error = worker_error(REASON_EXCEPTION, "this worker cannot run that task type");
 	pthread_mutex_lock(&ws.mu);
 	ws.task = 0;
 	pthread_mutex_unlock(&ws.mu);
-	log_info("task %lld: %s", (long long)id, state);
+	log_info("task %lld: %s", (long long)id, task_state_name(state));
 	report_done(c, id, state, result, error);
 }
 
@@ -351,7 +357,7 @@ int worker_main(const char *dir, const char *name, int parent)
 			hello(main_c);
 		args = cJSON_CreateObject();
 		cJSON_AddStringToObject(args, "name", ws.name);
-		if ((reply = call(main_c, "next", args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
+		if ((reply = call(main_c, WCMD_NEXT, args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
 			break;
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 			if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0)

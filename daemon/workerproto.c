@@ -123,15 +123,10 @@ static void cancel_named(struct task *t, void *ctx)
 	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) &&
 	    strcmp(t->worker, name) == 0) {
 		fence_task(t);
-		task_finish(t, TASK_CANCELED, NULL, "worker-restarted",
+		task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_WORKER_RESTARTED),
 		    "the worker restarted while the task ran");
 	}
 }
-
-static const char *const worker_cmd_names[WCMD_COUNT] = {
-	[WCMD_HELLO] = "hello", [WCMD_NEXT] = "next", [WCMD_ACK] = "ack",
-	[WCMD_HEARTBEAT] = "heartbeat", [WCMD_DONE] = "done",
-};
 
 /* The counts become int64_t: a number past that range would be undefined to convert. */
 static int check_progress(const cJSON *progress, char *err, size_t errlen)
@@ -164,7 +159,10 @@ static int check_done(const cJSON *args, struct worker_msg *m, char *err, size_t
 	    validate_string(args, "state", 1, 16, &state, err, errlen) < 0)
 		return -1;
 	if (task_state_parse(state, &m->state) < 0 || !task_state_final(m->state)) {
-		snprintf(err, errlen, "'state' must be completed, failed or canceled");
+		char finals[128];
+
+		task_states_join(finals, sizeof finals, 1, "", " or ");
+		snprintf(err, errlen, "'state' must be %s", finals);
 		return -1;
 	}
 	m->result = cJSON_IsObject(result) ? result : NULL;
@@ -184,10 +182,7 @@ int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t 
 		snprintf(err, errlen, "expected {\"cmd\": …, \"args\": {…}}");
 		return -1;
 	}
-	for (int i = 0; i < WCMD_COUNT; i++)
-		if (strcmp(worker_cmd_names[i], cmd) == 0)
-			m->cmd = (enum worker_cmd)i;
-	if (m->cmd == WCMD_COUNT) {
+	if (worker_cmd_parse(cmd, &m->cmd) < 0) {
 		snprintf(err, errlen, "unknown worker command '%.64s'", cmd);
 		return -1;
 	}
@@ -310,7 +305,7 @@ static void abandoned(struct worker *w)
 	if (t == NULL)
 		return;
 	fence_task(t);
-	task_finish(t, TASK_FAILED, NULL, "exception",
+	task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
 	    "the worker asked for new work without reporting how the task ended");
 }
 
@@ -483,16 +478,16 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		message = t->cancel_message;
 	} else if (state == TASK_CANCELED) {
 		state = TASK_FAILED;
-		reason = "exception";
+		reason = task_reason_name(REASON_EXCEPTION);
 		message = "the worker stopped the task unasked";
 	} else if (state == TASK_COMPLETED)
 		reason = message = NULL;
 	else if (reason == NULL)
-		reason = "exception";
+		reason = task_reason_name(REASON_EXCEPTION);
 	result_copy = m->result != NULL ? cJSON_Duplicate(m->result, 1) : NULL;
 	if (state == TASK_COMPLETED && record_outcome(t, result_copy, err, sizeof err) < 0) {
 		state = TASK_FAILED;
-		reason = "exception";
+		reason = task_reason_name(REASON_EXCEPTION);
 		message = err;
 	}
 	task_finish(t, state, result_copy, reason, message);
