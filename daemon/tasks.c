@@ -40,6 +40,21 @@ struct backoff_entry {
 static struct backoff_entry *backoff;
 static size_t nbackoff, backoff_cap;
 
+/*
+ * Every change of an active task's state goes through here. An illegal
+ * move is a bug that would corrupt what the database and the lock manager
+ * say: depotd stops at once, and the next start recovers as after a crash.
+ */
+static void task_move(struct task *t, enum task_state to)
+{
+	if (!task_state_move_legal(t->state, to)) {
+		log_error("task %lld: illegal move from %s to %s", (long long)t->id,
+		    task_state_name(t->state), task_state_name(to));
+		abort();
+	}
+	t->state = to;
+}
+
 /* Tasks whose assignment was lost, oldest first (task_requeue). */
 static int64_t *requeued;
 static size_t nrequeued, requeued_cap;
@@ -612,6 +627,11 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 	cJSON *error = NULL;
 	int64_t id;
 
+	if (!task_state_final(state) || !task_state_move_legal(t->state, state)) {
+		log_error("task %lld: illegal end from %s as %s", (long long)t->id,
+		    task_state_name(t->state), task_state_name(state));
+		abort();
+	}
 	if (reason != NULL) {
 		error = cJSON_CreateObject();
 		cJSON_AddStringToObject(error, "reason", reason);
@@ -829,7 +849,7 @@ void task_requeue(struct task *t)
 		requeued = grown;
 		requeued_cap = cap;
 	}
-	t->state = TASK_WAITING;
+	task_move(t, TASK_WAITING);
 	t->worker[0] = '\0';
 	t->started_at = 0;
 	t->pgid = 0;
@@ -876,7 +896,7 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	int64_t now_mono = time_mono_ms();
 	cJSON *assignment;
 
-	t->state = TASK_RUNNING;
+	task_move(t, TASK_RUNNING);
 	snprintf(t->worker, sizeof t->worker, "%s", w->name);
 	t->started_at = time_now_ms();
 	t->started_mono = t->progress_mono = now_mono;
@@ -890,7 +910,7 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 		log_error("task %lld: recording its start: %s", (long long)t->id,
 		    store_errmsg(D->store));
 		store_rollback(D->store);
-		t->state = TASK_WAITING;
+		task_move(t, TASK_WAITING);
 		t->worker[0] = '\0';
 		t->started_at = 0;
 		return -1;
@@ -975,7 +995,7 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 		task_finish(t, final, NULL, reason, message);
 		return;
 	case TASK_RUNNING:
-		t->state = TASK_CANCELING;
+		task_move(t, TASK_CANCELING);
 		free(t->cancel_reason);
 		free(t->cancel_message);
 		t->cancel_reason = strdup(reason);

@@ -83,6 +83,25 @@ int task_state_final(enum task_state s)
 	return VOCAB_VALID(s, TASK_STATE_COUNT) && states[s].final;
 }
 
+int task_state_move_legal(enum task_state from, enum task_state to)
+{
+	if (!VOCAB_VALID(from, TASK_STATE_COUNT) || !VOCAB_VALID(to, TASK_STATE_COUNT) ||
+	    task_state_final(from))
+		return 0;
+	switch (to) {
+	case TASK_WAITING:
+		return from == TASK_RUNNING;
+	case TASK_RUNNING:
+		return from == TASK_WAITING;
+	case TASK_CANCELING:
+		return from == TASK_RUNNING;
+	case TASK_COMPLETED:
+		return from == TASK_RUNNING || from == TASK_CANCELING;
+	default:
+		return 1;	/* failed or canceled, from any active state */
+	}
+}
+
 const char *task_state_summary(enum task_state s)
 {
 	return VOCAB_VALID(s, TASK_STATE_COUNT) ? states[s].summary : "?";

@@ -43,6 +43,13 @@ int task_state_parse(const char *s, enum task_state *out);
 int task_state_final(enum task_state s);
 const char *task_state_summary(enum task_state s);
 /*
+ * The lifecycle (DESIGN §5): whether a task may go from one state to the
+ * other. waiting → running (dispatched) → canceling → a final state;
+ * running → waiting only for an assignment no worker acknowledged; waiting
+ * → canceled or failed, never completed; nothing leaves a final state.
+ */
+int task_state_move_legal(enum task_state from, enum task_state to);
+/*
  * The names of the states, into out: every one when final is -1, else
  * those whose finality is final; each within quote ("" or "'" for SQL),
  * separated by ", " and the last by last (" or ", or ", " for SQL).

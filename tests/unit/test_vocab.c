@@ -401,6 +401,33 @@ static void guide_reason_table_is_reasons_def(void **state)
 	free(doc);
 }
 
+/* DESIGN §5's lifecycle, move by move: the one table task_move checks every change against. */
+static void the_lifecycle_allows_only_designs_moves(void **state)
+{
+	static const char *const legal[] = {
+		"waiting>running", "waiting>failed", "waiting>canceled",
+		"running>waiting", "running>canceling", "running>completed",
+		"running>failed", "running>canceled",
+		"canceling>completed", "canceling>failed", "canceling>canceled",
+	};
+	(void)state;
+	for (int from = 0; from < TASK_STATE_COUNT; from++)
+		for (int to = 0; to < TASK_STATE_COUNT; to++) {
+			char move[64];
+			int want = 0;
+
+			snprintf(move, sizeof move, "%s>%s", task_state_name(from),
+			    task_state_name(to));
+			for (size_t i = 0; i < sizeof legal / sizeof *legal; i++)
+				want |= strcmp(legal[i], move) == 0;
+			if (task_state_move_legal(from, to) != want)
+				fail_msg("%s: legal is %d, want %d", move,
+				    task_state_move_legal(from, to), want);
+		}
+	assert_false(task_state_move_legal(TASK_STATE_COUNT, TASK_WAITING));
+	assert_false(task_state_move_legal(TASK_RUNNING, -1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +435,7 @@ int main(void)
 		cmocka_unit_test(unknown_and_null_names_parse_to_nothing),
 		cmocka_unit_test(a_value_outside_a_list_is_named_and_judged_safely),
 		cmocka_unit_test(completed_failed_and_canceled_are_the_final_states),
+		cmocka_unit_test(the_lifecycle_allows_only_designs_moves),
 		cmocka_unit_test(every_reason_name_parses_back_and_ends_a_task_failed_or_canceled),
 		cmocka_unit_test(retries_follow_exception_worker_missing_daemon_restarted_and_stopped),
 		cmocka_unit_test(task_retriable_answers_as_tasks_c_did_for_every_state_and_reason),
