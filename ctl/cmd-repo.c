@@ -5,9 +5,12 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <termios.h>
+#include <unistd.h>
 
 /* A PEM file bigger than this is not a certificate, a key or a CRL. */
 #define REPO_PEM_MAX (512 * 1024)
@@ -200,6 +203,16 @@ static int repo_read_pem(const struct ctl_args *a, struct repo_input *in,
 	return EXIT_OK;
 }
 
+/* The terminal's modes while a password is typed, put back if depotctl is interrupted then. */
+static struct termios echo_saved;
+
+static void echo_restore_and_die(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /*
  * The first line of --opt's file, without its line end; empty is refused.
  * Reads no further than that line, so a terminal's Enter ends it.
@@ -212,6 +225,8 @@ static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
 	int c, rc;
 	FILE *f;
 
+	int quiet = 0;
+
 	*text = NULL;
 	if ((rc = repo_open(a, in, opt, v, 0, &f, &name)) != EXIT_OK)
 		return rc;
@@ -220,8 +235,31 @@ static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	/* Typed at a terminal, as getpass(3) would: asked for, and not echoed. */
+	if (f == stdin && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &echo_saved) == 0) {
+		struct termios silent = echo_saved;
+
+		silent.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		fprintf(stderr, "Password for --%s: ", opt);
+		signal(SIGINT, echo_restore_and_die);
+		signal(SIGTERM, echo_restore_and_die);
+		signal(SIGHUP, echo_restore_and_die);
+		quiet = tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent) == 0;
+		if (!quiet)
+			fprintf(stderr, "(cannot turn echo off) ");
+		fflush(stderr);
+	}
 	while ((c = getc(f)) != EOF && c != '\n' && c != '\0' && len < REPO_LINE_MAX)
 		(*text)[len++] = (char)c;
+	if (quiet) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+		fputc('\n', stderr);
+	}
+	if (f == stdin && isatty(STDIN_FILENO)) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+	}
 	(*text)[len] = '\0';
 	if (len > 0 && (*text)[len - 1] == '\r')
 		(*text)[--len] = '\0';
