@@ -22,7 +22,7 @@
 	      "shows it while depotctl runs: prefer --proxy-password-file" }, \
 	{ .name = "proxy-password-file", .arg = "FILE", \
 	  .help = "the proxy's password: the first line of FILE ('-': " \
-	      "standard input)" }, \
+	      "standard input; asked for, unechoed, at a terminal)" }, \
 	{ .name = "ssl-ca-cert", .arg = "FILE", \
 	  .help = "trust the CA certificates in PEM FILE for the feed" }, \
 	{ .name = "ssl-client-cert", .arg = "FILE", \
