@@ -1,4 +1,4 @@
-/* tasktype.c: the table of task types, one entry each, and the calls through it; no other file compares type names. */
+/* tasktype.c: the table of task types (share/tasktypes.def), one entry each, and the calls through it. */
 #include "depotd.h"
 #include "worker.h"
 
