@@ -707,15 +707,16 @@ static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
 
 int cmd_sync(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	return repo_task(ctx, a, "sync", a->argv[0], NULL);
+	return repo_task(ctx, a, task_type_name(TASKTYPE_SYNC), a->argv[0], NULL);
 }
 
 int cmd_publish(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	return repo_task(ctx, a, "publish", a->argv[0], args_get(a, "version"));
+	return repo_task(ctx, a, task_type_name(TASKTYPE_PUBLISH), a->argv[0],
+	    args_get(a, "version"));
 }
 
 int cmd_orphans_clean(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	return repo_task(ctx, a, "orphans", NULL, NULL);
+	return repo_task(ctx, a, task_type_name(TASKTYPE_ORPHANS), NULL, NULL);
 }

@@ -179,9 +179,10 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 		rc = ctl_usage_error(a->cmd, "unexpected argument '%s' after %s %s",
 		    sub.argv[1], found->words[0], sub.argv[0]);
 	else if (found->exec == cmd_sync)
-		rc = repo_task_args(&sub, "sync", sub.argv[0], NULL, out);
+		rc = repo_task_args(&sub, task_type_name(TASKTYPE_SYNC), sub.argv[0],
+		    NULL, out);
 	else
-		rc = repo_task_args(&sub, "publish", sub.argv[0],
+		rc = repo_task_args(&sub, task_type_name(TASKTYPE_PUBLISH), sub.argv[0],
 		    args_get(&sub, "version"), out);
 out:
 	args_free(&sub);
@@ -278,12 +279,13 @@ static char *sched_describe(const cJSON *tpl)
 {
 	const char *type = json_str(tpl, "type"), *repo = json_str(tpl, "repository");
 	char *line = NULL, *text = NULL, retries[48] = "";
+	enum task_type_id k;
 	int64_t v;
 	int n;
 
 	if (json_int(tpl, "retries", &v) == 0 && v > 0)
 		snprintf(retries, sizeof retries, " (retries %lld)", (long long)v);
-	if (type != NULL && strcmp(type, "exec") == 0) {
+	if (task_type_parse(type, &k) == 0 && k == TASKTYPE_EXEC) {
 		line = task_argv_line(cJSON_GetObjectItemCaseSensitive(tpl, "argv"));
 		n = asprintf(&text, "run: %s%s", line != NULL ? line : "?", retries);
 	} else if (type != NULL && repo != NULL && json_int(tpl, "version", &v) == 0)

@@ -233,7 +233,7 @@ int task_exec_args(const struct ctl_args *a, cJSON **out)
 		return rc;
 	if ((req = cJSON_CreateObject()) == NULL)
 		goto nomem;
-	if (cJSON_AddStringToObject(req, "type", "exec") == NULL ||
+	if (cJSON_AddStringToObject(req, "type", task_type_name(TASKTYPE_EXEC)) == NULL ||
 	    (argv = cJSON_AddArrayToObject(req, "argv")) == NULL ||
 	    (resources = cJSON_AddArrayToObject(req, "resources")) == NULL)
 		goto nomem;

@@ -280,7 +280,7 @@ static int check_repo_task(struct conn *conn, const struct task *t)
 		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", repo);
 		return -1;
 	}
-	if (strcmp(t->type, "sync") == 0 &&
+	if (t->tt->needs_feed &&
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
 		server_reply_err(conn, ERR_BAD_REQUEST, "repository '%s' has no feed to sync "
 		    "from: set one with repo update %s --feed URL", repo, repo);
@@ -329,7 +329,7 @@ static void h_task_submit(struct conn *conn, struct request *rq)
 		task_free(t);
 		return;
 	}
-	if (strcmp(t->type, "restore") == 0 &&
+	if (t->tt->force_cancels &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force")))
 		tasks_foreach(cancel_running_for_restore, NULL);
 	/* The task may start, and even end, inside task_submit: keep only its id. */

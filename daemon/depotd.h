@@ -16,6 +16,8 @@
 struct conn;
 struct server;
 struct store;
+struct task_type;
+struct worker_shared;
 
 enum worker_state { WORKER_ONLINE, WORKER_MISSING, WORKER_STOPPED };
 
@@ -27,7 +29,8 @@ struct task_res {
 /* A task not yet final; final tasks live only in the database. */
 struct task {
 	int64_t id;
-	char *type;
+	char *type;				/* as stored: a name tasktypes.def may not know */
+	const struct task_type *tt;		/* its entry (tasktype.c); NULL when unknown */
 	char *name;
 	cJSON *args;
 	struct task_res *res;
@@ -264,6 +267,40 @@ void waiters_check(int64_t finished_id);
 void waiters_tick(void);
 void waiters_fail_all(void);
 
+/* tasktype.c */
+/*
+ * A type of task (share/tasktypes.def) and everything the daemon and its
+ * workers do differently for it, declared once as tmux declares a
+ * cmd_entry per command. Its name is task_type_name(id). Each function
+ * lives in its type's own file; a NULL one does nothing.
+ */
+struct task_type {
+	enum task_type_id id;
+	/* task.submit's args checked into a new task, or NULL with err (validate.c). */
+	struct task *(*validate)(const struct task_type *tt, const cJSON *args,
+	    char *err, size_t errlen);
+	int needs_feed;			/* submitted only for a repository with a feed */
+	int force_cancels;		/* with force, every unfinished task is canceled first */
+	int with_umask;			/* its assignment carries depotd's umask at start */
+	/* Adds to its assignment what its worker needs; -1 with err fails the task. */
+	int (*prepare)(const struct task *t, cJSON *assignment, char *err, size_t errlen);
+	/* What its completion changes in the daemon's records; -1 with err fails it instead. */
+	int (*done)(struct task *t, cJSON *result, char *err, size_t errlen);
+	/* What the daemon releases once it ended, however it ended. */
+	void (*ended)(const struct task *t, int completed);
+	/* In its worker: runs it to its end, filling state (a final one). */
+	void (*run)(struct worker_shared *ws, const cJSON *task, cJSON **result,
+	    cJSON **error, enum task_state *state);
+};
+/* The entry of the type named name, or NULL when name (which may be NULL) names none. */
+const struct task_type *tasktype_find(const char *name);
+/* The entry of id, or NULL past TASKTYPE_COUNT. */
+const struct task_type *tasktype_get(enum task_type_id id);
+/* t's hooks, doing nothing for a type not known (t->tt NULL) or a hook it lacks. */
+int tasktype_prepare(const struct task *t, cJSON *assignment, char *err, size_t errlen);
+int tasktype_done(struct task *t, cJSON *result, char *err, size_t errlen);
+void tasktype_ended(const struct task *t, int completed);
+
 /* validate.c */
 /*
  * A control request whose arguments have been checked: what its handler
@@ -293,6 +330,13 @@ struct request {
 int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen);
 void request_free(struct request *rq);
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen);
+/* Each type's validate (struct task_type): exec; sync, publish and orphans; backup and restore. */
+struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen);
+struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen);
+struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen);
 int validate_ids(const cJSON *args, const char *field, int64_t **ids,
     size_t *n, char *err, size_t errlen);
 int validate_int(const cJSON *args, const char *field, int required,
@@ -345,7 +389,7 @@ int repo_delete(const char *name);
 int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
 int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errlen);
 int repos_publish_done(const struct task *t, const cJSON *result);
-void repos_task_ended(const struct task *t);
+void repos_task_ended(const struct task *t, int completed);
 
 /* workerproto.c */
 /* A worker's message, checked: all its handler reads of it. */

@@ -471,7 +471,7 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 	int rc;
 
 	list_path(t, path, sizeof path);
-	if (strcmp(t->type, "sync") == 0) {
+	if (t->tt->id == TASKTYPE_SYNC) {
 		cJSON *imp = repo_importer(repo);
 		if (imp == NULL) {
 			snprintf(err, errlen, "repository '%s' no longer exists", repo);
@@ -481,7 +481,7 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 		cJSON_AddStringToObject(assignment, "list_path", path);
 		return 0;
 	}
-	if (strcmp(t->type, "publish") == 0) {
+	if (t->tt->id == TASKTYPE_PUBLISH) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->args, "version");
 		version = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : latest_version(repo, NULL, 0);
 		if (version <= 0) {
@@ -510,7 +510,7 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 			cJSON_AddNumberToObject(assignment, "publish_gid", D->cfg.publish_gid);
 		return 0;
 	}
-	if (strcmp(t->type, "orphans") == 0) {
+	if (t->tt->id == TASKTYPE_ORPHANS) {
 		if (sqlite3_prepare_v2(db(), "SELECT DISTINCT sha256 FROM version_files"
 		    " ORDER BY sha256", -1, &q, NULL) != SQLITE_OK)
 			goto db_error;
@@ -725,12 +725,11 @@ int repos_publish_done(const struct task *t, const cJSON *result)
 }
 
 /* The daemon's half of the file lists handed to workers goes when the task ends. */
-void repos_task_ended(const struct task *t)
+void repos_task_ended(const struct task *t, int completed)
 {
 	char path[128];
 
-	if (strcmp(t->type, "exec") == 0)
-		return;
+	(void)completed;
 	list_path(t, path, sizeof path);
 	fs_unlink_beneath(daemon_data()->fd, path);
 }

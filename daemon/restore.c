@@ -106,7 +106,7 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (strcmp(t->type, "restore") == 0) {
+	if (t->tt->id == TASKTYPE_RESTORE) {
 		snprintf(path, sizeof path, "%s.restore-%lld", D->dir, (long long)t->id);
 		cJSON_AddStringToObject(assignment, "staging", path);
 		snprintf(when, sizeof when, ".restore-%lld", (long long)t->id);
@@ -117,7 +117,7 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 		cJSON_AddNumberToObject(assignment, "free_margin", (double)D->cfg.restore_free_margin);
 		return 0;
 	}
-	if (strcmp(t->type, "backup") != 0)
+	if (t->tt->id != TASKTYPE_BACKUP)
 		return 0;
 	snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
 	if (copy_database(store_db(D->store), path, err, errlen) < 0)
@@ -147,10 +147,10 @@ void snapshot_task_ended(const struct task *t, int completed)
 {
 	char path[4200], pub[4200], suffix[40];
 
-	if (strcmp(t->type, "backup") == 0) {
+	if (t->tt->id == TASKTYPE_BACKUP) {
 		snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
 		unlink(path);
-	} else if (strcmp(t->type, "restore") == 0 && !completed) {
+	} else if (t->tt->id == TASKTYPE_RESTORE && !completed) {
 		snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)t->id);
 		snprintf(path, sizeof path, "%s%s", D->dir, suffix);
 		publish_staging_of(D->dir, D->publish_dir, suffix, pub, sizeof pub);

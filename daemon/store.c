@@ -469,6 +469,7 @@ static struct task *row_to_task(sqlite3_stmt *q)
 		return NULL;
 	t->id = sqlite3_column_int64(q, 0);
 	t->type = column_strdup(q, 1);
+	t->tt = tasktype_find(t->type);
 	t->name = column_strdup(q, 2);
 	if (state == NULL || task_state_parse(state, &t->state) < 0)
 		t->state = TASK_FAILED;

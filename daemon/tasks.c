@@ -596,6 +596,7 @@ static struct task *task_retry_of(const struct task *t)
 		return NULL;
 	}
 	r->type = strdup(t->type);
+	r->tt = t->tt;
 	r->name = strdup(t->name);
 	r->args = cJSON_Duplicate(t->args, 1);
 	for (size_t i = 0; i < t->nres; i++) {
@@ -825,10 +826,7 @@ static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 	task_log_path(t->id, path, sizeof path);
 	cJSON_AddStringToObject(o, "log_path", path);
 	cJSON_AddNumberToObject(o, "log_max", (double)D->cfg.log_max);
-	if (strcmp(t->type, "exec") == 0)
-		cJSON_AddNumberToObject(o, "umask", D->task_umask);
-	if (repos_prepare_assignment(t, o, err, errlen) < 0 ||
-	    snapshot_prepare_assignment(t, o, err, errlen) < 0) {
+	if (tasktype_prepare(t, o, err, errlen) < 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -976,8 +974,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	}
 	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
 		w->task = 0;
-	repos_task_ended(t);
-	snapshot_task_ended(t, state == TASK_COMPLETED);
+	tasktype_ended(t, state == TASK_COMPLETED);
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);

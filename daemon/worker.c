@@ -257,7 +257,8 @@ static int acknowledge(struct depot_client *c, int64_t id)
 static void run_task(struct depot_client *c, const cJSON *task)
 {
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
-	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "type"));
+	const struct task_type *tt =
+	    tasktype_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "type")));
 	cJSON *result = NULL, *error = NULL;
 	enum task_state state = TASK_FAILED;
 
@@ -280,18 +281,8 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	/* A restore may have swapped another data directory in since the last task. */
 	if (fs_root_refresh(&worker_data) < 0)
 		log_warn("opening %s: %m", worker_dir);
-	if (type != NULL && strcmp(type, "exec") == 0)
-		exec_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "sync") == 0)
-		sync_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "publish") == 0)
-		publish_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "orphans") == 0)
-		orphans_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "backup") == 0)
-		backup_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "restore") == 0)
-		restore_run(&ws, task, &result, &error, &state);
+	if (tt != NULL && tt->run != NULL)
+		tt->run(&ws, task, &result, &error, &state);
 	else
 		error = worker_error(REASON_EXCEPTION, "this worker cannot run that task type");
 	pthread_mutex_lock(&ws.mu);

@@ -429,26 +429,6 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 	server_reply_ok(conn, r);
 }
 
-/* What a completed sync or publish changes in the daemon's own records. */
-static int record_outcome(struct task *t, cJSON *result, char *err, size_t errlen)
-{
-	if (strcmp(t->type, "sync") == 0) {
-		if (result == NULL) {
-			snprintf(err, errlen, "the worker reported no sync result");
-			return -1;
-		}
-		cJSON_DeleteItemFromObjectCaseSensitive(result, "list");
-		return repos_sync_done(t, result, err, errlen);
-	}
-	if (strcmp(t->type, "restore") == 0)
-		return restore_apply_online(t, result, err, errlen);
-	if (strcmp(t->type, "publish") == 0 && repos_publish_done(t, result) < 0) {
-		snprintf(err, errlen, "recording the publication: %s", store_errmsg(D->store));
-		return -1;
-	}
-	return 0;
-}
-
 static void on_done(struct conn *conn, const struct worker_msg *m)
 {
 	struct worker *w = known_worker(conn, m->name);
@@ -485,7 +465,7 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 	else if (reason == NULL)
 		reason = task_reason_name(REASON_EXCEPTION);
 	result_copy = m->result != NULL ? cJSON_Duplicate(m->result, 1) : NULL;
-	if (state == TASK_COMPLETED && record_outcome(t, result_copy, err, sizeof err) < 0) {
+	if (state == TASK_COMPLETED && tasktype_done(t, result_copy, err, sizeof err) < 0) {
 		state = TASK_FAILED;
 		reason = task_reason_name(REASON_EXCEPTION);
 		message = err;

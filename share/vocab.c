@@ -44,6 +44,15 @@ static const struct {
 #undef X
 };
 
+static const struct {
+	const char *name;
+	const char *summary;
+} task_types[TASKTYPE_COUNT] = {
+#define X(ident, wire, summary) [TASKTYPE_##ident] = { wire, summary },
+#include "tasktypes.def"
+#undef X
+};
+
 #define VOCAB_VALID(v, count) ((unsigned)(v) < (unsigned)(count))
 
 /*
@@ -71,6 +80,7 @@ VOCAB_NAME_PARSE(enum command, command, commands, CMD_COUNT)
 VOCAB_NAME_PARSE(enum task_state, task_state, states, TASK_STATE_COUNT)
 VOCAB_NAME_PARSE(enum task_reason, task_reason, reasons, REASON_COUNT)
 VOCAB_NAME_PARSE(enum worker_cmd, worker_cmd, worker_cmds, WCMD_COUNT)
+VOCAB_NAME_PARSE(enum task_type_id, task_type, task_types, TASKTYPE_COUNT)
 
 /* An unknown command needs everything: nothing is granted by mistake. */
 enum access_level command_access(enum command c)
@@ -150,4 +160,20 @@ int task_retriable(enum task_state state, const char *reason)
 const char *worker_cmd_summary(enum worker_cmd c)
 {
 	return VOCAB_VALID(c, WCMD_COUNT) ? worker_cmds[c].summary : "?";
+}
+
+const char *task_type_summary(enum task_type_id t)
+{
+	return VOCAB_VALID(t, TASKTYPE_COUNT) ? task_types[t].summary : "?";
+}
+
+void task_types_join(char *out, size_t n)
+{
+	size_t len = 0;
+
+	if (n > 0)
+		out[0] = '\0';
+	for (int i = 0; i < TASKTYPE_COUNT && len < n; i++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", i > 0 ? ", " : "",
+		    task_types[i].name);
 }

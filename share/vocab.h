@@ -3,8 +3,8 @@
  * file beside this one and used by depotd, its workers, depotctl and
  * depot-console alike: control commands (commands.def) with their access
  * levels, task states (states.def) and which are final, error reasons
- * (reasons.def) and which are retried, and the worker protocol's messages
- * (workermsg.def). Each enum counts its members in *_COUNT, which the
+ * (reasons.def) and which are retried, the worker protocol's messages
+ * (workermsg.def) and the types of task (tasktypes.def). Each enum counts its members in *_COUNT, which the
  * parse functions never return and the name functions show as "?" (each
  * pair of them is made by VOCAB_NAME_PARSE in share/vocab.c).
  */
@@ -86,5 +86,19 @@ enum worker_cmd {
 const char *worker_cmd_name(enum worker_cmd c);
 int worker_cmd_parse(const char *s, enum worker_cmd *out);
 const char *worker_cmd_summary(enum worker_cmd c);
+
+/* Named _id: struct task_type is the daemon's entry for each (daemon/tasktype.c). */
+enum task_type_id {
+#define X(ident, wire, summary) TASKTYPE_##ident,
+#include "tasktypes.def"
+#undef X
+	TASKTYPE_COUNT
+};
+
+const char *task_type_name(enum task_type_id t);
+int task_type_parse(const char *s, enum task_type_id *out);
+const char *task_type_summary(enum task_type_id t);
+/* The names of every type, in tasktypes.def's order, separated by ", ". */
+void task_types_join(char *out, size_t n);
 
 #endif

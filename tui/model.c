@@ -738,6 +738,7 @@ static char *sched_what(const cJSON *tpl)
 	const char *type = jstr(tpl, "type"), *repo = jstr(tpl, "repository");
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(tpl, "argv"), *a;
 	char buf[512];
+	enum task_type_id k;
 	size_t l = 0;
 	int64_t v;
 
@@ -750,7 +751,7 @@ static char *sched_what(const cJSON *tpl)
 			snprintf(buf, sizeof buf, "%s %s", type, repo);
 		return strdup(buf);
 	}
-	if (strcmp(type, "exec") == 0 && cJSON_IsArray(argv)) {
+	if (task_type_parse(type, &k) == 0 && k == TASKTYPE_EXEC && cJSON_IsArray(argv)) {
 		l = (size_t)snprintf(buf, sizeof buf, "run:");
 		cJSON_ArrayForEach(a, argv)
 			if (cJSON_IsString(a) && l < sizeof buf)

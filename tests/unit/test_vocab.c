@@ -1,7 +1,7 @@
 /*
  * test_vocab.c: the protocol's words, from the .def files of share/ (vocab.h): each
- * name parses back to itself, finality and retries are DESIGN's, and the
- * docs that list them list the same names.
+ * name parses back to itself, finality and retries are DESIGN's, the task
+ * types are DESIGN's, and the docs that list them list the same names.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,6 +52,10 @@ static const char *const design_reasons[] = {
 };
 /* DESIGN §7: the worker protocol. */
 static const char *const design_worker_cmds[] = { "hello", "next", "heartbeat", "done" };
+/* DESIGN §5: the task types, in the order the daemon names them when it refuses another. */
+static const char *const design_task_types[] = {
+	"exec", "sync", "publish", "orphans", "backup", "restore",
+};
 
 /*
  * daemon/tasks.c's retriable() before reasons.def: task_retriable must
@@ -185,6 +189,7 @@ static void unknown_and_null_names_parse_to_nothing(void **state)
 	enum task_reason r = REASON_TIMEOUT;
 	enum worker_cmd w = WCMD_DONE;
 	enum command c = CMD_ping;
+	enum task_type_id k = TASKTYPE_SYNC;
 
 	(void)state;
 	assert_int_equal(task_state_parse("active", &s), -1);
@@ -202,6 +207,10 @@ static void unknown_and_null_names_parse_to_nothing(void **state)
 	assert_int_equal(command_parse("task", &c), -1);
 	assert_int_equal(command_parse(NULL, &c), -1);
 	assert_int_equal(c, CMD_ping);
+	assert_int_equal(task_type_parse("EXEC", &k), -1);
+	assert_int_equal(task_type_parse("", &k), -1);
+	assert_int_equal(task_type_parse(NULL, &k), -1);
+	assert_int_equal(k, TASKTYPE_SYNC);
 }
 
 static void a_value_outside_a_list_is_named_and_judged_safely(void **state)
@@ -213,6 +222,8 @@ static void a_value_outside_a_list_is_named_and_judged_safely(void **state)
 	assert_false(task_reason_retriable(REASON_COUNT));
 	assert_string_equal(worker_cmd_name(WCMD_COUNT), "?");
 	assert_string_equal(command_name(CMD_COUNT), "?");
+	assert_string_equal(task_type_name(TASKTYPE_COUNT), "?");
+	assert_string_equal(task_type_summary(TASKTYPE_COUNT), "?");
 	/* An unknown command is granted nothing below everything. */
 	assert_int_equal(command_access(CMD_COUNT), ACCESS_WRITE);
 }
@@ -297,6 +308,27 @@ static void every_worker_message_name_parses_back_to_its_message(void **state)
 	}
 }
 
+static void every_task_type_name_parses_back_to_its_type(void **state)
+{
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(TASKTYPE_COUNT, sizeof design_task_types / sizeof design_task_types[0]);
+	for (int i = 0; i < TASKTYPE_COUNT; i++) {
+		enum task_type_id k;
+
+		assert_string_equal(task_type_name((enum task_type_id)i), design_task_types[i]);
+		assert_int_equal(task_type_parse(design_task_types[i], &k), 0);
+		assert_int_equal(k, i);
+		assert_true(strlen(task_type_summary(k)) > 0);
+	}
+	task_types_join(buf, sizeof buf);
+	assert_string_equal(buf, "exec, sync, publish, orphans, backup, restore");
+	/* Cut short, still a string. */
+	task_types_join(buf, 8);
+	assert_string_equal(buf, "exec, s");
+}
+
 static void every_command_name_parses_back_with_its_access_level(void **state)
 {
 	(void)state;
@@ -329,7 +361,7 @@ static void states_join_into_lists_for_messages(void **state)
 	assert_string_equal(buf, "waiting, ");
 }
 
-static void protocol_doc_lists_the_states_and_reasons_of_the_def_files(void **state)
+static void protocol_doc_lists_the_states_reasons_and_types_of_the_def_files(void **state)
 {
 	char *doc = doc_read("doc/protocol.md");
 	struct doc_words d = { 0 };
@@ -344,6 +376,11 @@ static void protocol_doc_lists_the_states_and_reasons_of_the_def_files(void **st
 	assert_int_equal(d.n, REASON_COUNT);
 	for (int i = 0; i < REASON_COUNT; i++)
 		assert_string_equal(d.w[i], task_reason_name((enum task_reason)i));
+	words_free(&d);
+	doc_sentence_words(doc, "\n`type` is ", &d);
+	assert_int_equal(d.n, TASKTYPE_COUNT);
+	for (int i = 0; i < TASKTYPE_COUNT; i++)
+		assert_string_equal(d.w[i], task_type_name((enum task_type_id)i));
 	words_free(&d);
 	free(doc);
 }
@@ -440,9 +477,10 @@ int main(void)
 		cmocka_unit_test(retries_follow_exception_worker_missing_daemon_restarted_and_stopped),
 		cmocka_unit_test(task_retriable_answers_as_tasks_c_did_for_every_state_and_reason),
 		cmocka_unit_test(every_worker_message_name_parses_back_to_its_message),
+		cmocka_unit_test(every_task_type_name_parses_back_to_its_type),
 		cmocka_unit_test(every_command_name_parses_back_with_its_access_level),
 		cmocka_unit_test(states_join_into_lists_for_messages),
-		cmocka_unit_test(protocol_doc_lists_the_states_and_reasons_of_the_def_files),
+		cmocka_unit_test(protocol_doc_lists_the_states_reasons_and_types_of_the_def_files),
 		cmocka_unit_test(protocol_doc_tables_list_the_commands_and_worker_messages),
 		cmocka_unit_test(guide_reason_table_is_reasons_def),
 	};
