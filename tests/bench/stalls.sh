@@ -33,10 +33,10 @@
 # downloads, ~95 s) the version's stall was the same (max 973 ms): few
 # contents only make the feed cheap, not the recording.
 # Measured on 2 shared cores (other agents' builds running, load 2-3, so
-# ±30% or more), 2026-11-29, 4 runs, 15-18 s each:
-#   list:   2.3-2.7 s; p50 1.4-2.2 ms, p99 11-15 ms, max 15-24 ms;
+# ±30% or more), 2026-11-29, 5 runs, 15-18 s each:
+#   list:   2.3-2.7 s; p50 1.4-2.2 ms, p99 11-15 ms, max 15-29 ms;
 #           VmHWM 16.7 MiB -> PASS
-#   sync:   1.4-2.9 s; p99 904-1433 ms, max 914-1452 ms (one stall: the
+#   sync:   1.4-3.0 s; p99 904-1479 ms, max 914-1509 ms (one stall: the
 #           version's record); VmHWM 19.2 MiB -> FAIL
 #   backup: 0.33-0.51 s (database 51.2 MiB); p99 = max 127-193 ms (the
 #           database copy); VmHWM 20.8-20.9 MiB -> FAIL
