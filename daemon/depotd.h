@@ -349,6 +349,62 @@ int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errle
 int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t);
 
+/* store-repos.c */
+/* A repository as stored, with its latest version's counts. 0 is null; the strings last the call. */
+struct repo_row {
+	const char *name;
+	const char *importer;		/* its settings, secrets included, as JSON text */
+	int64_t created_at, published_version, published_at;
+	int64_t latest_version, files, size;
+};
+struct version_row {
+	int64_t number, created_at, files, size, task;
+};
+/* A file of a version; the strings last the call. */
+struct version_file {
+	const char *sha256;		/* 64 hex digits */
+	const char *path;		/* NULL where only the content is asked for */
+	int64_t size;
+};
+/* The importer settings of name (secrets included), or NULL if none or unreadable. */
+cJSON *store_repo_importer(struct store *st, const char *name);
+/* Calls fn for repository name, or (name NULL) for each by name; 0, or -1. */
+int store_repos(struct store *st, const char *name,
+    void (*fn)(const struct repo_row *r, void *arg), void *arg);
+/* Calls fn for each version of name, newest first; 0, or -1. */
+int store_repo_versions(struct store *st, const char *name,
+    void (*fn)(const struct version_row *v, void *arg), void *arg);
+int store_repo_create(struct store *st, const char *name, const cJSON *importer,
+    int64_t created_at);
+int store_repo_update(struct store *st, const char *name, const cJSON *importer);
+/* Its versions and their files go with it. */
+int store_repo_delete(struct store *st, const char *name);
+/* The number of name's latest version (0: none; -1: failed) and, unless NULL, its digest. */
+int64_t store_repo_latest(struct store *st, const char *name, char *digest, size_t digestlen);
+int store_repo_published(struct store *st, const char *name, int64_t version, int64_t at);
+/* Calls fn for each file of a version, by path; 0, or -1. */
+int store_version_files(struct store *st, const char *repo, int64_t number,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+/* Calls fn for each sha256 any version holds (path NULL), in order; 0, or -1. */
+int store_content_referenced(struct store *st,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+/*
+ * A new version is gathered inside the caller's transaction: begin empties
+ * the gathering, fill adds the files next gives (1 a file, 0 at the end,
+ * -1 to stop: then fill returns -1), keep adds the files of version number
+ * whose paths are not there yet, files calls fn for each by path, and
+ * record stores them as version v of repo (v: number, created_at, task,
+ * files, size). Each 0, or -1.
+ */
+int store_newversion_begin(struct store *st);
+int store_newversion_fill(struct store *st,
+    int (*next)(struct version_file *f, void *arg), void *arg);
+int store_newversion_keep(struct store *st, const char *repo, int64_t number);
+int store_newversion_files(struct store *st,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+int store_newversion_record(struct store *st, const struct version_row *v, const char *repo,
+    const char *digest);
+
 /* workerproto.c */
 enum worker_cmd { WCMD_HELLO, WCMD_NEXT, WCMD_HEARTBEAT, WCMD_DONE, WCMD_COUNT };
 /* A worker's message, checked: all its handler reads of it. */
