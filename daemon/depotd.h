@@ -333,6 +333,38 @@ void sched_tick(void);
 /* Inside the caller's transaction; -1 on failure. */
 int sched_task_retried(int64_t old_id, int64_t new_id);
 
+/* store-sched.c */
+/* A schedule as stored. 0 is null; the strings last the call. */
+struct schedule_row {
+	const char *name;
+	const char *tmpl;		/* its task template, as JSON text */
+	int64_t every_ms, next_run, created_at, last_run, last_task, skipped, last_skipped;
+	int enabled;
+};
+/* Calls fn for schedule name, or (name NULL) for each by name; 0, or -1. */
+int store_schedules(struct store *st, const char *name,
+    void (*fn)(const struct schedule_row *r, void *arg), void *arg);
+/* Calls fn for at most limit enabled schedules due at now, soonest first; 0, or -1. */
+int store_schedules_due(struct store *st, int64_t now, int limit,
+    void (*fn)(const struct schedule_row *r, void *arg), void *arg);
+/* When the next enabled schedule is due: 1 with *next, 0 when none is enabled, -1. */
+int store_schedules_next_due(struct store *st, int64_t *next);
+int store_schedule_add(struct store *st, const char *name, const cJSON *tmpl,
+    int64_t every_ms, int64_t first_run, int64_t created_at);
+/* These two return the rows changed (0: no such schedule), or -1. */
+int store_schedule_delete(struct store *st, const char *name);
+int store_schedule_enable(struct store *st, const char *name, int enabled);
+/* A run: task submitted at now, the next one at next. */
+int store_schedule_fired(struct store *st, const char *name, int64_t next, int64_t now,
+    int64_t task);
+int store_schedule_skipped(struct store *st, const char *name, int64_t next, int64_t now);
+/* The schedules whose last task was old_task now wait for new_task: the rows changed, or -1. */
+int store_schedule_retried(struct store *st, int64_t old_task, int64_t new_task);
+/* At most max ids of tasks finished before before, oldest first: their count, or -1. */
+int store_tasks_finished_before(struct store *st, int64_t before, int64_t *ids, int max);
+/* Deletes the tasks ids, inside the caller's transaction; 0, or -1. */
+int store_delete_tasks(struct store *st, const int64_t *ids, int n);
+
 /* repos.c */
 int repo_name_valid(const char *s);
 /* Checks importer settings to change (an object, or NULL/null for none) without applying them. */

@@ -212,7 +212,7 @@ int store_newversion_fill(struct store *st,
 		sql_int(&s, 2, f.size);
 		sql_text(&s, 3, f.path);
 		sql_step(&s);
-		sqlite3_reset(s.q);
+		sql_again(&s);
 	}
 	return sql_end(&s) < 0 || more < 0 ? -1 : 0;
 }

@@ -101,6 +101,12 @@ int sql_step(struct sql *s)
 	return -1;
 }
 
+void sql_again(struct sql *s)
+{
+	if (s->q != NULL)
+		sqlite3_reset(s->q);
+}
+
 int sql_end(struct sql *s)
 {
 	/* Reset at once: a statement left stepping would hold the WAL snapshot. */

@@ -45,6 +45,8 @@ void sql_json(struct sql *s, int col, const cJSON *v);		/* NULL or null binds nu
 int sql_step(struct sql *s);
 /* Ends the run (finalized, or a kept statement reset): 0, or -1 if anything failed. */
 int sql_end(struct sql *s);
+/* Makes the statement ready to step again, for the next row of a loop of writes. */
+void sql_again(struct sql *s);
 /* Steps once, for a statement that returns no rows, and ends the run: 0 or -1. */
 int sql_run(struct sql *s);
 /* Records a failure of the caller's own (SQLITE_NOMEM reading a row, say), logged as the others. */
