@@ -208,8 +208,6 @@ struct task *store_load_task(struct store *st, int64_t id);
 int store_list_tasks(struct store *st, const char *state, const char *resource,
     int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg);
 int store_check(struct store *st, char *msg, size_t msglen);
-/* The connection, for modules with their own queries (repos.c). */
-struct sqlite3 *store_db(struct store *st);
 
 /* tasks.c */
 const char *task_state_name(enum task_state s);
@@ -322,6 +320,24 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg);
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
+
+/* store-restore.c */
+/* A consistent copy of the whole database in the file to (one file, mode 0600); -1 with err. */
+int store_copy(struct store *st, const char *to, char *err, size_t errlen);
+/* The highest task id ever handed out, or 0; _at reads the database file at path, if any. */
+int64_t store_max_task_id(struct store *st);
+int64_t store_max_task_id_at(const char *path);
+/*
+ * In a restored database, inside the caller's transaction: every task not
+ * final ends canceled (restored) at now, no reservation is left, and with
+ * disable_schedules no schedule runs by itself. 0, or -1.
+ */
+int store_settle_restored(struct store *st, int64_t now, int disable_schedules);
+/* Task ids handed out from now on are above floor. 0, or -1; _at, on the database file at path, with err. */
+int store_keep_ids_above(struct store *st, int64_t floor);
+int store_keep_ids_above_at(const char *path, int64_t floor, char *err, size_t errlen);
+/* Task from becomes task to. 0, or -1. */
+int store_renumber_task(struct store *st, int64_t from, int64_t to);
 
 /* sched.c */
 cJSON *sched_json(const char *name);
