@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static void repo_rows(struct sql *s, void (*fn)(const struct repo_row *r, void *arg), void *arg);
-static void version_file_rows(struct sql *s, void (*fn)(const struct version_file *f, void *arg),
+static int repo_rows(struct sql *s, void (*fn)(const struct repo_row *r, void *arg), void *arg);
+static int version_file_rows(struct sql *s, void (*fn)(const struct version_file *f, void *arg),
     void *arg);
 
 cJSON *store_repo_importer(struct store *st, const char *name)
@@ -30,7 +30,8 @@ static const char repo_select[] =
 	" ON v.repo = r.name AND v.number = (SELECT max(number) FROM versions"
 	" WHERE repo = r.name)";
 
-static void repo_rows(struct sql *s, void (*fn)(const struct repo_row *r, void *arg), void *arg)
+/* Rows of repo_select, each given to fn; then the run ends: 0, or -1. */
+static int repo_rows(struct sql *s, void (*fn)(const struct repo_row *r, void *arg), void *arg)
 {
 	while (sql_step(s) == 1) {
 		struct repo_row r = {
@@ -45,6 +46,7 @@ static void repo_rows(struct sql *s, void (*fn)(const struct repo_row *r, void *
 		};
 		fn(&r, arg);
 	}
+	return sql_end(s);
 }
 
 int store_repos(struct store *st, const char *name,
@@ -58,8 +60,7 @@ int store_repos(struct store *st, const char *name,
 	sql_prepare(&s, store_db(st), "reading repositories", sql);
 	if (name)
 		sql_text(&s, 1, name);
-	repo_rows(&s, fn, arg);
-	return sql_end(&s);
+	return repo_rows(&s, fn, arg);
 }
 
 int store_repo_versions(struct store *st, const char *name,
@@ -147,8 +148,8 @@ int store_repo_published(struct store *st, const char *name, int64_t version, in
 	return sql_run(&s);
 }
 
-/* Rows of (sha256, size, path); a query of one column gives sha256 only. */
-static void version_file_rows(struct sql *s, void (*fn)(const struct version_file *f, void *arg),
+/* Rows of (sha256, size, path), each given to fn (a query of one column gives sha256 only); then the run ends: 0, or -1. */
+static int version_file_rows(struct sql *s, void (*fn)(const struct version_file *f, void *arg),
     void *arg)
 {
 	int columns = sqlite3_column_count(s->q);
@@ -161,6 +162,7 @@ static void version_file_rows(struct sql *s, void (*fn)(const struct version_fil
 		};
 		fn(&f, arg);
 	}
+	return sql_end(s);
 }
 
 int store_version_files(struct store *st, const char *repo, int64_t number,
@@ -172,8 +174,7 @@ int store_version_files(struct store *st, const char *repo, int64_t number,
 	    " FROM version_files WHERE repo = ? AND number = ? ORDER BY path");
 	sql_text(&s, 1, repo);
 	sql_int(&s, 2, number);
-	version_file_rows(&s, fn, arg);
-	return sql_end(&s);
+	return version_file_rows(&s, fn, arg);
 }
 
 int store_content_referenced(struct store *st,
@@ -183,8 +184,7 @@ int store_content_referenced(struct store *st,
 
 	sql_prepare(&s, store_db(st), "reading the referenced content",
 	    "SELECT DISTINCT sha256 FROM version_files ORDER BY sha256");
-	version_file_rows(&s, fn, arg);
-	return sql_end(&s);
+	return version_file_rows(&s, fn, arg);
 }
 
 /*
@@ -236,8 +236,7 @@ int store_newversion_files(struct store *st,
 
 	sql_prepare(&s, store_db(st), "reading a new version's files",
 	    "SELECT sha256, size, path FROM sync_new ORDER BY path");
-	version_file_rows(&s, fn, arg);
-	return sql_end(&s);
+	return version_file_rows(&s, fn, arg);
 }
 
 int store_newversion_record(struct store *st, const struct version_row *v, const char *repo,
