@@ -135,6 +135,7 @@ run: deps
 
 unit: $(UNIT_BIN) $(REPLAY_BIN)
 	@tests/run-unit $(UNIT_BIN) $(REPLAY_BIN)
+	@tests/run-rules
 
 e2e: $(BINS) $(TEST_TOOLS)
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-e2e

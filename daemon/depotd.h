@@ -215,8 +215,6 @@ struct task *store_load_task(struct store *st, int64_t id);
 int store_list_tasks(struct store *st, const char *state, const char *resource,
     int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg);
 int store_check(struct store *st, char *msg, size_t msglen);
-/* The connection, for modules with their own queries (repos.c). */
-struct sqlite3 *store_db(struct store *st);
 
 /* tasks.c */
 struct task *task_find(int64_t id);
@@ -365,6 +363,24 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
 
+/* store-restore.c */
+/* A consistent copy of the whole database in the file to (one file, mode 0600); -1 with err. */
+int store_copy(struct store *st, const char *to, char *err, size_t errlen);
+/* The highest task id ever handed out, or 0; _at reads the database file at path, if any. */
+int64_t store_max_task_id(struct store *st);
+int64_t store_max_task_id_at(const char *path);
+/*
+ * In a restored database, inside the caller's transaction: every task not
+ * final ends canceled (restored) at now, no reservation is left, and with
+ * disable_schedules no schedule runs by itself. 0, or -1.
+ */
+int store_settle_restored(struct store *st, int64_t now, int disable_schedules);
+/* Task ids handed out from now on are above floor. 0, or -1; _at, on the database file at path, with err. */
+int store_keep_ids_above(struct store *st, int64_t floor);
+int store_keep_ids_above_at(const char *path, int64_t floor, char *err, size_t errlen);
+/* Task from becomes task to. 0, or -1. */
+int store_renumber_task(struct store *st, int64_t from, int64_t to);
+
 /* sched.c */
 cJSON *sched_json(const char *name);
 cJSON *sched_list_json(void);
@@ -374,6 +390,38 @@ int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
 /* Inside the caller's transaction; -1 on failure. */
 int sched_task_retried(int64_t old_id, int64_t new_id);
+
+/* store-sched.c */
+/* A schedule as stored. 0 is null; the strings last the call. */
+struct schedule_row {
+	const char *name;
+	const char *tmpl;		/* its task template, as JSON text */
+	int64_t every_ms, next_run, created_at, last_run, last_task, skipped, last_skipped;
+	int enabled;
+};
+/* Calls fn for schedule name, or (name NULL) for each by name; 0, or -1. */
+int store_schedules(struct store *st, const char *name,
+    void (*fn)(const struct schedule_row *r, void *arg), void *arg);
+/* Calls fn for at most limit enabled schedules due at now, soonest first; 0, or -1. */
+int store_schedules_due(struct store *st, int64_t now, int limit,
+    void (*fn)(const struct schedule_row *r, void *arg), void *arg);
+/* When the next enabled schedule is due: 1 with *next, 0 when none is enabled, -1. */
+int store_schedules_next_due(struct store *st, int64_t *next);
+int store_schedule_add(struct store *st, const char *name, const cJSON *tmpl,
+    int64_t every_ms, int64_t first_run, int64_t created_at);
+/* These two return the rows changed (0: no such schedule), or -1. */
+int store_schedule_delete(struct store *st, const char *name);
+int store_schedule_enable(struct store *st, const char *name, int enabled);
+/* A run: task submitted at now, the next one at next. */
+int store_schedule_fired(struct store *st, const char *name, int64_t next, int64_t now,
+    int64_t task);
+int store_schedule_skipped(struct store *st, const char *name, int64_t next, int64_t now);
+/* The schedules whose last task was old_task now wait for new_task: the rows changed, or -1. */
+int store_schedule_retried(struct store *st, int64_t old_task, int64_t new_task);
+/* At most max ids of tasks finished before before, oldest first: their count, or -1. */
+int store_tasks_finished_before(struct store *st, int64_t before, int64_t *ids, int max);
+/* Deletes the tasks ids, inside the caller's transaction; 0, or -1. */
+int store_delete_tasks(struct store *st, const int64_t *ids, int n);
 
 /* repos.c */
 int repo_name_valid(const char *s);
@@ -390,6 +438,62 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errlen);
 int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t, int completed);
+
+/* store-repos.c */
+/* A repository as stored, with its latest version's counts. 0 is null; the strings last the call. */
+struct repo_row {
+	const char *name;
+	const char *importer;		/* its settings, secrets included, as JSON text */
+	int64_t created_at, published_version, published_at;
+	int64_t latest_version, files, size;
+};
+struct version_row {
+	int64_t number, created_at, files, size, task;
+};
+/* A file of a version; the strings last the call. */
+struct version_file {
+	const char *sha256;		/* 64 hex digits */
+	const char *path;		/* NULL where only the content is asked for */
+	int64_t size;
+};
+/* The importer settings of name (secrets included), or NULL if none or unreadable. */
+cJSON *store_repo_importer(struct store *st, const char *name);
+/* Calls fn for repository name, or (name NULL) for each by name; 0, or -1. */
+int store_repos(struct store *st, const char *name,
+    void (*fn)(const struct repo_row *r, void *arg), void *arg);
+/* Calls fn for each version of name, newest first; 0, or -1. */
+int store_repo_versions(struct store *st, const char *name,
+    void (*fn)(const struct version_row *v, void *arg), void *arg);
+int store_repo_create(struct store *st, const char *name, const cJSON *importer,
+    int64_t created_at);
+int store_repo_update(struct store *st, const char *name, const cJSON *importer);
+/* Its versions and their files go with it. */
+int store_repo_delete(struct store *st, const char *name);
+/* The number of name's latest version (0: none; -1: failed) and, unless NULL, its digest. */
+int64_t store_repo_latest(struct store *st, const char *name, char *digest, size_t digestlen);
+int store_repo_published(struct store *st, const char *name, int64_t version, int64_t at);
+/* Calls fn for each file of a version, by path; 0, or -1. */
+int store_version_files(struct store *st, const char *repo, int64_t number,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+/* Calls fn for each sha256 any version holds (path NULL), in order; 0, or -1. */
+int store_content_referenced(struct store *st,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+/*
+ * A new version is gathered inside the caller's transaction: begin empties
+ * the gathering, fill adds the files next gives (1 a file, 0 at the end,
+ * -1 to stop: then fill returns -1), keep adds the files of version number
+ * whose paths are not there yet, files calls fn for each by path, and
+ * record stores them as version v of repo (v: number, created_at, task,
+ * files, size). Each 0, or -1.
+ */
+int store_newversion_begin(struct store *st);
+int store_newversion_fill(struct store *st,
+    int (*next)(struct version_file *f, void *arg), void *arg);
+int store_newversion_keep(struct store *st, const char *repo, int64_t number);
+int store_newversion_files(struct store *st,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+int store_newversion_record(struct store *st, const struct version_row *v, const char *repo,
+    const char *digest);
 
 /* workerproto.c */
 /* A worker's message, checked: all its handler reads of it. */
