@@ -496,6 +496,12 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = worker_error(REASON_EXCEPTION, "the backup assignment lacks its database copy or output");
 		return;
 	}
+	snprintf(src, sizeof src, "%s/depot.db", worker_dir);
+	if (store_copy_file(src, db_copy, w.err, sizeof w.err) < 0) {
+		*error = worker_error(REASON_EXCEPTION, w.err);
+		log_error("backup to %s failed: %s", output, w.err);
+		return;
+	}
 	w.total = tree_bytes(db_copy);
 	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++) {
 		if (strcmp(backup_trees[i], "publish") == 0 && publish_dir != NULL)
@@ -513,6 +519,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		    strerror(errno));
 	if (w.rootfd < 0 || (w.pubfd < 0 && w.err[0] != '\0') ||
 	    write_archive(&w, db_copy, output, compression) < 0) {
+		unlink(db_copy);
 		if (w.canceled) {
 			*state = TASK_CANCELED;
 			*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
@@ -524,6 +531,8 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			close(w.pubfd);
 		return;
 	}
+	/* Here rather than in depotd, whose loop a large file's unlink would hold up. */
+	unlink(db_copy);
 	if (w.pubfd >= 0)
 		close(w.pubfd);
 	*state = TASK_COMPLETED;

@@ -365,7 +365,7 @@ int restore_recover(const char *dir);
 
 /* store-restore.c */
 /* A consistent copy of the whole database in the file to (one file, mode 0600); -1 with err. */
-int store_copy(struct store *st, const char *to, char *err, size_t errlen);
+int store_copy_file(const char *from, const char *to, char *err, size_t errlen);
 /* The highest task id ever handed out, or 0; _at reads the database file at path, if any. */
 int64_t store_max_task_id(struct store *st);
 int64_t store_max_task_id_at(const char *path);

@@ -9,36 +9,48 @@
 static int keep_ids_above(sqlite3 *db, int64_t floor);
 static int64_t max_task_id(sqlite3 *db);
 
-/* sqlite3_backup_step(-1) copies the whole database in one consistent step (DESIGN §15). */
-int store_copy(struct store *st, const char *to, char *err, size_t errlen)
+/*
+ * A consistent copy of the database at from (DESIGN §15), made by the
+ * backup's worker rather than depotd: a read connection of its own, whose
+ * one sqlite3_backup_step(-1) reads one snapshot while depotd goes on
+ * writing (WAL), so a large database never holds up depotd's loop.
+ */
+int store_copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
-	sqlite3 *dst = NULL;
+	sqlite3 *src = NULL, *dst = NULL;
 	sqlite3_backup *b;
-	int rc;
+	int rc = -1;
 
 	unlink(to);
+	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "opening %s: %s", from, sqlite3_errmsg(src));
+		goto out;
+	}
+	sqlite3_busy_timeout(src, 10000);
 	if (sqlite3_open(to, &dst) != SQLITE_OK) {
 		snprintf(err, errlen, "creating %s: %s", to, sqlite3_errmsg(dst));
-		sqlite3_close(dst);
-		return -1;
+		goto out;
 	}
-	if ((b = sqlite3_backup_init(dst, "main", store_db(st), "main")) == NULL) {
+	if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
 		snprintf(err, errlen, "copying the database: %s", sqlite3_errmsg(dst));
-		sqlite3_close(dst);
-		return -1;
+		goto out;
 	}
 	rc = sqlite3_backup_step(b, -1);
 	sqlite3_backup_finish(b);
 	if (rc != SQLITE_DONE) {
 		snprintf(err, errlen, "copying the database: %s", sqlite3_errstr(rc));
-		sqlite3_close(dst);
-		return -1;
+		rc = -1;
+		goto out;
 	}
 	/* One file, no WAL beside it, so the archive holds the whole database. */
-	sql_exec(dst, "making the database copy one file", "PRAGMA journal_mode = DELETE");
-	sqlite3_close(dst);
+	rc = sql_exec(dst, "making the database copy one file", "PRAGMA journal_mode = DELETE");
+	if (rc < 0)
+		snprintf(err, errlen, "making the database copy one file: %s", sqlite3_errmsg(dst));
 	chmod(to, 0600);
-	return 0;
+out:
+	sqlite3_close(dst);
+	sqlite3_close(src);
+	return rc;
 }
 
 /* The highest task id ever handed out (AUTOINCREMENT keeps it in sqlite_sequence), or 0. */
