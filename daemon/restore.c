@@ -127,11 +127,27 @@ void snapshot_task_ended(const struct task *t, int completed)
 }
 
 /*
+ * The online restore task's row in the restored database, completed: in
+ * it before the swap, so that whoever finds the new data — this daemon
+ * after the swap, or the next start that finishes a swap a kill
+ * interrupted — finds the restore that brought it, and its waiters end as
+ * it did. (Undone, the swap leaves this database unused.)
+ */
+static int record_restore_task(struct store *st, const struct task *t)
+{
+	int64_t id = store_insert_task(st, t);
+
+	if (id < 0 || (id != t->id && store_renumber_task(st, id, t->id) < 0))
+		return -1;
+	return store_finish_task(st, t->id, TASK_COMPLETED, time_now_ms(), NULL, NULL);
+}
+
+/*
  * In the database now in dir: every task not final is canceled (restored),
  * and the id sequence starts above old_max, so no id is ever reused.
  */
-static int settle_database(const char *dir, int64_t old_max, int trusted, char *err,
-    size_t errlen)
+static int settle_database(const char *dir, int64_t old_max, int trusted,
+    const struct task *restore, char *err, size_t errlen)
 {
 	char path[4200];
 	struct store *st;
@@ -145,6 +161,7 @@ static int settle_database(const char *dir, int64_t old_max, int trusted, char *
 	rc = store_begin(st) == 0 &&
 	    store_settle_restored(st, time_now_ms(), !trusted) == 0 &&
 	    store_keep_ids_above(st, old_max) == 0 &&
+	    (restore == NULL || record_restore_task(st, restore) == 0) &&
 	    store_commit(st) == 0 ? 0 : -1;
 	if (rc < 0) {
 		snprintf(err, errlen, "settling the restored database: %s", store_errmsg(st));
@@ -581,25 +598,6 @@ static void cancel_for_restore(struct task *t, void *ctx)
 	    "the data directory was replaced by a restore");
 }
 
-/* The restore task's row in the new database, so waiting on it ends as it should. */
-static int record_restore_task(const struct task *t)
-{
-	int64_t id;
-
-	if (store_begin(D->store) < 0)
-		return -1;
-	id = store_insert_task(D->store, t);
-	if (id < 0) {
-		store_rollback(D->store);
-		return -1;
-	}
-	if (id != t->id && store_renumber_task(D->store, id, t->id) < 0) {
-		store_rollback(D->store);
-		return -1;
-	}
-	return store_update_task(D->store, t) == 0 && store_commit(D->store) == 0 ? 0 : -1;
-}
-
 /* Task ids handed out after the settled copy was made (retries of what the restore canceled) are never reused either. */
 static void keep_ids_above(int64_t old_max)
 {
@@ -623,7 +621,7 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 
 	snprintf(staging, sizeof staging, "%s.restore-%lld", D->dir, (long long)id);
 	trusted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "authenticated"));
-	if (settle_database(staging, store_max_task_id(D->store), trusted, err, errlen) < 0 ||
+	if (settle_database(staging, store_max_task_id(D->store), trusted, t, err, errlen) < 0 ||
 	    (!trusted && distrust(staging, err, errlen) < 0))
 		return -1;
 	log_info("restore: stopping workers and swapping in %s", staging);
@@ -658,9 +656,6 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	D->locks = lockmgr_new();
 	if (!failed) {
 		keep_ids_above(old_max);
-		if (record_restore_task(t) < 0)
-			log_warn("restore: recording task %lld in the restored database: %s",
-			    (long long)id, store_errmsg(D->store));
 		cJSON_AddStringToObject(result, "previous_data", kept);
 	}
 	supervisor_start();
@@ -710,7 +705,7 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 		return 1;
 	}
 	if (
-	    settle_database(staging, store_max_task_id_at(dbpath), sum.authenticated, err,
+	    settle_database(staging, store_max_task_id_at(dbpath), sum.authenticated, NULL, err,
 	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||
 	    swap_in(dir, staging, publish_dir, pub_staging, 0, sum.authenticated,
 	    store_max_task_id_at(dbpath), kept, sizeof kept, err, sizeof err) < 0) {
