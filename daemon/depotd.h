@@ -188,6 +188,11 @@ void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ..
 /* store.c */
 int store_open(struct store **out, const char *path, int durability_full,
     char *err, size_t errlen);
+/* depotd's own store: as store_open, and its write-ahead log checkpointed by a thread, never by a commit on the loop. */
+int store_open_daemon(struct store **out, const char *path, int durability_full,
+    char *err, size_t errlen);
+/* Checkpoints that thread has run (tests). */
+uint64_t store_checkpoints(struct store *st);
 void store_close(struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);

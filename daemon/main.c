@@ -407,7 +407,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		goto out_pid;
 	}
 	paths_join(path, sizeof path, dir, "depot.db");
-	if (store_open(&D->store, path, cfg->durability_full, err, sizeof err) < 0) {
+	if (store_open_daemon(&D->store, path, cfg->durability_full, err, sizeof err) < 0) {
 		log_error("%s", err);
 		goto out_pid;
 	}

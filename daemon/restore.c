@@ -646,7 +646,7 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 		log_error("restore: %s; the data directory is unchanged", err);
 	daemon_data();	/* DIR is another directory now: open it again, and keep it private */
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", D->dir);
-	if (store_open(&D->store, dbpath, D->cfg.durability_full, err, errlen) < 0) {
+	if (store_open_daemon(&D->store, dbpath, D->cfg.durability_full, err, errlen) < 0) {
 		/* Nothing to serve from: stop rather than run on a half-state. */
 		log_error("restore: reopening %s: %s; stopping", dbpath, err);
 		D->stopping = 1;

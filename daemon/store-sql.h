@@ -12,6 +12,13 @@ struct store;
 /* The store's connection, for the store files' own queries. */
 sqlite3 *store_db(struct store *st);
 
+/* store-checkpoint.c */
+struct checkpointer;
+/* A thread checkpointing path's log, which db's commits no longer do. */
+struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err, size_t errlen);
+void checkpointer_stop(struct checkpointer *c, sqlite3 *db);
+uint64_t checkpointer_done(struct checkpointer *c);
+
 /* store-sql.c */
 /*
  * One statement's run. Every prepare, bind and step goes through these

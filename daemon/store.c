@@ -15,6 +15,7 @@ struct store {
 	sqlite3_stmt *load_task;
 	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
 	sqlite3_stmt *list[3][2];
+	struct checkpointer *ckpt;		/* depotd's own store only */
 };
 
 /* Every column a struct task is read back from, in row_to_task's order. */
@@ -189,10 +190,30 @@ fail:
 	return -1;
 }
 
+/* depotd's store: store_open, with its log checkpointed off the loop (store-checkpoint.c). */
+int store_open_daemon(struct store **out, const char *path, int durability_full,
+    char *err, size_t errlen)
+{
+	if (store_open(out, path, durability_full, err, errlen) < 0)
+		return -1;
+	if (((*out)->ckpt = checkpointer_start((*out)->db, path, err, errlen)) == NULL) {
+		store_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t store_checkpoints(struct store *st)
+{
+	return checkpointer_done(st->ckpt);
+}
+
 void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	checkpointer_stop(st->ckpt, st->db);
 	sqlite3_finalize(st->insert_task);
 	sqlite3_finalize(st->update_task);
 	sqlite3_finalize(st->finish_task);

@@ -351,10 +351,50 @@ static void a_restored_database_is_settled(void **state)
 	task_free(t);
 }
 
+/*
+ * depotd's store hands its checkpoints to a thread: a commit that grows the
+ * log past 1,000 pages wakes it, the loop's connection never checkpoints
+ * (wal_autocheckpoint 0), and what was written is whole for a new reader.
+ */
+static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
+{
+	struct scratch *s = *state;
+	struct store *st;
+	char err[512], path[300], *big = malloc(8192);
+	struct sql q;
+	int64_t tries = 0;
+
+	snprintf(path, sizeof path, "%s/daemon.db", s->dir);
+	assert_int_equal(store_open_daemon(&st, path, 0, err, sizeof err), 0);
+	memset(big, 'x', 8191);
+	big[8191] = '\0';
+	assert_int_equal(store_begin(st), 0);
+	/* About 1,300 pages of 4 KiB in one commit. */
+	for (int i = 0; i < 600; i++) {
+		struct task t = { .type = "exec", .name = big, .args = cJSON_CreateObject(),
+		    .created_at = i };
+		assert_true(store_insert_task(st, &t) > 0);
+		cJSON_Delete(t.args);
+	}
+	assert_int_equal(store_commit(st), 0);
+	while (store_checkpoints(st) == 0 && tries++ < 500)
+		usleep(10000);
+	assert_true(store_checkpoints(st) >= 1);
+	sql_prepare(&q, store_db(st), "reading wal_autocheckpoint", "PRAGMA wal_autocheckpoint");
+	assert_int_equal(sql_step(&q), 1);
+	assert_int_equal(sqlite3_column_int(q.q, 0), 0);
+	assert_int_equal(sql_end(&q), 0);
+	store_close(st);
+	assert_int_equal(dbcheck_file(path, err, sizeof err), 0);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_failed_bind_stops_the_run, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(the_daemons_log_is_checkpointed_by_its_thread,
+		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(repositories_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_new_version_keeps_what_it_is_told_to,
