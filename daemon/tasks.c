@@ -957,16 +957,16 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	int64_t id = t->id;
 	struct task *retry;
 	struct worker *w;
-	int held;
+	int held, fenced_now;
 
 	retry = task_record_end(t, state, result, reason, message);
 	cJSON_Delete(result);
 	if (!t->queued)
 		held_count--;
 	held = lockmgr_is_held(D->locks, id);
-	if (t->fence_pending && held == 1 && fence_hold(t) == 0)
-		held = -1;	/* released when its processes are gone */
-	else {
+	/* Survivors of the fence keep the reservations until they are gone (fenced_check). */
+	fenced_now = t->fence_pending && held == 1 && fence_hold(t) == 0;
+	if (!fenced_now) {
 		lockmgr_release(D->locks, id);
 		if (held == 1)
 			publish_lock(t, "release");
@@ -978,7 +978,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);
 	ended_push(t, retry);
-	if (held != -1)
+	if (!fenced_now)
 		task_free(t);
 	publish_final(id);
 }
