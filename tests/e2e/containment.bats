@@ -109,14 +109,6 @@ task_final() {
 	if grep -q '^escapee' "$DIR/trace"; then no_overlap; fi
 }
 
-# rogue LINE...: the worker protocol messages, sent in turn by one process
-# whose pid is $$ in them (the shell execs nng-send); replies in $output.
-rogue() {
-	printf '%s\n' "$@" >"$DIR/rogue.in"
-	run bash -c 'sed "s/\$PID/$$/g" "$1" >"$1.sent"; exec "$2" --lines "$3" 3000 <"$1.sent"' _ \
-		"$DIR/rogue.in" "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/worker.sock"
-}
-
 # A process group of the test's own, in no way the daemon's.
 start_victim() {
 	setsid sleep 300 </dev/null >/dev/null 2>&1 3>&- &

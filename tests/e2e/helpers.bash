@@ -364,3 +364,12 @@ depot_stop() {
 	DIR=
 	return $rc
 }
+
+# rogue LINE...: one process speaking the worker protocol as a hostile or
+# broken worker would, a request per LINE, $PID in them replaced by its own
+# pid (what hello must carry); its replies a line each in $output.
+rogue() {
+	printf '%s\n' "$@" >"$DIR/rogue.in"
+	run bash -c 'sed "s/\$PID/$$/g" "$1" >"$1.sent"; exec "$2" --lines "$3" 8000 <"$1.sent"' _ \
+		"$DIR/rogue.in" "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/worker.sock"
+}

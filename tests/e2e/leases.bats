@@ -29,20 +29,15 @@ hand_log_has() {
 	grep -qF -- "$2" "$DIR/hand-$1.log"
 }
 
-# rogue LINE...: one process speaking the worker protocol, a request per LINE,
-# $PID in them replaced by its own pid; its replies a line each in $output.
-rogue() {
-	printf '%s\n' "$@" >"$DIR/rogue.in"
-	run bash -c 'sed "s/\$PID/$$/g" "$1" >"$1.sent"; exec "$2" --lines "$3" 8000 <"$1.sent"' _ \
-		"$DIR/rogue.in" "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/worker.sock"
-}
-
 # no_retry ID: no task retries task ID.
 no_retry() {
 	[ -z "$(ctl --json task list | jq -r --argjson id "$1" '.[] | select(.retry_of == $id) | .id')" ]
 }
 
-@test "a worker stopped with its assignment unread: the lease runs out, the task runs once on another worker, and the late ack is told not to run it" {
+# assigned_to_stopped_worker: a task on r1 ($task) assigned to hand-started
+# worker hand1 ($stopped), stopped with its next parked: the assignment
+# waits unread in its socket. Leases run out after 2 s here.
+assigned_to_stopped_worker() {
 	depot_start "daemon.workers = 0" "monitor.worker_timeout = 60s" \
 		"monitor.heartbeat_interval = 500ms"
 	start_hand_worker hand1
@@ -52,6 +47,10 @@ no_retry() {
 	submit --lock r1 -- sh -c "$(trace_cmd)"
 	task=$ID
 	wait_for task_is "$task" running 5s
+}
+
+@test "a worker stopped with its assignment unread: the lease runs out, the task runs once on another worker, and the late ack is told not to run it" {
+	assigned_to_stopped_worker
 	[ "$(worker_of_task "$task")" = hand1 ]
 
 	# 2 × 500 ms + 1 s later it waits again, still holding r1: first in line.
@@ -128,15 +127,7 @@ no_retry() {
 }
 
 @test "a task canceled before its worker acknowledged it ends canceled and never runs" {
-	depot_start "daemon.workers = 0" "monitor.worker_timeout = 60s" \
-		"monitor.heartbeat_interval = 500ms"
-	start_hand_worker hand1
-	stopped=$LAST_HAND_PID
-	wait_for parked_polls 1 5s
-	kill -STOP "$stopped"
-	submit --lock r1 -- sh -c "$(trace_cmd)"
-	task=$ID
-	wait_for task_is "$task" running 5s
+	assigned_to_stopped_worker
 	ctl task cancel "$task"
 	wait_for task_is "$task" canceled 5s
 	[ "$(task_reason "$task")" = canceled-by-user ]
