@@ -188,6 +188,8 @@ void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 
 /* store.c */
+/* 1 while the WAL is large and its checkpoints have not caught up: a bulk writer waits a turn. */
+int store_wal_behind(struct store *st);
 int store_open(struct store **out, const char *path, int durability_full,
     char *err, size_t errlen);
 void store_close(struct store *st);

@@ -274,15 +274,25 @@ static void record_end(struct record *r, int rc)
 void recorder_tick(void)
 {
 	struct record *r = head;
+	int64_t start, id = r != NULL ? r->task : 0;
+	/* DEPOT_TEST_RECORD_PAUSE_MS: slices spaced out, so that a test can kill depotd mid-record. */
+	const char *pause = getenv("DEPOT_TEST_RECORD_PAUSE_MS");
+	enum phase phase;
 	int rc;
 
-	if (r == NULL || time_mono_ms() < next_slice_mono)
+	if (r == NULL || (start = time_mono_ms()) < next_slice_mono)
 		return;
+	if (store_wal_behind(D->store)) {
+		next_slice_mono = start + 10;
+		return;
+	}
+	phase = r->phase;
 	rc = slice(r);
 	if (rc <= 0)
 		record_end(r, rc);
-	/* DEPOT_TEST_RECORD_PAUSE_MS: slices spaced out, so that a test can kill depotd mid-record. */
-	const char *pause = getenv("DEPOT_TEST_RECORD_PAUSE_MS");
+	if (time_mono_ms() - start > 20)
+		log_info("task %lld: a slice of its record (phase %d%s) took %lld ms", (long long)id,
+		    (int)phase, rc <= 0 ? ", the last" : "", (long long)(time_mono_ms() - start));
 	next_slice_mono = pause != NULL ? time_mono_ms() + atoi(pause) : 0;
 }
 

@@ -4,10 +4,12 @@
 #include "store-sql.h"
 #include "timeutil.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
 	sqlite3 *db;
@@ -15,7 +17,21 @@ struct store {
 	sqlite3_stmt *load_task;
 	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
 	sqlite3_stmt *list[3][2];
+	/* The WAL's checkpoints, on a thread and a connection of their own (checkpointer). */
+	char *path;
+	const char *path_arg;		/* store_open's, during the call */
+	pthread_t ckpt;
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cv;
+	int ckpt_started, ckpt_stop;
+	int wal_frames;			/* in the WAL after the last commit (wal_hook) */
+	int ckpt_frames;		/* the WAL's frames the last complete checkpoint saw (atomic) */
 };
+
+static void *checkpointer(void *arg);
+static void checkpointer_start(struct store *st);
+static void checkpointer_stop(struct store *st);
+static int wal_counted(void *arg, sqlite3 *db, const char *name, int frames);
 
 /* Every column a struct task is read back from, in row_to_task's order. */
 #define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
@@ -133,6 +149,108 @@ fail:
 	return -1;
 }
 
+/*
+ * A checkpoint copies the WAL's pages into the database and syncs it: on
+ * the main connection (SQLite's automatic one, at a commit past 1000
+ * pages) it stalled the loop 50-100 ms at a time while a version was
+ * recorded. Here it runs every 100 ms, PASSIVE (it never waits for the
+ * writer, which never waits for it), so the WAL stays small.
+ */
+static void *checkpointer(void *arg)
+{
+	struct store *st = arg;
+	sqlite3 *db = NULL;
+	struct timespec at;
+	int log = 0, done = 0;
+
+	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		log_warn("%s: opening the checkpoint connection: %s", st->path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	/* A connection that never read the database has not opened its WAL: a checkpoint would do nothing. */
+	if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("%s: reading from the checkpoint connection: %s", st->path, sqlite3_errmsg(db));
+	pthread_mutex_lock(&st->ckpt_mu);
+	while (!st->ckpt_stop) {
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_nsec += (done == log ? 100 : 10) * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&st->ckpt_cv, &st->ckpt_mu, &at);
+		if (st->ckpt_stop)
+			break;
+		pthread_mutex_unlock(&st->ckpt_mu);
+		/* SQLITE_BUSY (a reader holds old pages, a backup copies): the next turn goes on. */
+		if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+		    SQLITE_OK && log >= 0 && done == log)
+			__atomic_store_n(&st->ckpt_frames, log, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&st->ckpt_mu);
+	}
+	pthread_mutex_unlock(&st->ckpt_mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
+static int wal_counted(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *st = arg;
+
+	(void)db;
+	(void)name;
+	st->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/*
+ * A writer that commits slice after slice (recorder.c) can outrun the
+ * checkpoints, and the WAL restarts only once one has caught up: past
+ * 8192 frames (32 MiB) not yet all copied, such a writer waits a turn.
+ */
+int store_wal_behind(struct store *st)
+{
+	return st->ckpt_started && st->wal_frames > 8192 &&
+	    __atomic_load_n(&st->ckpt_frames, __ATOMIC_ACQUIRE) < st->wal_frames;
+}
+
+/* Without the thread, SQLite's automatic checkpoints stay on. */
+static void checkpointer_start(struct store *st)
+{
+	char e[256];
+
+	if ((st->path = strdup(st->path_arg)) == NULL)
+		return;
+	pthread_mutex_init(&st->ckpt_mu, NULL);
+	pthread_cond_init(&st->ckpt_cv, NULL);
+	if (pthread_create(&st->ckpt, NULL, checkpointer, st) != 0) {
+		log_warn("%s: no checkpoint thread; checkpoints stay on the main thread", st->path);
+		return;
+	}
+	st->ckpt_started = 1;
+	/* After this, the WAL hook is ours (it replaces the automatic checkpoint's). */
+	if (exec_sql(st, "PRAGMA wal_autocheckpoint = 0", e, sizeof e) < 0)
+		log_warn("%s: %s", st->path, e);
+	sqlite3_wal_hook(st->db, wal_counted, st);
+}
+
+static void checkpointer_stop(struct store *st)
+{
+	if (st->ckpt_started) {
+		pthread_mutex_lock(&st->ckpt_mu);
+		st->ckpt_stop = 1;
+		pthread_cond_signal(&st->ckpt_cv);
+		pthread_mutex_unlock(&st->ckpt_mu);
+		pthread_join(st->ckpt, NULL);
+		st->ckpt_started = 0;
+	}
+	free(st->path);
+	st->path = NULL;
+}
+
 static int prepare(struct store *st, const char *sql, sqlite3_stmt **out,
     char *err, size_t errlen)
 {
@@ -175,6 +293,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	     */
 	    exec_sql(st, "PRAGMA cache_size = -16384", e, sizeof e) < 0 ||
 	    exec_sql(st, "PRAGMA temp_store = MEMORY", e, sizeof e) < 0 ||
+	    /* A WAL grown by a big record shrinks back when it restarts. */
+	    exec_sql(st, "PRAGMA journal_size_limit = 67108864", e, sizeof e) < 0 ||
 	    migrate(st, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s: %s", path, e);
 		goto fail;
@@ -204,6 +324,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	if (swept > 0)
 		log_warn("%s: removed %d incomplete version(s) left by an interrupted record",
 		    path, swept);
+	st->path_arg = path;
+	checkpointer_start(st);
 	*out = st;
 	return 0;
 fail:
@@ -224,6 +346,7 @@ void store_close(struct store *st)
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 2; j++)
 			sqlite3_finalize(st->list[i][j]);
+	checkpointer_stop(st);
 	sqlite3_close(st->db);
 	free(st);
 }
