@@ -201,7 +201,7 @@ static int slice_digest(struct record *r)
 /* One slice of the version's files, in a transaction that, with the last, completes it. */
 static int slice_copy(struct record *r)
 {
-	int64_t max = D->cfg.record_slice_rows;
+	int64_t max = D->cfg.record_slice_rows, prev;
 	int more;
 
 	if (store_begin(D->store) < 0)
@@ -212,8 +212,10 @@ static int slice_copy(struct record *r)
 		store_rollback(D->store);
 		return -1;
 	}
+	prev = r->done;
 	r->done = more ? r->done + max : r->v.files;
-	log_info("repository %s: version %lld: %lld of %lld files recorded", r->repo,
+	if (r->done != prev)
+		log_info("repository %s: version %lld: %lld of %lld files recorded", r->repo,
 	    (long long)r->v.number, (long long)r->done, (long long)r->v.files);
 	if (more)
 		return 1;
