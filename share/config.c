@@ -68,7 +68,7 @@ void config_defaults(struct depot_config *cfg)
 	cfg->restore_max_members = 2000000;
 	cfg->restore_free_margin = 256LL * 1024 * 1024;
 	cfg->parked_requests_per_peer = 64;
-	cfg->record_slice_rows = 1000;
+	cfg->record_slice_rows = 500;
 }
 
 static int set_number(struct parse_state *st, const struct key *k, int64_t v,

@@ -40,6 +40,18 @@
 #           version's record); VmHWM 19.2 MiB -> FAIL
 #   backup: 0.33-0.51 s (database 51.2 MiB); p99 = max 127-193 ms (the
 #           database copy); VmHWM 20.8-20.9 MiB -> FAIL
+# After the sliced record (daemon/recorder.c: record_slice_rows 500 a loop
+# turn, WAL checkpoints on a thread of their own, 16 MiB page cache,
+# temp_store MEMORY), same machine, load 3-5, 2026-11-29, 2 runs:
+#   before, that day: sync 2.22 s, p99 1406 ms, max 1426 ms, VmHWM 19.3 MiB
+#   sync:   6.0 s; p50 1.2-1.7 ms, p99 29.6-33.9 ms, max 44.9-62.1 ms
+#           (the slowest slices: the sha256 index's scattered pages of a
+#           copy slice); VmHWM 54.7-54.8 MiB (cache and the in-memory
+#           gathering) -> PASS
+#   With 1000 rows a slice: p99 17-53 ms (PASS at load 2, FAIL at load 4);
+#   with the main connection's automatic checkpoints: p99 80-105 ms.
+#   backup: p99 240-270 ms (database and WAL 65-70 MiB) -> FAIL, unchanged
+#           in kind (the copy at assignment).
 . "$(dirname "$0")/lib.bash"
 
 N=${BENCH_STALLS_TASKS:-100000}
