@@ -267,22 +267,25 @@ static int slice_end(struct store *st, const char *purpose, const char *query,
 	return 1;
 }
 
-int store_newversion_keep(struct store *st, const char *repo, int64_t number, char **cursor,
+/*
+ * The next slice of at most max rows (found by find, as slice_end says)
+ * inserted by insert, which binds repo ?1, number ?2 and the slice's
+ * bounds ?3 (after) and ?4 (up to and with); filter_repo names find's own
+ * repo and number, or is NULL. As store_newversion_keep returns.
+ */
+static int slice_insert(struct store *st, const char *find, const char *filter_repo,
+    const char *purpose, const char *insert, const char *repo, int64_t number, char **cursor,
     int64_t max)
 {
-	char *from = *cursor ? strdup(*cursor) : strdup("");
+	char *from = strdup(*cursor ? *cursor : "");
 	struct sql s;
 	int rc;
 
 	if (from == NULL)
 		return -1;
-	rc = slice_end(st, "finding a slice of a version's files", "SELECT max(path) FROM"
-	    " (SELECT path FROM version_files WHERE repo = ?1 AND number = ?2 AND path > ?3"
-	    " ORDER BY path LIMIT ?4)", repo, number, cursor, max);
+	rc = slice_end(st, purpose, find, filter_repo, number, cursor, max);
 	if (rc == 1) {
-		sql_prepare(&s, store_db(st), "keeping a version's files in the next",
-		    "INSERT OR IGNORE INTO sync_new (path, sha256, size) SELECT path, sha256, size"
-		    " FROM version_files WHERE repo = ? AND number = ? AND path > ? AND path <= ?");
+		sql_prepare(&s, store_db(st), purpose, insert);
 		sql_text(&s, 1, repo);
 		sql_int(&s, 2, number);
 		sql_text(&s, 3, from);
@@ -292,6 +295,16 @@ int store_newversion_keep(struct store *st, const char *repo, int64_t number, ch
 	}
 	free(from);
 	return rc;
+}
+
+int store_newversion_keep(struct store *st, const char *repo, int64_t number, char **cursor,
+    int64_t max)
+{
+	return slice_insert(st, "SELECT max(path) FROM (SELECT path FROM version_files"
+	    " WHERE repo = ?1 AND number = ?2 AND path > ?3 ORDER BY path LIMIT ?4)", repo,
+	    "keeping a version's files in the next", "INSERT OR IGNORE INTO sync_new (path,"
+	    " sha256, size) SELECT path, sha256, size FROM version_files WHERE repo = ?1"
+	    " AND number = ?2 AND path > ?3 AND path <= ?4", repo, number, cursor, max);
 }
 
 int store_newversion_files(struct store *st, char **cursor, int64_t max,
@@ -350,28 +363,11 @@ int store_newversion_start(struct store *st, const struct version_row *v, const 
 int store_newversion_copy(struct store *st, const char *repo, int64_t number, char **cursor,
     int64_t max)
 {
-	char *from = *cursor ? strdup(*cursor) : strdup("");
-	struct sql s;
-	int rc;
-
-	if (from == NULL)
-		return -1;
-	rc = slice_end(st, "finding a slice of a new version's files", "SELECT max(path) FROM"
-	    " (SELECT path FROM sync_new WHERE path > ?1 ORDER BY path LIMIT ?2)", NULL, 0,
-	    cursor, max);
-	if (rc == 1) {
-		sql_prepare(&s, store_db(st), "recording a slice of a new version's files",
-		    "INSERT INTO version_files (repo, number, path, sha256, size) SELECT ?, ?, path,"
-		    " sha256, size FROM sync_new WHERE path > ? AND path <= ? ORDER BY path");
-		sql_text(&s, 1, repo);
-		sql_int(&s, 2, number);
-		sql_text(&s, 3, from);
-		sql_text(&s, 4, *cursor);
-		if (sql_run(&s) < 0)
-			rc = -1;
-	}
-	free(from);
-	return rc;
+	return slice_insert(st, "SELECT max(path) FROM (SELECT path FROM sync_new"
+	    " WHERE path > ?1 ORDER BY path LIMIT ?2)", NULL,
+	    "recording a slice of a new version's files", "INSERT INTO version_files (repo,"
+	    " number, path, sha256, size) SELECT ?1, ?2, path, sha256, size FROM sync_new"
+	    " WHERE path > ?3 AND path <= ?4 ORDER BY path", repo, number, cursor, max);
 }
 
 int store_newversion_complete(struct store *st, const char *repo, int64_t number)

@@ -30,6 +30,18 @@ slice_recorded() {
 	[ "$(recorded_slices)" -ge 1 ]
 }
 
+# record_paused PAUSE_MS: a daemon recording slices of 100 files PAUSE_MS
+# apart, a sync of a 3000-file feed submitted (id in $ID) and its first
+# slice recorded.
+record_paused() {
+	depot_init "limits.record_slice_rows = 100"
+	depot_launch_env "DEPOT_TEST_RECORD_PAUSE_MS=$1"
+	many_feed "$WORK/feed" 3000
+	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
+	submit_task sync r
+	wait_for slice_recorded 20s
+}
+
 # db SQL: one query on the data directory's database (read-only).
 db() {
 	sqlite3 -readonly "$DIR/depot.db" "$1"
@@ -69,12 +81,7 @@ db() {
 }
 
 @test "while a version is recorded, ping answers, the task runs and no one sees the version" {
-	depot_init "limits.record_slice_rows = 100"
-	depot_launch_env DEPOT_TEST_RECORD_PAUSE_MS=150
-	many_feed "$WORK/feed" 3000
-	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
-	submit_task sync r
-	wait_for slice_recorded 20s
+	record_paused 150
 	start=$(now_ms)
 	ctl ping >/dev/null
 	# Between slices: at once (a loaded test machine allows it 3 s; a stall would be the whole record).
@@ -90,12 +97,7 @@ db() {
 }
 
 @test "depotd killed mid-record restarts with no incomplete version, and the sync ends daemon-restarted" {
-	depot_init "limits.record_slice_rows = 100"
-	depot_launch_env DEPOT_TEST_RECORD_PAUSE_MS=150
-	many_feed "$WORK/feed" 3000
-	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
-	submit_task sync r
-	wait_for slice_recorded 20s
+	record_paused 150
 	depot_kill
 	# Killed in the middle: the version's row is there, incomplete, with some of its files.
 	[ "$(db 'SELECT count(*) FROM versions WHERE complete = 0')" = 1 ]
@@ -116,12 +118,7 @@ db() {
 }
 
 @test "depotd stopped mid-record leaves no incomplete version behind" {
-	depot_init "limits.record_slice_rows = 100"
-	depot_launch_env DEPOT_TEST_RECORD_PAUSE_MS=300
-	many_feed "$WORK/feed" 3000
-	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
-	submit_task sync r
-	wait_for slice_recorded 20s
+	record_paused 300
 	depot_terminate
 	[ "$(db 'SELECT count(*) FROM versions')" = 0 ]
 	[ "$(db 'SELECT count(*) FROM version_files')" = 0 ]
