@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <nng/nng.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -48,6 +49,7 @@ struct task {
 	pid_t worker_pid;			/* the worker it was given to, and that */
 	uint64_t worker_start;			/* worker's start time (fence.c) */
 	int fence_pending;			/* processes of it survived the fence: hold its reservations */
+	int recording;				/* its worker is done; recorder.c records its version */
 	/* Why a canceling task is being stopped, and what it will end as. */
 	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
@@ -186,6 +188,8 @@ void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 
 /* store.c */
+/* 1 while the WAL is large and its checkpoints have not caught up: a bulk writer waits a turn. */
+int store_wal_behind(struct store *st);
 int store_open(struct store **out, const char *path, int durability_full,
     char *err, size_t errlen);
 /* depotd's own store: as store_open, and its write-ahead log checkpointed by a thread, never by a commit on the loop. */
@@ -287,7 +291,10 @@ struct task_type {
 	int with_umask;			/* its assignment carries depotd's umask at start */
 	/* Adds to its assignment what its worker needs; -1 with err fails the task. */
 	int (*prepare)(const struct task *t, cJSON *assignment, char *err, size_t errlen);
-	/* What its completion changes in the daemon's records; -1 with err fails it instead. */
+	/*
+	 * What its completion changes in the daemon's records; -1 with err fails
+	 * it instead; 1: it took result and ends t itself later (recorder.c).
+	 */
 	int (*done)(struct task *t, cJSON *result, char *err, size_t errlen);
 	/* What the daemon releases once it ended, however it ended. */
 	void (*ended)(const struct task *t, int completed);
@@ -440,7 +447,10 @@ int repo_create(const char *name, const cJSON *importer);
 int repo_update(const char *name, const cJSON *importer);
 int repo_delete(const char *name);
 int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
-int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errlen);
+int repos_sync_done(struct task *t, cJSON *result, char *err, size_t errlen);
+void repos_list_path(const struct task *t, char *out, size_t n);
+/* Opens a task's list path beneath the data directory, as fopen would with "r" or "wx". */
+FILE *repos_list_open(const char *path, int write, char *err, size_t errlen);
 int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t, int completed);
 
@@ -484,21 +494,51 @@ int store_version_files(struct store *st, const char *repo, int64_t number,
 int store_content_referenced(struct store *st,
     void (*fn)(const struct version_file *f, void *arg), void *arg);
 /*
- * A new version is gathered inside the caller's transaction: begin empties
- * the gathering, fill adds the files next gives (1 a file, 0 at the end,
- * -1 to stop: then fill returns -1), keep adds the files of version number
- * whose paths are not there yet, files calls fn for each by path, and
- * record stores them as version v of repo (v: number, created_at, task,
- * files, size). Each 0, or -1.
+ * A new version, gathered then recorded a slice at a time (recorder.c),
+ * each call its own transaction or none. begin empties the gathering;
+ * fill adds up to max (0: all) of the files next gives (1 a file, 0 at the
+ * end, -1 to stop: then fill returns -1); keep adds up to max files of
+ * version number after path *cursor whose paths are not there yet; files
+ * calls fn for up to max (0: all) gathered files after *cursor, by path;
+ * copy records up to max gathered files after *cursor as version number's.
+ * Those four return 1 when more may follow (*cursor, malloc'd, NULL before
+ * the first, moved past the slice), 0 when none is left, -1 on failure.
+ * start inserts version v of repo (number, created_at, task, files, size)
+ * incomplete, which no read sees; complete makes it visible; discard
+ * removes it and its files if still incomplete; end empties the gathering.
+ * Each 0, or -1.
  */
 int store_newversion_begin(struct store *st);
 int store_newversion_fill(struct store *st,
-    int (*next)(struct version_file *f, void *arg), void *arg);
-int store_newversion_keep(struct store *st, const char *repo, int64_t number);
-int store_newversion_files(struct store *st,
+    int (*next)(struct version_file *f, void *arg), void *arg, int64_t max);
+int store_newversion_keep(struct store *st, const char *repo, int64_t number, char **cursor,
+    int64_t max);
+int store_newversion_files(struct store *st, char **cursor, int64_t max,
     void (*fn)(const struct version_file *f, void *arg), void *arg);
-int store_newversion_record(struct store *st, const struct version_row *v, const char *repo,
+int store_newversion_start(struct store *st, const struct version_row *v, const char *repo,
     const char *digest);
+int store_newversion_copy(struct store *st, const char *repo, int64_t number, char **cursor,
+    int64_t max);
+int store_newversion_complete(struct store *st, const char *repo, int64_t number);
+int store_newversion_discard(struct store *st, const char *repo, int64_t number);
+int store_newversion_end(struct store *st);
+/* Removes every incomplete version (store_open does, before any read): how many, or -1. */
+int store_versions_sweep(struct store *st);
+
+/* recorder.c */
+/*
+ * Takes over a completed sync t whose worker's file list is at list_path:
+ * its version is recorded a slice a loop turn, and t ends (completed with
+ * result, which it owns, or failed) when the last slice is in. 0, or -1
+ * with err (result untouched).
+ */
+int recorder_start(struct task *t, cJSON *result, char *err, size_t errlen);
+/* One slice of the first pending record, when due. */
+void recorder_tick(void);
+/* Milliseconds until the next slice is due; -1 when none is pending. */
+int recorder_wait_ms(void);
+/* t ends otherwise (a stop, a restore): its record is dropped, its incomplete version removed. */
+void recorder_drop(struct task *t);
 
 /* workerproto.c */
 /* A worker's message, checked: all its handler reads of it. */

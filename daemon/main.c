@@ -257,7 +257,9 @@ static void end_task(struct task *t, void *ctx)
 			(*running)++;
 			return;
 		}
-		fence_task(t);
+		/* One still recording its version: its worker is done, its incomplete version goes (task_finish). */
+		if (!t->recording)
+			fence_task(t);
 		/* A cancel asked before the stop keeps its own reason: it is not retried. */
 		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
 			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
@@ -441,7 +443,11 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	next_check = time_mono_ms() + D->cfg.check_interval_ms;
 	for (;;) {
 		int64_t now = time_mono_ms(), wait = next_check - now;
+		int record_wait = recorder_wait_ms();
 
+		/* A version being recorded: its next slice is due now, or when its test pause ends. */
+		if (record_wait >= 0 && record_wait < wait)
+			wait = record_wait;
 		loop_run_once(wait < 0 ? 0 : wait > 100 ? 100 : (int)wait);
 		now = time_mono_ms();
 		if (now >= next_check) {
@@ -450,6 +456,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		}
 		workers_expire_polls();
 		waiters_tick();
+		recorder_tick();
 		tasks_tick();
 		sched_tick();
 		supervisor_tick();

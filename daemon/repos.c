@@ -9,7 +9,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,13 +318,13 @@ int repo_delete(const char *name)
 }
 
 /* tmp/TYPE-ID.list, relative to the data directory as every path handed to a worker. */
-static void list_path(const struct task *t, char *out, size_t n)
+void repos_list_path(const struct task *t, char *out, size_t n)
 {
 	snprintf(out, n, "tmp/%s-%lld.list", t->type, (long long)t->id);
 }
 
 /* Opens the task list path beneath the data directory, as fopen would with mode "r" or "wx". */
-static FILE *list_open(const char *path, int write, char *err, size_t errlen)
+FILE *repos_list_open(const char *path, int write, char *err, size_t errlen)
 {
 	int fd = fs_open_beneath(daemon_data()->fd, path, write ? O_WRONLY | O_CREAT | O_EXCL :
 	    O_RDONLY, 0600);
@@ -367,7 +366,7 @@ struct version_ref {
 static int write_rows(const char *path, const struct version_ref *v, int64_t *count,
     char *err, size_t errlen)
 {
-	struct list_out l = { .f = list_open(path, 1, err, errlen), .columns = v ? 3 : 1 };
+	struct list_out l = { .f = repos_list_open(path, 1, err, errlen), .columns = v ? 3 : 1 };
 	int db_failed;
 
 	*count = 0;
@@ -397,7 +396,7 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 	char path[128];
 	int64_t version, count;
 
-	list_path(t, path, sizeof path);
+	repos_list_path(t, path, sizeof path);
 	if (t->tt->id == TASKTYPE_SYNC) {
 		cJSON *imp = repo_importer(repo);
 		if (imp == NULL) {
@@ -443,151 +442,10 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 	return 0;
 }
 
-/* The worker's list, read a line at a time into the new version. */
-struct list_in {
-	FILE *f;
-	char *line;
-	size_t cap;
-	char *err;
-	size_t errlen;
-	int bad;
-};
-
-static int list_next(struct version_file *vf, void *arg)
+/* A sync's worker finished: its version is recorded in slices by recorder.c, which ends t. */
+int repos_sync_done(struct task *t, cJSON *result, char *err, size_t errlen)
 {
-	struct list_in *l = arg;
-	ssize_t len = getline(&l->line, &l->cap, l->f);
-	char *c1, *c2;
-
-	if (len <= 0)
-		return 0;
-	if (l->line[len - 1] == '\n')
-		l->line[--len] = '\0';
-	if ((c1 = strchr(l->line, ',')) == NULL || (c2 = strchr(c1 + 1, ',')) == NULL ||
-	    c1 - l->line != 64) {
-		snprintf(l->err, l->errlen, "the sync's file list has a bad line: %.80s", l->line);
-		l->bad = 1;
-		return -1;
-	}
-	vf->sha256 = l->line;
-	vf->size = strtoll(c1 + 1, NULL, 10);
-	vf->path = c2 + 1;
-	return 1;
-}
-
-/* Loads the worker's list into the new version. */
-static int load_list(const char *path, char *err, size_t errlen)
-{
-	char why[1024];
-	struct list_in l = { .f = list_open(path, 0, why, sizeof why), .err = err,
-	    .errlen = errlen };
-	int rc;
-
-	if (l.f == NULL) {
-		snprintf(err, errlen, "reading the sync's file list %s", why);
-		return -1;
-	}
-	rc = store_newversion_fill(D->store, list_next, &l);
-	if (rc < 0 && !l.bad)
-		snprintf(err, errlen, "%s", store_errmsg(D->store));
-	free(l.line);
-	fclose(l.f);
-	return rc;
-}
-
-/* A version's identity: sha256 over its sorted (path, sha256) pairs. */
-struct digest {
-	EVP_MD_CTX *md;
-	int64_t files, size;
-};
-
-static void digest_put(const struct version_file *vf, void *arg)
-{
-	struct digest *d = arg;
-
-	EVP_DigestUpdate(d->md, vf->path, strlen(vf->path) + 1);
-	EVP_DigestUpdate(d->md, vf->sha256, 64);
-	d->files++;
-	d->size += vf->size;
-}
-
-static int digest_new(char *hex, int64_t *files, int64_t *size)
-{
-	struct digest d = { .md = EVP_MD_CTX_new() };
-	unsigned char out[32];
-	unsigned int n;
-	int rc;
-
-	*files = *size = 0;
-	if (d.md == NULL || EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(d.md);
-		return -1;
-	}
-	rc = store_newversion_files(D->store, digest_put, &d);
-	EVP_DigestFinal_ex(d.md, out, &n);
-	EVP_MD_CTX_free(d.md);
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", out[i]);
-	*files = d.files;
-	*size = d.size;
-	return rc;
-}
-
-/*
- * A sync's worker finished: make the new version from its file list in one
- * transaction, unless the files are those of the latest version already.
- * Adds "version" and "new_version" to result. -1 with err on failure.
- */
-int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errlen)
-{
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
-	cJSON *imp = repo_importer(repo);
-	int mirror = imp == NULL || !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(imp, "mirror"));
-	char path[128], latest_digest[80], digest[80];
-	struct version_row v = { .task = t->id };
-	int64_t latest;
-
-	cJSON_Delete(imp);
-	list_path(t, path, sizeof path);
-	if (store_begin(D->store) < 0 || store_newversion_begin(D->store) < 0) {
-		snprintf(err, errlen, "recording the version: %s", store_errmsg(D->store));
-		store_rollback(D->store);
-		return -1;
-	}
-	if ((latest = store_repo_latest(D->store, repo, latest_digest, sizeof latest_digest)) < 0)
-		goto fail_db;
-	if (load_list(path, err, errlen) < 0)
-		goto fail;
-	if (!mirror && latest > 0 && store_newversion_keep(D->store, repo, latest) < 0)
-		goto fail_db;
-	if (digest_new(digest, &v.files, &v.size) < 0)
-		goto fail_db;
-	/* What the version holds, which with mirror false is more than the feed lists. */
-	cJSON_DeleteItemFromObjectCaseSensitive(result, "files");
-	cJSON_DeleteItemFromObjectCaseSensitive(result, "bytes");
-	cJSON_AddNumberToObject(result, "files", (double)v.files);
-	cJSON_AddNumberToObject(result, "bytes", (double)v.size);
-	if (latest > 0 && strcmp(digest, latest_digest) == 0) {
-		/* Nothing changed: no new version (DESIGN §8). */
-		store_rollback(D->store);
-		cJSON_AddNumberToObject(result, "version", (double)latest);
-		cJSON_AddBoolToObject(result, "new_version", 0);
-		return 0;
-	}
-	v.number = latest + 1;
-	v.created_at = time_now_ms();
-	if (store_newversion_record(D->store, &v, repo, digest) < 0 || store_commit(D->store) < 0)
-		goto fail_db;
-	log_info("repository %s: version %lld (%lld files)", repo, (long long)v.number,
-	    (long long)v.files);
-	cJSON_AddNumberToObject(result, "version", (double)v.number);
-	cJSON_AddBoolToObject(result, "new_version", 1);
-	return 0;
-fail_db:
-	snprintf(err, errlen, "recording the version: %s", store_errmsg(D->store));
-fail:
-	store_rollback(D->store);
-	return -1;
+	return recorder_start(t, result, err, errlen) < 0 ? -1 : 1;
 }
 
 int repos_publish_done(const struct task *t, const cJSON *result)
@@ -609,6 +467,6 @@ void repos_task_ended(const struct task *t, int completed)
 	char path[128];
 
 	(void)completed;
-	list_path(t, path, sizeof path);
+	repos_list_path(t, path, sizeof path);
 	fs_unlink_beneath(daemon_data()->fd, path);
 }

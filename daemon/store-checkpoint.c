@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,13 +13,16 @@
  * SQLite's automatic checkpoint runs inside the commit that crosses
  * wal_autocheckpoint pages, on the committing thread: depotd's loop, which
  * then copies the log into the database and syncs both (130 ms measured
- * under a large sync's commit, tests/bench/stalls.sh). Here the loop's
- * connection only notes the log's size after each commit (sqlite3_wal_hook)
- * and this thread, on a connection of its own, checkpoints PASSIVE: it
- * never blocks the loop's writes or anyone's reads, and what it cannot
- * copy yet (a reader still on old pages) waits for its next turn.
+ * under a large sync's commit, 50-100 ms a slice of a version's record:
+ * tests/bench/stalls.sh). Here the loop's connection only notes the log's
+ * size after each commit (sqlite3_wal_hook) and this thread, on a
+ * connection of its own, checkpoints PASSIVE: it never blocks the loop's
+ * writes or anyone's reads, and what it cannot copy yet (a reader still on
+ * old pages, a backup's copy) waits for its next turn, 10 ms later.
  */
 #define CHECKPOINT_PAGES 1000	/* SQLite's own wal_autocheckpoint default */
+/* A writer that commits slice after slice (recorder.c) waits while this much is not yet copied: 32 MiB. */
+#define BEHIND_PAGES 8192
 
 struct checkpointer {
 	pthread_t thread;
@@ -26,25 +30,47 @@ struct checkpointer {
 	pthread_cond_t wake;
 	int due, stop;
 	uint64_t done;		/* checkpoints run, for tests */
+	int log_pages;		/* in the log after the loop's last commit (loop's thread only) */
+	int copied_pages;	/* how far the last complete checkpoint saw it (atomic) */
 	sqlite3 *db;		/* this thread's connection */
 };
 
 static void *checkpoint_thread(void *arg)
 {
 	struct checkpointer *c = arg;
+	int log = 0, copied = 0;
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		while (!c->due && !c->stop)
-			pthread_cond_wait(&c->wake, &c->mu);
+		struct timespec at;
+
+		/* One that could not copy everything tries again soon; else it waits for a commit. */
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_nsec += 10 * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		while (!c->due && !c->stop) {
+			if (copied < log) {
+				if (pthread_cond_timedwait(&c->wake, &c->mu, &at) != 0)
+					break;
+			} else
+				pthread_cond_wait(&c->wake, &c->mu);
+		}
 		if (c->stop)
 			break;
 		c->due = 0;
 		pthread_mutex_unlock(&c->mu);
-		if (sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
-		    NULL) != SQLITE_OK)
-			log_warn("database: checkpointing the write-ahead log: %s",
-			    sqlite3_errmsg(c->db));
+		if (sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log,
+		    &copied) == SQLITE_OK) {
+			if (log >= 0 && copied == log)
+				__atomic_store_n(&c->copied_pages, log, __ATOMIC_RELEASE);
+		} else {
+			/* SQLITE_BUSY: a reader holds old pages; the next turn goes on. */
+			log = 1;
+			copied = 0;
+		}
 		pthread_mutex_lock(&c->mu);
 		c->done++;
 	}
@@ -59,6 +85,7 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
+	c->log_pages = pages;
 	if (pages >= CHECKPOINT_PAGES) {
 		pthread_mutex_lock(&c->mu);
 		c->due = 1;
@@ -66,6 +93,17 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 		pthread_mutex_unlock(&c->mu);
 	}
 	return SQLITE_OK;
+}
+
+/*
+ * The log restarts only once a checkpoint has caught up with it: a writer
+ * that outruns the thread would grow it without end, so it waits a turn
+ * while more than BEHIND_PAGES are not yet copied.
+ */
+int checkpointer_behind(struct checkpointer *c)
+{
+	return c != NULL && c->log_pages > BEHIND_PAGES &&
+	    __atomic_load_n(&c->copied_pages, __ATOMIC_ACQUIRE) < c->log_pages;
 }
 
 struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err, size_t errlen)
@@ -85,6 +123,12 @@ struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err
 		goto fail;
 	}
 	sqlite3_busy_timeout(c->db, 5000);
+	/* A connection that never read the database has not opened its log: its checkpoints would do nothing. */
+	if (sql_exec(c->db, "opening the log for checkpoints", "SELECT count(*) FROM sqlite_master") < 0) {
+		snprintf(err, errlen, "%s: reading from the connection for checkpoints: %s", path,
+		    sqlite3_errmsg(c->db));
+		goto fail;
+	}
 	if (pthread_create(&c->thread, NULL, checkpoint_thread, c) != 0) {
 		snprintf(err, errlen, "starting the checkpoint thread: out of resources");
 		goto fail;

@@ -18,6 +18,7 @@ struct checkpointer;
 struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err, size_t errlen);
 void checkpointer_stop(struct checkpointer *c, sqlite3 *db);
 uint64_t checkpointer_done(struct checkpointer *c);
+int checkpointer_behind(struct checkpointer *c);
 
 /* store-sql.c */
 /*

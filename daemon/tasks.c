@@ -959,6 +959,9 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	struct worker *w;
 	int held, fenced_now;
 
+	/* Ended by anything but its record's end (a stop, a restore): the record goes. */
+	if (t->recording)
+		recorder_drop(t);
 	retry = task_record_end(t, state, result, reason, message);
 	cJSON_Delete(result);
 	if (!t->queued)
@@ -986,6 +989,12 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 void task_cancel(struct task *t, const char *reason, const char *message,
     enum task_state final)
 {
+	if (t->recording) {
+		/* Its worker completed it; a cancel now comes after its end, as a late one always did. */
+		log_info("task %lld: not canceled (%s): its worker completed it and its version is "
+		    "being recorded", (long long)t->id, reason);
+		return;
+	}
 	switch (t->state) {
 	case TASK_WAITING:
 		task_finish(t, final, NULL, reason, message);

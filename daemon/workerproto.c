@@ -120,7 +120,8 @@ static void cancel_named(struct task *t, void *ctx)
 {
 	const char *name = ctx;
 
-	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) &&
+	/* A task whose version is being recorded is past its worker (recorder.c). */
+	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) && !t->recording &&
 	    strcmp(t->worker, name) == 0) {
 		fence_task(t);
 		task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_WORKER_RESTARTED),
@@ -438,6 +439,7 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 	cJSON *result_copy;
 	struct task *t;
 	char err[512];
+	int rc = 0;
 
 	if (w == NULL)
 		return;
@@ -465,10 +467,20 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 	else if (reason == NULL)
 		reason = task_reason_name(REASON_EXCEPTION);
 	result_copy = m->result != NULL ? cJSON_Duplicate(m->result, 1) : NULL;
-	if (state == TASK_COMPLETED && tasktype_done(t, result_copy, err, sizeof err) < 0) {
+	if (state == TASK_COMPLETED && (rc = tasktype_done(t, result_copy, err, sizeof err)) < 0) {
 		state = TASK_FAILED;
 		reason = task_reason_name(REASON_EXCEPTION);
 		message = err;
+	}
+	if (rc == 1) {
+		/*
+		 * Its version is recorded in slices (recorder.c), which end the
+		 * task: it stays running, its reservations held, while the worker
+		 * is free for other work at once.
+		 */
+		w->task = 0;
+		server_reply_ok(conn, cJSON_CreateObject());
+		return;
 	}
 	task_finish(t, state, result_copy, reason, message);
 	server_reply_ok(conn, cJSON_CreateObject());

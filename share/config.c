@@ -48,6 +48,7 @@ static const struct key keys[] = {
 	{ "limits", "restore_max_members", K_INT, OFF(restore_max_members), 1, 100000000 },
 	{ "limits", "restore_free_margin", K_SIZE, OFF(restore_free_margin), 0, 1LL << 50 },
 	{ "limits", "parked_requests_per_peer", K_INT, OFF(parked_requests_per_peer), 1, 4000 },
+	{ "limits", "record_slice_rows", K_INT, OFF(record_slice_rows), 1, 1000000 },
 };
 
 void config_defaults(struct depot_config *cfg)
@@ -67,6 +68,7 @@ void config_defaults(struct depot_config *cfg)
 	cfg->restore_max_members = 2000000;
 	cfg->restore_free_margin = 256LL * 1024 * 1024;
 	cfg->parked_requests_per_peer = 64;
+	cfg->record_slice_rows = 500;
 }
 
 static int set_number(struct parse_state *st, const struct key *k, int64_t v,

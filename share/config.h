@@ -31,6 +31,7 @@ struct depot_config {
 	int restore_max_members;	/* an archive with more members is refused */
 	int64_t restore_free_margin;	/* bytes a restore leaves free on the staging file system */
 	int parked_requests_per_peer;	/* task.wait requests one uid may have waiting at once */
+	int record_slice_rows;		/* rows of a sync's version recorded in one loop turn */
 };
 
 void config_defaults(struct depot_config *cfg);

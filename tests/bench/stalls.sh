@@ -43,6 +43,26 @@
 #           database copy); VmHWM 20.8-20.9 MiB -> FAIL
 #   backup, the copy made by the worker (same day, 1 run): 0.44 s; p50
 #           0.5 ms, p99 = max 10.0 ms; VmHWM 19.3 MiB -> PASS
+# After the sliced record (daemon/recorder.c: record_slice_rows 500 a loop
+# turn, WAL checkpoints on a thread of their own, 16 MiB page cache,
+# temp_store MEMORY), same machine, load 3-5, 2026-11-29, 2 runs:
+#   before, that day: sync 2.22 s, p99 1406 ms, max 1426 ms, VmHWM 19.3 MiB
+#   sync:   6.0 s; p50 1.2-1.7 ms, p99 29.6-33.9 ms, max 44.9-62.1 ms
+#           (the slowest slices: the sha256 index's scattered pages of a
+#           copy slice); VmHWM 54.7-54.8 MiB (cache and the in-memory
+#           gathering) -> PASS
+#   With 1000 rows a slice: p99 17-53 ms (PASS at load 2, FAIL at load 4);
+#   with the main connection's automatic checkpoints: p99 80-105 ms.
+#   backup: p99 240-270 ms (database and WAL 65-70 MiB) -> FAIL, while
+#           depotd still copied the database at assignment.
+# All three together (the worker's database copy, the sliced record and
+# store-checkpoint.c's thread, woken by the WAL hook), load 1.8-2.6,
+# 2026-11-29, 2 runs:
+#   list:   2.0-2.5 s; p99 6.6-15.9 ms, max 11-26 ms; VmHWM 25.1 MiB -> PASS
+#   sync:   3.3-3.4 s; p50 1.1-1.2 ms, p99 20.4-24.5 ms, max 34-44 ms;
+#           VmHWM 54.7 MiB -> PASS
+#   backup: 0.32-0.40 s (database 65.5 MiB); p99 = max 4.3-7.0 ms;
+#           VmHWM 45.7 MiB -> PASS
 . "$(dirname "$0")/lib.bash"
 
 N=${BENCH_STALLS_TASKS:-100000}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dbcheck.h"
@@ -43,6 +44,7 @@ static int setup_store(void **state);
 static int remove_store(void **state);
 static int64_t add_task(struct store *st, const char *type, int64_t created_at);
 static void saw_repo(const struct repo_row *r, void *arg);
+static void saw_version(const struct version_row *v, void *arg);
 static void saw_file(const struct version_file *f, void *arg);
 static void saw_schedule(const struct schedule_row *r, void *arg);
 static int next_file(struct version_file *f, void *arg);
@@ -99,6 +101,14 @@ static void saw_repo(const struct repo_row *r, void *arg)
 	s->num[s->n++] = r->latest_version;
 }
 
+static void saw_version(const struct version_row *v, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->what[s->n], sizeof s->what[0], "%lld", (long long)v->number);
+	s->num[s->n++] = v->files;
+}
+
 static void saw_file(const struct version_file *f, void *arg)
 {
 	struct seen *s = arg;
@@ -127,25 +137,51 @@ static int next_file(struct version_file *f, void *arg)
 	return 1;
 }
 
-/* Records files (and, with keep, the paths of version keep it lacks) as repo's next version. */
-static int64_t new_version(struct store *st, const char *repo, const struct version_file *files,
-    int n, int64_t keep)
+/*
+ * Records files (and, with keep, the paths of version keep it lacks) as
+ * repo's next version, a file a slice as recorder.c does a few thousand;
+ * with complete 0 it stops before the last slice's completion.
+ */
+static int64_t record_version(struct store *st, const char *repo,
+    const struct version_file *files, int n, int64_t keep, int complete)
 {
 	struct feed fd = { .files = files, .n = n };
 	struct version_row v = { .created_at = 1000, .task = 7, .files = n, .size = 1 };
 	struct seen all = { .n = 0 };
+	char *cursor = NULL;
+	int more;
 
 	v.number = store_repo_latest(st, repo, NULL, 0) + 1;
-	assert_int_equal(store_begin(st), 0);
 	assert_int_equal(store_newversion_begin(st), 0);
-	assert_int_equal(store_newversion_fill(st, next_file, &fd), 0);
-	if (keep > 0)
-		assert_int_equal(store_newversion_keep(st, repo, keep), 0);
-	assert_int_equal(store_newversion_files(st, saw_file, &all), 0);
+	while ((more = store_newversion_fill(st, next_file, &fd, 1)) == 1)
+		;
+	assert_int_equal(more, 0);
+	while (keep > 0 && (more = store_newversion_keep(st, repo, keep, &cursor, 1)) == 1)
+		;
+	assert_int_equal(more, 0);
+	free(cursor);
+	cursor = NULL;
+	while ((more = store_newversion_files(st, &cursor, 1, saw_file, &all)) == 1)
+		;
+	assert_int_equal(more, 0);
+	free(cursor);
+	cursor = NULL;
 	v.files = all.n;
-	assert_int_equal(store_newversion_record(st, &v, repo, "digest"), 0);
-	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(store_newversion_start(st, &v, repo, "digest"), 0);
+	while ((more = store_newversion_copy(st, repo, v.number, &cursor, 1)) == 1)
+		;
+	assert_int_equal(more, 0);
+	free(cursor);
+	if (complete)
+		assert_int_equal(store_newversion_complete(st, repo, v.number), 0);
+	assert_int_equal(store_newversion_end(st), 0);
 	return v.number;
+}
+
+static int64_t new_version(struct store *st, const char *repo, const struct version_file *files,
+    int n, int64_t keep)
+{
+	return record_version(st, repo, files, n, keep, 1);
 }
 
 /* The helper: a failed bind stops the run, and sql_step and sql_end both say so. */
@@ -256,9 +292,49 @@ static void a_refused_file_list_line_fails_the_fill(void **state)
 
 	assert_int_equal(store_begin(s->st), 0);
 	assert_int_equal(store_newversion_begin(s->st), 0);
-	assert_int_equal(store_newversion_fill(s->st, next_file, &fd), -1);
+	assert_int_equal(store_newversion_fill(s->st, next_file, &fd, 0), -1);
 	store_rollback(s->st);
 	assert_int_equal(store_repo_latest(s->st, "r", NULL, 0), 0);
+}
+
+/*
+ * A version whose record did not end (a crash between slices) is seen by
+ * no read, and the next open removes it with its files.
+ */
+static void an_incomplete_version_is_unseen_and_swept(void **state)
+{
+	struct scratch *s = *state;
+	const struct version_file first[] = { { .sha256 = SHA_A, .path = "a", .size = 1 } };
+	const struct version_file second[] = {
+		{ .sha256 = SHA_B, .path = "b", .size = 2 },
+		{ .sha256 = SHA_B, .path = "c", .size = 2 },
+	};
+	struct seen files = { .n = 0 }, versions = { .n = 0 }, repos = { .n = 0 };
+	cJSON *imp = cJSON_CreateObject();
+	char err[512];
+	struct sql q;
+
+	assert_int_equal(store_repo_create(s->st, "r", imp, 1000), 0);
+	cJSON_Delete(imp);
+	assert_int_equal(new_version(s->st, "r", first, 1, 0), 1);
+	assert_int_equal(record_version(s->st, "r", second, 2, 0, 0), 2);
+	assert_int_equal(store_repo_latest(s->st, "r", NULL, 0), 1);
+	assert_int_equal(store_version_files(s->st, "r", 2, saw_file, &files), 0);
+	assert_int_equal(files.n, 0);
+	assert_int_equal(store_repo_versions(s->st, "r", saw_version, &versions), 0);
+	assert_int_equal(versions.n, 1);
+	assert_int_equal(store_repos(s->st, "r", saw_repo, &repos), 0);
+	assert_int_equal(repos.num[0], 1);
+	store_close(s->st);
+	assert_int_equal(store_open(&s->st, s->path, 0, err, sizeof err), 0);
+	assert_int_equal(sql_prepare(&q, store_db(s->st), "a test",
+	    "SELECT (SELECT count(*) FROM versions), (SELECT count(*) FROM version_files)"), 0);
+	assert_int_equal(sql_step(&q), 1);
+	assert_int_equal(sqlite3_column_int(q.q, 0), 1);
+	assert_int_equal(sqlite3_column_int(q.q, 1), 1);
+	assert_int_equal(sql_end(&q), 0);
+	/* The number is free again for the next record. */
+	assert_int_equal(new_version(s->st, "r", second, 2, 0), 2);
 }
 
 static void schedules_round_trip(void **state)
@@ -380,6 +456,13 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
 	while (store_checkpoints(st) == 0 && tries++ < 500)
 		usleep(10000);
 	assert_true(store_checkpoints(st) >= 1);
+	{
+		struct stat sb;
+
+		/* Copied into the database file itself, before any close could have done it. */
+		assert_int_equal(stat(path, &sb), 0);
+		assert_true(sb.st_size > 4 * 1024 * 1024);
+	}
 	sql_prepare(&q, store_db(st), "reading wal_autocheckpoint", "PRAGMA wal_autocheckpoint");
 	assert_int_equal(sql_step(&q), 1);
 	assert_int_equal(sqlite3_column_int(q.q, 0), 0);
@@ -400,6 +483,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_new_version_keeps_what_it_is_told_to,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_refused_file_list_line_fails_the_fill,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(an_incomplete_version_is_unseen_and_swept,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(finished_tasks_are_found_and_deleted,
