@@ -49,7 +49,8 @@ struct task {
 	pid_t worker_pid;			/* the worker it was given to, and that */
 	uint64_t worker_start;			/* worker's start time (fence.c) */
 	int fence_pending;			/* processes of it survived the fence: hold its reservations */
-	int recording;				/* its worker is done; recorder.c records its version */
+	int recording;				/* its worker is done; depotd completes it: recorder.c
+						 * records its version, restore_tick swaps its data in */
 	/* Why a canceling task is being stopped, and what it will end as. */
 	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
@@ -370,7 +371,9 @@ struct backup_summary;
 int restore_extract(const char *archive, const char *staging, const char *pub_staging,
     const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
 void restore_staging_remove(const char *staging, const char *pub_staging);
-int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen);
+/* A restore's done: its swap is due at the loop's next turn (restore_tick); returns 1. */
+int restore_done(struct task *t, cJSON *result, char *err, size_t errlen);
+void restore_tick(void);
 int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg);
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);

@@ -457,6 +457,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		workers_expire_polls();
 		waiters_tick();
 		recorder_tick();
+		restore_tick();
 		tasks_tick();
 		sched_tick();
 		supervisor_tick();

@@ -612,7 +612,7 @@ static void keep_ids_above(int64_t old_max)
  * refused before anything changes), stop the workers, swap the directories,
  * cancel what was not final, and start again on the restored data.
  */
-int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen)
+static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen)
 {
 	char staging[4200], dbpath[4300], kept[4400], pub_staging[4200], suffix[40];
 	int64_t id = t->id;
@@ -720,4 +720,60 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	else
 		log_info("restored %s into %s", archive, dir);
 	return 0;
+}
+
+/*
+ * An online restore's swap stops every worker, closes the database and
+ * opens another: a step of the loop (restore_tick), never something done
+ * inside the done handler that reported the extraction. Until that turn
+ * the task stays running, its reservations held, and its worker is free
+ * (t->recording, as for a version being recorded). One at a time: a
+ * restore reserves the whole depot.
+ */
+static struct {
+	int64_t task;
+	cJSON *result;
+} swap_due;
+
+int restore_done(struct task *t, cJSON *result, char *err, size_t errlen)
+{
+	if (swap_due.task != 0) {
+		snprintf(err, errlen, "task %lld's swap is still due", (long long)swap_due.task);
+		return -1;
+	}
+	swap_due.task = t->id;
+	swap_due.result = result;
+	t->recording = 1;
+	return 1;
+}
+
+void restore_tick(void)
+{
+	struct task *t;
+	cJSON *result;
+	char err[1024];
+
+	if (swap_due.task == 0)
+		return;
+	t = task_find(swap_due.task);
+	result = swap_due.result;
+	swap_due.task = 0;
+	swap_due.result = NULL;
+	/* Ended meanwhile (task_finish leaves a staging directory to tasktype_ended). */
+	if (t == NULL || !t->recording) {
+		cJSON_Delete(result);
+		return;
+	}
+	t->recording = 0;
+	if (D->stopping) {
+		cJSON_Delete(result);
+		task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_DAEMON_STOPPED),
+		    "depotd stopped before the restore's swap");
+		return;
+	}
+	if (restore_apply_online(t, result, err, sizeof err) < 0) {
+		cJSON_Delete(result);
+		task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), err);
+	} else
+		task_finish(t, TASK_COMPLETED, result, NULL, NULL);
 }

@@ -991,8 +991,8 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 {
 	if (t->recording) {
 		/* Its worker completed it; a cancel now comes after its end, as a late one always did. */
-		log_info("task %lld: not canceled (%s): its worker completed it and its version is "
-		    "being recorded", (long long)t->id, reason);
+		log_info("task %lld: not canceled (%s): its worker completed it and depotd is "
+		    "completing it", (long long)t->id, reason);
 		return;
 	}
 	switch (t->state) {

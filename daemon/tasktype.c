@@ -55,7 +55,7 @@ static const struct task_type task_types[TASKTYPE_COUNT] = {
 		.validate = validate_snapshot_task,
 		.force_cancels = 1,
 		.prepare = snapshot_prepare_assignment,
-		.done = restore_apply_online,
+		.done = restore_done,
 		.ended = snapshot_task_ended,
 		.run = restore_run,
 	},
