@@ -2,12 +2,12 @@
 #include "ctl.h"
 
 #include "client.h"
-#include "proto.h"
 
 #include <nng/nng.h>
 #include <string.h>
 
 static const char *call_reason(const struct ctl_ctx *ctx, const char *err);
+static const char *call_access_hint(const struct ctl_cmd *cmd);
 
 /* client.c's messages read "… PATH: REASON"; the reason is what the user needs. */
 static const char *call_reason(const struct ctl_ctx *ctx, const char *err)
@@ -20,6 +20,19 @@ static const char *call_reason(const struct ctl_ctx *ctx, const char *err)
 	return strncmp(p, ": ", 2) == 0 ? p + 2 : err;
 }
 
+/* Access goes by uid (DESIGN §10): who may run cmd, by the level of the command it sends. */
+static const char *call_access_hint(const struct ctl_cmd *cmd)
+{
+	switch (command_access(cmd->sends)) {
+	case ACCESS_READ:
+		return "reading needs depotd's user, root, or membership of its socket_group";
+	case ACCESS_CANCEL:
+		return "canceling needs depotd's user, root, or membership of its socket_group";
+	default:
+		return "this command changes the daemon's state: run it as depotd's user or root";
+	}
+}
+
 /*
  * Sends cmd with args (consumed) and waits up to timeout_ms (negative:
  * forever). On success *result is the reply's result, the caller's to
@@ -27,7 +40,7 @@ static const char *call_reason(const struct ctl_ctx *ctx, const char *err)
  * returned: EXIT_UNREACHABLE when depotd cannot be reached, EXIT_REFUSED
  * when it said no.
  */
-int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
+int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result)
 {
 	enum client_status st;
@@ -48,7 +61,8 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
 		ctl_error("%s", err);
 		return EXIT_REFUSED;
 	}
-	st = client_call(ctx->client, cmd, args, timeout_ms, &reply, err, sizeof err);
+	st = client_call(ctx->client, command_name(cmd), args, timeout_ms, &reply, err,
+	    sizeof err);
 	if (st == CLIENT_UNREACHABLE) {
 		const char *why = call_reason(ctx, err);
 
@@ -90,11 +104,8 @@ int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
 	message = json_str(error, "message");
 	ctl_error("%s (%s)", message != NULL ? message : "request refused",
 	    code != NULL ? code : "no code");
-	/* Access goes by uid (DESIGN §10): say which kind this command needs. */
-	if (code != NULL && strcmp(code, "forbidden") == 0 && ctx->cmd != NULL)
-		ctl_error("%s", ctx->cmd->mutates ?
-		    "this command changes the daemon's state: run it as depotd's user or root" :
-		    "reading needs depotd's user, root, or membership of its socket_group");
+	if (code != NULL && strcmp(code, err_code_name(ERR_FORBIDDEN)) == 0 && ctx->cmd != NULL)
+		ctl_error("%s", call_access_hint(ctx->cmd));
 	cJSON_Delete(reply);
 	return EXIT_REFUSED;
 }
@@ -105,7 +116,7 @@ void call_close(struct ctl_ctx *ctx)
 	ctx->client = NULL;
 }
 
-int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **result)
+int call_for_people(struct ctl_ctx *ctx, enum command cmd, cJSON *args, cJSON **result)
 {
 	int rc = call(ctx, cmd, args, CTL_CALL_TIMEOUT_MS, result);
 
@@ -131,7 +142,7 @@ int call_done(struct ctl_ctx *ctx, cJSON *result, const char *field, const char 
 	return rc;
 }
 
-int call_delete_named(struct ctl_ctx *ctx, const char *cmd, const char *name)
+int call_delete_named(struct ctl_ctx *ctx, enum command cmd, const char *name)
 {
 	cJSON *req = cJSON_CreateObject(), *r;
 	int rc;

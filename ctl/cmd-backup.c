@@ -107,7 +107,8 @@ int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if (file != NULL && (rc = backup_abs_output(a, file, path, sizeof path)) != EXIT_OK)
 		return rc;
-	return backup_task(ctx, a, "backup", "output", file != NULL ? path : NULL, 0);
+	return backup_task(ctx, a, task_type_name(TASKTYPE_BACKUP), "output",
+	    file != NULL ? path : NULL, 0);
 }
 
 int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
@@ -117,7 +118,8 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = backup_abs_archive(a, a->argv[0], path, sizeof path)) != EXIT_OK)
 		return rc;
-	return backup_task(ctx, a, "restore", "path", path, args_has(a, "force"));
+	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path,
+	    args_has(a, "force"));
 }
 
 /*

@@ -87,7 +87,7 @@ int cmd_events(struct ctl_ctx *ctx, struct ctl_args *a)
 		ntopics++;
 	}
 	/* SUB redials quietly forever: ping first, so that a stopped daemon is reported. */
-	if ((rc = call(ctx, "ping", NULL, CTL_CALL_TIMEOUT_MS, &pong)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_ping, NULL, CTL_CALL_TIMEOUT_MS, &pong)) != EXIT_OK)
 		return rc;
 	cJSON_Delete(pong);
 	if (client_subscribe(&id, ctx->events_url, topics, ntopics, err, sizeof err) != 0) {

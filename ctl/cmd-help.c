@@ -1,4 +1,4 @@
-/* cmd-help.c: help, and the hidden __commands and __man that completion and the man page use. */
+/* cmd-help.c: help, and the hidden __commands, __states and __man that completion and the man page use. */
 #include "ctl.h"
 
 #include "proto.h"
@@ -100,6 +100,17 @@ int cmd_commands(struct ctl_ctx *ctx, struct ctl_args *args)
 		cmd_name(&cmd_table[i], name, sizeof name);
 		printf("%s\n", name);
 	}
+	return EXIT_OK;
+}
+
+/* For share/depotctl.bash: what task list --state takes, one a line. */
+int cmd_states(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	(void)ctx;
+	(void)args;
+	for (int s = 0; s < TASK_STATE_COUNT; s++)
+		printf("%s\n", task_state_name((enum task_state)s));
+	printf("%s\n", TASK_FILTER_ACTIVE);
 	return EXIT_OK;
 }
 

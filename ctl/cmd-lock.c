@@ -41,7 +41,7 @@ int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc;
 
 	(void)args;
-	if ((rc = call_for_people(ctx, "lock.list", NULL, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_lock_list, NULL, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(5, headers)) == NULL)

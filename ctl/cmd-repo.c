@@ -5,9 +5,12 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <termios.h>
+#include <unistd.h>
 
 /* A PEM file bigger than this is not a certificate, a key or a CRL. */
 #define REPO_PEM_MAX (512 * 1024)
@@ -200,6 +203,16 @@ static int repo_read_pem(const struct ctl_args *a, struct repo_input *in,
 	return EXIT_OK;
 }
 
+/* The terminal's modes while a password is typed, put back if depotctl is interrupted then. */
+static struct termios echo_saved;
+
+static void echo_restore_and_die(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /*
  * The first line of --opt's file, without its line end; empty is refused.
  * Reads no further than that line, so a terminal's Enter ends it.
@@ -212,6 +225,8 @@ static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
 	int c, rc;
 	FILE *f;
 
+	int quiet = 0;
+
 	*text = NULL;
 	if ((rc = repo_open(a, in, opt, v, 0, &f, &name)) != EXIT_OK)
 		return rc;
@@ -220,8 +235,31 @@ static int repo_read_line(const struct ctl_args *a, struct repo_input *in,
 		rc = EXIT_REFUSED;
 		goto out;
 	}
+	/* Typed at a terminal, as getpass(3) would: asked for, and not echoed. */
+	if (f == stdin && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &echo_saved) == 0) {
+		struct termios silent = echo_saved;
+
+		silent.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		fprintf(stderr, "Password for --%s: ", opt);
+		signal(SIGINT, echo_restore_and_die);
+		signal(SIGTERM, echo_restore_and_die);
+		signal(SIGHUP, echo_restore_and_die);
+		quiet = tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent) == 0;
+		if (!quiet)
+			fprintf(stderr, "(cannot turn echo off) ");
+		fflush(stderr);
+	}
 	while ((c = getc(f)) != EOF && c != '\n' && c != '\0' && len < REPO_LINE_MAX)
 		(*text)[len++] = (char)c;
+	if (quiet) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+		fputc('\n', stderr);
+	}
+	if (f == stdin && isatty(STDIN_FILENO)) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+	}
 	(*text)[len] = '\0';
 	if (len > 0 && (*text)[len - 1] == '\r')
 		(*text)[--len] = '\0';
@@ -394,7 +432,7 @@ static int repo_save(struct ctl_ctx *ctx, struct ctl_args *a, int update)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	rc = call(ctx, update ? "repo.update" : "repo.create", req,
+	rc = call(ctx, update ? CMD_repo_update : CMD_repo_create, req,
 	    CTL_CALL_TIMEOUT_MS, &repo);
 	if (rc != EXIT_OK)
 		return rc;
@@ -443,7 +481,7 @@ int cmd_repo_list(struct ctl_ctx *ctx, struct ctl_args *a)
 	int rc;
 
 	(void)a;
-	if ((rc = call_for_people(ctx, "repo.list", NULL, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_repo_list, NULL, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(6, headers)) == NULL)
@@ -557,7 +595,7 @@ int cmd_repo_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call_for_people(ctx, "repo.show", req, &repo)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_repo_show, req, &repo)) != EXIT_OK ||
 	    repo == NULL)
 		return rc;
 	repo_show_value(0, "name", cJSON_GetObjectItemCaseSensitive(repo, "name"));
@@ -610,7 +648,7 @@ int cmd_repo_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = repo_check_name(a, name)) != EXIT_OK)
 		return rc;
-	return call_delete_named(ctx, "repo.delete", name);
+	return call_delete_named(ctx, CMD_repo_delete, name);
 }
 
 /*
@@ -669,15 +707,16 @@ static int repo_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
 
 int cmd_sync(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	return repo_task(ctx, a, "sync", a->argv[0], NULL);
+	return repo_task(ctx, a, task_type_name(TASKTYPE_SYNC), a->argv[0], NULL);
 }
 
 int cmd_publish(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	return repo_task(ctx, a, "publish", a->argv[0], args_get(a, "version"));
+	return repo_task(ctx, a, task_type_name(TASKTYPE_PUBLISH), a->argv[0],
+	    args_get(a, "version"));
 }
 
 int cmd_orphans_clean(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	return repo_task(ctx, a, "orphans", NULL, NULL);
+	return repo_task(ctx, a, task_type_name(TASKTYPE_ORPHANS), NULL, NULL);
 }

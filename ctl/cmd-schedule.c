@@ -179,9 +179,10 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 		rc = ctl_usage_error(a->cmd, "unexpected argument '%s' after %s %s",
 		    sub.argv[1], found->words[0], sub.argv[0]);
 	else if (found->exec == cmd_sync)
-		rc = repo_task_args(&sub, "sync", sub.argv[0], NULL, out);
+		rc = repo_task_args(&sub, task_type_name(TASKTYPE_SYNC), sub.argv[0],
+		    NULL, out);
 	else
-		rc = repo_task_args(&sub, "publish", sub.argv[0],
+		rc = repo_task_args(&sub, task_type_name(TASKTYPE_PUBLISH), sub.argv[0],
 		    args_get(&sub, "version"), out);
 out:
 	args_free(&sub);
@@ -226,7 +227,7 @@ int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "schedule.add", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_schedule_add, req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
 		return rc;
 	if (ctx->json)
 		rc = json_print(sched);
@@ -278,12 +279,13 @@ static char *sched_describe(const cJSON *tpl)
 {
 	const char *type = json_str(tpl, "type"), *repo = json_str(tpl, "repository");
 	char *line = NULL, *text = NULL, retries[48] = "";
+	enum task_type_id k;
 	int64_t v;
 	int n;
 
 	if (json_int(tpl, "retries", &v) == 0 && v > 0)
 		snprintf(retries, sizeof retries, " (retries %lld)", (long long)v);
-	if (type != NULL && strcmp(type, "exec") == 0) {
+	if (task_type_parse(type, &k) == 0 && k == TASKTYPE_EXEC) {
 		line = task_argv_line(cJSON_GetObjectItemCaseSensitive(tpl, "argv"));
 		n = asprintf(&text, "run: %s%s", line != NULL ? line : "?", retries);
 	} else if (type != NULL && repo != NULL && json_int(tpl, "version", &v) == 0)
@@ -311,7 +313,7 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc;
 
 	(void)args;
-	if ((rc = call_for_people(ctx, "schedule.list", NULL, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_schedule_list, NULL, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(7, headers)) == NULL)
@@ -360,7 +362,7 @@ int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
 		return rc;
-	return call_delete_named(ctx, "schedule.delete", name);
+	return call_delete_named(ctx, CMD_schedule_delete, name);
 }
 
 /* "added nightly, next run 2026-11-25T03:00:00Z (in 5h59m)": what add and enable print. */
@@ -400,7 +402,7 @@ static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "schedule.set", req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_schedule_set, req, CTL_CALL_TIMEOUT_MS, &sched)) != EXIT_OK)
 		return rc;
 	if (!enabled)
 		return call_done(ctx, sched, "name", "disabled", name);

@@ -171,7 +171,7 @@ int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc, healthy;
 
 	(void)args;
-	if ((rc = call(ctx, "status", NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_status, NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
 		return rc;
 	healthy = json_true(r, "healthy");
 	if (ctx->json) {
@@ -224,7 +224,7 @@ int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc;
 
 	(void)args;
-	if ((rc = call(ctx, "ping", NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_ping, NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
 		return rc;
 	version = json_str(r, "version");
 	if (json_int(r, "protocol", &proto) == 0 && proto != DEPOT_PROTO_VERSION)

@@ -1,7 +1,6 @@
 /* cmd-task.c: run and the task commands: submit, list, show, log, cancel and wait for tasks. */
 #include "ctl.h"
 
-#include "proto.h"
 #include "timeutil.h"
 
 #include <limits.h>
@@ -19,15 +18,11 @@
 /* A wait with a timeout still gets its answer if the daemon is a little late. */
 #define TASK_WAIT_GRACE_MS 30000
 
-static const char *const task_states[] = {
-	"waiting", "running", "canceling", "completed", "failed", "canceled",
-	"active", NULL,
-};
-
 static int task_ids(struct ctl_args *a, int64_t **ids);
 static int task_add_resources(const struct ctl_args *a, cJSON *list, const char *opt,
     const char *mode);
-static int task_final(const char *state);
+static int task_state_of(const cJSON *task, enum task_state *state);
+static int task_exit_code(enum task_state state);
 static void task_describe_error(const cJSON *task, char *buf, size_t n);
 static int task_run_outcome(const cJSON *task);
 static void task_outcome_line(const cJSON *task);
@@ -91,10 +86,23 @@ static int task_add_resources(const struct ctl_args *a, cJSON *list, const char 
 	return EXIT_OK;
 }
 
-static int task_final(const char *state)
+/* The task's state; -1 when it names none this depotctl knows. */
+static int task_state_of(const cJSON *task, enum task_state *state)
 {
-	return state != NULL && (strcmp(state, "completed") == 0 ||
-	    strcmp(state, "failed") == 0 || strcmp(state, "canceled") == 0);
+	return task_state_parse(json_str(task, "state"), state);
+}
+
+/* DESIGN §11: what a final task's outcome makes depotctl exit with. */
+static int task_exit_code(enum task_state state)
+{
+	switch (state) {
+	case TASK_COMPLETED:
+		return EXIT_OK;
+	case TASK_CANCELED:
+		return EXIT_CANCELED;
+	default:
+		return EXIT_REFUSED;
+	}
 }
 
 /* "exit-status: 'sh' exited with status 3" from error and result, for one line. */
@@ -126,30 +134,30 @@ static void task_describe_error(const cJSON *task, char *buf, size_t n)
 static int task_run_outcome(const cJSON *task)
 {
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(task, "result");
-	const char *state = json_str(task, "state");
+	const char *name = json_str(task, "state");
+	enum task_state state;
 	char why[1024];
 	int64_t id = 0, status;
 
 	(void)json_int(task, "id", &id);
 	task_describe_error(task, why, sizeof why);
-	if (state != NULL && (strcmp(state, "completed") == 0 ||
-	    strcmp(state, "failed") == 0) &&
-	    json_int(result, "exit_status", &status) == 0) {
-		if (status >= 0 && status <= 255 &&
-		    (status != 0 || strcmp(state, "completed") == 0))
-			return (int)status;
+	if (task_state_of(task, &state) < 0 || !task_state_final(state)) {
+		ctl_error("task %lld %s%s%s", (long long)id,
+		    name != NULL ? name : "ended in no known state",
+		    why[0] != '\0' ? ": " : "", why);
+		return EXIT_REFUSED;
 	}
-	if (state != NULL && strcmp(state, "completed") == 0)
-		return EXIT_OK;
-	if (state != NULL && strcmp(state, "canceled") == 0) {
+	if ((state == TASK_COMPLETED || state == TASK_FAILED) &&
+	    json_int(result, "exit_status", &status) == 0 && status >= 0 && status <= 255 &&
+	    (status != 0 || state == TASK_COMPLETED))
+		return (int)status;
+	if (state == TASK_CANCELED)
 		ctl_error("task %lld was canceled%s%s", (long long)id,
 		    why[0] != '\0' ? ": " : "", why);
-		return EXIT_CANCELED;
-	}
-	ctl_error("task %lld %s%s%s", (long long)id,
-	    state != NULL ? state : "ended in no known state",
-	    why[0] != '\0' ? ": " : "", why);
-	return EXIT_REFUSED;
+	else if (state == TASK_FAILED)
+		ctl_error("task %lld %s%s%s", (long long)id, name,
+		    why[0] != '\0' ? ": " : "", why);
+	return task_exit_code(state);
 }
 
 /* "42 failed (exit-status: …)": what cancel and wait print for each task. */
@@ -225,7 +233,7 @@ int task_exec_args(const struct ctl_args *a, cJSON **out)
 		return rc;
 	if ((req = cJSON_CreateObject()) == NULL)
 		goto nomem;
-	if (cJSON_AddStringToObject(req, "type", "exec") == NULL ||
+	if (cJSON_AddStringToObject(req, "type", task_type_name(TASKTYPE_EXEC)) == NULL ||
 	    (argv = cJSON_AddArrayToObject(req, "argv")) == NULL ||
 	    (resources = cJSON_AddArrayToObject(req, "resources")) == NULL)
 		goto nomem;
@@ -268,24 +276,18 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 }
 
 /*
- * Whether the daemon retries this final task (doc/protocol.md): it failed
- * with exception, or was canceled with worker-missing or daemon-restarted,
- * and had retries left.
+ * Whether the daemon retries this final task: it had retries left and
+ * ended as share/reasons.def says --retries follows.
  */
 static int task_retried(const cJSON *task)
 {
-	const char *state = json_str(task, "state");
 	const char *reason = json_str(cJSON_GetObjectItemCaseSensitive(task, "error"),
 	    "reason");
+	enum task_state state;
 	int64_t left;
 
-	if (state == NULL || reason == NULL || json_int(task, "retries", &left) != 0 ||
-	    left <= 0)
-		return 0;
-	if (strcmp(state, "failed") == 0)
-		return strcmp(reason, "exception") == 0;
-	return strcmp(state, "canceled") == 0 && (strcmp(reason, "worker-missing") == 0 ||
-	    strcmp(reason, "daemon-restarted") == 0);
+	return task_state_of(task, &state) == 0 && json_int(task, "retries", &left) == 0 &&
+	    left > 0 && task_retriable(state, reason);
 }
 
 /*
@@ -303,12 +305,12 @@ static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry)
 	*retry = 0;
 	/* Newest first, and the retry is among the newest: the default limit does. */
 	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "state", "active") == NULL) {
+	    cJSON_AddStringToObject(req, "state", TASK_FILTER_ACTIVE) == NULL) {
 		cJSON_Delete(req);
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call(ctx, "task.list", req, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_task_list, req, CTL_CALL_TIMEOUT_MS, &list)) != EXIT_OK)
 		return rc;
 	cJSON_ArrayForEach(task, list)
 		if (json_int(task, "retry_of", &of) == 0 && of == id &&
@@ -334,7 +336,7 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 	char why[1024];
 	int rc;
 
-	if ((rc = call(ctx, "task.submit", req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
+	if ((rc = call(ctx, CMD_task_submit, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
 		return rc;
 	if (json_int(task, "id", &id) != 0 || id <= 0) {
 		ctl_error("depotd's answer to task.submit holds no task id");
@@ -356,7 +358,7 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 		if ((req = cJSON_CreateObject()) == NULL ||
 		    !cJSON_AddItemToObject(req, "ids", json_ids(&id, 1)))
 			goto nomem;
-		if ((rc = call(ctx, "task.wait", req, -1, &waited)) != EXIT_OK) {
+		if ((rc = call(ctx, CMD_task_wait, req, -1, &waited)) != EXIT_OK) {
 			/* The task is queued whatever happened to the wait: say where it is. */
 			ctl_error("task %lld was submitted; see '%s task show %lld'",
 			    (long long)id, ctl_prog, (long long)id);
@@ -406,19 +408,19 @@ int cmd_task_list(struct ctl_ctx *ctx, struct ctl_args *a)
 	const char *state = args_get(a, "state"), *resource = args_get(a, "resource");
 	const char *limit = args_get(a, "limit");
 	struct out_table *t;
+	enum task_state s;
 	cJSON *req, *list;
 	const cJSON *task;
-	int rc, ok = 0;
 	long long n = 0;
+	int rc;
 
-	if (state != NULL) {
-		for (int i = 0; task_states[i] != NULL; i++)
-			if (strcmp(state, task_states[i]) == 0)
-				ok = 1;
-		if (!ok)
-			return ctl_usage_error(a->cmd, "invalid state '%s' for --state: "
-			    "expected waiting, running, canceling, completed, failed, "
-			    "canceled or active", state);
+	if (state != NULL && strcmp(state, TASK_FILTER_ACTIVE) != 0 &&
+	    task_state_parse(state, &s) < 0) {
+		char states[256];
+
+		task_states_join(states, sizeof states, -1, "", ", ");
+		return ctl_usage_error(a->cmd, "invalid state '%s' for --state: "
+		    "expected %s or %s", state, states, TASK_FILTER_ACTIVE);
 	}
 	if (resource != NULL && (resource[0] == '\0' || strlen(resource) > DEPOT_RESOURCE_MAX))
 		return ctl_usage_error(a->cmd, "invalid resource '%s' for --resource: "
@@ -439,7 +441,7 @@ int cmd_task_list(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call_for_people(ctx, "task.list", req, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_task_list, req, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(8, headers)) == NULL)
@@ -576,7 +578,7 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	if ((rc = call_for_people(ctx, "task.show", req, &task)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_task_show, req, &task)) != EXIT_OK ||
 	    task == NULL)
 		return rc;
 	(void)json_int(task, "id", &v);
@@ -716,7 +718,7 @@ int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *a)
 			cJSON_Delete(req);
 			goto nomem;
 		}
-		if ((rc = call(ctx, "task.log", req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		if ((rc = call(ctx, CMD_task_log, req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
 			goto out;
 		data = json_str(r, "data");
 		final = json_true(r, "final");
@@ -797,19 +799,21 @@ int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *a)
 		return EXIT_REFUSED;
 	}
 	free(ids);
-	if ((rc = call_for_people(ctx, "task.cancel", req, &r)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_task_cancel, req, &r)) != EXIT_OK ||
 	    r == NULL)
 		return rc;
 	cJSON_ArrayForEach(task, r) {
-		const char *state = json_str(task, "state");
+		const char *name = json_str(task, "state");
+		enum task_state state;
 		int64_t id = 0;
 
 		(void)json_int(task, "id", &id);
-		if (state != NULL && (strcmp(state, "completed") == 0 ||
-		    strcmp(state, "failed") == 0))
-			printf("%lld %s (had already ended)\n", (long long)id, state);
+		/* Canceled may be this request's doing; completed and failed never are. */
+		if (task_state_of(task, &state) == 0 && task_state_final(state) &&
+		    state != TASK_CANCELED)
+			printf("%lld %s (had already ended)\n", (long long)id, name);
 		else
-			printf("%lld %s\n", (long long)id, state != NULL ? state : "?");
+			printf("%lld %s\n", (long long)id, name != NULL ? name : "?");
 	}
 	cJSON_Delete(r);
 	return EXIT_OK;
@@ -833,7 +837,7 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 	const char *timeout = args_get(a, "timeout");
 	const cJSON *tasks, *task;
 	int64_t *ids, timeout_ms = -1;
-	int rc, failed = 0, canceled = 0, unfinished = 0;
+	int rc, worst = EXIT_OK, unfinished = 0;
 	cJSON *req, *r;
 
 	if (timeout != NULL &&
@@ -851,20 +855,20 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 		return EXIT_REFUSED;
 	}
 	free(ids);
-	rc = call(ctx, "task.wait", req,
+	rc = call(ctx, CMD_task_wait, req,
 	    timeout != NULL ? task_wait_timeout(timeout_ms) : -1, &r);
 	if (rc != EXIT_OK)
 		return rc;
 	tasks = cJSON_GetObjectItemCaseSensitive(r, "tasks");
 	cJSON_ArrayForEach(task, tasks) {
-		const char *state = json_str(task, "state");
+		enum task_state state;
 
-		if (!task_final(state))
+		if (task_state_of(task, &state) < 0 || !task_state_final(state))
 			unfinished++;
-		else if (strcmp(state, "failed") == 0)
-			failed++;
-		else if (strcmp(state, "canceled") == 0)
-			canceled++;
+		else if (task_exit_code(state) == EXIT_REFUSED)
+			worst = EXIT_REFUSED;
+		else if (task_exit_code(state) == EXIT_CANCELED && worst == EXIT_OK)
+			worst = EXIT_CANCELED;
 		if (!ctx->json)
 			task_outcome_line(task);
 	}
@@ -877,12 +881,8 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 		    timeout != NULL ? timeout : "the daemon's limit", unfinished,
 		    unfinished == 1 ? "" : "s");
 		rc = EXIT_WAIT_TIMEOUT;
-	} else if (failed > 0 || unfinished > 0)
-		rc = EXIT_REFUSED;
-	else if (canceled > 0)
-		rc = EXIT_CANCELED;
-	else
-		rc = EXIT_OK;
+	} else
+		rc = unfinished > 0 ? EXIT_REFUSED : worst;
 	cJSON_Delete(r);
 	return rc;
 }

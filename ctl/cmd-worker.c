@@ -14,7 +14,7 @@ int cmd_worker_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	int rc;
 
 	(void)args;
-	if ((rc = call_for_people(ctx, "worker.list", NULL, &list)) != EXIT_OK ||
+	if ((rc = call_for_people(ctx, CMD_worker_list, NULL, &list)) != EXIT_OK ||
 	    list == NULL)
 		return rc;
 	if ((t = out_table_new(7, headers)) == NULL)

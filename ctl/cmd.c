@@ -22,7 +22,7 @@
 	      "shows it while depotctl runs: prefer --proxy-password-file" }, \
 	{ .name = "proxy-password-file", .arg = "FILE", \
 	  .help = "the proxy's password: the first line of FILE ('-': " \
-	      "standard input)" }, \
+	      "standard input; asked for, unechoed, at a terminal)" }, \
 	{ .name = "ssl-ca-cert", .arg = "FILE", \
 	  .help = "trust the CA certificates in PEM FILE for the feed" }, \
 	{ .name = "ssl-client-cert", .arg = "FILE", \
@@ -41,13 +41,33 @@
 	  .help = "false: a sync adds and replaces files but removes none "\
 	      "(default true: the version holds exactly the feed's files)" },
 
+/*
+ * Help that lists states or reasons takes them from share/states.def and
+ * reasons.def, with X defined as one of these: "waiting, ", and for the
+ * reasons --retries follows only, "exception, ".
+ */
+#define CMD_STATE_WORDS(ident, wire, final, summary) wire ", "
+#define CMD_RETRIED_WORDS(ident, wire, ends, retriable, summary) CMD_IF_##retriable(wire ", ")
+#define CMD_IF_0(text)
+#define CMD_IF_1(text) text
+
+static const char cmd_task_list_help[] = "S is "
+#define X CMD_STATE_WORDS
+#include "states.def"
+#undef X
+    "or " TASK_FILTER_ACTIVE " (every state not final). A running task whose "
+    "progress has not moved for stall_after is marked STALLED.";
+
+static const char cmd_retries_help[] = "when the task ends with a reason that is retried ("
+#define X CMD_RETRIED_WORDS
+#include "reasons.def"
+#undef X
+    "never a user's cancel or a timeout), submit it again as a new task, up to "
+    "N times (0 to 100, default 0); --wait waits for the last attempt";
+
 /* --retries and --after: of run, sync and publish (cmd-task.c sends them). */
 #define CMD_RETRIES_OPT \
-	{ .name = "retries", .arg = "N", \
-	  .help = "when the task fails with an exception, or is canceled " \
-	      "because its worker went missing or the daemon restarted, " \
-	      "submit it again as a new task, up to N times (0 to 100, " \
-	      "default 0); --wait waits for the last attempt" },
+	{ .name = "retries", .arg = "N", .help = cmd_retries_help },
 #define CMD_AFTER_OPT \
 	{ .name = "after", .arg = "ID", \
 	  .help = "start only after task ID completed; if it fails or is " \
@@ -68,6 +88,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "when everything is healthy, 1 (after listing the problems) "
 		    "otherwise.",
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_status,
 		.exec = cmd_status,
 	},
 	{
@@ -75,6 +96,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "",
 		.summary = "check that the daemon answers, and show its version",
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_ping,
 		.exec = cmd_ping,
 	},
 	{
@@ -108,18 +130,15 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
-		.mutates = 1,
 		.flags = CMD_OPTS_FIRST,
+		.sends = CMD_task_submit,
 		.exec = cmd_run,
 	},
 	{
 		.words = { "task", "list" },
 		.usage = "[--state S] [--resource R] [--limit N]",
 		.summary = "list tasks, newest first",
-		.help = "S is waiting, running, canceling, completed, failed, "
-		    "canceled, or active (waiting, running or canceling). A "
-		    "running task whose progress has not moved for stall_after "
-		    "is marked STALLED.",
+		.help = cmd_task_list_help,
 		.opts = {
 			{ .name = "state", .short_name = 's', .arg = "S",
 			  .help = "only tasks in state S" },
@@ -131,6 +150,7 @@ const struct ctl_cmd cmd_table[] = {
 			  "others meanwhile" },
 		},
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_task_list,
 		.exec = cmd_task_list,
 	},
 	{
@@ -138,6 +158,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "ID",
 		.summary = "show every field of a task",
 		.args_min = 1, .args_max = 1,
+		.sends = CMD_task_show,
 		.exec = cmd_task_show,
 	},
 	{
@@ -151,6 +172,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "keep printing until the task ends" },
 		},
 		.args_min = 1, .args_max = 1,
+		.sends = CMD_task_log,
 		.exec = cmd_task_log,
 	},
 	{
@@ -162,7 +184,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "task's id and state; a task that had already ended is left "
 		    "as it was.",
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
-		.mutates = 1,
+		.sends = CMD_task_cancel,
 		.exec = cmd_task_cancel,
 	},
 	{
@@ -177,6 +199,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "give up after DUR (default: wait forever)" },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
+		.sends = CMD_task_wait,
 		.exec = cmd_task_wait,
 	},
 	{
@@ -184,6 +207,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "",
 		.summary = "list workers, their state and heartbeats",
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_worker_list,
 		.exec = cmd_worker_list,
 	},
 	{
@@ -191,6 +215,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "",
 		.summary = "list reservations held and waiting, per resource",
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_lock_list,
 		.exec = cmd_lock_list,
 	},
 	{
@@ -206,7 +231,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "BOOL is true, false, yes, no, 1 or 0. Prints \"created NAME\".",
 		.opts = { CMD_IMPORTER_OPTS },
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_repo_create,
 		.exec = cmd_repo_create,
 	},
 	{
@@ -218,7 +243,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "and values are those of repo create. Prints \"updated NAME\".",
 		.opts = { CMD_IMPORTER_OPTS },
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_repo_update,
 		.exec = cmd_repo_update,
 	},
 	{
@@ -226,6 +251,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "",
 		.summary = "list repositories with their latest and published versions",
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_repo_list,
 		.exec = cmd_repo_list,
 	},
 	{
@@ -236,6 +262,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "PEM settings by their size, as the daemon sends them. "
 		    "Versions are listed newest first.",
 		.args_min = 1, .args_max = 1,
+		.sends = CMD_repo_show,
 		.exec = cmd_repo_show,
 	},
 	{
@@ -246,7 +273,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "files stay in the content store until orphans clean removes "
 		    "those no repository uses.",
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_repo_delete,
 		.exec = cmd_repo_delete,
 	},
 	{
@@ -265,7 +292,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_task_submit,
 		.exec = cmd_sync,
 	},
 	{
@@ -286,7 +313,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_task_submit,
 		.exec = cmd_publish,
 	},
 	{
@@ -316,7 +343,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "first run at TIME (default: one interval from now)" },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
-		.mutates = 1,
+		.sends = CMD_schedule_add,
 		.exec = cmd_schedule_add,
 	},
 	{
@@ -327,6 +354,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "submitted last; SKIPPED counts the runs that found it "
 		    "unfinished.",
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_schedule_list,
 		.exec = cmd_schedule_list,
 	},
 	{
@@ -336,7 +364,7 @@ const struct ctl_cmd cmd_table[] = {
 		.help = "Tasks it submitted already are left as they are. Prints "
 		    "\"deleted NAME\".",
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_schedule_delete,
 		.exec = cmd_schedule_delete,
 	},
 	{
@@ -345,7 +373,7 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "let a disabled schedule submit its task again",
 		.help = "Prints the schedule's name and next run.",
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_schedule_set,
 		.exec = cmd_schedule_enable,
 	},
 	{
@@ -355,7 +383,7 @@ const struct ctl_cmd cmd_table[] = {
 		.help = "The schedule and its history stay; its unfinished task "
 		    "runs on. Prints \"disabled NAME\".",
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_schedule_set,
 		.exec = cmd_schedule_disable,
 	},
 	{
@@ -371,7 +399,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 0, .args_max = 0,
-		.mutates = 1,
+		.sends = CMD_task_submit,
 		.exec = cmd_orphans_clean,
 	},
 	{
@@ -398,7 +426,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 0, .args_max = 0,
-		.mutates = 1,
+		.sends = CMD_task_submit,
 		.exec = cmd_backup,
 	},
 	{
@@ -418,6 +446,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "exits 0; or prints \"FILE: refused: \" and the first reason to "
 		    "standard error and exits 1.",
 		.args_min = 1, .args_max = 1,
+		.sends = CTL_SENDS_NONE,
 		.exec = cmd_backup_verify,
 	},
 	{
@@ -447,7 +476,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
 		.args_min = 1, .args_max = 1,
-		.mutates = 1,
+		.sends = CMD_task_submit,
 		.exec = cmd_restore,
 	},
 	{
@@ -462,6 +491,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "only events of topic T" },
 		},
 		.args_min = 0, .args_max = 0,
+		.sends = CMD_ping,
 		.exec = cmd_events,
 	},
 	{
@@ -469,6 +499,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "[COMMAND]",
 		.summary = "list the commands, or explain one",
 		.args_min = 0, .args_max = CTL_WORDS_MAX,
+		.sends = CTL_SENDS_NONE,
 		.exec = cmd_help,
 	},
 	/* For share/depotctl.bash: each command's words, one command a line. */
@@ -478,7 +509,18 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "list command names for shell completion",
 		.args_min = 0, .args_max = 0,
 		.flags = CMD_HIDDEN,
+		.sends = CTL_SENDS_NONE,
 		.exec = cmd_commands,
+	},
+	/* For share/depotctl.bash: the values of --state, from share/states.def. */
+	{
+		.words = { "__states" },
+		.usage = "",
+		.summary = "list the task states task list --state takes",
+		.args_min = 0, .args_max = 0,
+		.flags = CMD_HIDDEN,
+		.sends = CTL_SENDS_NONE,
+		.exec = cmd_states,
 	},
 	/* For the Makefile: the COMMANDS section of depotctl(1) in roff. */
 	{
@@ -487,6 +529,7 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "print the man page's COMMANDS section",
 		.args_min = 0, .args_max = 0,
 		.flags = CMD_HIDDEN,
+		.sends = CTL_SENDS_NONE,
 		.exec = cmd_man,
 	},
 };

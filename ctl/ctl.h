@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vocab.h"
+
 struct depot_client;
 
 /* Longest command name, in words ("task list" is two). */
@@ -28,6 +30,9 @@ struct ctl_opt {
 	const char *help;
 };
 
+/* ctl_cmd.sends of a command that asks the daemon nothing. */
+#define CTL_SENDS_NONE CMD_COUNT
+
 /* Flags of a command. */
 #define CMD_HIDDEN	0x1	/* exact name only; not in help, man page or completion */
 #define CMD_OPTS_FIRST	0x2	/* options end at the first argument (run's CMD) */
@@ -44,7 +49,11 @@ struct ctl_cmd {
 	struct ctl_opt opts[CTL_OPTS_MAX + 1];
 	int args_min;
 	int args_max;		/* CTL_ARGS_ANY for no limit */
-	int mutates;		/* changes the daemon's state */
+	/*
+	 * The control command it sends (share/commands.def), or
+	 * CTL_SENDS_NONE; the access level it needs is that command's.
+	 */
+	enum command sends;
 	int flags;
 	int (*exec)(struct ctl_ctx *ctx, struct ctl_args *args);
 };
@@ -105,13 +114,13 @@ int args_int(const struct ctl_args *a, const char *opt, const char *s,
 int args_name(const struct ctl_args *a, const char *what, const char *name);
 
 /* call.c */
-int call(struct ctl_ctx *ctx, const char *cmd, cJSON *args, int timeout_ms,
+int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result);
 /*
  * call() for a command whose result people read: with --json it is printed
  * as it came and *result is NULL; otherwise *result is for the caller to show.
  */
-int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **result);
+int call_for_people(struct ctl_ctx *ctx, enum command cmd, cJSON *args, cJSON **result);
 /*
  * What a command that changed one named thing prints: with --json the
  * result as it came, else "VERB NAME" (NAME from the result's field when
@@ -120,7 +129,7 @@ int call_for_people(struct ctl_ctx *ctx, const char *cmd, cJSON *args, cJSON **r
 int call_done(struct ctl_ctx *ctx, cJSON *result, const char *field, const char *verb,
     const char *name);
 /* CMD {"name": NAME}, then "deleted NAME" (the caller checked NAME). */
-int call_delete_named(struct ctl_ctx *ctx, const char *cmd, const char *name);
+int call_delete_named(struct ctl_ctx *ctx, enum command cmd, const char *name);
 void call_close(struct ctl_ctx *ctx);
 
 /* json.c */
@@ -154,6 +163,7 @@ void out_kv(FILE *f, int indent, const char *key, const char *fmt, ...)
 /* cmd-help.c */
 int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_commands(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_states(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-status.c */

@@ -480,7 +480,7 @@ out:
 }
 
 void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state)
+    cJSON **error, enum task_state *state)
 {
 	const char *db_copy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "db_copy"));
 	const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "output"));
@@ -491,11 +491,15 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	struct stat st;
 
 	*result = *error = NULL;
-	*state = "failed";
+	*state = TASK_FAILED;
 	if (db_copy == NULL || output == NULL) {
-		*error = cJSON_CreateObject();
-		cJSON_AddStringToObject(*error, "reason", "exception");
-		cJSON_AddStringToObject(*error, "message", "the backup assignment lacks its database copy or output");
+		*error = worker_error(REASON_EXCEPTION, "the backup assignment lacks its database copy or output");
+		return;
+	}
+	snprintf(src, sizeof src, "%s/depot.db", worker_dir);
+	if (store_copy_file(src, db_copy, w.err, sizeof w.err) < 0) {
+		*error = worker_error(REASON_EXCEPTION, w.err);
+		log_error("backup to %s failed: %s", output, w.err);
 		return;
 	}
 	w.total = tree_bytes(db_copy);
@@ -515,23 +519,23 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		    strerror(errno));
 	if (w.rootfd < 0 || (w.pubfd < 0 && w.err[0] != '\0') ||
 	    write_archive(&w, db_copy, output, compression) < 0) {
-		*error = cJSON_CreateObject();
+		unlink(db_copy);
 		if (w.canceled) {
-			*state = "canceled";
-			cJSON_AddStringToObject(*error, "reason", "canceled-by-user");
-			cJSON_AddStringToObject(*error, "message", "stopped on the daemon's request");
+			*state = TASK_CANCELED;
+			*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
 		} else {
-			cJSON_AddStringToObject(*error, "reason", "exception");
-			cJSON_AddStringToObject(*error, "message", w.err);
+			*error = worker_error(REASON_EXCEPTION, w.err);
 			log_error("backup to %s failed: %s", output, w.err);
 		}
 		if (w.pubfd >= 0)
 			close(w.pubfd);
 		return;
 	}
+	/* Here rather than in depotd, whose loop a large file's unlink would hold up. */
+	unlink(db_copy);
 	if (w.pubfd >= 0)
 		close(w.pubfd);
-	*state = "completed";
+	*state = TASK_COMPLETED;
 	*result = cJSON_CreateObject();
 	cJSON_AddStringToObject(*result, "path", output);
 	cJSON_AddNumberToObject(*result, "size", stat(output, &st) == 0 ? (double)st.st_size : 0);
@@ -541,7 +545,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 
 /* A restore task's worker half: verify and extract, in one pass, into the staging directory beside DIR. */
 void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state)
+    cJSON **error, enum task_state *state)
 {
 	const char *archive = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "path"));
@@ -555,7 +559,7 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	char err[1024];
 
 	*result = *error = NULL;
-	*state = "failed";
+	*state = TASK_FAILED;
 	unsigned char key[BACKUP_KEY_LEN];
 
 	backup_limits_default(&lim);
@@ -577,7 +581,7 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	}
 	if (restore_extract(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0)
 		goto fail;
-	*state = "completed";
+	*state = TASK_COMPLETED;
 	*result = cJSON_CreateObject();
 	cJSON_AddStringToObject(*result, "archive", archive);
 	cJSON_AddStringToObject(*result, "backup_created_at", sum.created_at);
@@ -588,7 +592,5 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	pthread_mutex_unlock(&ws->mu);
 	return;
 fail:
-	*error = cJSON_CreateObject();
-	cJSON_AddStringToObject(*error, "reason", "exception");
-	cJSON_AddStringToObject(*error, "message", err);
+	*error = worker_error(REASON_EXCEPTION, err);
 }

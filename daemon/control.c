@@ -280,7 +280,7 @@ static int check_repo_task(struct conn *conn, const struct task *t)
 		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", repo);
 		return -1;
 	}
-	if (strcmp(t->type, "sync") == 0 &&
+	if (t->tt->needs_feed &&
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
 		server_reply_err(conn, ERR_BAD_REQUEST, "repository '%s' has no feed to sync "
 		    "from: set one with repo update %s --feed URL", repo, repo);
@@ -313,7 +313,8 @@ static int check_after(struct conn *conn, const struct task *t)
 static void cancel_running_for_restore(struct task *t, void *ctx)
 {
 	(void)ctx;
-	task_cancel(t, "restored", "canceled so that a restore could run (--force)",
+	task_cancel(t, task_reason_name(REASON_RESTORED),
+	    "canceled so that a restore could run (--force)",
 	    TASK_CANCELED);
 }
 
@@ -328,7 +329,7 @@ static void h_task_submit(struct conn *conn, struct request *rq)
 		task_free(t);
 		return;
 	}
-	if (strcmp(t->type, "restore") == 0 &&
+	if (t->tt->force_cancels &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force")))
 		tasks_foreach(cancel_running_for_restore, NULL);
 	/* The task may start, and even end, inside task_submit: keep only its id. */
@@ -491,7 +492,8 @@ static void h_task_cancel(struct conn *conn, struct request *rq)
 		struct task *t = task_find(ids[i]);
 		if (t != NULL) {
 			log_info("task %lld: cancel requested", (long long)ids[i]);
-			task_cancel(t, "canceled-by-user", "canceled by request", TASK_CANCELED);
+			task_cancel(t, task_reason_name(REASON_CANCELED_BY_USER), "canceled by request",
+			    TASK_CANCELED);
 		}
 	}
 	arr = cJSON_CreateArray();

@@ -11,19 +11,13 @@
 #include "fsutil.h"
 #include "lockmgr.h"
 #include "proto.h"
+#include "vocab.h"
 
 struct conn;
 struct server;
 struct store;
-
-enum task_state {
-	TASK_WAITING,
-	TASK_RUNNING,
-	TASK_CANCELING,
-	TASK_COMPLETED,
-	TASK_FAILED,
-	TASK_CANCELED,
-};
+struct task_type;
+struct worker_shared;
 
 enum worker_state { WORKER_ONLINE, WORKER_MISSING, WORKER_STOPPED };
 
@@ -35,7 +29,8 @@ struct task_res {
 /* A task not yet final; final tasks live only in the database. */
 struct task {
 	int64_t id;
-	char *type;
+	char *type;				/* as stored: a name tasktypes.def may not know */
+	const struct task_type *tt;		/* its entry (tasktype.c); NULL when unknown */
 	char *name;
 	cJSON *args;
 	struct task_res *res;
@@ -50,6 +45,9 @@ struct task {
 	int stalled;
 	pid_t pgid;				/* exec task's process group, once verified */
 	uint64_t pgid_start;			/* its leader's start time (fence.c) */
+	pid_t worker_pid;			/* the worker it was given to, and that */
+	uint64_t worker_start;			/* worker's start time (fence.c) */
+	int fence_pending;			/* processes of it survived the fence: hold its reservations */
 	/* Why a canceling task is being stopped, and what it will end as. */
 	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
@@ -61,6 +59,12 @@ struct task {
 	int retries;				/* attempts left after this one */
 	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off) */
 	int queued;				/* in the lock manager's queues */
+	int requeued;				/* granted, its assignment lost: goes first */
+	/* Held tasks are indexed (tasks.c): admitting one never scans the others. */
+	int64_t *dependents;			/* held tasks waiting for this one to end */
+	size_t ndependents, dependents_cap;
+	int64_t held_on;			/* the task whose dependents list holds it, or 0 */
+	int in_backoff;				/* in the back-off heap */
 	/* Final tasks read back from the database. */
 	int64_t finished_at;
 	cJSON *error, *result;
@@ -78,7 +82,8 @@ struct worker {
 	struct conn *poll;			/* parked `next` request, if any */
 	int64_t poll_deadline_mono;
 	uint32_t next_pipe;			/* the connection its last next came on */
-	int64_t acked;				/* the last task a heartbeat of it named */
+	int64_t acked;				/* the last task it acknowledged */
+	int64_t lease_deadline_mono;		/* task goes back to its queues if not acked by then */
 	struct worker *next;
 };
 
@@ -183,6 +188,11 @@ void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ..
 /* store.c */
 int store_open(struct store **out, const char *path, int durability_full,
     char *err, size_t errlen);
+/* depotd's own store: as store_open, and its write-ahead log checkpointed by a thread, never by a commit on the loop. */
+int store_open_daemon(struct store **out, const char *path, int durability_full,
+    char *err, size_t errlen);
+/* Checkpoints that thread has run (tests). */
+uint64_t store_checkpoints(struct store *st);
 void store_close(struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
@@ -194,6 +204,8 @@ int store_finish_task(struct store *st, int64_t id, enum task_state state,
     int64_t finished_at, const cJSON *result, const cJSON *error);
 int store_set_reservations(struct store *st, const struct task *t);
 int store_interrupted(struct store *st, int64_t **ids, size_t *n);
+int store_task_processes(struct store *st, int64_t id, const struct task *t);
+int store_load_task_processes(struct store *st, struct task *t);
 int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id);
 /* Calls fn for each waiting task in id order (a fresh struct task each). */
 int store_load_waiting(struct store *st, void (*fn)(struct task *t));
@@ -202,19 +214,14 @@ cJSON *store_task_json(struct store *st, int64_t id);
 struct task *store_load_task(struct store *st, int64_t id);
 /*
  * Calls fn for at most limit tasks with ids below before, newest first (a
- * fresh struct task each, fn's to free); state may be NULL or "active",
+ * fresh struct task each, fn's to free); state may be NULL or TASK_FILTER_ACTIVE,
  * resource NULL. One cached statement a call. Returns the count, or -1.
  */
 int store_list_tasks(struct store *st, const char *state, const char *resource,
     int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg);
 int store_check(struct store *st, char *msg, size_t msglen);
-/* The connection, for modules with their own queries (repos.c). */
-struct sqlite3 *store_db(struct store *st);
 
 /* tasks.c */
-const char *task_state_name(enum task_state s);
-int task_state_parse(const char *s, enum task_state *out);
-int task_state_final(enum task_state s);
 struct task *task_find(int64_t id);
 void task_insert(struct task *t);
 void task_free(struct task *t);
@@ -248,6 +255,11 @@ void tasks_tick(void);
 /* What follows from the tasks ended so far, now; never from inside a loop over tasks. */
 void tasks_settle(void);
 void tasks_dispatch(void);
+/*
+ * A running task no worker acknowledged (it never started) goes back to
+ * waiting, keeping its reservations, and is the next dispatched.
+ */
+void task_requeue(struct task *t);
 void tasks_publish(const struct task *t, const char *event);
 void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
 void tasks_free_all(void);
@@ -258,15 +270,41 @@ void waiters_check(int64_t finished_id);
 void waiters_tick(void);
 void waiters_fail_all(void);
 
-/* validate.c */
-/* The control commands of share/commands.def, in its order: an index into the daemon's tables. */
-enum command {
-#define X(ident, wire, access, summary) CMD_##ident,
-#include "commands.def"
-#undef X
-	CMD_COUNT
+/* tasktype.c */
+/*
+ * A type of task (share/tasktypes.def) and everything the daemon and its
+ * workers do differently for it, declared once as tmux declares a
+ * cmd_entry per command. Its name is task_type_name(id). Each function
+ * lives in its type's own file; a NULL one does nothing.
+ */
+struct task_type {
+	enum task_type_id id;
+	/* task.submit's args checked into a new task, or NULL with err (validate.c). */
+	struct task *(*validate)(const struct task_type *tt, const cJSON *args,
+	    char *err, size_t errlen);
+	int needs_feed;			/* submitted only for a repository with a feed */
+	int force_cancels;		/* with force, every unfinished task is canceled first */
+	int with_umask;			/* its assignment carries depotd's umask at start */
+	/* Adds to its assignment what its worker needs; -1 with err fails the task. */
+	int (*prepare)(const struct task *t, cJSON *assignment, char *err, size_t errlen);
+	/* What its completion changes in the daemon's records; -1 with err fails it instead. */
+	int (*done)(struct task *t, cJSON *result, char *err, size_t errlen);
+	/* What the daemon releases once it ended, however it ended. */
+	void (*ended)(const struct task *t, int completed);
+	/* In its worker: runs it to its end, filling state (a final one). */
+	void (*run)(struct worker_shared *ws, const cJSON *task, cJSON **result,
+	    cJSON **error, enum task_state *state);
 };
+/* The entry of the type named name, or NULL when name (which may be NULL) names none. */
+const struct task_type *tasktype_find(const char *name);
+/* The entry of id, or NULL past TASKTYPE_COUNT. */
+const struct task_type *tasktype_get(enum task_type_id id);
+/* t's hooks, doing nothing for a type not known (t->tt NULL) or a hook it lacks. */
+int tasktype_prepare(const struct task *t, cJSON *assignment, char *err, size_t errlen);
+int tasktype_done(struct task *t, cJSON *result, char *err, size_t errlen);
+void tasktype_ended(const struct task *t, int completed);
 
+/* validate.c */
 /*
  * A control request whose arguments have been checked: what its handler
  * reads, so that every refusal is decided before any state is touched.
@@ -295,6 +333,13 @@ struct request {
 int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen);
 void request_free(struct request *rq);
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen);
+/* Each type's validate (struct task_type): exec; sync, publish and orphans; backup and restore. */
+struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen);
+struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen);
+struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen);
 int validate_ids(const cJSON *args, const char *field, int64_t **ids,
     size_t *n, char *err, size_t errlen);
 int validate_int(const cJSON *args, const char *field, int required,
@@ -323,6 +368,24 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
 
+/* store-restore.c */
+/* A consistent copy of the whole database in the file to (one file, mode 0600); -1 with err. */
+int store_copy_file(const char *from, const char *to, char *err, size_t errlen);
+/* The highest task id ever handed out, or 0; _at reads the database file at path, if any. */
+int64_t store_max_task_id(struct store *st);
+int64_t store_max_task_id_at(const char *path);
+/*
+ * In a restored database, inside the caller's transaction: every task not
+ * final ends canceled (restored) at now, no reservation is left, and with
+ * disable_schedules no schedule runs by itself. 0, or -1.
+ */
+int store_settle_restored(struct store *st, int64_t now, int disable_schedules);
+/* Task ids handed out from now on are above floor. 0, or -1; _at, on the database file at path, with err. */
+int store_keep_ids_above(struct store *st, int64_t floor);
+int store_keep_ids_above_at(const char *path, int64_t floor, char *err, size_t errlen);
+/* Task from becomes task to. 0, or -1. */
+int store_renumber_task(struct store *st, int64_t from, int64_t to);
+
 /* sched.c */
 cJSON *sched_json(const char *name);
 cJSON *sched_list_json(void);
@@ -332,6 +395,38 @@ int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
 /* Inside the caller's transaction; -1 on failure. */
 int sched_task_retried(int64_t old_id, int64_t new_id);
+
+/* store-sched.c */
+/* A schedule as stored. 0 is null; the strings last the call. */
+struct schedule_row {
+	const char *name;
+	const char *tmpl;		/* its task template, as JSON text */
+	int64_t every_ms, next_run, created_at, last_run, last_task, skipped, last_skipped;
+	int enabled;
+};
+/* Calls fn for schedule name, or (name NULL) for each by name; 0, or -1. */
+int store_schedules(struct store *st, const char *name,
+    void (*fn)(const struct schedule_row *r, void *arg), void *arg);
+/* Calls fn for at most limit enabled schedules due at now, soonest first; 0, or -1. */
+int store_schedules_due(struct store *st, int64_t now, int limit,
+    void (*fn)(const struct schedule_row *r, void *arg), void *arg);
+/* When the next enabled schedule is due: 1 with *next, 0 when none is enabled, -1. */
+int store_schedules_next_due(struct store *st, int64_t *next);
+int store_schedule_add(struct store *st, const char *name, const cJSON *tmpl,
+    int64_t every_ms, int64_t first_run, int64_t created_at);
+/* These two return the rows changed (0: no such schedule), or -1. */
+int store_schedule_delete(struct store *st, const char *name);
+int store_schedule_enable(struct store *st, const char *name, int enabled);
+/* A run: task submitted at now, the next one at next. */
+int store_schedule_fired(struct store *st, const char *name, int64_t next, int64_t now,
+    int64_t task);
+int store_schedule_skipped(struct store *st, const char *name, int64_t next, int64_t now);
+/* The schedules whose last task was old_task now wait for new_task: the rows changed, or -1. */
+int store_schedule_retried(struct store *st, int64_t old_task, int64_t new_task);
+/* At most max ids of tasks finished before before, oldest first: their count, or -1. */
+int store_tasks_finished_before(struct store *st, int64_t before, int64_t *ids, int max);
+/* Deletes the tasks ids, inside the caller's transaction; 0, or -1. */
+int store_delete_tasks(struct store *st, const int64_t *ids, int n);
 
 /* repos.c */
 int repo_name_valid(const char *s);
@@ -347,10 +442,65 @@ int repo_delete(const char *name);
 int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
 int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errlen);
 int repos_publish_done(const struct task *t, const cJSON *result);
-void repos_task_ended(const struct task *t);
+void repos_task_ended(const struct task *t, int completed);
+
+/* store-repos.c */
+/* A repository as stored, with its latest version's counts. 0 is null; the strings last the call. */
+struct repo_row {
+	const char *name;
+	const char *importer;		/* its settings, secrets included, as JSON text */
+	int64_t created_at, published_version, published_at;
+	int64_t latest_version, files, size;
+};
+struct version_row {
+	int64_t number, created_at, files, size, task;
+};
+/* A file of a version; the strings last the call. */
+struct version_file {
+	const char *sha256;		/* 64 hex digits */
+	const char *path;		/* NULL where only the content is asked for */
+	int64_t size;
+};
+/* The importer settings of name (secrets included), or NULL if none or unreadable. */
+cJSON *store_repo_importer(struct store *st, const char *name);
+/* Calls fn for repository name, or (name NULL) for each by name; 0, or -1. */
+int store_repos(struct store *st, const char *name,
+    void (*fn)(const struct repo_row *r, void *arg), void *arg);
+/* Calls fn for each version of name, newest first; 0, or -1. */
+int store_repo_versions(struct store *st, const char *name,
+    void (*fn)(const struct version_row *v, void *arg), void *arg);
+int store_repo_create(struct store *st, const char *name, const cJSON *importer,
+    int64_t created_at);
+int store_repo_update(struct store *st, const char *name, const cJSON *importer);
+/* Its versions and their files go with it. */
+int store_repo_delete(struct store *st, const char *name);
+/* The number of name's latest version (0: none; -1: failed) and, unless NULL, its digest. */
+int64_t store_repo_latest(struct store *st, const char *name, char *digest, size_t digestlen);
+int store_repo_published(struct store *st, const char *name, int64_t version, int64_t at);
+/* Calls fn for each file of a version, by path; 0, or -1. */
+int store_version_files(struct store *st, const char *repo, int64_t number,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+/* Calls fn for each sha256 any version holds (path NULL), in order; 0, or -1. */
+int store_content_referenced(struct store *st,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+/*
+ * A new version is gathered inside the caller's transaction: begin empties
+ * the gathering, fill adds the files next gives (1 a file, 0 at the end,
+ * -1 to stop: then fill returns -1), keep adds the files of version number
+ * whose paths are not there yet, files calls fn for each by path, and
+ * record stores them as version v of repo (v: number, created_at, task,
+ * files, size). Each 0, or -1.
+ */
+int store_newversion_begin(struct store *st);
+int store_newversion_fill(struct store *st,
+    int (*next)(struct version_file *f, void *arg), void *arg);
+int store_newversion_keep(struct store *st, const char *repo, int64_t number);
+int store_newversion_files(struct store *st,
+    void (*fn)(const struct version_file *f, void *arg), void *arg);
+int store_newversion_record(struct store *st, const struct version_row *v, const char *repo,
+    const char *digest);
 
 /* workerproto.c */
-enum worker_cmd { WCMD_HELLO, WCMD_NEXT, WCMD_HEARTBEAT, WCMD_DONE, WCMD_COUNT };
 /* A worker's message, checked: all its handler reads of it. */
 struct worker_msg {
 	enum worker_cmd cmd;
@@ -358,7 +508,7 @@ struct worker_msg {
 	int64_t pid;			/* hello */
 	pid_t peer_pid;			/* who sent it (peer credentials), 0 when unknown */
 	int supervised;			/* hello: what the worker claims; supervisor_owns decides */
-	int64_t task, pgid;		/* heartbeat (0: none), done */
+	int64_t task, pgid;		/* heartbeat (0: none), ack, done */
 	enum task_state state;		/* done: a final state */
 	const cJSON *progress;		/* heartbeat, done: an object of checked fields, or NULL */
 	const cJSON *result;		/* done: an object, or NULL */
@@ -376,6 +526,9 @@ const char *worker_state_name(enum worker_state s);
 /* The worker lost (exited, missing): its task ends canceled with reason. */
 void worker_lost(struct worker *w, enum worker_state state, const char *reason,
     const char *message);
+/* t is now w's, to be acknowledged within its lease. */
+void worker_assign(struct worker *w, const struct task *t);
+/* Ends parked polls and leases that ran out. */
 void workers_expire_polls(void);
 void workers_pipe_gone(uint32_t pipe_id);
 void workers_free_all(void);
@@ -401,9 +554,17 @@ void fence_kill_children(int (*spare)(pid_t));
 int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start);
 /*
  * Ends what depotd can reach of t's processes before its reservations go:
- * its process group once verified, and every process below its worker.
+ * its process group once verified, and every process below its worker
+ * (both as recorded when they were verified, pid and start time). When
+ * something survives SIGKILL for FENCE_DESCENDANTS_MS, sets
+ * t->fence_pending: task_finish then keeps its reservations until
+ * fence_gone says so.
  */
-void fence_task(const struct task *t);
+void fence_task(struct task *t);
+/* Whether none of t's recorded processes runs any more; SIGKILLs those that do. */
+int fence_gone(const struct task *t);
+/* pid's start time (ticks after boot), which with the pid names one process; -1 when gone. */
+int fence_proc_start(pid_t pid, uint64_t *start);
 
 /* supervisor.c */
 int supervisor_start(void);

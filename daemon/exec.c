@@ -46,15 +46,6 @@ static void log_append(struct capped_log *lg, const char *buf, size_t n)
 		log_debug("writing the truncation marker: %m");
 }
 
-static cJSON *error_obj(const char *reason, const char *message)
-{
-	cJSON *e = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(e, "reason", reason);
-	cJSON_AddStringToObject(e, "message", message);
-	return e;
-}
-
 static char **argv_from(const cJSON *task)
 {
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(
@@ -188,7 +179,7 @@ static int pump(int fd, struct capped_log *lg, struct worker_shared *ws)
 }
 
 void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state)
+    cJSON **error, enum task_state *state)
 {
 	const char *log_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "log_path"));
 	const cJSON *log_max = cJSON_GetObjectItemCaseSensitive(task, "log_max");
@@ -201,11 +192,11 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	pid_t pid;
 
 	*result = *error = NULL;
-	*state = "failed";
+	*state = TASK_FAILED;
 	if (cJSON_IsNumber(log_max) && log_max->valuedouble > 0)
 		lg.max = (int64_t)log_max->valuedouble;
 	if (argv == NULL) {
-		*error = error_obj("exception", "the task has no argv");
+		*error = worker_error(REASON_EXCEPTION, "the task has no argv");
 		return;
 	}
 	if (log_path == NULL ||
@@ -215,18 +206,18 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			fs_beneath_error(&worker_data, log_path, errno, why, sizeof why);
 		snprintf(msg, sizeof msg, "cannot open the task's log %s",
 		    log_path ? why : "(none given)");
-		*error = error_obj("exception", msg);
+		*error = worker_error(REASON_EXCEPTION, msg);
 		free(argv);
 		return;
 	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
-		*error = error_obj("exception", msg);
+		*error = worker_error(REASON_EXCEPTION, msg);
 		goto out;
 	}
 	if ((envp = task_environ(task)) == NULL) {
 		close(pipefd[1]);
-		*error = error_obj("exception", "out of memory");
+		*error = worker_error(REASON_EXCEPTION, "out of memory");
 		goto out;
 	}
 	pid = spawn_task(argv, envp, pipefd[1], cJSON_IsNumber(cmd_umask) ?
@@ -237,7 +228,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(spawn_err));
 		log_append(&lg, msg, strlen(msg));
 		log_append(&lg, "\n", 1);
-		*error = error_obj("exception", msg);
+		*error = worker_error(REASON_EXCEPTION, msg);
 		goto out;
 	}
 	set_pgid(ws, pid);
@@ -282,17 +273,17 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	fence_kill_children(NULL);
 	set_pgid(ws, 0);
 	if (term_at != 0) {
-		*state = "canceled";
-		*error = error_obj("canceled-by-user", "stopped on the daemon's request");
+		*state = TASK_CANCELED;
+		*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
 	} else if (WIFEXITED(status)) {
 		*result = cJSON_CreateObject();
 		cJSON_AddNumberToObject(*result, "exit_status", WEXITSTATUS(status));
 		if (WEXITSTATUS(status) == 0)
-			*state = "completed";
+			*state = TASK_COMPLETED;
 		else {
 			snprintf(msg, sizeof msg, "'%s' exited with status %d", argv[0],
 			    WEXITSTATUS(status));
-			*error = error_obj("exit-status", msg);
+			*error = worker_error(REASON_EXIT_STATUS, msg);
 		}
 	} else {
 		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -300,7 +291,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		cJSON_AddNumberToObject(*result, "signal", sig);
 		snprintf(msg, sizeof msg, "'%s' was killed by signal %d (%s)", argv[0], sig,
 		    strsignal(sig));
-		*error = error_obj("exit-status", msg);
+		*error = worker_error(REASON_EXIT_STATUS, msg);
 	}
 out:
 	if (pipefd[0] >= 0)

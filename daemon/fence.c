@@ -262,6 +262,36 @@ int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start)
 	return rv;
 }
 
+/* The process pid started at start (ticks after boot) still runs, not a stranger that reused its pid. */
+static int proc_unchanged(pid_t pid, uint64_t start, struct proc_row *p)
+{
+	char name[16];
+	int procfd, i = (int)sizeof name - 1, ok;
+
+	if (pid <= 1)
+		return 0;
+	name[i] = '\0';
+	for (pid_t v = pid; v > 0 && i > 0; v /= 10)
+		name[--i] = (char)('0' + v % 10);
+	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	p->pid = pid;
+	ok = read_stat(procfd, name + i, p) == 0 && p->state != 'Z' &&
+	    (start == 0 || p->start == start);
+	close(procfd);
+	return ok;
+}
+
+int fence_proc_start(pid_t pid, uint64_t *start)
+{
+	struct proc_row p;
+
+	if (!proc_unchanged(pid, 0, &p))
+		return -1;
+	*start = p.start;
+	return 0;
+}
+
 /*
  * The group verified as pgid still has that very leader: the worker may
  * have died since (its descendants went to some subreaper), but a pid
@@ -269,21 +299,9 @@ int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start)
  */
 static int group_unchanged(pid_t pgid, uint64_t leader_start)
 {
-	struct proc_row p = { .pid = pgid };
-	char name[16];
-	int procfd, i = (int)sizeof name - 1, ok;
+	struct proc_row p;
 
-	if (pgid <= 1)
-		return 0;
-	name[i] = '\0';
-	for (pid_t v = pgid; v > 0 && i > 0; v /= 10)
-		name[--i] = (char)('0' + v % 10);
-	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return 0;
-	ok = read_stat(procfd, name + i, &p) == 0 && p.pgrp == pgid && p.state != 'Z' &&
-	    p.start == leader_start;
-	close(procfd);
-	return ok;
+	return proc_unchanged(pgid, leader_start, &p) && p.pgrp == pgid;
 }
 
 /* Kills what still runs below worker; returns how many were signaled. */
@@ -302,28 +320,45 @@ static int kill_descendants(pid_t worker)
 	return n;
 }
 
-void fence_task(const struct task *t)
+/*
+ * One pass: SIGKILLs t's group while its recorded leader leads it and
+ * whatever runs below its recorded worker; returns how many still ran.
+ * The worker runs one task at a time, so whatever runs below it is this
+ * task's, also what left the group with setsid and came back to the
+ * worker as an orphan. A worker that died left them to depotd instead
+ * (supervisor.c) or, started by hand, to its own subreaper: only the group
+ * reaches those.
+ */
+static int fence_pass(const struct task *t)
 {
-	const struct worker *w = worker_find(t->worker);
-	pid_t worker = w != NULL ? w->pid : 0;
+	struct proc_row p;
+	int n = 0;
+
+	/* t->pgid is set only once verified as the worker's (workerproto.c). */
+	if (t->pgid > 1 && group_unchanged(t->pgid, t->pgid_start) && kill(-t->pgid, SIGKILL) == 0)
+		n++;
+	if (t->worker_pid > 1 && t->worker_pid != getpid() && t->worker_start != 0 &&
+	    proc_unchanged(t->worker_pid, t->worker_start, &p))
+		n += kill_descendants(t->worker_pid);
+	return n;
+}
+
+int fence_gone(const struct task *t)
+{
+	return fence_pass(t) == 0;
+}
+
+void fence_task(struct task *t)
+{
 	int64_t deadline = time_mono_ms() + FENCE_DESCENDANTS_MS;
 	struct timespec ms = { 0, 1000000 };
 
-	/* t->pgid is set only once verified as the worker's (workerproto.c). */
-	if (t->pgid > 1 && group_unchanged(t->pgid, t->pgid_start))
-		kill(-t->pgid, SIGKILL);
-	/*
-	 * The worker runs one task at a time, so whatever runs below it is this
-	 * task's, also what left the group with setsid and came back to the
-	 * worker as an orphan. A worker that died left them to depotd instead
-	 * (supervisor.c) or, started by hand, to its own subreaper.
-	 */
-	if (worker <= 1 || worker == getpid())
-		return;
-	while (kill_descendants(worker) > 0) {
+	while (fence_pass(t) > 0) {
 		if (time_mono_ms() > deadline) {
-			log_error("task %lld: processes below worker %s (pid %d) survive SIGKILL",
-			    (long long)t->id, t->worker, (int)worker);
+			log_error("task %lld: its processes survive SIGKILL (below worker pid %d, "
+			    "group %d); its reservations stay held until they are gone",
+			    (long long)t->id, (int)t->worker_pid, (int)t->pgid);
+			t->fence_pending = 1;
 			return;
 		}
 		nanosleep(&ms, NULL);

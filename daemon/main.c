@@ -244,8 +244,8 @@ static void stop_task(struct task *t, void *ctx)
 {
 	(void)ctx;
 	if (t->state == TASK_RUNNING)
-		task_cancel(t, "daemon-stopped", "depotd stopped while the task ran",
-		    TASK_CANCELED);
+		task_cancel(t, task_reason_name(REASON_DAEMON_STOPPED),
+		    "depotd stopped while the task ran", TASK_CANCELED);
 }
 
 static void end_task(struct task *t, void *ctx)
@@ -262,7 +262,7 @@ static void end_task(struct task *t, void *ctx)
 		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
 			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
 		else
-			task_finish(t, TASK_CANCELED, NULL, "daemon-stopped",
+			task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_DAEMON_STOPPED),
 			    "depotd stopped while the task ran");
 	}
 }
@@ -407,9 +407,14 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		goto out_pid;
 	}
 	paths_join(path, sizeof path, dir, "depot.db");
-	if (store_open(&D->store, path, cfg->durability_full, err, sizeof err) < 0) {
+	if (store_open_daemon(&D->store, path, cfg->durability_full, err, sizeof err) < 0) {
 		log_error("%s", err);
 		goto out_pid;
+	}
+	/* Before recovery, which may hold an interrupted task's reservations again. */
+	if ((D->locks = lockmgr_new()) == NULL) {
+		log_error("out of memory");
+		goto out_store;
 	}
 	if ((n = tasks_recover()) < 0) {
 		log_error("recovering tasks from %s: %s", path, store_errmsg(D->store));
@@ -418,8 +423,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	if (n > 0)
 		log_warn("%d task(s) were running when depotd last stopped: ended "
 		    "(daemon-restarted, or as their cancel said)", n);
-	if ((D->locks = lockmgr_new()) == NULL ||
-	    store_load_waiting(D->store, restore_waiting) < 0) {
+	if (store_load_waiting(D->store, restore_waiting) < 0) {
 		log_error("loading waiting tasks: %s", store_errmsg(D->store));
 		goto out_store;
 	}
@@ -465,6 +469,7 @@ out_sockets:
 		supervisor_stop_all(2000);
 	tasks_free_all();
 	lockmgr_free(D->locks);
+	D->locks = NULL;
 	store_close(D->store);
 	D->store = NULL;
 	/* Only nng's teardown is left: bounded, since it can hang (teardown_watch). */
@@ -473,6 +478,8 @@ out_sockets:
 	server_close(D->workersrv);
 	events_close();
 out_store:
+	tasks_free_all();
+	lockmgr_free(D->locks);
 	store_close(D->store);
 out_pid:
 	close(pidfd);

@@ -21,7 +21,7 @@ static void check_workers(int64_t now)
 		 * its task is released; SIGCHLD then restarts its slot.
 		 */
 		supervisor_kill_worker(w);
-		worker_lost(w, WORKER_MISSING, "worker-missing", msg);
+		worker_lost(w, WORKER_MISSING, task_reason_name(REASON_WORKER_MISSING), msg);
 	}
 }
 
@@ -36,7 +36,7 @@ static void check_task(struct task *t, void *ctx)
 			snprintf(msg, sizeof msg, "ran longer than its timeout of %lld ms",
 			    (long long)t->timeout_ms);
 			log_info("task %lld %s: stopping it", (long long)t->id, msg);
-			task_cancel(t, "timeout", msg, TASK_FAILED);
+			task_cancel(t, task_reason_name(REASON_TIMEOUT), msg, TASK_FAILED);
 		} else if (!t->stalled && now - t->progress_mono > D->cfg.stall_after_ms) {
 			t->stalled = 1;
 			log_info("task %lld stalled: no progress for %lld ms", (long long)t->id,

@@ -98,7 +98,7 @@ static void clean_fan(int algofd, const char *name, int fd, const struct refs *r
 }
 
 void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state)
+    cJSON **error, enum task_state *state)
 {
 	const char *list_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "list_path"));
 	char rel[128], msg[2048], why[1024];
@@ -108,15 +108,13 @@ void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	DIR *top = NULL;
 	struct dirent *e;
 
-	*state = "failed";
+	*state = TASK_FAILED;
 	*result = *error = NULL;
 	msg[0] = '\0';
 	if (list_path == NULL || load_refs(list_path, &refs) < 0) {
 		fs_beneath_error(&worker_data, list_path ? list_path : "?", errno, why, sizeof why);
 		snprintf(msg, sizeof msg, "reading the referenced content list %s", why);
-		*error = cJSON_CreateObject();
-		cJSON_AddStringToObject(*error, "reason", "exception");
-		cJSON_AddStringToObject(*error, "message", msg);
+		*error = worker_error(REASON_EXCEPTION, msg);
 		free(refs.sha);
 		return;
 	}
@@ -155,20 +153,14 @@ void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		close(algofd);
 	free(refs.sha);
 	log_info("orphans: removed %lld files, %lld bytes", (long long)removed, (long long)bytes);
-	*error = cJSON_CreateObject();
 	if (atomic_load(&ws->cancel)) {
-		*state = "canceled";
-		cJSON_AddStringToObject(*error, "reason", "canceled-by-user");
-		cJSON_AddStringToObject(*error, "message", "stopped on the daemon's request");
+		*state = TASK_CANCELED;
+		*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
 	} else if (refused) {
 		/* What could be cleaned was; the links are the administrator's to look at. */
-		cJSON_AddStringToObject(*error, "reason", "exception");
-		cJSON_AddStringToObject(*error, "message", msg);
-	} else {
-		cJSON_Delete(*error);
-		*error = NULL;
-		*state = "completed";
-	}
+		*error = worker_error(REASON_EXCEPTION, msg);
+	} else
+		*state = TASK_COMPLETED;
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "removed_files", (double)removed);
 	cJSON_AddNumberToObject(*result, "removed_bytes", (double)bytes);

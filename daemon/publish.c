@@ -25,7 +25,6 @@ struct publication {
 	int stagingfd;
 };
 
-static cJSON *error_obj(const char *message);
 static int give_inode(int dirfd, const char *name, const struct stat *st, mode_t mode, gid_t gid);
 static void give_dir(int fd, const struct pub_modes *m);
 static int place_file(struct publication *p, const char *sha, const char *rel, char *err,
@@ -37,15 +36,6 @@ static int build_tree(struct worker_shared *ws, struct publication *p, FILE *lis
 static void prune_versions(struct publication *p, int versfd, long keep_a, long keep_b);
 static int switch_current(struct publication *p, int repofd, long version, long id,
     long *old_version, char *err, size_t errlen);
-
-static cJSON *error_obj(const char *message)
-{
-	cJSON *e = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(e, "reason", "exception");
-	cJSON_AddStringToObject(e, "message", message);
-	return e;
-}
 
 void publish_modes(gid_t gid, struct pub_modes *m)
 {
@@ -344,7 +334,7 @@ static int switch_current(struct publication *p, int repofd, long version, long 
 }
 
 void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state)
+    cJSON **error, enum task_state *state)
 {
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "repository"));
@@ -360,10 +350,10 @@ void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	int64_t files = 0;
 	FILE *list;
 
-	*state = "failed";
+	*state = TASK_FAILED;
 	*result = *error = NULL;
 	if (repo == NULL || list_path == NULL || dir == NULL || version <= 0) {
-		*error = error_obj("the publish assignment lacks repository, version, list or publish_dir");
+		*error = worker_error(REASON_EXCEPTION, "the publish assignment lacks repository, version, list or publish_dir");
 		return;
 	}
 	p.repo = repo;
@@ -429,10 +419,8 @@ void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		if (rc != 0) {
 			fs_remove_tree_beneath(versfd, base);
 			if (rc > 0) {
-				*state = "canceled";
-				*error = cJSON_CreateObject();
-				cJSON_AddStringToObject(*error, "reason", "canceled-by-user");
-				cJSON_AddStringToObject(*error, "message", "stopped on the daemon's request");
+				*state = TASK_CANCELED;
+				*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
 				goto out;
 			}
 			goto fail;
@@ -442,7 +430,7 @@ void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		goto fail;
 	/* DESIGN §8: keep two, the new one and the one it replaced. */
 	prune_versions(&p, versfd, version, old_version);
-	*state = "completed";
+	*state = TASK_COMPLETED;
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "version", (double)version);
 	cJSON_AddNumberToObject(*result, "files", (double)files);
@@ -450,7 +438,7 @@ void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	cJSON_AddStringToObject(*result, "path", path);
 	goto out;
 fail:
-	*error = error_obj(err);
+	*error = worker_error(REASON_EXCEPTION, err);
 out:
 	if (p.stagingfd >= 0)
 		close(p.stagingfd);

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,160 +223,91 @@ static cJSON *importer_public(const cJSON *importer)
 	return out;
 }
 
-/* A nullable time column as RFC 3339 or null. */
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *q, int col)
-{
-	json_add_time(o, key, sqlite3_column_type(q, col) == SQLITE_NULL ? 0 :
-	    sqlite3_column_int64(q, col));
-}
-
-static sqlite3 *db(void) { return store_db(D->store); }
-
 /* The stored importer settings of name (secrets included), or NULL if no such repository. */
 cJSON *repo_importer(const char *name)
 {
-	sqlite3_stmt *q;
-	cJSON *imp = NULL;
-
-	if (sqlite3_prepare_v2(db(), "SELECT importer FROM repositories WHERE name = ?",
-	    -1, &q, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		imp = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
-	return imp;
+	return store_repo_importer(D->store, name);
 }
 
-static const char repo_select[] =
-	"SELECT r.name, r.importer, r.created_at, r.published_version, r.published_at,"
-	" v.number, v.files, v.size FROM repositories r LEFT JOIN versions v"
-	" ON v.repo = r.name AND v.number = (SELECT max(number) FROM versions"
-	" WHERE repo = r.name)";
-
-static cJSON *repo_row_json(sqlite3_stmt *q)
+static cJSON *repo_row_json(const struct repo_row *r)
 {
 	cJSON *o = cJSON_CreateObject(), *imp;
 
-	cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(q, 0));
-	add_time(o, "created_at", q, 2);
-	imp = cJSON_Parse((const char *)sqlite3_column_text(q, 1));
+	cJSON_AddStringToObject(o, "name", r->name);
+	json_add_time(o, "created_at", r->created_at);
+	imp = cJSON_Parse(r->importer);
 	cJSON_AddItemToObject(o, "importer", importer_public(imp));
 	cJSON_Delete(imp);
-	json_add_id(o, "latest_version", sqlite3_column_int64(q, 5));
-	cJSON_AddNumberToObject(o, "files", (double)sqlite3_column_int64(q, 6));
-	cJSON_AddNumberToObject(o, "size", (double)sqlite3_column_int64(q, 7));
-	json_add_id(o, "published_version", sqlite3_column_int64(q, 3));
-	add_time(o, "published_at", q, 4);
+	json_add_id(o, "latest_version", r->latest_version);
+	cJSON_AddNumberToObject(o, "files", (double)r->files);
+	cJSON_AddNumberToObject(o, "size", (double)r->size);
+	json_add_id(o, "published_version", r->published_version);
+	json_add_time(o, "published_at", r->published_at);
 	return o;
 }
 
-static cJSON *versions_json(const char *name)
+static void repo_found(const struct repo_row *r, void *arg)
 {
-	cJSON *arr = cJSON_CreateArray();
-	sqlite3_stmt *q;
+	*(cJSON **)arg = repo_row_json(r);
+}
 
-	if (sqlite3_prepare_v2(db(), "SELECT number, created_at, files, size, task_id"
-	    " FROM versions WHERE repo = ? ORDER BY number DESC", -1, &q, NULL) != SQLITE_OK)
-		return arr;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		cJSON *v = cJSON_CreateObject();
-		cJSON_AddNumberToObject(v, "number", (double)sqlite3_column_int64(q, 0));
-		add_time(v, "created_at", q, 1);
-		cJSON_AddNumberToObject(v, "files", (double)sqlite3_column_int64(q, 2));
-		cJSON_AddNumberToObject(v, "size", (double)sqlite3_column_int64(q, 3));
-		json_add_id(v, "task", sqlite3_column_int64(q, 4));
-		cJSON_AddItemToArray(arr, v);
-	}
-	sqlite3_finalize(q);
-	return arr;
+static void repo_listed(const struct repo_row *r, void *arg)
+{
+	cJSON_AddItemToArray(arg, repo_row_json(r));
+}
+
+static void version_json(const struct version_row *v, void *arg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "number", (double)v->number);
+	json_add_time(o, "created_at", v->created_at);
+	cJSON_AddNumberToObject(o, "files", (double)v->files);
+	cJSON_AddNumberToObject(o, "size", (double)v->size);
+	json_add_id(o, "task", v->task);
+	cJSON_AddItemToArray(arg, o);
 }
 
 /* One repository as clients see it; with_versions adds its version list. NULL if none. */
 cJSON *repo_json(const char *name, int with_versions)
 {
-	char sql[sizeof repo_select + 32];
-	sqlite3_stmt *q;
-	cJSON *o = NULL;
+	cJSON *o = NULL, *versions;
 
-	snprintf(sql, sizeof sql, "%s WHERE r.name = ?", repo_select);
-	if (sqlite3_prepare_v2(db(), sql, -1, &q, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		o = repo_row_json(q);
-		if (with_versions)
-			cJSON_AddItemToObject(o, "versions", versions_json(name));
+	store_repos(D->store, name, repo_found, &o);
+	if (o != NULL && with_versions) {
+		versions = cJSON_CreateArray();
+		store_repo_versions(D->store, name, version_json, versions);
+		cJSON_AddItemToObject(o, "versions", versions);
 	}
-	sqlite3_finalize(q);
 	return o;
 }
 
 cJSON *repo_list_json(void)
 {
-	char sql[sizeof repo_select + 32];
 	cJSON *arr = cJSON_CreateArray();
-	sqlite3_stmt *q;
 
-	snprintf(sql, sizeof sql, "%s ORDER BY r.name", repo_select);
-	if (sqlite3_prepare_v2(db(), sql, -1, &q, NULL) != SQLITE_OK)
-		return arr;
-	while (sqlite3_step(q) == SQLITE_ROW)
-		cJSON_AddItemToArray(arr, repo_row_json(q));
-	sqlite3_finalize(q);
+	store_repos(D->store, NULL, repo_listed, arr);
 	return arr;
-}
-
-static int write_importer(const char *sql, const char *name, const cJSON *importer,
-    int with_time)
-{
-	char *text = cJSON_PrintUnformatted(importer);
-	sqlite3_stmt *q;
-	int rc = -1;
-
-	if (text == NULL)
-		return -1;
-	if (sqlite3_prepare_v2(db(), sql, -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-		if (with_time)
-			sqlite3_bind_int64(q, 3, time_now_ms());
-		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(q);
-	}
-	free(text);
-	return rc;
 }
 
 int repo_create(const char *name, const cJSON *importer)
 {
-	return write_importer("INSERT INTO repositories (importer, name, created_at)"
-	    " VALUES (?, ?, ?)", name, importer, 1);
+	return store_repo_create(D->store, name, importer, time_now_ms());
 }
 
 int repo_update(const char *name, const cJSON *importer)
 {
-	return write_importer("UPDATE repositories SET importer = ? WHERE name = ?",
-	    name, importer, 0);
+	return store_repo_update(D->store, name, importer);
 }
 
 int repo_delete(const char *name)
 {
 	struct pub_modes pm;
-	sqlite3_stmt *q;
 	char err[1024];
-	int rc = -1;
 
 	if (store_begin(D->store) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db(), "DELETE FROM repositories WHERE name = ?", -1, &q,
-	    NULL) == SQLITE_OK) {
-		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(q);
-	}
-	if (rc < 0 || store_commit(D->store) < 0) {
+	if (store_repo_delete(D->store, name) < 0 || store_commit(D->store) < 0) {
 		store_rollback(D->store);
 		return -1;
 	}
@@ -386,26 +316,6 @@ int repo_delete(const char *name)
 	if (publish_remove(daemon_data(), D->publish_dir, &pm, name, err, sizeof err) < 0)
 		log_warn("%s", err);
 	return 0;
-}
-
-static int64_t latest_version(const char *name, char *digest, size_t digestlen)
-{
-	sqlite3_stmt *q;
-	int64_t n = 0;
-
-	if (digest)
-		digest[0] = '\0';
-	if (sqlite3_prepare_v2(db(), "SELECT number, digest FROM versions WHERE repo = ?"
-	    " ORDER BY number DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		n = sqlite3_column_int64(q, 0);
-		if (digest)
-			snprintf(digest, digestlen, "%s", sqlite3_column_text(q, 1));
-	}
-	sqlite3_finalize(q);
-	return n;
 }
 
 /* tmp/TYPE-ID.list, relative to the data directory as every path handed to a worker. */
@@ -429,32 +339,51 @@ static FILE *list_open(const char *path, int write, char *err, size_t errlen)
 	return f;
 }
 
-/* Writes the rows of a query, "sha256,size,path" a line (path last: it may hold commas). */
-static int write_rows(const char *path, sqlite3_stmt *q, int columns, int64_t *count,
+/* A file list being written for a worker: "sha256,size,path" a line (path last: it may hold commas), or "sha256". */
+struct list_out {
+	FILE *f;
+	int columns, bad;
+	int64_t count;
+};
+
+static void list_put(const struct version_file *vf, void *arg)
+{
+	struct list_out *l = arg;
+
+	if (l->columns == 1)
+		l->bad |= fprintf(l->f, "%s\n", vf->sha256) < 0;
+	else
+		l->bad |= fprintf(l->f, "%s,%lld,%s\n", vf->sha256, (long long)vf->size,
+		    vf->path) < 0;
+	l->count++;
+}
+
+struct version_ref {
+	const char *repo;
+	int64_t number;
+};
+
+/* Writes the list at path: the files of version v, or (v NULL) the content any version holds. */
+static int write_rows(const char *path, const struct version_ref *v, int64_t *count,
     char *err, size_t errlen)
 {
-	FILE *f = list_open(path, 1, err, errlen);
-	int rc, bad = 0;
+	struct list_out l = { .f = list_open(path, 1, err, errlen), .columns = v ? 3 : 1 };
+	int db_failed;
 
 	*count = 0;
-	if (f == NULL)
+	if (l.f == NULL)
 		return -1;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (columns == 1)
-			bad |= fprintf(f, "%s\n", sqlite3_column_text(q, 0)) < 0;
-		else
-			bad |= fprintf(f, "%s,%lld,%s\n", sqlite3_column_text(q, 0),
-			    (long long)sqlite3_column_int64(q, 1), sqlite3_column_text(q, 2)) < 0;
-		(*count)++;
-	}
-	bad |= rc != SQLITE_DONE;
-	bad |= fclose(f) != 0;
-	if (bad) {
+	db_failed = (v ? store_version_files(D->store, v->repo, v->number, list_put, &l) :
+	    store_content_referenced(D->store, list_put, &l)) < 0;
+	l.bad |= db_failed;
+	l.bad |= fclose(l.f) != 0;
+	*count = l.count;
+	if (l.bad) {
 		snprintf(err, errlen, "writing %s/%s: %s", D->dir, path,
-		    rc != SQLITE_DONE ? sqlite3_errmsg(db()) : strerror(errno));
+		    db_failed ? store_errmsg(D->store) : strerror(errno));
 		fs_unlink_beneath(daemon_data()->fd, path);
 	}
-	return bad ? -1 : 0;
+	return l.bad ? -1 : 0;
 }
 
 /*
@@ -466,12 +395,10 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 {
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
 	char path[128];
-	sqlite3_stmt *q;
 	int64_t version, count;
-	int rc;
 
 	list_path(t, path, sizeof path);
-	if (strcmp(t->type, "sync") == 0) {
+	if (t->tt->id == TASKTYPE_SYNC) {
 		cJSON *imp = repo_importer(repo);
 		if (imp == NULL) {
 			snprintf(err, errlen, "repository '%s' no longer exists", repo);
@@ -481,23 +408,20 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 		cJSON_AddStringToObject(assignment, "list_path", path);
 		return 0;
 	}
-	if (strcmp(t->type, "publish") == 0) {
+	if (t->tt->id == TASKTYPE_PUBLISH) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->args, "version");
-		version = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : latest_version(repo, NULL, 0);
+		struct version_ref ref = { .repo = repo };
+
+		version = cJSON_IsNumber(v) ? (int64_t)v->valuedouble :
+		    store_repo_latest(D->store, repo, NULL, 0);
 		if (version <= 0) {
 			snprintf(err, errlen, "repository '%s' has no version to publish: sync it first", repo);
 			return -1;
 		}
-		if (sqlite3_prepare_v2(db(), "SELECT sha256, size, path FROM version_files"
-		    " WHERE repo = ? AND number = ? ORDER BY path", -1, &q, NULL) != SQLITE_OK)
-			goto db_error;
-		sqlite3_bind_text(q, 1, repo, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, version);
-		rc = write_rows(path, q, 3, &count, err, errlen);
-		sqlite3_finalize(q);
-		if (rc < 0)
+		ref.number = version;
+		if (write_rows(path, &ref, &count, err, errlen) < 0)
 			return -1;
-		if (count == 0 && latest_version(repo, NULL, 0) < version) {
+		if (count == 0 && store_repo_latest(D->store, repo, NULL, 0) < version) {
 			fs_unlink_beneath(daemon_data()->fd, path);
 			snprintf(err, errlen, "repository '%s' has no version %lld", repo,
 			    (long long)version);
@@ -510,102 +434,103 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 			cJSON_AddNumberToObject(assignment, "publish_gid", D->cfg.publish_gid);
 		return 0;
 	}
-	if (strcmp(t->type, "orphans") == 0) {
-		if (sqlite3_prepare_v2(db(), "SELECT DISTINCT sha256 FROM version_files"
-		    " ORDER BY sha256", -1, &q, NULL) != SQLITE_OK)
-			goto db_error;
-		rc = write_rows(path, q, 1, &count, err, errlen);
-		sqlite3_finalize(q);
-		if (rc < 0)
+	if (t->tt->id == TASKTYPE_ORPHANS) {
+		if (write_rows(path, NULL, &count, err, errlen) < 0)
 			return -1;
 		cJSON_AddStringToObject(assignment, "list_path", path);
 		return 0;
 	}
 	return 0;
-db_error:
-	snprintf(err, errlen, "reading the database: %s", sqlite3_errmsg(db()));
-	return -1;
 }
 
-static int exec_sql(const char *sql)
+/* The worker's list, read a line at a time into the new version. */
+struct list_in {
+	FILE *f;
+	char *line;
+	size_t cap;
+	char *err;
+	size_t errlen;
+	int bad;
+};
+
+static int list_next(struct version_file *vf, void *arg)
 {
-	return sqlite3_exec(db(), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	struct list_in *l = arg;
+	ssize_t len = getline(&l->line, &l->cap, l->f);
+	char *c1, *c2;
+
+	if (len <= 0)
+		return 0;
+	if (l->line[len - 1] == '\n')
+		l->line[--len] = '\0';
+	if ((c1 = strchr(l->line, ',')) == NULL || (c2 = strchr(c1 + 1, ',')) == NULL ||
+	    c1 - l->line != 64) {
+		snprintf(l->err, l->errlen, "the sync's file list has a bad line: %.80s", l->line);
+		l->bad = 1;
+		return -1;
+	}
+	vf->sha256 = l->line;
+	vf->size = strtoll(c1 + 1, NULL, 10);
+	vf->path = c2 + 1;
+	return 1;
 }
 
-/* Loads the worker's list into the temp table sync_new. */
+/* Loads the worker's list into the new version. */
 static int load_list(const char *path, char *err, size_t errlen)
 {
 	char why[1024];
-	FILE *f = list_open(path, 0, why, sizeof why);
-	sqlite3_stmt *q;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int rc = 0;
+	struct list_in l = { .f = list_open(path, 0, why, sizeof why), .err = err,
+	    .errlen = errlen };
+	int rc;
 
-	if (f == NULL) {
+	if (l.f == NULL) {
 		snprintf(err, errlen, "reading the sync's file list %s", why);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(db(), "INSERT OR REPLACE INTO sync_new (sha256, size, path)"
-	    " VALUES (?, ?, ?)", -1, &q, NULL) != SQLITE_OK) {
-		fclose(f);
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db()));
-		return -1;
-	}
-	while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
-		char *c1, *c2;
-		if (line[len - 1] == '\n')
-			line[--len] = '\0';
-		if ((c1 = strchr(line, ',')) == NULL || (c2 = strchr(c1 + 1, ',')) == NULL ||
-		    c1 - line != 64) {
-			snprintf(err, errlen, "the sync's file list has a bad line: %.80s", line);
-			rc = -1;
-			break;
-		}
-		sqlite3_bind_text(q, 1, line, 64, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, strtoll(c1 + 1, NULL, 10));
-		sqlite3_bind_text(q, 3, c2 + 1, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			snprintf(err, errlen, "%s", sqlite3_errmsg(db()));
-			rc = -1;
-		}
-		sqlite3_reset(q);
-	}
-	free(line);
-	sqlite3_finalize(q);
-	fclose(f);
+	rc = store_newversion_fill(D->store, list_next, &l);
+	if (rc < 0 && !l.bad)
+		snprintf(err, errlen, "%s", store_errmsg(D->store));
+	free(l.line);
+	fclose(l.f);
 	return rc;
 }
 
 /* A version's identity: sha256 over its sorted (path, sha256) pairs. */
+struct digest {
+	EVP_MD_CTX *md;
+	int64_t files, size;
+};
+
+static void digest_put(const struct version_file *vf, void *arg)
+{
+	struct digest *d = arg;
+
+	EVP_DigestUpdate(d->md, vf->path, strlen(vf->path) + 1);
+	EVP_DigestUpdate(d->md, vf->sha256, 64);
+	d->files++;
+	d->size += vf->size;
+}
+
 static int digest_new(char *hex, int64_t *files, int64_t *size)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct digest d = { .md = EVP_MD_CTX_new() };
 	unsigned char out[32];
-	sqlite3_stmt *q;
 	unsigned int n;
 	int rc;
 
 	*files = *size = 0;
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    sqlite3_prepare_v2(db(), "SELECT path, sha256, size FROM sync_new ORDER BY path",
-	    -1, &q, NULL) != SQLITE_OK) {
-		EVP_MD_CTX_free(md);
+	if (d.md == NULL || EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(d.md);
 		return -1;
 	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		EVP_DigestUpdate(md, sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0) + 1);
-		EVP_DigestUpdate(md, sqlite3_column_text(q, 1), 64);
-		(*files)++;
-		*size += sqlite3_column_int64(q, 2);
-	}
-	sqlite3_finalize(q);
-	EVP_DigestFinal_ex(md, out, &n);
-	EVP_MD_CTX_free(md);
+	rc = store_newversion_files(D->store, digest_put, &d);
+	EVP_DigestFinal_ex(d.md, out, &n);
+	EVP_MD_CTX_free(d.md);
 	for (unsigned int i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", out[i]);
-	return rc == SQLITE_DONE ? 0 : -1;
+	*files = d.files;
+	*size = d.size;
+	return rc;
 }
 
 /*
@@ -618,42 +543,30 @@ int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errle
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
 	cJSON *imp = repo_importer(repo);
 	int mirror = imp == NULL || !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(imp, "mirror"));
-	char path[128], latest_digest[80], digest[80], sql[256];
-	int64_t latest, files, size, number;
-	sqlite3_stmt *q;
+	char path[128], latest_digest[80], digest[80];
+	struct version_row v = { .task = t->id };
+	int64_t latest;
 
 	cJSON_Delete(imp);
 	list_path(t, path, sizeof path);
-	if (store_begin(D->store) < 0 ||
-	    exec_sql("CREATE TEMP TABLE IF NOT EXISTS sync_new (path TEXT PRIMARY KEY,"
-	    " sha256 TEXT NOT NULL, size INTEGER NOT NULL); DELETE FROM sync_new;") < 0) {
-		snprintf(err, errlen, "recording the version: %s", sqlite3_errmsg(db()));
+	if (store_begin(D->store) < 0 || store_newversion_begin(D->store) < 0) {
+		snprintf(err, errlen, "recording the version: %s", store_errmsg(D->store));
 		store_rollback(D->store);
 		return -1;
 	}
-	if ((latest = latest_version(repo, latest_digest, sizeof latest_digest)) < 0 ||
-	    load_list(path, err, errlen) < 0)
+	if ((latest = store_repo_latest(D->store, repo, latest_digest, sizeof latest_digest)) < 0)
+		goto fail_db;
+	if (load_list(path, err, errlen) < 0)
 		goto fail;
-	if (!mirror && latest > 0) {
-		snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO sync_new (path, sha256, size)"
-		    " SELECT path, sha256, size FROM version_files WHERE repo = ?1 AND number = %lld",
-		    (long long)latest);
-		if (sqlite3_prepare_v2(db(), sql, -1, &q, NULL) != SQLITE_OK)
-			goto fail_db;
-		sqlite3_bind_text(q, 1, repo, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			sqlite3_finalize(q);
-			goto fail_db;
-		}
-		sqlite3_finalize(q);
-	}
-	if (digest_new(digest, &files, &size) < 0)
+	if (!mirror && latest > 0 && store_newversion_keep(D->store, repo, latest) < 0)
+		goto fail_db;
+	if (digest_new(digest, &v.files, &v.size) < 0)
 		goto fail_db;
 	/* What the version holds, which with mirror false is more than the feed lists. */
 	cJSON_DeleteItemFromObjectCaseSensitive(result, "files");
 	cJSON_DeleteItemFromObjectCaseSensitive(result, "bytes");
-	cJSON_AddNumberToObject(result, "files", (double)files);
-	cJSON_AddNumberToObject(result, "bytes", (double)size);
+	cJSON_AddNumberToObject(result, "files", (double)v.files);
+	cJSON_AddNumberToObject(result, "bytes", (double)v.size);
 	if (latest > 0 && strcmp(digest, latest_digest) == 0) {
 		/* Nothing changed: no new version (DESIGN §8). */
 		store_rollback(D->store);
@@ -661,41 +574,17 @@ int repos_sync_done(const struct task *t, cJSON *result, char *err, size_t errle
 		cJSON_AddBoolToObject(result, "new_version", 0);
 		return 0;
 	}
-	number = latest + 1;
-	if (sqlite3_prepare_v2(db(), "INSERT INTO versions (repo, number, created_at, task_id,"
-	    " files, size, digest) VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &q, NULL) != SQLITE_OK)
+	v.number = latest + 1;
+	v.created_at = time_now_ms();
+	if (store_newversion_record(D->store, &v, repo, digest) < 0 || store_commit(D->store) < 0)
 		goto fail_db;
-	sqlite3_bind_text(q, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, number);
-	sqlite3_bind_int64(q, 3, time_now_ms());
-	sqlite3_bind_int64(q, 4, t->id);
-	sqlite3_bind_int64(q, 5, files);
-	sqlite3_bind_int64(q, 6, size);
-	sqlite3_bind_text(q, 7, digest, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		sqlite3_finalize(q);
-		goto fail_db;
-	}
-	sqlite3_finalize(q);
-	if (sqlite3_prepare_v2(db(), "INSERT INTO version_files (repo, number, path, sha256, size)"
-	    " SELECT ?, ?, path, sha256, size FROM sync_new", -1, &q, NULL) != SQLITE_OK)
-		goto fail_db;
-	sqlite3_bind_text(q, 1, repo, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, number);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		sqlite3_finalize(q);
-		goto fail_db;
-	}
-	sqlite3_finalize(q);
-	if (exec_sql("DELETE FROM sync_new") < 0 || store_commit(D->store) < 0)
-		goto fail_db;
-	log_info("repository %s: version %lld (%lld files)", repo, (long long)number,
-	    (long long)files);
-	cJSON_AddNumberToObject(result, "version", (double)number);
+	log_info("repository %s: version %lld (%lld files)", repo, (long long)v.number,
+	    (long long)v.files);
+	cJSON_AddNumberToObject(result, "version", (double)v.number);
 	cJSON_AddBoolToObject(result, "new_version", 1);
 	return 0;
 fail_db:
-	snprintf(err, errlen, "recording the version: %s", sqlite3_errmsg(db()));
+	snprintf(err, errlen, "recording the version: %s", store_errmsg(D->store));
 fail:
 	store_rollback(D->store);
 	return -1;
@@ -706,31 +595,20 @@ int repos_publish_done(const struct task *t, const cJSON *result)
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
 	int64_t version;
 	char err[128];
-	sqlite3_stmt *q;
-	int rc = -1;
 
 	/* The worker's number: converting one beyond int64_t would be undefined. */
 	if (validate_int(result, "version", 1, 1, INT64_C(9000000000000000), &version,
 	    err, sizeof err) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(db(), "UPDATE repositories SET published_version = ?,"
-	    " published_at = ? WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(q, 1, version);
-	sqlite3_bind_int64(q, 2, time_now_ms());
-	sqlite3_bind_text(q, 3, repo, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(q);
-	return rc;
+	return store_repo_published(D->store, repo, version, time_now_ms());
 }
 
 /* The daemon's half of the file lists handed to workers goes when the task ends. */
-void repos_task_ended(const struct task *t)
+void repos_task_ended(const struct task *t, int completed)
 {
 	char path[128];
 
-	if (strcmp(t->type, "exec") == 0)
-		return;
+	(void)completed;
 	list_path(t, path, sizeof path);
 	fs_unlink_beneath(daemon_data()->fd, path);
 }

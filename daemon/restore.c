@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,38 +66,6 @@ static const char *suffix_of(const char *compression)
 	    strcmp(compression, "gzip") == 0 ? ".tar.gz" : ".tar";
 }
 
-/* sqlite3_backup_step(-1) copies the whole database in one consistent step (DESIGN §15). */
-static int copy_database(sqlite3 *from, const char *to, char *err, size_t errlen)
-{
-	sqlite3 *dst = NULL;
-	sqlite3_backup *b;
-	int rc;
-
-	unlink(to);
-	if (sqlite3_open(to, &dst) != SQLITE_OK) {
-		snprintf(err, errlen, "creating %s: %s", to, sqlite3_errmsg(dst));
-		sqlite3_close(dst);
-		return -1;
-	}
-	if ((b = sqlite3_backup_init(dst, "main", from, "main")) == NULL) {
-		snprintf(err, errlen, "copying the database: %s", sqlite3_errmsg(dst));
-		sqlite3_close(dst);
-		return -1;
-	}
-	rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "copying the database: %s", sqlite3_errstr(rc));
-		sqlite3_close(dst);
-		return -1;
-	}
-	/* One file, no WAL beside it, so the archive holds the whole database. */
-	sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
-	sqlite3_close(dst);
-	chmod(to, 0600);
-	return 0;
-}
-
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen)
 {
 	char path[4200], when[32], out[4200];
@@ -106,7 +73,7 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (strcmp(t->type, "restore") == 0) {
+	if (t->tt->id == TASKTYPE_RESTORE) {
 		snprintf(path, sizeof path, "%s.restore-%lld", D->dir, (long long)t->id);
 		cJSON_AddStringToObject(assignment, "staging", path);
 		snprintf(when, sizeof when, ".restore-%lld", (long long)t->id);
@@ -117,11 +84,12 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 		cJSON_AddNumberToObject(assignment, "free_margin", (double)D->cfg.restore_free_margin);
 		return 0;
 	}
-	if (strcmp(t->type, "backup") != 0)
+	(void)err;
+	(void)errlen;
+	if (t->tt->id != TASKTYPE_BACKUP)
 		return 0;
+	/* Where the worker copies the database to (backup.c): not here, where a large one would stall the loop. */
 	snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
-	if (copy_database(store_db(D->store), path, err, errlen) < 0)
-		return -1;
 	output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "output"));
 	if (output == NULL) {
 		gmtime_r(&now, &tm);
@@ -147,10 +115,10 @@ void snapshot_task_ended(const struct task *t, int completed)
 {
 	char path[4200], pub[4200], suffix[40];
 
-	if (strcmp(t->type, "backup") == 0) {
+	if (t->tt->id == TASKTYPE_BACKUP) {
 		snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
 		unlink(path);
-	} else if (strcmp(t->type, "restore") == 0 && !completed) {
+	} else if (t->tt->id == TASKTYPE_RESTORE && !completed) {
 		snprintf(suffix, sizeof suffix, ".restore-%lld", (long long)t->id);
 		snprintf(path, sizeof path, "%s%s", D->dir, suffix);
 		publish_staging_of(D->dir, D->publish_dir, suffix, pub, sizeof pub);
@@ -158,40 +126,30 @@ void snapshot_task_ended(const struct task *t, int completed)
 	}
 }
 
-static int64_t max_task_id(sqlite3 *db)
+/*
+ * The online restore task's row in the restored database, completed: in
+ * it before the swap, so that whoever finds the new data — this daemon
+ * after the swap, or the next start that finishes a swap a kill
+ * interrupted — finds the restore that brought it, and its waiters end as
+ * it did. (Undone, the swap leaves this database unused.)
+ */
+static int record_restore_task(struct store *st, const struct task *t)
 {
-	sqlite3_stmt *q;
-	int64_t n = 0;
+	int64_t id = store_insert_task(st, t);
 
-	if (sqlite3_prepare_v2(db, "SELECT max(seq) FROM sqlite_sequence WHERE name = 'tasks'",
-	    -1, &q, NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return n;
-}
-
-static int64_t max_task_id_of(const char *dbpath)
-{
-	sqlite3 *db = NULL;
-	int64_t n = 0;
-
-	if (access(dbpath, F_OK) == 0 &&
-	    sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
-		n = max_task_id(db);
-	sqlite3_close(db);
-	return n;
+	if (id < 0 || (id != t->id && store_renumber_task(st, id, t->id) < 0))
+		return -1;
+	return store_finish_task(st, t->id, TASK_COMPLETED, time_now_ms(), NULL, NULL);
 }
 
 /*
  * In the database now in dir: every task not final is canceled (restored),
  * and the id sequence starts above old_max, so no id is ever reused.
  */
-static int settle_database(const char *dir, int64_t old_max, int trusted, char *err,
-    size_t errlen)
+static int settle_database(const char *dir, int64_t old_max, int trusted,
+    const struct task *restore, char *err, size_t errlen)
 {
-	char path[4200], sql[1024];
+	char path[4200];
 	struct store *st;
 	int rc;
 
@@ -199,19 +157,11 @@ static int settle_database(const char *dir, int64_t old_max, int trusted, char *
 	/* store_open migrates an archive made by an older depot. */
 	if (store_open(&st, path, 1, err, errlen) < 0)
 		return -1;
-	snprintf(sql, sizeof sql,
-	    "UPDATE tasks SET state = 'canceled', finished_at = %lld, error ="
-	    " '{\"reason\":\"restored\",\"message\":\"the data directory was restored from a"
-	    " backup\"}' WHERE state IN ('waiting', 'running', 'canceling');"
-	    "DELETE FROM reservations;"
-	    "INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('tasks', 0);"
-	    "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks';"
-	    /* What would run by itself waits for the administrator, from an archive made elsewhere. */
-	    "%s",
-	    (long long)time_now_ms(), (long long)old_max,
-	    trusted ? "" : "UPDATE schedules SET enabled = 0;");
+	/* What would run by itself waits for the administrator, from an archive made elsewhere. */
 	rc = store_begin(st) == 0 &&
-	    sqlite3_exec(store_db(st), sql, NULL, NULL, NULL) == SQLITE_OK &&
+	    store_settle_restored(st, time_now_ms(), !trusted) == 0 &&
+	    store_keep_ids_above(st, old_max) == 0 &&
+	    (restore == NULL || record_restore_task(st, restore) == 0) &&
 	    store_commit(st) == 0 ? 0 : -1;
 	if (rc < 0) {
 		snprintf(err, errlen, "settling the restored database: %s", store_errmsg(st));
@@ -411,26 +361,17 @@ static int exists(const char *path)
 /* Task ids of the new database start above the old data's, so none is ever reused. */
 static int raise_ids(const char *dir, int64_t floor, char *err, size_t errlen)
 {
-	char path[4300], sql[200];
-	sqlite3 *db = NULL;
-	int rc = 0;
+	char path[4300], why[512];
 
 	if (floor <= 0)
 		return 0;
 	snprintf(path, sizeof path, "%s/depot.db", dir);
-	snprintf(sql, sizeof sql,
-	    "INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('tasks', 0);"
-	    "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks'",
-	    (long long)floor);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
-	    sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (store_keep_ids_above_at(path, floor, why, sizeof why) < 0) {
 		snprintf(err, errlen, "keeping task ids above %lld in %s: %s", (long long)floor, path,
-		    sqlite3_errmsg(db));
-		rc = -1;
+		    why);
+		return -1;
 	}
-	sqlite3_close(db);
-	return rc;
+	return 0;
 }
 
 /* The directories every data directory has, whatever the archive held. */
@@ -653,39 +594,14 @@ static void cancel_for_restore(struct task *t, void *ctx)
 	if (t->id == keep)
 		return;
 	fence_task(t);
-	task_finish(t, TASK_CANCELED, NULL, "restored",
+	task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_RESTORED),
 	    "the data directory was replaced by a restore");
-}
-
-/* The restore task's row in the new database, so waiting on it ends as it should. */
-static int record_restore_task(const struct task *t)
-{
-	int64_t id;
-
-	if (store_begin(D->store) < 0)
-		return -1;
-	id = store_insert_task(D->store, t);
-	if (id < 0) {
-		store_rollback(D->store);
-		return -1;
-	}
-	if (id != t->id) {
-		char sql[128];
-		snprintf(sql, sizeof sql, "UPDATE tasks SET id = %lld WHERE id = %lld",
-		    (long long)t->id, (long long)id);
-		sqlite3_exec(store_db(D->store), sql, NULL, NULL, NULL);
-	}
-	return store_update_task(D->store, t) == 0 && store_commit(D->store) == 0 ? 0 : -1;
 }
 
 /* Task ids handed out after the settled copy was made (retries of what the restore canceled) are never reused either. */
 static void keep_ids_above(int64_t old_max)
 {
-	char sql[160];
-
-	snprintf(sql, sizeof sql, "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'tasks'",
-	    (long long)old_max);
-	if (sqlite3_exec(store_db(D->store), sql, NULL, NULL, NULL) != SQLITE_OK)
+	if (store_keep_ids_above(D->store, old_max) < 0)
 		log_warn("restore: keeping task ids above %lld: %s", (long long)old_max,
 		    store_errmsg(D->store));
 }
@@ -705,7 +621,7 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 
 	snprintf(staging, sizeof staging, "%s.restore-%lld", D->dir, (long long)id);
 	trusted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "authenticated"));
-	if (settle_database(staging, max_task_id(store_db(D->store)), trusted, err, errlen) < 0 ||
+	if (settle_database(staging, store_max_task_id(D->store), trusted, t, err, errlen) < 0 ||
 	    (!trusted && distrust(staging, err, errlen) < 0))
 		return -1;
 	log_info("restore: stopping workers and swapping in %s", staging);
@@ -719,7 +635,7 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	supervisor_stop_all(D->cfg.cancel_grace_ms);
 	D->stopping = 0;
 	workers_free_all();
-	int64_t old_max = max_task_id(store_db(D->store));
+	int64_t old_max = store_max_task_id(D->store);
 	store_close(D->store);
 	D->store = NULL;
 	/* On failure swap_in has put everything back: the daemon goes on with its old data. */
@@ -730,7 +646,7 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 		log_error("restore: %s; the data directory is unchanged", err);
 	daemon_data();	/* DIR is another directory now: open it again, and keep it private */
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", D->dir);
-	if (store_open(&D->store, dbpath, D->cfg.durability_full, err, errlen) < 0) {
+	if (store_open_daemon(&D->store, dbpath, D->cfg.durability_full, err, errlen) < 0) {
 		/* Nothing to serve from: stop rather than run on a half-state. */
 		log_error("restore: reopening %s: %s; stopping", dbpath, err);
 		D->stopping = 1;
@@ -740,9 +656,6 @@ int restore_apply_online(struct task *t, cJSON *result, char *err, size_t errlen
 	D->locks = lockmgr_new();
 	if (!failed) {
 		keep_ids_above(old_max);
-		if (record_restore_task(t) < 0)
-			log_warn("restore: recording task %lld in the restored database: %s",
-			    (long long)id, store_errmsg(D->store));
 		cJSON_AddStringToObject(result, "previous_data", kept);
 	}
 	supervisor_start();
@@ -792,10 +705,10 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 		return 1;
 	}
 	if (
-	    settle_database(staging, max_task_id_of(dbpath), sum.authenticated, err,
+	    settle_database(staging, store_max_task_id_at(dbpath), sum.authenticated, NULL, err,
 	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||
 	    swap_in(dir, staging, publish_dir, pub_staging, 0, sum.authenticated,
-	    max_task_id_of(dbpath), kept, sizeof kept, err, sizeof err) < 0) {
+	    store_max_task_id_at(dbpath), kept, sizeof kept, err, sizeof err) < 0) {
 		log_error("refusing %s: %s; nothing was changed", archive, err);
 		restore_staging_remove(staging, pub_staging);
 		return 1;

@@ -4,8 +4,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,33 +13,21 @@
 /* Pruning deletes this many finished tasks a tick, so requests are never held up. */
 #define PRUNE_BATCH 500
 
-static sqlite3 *db(void) { return store_db(D->store); }
-
 static int64_t next_due_cache = -1;	/* -1: unknown, read the table again */
 
-/* A nullable time column as RFC 3339 or null. */
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *q, int col)
-{
-	json_add_time(o, key, sqlite3_column_type(q, col) == SQLITE_NULL ? 0 :
-	    sqlite3_column_int64(q, col));
-}
-
-#define SCHEDULE_COLUMNS "name, template, interval_ms, next_run, enabled, created_at," \
-	" last_run, last_task, skipped, last_skipped"
-
-static cJSON *schedule_row_json(sqlite3_stmt *q)
+static cJSON *schedule_row_json(const struct schedule_row *r)
 {
 	cJSON *o = cJSON_CreateObject(), *tmpl, *last;
-	int64_t last_id = sqlite3_column_int64(q, 7);
+	int64_t last_id = r->last_task;
 
-	cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(q, 0));
-	cJSON_AddNumberToObject(o, "every_ms", (double)sqlite3_column_int64(q, 2));
-	cJSON_AddBoolToObject(o, "enabled", sqlite3_column_int(q, 4));
-	tmpl = cJSON_Parse((const char *)sqlite3_column_text(q, 1));
+	cJSON_AddStringToObject(o, "name", r->name);
+	cJSON_AddNumberToObject(o, "every_ms", (double)r->every_ms);
+	cJSON_AddBoolToObject(o, "enabled", r->enabled);
+	tmpl = cJSON_Parse(r->tmpl);
 	cJSON_AddItemToObject(o, "template", tmpl ? tmpl : cJSON_CreateNull());
-	add_time(o, "created_at", q, 5);
-	add_time(o, "next_run", q, 3);
-	add_time(o, "last_run", q, 6);
+	json_add_time(o, "created_at", r->created_at);
+	json_add_time(o, "next_run", r->next_run);
+	json_add_time(o, "last_run", r->last_run);
 	if (last_id > 0 && (last = task_json_by_id(last_id)) != NULL) {
 		cJSON *l = cJSON_CreateObject();
 		cJSON_AddNumberToObject(l, "id", (double)last_id);
@@ -51,84 +37,58 @@ static cJSON *schedule_row_json(sqlite3_stmt *q)
 		cJSON_Delete(last);
 	} else
 		cJSON_AddNullToObject(o, "last_task");
-	cJSON_AddNumberToObject(o, "skipped", (double)sqlite3_column_int64(q, 8));
-	add_time(o, "last_skipped", q, 9);
+	cJSON_AddNumberToObject(o, "skipped", (double)r->skipped);
+	json_add_time(o, "last_skipped", r->last_skipped);
 	return o;
+}
+
+static void schedule_found(const struct schedule_row *r, void *arg)
+{
+	*(cJSON **)arg = schedule_row_json(r);
+}
+
+static void schedule_listed(const struct schedule_row *r, void *arg)
+{
+	cJSON_AddItemToArray(arg, schedule_row_json(r));
 }
 
 cJSON *sched_json(const char *name)
 {
-	sqlite3_stmt *q;
 	cJSON *o = NULL;
 
-	if (sqlite3_prepare_v2(db(), "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE name = ?",
-	    -1, &q, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		o = schedule_row_json(q);
-	sqlite3_finalize(q);
+	store_schedules(D->store, name, schedule_found, &o);
 	return o;
 }
 
 cJSON *sched_list_json(void)
 {
 	cJSON *arr = cJSON_CreateArray();
-	sqlite3_stmt *q;
 
-	if (sqlite3_prepare_v2(db(), "SELECT " SCHEDULE_COLUMNS " FROM schedules ORDER BY name",
-	    -1, &q, NULL) != SQLITE_OK)
-		return arr;
-	while (sqlite3_step(q) == SQLITE_ROW)
-		cJSON_AddItemToArray(arr, schedule_row_json(q));
-	sqlite3_finalize(q);
+	store_schedules(D->store, NULL, schedule_listed, arr);
 	return arr;
 }
 
-/* Runs one statement with text and integer parameters given as "t"/"i" in types. */
-static int run(const char *sql, const char *types, ...)
+/* Every change to the table may change when the next schedule is due. */
+static int changed(int rc)
 {
-	sqlite3_stmt *q;
-	va_list ap;
-	int rc;
-
-	if (sqlite3_prepare_v2(db(), sql, -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	va_start(ap, types);
-	for (int i = 0; types[i]; i++) {
-		if (types[i] == 't')
-			sqlite3_bind_text(q, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_int64(q, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
 	next_due_cache = -1;
-	return rc == SQLITE_DONE ? sqlite3_changes(db()) : -1;
+	return rc;
 }
 
 int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t first_run)
 {
-	char *text = cJSON_PrintUnformatted(tmpl);
-	int rc;
-
-	if (text == NULL)
-		return -1;
-	rc = run("INSERT INTO schedules (name, template, interval_ms, next_run, created_at)"
-	    " VALUES (?, ?, ?, ?, ?)", "ttiii", name, text, every_ms, first_run, time_now_ms());
-	free(text);
-	return rc < 0 ? -1 : 0;
+	return changed(store_schedule_add(D->store, name, tmpl, every_ms, first_run,
+	    time_now_ms()));
 }
 
 int sched_delete(const char *name)
 {
-	return run("DELETE FROM schedules WHERE name = ?", "t", name);
+	return changed(store_schedule_delete(D->store, name));
 }
 
 int sched_set_enabled(const char *name, int enabled)
 {
-	return run("UPDATE schedules SET enabled = ? WHERE name = ?", "it", (int64_t)enabled, name);
+	return changed(store_schedule_enable(D->store, name, enabled));
 }
 
 /* The first run after now on the schedule's grid: missed runs collapse into one. */
@@ -149,8 +109,7 @@ static int record_run(int64_t id, void *ctx)
 {
 	const struct firing *f = ctx;
 
-	return run("UPDATE schedules SET next_run = ?, last_run = ?, last_task = ? WHERE name = ?",
-	    "iiit", f->next, f->now, id, f->name) < 0 ? -1 : 0;
+	return changed(store_schedule_fired(D->store, f->name, f->next, f->now, id));
 }
 
 static void fire(const char *name, const char *tmpl_text, int64_t every, int64_t next_run,
@@ -166,8 +125,7 @@ static void fire(const char *name, const char *tmpl_text, int64_t every, int64_t
 		/* Never a second task while the previous one is unfinished (DESIGN §13). */
 		log_info("schedule %s: task %lld still unfinished, skipping this run", name,
 		    (long long)last_task);
-		run("UPDATE schedules SET next_run = ?, skipped = skipped + 1, last_skipped = ?"
-		    " WHERE name = ?", "iit", next, now, name);
+		changed(store_schedule_skipped(D->store, name, next, now));
 		return;
 	}
 	tmpl = cJSON_Parse(tmpl_text);
@@ -176,8 +134,7 @@ static void fire(const char *name, const char *tmpl_text, int64_t every, int64_t
 	if (t == NULL) {
 		log_warn("schedule %s: its task template is refused (%s); skipping", name,
 		    tmpl ? err : "unreadable");
-		run("UPDATE schedules SET next_run = ?, skipped = skipped + 1, last_skipped = ?"
-		    " WHERE name = ?", "iit", next, now, name);
+		changed(store_schedule_skipped(D->store, name, next, now));
 		return;
 	}
 	t->schedule = strdup(name);
@@ -193,35 +150,20 @@ static void fire(const char *name, const char *tmpl_text, int64_t every, int64_t
 static void prune(int64_t now)
 {
 	static int64_t last_prune;
-	sqlite3_stmt *q, *del;
 	int64_t ids[PRUNE_BATCH];
 	char path[4200];
-	int n = 0;
+	int n;
 
 	if (now - last_prune < 1000)
 		return;
 	last_prune = now;
-	if (sqlite3_prepare_v2(db(), "SELECT id FROM tasks WHERE finished_at < ?"
-	    " ORDER BY finished_at LIMIT ?", -1, &q, NULL) != SQLITE_OK)
+	n = store_tasks_finished_before(D->store, now - D->cfg.keep_finished_ms, ids, PRUNE_BATCH);
+	if (n <= 0)
 		return;
-	sqlite3_bind_int64(q, 1, now - D->cfg.keep_finished_ms);
-	sqlite3_bind_int(q, 2, PRUNE_BATCH);
-	while (n < PRUNE_BATCH && sqlite3_step(q) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	if (n == 0)
-		return;
-	if (store_begin(D->store) < 0 || sqlite3_prepare_v2(db(),
-	    "DELETE FROM tasks WHERE id = ?", -1, &del, NULL) != SQLITE_OK) {
+	if (store_begin(D->store) < 0 || store_delete_tasks(D->store, ids, n) < 0) {
 		store_rollback(D->store);
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		sqlite3_bind_int64(del, 1, ids[i]);
-		sqlite3_step(del);
-		sqlite3_reset(del);
-	}
-	sqlite3_finalize(del);
 	if (store_commit(D->store) < 0) {
 		log_warn("pruning finished tasks: %s", store_errmsg(D->store));
 		return;
@@ -237,49 +179,52 @@ static void prune(int64_t now)
 /* A schedule's retried task lives on in its retry: the schedule waits for that one (DESIGN §13). */
 int sched_task_retried(int64_t old_id, int64_t new_id)
 {
-	return run("UPDATE schedules SET last_task = ? WHERE last_task = ?", "ii", new_id, old_id);
+	return changed(store_schedule_retried(D->store, old_id, new_id));
+}
+
+/* The schedules due at one tick, at most DUE_MAX of them. */
+#define DUE_MAX 64
+struct due_list {
+	struct due { char *name, *tmpl; int64_t every, next, last; } at[DUE_MAX];
+	int n;
+};
+
+static void collect_due(const struct schedule_row *r, void *arg)
+{
+	struct due_list *l = arg;
+	struct due *d;
+
+	if (l->n == DUE_MAX)
+		return;
+	d = &l->at[l->n++];
+
+	d->name = strdup(r->name);
+	d->tmpl = strdup(r->tmpl);
+	d->every = r->every_ms;
+	d->next = r->next_run;
+	d->last = r->last_task;
 }
 
 void sched_tick(void)
 {
 	int64_t now = time_now_ms();
-	sqlite3_stmt *q;
+	struct due_list due = { .n = 0 };
 
 	D->sched_last_tick = now;
 	if (D->stopping)
 		return;
 	if (next_due_cache < 0 || now >= next_due_cache) {
-		if (sqlite3_prepare_v2(db(), "SELECT name, template, interval_ms, next_run,"
-		    " last_task FROM schedules WHERE enabled AND next_run <= ? ORDER BY next_run",
-		    -1, &q, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(q, 1, now);
-			/* Collected first: fire() writes to the table being read. */
-			struct due { char *name, *tmpl; int64_t every, next, last; } due[64];
-			int n = 0;
-			while (n < 64 && sqlite3_step(q) == SQLITE_ROW) {
-				due[n].name = strdup((const char *)sqlite3_column_text(q, 0));
-				due[n].tmpl = strdup((const char *)sqlite3_column_text(q, 1));
-				due[n].every = sqlite3_column_int64(q, 2);
-				due[n].next = sqlite3_column_int64(q, 3);
-				due[n].last = sqlite3_column_int64(q, 4);
-				n++;
-			}
-			sqlite3_finalize(q);
-			for (int i = 0; i < n; i++) {
-				if (due[i].name && due[i].tmpl)
-					fire(due[i].name, due[i].tmpl, due[i].every, due[i].next,
-					    due[i].last, now);
-				free(due[i].name);
-				free(due[i].tmpl);
-			}
+		/* Collected first: fire() writes to the table being read. */
+		store_schedules_due(D->store, now, DUE_MAX, collect_due, &due);
+		for (int i = 0; i < due.n; i++) {
+			if (due.at[i].name && due.at[i].tmpl)
+				fire(due.at[i].name, due.at[i].tmpl, due.at[i].every,
+				    due.at[i].next, due.at[i].last, now);
+			free(due.at[i].name);
+			free(due.at[i].tmpl);
 		}
-		next_due_cache = INT64_MAX;
-		if (sqlite3_prepare_v2(db(), "SELECT min(next_run) FROM schedules WHERE enabled",
-		    -1, &q, NULL) == SQLITE_OK) {
-			if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-				next_due_cache = sqlite3_column_int64(q, 0);
-			sqlite3_finalize(q);
-		}
+		if (store_schedules_next_due(D->store, &next_due_cache) <= 0)
+			next_due_cache = INT64_MAX;
 	}
 	D->sched_next_due = next_due_cache == INT64_MAX ? 0 : next_due_cache;
 	prune(now);

@@ -1,6 +1,7 @@
 /* store.c: the SQLite database, depotd's only durable state; the daemon is its only writer. */
 #include "depotd.h"
 #include "log.h"
+#include "store-sql.h"
 #include "timeutil.h"
 
 #include <sqlite3.h>
@@ -14,9 +15,8 @@ struct store {
 	sqlite3_stmt *load_task;
 	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
 	sqlite3_stmt *list[3][2];
+	struct checkpointer *ckpt;		/* depotd's own store only */
 };
-
-static int sql_ok(struct store *st, int rc);
 
 /* Every column a struct task is read back from, in row_to_task's order. */
 #define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
@@ -70,6 +70,15 @@ static const char *const migrations[] = {
 
 	/* 4: how a canceling task will end, so that a crash cannot change it (DESIGN §7 rule 11). */
 	"ALTER TABLE tasks ADD COLUMN cancel TEXT;",
+
+	/*
+	 * 5: which processes a running task's may be (its worker, its group,
+	 * each with its start time), so that the next start ends them before
+	 * it releases the task's reservations (DESIGN §7 rule 7).
+	 */
+	"CREATE TABLE task_processes ("
+	"  task_id INTEGER PRIMARY KEY, worker_pid INTEGER NOT NULL,"
+	"  worker_start INTEGER NOT NULL, pgid INTEGER NOT NULL, pgid_start INTEGER NOT NULL);",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -181,10 +190,30 @@ fail:
 	return -1;
 }
 
+/* depotd's store: store_open, with its log checkpointed off the loop (store-checkpoint.c). */
+int store_open_daemon(struct store **out, const char *path, int durability_full,
+    char *err, size_t errlen)
+{
+	if (store_open(out, path, durability_full, err, errlen) < 0)
+		return -1;
+	if (((*out)->ckpt = checkpointer_start((*out)->db, path, err, errlen)) == NULL) {
+		store_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t store_checkpoints(struct store *st)
+{
+	return checkpointer_done(st->ckpt);
+}
+
 void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	checkpointer_stop(st->ckpt, st->db);
 	sqlite3_finalize(st->insert_task);
 	sqlite3_finalize(st->update_task);
 	sqlite3_finalize(st->finish_task);
@@ -220,53 +249,25 @@ void store_rollback(struct store *st)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static int bind_json(sqlite3_stmt *q, int col, const cJSON *v)
-{
-	char *text;
-	int rc;
-
-	if (v == NULL || cJSON_IsNull(v))
-		return sqlite3_bind_null(q, col);
-	if ((text = cJSON_PrintUnformatted(v)) == NULL)
-		return SQLITE_NOMEM;
-	rc = sqlite3_bind_text(q, col, text, -1, SQLITE_TRANSIENT);
-	free(text);
-	return rc;
-}
-
-static int bind_opt_int(sqlite3_stmt *q, int col, int64_t v)
-{
-	return v > 0 ? sqlite3_bind_int64(q, col, v) : sqlite3_bind_null(q, col);
-}
-
-static int run_stmt(sqlite3_stmt *q)
-{
-	int rc = sqlite3_step(q);
-
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 int64_t store_insert_task(struct store *st, const struct task *t)
 {
-	sqlite3_stmt *q = st->insert_task;
 	cJSON *res = task_resources_json(t);
+	struct sql s;
 	int rc;
 
-	sqlite3_bind_text(q, 1, t->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, t->name, -1, SQLITE_STATIC);
-	bind_json(q, 3, t->args);
-	bind_json(q, 4, res);
-	sqlite3_bind_int64(q, 5, t->created_at);
-	bind_opt_int(q, 6, t->timeout_ms);
-	if (t->schedule)
-		sqlite3_bind_text(q, 7, t->schedule, -1, SQLITE_STATIC);
-	bind_opt_int(q, 8, t->retry_of);
-	bind_opt_int(q, 9, t->after);
-	sqlite3_bind_int(q, 10, t->retries);
-	bind_opt_int(q, 11, t->not_before);
-	rc = run_stmt(q);
+	sql_use(&s, st->db, st->insert_task, "recording a new task");
+	sql_text(&s, 1, t->type);
+	sql_text(&s, 2, t->name);
+	sql_json(&s, 3, t->args);
+	sql_json(&s, 4, res);
+	sql_int(&s, 5, t->created_at);
+	sql_opt(&s, 6, t->timeout_ms);
+	sql_text(&s, 7, t->schedule);
+	sql_opt(&s, 8, t->retry_of);
+	sql_opt(&s, 9, t->after);
+	sql_int(&s, 10, t->retries);
+	sql_opt(&s, 11, t->not_before);
+	rc = sql_run(&s);
 	cJSON_Delete(res);
 	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
 }
@@ -301,18 +302,18 @@ static void cancel_from_json(struct task *t, const cJSON *c)
 
 int store_update_task(struct store *st, const struct task *t)
 {
-	sqlite3_stmt *q = st->update_task;
 	cJSON *p = task_progress_json(t), *c = cancel_json(t);
+	struct sql s;
 	int rc;
 
-	sqlite3_bind_text(q, 1, task_state_name(t->state), -1, SQLITE_STATIC);
-	if (t->worker[0])
-		sqlite3_bind_text(q, 2, t->worker, -1, SQLITE_STATIC);
-	bind_opt_int(q, 3, t->started_at);
-	bind_json(q, 4, p);
-	bind_json(q, 5, c);
-	sqlite3_bind_int64(q, 6, t->id);
-	rc = run_stmt(q);
+	sql_use(&s, st->db, st->update_task, "recording a task's state");
+	sql_text(&s, 1, task_state_name(t->state));
+	sql_text(&s, 2, t->worker[0] ? t->worker : NULL);
+	sql_opt(&s, 3, t->started_at);
+	sql_json(&s, 4, p);
+	sql_json(&s, 5, c);
+	sql_int(&s, 6, t->id);
+	rc = sql_run(&s);
 	cJSON_Delete(p);
 	cJSON_Delete(c);
 	return rc;
@@ -321,28 +322,38 @@ int store_update_task(struct store *st, const struct task *t)
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
     int64_t finished_at, const cJSON *result, const cJSON *error)
 {
-	sqlite3_stmt *q = st->finish_task;
+	struct sql s;
 
-	sqlite3_bind_text(q, 1, task_state_name(state), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, finished_at);
-	bind_json(q, 3, result);
-	bind_json(q, 4, error);
-	sqlite3_bind_int64(q, 5, id);
-	if (run_stmt(q) < 0)
+	sql_use(&s, st->db, st->finish_task, "recording a task's end");
+	sql_text(&s, 1, task_state_name(state));
+	sql_int(&s, 2, finished_at);
+	sql_json(&s, 3, result);
+	sql_json(&s, 4, error);
+	sql_int(&s, 5, id);
+	if (sql_run(&s) < 0)
 		return -1;
-	sqlite3_bind_int64(st->del_res, 1, id);
-	return run_stmt(st->del_res);
+	sql_use(&s, st->db, st->del_res, "releasing an ended task's reservations");
+	sql_int(&s, 1, id);
+	if (sql_run(&s) < 0)
+		return -1;
+	return store_task_processes(st, id, NULL);
 }
 
 int store_set_reservations(struct store *st, const struct task *t)
 {
+	struct sql s;
+
+	/* A requeued task starts again holding what it held (tasks.c, task_requeue). */
+	sql_use(&s, st->db, st->del_res, "clearing a task's reservations");
+	sql_int(&s, 1, t->id);
+	if (sql_run(&s) < 0)
+		return -1;
 	for (size_t i = 0; i < t->nres; i++) {
-		sqlite3_bind_int64(st->add_res, 1, t->id);
-		sqlite3_bind_text(st->add_res, 2, t->res[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st->add_res, 3,
-		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared", -1,
-		    SQLITE_STATIC);
-		if (run_stmt(st->add_res) < 0)
+		sql_use(&s, st->db, st->add_res, "recording a task's reservation");
+		sql_int(&s, 1, t->id);
+		sql_text(&s, 2, t->res[i].name);
+		sql_text(&s, 3, t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		if (sql_run(&s) < 0)
 			return -1;
 	}
 	return 0;
@@ -351,14 +362,14 @@ int store_set_reservations(struct store *st, const struct task *t)
 /*
  * Ids of the tasks that were running or canceling when depotd last
  * stopped (DESIGN §7 rule 5), in id order (caller frees); tasks_recover
- * ends them. No reservation outlives the daemon that granted it.
+ * ends them. Their reservations are the new daemon's to hold again, from
+ * task_processes, while what they started may still run (tasks.c).
  */
 int store_interrupted(struct store *st, int64_t **ids, size_t *n)
 {
-	sqlite3_stmt *q;
+	struct sql s;
 	size_t cap = 0;
 	char e[256];
-	int rc;
 
 	*ids = NULL;
 	*n = 0;
@@ -366,22 +377,20 @@ int store_interrupted(struct store *st, int64_t **ids, size_t *n)
 		log_error("recovering tasks: %s", e);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(st->db, "SELECT id FROM tasks WHERE state IN ('running',"
-	    " 'canceling') ORDER BY id", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+	sql_prepare(&s, st->db, "reading the interrupted tasks", "SELECT id FROM tasks"
+	    " WHERE state IN ('running', 'canceling') ORDER BY id");
+	while (sql_step(&s) == 1) {
 		if (*n == cap) {
 			int64_t *grown = realloc(*ids, (cap = cap ? cap * 2 : 16) * sizeof *grown);
 			if (grown == NULL) {
-				rc = SQLITE_NOMEM;
+				sql_fail(&s, SQLITE_NOMEM);
 				break;
 			}
 			*ids = grown;
 		}
-		(*ids)[(*n)++] = sqlite3_column_int64(q, 0);
+		(*ids)[(*n)++] = sqlite3_column_int64(s.q, 0);
 	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
+	if (sql_end(&s) < 0) {
 		free(*ids);
 		*ids = NULL;
 		*n = 0;
@@ -393,19 +402,13 @@ int store_interrupted(struct store *st, int64_t **ids, size_t *n)
 /* The waiting tasks that ran after old_id now run after new_id, its retry. */
 int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id)
 {
-	sqlite3_stmt *q;
-	int rc;
+	struct sql s;
 
-	if (sqlite3_prepare_v2(st->db, "UPDATE tasks SET after_id = ? WHERE after_id = ?"
-	    " AND state = 'waiting'", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_bind_int64(q, 1, new_id) != SQLITE_OK ||
-	    sqlite3_bind_int64(q, 2, old_id) != SQLITE_OK)
-		rc = SQLITE_ERROR;
-	else
-		rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sql_prepare(&s, st->db, "moving dependents to a retry", "UPDATE tasks SET after_id = ?"
+	    " WHERE after_id = ? AND state = 'waiting'");
+	sql_int(&s, 1, new_id);
+	sql_int(&s, 2, old_id);
+	return sql_run(&s);
 }
 
 static cJSON *column_json(sqlite3_stmt *q, int col)
@@ -453,6 +456,7 @@ static struct task *row_to_task(sqlite3_stmt *q)
 		return NULL;
 	t->id = sqlite3_column_int64(q, 0);
 	t->type = column_strdup(q, 1);
+	t->tt = tasktype_find(t->type);
 	t->name = column_strdup(q, 2);
 	if (state == NULL || task_state_parse(state, &t->state) < 0)
 		t->state = TASK_FAILED;
@@ -497,35 +501,31 @@ static struct task *row_to_task(sqlite3_stmt *q)
 
 int store_load_waiting(struct store *st, void (*fn)(struct task *t))
 {
-	sqlite3_stmt *q;
-	int rc;
+	struct sql s;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT " TASK_COLUMNS " FROM tasks"
-	    " WHERE state = 'waiting' ORDER BY id", -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct task *t = row_to_task(q);
+	sql_prepare(&s, st->db, "loading the waiting tasks", "SELECT " TASK_COLUMNS
+	    " FROM tasks WHERE state = 'waiting' ORDER BY id");
+	while (sql_step(&s) == 1) {
+		struct task *t = row_to_task(s.q);
 		if (t == NULL) {
-			rc = SQLITE_NOMEM;
+			sql_fail(&s, SQLITE_NOMEM);
 			break;
 		}
 		fn(t);
 	}
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return sql_end(&s);
 }
 
 struct task *store_load_task(struct store *st, int64_t id)
 {
-	sqlite3_stmt *q = st->load_task;
 	struct task *t = NULL;
-	int rc;
+	struct sql s;
 
-	if (sql_ok(st, sqlite3_bind_int64(q, 1, id)) &&
-	    sql_ok(st, rc = sqlite3_step(q)) && rc == SQLITE_ROW)
-		t = row_to_task(q);
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
+	sql_use(&s, st->db, st->load_task, "reading a task");
+	sql_int(&s, 1, id);
+	if (sql_step(&s) == 1)
+		t = row_to_task(s.q);
+	sql_end(&s);
 	return t;
 }
 
@@ -536,18 +536,6 @@ cJSON *store_task_json(struct store *st, int64_t id)
 
 	task_free(t);
 	return o;
-}
-
-/*
- * A bind's or a step's result, checked in one place: 1 when it went well,
- * else 0 with the failure logged (store_errmsg still says it).
- */
-static int sql_ok(struct store *st, int rc)
-{
-	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return 1;
-	log_error("database: %s (%s)", sqlite3_errmsg(st->db), sqlite3_errstr(rc));
-	return 0;
 }
 
 /* The cached statement for a filter: one per shape, so a page costs no prepare. */
@@ -575,49 +563,89 @@ static sqlite3_stmt *list_stmt(struct store *st, int by_state, int by_resource)
 int store_list_tasks(struct store *st, const char *state, const char *resource,
     int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg)
 {
-	int by_state = state == NULL ? 0 : strcmp(state, "active") == 0 ? 1 : 2;
+	int by_state = state == NULL ? 0 : strcmp(state, TASK_FILTER_ACTIVE) == 0 ? 1 : 2;
 	sqlite3_stmt *q = list_stmt(st, by_state, resource != NULL);
-	int rc = SQLITE_OK, n = 0, ok;
+	struct sql s;
+	int n = 0;
 
 	if (q == NULL)
 		return -1;
-	ok = sql_ok(st, sqlite3_bind_int64(q, 1, before)) &&
-	    (by_state != 2 || sql_ok(st, sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC))) &&
-	    (resource == NULL ||
-	    sql_ok(st, sqlite3_bind_text(q, 3, resource, -1, SQLITE_STATIC))) &&
-	    sql_ok(st, sqlite3_bind_int(q, 4, limit));
-	while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct task *t = row_to_task(q);
+	sql_use(&s, st->db, q, "listing tasks");
+	sql_int(&s, 1, before);
+	if (by_state == 2)
+		sql_text(&s, 2, state);
+	if (resource != NULL)
+		sql_text(&s, 3, resource);
+	sql_int(&s, 4, limit);
+	while (sql_step(&s) == 1) {
+		struct task *t = row_to_task(s.q);
 
 		if (t == NULL) {
-			rc = SQLITE_NOMEM;
+			sql_fail(&s, SQLITE_NOMEM);
 			break;
 		}
 		fn(t, arg);
 		n++;
 	}
-	ok = ok && sql_ok(st, rc);
-	/* Reset at once: a statement left stepping would hold the WAL snapshot. */
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return ok ? n : -1;
+	return sql_end(&s) < 0 ? -1 : n;
 }
 
 int store_check(struct store *st, char *msg, size_t msglen)
 {
-	sqlite3_stmt *q;
+	struct sql s;
 	int ok = 0;
 
 	/* quick_check, not integrity_check: status must answer fast on a big database. */
-	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &q, NULL) != SQLITE_OK) {
-		snprintf(msg, msglen, "%s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(q, 0);
+	sql_prepare(&s, st->db, "checking the database", "PRAGMA quick_check");
+	if (sql_step(&s) == 1) {
+		const char *r = (const char *)sqlite3_column_text(s.q, 0);
 		ok = r && strcmp(r, "ok") == 0;
 		snprintf(msg, msglen, "%s", r ? r : "no answer");
-	}
-	sqlite3_finalize(q);
+	} else
+		snprintf(msg, msglen, "%s", sqlite3_errmsg(st->db));
+	sql_end(&s);
 	return ok ? 0 : -1;
+}
+
+/*
+ * Records t's processes as fence.c knows them (worker and group), or with
+ * t NULL forgets task id's. Start times are 64-bit ticks; SQLite keeps
+ * them as signed integers, which they fit.
+ */
+int store_task_processes(struct store *st, int64_t id, const struct task *t)
+{
+	struct sql s;
+
+	if (t == NULL) {
+		sql_prepare(&s, st->db, "forgetting a task's processes",
+		    "DELETE FROM task_processes WHERE task_id = ?");
+		sql_int(&s, 1, id);
+		return sql_run(&s);
+	}
+	sql_prepare(&s, st->db, "recording a task's processes",
+	    "INSERT OR REPLACE INTO task_processes (task_id, worker_pid, worker_start, pgid,"
+	    " pgid_start) VALUES (?, ?, ?, ?, ?)");
+	sql_int(&s, 1, id);
+	sql_int(&s, 2, t->worker_pid);
+	sql_int(&s, 3, (int64_t)t->worker_start);
+	sql_int(&s, 4, t->pgid);
+	sql_int(&s, 5, (int64_t)t->pgid_start);
+	return sql_run(&s);
+}
+
+/* Fills t's recorded processes in from the database; none recorded leaves them 0. */
+int store_load_task_processes(struct store *st, struct task *t)
+{
+	struct sql s;
+
+	sql_prepare(&s, st->db, "reading a task's processes", "SELECT worker_pid,"
+	    " worker_start, pgid, pgid_start FROM task_processes WHERE task_id = ?");
+	sql_int(&s, 1, t->id);
+	if (sql_step(&s) == 1) {
+		t->worker_pid = (pid_t)sqlite3_column_int64(s.q, 0);
+		t->worker_start = (uint64_t)sqlite3_column_int64(s.q, 1);
+		t->pgid = (pid_t)sqlite3_column_int64(s.q, 2);
+		t->pgid_start = (uint64_t)sqlite3_column_int64(s.q, 3);
+	}
+	return sql_end(&s);
 }

@@ -148,8 +148,8 @@ void supervisor_reap(void)
 				log_info("%s", msg);
 			else
 				log_warn("%s", msg);
-			worker_lost(w, WORKER_STOPPED, D->stopping ? "daemon-stopped" :
-			    "worker-missing", msg);
+			worker_lost(w, WORKER_STOPPED, task_reason_name(D->stopping ?
+			    REASON_DAEMON_STOPPED : REASON_WORKER_MISSING), msg);
 		}
 		if (D->stopping)
 			continue;

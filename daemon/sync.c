@@ -1262,17 +1262,15 @@ static void sync_cleanup(struct sync *s)
 }
 
 void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state)
+    cJSON **error, enum task_state *state)
 {
 	struct sync *s = calloc(1, sizeof *s);
 	char why[SYNC_ERR_MAX], need[32];
 
 	*result = *error = NULL;
-	*state = "failed";
+	*state = TASK_FAILED;
 	if (s == NULL) {
-		*error = cJSON_CreateObject();
-		cJSON_AddStringToObject(*error, "reason", "exception");
-		cJSON_AddStringToObject(*error, "message", "out of memory");
+		*error = worker_error(REASON_EXCEPTION, "out of memory");
 		return;
 	}
 	s->ws = ws;
@@ -1316,7 +1314,7 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		goto out;
 	s->files_done = (int64_t)s->m.n;
 	sync_progress(s, 1);
-	*state = "completed";
+	*state = TASK_COMPLETED;
 	*result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*result, "files", (double)s->m.n);
 	cJSON_AddNumberToObject(*result, "bytes", (double)s->bytes_total);
@@ -1332,15 +1330,12 @@ out:
 			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
 			    worker_data.path, s->list_path,
 			    strerror(errno));
-		*error = cJSON_CreateObject();
 		if (s->canceled) {
-			*state = "canceled";
-			cJSON_AddStringToObject(*error, "reason", "canceled-by-user");
-			cJSON_AddStringToObject(*error, "message", "stopped on the daemon's request");
+			*state = TASK_CANCELED;
+			*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
 			sync_log(s, "canceled on the daemon's request");
 		} else {
-			cJSON_AddStringToObject(*error, "reason", "exception");
-			cJSON_AddStringToObject(*error, "message", s->err[0] ? s->err : "sync failed");
+			*error = worker_error(REASON_EXCEPTION, s->err[0] ? s->err : "sync failed");
 			sync_log(s, "failed: %s", s->err);
 			log_warn("task %lld: sync %s failed: %s", (long long)s->task, s->repo, s->err);
 		}

@@ -5,34 +5,9 @@
 #include "timeutil.h"
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const state_names[] = {
-	[TASK_WAITING] = "waiting",	[TASK_RUNNING] = "running",
-	[TASK_CANCELING] = "canceling",	[TASK_COMPLETED] = "completed",
-	[TASK_FAILED] = "failed",	[TASK_CANCELED] = "canceled",
-};
-
-const char *task_state_name(enum task_state s) { return state_names[s]; }
-
-int task_state_parse(const char *s, enum task_state *out)
-{
-	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum task_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int task_state_final(enum task_state s)
-{
-	return s == TASK_COMPLETED || s == TASK_FAILED || s == TASK_CANCELED;
-}
 
 /*
  * What follows from a task's end — its retry joining the active tasks,
@@ -43,9 +18,45 @@ int task_state_final(enum task_state s)
 struct ended {
 	int64_t id;
 	struct task *retry;	/* stored, not yet adopted; or NULL */
+	int64_t *dependents;	/* the ended task's, taken over */
+	size_t ndependents;
 };
 static struct ended *ended;
 static size_t nended, ended_cap;
+
+/*
+ * Ended tasks whose processes survived the fence (fence.c): out of the
+ * table, still holding their reservations until fence_gone says so.
+ */
+static struct task **fenced;
+static size_t nfenced, fenced_cap;
+static int64_t fenced_checked_mono;
+
+/* Held tasks whose back-off has not passed: a min-heap by time, then id. */
+struct backoff_entry {
+	int64_t at, id;
+};
+static struct backoff_entry *backoff;
+static size_t nbackoff, backoff_cap;
+
+/*
+ * Every change of an active task's state goes through here. An illegal
+ * move is a bug that would corrupt what the database and the lock manager
+ * say: depotd stops at once, and the next start recovers as after a crash.
+ */
+static void task_move(struct task *t, enum task_state to)
+{
+	if (!task_state_move_legal(t->state, to)) {
+		log_error("task %lld: illegal move from %s to %s", (long long)t->id,
+		    task_state_name(t->state), task_state_name(to));
+		abort();
+	}
+	t->state = to;
+}
+
+/* Tasks whose assignment was lost, oldest first (task_requeue). */
+static int64_t *requeued;
+static size_t nrequeued, requeued_cap;
 
 static size_t task_slot(int64_t id)
 {
@@ -125,6 +136,7 @@ void task_free(struct task *t)
 	free(t->cancel_reason);
 	free(t->cancel_message);
 	free(t->schedule);
+	free(t->dependents);
 	cJSON_Delete(t->error);
 	cJSON_Delete(t->result);
 	free(t);
@@ -175,11 +187,24 @@ void tasks_free_all(void)
 			task_free(t);
 		}
 	}
-	for (size_t i = 0; i < nended; i++)
+	for (size_t i = 0; i < nended; i++) {
 		task_free(ended[i].retry);
+		free(ended[i].dependents);
+	}
 	free(ended);
 	ended = NULL;
 	nended = ended_cap = 0;
+	free(requeued);
+	requeued = NULL;
+	nrequeued = requeued_cap = 0;
+	free(backoff);
+	backoff = NULL;
+	nbackoff = backoff_cap = 0;
+	for (size_t i = 0; i < nfenced; i++)
+		task_free(fenced[i]);
+	free(fenced);
+	fenced = NULL;
+	nfenced = fenced_cap = 0;
 	free(D->task_hash);
 	D->task_hash = NULL;
 	D->task_hash_size = D->ntasks = 0;
@@ -281,6 +306,46 @@ static void publish_lock(const struct task *t, const char *event)
 	events_publish("lock", body);
 }
 
+/* Keeps t (ended, out of the table) and its granted reservations in fenced[]. */
+static int fence_hold(struct task *t)
+{
+	if (nfenced == fenced_cap) {
+		size_t cap = fenced_cap ? fenced_cap * 2 : 4;
+		struct task **grown = realloc(fenced, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return -1;
+		fenced = grown;
+		fenced_cap = cap;
+	}
+	fenced[nfenced++] = t;
+	return 0;
+}
+
+/* Releases the reservations of fenced tasks whose processes are now gone; twice a second at most. */
+static void fenced_check(void)
+{
+	int64_t now = time_mono_ms();
+
+	if (nfenced == 0 || now - fenced_checked_mono < 500)
+		return;
+	fenced_checked_mono = now;
+	for (size_t i = 0; i < nfenced;) {
+		struct task *t = fenced[i];
+
+		if (!fence_gone(t)) {
+			i++;
+			continue;
+		}
+		log_info("task %lld: its processes are gone; its reservations are released",
+		    (long long)t->id);
+		lockmgr_release(D->locks, t->id);
+		publish_lock(t, "release");
+		task_free(t);
+		fenced[i] = fenced[--nfenced];
+	}
+}
+
 /* The task's reservations plus the implicit `depot` shared one (DESIGN §6). */
 static int task_enqueue_locks(struct task *t)
 {
@@ -306,6 +371,104 @@ static size_t held_count;
 /* A retry waits this long: long enough for a crashed worker to be replaced. */
 #define RETRY_BACKOFF_MS 1000
 
+static int task_admit(struct task *t);
+
+static int held_oom(struct task *t)
+{
+	task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), "out of memory holding the task");
+	return -1;
+}
+
+/* t waits for dep to end: dep's end admits it (tasks_settle). 0, or -1 when t ended. */
+static int depend_on(struct task *dep, struct task *t)
+{
+	if (t->held_on == dep->id)
+		return 0;
+	if (dep->ndependents == dep->dependents_cap) {
+		size_t cap = dep->dependents_cap ? dep->dependents_cap * 2 : 4;
+		int64_t *grown = realloc(dep->dependents, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return held_oom(t);
+		dep->dependents = grown;
+		dep->dependents_cap = cap;
+	}
+	dep->dependents[dep->ndependents++] = t->id;
+	t->held_on = dep->id;
+	return 0;
+}
+
+static int backoff_before(const struct backoff_entry *a, const struct backoff_entry *b)
+{
+	return a->at < b->at || (a->at == b->at && a->id < b->id);
+}
+
+/* t waits for its not_before: tasks_tick admits it then. 0, or -1 when t ended. */
+static int backoff_push(struct task *t)
+{
+	size_t i;
+
+	if (t->in_backoff)
+		return 0;
+	if (nbackoff == backoff_cap) {
+		size_t cap = backoff_cap ? backoff_cap * 2 : 16;
+		struct backoff_entry *grown = realloc(backoff, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return held_oom(t);
+		backoff = grown;
+		backoff_cap = cap;
+	}
+	for (i = nbackoff++; i > 0; i = (i - 1) / 2) {
+		struct backoff_entry *parent = &backoff[(i - 1) / 2];
+
+		if (!backoff_before(&(struct backoff_entry){ t->not_before, t->id }, parent))
+			break;
+		backoff[i] = *parent;
+	}
+	backoff[i] = (struct backoff_entry){ t->not_before, t->id };
+	t->in_backoff = 1;
+	return 0;
+}
+
+static struct backoff_entry backoff_pop(void)
+{
+	struct backoff_entry top = backoff[0], last = backoff[--nbackoff];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= nbackoff)
+			break;
+		if (c + 1 < nbackoff && backoff_before(&backoff[c + 1], &backoff[c]))
+			c++;
+		if (!backoff_before(&backoff[c], &last))
+			break;
+		backoff[i] = backoff[c];
+		i = c;
+	}
+	if (nbackoff > 0)
+		backoff[i] = last;
+	return top;
+}
+
+/* Admits the held tasks whose back-off has passed, earliest first. */
+static void admit_due(void)
+{
+	int64_t now = time_now_ms();
+
+	while (nbackoff > 0 && backoff[0].at <= now) {
+		struct task *t = task_find(backoff_pop().id);
+
+		/* Entries of tasks ended since are dropped here. */
+		if (t != NULL && t->in_backoff) {
+			t->in_backoff = 0;
+			task_admit(t);
+		}
+	}
+}
+
 /*
  * Puts a waiting task into the lock manager's queues once nothing else
  * holds it back: its --after task has completed and its back-off has
@@ -326,21 +489,23 @@ static int task_admit(struct task *t)
 		enum task_state s;
 
 		if (dep != NULL)
-			return 0;
+			return depend_on(dep, t);
 		dep = store_load_task(D->store, t->after);
 		s = dep ? dep->state : TASK_CANCELED;
 		task_free(dep);
 		if (s != TASK_COMPLETED) {
 			snprintf(msg, sizeof msg, "task %lld, which this one runs after, ended %s",
 			    (long long)t->after, task_state_name(s));
-			task_finish(t, TASK_CANCELED, NULL, "dependency-failed", msg);
+			task_finish(t, TASK_CANCELED, NULL,
+			    task_reason_name(REASON_DEPENDENCY_FAILED), msg);
 			return -1;
 		}
 	}
 	if (t->not_before > time_now_ms())
-		return 0;
+		return backoff_push(t);
 	if (task_enqueue_locks(t) < 0) {
-		task_finish(t, TASK_FAILED, NULL, "exception", "out of memory queueing reservations");
+		task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
+		    "out of memory queueing reservations");
 		return -1;
 	}
 	t->queued = 1;
@@ -358,14 +523,13 @@ static int cmp_id(const void *a, const void *b)
 struct held_scan {
 	int64_t *ids;
 	size_t n, cap;
-	int64_t after;		/* 0: every held task */
 };
 
 static void collect_held(struct task *t, void *ctx)
 {
 	struct held_scan *h = ctx;
 
-	if (t->queued || t->state != TASK_WAITING || (h->after && t->after != h->after))
+	if (t->queued || t->state != TASK_WAITING)
 		return;
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
@@ -379,12 +543,12 @@ static void collect_held(struct task *t, void *ctx)
 }
 
 /*
- * Admits held tasks, in id order so FIFO holds (after: only those waiting
- * on that task; 0: all). By id, since admitting one may end others.
+ * At start: admits every task read back, in id order so FIFO holds; those
+ * still held join the indexes. By id, since admitting one may end others.
  */
-static void admit_held(int64_t after, int64_t retried_as)
+static void admit_all(void)
 {
-	struct held_scan h = { .after = after };
+	struct held_scan h = { 0 };
 
 	if (held_count == 0)
 		return;
@@ -393,28 +557,32 @@ static void admit_held(int64_t after, int64_t retried_as)
 		qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
 	for (size_t i = 0; i < h.n; i++) {
 		struct task *t = task_find(h.ids[i]);
-		if (t == NULL || t->queued)
-			continue;
-		if (retried_as != 0) {
-			/* Its dependency is being retried: wait for the retry instead. */
-			t->after = retried_as;
-			continue;
-		}
-		task_admit(t);
+		if (t != NULL && !t->queued)
+			task_admit(t);
 	}
 	free(h.ids);
 }
 
-/* DESIGN §11: what a retry may follow; a user's cancel and a timeout never are. */
-static int retriable(enum task_state state, const char *reason)
+/*
+ * The held tasks that waited for task e->id: admitted in id order, or,
+ * when it is being retried, waiting for the retry instead.
+ */
+static void admit_dependents(const struct ended *e)
 {
-	if (reason == NULL)
-		return 0;
-	if (state == TASK_FAILED)
-		return strcmp(reason, "exception") == 0;
-	/* A SIGTERM interrupts a task as a SIGKILL does: both are retried (§7 rule 11). */
-	return state == TASK_CANCELED && (strcmp(reason, "worker-missing") == 0 ||
-	    strcmp(reason, "daemon-restarted") == 0 || strcmp(reason, "daemon-stopped") == 0);
+	int64_t retry_id = e->retry ? e->retry->id : 0;
+
+	if (e->ndependents > 1)
+		qsort(e->dependents, e->ndependents, sizeof *e->dependents, cmp_id);
+	for (size_t i = 0; i < e->ndependents; i++) {
+		struct task *t = task_find(e->dependents[i]);
+
+		if (t == NULL || t->queued || t->held_on != e->id)
+			continue;
+		t->held_on = 0;
+		if (retry_id != 0)
+			t->after = retry_id;
+		task_admit(t);
+	}
 }
 
 /* A new attempt of t, ready to be stored; NULL when out of memory. */
@@ -427,6 +595,7 @@ static struct task *task_retry_of(const struct task *t)
 		return NULL;
 	}
 	r->type = strdup(t->type);
+	r->tt = t->tt;
 	r->name = strdup(t->name);
 	r->args = cJSON_Duplicate(t->args, 1);
 	for (size_t i = 0; i < t->nres; i++) {
@@ -458,12 +627,17 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 	cJSON *error = NULL;
 	int64_t id;
 
+	if (!task_state_final(state) || !task_state_move_legal(t->state, state)) {
+		log_error("task %lld: illegal end from %s as %s", (long long)t->id,
+		    task_state_name(t->state), task_state_name(state));
+		abort();
+	}
 	if (reason != NULL) {
 		error = cJSON_CreateObject();
 		cJSON_AddStringToObject(error, "reason", reason);
 		cJSON_AddStringToObject(error, "message", message ? message : reason);
 	}
-	if (t->retries > 0 && retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
+	if (t->retries > 0 && task_retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
 		log_error("task %lld: out of memory retrying it", (long long)t->id);
 	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
 	    time_now_ms(), result, error) < 0)
@@ -497,22 +671,24 @@ static void task_adopt(struct task *t)
 	task_admit(t);
 }
 
-static void ended_push(int64_t id, struct task *retry)
+/* Takes retry and t's dependents over; t is about to be freed. */
+static void ended_push(struct task *t, struct task *retry)
 {
 	if (nended == ended_cap) {
 		size_t cap = ended_cap ? ended_cap * 2 : 16;
 		struct ended *grown = realloc(ended, cap * sizeof *grown);
 		if (grown == NULL) {
 			/* Its dependents and waiters are found again at the next start. */
-			log_error("task %lld: out of memory noting its end", (long long)id);
+			log_error("task %lld: out of memory noting its end", (long long)t->id);
 			task_free(retry);
 			return;
 		}
 		ended = grown;
 		ended_cap = cap;
 	}
-	ended[nended].id = id;
-	ended[nended].retry = retry;
+	ended[nended] = (struct ended){ t->id, retry, t->dependents, t->ndependents };
+	t->dependents = NULL;
+	t->ndependents = t->dependents_cap = 0;
 	nended++;
 }
 
@@ -521,14 +697,14 @@ void tasks_settle(void)
 {
 	for (size_t i = 0; i < nended; i++) {
 		struct ended e = ended[i];
-		int64_t retry_id = e.retry ? e.retry->id : 0;
 
 		if (e.retry != NULL) {
 			log_info("task %lld: retrying as task %lld", (long long)e.id,
-			    (long long)retry_id);
+			    (long long)e.retry->id);
 			task_adopt(e.retry);
 		}
-		admit_held(e.id, retry_id);
+		admit_dependents(&e);
+		free(e.dependents);
 		waiters_check(e.id);
 	}
 	nended = 0;
@@ -536,8 +712,9 @@ void tasks_settle(void)
 
 void tasks_tick(void)
 {
+	fenced_check();
 	tasks_settle();
-	admit_held(0, 0);
+	admit_due();
 	tasks_settle();
 	tasks_dispatch();
 }
@@ -560,17 +737,35 @@ int tasks_recover(void)
 
 		if (t == NULL)
 			continue;
+		/*
+		 * A hand-started worker outlives a crashed depotd, and the command
+		 * it ran may still run: ended before any reservation is given again,
+		 * or its reservations held again until it is (DESIGN §7 rule 7).
+		 */
+		if (store_load_task_processes(D->store, t) < 0)
+			log_warn("task %lld: reading its processes: %s", (long long)t->id,
+			    store_errmsg(D->store));
+		fence_task(t);
+		if (t->fence_pending && (task_enqueue_locks(t) < 0 ||
+		    lockmgr_grant(D->locks, t->id) < 0 || fence_hold(t) < 0)) {
+			log_error("task %lld: cannot hold its reservations while its processes "
+			    "survive", (long long)t->id);
+			lockmgr_release(D->locks, t->id);
+			t->fence_pending = 0;
+		}
 		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
 			retry = task_record_end(t, t->cancel_final, NULL, t->cancel_reason,
 			    t->cancel_message);
 		else
-			retry = task_record_end(t, TASK_CANCELED, NULL, "daemon-restarted",
+			retry = task_record_end(t, TASK_CANCELED, NULL,
+			    task_reason_name(REASON_DAEMON_RESTARTED),
 			    "depotd restarted while the task ran");
 		if (retry != NULL)
 			log_info("task %lld: retrying as task %lld", (long long)t->id,
 			    (long long)retry->id);
 		task_free(retry);
-		task_free(t);
+		if (!t->fence_pending)
+			task_free(t);
 	}
 	free(ids);
 	return (int)n;
@@ -612,7 +807,7 @@ void task_restore_waiting(struct task *t)
 
 void tasks_admit_restored(void)
 {
-	admit_held(0, 0);
+	admit_all();
 	tasks_settle();
 }
 
@@ -630,14 +825,55 @@ static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 	task_log_path(t->id, path, sizeof path);
 	cJSON_AddStringToObject(o, "log_path", path);
 	cJSON_AddNumberToObject(o, "log_max", (double)D->cfg.log_max);
-	if (strcmp(t->type, "exec") == 0)
-		cJSON_AddNumberToObject(o, "umask", D->task_umask);
-	if (repos_prepare_assignment(t, o, err, errlen) < 0 ||
-	    snapshot_prepare_assignment(t, o, err, errlen) < 0) {
+	if (tasktype_prepare(t, o, err, errlen) < 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
 	return o;
+}
+
+void task_requeue(struct task *t)
+{
+	if (nrequeued == requeued_cap) {
+		size_t cap = requeued_cap ? requeued_cap * 2 : 8;
+		int64_t *grown = realloc(requeued, cap * sizeof *grown);
+
+		if (grown == NULL) {
+			task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
+			    "out of memory putting back a task no worker acknowledged");
+			return;
+		}
+		requeued = grown;
+		requeued_cap = cap;
+	}
+	task_move(t, TASK_WAITING);
+	t->worker[0] = '\0';
+	t->started_at = 0;
+	t->pgid = 0;
+	t->pgid_start = 0;
+	t->worker_pid = 0;
+	t->worker_start = 0;
+	t->requeued = 1;
+	requeued[nrequeued++] = t->id;
+	if (store_update_task(D->store, t) < 0)
+		log_warn("task %lld: recording it waiting again: %s", (long long)t->id,
+		    store_errmsg(D->store));
+	tasks_publish(t, "state");
+}
+
+/* The oldest requeued task still waiting; entries of tasks ended since are dropped. */
+static struct task *next_requeued(void)
+{
+	while (nrequeued > 0) {
+		struct task *t = task_find(requeued[0]);
+
+		memmove(requeued, requeued + 1, --nrequeued * sizeof *requeued);
+		if (t != NULL && t->requeued && t->state == TASK_WAITING) {
+			t->requeued = 0;
+			return t;
+		}
+	}
+	return NULL;
 }
 
 static struct worker *idle_worker(void)
@@ -651,32 +887,38 @@ static struct worker *idle_worker(void)
 	return best;
 }
 
-static int task_start(struct task *t, struct worker *w, char *err, size_t errlen)
+/* regrant: t kept its reservations from a lost assignment, already announced. */
+static int task_start(struct task *t, struct worker *w, int regrant, char *err, size_t errlen)
 {
 	int64_t now_mono = time_mono_ms();
 	cJSON *assignment;
 
-	t->state = TASK_RUNNING;
+	task_move(t, TASK_RUNNING);
 	snprintf(t->worker, sizeof t->worker, "%s", w->name);
 	t->started_at = time_now_ms();
 	t->started_mono = t->progress_mono = now_mono;
-	/* Running state and reservations in one transaction (DESIGN §6). */
+	t->worker_pid = w->pid;
+	if (fence_proc_start(w->pid, &t->worker_start) < 0)
+		t->worker_start = 0;
+	/* Running state, reservations and whose processes it may be in one transaction (DESIGN §6). */
 	if (store_begin(D->store) < 0 || store_update_task(D->store, t) < 0 ||
-	    store_set_reservations(D->store, t) < 0 || store_commit(D->store) < 0) {
+	    store_set_reservations(D->store, t) < 0 ||
+	    store_task_processes(D->store, t->id, t) < 0 || store_commit(D->store) < 0) {
 		log_error("task %lld: recording its start: %s", (long long)t->id,
 		    store_errmsg(D->store));
 		store_rollback(D->store);
-		t->state = TASK_WAITING;
+		task_move(t, TASK_WAITING);
 		t->worker[0] = '\0';
 		t->started_at = 0;
 		return -1;
 	}
 	if ((assignment = task_assignment(t, err, errlen)) == NULL)
 		return -1;
-	w->task = t->id;
+	worker_assign(w, t);
 	server_reply_ok(w->poll, assignment);
 	w->poll = NULL;
-	publish_lock(t, "grant");
+	if (!regrant)
+		publish_lock(t, "grant");
 	tasks_publish(t, "state");
 	log_debug("task %lld started on %s", (long long)t->id, w->name);
 	return 0;
@@ -689,17 +931,23 @@ void tasks_dispatch(void)
 
 	if (D->stopping)
 		return;
-	while ((w = idle_worker()) != NULL && (id = lockmgr_next_ready(D->locks)) != 0) {
-		struct task *t = task_find(id);
+	while ((w = idle_worker()) != NULL) {
 		char err[1024] = "the database refused to record the task's start";
+		struct task *t = next_requeued();
+		int regrant = t != NULL;
 
-		if (t == NULL || lockmgr_grant(D->locks, id) < 0) {
-			log_error("lock manager offered task %lld it cannot grant", (long long)id);
-			lockmgr_release(D->locks, id);
-			continue;
+		if (t == NULL) {
+			if ((id = lockmgr_next_ready(D->locks)) == 0)
+				break;
+			if ((t = task_find(id)) == NULL || lockmgr_grant(D->locks, id) < 0) {
+				log_error("lock manager offered task %lld it cannot grant",
+				    (long long)id);
+				lockmgr_release(D->locks, id);
+				continue;
+			}
 		}
-		if (task_start(t, w, err, sizeof err) < 0)
-			task_finish(t, TASK_FAILED, NULL, "exception", err);
+		if (task_start(t, w, regrant, err, sizeof err) < 0)
+			task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), err);
 	}
 }
 
@@ -716,19 +964,23 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	if (!t->queued)
 		held_count--;
 	held = lockmgr_is_held(D->locks, id);
-	lockmgr_release(D->locks, id);
-	if (held == 1)
-		publish_lock(t, "release");
+	if (t->fence_pending && held == 1 && fence_hold(t) == 0)
+		held = -1;	/* released when its processes are gone */
+	else {
+		lockmgr_release(D->locks, id);
+		if (held == 1)
+			publish_lock(t, "release");
+	}
 	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
 		w->task = 0;
-	repos_task_ended(t);
-	snapshot_task_ended(t, state == TASK_COMPLETED);
+	tasktype_ended(t, state == TASK_COMPLETED);
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);
-	task_free(t);
+	ended_push(t, retry);
+	if (held != -1)
+		task_free(t);
 	publish_final(id);
-	ended_push(id, retry);
 }
 
 void task_cancel(struct task *t, const char *reason, const char *message,
@@ -739,7 +991,7 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 		task_finish(t, final, NULL, reason, message);
 		return;
 	case TASK_RUNNING:
-		t->state = TASK_CANCELING;
+		task_move(t, TASK_CANCELING);
 		free(t->cancel_reason);
 		free(t->cancel_message);
 		t->cancel_reason = strdup(reason);

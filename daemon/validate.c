@@ -276,13 +276,13 @@ static int refuse_argv(const cJSON *args, const char *type, char *err, size_t er
  * sync and publish reserve their repository, orphans the whole depot
  * (DESIGN §5): the submitter names no resources and no command.
  */
-static struct task *validate_repo_task(const cJSON *args, const char *type,
+struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
 {
-	const char *repo = NULL;
+	const char *repo = NULL, *type = task_type_name(tt->id);
 	struct common_args c = { 0 };
 	int64_t version = 0;
-	int is_orphans = strcmp(type, "orphans") == 0;
+	int is_orphans = tt->id == TASKTYPE_ORPHANS;
 	char buf[NAME_MAX_BYTES + 1], res[DEPOT_RESOURCE_MAX + 1];
 	struct task *t;
 
@@ -297,7 +297,7 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 			return NULL;
 		}
 	}
-	if (strcmp(type, "publish") == 0 &&
+	if (tt->id == TASKTYPE_PUBLISH &&
 	    validate_int(args, "version", 0, 1, INT64_C(9000000000000000), &version,
 	    err, errlen) < 0)
 		return NULL;
@@ -315,11 +315,11 @@ static struct task *validate_repo_task(const cJSON *args, const char *type,
 }
 
 /* backup and restore take `depot` exclusive: they run alone (DESIGN §9). */
-static struct task *validate_snapshot_task(const cJSON *args, const char *type,
+struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
 {
-	int is_restore = strcmp(type, "restore") == 0;
-	const char *path = NULL;
+	int is_restore = tt->id == TASKTYPE_RESTORE;
+	const char *path = NULL, *type = task_type_name(tt->id);
 	const cJSON *force = cJSON_GetObjectItemCaseSensitive(args, "force");
 	struct common_args c = { 0 };
 	char buf[NAME_MAX_BYTES + 1];
@@ -354,11 +354,10 @@ static struct task *validate_snapshot_task(const cJSON *args, const char *type,
 
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 {
-	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv"), *a;
 	const char *type = NULL;
-	struct common_args c = { 0 };
+	const struct task_type *tt;
+	char names[128];
 	struct task *t;
-	size_t count;
 
 	if (!cJSON_IsObject(args)) {
 		snprintf(err, errlen, "'args' must be an object");
@@ -366,16 +365,25 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 	}
 	if (validate_string(args, "type", 1, 32, &type, err, errlen) < 0)
 		return NULL;
-	if (strcmp(type, "sync") == 0 || strcmp(type, "publish") == 0 ||
-	    strcmp(type, "orphans") == 0)
-		return validate_repo_task(args, type, err, errlen);
-	if (strcmp(type, "backup") == 0 || strcmp(type, "restore") == 0)
-		return validate_snapshot_task(args, type, err, errlen);
-	if (strcmp(type, "exec") != 0) {
-		snprintf(err, errlen, "unknown task type '%s' (this daemon runs: exec, "
-		    "sync, publish, orphans, backup, restore)", type);
+	if ((tt = tasktype_find(type)) == NULL) {
+		task_types_join(names, sizeof names);
+		snprintf(err, errlen, "unknown task type '%s' (this daemon runs: %s)", type, names);
 		return NULL;
 	}
+	if ((t = tt->validate(tt, args, err, errlen)) != NULL)
+		t->tt = tt;
+	return t;
+}
+
+/* exec runs argv and reserves what the submitter names (DESIGN §5). */
+struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
+    char *err, size_t errlen)
+{
+	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(args, "argv"), *a;
+	struct common_args c = { 0 };
+	struct task *t;
+	size_t count;
+
 	if (!cJSON_IsArray(argv) || (count = (size_t)cJSON_GetArraySize(argv)) == 0 ||
 	    count > ARGV_MAX) {
 		snprintf(err, errlen, "'argv' must be an array of 1 to %d strings", ARGV_MAX);
@@ -399,7 +407,7 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 		return NULL;
 	}
 	apply_common(t, &c);
-	t->type = strdup(type);
+	t->type = strdup(task_type_name(tt->id));
 	t->name = c.name ? strdup(c.name) : default_name(argv);
 	t->args = cJSON_CreateObject();
 	cJSON_AddItemToObject(t->args, "argv", cJSON_Duplicate(argv, 1));
@@ -453,10 +461,13 @@ static int check_task_list(const cJSON *args, struct request *rq, char *err, siz
 	    validate_int(args, "cursor", 0, 1, INT64_C(9000000000000000), &rq->cursor,
 	    err, errlen) < 0)
 		return -1;
-	if (rq->state != NULL && strcmp(rq->state, "active") != 0 &&
+	if (rq->state != NULL && strcmp(rq->state, TASK_FILTER_ACTIVE) != 0 &&
 	    task_state_parse(rq->state, &s) < 0) {
-		snprintf(err, errlen, "unknown state '%s' (waiting, running, canceling, "
-		    "completed, failed, canceled or active)", rq->state);
+		char states[256];
+
+		task_states_join(states, sizeof states, -1, "", ", ");
+		snprintf(err, errlen, "unknown state '%s' (%s or %s)", rq->state, states,
+		    TASK_FILTER_ACTIVE);
 		return -1;
 	}
 	return 0;
@@ -562,12 +573,6 @@ static int check_schedule_set(const cJSON *args, struct request *rq, char *err, 
 	return 0;
 }
 
-static const char *const command_names[CMD_COUNT] = {
-#define X(ident, wire, access, summary) [CMD_##ident] = wire,
-#include "commands.def"
-#undef X
-};
-
 static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_submit] = check_task_submit,
 	[CMD_task_list] = check_task_list,
@@ -599,10 +604,7 @@ int validate_request(const cJSON *req, struct request *rq, char *err, size_t err
 		snprintf(err, errlen, "'args' must be an object");
 		return -1;
 	}
-	for (int i = 0; i < CMD_COUNT; i++)
-		if (strcmp(command_names[i], cmd) == 0)
-			rq->cmd = (enum command)i;
-	if (rq->cmd == CMD_COUNT) {
+	if (command_parse(cmd, &rq->cmd) < 0) {
 		snprintf(err, errlen, "unknown command '%.64s'", cmd);
 		return -1;
 	}

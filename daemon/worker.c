@@ -56,18 +56,18 @@ static const char *error_code(const cJSON *reply)
  * the daemon refuses a request that is not UTF-8, and a refused done
  * would leave the task running for ever, so such text goes as U+FFFD.
  */
-static enum client_status send_request(struct depot_client *c, const char *cmd,
+static enum client_status send_request(struct depot_client *c, enum worker_cmd cmd,
     cJSON *args, int timeout_ms, cJSON **reply, char *err, size_t errlen)
 {
 	json_repair_utf8(args);
-	return client_call(c, cmd, args, timeout_ms, reply, err, errlen);
+	return client_call(c, worker_cmd_name(cmd), args, timeout_ms, reply, err, errlen);
 }
 
 /*
  * One request; retried while the daemon is unreachable. Returns the reply
  * (ok or error) and never NULL unless stopping.
  */
-static cJSON *call(struct depot_client *c, const char *cmd, cJSON *args, int timeout_ms)
+static cJSON *call(struct depot_client *c, enum worker_cmd cmd, cJSON *args, int timeout_ms)
 {
 	char err[512];
 	int warned = 0;
@@ -81,7 +81,7 @@ static cJSON *call(struct depot_client *c, const char *cmd, cJSON *args, int tim
 			return reply;
 		}
 		if (!warned++)
-			log_warn("%s: %s; retrying", cmd, err);
+			log_warn("%s: %s; retrying", worker_cmd_name(cmd), err);
 		if (atomic_load(&ws.stop)) {
 			cJSON_Delete(args);
 			return NULL;
@@ -101,7 +101,7 @@ static void hello(struct depot_client *c)
 		cJSON_AddStringToObject(args, "name", ws.name);
 		cJSON_AddNumberToObject(args, "pid", getpid());
 		cJSON_AddBoolToObject(args, "supervised", worker_supervised);
-		if ((reply = call(c, "hello", args, 5000)) == NULL)
+		if ((reply = call(c, WCMD_HELLO, args, 5000)) == NULL)
 			return;
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 			hb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
@@ -184,7 +184,7 @@ static void *heartbeat_thread(void *arg)
 			return NULL;
 		}
 		reply = NULL;
-		if (send_request(c, "heartbeat", args, (int)(interval * 2 + 1000), &reply,
+		if (send_request(c, WCMD_HEARTBEAT, args, (int)(interval * 2 + 1000), &reply,
 		    err, sizeof err) != CLIENT_OK) {
 			cJSON_Delete(reply);
 			continue;
@@ -202,29 +202,65 @@ static void *heartbeat_thread(void *arg)
 	}
 }
 
-static void report_done(struct depot_client *c, int64_t task, const char *state,
+cJSON *worker_error(enum task_reason reason, const char *message)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "reason", task_reason_name(reason));
+	cJSON_AddStringToObject(e, "message", message);
+	return e;
+}
+
+static void report_done(struct depot_client *c, int64_t task, enum task_state state,
     cJSON *result, cJSON *error)
 {
 	cJSON *args = cJSON_CreateObject(), *reply;
 
 	cJSON_AddStringToObject(args, "name", ws.name);
 	cJSON_AddNumberToObject(args, "task", (double)task);
-	cJSON_AddStringToObject(args, "state", state);
+	cJSON_AddStringToObject(args, "state", task_state_name(state));
 	cJSON_AddItemToObject(args, "result", result ? result : cJSON_CreateNull());
 	cJSON_AddItemToObject(args, "error", error ? error : cJSON_CreateNull());
 	pthread_mutex_lock(&ws.mu);
 	add_progress_locked(args);
 	pthread_mutex_unlock(&ws.mu);
-	reply = call(c, "done", args, 10000);
+	reply = call(c, WCMD_DONE, args, 10000);
 	cJSON_Delete(reply);
+}
+
+/*
+ * The assignment is a lease (daemon/workerproto.c): nothing of the task
+ * starts before depotd answers this ack with "run". A "no" means the lease
+ * ran out first and the task went back to its queues, maybe to another
+ * worker, or it was canceled before it started. Returns 1 to run it.
+ */
+static int acknowledge(struct depot_client *c, int64_t id)
+{
+	cJSON *args = cJSON_CreateObject(), *reply;
+	int run;
+
+	cJSON_AddStringToObject(args, "name", ws.name);
+	cJSON_AddNumberToObject(args, "task", (double)id);
+	if ((reply = call(c, WCMD_ACK, args, 10000)) == NULL)
+		return 0;
+	run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok")) &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(reply, "result"), "run"));
+	if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0)
+		atomic_store(&ws.need_hello, 1);
+	cJSON_Delete(reply);
+	if (!run)
+		log_info("task %lld: not ours any more; not started", (long long)id);
+	return run;
 }
 
 static void run_task(struct depot_client *c, const cJSON *task)
 {
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
-	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "type"));
+	const struct task_type *tt =
+	    tasktype_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "type")));
 	cJSON *result = NULL, *error = NULL;
-	const char *state = "failed";
+	enum task_state state = TASK_FAILED;
 
 	pthread_mutex_lock(&ws.mu);
 	ws.task = id;
@@ -235,31 +271,24 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	ws.progress_message[0] = '\0';
 	atomic_store(&ws.cancel, 0);
 	pthread_mutex_unlock(&ws.mu);
+	if (!acknowledge(c, id)) {
+		pthread_mutex_lock(&ws.mu);
+		ws.task = 0;
+		pthread_mutex_unlock(&ws.mu);
+		return;
+	}
 	log_info("task %lld: running", (long long)id);
 	/* A restore may have swapped another data directory in since the last task. */
 	if (fs_root_refresh(&worker_data) < 0)
 		log_warn("opening %s: %m", worker_dir);
-	if (type != NULL && strcmp(type, "exec") == 0)
-		exec_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "sync") == 0)
-		sync_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "publish") == 0)
-		publish_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "orphans") == 0)
-		orphans_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "backup") == 0)
-		backup_run(&ws, task, &result, &error, &state);
-	else if (type != NULL && strcmp(type, "restore") == 0)
-		restore_run(&ws, task, &result, &error, &state);
-	else {
-		error = cJSON_CreateObject();
-		cJSON_AddStringToObject(error, "reason", "exception");
-		cJSON_AddStringToObject(error, "message", "this worker cannot run that task type");
-	}
+	if (tt != NULL && tt->run != NULL)
+		tt->run(&ws, task, &result, &error, &state);
+	else
+		error = worker_error(REASON_EXCEPTION, "this worker cannot run that task type");
 	pthread_mutex_lock(&ws.mu);
 	ws.task = 0;
 	pthread_mutex_unlock(&ws.mu);
-	log_info("task %lld: %s", (long long)id, state);
+	log_info("task %lld: %s", (long long)id, task_state_name(state));
 	report_done(c, id, state, result, error);
 }
 
@@ -319,7 +348,7 @@ int worker_main(const char *dir, const char *name, int parent)
 			hello(main_c);
 		args = cJSON_CreateObject();
 		cJSON_AddStringToObject(args, "name", ws.name);
-		if ((reply = call(main_c, "next", args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
+		if ((reply = call(main_c, WCMD_NEXT, args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
 			break;
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 			if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0)

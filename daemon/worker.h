@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "fsutil.h"
+#include "vocab.h"
 
 struct worker_shared {
 	pthread_mutex_t mu;
@@ -36,9 +37,15 @@ extern struct fs_root worker_data;
 /* Set by exec.c, read by the SIGTERM handler to take the task's processes down with us. */
 extern volatile sig_atomic_t worker_task_pgid;
 
-/* exec.c: runs an exec task to its end; fills state ("completed", "failed", "canceled"). */
+/*
+ * worker.c: a task's error as done reports it, {"reason": …, "message": …},
+ * for the *_run functions below.
+ */
+cJSON *worker_error(enum task_reason reason, const char *message);
+
+/* exec.c: runs an exec task to its end; fills state (a final one). */
 void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state);
+    cJSON **error, enum task_state *state);
 
 /*
  * sync.c: runs a sync task: fetches the feed's PULP_MANIFEST, downloads
@@ -46,18 +53,18 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
  * version's file list to the task's list_path for the daemon.
  */
 void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state);
+    cJSON **error, enum task_state *state);
 
 /* publish.c, orphans.c: the other repository task types. */
 void publish_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state);
+    cJSON **error, enum task_state *state);
 void orphans_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state);
+    cJSON **error, enum task_state *state);
 
 /* backup.c: backup and restore tasks' archive work. */
 void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state);
+    cJSON **error, enum task_state *state);
 void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
-    cJSON **error, const char **state);
+    cJSON **error, enum task_state *state);
 
 #endif

@@ -1,4 +1,4 @@
-/* workerproto.c: the worker socket — hello, next (long poll), heartbeat, done — and the daemon's view of workers. */
+/* workerproto.c: the worker socket — hello, next (long poll), ack, heartbeat, done — and the daemon's view of workers. */
 #include "depotd.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -56,6 +56,45 @@ static void worker_end_poll(struct worker *w)
 }
 
 /*
+ * An assignment is a lease: the worker acknowledges it before it starts
+ * anything (worker.c), within this long, or it goes back to its queues.
+ * Long enough for a loaded worker to answer, short against a stalled one.
+ */
+static int64_t lease_ms(void)
+{
+	return D->cfg.heartbeat_interval_ms * 2 + 1000;
+}
+
+void worker_assign(struct worker *w, const struct task *t)
+{
+	w->task = t->id;
+	w->lease_deadline_mono = time_mono_ms() + lease_ms();
+}
+
+/*
+ * w's assignment, not acknowledged, is lost (the worker gave up the request
+ * that carried it, exited, restarted or went silent): it never started, so
+ * nothing of it is fenced or canceled. It waits again, first in line; one
+ * the user canceled meanwhile simply ends as the cancel said. Returns 1
+ * when w had such an assignment.
+ */
+static int assignment_lost(struct worker *w, const char *why)
+{
+	struct task *t = w->task != 0 && w->acked != w->task ? task_find(w->task) : NULL;
+
+	if (t == NULL)
+		return 0;
+	w->task = 0;
+	log_warn("task %lld: worker %s never acknowledged it (%s); it did not start and "
+	    "goes back to its queues", (long long)t->id, w->name, why);
+	if (t->state == TASK_CANCELING)
+		task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+	else
+		task_requeue(t);
+	return 1;
+}
+
+/*
  * DESIGN §7 rules 1–3. The task's processes are killed before its
  * reservations go, so a stopped or dead worker's command can never run on
  * beside the next holder (rule 7).
@@ -63,11 +102,12 @@ static void worker_end_poll(struct worker *w)
 void worker_lost(struct worker *w, enum worker_state state, const char *reason,
     const char *message)
 {
-	struct task *t = w->task ? task_find(w->task) : NULL;
+	struct task *t;
 
 	w->state = state;
 	worker_end_poll(w);
-	if (t != NULL) {
+	assignment_lost(w, message);
+	if ((t = w->task ? task_find(w->task) : NULL) != NULL) {
 		fence_task(t);
 		task_finish(t, TASK_CANCELED, NULL, reason, message);
 	}
@@ -83,15 +123,10 @@ static void cancel_named(struct task *t, void *ctx)
 	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) &&
 	    strcmp(t->worker, name) == 0) {
 		fence_task(t);
-		task_finish(t, TASK_CANCELED, NULL, "worker-restarted",
+		task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_WORKER_RESTARTED),
 		    "the worker restarted while the task ran");
 	}
 }
-
-static const char *const worker_cmd_names[WCMD_COUNT] = {
-	[WCMD_HELLO] = "hello", [WCMD_NEXT] = "next", [WCMD_HEARTBEAT] = "heartbeat",
-	[WCMD_DONE] = "done",
-};
 
 /* The counts become int64_t: a number past that range would be undefined to convert. */
 static int check_progress(const cJSON *progress, char *err, size_t errlen)
@@ -124,7 +159,10 @@ static int check_done(const cJSON *args, struct worker_msg *m, char *err, size_t
 	    validate_string(args, "state", 1, 16, &state, err, errlen) < 0)
 		return -1;
 	if (task_state_parse(state, &m->state) < 0 || !task_state_final(m->state)) {
-		snprintf(err, errlen, "'state' must be completed, failed or canceled");
+		char finals[128];
+
+		task_states_join(finals, sizeof finals, 1, "", " or ");
+		snprintf(err, errlen, "'state' must be %s", finals);
 		return -1;
 	}
 	m->result = cJSON_IsObject(result) ? result : NULL;
@@ -144,10 +182,7 @@ int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t 
 		snprintf(err, errlen, "expected {\"cmd\": …, \"args\": {…}}");
 		return -1;
 	}
-	for (int i = 0; i < WCMD_COUNT; i++)
-		if (strcmp(worker_cmd_names[i], cmd) == 0)
-			m->cmd = (enum worker_cmd)i;
-	if (m->cmd == WCMD_COUNT) {
+	if (worker_cmd_parse(cmd, &m->cmd) < 0) {
 		snprintf(err, errlen, "unknown worker command '%.64s'", cmd);
 		return -1;
 	}
@@ -173,6 +208,9 @@ int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t 
 		    validate_int(args, "pgid", 0, 2, INT32_MAX, &m->pgid, err, errlen) < 0)
 			return -1;
 		return 0;
+	case WCMD_ACK:
+		return validate_int(args, "task", 1, 1, INT64_C(9000000000000000), &m->task,
+		    err, errlen) < 0 ? -1 : 0;
 	case WCMD_DONE:
 		return check_done(args, m, err, errlen);
 	default:
@@ -215,6 +253,8 @@ static void on_hello(struct conn *conn, const struct worker_msg *m)
 		    "that sends hello (%d)", (int)m->peer_pid);
 		return;
 	}
+	if ((w = worker_find(name)) != NULL)
+		assignment_lost(w, "the worker restarted");
 	tasks_foreach(cancel_named, (void *)name);
 	if ((w = worker_find(name)) == NULL) {
 		if ((w = calloc(1, sizeof *w)) == NULL) {
@@ -253,6 +293,22 @@ static void poll_gone(struct conn *conn, void *arg)
 		w->poll = NULL;
 }
 
+/*
+ * w asks for work without having said how its acknowledged task ended (a
+ * done it sent was refused): whatever it started of it is stopped.
+ */
+static void abandoned(struct worker *w)
+{
+	struct task *t = task_find(w->task);
+
+	w->task = 0;
+	if (t == NULL)
+		return;
+	fence_task(t);
+	task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION),
+	    "the worker asked for new work without reporting how the task ended");
+}
+
 static void on_next(struct conn *conn, const struct worker_msg *m)
 {
 	struct worker *w = known_worker(conn, m->name);
@@ -271,6 +327,9 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 		worker_publish(w);
 	}
 	worker_end_poll(w);
+	/* Asking for work again, the worker says it runs nothing. */
+	if (!assignment_lost(w, "it asked for work again") && w->task != 0)
+		abandoned(w);
 	if (server_park(conn, poll_gone, w, err, sizeof err) < 0) {
 		server_reply_err(conn, ERR_UNAVAILABLE, "%s", err);
 		return;
@@ -279,6 +338,37 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 	w->next_pipe = server_conn_pipe(conn);
 	w->poll_deadline_mono = time_mono_ms() + DEPOT_NEXT_POLL_MS;
 	tasks_dispatch();
+}
+
+/*
+ * The worker has the assignment and starts it only on this answer's "run":
+ * false when the lease ran out first (the task went back to its queues, or
+ * to another worker) or the task was canceled before it started.
+ */
+static void on_ack(struct conn *conn, const struct worker_msg *m)
+{
+	struct worker *w = known_worker(conn, m->name);
+	struct task *t;
+	int run = 0;
+	cJSON *r;
+
+	if (w == NULL)
+		return;
+	heard_from(w);
+	t = task_find(m->task);
+	if (t != NULL && w->task == m->task && strcmp(t->worker, w->name) == 0) {
+		if (t->state == TASK_CANCELING && w->acked != m->task) {
+			w->task = 0;
+			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+		} else {
+			/* Again after a lost answer, the same yes. */
+			w->acked = m->task;
+			run = 1;
+		}
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddBoolToObject(r, "run", run);
+	server_reply_ok(conn, r);
 }
 
 /*
@@ -295,6 +385,9 @@ static void accept_pgid(const struct worker *w, struct task *t, const struct wor
 	if (ok > 0) {
 		t->pgid = (pid_t)m->pgid;
 		t->pgid_start = start;
+		if (store_task_processes(D->store, t->id, t) < 0)
+			log_warn("task %lld: recording its process group: %s", (long long)t->id,
+			    store_errmsg(D->store));
 	} else if (ok < 0)
 		log_warn("task %lld: worker %s (pid %d, heartbeat from pid %d) reported process "
 		    "group %lld, which is not its own: ignored", (long long)t->id, w->name,
@@ -323,8 +416,8 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 		if (t == NULL || w->task != id || strcmp(t->worker, w->name) != 0)
 			cancel = 1;
 		else {
-			w->acked = id;
-			if (m->pgid != 0 && m->pgid != t->pgid)
+			/* Nothing of it runs before the ack: a group named earlier is not its. */
+			if (m->pgid != 0 && m->pgid != t->pgid && w->acked == id)
 				accept_pgid(w, t, m);
 			cancel = t->state == TASK_CANCELING;
 			if (m->progress != NULL)
@@ -334,26 +427,6 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "cancel", cancel);
 	server_reply_ok(conn, r);
-}
-
-/* What a completed sync or publish changes in the daemon's own records. */
-static int record_outcome(struct task *t, cJSON *result, char *err, size_t errlen)
-{
-	if (strcmp(t->type, "sync") == 0) {
-		if (result == NULL) {
-			snprintf(err, errlen, "the worker reported no sync result");
-			return -1;
-		}
-		cJSON_DeleteItemFromObjectCaseSensitive(result, "list");
-		return repos_sync_done(t, result, err, errlen);
-	}
-	if (strcmp(t->type, "restore") == 0)
-		return restore_apply_online(t, result, err, errlen);
-	if (strcmp(t->type, "publish") == 0 && repos_publish_done(t, result) < 0) {
-		snprintf(err, errlen, "recording the publication: %s", store_errmsg(D->store));
-		return -1;
-	}
-	return 0;
 }
 
 static void on_done(struct conn *conn, const struct worker_msg *m)
@@ -385,16 +458,16 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		message = t->cancel_message;
 	} else if (state == TASK_CANCELED) {
 		state = TASK_FAILED;
-		reason = "exception";
+		reason = task_reason_name(REASON_EXCEPTION);
 		message = "the worker stopped the task unasked";
 	} else if (state == TASK_COMPLETED)
 		reason = message = NULL;
 	else if (reason == NULL)
-		reason = "exception";
+		reason = task_reason_name(REASON_EXCEPTION);
 	result_copy = m->result != NULL ? cJSON_Duplicate(m->result, 1) : NULL;
-	if (state == TASK_COMPLETED && record_outcome(t, result_copy, err, sizeof err) < 0) {
+	if (state == TASK_COMPLETED && tasktype_done(t, result_copy, err, sizeof err) < 0) {
 		state = TASK_FAILED;
-		reason = "exception";
+		reason = task_reason_name(REASON_EXCEPTION);
 		message = err;
 	}
 	task_finish(t, state, result_copy, reason, message);
@@ -402,8 +475,8 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 }
 
 static void (*const worker_handlers[WCMD_COUNT])(struct conn *, const struct worker_msg *) = {
-	[WCMD_HELLO] = on_hello, [WCMD_NEXT] = on_next, [WCMD_HEARTBEAT] = on_heartbeat,
-	[WCMD_DONE] = on_done,
+	[WCMD_HELLO] = on_hello, [WCMD_NEXT] = on_next, [WCMD_ACK] = on_ack,
+	[WCMD_HEARTBEAT] = on_heartbeat, [WCMD_DONE] = on_done,
 };
 
 void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
@@ -427,31 +500,20 @@ void workers_expire_polls(void)
 {
 	int64_t now = time_mono_ms();
 
-	for (struct worker *w = D->workers; w; w = w->next)
+	for (struct worker *w = D->workers; w; w = w->next) {
 		if (w->poll != NULL && now >= w->poll_deadline_mono)
 			worker_end_poll(w);
+		if (w->task != 0 && w->acked != w->task && now >= w->lease_deadline_mono)
+			assignment_lost(w, "its lease ran out");
+	}
 }
 
-/*
- * A task assigned on a connection that closed before any heartbeat named
- * it was most likely never received (issue 10 item 2: a worker that exited
- * with the assignment unread). It ends as the monitor would have ended it
- * later, worker-missing, which --retries retries; a worker coming back
- * under the same name first would have made it worker-restarted, never
- * retried. Leases (an acknowledged assignment, requeued when not) are the
- * full answer.
- */
+/* An assignment sent on a connection that closed before the ack cannot be read any more. */
 void workers_pipe_gone(uint32_t pipe_id)
 {
-	for (struct worker *w = D->workers; w; w = w->next) {
-		if (w->task == 0 || w->next_pipe != pipe_id || w->acked == w->task)
-			continue;
-		log_warn("worker %s: its connection closed before it acknowledged task %lld",
-		    w->name, (long long)w->task);
-		/* As the supervisor says of a worker that exited. */
-		worker_lost(w, WORKER_MISSING, D->stopping ? "daemon-stopped" : "worker-missing",
-		    "the worker's connection closed before it acknowledged the task");
-	}
+	for (struct worker *w = D->workers; w; w = w->next)
+		if (w->next_pipe == pipe_id)
+			assignment_lost(w, "its connection closed");
 }
 
 void workers_free_all(void)

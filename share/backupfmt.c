@@ -1,6 +1,7 @@
 /* backupfmt.c: the backup archive format (DESIGN §9) — a tar with MANIFEST.json as its last member — and the one decision, shared by verify and restore, on whether an archive is safe to restore. */
 #include "backupfmt.h"
 #include "config.h"
+#include "dbcheck.h"
 #include "fsutil.h"
 #include "jsonstream.h"
 #include "jsonutil.h"
@@ -14,7 +15,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/random.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1001,40 +1001,11 @@ static int resolve_link(struct reader *r, const struct link *l)
 
 static int check_database(struct reader *r)
 {
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
-	const char *answer;
-	int version = 0, rc = -1;
+	char why[1024];
 
-	if (sqlite3_open_v2(r->dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_step(q) != SQLITE_ROW) {
-		refuse(r, "its depot.db cannot be read as a database: %s",
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		goto out;
-	}
-	version = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	q = NULL;
-	if (version <= 0) {
-		refuse(r, "its depot.db is not a depot database (no schema version)");
-		goto out;
-	}
-	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_step(q) != SQLITE_ROW) {
-		refuse(r, "its depot.db cannot be checked: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	answer = (const char *)sqlite3_column_text(q, 0);
-	if (answer == NULL || strcmp(answer, "ok") != 0) {
-		refuse(r, "its depot.db fails its integrity check: %s", answer ? answer : "no answer");
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return rc;
+	if (dbcheck_file(r->dbpath, why, sizeof why) < 0)
+		return refuse(r, "its depot.db %s", why);
+	return 0;
 }
 
 /* What can only be judged once every member is known. */

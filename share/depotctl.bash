@@ -2,7 +2,8 @@
 #
 # Command words come from `depotctl __commands`, options and which of them
 # take a value from `depotctl COMMAND --help`, both printed from ctl/cmd.c's
-# one table, so this file lists no command and no option. Install as
+# one table, and task states from `depotctl __states` (share/states.def),
+# so this file lists no command, no option and no state. Install as
 # /usr/share/bash-completion/completions/depotctl, or source it.
 
 # The depotctl being completed (./build/depotctl completes with itself).
@@ -203,7 +204,7 @@ _depotctl()
 	# Values of options, by the metavariable the table gives them.
 	if [[ -n ${meta[$prev]} ]]; then
 		case ${meta[$prev]} in
-		S) _depotctl_reply compgen -W 'active waiting running canceling completed failed canceled' -- "$cur" ;;
+		S) _depotctl_reply compgen -W "$("$prog" __states 2>/dev/null)" -- "$cur" ;;
 		T) _depotctl_reply compgen -W 'task worker lock status' -- "$cur" ;;
 		BOOL) _depotctl_reply compgen -W 'true false' -- "$cur" ;;
 		FILE | DIR)

@@ -139,7 +139,7 @@ static int conn_reply(cJSON *reply, cJSON **result, char *err, size_t errlen)
  * opened afresh, so that the next call dials again and fails at once while
  * the daemon stays down, instead of waiting out a timeout each time.
  */
-int conn_call(struct conn *c, const char *cmd, cJSON *args, int timeout_ms,
+int conn_call(struct conn *c, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result, char *err, size_t errlen)
 {
 	cJSON *reply = NULL;
@@ -150,7 +150,7 @@ int conn_call(struct conn *c, const char *cmd, cJSON *args, int timeout_ms,
 		cJSON_Delete(args);
 		return CONN_ERROR;
 	}
-	st = client_call(c->req, cmd, args, timeout_ms, &reply, err, errlen);
+	st = client_call(c->req, command_name(cmd), args, timeout_ms, &reply, err, errlen);
 	if (st == CLIENT_OK)
 		return conn_reply(reply, result, err, errlen);
 	if (st == CLIENT_UNREACHABLE) {

@@ -61,7 +61,7 @@ struct feed_wants {
 /* conn.c */
 int conn_open(struct conn *c, const char *dir, char *err, size_t errlen);
 void conn_close(struct conn *c);
-int conn_call(struct conn *c, const char *cmd, cJSON *args, int timeout_ms,
+int conn_call(struct conn *c, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result, char *err, size_t errlen);
 int conn_recv_event(struct conn *c, char **buf, size_t *len);
 void conn_free_event(char *buf, size_t len);

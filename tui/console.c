@@ -182,9 +182,9 @@ void console_ask_cancel(struct console *con, int64_t id)
 		console_message(con, 1, "task %lld is not known", (long long)id);
 		return;
 	}
-	if (model_state_final(t->state)) {
+	if (task_state_final(t->state)) {
 		console_message(con, 1, "task %lld is already %s: nothing to cancel", (long long)id,
-		    model_state_name(t->state));
+		    task_state_name(t->state));
 		return;
 	}
 	if (!con->m.up) {
@@ -193,7 +193,7 @@ void console_ask_cancel(struct console *con, int64_t id)
 		return;
 	}
 	snprintf(q, sizeof q, "Cancel task %lld (%s, %s%s)?", (long long)t->id, t->name,
-	    model_state_name(t->state), t->stalled ? ", STALLED" : "");
+	    task_state_name(t->state), t->stalled ? ", STALLED" : "");
 	con->prompt.task = id;
 	prompt_open(con, PROMPT_CONFIRM, ACTION_CANCEL_TASK, "Cancel task", q, NULL);
 }
@@ -326,7 +326,7 @@ static void console_cancel(struct console *con, int64_t id)
 
 	ids = cJSON_AddArrayToObject(args, "ids");
 	cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)id));
-	rc = conn_call(&con->conn, "task.cancel", args, CONN_TIMEOUT_MS, &r, err, sizeof err);
+	rc = conn_call(&con->conn, CMD_task_cancel, args, CONN_TIMEOUT_MS, &r, err, sizeof err);
 	switch (rc) {
 	case CONN_OK:
 		cJSON_ArrayForEach(t, r)
@@ -334,12 +334,12 @@ static void console_cancel(struct console *con, int64_t id)
 		cJSON_Delete(r);
 		console_refresh_rows(con);
 		mt = model_task(&con->m, id);
-		if (mt != NULL && mt->state == MODEL_CANCELING)
+		if (mt != NULL && mt->state == TASK_CANCELING)
 			console_message(con, 0, "task %lld canceling: its worker is stopping it",
 			    (long long)id);
 		else
 			console_message(con, 0, "task %lld %s", (long long)id,
-			    mt ? model_state_name(mt->state) : "canceled");
+			    task_state_name(mt ? mt->state : TASK_CANCELED));
 		break;
 	case CONN_REFUSED:
 		console_message(con, 1, "depotd refused to cancel task %lld: %s", (long long)id, err);
@@ -388,14 +388,16 @@ static void console_start_job(struct console *con, enum job_kind kind, const cha
 	switch (kind) {
 	case JOB_BACKUP:
 		/* DESIGN §9: a task, waiting its turn for `depot` exclusive. */
-		cJSON_AddStringToObject(args, "type", "backup");
+		cJSON_AddStringToObject(args, "type", task_type_name(TASKTYPE_BACKUP));
 		cJSON_AddStringToObject(args, "output", path);
-		con->job = conn_job_start(&con->conn, "task.submit", args, SUBMIT_WAIT_MS);
+		con->job = conn_job_start(&con->conn, command_name(CMD_task_submit), args,
+		    SUBMIT_WAIT_MS);
 		break;
 	case JOB_RESTORE:
-		cJSON_AddStringToObject(args, "type", "restore");
+		cJSON_AddStringToObject(args, "type", task_type_name(TASKTYPE_RESTORE));
 		cJSON_AddStringToObject(args, "path", path);
-		con->job = conn_job_start(&con->conn, "task.submit", args, SUBMIT_WAIT_MS);
+		con->job = conn_job_start(&con->conn, command_name(CMD_task_submit), args,
+		    SUBMIT_WAIT_MS);
 		break;
 	default:
 		cJSON_AddStringToObject(args, "path", path);
@@ -479,7 +481,7 @@ static void console_track_op(struct console *con)
 	if (con->op_task <= 0)
 		return;
 	t = model_task(&con->m, con->op_task);
-	if (t == NULL || !model_state_final(t->state))
+	if (t == NULL || !task_state_final(t->state))
 		return;
 	if (con->op_done_until == 0) {
 		con->op_done_until = now + OP_SHOWN_MS;

@@ -65,7 +65,7 @@ struct prompt {
 };
 
 struct theme {
-	attr_t state[MODEL_UNKNOWN + 1];
+	attr_t state[TASK_STATE_COUNT + 1];	/* by task state, MODEL_STATE_UNKNOWN too */
 	attr_t title, colhead, selected, stalled, banner, key, label;
 	attr_t error, info, dim, bar_done, bar_todo, ok;
 };

@@ -41,9 +41,9 @@ void theme_init(struct theme *th, int color)
 	th->ok = A_NORMAL;
 	th->bar_done = A_REVERSE;
 	th->bar_todo = A_NORMAL;
-	th->state[MODEL_RUNNING] = A_BOLD;
-	th->state[MODEL_CANCELING] = A_BOLD;
-	th->state[MODEL_FAILED] = A_BOLD | A_UNDERLINE;
+	th->state[TASK_RUNNING] = A_BOLD;
+	th->state[TASK_CANCELING] = A_BOLD;
+	th->state[TASK_FAILED] = A_BOLD | A_UNDERLINE;
 	if (!color)
 		return;
 	init_pair(PAIR_GREEN, COLOR_GREEN, -1);
@@ -53,12 +53,12 @@ void theme_init(struct theme *th, int color)
 	init_pair(PAIR_CYAN, COLOR_CYAN, -1);
 	init_pair(PAIR_BLUE, COLOR_BLUE, -1);
 	init_pair(PAIR_BANNER, COLOR_WHITE, COLOR_RED);
-	th->state[MODEL_WAITING] = COLOR_PAIR(PAIR_CYAN);
-	th->state[MODEL_RUNNING] = COLOR_PAIR(PAIR_GREEN) | A_BOLD;
-	th->state[MODEL_CANCELING] = COLOR_PAIR(PAIR_YELLOW) | A_BOLD;
-	th->state[MODEL_COMPLETED] = A_NORMAL;
-	th->state[MODEL_FAILED] = COLOR_PAIR(PAIR_RED) | A_BOLD;
-	th->state[MODEL_CANCELED] = COLOR_PAIR(PAIR_MAGENTA);
+	th->state[TASK_WAITING] = COLOR_PAIR(PAIR_CYAN);
+	th->state[TASK_RUNNING] = COLOR_PAIR(PAIR_GREEN) | A_BOLD;
+	th->state[TASK_CANCELING] = COLOR_PAIR(PAIR_YELLOW) | A_BOLD;
+	th->state[TASK_COMPLETED] = A_NORMAL;
+	th->state[TASK_FAILED] = COLOR_PAIR(PAIR_RED) | A_BOLD;
+	th->state[TASK_CANCELED] = COLOR_PAIR(PAIR_MAGENTA);
 	th->stalled = COLOR_PAIR(PAIR_RED) | A_BOLD | A_REVERSE;
 	th->banner = COLOR_PAIR(PAIR_BANNER) | A_BOLD;
 	th->key = COLOR_PAIR(PAIR_CYAN) | A_REVERSE;

@@ -77,17 +77,17 @@ static cJSON *task_list_args(const char *state, int limit)
 int feed_resync(struct feed *f, int64_t now)
 {
 	struct {
-		const char *cmd;
+		enum command cmd;
 		cJSON *args;
 		cJSON *result;
 	} part[] = {
-		{ "status", NULL, NULL },
-		{ "worker.list", NULL, NULL },
-		{ "task.list", task_list_args("active", MODEL_ACTIVE_LIMIT), NULL },
-		{ "task.list", task_list_args(NULL, MODEL_RECENT_LIMIT), NULL },
-		{ "task.list", task_list_args("failed", MODEL_FAILED_LIMIT), NULL },
-		{ "lock.list", NULL, NULL },
-		{ "schedule.list", NULL, NULL },
+		{ CMD_status, NULL, NULL },
+		{ CMD_worker_list, NULL, NULL },
+		{ CMD_task_list, task_list_args(TASK_FILTER_ACTIVE, MODEL_ACTIVE_LIMIT), NULL },
+		{ CMD_task_list, task_list_args(NULL, MODEL_RECENT_LIMIT), NULL },
+		{ CMD_task_list, task_list_args(task_state_name(TASK_FAILED), MODEL_FAILED_LIMIT), NULL },
+		{ CMD_lock_list, NULL, NULL },
+		{ CMD_schedule_list, NULL, NULL },
 	};
 	size_t n = sizeof part / sizeof part[0], i;
 	struct model_snapshot s;
@@ -138,7 +138,7 @@ static void feed_log(struct feed *f, struct model_log *log, int64_t now)
 	cJSON_AddNumberToObject(args, "id", (double)log->task);
 	cJSON_AddNumberToObject(args, "offset", (double)offset);
 	cJSON_AddNumberToObject(args, "max", (double)max);
-	rc = conn_call(f->conn, "task.log", args, CONN_TIMEOUT_MS, &r, err, sizeof err);
+	rc = conn_call(f->conn, CMD_task_log, args, CONN_TIMEOUT_MS, &r, err, sizeof err);
 	f->last_log = now;
 	f->log_more = 0;
 	if (rc == CONN_DOWN) {
@@ -170,7 +170,7 @@ int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 	if (!m->up) {
 		if (now < f->next_try)
 			return 0;
-		rc = conn_call(f->conn, "ping", NULL, CONN_PING_MS, &r, err, sizeof err);
+		rc = conn_call(f->conn, CMD_ping, NULL, CONN_PING_MS, &r, err, sizeof err);
 		cJSON_Delete(r);
 		if (rc == CONN_REFUSED) {
 			feed_refused(f, err, now);
@@ -185,7 +185,7 @@ int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 	if (conn_sub_lost(f->conn)) {
 		/* Is the daemon still there? A fresh dial answers at once when it is not. */
 		conn_reset(f->conn);
-		rc = conn_call(f->conn, "ping", NULL, CONN_PING_MS, &r, err, sizeof err);
+		rc = conn_call(f->conn, CMD_ping, NULL, CONN_PING_MS, &r, err, sizeof err);
 		cJSON_Delete(r);
 		if (rc == CONN_DOWN) {
 			feed_down(f, err, now);
@@ -200,7 +200,7 @@ int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 		return 1;
 	if (now - f->last_workers >= FEED_WORKERS_MS) {
 		f->last_workers = now;
-		rc = conn_call(f->conn, "worker.list", NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
+		rc = conn_call(f->conn, CMD_worker_list, NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
 		if (rc == CONN_DOWN) {
 			feed_down(f, err, now);
 			return 1;
@@ -211,14 +211,14 @@ int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 	}
 	if (w->locks && now - f->last_locks >= FEED_LOCKS_MS) {
 		f->last_locks = now;
-		rc = conn_call(f->conn, "lock.list", NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
+		rc = conn_call(f->conn, CMD_lock_list, NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
 		if (rc == CONN_OK)
 			model_set_locks(m, r);
 		cJSON_Delete(r);
 	}
 	if (w->schedules && now - f->last_scheds >= FEED_SCHEDS_MS) {
 		f->last_scheds = now;
-		rc = conn_call(f->conn, "schedule.list", NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
+		rc = conn_call(f->conn, CMD_schedule_list, NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
 		if (rc == CONN_OK)
 			model_set_schedules(m, r);
 		cJSON_Delete(r);
@@ -228,7 +228,7 @@ int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 
 		f->last_show = now;
 		cJSON_AddNumberToObject(a, "id", (double)w->show);
-		if (conn_call(f->conn, "task.show", a, CONN_TIMEOUT_MS, &r, err, sizeof err) == CONN_OK)
+		if (conn_call(f->conn, CMD_task_show, a, CONN_TIMEOUT_MS, &r, err, sizeof err) == CONN_OK)
 			model_upsert_task(m, r);
 		cJSON_Delete(r);
 	}

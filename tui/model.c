@@ -18,7 +18,7 @@ static char *xstrdup(const char *s);
 static const char *jstr(const cJSON *o, const char *key);
 static int jint(const cJSON *o, const char *key, int64_t *v);
 static int64_t jtime(const cJSON *o, const char *key);
-static int state_rank(enum model_state s);
+static int state_rank(enum task_state s);
 static struct model_task *task_parse(const cJSON *j);
 static void task_free(struct model_task *t);
 static size_t task_find(const struct model *m, int64_t id, int *found);
@@ -55,18 +55,8 @@ static int id_cmp(const void *a, const void *b);
 static size_t count_distinct_waiters(const struct model *m, size_t total);
 static int rows_cmp(const void *a, const void *b);
 
-static const char *const state_names[] = {
-	[MODEL_WAITING] = "waiting",
-	[MODEL_RUNNING] = "running",
-	[MODEL_CANCELING] = "canceling",
-	[MODEL_COMPLETED] = "completed",
-	[MODEL_FAILED] = "failed",
-	[MODEL_CANCELED] = "canceled",
-	[MODEL_UNKNOWN] = "?",
-};
-
 static const char *const filter_names[] = {
-	[MODEL_FILTER_ACTIVE] = "active",
+	[MODEL_FILTER_ACTIVE] = TASK_FILTER_ACTIVE,
 	[MODEL_FILTER_FAILED] = "failed",
 	[MODEL_FILTER_ALL] = "all",
 };
@@ -102,24 +92,11 @@ static int64_t jtime(const cJSON *o, const char *key)
 	return ms;
 }
 
-const char *model_state_name(enum model_state s)
+enum task_state model_state_parse(const char *s)
 {
-	return s <= MODEL_UNKNOWN ? state_names[s] : "?";
-}
+	enum task_state state;
 
-enum model_state model_state_parse(const char *s)
-{
-	if (s == NULL)
-		return MODEL_UNKNOWN;
-	for (int i = 0; i < MODEL_UNKNOWN; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return (enum model_state)i;
-	return MODEL_UNKNOWN;
-}
-
-int model_state_final(enum model_state s)
-{
-	return s == MODEL_COMPLETED || s == MODEL_FAILED || s == MODEL_CANCELED;
+	return task_state_parse(s, &state) == 0 ? state : MODEL_STATE_UNKNOWN;
 }
 
 const char *model_filter_name(enum model_filter f)
@@ -127,35 +104,27 @@ const char *model_filter_name(enum model_filter f)
 	return f < MODEL_FILTER_COUNT ? filter_names[f] : "?";
 }
 
-int model_filter_has(enum model_filter f, enum model_state s)
+int model_filter_has(enum model_filter f, enum task_state s)
 {
 	switch (f) {
 	case MODEL_FILTER_ACTIVE:
-		return s == MODEL_WAITING || s == MODEL_RUNNING || s == MODEL_CANCELING;
+		return s != MODEL_STATE_UNKNOWN && !task_state_final(s);
 	case MODEL_FILTER_FAILED:
-		return s == MODEL_FAILED;
+		return s == TASK_FAILED;
 	default:
 		return 1;
 	}
 }
 
-/* DESIGN §5: states only move forward; a final task never changes. */
-static int state_rank(enum model_state s)
+/*
+ * DESIGN §5: states only move forward, in share/states.def's order, and a
+ * final task never changes: every final state ranks last. Unknown: -1.
+ */
+static int state_rank(enum task_state s)
 {
-	switch (s) {
-	case MODEL_WAITING:
-		return 0;
-	case MODEL_RUNNING:
-		return 1;
-	case MODEL_CANCELING:
-		return 2;
-	case MODEL_COMPLETED:
-	case MODEL_FAILED:
-	case MODEL_CANCELED:
-		return 3;
-	default:
+	if (s == MODEL_STATE_UNKNOWN)
 		return -1;
-	}
+	return task_state_final(s) ? TASK_STATE_COUNT : (int)s;
 }
 
 void model_init(struct model *m)
@@ -321,7 +290,7 @@ static int tasks_reserve(struct model *m, size_t n)
 static int task_upsert(struct model *m, const cJSON *json, int track_locks)
 {
 	struct model_task *t = task_parse(json), *old;
-	enum model_state was = MODEL_UNKNOWN;
+	enum task_state was = MODEL_STATE_UNKNOWN;
 	int found;
 	size_t i;
 
@@ -331,12 +300,12 @@ static int task_upsert(struct model *m, const cJSON *json, int track_locks)
 	if (found) {
 		old = m->tasks[i];
 		was = old->state;
-		if (model_state_final(old->state) || state_rank(t->state) < state_rank(old->state)) {
+		if (task_state_final(old->state) || state_rank(t->state) < state_rank(old->state)) {
 			task_free(t);
 			m->ignored++;
 			return 0;
 		}
-		if (model_state_final(t->state))
+		if (task_state_final(t->state))
 			m->nfinal++;
 		task_free(old);
 		m->tasks[i] = t;
@@ -348,18 +317,18 @@ static int task_upsert(struct model *m, const cJSON *json, int track_locks)
 		memmove(m->tasks + i + 1, m->tasks + i, (m->ntasks - i) * sizeof *m->tasks);
 		m->tasks[i] = t;
 		m->ntasks++;
-		if (model_state_final(t->state))
+		if (task_state_final(t->state))
 			m->nfinal++;
 	}
 	if (track_locks && t->state != was) {
-		if (t->state == MODEL_WAITING)
+		if (t->state == TASK_WAITING)
 			locks_task_waiting(m, t);
-		else if (t->state == MODEL_RUNNING || t->state == MODEL_CANCELING)
+		else if (t->state == TASK_RUNNING || t->state == TASK_CANCELING)
 			locks_task_holding(m, t);
-		else if (model_state_final(t->state))
+		else if (task_state_final(t->state))
 			locks_task_gone(m, t->id);
 	}
-	if (model_state_final(t->state) && m->nfinal > MODEL_KEEP_FINAL)
+	if (task_state_final(t->state) && m->nfinal > MODEL_KEEP_FINAL)
 		tasks_prune(m);
 	m->generation++;
 	return 1;
@@ -378,7 +347,7 @@ static void tasks_prune(struct model *m)
 	for (size_t i = 0; i < m->ntasks; i++) {
 		struct model_task *t = m->tasks[i];
 
-		if (drop > 0 && model_state_final(t->state)) {
+		if (drop > 0 && task_state_final(t->state)) {
 			task_free(t);
 			drop--;
 			m->nfinal--;
@@ -769,6 +738,7 @@ static char *sched_what(const cJSON *tpl)
 	const char *type = jstr(tpl, "type"), *repo = jstr(tpl, "repository");
 	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(tpl, "argv"), *a;
 	char buf[512];
+	enum task_type_id k;
 	size_t l = 0;
 	int64_t v;
 
@@ -781,7 +751,7 @@ static char *sched_what(const cJSON *tpl)
 			snprintf(buf, sizeof buf, "%s %s", type, repo);
 		return strdup(buf);
 	}
-	if (strcmp(type, "exec") == 0 && cJSON_IsArray(argv)) {
+	if (task_type_parse(type, &k) == 0 && k == TASKTYPE_EXEC && cJSON_IsArray(argv)) {
 		l = (size_t)snprintf(buf, sizeof buf, "run:");
 		cJSON_ArrayForEach(a, argv)
 			if (cJSON_IsString(a) && l < sizeof buf)
@@ -1061,10 +1031,10 @@ void model_counts(const struct model *m, struct model_counts *c)
 	for (size_t i = 0; i < m->ntasks; i++) {
 		const struct model_task *t = m->tasks[i];
 
-		c->running += t->state == MODEL_RUNNING;
-		c->waiting += t->state == MODEL_WAITING;
-		c->canceling += t->state == MODEL_CANCELING;
-		c->stalled += t->stalled && !model_state_final(t->state);
+		c->running += t->state == TASK_RUNNING;
+		c->waiting += t->state == TASK_WAITING;
+		c->canceling += t->state == TASK_CANCELING;
+		c->stalled += t->stalled && !task_state_final(t->state);
 	}
 	/* More active tasks than a re-read lists: the daemon's own count. */
 	if (m->tasks_truncated && m->status.known && (size_t)m->status.locks_waiting > c->waiting)
@@ -1118,9 +1088,9 @@ int model_task_matches(const struct model_task *t, const char *query)
 /* Running first, then the queue in order, then finished ones newest first. */
 static int rows_group(const struct model_task *t)
 {
-	if (t->state == MODEL_RUNNING || t->state == MODEL_CANCELING)
+	if (t->state == TASK_RUNNING || t->state == TASK_CANCELING)
 		return 0;
-	if (t->state == MODEL_WAITING)
+	if (t->state == TASK_WAITING)
 		return 1;
 	return 2;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vocab.h"
+
 /* A full re-read at least this often, in case events were dropped. */
 #define MODEL_RESYNC_MS		5000
 /* A drain this large may have overflowed PUB's queue (16 by default). */
@@ -28,15 +30,8 @@
 #define MODEL_RECENT_LIMIT	300
 #define MODEL_FAILED_LIMIT	300
 
-enum model_state {
-	MODEL_WAITING,
-	MODEL_RUNNING,
-	MODEL_CANCELING,
-	MODEL_COMPLETED,
-	MODEL_FAILED,
-	MODEL_CANCELED,
-	MODEL_UNKNOWN,
-};
+/* A task's state this console does not know (a newer daemon's): shown as "?". */
+#define MODEL_STATE_UNKNOWN TASK_STATE_COUNT
 
 enum model_filter {
 	MODEL_FILTER_ACTIVE,	/* waiting, running, canceling */
@@ -47,7 +42,7 @@ enum model_filter {
 
 struct model_task {
 	int64_t id;
-	enum model_state state;
+	enum task_state state;		/* MODEL_STATE_UNKNOWN when not known */
 	char *type, *name, *worker;	/* worker NULL when none */
 	char **res;			/* resource names */
 	unsigned char *res_shared;	/* 1 where the reservation is shared */
@@ -158,11 +153,10 @@ void model_counts(const struct model *m, struct model_counts *c);
 size_t model_task_rows(const struct model *m, enum model_filter f, const char *query,
     struct model_task ***rows);
 int model_task_matches(const struct model_task *t, const char *query);
-int model_filter_has(enum model_filter f, enum model_state s);
+int model_filter_has(enum model_filter f, enum task_state s);
 const char *model_filter_name(enum model_filter f);
-const char *model_state_name(enum model_state s);
-enum model_state model_state_parse(const char *s);
-int model_state_final(enum model_state s);
+/* s's state (s may be NULL), or MODEL_STATE_UNKNOWN. */
+enum task_state model_state_parse(const char *s);
 int64_t model_uptime(const struct model *m, int64_t now);
 
 /* model_format.c */

@@ -89,9 +89,9 @@ int64_t model_task_age(const struct model_task *t, int64_t now_ms)
 {
 	int64_t since = t->created_ms;
 
-	if (model_state_final(t->state) && t->finished_ms > 0)
+	if (task_state_final(t->state) && t->finished_ms > 0)
 		since = t->finished_ms;
-	else if ((t->state == MODEL_RUNNING || t->state == MODEL_CANCELING) && t->started_ms > 0)
+	else if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) && t->started_ms > 0)
 		since = t->started_ms;
 	if (since <= 0)
 		return -1;

@@ -122,9 +122,9 @@ void details_draw(struct console *con, struct pane *p)
 	draw_textf(con, w, 0, 0, p->w, con->th.title, " Task #%lld: %s", (long long)t->id, t->name);
 
 	/* state, worker */
-	x = details_field(con, w, y, 0, half, "state", model_state_name(t->state),
+	x = details_field(con, w, y, 0, half, "state", task_state_name(t->state),
 	    con->th.state[t->state]);
-	if (t->stalled && !model_state_final(t->state))
+	if (t->stalled && !task_state_final(t->state))
 		draw_text(con, w, y, x + 1, half - x - 1, con->th.stalled, "STALLED");
 	details_field(con, w, y++, half, p->w - half, "worker", t->worker ? t->worker : "-", A_NORMAL);
 	details_field(con, w, y, 0, half, "type", t->type, A_NORMAL);

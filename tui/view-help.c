@@ -1,6 +1,6 @@
 /*
- * view-help.c: the keys, what the states and marks mean, and where the
- * data comes from.
+ * view-help.c: the keys, what the states (share/states.def) and marks
+ * mean, and where the data comes from.
  */
 #include "console.h"
 
@@ -30,9 +30,10 @@ static const struct help_line help_lines[] = {
 	{ "q", "quit (the daemon and its tasks go on)", 0 },
 	{ NULL, "", 0 },
 	{ NULL, "Tasks", 0 },
-	{ "waiting", "queued until every resource it reserves can be granted", 0 },
-	{ "running", "on a worker; canceling: asked to stop", 0 },
-	{ "completed", "failed, canceled: final; a failure's reason shows as progress", 0 },
+#define X(ident, wire, final, summary) { wire, summary, 0 },
+#include "states.def"
+#undef X
+	{ "reason", "of a failed or canceled task: shown in place of its progress", 0 },
 	{ "STALLED", "running, no progress for stall_after: cancel it if it is stuck", 0 },
 	{ NULL, "", 0 },
 	{ NULL, "Workers", 0 },

@@ -75,10 +75,10 @@ void locks_draw(struct console *con, struct pane *p)
 		locks_holders(con, l->holders, l->nholders, 1, hold, sizeof hold);
 		locks_holders(con, l->waiting, l->nwaiting, 0, wait, sizeof wait);
 		draw_text(con, w, y, 0, rw, A_BOLD, l->resource);
-		draw_text(con, w, y, rw + 1, hw, l->nholders ? con->th.state[MODEL_RUNNING] : A_NORMAL,
+		draw_text(con, w, y, rw + 1, hw, l->nholders ? con->th.state[TASK_RUNNING] : A_NORMAL,
 		    hold);
 		if (l->nwaiting > 0)
-			draw_textf(con, w, y, rw + hw + 2, ww, con->th.state[MODEL_WAITING], "%zu: %s",
+			draw_textf(con, w, y, rw + hw + 2, ww, con->th.state[TASK_WAITING], "%zu: %s",
 			    l->nwaiting, wait);
 		else
 			draw_text(con, w, y, rw + hw + 2, ww, A_NORMAL, "-");

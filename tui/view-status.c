@@ -64,22 +64,22 @@ static void status_op(struct console *con, char *out, size_t n)
 	}
 	model_fmt_progress(t, prog, sizeof prog);
 	switch (t->state) {
-	case MODEL_WAITING:
+	case TASK_WAITING:
 		snprintf(out, n, "%s #%lld waiting for the depot to be free (running tasks to end): %s",
 		    what, (long long)t->id, con->op_path);
 		break;
-	case MODEL_RUNNING:
-	case MODEL_CANCELING:
+	case TASK_RUNNING:
+	case TASK_CANCELING:
 		snprintf(out, n, "%s #%lld %s: %s%s%s%s -- %s", what, (long long)t->id,
-		    model_state_name(t->state), prog, t->stalled ? " STALLED" : "",
+		    task_state_name(t->state), prog, t->stalled ? " STALLED" : "",
 		    t->pmessage ? " " : "", t->pmessage ? t->pmessage : "", con->op_path);
 		break;
-	case MODEL_COMPLETED:
+	case TASK_COMPLETED:
 		snprintf(out, n, "%s #%lld completed: %s", what, (long long)t->id, con->op_path);
 		break;
 	default:
 		snprintf(out, n, "%s #%lld %s: %s%s%s", what, (long long)t->id,
-		    model_state_name(t->state), t->err_reason ? t->err_reason : "",
+		    task_state_name(t->state), t->err_reason ? t->err_reason : "",
 		    t->err_message ? ": " : "", t->err_message ? t->err_message : "");
 		break;
 	}
@@ -107,7 +107,7 @@ static void status_message(struct console *con, struct pane *p)
 		const struct model_task *t = model_task(&con->m, con->op_task);
 
 		status_op(con, left, sizeof left);
-		la = t != NULL && (t->state == MODEL_FAILED || t->state == MODEL_CANCELED) ?
+		la = t != NULL && (t->state == TASK_FAILED || t->state == TASK_CANCELED) ?
 		    con->th.error : con->th.info;
 	}
 	if (con->view == VIEW_MAIN) {

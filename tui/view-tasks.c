@@ -101,11 +101,11 @@ static void tasks_progress(struct console *con, WINDOW *w, int y, const struct c
 	char text[128];
 	double f;
 
-	if (model_state_final(t->state) && t->state != MODEL_COMPLETED && t->err_reason != NULL) {
+	if (task_state_final(t->state) && t->state != TASK_COMPLETED && t->err_reason != NULL) {
 		draw_text(con, w, y, x, width, selected ? base : con->th.state[t->state], t->err_reason);
 		return;
 	}
-	if (t->stalled && !model_state_final(t->state)) {
+	if (t->stalled && !task_state_final(t->state)) {
 		int n = draw_text(con, w, y, x, width,
 		    selected ? (base | A_BOLD | A_UNDERLINE) : con->th.stalled, "STALLED");
 
@@ -116,7 +116,7 @@ static void tasks_progress(struct console *con, WINDOW *w, int y, const struct c
 		return;
 	model_fmt_progress(t, text, sizeof text);
 	tw = model_text_width(text, con->utf8);
-	if (!t->stalled && !model_state_final(t->state) && model_progress_fraction(t, &f) == 0 &&
+	if (!t->stalled && !task_state_final(t->state) && model_progress_fraction(t, &f) == 0 &&
 	    width >= tw + 6) {
 		draw_bar(con, w, y, x, width - tw - 1, f);
 		x += width - tw;
@@ -139,7 +139,7 @@ static void tasks_row(struct console *con, struct pane *p, int y, struct col *c,
 		    (long long)t->id);
 	if (c[COL_STATE].shown)
 		draw_text(con, p->win, y, c[COL_STATE].x, c[COL_STATE].w,
-		    selected ? (base | A_BOLD) : con->th.state[t->state], model_state_name(t->state));
+		    selected ? (base | A_BOLD) : con->th.state[t->state], task_state_name(t->state));
 	if (c[COL_TYPE].shown)
 		draw_text(con, p->win, y, c[COL_TYPE].x, c[COL_TYPE].w, base, t->type);
 	if (c[COL_NAME].shown)

@@ -26,6 +26,14 @@
 #                                  HTTP_PID, HTTP_KIND; stopped at exit (http_stop)
 #   make_feed_random DIR N BYTES   N files of BYTES random bytes and their
 #                                  DIR/PULP_MANIFEST
+#   fill_finished N                N finished exec tasks inserted with the sqlite3
+#                                  CLI into $DIR/depot.db (daemon stopped)
+#   ping_start OUT [INTERVAL_MS]   a persistent client pinging the daemon on $DIR
+#                                  every INTERVAL_MS (10) into OUT; sets PING_PID
+#   ping_stop                      stops it (after the ping in flight is answered)
+#   ping_stats OUT FROM TO         "p50 p99 max pings samples" of the pings sent
+#                                  from FROM to TO (epoch ms)
+#   hwm_reset PID                  resets VmHWM to the current VmRSS
 #
 # At exit, besides each data directory, what a restore leaves beside it
 # (DIR.pre-restore-*, DIR.restore-*) is removed too.
@@ -48,6 +56,7 @@ BENCH_FAILED=0
 TSP_DIR=
 BENCH_TMPS=()
 HTTP_PID=
+PING_PID=
 
 now_ms() {
 	local t=${EPOCHREALTIME/./}
@@ -202,6 +211,7 @@ bench_stop() {
 
 bench_cleanup() {
 	local d
+	ping_stop
 	http_stop
 	bench_stop
 	if [ -n "$TSP_DIR" ]; then
@@ -380,4 +390,124 @@ for i in range(n):
 with open(os.path.join(d, "PULP_MANIFEST"), "w") as f:
     f.writelines(lines)
 ' "$@"
+}
+
+# fill_finished N: N finished `exec true` tasks (completed, 10 ms apart, the
+# newest finished now) inserted with the sqlite3 CLI into $DIR/depot.db, on
+# the schema the daemon itself created; the daemon must be stopped.
+fill_finished() {
+	local n=$1 now
+	now=$(now_ms)
+	sqlite3 "$DIR/depot.db" ".timeout 5000" "BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $n)
+INSERT INTO tasks (type, name, args, resources, state, created_at, started_at,
+	finished_at, result)
+SELECT 'exec', 'true', '{\"argv\":[\"true\"]}', '[]', 'completed', $now - ($n - i) * 10,
+	$now - ($n - i) * 10, $now - ($n - i) * 10, '{\"exit_status\":0}' FROM n;
+COMMIT;"
+}
+
+# The pinger of ping_start: one REQ socket (libnng through ctypes, so no
+# client start-up in the figures), `{"cmd":"ping"}` on a fixed schedule, one
+# at a time. Each ping is a line "SENT_MS LATENCY_MS r" (SENT_MS epoch).
+# A ping held up past the next ticks of the schedule hides the pings that
+# would have been sent meanwhile (coordinated omission): each such tick is
+# a line "TICK_MS LATENCY_MS c", its latency counted from the tick to the
+# held ping's reply, which is when a ping sent at that tick would have been
+# answered too (the main thread answers in order). Stops when the file STOP
+# exists; exits 3 when a reply takes over 120 s.
+PINGER_PY='
+import ctypes, os, sys, time
+url, interval, out, stop = sys.argv[1], float(sys.argv[2]) / 1000, sys.argv[3], sys.argv[4]
+nng = ctypes.CDLL("libnng.so.1")
+nng.nng_strerror.restype = ctypes.c_char_p
+class Sock(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+s = Sock()
+def check(rv, what):
+    if rv != 0:
+        sys.stderr.write("pinger: %s: %s\n" % (what, nng.nng_strerror(rv).decode()))
+        sys.exit(3)
+check(nng.nng_req0_open(ctypes.byref(s)), "nng_req0_open")
+check(nng.nng_socket_set_ms(s, b"req:resend-time", ctypes.c_int32(-1)), "req:resend-time")
+check(nng.nng_socket_set_ms(s, b"recv-timeout", ctypes.c_int32(120000)), "recv-timeout")
+check(nng.nng_dial(s, url.encode(), None, 0), "nng_dial " + url)
+msg = b"{\"cmd\":\"ping\"}"
+buf, size = ctypes.c_void_p(), ctypes.c_size_t()
+f = open(out, "w", buffering=1)
+mono = time.monotonic
+off = time.time() - mono()
+tick = mono()
+while not os.path.exists(stop):
+    now = mono()
+    if now < tick:
+        time.sleep(tick - now)
+    t = mono()
+    check(nng.nng_send(s, msg, len(msg), 0), "nng_send")
+    check(nng.nng_recv(s, ctypes.byref(buf), ctypes.byref(size), 1), "no reply")
+    r = mono()
+    nng.nng_free(buf, size)
+    f.write("%.3f %.3f r\n" % ((t + off) * 1000, (r - t) * 1000))
+    tick += interval
+    while tick <= r:
+        if tick > t:
+            f.write("%.3f %.3f c\n" % ((tick + off) * 1000, (r - tick) * 1000))
+        tick += interval
+'
+
+# ping_start OUT [INTERVAL_MS]: pings the daemon on $DIR every INTERVAL_MS
+# (default 10) into OUT (see PINGER_PY); waits for the first reply.
+ping_start() {
+	local out=$1 interval=${2:-10} t0
+	PING_STOP=$out.stop
+	rm -f "$PING_STOP"
+	: >"$out"
+	python3 -c "$PINGER_PY" "ipc://$DIR/run/control.sock" "$interval" "$out" "$PING_STOP" </dev/null &
+	PING_PID=$!
+	t0=$(now_ms)
+	until [ -s "$out" ]; do
+		if ! kill -0 "$PING_PID" 2>/dev/null || [ $(( $(now_ms) - t0 )) -gt 10000 ]; then
+			echo "bench: the pinger got no reply within 10 s" >&2
+			ping_stop
+			return 1
+		fi
+		sleep 0.01
+	done
+}
+
+# ping_stop: asks the pinger to stop after the ping in flight, waits up to
+# 10 s, then kills it; its exit status in PING_STATUS (0 unless a ping failed).
+# shellcheck disable=SC2034  # PING_STATUS is for the scripts
+ping_stop() {
+	local deadline
+	PING_STATUS=0
+	[ -n "$PING_PID" ] || return 0
+	touch "$PING_STOP"
+	deadline=$(( $(now_ms) + 10000 ))
+	while kill -0 "$PING_PID" 2>/dev/null && [ "$(now_ms)" -lt "$deadline" ]; do
+		sleep 0.01
+	done
+	kill -KILL "$PING_PID" 2>/dev/null
+	wait "$PING_PID" 2>/dev/null
+	PING_STATUS=$?
+	PING_PID=
+	return 0
+}
+
+# ping_stats OUT FROM_MS TO_MS: "P50 P99 MAX PINGS SAMPLES" over the lines of
+# OUT whose time is in [FROM_MS, TO_MS]: latencies in ms (one decimal) of
+# every sample, ticks a held ping hid included; PINGS counts only the pings
+# really sent.
+ping_stats() {
+	awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b { print $2, $3 }' "$1" | sort -n |
+		awk '{ v[NR] = $1; if ($2 == "r") real++ }
+		function at(p,  i) { i = int(p / 100 * NR + 0.999999); if (i < 1) i = 1; return v[i] }
+		END { if (NR == 0) { print "- - - 0 0"; exit }
+			printf "%.1f %.1f %.1f %d %d\n", at(50), at(99), v[NR], real, NR }'
+}
+
+# hwm_reset PID: VmHWM back to the current VmRSS (clear_refs 5, Linux 4.0);
+# 1 when that is not possible here.
+hwm_reset() {
+	{ echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null
 }

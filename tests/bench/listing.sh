@@ -3,8 +3,10 @@
 # fetches 100,000 finished tasks (issue 10 item 8: before task.list was
 # paged, one such request held the loop for 10.4 s and took depotd's RSS
 # to 414 MB). The rows are inserted with the sqlite3 CLI while the daemon
-# is stopped, as rss.sh does. Figures only (INFO): the listing's time, the
-# pings answered during it (max and p50 latency), depotd's VmHWM.
+# is stopped (lib.bash's fill_finished, which stalls.sh uses too).
+# Figures only (INFO): the listing's time, the pings answered during it
+# (max and p50 latency; `depotctl ping`, so client start-up included),
+# depotd's VmHWM.
 # Measured on 2 shared cores, 2026-11-29: paged, list 4.26 s, 135 pings,
 # p50 28 ms, max 78 ms, VmHWM 16.7 MiB; unpaged (the commit before),
 # list 5.80 s, 55 pings, max 4,485 ms, VmHWM 377.7 MiB.
@@ -23,14 +25,7 @@ bench_dir
 bench_conf "[daemon]" "workers = 0"
 bench_launch 0 || fail "depotd did not start"
 bench_stop
-now=$(now_ms)
-sqlite3 "$DIR/depot.db" ".timeout 5000" "BEGIN;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
-INSERT INTO tasks (type, name, args, resources, state, created_at, started_at,
-	finished_at, result)
-SELECT 'exec', 'true', '{\"argv\":[\"true\"]}', '[]', 'completed', $now - ($N - i) * 10,
-	$now - ($N - i) * 10, $now - ($N - i) * 10, '{\"exit_status\":0}' FROM n;
-COMMIT;" || fail "inserting $N rows with sqlite3 failed"
+fill_finished "$N" || fail "inserting $N rows with sqlite3 failed"
 bench_launch 0 || fail "depotd did not start with $N tasks"
 
 t0=$(now_ms)

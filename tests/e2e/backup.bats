@@ -63,7 +63,7 @@ manifest_of() {
 	grep -qx publish/r1/versions/1/PULP_MANIFEST <<<"$names"
 	[ "$(grep -c '^logs/[0-9]*\.log$' <<<"$names")" -ge 1 ]
 	# backups/ itself is not in the backup.
-	! grep -q '^backups' <<<"$names"
+	[ -z "$(grep '^backups' <<<"$names")" ]
 
 	# The manifest lists every other member with its type, and each file's
 	# size and sha256 are those of the data directory.

@@ -489,7 +489,7 @@ selected_id() {
 
 	CONSOLE_ENV="NO_COLOR=1" console_start
 	wait_for row_has "$ID" running 5s
-	! screen_coloured
+	if screen_coloured; then false; fi
 	console_stop
 
 	# NO_COLOR set but empty does not count (no-color.org).
@@ -500,7 +500,7 @@ selected_id() {
 
 	CONSOLE_TERM=vt100 console_start
 	wait_for row_has "$ID" running 5s
-	! screen_coloured
+	if screen_coloured; then false; fi
 }
 
 @test "q quits with the terminal restored: exit status 0, echo and canonical mode back, the console's screen gone" {

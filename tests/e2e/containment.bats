@@ -141,6 +141,7 @@ start_victim() {
 	task=$ID
 	rogue '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
 		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"ack\", \"args\": {\"name\": \"rogue\", \"task\": $task}}" \
 		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": $VICTIM}}"
 	[ "$status" -eq 0 ]
 	echo "$output"
@@ -158,9 +159,11 @@ start_victim() {
 	task=$ID
 	rogue '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
 		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"ack\", \"args\": {\"name\": \"rogue\", \"task\": $task}}" \
 		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": 1}}"
 	echo "$output"
-	code=$(sed -n 3p <<<"$output" | jq -r '.error.code // "accepted"')
+	[ "$(sed -n 3p <<<"$output" | jq .result.run)" = true ]
+	code=$(sed -n 4p <<<"$output" | jq -r '.error.code // "accepted"')
 	if [ "$code" = accepted ]; then
 		# Before its monitor could act on it: kill(-1) would take this test's every process.
 		depot_kill
@@ -228,4 +231,37 @@ start_victim() {
 	pid_gone "$esc"
 	wait_for task_is "$NEXT" completed 10s
 	no_overlap
+}
+
+# The worker's command and what escaped it, judged by their own trace: a
+# hand-started worker outlives a crashed depotd, and so does the command it
+# runs. The next start ends them before it gives their lock to anyone
+# (from the worker and process group recorded with the task), although a
+# second worker is idle and the next task on the lock is waiting.
+@test "depotd SIGKILLed while a hand-started worker runs a task: the next start kills what the task started, also what escaped with setsid, before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0" "monitor.heartbeat_interval = 2s" "monitor.worker_timeout = 30s"
+	write_escapee
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid") cmd=$(cat "$DIR/cmd.pid")
+	start_hand_worker h2
+	wait_for worker_is h2 online
+	submit_next
+
+	depot_kill
+	# Both outlived the daemon: only the next start can end them in time.
+	kill -0 "$esc"
+	kill -0 "$cmd"
+	depot_launch
+	pid_gone "$esc"
+	pid_gone "$cmd"
+	[ "$(task_reason "$task")" = daemon-restarted ]
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+	# The worker itself is not the task's: it lives on and works.
+	kill -0 "$h1"
 }

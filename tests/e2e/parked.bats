@@ -94,37 +94,3 @@ parked_is() {
 	run ctl task log "$task"
 	[ "$output" = ran ]
 }
-
-# retry_id ID: the id of the task that retries task ID (empty when none).
-retry_id() {
-	ctl --json task list | jq -r --argjson id "$1" '.[] | select(.retry_of == $id) | .id'
-}
-
-# has_retry ID: a task retries task ID (for wait_for).
-has_retry() {
-	[ -n "$(retry_id "$1")" ]
-}
-
-@test "an assignment sent to a worker that dies before reading it ends worker-missing and is retried, even when the worker comes straight back" {
-	depot_start "daemon.workers = 0" "monitor.worker_timeout = 60s"
-	start_hand_worker hand1
-	wait_for worker_is hand1 online
-	wait_for parked_is worker_polls 1 5s
-	# Stopped with its next parked: the assignment waits unread in the socket.
-	kill -STOP "$LAST_HAND_PID"
-	submit --retries 1 -- echo ran
-	task=$ID
-	wait_for task_is "$task" running 5s
-
-	kill -KILL "$LAST_HAND_PID"
-	wait "$LAST_HAND_PID" 2>/dev/null || true
-	start_hand_worker hand1
-
-	wait_for task_is "$task" canceled 5s
-	[ "$(task_reason "$task")" = worker-missing ]
-	wait_for has_retry "$task" 5s
-	retry=$(retry_id "$task")
-	wait_for task_is "$retry" completed 10s
-	run ctl task log "$retry"
-	[ "$output" = ran ]
-}

@@ -458,3 +458,58 @@ ctl_waits_on() {
 		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
 	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
 }
+
+# pty_start CMD: CMD in a private tmux server's 120x10 pane (a terminal);
+# the pane stays after CMD ends (also by Ctrl-C, which the pane's shell
+# ignores), and then shows CMD's exit status and whether the terminal echoes.
+pty_start() {
+	# A server of its own each time: one being killed may still hold the last name.
+	PTY_N=$((${PTY_N:-0} + 1))
+	PTY_TMUX=dr$$-$BATS_TEST_NUMBER-$PTY_N
+	tmux -L "$PTY_TMUX" -f /dev/null new-session -d -x 120 -y 10 -s pty \
+		"trap '' INT; (trap - INT; $1); echo \"exited \$?\"; stty -a | grep -o -- '-\\{0,1\\}echo ' | head -1; exec cat"
+}
+
+pty_screen() {
+	tmux -L "$PTY_TMUX" capture-pane -p -t pty
+}
+
+pty_has() {
+	pty_screen | grep -qF -- "$1"
+}
+
+pty_stop() {
+	local sock
+	sock=$(tmux -L "$PTY_TMUX" display -p '#{socket_path}' 2>/dev/null) || sock=
+	tmux -L "$PTY_TMUX" kill-server 2>/dev/null || true
+	[ -z "$sock" ] || rm -f "$sock"
+}
+
+@test "a password typed at a terminal for '-' is asked for and not echoed, and the terminal echoes again after, also when interrupted" {
+	depot_start
+	secret=Typed-$RANDOM$RANDOM
+	printf -v cmd '%q ' "$DEPOT_BIN/depotctl" -d "$DIR" repo create r1 \
+		--feed file:///nonexistent/PULP_MANIFEST --proxy-password-file -
+	pty_start "$cmd"
+	# (capture-pane drops the prompt's trailing space)
+	wait_for pty_has "Password for --proxy-password-file:" 10s
+	tmux -L "$PTY_TMUX" send-keys -t pty "$secret" Enter
+	wait_for pty_has "exited 0" 10s
+	pty_screen
+	if pty_has "$secret"; then false; fi
+	# The terminal's echo is back on.
+	[ "$(pty_screen | grep -xE -- '-?echo ?' | tr -d ' ')" = echo ]
+	[ "$(stored_setting r1 proxy_password)" = "$secret" ]
+	pty_stop
+
+	# Ctrl-C at the prompt: the shell after it echoes again, nothing is stored.
+	printf -v cmd '%q ' "$DEPOT_BIN/depotctl" -d "$DIR" repo update r1 --proxy-password-file -
+	pty_start "$cmd"
+	wait_for pty_has "Password for --proxy-password-file:" 10s
+	tmux -L "$PTY_TMUX" send-keys -t pty "half" C-c
+	wait_for pty_has "exited 130" 10s
+	pty_screen
+	[ "$(pty_screen | grep -xE -- '-?echo ?' | tr -d ' ')" = echo ]
+	[ "$(stored_setting r1 proxy_password)" = "$secret" ]
+	pty_stop
+}

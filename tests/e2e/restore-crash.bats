@@ -105,6 +105,16 @@ crash_online() {
 	# It did stop mid-swap.
 	[ -e "$DIR.swap" ]
 	check_after_crash "$2"
+	# The restore task is in whichever data came back: completed in the new
+	# (recorded in it before the swap), interrupted in the old.
+	restore=$(ctl --json task list --limit 100 | jq -c '[.[] | select(.type == "restore")] | .[0]')
+	echo "restore task: $restore"
+	if [ "$2" = new ]; then
+		[ "$(jq -r .state <<<"$restore")" = completed ]
+	else
+		[ "$(jq -r .state <<<"$restore")" = canceled ]
+		[ "$(jq -r .error.reason <<<"$restore")" = daemon-restarted ]
+	fi
 }
 
 @test "online restore killed after its swap record, before any rename: the old data, whole" {

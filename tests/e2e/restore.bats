@@ -172,7 +172,7 @@ pre_restore_sql() {
 	[ "$(pre_restore_sql "SELECT json_extract(error, '$.reason') FROM tasks WHERE id = $long")" = restored ]
 	# Its process is gone.
 	for pid in $(depot_leftovers); do
-		! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'sleep 30'
+		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'sleep 30'; then false; fi
 	done
 	[ "$(ctl --json repo list | jq -r '[.[].name] | sort | join(" ")')" = "r1 r2" ]
 }

@@ -153,14 +153,14 @@ static void test_event_adds_a_task_and_its_state_changes_replace_it(void **state
 	assert_int_equal(m->ntasks, 1);
 	t = model_task(m, 7);
 	assert_non_null(t);
-	assert_int_equal(t->state, MODEL_WAITING);
+	assert_int_equal(t->state, TASK_WAITING);
 	assert_string_equal(t->name, "db1");
 	assert_string_equal(t->res_text, "host:db1");
 	assert_null(t->worker);
 
 	task_event(m, 7, "running", "db1", "\"started_at\": \"2026-11-24T20:00:01.000Z\"");
 	t = model_task(m, 7);
-	assert_int_equal(t->state, MODEL_RUNNING);
+	assert_int_equal(t->state, TASK_RUNNING);
 	assert_string_equal(t->worker, "w1");
 	assert_true(t->started_ms > t->created_ms);
 	assert_int_equal(m->ntasks, 1);
@@ -200,15 +200,15 @@ static void test_a_late_event_never_moves_a_task_back(void **state)
 	task_event(m, 4, "completed", "x", "\"finished_at\": \"2026-11-24T20:00:09.000Z\"");
 	/* Sent before the completion, received after: stale. */
 	task_event(m, 4, "running", "x", NULL);
-	assert_int_equal(model_task(m, 4)->state, MODEL_COMPLETED);
+	assert_int_equal(model_task(m, 4)->state, TASK_COMPLETED);
 	task_event(m, 4, "canceling", "x", NULL);
-	assert_int_equal(model_task(m, 4)->state, MODEL_COMPLETED);
+	assert_int_equal(model_task(m, 4)->state, TASK_COMPLETED);
 	assert_int_equal(m->ignored, 2);
 
 	/* Nor from canceling back to running. */
 	task_event(m, 5, "canceling", "y", NULL);
 	task_event(m, 5, "running", "y", NULL);
-	assert_int_equal(model_task(m, 5)->state, MODEL_CANCELING);
+	assert_int_equal(model_task(m, 5)->state, TASK_CANCELING);
 }
 
 static void test_worker_events_update_one_worker_and_keep_the_order_natural(void **state)
@@ -310,8 +310,8 @@ static void test_a_reread_replaces_what_lost_events_left_wrong(void **state)
 		snapshot(m, active, recent, failed, "[]", 2200);
 	}
 	assert_false(model_resync_due(m, 2201));
-	assert_int_equal(model_task(m, 5)->state, MODEL_COMPLETED);
-	assert_int_equal(model_task(m, 7)->state, MODEL_FAILED);
+	assert_int_equal(model_task(m, 5)->state, TASK_COMPLETED);
+	assert_int_equal(model_task(m, 7)->state, TASK_FAILED);
 	assert_string_equal(model_task(m, 7)->err_reason, "exit-status");
 	assert_int_equal(rows(m, MODEL_FILTER_ACTIVE, NULL, ids, 8), 1);
 	assert_int_equal(ids[0], 6);
@@ -338,7 +338,7 @@ static void test_lists_read_one_after_the_other_keep_the_newest_state(void **sta
 	snprintf(active, sizeof active, "[%s]", task_json(3, "running", "t", NULL));
 	snprintf(recent, sizeof recent, "[%s]", task_json(3, "completed", "t", NULL));
 	snapshot(m, active, recent, "[]", NULL, 10);
-	assert_int_equal(model_task(m, 3)->state, MODEL_COMPLETED);
+	assert_int_equal(model_task(m, 3)->state, TASK_COMPLETED);
 	assert_int_equal(m->ntasks, 1);
 }
 

@@ -1,0 +1,412 @@
+/* test_store.c: the store behind store_ (DESIGN §17) — its statement helper, and the repositories, schedules and restore rows the daemon keeps through it — each test on a database of its own. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbcheck.h"
+#include "depotd.h"
+#include "store-sql.h"
+
+/* The daemon objects linked in refer to the daemon's global; main.c, which defines it, is not linked. */
+struct depotd *D;
+
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* A store in a directory of its own. */
+struct scratch {
+	char dir[64], path[128];
+	struct store *st;
+};
+
+/* Rows a callback saw, as "name" strings or numbers. */
+struct seen {
+	char what[8][128];
+	int64_t num[8];
+	int n;
+};
+
+/* Files a new version's fill is given, then the end (or, with fail_at, a refusal). */
+struct feed {
+	const struct version_file *files;
+	int n, at, fail_at;
+};
+
+static int setup_store(void **state);
+static int remove_store(void **state);
+static int64_t add_task(struct store *st, const char *type, int64_t created_at);
+static void saw_repo(const struct repo_row *r, void *arg);
+static void saw_file(const struct version_file *f, void *arg);
+static void saw_schedule(const struct schedule_row *r, void *arg);
+static int next_file(struct version_file *f, void *arg);
+static int64_t new_version(struct store *st, const char *repo, const struct version_file *files,
+    int n, int64_t keep);
+
+static int setup_store(void **state)
+{
+	struct scratch *s = calloc(1, sizeof *s);
+	char err[512];
+
+	if (s == NULL)
+		return -1;
+	snprintf(s->dir, sizeof s->dir, "/tmp/dp-store.XXXXXX");
+	if (mkdtemp(s->dir) == NULL)
+		return -1;
+	snprintf(s->path, sizeof s->path, "%s/depot.db", s->dir);
+	if (store_open(&s->st, s->path, 0, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	*state = s;
+	return 0;
+}
+
+static int remove_store(void **state)
+{
+	struct scratch *s = *state;
+	char cmd[128];
+
+	store_close(s->st);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(s);
+	return 0;
+}
+
+static int64_t add_task(struct store *st, const char *type, int64_t created_at)
+{
+	struct task t = { .type = (char *)type, .name = (char *)type,
+	    .args = cJSON_CreateObject(), .created_at = created_at };
+	int64_t id = store_insert_task(st, &t);
+
+	cJSON_Delete(t.args);
+	return id;
+}
+
+static void saw_repo(const struct repo_row *r, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->what[s->n], sizeof s->what[0], "%s", r->name);
+	s->num[s->n++] = r->latest_version;
+}
+
+static void saw_file(const struct version_file *f, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->what[s->n], sizeof s->what[0], "%.8s %s", f->sha256, f->path ? f->path : "-");
+	s->num[s->n++] = f->size;
+}
+
+static void saw_schedule(const struct schedule_row *r, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->what[s->n], sizeof s->what[0], "%s", r->name);
+	s->num[s->n++] = r->enabled ? r->next_run : -r->next_run;
+}
+
+static int next_file(struct version_file *f, void *arg)
+{
+	struct feed *fd = arg;
+
+	if (fd->fail_at > 0 && fd->at == fd->fail_at)
+		return -1;
+	if (fd->at == fd->n)
+		return 0;
+	*f = fd->files[fd->at++];
+	return 1;
+}
+
+/* Records files (and, with keep, the paths of version keep it lacks) as repo's next version. */
+static int64_t new_version(struct store *st, const char *repo, const struct version_file *files,
+    int n, int64_t keep)
+{
+	struct feed fd = { .files = files, .n = n };
+	struct version_row v = { .created_at = 1000, .task = 7, .files = n, .size = 1 };
+	struct seen all = { .n = 0 };
+
+	v.number = store_repo_latest(st, repo, NULL, 0) + 1;
+	assert_int_equal(store_begin(st), 0);
+	assert_int_equal(store_newversion_begin(st), 0);
+	assert_int_equal(store_newversion_fill(st, next_file, &fd), 0);
+	if (keep > 0)
+		assert_int_equal(store_newversion_keep(st, repo, keep), 0);
+	assert_int_equal(store_newversion_files(st, saw_file, &all), 0);
+	v.files = all.n;
+	assert_int_equal(store_newversion_record(st, &v, repo, "digest"), 0);
+	assert_int_equal(store_commit(st), 0);
+	return v.number;
+}
+
+/* The helper: a failed bind stops the run, and sql_step and sql_end both say so. */
+static void a_failed_bind_stops_the_run(void **state)
+{
+	struct scratch *s = *state;
+	struct sql q;
+
+	assert_int_equal(sql_prepare(&q, store_db(s->st), "a test", "SELECT ?"), 0);
+	sql_int(&q, 2, 1);	/* there is no parameter 2 */
+	assert_int_equal(q.rc, SQLITE_RANGE);
+	sql_int(&q, 1, 1);
+	assert_int_equal(q.rc, SQLITE_RANGE);
+	assert_int_equal(sql_step(&q), -1);
+	assert_int_equal(sql_end(&q), -1);
+	assert_int_equal(sql_prepare(&q, store_db(s->st), "a test", "SELECT nonsense FROM"), -1);
+	assert_int_equal(sql_step(&q), -1);
+	assert_int_equal(sql_end(&q), -1);
+	assert_int_equal(sql_prepare(&q, store_db(s->st), "a test", "SELECT ?"), 0);
+	sql_text(&q, 1, "x");
+	assert_int_equal(sql_step(&q), 1);
+	assert_string_equal((const char *)sqlite3_column_text(q.q, 0), "x");
+	assert_int_equal(sql_step(&q), 0);
+	assert_int_equal(sql_end(&q), 0);
+}
+
+/* A step that breaks a constraint fails, and store_errmsg says which. */
+static void a_failed_step_is_reported(void **state)
+{
+	struct scratch *s = *state;
+	cJSON *imp = cJSON_Parse("{\"feed\":\"file:///f/PULP_MANIFEST\"}");
+
+	assert_int_equal(store_repo_create(s->st, "r", imp, 1000), 0);
+	assert_int_equal(store_repo_create(s->st, "r", imp, 1000), -1);
+	assert_non_null(strstr(store_errmsg(s->st), "UNIQUE"));
+	cJSON_Delete(imp);
+}
+
+static void repositories_round_trip(void **state)
+{
+	struct scratch *s = *state;
+	cJSON *imp = cJSON_Parse("{\"feed\":\"file:///f/PULP_MANIFEST\"}"), *got;
+	struct seen seen = { .n = 0 };
+
+	assert_int_equal(store_repo_create(s->st, "b", imp, 1000), 0);
+	assert_int_equal(store_repo_create(s->st, "a", imp, 1000), 0);
+	cJSON_AddBoolToObject(imp, "mirror", 0);
+	assert_int_equal(store_repo_update(s->st, "a", imp), 0);
+	got = store_repo_importer(s->st, "a");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(got, "mirror")));
+	cJSON_Delete(got);
+	assert_null(store_repo_importer(s->st, "none"));
+	assert_int_equal(store_repos(s->st, NULL, saw_repo, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.what[0], "a");
+	assert_string_equal(seen.what[1], "b");
+	seen.n = 0;
+	assert_int_equal(store_repos(s->st, "b", saw_repo, &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.num[0], 0);	/* no version yet */
+	assert_int_equal(store_repo_delete(s->st, "b"), 0);
+	seen.n = 0;
+	assert_int_equal(store_repos(s->st, "b", saw_repo, &seen), 0);
+	assert_int_equal(seen.n, 0);
+	cJSON_Delete(imp);
+}
+
+/* A version is the files filled in, plus with keep the paths the previous one had and they lack. */
+static void a_new_version_keeps_what_it_is_told_to(void **state)
+{
+	struct scratch *s = *state;
+	const struct version_file first[] = {
+		{ .sha256 = SHA_B, .path = "z/b", .size = 2 },
+		{ .sha256 = SHA_A, .path = "a", .size = 1 },
+	};
+	const struct version_file second[] = { { .sha256 = SHA_B, .path = "a", .size = 2 } };
+	struct seen files = { .n = 0 }, refs = { .n = 0 };
+	cJSON *imp = cJSON_CreateObject();
+	char digest[80];
+
+	assert_int_equal(store_repo_create(s->st, "r", NULL, 1000), -1);	/* importer NOT NULL */
+	assert_int_equal(store_repo_create(s->st, "r", imp, 1000), 0);
+	cJSON_Delete(imp);
+	assert_int_equal(new_version(s->st, "r", first, 2, 0), 1);
+	assert_int_equal(new_version(s->st, "r", second, 1, 1), 2);
+	assert_int_equal(store_repo_latest(s->st, "r", digest, sizeof digest), 2);
+	assert_string_equal(digest, "digest");
+	assert_int_equal(store_version_files(s->st, "r", 2, saw_file, &files), 0);
+	assert_int_equal(files.n, 2);
+	assert_string_equal(files.what[0], "bbbbbbbb a");	/* the new file wins its path */
+	assert_string_equal(files.what[1], "bbbbbbbb z/b");	/* kept from version 1 */
+	assert_int_equal(store_content_referenced(s->st, saw_file, &refs), 0);
+	assert_int_equal(refs.n, 2);
+	assert_string_equal(refs.what[0], "aaaaaaaa -");
+	assert_string_equal(refs.what[1], "bbbbbbbb -");
+	assert_int_equal(store_repo_published(s->st, "r", 2, 2000), 0);
+}
+
+/* A fill whose source refuses a line is an error, and the rollback leaves no version. */
+static void a_refused_file_list_line_fails_the_fill(void **state)
+{
+	struct scratch *s = *state;
+	const struct version_file files[] = {
+		{ .sha256 = SHA_A, .path = "a", .size = 1 },
+		{ .sha256 = SHA_B, .path = "b", .size = 1 },
+	};
+	struct feed fd = { .files = files, .n = 2, .fail_at = 1 };
+
+	assert_int_equal(store_begin(s->st), 0);
+	assert_int_equal(store_newversion_begin(s->st), 0);
+	assert_int_equal(store_newversion_fill(s->st, next_file, &fd), -1);
+	store_rollback(s->st);
+	assert_int_equal(store_repo_latest(s->st, "r", NULL, 0), 0);
+}
+
+static void schedules_round_trip(void **state)
+{
+	struct scratch *s = *state;
+	cJSON *tmpl = cJSON_Parse("{\"type\":\"exec\",\"args\":{\"argv\":[\"true\"]}}");
+	struct seen all = { .n = 0 }, due = { .n = 0 };
+	int64_t next = 0;
+
+	assert_int_equal(store_schedules_next_due(s->st, &next), 0);
+	assert_int_equal(store_schedule_add(s->st, "late", tmpl, 1000, 5000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "early", tmpl, 1000, 3000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "off", tmpl, 1000, 1000, 1), 0);
+	assert_int_equal(store_schedule_enable(s->st, "off", 0), 1);
+	assert_int_equal(store_schedule_enable(s->st, "none", 0), 0);
+	assert_int_equal(store_schedules_next_due(s->st, &next), 1);
+	assert_int_equal(next, 3000);
+	assert_int_equal(store_schedules_due(s->st, 9000, 1, saw_schedule, &due), 0);
+	assert_int_equal(due.n, 1);
+	assert_string_equal(due.what[0], "early");
+	assert_int_equal(store_schedule_fired(s->st, "early", 4000, 3000, 12), 0);
+	assert_int_equal(store_schedule_skipped(s->st, "late", 6000, 5000), 0);
+	assert_int_equal(store_schedule_retried(s->st, 12, 13), 1);
+	assert_int_equal(store_schedules(s->st, NULL, saw_schedule, &all), 0);
+	assert_int_equal(all.n, 3);
+	assert_string_equal(all.what[0], "early");
+	assert_int_equal(all.num[0], 4000);
+	assert_int_equal(all.num[1], 6000);
+	assert_int_equal(all.num[2], -1000);	/* off: disabled */
+	assert_int_equal(store_schedule_delete(s->st, "off"), 1);
+	assert_int_equal(store_schedule_delete(s->st, "off"), 0);
+	cJSON_Delete(tmpl);
+}
+
+static void finished_tasks_are_found_and_deleted(void **state)
+{
+	struct scratch *s = *state;
+	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 1), ids[4];
+
+	add_task(s->st, "exec", 1);	/* still waiting */
+	assert_int_equal(store_finish_task(s->st, b, TASK_COMPLETED, 100, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, a, TASK_FAILED, 200, NULL, NULL), 0);
+	assert_int_equal(store_tasks_finished_before(s->st, 150, ids, 4), 1);
+	assert_int_equal(ids[0], b);
+	assert_int_equal(store_tasks_finished_before(s->st, 1000, ids, 4), 2);
+	assert_int_equal(ids[0], b);
+	assert_int_equal(ids[1], a);
+	assert_int_equal(store_begin(s->st), 0);
+	assert_int_equal(store_delete_tasks(s->st, ids, 2), 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(store_tasks_finished_before(s->st, 1000, ids, 4), 0);
+	assert_null(store_load_task(s->st, a));
+}
+
+/* What a restore does to a database: ids stay above the old data's, tasks not final end. */
+static void a_restored_database_is_settled(void **state)
+{
+	struct scratch *s = *state;
+	char copy[160], err[512];
+	struct task *t;
+	int64_t id;
+
+	add_task(s->st, "exec", 1);
+	id = add_task(s->st, "exec", 1);
+	assert_int_equal(store_max_task_id(s->st), id);
+	snprintf(copy, sizeof copy, "%s/copy.db", s->dir);
+	/* Made by another connection, as the backup's worker makes it, while this one is open. */
+	assert_int_equal(store_copy_file(s->path, copy, err, sizeof err), 0);
+	assert_int_equal(dbcheck_file(copy, err, sizeof err), 0);
+	assert_int_equal(store_max_task_id_at(copy), id);
+	assert_int_equal(store_keep_ids_above_at(copy, 40, err, sizeof err), 0);
+	assert_int_equal(store_max_task_id_at(copy), 40);
+	assert_int_equal(store_max_task_id_at("/nonexistent/depot.db"), 0);
+	assert_int_equal(store_keep_ids_above_at("/nonexistent/depot.db", 40, err, sizeof err), -1);
+
+	assert_int_equal(store_begin(s->st), 0);
+	assert_int_equal(store_settle_restored(s->st, 5000, 1), 0);
+	assert_int_equal(store_keep_ids_above(s->st, 100), 0);
+	assert_int_equal(store_commit(s->st), 0);
+	t = store_load_task(s->st, id);
+	assert_non_null(t);
+	assert_int_equal(t->state, TASK_CANCELED);
+	assert_int_equal(t->finished_at, 5000);
+	task_free(t);
+	assert_int_equal(add_task(s->st, "exec", 1), 101);
+	assert_int_equal(store_renumber_task(s->st, 101, 150), 0);
+	assert_null(store_load_task(s->st, 101));
+	t = store_load_task(s->st, 150);
+	assert_non_null(t);
+	task_free(t);
+}
+
+/*
+ * depotd's store hands its checkpoints to a thread: a commit that grows the
+ * log past 1,000 pages wakes it, the loop's connection never checkpoints
+ * (wal_autocheckpoint 0), and what was written is whole for a new reader.
+ */
+static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
+{
+	struct scratch *s = *state;
+	struct store *st;
+	char err[512], path[300], *big = malloc(8192);
+	struct sql q;
+	int64_t tries = 0;
+
+	snprintf(path, sizeof path, "%s/daemon.db", s->dir);
+	assert_int_equal(store_open_daemon(&st, path, 0, err, sizeof err), 0);
+	memset(big, 'x', 8191);
+	big[8191] = '\0';
+	assert_int_equal(store_begin(st), 0);
+	/* About 1,300 pages of 4 KiB in one commit. */
+	for (int i = 0; i < 600; i++) {
+		struct task t = { .type = "exec", .name = big, .args = cJSON_CreateObject(),
+		    .created_at = i };
+		assert_true(store_insert_task(st, &t) > 0);
+		cJSON_Delete(t.args);
+	}
+	assert_int_equal(store_commit(st), 0);
+	while (store_checkpoints(st) == 0 && tries++ < 500)
+		usleep(10000);
+	assert_true(store_checkpoints(st) >= 1);
+	sql_prepare(&q, store_db(st), "reading wal_autocheckpoint", "PRAGMA wal_autocheckpoint");
+	assert_int_equal(sql_step(&q), 1);
+	assert_int_equal(sqlite3_column_int(q.q, 0), 0);
+	assert_int_equal(sql_end(&q), 0);
+	store_close(st);
+	assert_int_equal(dbcheck_file(path, err, sizeof err), 0);
+	free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_failed_bind_stops_the_run, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(the_daemons_log_is_checkpointed_by_its_thread,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(repositories_round_trip, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_new_version_keeps_what_it_is_told_to,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_refused_file_list_line_fails_the_fill,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(finished_tasks_are_found_and_deleted,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_restored_database_is_settled,
+		    setup_store, remove_store),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
