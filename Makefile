@@ -59,7 +59,7 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncurses
 # Helpers the e2e tests drive the daemon with, beside depotctl.
 TEST_TOOLS = $(BUILD)/tests/nng-send $(BUILD)/tests/hang-nng-close.so
 
-.PHONY: all deps run check unit e2e bench fuzz fuzz-bins install clean distclean
+.PHONY: all deps run check unit e2e bench soak fuzz fuzz-bins install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
 
 # The command list of the man page comes from depotctl's own table.
@@ -107,6 +107,12 @@ $(BUILD)/tests/hang-nng-close.so: tests/tools/hang-nng-close.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -Wall -o $@ $<
 
+# The command every task of the soak test runs; plain, like the preload above:
+# it is not depot's code, and it runs thousands of times.
+$(BUILD)/tests/soak-task: tests/tools/soak-task.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
+
 $(REPLAY_BIN): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o \
     $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -147,6 +153,14 @@ check: deps
 bench: deps
 	$(MAKE) all
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/bench/run
+
+# The soak test (tests/soak/soak): SOAK_SECONDS of random work while workers
+# and depotd are killed, stopped and restarted, judged from a trace of what
+# really ran; SOAK_SEED replays a run's choices. .ci/run runs it for 150 s.
+SOAK_SECONDS ?= 1800
+soak: deps
+	$(MAKE) all $(BUILD)/tests/soak-task
+	@DEPOT_BIN=$(CURDIR)/$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak
 
 # Coverage-guided fuzzing of the parsers that read untrusted input (clang, libFuzzer),
 # FUZZ_SECONDS (default 60) each; ends with "fuzz: N passed, N failed".

@@ -261,6 +261,12 @@ void tasks_tick(void);
 void tasks_settle(void);
 void tasks_dispatch(void);
 /*
+ * t was interrupted (its worker lost or restarted, depotd stopping, a
+ * restore): it ends as its pending cancel said, a user's or a timeout,
+ * never retried; else canceled with reason.
+ */
+void task_end_interrupted(struct task *t, const char *reason, const char *message);
+/*
  * A running task no worker acknowledged (it never started) goes back to
  * waiting, keeping its reservations, and is the next dispatched.
  */

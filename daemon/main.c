@@ -261,11 +261,8 @@ static void end_task(struct task *t, void *ctx)
 		if (!t->recording)
 			fence_task(t);
 		/* A cancel asked before the stop keeps its own reason: it is not retried. */
-		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
-			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
-		else
-			task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_DAEMON_STOPPED),
-			    "depotd stopped while the task ran");
+		task_end_interrupted(t, task_reason_name(REASON_DAEMON_STOPPED),
+		    "depotd stopped while the task ran");
 	}
 }
 

@@ -594,7 +594,7 @@ static void cancel_for_restore(struct task *t, void *ctx)
 	if (t->id == keep)
 		return;
 	fence_task(t);
-	task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_RESTORED),
+	task_end_interrupted(t, task_reason_name(REASON_RESTORED),
 	    "the data directory was replaced by a restore");
 }
 

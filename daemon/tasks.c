@@ -720,6 +720,33 @@ void tasks_tick(void)
 }
 
 /*
+ * What an interrupted task ends as: what its pending cancel said (a user's
+ * cancel, a timeout: never retried), else canceled with reason.
+ */
+static void interrupted_end(const struct task *t, const char *reason, const char *message,
+    enum task_state *state, const char **why, const char **msg)
+{
+	if (t->state == TASK_CANCELING && t->cancel_reason != NULL) {
+		*state = t->cancel_final;
+		*why = t->cancel_reason;
+		*msg = t->cancel_message;
+	} else {
+		*state = TASK_CANCELED;
+		*why = reason;
+		*msg = message;
+	}
+}
+
+void task_end_interrupted(struct task *t, const char *reason, const char *message)
+{
+	enum task_state state;
+	const char *why, *msg;
+
+	interrupted_end(t, reason, message, &state, &why, &msg);
+	task_finish(t, state, NULL, why, msg);
+}
+
+/*
  * DESIGN §7 rule 5: what ran or was being canceled when depotd last
  * stopped ends now — as its pending cancel said (a user's cancel, a
  * timeout), else daemon-restarted — retried as any end is. Before the
@@ -734,6 +761,8 @@ int tasks_recover(void)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct task *t = store_load_task(D->store, ids[i]), *retry;
+		enum task_state state;
+		const char *why, *msg;
 
 		if (t == NULL)
 			continue;
@@ -753,13 +782,9 @@ int tasks_recover(void)
 			lockmgr_release(D->locks, t->id);
 			t->fence_pending = 0;
 		}
-		if (t->state == TASK_CANCELING && t->cancel_reason != NULL)
-			retry = task_record_end(t, t->cancel_final, NULL, t->cancel_reason,
-			    t->cancel_message);
-		else
-			retry = task_record_end(t, TASK_CANCELED, NULL,
-			    task_reason_name(REASON_DAEMON_RESTARTED),
-			    "depotd restarted while the task ran");
+		interrupted_end(t, task_reason_name(REASON_DAEMON_RESTARTED),
+		    "depotd restarted while the task ran", &state, &why, &msg);
+		retry = task_record_end(t, state, NULL, why, msg);
 		if (retry != NULL)
 			log_info("task %lld: retrying as task %lld", (long long)t->id,
 			    (long long)retry->id);

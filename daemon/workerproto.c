@@ -109,7 +109,7 @@ void worker_lost(struct worker *w, enum worker_state state, const char *reason,
 	assignment_lost(w, message);
 	if ((t = w->task ? task_find(w->task) : NULL) != NULL) {
 		fence_task(t);
-		task_finish(t, TASK_CANCELED, NULL, reason, message);
+		task_end_interrupted(t, reason, message);
 	}
 	w->task = 0;
 	worker_publish(w);
@@ -124,7 +124,7 @@ static void cancel_named(struct task *t, void *ctx)
 	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) && !t->recording &&
 	    strcmp(t->worker, name) == 0) {
 		fence_task(t);
-		task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_WORKER_RESTARTED),
+		task_end_interrupted(t, task_reason_name(REASON_WORKER_RESTARTED),
 		    "the worker restarted while the task ran");
 	}
 }

@@ -134,3 +134,45 @@ load helpers
 	[[ $output == *987654* ]]
 	[[ $output == *not_found* || $output == *"not found"* || $output == *"no task"* ]]
 }
+
+# retry_of ID: ids of the tasks that retry task ID.
+retries_of() {
+	ctl --json task list | jq -c --argjson id "$1" '[.[] | select(.retry_of == $id) | .id]'
+}
+
+@test "a user's cancel stands when the task's worker is then lost: canceled-by-user, never retried" {
+	depot_start "daemon.workers = 0" "monitor.worker_timeout = 1s" "monitor.heartbeat_interval = 200ms"
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	submit --retries 1 -- sleep 30
+	task=$ID
+	wait_for task_is "$task" running
+	# Stopped, it cannot stop the command: the cancel is still pending when it is found missing.
+	kill -STOP "$h1"
+	ctl task cancel "$task"
+	[ "$(task_state "$task")" = canceling ]
+	wait_for task_is "$task" canceled 10s
+	kill -CONT "$h1"
+	[ "$(task_reason "$task")" = canceled-by-user ]
+	[ "$(retries_of "$task")" = "[]" ]
+	grep -q "worker h1" "$DIR/depotd.log"
+}
+
+@test "a task that timed out stays timed out when its worker restarts before it stops: failed, timeout, never retried" {
+	depot_start "daemon.workers = 0" "monitor.worker_timeout = 30s"
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	# It ignores SIGTERM, so it is still running when its worker is replaced.
+	submit --retries 1 --timeout 500ms -- sh -c "trap '' TERM; sleep 30"
+	task=$ID
+	wait_for task_is "$task" canceling 10s
+	kill -KILL "$h1"
+	wait "$h1" 2>/dev/null || true
+	start_hand_worker h1
+	wait_for task_is "$task" failed canceled 10s
+	[ "$(task_state "$task")" = failed ]
+	[ "$(task_reason "$task")" = timeout ]
+	[ "$(retries_of "$task")" = "[]" ]
+}
