@@ -610,6 +610,14 @@ int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start);
  * fence_gone says so.
  */
 void fence_task(struct task *t);
+/*
+ * DEPOT_TASK_TAG=DEV.INO.ID, which an exec task's command gets in its
+ * environment (exec.c): its task's id in this data directory (the
+ * directory's device and inode, whatever path names it). What escaped a
+ * worker that was then killed outright is found by it (fence.c).
+ */
+#define FENCE_TAG_VAR "DEPOT_TASK_TAG"
+int fence_tag(int data_fd, int64_t task, char *out, size_t n);
 /* Whether none of t's recorded processes runs any more; SIGKILLs those that do. */
 int fence_gone(const struct task *t);
 /* pid's start time (ticks after boot), which with the pid names one process; -1 when gone. */

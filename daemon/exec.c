@@ -79,14 +79,23 @@ static char **task_environ(const cJSON *task)
 	static const char *const keep[] = {
 		"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", NULL,
 	};
+	/* The worker runs one task at a time: these last until the next. */
+	static char id_var[64], tag_var[128];
+	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
 	size_t n = 0, i = 0;
 	char **env;
 
-	(void)task;
 	while (environ[n] != NULL)
 		n++;
-	if ((env = calloc(n + 1, sizeof *env)) == NULL)
+	if ((env = calloc(n + 3, sizeof *env)) == NULL)
 		return NULL;
+	/* Its own id, for the command; the tag, for the fence (fence.c). */
+	snprintf(id_var, sizeof id_var, "DEPOT_TASK_ID=%lld", (long long)id);
+	env[i++] = id_var;
+	memcpy(tag_var, FENCE_TAG_VAR "=", sizeof FENCE_TAG_VAR);
+	if (fence_tag(worker_data.fd, id, tag_var + sizeof FENCE_TAG_VAR,
+	    sizeof tag_var - sizeof FENCE_TAG_VAR) == 0)
+		env[i++] = tag_var;
 	for (char **e = environ; *e != NULL; e++) {
 		size_t len = strcspn(*e, "=");
 		int ok = strncmp(*e, "LC_", 3) == 0;

@@ -8,10 +8,13 @@
  * create only when the service manager delegated one (systemd's
  * Delegate=yes), which a hand-started depotd, a container or a plain
  * `depotd -d DIR` never has; PR_SET_CHILD_SUBREAPER needs no privilege and
- * no setup. Its limit, accepted: it holds while the subreaper lives. When
- * a supervised worker dies its orphans come to depotd, a subreaper too; a
+ * no setup. Its limit: it holds while the subreaper lives. When a
+ * supervised worker dies its orphans come to depotd, a subreaper too; a
  * hand-started worker killed outright leaves them to its own parent's
- * subreaper (init), beyond depotd's reach but for the process group.
+ * subreaper (init), where only the process group and the tag every
+ * command's environment carries (DEPOT_TASK_TAG, kill_tagged) find them.
+ * A command that means to escape can exec with an environment of its own
+ * making in a session of its own: only a cgroup holds that one.
  */
 #include "depotd.h"
 #include "log.h"
@@ -20,8 +23,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,6 +325,94 @@ static int kill_descendants(pid_t worker)
 	return n;
 }
 
+int fence_tag(int data_fd, int64_t task, char *out, size_t n)
+{
+	struct stat st;
+
+	if (data_fd < 0 || fstat(data_fd, &st) < 0)
+		return -1;
+	return snprintf(out, n, "%llu.%llu.%lld", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino, (long long)task) < (int)n ? 0 : -1;
+}
+
+struct tagged {
+	int procfd;
+	const char *var;	/* "DEPOT_TASK_TAG=DEV.INO.ID" */
+	size_t len;		/* with its NUL */
+	uid_t uid;
+	int found;
+};
+
+/* Whether /proc/PID/environ holds the tag as one whole variable. */
+static int environ_has(const struct tagged *tg, pid_t pid)
+{
+	char path[32], buf[8192];
+	size_t have = 0;
+	ssize_t got;
+	int fd, hit = 0, skipping = 0;
+
+	snprintf(path, sizeof path, "%d/environ", (int)pid);
+	if ((fd = openat(tg->procfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	/* Variable by variable; one longer than the buffer is skipped whole (not ours). */
+	while (!hit && (got = read(fd, buf + have, sizeof buf - have)) > 0) {
+		char *p = buf, *end = buf + have + (size_t)got, *z;
+
+		while (!hit && (z = memchr(p, '\0', (size_t)(end - p))) != NULL) {
+			hit = !skipping && (size_t)(z - p + 1) == tg->len &&
+			    memcmp(p, tg->var, tg->len) == 0;
+			skipping = 0;
+			p = z + 1;
+		}
+		have = (size_t)(end - p);
+		if (have == sizeof buf) {
+			have = 0;
+			skipping = 1;
+		}
+		memmove(buf, p, have);
+	}
+	close(fd);
+	return hit;
+}
+
+static int kill_tagged_one(const struct proc_row *p, void *ctx)
+{
+	struct tagged *tg = ctx;
+	char name[16];
+	struct stat st;
+
+	snprintf(name, sizeof name, "%d", (int)p->pid);
+	/* Only processes of our own user: the tag is a claim only those could make for us. */
+	if (p->state != 'Z' && p->pid != getpid() && fstatat(tg->procfd, name, &st, 0) == 0 &&
+	    st.st_uid == tg->uid && environ_has(tg, p->pid) && kill(p->pid, SIGKILL) == 0)
+		tg->found++;
+	return 0;
+}
+
+/*
+ * The processes of t's command that no tree reaches any more: a setsid
+ * child of a hand-started worker killed outright went to init. Found by
+ * the tag its environment was given (exec.c). A process can drop it only
+ * by exec'ing with an environment of its own making: containment against
+ * a command that means to escape needs a cgroup (see the top of this file).
+ */
+static int kill_tagged(const struct task *t)
+{
+	char var[160];
+	struct tagged tg = { .var = var, .uid = geteuid() };
+
+	memcpy(var, FENCE_TAG_VAR "=", sizeof FENCE_TAG_VAR);
+	if (D == NULL || fence_tag(D->data.fd, t->id, var + sizeof FENCE_TAG_VAR,
+	    sizeof var - sizeof FENCE_TAG_VAR) < 0)
+		return 0;
+	tg.len = strlen(var) + 1;
+	if ((tg.procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	proc_each(kill_tagged_one, &tg);
+	close(tg.procfd);
+	return tg.found;
+}
+
 /*
  * One pass: SIGKILLs t's group while its recorded leader leads it and
  * whatever runs below its recorded worker; returns how many still ran.
@@ -340,7 +433,7 @@ static int fence_pass(const struct task *t)
 	if (t->worker_pid > 1 && t->worker_pid != getpid() && t->worker_start != 0 &&
 	    proc_unchanged(t->worker_pid, t->worker_start, &p))
 		n += kill_descendants(t->worker_pid);
-	return n;
+	return n + kill_tagged(t);
 }
 
 int fence_gone(const struct task *t)

@@ -257,3 +257,33 @@ start_victim() {
 	# The worker itself is not the task's: it lives on and works.
 	kill -0 "$h1"
 }
+
+# What escaped a hand-started worker's task with setsid goes to init when
+# that worker is SIGKILLed outright: no tree reaches it any more, only the
+# tag its environment was given (DEPOT_TASK_TAG). It is killed before the
+# next holder of the lock starts (the soak's bug C).
+@test "a hand-started worker SIGKILLed outright: what its task's command left with setsid, adopted by init, is killed before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0" "monitor.worker_timeout = 1s" "monitor.heartbeat_interval = 200ms"
+	write_escapee
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	submit --lock r1 -- sh -c "setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	start_hand_worker h2
+	wait_for worker_is h2 online
+	submit_next
+
+	kill -KILL "$h1"
+	wait "$h1" 2>/dev/null || true
+	# It lives on, no longer below any worker.
+	kill -0 "$esc"
+	[ "$(awk '{ print $4 }' "/proc/$esc/stat")" != "$h1" ]
+	wait_for task_is "$task" canceled 10s
+	[ "$(task_reason "$task")" = worker-missing ]
+	pid_gone "$esc"
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+}

@@ -73,6 +73,9 @@ task_fds() {
 	grep -qx 'LC_TIME=C.UTF-8' "$WORK/env"
 	grep -qx 'HOME=/nonexistent-home' "$WORK/env"
 	grep -q '^PATH=' "$WORK/env"
-	# Nothing outside the allow-list (PATH HOME USER LOGNAME SHELL LANG LC_* TZ).
-	run -1 grep -v -E '^(PATH|HOME|USER|LOGNAME|SHELL|LANG|TZ|LC_[A-Za-z0-9_]*)=' "$WORK/env"
+	# Its own id, and the tag the fence finds its processes by (fence.c).
+	grep -qx "DEPOT_TASK_ID=$ID" "$WORK/env"
+	grep -qE "^DEPOT_TASK_TAG=[0-9]+\.[0-9]+\.$ID\$" "$WORK/env"
+	# Nothing outside the allow-list (PATH HOME USER LOGNAME SHELL LANG LC_* TZ) and those two.
+	run -1 grep -v -E '^(PATH|HOME|USER|LOGNAME|SHELL|LANG|TZ|LC_[A-Za-z0-9_]*|DEPOT_TASK_ID|DEPOT_TASK_TAG)=' "$WORK/env"
 }
