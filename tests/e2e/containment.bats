@@ -165,8 +165,10 @@ start_victim() {
 	wait_for task_is "$task" canceled 10s
 }
 
-@test "a hand-started worker stopped and declared missing: what its task started, also what escaped with setsid, is killed before the next holder of its lock starts" {
-	depot_start "daemon.workers = 0"
+# hand_task_with_escapee: on hand-started worker h1 ($h1), task $task holds
+# r1 and has left a setsid escapee ($esc) writing to the trace; h2 is idle
+# and the next task on r1 ($NEXT) waits.
+hand_task_with_escapee() {
 	write_escapee
 	start_hand_worker h1
 	h1=$LAST_HAND_PID
@@ -178,6 +180,11 @@ start_victim() {
 	start_hand_worker h2
 	wait_for worker_is h2 online
 	submit_next
+}
+
+@test "a hand-started worker stopped and declared missing: what its task started, also what escaped with setsid, is killed before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0"
+	hand_task_with_escapee
 
 	kill -STOP "$h1"
 	wait_for task_is "$task" canceled 10s
@@ -264,17 +271,7 @@ start_victim() {
 # next holder of the lock starts (the soak's bug C).
 @test "a hand-started worker SIGKILLed outright: what its task's command left with setsid, adopted by init, is killed before the next holder of its lock starts" {
 	depot_start "daemon.workers = 0" "monitor.worker_timeout = 1s" "monitor.heartbeat_interval = 200ms"
-	write_escapee
-	start_hand_worker h1
-	h1=$LAST_HAND_PID
-	wait_for worker_is h1 online
-	submit --lock r1 -- sh -c "setsid -f sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid; exec sleep 60"
-	task=$ID
-	wait_for file_has "$DIR/esc.pid"
-	esc=$(cat "$DIR/esc.pid")
-	start_hand_worker h2
-	wait_for worker_is h2 online
-	submit_next
+	hand_task_with_escapee
 
 	kill -KILL "$h1"
 	wait "$h1" 2>/dev/null || true
