@@ -430,9 +430,14 @@ static int fence_pass(const struct task *t)
 	/* t->pgid is set only once verified as the worker's (workerproto.c). */
 	if (t->pgid > 1 && group_unchanged(t->pgid, t->pgid_start) && kill(-t->pgid, SIGKILL) == 0)
 		n++;
+	/*
+	 * While its worker lives, everything of the task is below it (a
+	 * subreaper); only once it is gone does reading every process's
+	 * environment for the tag pay.
+	 */
 	if (t->worker_pid > 1 && t->worker_pid != getpid() && t->worker_start != 0 &&
 	    proc_unchanged(t->worker_pid, t->worker_start, &p))
-		n += kill_descendants(t->worker_pid);
+		return n + kill_descendants(t->worker_pid);
 	return n + kill_tagged(t);
 }
 
