@@ -1,0 +1,49 @@
+/* backuphdr.h: BACKUP.json, the first member of a format 2 archive — its kind, its base and the content it holds — read without reading the rest. */
+#ifndef DEPOT_BACKUPHDR_H
+#define DEPOT_BACKUPHDR_H
+#include "jsonstream.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BACKUP_HEADER "BACKUP.json"
+#define BACKUP_FORMAT_HEADER 2	/* the first format with a header */
+#define BACKUP_KIND_FULL "full"
+#define BACKUP_KIND_INCREMENTAL "incremental"
+
+struct backup_header {
+	int format;
+	char kind[16];			/* BACKUP_KIND_FULL or BACKUP_KIND_INCREMENTAL */
+	char created_at[40];
+	char depot_version[32];
+	int64_t task_id;
+	int has_base;			/* an incremental names its base */
+	char base_file[256];		/* its file name, no directory */
+	char base_sha256[65];		/* of the whole base archive file */
+	int64_t base_size;
+	unsigned char (*holds)[32];	/* content carried, as binary sha256, ascending */
+	size_t nholds;
+};
+
+/*
+ * Parses BACKUP.json from js, at most max_holds content names (the reader's
+ * member limit). Refuses an unknown format or kind, an incremental without a
+ * base or a full with one, a base name with a '/', and holds that are not
+ * sorted, unique sha256 hex. 0, or -1 with err.
+ */
+int backup_header_parse(struct jstream *js, int64_t max_holds, struct backup_header *h,
+    char *err, size_t errlen);
+/*
+ * Reads FILE's header, its first member, and nothing after it. 1 and *h
+ * filled; 0 when the first member is not BACKUP.json (a format 1 archive);
+ * -1 with err when the file is not a readable tar or its header is bad.
+ */
+int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
+    char *err, size_t errlen);
+/* 1 if h holds the content whose binary sha256 is digest. */
+int backup_header_holds(const struct backup_header *h, const unsigned char *digest);
+/* Parses 64 hex digits into 32 bytes: 0, or -1 when s is not lowercase sha256 hex. */
+int backup_sha256_parse(const char *s, unsigned char *digest);
+void backup_header_free(struct backup_header *h);
+
+#endif
