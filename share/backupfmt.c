@@ -1,5 +1,6 @@
 /* backupfmt.c: the backup archive format (DESIGN §9) — a tar with MANIFEST.json as its last member — and the one decision, shared by verify and restore, on whether an archive is safe to restore. */
 #include "backupfmt.h"
+#include "backuphdr.h"
 #include "config.h"
 #include "dbcheck.h"
 #include "fsutil.h"
@@ -54,20 +55,57 @@ struct link {
 	char *path, *target;
 };
 
+/*
+ * Where members are extracted, each file system with its own free-space
+ * budget: [0] the staging directory (fd -1 when only verifying), [1] a
+ * staging directory for publish/ beside a [publish] dir outside DIR.
+ */
+struct root {
+	int fd;
+	int64_t space_left, inodes_left;
+};
+
+/* A base of an incremental's chain: where it was found, what its child says of it, and what reading it gave. */
+struct base {
+	char *path;
+	char child[256];		/* the file name of the archive that names it */
+	char file[256];			/* the name it is given there */
+	char sha256[65];
+	int64_t size;
+	dev_t dev;
+	ino_t ino;
+	struct backup_header want;	/* its header as the chain was found (no holds) */
+	struct backup_header hdr;	/* its header as it was read */
+	uint16_t *links;		/* hard links to each content it holds, from the archive being read */
+	int64_t members, bytes;
+	char created_at[40];
+};
+
+/* What the readings of the archives of one chain share. */
+struct shared {
+	struct root roots[2];
+	char tmpdir[4200];		/* verify only: holds depot.db while it is checked */
+	struct base *bases;		/* the newest archive's base first, the full last */
+	size_t nbases;
+	size_t held;			/* bases[held..nbases) are read: their content is in */
+	const struct backup_chain *chain;
+};
+
 struct reader {
 	const struct backup_limits *lim;
 	struct archive *a;
 	const char *archive;
 	const char *dir;		/* staging directory, or NULL */
-	/*
-	 * Where members are extracted, each file system with its own free-space
-	 * budget: [0] the staging directory (fd -1 when only verifying), [1] a
-	 * staging directory for publish/ beside a [publish] dir outside DIR.
-	 */
-	struct root {
-		int fd;
-		int64_t space_left, inodes_left;
-	} roots[2];
+	struct shared *sh;
+	struct root *roots;		/* sh->roots */
+	int content_only;		/* a base of the chain: only its content/ is extracted */
+	int skip;			/* the member being read is not extracted */
+	int has_db;
+	int has_hdr;			/* format 2: hdr is its BACKUP.json */
+	struct backup_header hdr;
+	unsigned char *found;		/* a bit for each of hdr.holds: a member carries it */
+	EVP_MD_CTX *hdr_md;
+	int64_t hdr_size;
 	struct node *nodes;
 	size_t nnodes, capnodes;
 	uint32_t *slots;		/* open addressing over nodes by path digest: index + 1 */
@@ -79,7 +117,6 @@ struct reader {
 	char *conf;			/* depot.conf, for the daemon's parser */
 	size_t conflen;
 	char dbpath[4200];		/* where depot.db was written, for its integrity check */
-	char tmpdir[4200];		/* verify only: holds depot.db while it is checked */
 	int manifest_done;
 	EVP_MD_CTX *manifest_md;
 	int64_t implicit_dirs;
@@ -90,7 +127,7 @@ struct reader {
 
 static int extracting(const struct reader *r)
 {
-	return r->roots[0].fd >= 0;
+	return r->roots[0].fd >= 0 && !r->skip;
 }
 
 void backup_limits_default(struct backup_limits *lim)
@@ -506,7 +543,9 @@ static int take_space(struct reader *r, const char *path, int64_t size)
 static int extract_file(struct reader *r, struct archive_entry *e, const char *path,
     int64_t *size, char *sha)
 {
-	int is_db = strcmp(path, "depot.db") == 0, is_conf = strcmp(path, "depot.conf") == 0;
+	/* A base's database and configuration are only checked against its manifest: the newest's are restored. */
+	int is_db = !r->content_only && strcmp(path, "depot.db") == 0;
+	int is_conf = !r->content_only && strcmp(path, "depot.conf") == 0;
 	int fd = -1, rc;
 
 	if (take_space(r, path, archive_entry_size(e)) < 0)
@@ -532,12 +571,12 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 	} else if (is_db) {
 		struct statvfs vfs;
 		/* Verifying: the database still gets its integrity check, from a private copy. */
-		if (statvfs(r->tmpdir, &vfs) == 0 && archive_entry_size(e) >
+		if (statvfs(r->sh->tmpdir, &vfs) == 0 && archive_entry_size(e) >
 		    (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize - r->lim->free_margin)
 			return refuse(r, "checking its depot.db needs %lld bytes in %s, and fewer are "
 			    "free (less restore_free_margin): set TMPDIR", (long long)archive_entry_size(e),
-			    r->tmpdir);
-		snprintf(r->dbpath, sizeof r->dbpath, "%s/depot.db", r->tmpdir);
+			    r->sh->tmpdir);
+		snprintf(r->dbpath, sizeof r->dbpath, "%s/depot.db", r->sh->tmpdir);
 		if ((fd = open(r->dbpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    0600)) < 0)
 			return refuse(r, "writing %s to check it: %s", r->dbpath, strerror(errno));
@@ -562,6 +601,82 @@ static mode_t dir_mode(struct archive_entry *e)
 static int in_linkable(const char *path)
 {
 	return strncmp(path, "content/", 8) == 0 || strncmp(path, "publish/", 8) == 0;
+}
+
+static int under(const char *path, const char *top)
+{
+	size_t n = strlen(top);
+
+	return strncmp(path, top, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+#define CONTENT_PREFIX "content/sha256/"
+
+/* The binary sha256 of a content path content/sha256/XX/SHA (XX: SHA's first two digits): 0, or -1 when path is not one. */
+static int content_digest(const char *path, unsigned char *d)
+{
+	const char *sha = path + strlen(CONTENT_PREFIX) + 3;
+
+	if (strncmp(path, CONTENT_PREFIX, strlen(CONTENT_PREFIX)) != 0 ||
+	    strlen(path) != strlen(CONTENT_PREFIX) + 3 + 64 || sha[-1] != '/' ||
+	    memcmp(sha - 3, sha, 2) != 0)
+		return -1;
+	return backup_sha256_parse(sha, d);
+}
+
+/* The index of digest d in h's holds, or -1. */
+static ssize_t held_index(const struct backup_header *h, const unsigned char *d)
+{
+	size_t lo = 0, hi = h->nholds;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(h->holds[mid], d, 32);
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* The base already read that holds d, and its index there in *i; NULL if none does. */
+static struct base *held_by_base(const struct reader *r, const unsigned char *d, ssize_t *i)
+{
+	for (size_t k = r->sh->held; k < r->sh->nbases; k++)
+		if ((*i = held_index(&r->sh->bases[k].hdr, d)) >= 0)
+			return &r->sh->bases[k];
+	return NULL;
+}
+
+/*
+ * Format 2: content/ holds only content/sha256/XX/SHA files that
+ * BACKUP.json lists, and the directories above them.
+ */
+static int content_rule(struct reader *r, const char *path, char type)
+{
+	unsigned char d[32];
+	const char *fan = path + strlen(CONTENT_PREFIX);
+	ssize_t i;
+
+	if (!under(path, "content"))
+		return 0;
+	if (strcmp(path, "content") == 0 || strcmp(path, "content/sha256") == 0 ||
+	    (strncmp(path, CONTENT_PREFIX, strlen(CONTENT_PREFIX)) == 0 && strlen(fan) == 2 &&
+	    strspn(fan, "0123456789abcdef") == 2))
+		return type == BM_DIR ? 0 : refuse(r, "member '%s' is a %s, not a directory", path,
+		    type_name(type));
+	if (type != BM_FILE || content_digest(path, d) < 0)
+		return refuse(r, "member '%s' is a %s under content/ that is not a file "
+		    CONTENT_PREFIX "XX/SHA, and a format %d archive holds nothing else there", path,
+		    type_name(type), BACKUP_FORMAT_HEADER);
+	if ((i = held_index(&r->hdr, d)) < 0)
+		return refuse(r, "member '%s' is content that %s does not list in 'holds'", path,
+		    BACKUP_HEADER);
+	r->found[i / 8] |= (unsigned char)(1 << (i % 8));
+	return 0;
 }
 
 static int extract_other(struct reader *r, struct archive_entry *e, const char *path, char type,
@@ -617,6 +732,12 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		return 0;
 	case BM_HARDLINK: {
 		char tbuf[BACKUP_MAX_PATH + 1], base[BACKUP_MAX_NAME + 1];
+		unsigned char d[32];
+		struct base *b = NULL;
+		uint16_t *links;
+		int64_t tsize = 0;
+		struct stat st;
+		ssize_t i;
 		int tfd;
 		/* Only to a regular file already extracted: never a link, a directory or later. */
 		if (!backup_path_safe(target) || strlen(target) >= sizeof tbuf)
@@ -627,10 +748,19 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 		if (!in_linkable(path) || !in_linkable(tbuf))
 			return refuse(r, "member '%s' is a hard link to '%s': only content/ and publish/ "
 			    "hold hard links", path, tbuf);
-		if ((t = lookup(r, tbuf, strlen(tbuf))) == NULL || t->implicit || t->type != BM_FILE)
+		/* Format 2: an incremental's publication links content a base of its chain holds. */
+		if ((t = lookup(r, tbuf, strlen(tbuf))) == NULL && r->has_hdr &&
+		    content_digest(tbuf, d) == 0 && (b = held_by_base(r, d, &i)) != NULL) {
+			links = &b->links[i];
+		} else if (t == NULL || t->implicit || t->type != BM_FILE) {
 			return refuse(r, "member '%s' is a hard link to '%s', which is not a file "
-			    "earlier in the archive", path, tbuf);
-		if (++((struct node *)t)->links > BACKUP_MAX_HARDLINKS)
+			    "earlier in the archive%s", path, tbuf, r->has_hdr ?
+			    ", nor content a base of its chain holds" : "");
+		} else {
+			links = &((struct node *)t)->links;
+			tsize = t->size;
+		}
+		if (++*links > BACKUP_MAX_HARDLINKS)
 			return refuse(r, "member '%s' is one of more than %d hard links to '%s'", path,
 			    BACKUP_MAX_HARDLINKS, tbuf);
 		if (!extracting(r))
@@ -640,9 +770,13 @@ static int extract_other(struct reader *r, struct archive_entry *e, const char *
 			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));
 		rc = linkat(tfd, base, r->parent_fd, base_of(path), 0);
 		/* A publish directory on another file system gets a copy, as publish makes one. */
-		if (rc < 0 && errno == EXDEV)
-			rc = take_space(r, path, t->size) < 0 ? -1 :
+		if (rc < 0 && errno == EXDEV) {
+			/* A base's content was extracted earlier: its size is on the disk. */
+			if (b != NULL)
+				tsize = fstatat(tfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : 0;
+			rc = take_space(r, path, tsize) < 0 ? -1 :
 			    fs_copy_at(tfd, base, r->parent_fd, base_of(path), (mode_t)-1, (gid_t)-1, 0);
+		}
 		close(tfd);
 		if (rc < 0)
 			return refuse(r, "linking '%s' to '%s': %s", path, tbuf, strerror(errno));
@@ -659,11 +793,24 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 	char type = entry_type(e);
 	int64_t size = 0;
 	struct node *n;
+	int skip;
 
 	if (r->manifest_done)
 		return refuse(r, "member '%s' follows %s, which must be last", raw, BACKUP_MANIFEST);
+	if (strcmp(raw, BACKUP_HEADER) == 0)
+		return refuse(r, "member '%s' is not the archive's first, where a format %d archive "
+		    "has it", raw, BACKUP_FORMAT_HEADER);
 	if (check_path(r, raw, path, sizeof path) < 0)
 		return -1;
+	/* A base gives only its content; the parent checked last may have been made or not. */
+	skip = r->content_only && !under(path, "content");
+	if (skip != r->skip) {
+		r->skip = skip;
+		snprintf(r->parent, sizeof r->parent, "/");	/* no member's parent */
+		if (r->parent_fd >= 0)
+			close(r->parent_fd);
+		r->parent_fd = -1;
+	}
 	if (type == 0)
 		return refuse(r, "member '%s' is a device, FIFO or socket: refused", path);
 	if (++r->sum->members > r->lim->max_members)
@@ -682,6 +829,10 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 		return -1;
 	if ((n = lookup(r, path, strlen(path))) != NULL && !(n->implicit && type == BM_DIR))
 		return refuse(r, "member '%s' appears twice, or would replace a directory", path);
+	if (r->has_hdr && content_rule(r, path, type) < 0)
+		return -1;
+	if (strcmp(path, "depot.db") == 0)
+		r->has_db = 1;
 	if (type == BM_SYMLINK || type == BM_HARDLINK) {
 		const char *t = type == BM_SYMLINK ? archive_entry_symlink(e) : archive_entry_hardlink(e);
 		if (t == NULL || strlen(t) > BACKUP_MAX_PATH)
@@ -691,6 +842,9 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 	if ((type == BM_FILE ? extract_file(r, e, path, &size, sha) :
 	    extract_other(r, e, path, type, target)) < 0)
 		return -1;
+	if (r->has_hdr && type == BM_FILE && under(path, "content") &&
+	    strcmp(sha, base_of(path)) != 0)
+		return refuse(r, "member '%s' holds data whose sha256 is %s, not its name", path, sha);
 	if (n != NULL)
 		n->implicit = 2;	/* superseded by the member about to be added */
 	if ((n = add_node(r, path, strlen(path), type, 0)) == NULL)
@@ -864,6 +1018,14 @@ static int read_manifest(struct reader *r)
 				snprintf(r->sum->created_at, sizeof r->sum->created_at, "%s", text);
 			else
 				snprintf(r->sum->version, sizeof r->sum->version, "%s", text);
+		} else if (strcmp(key, "kind") == 0 && r->has_hdr) {
+			if (js_string(js, text, sizeof text) < 0)
+				goto out;
+			if (strcmp(text, r->hdr.kind) != 0) {
+				refuse(r, "%s says the backup is %.40s, its %s says %s", BACKUP_MANIFEST,
+				    text, BACKUP_HEADER, r->hdr.kind);
+				goto out;
+			}
 		} else if (strcmp(key, "members") == 0) {
 			if (members_seen++) {
 				refuse(r, "%s lists its members twice", BACKUP_MANIFEST);
@@ -887,7 +1049,12 @@ static int read_manifest(struct reader *r)
 	} while ((more = js_more(js, '}')) == 1);
 	if (more < 0 || js_end(js) < 0)
 		goto out;
-	if (format != BACKUP_FORMAT) {
+	if (r->has_hdr && format != r->hdr.format) {
+		refuse(r, "%s: format %lld is not that of its %s (%d)", BACKUP_MANIFEST,
+		    (long long)format, BACKUP_HEADER, r->hdr.format);
+		goto out;
+	}
+	if (!r->has_hdr && format != BACKUP_FORMAT) {
 		refuse(r, "%s: format %lld is not one this depot reads (%d)", BACKUP_MANIFEST,
 		    (long long)format, BACKUP_FORMAT);
 		goto out;
@@ -1008,6 +1175,70 @@ static int check_database(struct reader *r)
 	return 0;
 }
 
+static void hex_of(const unsigned char *d, char *hex)
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Whether the chain read so far, this archive included, holds sha256 (hex): dbcheck_references' question. */
+static int chain_holds(const char *sha256, void *ctx)
+{
+	const struct reader *r = ctx;
+	unsigned char d[32];
+	ssize_t i;
+
+	if (backup_sha256_parse(sha256, d) < 0)
+		return 0;
+	return held_index(&r->hdr, d) >= 0 || held_by_base(r, d, &i) != NULL;
+}
+
+/* Format 2: every content a complete version of the database references is restored with it. */
+static int check_references(struct reader *r)
+{
+	struct dbcheck_ref ref;
+	char why[1024];
+	int rc = dbcheck_references(r->dbpath, chain_holds, r, &ref, why, sizeof why);
+
+	if (rc < 0)
+		return refuse(r, "its depot.db %s", why);
+	if (rc > 0)
+		return refuse(r, "its depot.db references content %s (in version %lld of repository "
+		    "'%s'), which %s", ref.sha256, ref.number, ref.repo, r->sh->nbases > 0 ?
+		    "no archive of its chain holds" : "the archive does not hold");
+	return 0;
+}
+
+/* Format 2: every content BACKUP.json lists is a member (content_rule saw each member listed). */
+static int check_holds(struct reader *r)
+{
+	char hex[65];
+
+	for (size_t i = 0; i < r->hdr.nholds; i++)
+		if (!(r->found[i / 8] & (1 << (i % 8)))) {
+			hex_of(r->hdr.holds[i], hex);
+			return refuse(r, "%s lists content %s in 'holds', and the archive has no member "
+			    CONTENT_PREFIX "%.2s/%s", BACKUP_HEADER, hex, hex, hex);
+		}
+	return 0;
+}
+
+/* An incremental holds only what its base chain does not: each content comes from one archive. */
+static int check_overlap(struct reader *r)
+{
+	const struct base *b;
+	char hex[65];
+	ssize_t i;
+
+	for (size_t k = 0; k < r->hdr.nholds; k++)
+		if ((b = held_by_base(r, r->hdr.holds[k], &i)) != NULL) {
+			hex_of(r->hdr.holds[k], hex);
+			return refuse(r, "%s lists content %s, which its base %s already holds",
+			    BACKUP_HEADER, hex, b->file);
+		}
+	return 0;
+}
+
 /* What can only be judged once every member is known. */
 static int check_whole(struct reader *r)
 {
@@ -1017,18 +1248,25 @@ static int check_whole(struct reader *r)
 	if (!r->manifest_done)
 		return refuse(r, "the archive has no %s: not a depot backup, or truncated",
 		    BACKUP_MANIFEST);
-	if (r->dbpath[0] == '\0')
+	if (!r->has_db)
 		return refuse(r, "the archive has no depot.db");
 	if (r->nlinks > 0)
 		qsort(r->links, r->nlinks, sizeof *r->links, cmp_link);
 	for (size_t i = 0; i < r->nlinks; i++)
 		if (resolve_link(r, &r->links[i]) < 0)
 			return -1;
+	if (r->has_hdr && check_holds(r) < 0)
+		return -1;
+	/* A base's database and configuration are not restored: its manifest vouched for them. */
+	if (r->content_only)
+		return 0;
 	config_defaults(&cfg);
 	if (r->conf != NULL && config_parse("depot.conf", r->conf, r->conflen, &cfg, err,
 	    sizeof err) < 0)
 		return refuse(r, "its depot.conf would stop depotd: %s", err);
-	return check_database(r);
+	if (check_database(r) < 0)
+		return -1;
+	return r->has_hdr ? check_references(r) : 0;
 }
 
 /* Opens one extraction root and sets its free-space budget. */
@@ -1059,17 +1297,483 @@ static int start_extraction(struct reader *r, const char *dir, const char *publi
 	return publish_dir != NULL ? open_root(r, &r->roots[1], publish_dir) : 0;
 }
 
-static int read_archive(const char *archive, const char *dir, const char *publish_dir,
-    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
+/* BACKUP.json's bytes, hashed as they are parsed, for its manifest entry. */
+static long fill_from_header(void *ctx, char *buf, size_t cap)
+{
+	struct reader *r = ctx;
+	la_ssize_t n = archive_read_data(r->a, buf, cap);
+
+	if (n > 0) {
+		EVP_DigestUpdate(r->hdr_md, buf, (size_t)n);
+		r->hdr_size += n;
+	}
+	return (long)n;
+}
+
+/* The first member, BACKUP.json: parsed, and remembered as a member for the manifest to list. */
+static int read_header(struct reader *r, struct archive_entry *e)
+{
+	unsigned char d[32];
+	unsigned int dlen;
+	char why[1024], sha[65];
+	struct jstream *js;
+	struct node *n;
+	int rc;
+
+	if (entry_type(e) != BM_FILE)
+		return refuse(r, "member '%s' is a %s, not a file", BACKUP_HEADER,
+		    type_name(entry_type(e)));
+	if (++r->sum->members > r->lim->max_members)
+		return refuse(r, "the archive has more than %lld members (restore_max_members)",
+		    (long long)r->lim->max_members);
+	if ((js = malloc(sizeof *js)) == NULL || (r->hdr_md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(r->hdr_md, EVP_sha256(), NULL) != 1) {
+		free(js);
+		return refuse(r, "out of memory");
+	}
+	js_init(js, fill_from_header, r);
+	rc = backup_header_parse(js, r->lim->max_members, &r->hdr, why, sizeof why);
+	free(js);
+	if (rc < 0)
+		return refuse(r, "%s", why);
+	r->has_hdr = 1;
+	if ((r->found = calloc(r->hdr.nholds / 8 + 1, 1)) == NULL)
+		return refuse(r, "out of memory");
+	EVP_DigestFinal_ex(r->hdr_md, d, &dlen);
+	hex_of(d, sha);
+	if ((n = add_node(r, BACKUP_HEADER, strlen(BACKUP_HEADER), BM_FILE, 0)) == NULL)
+		return refuse(r, "out of memory");
+	n->size = r->hdr_size;
+	r->sum->bytes += r->hdr_size;
+	record_digest(BACKUP_HEADER, BM_FILE, r->hdr_size, sha, "", n->rec);
+	snprintf(r->sum->kind, sizeof r->sum->kind, "%s", r->hdr.kind);
+	return 0;
+}
+
+/*
+ * A base's bytes as libarchive reads them, hashed on the way: its sha256
+ * without a second pass. No skip callback, so that every byte goes through.
+ */
+struct rawsrc {
+	int fd;
+	EVP_MD_CTX *md;
+	int64_t bytes;
+	char buf[1024 * 1024];
+};
+
+static la_ssize_t raw_read(struct archive *a, void *ctx, const void **out)
+{
+	struct rawsrc *s = ctx;
+	ssize_t n;
+
+	while ((n = read(s->fd, s->buf, sizeof s->buf)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		archive_set_error(a, errno, "reading: %s", strerror(errno));
+		return -1;
+	}
+	EVP_DigestUpdate(s->md, s->buf, (size_t)n);
+	s->bytes += n;
+	*out = s->buf;
+	return n;
+}
+
+/* The sha256 of the whole file: what libarchive left unread (the end's padding, or all after a refusal) too. */
+static int raw_finish(struct rawsrc *s, char *hex)
+{
+	unsigned char d[32];
+	unsigned int dlen;
+	ssize_t n;
+
+	while ((n = read(s->fd, s->buf, sizeof s->buf)) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0) {
+			EVP_DigestUpdate(s->md, s->buf, (size_t)n);
+			s->bytes += n;
+		}
+	EVP_DigestFinal_ex(s->md, d, &dlen);
+	hex_of(d, hex);
+	return n < 0 ? -1 : 0;
+}
+
+/* open_archive's formats and filters (DESIGN §15), read through s. */
+static struct archive *open_archive_hashed(const char *path, struct rawsrc *s, char *err,
+    size_t errlen)
+{
+	struct archive *a = archive_read_new();
+
+	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_none(a) != ARCHIVE_OK ||
+	    archive_read_open(a, s, NULL, raw_read, NULL) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", path, a ? archive_error_string(a) : "out of memory");
+		if (a)
+			archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void dir_of(const char *path, char *out, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(out, n, ".");
+	else if (slash == path)
+		snprintf(out, n, "/");
+	else
+		snprintf(out, n, "%.*s", (int)(slash - path), path);
+}
+
+/* The sha256 of a whole file, as hex; "" when it cannot be read. */
+static void file_sha256(const char *path, char *hex)
+{
+	struct rawsrc *s = malloc(sizeof *s);
+
+	hex[0] = '\0';
+	if (s == NULL)
+		return;
+	s->bytes = 0;
+	if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && (s->md = EVP_MD_CTX_new()) != NULL) {
+		if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1 || raw_finish(s, hex) < 0)
+			hex[0] = '\0';
+		EVP_MD_CTX_free(s->md);
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+/* Whether the file st is the newest archive or a base found before b. */
+static int in_chain(const struct reader *r, const struct stat *st, const struct base *b)
+{
+	struct stat top;
+
+	if (stat(r->archive, &top) == 0 && top.st_dev == st->st_dev && top.st_ino == st->st_ino)
+		return 1;
+	for (const struct base *o = r->sh->bases; o < b; o++)
+		if (o->dev == st->st_dev && o->ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
+static int take_base(struct reader *r, struct base *b, const char *path, const struct stat *st)
+{
+	if ((b->path = strdup(path)) == NULL)
+		return refuse(r, "out of memory");
+	b->dev = st->st_dev;
+	b->ino = st->st_ino;
+	return 0;
+}
+
+/*
+ * Where base b is: beside its child (in child_dir) or the newest archive,
+ * by the name the child gives it; else among the --base files, the one
+ * with its sha256 (by its size and name when that decides; the whole file
+ * is hashed first only when several could be it).
+ */
+static int find_base(struct reader *r, const char *child_dir, struct base *b)
+{
+	const struct backup_chain *c = r->sh->chain;
+	char dirs[2][4200], path[4600], wrong[4600] = "", hex[65];
+	const char *pick = NULL;
+	int64_t wrong_size = 0;
+	size_t same = 0;
+	struct stat st;
+
+	snprintf(dirs[0], sizeof dirs[0], "%s", child_dir);
+	dir_of(r->archive, dirs[1], sizeof dirs[1]);
+	for (int i = 0; i < 2; i++) {
+		if (i == 1 && strcmp(dirs[0], dirs[1]) == 0)
+			break;
+		snprintf(path, sizeof path, "%s%s%s", dirs[i], strcmp(dirs[i], "/") ? "/" : "",
+		    b->file);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_size == b->size)
+			return take_base(r, b, path, &st);
+		if (wrong[0] == '\0') {
+			snprintf(wrong, sizeof wrong, "%s", path);
+			wrong_size = st.st_size;
+		}
+	}
+	for (size_t i = 0; c != NULL && i < c->nbases; i++) {
+		if (stat(c->bases[i], &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != b->size ||
+		    in_chain(r, &st, b))
+			continue;
+		same++;
+		if (pick == NULL || strcmp(base_of(c->bases[i]), b->file) == 0)
+			pick = c->bases[i];
+	}
+	if (same > 1 && strcmp(base_of(pick), b->file) != 0) {
+		pick = NULL;
+		for (size_t i = 0; i < c->nbases && pick == NULL; i++)
+			if (stat(c->bases[i], &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_size == b->size && !in_chain(r, &st, b)) {
+				file_sha256(c->bases[i], hex);
+				if (strcmp(hex, b->sha256) == 0)
+					pick = c->bases[i];
+			}
+	}
+	if (pick != NULL && stat(pick, &st) == 0)
+		return take_base(r, b, pick, &st);
+	if (wrong[0] != '\0')
+		return refuse(r, "%s, the base %s names, has %lld bytes, and %s says %lld (altered, "
+		    "or another archive of that name)", wrong, b->child, (long long)wrong_size,
+		    b->child, (long long)b->size);
+	return refuse(r, "%s needs its base %s, which is not beside it in %s nor given with "
+	    "--base", b->child, b->file, child_dir);
+}
+
+/*
+ * The newest archive's chain, from its BACKUP.json down to a full: every
+ * base found and its header read before anything of the chain is
+ * extracted, so that a missing one changes nothing.
+ */
+static int resolve_chain(struct reader *r)
+{
+	struct shared *sh = r->sh;
+	const struct backup_header *child = &r->hdr;
+	const char *child_path = r->archive;
+	char dir[4200], why[1024];
+	struct stat st;
+	int rc;
+
+	if ((sh->bases = calloc(BACKUP_MAX_CHAIN, sizeof *sh->bases)) == NULL)
+		return refuse(r, "out of memory");
+	while (child->has_base) {
+		struct base *b = &sh->bases[sh->nbases];
+		if (sh->nbases + 1 >= BACKUP_MAX_CHAIN)
+			return refuse(r, "the chain of %s is longer than %d archives", base_of(r->archive),
+			    BACKUP_MAX_CHAIN);
+		snprintf(b->child, sizeof b->child, "%s", base_of(child_path));
+		snprintf(b->file, sizeof b->file, "%s", child->base_file);
+		snprintf(b->sha256, sizeof b->sha256, "%s", child->base_sha256);
+		b->size = child->base_size;
+		sh->nbases++;
+		dir_of(child_path, dir, sizeof dir);
+		if (find_base(r, dir, b) < 0)
+			return -1;
+		if (stat(b->path, &st) < 0 || in_chain(r, &st, b))
+			return refuse(r, "the chain of %s loops: %s, the base %s names, is already in it",
+			    base_of(r->archive), b->path, b->child);
+		rc = backup_header_read(b->path, r->lim->max_members, &b->want, why, sizeof why);
+		if (rc < 0)
+			return refuse(r, "%s, the base %s names: %s", b->path, b->child, why);
+		if (rc == 0)
+			return refuse(r, "%s, the base %s names, is a format 1 archive (no %s): the "
+			    "chain does not end in a full backup", b->path, b->child, BACKUP_HEADER);
+		/* Its holds are read with the whole archive. */
+		backup_header_free(&b->want);
+		child = &b->want;
+		child_path = b->path;
+	}
+	sh->held = sh->nbases;
+	return 0;
+}
+
+static void reset_links(struct shared *sh)
+{
+	for (size_t k = sh->held; k < sh->nbases; k++)
+		memset(sh->bases[k].links, 0, sh->bases[k].hdr.nholds * sizeof *sh->bases[k].links);
+}
+
+static int read_one(struct reader *r);
+static void reader_free(struct reader *r);
+
+/* Whether a base read has the header it was found with: no other file took its place meanwhile. */
+static int same_header(const struct backup_header *a, const struct backup_header *b)
+{
+	return strcmp(a->kind, b->kind) == 0 && a->has_base == b->has_base &&
+	    strcmp(a->base_file, b->base_file) == 0 && strcmp(a->base_sha256, b->base_sha256) == 0 &&
+	    a->base_size == b->base_size;
+}
+
+/* One base, whole, as its child names it: its content extracted, the rest checked. */
+static int read_base(struct reader *r, struct base *b)
+{
+	struct backup_summary bsum;
+	char berr[2048] = "", hex[65];
+	struct reader br = { .lim = r->lim, .archive = b->path, .dir = r->dir, .parent_fd = -1,
+	    .sh = r->sh, .roots = r->sh->roots, .content_only = 1, .sum = &bsum, .err = berr,
+	    .errlen = sizeof berr };
+	struct rawsrc *src = malloc(sizeof *src);
+	struct stat st;
+	int rc = -1, same;
+
+	memset(&bsum, 0, sizeof bsum);
+	br.parent[0] = '\0';
+	if (src == NULL || (src->md = EVP_MD_CTX_new()) == NULL) {
+		free(src);
+		return refuse(r, "out of memory");
+	}
+	src->bytes = 0;
+	if (EVP_DigestInit_ex(src->md, EVP_sha256(), NULL) != 1 ||
+	    (src->fd = open(b->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		refuse(r, "%s, the base %s names: %s", b->path, b->child, strerror(errno));
+		EVP_MD_CTX_free(src->md);
+		free(src);
+		return -1;
+	}
+	if (fstat(src->fd, &st) < 0 || st.st_dev != b->dev || st.st_ino != b->ino)
+		snprintf(berr, sizeof berr, "another file took its place while it was read");
+	else if ((br.a = open_archive_hashed(b->path, src, berr, sizeof berr)) != NULL)
+		rc = read_one(&br);
+	same = raw_finish(src, hex) == 0 && strcmp(hex, b->sha256) == 0 && src->bytes == b->size;
+	if (!same && src->bytes != b->size)
+		refuse(r, "%s, the base %s names, has %lld bytes, and %s says %lld (altered, or "
+		    "another archive of that name)", b->path, b->child, (long long)src->bytes,
+		    b->child, (long long)b->size);
+	else if (!same)
+		refuse(r, "%s, the base %s names, is not that archive: its sha256 is %s, and %s "
+		    "says %s (altered, or another archive of that name)", b->path, b->child, hex,
+		    b->child, b->sha256);
+	else if (rc < 0)
+		refuse(r, "%s, the base %s names: %s", b->path, b->child, berr);
+	else if (!br.has_hdr || !same_header(&br.hdr, &b->want))
+		rc = refuse(r, "%s, the base %s names, changed while it was read", b->path, b->child);
+	else if ((b->links = calloc(br.hdr.nholds + 1, sizeof *b->links)) == NULL)
+		rc = refuse(r, "out of memory");
+	if (same && rc == 0) {
+		b->hdr = br.hdr;
+		br.hdr.holds = NULL;
+		br.hdr.nholds = 0;
+		b->members = bsum.members;
+		b->bytes = bsum.bytes;
+		snprintf(b->created_at, sizeof b->created_at, "%s", bsum.created_at);
+	}
+	reader_free(&br);
+	close(src->fd);
+	EVP_MD_CTX_free(src->md);
+	free(src);
+	return same ? rc : -1;
+}
+
+/* Every base, the full first: their content is in staging before the newest archive's. */
+static int read_bases(struct reader *r)
+{
+	while (r->sh->held > 0) {
+		if (read_base(r, &r->sh->bases[r->sh->held - 1]) < 0)
+			return -1;
+		r->sh->held--;
+	}
+	reset_links(r->sh);
+	return 0;
+}
+
+/* Reads r->a to its end, and judges the archive: 0, or -1 with r->err. */
+static int read_one(struct reader *r)
+{
+	struct archive_entry *e;
+	int st, first = 1;
+
+	reset_links(r->sh);
+	while ((st = next_header(r->a, &e)) == ARCHIVE_OK) {
+		const char *path = archive_entry_pathname(e);
+		if (path == NULL)
+			return refuse(r, "a member has no path");
+		if (first && strcmp(path, BACKUP_HEADER) == 0) {
+			if (read_header(r, e) < 0)
+				return -1;
+			if (!r->content_only && r->hdr.has_base &&
+			    (resolve_chain(r) < 0 || read_bases(r) < 0))
+				return -1;
+			if (check_overlap(r) < 0)
+				return -1;
+		} else if (strcmp(path, BACKUP_MANIFEST) == 0 && !r->manifest_done) {
+			if (entry_type(e) != BM_FILE)
+				return refuse(r, "%s is not a file", BACKUP_MANIFEST);
+			r->manifest_done = 1;
+			if ((r->manifest_md = EVP_MD_CTX_new()) == NULL ||
+			    EVP_DigestInit_ex(r->manifest_md, EVP_sha256(), NULL) != 1)
+				return refuse(r, "out of memory");
+			if (read_manifest(r) < 0)
+				return -1;
+			r->sum->authenticated = manifest_authentic(r, e);
+		} else if (read_member(r, e, path) < 0) {
+			return -1;
+		}
+		first = 0;
+	}
+	if (st != ARCHIVE_EOF)
+		return refuse(r, "the archive is damaged or truncated after %lld members: %s",
+		    (long long)r->sum->members, archive_error_string(r->a));
+	return check_whole(r);
+}
+
+static void reader_free(struct reader *r)
+{
+	if (r->a != NULL)
+		archive_read_free(r->a);
+	r->a = NULL;
+	if (r->parent_fd >= 0)
+		close(r->parent_fd);
+	r->parent_fd = -1;
+	for (size_t i = 0; i < r->nlinks; i++) {
+		free(r->links[i].path);
+		free(r->links[i].target);
+	}
+	free(r->links);
+	EVP_MD_CTX_free(r->manifest_md);
+	EVP_MD_CTX_free(r->hdr_md);
+	backup_header_free(&r->hdr);
+	free(r->found);
+	free(r->nodes);
+	free(r->slots);
+	free(r->conf);
+}
+
+void backup_chain_free(struct backup_chain *c)
+{
+	for (size_t i = 0; i < c->nread; i++)
+		free(c->read[i].path);
+	free(c->read);
+	c->read = NULL;
+	c->nread = 0;
+}
+
+/* What was read, newest first, for the caller to show. */
+static int report_chain(struct reader *r, struct backup_chain *c)
+{
+	struct shared *sh = r->sh;
+
+	if ((c->read = calloc(sh->nbases + 1, sizeof *c->read)) == NULL)
+		return refuse(r, "out of memory");
+	for (size_t i = 0; i <= sh->nbases; i++) {
+		struct backup_chained *o = &c->read[i];
+		const struct base *b = i > 0 ? &sh->bases[i - 1] : NULL;
+		if ((o->path = strdup(b ? b->path : r->archive)) == NULL)
+			return refuse(r, "out of memory");
+		c->nread++;
+		snprintf(o->kind, sizeof o->kind, "%s", b ? b->hdr.kind : r->sum->kind);
+		snprintf(o->created_at, sizeof o->created_at, "%s",
+		    b ? b->created_at : r->sum->created_at);
+		o->members = b ? b->members : r->sum->members;
+		o->bytes = b ? b->bytes : r->sum->bytes;
+	}
+	return 0;
+}
 
 int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
     struct backup_summary *sum, char *err, size_t errlen)
 {
-	return backup_read_split(archive, dir, NULL, lim, sum, err, errlen);
+	return backup_read_chain(archive, dir, NULL, NULL, lim, sum, err, errlen);
 }
 
 int backup_read_split(const char *archive, const char *dir, const char *publish_dir,
     const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
+{
+	return backup_read_chain(archive, dir, publish_dir, NULL, lim, sum, err, errlen);
+}
+
+static int read_archive(const char *archive, const char *dir, const char *publish_dir,
+    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    char *err, size_t errlen);
+
+int backup_read_chain(const char *archive, const char *dir, const char *publish_dir,
+    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    char *err, size_t errlen)
 {
 	/*
 	 * libarchive converts names by the locale: read in C.UTF-8 in every
@@ -1080,24 +1784,29 @@ int backup_read_split(const char *archive, const char *dir, const char *publish_
 	locale_t c = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0), was;
 	int rc;
 
+	if (chain != NULL) {
+		chain->read = NULL;
+		chain->nread = 0;
+	}
 	if (c == (locale_t)0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	was = uselocale(c);
-	rc = read_archive(archive, dir, publish_dir, lim, sum, err, errlen);
+	rc = read_archive(archive, dir, publish_dir, chain, lim, sum, err, errlen);
 	uselocale(was);
 	freelocale(c);
 	return rc;
 }
 
 static int read_archive(const char *archive, const char *dir, const char *publish_dir,
-    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
+    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    char *err, size_t errlen)
 {
+	struct shared sh = { .roots = { { .fd = -1 }, { .fd = -1 } }, .chain = chain };
 	struct reader r = { .lim = lim, .archive = archive, .dir = dir, .parent_fd = -1,
-	    .roots = { { .fd = -1 }, { .fd = -1 } }, .sum = sum, .err = err, .errlen = errlen };
-	struct archive_entry *e;
-	int rc = -1, st;
+	    .sh = &sh, .roots = sh.roots, .sum = sum, .err = err, .errlen = errlen };
+	int rc = -1;
 
 	memset(sum, 0, sizeof *sum);
 	err[0] = '\0';
@@ -1106,75 +1815,46 @@ static int read_archive(const char *archive, const char *dir, const char *publis
 		goto out;
 	if (dir == NULL) {
 		const char *tmp = getenv("TMPDIR");
-		snprintf(r.tmpdir, sizeof r.tmpdir, "%s/depot-verify-XXXXXX",
+		snprintf(sh.tmpdir, sizeof sh.tmpdir, "%s/depot-verify-XXXXXX",
 		    tmp && *tmp ? tmp : "/tmp");
-		if (mkdtemp(r.tmpdir) == NULL) {
-			refuse(&r, "making a directory to check the database in: %s: %s", r.tmpdir,
+		if (mkdtemp(sh.tmpdir) == NULL) {
+			refuse(&r, "making a directory to check the database in: %s: %s", sh.tmpdir,
 			    strerror(errno));
-			r.tmpdir[0] = '\0';
+			sh.tmpdir[0] = '\0';
 			goto out;
 		}
 	}
 	if ((r.a = open_archive(archive, err, errlen)) == NULL)
 		goto out;
-	while ((st = next_header(r.a, &e)) == ARCHIVE_OK) {
-		const char *path = archive_entry_pathname(e);
-		if (path == NULL) {
-			refuse(&r, "a member has no path");
-			goto out;
-		}
-		if (strcmp(path, BACKUP_MANIFEST) == 0 && !r.manifest_done) {
-			if (entry_type(e) != BM_FILE) {
-				refuse(&r, "%s is not a file", BACKUP_MANIFEST);
-				goto out;
-			}
-			r.manifest_done = 1;
-			if ((r.manifest_md = EVP_MD_CTX_new()) == NULL ||
-			    EVP_DigestInit_ex(r.manifest_md, EVP_sha256(), NULL) != 1) {
-				refuse(&r, "out of memory");
-				goto out;
-			}
-			if (read_manifest(&r) < 0)
-				goto out;
-			sum->authenticated = manifest_authentic(&r, e);
-		} else if (read_member(&r, e, path) < 0) {
-			goto out;
-		}
-	}
-	if (st != ARCHIVE_EOF) {
-		refuse(&r, "the archive is damaged or truncated after %lld members: %s",
-		    (long long)sum->members, archive_error_string(r.a));
+	if (read_one(&r) < 0)
 		goto out;
-	}
-	if (check_whole(&r) < 0)
-		goto out;
+	sum->chain = (int)sh.nbases + 1;
 	/* Everything written reaches the disk before the caller swaps it in: one syncfs, not an fsync per file. */
 	for (int i = 0; i < 2; i++) {
-		if (r.roots[i].fd >= 0 && syncfs(r.roots[i].fd) < 0) {
+		if (sh.roots[i].fd >= 0 && syncfs(sh.roots[i].fd) < 0) {
 			refuse(&r, "writing the staging directory %s: %s", i ? publish_dir : dir,
 			    strerror(errno));
 			goto out;
 		}
 	}
+	if (chain != NULL && report_chain(&r, chain) < 0) {
+		backup_chain_free(chain);
+		goto out;
+	}
 	rc = 0;
 out:
-	if (r.a != NULL)
-		archive_read_free(r.a);
-	if (r.parent_fd >= 0)
-		close(r.parent_fd);
+	reader_free(&r);
 	for (int i = 0; i < 2; i++)
-		if (r.roots[i].fd >= 0)
-			close(r.roots[i].fd);
-	if (r.tmpdir[0] != '\0')
-		fs_remove_tree(r.tmpdir);
-	for (size_t i = 0; i < r.nlinks; i++) {
-		free(r.links[i].path);
-		free(r.links[i].target);
+		if (sh.roots[i].fd >= 0)
+			close(sh.roots[i].fd);
+	if (sh.tmpdir[0] != '\0')
+		fs_remove_tree(sh.tmpdir);
+	for (size_t i = 0; i < sh.nbases; i++) {
+		free(sh.bases[i].path);
+		free(sh.bases[i].links);
+		backup_header_free(&sh.bases[i].hdr);
+		backup_header_free(&sh.bases[i].want);
 	}
-	free(r.links);
-	EVP_MD_CTX_free(r.manifest_md);
-	free(r.nodes);
-	free(r.slots);
-	free(r.conf);
+	free(sh.bases);
 	return rc;
 }

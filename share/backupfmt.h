@@ -40,12 +40,42 @@ void backup_limits_default(struct backup_limits *lim);
 
 struct backup_summary {
 	int format;
+	char kind[16];		/* format 2: "full" or "incremental"; "" for format 1 */
+	int chain;		/* archives read: the archive and its bases (1 unless incremental) */
 	char created_at[40];
 	char version[32];
 	int64_t members;	/* in the manifest, MANIFEST.json itself not counted */
 	int64_t bytes;		/* of file data */
 	int authenticated;	/* its manifest carries an HMAC made with lim->key */
 };
+
+/* The most archives a chain may hold, and --base files a restore may name. */
+#define BACKUP_MAX_CHAIN 1000
+#define BACKUP_MAX_BASES 64
+
+/* One archive of a chain that was read. */
+struct backup_chained {
+	char *path;
+	char kind[16];
+	char created_at[40];
+	int64_t members, bytes;
+};
+
+/*
+ * An incremental archive's chain (doc/backup-format.md). In: files its
+ * bases may be besides the archive's own directory (--base FILE...),
+ * found by the sha256 the child names. Out, once read: every archive of the
+ * chain, newest first, a full last (one entry for a full or a format 1
+ * archive), for backup_chain_free to release.
+ */
+struct backup_chain {
+	const char *const *bases;
+	size_t nbases;
+	struct backup_chained *read;
+	size_t nread;
+};
+
+void backup_chain_free(struct backup_chain *c);
 
 /* Reads DIR/backup.key into key: 0, or -1 with errno (ENOENT: there is none). */
 int backup_key_read(const char *dir, unsigned char *key);
@@ -74,6 +104,15 @@ int backup_path_safe(const char *path);
  * file system past lim->free_margin; on refusal dir holds what was written
  * so far and the caller removes it. Returns 0 and fills *sum, or -1 with err
  * naming the first bad member and why.
+ *
+ * A format 2 archive starts with BACKUP.json (backuphdr.h), which must list
+ * exactly the content it carries. An incremental's bases are found beside
+ * it by file name, else among chain->bases by sha256, each hashed as it is
+ * read and refused, naming it, when missing, of another sha256 or size, in
+ * a loop, or when the chain does not end in a full. Bases are read first,
+ * oldest first, each checked against its own manifest and giving only its
+ * content; the rest comes from the newest. Then every content a complete
+ * version of the newest database references must be in the chain.
  */
 int backup_read(const char *archive, const char *dir, const struct backup_limits *lim,
     struct backup_summary *sum, char *err, size_t errlen);
@@ -84,5 +123,9 @@ int backup_read(const char *archive, const char *dir, const struct backup_limits
  */
 int backup_read_split(const char *archive, const char *dir, const char *publish_dir,
     const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
+/* Either of the above, with an incremental's bases named in chain (NULL: none), which is filled. */
+int backup_read_chain(const char *archive, const char *dir, const char *publish_dir,
+    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    char *err, size_t errlen);
 
 #endif

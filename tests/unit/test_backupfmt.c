@@ -62,11 +62,16 @@ struct build {
 	const char *manifest;	/* the manifest's whole text instead of the one made */
 	int swap;		/* k > 0: manifest entries k and k + 1 trade places (entry 0 is depot.db) */
 	int binary_names;	/* pax hdrcharset=BINARY, for names that are not UTF-8 */
+	const char *header;	/* format 2: BACKUP.json's text, the first member */
+	const char *db;		/* depot.db's bytes instead of DB */
+	size_t dblen;
+	const char *out;	/* the file to write instead of fx->archive */
 };
 
 /* Each test's directory: the archive, the staging directory, a sibling that must stay empty, and TMPDIR. */
 struct fx {
 	char root[64], archive[96], x[96], outside[96], tmpv[96];
+	int extra;		/* more files the test put in root (a chain's bases) */
 };
 
 struct verdict {
@@ -406,7 +411,7 @@ static void write_manifest(struct archive *a, const char *text)
 /* Writes fx->archive: depot.db first (unless no_db), the members, and the manifest last unless a member 'M' places it. */
 static void build(struct fx *fx, const struct member *m, size_t n, const struct build *b)
 {
-	struct member *all = calloc(n + 1, sizeof *all);
+	struct member *all = calloc(n + 2, sizeof *all);
 	struct archive *a = archive_write_new();
 	size_t k = 0;
 	int placed = 0;
@@ -414,8 +419,11 @@ static void build(struct fx *fx, const struct member *m, size_t n, const struct 
 
 	assert_non_null(all);
 	assert_non_null(a);
+	if (b->header)
+		all[k++] = (struct member)MF("BACKUP.json", b->header, .mode = 0600);
 	if (!b->no_db)
-		all[k++] = (struct member)MF("depot.db", DB, .mode = 0600, .len = DBLEN);
+		all[k++] = b->db ? (struct member)MF("depot.db", b->db, .mode = 0600, .len = b->dblen) :
+		    (struct member)MF("depot.db", DB, .mode = 0600, .len = DBLEN);
 	for (size_t i = 0; i < n; i++)
 		all[k++] = m[i];
 	text = b->manifest ? strdup(b->manifest) : make_manifest(all, k, b);
@@ -425,7 +433,7 @@ static void build(struct fx *fx, const struct member *m, size_t n, const struct 
 		assert_int_equal(archive_write_set_options(a, "hdrcharset=BINARY"), ARCHIVE_OK);
 	assert_int_equal(b->gzip ? archive_write_add_filter_gzip(a) : archive_write_add_filter_none(a),
 	    ARCHIVE_OK);
-	assert_int_equal(archive_write_open_filename(a, fx->archive), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_filename(a, b->out ? b->out : fx->archive), ARCHIVE_OK);
 	for (size_t i = 0; i < k; i++) {
 		if (all[i].type == 'M') {
 			write_manifest(a, text);
@@ -470,18 +478,25 @@ static char *long_path(char *p, size_t len, size_t comp)
  * result, nothing appears beside the staging directory and verify's copy
  * of the database is gone.
  */
-static void decide(struct fx *fx, const struct backup_limits *lim, struct verdict *out)
+static void decide_chain(struct fx *fx, const struct backup_limits *lim, struct backup_chain *ch,
+    struct verdict *out)
 {
+	struct backup_chain vch = { 0 };
 	struct verdict v, x;
 
 	memset(&v, 0, sizeof v);
 	memset(&x, 0, sizeof x);
-	v.rc = backup_read(fx->archive, NULL, lim, &v.sum, v.err, sizeof v.err);
+	if (ch != NULL) {
+		vch.bases = ch->bases;
+		vch.nbases = ch->nbases;
+	}
+	v.rc = backup_read_chain(fx->archive, NULL, NULL, ch ? &vch : NULL, lim, &v.sum, v.err,
+	    sizeof v.err);
 	if (dir_entries(fx->tmpv) != 0)
 		fail_msg("verify left %d names in TMPDIR", dir_entries(fx->tmpv));
 	rm_tree(fx->x);
 	assert_int_equal(mkdir(fx->x, 0700), 0);
-	x.rc = backup_read(fx->archive, fx->x, lim, &x.sum, x.err, sizeof x.err);
+	x.rc = backup_read_chain(fx->archive, fx->x, NULL, ch, lim, &x.sum, x.err, sizeof x.err);
 	if (v.rc != x.rc)
 		fail_msg("verify says %d (%s), extract says %d (%s)", v.rc, v.err, x.rc, x.err);
 	assert_string_equal(v.err, x.err);
@@ -491,13 +506,26 @@ static void decide(struct fx *fx, const struct backup_limits *lim, struct verdic
 		assert_string_equal(v.sum.version, x.sum.version);
 		assert_int_equal(v.sum.members, x.sum.members);
 		assert_int_equal(v.sum.bytes, x.sum.bytes);
+		assert_string_equal(v.sum.kind, x.sum.kind);
+		assert_int_equal(v.sum.chain, x.sum.chain);
+		if (ch != NULL) {
+			assert_int_equal(vch.nread, ch->nread);
+			for (size_t i = 0; i < vch.nread; i++)
+				assert_string_equal(vch.read[i].path, ch->read[i].path);
+		}
 	}
+	backup_chain_free(&vch);
 	if (dir_entries(fx->outside) != 0)
 		fail_msg("%d names appeared in %s, beside the staging directory", dir_entries(fx->outside),
 		    fx->outside);
-	/* a.tar, x, outside and tmpv, nothing more. */
-	assert_int_equal(dir_entries(fx->root), 4);
+	/* a.tar, x, outside and tmpv, and the test's own, nothing more. */
+	assert_int_equal(dir_entries(fx->root), 4 + fx->extra);
 	*out = x;
+}
+
+static void decide(struct fx *fx, const struct backup_limits *lim, struct verdict *out)
+{
+	decide_chain(fx, lim, NULL, out);
 }
 
 static void accepted_lim(struct fx *fx, const struct backup_limits *lim)
@@ -1668,6 +1696,563 @@ static void a_non_utf8_member_path_is_refused_without_echoing_it(void **state)
 	refused(fx, "a member's path is not valid UTF-8", NULL);
 }
 
+/* --- format 2: BACKUP.json, and chains of incrementals ----------------------------------- */
+
+#define MAXC 8
+
+/*
+ * One format 2 archive in fx->root: the content it carries (each file named
+ * by its data's sha256), its publication (repository r, version 1, a hard
+ * link to content for each file) and what its database's complete version
+ * references. An incomplete version 2 always references content nobody
+ * holds: only complete versions count.
+ */
+struct f2 {
+	const char *file;
+	const char *base;		/* the archive in fx->root it names; NULL: a full */
+	const char *carry[MAXC];
+	const char *publish[MAXC];
+	const char *refs[MAXC];
+	const char *holds;		/* the 'holds' array's text instead of the carried content's */
+	const char *lie;		/* carried under this data's sha256 instead of carry[0]'s */
+	const char *kind;		/* instead of full or incremental */
+	int base_null;			/* "base": null, whatever the kind */
+	const char *base_name;		/* the name to give the base instead of base */
+	const char *base_sha;		/* its sha256 instead of the file's */
+	long long base_size;		/* its size instead of the file's (0: the file's) */
+	const char *under;		/* a directory of fx->root to write it in */
+	int manifest_format;		/* instead of 2 */
+	const char *manifest_kind;	/* the manifest's "kind" instead of the header's */
+};
+
+static void file_hex(const char *path, char *hex, long long *size)
+{
+	size_t len;
+	char *data = read_all(path, &len);
+
+	assert_non_null(data);
+	sha_hex(data, len, hex);
+	*size = (long long)len;
+	free(data);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A depot.db of schema 6 whose version r/1 (complete) references refs, and r/2 (incomplete) SHA_ZERO. */
+static char *make_db(const char *const *refs, size_t *len)
+{
+	char dir[] = "/tmp/dp-bfmt-db2.XXXXXX", path[64], sql[512], sha[65], *data;
+	sqlite3 *db;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/depot.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=6;"
+	    "CREATE TABLE tasks(id INTEGER PRIMARY KEY);"
+	    "CREATE TABLE versions(repo TEXT NOT NULL, number INTEGER NOT NULL,"
+	    " complete INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (repo, number));"
+	    "CREATE TABLE version_files(repo TEXT NOT NULL, number INTEGER NOT NULL,"
+	    " path TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL);"
+	    "INSERT INTO versions VALUES ('r', 1, 1), ('r', 2, 0);"
+	    "INSERT INTO version_files VALUES ('r', 2, 'gone', '" SHA_ZERO "', 0);",
+	    NULL, NULL, NULL), SQLITE_OK);
+	for (size_t i = 0; i < MAXC && refs[i] != NULL; i++) {
+		sha_hex(refs[i], strlen(refs[i]), sha);
+		snprintf(sql, sizeof sql, "INSERT INTO version_files VALUES ('r', 1, 'f%zu', '%s', %zu)",
+		    i, sha, strlen(refs[i]));
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	sqlite3_close(db);
+	assert_non_null(data = read_all(path, len));
+	rm_tree(dir);
+	return data;
+}
+
+static void content_path(const char *data, char *out, size_t n)
+{
+	char sha[65];
+
+	sha_hex(data, strlen(data), sha);
+	snprintf(out, n, "content/sha256/%.2s/%s", sha, sha);
+}
+
+/* Writes archive a into fx->root (a.tar is fx->archive), as daemon/backup.c lays format 2 out. */
+static void build_f2(struct fx *fx, const struct f2 *a)
+{
+	struct member m[64];
+	char *names[MAXC], paths[3 * MAXC][128], header[4096], head[128], base[512], out[256];
+	char sha[65], *db;
+	size_t n = 0, nc = 0, np = 0, dblen;
+	struct sbuf holds = { 0 };
+	int existed;
+
+	for (; nc < MAXC && a->carry[nc] != NULL; nc++) {
+		assert_non_null(names[nc] = malloc(200));
+		sha_hex(nc == 0 && a->lie ? a->lie : a->carry[nc], strlen(nc == 0 && a->lie ? a->lie :
+		    a->carry[nc]), sha);
+		snprintf(names[nc], 200, "%s%s", sha, a->carry[nc]);	/* sorts by sha, keeps the data */
+	}
+	qsort(names, nc, sizeof *names, cmp_str);
+	sb_add(&holds, "[");
+	for (size_t i = 0; i < nc; i++)
+		sb_add(&holds, "%s\"%.64s\"", i ? "," : "", names[i]);
+	sb_add(&holds, "]");
+	if (a->base != NULL && !a->base_null) {
+		char bpath[256], bsha[65];
+		long long bsize;
+		snprintf(bpath, sizeof bpath, "%s/%s%s%s", fx->root, a->under ? a->under : "",
+		    a->under ? "/" : "", a->base);
+		/* A base yet to be written is named by the sha256 and size given. */
+		if (access(bpath, F_OK) == 0)
+			file_hex(bpath, bsha, &bsize);
+		else
+			bsize = 0, snprintf(bsha, sizeof bsha, "%s", SHA_ZERO);
+		snprintf(base, sizeof base, "{\"file\":\"%s\",\"sha256\":\"%s\",\"size\":%lld}",
+		    a->base_name ? a->base_name : a->base, a->base_sha ? a->base_sha : bsha,
+		    a->base_size ? a->base_size : bsize);
+	} else {
+		snprintf(base, sizeof base, "null");
+	}
+	snprintf(header, sizeof header, "{\"format\":2,\"kind\":\"%s\",\"created_at\":\"%s\","
+	    "\"depot_version\":\"%s\",\"task_id\":7,\"base\":%s,\"holds\":%s}\n",
+	    a->kind ? a->kind : a->base ? "incremental" : "full", CREATED, VERSION, base,
+	    a->holds ? a->holds : holds.p);
+	snprintf(head, sizeof head, "\"kind\":\"%s\",", a->manifest_kind ? a->manifest_kind :
+	    a->kind ? a->kind : a->base ? "incremental" : "full");
+	m[n++] = (struct member)MD("content");
+	m[n++] = (struct member)MD("content/sha256");
+	for (size_t i = 0; i < nc; i++) {
+		if (i == 0 || strncmp(names[i], names[i - 1], 2) != 0) {
+			snprintf(paths[np], sizeof paths[np], "content/sha256/%.2s", names[i]);
+			m[n++] = (struct member)MD(paths[np++]);
+		}
+		snprintf(paths[np], sizeof paths[np], "content/sha256/%.2s/%.64s", names[i], names[i]);
+		m[n++] = (struct member)MF(paths[np++], names[i] + 64);
+	}
+	m[n++] = (struct member)MD("publish");
+	m[n++] = (struct member)MD("publish/r");
+	m[n++] = (struct member)MD("publish/r/versions");
+	m[n++] = (struct member)MD("publish/r/versions/1");
+	for (size_t i = 0; i < MAXC && a->publish[i] != NULL; i++) {
+		char *file = paths[np++], *target = paths[np++];
+		snprintf(file, sizeof paths[0], "publish/r/versions/1/f%zu", i);
+		content_path(a->publish[i], target, sizeof paths[0]);
+		m[n++] = (struct member)MH(file, target);
+	}
+	m[n++] = (struct member)ML("publish/r/current", "versions/1");
+	db = make_db(a->refs, &dblen);
+	snprintf(out, sizeof out, "%s/%s%s%s", fx->root, a->under ? a->under : "",
+	    a->under ? "/" : "", a->file);
+	existed = access(out, F_OK) == 0;
+	build(fx, m, n, &(struct build){ .header = header, .db = db, .dblen = dblen, .out = out,
+	    .format = a->manifest_format ? a->manifest_format : 2, .head = head });
+	if (!existed && a->under == NULL && strcmp(out, fx->archive) != 0)
+		fx->extra++;
+	for (size_t i = 0; i < nc; i++)
+		free(names[i]);
+	free(holds.p);
+	free(db);
+}
+/* Reads fx->archive as its chain with --base files bases; accepted, or refused saying why and also. */
+static void chain_verdict(struct fx *fx, const char *const *bases, size_t nbases, const char *why,
+    const char *also, struct backup_chain *ch, struct verdict *v)
+{
+	struct backup_limits lim;
+
+	backup_limits_default(&lim);
+	memset(ch, 0, sizeof *ch);
+	ch->bases = bases;
+	ch->nbases = nbases;
+	decide_chain(fx, &lim, ch, v);
+	if (why == NULL && v->rc != 0)
+		fail_msg("refused: %s", v->err);
+	if (why != NULL && v->rc == 0)
+		fail_msg("accepted, not refused for '%s'", why);
+	if (why != NULL && strstr(v->err, why) == NULL)
+		fail_msg("'%s' does not say '%s'", v->err, why);
+	if (also != NULL && strstr(v->err, also) == NULL)
+		fail_msg("'%s' does not say '%s'", v->err, also);
+}
+
+static void chain_refused(struct fx *fx, const char *const *bases, size_t nbases, const char *why,
+    const char *also)
+{
+	struct backup_chain ch;
+	struct verdict v;
+
+	chain_verdict(fx, bases, nbases, why, also, &ch, &v);
+	backup_chain_free(&ch);
+}
+
+static void chain_accepted(struct fx *fx, const char *const *bases, size_t nbases)
+{
+	struct backup_chain ch;
+	struct verdict v;
+
+	chain_verdict(fx, bases, nbases, NULL, NULL, &ch, &v);
+	backup_chain_free(&ch);
+}
+
+/* The staged file at rel holds data, and is the same file as the staged content of data. */
+static void staged_as(struct fx *fx, const char *rel, const char *data)
+{
+	char p[512], c[256], *got;
+	struct stat a, b;
+	size_t len;
+
+	content_path(data, c, sizeof c);
+	snprintf(p, sizeof p, "%s/%s", fx->x, c);
+	assert_int_equal(lstat(p, &b), 0);
+	snprintf(p, sizeof p, "%s/%s", fx->x, rel);
+	assert_int_equal(lstat(p, &a), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	assert_non_null(got = read_all(p, &len));
+	assert_string_equal(got, data);
+	free(got);
+}
+
+static void flip_byte(const char *path, long at)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	unsigned char c;
+	struct stat st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	if (at < 0)
+		at += st.st_size;
+	assert_int_equal(pread(fd, &c, 1, at), 1);
+	c ^= 0x20;
+	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
+/* Where in the file data first appears. */
+static long offset_of(const char *path, const char *data)
+{
+	size_t len;
+	char *all = read_all(path, &len), *at;
+	long off;
+
+	assert_non_null(all);
+	at = memmem(all, len, data, strlen(data));
+	assert_non_null(at);
+	off = at - all;
+	free(all);
+	return off;
+}
+
+static const struct f2 full = {
+	.file = "full.tar", .carry = { "one\n", "two\n" }, .publish = { "one\n", "two\n" },
+	.refs = { "one\n", "two\n" },
+};
+static const struct f2 inc1 = {
+	.file = "i1.tar", .base = "full.tar", .carry = { "three\n" },
+	.publish = { "one\n", "three\n" }, .refs = { "one\n", "two\n", "three\n" },
+};
+static const struct f2 inc2 = {
+	.file = "a.tar", .base = "i1.tar", .carry = { "four\n" },
+	.publish = { "two\n", "three\n", "four\n" }, .refs = { "four\n", "one\n", "two\n", "three\n" },
+};
+
+static void a_chain_is_read_oldest_first_into_the_newest_state(void **state)
+{
+	struct fx *fx = *state;
+	struct backup_chain ch;
+	struct verdict v;
+	char p[512], c[128], *data, *want;
+	size_t len, wlen;
+
+	build_f2(fx, &full);
+	build_f2(fx, &inc1);
+	build_f2(fx, &inc2);
+	chain_verdict(fx, NULL, 0, NULL, NULL, &ch, &v);
+	assert_int_equal(v.sum.format, 2);
+	assert_string_equal(v.sum.kind, "incremental");
+	assert_int_equal(v.sum.chain, 3);
+	assert_int_equal(ch.nread, 3);
+	assert_string_equal(ch.read[0].path, fx->archive);
+	assert_string_equal(ch.read[0].kind, "incremental");
+	assert_non_null(strstr(ch.read[1].path, "/i1.tar"));
+	assert_non_null(strstr(ch.read[2].path, "/full.tar"));
+	assert_string_equal(ch.read[2].kind, "full");
+	assert_string_equal(ch.read[2].created_at, CREATED);
+	/* BACKUP.json, depot.db, content, content/sha256, its fan directory, a file, publish's 4, 3 links and current. */
+	assert_int_equal(ch.read[0].members, 14);
+	backup_chain_free(&ch);
+	/* The content of every archive; the publication and the database of the newest only. */
+	staged_as(fx, "publish/r/versions/1/f0", "two\n");
+	staged_as(fx, "publish/r/versions/1/f1", "three\n");
+	staged_as(fx, "publish/r/versions/1/f2", "four\n");
+	staged_as(fx, "publish/r/current/f0", "two\n");
+	content_path("one\n", c, sizeof c);
+	snprintf(p, sizeof p, "%s/%s", fx->x, c);
+	assert_int_equal(access(p, F_OK), 0);
+	snprintf(p, sizeof p, "%s/publish/r/versions/1/f3", fx->x);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof p, "%s/depot.db", fx->x);
+	assert_non_null(data = read_all(p, &len));
+	assert_non_null(want = make_db(inc2.refs, &wlen));
+	assert_int_equal(len, wlen);
+	free(data);
+	free(want);
+	assert_int_equal(dir_entries(fx->x), 3);
+	snprintf(p, sizeof p, "%s/content/sha256", fx->x);
+	/* one, two, three and four: each its own fan directory here. */
+	assert_int_equal(dir_entries(p), 4);
+}
+
+static void holds_must_list_exactly_the_content_members(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = full;
+	char holds[256], one[65], two[65];
+
+	a.file = "a.tar";
+	build_f2(fx, &a);
+	chain_accepted(fx, NULL, 0);
+	sha_hex("one\n", 4, one);
+	sha_hex("two\n", 4, two);
+	/* Listed, not carried. */
+	snprintf(holds, sizeof holds, "[\"%s\",\"%s\",\"%s\"]", SHA_ZERO, strcmp(one, two) < 0 ?
+	    one : two, strcmp(one, two) < 0 ? two : one);
+	a.holds = holds;
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "BACKUP.json lists content " SHA_ZERO " in 'holds', and the "
+	    "archive has no member content/sha256/00/" SHA_ZERO, NULL);
+	/* Carried, not listed. */
+	snprintf(holds, sizeof holds, "[\"%s\"]", one);
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, two, "is content that BACKUP.json does not list in 'holds'");
+	/* Carried under a name that is not its sha256. */
+	a.holds = NULL;
+	a.lie = "eleven\n";
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "holds data whose sha256 is", "not its name");
+}
+
+static void a_format_2_archive_is_laid_out_as_the_format_says(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = full;
+	static const struct member late[] = {
+		MF("BACKUP.json", "{}"),
+	};
+	static const struct member odd[] = {
+		MD("content"),
+		MF("content/sha256", "x"),
+	};
+
+	a.file = "a.tar";
+	a.manifest_format = 1;
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "MANIFEST.json: format 1 is not that of its BACKUP.json (2)", NULL);
+	a.manifest_format = 0;
+	a.manifest_kind = "incremental";
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "MANIFEST.json says the backup is incremental, its BACKUP.json "
+	    "says full", NULL);
+	/* Only first. */
+	build(fx, late, N(late), &plain);
+	refused(fx, "member 'BACKUP.json' is not the archive's first", NULL);
+	build(fx, odd, N(odd), &(struct build){ .header = "{\"format\":2,\"kind\":\"full\","
+	    "\"base\":null,\"holds\":[]}", .format = 2 });
+	refused(fx, "member 'content/sha256' is a file, not a directory", NULL);
+}
+
+static void an_incremental_links_only_what_its_chain_holds(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1, f = full;
+
+	a.file = "a.tar";
+	/* A full links only its own content. */
+	f.file = "a.tar";
+	f.publish[2] = "three\n";
+	build_f2(fx, &f);
+	chain_refused(fx, NULL, 0, "member 'publish/r/versions/1/f2' is a hard link to 'content/",
+	    "which is not a file earlier in the archive, nor content a base of its chain holds");
+	build_f2(fx, &full);
+	a.publish[2] = "five\n";
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "member 'publish/r/versions/1/f2' is a hard link",
+	    "nor content a base of its chain holds");
+	/* What the base holds is not carried again. */
+	a.publish[2] = NULL;
+	a.carry[1] = "two\n";
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "BACKUP.json lists content", "which its base full.tar already holds");
+}
+
+static void a_missing_base_is_refused_naming_it_and_found_with_base(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 f = full, a = inc1;
+	char dir[128], moved[160], decoy[160], want[512];
+	const char *bases[2];
+	size_t len;
+	char *data;
+	FILE *out;
+
+	snprintf(dir, sizeof dir, "%s/elsewhere", fx->root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	fx->extra++;
+	f.under = "elsewhere";
+	a.under = "elsewhere";
+	build_f2(fx, &f);
+	a.file = "a.tar";
+	build_f2(fx, &a);
+	snprintf(moved, sizeof moved, "%s/a.tar", dir);
+	assert_int_equal(rename(moved, fx->archive), 0);
+	snprintf(want, sizeof want, "a.tar needs its base full.tar, which is not beside it in %s "
+	    "nor given with --base", fx->root);
+	chain_refused(fx, NULL, 0, want, NULL);
+	/* Nothing of the chain was extracted. */
+	assert_int_equal(dir_entries(fx->x), 0);
+	snprintf(moved, sizeof moved, "%s/full.tar", dir);
+	bases[0] = moved;
+	chain_accepted(fx, bases, 1);
+	/* By its sha256, whatever its name; among others of its size, by hashing them. */
+	snprintf(decoy, sizeof decoy, "%s/decoy.tar", dir);
+	assert_non_null(data = read_all(moved, &len));
+	assert_non_null(out = fopen(decoy, "w"));
+	assert_int_equal(fwrite(data, 1, len, out), len);
+	fclose(out);
+	free(data);
+	flip_byte(decoy, -1);
+	snprintf(want, sizeof want, "%s/renamed.tar", dir);
+	assert_int_equal(rename(moved, want), 0);
+	bases[0] = decoy;
+	bases[1] = want;
+	chain_accepted(fx, bases, 2);
+	/* One of its size is taken, and refused when it is not the one. */
+	chain_refused(fx, bases, 1, "decoy.tar, the base a.tar names, is not that archive: its "
+	    "sha256 is", "(altered, or another archive of that name)");
+}
+
+static void an_altered_base_is_refused_naming_it(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1;
+	char base[128];
+
+	a.file = "a.tar";
+	build_f2(fx, &full);
+	build_f2(fx, &a);
+	chain_accepted(fx, NULL, 0);
+	snprintf(base, sizeof base, "%s/full.tar", fx->root);
+	/* In a member's data: the member is damaged, and it is the file's sha256 that says why. */
+	flip_byte(base, offset_of(base, "two\n"));
+	chain_refused(fx, NULL, 0, "full.tar, the base a.tar names, is not that archive: its sha256 is",
+	    "(altered, or another archive of that name)");
+	build_f2(fx, &full);
+	/* In the padding after the end, which no member holds. */
+	flip_byte(base, -1);
+	chain_refused(fx, NULL, 0, "full.tar, the base a.tar names, is not that archive", NULL);
+	build_f2(fx, &full);
+	chain_accepted(fx, NULL, 0);
+}
+
+static void a_base_of_another_size_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1;
+	char base[128], want[256];
+	long long size;
+
+	a.file = "a.tar";
+	build_f2(fx, &full);
+	snprintf(base, sizeof base, "%s/full.tar", fx->root);
+	file_hex(base, want, &size);
+	a.base_size = size + 1;
+	build_f2(fx, &a);
+	snprintf(want, sizeof want, "full.tar, the base a.tar names, has %lld bytes, and a.tar says "
+	    "%lld", size, size + 1);
+	chain_refused(fx, NULL, 0, want, NULL);
+}
+
+static void a_loop_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1, b = inc1;
+	char path[128], hex[65];
+	long long size, bsize;
+
+	/* An archive that names itself. */
+	a.file = "a.tar";
+	a.base = "a.tar";
+	a.base_sha = SHA_ZERO;
+	a.base_size = 99999;
+	build_f2(fx, &a);
+	file_hex(fx->archive, hex, &size);
+	a.base_size = size;
+	build_f2(fx, &a);
+	file_hex(fx->archive, hex, &bsize);
+	assert_int_equal(size, bsize);
+	chain_refused(fx, NULL, 0, "the chain of a.tar loops", "the base a.tar names, is already in it");
+	/* Two that name each other. */
+	b.file = "b.tar";
+	b.base = "a.tar";
+	b.base_sha = SHA_ZERO;
+	b.base_size = size;
+	build_f2(fx, &b);
+	a.base = "b.tar";
+	a.base_sha = NULL;
+	a.base_size = 0;
+	build_f2(fx, &a);
+	file_hex(fx->archive, hex, &bsize);
+	assert_int_equal(size, bsize);
+	snprintf(path, sizeof path, "%s/b.tar", fx->root);
+	chain_refused(fx, NULL, 0, "the chain of a.tar loops", "the base b.tar names, is already in it");
+}
+
+static void a_chain_that_does_not_end_in_a_full_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1, f = full;
+	char base[128];
+
+	a.file = "a.tar";
+	/* A format 1 archive has no holds to be based on. */
+	snprintf(base, sizeof base, "%s/full.tar", fx->root);
+	build(fx, valid, N(valid), &(struct build){ .out = base });
+	fx->extra++;
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "full.tar, the base a.tar names, is a format 1 archive (no "
+	    "BACKUP.json): the chain does not end in a full backup", NULL);
+	/* An incremental with nothing under it. */
+	f.kind = "incremental";
+	build_f2(fx, &f);
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "full.tar, the base a.tar names: BACKUP.json", "an incremental "
+	    "backup lacks a 'base'");
+}
+
+static void content_a_complete_version_references_must_be_in_the_chain(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1, f = full;
+	char five[65], want[256];
+
+	sha_hex("five\n", 5, five);
+	f.file = "a.tar";
+	f.refs[2] = "five\n";
+	build_f2(fx, &f);
+	snprintf(want, sizeof want, "its depot.db references content %s (in version 1 of "
+	    "repository 'r'), which the archive does not hold", five);
+	chain_refused(fx, NULL, 0, want, NULL);
+	build_f2(fx, &full);
+	a.file = "a.tar";
+	a.refs[3] = "five\n";
+	build_f2(fx, &a);
+	snprintf(want, sizeof want, "its depot.db references content %s (in version 1 of "
+	    "repository 'r'), which no archive of its chain holds", five);
+	chain_refused(fx, NULL, 0, want, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1716,6 +2301,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deep_nesting_in_an_unknown_manifest_key_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_manifest_of_another_format_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_non_utf8_member_path_is_refused_without_echoing_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_chain_is_read_oldest_first_into_the_newest_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(holds_must_list_exactly_the_content_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_format_2_archive_is_laid_out_as_the_format_says, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_incremental_links_only_what_its_chain_holds, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_missing_base_is_refused_naming_it_and_found_with_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_altered_base_is_refused_naming_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_base_of_another_size_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_loop_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_chain_that_does_not_end_in_a_full_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(content_a_complete_version_references_must_be_in_the_chain, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
