@@ -17,10 +17,10 @@
 
 static int backup_abs_output(const struct ctl_args *a, const char *file, char *out,
     size_t n);
-static int backup_abs_archive(const struct ctl_args *a, const char *file, char *out,
-    size_t n);
+static int backup_abs_archive(const struct ctl_args *a, const char *file, const char *what,
+    char *out, size_t n);
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force);
+    const char *key, const char *path, int force, cJSON *bases);
 
 /*
  * -o FILE as the daemon must see it: the real path of FILE's directory
@@ -63,35 +63,38 @@ static int backup_abs_output(const struct ctl_args *a, const char *file, char *o
 	return EXIT_OK;
 }
 
-/* restore's FILE as the daemon must see it: the real path of an existing file. */
-static int backup_abs_archive(const struct ctl_args *a, const char *file, char *out,
-    size_t n)
+/* restore's FILE, or a --base FILE, as the daemon must see it: the real path of an existing file. */
+static int backup_abs_archive(const struct ctl_args *a, const char *file, const char *what,
+    char *out, size_t n)
 {
 	char real[PATH_MAX];
 	struct stat st;
 
 	if (realpath(file, real) == NULL)
-		return ctl_usage_error(a->cmd, "cannot restore from '%s': %s", file,
+		return ctl_usage_error(a->cmd, "cannot %s '%s': %s", what, file,
 		    strerror(errno));
 	if (stat(real, &st) == 0 && !S_ISREG(st.st_mode))
-		return ctl_usage_error(a->cmd, "cannot restore from '%s': "
-		    "not a regular file", file);
+		return ctl_usage_error(a->cmd, "cannot %s '%s': "
+		    "not a regular file", what, file);
 	if ((size_t)snprintf(out, n, "%s", real) >= n || strlen(out) > BACKUP_PATH_MAX)
-		return ctl_usage_error(a->cmd, "cannot restore from '%s': "
-		    "the path is longer than %d bytes", file, BACKUP_PATH_MAX);
+		return ctl_usage_error(a->cmd, "cannot %s '%s': "
+		    "the path is longer than %d bytes", what, file, BACKUP_PATH_MAX);
 	return EXIT_OK;
 }
 
-/* A backup or restore task: task.submit, then as run does (task_submit). */
+/* A backup or restore task: task.submit, then as run does (task_submit). Takes bases (NULL: none). */
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force)
+    const char *key, const char *path, int force, cJSON *bases)
 {
 	cJSON *req;
 
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "type", type) == NULL ||
 	    (path != NULL && cJSON_AddStringToObject(req, key, path) == NULL) ||
-	    (force && cJSON_AddTrueToObject(req, "force") == NULL)) {
+	    (force && cJSON_AddTrueToObject(req, "force") == NULL) ||
+	    (bases != NULL && !cJSON_AddItemToObject(req, "bases", bases))) {
+		if (bases != NULL && cJSON_GetObjectItemCaseSensitive(req, "bases") == NULL)
+			cJSON_Delete(bases);
 		cJSON_Delete(req);
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
@@ -108,18 +111,50 @@ int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *a)
 	if (file != NULL && (rc = backup_abs_output(a, file, path, sizeof path)) != EXIT_OK)
 		return rc;
 	return backup_task(ctx, a, task_type_name(TASKTYPE_BACKUP), "output",
-	    file != NULL ? path : NULL, 0);
+	    file != NULL ? path : NULL, 0, NULL);
+}
+
+/* --base FILE...: at most BACKUP_MAX_BASES, each an existing file, absolute (restore's "bases"). */
+static int backup_bases(const struct ctl_args *a, cJSON **out)
+{
+	char path[PATH_MAX], **files;
+	size_t n = args_values(a, "base", &files);
+	int rc;
+
+	*out = NULL;
+	if (n > BACKUP_MAX_BASES)
+		return ctl_usage_error(a->cmd, "more than %d --base files", BACKUP_MAX_BASES);
+	if (n > 0 && (*out = cJSON_CreateArray()) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = backup_abs_archive(a, files[i], "use the base", path, sizeof path)) !=
+		    EXIT_OK) {
+			cJSON_Delete(*out);
+			*out = NULL;
+			return rc;
+		}
+		if (!cJSON_AddItemToArray(*out, cJSON_CreateString(path)))
+			goto nomem;
+	}
+	return EXIT_OK;
+nomem:
+	cJSON_Delete(*out);
+	*out = NULL;
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
 }
 
 int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	char path[PATH_MAX];
+	cJSON *bases;
 	int rc;
 
-	if ((rc = backup_abs_archive(a, a->argv[0], path, sizeof path)) != EXIT_OK)
+	if ((rc = backup_abs_archive(a, a->argv[0], "restore from", path, sizeof path)) != EXIT_OK ||
+	    (rc = backup_bases(a, &bases)) != EXIT_OK)
 		return rc;
 	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path,
-	    args_has(a, "force"));
+	    args_has(a, "force"), bases);
 }
 
 /*
@@ -145,11 +180,36 @@ static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim, unsign
 	lim->free_margin = cfg.restore_free_margin;
 }
 
+/* The chain's archives for --json: [{"path", "kind", "created_at", "members", "bytes"}], newest first. */
+static cJSON *chain_json(const struct backup_chain *c)
+{
+	cJSON *arr = cJSON_CreateArray(), *o;
+
+	for (size_t i = 0; arr != NULL && i < c->nread; i++) {
+		const struct backup_chained *r = &c->read[i];
+		if ((o = cJSON_CreateObject()) != NULL && !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+		if (o == NULL || cJSON_AddStringToObject(o, "path", r->path) == NULL ||
+		    cJSON_AddStringToObject(o, "kind", r->kind) == NULL ||
+		    cJSON_AddStringToObject(o, "created_at", r->created_at) == NULL ||
+		    cJSON_AddNumberToObject(o, "members", (double)r->members) == NULL ||
+		    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes) == NULL) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 /*
- * backup verify: backup_read() reads the whole archive here and makes the
- * decision the daemon makes before a restore (without extracting); no
- * request is sent. With --json, one object: {"path", "ok", "members",
- * "bytes", "created_at", "depot_version"} or {"path", "ok": false, "error"}.
+ * backup verify: backup_read_chain() reads the whole archive (an
+ * incremental with its whole chain) here and makes the decision the daemon
+ * makes before a restore (without extracting); no request is sent. With
+ * --json, one object: {"path", "ok", "members", "bytes", "created_at",
+ * "depot_version", "authenticated", "kind", "chain"} or {"path", "ok":
+ * false, "error"}.
  */
 int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 {
@@ -157,8 +217,9 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 	unsigned char key[BACKUP_KEY_LEN];
 	struct backup_limits lim;
 	struct backup_summary sum;
-	char err[2048], clean[2048];
-	cJSON *o = NULL;
+	struct backup_chain chain = { 0 };
+	char err[2048], clean[2048], **bases;
+	cJSON *o = NULL, *read = NULL;
 	struct stat st;
 	int ok, rc = EXIT_OK;
 
@@ -167,8 +228,18 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		return ctl_usage_error(a->cmd, "cannot read '%s': %s", file, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ctl_usage_error(a->cmd, "cannot read '%s': it is a directory", file);
+	chain.nbases = args_values(a, "base", &bases);
+	chain.bases = (const char *const *)bases;
+	for (size_t i = 0; i < chain.nbases; i++) {
+		if (access(bases[i], R_OK) < 0 || stat(bases[i], &st) < 0)
+			return ctl_usage_error(a->cmd, "cannot read the base '%s': %s", bases[i],
+			    strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return ctl_usage_error(a->cmd, "cannot read the base '%s': not a regular file",
+			    bases[i]);
+	}
 	verify_limits(ctx, &lim, key);
-	ok = backup_read(file, NULL, &lim, &sum, err, sizeof err) == 0;
+	ok = backup_read_chain(file, NULL, NULL, &chain, &lim, &sum, err, sizeof err) == 0;
 	if (ctx->json) {
 		if ((o = cJSON_CreateObject()) == NULL ||
 		    cJSON_AddStringToObject(o, "path", file) == NULL ||
@@ -177,8 +248,15 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		    cJSON_AddNumberToObject(o, "bytes", (double)sum.bytes) == NULL ||
 		    cJSON_AddBoolToObject(o, "authenticated", sum.authenticated) == NULL ||
 		    cJSON_AddStringToObject(o, "created_at", sum.created_at) == NULL ||
-		    cJSON_AddStringToObject(o, "depot_version", sum.version) == NULL)) ||
+		    cJSON_AddStringToObject(o, "depot_version", sum.version) == NULL ||
+		    cJSON_AddNumberToObject(o, "format", sum.format) == NULL ||
+		    /* A format 1 archive holds everything: a full. */
+		    cJSON_AddStringToObject(o, "kind", sum.kind[0] ? sum.kind : "full") == NULL ||
+		    (read = chain_json(&chain)) == NULL ||
+		    !cJSON_AddItemToObject(o, "chain", read))) ||
 		    (!ok && cJSON_AddStringToObject(o, "error", err) == NULL)) {
+			if (read != NULL && cJSON_GetObjectItemCaseSensitive(o, "chain") == NULL)
+				cJSON_Delete(read);
 			ctl_error("out of memory");
 			rc = EXIT_REFUSED;
 		} else
@@ -197,6 +275,13 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		    (long long)sum.members, (long long)sum.bytes,
 		    sum.created_at[0] != '\0' ? sum.created_at : "at an unknown time",
 		    sum.version[0] != '\0' ? sum.version : "(unknown version)");
+		/* The rest of the chain it checked, down to the full. */
+		for (size_t i = 1; i < chain.nread; i++) {
+			out_clean(chain.read[i].path, 0, clean, sizeof clean);
+			printf("  base %s: %s, %lld members, %lld bytes of files, made %s\n", clean,
+			    chain.read[i].kind, (long long)chain.read[i].members,
+			    (long long)chain.read[i].bytes, chain.read[i].created_at);
+		}
 		if (sum.authenticated)
 			printf("authenticated by %s/%s\n", ctx->dir, BACKUP_KEY_FILE);
 		else
@@ -204,5 +289,6 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 			    "keeps its depot.conf aside\n", ctx->dir, BACKUP_KEY_FILE,
 			    lim.key ? "" : " (which this user cannot read, or which is missing)");
 	}
+	backup_chain_free(&chain);
 	return rc;
 }

@@ -431,7 +431,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "backup", "verify" },
-		.usage = "FILE",
+		.usage = "FILE [--base FILE]...",
 		.summary = "decide, as a restore would, whether a backup archive may be restored",
 		.help = "Reads FILE here, without the daemon, and makes the decision a "
 		    "restore makes (the same function): every member's path, type, "
@@ -444,14 +444,24 @@ const struct ctl_cmd cmd_table[] = {
 		    "whether DIR/backup.key authenticates it (a restore disables the "
 		    "schedules and sets aside the depot.conf of one it does not), and "
 		    "exits 0; or prints \"FILE: refused: \" and the first reason to "
-		    "standard error and exits 1.",
+		    "standard error and exits 1. An incremental is checked with its "
+		    "whole chain, as a restore reads it: each base, found beside FILE "
+		    "by the name FILE gives it or among the --base files by its "
+		    "sha256, must have the sha256 and size its child names, down to a "
+		    "full; every content the newest database's versions reference must "
+		    "be in one of them. Prints one \"  base PATH: KIND, ...\" line for "
+		    "each base it checked.",
+		.opts = {
+			{ .name = "base", .short_name = 'b', .arg = "FILE", .repeat = 1,
+			  .help = "an incremental's base archive that is not beside FILE" },
+		},
 		.args_min = 1, .args_max = 1,
 		.sends = CTL_SENDS_NONE,
 		.exec = cmd_backup_verify,
 	},
 	{
 		.words = { "restore" },
-		.usage = "FILE [--force] [--wait]",
+		.usage = "FILE [--base FILE]... [--force] [--wait]",
 		.summary = "queue a restore of the whole depot from a backup archive",
 		.help = "The task reserves depot exclusively, so it waits for "
 		    "running tasks to end (with --force, they are canceled with "
@@ -460,7 +470,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "verify' makes, and stops before the disk would fill; a bad "
 		    "archive changes nothing. An archive DIR/backup.key does not "
 		    "authenticate comes back with its schedules disabled and its "
-		    "depot.conf kept as depot.conf.restored. Then the daemon stops its workers, "
+		    "depot.conf kept as depot.conf.restored. An incremental is "
+		    "restored with its chain: its bases, beside FILE or given with "
+		    "--base, are read first (their content only), and a missing or "
+		    "altered one is refused by name. Then the daemon stops its workers, "
 		    "swaps the restored data in, keeps the old data as "
 		    "DIR.pre-restore-TIMESTAMP, cancels every task the backup "
 		    "holds unfinished (reason restored) and starts again; task "
@@ -469,6 +482,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "--wait, waits for it and exits 0 when it completed, 1 when "
 		    "it failed, 4 when it was canceled.",
 		.opts = {
+			{ .name = "base", .short_name = 'b', .arg = "FILE", .repeat = 1,
+			  .help = "an incremental's base archive that is not beside FILE" },
 			{ .name = "force", .short_name = 'f',
 			  .help = "cancel running tasks (reason restored) instead of "
 			      "waiting for them" },

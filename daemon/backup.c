@@ -547,8 +547,11 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, enum task_state *state)
 {
-	const char *archive = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(task, "args"), "path"));
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(task, "args"), *b;
+	const char *archive = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, "path"));
+	const char *bases[BACKUP_MAX_BASES];
+	struct backup_chain chain = { .bases = bases };
+	cJSON *read;
 	const char *staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "staging"));
 	const char *pub_staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task,
 	    "publish_staging"));
@@ -579,7 +582,11 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		snprintf(err, sizeof err, "the restore assignment lacks its archive or staging path");
 		goto fail;
 	}
-	if (restore_extract(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0)
+	/* --base files, as the daemon validated them (validate_snapshot_task). */
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(args, "bases"))
+		if (cJSON_IsString(b) && chain.nbases < BACKUP_MAX_BASES)
+			bases[chain.nbases++] = b->valuestring;
+	if (restore_extract(archive, staging, pub_staging, &chain, &lim, &sum, err, sizeof err) < 0)
 		goto fail;
 	*state = TASK_COMPLETED;
 	*result = cJSON_CreateObject();
@@ -587,6 +594,13 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	cJSON_AddStringToObject(*result, "backup_created_at", sum.created_at);
 	cJSON_AddNumberToObject(*result, "members", (double)sum.members);
 	cJSON_AddBoolToObject(*result, "authenticated", sum.authenticated);
+	if (sum.kind[0] != '\0')
+		cJSON_AddStringToObject(*result, "kind", sum.kind);
+	/* The archives restored from, newest first: an incremental's whole chain. */
+	if ((read = cJSON_AddArrayToObject(*result, "chain")) != NULL)
+		for (size_t i = 0; i < chain.nread; i++)
+			cJSON_AddItemToArray(read, cJSON_CreateString(chain.read[i].path));
+	backup_chain_free(&chain);
 	pthread_mutex_lock(&ws->mu);
 	ws->progress_done = 1;
 	pthread_mutex_unlock(&ws->mu);

@@ -367,20 +367,24 @@ int validate_utf8(const cJSON *req, char *err, size_t errlen);
 /* restore.c */
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
 void snapshot_task_ended(const struct task *t, int completed);
+struct backup_chain;
 struct backup_limits;
 struct backup_summary;
 /*
  * A restore's one pass: the staging directories (pub_staging NULL or "" when
- * publish/ is DIR's own) made empty, the archive checked and extracted into
- * them, and both removed again if it is refused. 0, or -1 with err.
+ * publish/ is DIR's own) made empty, the archive (with its chain's bases,
+ * chain may be NULL) checked and extracted into them, and both removed
+ * again if it is refused. 0, or -1 with err.
  */
 int restore_extract(const char *archive, const char *staging, const char *pub_staging,
-    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
+    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    char *err, size_t errlen);
 void restore_staging_remove(const char *staging, const char *pub_staging);
 /* A restore's done: its swap is due at the loop's next turn (restore_tick); returns 1. */
 int restore_done(struct task *t, cJSON *result, char *err, size_t errlen);
 void restore_tick(void);
-int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg);
+int restore_offline(const char *archive, const char *const *bases, size_t nbases, const char *dir,
+    const struct depot_config *cfg);
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
 

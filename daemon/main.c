@@ -32,13 +32,16 @@ static void usage(FILE *f)
 	fprintf(f,
 	    "usage: depotd [-d DIR] [-v]             run the daemon in the foreground\n"
 	    "       depotd [-d DIR] --worker NAME    run a worker by hand\n"
-	    "       depotd -d DIR --restore FILE     restore a backup, daemon stopped\n"
+	    "       depotd -d DIR --restore FILE [--base FILE]...\n"
+	    "                                        restore a backup, daemon stopped\n"
 	    "       depotd --version | --help\n"
 	    "\n"
 	    "  -d, --dir DIR     data directory (default $DEPOT_HOME, /var/lib/depot as root,\n"
 	    "                    else ~/.local/state/depot)\n"
 	    "  -v, --verbose     log debug lines too\n"
 	    "  --worker NAME     be a worker process named NAME\n"
+	    "  --base FILE       with --restore: an incremental's base archive, when it is not\n"
+	    "                    beside FILE (repeatable)\n"
 	    "See depotd(8).\n");
 }
 
@@ -506,12 +509,14 @@ int main(int argc, char **argv)
 		{ "worker", required_argument, NULL, 'W' },
 		{ "supervised-by", required_argument, NULL, 'S' },
 		{ "restore", required_argument, NULL, 'R' },
+		{ "base", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir_opt = NULL, *worker = NULL, *restore = NULL;
+	const char *dir_opt = NULL, *worker = NULL, *restore = NULL, *bases[BACKUP_MAX_BASES];
+	size_t nbases = 0;
 	char dir[4096], err[1024], conf[4200];
 	struct depot_config cfg;
 	int c, verbose = 0, parent = 0;
@@ -524,11 +529,23 @@ int main(int argc, char **argv)
 		case 'W': worker = optarg; break;
 		case 'S': parent = atoi(optarg); break;
 		case 'R': restore = optarg; break;
+		case 'B':
+			if (nbases == BACKUP_MAX_BASES) {
+				fprintf(stderr, "depotd: more than %d --base files\n", BACKUP_MAX_BASES);
+				return 2;
+			}
+			bases[nbases++] = optarg;
+			break;
 		case 'v': verbose = 1; break;
 		case 'V': printf("depotd %s\n", DEPOT_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (nbases > 0 && restore == NULL) {
+		fprintf(stderr, "depotd: --base goes with --restore\n");
+		usage(stderr);
+		return 2;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "depotd: unexpected argument '%s'\n", argv[optind]);
@@ -563,6 +580,6 @@ int main(int argc, char **argv)
 		config_defaults(&cfg);
 	}
 	if (restore != NULL)
-		return restore_offline(restore, dir, &cfg);
+		return restore_offline(restore, bases, nbases, dir, &cfg);
 	return daemon_main(dir, &cfg);
 }

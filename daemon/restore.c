@@ -41,7 +41,8 @@ void restore_staging_remove(const char *staging, const char *pub_staging)
 }
 
 int restore_extract(const char *archive, const char *staging, const char *pub_staging,
-    const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen)
+    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    char *err, size_t errlen)
 {
 	const char *pub = pub_staging != NULL && pub_staging[0] != '\0' ? pub_staging : NULL;
 
@@ -53,7 +54,7 @@ int restore_extract(const char *archive, const char *staging, const char *pub_st
 		restore_staging_remove(staging, NULL);
 		return -1;
 	}
-	if (backup_read_split(archive, staging, pub, lim, sum, err, errlen) < 0) {
+	if (backup_read_chain(archive, staging, pub, chain, lim, sum, err, errlen) < 0) {
 		restore_staging_remove(staging, pub);
 		return -1;
 	}
@@ -669,8 +670,9 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 	return 0;
 }
 
-/* `depotd --restore FILE -d DIR`, with no daemon on DIR. */
-int restore_offline(const char *archive, const char *dir, const struct depot_config *cfg)
+/* `depotd --restore FILE [--base FILE]... -d DIR`, with no daemon on DIR. */
+int restore_offline(const char *archive, const char *const *bases, size_t nbases, const char *dir,
+    const struct depot_config *cfg)
 {
 	char staging[4200], dbpath[4300], kept[4400], lock[4300], err[1024];
 	char publish_dir[4096], pub_staging[4200], suffix[40];
@@ -679,6 +681,7 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	struct backup_limits lim = { .max_members = cfg->restore_max_members,
 	    .free_margin = cfg->restore_free_margin,
 	    .key = backup_key_read(dir, key) == 0 ? key : NULL };
+	struct backup_chain chain = { .bases = bases, .nbases = nbases };
 	struct backup_summary sum;
 	int fd;
 
@@ -700,10 +703,15 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	publish_staging_of(dir, publish_dir, suffix, pub_staging, sizeof pub_staging);
 	log_info("verifying and extracting %s", archive);
 	snprintf(dbpath, sizeof dbpath, "%s/depot.db", dir);
-	if (restore_extract(archive, staging, pub_staging, &lim, &sum, err, sizeof err) < 0) {
+	if (restore_extract(archive, staging, pub_staging, &chain, &lim, &sum, err, sizeof err) < 0) {
 		log_error("refusing %s: %s; nothing was changed", archive, err);
 		return 1;
 	}
+	/* An incremental's whole chain went in, each archive hashed and checked: say which. */
+	for (size_t i = 1; i < chain.nread; i++)
+		log_info("with its base %s (%s, made %s)", chain.read[i].path, chain.read[i].kind,
+		    chain.read[i].created_at);
+	backup_chain_free(&chain);
 	if (
 	    settle_database(staging, store_max_task_id_at(dbpath), sum.authenticated, NULL, err,
 	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||

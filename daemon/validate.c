@@ -1,4 +1,5 @@
 /* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
+#include "backupfmt.h"
 #include "depotd.h"
 #include "jsonutil.h"
 #include "timeutil.h"
@@ -314,6 +315,39 @@ struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
 	return t;
 }
 
+/*
+ * A restore's "bases": where the worker may find an incremental's bases
+ * besides the archive's directory, absolute (the daemon's working directory
+ * is not the submitter's), copied into the task's args.
+ */
+static int validate_bases(const cJSON *args, cJSON *into, char *err, size_t errlen)
+{
+	const cJSON *bases = cJSON_GetObjectItemCaseSensitive(args, "bases"), *b;
+	cJSON *copy;
+
+	if (bases == NULL || cJSON_IsNull(bases))
+		return 0;
+	if (!cJSON_IsArray(bases) || cJSON_GetArraySize(bases) > BACKUP_MAX_BASES) {
+		snprintf(err, errlen, "'bases' must be an array of at most %d paths", BACKUP_MAX_BASES);
+		return -1;
+	}
+	cJSON_ArrayForEach(b, bases)
+		if (!cJSON_IsString(b) || b->valuestring[0] != '/' || strlen(b->valuestring) > 4000 ||
+		    has_control_chars(b->valuestring)) {
+			snprintf(err, errlen, "'bases' must hold absolute paths of at most 4000 bytes "
+			    "(the daemon's working directory is not yours)");
+			return -1;
+		}
+	if (into != NULL && cJSON_GetArraySize(bases) > 0 &&
+	    ((copy = cJSON_Duplicate(bases, 1)) == NULL ||
+	    !cJSON_AddItemToObject(into, "bases", copy))) {
+		cJSON_Delete(copy);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* backup and restore take `depot` exclusive: they run alone (DESIGN §9). */
 struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
@@ -339,7 +373,8 @@ struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *arg
 		snprintf(err, errlen, "'force' must be true or false");
 		return NULL;
 	}
-	if (validate_common(args, &c, err, errlen) < 0)
+	if (validate_common(args, &c, err, errlen) < 0 ||
+	    (is_restore && validate_bases(args, NULL, err, errlen) < 0))
 		return NULL;
 	snprintf(buf, sizeof buf, "%s%s%s", is_restore ? "restore " : "backup",
 	    is_restore ? path : path ? " to " : "", is_restore ? "" : path ? path : "");
@@ -349,6 +384,10 @@ struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *arg
 		cJSON_AddStringToObject(t->args, is_restore ? "path" : "output", path);
 	if (cJSON_IsTrue(force))
 		cJSON_AddBoolToObject(t->args, "force", 1);
+	if (is_restore && validate_bases(args, t->args, err, errlen) < 0) {
+		task_free(t);
+		return NULL;
+	}
 	return t;
 }
 

@@ -176,6 +176,47 @@ static void an_exec_assignment_carries_the_umask(void **state)
 	cJSON_Delete(assignment);
 }
 
+/* A restore's --base files: absolute paths, a bounded number, kept in its args for the worker. */
+static void a_restore_takes_absolute_bases_only(void **state)
+{
+	char err[512], many[8192] = "{\"type\": \"restore\", \"path\": \"/a.tar\", \"bases\": [";
+	struct task *t;
+	const cJSON *bases;
+
+	(void)state;
+	t = submit("{\"type\": \"restore\", \"path\": \"/srv/a.tar\", \"bases\": [\"/b/full.tar\", "
+	    "\"/c/i1.tar\"]}", err, sizeof err);
+	if (t == NULL)
+		fail_msg("refused: %s", err);
+	bases = cJSON_GetObjectItemCaseSensitive(t->args, "bases");
+	assert_int_equal(cJSON_GetArraySize(bases), 2);
+	assert_string_equal(cJSON_GetArrayItem(bases, 1)->valuestring, "/c/i1.tar");
+	task_free(t);
+	t = submit("{\"type\": \"restore\", \"path\": \"/srv/a.tar\", \"bases\": []}", err, sizeof err);
+	assert_non_null(t);
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "bases"));
+	task_free(t);
+	assert_null(submit("{\"type\": \"restore\", \"path\": \"/a.tar\", \"bases\": [\"b.tar\"]}",
+	    err, sizeof err));
+	assert_non_null(strstr(err, "'bases' must hold absolute paths"));
+	assert_null(submit("{\"type\": \"restore\", \"path\": \"/a.tar\", \"bases\": [1]}", err,
+	    sizeof err));
+	assert_non_null(strstr(err, "'bases' must hold absolute paths"));
+	assert_null(submit("{\"type\": \"restore\", \"path\": \"/a.tar\", \"bases\": \"/b.tar\"}",
+	    err, sizeof err));
+	assert_non_null(strstr(err, "'bases' must be an array of at most 64 paths"));
+	for (int i = 0; i < 65; i++)
+		strcat(many, i ? ", \"/b.tar\"" : "\"/b.tar\"");
+	strcat(many, "]}");
+	assert_null(submit(many, err, sizeof err));
+	assert_non_null(strstr(err, "'bases' must be an array of at most 64 paths"));
+	/* Only a restore has bases: a backup's are not kept. */
+	t = submit("{\"type\": \"backup\", \"bases\": [\"/b.tar\"]}", err, sizeof err);
+	assert_non_null(t);
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "bases"));
+	task_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +228,7 @@ int main(void)
 		cmocka_unit_test(an_unknown_type_is_refused_naming_every_type),
 		cmocka_unit_test(the_hooks_of_an_unknown_type_do_nothing),
 		cmocka_unit_test(an_exec_assignment_carries_the_umask),
+		cmocka_unit_test(a_restore_takes_absolute_bases_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
