@@ -20,7 +20,7 @@ static int backup_abs_output(const struct ctl_args *a, const char *file, char *o
 static int backup_abs_archive(const struct ctl_args *a, const char *file, char *out,
     size_t n);
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force);
+    const char *key, const char *path, const char *flag);
 
 /*
  * -o FILE as the daemon must see it: the real path of FILE's directory
@@ -84,14 +84,14 @@ static int backup_abs_archive(const struct ctl_args *a, const char *file, char *
 
 /* A backup or restore task: task.submit, then as run does (task_submit). */
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force)
+    const char *key, const char *path, const char *flag)
 {
 	cJSON *req;
 
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "type", type) == NULL ||
 	    (path != NULL && cJSON_AddStringToObject(req, key, path) == NULL) ||
-	    (force && cJSON_AddTrueToObject(req, "force") == NULL)) {
+	    (args_has(a, flag) && cJSON_AddTrueToObject(req, flag) == NULL)) {
 		cJSON_Delete(req);
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
@@ -108,7 +108,7 @@ int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *a)
 	if (file != NULL && (rc = backup_abs_output(a, file, path, sizeof path)) != EXIT_OK)
 		return rc;
 	return backup_task(ctx, a, task_type_name(TASKTYPE_BACKUP), "output",
-	    file != NULL ? path : NULL, 0);
+	    file != NULL ? path : NULL, "incremental");
 }
 
 int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
@@ -118,8 +118,7 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = backup_abs_archive(a, a->argv[0], path, sizeof path)) != EXIT_OK)
 		return rc;
-	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path,
-	    args_has(a, "force"));
+	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path, "force");
 }
 
 /*
