@@ -20,7 +20,7 @@ static int backup_abs_output(const struct ctl_args *a, const char *file, char *o
 static int backup_abs_archive(const struct ctl_args *a, const char *file, const char *what,
     char *out, size_t n);
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force, cJSON *bases);
+    const char *key, const char *path, const char *flag, cJSON *bases);
 
 /*
  * -o FILE as the daemon must see it: the real path of FILE's directory
@@ -84,14 +84,14 @@ static int backup_abs_archive(const struct ctl_args *a, const char *file, const 
 
 /* A backup or restore task: task.submit, then as run does (task_submit). Takes bases (NULL: none). */
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force, cJSON *bases)
+    const char *key, const char *path, const char *flag, cJSON *bases)
 {
 	cJSON *req;
 
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "type", type) == NULL ||
 	    (path != NULL && cJSON_AddStringToObject(req, key, path) == NULL) ||
-	    (force && cJSON_AddTrueToObject(req, "force") == NULL) ||
+	    (args_has(a, flag) && cJSON_AddTrueToObject(req, flag) == NULL) ||
 	    (bases != NULL && !cJSON_AddItemToObject(req, "bases", bases))) {
 		if (bases != NULL && cJSON_GetObjectItemCaseSensitive(req, "bases") == NULL)
 			cJSON_Delete(bases);
@@ -111,7 +111,7 @@ int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *a)
 	if (file != NULL && (rc = backup_abs_output(a, file, path, sizeof path)) != EXIT_OK)
 		return rc;
 	return backup_task(ctx, a, task_type_name(TASKTYPE_BACKUP), "output",
-	    file != NULL ? path : NULL, 0, NULL);
+	    file != NULL ? path : NULL, "incremental", NULL);
 }
 
 /* --base FILE...: at most BACKUP_MAX_BASES, each an existing file, absolute (restore's "bases"). */
@@ -153,8 +153,7 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 	if ((rc = backup_abs_archive(a, a->argv[0], "restore from", path, sizeof path)) != EXIT_OK ||
 	    (rc = backup_bases(a, &bases)) != EXIT_OK)
 		return rc;
-	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path,
-	    args_has(a, "force"), bases);
+	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path, "force", bases);
 }
 
 /*

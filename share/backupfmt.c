@@ -797,11 +797,12 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 
 	if (r->manifest_done)
 		return refuse(r, "member '%s' follows %s, which must be last", raw, BACKUP_MANIFEST);
-	if (strcmp(raw, BACKUP_HEADER) == 0)
-		return refuse(r, "member '%s' is not the archive's first, where a format %d archive "
-		    "has it", raw, BACKUP_FORMAT_HEADER);
 	if (check_path(r, raw, path, sizeof path) < 0)
 		return -1;
+	/* read_header took the first member: BACKUP.json anywhere else is refused. */
+	if (strcmp(path, BACKUP_HEADER) == 0)
+		return refuse(r, "member '%s' is not the archive's first, where a format %d archive "
+		    "has it", path, BACKUP_FORMAT_HEADER);
 	/* A base gives only its content; the parent checked last may have been made or not. */
 	skip = r->content_only && !under(path, "content");
 	if (skip != r->skip) {
@@ -1049,14 +1050,15 @@ static int read_manifest(struct reader *r)
 	} while ((more = js_more(js, '}')) == 1);
 	if (more < 0 || js_end(js) < 0)
 		goto out;
-	if (r->has_hdr && format != r->hdr.format) {
-		refuse(r, "%s: format %lld is not that of its %s (%d)", BACKUP_MANIFEST,
-		    (long long)format, BACKUP_HEADER, r->hdr.format);
+	if (format != BACKUP_FORMAT && format != BACKUP_FORMAT_HEADER) {
+		refuse(r, "%s: format %lld is not one this depot reads (%d or %d)", BACKUP_MANIFEST,
+		    (long long)format, BACKUP_FORMAT, BACKUP_FORMAT_HEADER);
 		goto out;
 	}
-	if (!r->has_hdr && format != BACKUP_FORMAT) {
-		refuse(r, "%s: format %lld is not one this depot reads (%d)", BACKUP_MANIFEST,
-		    (long long)format, BACKUP_FORMAT);
+	/* The header says which: format 2 only with BACKUP.json, format 1 only without. */
+	if (format != (r->has_hdr ? r->hdr.format : BACKUP_FORMAT)) {
+		refuse(r, "%s: format %lld, and the archive's first member %s %s", BACKUP_MANIFEST,
+		    (long long)format, r->has_hdr ? "is" : "is not", BACKUP_HEADER);
 		goto out;
 	}
 	if (!members_seen) {

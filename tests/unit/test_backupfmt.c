@@ -1654,8 +1654,8 @@ static void a_manifest_of_another_format_is_refused(void **state)
 	};
 	char sha[65], text[1024];
 
-	build(fx, m, N(m), &(struct build){ .format = 2 });
-	refused(fx, "MANIFEST.json: format 2 is not one this depot reads (1)", NULL);
+	build(fx, m, N(m), &(struct build){ .format = 3 });
+	refused(fx, "MANIFEST.json: format 3 is not one this depot reads (1 or 2)", NULL);
 	sha_hex(DB, DBLEN, sha);
 	snprintf(text, sizeof text, "{\"members\":[{\"path\":\"depot.db\",\"type\":\"file\","
 	    "\"size\":%zu,\"sha256\":\"%s\"}]}", DBLEN, sha);
@@ -2049,7 +2049,11 @@ static void a_format_2_archive_is_laid_out_as_the_format_says(void **state)
 	a.file = "a.tar";
 	a.manifest_format = 1;
 	build_f2(fx, &a);
-	chain_refused(fx, NULL, 0, "MANIFEST.json: format 1 is not that of its BACKUP.json (2)", NULL);
+	chain_refused(fx, NULL, 0, "MANIFEST.json: format 1, and the archive's first member is "
+	    "BACKUP.json", NULL);
+	build(fx, valid, N(valid), &(struct build){ .format = 2 });
+	refused(fx, "MANIFEST.json: format 2, and the archive's first member is not BACKUP.json",
+	    NULL);
 	a.manifest_format = 0;
 	a.manifest_kind = "incremental";
 	build_f2(fx, &a);
