@@ -661,7 +661,8 @@ static int content_rule(struct reader *r, const char *path, char type)
 	const char *fan = path + strlen(CONTENT_PREFIX);
 	ssize_t i;
 
-	if (!under(path, "content"))
+	/* A symlink anywhere but publish/ is refused as such (extract_other). */
+	if (!under(path, "content") || type == BM_SYMLINK)
 		return 0;
 	if (strcmp(path, "content") == 0 || strcmp(path, "content/sha256") == 0 ||
 	    (strncmp(path, CONTENT_PREFIX, strlen(CONTENT_PREFIX)) == 0 && strlen(fan) == 2 &&
