@@ -131,6 +131,12 @@ feed_v() {
 			[ "$(curl -fsS "http://127.0.0.1:$HTTP_PORT/$r/current/$path" | sha256sum | cut -d' ' -f1)" = "$sha" ]
 		done <"$WORK/served"
 	done
+	# Only the logs of the snapshot's tasks: none of the 50 commands that came after.
+	for log in "$new"/logs/*.log; do
+		id=$(basename "$log" .log)
+		[ "$(sqlite3 "$new/depot.db" "SELECT count(*) FROM tasks WHERE id = $id")" = 1 ]
+	done
+	[ "$(sqlite3 "$new/depot.db" "SELECT count(*) FROM tasks WHERE type = 'exec'")" = 0 ]
 	# The backup is completed in its own archive, naming it.
 	[ "$(sqlite3 "$new/depot.db" "SELECT state || ' ' || json_extract(result, '\$.path') FROM tasks WHERE id = $backup")" = "completed $WORK/online.tar.gz" ]
 }
@@ -145,7 +151,7 @@ feed_v() {
 	submit_task backup -o "$WORK/after-orphans.tar.zst"
 	backup=$ID
 	[ "$(ctl --json task show "$orphans" | jq -c .resources)" = '[{"name":"content","mode":"exclusive"}]' ]
-	[ "$(ctl --json task show "$backup" | jq -c .resources)" = '[{"name":"content","mode":"shared"}]' ]
+	[ "$(ctl --json task show "$backup" | jq -c .resources)" = '[{"name":"content","mode":"shared"},{"name":"backup","mode":"exclusive"}]' ]
 	[ "$(task_state "$orphans")" = waiting ]
 	[ "$(task_state "$backup")" = waiting ]
 	touch "$WORK/go"
