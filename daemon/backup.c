@@ -45,18 +45,21 @@ struct writer {
 	struct backup_header *chain;
 	size_t nchain;
 	char kind[16];
-	char base_file[256], base_sha[65];
+	char base_file[256], base_sha[65], base_header_sha[65];
+	char header_sha[65];	/* of this archive's BACKUP.json */
 	int64_t base_size;
 	char promoted[512];	/* why an incremental was asked for and a full written */
 	/* The content this archive carries, as sha256 hex, ascending. */
 	char (*holds)[65];
 	size_t nholds, capholds;
 	int64_t referenced;	/* content the snapshot references, held here or by the chain */
+	int64_t nmade;		/* publication members made, for how often to look for a cancel */
 	struct text pm;		/* the PULP_MANIFEST of the publication being written */
 	char pubdir[4200];	/* the publication's directory last entered, relative to it */
 	char pubroot[300];	/* publish/NAME/versions/N */
 	struct pub_modes pub_modes;	/* of the publications' directories and manifests */
 	int tolerant;		/* a file that vanishes is left out (logs) */
+	int logsfd;		/* DIR/logs, while the logs are written */
 	FILE *manifest;		/* MANIFEST.json as it grows, one member a line, in archive order */
 	char manifest_path[4200];
 	int64_t nmembers;
@@ -128,6 +131,14 @@ static void progress(struct writer *w)
 	pthread_mutex_unlock(&w->ws->mu);
 }
 
+/* The daemon asked the task to stop: checked in every long loop, not only while data is copied. */
+static int stop_requested(struct writer *w)
+{
+	if (atomic_load(&w->ws->cancel))
+		w->canceled = 1;
+	return w->canceled;
+}
+
 /* libarchive's message, and the system's reason when there is one ("No space left on device"). */
 static int fail_archive(struct writer *w, const char *what)
 {
@@ -145,6 +156,15 @@ static void hex_of(const unsigned char *d, unsigned int n, char *out)
 {
 	for (unsigned int i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void sha256_hex(const void *data, size_t len, char *out)
+{
+	unsigned char d[32];
+	unsigned int dlen;
+
+	EVP_Digest(data, len, d, &dlen, EVP_sha256(), NULL);
+	hex_of(d, dlen, out);
 }
 
 /* Copies size bytes of fd into the archive, hashing them when sha is not NULL. */
@@ -172,10 +192,8 @@ static int copy_data(struct writer *w, int fd, const char *path, int64_t size, c
 		}
 		got += n;
 		w->done += n;
-		if (atomic_load(&w->ws->cancel)) {
-			w->canceled = 1;
+		if (stop_requested(w))
 			goto fail;
-		}
 	}
 	if (n < 0 || got != size) {
 		snprintf(w->err, sizeof w->err, "%s %s while it was backed up", path,
@@ -263,38 +281,6 @@ out:
 	return rc;
 }
 
-/* name in dirfd and everything below it, in name order, never entering a link. */
-static int write_tree(struct writer *w, int dirfd, const char *name, const char *path)
-{
-	struct dirent **names;
-	char cpath[4300], sha[65];
-	struct stat st;
-	int fd, n, rc = 0;
-
-	if (write_one(w, dirfd, name, path, &st, sha) < 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    (n = scandirat(fd, ".", &names, NULL, alphasort)) < 0) {
-		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *child = names[i]->d_name;
-		if (rc == 0 && strcmp(child, ".") != 0 && strcmp(child, "..") != 0) {
-			snprintf(cpath, sizeof cpath, "%s/%s", path, child);
-			rc = write_tree(w, fd, child, cpath);
-		}
-		free(names[i]);
-	}
-	free(names);
-	close(fd);
-	return rc;
-}
-
 static int64_t tree_bytes(const char *src)
 {
 	struct dirent **names;
@@ -360,10 +346,7 @@ static int write_made(struct writer *w, const char *path, mode_t type, const cha
 	else if (target != NULL)
 		rc = add_member(w, path, "hardlink", 0, NULL, target);
 	else {
-		unsigned char d[32];
-		unsigned int dlen;
-		EVP_Digest(data, len, d, &dlen, EVP_sha256(), NULL);
-		hex_of(d, dlen, sha);
+		sha256_hex(data, len, sha);
 		if (len > 0 && archive_write_data(w->a, data, len) != (la_ssize_t)len)
 			fail_archive(w, "writing the archive");
 		else
@@ -563,8 +546,9 @@ static int write_header(struct writer *w)
 	    "\"depot_version\":\"%s\",\"task_id\":%lld,\"base\":", BACKUP_FORMAT_HEADER, w->kind,
 	    when, DEPOT_VERSION, (long long)w->task_id) == 0;
 	if (ok && w->base_file[0] != '\0')
-		ok = text_add(&h, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld}", quoted,
-		    w->base_sha, (long long)w->base_size) == 0;
+		ok = text_add(&h, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld,"
+		    "\"header_sha256\":\"%s\"}", quoted, w->base_sha, (long long)w->base_size,
+		    w->base_header_sha) == 0;
 	else if (ok)
 		ok = text_add(&h, "null") == 0;
 	ok = ok && text_add(&h, ",\"holds\":[") == 0;
@@ -573,8 +557,8 @@ static int write_header(struct writer *w)
 	ok = ok && text_add(&h, "]}\n") == 0;
 	if (!ok)
 		snprintf(w->err, sizeof w->err, "out of memory");
-	else
-		rc = write_made(w, BACKUP_HEADER, AE_IFREG, NULL, h.p, h.len);
+	else if ((rc = write_made(w, BACKUP_HEADER, AE_IFREG, NULL, h.p, h.len)) == 0)
+		sha256_hex(h.p, h.len, w->header_sha);
 	free(h.p);
 	free(quoted);
 	cJSON_Delete(name);
@@ -607,7 +591,11 @@ static int write_content(struct writer *w)
 				break;
 		}
 		snprintf(path, sizeof path, "content/sha256/%s/%s", prefix, name);
-		if ((rc = write_one(w, dirfd, name, path, &st, sha)) == 0 && strcmp(sha, name) != 0) {
+		if ((rc = write_one(w, dirfd, name, path, &st, sha)) == 0 && !S_ISREG(st.st_mode)) {
+			snprintf(w->err, sizeof w->err, "%s/%s was replaced by something not a file "
+			    "while it was backed up", worker_dir, path);
+			rc = -1;
+		} else if (rc == 0 && strcmp(sha, name) != 0) {
 			/* Bit rot found now, not at the restore that needs this archive. */
 			snprintf(w->err, sizeof w->err, "%s/%s is damaged: its data hashes to %s",
 			    worker_dir, path, sha);
@@ -627,6 +615,8 @@ static int write_pub_file(void *ctx, const char *rel, const char *sha, int64_t s
 	const char *slash = strrchr(rel, '/');
 	size_t dirlen = slash ? (size_t)(slash - rel) : 0;
 
+	if ((++w->nmade & 1023) == 0 && stop_requested(w))
+		return -1;
 	if (!backup_path_safe(rel) || strlen(sha) != 64) {
 		snprintf(w->err, sizeof w->err, "the database names a bad file '%s' in %s",
 		    rel, w->pubroot);
@@ -663,6 +653,11 @@ static int write_publication(void *ctx, const char *repo, int64_t version)
 	struct writer *w = ctx;
 	char path[400], target[64];
 
+	if (!repo_name_valid(repo)) {
+		snprintf(w->err, sizeof w->err, "the database names a repository '%.80s', which "
+		    "is no repository name", repo);
+		return -1;
+	}
 	w->pm.len = 0;
 	w->pubdir[0] = '\0';
 	snprintf(path, sizeof path, "publish/%s", repo);
@@ -683,6 +678,41 @@ static int write_publication(void *ctx, const char *repo, int64_t version)
 	snprintf(path, sizeof path, "publish/%s/current", repo);
 	snprintf(target, sizeof target, "versions/%lld", (long long)version);
 	return write_made(w, path, AE_IFLNK, target, NULL, 0);
+}
+
+/*
+ * One task's log, if it has one: as long as it was when looked at (a
+ * running task's grows), left out if it was pruned meanwhile, and never a
+ * link or anything but a file someone put there.
+ */
+static int write_log(void *ctx, int64_t id)
+{
+	struct writer *w = ctx;
+	char name[32], path[64], sha[65];
+	struct stat st;
+
+	snprintf(name, sizeof name, "%lld.log", (long long)id);
+	if (fstatat(w->logsfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	snprintf(path, sizeof path, "logs/%s", name);
+	return write_one(w, w->logsfd, name, path, &st, sha);
+}
+
+/* The logs of the snapshot's tasks only: a task that began after it has no place in its database. */
+static int write_logs(struct writer *w)
+{
+	int rc;
+
+	if ((w->logsfd = fs_open_beneath(w->rootfd, "logs", O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return errno == ENOENT ? 0 : (snprintf(w->err, sizeof w->err, "reading %s/logs: %s",
+		    worker_dir, strerror(errno)), -1);
+	w->tolerant = 1;
+	rc = write_made(w, "logs", AE_IFDIR, NULL, NULL, 0) < 0 ||
+	    snapshot_tasks(w->snap, write_log, w, w->err, sizeof w->err) < 0 ? -1 : 0;
+	w->tolerant = 0;
+	close(w->logsfd);
+	w->logsfd = -1;
+	return rc;
 }
 
 /*
@@ -730,12 +760,8 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	if (write_content(w) < 0 || write_made(w, "publish", AE_IFDIR, NULL, NULL, 0) < 0 ||
 	    snapshot_publications(w->snap, write_publication, w, w->err, sizeof w->err) < 0)
 		goto out;
-	/* Logs come and go with the tasks of a depot that keeps working: one pruned meanwhile is left out. */
-	w->tolerant = 1;
-	if (fstatat(w->rootfd, "logs", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    write_tree(w, w->rootfd, "logs", "logs") < 0)
+	if (write_logs(w) < 0)
 		goto out;
-	w->tolerant = 0;
 	if (write_manifest(w) < 0)
 		goto out;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
@@ -787,7 +813,8 @@ static int add_hold(void *ctx, const char *sha)
 		    "sha256", sha);
 		return -1;
 	}
-	w->referenced++;
+	if ((++w->referenced & 1023) == 0 && stop_requested(w))
+		return -1;
 	if (in_chain(w, d))
 		return 0;
 	snprintf(path, sizeof path, "%s/content/sha256/%.2s/%s", worker_dir, sha, sha);
@@ -811,32 +838,58 @@ static int add_hold(void *ctx, const char *sha)
 	return 0;
 }
 
+/* Why the chain read so far cannot be extended, or NULL: each link must be what the one before it recorded. */
+static const char *broken_link(const struct writer *w, const struct backup_header *h,
+    int64_t want_size, const char *want_header, const struct stat *out)
+{
+	if (h->file_size != want_size)
+		return "not the archive that was written (its size differs)";
+	if (want_header[0] == '\0' || strcmp(h->header_sha256, want_header) != 0)
+		return "not the archive that was written (its BACKUP.json differs)";
+	if (out != NULL && h->dev == out->st_dev && h->ino == out->st_ino)
+		return "the file this backup is to replace";
+	for (size_t i = 0; i + 1 < w->nchain; i++)
+		if (w->chain[i].dev == h->dev && w->chain[i].ino == h->ino)
+			return "already in the chain: its bases loop";
+	return NULL;
+}
+
 /*
  * The chain an incremental extends: the last backup the snapshot knows,
- * and each base its header names, beside it, down to a full. 0 with the
- * chain in w; -1 with w->promoted saying why a full is written instead.
+ * and each base its header names, beside it, down to a full. Each link is
+ * checked against what the one before it recorded — its size and its
+ * BACKUP.json's sha256 — so a header swapped in cannot make this archive
+ * leave content out; the whole archives' sha256 are verify's and
+ * restore's to check, which read them anyway. 0 with the chain in w; -1
+ * with w->promoted saying why a full is written instead.
  */
-static int load_chain(struct writer *w, const cJSON *last)
+static int load_chain(struct writer *w, const cJSON *last, const char *output)
 {
 	const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "path"));
 	const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "sha256"));
+	const char *hsha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last,
+	    "header_sha256"));
 	const cJSON *size = cJSON_GetObjectItemCaseSensitive(last, "size");
-	char file[4200], dir[4200], err[512];
+	char file[4200], dir[4200], want_header[65], err[512];
 	struct backup_limits lim;
-	int64_t want = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1;
-	struct stat st;
-	int got, missing;
+	int64_t want = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1, held = 0;
+	struct stat out;
+	const char *why;
+	int got, have_out = stat(output, &out) == 0;
 
-	if (path == NULL || sha == NULL || want < 0) {
-		snprintf(w->promoted, sizeof w->promoted, "the last backup's record names no archive");
+	if (path == NULL || sha == NULL || hsha == NULL || want < 0) {
+		snprintf(w->promoted, sizeof w->promoted, "the last backup's record names no "
+		    "archive to build on");
 		return -1;
 	}
 	snprintf(file, sizeof file, "%s", path);
 	snprintf(dir, sizeof dir, "%s", dirname(file));
 	snprintf(file, sizeof file, "%s", path);
+	snprintf(want_header, sizeof want_header, "%s", hsha);
 	snprintf(w->base_file, sizeof w->base_file, "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 :
 	    path);
 	snprintf(w->base_sha, sizeof w->base_sha, "%s", sha);
+	snprintf(w->base_header_sha, sizeof w->base_header_sha, "%s", hsha);
 	w->base_size = want;
 	backup_limits_default(&lim);
 	for (;;) {
@@ -846,13 +899,8 @@ static int load_chain(struct writer *w, const cJSON *last)
 			    "archives", w->base_file, BACKUP_MAX_CHAIN);
 			return -1;
 		}
-		/* The size is checked here, the whole sha256 by verify and restore, which read it all. */
-		if ((missing = stat(file, &st) < 0) || st.st_size != want) {
-			snprintf(w->promoted, sizeof w->promoted, "its base %s is %s", file,
-			    !missing ? "not the archive that was written" : errno == ENOENT ? "gone" :
-			    strerror(errno));
+		if (stop_requested(w))
 			return -1;
-		}
 		h = realloc(w->chain, (w->nchain + 1) * sizeof *w->chain);
 		if (h == NULL) {
 			snprintf(w->promoted, sizeof w->promoted, "out of memory");
@@ -860,16 +908,29 @@ static int load_chain(struct writer *w, const cJSON *last)
 		}
 		w->chain = h;
 		h = &w->chain[w->nchain];
-		if ((got = backup_header_read(file, lim.max_members, h, err, sizeof err)) <= 0) {
-			snprintf(w->promoted, sizeof w->promoted, "its base %s %s", file, got == 0 ?
-			    "is of format 1, which names no content it holds" : err);
+		/* The whole chain's holds stay in memory: bounded as a restore bounds its members. */
+		if ((got = backup_header_read(file, lim.max_members - held, h, err, sizeof err)) <= 0) {
+			if (got == 0)
+				snprintf(w->promoted, sizeof w->promoted, "its base %s is of format 1, "
+				    "which names no content it holds", file);
+			else if (access(file, F_OK) < 0 && errno == ENOENT)
+				snprintf(w->promoted, sizeof w->promoted, "its base %s is gone", file);
+			else
+				snprintf(w->promoted, sizeof w->promoted, "its base %s is not the archive "
+				    "that was written (%s)", file, err);
 			return -1;
 		}
 		w->nchain++;
+		held += (int64_t)h->nholds;
+		if ((why = broken_link(w, h, want, want_header, have_out ? &out : NULL)) != NULL) {
+			snprintf(w->promoted, sizeof w->promoted, "its base %s is %s", file, why);
+			return -1;
+		}
 		if (!h->has_base)
 			return 0;
 		snprintf(file, sizeof file, "%s/%s", dir, h->base_file);
 		want = h->base_size;
+		snprintf(want_header, sizeof want_header, "%s", h->base_header_sha256);
 	}
 }
 
@@ -888,7 +949,7 @@ static void free_chain(struct writer *w)
  * moved or changed) is written full and says why, as Bacula and
  * Borg-style tools do, rather than failing the routine that asked for it.
  */
-static int choose_kind(struct writer *w, int incremental)
+static int choose_kind(struct writer *w, int incremental, const char *output)
 {
 	cJSON *last = NULL;
 	int got;
@@ -900,8 +961,12 @@ static int choose_kind(struct writer *w, int incremental)
 		return -1;
 	if (got == 0)
 		snprintf(w->promoted, sizeof w->promoted, "there is no earlier backup to build on");
-	else if (load_chain(w, last) == 0)
+	else if (load_chain(w, last, output) == 0)
 		snprintf(w->kind, sizeof w->kind, BACKUP_KIND_INCREMENTAL);
+	else if (w->canceled) {
+		cJSON_Delete(last);
+		return -1;
+	}
 	if (strcmp(w->kind, BACKUP_KIND_FULL) == 0) {
 		free_chain(w);
 		w->base_file[0] = '\0';
@@ -938,7 +1003,7 @@ static int take_snapshot(struct writer *w, const char *db_copy, const char *outp
 	snprintf(src, sizeof src, "%s/depot.db", worker_dir);
 	if (store_copy_file(src, db_copy, w->err, sizeof w->err) < 0 ||
 	    snapshot_open(&w->snap, db_copy, w->err, sizeof w->err) < 0 ||
-	    choose_kind(w, incremental) < 0 ||
+	    choose_kind(w, incremental, output) < 0 ||
 	    snapshot_content(w->snap, add_hold, w, w->err, sizeof w->err) < 0)
 		return -1;
 	r = backup_result(w, output, compression);
@@ -957,7 +1022,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const cJSON *gid = cJSON_GetObjectItemCaseSensitive(task, "publish_gid");
 	int incremental = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "incremental"));
-	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .outfd = -1 };
+	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .outfd = -1, .logsfd = -1 };
 	char sha[65];
 	unsigned char d[32];
 	unsigned int dlen;
@@ -999,6 +1064,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	*state = TASK_COMPLETED;
 	*result = backup_result(&w, output, compression);
 	cJSON_AddStringToObject(*result, "sha256", sha);
+	cJSON_AddStringToObject(*result, "header_sha256", w.header_sha);
 	cJSON_AddNumberToObject(*result, "size", stat(output, &st) == 0 ? (double)st.st_size :
 	    (double)w.out_bytes);
 	cJSON_AddNumberToObject(*result, "content_bytes", (double)w.done);

@@ -26,6 +26,8 @@ struct worker_shared;
  * under it (DESIGN §5, §9).
  */
 #define CONTENT_RESOURCE "content"
+/* Held exclusive by a backup: one at a time. */
+#define BACKUP_RESOURCE "backup"
 
 enum worker_state { WORKER_ONLINE, WORKER_MISSING, WORKER_STOPPED };
 
@@ -400,6 +402,7 @@ struct snapshot;
 typedef int (*snapshot_content_fn)(void *ctx, const char *sha);
 typedef int (*snapshot_publication_fn)(void *ctx, const char *repo, int64_t version);
 typedef int (*snapshot_file_fn)(void *ctx, const char *path, const char *sha, int64_t size);
+typedef int (*snapshot_task_fn)(void *ctx, int64_t id);
 int snapshot_open(struct snapshot **out, const char *path, char *err, size_t errlen);
 void snapshot_close(struct snapshot *s);
 int snapshot_complete_task(struct snapshot *s, int64_t id, int64_t finished_at,
@@ -413,6 +416,9 @@ int snapshot_content(struct snapshot *s, snapshot_content_fn each, void *ctx, ch
 /* Every repository's publication (a complete version), by name. */
 int snapshot_publications(struct snapshot *s, snapshot_publication_fn each, void *ctx,
     char *err, size_t errlen);
+/* Every task's id, ascending. */
+int snapshot_tasks(struct snapshot *s, snapshot_task_fn each, void *ctx, char *err,
+    size_t errlen);
 /* A version's files, by path. */
 int snapshot_version_files(struct snapshot *s, const char *repo, int64_t number,
     snapshot_file_fn each, void *ctx, char *err, size_t errlen);

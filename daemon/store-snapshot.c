@@ -152,3 +152,17 @@ int snapshot_version_files(struct snapshot *s, const char *repo, int64_t number,
 		return failed(s, "listing a publication's files", err, errlen);
 	return stop ? -1 : 0;
 }
+
+int snapshot_tasks(struct snapshot *s, snapshot_task_fn each, void *ctx, char *err,
+    size_t errlen)
+{
+	struct sql q;
+	int rc, stop = 0;
+
+	sql_prepare(&q, s->db, "listing the tasks", "SELECT id FROM tasks ORDER BY id");
+	while (!stop && (rc = sql_step(&q)) == 1)
+		stop = each(ctx, sqlite3_column_int64(q.q, 0)) < 0;
+	if (sql_end(&q) < 0)
+		return failed(s, "listing the tasks", err, errlen);
+	return stop ? -1 : 0;
+}

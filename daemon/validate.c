@@ -364,9 +364,9 @@ static int validate_bases(const cJSON *args, cJSON *into, char *err, size_t errl
 
 /*
  * A restore takes `depot` exclusive: it replaces everything, so it runs
- * alone. A backup takes only `content` shared: it copies the database at
- * one instant and then reads immutable content, so everything but orphan
- * cleanup runs beside it (DESIGN §9).
+ * alone. A backup takes `content` shared: it copies the database at one
+ * instant and then reads immutable content, so everything but orphan
+ * cleanup and another backup runs beside it (DESIGN §9).
  */
 struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
@@ -404,9 +404,16 @@ struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *arg
 	snprintf(buf, sizeof buf, "%s%s%s", is_restore ? "restore " :
 	    cJSON_IsTrue(incremental) ? "incremental backup" : "backup",
 	    is_restore ? path : path ? " to " : "", is_restore ? "" : path ? path : "");
-	struct task_res fixed = { is_restore ? "depot" : CONTENT_RESOURCE,
-	    is_restore ? LOCK_EXCLUSIVE : LOCK_SHARED };
-	if ((t = fixed_task(type, buf, &fixed, 1, &c, err, errlen)) == NULL)
+	/*
+	 * Backups exclude one another (`backup` exclusive): two writing one
+	 * name, or one made while another's FILE.part looks stale, would
+	 * replace each other's archive.
+	 */
+	struct task_res restore_res = { "depot", LOCK_EXCLUSIVE };
+	struct task_res backup_res[2] = { { CONTENT_RESOURCE, LOCK_SHARED },
+	    { BACKUP_RESOURCE, LOCK_EXCLUSIVE } };
+	if ((t = fixed_task(type, buf, is_restore ? &restore_res : backup_res, is_restore ? 1 : 2,
+	    &c, err, errlen)) == NULL)
 		return NULL;
 	if (cJSON_IsTrue(incremental))
 		cJSON_AddBoolToObject(t->args, "incremental", 1);

@@ -3,9 +3,14 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int backup_sha256_parse(const char *s, unsigned char *digest)
 {
@@ -75,6 +80,8 @@ static int parse_base(struct jstream *js, struct backup_header *h)
 			more = js_string(js, h->base_sha256, sizeof h->base_sha256);
 		else if (strcmp(key, "size") == 0 && (seen |= 4, 1))
 			more = js_int64(js, &h->base_size);
+		else if (strcmp(key, "header_sha256") == 0)
+			more = js_string(js, h->base_header_sha256, sizeof h->base_header_sha256);
 		else
 			more = js_skip(js);
 		if (more < 0)
@@ -147,29 +154,52 @@ out:
 	return rc;
 }
 
+struct hashed_member {
+	struct archive *a;
+	EVP_MD_CTX *md;
+};
+
+/* The header's bytes, hashed as they are parsed: what an incremental's writer compares with the sha256 recorded for it. */
 static long fill_from(void *ctx, char *buf, size_t cap)
 {
-	la_ssize_t n = archive_read_data(ctx, buf, cap);
+	struct hashed_member *m = ctx;
+	la_ssize_t n = archive_read_data(m->a, buf, cap);
 
+	if (n > 0)
+		EVP_DigestUpdate(m->md, buf, (size_t)n);
 	return n < 0 ? -1 : (long)n;
 }
 
 int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
     char *err, size_t errlen)
 {
-	struct archive *a = archive_read_new();
+	struct hashed_member m = { .a = archive_read_new(), .md = EVP_MD_CTX_new() };
 	struct archive_entry *e;
+	unsigned char d[32];
+	unsigned int dlen;
 	struct jstream js;
-	int rc = -1;
+	struct stat st;
+	int fd, rc = -1;
 
 	memset(h, 0, sizeof *h);
-	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_none(a) != ARCHIVE_OK ||
-	    archive_read_open_filename(a, file, 65536) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) < ARCHIVE_WARN) {
-		snprintf(err, errlen, "%s: %s", file, a ? archive_error_string(a) : "out of memory");
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", file, fd < 0 || !S_ISREG(st.st_mode) ?
+		    (fd < 0 ? strerror(errno) : "not a regular file") : strerror(errno));
+		goto out;
+	}
+	h->dev = st.st_dev;
+	h->ino = st.st_ino;
+	h->file_size = st.st_size;
+	if (m.a == NULL || m.md == NULL || EVP_DigestInit_ex(m.md, EVP_sha256(), NULL) != 1 ||
+	    archive_read_support_format_tar(m.a) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(m.a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(m.a) != ARCHIVE_OK ||
+	    archive_read_support_filter_none(m.a) != ARCHIVE_OK ||
+	    archive_read_open_fd(m.a, fd, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(m.a, &e) < ARCHIVE_WARN) {
+		snprintf(err, errlen, "%s: %s", file, m.a ? archive_error_string(m.a) :
+		    "out of memory");
 		goto out;
 	}
 	if (archive_entry_pathname(e) == NULL ||
@@ -178,12 +208,22 @@ int backup_header_read(const char *file, int64_t max_holds, struct backup_header
 		rc = 0;
 		goto out;
 	}
-	js_init(&js, fill_from, a);
-	if (backup_header_parse(&js, max_holds, h, err, errlen) == 0)
+	js_init(&js, fill_from, &m);
+	if (backup_header_parse(&js, max_holds, h, err, errlen) == 0) {
+		EVP_DigestFinal_ex(m.md, d, &dlen);
+		for (unsigned int i = 0; i < dlen; i++)
+			snprintf(h->header_sha256 + 2 * i, 3, "%02x", d[i]);
+		h->dev = st.st_dev;
+		h->ino = st.st_ino;
+		h->file_size = st.st_size;
 		rc = 1;
+	}
 out:
-	if (a != NULL)
-		archive_read_free(a);
+	if (m.a != NULL)
+		archive_read_free(m.a);
+	EVP_MD_CTX_free(m.md);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

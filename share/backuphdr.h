@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BACKUP_HEADER "BACKUP.json"
 #define BACKUP_FORMAT_HEADER 2	/* the first format with a header */
@@ -21,8 +22,14 @@ struct backup_header {
 	char base_file[256];		/* its file name, no directory */
 	char base_sha256[65];		/* of the whole base archive file */
 	int64_t base_size;
+	char base_header_sha256[65];	/* of the base's BACKUP.json, when the header says */
 	unsigned char (*holds)[32];	/* content carried, as binary sha256, ascending */
 	size_t nholds;
+	/* Filled by backup_header_read: the file it read, and its BACKUP.json's sha256. */
+	dev_t dev;
+	ino_t ino;
+	int64_t file_size;
+	char header_sha256[65];
 };
 
 /*
@@ -34,9 +41,11 @@ struct backup_header {
 int backup_header_parse(struct jstream *js, int64_t max_holds, struct backup_header *h,
     char *err, size_t errlen);
 /*
- * Reads FILE's header, its first member, and nothing after it. 1 and *h
- * filled; 0 when the first member is not BACKUP.json (a format 1 archive);
- * -1 with err when the file is not a readable tar or its header is bad.
+ * Reads FILE's header, its first member, and nothing after it, hashing it.
+ * FILE must be a regular file, opened without following a final link or
+ * blocking on a FIFO. 1 and *h filled; 0 when the first member is not
+ * BACKUP.json (a format 1 archive); -1 with err when the file is not a
+ * regular file, not a readable tar, or its header is bad.
  */
 int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
     char *err, size_t errlen);

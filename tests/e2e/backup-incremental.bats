@@ -100,6 +100,31 @@ content_members() {
 	[ "$(jq -r .result.kind <<<"$TASK")" = full ]
 	[[ $(jq -r .result.promoted <<<"$TASK") == *"not the archive that was written"* ]]
 	grep -q "an incremental was asked for and a full is written" "$DIR/depotd.log"
+
+	# An incremental written over its own base would leave the chain with no full.
+	backup_wait -o "$WORK/latest.tar.zst"
+	backup_wait -o "$WORK/latest.tar.zst" --incremental
+	[ "$(jq -r .result.kind <<<"$TASK")" = full ]
+	[[ $(jq -r .result.promoted <<<"$TASK") == *"the file this backup is to replace"* ]]
+	[ "$(jq -r .kind <<<"$(header "$WORK/latest.tar.zst")")" = full ]
+}
+
+@test "a base whose BACKUP.json was altered, even at the same size, is not built on" {
+	depot_start "backup.compression = none"
+	mkdir -p "$WORK/feed"
+	write_bytes "$WORK/feed/a.bin" 1000
+	make_feed "$WORK/feed"
+	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
+	sync_wait r
+	backup_wait -o "$WORK/full.tar"
+	size=$(stat -c %s "$WORK/full.tar")
+	# One character of BACKUP.json's data changed in place: same length, same size.
+	off=$(grep -abo '"created_at":"' "$WORK/full.tar" | head -n 1 | cut -d: -f1)
+	printf 'X' | dd of="$WORK/full.tar" bs=1 seek=$((off + 14)) conv=notrunc status=none
+	[ "$(stat -c %s "$WORK/full.tar")" -eq "$size" ]
+	backup_wait -o "$WORK/inc.tar" --incremental
+	[ "$(jq -r .result.kind <<<"$TASK")" = full ]
+	[[ $(jq -r .result.promoted <<<"$TASK") == *"its BACKUP.json differs"* ]]
 }
 
 @test "the daemon refuses an incremental that is not a boolean, and one on a restore" {

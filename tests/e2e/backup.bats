@@ -26,7 +26,7 @@ manifest_of() {
 	backup_wait
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(jq -r .type <<<"$TASK")" = backup ]
-	[ "$(jq -c .resources <<<"$TASK")" = '[{"name":"content","mode":"shared"}]' ]
+	[ "$(jq -c .resources <<<"$TASK")" = '[{"name":"content","mode":"shared"},{"name":"backup","mode":"exclusive"}]' ]
 	[ "$(jq -r .result.compression <<<"$TASK")" = zstd ]
 	# The default name: DIR/backups/depot-<UTC time of the backup>.tar.zst.
 	[[ $ARCHIVE =~ ^$DIR/backups/depot-([0-9]{8})T([0-9]{6})Z\.tar\.zst$ ]]
@@ -218,7 +218,7 @@ manifest_of() {
 
 @test "a backup reserves only content shared: a command holding content makes it wait, other commands and repositories do not" {
 	depot_start
-	submit --lock content -- sleep 1.5
+	submit --lock content -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
 	first=$ID
 	wait_for task_is "$first" running
 	submit_task backup -o "$WORK/b.tar.zst"
@@ -230,6 +230,7 @@ manifest_of() {
 	task_final "$other"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(task_state "$backup")" = waiting ]
+	touch "$WORK/go"
 	task_final "$backup"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	first_end=$(rfc3339_ms "$(task_field "$first" .finished_at)")
@@ -308,25 +309,36 @@ manifest_of() {
 	[ "$status" -eq 0 ]
 }
 
-@test "two backups with the default name in the same second do not replace one another" {
-	depot_start
-	# Both queued behind one task, so that they run one right after the other.
-	submit --lock x -- sleep 0.5
-	hold=$ID
-	wait_for task_is "$hold" running
-	submit_task backup
-	a=$ID
-	submit_task backup
-	b=$ID
-	task_final "$a"
-	first=$(jq -r .result.path <<<"$TASK")
-	task_final "$b"
-	second=$(jq -r .result.path <<<"$TASK")
-	echo "first: $first, second: $second"
-	[ "$first" != "$second" ]
-	[ -f "$first" ]
-	[ -f "$second" ]
+@test "two backups submitted at once run one after the other, and neither replaces the other's archive" {
+	depot_start "daemon.workers = 3"
+	two_repos
+	for name in default default same same; do
+		if [ "$name" = default ]; then submit_task backup; else submit_task backup -o "$WORK/same.tar.zst"; fi
+		ids+=("$ID")
+	done
+	for id in "${ids[@]}"; do
+		task_final "$id"
+		[ "$(jq -r .state <<<"$TASK")" = completed ]
+		[ "$(jq -c '.resources | map(select(.name == "backup")) | .[0].mode' <<<"$TASK")" = '"exclusive"' ]
+		starts+=("$(rfc3339_ms "$(jq -r .started_at <<<"$TASK")")")
+		ends+=("$(rfc3339_ms "$(jq -r .finished_at <<<"$TASK")")")
+		paths+=("$(jq -r .result.path <<<"$TASK")")
+		shas+=("$(jq -r .result.sha256 <<<"$TASK")")
+	done
+	# One at a time, in order.
+	for k in 1 2 3; do
+		[ "${starts[$k]}" -ge "${ends[$((k - 1))]}" ]
+	done
+	# The default names differ; each archive is the one its task wrote.
+	[ "${paths[0]}" != "${paths[1]}" ]
+	[ "$(sha_of "${paths[0]}")" = "${shas[0]}" ]
+	[ "$(sha_of "${paths[1]}")" = "${shas[1]}" ]
 	[ "$(ls "$DIR/backups" | wc -l)" -eq 2 ]
+	# The same FILE twice: the second replaced the first, whole.
+	[ "$(sha_of "$WORK/same.tar.zst")" = "${shas[3]}" ]
+	run ctl backup verify "$WORK/same.tar.zst"
+	[ "$status" -eq 0 ]
+	[ -z "$(find "$WORK" "$DIR/backups" -name '*.part')" ]
 }
 
 # FILE.part is made new (O_EXCL | O_NOFOLLOW, 0600): whatever someone put

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "backuphdr.h"
 
@@ -153,12 +155,61 @@ static void reads_the_first_member_of_a_real_archive(void **state)
 	unlink(path);
 }
 
+/* The sha256 of the header member's bytes, which an incremental's writer compares with the one recorded. */
+static void hashes_the_header_it_read(void **state)
+{
+	static const char text[] = "{\"format\":2,\"kind\":\"full\",\"base\":null,\"holds\":[]}\n";
+	char path[] = "/tmp/test_backuphdr-XXXXXX", err[256], want[65];
+	unsigned char d[32];
+	unsigned int dlen;
+	struct backup_header h;
+	struct stat st;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	write_tar(path, BACKUP_HEADER, text);
+	EVP_Digest(text, strlen(text), d, &dlen, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < dlen; i++)
+		snprintf(want + 2 * i, 3, "%02x", d[i]);
+	assert_int_equal(backup_header_read(path, 10, &h, err, sizeof err), 1);
+	assert_string_equal(h.header_sha256, want);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(h.file_size, st.st_size);
+	assert_true(h.ino == st.st_ino);
+	backup_header_free(&h);
+	unlink(path);
+}
+
+/* A base named in a forged header may be a FIFO or a link: refused at once, never waited on or followed. */
+static void refuses_a_fifo_and_a_link_without_blocking(void **state)
+{
+	char dir[] = "/tmp/test_backuphdr-XXXXXX", fifo[64], link[64], err[256];
+	struct backup_header h;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(link, sizeof link, "%s/link", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(backup_header_read(fifo, 10, &h, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	assert_int_equal(backup_header_read(link, 10, &h, err, sizeof err), -1);
+	unlink(fifo);
+	unlink(link);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(accepts_full_and_incremental),
 		cmocka_unit_test(refuses_bad_headers),
 		cmocka_unit_test(reads_the_first_member_of_a_real_archive),
+		cmocka_unit_test(hashes_the_header_it_read),
+		cmocka_unit_test(refuses_a_fifo_and_a_link_without_blocking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
