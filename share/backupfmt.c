@@ -72,6 +72,7 @@ struct base {
 	char file[256];			/* the name it is given there */
 	char sha256[65];
 	int64_t size;
+	char header_sha256[65];		/* of its BACKUP.json, when its child records it */
 	dev_t dev;
 	ino_t ino;
 	struct backup_header want;	/* its header as the chain was found (no holds) */
@@ -1344,6 +1345,7 @@ static int read_header(struct reader *r, struct archive_entry *e)
 		return refuse(r, "out of memory");
 	EVP_DigestFinal_ex(r->hdr_md, d, &dlen);
 	hex_of(d, sha);
+	snprintf(r->hdr.header_sha256, sizeof r->hdr.header_sha256, "%s", sha);
 	if ((n = add_node(r, BACKUP_HEADER, strlen(BACKUP_HEADER), BM_FILE, 0)) == NULL)
 		return refuse(r, "out of memory");
 	n->size = r->hdr_size;
@@ -1438,7 +1440,8 @@ static void file_sha256(const char *path, char *hex)
 	if (s == NULL)
 		return;
 	s->bytes = 0;
-	if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && (s->md = EVP_MD_CTX_new()) != NULL) {
+	if ((s->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) >= 0 &&
+	    (s->md = EVP_MD_CTX_new()) != NULL) {
 		if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1 || raw_finish(s, hex) < 0)
 			hex[0] = '\0';
 		EVP_MD_CTX_free(s->md);
@@ -1461,10 +1464,11 @@ static int in_chain(const struct reader *r, const struct stat *st, const struct 
 	return 0;
 }
 
+/* b is the file at path: by its real path, which is read without following links from there on. */
 static int take_base(struct reader *r, struct base *b, const char *path, const struct stat *st)
 {
-	if ((b->path = strdup(path)) == NULL)
-		return refuse(r, "out of memory");
+	if ((b->path = realpath(path, NULL)) == NULL)
+		return refuse(r, "%s, the base %s names: %s", path, b->child, strerror(errno));
 	b->dev = st->st_dev;
 	b->ino = st->st_ino;
 	return 0;
@@ -1553,6 +1557,7 @@ static int resolve_chain(struct reader *r)
 		snprintf(b->child, sizeof b->child, "%s", base_of(child_path));
 		snprintf(b->file, sizeof b->file, "%s", child->base_file);
 		snprintf(b->sha256, sizeof b->sha256, "%s", child->base_sha256);
+		snprintf(b->header_sha256, sizeof b->header_sha256, "%s", child->base_header_sha256);
 		b->size = child->base_size;
 		sh->nbases++;
 		dir_of(child_path, dir, sizeof dir);
@@ -1613,7 +1618,7 @@ static int read_base(struct reader *r, struct base *b)
 	}
 	src->bytes = 0;
 	if (EVP_DigestInit_ex(src->md, EVP_sha256(), NULL) != 1 ||
-	    (src->fd = open(b->path, O_RDONLY | O_CLOEXEC)) < 0) {
+	    (src->fd = open(b->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		refuse(r, "%s, the base %s names: %s", b->path, b->child, strerror(errno));
 		EVP_MD_CTX_free(src->md);
 		free(src);
@@ -1636,6 +1641,10 @@ static int read_base(struct reader *r, struct base *b)
 		refuse(r, "%s, the base %s names: %s", b->path, b->child, berr);
 	else if (!br.has_hdr || !same_header(&br.hdr, &b->want))
 		rc = refuse(r, "%s, the base %s names, changed while it was read", b->path, b->child);
+	else if (b->header_sha256[0] != '\0' && strcmp(br.hdr.header_sha256, b->header_sha256) != 0)
+		rc = refuse(r, "%s, the base %s names, has a %s whose sha256 is %s, and %s says %s",
+		    b->path, b->child, BACKUP_HEADER, br.hdr.header_sha256, b->child,
+		    b->header_sha256);
 	else if ((b->links = calloc(br.hdr.nholds + 1, sizeof *b->links)) == NULL)
 		rc = refuse(r, "out of memory");
 	if (same && rc == 0) {

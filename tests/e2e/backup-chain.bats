@@ -186,8 +186,8 @@ all_refuse() {
 	run ctl backup verify "$INC2" --base monday.tar.zst --base tuesday.tar.zst
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == *"base tuesday.tar.zst: incremental"* ]]
-	[[ $output == *"base monday.tar.zst: full"* ]]
+	[[ $output == *"base $WORK/elsewhere/tuesday.tar.zst: incremental"* ]]
+	[[ $output == *"base $WORK/elsewhere/monday.tar.zst: full"* ]]
 	restore_wait "$INC2" --base monday.tar.zst -b tuesday.tar.zst
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(jq -c .args.bases <<<"$TASK")" = \

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backupfmt.h"
+#include "backuphdr.h"
 #include "fsutil.h"
 
 /* The daemon objects linked in refer to the daemon's global; main.c, which defines it, is not linked. */
@@ -1720,6 +1721,7 @@ struct f2 {
 	const char *base_name;		/* the name to give the base instead of base */
 	const char *base_sha;		/* its sha256 instead of the file's */
 	long long base_size;		/* its size instead of the file's (0: the file's) */
+	const char *base_header;	/* the sha256 of its BACKUP.json to record, or NULL */
 	const char *under;		/* a directory of fx->root to write it in */
 	int manifest_format;		/* instead of 2 */
 	const char *manifest_kind;	/* the manifest's "kind" instead of the header's */
@@ -1810,9 +1812,10 @@ static void build_f2(struct fx *fx, const struct f2 *a)
 			file_hex(bpath, bsha, &bsize);
 		else
 			bsize = 0, snprintf(bsha, sizeof bsha, "%s", SHA_ZERO);
-		snprintf(base, sizeof base, "{\"file\":\"%s\",\"sha256\":\"%s\",\"size\":%lld}",
+		snprintf(base, sizeof base, "{\"file\":\"%s\",\"sha256\":\"%s\",\"size\":%lld%s%s%s}",
 		    a->base_name ? a->base_name : a->base, a->base_sha ? a->base_sha : bsha,
-		    a->base_size ? a->base_size : bsize);
+		    a->base_size ? a->base_size : bsize, a->base_header ? ",\"header_sha256\":\"" : "",
+		    a->base_header ? a->base_header : "", a->base_header ? "\"" : "");
 	} else {
 		snprintf(base, sizeof base, "null");
 	}
@@ -2160,6 +2163,40 @@ static void an_altered_base_is_refused_naming_it(void **state)
 	chain_accepted(fx, NULL, 0);
 }
 
+/* The sha256 of the base's BACKUP.json, when its child records it; a base beside it through a symlink. */
+static void a_base_is_held_to_its_recorded_header_and_read_through_links(void **state)
+{
+	struct fx *fx = *state;
+	struct f2 a = inc1;
+	struct backup_header h;
+	struct backup_chain ch;
+	struct verdict v;
+	char base[128], real[128], err[256];
+
+	a.file = "a.tar";
+	build_f2(fx, &full);
+	snprintf(base, sizeof base, "%s/full.tar", fx->root);
+	assert_int_equal(backup_header_read(base, 100, &h, err, sizeof err), 1);
+	backup_header_free(&h);
+	a.base_header = h.header_sha256;
+	build_f2(fx, &a);
+	chain_accepted(fx, NULL, 0);
+	a.base_header = SHA_ZERO;
+	build_f2(fx, &a);
+	chain_refused(fx, NULL, 0, "full.tar, the base a.tar names, has a BACKUP.json whose sha256 "
+	    "is", "and a.tar says " SHA_ZERO);
+	/* Beside it as a symlink: the file it names is read, and named. */
+	a.base_header = NULL;
+	build_f2(fx, &a);
+	snprintf(real, sizeof real, "%s/real.tar", fx->root);
+	assert_int_equal(rename(base, real), 0);
+	assert_int_equal(symlink("real.tar", base), 0);
+	fx->extra++;
+	chain_verdict(fx, NULL, 0, NULL, NULL, &ch, &v);
+	assert_string_equal(ch.read[1].path, real);
+	backup_chain_free(&ch);
+}
+
 static void a_base_of_another_size_is_refused(void **state)
 {
 	struct fx *fx = *state;
@@ -2312,6 +2349,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_missing_base_is_refused_naming_it_and_found_with_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_altered_base_is_refused_naming_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_base_of_another_size_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_base_is_held_to_its_recorded_header_and_read_through_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_loop_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_chain_that_does_not_end_in_a_full_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(content_a_complete_version_references_must_be_in_the_chain, setup, teardown),
