@@ -384,6 +384,19 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
 
+/* backupprune.c */
+/*
+ * After a successful backup (in its worker): the archives of backups_dir
+ * this depot wrote (a BACKUP.json first) are grouped in chains, a full and
+ * the incrementals that name it, transitively (an incremental whose base
+ * is gone stays in that base's chain); all but the newest keep chains go,
+ * never the chain of the archive at just_written (NULL: none), nor a
+ * format 1 archive, any other file, or anything through a link. Each name
+ * removed is added to pruned (an array, or NULL). The count, or -1 with err.
+ */
+int backup_prune(const char *backups_dir, int keep, const char *just_written, cJSON *pruned,
+    char *err, size_t errlen);
+
 /* store-restore.c */
 /* A consistent copy of the whole database in the file to (one file, mode 0600); -1 with err. */
 int store_copy_file(const char *from, const char *to, char *err, size_t errlen);

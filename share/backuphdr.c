@@ -28,6 +28,9 @@ static int parse_holds(struct jstream *js, int64_t max_holds, struct backup_head
 	char hex[80];
 	int more;
 
+	/* A lister wants the kind and base of a large archive, not its holds. */
+	if (max_holds < 0)
+		return js_skip(js);
 	if (js_expect(js, '[') < 0)
 		return -1;
 	if (js_peek(js) == ']')
@@ -154,22 +157,17 @@ static long fill_from(void *ctx, char *buf, size_t cap)
 	return n < 0 ? -1 : (long)n;
 }
 
-int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
-    char *err, size_t errlen)
+/* The header from a's first member; a is open and is freed here. */
+static int header_from(struct archive *a, const char *file, int64_t max_holds,
+    struct backup_header *h, char *err, size_t errlen)
 {
-	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 	struct jstream js;
-	int rc = -1;
+	int rc = -1, r;
 
-	memset(h, 0, sizeof *h);
-	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_none(a) != ARCHIVE_OK ||
-	    archive_read_open_filename(a, file, 65536) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) < ARCHIVE_WARN) {
-		snprintf(err, errlen, "%s: %s", file, a ? archive_error_string(a) : "out of memory");
+	if ((r = archive_read_next_header(a, &e)) != ARCHIVE_OK && r != ARCHIVE_WARN) {
+		snprintf(err, errlen, "%s: %s", file, r == ARCHIVE_EOF ? "an empty archive" :
+		    archive_error_string(a));
 		goto out;
 	}
 	if (archive_entry_pathname(e) == NULL ||
@@ -182,9 +180,57 @@ int backup_header_read(const char *file, int64_t max_holds, struct backup_header
 	if (backup_header_parse(&js, max_holds, h, err, errlen) == 0)
 		rc = 1;
 out:
-	if (a != NULL)
-		archive_read_free(a);
+	archive_read_free(a);
 	return rc;
+}
+
+/* A reader of tar, plain or compressed as depot writes it; NULL with err. */
+static struct archive *tar_reader(const char *file, char *err, size_t errlen)
+{
+	struct archive *a = archive_read_new();
+
+	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_none(a) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", file, a ? archive_error_string(a) : "out of memory");
+		if (a != NULL)
+			archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
+    char *err, size_t errlen)
+{
+	struct archive *a;
+
+	memset(h, 0, sizeof *h);
+	if ((a = tar_reader(file, err, errlen)) == NULL)
+		return -1;
+	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", file, archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	return header_from(a, file, max_holds, h, err, errlen);
+}
+
+int backup_header_read_fd(int fd, const char *name, int64_t max_holds,
+    struct backup_header *h, char *err, size_t errlen)
+{
+	struct archive *a;
+
+	memset(h, 0, sizeof *h);
+	if ((a = tar_reader(name, err, errlen)) == NULL)
+		return -1;
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", name, archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	return header_from(a, name, max_holds, h, err, errlen);
 }
 
 static int cmp_digest(const void *a, const void *b)
