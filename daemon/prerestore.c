@@ -54,7 +54,7 @@ static struct {
 static double walk_bytes;
 
 static void parent_and_base(const char *path, char *parent, size_t n, const char **base);
-static int pre_restore_name(const char *base, const char *name, int prefix_len,
+static int pre_restore_name(const char *base, const char *name, const char *marker,
     char *stamp, long *seq);
 static int by_age(const void *a, const void *b);
 static int prune_renamed(const char *base, int keep, char (**renamed)[4300], size_t *n);
@@ -78,22 +78,18 @@ static void parent_and_base(const char *path, char *parent, size_t n, const char
 	}
 }
 
-/*
- * Whether name is base PRE_RESTORE STAMP[-N] (prefix_len: the length of
- * the marker after base, PRE_RESTORE's or PRUNING's): 1 with the stamp and
- * N (0 when absent), else 0.
- */
-static int pre_restore_name(const char *base, const char *name, int prefix_len,
+/* Whether name is base, marker (PRE_RESTORE or PRUNING), STAMP[-N]: 1 with the stamp and N (0 when absent), else 0. */
+static int pre_restore_name(const char *base, const char *name, const char *marker,
     char *stamp, long *seq)
 {
-	size_t blen = strlen(base);
+	size_t blen = strlen(base), mlen = strlen(marker);
 	const char *p;
 	char *end;
 
-	if (strncmp(name, base, blen) != 0)
+	if (strncmp(name, base, blen) != 0 || strncmp(name + blen, marker, mlen) != 0)
 		return 0;
-	p = name + blen + prefix_len;
-	if (strlen(name) < blen + prefix_len + STAMP_LEN)
+	p = name + blen + mlen;
+	if (strlen(p) < STAMP_LEN)
 		return 0;
 	for (int i = 0; i < STAMP_LEN; i++) {
 		char c = p[i];
@@ -142,8 +138,7 @@ int prerestore_list(const char *base_path, struct prerestore_dir **out, size_t *
 		struct stat st;
 		struct tm tm;
 
-		if (!pre_restore_name(base, d->d_name, (int)strlen(PRE_RESTORE), stamp, &seq) ||
-		    strncmp(d->d_name + strlen(base), PRE_RESTORE, strlen(PRE_RESTORE)) != 0 ||
+		if (!pre_restore_name(base, d->d_name, PRE_RESTORE, stamp, &seq) ||
 		    fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
@@ -346,8 +341,7 @@ void prerestore_resume(const char *base_path)
 		return;
 	pthread_mutex_lock(&P.mu);
 	while ((d = readdir(dp)) != NULL)
-		if (pre_restore_name(base, d->d_name, (int)strlen(PRUNING), stamp, &seq) &&
-		    strncmp(d->d_name + strlen(base), PRUNING, strlen(PRUNING)) == 0) {
+		if (pre_restore_name(base, d->d_name, PRUNING, stamp, &seq)) {
 			snprintf(path, sizeof path, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent,
 			    d->d_name);
 			log_info("restore: removing %s, which a stopped prune left", path);
