@@ -23,7 +23,7 @@ static int backup_abs_output(const struct ctl_args *a, const char *file, char *o
 static int backup_abs_archive(const struct ctl_args *a, const char *file, char *out,
     size_t n);
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force);
+    const char *key, const char *path, const char *flag);
 static void backup_print_path(const cJSON *task);
 static cJSON *backup_entry_json(const char *dir, const struct backup_scan *s, size_t i);
 static int backup_entry_row(struct out_table *t, const struct backup_scan *s, size_t i);
@@ -90,14 +90,14 @@ static int backup_abs_archive(const struct ctl_args *a, const char *file, char *
 
 /* A backup or restore task: task.submit, then as run does (task_submit). */
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
-    const char *key, const char *path, int force)
+    const char *key, const char *path, const char *flag)
 {
 	cJSON *req;
 
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "type", type) == NULL ||
 	    (path != NULL && cJSON_AddStringToObject(req, key, path) == NULL) ||
-	    (force && cJSON_AddTrueToObject(req, "force") == NULL)) {
+	    (args_has(a, flag) && cJSON_AddTrueToObject(req, flag) == NULL)) {
 		cJSON_Delete(req);
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
@@ -116,7 +116,9 @@ int backup_task_args(const struct ctl_args *a, cJSON **out)
 		return rc;
 	if ((*out = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(*out, "type", task_type_name(TASKTYPE_BACKUP)) == NULL ||
-	    (file != NULL && cJSON_AddStringToObject(*out, "output", path) == NULL)) {
+	    (file != NULL && cJSON_AddStringToObject(*out, "output", path) == NULL) ||
+	    (args_takes(a->cmd, "incremental") && args_has(a, "incremental") &&
+	    cJSON_AddTrueToObject(*out, "incremental") == NULL)) {
 		cJSON_Delete(*out);
 		*out = NULL;
 		ctl_error("out of memory");
@@ -154,8 +156,7 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 
 	if ((rc = backup_abs_archive(a, a->argv[0], path, sizeof path)) != EXIT_OK)
 		return rc;
-	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path,
-	    args_has(a, "force"));
+	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path, "force");
 }
 
 /*

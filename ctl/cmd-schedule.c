@@ -118,7 +118,7 @@ static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms)
 }
 
 /* What may follow "--" in schedule add, for its messages. */
-#define SCHED_TASKS "sync REPO, publish REPO, backup [-o FILE], orphans clean or run ... -- CMD"
+#define SCHED_TASKS "sync REPO, publish REPO, backup [-o FILE] [--incremental], orphans clean or run ... -- CMD"
 
 /*
  * The template after "--" (argv[0] names sync, publish, backup, orphans
@@ -310,7 +310,8 @@ static char *sched_describe(const cJSON *tpl)
 	else if (type != NULL && repo != NULL)
 		n = asprintf(&text, "%s %s%s", type, repo, retries);
 	else if (task_type_parse(type, &k) == 0 && k == TASKTYPE_BACKUP)
-		n = asprintf(&text, "backup%s%s", json_str(tpl, "output") != NULL ? " -o " : "",
+		n = asprintf(&text, "backup%s%s%s", json_true(tpl, "incremental") ?
+		    " --incremental" : "", json_str(tpl, "output") != NULL ? " -o " : "",
 		    json_str(tpl, "output") != NULL ? json_str(tpl, "output") : "");
 	else if (task_type_parse(type, &k) == 0 && k == TASKTYPE_ORPHANS)
 		n = asprintf(&text, "orphans clean%s", retries);

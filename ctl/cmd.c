@@ -319,7 +319,7 @@ const struct ctl_cmd cmd_table[] = {
 	{
 		.words = { "schedule", "add" },
 		.usage = "NAME --every DUR [--at TIME] -- sync REPO | publish REPO "
-		    "[--version N] | backup [-o FILE] | orphans clean | run "
+		    "[--version N] | backup [-o FILE] [--incremental] | orphans clean | run "
 		    "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
 		    "[--retries N] -- CMD [ARG]...",
 		.summary = "add a schedule that submits a task every interval",
@@ -331,7 +331,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "--retries N; --wait and --after are refused. A scheduled "
 		    "backup without -o writes a new DIR/backups/depot-TIME archive "
 		    "each run (and [backup] keep prunes the old ones); with -o FILE "
-		    "each run replaces FILE. The "
+		    "each run replaces FILE; --incremental builds each run on the last "
+		    "backup's chain. The "
 		    "schedule submits the task every DUR, first at TIME, "
 		    "or one interval from now. TIME is an RFC 3339 time "
 		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00; without an "
@@ -395,8 +396,9 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "orphans", "clean" },
 		.usage = "[--wait]",
 		.summary = "queue removal of stored files no repository version uses",
-		.help = "The task reserves depot exclusively, so it waits for "
-		    "every other task to end. Prints the task's id; with --wait, "
+		.help = "The task reserves content exclusively, so it waits for "
+		    "running syncs and backups to end, and they for it; everything "
+		    "else runs beside it. Prints the task's id; with --wait, "
 		    "waits for it and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled.",
 		.opts = {
@@ -409,15 +411,22 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "backup" },
-		.usage = "[-o FILE] [--wait]",
-		.summary = "queue a backup of the whole depot into one archive",
-		.help = "The task reserves depot exclusively, so it waits for every "
-		    "other task to end and the copy is consistent. It writes a tar "
-		    "(compressed as depot.conf's [backup] compression says: zstd, "
-		    "gzip or none) holding MANIFEST.json, the database, depot.conf, "
-		    "the content store, the publish tree and the task logs, as "
-		    "FILE.part, then renames it to FILE, mode 0600: it holds "
-		    "secrets. Without -o, the daemon names it "
+		.usage = "[-o FILE] [--incremental] [--wait]",
+		.summary = "queue a backup of the whole depot into one archive, online",
+		.help = "The task reserves only 'content' shared: syncs, publishes and "
+		    "commands start and run beside it, and only 'orphans clean' waits "
+		    "for it (and it for one). The archive holds the depot as it was "
+		    "when the backup copied the database: that copy, depot.conf, the "
+		    "content its versions reference, each repository's publication "
+		    "of that instant and the task logs; in its own database the backup "
+		    "is already completed. It is a tar (compressed as depot.conf's "
+		    "[backup] compression says: zstd, gzip or none) with BACKUP.json "
+		    "first and MANIFEST.json last, written as FILE.part and renamed to "
+		    "FILE, mode 0600: it holds secrets. With --incremental, the "
+		    "archive holds only content the last backup's chain lacks and names "
+		    "that backup as its base (by file name and sha256): a restore needs "
+		    "the whole chain beside it; with no usable chain a full backup is "
+		    "written and its result says why. Without -o, the daemon names it "
 		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
 		    "Prints the task's id; with --wait, waits for it, prints "
 		    "\"ID STATE\" and, when it completed, the archive's path alone "
@@ -430,6 +439,8 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "output", .short_name = 'o', .arg = "FILE",
 			  .help = "write the archive to FILE; its directory must exist "
 			      "(a relative FILE is from the current directory)" },
+			{ .name = "incremental", .short_name = 'i',
+			  .help = "hold only the content the last backup's chain lacks" },
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},

@@ -1,5 +1,6 @@
-/* backup.c: the archive work of backup and restore tasks in a worker: writing the tar (MANIFEST.json last), and verifying and extracting one into staging. */
+/* backup.c: the archive work of backup and restore tasks in a worker: writing the tar of one database snapshot (BACKUP.json first, MANIFEST.json last), and verifying and extracting one into staging. */
 #include "backupfmt.h"
+#include "backuphdr.h"
 #include "depotd.h"
 #include "fsutil.h"
 #include "jsonutil.h"
@@ -15,21 +16,47 @@
 #include <libgen.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The trees a backup holds besides the database and depot.conf; content first, so hard links point at it. */
-static const char *const backup_trees[] = { "content", "publish", "logs" };
+/* Archives an incremental's chain may reach back through before it is taken for a loop. */
+#define BACKUP_MAX_CHAIN 1000
+
+/* A growing text: the header's holds, a publication's PULP_MANIFEST. */
+struct text {
+	char *p;
+	size_t len, cap;
+};
 
 struct writer {
 	struct worker_shared *ws;
 	struct archive *a;
-	struct archive_entry_linkresolver *links;
 	int rootfd;		/* worker_data's: every source is read beneath the data directory */
-	int pubfd;		/* [publish] dir when it is outside the data directory, else -1 */
+	int outfd;		/* FILE.part */
+	EVP_MD_CTX *out_md;	/* the archive's own sha256, as its bytes are written */
+	int64_t out_bytes;
+	struct snapshot *snap;
+	int64_t task_id;
+	/* The chain an incremental builds on: its base first, a full last. */
+	struct backup_header *chain;
+	size_t nchain;
+	char kind[16];
+	char base_file[256], base_sha[65];
+	int64_t base_size;
+	char promoted[512];	/* why an incremental was asked for and a full written */
+	/* The content this archive carries, as sha256 hex, ascending. */
+	char (*holds)[65];
+	size_t nholds, capholds;
+	int64_t referenced;	/* content the snapshot references, held here or by the chain */
+	struct text pm;		/* the PULP_MANIFEST of the publication being written */
+	char pubdir[4200];	/* the publication's directory last entered, relative to it */
+	char pubroot[300];	/* publish/NAME/versions/N */
+	struct pub_modes pub_modes;	/* of the publications' directories and manifests */
+	int tolerant;		/* a file that vanishes is left out (logs) */
 	FILE *manifest;		/* MANIFEST.json as it grows, one member a line, in archive order */
 	char manifest_path[4200];
 	int64_t nmembers;
@@ -37,6 +64,33 @@ struct writer {
 	int canceled;
 	char err[1024];
 };
+
+static int text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -1;
+		if (t->p != NULL && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return 0;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 65536;
+		while (cap < t->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(t->p, cap);
+		if (p == NULL)
+			return -1;
+		t->p = p;
+		t->cap = cap;
+	}
+}
 
 /* One line of the manifest; its place is the member's place in the archive, which the reader relies on. */
 static int add_member(struct writer *w, const char *path, const char *type, int64_t size,
@@ -87,6 +141,12 @@ static int fail_archive(struct writer *w, const char *what)
 	return -1;
 }
 
+static void hex_of(const unsigned char *d, unsigned int n, char *out)
+{
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
 /* Copies size bytes of fd into the archive, hashing them when sha is not NULL. */
 static int copy_data(struct writer *w, int fd, const char *path, int64_t size, char *sha)
 {
@@ -124,8 +184,7 @@ static int copy_data(struct writer *w, int fd, const char *path, int64_t size, c
 	}
 	if (md != NULL) {
 		EVP_DigestFinal_ex(md, digest, &dlen);
-		for (unsigned int i = 0; i < dlen; i++)
-			snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+		hex_of(digest, dlen, sha);
 	}
 	EVP_MD_CTX_free(md);
 	return 0;
@@ -137,21 +196,25 @@ fail:
 /*
  * One file system object, name in the directory open as dirfd, as member
  * path. Never through a link: a link is stored as one, and a file is read
- * only if it is still the one that was looked at.
+ * only if it is still the one that was looked at. *st is left zeroed when
+ * a tolerant writer finds name gone.
  */
 static int write_one(struct writer *w, int dirfd, const char *name, const char *path,
-    struct stat *st)
+    struct stat *st, char *sha)
 {
-	struct archive_entry *e = archive_entry_new(), *sparse = NULL;
-	char target[4096], sha[65];
+	struct archive_entry *e = archive_entry_new();
+	char target[4096];
 	struct stat fst;
 	ssize_t n;
 	int fd = -1, rc = -1;
 
-	/* name "" is dirfd itself: a [publish] dir outside the data directory, archived as publish/. */
-	if (fstatat(dirfd, name, st, name[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0) {
-		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
 		archive_entry_free(e);
+		if (errno == ENOENT && w->tolerant) {
+			memset(st, 0, sizeof *st);
+			return 0;
+		}
+		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode)) {
@@ -159,6 +222,7 @@ static int write_one(struct writer *w, int dirfd, const char *name, const char *
 		return 0;	/* a stray socket or FIFO is no part of a depot */
 	}
 	archive_entry_copy_stat(e, st);
+	archive_entry_set_nlink(e, 1);	/* no member is a hard link to one this archive lacks */
 	archive_entry_set_pathname(e, path);
 	if (S_ISLNK(st->st_mode)) {
 		if ((n = readlinkat(dirfd, name, target, sizeof target - 1)) < 0) {
@@ -168,15 +232,17 @@ static int write_one(struct writer *w, int dirfd, const char *name, const char *
 		target[n] = '\0';
 		archive_entry_set_symlink(e, target);
 	}
-	if (S_ISREG(st->st_mode)) {
-		archive_entry_linkify(w->links, &e, &sparse);
-		if (archive_entry_hardlink(e) == NULL &&
-		    ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
-		    fstat(fd, &fst) < 0 || fst.st_ino != st->st_ino || fst.st_dev != st->st_dev)) {
-			snprintf(w->err, sizeof w->err, "reading %s: %s", path,
-			    fd < 0 ? strerror(errno) : "it was replaced while it was backed up");
+	if (S_ISREG(st->st_mode) &&
+	    ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &fst) < 0 || fst.st_ino != st->st_ino || fst.st_dev != st->st_dev)) {
+		if (fd < 0 && errno == ENOENT && w->tolerant) {
+			memset(st, 0, sizeof *st);
+			rc = 0;
 			goto out;
 		}
+		snprintf(w->err, sizeof w->err, "reading %s: %s", path,
+		    fd < 0 ? strerror(errno) : "it was replaced while it was backed up");
+		goto out;
 	}
 	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
 		fail_archive(w, "writing the archive");
@@ -186,8 +252,6 @@ static int write_one(struct writer *w, int dirfd, const char *name, const char *
 		rc = add_member(w, path, "dir", 0, NULL, NULL);
 	else if (S_ISLNK(st->st_mode))
 		rc = add_member(w, path, "symlink", 0, NULL, target);
-	else if (archive_entry_hardlink(e) != NULL)
-		rc = add_member(w, path, "hardlink", 0, NULL, archive_entry_hardlink(e));
 	else if (copy_data(w, fd, path, st->st_size, sha) == 0) {
 		rc = add_member(w, path, "file", st->st_size, sha, NULL);
 		progress(w);
@@ -203,16 +267,15 @@ out:
 static int write_tree(struct writer *w, int dirfd, const char *name, const char *path)
 {
 	struct dirent **names;
-	char cpath[4300];
+	char cpath[4300], sha[65];
 	struct stat st;
 	int fd, n, rc = 0;
 
-	if (write_one(w, dirfd, name, path, &st) < 0)
+	if (write_one(w, dirfd, name, path, &st, sha) < 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode))
 		return 0;
-	if ((fd = openat(dirfd, name[0] ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0 ||
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    (n = scandirat(fd, ".", &names, NULL, alphasort)) < 0) {
 		snprintf(w->err, sizeof w->err, "reading %s: %s", path, strerror(errno));
 		if (fd >= 0)
@@ -257,6 +320,60 @@ static int64_t tree_bytes(const char *src)
 	return sum;
 }
 
+/*
+ * A member made from the snapshot rather than read from disk: a directory,
+ * a symlink, a hard link to target (in an incremental, perhaps a member of
+ * a base archive), or a file holding data.
+ */
+static int write_made(struct writer *w, const char *path, mode_t type, const char *target,
+    const char *data, size_t len)
+{
+	struct archive_entry *e = archive_entry_new();
+	int64_t now = time_now_ms();
+	char sha[65];
+	int rc = -1;
+
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, type == AE_IFLNK ? AE_IFLNK : type == AE_IFDIR ? AE_IFDIR :
+	    AE_IFREG);
+	archive_entry_set_perm(e, type == AE_IFLNK ? 0777 : strncmp(path, "publish", 7) != 0 ?
+	    (type == AE_IFDIR ? 0700 : 0600) : type == AE_IFDIR ? w->pub_modes.dir :
+	    w->pub_modes.file);
+	archive_entry_set_uid(e, getuid());
+	archive_entry_set_gid(e, strncmp(path, "publish", 7) == 0 &&
+	    w->pub_modes.gid != (gid_t)-1 ? w->pub_modes.gid : getgid());
+	archive_entry_set_mtime(e, now / 1000, (now % 1000) * 1000000);
+	if (type == AE_IFLNK)
+		archive_entry_set_symlink(e, target);
+	else if (target != NULL)
+		archive_entry_set_hardlink(e, target);
+	else if (type == AE_IFREG)
+		archive_entry_set_size(e, (la_int64_t)len);
+	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+		fail_archive(w, "writing the archive");
+		goto out;
+	}
+	if (type == AE_IFDIR)
+		rc = add_member(w, path, "dir", 0, NULL, NULL);
+	else if (type == AE_IFLNK)
+		rc = add_member(w, path, "symlink", 0, NULL, target);
+	else if (target != NULL)
+		rc = add_member(w, path, "hardlink", 0, NULL, target);
+	else {
+		unsigned char d[32];
+		unsigned int dlen;
+		EVP_Digest(data, len, d, &dlen, EVP_sha256(), NULL);
+		hex_of(d, dlen, sha);
+		if (len > 0 && archive_write_data(w->a, data, len) != (la_ssize_t)len)
+			fail_archive(w, "writing the archive");
+		else
+			rc = add_member(w, path, "file", (int64_t)len, sha, NULL);
+	}
+out:
+	archive_entry_free(e);
+	return rc;
+}
+
 /* The manifest's head; members follow a line each as they are written (add_member). */
 static int start_manifest(struct writer *w, const char *output)
 {
@@ -274,7 +391,17 @@ static int start_manifest(struct writer *w, const char *output)
 	}
 	time_format_rfc3339(time_now_ms(), when);
 	fprintf(w->manifest, "{\"format\":%d,\"created_at\":\"%s\",\"depot_version\":\"%s\","
-	    "\"members\":[", BACKUP_FORMAT, when, DEPOT_VERSION);
+	    "\"kind\":\"%s\",\"base\":", BACKUP_FORMAT_HEADER, when, DEPOT_VERSION, w->kind);
+	if (w->base_file[0] != '\0') {
+		cJSON *b = cJSON_CreateString(w->base_file);
+		char *name = cJSON_PrintUnformatted(b);
+		fprintf(w->manifest, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld}",
+		    name ? name : "\"\"", w->base_sha, (long long)w->base_size);
+		free(name);
+		cJSON_Delete(b);
+	} else
+		fputs("null", w->manifest);
+	fputs(",\"members\":[", w->manifest);
 	return 0;
 }
 
@@ -379,11 +506,32 @@ static int create_part(struct writer *w, const char *part)
 	return fd;
 }
 
-/* The database copy, which the daemon made in DIR/tmp: read beneath the data directory too. */
+/* libarchive's output: to FILE.part, hashed on the way, so the result names the archive's sha256 without reading it again. */
+static la_ssize_t write_out(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	struct writer *w = ctx;
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(w->outfd, (const char *)buf + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			archive_set_error(a, errno, "writing the archive");
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	EVP_DigestUpdate(w->out_md, buf, len);
+	w->out_bytes += (int64_t)len;
+	return (la_ssize_t)len;
+}
+
+/* The database copy, which the worker made in DIR/tmp: read beneath the data directory too. */
 static int write_database(struct writer *w, const char *db_copy)
 {
 	size_t n = strlen(worker_dir);
-	char base[256];
+	char base[256], sha[65];
 	struct stat st;
 	int dfd, rc;
 
@@ -396,9 +544,145 @@ static int write_database(struct writer *w, const char *db_copy)
 		snprintf(w->err, sizeof w->err, "reading %s: %s", db_copy, strerror(errno));
 		return -1;
 	}
-	rc = write_one(w, dfd, base, "depot.db", &st);
+	rc = write_one(w, dfd, base, "depot.db", &st, sha);
 	close(dfd);
 	return rc;
+}
+
+/* BACKUP.json, the first member: a reader learns the archive's kind, base and content from it alone. */
+static int write_header(struct writer *w)
+{
+	char when[TIME_RFC3339_LEN];
+	struct text h = { 0 };
+	cJSON *name = cJSON_CreateString(w->base_file);
+	char *quoted = cJSON_PrintUnformatted(name);
+	int rc = -1, ok;
+
+	time_format_rfc3339(time_now_ms(), when);
+	ok = quoted != NULL && text_add(&h, "{\"format\":%d,\"kind\":\"%s\",\"created_at\":\"%s\","
+	    "\"depot_version\":\"%s\",\"task_id\":%lld,\"base\":", BACKUP_FORMAT_HEADER, w->kind,
+	    when, DEPOT_VERSION, (long long)w->task_id) == 0;
+	if (ok && w->base_file[0] != '\0')
+		ok = text_add(&h, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld}", quoted,
+		    w->base_sha, (long long)w->base_size) == 0;
+	else if (ok)
+		ok = text_add(&h, "null") == 0;
+	ok = ok && text_add(&h, ",\"holds\":[") == 0;
+	for (size_t i = 0; ok && i < w->nholds; i++)
+		ok = text_add(&h, "%s\"%s\"", i ? "," : "", w->holds[i]) == 0;
+	ok = ok && text_add(&h, "]}\n") == 0;
+	if (!ok)
+		snprintf(w->err, sizeof w->err, "out of memory");
+	else
+		rc = write_made(w, BACKUP_HEADER, AE_IFREG, NULL, h.p, h.len);
+	free(h.p);
+	free(quoted);
+	cJSON_Delete(name);
+	return rc;
+}
+
+/* The content this archive carries, each checked against its name as it is copied. */
+static int write_content(struct writer *w)
+{
+	char prefix[3] = "", path[300], sha[65];
+	struct stat st;
+	int dirfd = -1, rc = 0;
+
+	if (write_made(w, "content", AE_IFDIR, NULL, NULL, 0) < 0 ||
+	    write_made(w, "content/sha256", AE_IFDIR, NULL, NULL, 0) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < w->nholds; i++) {
+		const char *name = w->holds[i];
+		if (strncmp(prefix, name, 2) != 0) {
+			memcpy(prefix, name, 2);
+			snprintf(path, sizeof path, "content/sha256/%s", prefix);
+			if (dirfd >= 0)
+				close(dirfd);
+			if ((dirfd = fs_open_beneath(w->rootfd, path, O_RDONLY | O_DIRECTORY, 0)) < 0) {
+				snprintf(w->err, sizeof w->err, "reading %s/%s: %s", worker_dir, path,
+				    strerror(errno));
+				return -1;
+			}
+			if ((rc = write_made(w, path, AE_IFDIR, NULL, NULL, 0)) < 0)
+				break;
+		}
+		snprintf(path, sizeof path, "content/sha256/%s/%s", prefix, name);
+		if ((rc = write_one(w, dirfd, name, path, &st, sha)) == 0 && strcmp(sha, name) != 0) {
+			/* Bit rot found now, not at the restore that needs this archive. */
+			snprintf(w->err, sizeof w->err, "%s/%s is damaged: its data hashes to %s",
+			    worker_dir, path, sha);
+			rc = -1;
+		}
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	return rc;
+}
+
+/* One file of a publication: its directories, each once (paths come sorted), and a hard link to its content. */
+static int write_pub_file(void *ctx, const char *rel, const char *sha, int64_t size)
+{
+	struct writer *w = ctx;
+	char path[4400], target[300];
+	const char *slash = strrchr(rel, '/');
+	size_t dirlen = slash ? (size_t)(slash - rel) : 0;
+
+	if (!backup_path_safe(rel) || strlen(sha) != 64) {
+		snprintf(w->err, sizeof w->err, "the database names a bad file '%s' in %s",
+		    rel, w->pubroot);
+		return -1;
+	}
+	/* Every directory of rel not yet written: those beyond what it shares with the last. */
+	for (size_t i = 0; i <= dirlen && dirlen > 0; i++) {
+		if (i < dirlen && rel[i] != '/')
+			continue;
+		if (strncmp(w->pubdir, rel, i) == 0 && (w->pubdir[i] == '/' || w->pubdir[i] == '\0'))
+			continue;	/* written already */
+		snprintf(path, sizeof path, "%s/%.*s", w->pubroot, (int)i, rel);
+		if (write_made(w, path, AE_IFDIR, NULL, NULL, 0) < 0)
+			return -1;
+	}
+	snprintf(w->pubdir, sizeof w->pubdir, "%.*s", (int)dirlen, rel);
+	snprintf(path, sizeof path, "%s/%s", w->pubroot, rel);
+	snprintf(target, sizeof target, "content/sha256/%.2s/%s", sha, sha);
+	if (text_add(&w->pm, "%s,%s,%lld\n", rel, sha, (long long)size) < 0) {
+		snprintf(w->err, sizeof w->err, "out of memory");
+		return -1;
+	}
+	return write_made(w, path, AE_IFREG, target, NULL, 0);
+}
+
+/*
+ * A repository's publication as the snapshot has it — made from the
+ * database, not read from publish/, which a publish finishing now may be
+ * switching or pruning: its tree of hard links to content, its
+ * PULP_MANIFEST (as publish.c writes it) and current.
+ */
+static int write_publication(void *ctx, const char *repo, int64_t version)
+{
+	struct writer *w = ctx;
+	char path[400], target[64];
+
+	w->pm.len = 0;
+	w->pubdir[0] = '\0';
+	snprintf(path, sizeof path, "publish/%s", repo);
+	if (write_made(w, path, AE_IFDIR, NULL, NULL, 0) < 0)
+		return -1;
+	snprintf(path, sizeof path, "publish/%s/versions", repo);
+	if (write_made(w, path, AE_IFDIR, NULL, NULL, 0) < 0)
+		return -1;
+	snprintf(w->pubroot, sizeof w->pubroot, "publish/%s/versions/%lld", repo,
+	    (long long)version);
+	if (write_made(w, w->pubroot, AE_IFDIR, NULL, NULL, 0) < 0 ||
+	    snapshot_version_files(w->snap, repo, version, write_pub_file, w, w->err,
+	    sizeof w->err) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/PULP_MANIFEST", w->pubroot);
+	if (write_made(w, path, AE_IFREG, NULL, w->pm.p ? w->pm.p : "", w->pm.len) < 0)
+		return -1;
+	snprintf(path, sizeof path, "publish/%s/current", repo);
+	snprintf(target, sizeof target, "versions/%lld", (long long)version);
+	return write_made(w, path, AE_IFLNK, target, NULL, 0);
 }
 
 /*
@@ -410,7 +694,7 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 {
 	char part[4200], parent[4200];
 	struct stat st;
-	int fd, rc = -1;
+	int rc = -1;
 
 	snprintf(part, sizeof part, "%s.part", output);
 	snprintf(parent, sizeof parent, "%s", output);
@@ -419,8 +703,13 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 		    strerror(errno));
 		return -1;
 	}
-	if ((fd = create_part(w, part)) < 0)
+	if ((w->outfd = create_part(w, part)) < 0)
 		return -1;
+	if ((w->out_md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(w->out_md, EVP_sha256(), NULL) != 1) {
+		snprintf(w->err, sizeof w->err, "out of memory");
+		goto out;
+	}
 	if (start_manifest(w, output) < 0)
 		goto out;
 	if ((w->a = archive_write_new()) == NULL ||
@@ -429,31 +718,31 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	    archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
 	    set_filter(w->a, compression) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(w->a, fd) != ARCHIVE_OK) {
+	    archive_write_open2(w->a, w, NULL, write_out, NULL, NULL) != ARCHIVE_OK) {
 		fail_archive(w, "starting the archive");
 		goto out;
 	}
-	w->links = archive_entry_linkresolver_new();
-	archive_entry_linkresolver_set_strategy(w->links, archive_format(w->a));
-	if (write_database(w, db_copy) < 0 ||
-	    (fstatat(w->rootfd, "depot.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    write_one(w, w->rootfd, "depot.conf", "depot.conf", &st) < 0))
+	if (write_header(w) < 0 || write_database(w, db_copy) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++) {
-		if (strcmp(backup_trees[i], "publish") == 0 && w->pubfd >= 0) {
-			if (write_tree(w, w->pubfd, "", "publish") < 0)
-				goto out;
-		} else if (fstatat(w->rootfd, backup_trees[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    write_tree(w, w->rootfd, backup_trees[i], backup_trees[i]) < 0)
-			goto out;
-	}
+	if (fstatat(w->rootfd, "depot.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    write_one(w, w->rootfd, "depot.conf", "depot.conf", &st, parent) < 0)
+		goto out;
+	if (write_content(w) < 0 || write_made(w, "publish", AE_IFDIR, NULL, NULL, 0) < 0 ||
+	    snapshot_publications(w->snap, write_publication, w, w->err, sizeof w->err) < 0)
+		goto out;
+	/* Logs come and go with the tasks of a depot that keeps working: one pruned meanwhile is left out. */
+	w->tolerant = 1;
+	if (fstatat(w->rootfd, "logs", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    write_tree(w, w->rootfd, "logs", "logs") < 0)
+		goto out;
+	w->tolerant = 0;
 	if (write_manifest(w) < 0)
 		goto out;
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
 		fail_archive(w, "finishing the archive");
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (fsync(w->outfd) < 0) {
 		snprintf(w->err, sizeof w->err, "writing %s: %s", part, strerror(errno));
 		goto out;
 	}
@@ -465,17 +754,196 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	fs_sync_dir(dirname(parent));
 	rc = 0;
 out:
-	if (w->links)
-		archive_entry_linkresolver_free(w->links);
 	if (w->a)
 		archive_write_free(w->a);
 	if (w->manifest != NULL) {
 		fclose(w->manifest);
 		unlink(w->manifest_path);
 	}
-	close(fd);
+	close(w->outfd);
 	if (rc < 0)
 		unlink(part);	/* a failed or canceled backup leaves nothing behind */
+	return rc;
+}
+
+static int in_chain(const struct writer *w, const unsigned char *d)
+{
+	for (size_t i = 0; i < w->nchain; i++)
+		if (backup_header_holds(&w->chain[i], d))
+			return 1;
+	return 0;
+}
+
+/* One content the snapshot references: carried here unless the chain already holds it. */
+static int add_hold(void *ctx, const char *sha)
+{
+	struct writer *w = ctx;
+	unsigned char d[32];
+	char path[300];
+	struct stat st;
+
+	if (backup_sha256_parse(sha, d) < 0) {
+		snprintf(w->err, sizeof w->err, "the database references content '%.80s', not a "
+		    "sha256", sha);
+		return -1;
+	}
+	w->referenced++;
+	if (in_chain(w, d))
+		return 0;
+	snprintf(path, sizeof path, "%s/content/sha256/%.2s/%s", worker_dir, sha, sha);
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(w->err, sizeof w->err, "%s, which the database references, %s", path,
+		    errno == ENOENT ? "is missing" : "is not a file");
+		return -1;
+	}
+	if (w->nholds == w->capholds) {
+		size_t cap = w->capholds ? w->capholds * 2 : 4096;
+		void *p = realloc(w->holds, cap * sizeof *w->holds);
+		if (p == NULL) {
+			snprintf(w->err, sizeof w->err, "out of memory");
+			return -1;
+		}
+		w->holds = p;
+		w->capholds = cap;
+	}
+	memcpy(w->holds[w->nholds++], sha, 65);
+	w->total += st.st_size;
+	return 0;
+}
+
+/*
+ * The chain an incremental extends: the last backup the snapshot knows,
+ * and each base its header names, beside it, down to a full. 0 with the
+ * chain in w; -1 with w->promoted saying why a full is written instead.
+ */
+static int load_chain(struct writer *w, const cJSON *last)
+{
+	const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "path"));
+	const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(last, "sha256"));
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(last, "size");
+	char file[4200], dir[4200], err[512];
+	struct backup_limits lim;
+	int64_t want = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : -1;
+	struct stat st;
+	int got, missing;
+
+	if (path == NULL || sha == NULL || want < 0) {
+		snprintf(w->promoted, sizeof w->promoted, "the last backup's record names no archive");
+		return -1;
+	}
+	snprintf(file, sizeof file, "%s", path);
+	snprintf(dir, sizeof dir, "%s", dirname(file));
+	snprintf(file, sizeof file, "%s", path);
+	snprintf(w->base_file, sizeof w->base_file, "%s", strrchr(path, '/') ? strrchr(path, '/') + 1 :
+	    path);
+	snprintf(w->base_sha, sizeof w->base_sha, "%s", sha);
+	w->base_size = want;
+	backup_limits_default(&lim);
+	for (;;) {
+		struct backup_header *h;
+		if (w->nchain == BACKUP_MAX_CHAIN) {
+			snprintf(w->promoted, sizeof w->promoted, "the chain of %s is longer than %d "
+			    "archives", w->base_file, BACKUP_MAX_CHAIN);
+			return -1;
+		}
+		/* The size is checked here, the whole sha256 by verify and restore, which read it all. */
+		if ((missing = stat(file, &st) < 0) || st.st_size != want) {
+			snprintf(w->promoted, sizeof w->promoted, "its base %s is %s", file,
+			    !missing ? "not the archive that was written" : errno == ENOENT ? "gone" :
+			    strerror(errno));
+			return -1;
+		}
+		h = realloc(w->chain, (w->nchain + 1) * sizeof *w->chain);
+		if (h == NULL) {
+			snprintf(w->promoted, sizeof w->promoted, "out of memory");
+			return -1;
+		}
+		w->chain = h;
+		h = &w->chain[w->nchain];
+		if ((got = backup_header_read(file, lim.max_members, h, err, sizeof err)) <= 0) {
+			snprintf(w->promoted, sizeof w->promoted, "its base %s %s", file, got == 0 ?
+			    "is of format 1, which names no content it holds" : err);
+			return -1;
+		}
+		w->nchain++;
+		if (!h->has_base)
+			return 0;
+		snprintf(file, sizeof file, "%s/%s", dir, h->base_file);
+		want = h->base_size;
+	}
+}
+
+static void free_chain(struct writer *w)
+{
+	for (size_t i = 0; i < w->nchain; i++)
+		backup_header_free(&w->chain[i]);
+	free(w->chain);
+	w->chain = NULL;
+	w->nchain = 0;
+}
+
+/*
+ * What this archive is: a full, or an incremental on the last backup's
+ * chain. An incremental with no chain to extend (none yet, its archives
+ * moved or changed) is written full and says why, as Bacula and
+ * Borg-style tools do, rather than failing the routine that asked for it.
+ */
+static int choose_kind(struct writer *w, int incremental)
+{
+	cJSON *last = NULL;
+	int got;
+
+	snprintf(w->kind, sizeof w->kind, BACKUP_KIND_FULL);
+	if (!incremental)
+		return 0;
+	if ((got = snapshot_last_backup(w->snap, w->task_id, &last, w->err, sizeof w->err)) < 0)
+		return -1;
+	if (got == 0)
+		snprintf(w->promoted, sizeof w->promoted, "there is no earlier backup to build on");
+	else if (load_chain(w, last) == 0)
+		snprintf(w->kind, sizeof w->kind, BACKUP_KIND_INCREMENTAL);
+	if (strcmp(w->kind, BACKUP_KIND_FULL) == 0) {
+		free_chain(w);
+		w->base_file[0] = '\0';
+		log_info("backup: an incremental was asked for and a full is written: %s", w->promoted);
+	}
+	cJSON_Delete(last);
+	return 0;
+}
+
+/* What the task's result says, in the archive's database and in the live one. */
+static cJSON *backup_result(const struct writer *w, const char *output, const char *compression)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(r, "path", output);
+	cJSON_AddStringToObject(r, "kind", w->kind);
+	if (w->base_file[0] != '\0')
+		cJSON_AddStringToObject(r, "base", w->base_file);
+	if (w->promoted[0] != '\0' && strcmp(w->kind, BACKUP_KIND_FULL) == 0)
+		cJSON_AddStringToObject(r, "promoted", w->promoted);
+	cJSON_AddStringToObject(r, "compression", compression ? compression : "zstd");
+	cJSON_AddNumberToObject(r, "content_files", (double)w->nholds);
+	return r;
+}
+
+/* Takes the snapshot: the database copy, what the archive will hold, and the task completed in it. */
+static int take_snapshot(struct writer *w, const char *db_copy, const char *output,
+    const char *compression, int incremental)
+{
+	char src[4200];
+	cJSON *r;
+	int rc;
+
+	snprintf(src, sizeof src, "%s/depot.db", worker_dir);
+	if (store_copy_file(src, db_copy, w->err, sizeof w->err) < 0 ||
+	    snapshot_open(&w->snap, db_copy, w->err, sizeof w->err) < 0 ||
+	    choose_kind(w, incremental) < 0 ||
+	    snapshot_content(w->snap, add_hold, w, w->err, sizeof w->err) < 0)
+		return -1;
+	r = backup_result(w, output, compression);
+	rc = snapshot_complete_task(w->snap, w->task_id, time_now_ms(), r, w->err, sizeof w->err);
+	cJSON_Delete(r);
 	return rc;
 }
 
@@ -485,41 +953,38 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *db_copy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "db_copy"));
 	const char *output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "output"));
 	const char *compression = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "compression"));
-	const char *publish_dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "publish_dir"));
-	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .pubfd = -1 };
-	char src[4200];
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(task, "id");
+	const cJSON *gid = cJSON_GetObjectItemCaseSensitive(task, "publish_gid");
+	int incremental = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "incremental"));
+	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .outfd = -1 };
+	char sha[65];
+	unsigned char d[32];
+	unsigned int dlen;
 	struct stat st;
+	int rc = -1;
 
 	*result = *error = NULL;
 	*state = TASK_FAILED;
-	if (db_copy == NULL || output == NULL) {
-		*error = worker_error(REASON_EXCEPTION, "the backup assignment lacks its database copy or output");
+	if (db_copy == NULL || output == NULL || !cJSON_IsNumber(id)) {
+		*error = worker_error(REASON_EXCEPTION, "the backup assignment lacks its database copy, output or id");
 		return;
 	}
-	snprintf(src, sizeof src, "%s/depot.db", worker_dir);
-	if (store_copy_file(src, db_copy, w.err, sizeof w.err) < 0) {
-		*error = worker_error(REASON_EXCEPTION, w.err);
-		log_error("backup to %s failed: %s", output, w.err);
-		return;
-	}
-	w.total = tree_bytes(db_copy);
-	for (size_t i = 0; i < sizeof backup_trees / sizeof backup_trees[0]; i++) {
-		if (strcmp(backup_trees[i], "publish") == 0 && publish_dir != NULL)
-			snprintf(src, sizeof src, "%s", publish_dir);
-		else
-			snprintf(src, sizeof src, "%s/%s", worker_dir, backup_trees[i]);
-		w.total += tree_bytes(src);
-	}
-	progress(&w);
+	w.task_id = (int64_t)id->valuedouble;
+	publish_modes(cJSON_IsNumber(gid) ? (gid_t)gid->valuedouble : (gid_t)-1, &w.pub_modes);
 	if (w.rootfd < 0)
 		snprintf(w.err, sizeof w.err, "%s is not open", worker_dir);
-	else if (publish_dir != NULL && (w.pubfd = open(publish_dir, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) < 0 && errno != ENOENT)
-		snprintf(w.err, sizeof w.err, "opening the publish directory %s: %s", publish_dir,
-		    strerror(errno));
-	if (w.rootfd < 0 || (w.pubfd < 0 && w.err[0] != '\0') ||
-	    write_archive(&w, db_copy, output, compression) < 0) {
-		unlink(db_copy);
+	else if (take_snapshot(&w, db_copy, output, compression, incremental) == 0) {
+		w.total += tree_bytes(db_copy);
+		snprintf(sha, sizeof sha, "%s/logs", worker_dir);
+		w.total += tree_bytes(sha);
+		progress(&w);
+		rc = write_archive(&w, db_copy, output, compression);
+	}
+	snapshot_close(w.snap);
+	/* Here rather than in depotd, whose loop a large file's unlink would hold up. */
+	unlink(db_copy);
+	if (rc < 0) {
 		if (w.canceled) {
 			*state = TASK_CANCELED;
 			*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");
@@ -527,20 +992,22 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			*error = worker_error(REASON_EXCEPTION, w.err);
 			log_error("backup to %s failed: %s", output, w.err);
 		}
-		if (w.pubfd >= 0)
-			close(w.pubfd);
-		return;
+		goto out;
 	}
-	/* Here rather than in depotd, whose loop a large file's unlink would hold up. */
-	unlink(db_copy);
-	if (w.pubfd >= 0)
-		close(w.pubfd);
+	EVP_DigestFinal_ex(w.out_md, d, &dlen);
+	hex_of(d, dlen, sha);
 	*state = TASK_COMPLETED;
-	*result = cJSON_CreateObject();
-	cJSON_AddStringToObject(*result, "path", output);
-	cJSON_AddNumberToObject(*result, "size", stat(output, &st) == 0 ? (double)st.st_size : 0);
+	*result = backup_result(&w, output, compression);
+	cJSON_AddStringToObject(*result, "sha256", sha);
+	cJSON_AddNumberToObject(*result, "size", stat(output, &st) == 0 ? (double)st.st_size :
+	    (double)w.out_bytes);
 	cJSON_AddNumberToObject(*result, "content_bytes", (double)w.done);
-	cJSON_AddStringToObject(*result, "compression", compression ? compression : "zstd");
+	cJSON_AddNumberToObject(*result, "content_referenced", (double)w.referenced);
+out:
+	EVP_MD_CTX_free(w.out_md);
+	free_chain(&w);
+	free(w.holds);
+	free(w.pm.p);
 }
 
 /* A restore task's worker half: verify and extract, in one pass, into the staging directory beside DIR. */

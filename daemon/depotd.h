@@ -20,6 +20,13 @@ struct store;
 struct task_type;
 struct worker_shared;
 
+/*
+ * The content store as a resource: a backup reserves it shared, orphan
+ * cleanup exclusive, so nothing a backup's snapshot references is deleted
+ * under it (DESIGN §5, §9).
+ */
+#define CONTENT_RESOURCE "content"
+
 enum worker_state { WORKER_ONLINE, WORKER_MISSING, WORKER_STOPPED };
 
 struct task_res {
@@ -433,6 +440,28 @@ void prerestore_resume(const char *base);
 cJSON *prerestore_status_json(void);
 /* Stops the thread (a walk stops at its next file) and frees what it kept. */
 void prerestore_stop(void);
+
+/* store-snapshot.c: a backup's copy of the database, read and written by its worker alone. */
+struct snapshot;
+typedef int (*snapshot_content_fn)(void *ctx, const char *sha);
+typedef int (*snapshot_publication_fn)(void *ctx, const char *repo, int64_t version);
+typedef int (*snapshot_file_fn)(void *ctx, const char *path, const char *sha, int64_t size);
+int snapshot_open(struct snapshot **out, const char *path, char *err, size_t errlen);
+void snapshot_close(struct snapshot *s);
+int snapshot_complete_task(struct snapshot *s, int64_t id, int64_t finished_at,
+    const cJSON *result, char *err, size_t errlen);
+int snapshot_last_backup(struct snapshot *s, int64_t self, cJSON **result, char *err,
+    size_t errlen);
+/* Each call runs each per row, in order, and stops at the first that returns -1 (then -1). */
+/* Every sha256 a complete version references, ascending. */
+int snapshot_content(struct snapshot *s, snapshot_content_fn each, void *ctx, char *err,
+    size_t errlen);
+/* Every repository's publication (a complete version), by name. */
+int snapshot_publications(struct snapshot *s, snapshot_publication_fn each, void *ctx,
+    char *err, size_t errlen);
+/* A version's files, by path. */
+int snapshot_version_files(struct snapshot *s, const char *repo, int64_t number,
+    snapshot_file_fn each, void *ctx, char *err, size_t errlen);
 
 /* store-restore.c */
 /* A consistent copy of the whole database in the file to (one file, mode 0600); -1 with err. */

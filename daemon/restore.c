@@ -109,9 +109,9 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	cJSON_AddStringToObject(assignment, "backups_dir", path);
 	cJSON_AddNumberToObject(assignment, "keep", D->cfg.backup_keep);
 	cJSON_AddStringToObject(assignment, "compression", D->cfg.compression);
-	publish_staging_of(D->dir, D->publish_dir, "", out, sizeof out);
-	if (out[0] != '\0')
-		cJSON_AddStringToObject(assignment, "publish_dir", out);
+	/* The modes a publish gives (publish.c): the archive's publications are made, not read. */
+	if (D->cfg.publish_gid != (gid_t)-1)
+		cJSON_AddNumberToObject(assignment, "publish_gid", D->cfg.publish_gid);
 	return 0;
 }
 

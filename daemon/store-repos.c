@@ -187,8 +187,9 @@ int store_content_referenced(struct store *st,
 
 	/*
 	 * Unfiltered: a version still being recorded holds its content too.
-	 * (Orphans reserves depot exclusively and a sync holds it shared until
-	 * its version is complete, so the two never meet; this keeps it so.)
+	 * (Orphans reserves content exclusively and a sync holds it shared
+	 * until its version is complete, so the two never meet; this keeps it
+	 * so.)
 	 */
 	sql_prepare(&s, store_db(st), "reading the referenced content",
 	    "SELECT DISTINCT sha256 FROM version_files ORDER BY sha256");

@@ -233,15 +233,17 @@ static void apply_common(struct task *t, const struct common_args *c)
 }
 
 /*
- * A task whose one reservation, resource exclusive, comes with its type;
+ * A task whose reservations (n of them, at most two) come with its type;
  * args starts empty. NULL (out of memory) with err.
  */
 static struct task *fixed_task(const char *type, const char *default_name,
-    const char *resource, const struct common_args *c, char *err, size_t errlen)
+    const struct task_res *res, size_t n, const struct common_args *c, char *err,
+    size_t errlen)
 {
 	struct task *t = calloc(1, sizeof *t);
+	int short_of_memory = 0;
 
-	if (t == NULL || (t->res = calloc(1, sizeof *t->res)) == NULL) {
+	if (t == NULL || (t->res = calloc(n, sizeof *t->res)) == NULL) {
 		free(t);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -250,10 +252,13 @@ static struct task *fixed_task(const char *type, const char *default_name,
 	t->name = strdup(c->name ? c->name : default_name);
 	apply_common(t, c);
 	t->args = cJSON_CreateObject();
-	t->res[0].name = strdup(resource);
-	t->res[0].mode = LOCK_EXCLUSIVE;
-	t->nres = 1;
-	if (t->type == NULL || t->name == NULL || t->args == NULL || t->res[0].name == NULL) {
+	for (size_t i = 0; i < n; i++) {
+		t->res[i].name = strdup(res[i].name);
+		t->res[i].mode = res[i].mode;
+		short_of_memory |= t->res[i].name == NULL;
+	}
+	t->nres = n;
+	if (t->type == NULL || t->name == NULL || t->args == NULL || short_of_memory) {
 		task_free(t);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -273,8 +278,10 @@ static int refuse_argv(const cJSON *args, const char *type, char *err, size_t er
 }
 
 /*
- * sync and publish reserve their repository, orphans the whole depot
- * (DESIGN §5): the submitter names no resources and no command.
+ * sync and publish reserve their repository, orphans `content` exclusive,
+ * so it never deletes what a running backup's snapshot or a running sync's
+ * downloads hold (DESIGN §5): the submitter names no resources and no
+ * command.
  */
 struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
@@ -304,8 +311,15 @@ struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
 	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
 	snprintf(buf, sizeof buf, is_orphans ? "orphans clean" : "%s %s", type, repo);
-	snprintf(res, sizeof res, is_orphans ? "depot" : "repository:%s", repo);
-	if ((t = fixed_task(type, buf, res, &c, err, errlen)) == NULL)
+	snprintf(res, sizeof res, is_orphans ? CONTENT_RESOURCE : "repository:%s", repo);
+	/*
+	 * A sync also holds `content` shared: what it downloads is referenced
+	 * by no version until its version is recorded, and orphan cleanup
+	 * must not take it for an orphan meanwhile.
+	 */
+	struct task_res fixed[2] = { { res, LOCK_EXCLUSIVE }, { CONTENT_RESOURCE, LOCK_SHARED } };
+	if ((t = fixed_task(type, buf, fixed, tt->id == TASKTYPE_SYNC ? 2 : 1, &c, err,
+	    errlen)) == NULL)
 		return NULL;
 	if (repo != NULL)
 		cJSON_AddStringToObject(t->args, "repository", repo);
@@ -314,13 +328,19 @@ struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
 	return t;
 }
 
-/* backup and restore take `depot` exclusive: they run alone (DESIGN §9). */
+/*
+ * A restore takes `depot` exclusive: it replaces everything, so it runs
+ * alone. A backup takes only `content` shared: it copies the database at
+ * one instant and then reads immutable content, so everything but orphan
+ * cleanup runs beside it (DESIGN §9).
+ */
 struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
 {
 	int is_restore = tt->id == TASKTYPE_RESTORE;
 	const char *path = NULL, *type = task_type_name(tt->id);
 	const cJSON *force = cJSON_GetObjectItemCaseSensitive(args, "force");
+	const cJSON *incremental = cJSON_GetObjectItemCaseSensitive(args, "incremental");
 	struct common_args c = { 0 };
 	char buf[NAME_MAX_BYTES + 1];
 	struct task *t;
@@ -339,12 +359,22 @@ struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *arg
 		snprintf(err, errlen, "'force' must be true or false");
 		return NULL;
 	}
+	if (incremental != NULL && (!cJSON_IsBool(incremental) || is_restore)) {
+		snprintf(err, errlen, is_restore ? "a restore takes no 'incremental'" :
+		    "'incremental' must be true or false");
+		return NULL;
+	}
 	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
-	snprintf(buf, sizeof buf, "%s%s%s", is_restore ? "restore " : "backup",
+	snprintf(buf, sizeof buf, "%s%s%s", is_restore ? "restore " :
+	    cJSON_IsTrue(incremental) ? "incremental backup" : "backup",
 	    is_restore ? path : path ? " to " : "", is_restore ? "" : path ? path : "");
-	if ((t = fixed_task(type, buf, "depot", &c, err, errlen)) == NULL)
+	struct task_res fixed = { is_restore ? "depot" : CONTENT_RESOURCE,
+	    is_restore ? LOCK_EXCLUSIVE : LOCK_SHARED };
+	if ((t = fixed_task(type, buf, &fixed, 1, &c, err, errlen)) == NULL)
 		return NULL;
+	if (cJSON_IsTrue(incremental))
+		cJSON_AddBoolToObject(t->args, "incremental", 1);
 	if (path != NULL)
 		cJSON_AddStringToObject(t->args, is_restore ? "path" : "output", path);
 	if (cJSON_IsTrue(force))

@@ -1,5 +1,6 @@
 /* backupfmt.c: the backup archive format (DESIGN §9) — a tar with MANIFEST.json as its last member — and the one decision, shared by verify and restore, on whether an archive is safe to restore. */
 #include "backupfmt.h"
+#include "backuphdr.h"
 #include "config.h"
 #include "dbcheck.h"
 #include "fsutil.h"
@@ -513,7 +514,7 @@ static int extract_file(struct reader *r, struct archive_entry *e, const char *p
 		return -1;
 	if (is_conf && r->conf == NULL && (r->conf = malloc(BACKUP_MAX_CONF)) == NULL)
 		return refuse(r, "out of memory");
-	if (extracting(r)) {
+	if (extracting(r) && strcmp(path, BACKUP_HEADER) != 0) {	/* the header describes, it is not restored */
 		fd = openat(r->parent_fd, base_of(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 		/*
@@ -671,7 +672,10 @@ static int read_member(struct reader *r, struct archive_entry *e, const char *ra
 		    (long long)r->lim->max_members);
 	if ((strcmp(path, "depot.db") == 0 || strcmp(path, "depot.conf") == 0) && type != BM_FILE)
 		return refuse(r, "member '%s' is a %s, not a file", path, type_name(type));
-	if (strchr(path, '/') == NULL && strncmp(path, "depot.", 6) != 0 && type != BM_DIR)
+	if (strcmp(path, BACKUP_HEADER) == 0 && (type != BM_FILE || r->sum->members != 1))
+		return refuse(r, "member '%s' is not the archive's first, a file", path);
+	if (strchr(path, '/') == NULL && strncmp(path, "depot.", 6) != 0 &&
+	    strcmp(path, BACKUP_HEADER) != 0 && type != BM_DIR)
 		return refuse(r, "member '%s' is a %s, not a directory", path, type_name(type));
 	if (strncmp(path, "depot.db/", 9) == 0 || strncmp(path, "depot.conf/", 11) == 0)
 		return refuse(r, "member '%s' lies under a file of the data directory", path);
@@ -887,9 +891,9 @@ static int read_manifest(struct reader *r)
 	} while ((more = js_more(js, '}')) == 1);
 	if (more < 0 || js_end(js) < 0)
 		goto out;
-	if (format != BACKUP_FORMAT) {
-		refuse(r, "%s: format %lld is not one this depot reads (%d)", BACKUP_MANIFEST,
-		    (long long)format, BACKUP_FORMAT);
+	if (format != BACKUP_FORMAT && format != BACKUP_FORMAT_HEADER) {
+		refuse(r, "%s: format %lld is not one this depot reads (%d or %d)", BACKUP_MANIFEST,
+		    (long long)format, BACKUP_FORMAT, BACKUP_FORMAT_HEADER);
 		goto out;
 	}
 	if (!members_seen) {

@@ -8,7 +8,7 @@
 #define BACKUP_MANIFEST "MANIFEST.json"
 
 /* The top-level names a depot archive may hold: what a backup writes, and nothing else. */
-#define BACKUP_TOP_NAMES { "depot.db", "depot.conf", "content", "publish", "logs" }
+#define BACKUP_TOP_NAMES { "BACKUP.json", "depot.db", "depot.conf", "content", "publish", "logs" }
 /* A member's path, and each of its components, at most this long (what restore can create). */
 #define BACKUP_MAX_PATH 4095
 #define BACKUP_MAX_NAME 255

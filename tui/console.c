@@ -387,7 +387,7 @@ static void console_start_job(struct console *con, enum job_kind kind, const cha
 	}
 	switch (kind) {
 	case JOB_BACKUP:
-		/* DESIGN §9: a task, waiting its turn for `depot` exclusive. */
+		/* DESIGN §9: a task, online beside everything but orphan cleanup. */
 		cJSON_AddStringToObject(args, "type", task_type_name(TASKTYPE_BACKUP));
 		cJSON_AddStringToObject(args, "output", path);
 		con->job = conn_job_start(&con->conn, command_name(CMD_task_submit), args,

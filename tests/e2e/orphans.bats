@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # DESIGN §5 and §8 orphans: `orphans clean` removes the content no
 # repository version references (what a deleted repository leaves), keeps
-# everything a version still uses, and takes `depot` exclusive, so it waits
-# for running tasks and runs alone.
+# everything a version still uses, and takes `content` exclusive, so it
+# waits for running syncs (whose downloads no version references yet) and
+# backups, and lets everything else run beside it.
 
 load helpers
 load repo_helpers
@@ -48,7 +49,7 @@ load repo_helpers
 	echo "$output"
 	[ "$(jq -r .type <<<"$output")" = orphans ]
 	[ "$(jq -r .state <<<"$output")" = completed ]
-	[ "$(jq -c .resources <<<"$output")" = '[{"name":"depot","mode":"exclusive"}]' ]
+	[ "$(jq -c .resources <<<"$output")" = '[{"name":"content","mode":"exclusive"}]' ]
 	[ "$(jq -r .result.removed_files <<<"$output")" = 1 ]
 	[ "$(jq -r .result.removed_bytes <<<"$output")" = "$(stat -c %s "$WORK/f1/own.txt")" ]
 	[ ! -e "$own" ]
@@ -93,52 +94,57 @@ load repo_helpers
 	[ "$(content_files | wc -l)" -eq 2 ]
 }
 
-@test "orphans clean waits for a running task (depot exclusive) and starts only after it ends" {
+@test "orphans clean waits for a running sync, whose downloads no version references yet, and never deletes them; commands run beside it" {
 	depot_start
-	mkdir -p "$WORK/feed"
-	printf 'orphan to be\n' >"$WORK/feed/x.txt"
-	make_feed "$WORK/feed"
-	ctl repo create r1 --feed "file://$WORK/feed/PULP_MANIFEST"
-	sync_wait r1
-	ctl repo delete r1
-	orphan=$(content_path "$(sha_of "$WORK/feed/x.txt")")
+	mkdir -p "$WORK/gone"
+	printf 'orphan to be\n' >"$WORK/gone/x.txt"
+	make_feed "$WORK/gone"
+	ctl repo create old --feed "file://$WORK/gone/PULP_MANIFEST"
+	sync_wait old
+	ctl repo delete old
+	orphan=$(content_path "$(sha_of "$WORK/gone/x.txt")")
 	[ -f "$orphan" ]
 
-	# A task that runs until the test lets it end.
-	submit -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
-	holder=$ID
-	wait_for task_is "$holder" running
+	# A sync whose small file is in the content store at once, while its
+	# big one trickles in for seconds: the small one is referenced by no
+	# version until the sync ends.
+	mkdir -p "$WORK/feed"
+	printf 'small, downloaded first\n' >"$WORK/feed/small.txt"
+	write_bytes "$WORK/feed/big.bin" 400000
+	make_feed "$WORK/feed"
+	start_slow_http "$WORK/feed" 100000
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	submit_task sync r1
+	sync=$ID
+	small=$(content_path "$(sha_of "$WORK/feed/small.txt")")
+	wait_for test -f "$small" 10s
 	submit_task orphans clean
 	orphans=$ID
 
-	# It waits on depot behind the holder, and the content is untouched.
-	wait_for task_is "$orphans" waiting 2s
+	# It waits on content behind the sync, and nothing is deleted.
 	run ctl --json lock list
 	echo "$output"
-	[ "$(jq -r --argjson id "$orphans" '.[] | select(.resource == "depot") | .waiting[] | select(.task == $id) | .mode' <<<"$output")" = exclusive ]
-	[ "$(jq -r --argjson id "$holder" '.[] | select(.resource == "depot") | .holders[] | select(.task == $id) | .mode' <<<"$output")" = shared ]
-	# A task submitted after it waits too (FIFO on depot).
-	submit -- true
-	later=$ID
-	run task_state "$later"
-	[ "$output" = waiting ]
-	run task_state "$orphans"
-	[ "$output" = waiting ]
+	[ "$(jq -r --argjson id "$orphans" '.[] | select(.resource == "content") | .waiting[] | select(.task == $id) | .mode' <<<"$output")" = exclusive ]
+	[ "$(jq -r --argjson id "$sync" '.[] | select(.resource == "content") | .holders[] | select(.task == $id) | .mode' <<<"$output")" = shared ]
+	# A command submitted after it runs at once: orphans clean stops nothing else.
+	run ctl run --wait -- true
+	[ "$status" -eq 0 ]
+	[ "$(task_state "$orphans")" = waiting ]
+	[ "$(task_state "$sync")" = running ]
 	[ -f "$orphan" ]
+	[ -f "$small" ]
 
-	touch "$WORK/go"
-	wait_for task_is "$orphans" completed failed 10s
-	wait_for task_is "$later" completed 10s
-
-	[ "$(task_state "$holder")" = completed ]
-	[ "$(task_state "$orphans")" = completed ]
+	task_final "$sync"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	task_final "$orphans"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(task_field "$orphans" .result.removed_files)" = 1 ]
 	[ ! -e "$orphan" ]
-	holder_end=$(rfc3339_ms "$(task_field "$holder" .finished_at)")
+	# Every file of the new version is still in the content store.
+	while IFS=, read -r path sha size; do
+		[ -f "$(content_path "$sha")" ]
+	done <"$WORK/feed/PULP_MANIFEST"
+	sync_end=$(rfc3339_ms "$(task_field "$sync" .finished_at)")
 	orphans_start=$(rfc3339_ms "$(task_field "$orphans" .started_at)")
-	orphans_end=$(rfc3339_ms "$(task_field "$orphans" .finished_at)")
-	later_start=$(rfc3339_ms "$(task_field "$later" .started_at)")
-	echo "holder ended $holder_end, orphans ran $orphans_start..$orphans_end, later started $later_start"
-	[ "$orphans_start" -ge "$holder_end" ]
-	[ "$later_start" -ge "$orphans_end" ]
+	[ "$orphans_start" -ge "$sync_end" ]
 }

@@ -99,39 +99,42 @@ pre_restore_sql() {
 	[ "$status" -eq 0 ]
 }
 
-@test "a task waiting when the backup started is in it, and is canceled with reason restored by the restore" {
+@test "the archive holds the tasks as they were at the backup's instant: a running one is canceled restored, the backup itself completed" {
 	depot_start
-	submit --lock x -- sleep 1
+	# Running when the backup copies the database, and still after it.
+	submit --name running -- sleep 3
 	first=$ID
 	wait_for task_is "$first" running
+	submit --lock content --name ended -- echo "ended before the backup began"
+	queued=$ID
 	submit_task backup -o "$WORK/b.tar.zst"
 	backup=$ID
-	# Queued behind the backup: waiting when the backup copies the database.
-	submit --name queued -- echo "ran after the backup"
-	queued=$ID
-	[ "$(task_state "$queued")" = waiting ]
+	task_final "$queued"
 	task_final "$backup"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
-	task_final "$queued"
+	task_final "$first"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	max_before=$(max_task_id)
 
 	restore_wait "$WORK/b.tar.zst"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 
-	# As the backup held it: the first task completed, the queued one
-	# waiting, now canceled (restored) and never run again.
-	[ "$(task_state "$first")" = completed ]
-	TASK=$(ctl --json task show "$queued")
+	# As the snapshot held them: the running task canceled (restored) and
+	# never run again, the one that had ended before completed, and the
+	# backup completed with the archive's path, as its own archive says.
+	TASK=$(ctl --json task show "$first")
 	[ "$(jq -r .state <<<"$TASK")" = canceled ]
 	[ "$(jq -r .error.reason <<<"$TASK")" = restored ]
-	[ "$(jq -r .started_at <<<"$TASK")" = null ]
-	[ "$(jq -r .finished_at <<<"$TASK")" != null ]
-	run ctl task wait "$queued"
+	[ "$(task_state "$queued")" = completed ]
+	TASK=$(ctl --json task show "$backup")
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.path <<<"$TASK")" = "$WORK/b.tar.zst" ]
+	[ "$(jq -r .result.kind <<<"$TASK")" = full ]
+	run ctl task wait "$backup"
+	[ "$status" -eq 0 ]
+	run ctl task wait "$first"
 	[ "$status" -eq 4 ]
 	[ "$(ctl --json task list --state active | jq length)" -eq 0 ]
-	run ctl lock list
-	[ "$status" -eq 0 ]
 	[ "$(ctl --json lock list | jq length)" -eq 0 ]
 	submit -- true
 	[ "$ID" -gt "$max_before" ]

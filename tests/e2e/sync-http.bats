@@ -42,7 +42,7 @@ requests_for() {
 
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(jq -r .type <<<"$TASK")" = sync ]
-	[ "$(jq -c .resources <<<"$TASK")" = '[{"name":"repository:r1","mode":"exclusive"}]' ]
+	[ "$(jq -c .resources <<<"$TASK")" = '[{"name":"repository:r1","mode":"exclusive"},{"name":"content","mode":"shared"}]' ]
 	[ "$(jq -r .result.version <<<"$TASK")" = 1 ]
 	[ "$(jq -r .result.new_version <<<"$TASK")" = true ]
 	[ "$(jq -r .result.files <<<"$TASK")" = 4 ]

@@ -1626,8 +1626,8 @@ static void a_manifest_of_another_format_is_refused(void **state)
 	};
 	char sha[65], text[1024];
 
-	build(fx, m, N(m), &(struct build){ .format = 2 });
-	refused(fx, "MANIFEST.json: format 2 is not one this depot reads (1)", NULL);
+	build(fx, m, N(m), &(struct build){ .format = 3 });
+	refused(fx, "MANIFEST.json: format 3 is not one this depot reads (1 or 2)", NULL);
 	sha_hex(DB, DBLEN, sha);
 	snprintf(text, sizeof text, "{\"members\":[{\"path\":\"depot.db\",\"type\":\"file\","
 	    "\"size\":%zu,\"sha256\":\"%s\"}]}", DBLEN, sha);
