@@ -90,6 +90,12 @@ gone() {
 	[ "$(jq -r '[.[].kind] | unique | join(",")' <<<"$list")" = full ]
 	[ "$(jq -r '[.[].base] | unique | join(",")' <<<"$list")" = "" ]
 	[ "$(jq -r '[.[].verified] | unique | join(",")' <<<"$list")" = "" ]
+	# From each archive's BACKUP.json: its format, the task that wrote it, a chain of its own.
+	[ "$(jq -r '[.[].format] | unique | join(",")' <<<"$list")" = 2 ]
+	[ "$(jq -r '[.[].time_from] | unique | join(",")' <<<"$list")" = header ]
+	[ "$(jq -r '.[0].task_id' <<<"$list")" = "$id" ]
+	[ "$(jq -r '.[0].chain' <<<"$list")" = "$(basename "$path")" ]
+	[ "$(jq -r '.[1].chain' <<<"$list")" = "$(basename "$second")" ]
 	# The time the backup was made: within the test's run.
 	made=$(rfc3339_ms "$(jq -r '.[0].created_at' <<<"$list")")
 	[ "$made" -le "$(now_ms)" ]
@@ -118,6 +124,43 @@ gone() {
 	[ "$(sed -n 1p <<<"$output" | tr -s ' ')" = "NAME TIME KIND BASE SIZE VERIFIED" ]
 	grep -q "^$(basename "$second") .* FAILED$" <<<"$output"
 	grep -q "^$(basename "$path") .* no$" <<<"$output"
+}
+
+@test "backup list shows a chain: the full, then each incremental naming the one before; a base gone is marked missing" {
+	depot_start
+	two_repos
+	backup_wait
+	full=$ARCHIVE
+	write_bytes "$WORK/feed1/new.bin" 5000
+	make_feed "$WORK/feed1"
+	sync_wait r1
+	backup_wait --incremental
+	[ "$(jq -r .result.kind <<<"$TASK")" = incremental ]
+	inc1=$ARCHIVE
+	backup_wait --incremental
+	inc2=$ARCHIVE
+	run ctl --json backup list
+	list=$output
+	echo "$list"
+	[ "$(jq -r '[.[].kind] | join(" ")' <<<"$list")" = "full incremental incremental" ]
+	[ "$(jq -r '[.[].path] | join(" ")' <<<"$list")" = "$full $inc1 $inc2" ]
+	[ "$(jq -r '.[0].base' <<<"$list")" = null ]
+	[ "$(jq -r '.[1].base.file' <<<"$list")" = "$(basename "$full")" ]
+	[ "$(jq -r '.[1].base.size' <<<"$list")" = "$(stat -c %s "$full")" ]
+	[ "$(jq -r '.[1].base.sha256' <<<"$list")" = "$(sha256sum "$full" | cut -d' ' -f1)" ]
+	[ "$(jq -r '.[2].base.file' <<<"$list")" = "$(basename "$inc1")" ]
+	[ "$(jq -r '[.[].base.present // empty] | unique | join(",")' <<<"$list")" = true ]
+	[ "$(jq -r '[.[].chain] | unique | join(",")' <<<"$list")" = "$(basename "$full")" ]
+	run ctl backup list
+	echo "$output"
+	grep -q "^$(basename "$inc2") .* incremental  *$(basename "$inc1") .* no$" <<<"$output"
+
+	rm "$full"
+	run ctl --json backup list
+	[ "$(jq -r '.[0].base.present' <<<"$output")" = false ]
+	[ "$(jq -r '[.[].chain] | unique | join(",")' <<<"$output")" = "$(basename "$full")" ]
+	run ctl backup list
+	grep -q "^$(basename "$inc1") .* $(basename "$full") (missing) " <<<"$output"
 }
 
 @test "backup list: what is not an archive is left out, a link is not followed, --dir lists another directory, and no backups yet is not an error" {
@@ -175,6 +218,32 @@ gone() {
 	run ctl backup verify "$DIR/backups/$first"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "a scheduled backup --incremental writes a full first, then incrementals each naming the archive before" {
+	depot_start
+	two_repos
+	run ctl schedule add hourly --every 1s -- backup --incremental
+	[ "$status" -eq 0 ]
+	[ "$(ctl --json schedule list | jq -c '.[0].template')" = '{"type":"backup","incremental":true}' ]
+	run ctl schedule list
+	[[ $output == *"backup --incremental"* ]]
+	wait_for archives_at_least 3 30s
+	ctl schedule disable hourly
+	for id in $(sched_task_ids hourly); do task_final "$id"; done
+	run ctl --json backup list
+	list=$output
+	echo "$list"
+	n=$(jq length <<<"$list")
+	[ "$(jq -r '.[0].kind' <<<"$list")" = full ]
+	[ "$(jq -r '[.[1:][].kind] | unique | join(",")' <<<"$list")" = incremental ]
+	for ((i = 1; i < n; i++)); do
+		[ "$(jq -r ".[$i].base.file" <<<"$list")" = "$(jq -r ".[$((i - 1))].name" <<<"$list")" ]
+	done
+	# The first run had nothing to build on: its result says why it is a full.
+	first=$(sched_task_ids hourly | head -n 1)
+	[ "$(task_field "$first" .result.kind)" = full ]
+	[ -n "$(task_field "$first" '.result.promoted // empty')" ]
 }
 
 @test "a scheduled backup with -o FILE replaces FILE each run; what schedule add refuses of backup and orphans clean" {
@@ -313,4 +382,57 @@ gone() {
 	[ -z "$(ls -d "$DIR".pruning-pre-restore-* 2>/dev/null)" ]
 	depot_launch
 	[ "$(ctl --json status | jq -c .storage.pre_restore)" = "[]" ]
+}
+
+@test "[backup] keep = 2: after a backup the oldest chains in DIR/backups go, incrementals with their full; never the new one's, nor what is not this depot's" {
+	depot_start "backup.keep = 2"
+	two_repos
+	backup_wait
+	# backup_prune (daemon/backupprune.c) runs in the backup's worker once it is wired there.
+	if [ "$(jq -r '.result | has("pruned")' <<<"$TASK")" != true ]; then
+		skip "the backup worker does not call backup_prune yet"
+	fi
+	a=$(basename "$ARCHIVE")
+	backup_wait --incremental
+	a1=$(basename "$ARCHIVE")
+	[ "$(jq -r .result.kind <<<"$TASK")" = incremental ]
+	# Not this depot's: a format 1 archive, a text file, a link to an archive elsewhere.
+	mkdir "$WORK/f1" "$WORK/elsewhere"
+	printf 'db\n' >"$WORK/f1/depot.db"
+	printf '{}\n' >"$WORK/f1/MANIFEST.json"
+	tar -cf "$DIR/backups/old-format1.tar" -C "$WORK/f1" depot.db MANIFEST.json
+	touch -d '2000-01-01' "$DIR/backups/old-format1.tar"
+	printf 'notes\n' >"$DIR/backups/README"
+	cp "$DIR/backups/$a" "$WORK/elsewhere/planted.tar.zst"
+	touch -d '2000-01-01' "$WORK/elsewhere/planted.tar.zst"
+	ln -s "$WORK/elsewhere/planted.tar.zst" "$DIR/backups/planted.tar.zst"
+	backup_wait
+	b=$(basename "$ARCHIVE")
+	[ "$(jq -c .result.pruned <<<"$TASK")" = "[]" ]
+	[ "$(archives | grep -c '^depot-')" -eq 3 ]
+
+	# A third chain: the oldest (the full and its incremental) goes, newest first.
+	backup_wait
+	c=$(basename "$ARCHIVE")
+	[ "$(jq -c .result.pruned <<<"$TASK")" = "[\"$a1\",\"$a\"]" ]
+	[ "$(archives | grep '^depot-')" = "$(printf '%s\n' "$b" "$c" | LC_ALL=C sort)" ]
+	# An incremental on c extends c's chain: two chains still, nothing goes.
+	backup_wait --incremental
+	c1=$(basename "$ARCHIVE")
+	[ "$(jq -r .result.base <<<"$TASK")" = "$c" ]
+	[ "$(jq -c .result.pruned <<<"$TASK")" = "[]" ]
+	backup_wait
+	d=$(basename "$ARCHIVE")
+	[ "$(jq -c .result.pruned <<<"$TASK")" = "[\"$b\"]" ]
+	[ "$(archives | grep '^depot-')" = "$(printf '%s\n' "$c" "$c1" "$d" | LC_ALL=C sort)" ]
+	# What is not ours is all there, the link's target too.
+	[ -f "$DIR/backups/old-format1.tar" ]
+	[ -f "$DIR/backups/README" ]
+	[ -L "$DIR/backups/planted.tar.zst" ]
+	[ -f "$WORK/elsewhere/planted.tar.zst" ]
+	# What is left is whole: c1's base is there, and it verifies.
+	[ "$(ctl --json backup list | jq -r --arg n "$c1" '.[] | select(.name == $n) | .base.present')" = true ]
+	run ctl backup verify "$DIR/backups/$c"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
