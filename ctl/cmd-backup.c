@@ -365,6 +365,8 @@ int cmd_backup_list(struct ctl_ctx *ctx, struct ctl_args *a)
 			if (o == NULL || !cJSON_AddItemToArray(list, o))
 				goto nomem;
 		}
+		/* File names, and the reasons a verify gave, are anyone's bytes: JSON takes UTF-8 only. */
+		json_repair_utf8(list);
 		rc = json_print(list);
 		cJSON_Delete(list);
 		backup_scan_free(&s);

@@ -159,9 +159,9 @@ static void status_locks(const cJSON *l)
 
 static void status_storage(const cJSON *s)
 {
-	out_kv(stdout, 0, "storage", "%s", s != NULL ? "" : "-");
 	const cJSON *d;
 
+	out_kv(stdout, 0, "storage", "%s", s != NULL ? "" : "-");
 	status_bytes(2, "content", s, "content_bytes");
 	status_bytes(2, "free", s, "free_bytes");
 	/* What restores replaced, kept as [backup] keep_pre_restore says: space an administrator may want back. */
