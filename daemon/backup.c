@@ -663,6 +663,11 @@ static int write_publication(void *ctx, const char *repo, int64_t version)
 	struct writer *w = ctx;
 	char path[400], target[64];
 
+	if (!repo_name_valid(repo)) {
+		snprintf(w->err, sizeof w->err, "the database names a repository '%.80s', which "
+		    "is no repository name", repo);
+		return -1;
+	}
 	w->pm.len = 0;
 	w->pubdir[0] = '\0';
 	snprintf(path, sizeof path, "publish/%s", repo);

@@ -218,7 +218,7 @@ manifest_of() {
 
 @test "a backup reserves only content shared: a command holding content makes it wait, other commands and repositories do not" {
 	depot_start
-	submit --lock content -- sleep 1.5
+	submit --lock content -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
 	first=$ID
 	wait_for task_is "$first" running
 	submit_task backup -o "$WORK/b.tar.zst"
@@ -230,6 +230,7 @@ manifest_of() {
 	task_final "$other"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(task_state "$backup")" = waiting ]
+	touch "$WORK/go"
 	task_final "$backup"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	first_end=$(rfc3339_ms "$(task_field "$first" .finished_at)")
