@@ -1012,6 +1012,18 @@ static int take_snapshot(struct writer *w, const char *db_copy, const char *outp
 	return rc;
 }
 
+/* [backup] keep: the oldest chains in DIR/backups go once this archive is safely written. */
+static void prune_chains(const cJSON *task, const char *output, cJSON *result)
+{
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "backups_dir"));
+	const cJSON *keep = cJSON_GetObjectItemCaseSensitive(task, "keep");
+	char err[1024];
+
+	if (dir != NULL && cJSON_IsNumber(keep) && backup_prune(dir, (int)keep->valuedouble,
+	    output, cJSON_AddArrayToObject(result, "pruned"), err, sizeof err) < 0)
+		log_warn("backup: pruning %s: %s", dir, err);
+}
+
 void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, enum task_state *state)
 {
@@ -1069,6 +1081,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	    (double)w.out_bytes);
 	cJSON_AddNumberToObject(*result, "content_bytes", (double)w.done);
 	cJSON_AddNumberToObject(*result, "content_referenced", (double)w.referenced);
+	prune_chains(task, output, *result);
 out:
 	EVP_MD_CTX_free(w.out_md);
 	free_chain(&w);

@@ -104,6 +104,10 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	}
 	cJSON_AddStringToObject(assignment, "db_copy", path);
 	cJSON_AddStringToObject(assignment, "output", output);
+	/* Once the archive is written, the worker prunes old chains there ([backup] keep: backup_prune). */
+	snprintf(path, sizeof path, "%s/backups", D->dir);
+	cJSON_AddStringToObject(assignment, "backups_dir", path);
+	cJSON_AddNumberToObject(assignment, "keep", D->cfg.backup_keep);
 	cJSON_AddStringToObject(assignment, "compression", D->cfg.compression);
 	/* The modes a publish gives (publish.c): the archive's publications are made, not read. */
 	if (D->cfg.publish_gid != (gid_t)-1)
@@ -396,6 +400,14 @@ static void sync_steps(const struct swap_plan *p)
 	}
 }
 
+/* DIR.pre-restore-WHEN, or -2, -3 … when a restore in the same second left that one. */
+static void kept_name(const char *dir, const char *when, char *out, size_t n)
+{
+	snprintf(out, n, "%s.pre-restore-%s", dir, when);
+	for (int i = 2; exists(out) && i < 1000; i++)
+		snprintf(out, n, "%s.pre-restore-%s-%d", dir, when, i);
+}
+
 /*
  * Swaps staging in for dir; the old data stays as DIR.pre-restore-TIMESTAMP.
  * What no backup holds moves across with the data directory: the running
@@ -420,7 +432,7 @@ static int swap_in(const char *dir, const char *staging, const char *pub, const 
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(kept, keptlen, "%s.pre-restore-%s", dir, when);
+	kept_name(dir, when, kept, keptlen);
 	if ((p = calloc(1, sizeof *p)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -450,7 +462,7 @@ static int swap_in(const char *dir, const char *staging, const char *pub, const 
 			PLAN(from, to);
 	}
 	if (pub_staging[0] != '\0') {
-		snprintf(pub_kept, sizeof pub_kept, "%s.pre-restore-%s", pub, when);
+		kept_name(pub, when, pub_kept, sizeof pub_kept);
 		if (access(pub, F_OK) == 0)
 			PLAN(pub, pub_kept);
 		PLAN(pub_staging, pub);
@@ -657,6 +669,10 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 	if (!failed) {
 		keep_ids_above(old_max);
 		cJSON_AddStringToObject(result, "previous_data", kept);
+		/* Renamed aside now, removed by a thread: a whole old data directory is no loop turn's work. */
+		prerestore_prune_later(D->dir, D->cfg.keep_pre_restore);
+		if (pub_staging[0] != '\0')
+			prerestore_prune_later(D->publish_dir, D->cfg.keep_pre_restore);
 	}
 	supervisor_start();
 	if (failed)
@@ -715,6 +731,9 @@ int restore_offline(const char *archive, const char *dir, const struct depot_con
 	}
 	if (!sum.authenticated)
 		log_warn("%s", distrust_note);
+	prerestore_prune(dir, cfg->keep_pre_restore);
+	if (pub_staging[0] != '\0')
+		prerestore_prune(publish_dir, cfg->keep_pre_restore);
 	if (access(kept, F_OK) == 0)
 		log_info("restored %s into %s; the previous data is kept in %s", archive, dir, kept);
 	else
