@@ -1,9 +1,12 @@
-/* cmd-backup.c: backup, backup verify and restore (DESIGN §9): the two tasks, and checking an archive here, without the daemon. */
+/* cmd-backup.c: backup, backup verify, backup list and restore (DESIGN §9): the two tasks, and checking and listing archives here, without the daemon. */
 #include "ctl.h"
 
+#include "backupdir.h"
 #include "backupfmt.h"
 #include "config.h"
+#include "jsonutil.h"
 #include "proto.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +24,9 @@ static int backup_abs_archive(const struct ctl_args *a, const char *file, const 
     char *out, size_t n);
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
     const char *key, const char *path, const char *flag, cJSON *bases);
+static void backup_print_path(const cJSON *task);
+static cJSON *backup_entry_json(const char *dir, const struct backup_scan *s, size_t i);
+static int backup_entry_row(struct out_table *t, const struct backup_scan *s, size_t i);
 
 /*
  * -o FILE as the daemon must see it: the real path of FILE's directory
@@ -102,16 +108,48 @@ static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type
 	return task_submit(ctx, req, args_has(a, "wait"));
 }
 
-int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *a)
+int backup_task_args(const struct ctl_args *a, cJSON **out)
 {
 	const char *file = args_get(a, "output");
 	char path[PATH_MAX + 256];
 	int rc;
 
+	*out = NULL;
 	if (file != NULL && (rc = backup_abs_output(a, file, path, sizeof path)) != EXIT_OK)
 		return rc;
-	return backup_task(ctx, a, task_type_name(TASKTYPE_BACKUP), "output",
-	    file != NULL ? path : NULL, "incremental", NULL);
+	if ((*out = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(*out, "type", task_type_name(TASKTYPE_BACKUP)) == NULL ||
+	    (file != NULL && cJSON_AddStringToObject(*out, "output", path) == NULL) ||
+	    (args_takes(a->cmd, "incremental") && args_has(a, "incremental") &&
+	    cJSON_AddTrueToObject(*out, "incremental") == NULL)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/* backup --wait: the archive's path, alone on the last line, for a script to take. */
+static void backup_print_path(const cJSON *task)
+{
+	const char *path = json_str(cJSON_GetObjectItemCaseSensitive(task, "result"), "path");
+	char clean[PATH_MAX + 256];
+
+	if (path == NULL)
+		return;
+	out_clean(path, 0, clean, sizeof clean);
+	printf("%s\n", clean);
+}
+
+int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	cJSON *req;
+	int rc;
+
+	if ((rc = backup_task_args(a, &req)) != EXIT_OK)
+		return rc;
+	return task_submit_then(ctx, req, args_has(a, "wait"), backup_print_path);
 }
 
 /* --base FILE...: at most BACKUP_MAX_BASES, each an existing file, absolute (restore's "bases"). */
@@ -180,7 +218,7 @@ static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim, unsign
 }
 
 /* The chain's archives for --json: [{"path", "kind", "created_at", "members", "bytes"}], newest first. */
-static cJSON *chain_json(const struct backup_chain *c)
+static cJSON *chain_json(const struct backup_bases *c)
 {
 	cJSON *arr = cJSON_CreateArray(), *o;
 
@@ -216,7 +254,7 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 	unsigned char key[BACKUP_KEY_LEN];
 	struct backup_limits lim;
 	struct backup_summary sum;
-	struct backup_chain chain = { 0 };
+	struct backup_bases chain = { 0 };
 	char err[2048], clean[2048], **bases;
 	cJSON *o = NULL, *read = NULL;
 	struct stat st;
@@ -227,9 +265,9 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 		return ctl_usage_error(a->cmd, "cannot read '%s': %s", file, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ctl_usage_error(a->cmd, "cannot read '%s': it is a directory", file);
-	chain.nbases = args_values(a, "base", &bases);
-	chain.bases = (const char *const *)bases;
-	for (size_t i = 0; i < chain.nbases; i++) {
+	chain.nfiles = args_values(a, "base", &bases);
+	chain.files = (const char *const *)bases;
+	for (size_t i = 0; i < chain.nfiles; i++) {
 		if (access(bases[i], R_OK) < 0 || stat(bases[i], &st) < 0)
 			return ctl_usage_error(a->cmd, "cannot read the base '%s': %s", bases[i],
 			    strerror(errno));
@@ -239,6 +277,8 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 	}
 	verify_limits(ctx, &lim, key);
 	ok = backup_read_chain(file, NULL, NULL, &chain, &lim, &sum, err, sizeof err) == 0;
+	/* What backup list shows as verified, kept beside FILE where this user may write. */
+	backup_verified_record(file, ok, ok && sum.authenticated, ok ? NULL : err);
 	if (ctx->json) {
 		if ((o = cJSON_CreateObject()) == NULL ||
 		    cJSON_AddStringToObject(o, "path", file) == NULL ||
@@ -288,6 +328,155 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 			    "keeps its depot.conf aside\n", ctx->dir, BACKUP_KEY_FILE,
 			    lim.key ? "" : " (which this user cannot read, or which is missing)");
 	}
-	backup_chain_free(&chain);
+	backup_bases_free(&chain);
 	return rc;
+}
+
+/* One archive of backup list, as --json gives it. */
+static cJSON *backup_entry_json(const char *dir, const struct backup_scan *s, size_t i)
+{
+	const struct backup_entry *e = &s->e[i];
+	char path[4400], when[TIME_RFC3339_LEN];
+	cJSON *o = cJSON_CreateObject(), *base;
+
+	if (o == NULL)
+		return NULL;
+	snprintf(path, sizeof path, "%s/%s", dir, e->name);
+	cJSON_AddStringToObject(o, "name", e->name);
+	cJSON_AddStringToObject(o, "path", path);
+	if (e->format > 0)
+		cJSON_AddNumberToObject(o, "format", e->format);
+	else
+		cJSON_AddNullToObject(o, "format");
+	/* A format 1 archive is always a full one. */
+	json_add_string_or_null(o, "kind", e->format == BACKUP_FORMAT_HEADER ? e->hdr.kind :
+	    e->format == 1 ? BACKUP_KIND_FULL : NULL);
+	time_format_rfc3339(e->created_ms, when);
+	cJSON_AddStringToObject(o, "created_at", when);
+	cJSON_AddStringToObject(o, "time_from", e->created_known ? "header" : "mtime");
+	cJSON_AddNumberToObject(o, "size", (double)e->size);
+	if (e->format == BACKUP_FORMAT_HEADER && e->hdr.has_base) {
+		base = cJSON_AddObjectToObject(o, "base");
+		cJSON_AddStringToObject(base, "file", e->hdr.base_file);
+		cJSON_AddStringToObject(base, "sha256", e->hdr.base_sha256);
+		cJSON_AddNumberToObject(base, "size", (double)e->hdr.base_size);
+		cJSON_AddBoolToObject(base, "present", e->base >= 0);
+	} else
+		cJSON_AddNullToObject(o, "base");
+	json_add_string_or_null(o, "chain", e->format == BACKUP_FORMAT_HEADER ?
+	    s->c[e->chain].root : NULL);
+	if (e->format == BACKUP_FORMAT_HEADER) {
+		json_add_id(o, "task_id", e->hdr.task_id);
+		json_add_string_or_null(o, "depot_version", e->hdr.depot_version[0] ?
+		    e->hdr.depot_version : NULL);
+	}
+	if (e->verified == BACKUP_NOT_VERIFIED) {
+		cJSON_AddNullToObject(o, "verified");
+		cJSON_AddNullToObject(o, "verified_at");
+	} else {
+		cJSON_AddBoolToObject(o, "verified", e->verified == BACKUP_VERIFIED_OK);
+		json_add_time(o, "verified_at", e->verified_ms);
+		cJSON_AddBoolToObject(o, "authenticated", e->authenticated);
+		if (e->verify_error[0] != '\0')
+			cJSON_AddStringToObject(o, "verify_error", e->verify_error);
+	}
+	if (e->format == 0)
+		cJSON_AddStringToObject(o, "error", e->error);
+	return o;
+}
+
+/* The row of backup list for people. */
+static int backup_entry_row(struct out_table *t, const struct backup_scan *s, size_t i)
+{
+	const struct backup_entry *e = &s->e[i];
+	char when[TIME_RFC3339_LEN], shown[40], size[32], base[300], name[300], kind[32];
+	const char *verified = e->verified == BACKUP_VERIFIED_OK ? "yes" :
+	    e->verified == BACKUP_VERIFIED_FAILED ? "FAILED" : "no";
+
+	time_format_rfc3339(e->created_ms, when);
+	/* To the second; a time only the file's mtime gives is marked so. */
+	snprintf(shown, sizeof shown, "%.19sZ%s", when, e->created_known ? "" : " (mtime)");
+	out_size(e->size, size, sizeof size);
+	out_clean(e->name, 0, name, sizeof name);
+	snprintf(kind, sizeof kind, "%s", e->format == BACKUP_FORMAT_HEADER ? e->hdr.kind :
+	    e->format == 1 ? "full (format 1)" : "unreadable");
+	if (e->format == BACKUP_FORMAT_HEADER && e->hdr.has_base) {
+		char clean[300];
+
+		out_clean(e->hdr.base_file, 0, clean, sizeof clean);
+		snprintf(base, sizeof base, "%s%s", clean, e->base >= 0 ? "" : " (missing)");
+	} else
+		snprintf(base, sizeof base, "-");
+	return out_table_add(t, (const char *const[]){ name, shown, kind, base, size,
+	    verified });
+}
+
+/*
+ * backup list: the archives in DIR/backups (or --dir), read here without
+ * the daemon, each from its first member alone (backupdir.h), oldest first.
+ */
+int cmd_backup_list(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	static const char *const headers[] = {
+		"NAME", "TIME", "KIND", "BASE", "SIZE", "VERIFIED",
+	};
+	const char *dir = args_get(a, "dir");
+	char path[4200], err[1024], clean[1100];
+	struct backup_scan s;
+	struct out_table *t = NULL;
+	cJSON *list = NULL;
+	int rc;
+
+	if (dir == NULL) {
+		if ((rc = ctl_resolve(ctx)) != EXIT_OK)
+			return rc;
+		snprintf(path, sizeof path, "%s/backups", ctx->dir);
+	} else
+		snprintf(path, sizeof path, "%s", dir);
+	if (backup_scan_dir(path, &s, err, sizeof err) < 0) {
+		/* No backup made yet: the daemon makes DIR/backups with the first. */
+		if (dir != NULL || access(path, F_OK) == 0) {
+			out_clean(err, 0, clean, sizeof clean);
+			ctl_error("cannot list the backups: %s", clean);
+			return dir != NULL ? EXIT_USAGE : EXIT_REFUSED;
+		}
+		memset(&s, 0, sizeof s);
+	}
+	if (ctx->json) {
+		if ((list = cJSON_CreateArray()) == NULL)
+			goto nomem;
+		for (size_t i = 0; i < s.n; i++) {
+			cJSON *o = backup_entry_json(path, &s, i);
+
+			if (o == NULL || !cJSON_AddItemToArray(list, o))
+				goto nomem;
+		}
+		/* File names, and the reasons a verify gave, are anyone's bytes: JSON takes UTF-8 only. */
+		json_repair_utf8(list);
+		rc = json_print(list);
+		cJSON_Delete(list);
+		backup_scan_free(&s);
+		return rc;
+	}
+	if (s.n == 0) {
+		out_clean(path, 0, clean, sizeof clean);
+		printf("no backups in %s\n", clean);
+		backup_scan_free(&s);
+		return EXIT_OK;
+	}
+	if ((t = out_table_new(6, headers)) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < s.n; i++)
+		if (backup_entry_row(t, &s, i) != 0)
+			goto nomem;
+	out_table_print(t, stdout);
+	out_table_free(t);
+	backup_scan_free(&s);
+	return EXIT_OK;
+nomem:
+	cJSON_Delete(list);
+	out_table_free(t);
+	backup_scan_free(&s);
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
 }

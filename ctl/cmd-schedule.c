@@ -117,11 +117,15 @@ static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms)
 	return *ms >= 0 ? 0 : -1;
 }
 
+/* What may follow "--" in schedule add, for its messages. */
+#define SCHED_TASKS "sync REPO, publish REPO, backup [-o FILE] [--incremental], orphans clean or run ... -- CMD"
+
 /*
- * The template after "--" (argv[0] is sync, publish or run, or a prefix of
- * one), as task.submit's args: parsed with that command's own options and
- * built by its own request builder, so that a template is exactly what
- * the command would send. Errors show schedule add's usage.
+ * The template after "--" (argv[0] names sync, publish, backup, orphans
+ * clean or run, or a prefix of one), as task.submit's args: parsed with
+ * that command's own options and built by its own request builder, so that
+ * a template is exactly what the command would send. Errors show schedule
+ * add's usage.
  */
 static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
     int argc, char **argv, cJSON **out)
@@ -135,12 +139,13 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 	*out = NULL;
 	if (argc == 0)
 		return ctl_usage_error(a->cmd, "missing the task to schedule: after "
-		    "'--', sync REPO, publish REPO or run ... -- CMD");
+		    "'--', " SCHED_TASKS);
 	found = argv[0][0] == '-' ? NULL : cmd_lookup(argc, argv, &used, err, sizeof err);
 	if (found == NULL || (found->exec != cmd_sync && found->exec != cmd_publish &&
-	    found->exec != cmd_run))
+	    found->exec != cmd_run && found->exec != cmd_backup &&
+	    found->exec != cmd_orphans_clean))
 		return ctl_usage_error(a->cmd, "cannot schedule '%s': the task is "
-		    "sync REPO, publish REPO or run ... -- CMD", argv[0]);
+		    SCHED_TASKS, argv[0]);
 	/* The command's options and checks, under schedule add's name and usage. */
 	tpl = *found;
 	memcpy(tpl.words, a->cmd->words, sizeof tpl.words);
@@ -155,14 +160,25 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 		rc = -1;	/* done: the caller exits 0 */
 		goto out;
 	}
-	if (args_has(&sub, "wait")) {
+	if (args_takes(&tpl, "wait") && args_has(&sub, "wait")) {
 		rc = ctl_usage_error(a->cmd, "--wait cannot be scheduled: wait for "
 		    "a scheduled task with '%s task wait ID'", ctl_prog);
 		goto out;
 	}
-	if (args_has(&sub, "after")) {
+	if (args_takes(&tpl, "after") && args_has(&sub, "after")) {
 		rc = ctl_usage_error(a->cmd, "--after cannot be scheduled: every run "
 		    "would wait for the same task");
+		goto out;
+	}
+	if (found->exec == cmd_backup || found->exec == cmd_orphans_clean) {
+		if (sub.argc > 0)
+			rc = ctl_usage_error(a->cmd, "unexpected argument '%s' after %s",
+			    sub.argv[0], found->words[0]);
+		else if (found->exec == cmd_backup)
+			rc = backup_task_args(&sub, out);
+		else
+			rc = repo_task_args(&sub, task_type_name(TASKTYPE_ORPHANS), NULL, NULL,
+			    out);
 		goto out;
 	}
 	if (found->exec == cmd_run) {
@@ -274,7 +290,7 @@ static void sched_time(const char *rfc3339, char *buf, size_t n)
 		snprintf(buf, n, "%s (%s)", rfc3339, when);
 }
 
-/* "sync fedora", "publish fedora version 3", "run: sh -c 'exit 3'", with " (retries N)". */
+/* "sync fedora", "publish fedora version 3", "backup -o FILE", "run: sh -c 'exit 3'", with " (retries N)". */
 static char *sched_describe(const cJSON *tpl)
 {
 	const char *type = json_str(tpl, "type"), *repo = json_str(tpl, "repository");
@@ -293,6 +309,12 @@ static char *sched_describe(const cJSON *tpl)
 		    retries);
 	else if (type != NULL && repo != NULL)
 		n = asprintf(&text, "%s %s%s", type, repo, retries);
+	else if (task_type_parse(type, &k) == 0 && k == TASKTYPE_BACKUP)
+		n = asprintf(&text, "backup%s%s%s", json_true(tpl, "incremental") ?
+		    " --incremental" : "", json_str(tpl, "output") != NULL ? " -o " : "",
+		    json_str(tpl, "output") != NULL ? json_str(tpl, "output") : "");
+	else if (task_type_parse(type, &k) == 0 && k == TASKTYPE_ORPHANS)
+		n = asprintf(&text, "orphans clean%s", retries);
 	else if (type != NULL)
 		n = asprintf(&text, "%s%s", type, retries);
 	else

@@ -159,9 +159,21 @@ static void status_locks(const cJSON *l)
 
 static void status_storage(const cJSON *s)
 {
+	const cJSON *d;
+
 	out_kv(stdout, 0, "storage", "%s", s != NULL ? "" : "-");
 	status_bytes(2, "content", s, "content_bytes");
 	status_bytes(2, "free", s, "free_bytes");
+	/* What restores replaced, kept as [backup] keep_pre_restore says: space an administrator may want back. */
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(s, "pre_restore")) {
+		char size[32] = "size not measured yet", path[4200];
+		int64_t v;
+
+		if (json_int(d, "bytes", &v) == 0)
+			out_size(v, size, sizeof size);
+		out_clean(json_str(d, "path") ? json_str(d, "path") : "?", 0, path, sizeof path);
+		out_kv(stdout, 2, "pre-restore", "%s (%s)", path, size);
+	}
 }
 
 int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)

@@ -331,6 +331,12 @@ static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry)
  */
 int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 {
+	return task_submit_then(ctx, req, wait, NULL);
+}
+
+int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
+    void (*completed)(const cJSON *task))
+{
 	cJSON *task = NULL, *waited = NULL, *final;
 	int64_t id = 0, retry;
 	char why[1024];
@@ -389,8 +395,12 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 		return rc;
 	}
 	/* DESIGN §11: after the id, the final task — in a line, for people. */
-	if (!ctx->json && !json_true(waited, "timed_out"))
+	if (!ctx->json && !json_true(waited, "timed_out")) {
 		task_outcome_line(final);
+		if (completed != NULL && json_str(final, "state") != NULL &&
+		    strcmp(json_str(final, "state"), task_state_name(TASK_COMPLETED)) == 0)
+			completed(final);
+	}
 	rc = json_true(waited, "timed_out") ? EXIT_WAIT_TIMEOUT : task_run_outcome(final);
 	cJSON_Delete(waited);
 	return rc;

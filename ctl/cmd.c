@@ -319,14 +319,20 @@ const struct ctl_cmd cmd_table[] = {
 	{
 		.words = { "schedule", "add" },
 		.usage = "NAME --every DUR [--at TIME] -- sync REPO | publish REPO "
-		    "[--version N] | run [--lock R]... [--shared R]... [--name N] "
-		    "[--timeout DUR] [--retries N] -- CMD [ARG]...",
+		    "[--version N] | backup [-o FILE] [--incremental] | orphans clean | run "
+		    "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
+		    "[--retries N] -- CMD [ARG]...",
 		.summary = "add a schedule that submits a task every interval",
 		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. The "
 		    "task to submit follows '--': sync REPO or publish REPO "
-		    "[--version N] as those commands take them, or run with run's "
-		    "options and, after a second '--', its command. All three also "
-		    "take --retries N; --wait and --after are refused. The "
+		    "[--version N] as those commands take them, backup with its "
+		    "options, orphans clean, or run with run's options and, after "
+		    "a second '--', its command. sync, publish and run also take "
+		    "--retries N; --wait and --after are refused. A scheduled "
+		    "backup without -o writes a new DIR/backups/depot-TIME archive "
+		    "each run (and [backup] keep prunes the old ones); with -o FILE "
+		    "each run replaces FILE; --incremental builds each run on the last "
+		    "backup's chain. The "
 		    "schedule submits the task every DUR, first at TIME, "
 		    "or one interval from now. TIME is an RFC 3339 time "
 		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00; without an "
@@ -422,10 +428,13 @@ const struct ctl_cmd cmd_table[] = {
 		    "the whole chain beside it; with no usable chain a full backup is "
 		    "written and its result says why. Without -o, the daemon names it "
 		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
-		    "Prints the task's id; with --wait, waits for it and exits 0 "
-		    "when it completed, 1 when it failed, 4 when it was canceled "
-		    "('task show ID' gives the archive's path). Check an archive "
-		    "with 'backup verify FILE'.",
+		    "Prints the task's id; with --wait, waits for it, prints "
+		    "\"ID STATE\" and, when it completed, the archive's path alone "
+		    "on the last line, and exits 0 when it completed, 1 when it "
+		    "failed, 4 when it was canceled. Then the archives of this "
+		    "depot in DIR/backups are pruned to the newest [backup] keep "
+		    "chains (depot.conf(5)). Check an archive with 'backup verify "
+		    "FILE'; list them with 'backup list'.",
 		.opts = {
 			{ .name = "output", .short_name = 'o', .arg = "FILE",
 			  .help = "write the archive to FILE; its directory must exist "
@@ -460,7 +469,9 @@ const struct ctl_cmd cmd_table[] = {
 		    "sha256, must have the sha256 and size its child names, down to a "
 		    "full; every content the newest database's versions reference must "
 		    "be in one of them. Prints one \"  base PATH: KIND, ...\" line for "
-		    "each base it checked.",
+		    "each base it checked. Either outcome is recorded beside "
+		    "FILE, when this user may write there, as .FILE.verified, which "
+		    "'backup list' shows.",
 		.opts = {
 			{ .name = "base", .short_name = 'b', .arg = "FILE", .repeat = 1,
 			  .help = "an incremental's base archive that is not beside FILE" },
@@ -468,6 +479,33 @@ const struct ctl_cmd cmd_table[] = {
 		.args_min = 1, .args_max = 1,
 		.sends = CTL_SENDS_NONE,
 		.exec = cmd_backup_verify,
+	},
+	{
+		.words = { "backup", "list" },
+		.usage = "[--dir DIR]",
+		.summary = "list the backup archives in DIR/backups, oldest first",
+		.help = "Reads the directory here, without the daemon, and each "
+		    "archive's first member only: NAME, TIME (when the backup was "
+		    "made; for an archive of format 1, which does not say, the "
+		    "file's modification time, marked (mtime)), KIND (full or "
+		    "incremental), BASE (the archive an incremental needs, marked "
+		    "(missing) when it is not beside it), SIZE, and VERIFIED: yes "
+		    "or FAILED when 'backup verify' checked this very file (same "
+		    "inode, size and modification time) and recorded it beside it "
+		    "as .NAME.verified, no otherwise. Links are not followed; a "
+		    "file named *.tar* that is no tar is listed as unreadable. "
+		    "--json prints an array of objects: name, path, format, kind, "
+		    "created_at, time_from, size, base (null or {file, sha256, "
+		    "size, present}), chain, task_id, depot_version, verified "
+		    "(null when not known), verified_at, authenticated, "
+		    "verify_error, error.",
+		.opts = {
+			{ .name = "dir", .arg = "DIR",
+			  .help = "list the archives in DIR instead of DIR/backups" },
+		},
+		.args_min = 0, .args_max = 0,
+		.sends = CTL_SENDS_NONE,
+		.exec = cmd_backup_list,
 	},
 	{
 		.words = { "restore" },

@@ -178,6 +178,9 @@ int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *args);
 int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait);
+/* The same; with --wait and without --json, completed prints what it wants after the final line of a completed task. */
+int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
+    void (*completed)(const cJSON *task));
 int task_exec_args(const struct ctl_args *a, cJSON **out);
 int task_chain_args(const struct ctl_args *a, cJSON *req);
 char *task_argv_line(const cJSON *argv);
@@ -210,6 +213,9 @@ int cmd_schedule_disable(struct ctl_ctx *ctx, struct ctl_args *args);
 /* cmd-backup.c */
 int cmd_backup(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_backup_list(struct ctl_ctx *ctx, struct ctl_args *args);
+/* backup's task.submit args from its options (-o made absolute), as backup and schedule add send them. */
+int backup_task_args(const struct ctl_args *a, cJSON **out);
 int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-events.c */

@@ -1012,6 +1012,18 @@ static int take_snapshot(struct writer *w, const char *db_copy, const char *outp
 	return rc;
 }
 
+/* [backup] keep: the oldest chains in DIR/backups go once this archive is safely written. */
+static void prune_chains(const cJSON *task, const char *output, cJSON *result)
+{
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "backups_dir"));
+	const cJSON *keep = cJSON_GetObjectItemCaseSensitive(task, "keep");
+	char err[1024];
+
+	if (dir != NULL && cJSON_IsNumber(keep) && backup_prune(dir, (int)keep->valuedouble,
+	    output, cJSON_AddArrayToObject(result, "pruned"), err, sizeof err) < 0)
+		log_warn("backup: pruning %s: %s", dir, err);
+}
+
 void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, enum task_state *state)
 {
@@ -1069,6 +1081,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	    (double)w.out_bytes);
 	cJSON_AddNumberToObject(*result, "content_bytes", (double)w.done);
 	cJSON_AddNumberToObject(*result, "content_referenced", (double)w.referenced);
+	prune_chains(task, output, *result);
 out:
 	EVP_MD_CTX_free(w.out_md);
 	free_chain(&w);
@@ -1083,7 +1096,7 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(task, "args"), *b;
 	const char *archive = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, "path"));
 	const char *bases[BACKUP_MAX_BASES];
-	struct backup_chain chain = { .bases = bases };
+	struct backup_bases chain = { .files = bases };
 	cJSON *read;
 	const char *staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "staging"));
 	const char *pub_staging = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task,
@@ -1117,8 +1130,8 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	}
 	/* --base files, as the daemon validated them (validate_snapshot_task). */
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(args, "bases"))
-		if (cJSON_IsString(b) && chain.nbases < BACKUP_MAX_BASES)
-			bases[chain.nbases++] = b->valuestring;
+		if (cJSON_IsString(b) && chain.nfiles < BACKUP_MAX_BASES)
+			bases[chain.nfiles++] = b->valuestring;
 	if (restore_extract(archive, staging, pub_staging, &chain, &lim, &sum, err, sizeof err) < 0)
 		goto fail;
 	*state = TASK_COMPLETED;
@@ -1133,7 +1146,7 @@ void restore_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	if ((read = cJSON_AddArrayToObject(*result, "chain")) != NULL)
 		for (size_t i = 0; i < chain.nread; i++)
 			cJSON_AddItemToArray(read, cJSON_CreateString(chain.read[i].path));
-	backup_chain_free(&chain);
+	backup_bases_free(&chain);
 	pthread_mutex_lock(&ws->mu);
 	ws->progress_done = 1;
 	pthread_mutex_unlock(&ws->mu);

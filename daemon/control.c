@@ -262,6 +262,8 @@ static void h_status(struct conn *conn, struct request *rq)
 		cJSON_AddNumberToObject(o, "free_bytes", (double)vfs.f_bavail * (double)vfs.f_frsize);
 	else
 		cJSON_AddNullToObject(o, "free_bytes");
+	/* Sizes measured by a thread, once each (prerestore.c): null until it has. */
+	cJSON_AddItemToObject(o, "pre_restore", prerestore_status_json());
 
 	cJSON_AddBoolToObject(r, "healthy", healthy);
 	cJSON_AddItemToObject(r, "problems", problems);

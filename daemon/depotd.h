@@ -376,7 +376,7 @@ int validate_utf8(const cJSON *req, char *err, size_t errlen);
 /* restore.c */
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);
 void snapshot_task_ended(const struct task *t, int completed);
-struct backup_chain;
+struct backup_bases;
 struct backup_limits;
 struct backup_summary;
 /*
@@ -386,7 +386,7 @@ struct backup_summary;
  * again if it is refused. 0, or -1 with err.
  */
 int restore_extract(const char *archive, const char *staging, const char *pub_staging,
-    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen);
 void restore_staging_remove(const char *staging, const char *pub_staging);
 /* A restore's done: its swap is due at the loop's next turn (restore_tick); returns 1. */
@@ -396,6 +396,56 @@ int restore_offline(const char *archive, const char *const *bases, size_t nbases
     const struct depot_config *cfg);
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
+
+/* backupprune.c */
+/*
+ * After a successful backup (in its worker): the archives of backups_dir
+ * this depot wrote (a BACKUP.json first) are grouped in chains, a full and
+ * the incrementals that name it, transitively (an incremental whose base
+ * is gone stays in that base's chain); all but the newest keep chains go,
+ * never the chain of the archive at just_written (NULL: none), nor a
+ * format 1 archive, any other file, or anything through a link. Each name
+ * removed is added to pruned (an array, or NULL). The count, or -1 with err.
+ */
+int backup_prune(const char *backups_dir, int keep, const char *just_written, cJSON *pruned,
+    char *err, size_t errlen);
+
+/* prerestore.c */
+/* A DIR.pre-restore-STAMP[-N] directory: the data a restore replaced. */
+struct prerestore_dir {
+	char path[4300];
+	size_t mark;			/* where ".pre-restore-" starts in path */
+	char stamp[17];			/* YYYYMMDDTHHMMSSZ */
+	long seq;			/* N, 0 when absent */
+	int64_t made_at;		/* the stamp, wall ms */
+	dev_t dev;
+	ino_t ino;
+};
+/*
+ * base's pre-restore directories (base a data directory, or a [publish]
+ * dir outside one), oldest first; links and other files are not. 0, or -1
+ * with errno. Free *out.
+ */
+int prerestore_list(const char *base, struct prerestore_dir **out, size_t *n);
+/*
+ * All but the newest keep of them go: each is first renamed out of the
+ * pre-restore names (BASE.pruning-pre-restore-…), so that a kill never
+ * leaves a half-removed one that looks whole. _prune removes them now
+ * (depotd --restore); _prune_later leaves that to the thread, off the loop.
+ * Failures are logged; _prune returns -1 after one.
+ */
+int prerestore_prune(const char *base, int keep);
+void prerestore_prune_later(const char *base, int keep);
+/* At start: what a stopped prune left beside base goes, by the thread. */
+void prerestore_resume(const char *base);
+/*
+ * For status: [{"path", "made_at", "bytes"}] of the data directory's and
+ * the outside publish dir's, bytes null until the thread has measured the
+ * directory (once: nothing writes there).
+ */
+cJSON *prerestore_status_json(void);
+/* Stops the thread (a walk stops at its next file) and frees what it kept. */
+void prerestore_stop(void);
 
 /* store-snapshot.c: a backup's copy of the database, read and written by its worker alone. */
 struct snapshot;

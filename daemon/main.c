@@ -408,6 +408,11 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("setting up signals: %m");
 		goto out_pid;
 	}
+	/* After loop_init: the thread that removes them blocks the loop's signals too. */
+	prerestore_resume(D->dir);
+	paths_join(path, sizeof path, dir, "publish");
+	if (strcmp(D->publish_dir, path) != 0)
+		prerestore_resume(D->publish_dir);
 	paths_join(path, sizeof path, dir, "depot.db");
 	if (store_open_daemon(&D->store, path, cfg->durability_full, err, sizeof err) < 0) {
 		log_error("%s", err);
@@ -490,6 +495,7 @@ out_store:
 	lockmgr_free(D->locks);
 	store_close(D->store);
 out_pid:
+	prerestore_stop();
 	close(pidfd);
 	loop_fini();
 	/* nng's threads and caches go too, so valgrind sees a clean exit. */

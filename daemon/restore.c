@@ -41,7 +41,7 @@ void restore_staging_remove(const char *staging, const char *pub_staging)
 }
 
 int restore_extract(const char *archive, const char *staging, const char *pub_staging,
-    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen)
 {
 	const char *pub = pub_staging != NULL && pub_staging[0] != '\0' ? pub_staging : NULL;
@@ -105,6 +105,10 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	}
 	cJSON_AddStringToObject(assignment, "db_copy", path);
 	cJSON_AddStringToObject(assignment, "output", output);
+	/* Once the archive is written, the worker prunes old chains there ([backup] keep: backup_prune). */
+	snprintf(path, sizeof path, "%s/backups", D->dir);
+	cJSON_AddStringToObject(assignment, "backups_dir", path);
+	cJSON_AddNumberToObject(assignment, "keep", D->cfg.backup_keep);
 	cJSON_AddStringToObject(assignment, "compression", D->cfg.compression);
 	/* The modes a publish gives (publish.c): the archive's publications are made, not read. */
 	if (D->cfg.publish_gid != (gid_t)-1)
@@ -397,6 +401,14 @@ static void sync_steps(const struct swap_plan *p)
 	}
 }
 
+/* DIR.pre-restore-WHEN, or -2, -3 … when a restore in the same second left that one. */
+static void kept_name(const char *dir, const char *when, char *out, size_t n)
+{
+	snprintf(out, n, "%s.pre-restore-%s", dir, when);
+	for (int i = 2; exists(out) && i < 1000; i++)
+		snprintf(out, n, "%s.pre-restore-%s-%d", dir, when, i);
+}
+
 /*
  * Swaps staging in for dir; the old data stays as DIR.pre-restore-TIMESTAMP.
  * What no backup holds moves across with the data directory: the running
@@ -421,7 +433,7 @@ static int swap_in(const char *dir, const char *staging, const char *pub, const 
 
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(kept, keptlen, "%s.pre-restore-%s", dir, when);
+	kept_name(dir, when, kept, keptlen);
 	if ((p = calloc(1, sizeof *p)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -451,7 +463,7 @@ static int swap_in(const char *dir, const char *staging, const char *pub, const 
 			PLAN(from, to);
 	}
 	if (pub_staging[0] != '\0') {
-		snprintf(pub_kept, sizeof pub_kept, "%s.pre-restore-%s", pub, when);
+		kept_name(pub, when, pub_kept, sizeof pub_kept);
 		if (access(pub, F_OK) == 0)
 			PLAN(pub, pub_kept);
 		PLAN(pub_staging, pub);
@@ -658,6 +670,10 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 	if (!failed) {
 		keep_ids_above(old_max);
 		cJSON_AddStringToObject(result, "previous_data", kept);
+		/* Renamed aside now, removed by a thread: a whole old data directory is no loop turn's work. */
+		prerestore_prune_later(D->dir, D->cfg.keep_pre_restore);
+		if (pub_staging[0] != '\0')
+			prerestore_prune_later(D->publish_dir, D->cfg.keep_pre_restore);
 	}
 	supervisor_start();
 	if (failed)
@@ -681,7 +697,7 @@ int restore_offline(const char *archive, const char *const *bases, size_t nbases
 	struct backup_limits lim = { .max_members = cfg->restore_max_members,
 	    .free_margin = cfg->restore_free_margin,
 	    .key = backup_key_read(dir, key) == 0 ? key : NULL };
-	struct backup_chain chain = { .bases = bases, .nbases = nbases };
+	struct backup_bases chain = { .files = bases, .nfiles = nbases };
 	struct backup_summary sum;
 	int fd;
 
@@ -711,7 +727,7 @@ int restore_offline(const char *archive, const char *const *bases, size_t nbases
 	for (size_t i = 1; i < chain.nread; i++)
 		log_info("with its base %s (%s, made %s)", chain.read[i].path, chain.read[i].kind,
 		    chain.read[i].created_at);
-	backup_chain_free(&chain);
+	backup_bases_free(&chain);
 	if (
 	    settle_database(staging, store_max_task_id_at(dbpath), sum.authenticated, NULL, err,
 	    sizeof err) < 0 || (!sum.authenticated && distrust(staging, err, sizeof err) < 0) ||
@@ -723,6 +739,9 @@ int restore_offline(const char *archive, const char *const *bases, size_t nbases
 	}
 	if (!sum.authenticated)
 		log_warn("%s", distrust_note);
+	prerestore_prune(dir, cfg->keep_pre_restore);
+	if (pub_staging[0] != '\0')
+		prerestore_prune(publish_dir, cfg->keep_pre_restore);
 	if (access(kept, F_OK) == 0)
 		log_info("restored %s into %s; the previous data is kept in %s", archive, dir, kept);
 	else

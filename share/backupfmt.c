@@ -89,7 +89,7 @@ struct shared {
 	struct base *bases;		/* the newest archive's base first, the full last */
 	size_t nbases;
 	size_t held;			/* bases[held..nbases) are read: their content is in */
-	const struct backup_chain *chain;
+	const struct backup_bases *chain;
 };
 
 struct reader {
@@ -1482,7 +1482,7 @@ static int take_base(struct reader *r, struct base *b, const char *path, const s
  */
 static int find_base(struct reader *r, const char *child_dir, struct base *b)
 {
-	const struct backup_chain *c = r->sh->chain;
+	const struct backup_bases *c = r->sh->chain;
 	char dirs[2][4200], path[4600], wrong[4600] = "", hex[65];
 	const char *pick = NULL;
 	int64_t wrong_size = 0;
@@ -1505,22 +1505,22 @@ static int find_base(struct reader *r, const char *child_dir, struct base *b)
 			wrong_size = st.st_size;
 		}
 	}
-	for (size_t i = 0; c != NULL && i < c->nbases; i++) {
-		if (stat(c->bases[i], &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != b->size ||
+	for (size_t i = 0; c != NULL && i < c->nfiles; i++) {
+		if (stat(c->files[i], &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != b->size ||
 		    in_chain(r, &st, b))
 			continue;
 		same++;
-		if (pick == NULL || strcmp(base_of(c->bases[i]), b->file) == 0)
-			pick = c->bases[i];
+		if (pick == NULL || strcmp(base_of(c->files[i]), b->file) == 0)
+			pick = c->files[i];
 	}
 	if (same > 1 && strcmp(base_of(pick), b->file) != 0) {
 		pick = NULL;
-		for (size_t i = 0; i < c->nbases && pick == NULL; i++)
-			if (stat(c->bases[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		for (size_t i = 0; i < c->nfiles && pick == NULL; i++)
+			if (stat(c->files[i], &st) == 0 && S_ISREG(st.st_mode) &&
 			    st.st_size == b->size && !in_chain(r, &st, b)) {
-				file_sha256(c->bases[i], hex);
+				file_sha256(c->files[i], hex);
 				if (strcmp(hex, b->sha256) == 0)
-					pick = c->bases[i];
+					pick = c->files[i];
 			}
 	}
 	if (pick != NULL && stat(pick, &st) == 0)
@@ -1736,7 +1736,7 @@ static void reader_free(struct reader *r)
 	free(r->conf);
 }
 
-void backup_chain_free(struct backup_chain *c)
+void backup_bases_free(struct backup_bases *c)
 {
 	for (size_t i = 0; i < c->nread; i++)
 		free(c->read[i].path);
@@ -1746,7 +1746,7 @@ void backup_chain_free(struct backup_chain *c)
 }
 
 /* What was read, newest first, for the caller to show. */
-static int report_chain(struct reader *r, struct backup_chain *c)
+static int report_chain(struct reader *r, struct backup_bases *c)
 {
 	struct shared *sh = r->sh;
 
@@ -1780,11 +1780,11 @@ int backup_read_split(const char *archive, const char *dir, const char *publish_
 }
 
 static int read_archive(const char *archive, const char *dir, const char *publish_dir,
-    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen);
 
 int backup_read_chain(const char *archive, const char *dir, const char *publish_dir,
-    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen)
 {
 	/*
@@ -1812,7 +1812,7 @@ int backup_read_chain(const char *archive, const char *dir, const char *publish_
 }
 
 static int read_archive(const char *archive, const char *dir, const char *publish_dir,
-    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen)
 {
 	struct shared sh = { .roots = { { .fd = -1 }, { .fd = -1 } }, .chain = chain };
@@ -1850,7 +1850,7 @@ static int read_archive(const char *archive, const char *dir, const char *publis
 		}
 	}
 	if (chain != NULL && report_chain(&r, chain) < 0) {
-		backup_chain_free(chain);
+		backup_bases_free(chain);
 		goto out;
 	}
 	rc = 0;

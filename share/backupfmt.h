@@ -62,20 +62,20 @@ struct backup_chained {
 };
 
 /*
- * An incremental archive's chain (doc/backup-format.md). In: files its
- * bases may be besides the archive's own directory (--base FILE...),
- * found by the sha256 the child names. Out, once read: every archive of the
+ * An incremental archive's bases (doc/backup-format.md). In: files they
+ * may be, besides the archive's own directory (--base FILE...), each found
+ * by the sha256 its child names. Out, once read: every archive of the
  * chain, newest first, a full last (one entry for a full or a format 1
- * archive), for backup_chain_free to release.
+ * archive), for backup_bases_free to release.
  */
-struct backup_chain {
-	const char *const *bases;
-	size_t nbases;
+struct backup_bases {
+	const char *const *files;
+	size_t nfiles;
 	struct backup_chained *read;
 	size_t nread;
 };
 
-void backup_chain_free(struct backup_chain *c);
+void backup_bases_free(struct backup_bases *c);
 
 /* Reads DIR/backup.key into key: 0, or -1 with errno (ENOENT: there is none). */
 int backup_key_read(const char *dir, unsigned char *key);
@@ -107,7 +107,7 @@ int backup_path_safe(const char *path);
  *
  * A format 2 archive starts with BACKUP.json (backuphdr.h), which must list
  * exactly the content it carries. An incremental's bases are found beside
- * it by file name, else among chain->bases by sha256, each hashed as it is
+ * it by file name, else among chain->files by sha256, each hashed as it is
  * read and refused, naming it, when missing, of another sha256 or size, in
  * a loop, or when the chain does not end in a full. Bases are read first,
  * oldest first, each checked against its own manifest and giving only its
@@ -125,7 +125,7 @@ int backup_read_split(const char *archive, const char *dir, const char *publish_
     const struct backup_limits *lim, struct backup_summary *sum, char *err, size_t errlen);
 /* Either of the above, with an incremental's bases named in chain (NULL: none), which is filled. */
 int backup_read_chain(const char *archive, const char *dir, const char *publish_dir,
-    struct backup_chain *chain, const struct backup_limits *lim, struct backup_summary *sum,
+    struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen);
 
 #endif

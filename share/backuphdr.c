@@ -33,6 +33,9 @@ static int parse_holds(struct jstream *js, int64_t max_holds, struct backup_head
 	char hex[80];
 	int more;
 
+	/* A lister wants the kind and base of a large archive, not its holds. */
+	if (max_holds < 0)
+		return js_skip(js);
 	if (js_expect(js, '[') < 0)
 		return -1;
 	if (js_peek(js) == ']')
@@ -170,36 +173,24 @@ static long fill_from(void *ctx, char *buf, size_t cap)
 	return n < 0 ? -1 : (long)n;
 }
 
-int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
-    char *err, size_t errlen)
+/* The header from the first member of a, open on a regular file (st); a is freed here. */
+static int header_from(struct archive *a, const struct stat *st, const char *file,
+    int64_t max_holds, struct backup_header *h, char *err, size_t errlen)
 {
-	struct hashed_member m = { .a = archive_read_new(), .md = EVP_MD_CTX_new() };
+	struct hashed_member m = { .a = a, .md = EVP_MD_CTX_new() };
 	struct archive_entry *e;
 	unsigned char d[32];
 	unsigned int dlen;
 	struct jstream js;
-	struct stat st;
-	int fd, rc = -1;
+	int rc = -1, r;
 
-	memset(h, 0, sizeof *h);
-	fd = open(file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: %s", file, fd < 0 || !S_ISREG(st.st_mode) ?
-		    (fd < 0 ? strerror(errno) : "not a regular file") : strerror(errno));
+	if (m.md == NULL || EVP_DigestInit_ex(m.md, EVP_sha256(), NULL) != 1) {
+		snprintf(err, errlen, "%s: out of memory", file);
 		goto out;
 	}
-	h->dev = st.st_dev;
-	h->ino = st.st_ino;
-	h->file_size = st.st_size;
-	if (m.a == NULL || m.md == NULL || EVP_DigestInit_ex(m.md, EVP_sha256(), NULL) != 1 ||
-	    archive_read_support_format_tar(m.a) != ARCHIVE_OK ||
-	    archive_read_support_filter_gzip(m.a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(m.a) != ARCHIVE_OK ||
-	    archive_read_support_filter_none(m.a) != ARCHIVE_OK ||
-	    archive_read_open_fd(m.a, fd, 65536) != ARCHIVE_OK ||
-	    archive_read_next_header(m.a, &e) < ARCHIVE_WARN) {
-		snprintf(err, errlen, "%s: %s", file, m.a ? archive_error_string(m.a) :
-		    "out of memory");
+	if ((r = archive_read_next_header(a, &e)) != ARCHIVE_OK && r != ARCHIVE_WARN) {
+		snprintf(err, errlen, "%s: %s", file, r == ARCHIVE_EOF ? "an empty archive" :
+		    archive_error_string(a));
 		goto out;
 	}
 	if (archive_entry_pathname(e) == NULL ||
@@ -213,18 +204,70 @@ int backup_header_read(const char *file, int64_t max_holds, struct backup_header
 		EVP_DigestFinal_ex(m.md, d, &dlen);
 		for (unsigned int i = 0; i < dlen; i++)
 			snprintf(h->header_sha256 + 2 * i, 3, "%02x", d[i]);
-		h->dev = st.st_dev;
-		h->ino = st.st_ino;
-		h->file_size = st.st_size;
 		rc = 1;
 	}
 out:
-	if (m.a != NULL)
-		archive_read_free(m.a);
+	h->dev = st->st_dev;
+	h->ino = st->st_ino;
+	h->file_size = st->st_size;
+	archive_read_free(a);
 	EVP_MD_CTX_free(m.md);
-	if (fd >= 0)
-		close(fd);
 	return rc;
+}
+
+/* A reader of tar, plain or compressed as depot writes it; NULL with err. */
+static struct archive *tar_reader(const char *file, char *err, size_t errlen)
+{
+	struct archive *a = archive_read_new();
+
+	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_none(a) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", file, a ? archive_error_string(a) : "out of memory");
+		if (a != NULL)
+			archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
+    char *err, size_t errlen)
+{
+	/* A base named by a header someone else wrote may be a link or a FIFO: never followed, never waited on. */
+	int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		memset(h, 0, sizeof *h);
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	rc = backup_header_read_fd(fd, file, max_holds, h, err, errlen);
+	close(fd);
+	return rc;
+}
+
+int backup_header_read_fd(int fd, const char *name, int64_t max_holds,
+    struct backup_header *h, char *err, size_t errlen)
+{
+	struct archive *a;
+	struct stat st = { 0 };
+
+	memset(h, 0, sizeof *h);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", name, S_ISREG(st.st_mode) ? strerror(errno) :
+		    "not a regular file");
+		return -1;
+	}
+	if ((a = tar_reader(name, err, errlen)) == NULL)
+		return -1;
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", name, archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	return header_from(a, &st, name, max_holds, h, err, errlen);
 }
 
 static int cmp_digest(const void *a, const void *b)

@@ -34,7 +34,7 @@ struct backup_header {
 
 /*
  * Parses BACKUP.json from js, at most max_holds content names (the reader's
- * member limit). Refuses an unknown format or kind, an incremental without a
+ * member limit); with max_holds < 0 the holds are skipped, not kept. Refuses an unknown format or kind, an incremental without a
  * base or a full with one, a base name with a '/', and holds that are not
  * sorted, unique sha256 hex. 0, or -1 with err.
  */
@@ -49,6 +49,9 @@ int backup_header_parse(struct jstream *js, int64_t max_holds, struct backup_hea
  */
 int backup_header_read(const char *file, int64_t max_holds, struct backup_header *h,
     char *err, size_t errlen);
+/* The same from an open file (not closed here), name standing for it in err. */
+int backup_header_read_fd(int fd, const char *name, int64_t max_holds,
+    struct backup_header *h, char *err, size_t errlen);
 /* 1 if h holds the content whose binary sha256 is digest. */
 int backup_header_holds(const struct backup_header *h, const unsigned char *digest);
 /* Parses 64 hex digits into 32 bytes: 0, or -1 when s is not lowercase sha256 hex. */

@@ -43,6 +43,8 @@ static const struct key keys[] = {
 	{ "tasks", "keep_finished", K_DURATION, OFF(keep_finished_ms), 0, 3650LL * 86400000 },
 	{ "tasks", "log_max", K_SIZE, OFF(log_max), 1024, 1LL << 40 },
 	{ "backup", "compression", K_COMPRESSION, OFF(compression), 0, 0 },
+	{ "backup", "keep", K_INT, OFF(backup_keep), 1, 100000 },
+	{ "backup", "keep_pre_restore", K_INT, OFF(keep_pre_restore), 0, 1000 },
 	{ "publish", "dir", K_PATH, OFF(publish_dir), 0, sizeof ((struct depot_config *)0)->publish_dir - 1 },
 	{ "publish", "group", K_GROUP, OFF(publish_group), OFF(publish_gid), 63 },
 	{ "limits", "restore_max_members", K_INT, OFF(restore_max_members), 1, 100000000 },
@@ -65,6 +67,8 @@ void config_defaults(struct depot_config *cfg)
 	cfg->keep_finished_ms = 30LL * 86400000;
 	cfg->log_max = 1024 * 1024;
 	strcpy(cfg->compression, "zstd");
+	cfg->backup_keep = 7;
+	cfg->keep_pre_restore = 1;
 	cfg->restore_max_members = 2000000;
 	cfg->restore_free_margin = 256LL * 1024 * 1024;
 	cfg->parked_requests_per_peer = 64;

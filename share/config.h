@@ -23,6 +23,8 @@ struct depot_config {
 	int64_t log_max;
 	/* [backup] */
 	char compression[8];		/* zstd | gzip | none */
+	int backup_keep;		/* backup chains kept in DIR/backups after a backup */
+	int keep_pre_restore;		/* DIR.pre-restore-* directories kept after a restore */
 	/* [publish] */
 	char publish_dir[4096];		/* absolute; "" = DIR/publish (config_publish_dir) */
 	char publish_group[64];		/* owns publications (0750/0640); "" = world-readable */

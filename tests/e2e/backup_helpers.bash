@@ -6,7 +6,8 @@
 #   load backup_helpers
 #
 # Besides repo_helpers' teardown, this file's removes what a restore leaves
-# beside a data directory (DIR.pre-restore-*, DIR.restore-*) for every data
+# beside a data directory (DIR.pre-restore-*, DIR.restore-*, and what a
+# prune stopped midway left, DIR.pruning-pre-restore-*) for every data
 # directory the test used, and unmounts what mount_small mounted.
 #
 #   two_repos                       feeds in $WORK, repositories r1 and r2 synced and published
@@ -50,7 +51,7 @@ teardown() {
 			echo "--- $m (last 60 lines) ---"
 			tail -n 60 "$m"
 		done
-		rm -rf "$d" "$d".pre-restore-* "$d".restore-*
+		rm -rf "$d" "$d".pre-restore-* "$d".restore-* "$d".pruning-pre-restore-*
 	done
 	BACKUP_DIRS=()
 	BACKUP_MOUNTS=()

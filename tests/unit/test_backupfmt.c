@@ -479,17 +479,17 @@ static char *long_path(char *p, size_t len, size_t comp)
  * result, nothing appears beside the staging directory and verify's copy
  * of the database is gone.
  */
-static void decide_chain(struct fx *fx, const struct backup_limits *lim, struct backup_chain *ch,
+static void decide_chain(struct fx *fx, const struct backup_limits *lim, struct backup_bases *ch,
     struct verdict *out)
 {
-	struct backup_chain vch = { 0 };
+	struct backup_bases vch = { 0 };
 	struct verdict v, x;
 
 	memset(&v, 0, sizeof v);
 	memset(&x, 0, sizeof x);
 	if (ch != NULL) {
-		vch.bases = ch->bases;
-		vch.nbases = ch->nbases;
+		vch.files = ch->files;
+		vch.nfiles = ch->nfiles;
 	}
 	v.rc = backup_read_chain(fx->archive, NULL, NULL, ch ? &vch : NULL, lim, &v.sum, v.err,
 	    sizeof v.err);
@@ -515,7 +515,7 @@ static void decide_chain(struct fx *fx, const struct backup_limits *lim, struct 
 				assert_string_equal(vch.read[i].path, ch->read[i].path);
 		}
 	}
-	backup_chain_free(&vch);
+	backup_bases_free(&vch);
 	if (dir_entries(fx->outside) != 0)
 		fail_msg("%d names appeared in %s, beside the staging directory", dir_entries(fx->outside),
 		    fx->outside);
@@ -1861,14 +1861,14 @@ static void build_f2(struct fx *fx, const struct f2 *a)
 }
 /* Reads fx->archive as its chain with --base files bases; accepted, or refused saying why and also. */
 static void chain_verdict(struct fx *fx, const char *const *bases, size_t nbases, const char *why,
-    const char *also, struct backup_chain *ch, struct verdict *v)
+    const char *also, struct backup_bases *ch, struct verdict *v)
 {
 	struct backup_limits lim;
 
 	backup_limits_default(&lim);
 	memset(ch, 0, sizeof *ch);
-	ch->bases = bases;
-	ch->nbases = nbases;
+	ch->files = bases;
+	ch->nfiles = nbases;
 	decide_chain(fx, &lim, ch, v);
 	if (why == NULL && v->rc != 0)
 		fail_msg("refused: %s", v->err);
@@ -1883,20 +1883,20 @@ static void chain_verdict(struct fx *fx, const char *const *bases, size_t nbases
 static void chain_refused(struct fx *fx, const char *const *bases, size_t nbases, const char *why,
     const char *also)
 {
-	struct backup_chain ch;
+	struct backup_bases ch;
 	struct verdict v;
 
 	chain_verdict(fx, bases, nbases, why, also, &ch, &v);
-	backup_chain_free(&ch);
+	backup_bases_free(&ch);
 }
 
 static void chain_accepted(struct fx *fx, const char *const *bases, size_t nbases)
 {
-	struct backup_chain ch;
+	struct backup_bases ch;
 	struct verdict v;
 
 	chain_verdict(fx, bases, nbases, NULL, NULL, &ch, &v);
-	backup_chain_free(&ch);
+	backup_bases_free(&ch);
 }
 
 /* The staged file at rel holds data, and is the same file as the staged content of data. */
@@ -1964,7 +1964,7 @@ static const struct f2 inc2 = {
 static void a_chain_is_read_oldest_first_into_the_newest_state(void **state)
 {
 	struct fx *fx = *state;
-	struct backup_chain ch;
+	struct backup_bases ch;
 	struct verdict v;
 	char p[512], c[128], *data, *want;
 	size_t len, wlen;
@@ -1985,7 +1985,7 @@ static void a_chain_is_read_oldest_first_into_the_newest_state(void **state)
 	assert_string_equal(ch.read[2].created_at, CREATED);
 	/* BACKUP.json, depot.db, content, content/sha256, its fan directory, a file, publish's 4, 3 links and current. */
 	assert_int_equal(ch.read[0].members, 14);
-	backup_chain_free(&ch);
+	backup_bases_free(&ch);
 	/* The content of every archive; the publication and the database of the newest only. */
 	staged_as(fx, "publish/r/versions/1/f0", "two\n");
 	staged_as(fx, "publish/r/versions/1/f1", "three\n");
@@ -2169,7 +2169,7 @@ static void a_base_is_held_to_its_recorded_header_and_read_through_links(void **
 	struct fx *fx = *state;
 	struct f2 a = inc1;
 	struct backup_header h;
-	struct backup_chain ch;
+	struct backup_bases ch;
 	struct verdict v;
 	char base[128], real[128], err[256];
 
@@ -2194,7 +2194,7 @@ static void a_base_is_held_to_its_recorded_header_and_read_through_links(void **
 	fx->extra++;
 	chain_verdict(fx, NULL, 0, NULL, NULL, &ch, &v);
 	assert_string_equal(ch.read[1].path, real);
-	backup_chain_free(&ch);
+	backup_bases_free(&ch);
 }
 
 static void a_base_of_another_size_is_refused(void **state)

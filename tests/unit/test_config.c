@@ -144,6 +144,8 @@ static void defaults_match_design_section_4(void **state)
 	assert_int_equal(c.keep_finished_ms, 30LL * 86400 * 1000);
 	assert_int_equal(c.log_max, 1024 * 1024);
 	assert_string_equal(c.compression, "zstd");
+	assert_int_equal(c.backup_keep, 7);
+	assert_int_equal(c.keep_pre_restore, 1);
 	assert_string_equal(c.publish_dir, "");
 	assert_string_equal(c.publish_group, "");
 	assert_int_equal(c.publish_gid, (gid_t)-1);
@@ -195,6 +197,8 @@ static void full_file_with_every_key_and_inline_comments_parses(void **state)
 	    "log_max = 512KiB\n"
 	    "[backup]\n"
 	    "compression = gzip          ; zstd | gzip | none\n"
+	    "keep = 3                    ; chains\n"
+	    "keep_pre_restore = 0\n"
 	    "[publish]\n"
 	    "dir = /srv/depot-publish/   ; outside the data directory\n"
 	    "group = %s\n";
@@ -218,6 +222,8 @@ static void full_file_with_every_key_and_inline_comments_parses(void **state)
 	assert_int_equal(s->cfg.keep_finished_ms, 7LL * 86400000);
 	assert_int_equal(s->cfg.log_max, 512 * 1024);
 	assert_string_equal(s->cfg.compression, "gzip");
+	assert_int_equal(s->cfg.backup_keep, 3);
+	assert_int_equal(s->cfg.keep_pre_restore, 0);
 }
 
 static void empty_value_with_inline_comment_is_empty(void **state)
@@ -378,6 +384,17 @@ static void bad_compression_is_refused(void **state)
 	expect_refused(*state, "[backup]\ncompression = xz\n", 2,
 	    "compression = 'xz': expected zstd, gzip or none");
 	expect_refused(*state, "[backup]\ncompression = ZSTD\n", 2, "compression");
+}
+
+static void bad_backup_keeps_are_refused_naming_file_and_line(void **state)
+{
+	expect_refused(*state, "[backup]\ncompression = zstd\nkeep = 0\n", 3,
+	    "keep = 0 is out of range (1 to 100000)");
+	expect_refused(*state, "[backup]\nkeep = seven\n", 2, "keep = 'seven' is not a whole number");
+	expect_refused(*state, "[backup]\nkeep_pre_restore = -1\n", 2,
+	    "keep_pre_restore = -1 is out of range (0 to 1000)");
+	expect_refused(*state, "[backup]\nkeep_pre_restore = 1d\n", 2,
+	    "keep_pre_restore = '1d' is not a whole number");
 }
 
 static void socket_group_longer_than_63_bytes_is_refused(void **state)
@@ -757,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_size_unit_is_refused_naming_the_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_durability_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_compression_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_backup_keeps_are_refused_naming_file_and_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(socket_group_longer_than_63_bytes_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_group_that_does_not_exist_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(publish_dir_defaults_to_dir_publish, setup, teardown),
