@@ -1,7 +1,10 @@
 /* backup.c: the archive work of backup and restore tasks in a worker: writing the tar (MANIFEST.json last), and verifying and extracting one into staging. */
+#include "archout.h"
 #include "backupfmt.h"
+#include "content.h"
 #include "depotd.h"
 #include "fsutil.h"
+#include "hashpipe.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
@@ -87,51 +90,82 @@ static int fail_archive(struct writer *w, const char *what)
 	return -1;
 }
 
-/* Copies size bytes of fd into the archive, hashing them when sha is not NULL. */
+/*
+ * Copies size bytes of fd into the archive, hashing them when sha is not
+ * NULL. A file of content/sha256/ is hashed too, though its name is its
+ * sha256: the name says what the file held when it was stored, the hash
+ * what the archive now gets. A file that rotted on the disk fails the
+ * backup here, naming it, instead of making an archive that every restore
+ * refuses when it is needed. A large file is hashed by a thread beside the
+ * compression (hashpipe.h), so the check costs little time.
+ */
 static int copy_data(struct writer *w, int fd, const char *path, int64_t size, char *sha)
 {
-	EVP_MD_CTX *md = sha ? EVP_MD_CTX_new() : NULL;
-	unsigned char digest[32];
-	char buf[65536];
+	EVP_MD_CTX *md = sha != NULL ? EVP_MD_CTX_new() : NULL;
+	struct hashpipe *pipe = NULL;
+	const char *named = sha != NULL ? content_named_sha256(path) : NULL;
+	unsigned char small[65536], digest[32], *buf = small;
+	size_t cap = sizeof small;
 	unsigned int dlen;
 	int64_t got = 0;
 	ssize_t n = 0;
+	int rc = -1;
 
 	if (sha != NULL && (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
 		snprintf(w->err, sizeof w->err, "out of memory");
-		goto fail;
+		goto out;
 	}
-	while (got < size && (n = read(fd, buf, sizeof buf)) > 0) {
+	/* Without a thread (none to be had), it is hashed here, as a small file is. */
+	if (md != NULL && size >= HASHPIPE_MIN && (pipe = hashpipe_start(NULL, md)) != NULL) {
+		cap = HASHPIPE_CHUNK;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	for (;;) {
+		if (pipe != NULL)
+			buf = hashpipe_buffer(pipe);
+		if (got >= size || (n = read(fd, buf, cap)) <= 0)
+			break;
 		if (n > size - got)
 			n = (ssize_t)(size - got);	/* the header promised size bytes */
-		if (md != NULL)
+		if (pipe != NULL)
+			hashpipe_push(pipe, (size_t)n);
+		else if (md != NULL)
 			EVP_DigestUpdate(md, buf, (size_t)n);
 		if (archive_write_data(w->a, buf, (size_t)n) != n) {
 			fail_archive(w, "writing the archive");
-			goto fail;
+			goto out;
 		}
 		got += n;
 		w->done += n;
 		if (atomic_load(&w->ws->cancel)) {
 			w->canceled = 1;
-			goto fail;
+			goto out;
 		}
 	}
 	if (n < 0 || got != size) {
 		snprintf(w->err, sizeof w->err, "%s %s while it was backed up", path,
 		    n < 0 ? strerror(errno) : "changed size");
-		goto fail;
+		goto out;
+	}
+	if (pipe != NULL) {
+		hashpipe_finish(pipe);	/* it only hashes: no write to fail */
+		pipe = NULL;
 	}
 	if (md != NULL) {
 		EVP_DigestFinal_ex(md, digest, &dlen);
-		for (unsigned int i = 0; i < dlen; i++)
-			snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+		hashpipe_hex(digest, sha);
 	}
+	if (named != NULL && strcmp(named, sha) != 0) {
+		snprintf(w->err, sizeof w->err, "%s is damaged: its sha256 is now %s, not the one "
+		    "its name says; the backup stops rather than archive it", path, sha);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (pipe != NULL)
+		hashpipe_finish(pipe);
 	EVP_MD_CTX_free(md);
-	return 0;
-fail:
-	EVP_MD_CTX_free(md);
-	return -1;
+	return rc;
 }
 
 /*
@@ -347,10 +381,24 @@ out:
 	return rc;
 }
 
+/*
+ * zstd at its default level, as `tar --zstd` writes, with a worker thread
+ * per CPU: the compression then runs beside the reading, hashing and
+ * writing of this thread (a libarchive without the option compresses here).
+ */
 static int set_filter(struct archive *a, const char *compression)
 {
-	if (compression == NULL || strcmp(compression, "zstd") == 0)
-		return archive_write_add_filter_zstd(a);
+	char threads[16];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	if (compression == NULL || strcmp(compression, "zstd") == 0) {
+		if ((rc = archive_write_add_filter_zstd(a)) != ARCHIVE_OK)
+			return rc;
+		snprintf(threads, sizeof threads, "%ld", ncpu > 0 ? ncpu : 1);
+		return archive_write_set_filter_option(a, "zstd", "threads", threads) ==
+		    ARCHIVE_FATAL ? ARCHIVE_FATAL : ARCHIVE_OK;
+	}
 	if (strcmp(compression, "gzip") == 0)
 		return archive_write_add_filter_gzip(a);
 	return archive_write_add_filter_none(a);
@@ -409,6 +457,7 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
     const char *compression)
 {
 	char part[4200], parent[4200];
+	struct archout *ao;	/* the file, and the sha256 of its bytes (archout_sha256) once closed */
 	struct stat st;
 	int fd, rc = -1;
 
@@ -428,8 +477,9 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	    /* The manifest's MAC as SCHILY.xattr, which GNU tar knows and passes over quietly. */
 	    archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
 	    set_filter(w->a, compression) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, ARCHOUT_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(w->a, fd) != ARCHIVE_OK) {
+	    archout_open(w->a, fd, &ao) != ARCHIVE_OK) {
 		fail_archive(w, "starting the archive");
 		goto out;
 	}
