@@ -1,8 +1,11 @@
 /* backup.c: the archive work of backup and restore tasks in a worker: writing the tar of one database snapshot (BACKUP.json first, MANIFEST.json last), and verifying and extracting one into staging. */
+#include "archout.h"
 #include "backupfmt.h"
 #include "backuphdr.h"
+#include "content.h"
 #include "depotd.h"
 #include "fsutil.h"
+#include "hashpipe.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "timeutil.h"
@@ -37,8 +40,7 @@ struct writer {
 	struct archive *a;
 	int rootfd;		/* worker_data's: every source is read beneath the data directory */
 	int outfd;		/* FILE.part */
-	EVP_MD_CTX *out_md;	/* the archive's own sha256, as its bytes are written */
-	int64_t out_bytes;
+	char archive_sha[65];	/* of the whole archive, as archout hashed it on the way out */
 	struct snapshot *snap;
 	int64_t task_id;
 	/* The chain an incremental builds on: its base first, a full last. */
@@ -152,63 +154,89 @@ static int fail_archive(struct writer *w, const char *what)
 	return -1;
 }
 
-static void hex_of(const unsigned char *d, unsigned int n, char *out)
-{
-	for (unsigned int i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static void sha256_hex(const void *data, size_t len, char *out)
 {
 	unsigned char d[32];
 	unsigned int dlen;
 
 	EVP_Digest(data, len, d, &dlen, EVP_sha256(), NULL);
-	hex_of(d, dlen, out);
+	hashpipe_hex(d, out);
 }
 
-/* Copies size bytes of fd into the archive, hashing them when sha is not NULL. */
+/*
+ * Copies size bytes of fd into the archive, hashing them when sha is not
+ * NULL. A file of content/sha256/ is hashed too, though its name is its
+ * sha256: the name says what the file held when it was stored, the hash
+ * what the archive now gets. A file that rotted on the disk fails the
+ * backup here, naming it, instead of making an archive that every restore
+ * refuses when it is needed. A large file is hashed by a thread beside the
+ * compression (hashpipe.h), so the check costs little time.
+ */
 static int copy_data(struct writer *w, int fd, const char *path, int64_t size, char *sha)
 {
-	EVP_MD_CTX *md = sha ? EVP_MD_CTX_new() : NULL;
-	unsigned char digest[32];
-	char buf[65536];
+	EVP_MD_CTX *md = sha != NULL ? EVP_MD_CTX_new() : NULL;
+	struct hashpipe *pipe = NULL;
+	const char *named = sha != NULL ? content_named_sha256(path) : NULL;
+	unsigned char small[65536], digest[32], *buf = small;
+	size_t cap = sizeof small;
 	unsigned int dlen;
 	int64_t got = 0;
 	ssize_t n = 0;
+	int rc = -1;
 
 	if (sha != NULL && (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
 		snprintf(w->err, sizeof w->err, "out of memory");
-		goto fail;
+		goto out;
 	}
-	while (got < size && (n = read(fd, buf, sizeof buf)) > 0) {
+	/* Without a thread (none to be had), it is hashed here, as a small file is. */
+	if (md != NULL && size >= HASHPIPE_MIN && (pipe = hashpipe_start(NULL, md)) != NULL) {
+		cap = HASHPIPE_CHUNK;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	for (;;) {
+		if (pipe != NULL)
+			buf = hashpipe_buffer(pipe);
+		if (got >= size || (n = read(fd, buf, cap)) <= 0)
+			break;
 		if (n > size - got)
 			n = (ssize_t)(size - got);	/* the header promised size bytes */
-		if (md != NULL)
+		if (pipe != NULL)
+			hashpipe_push(pipe, (size_t)n);
+		else if (md != NULL)
 			EVP_DigestUpdate(md, buf, (size_t)n);
 		if (archive_write_data(w->a, buf, (size_t)n) != n) {
 			fail_archive(w, "writing the archive");
-			goto fail;
+			goto out;
 		}
 		got += n;
 		w->done += n;
 		if (stop_requested(w))
-			goto fail;
+			goto out;
 	}
 	if (n < 0 || got != size) {
 		snprintf(w->err, sizeof w->err, "%s %s while it was backed up", path,
 		    n < 0 ? strerror(errno) : "changed size");
-		goto fail;
+		goto out;
+	}
+	if (pipe != NULL) {
+		hashpipe_finish(pipe);	/* it only hashes: no write to fail */
+		pipe = NULL;
 	}
 	if (md != NULL) {
 		EVP_DigestFinal_ex(md, digest, &dlen);
-		hex_of(digest, dlen, sha);
+		hashpipe_hex(digest, sha);
 	}
+	if (named != NULL && strcmp(named, sha) != 0) {
+		snprintf(w->err, sizeof w->err, "%s is damaged: its sha256 is now %s, not the one "
+		    "its name says; the backup stops rather than archive it", path, sha);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (pipe != NULL)
+		hashpipe_finish(pipe);
 	EVP_MD_CTX_free(md);
-	return 0;
-fail:
-	EVP_MD_CTX_free(md);
-	return -1;
+	return rc;
 }
 
 /*
@@ -457,10 +485,24 @@ out:
 	return rc;
 }
 
+/*
+ * zstd at its default level, as `tar --zstd` writes, with a worker thread
+ * per CPU: the compression then runs beside the reading, hashing and
+ * writing of this thread (a libarchive without the option compresses here).
+ */
 static int set_filter(struct archive *a, const char *compression)
 {
-	if (compression == NULL || strcmp(compression, "zstd") == 0)
-		return archive_write_add_filter_zstd(a);
+	char threads[16];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	if (compression == NULL || strcmp(compression, "zstd") == 0) {
+		if ((rc = archive_write_add_filter_zstd(a)) != ARCHIVE_OK)
+			return rc;
+		snprintf(threads, sizeof threads, "%ld", ncpu > 0 ? ncpu : 1);
+		return archive_write_set_filter_option(a, "zstd", "threads", threads) ==
+		    ARCHIVE_FATAL ? ARCHIVE_FATAL : ARCHIVE_OK;
+	}
 	if (strcmp(compression, "gzip") == 0)
 		return archive_write_add_filter_gzip(a);
 	return archive_write_add_filter_none(a);
@@ -487,27 +529,6 @@ static int create_part(struct writer *w, const char *part)
 	if (fd < 0)
 		snprintf(w->err, sizeof w->err, "creating %s: %s", part, strerror(errno));
 	return fd;
-}
-
-/* libarchive's output: to FILE.part, hashed on the way, so the result names the archive's sha256 without reading it again. */
-static la_ssize_t write_out(struct archive *a, void *ctx, const void *buf, size_t len)
-{
-	struct writer *w = ctx;
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = write(w->outfd, (const char *)buf + off, len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			archive_set_error(a, errno, "writing the archive");
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	EVP_DigestUpdate(w->out_md, buf, len);
-	w->out_bytes += (int64_t)len;
-	return (la_ssize_t)len;
 }
 
 /* The database copy, which the worker made in DIR/tmp: read beneath the data directory too. */
@@ -595,12 +616,7 @@ static int write_content(struct writer *w)
 			snprintf(w->err, sizeof w->err, "%s/%s was replaced by something not a file "
 			    "while it was backed up", worker_dir, path);
 			rc = -1;
-		} else if (rc == 0 && strcmp(sha, name) != 0) {
-			/* Bit rot found now, not at the restore that needs this archive. */
-			snprintf(w->err, sizeof w->err, "%s/%s is damaged: its data hashes to %s",
-			    worker_dir, path, sha);
-			rc = -1;
-		}
+		}	/* and copy_data fails one whose bytes are not what its name says */
 	}
 	if (dirfd >= 0)
 		close(dirfd);
@@ -723,6 +739,7 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
     const char *compression)
 {
 	char part[4200], parent[4200];
+	struct archout *ao;	/* the file, and the sha256 of its bytes (archout_sha256) once closed */
 	struct stat st;
 	int rc = -1;
 
@@ -735,11 +752,6 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	}
 	if ((w->outfd = create_part(w, part)) < 0)
 		return -1;
-	if ((w->out_md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(w->out_md, EVP_sha256(), NULL) != 1) {
-		snprintf(w->err, sizeof w->err, "out of memory");
-		goto out;
-	}
 	if (start_manifest(w, output) < 0)
 		goto out;
 	if ((w->a = archive_write_new()) == NULL ||
@@ -747,8 +759,9 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 	    /* The manifest's MAC as SCHILY.xattr, which GNU tar knows and passes over quietly. */
 	    archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
 	    set_filter(w->a, compression) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, ARCHOUT_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-	    archive_write_open2(w->a, w, NULL, write_out, NULL, NULL) != ARCHIVE_OK) {
+	    archout_open(w->a, w->outfd, &ao) != ARCHIVE_OK) {
 		fail_archive(w, "starting the archive");
 		goto out;
 	}
@@ -768,6 +781,7 @@ static int write_archive(struct writer *w, const char *db_copy, const char *outp
 		fail_archive(w, "finishing the archive");
 		goto out;
 	}
+	archout_sha256(ao, w->archive_sha);
 	if (fsync(w->outfd) < 0) {
 		snprintf(w->err, sizeof w->err, "writing %s: %s", part, strerror(errno));
 		goto out;
@@ -1035,9 +1049,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	int incremental = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "incremental"));
 	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .outfd = -1, .logsfd = -1 };
-	char sha[65];
-	unsigned char d[32];
-	unsigned int dlen;
+	char logs[4200];
 	struct stat st;
 	int rc = -1;
 
@@ -1053,8 +1065,8 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		snprintf(w.err, sizeof w.err, "%s is not open", worker_dir);
 	else if (take_snapshot(&w, db_copy, output, compression, incremental) == 0) {
 		w.total += tree_bytes(db_copy);
-		snprintf(sha, sizeof sha, "%s/logs", worker_dir);
-		w.total += tree_bytes(sha);
+		snprintf(logs, sizeof logs, "%s/logs", worker_dir);
+		w.total += tree_bytes(logs);
 		progress(&w);
 		rc = write_archive(&w, db_copy, output, compression);
 	}
@@ -1071,19 +1083,15 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		}
 		goto out;
 	}
-	EVP_DigestFinal_ex(w.out_md, d, &dlen);
-	hex_of(d, dlen, sha);
 	*state = TASK_COMPLETED;
 	*result = backup_result(&w, output, compression);
-	cJSON_AddStringToObject(*result, "sha256", sha);
+	cJSON_AddStringToObject(*result, "sha256", w.archive_sha);
 	cJSON_AddStringToObject(*result, "header_sha256", w.header_sha);
-	cJSON_AddNumberToObject(*result, "size", stat(output, &st) == 0 ? (double)st.st_size :
-	    (double)w.out_bytes);
+	cJSON_AddNumberToObject(*result, "size", stat(output, &st) == 0 ? (double)st.st_size : 0);
 	cJSON_AddNumberToObject(*result, "content_bytes", (double)w.done);
 	cJSON_AddNumberToObject(*result, "content_referenced", (double)w.referenced);
 	prune_chains(task, output, *result);
 out:
-	EVP_MD_CTX_free(w.out_md);
 	free_chain(&w);
 	free(w.holds);
 	free(w.pm.p);

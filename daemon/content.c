@@ -31,6 +31,16 @@ int content_path(const char *sha256, char *out, size_t n)
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 
+const char *content_named_sha256(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char want[128];
+
+	if (base == NULL || content_path(base + 1, want, sizeof want) < 0 || strcmp(want, path) != 0)
+		return NULL;
+	return base + 1;
+}
+
 int content_has(const struct fs_root *data, const char *sha256, int64_t size)
 {
 	char path[128];

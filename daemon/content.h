@@ -19,6 +19,13 @@ int content_valid_sha256(const char *s);
 int content_path(const char *sha256, char *out, size_t n);
 
 /*
+ * The digest a store path names: path is content/sha256/ab/<sha256> as
+ * content_path makes it, relative to the data directory; its last
+ * component, or NULL for any other path.
+ */
+const char *content_named_sha256(const char *path);
+
+/*
  * 1 if the store in data holds sha256 as a regular file of exactly size
  * bytes, else 0. Like every call here it resolves nothing through a link
  * (the *_beneath calls of fsutil.h).

@@ -4,8 +4,10 @@
 #include "config.h"
 #include "dbcheck.h"
 #include "fsutil.h"
+#include "hashpipe.h"
 #include "jsonstream.h"
 #include "jsonutil.h"
+#include "writeout.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -473,28 +475,53 @@ static const char *base_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* Reads a file member's data, hashing it, into fd when fd >= 0 and into r->conf when keep. */
+/*
+ * Reads a file member's data, hashing it, into fd when fd >= 0 and into
+ * r->conf when keep: one pass, each byte hashed and written as it is
+ * decompressed. Past its first HASHPIPE_MIN bytes a member is hashed and
+ * written by a thread (hashpipe.h) while this one decompresses the next
+ * chunk; and the disk gets such a file as it is written (writeout.h), so
+ * the syncfs before a restore's swap waits for little.
+ */
 static int read_file(struct reader *r, const char *path, int fd, int keep, int64_t *size,
     char *sha)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char d[32];
+	struct hashpipe *pipe = NULL;
+	struct writeout out;
+	unsigned char d[32], small[65536], *buf = small;
+	size_t cap = sizeof small;
 	unsigned int dlen;
-	char buf[65536];
 	la_ssize_t n;
-	int rc = -1;
+	int tried = 0, rc = -1;
 
 	*size = 0;
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(md);
 		return refuse(r, "out of memory");
 	}
-	while ((n = archive_read_data(r->a, buf, sizeof buf)) > 0) {
-		EVP_DigestUpdate(md, buf, (size_t)n);
+	writeout_init(&out, fd);
+	for (;;) {
+		/* Without a thread (none to be had), the rest is done here too. */
+		if (!tried && *size >= HASHPIPE_MIN) {
+			tried = 1;
+			pipe = hashpipe_start(fd >= 0 ? &out : NULL, md);
+		}
+		if (pipe != NULL) {
+			buf = hashpipe_buffer(pipe);
+			cap = HASHPIPE_CHUNK;
+		}
+		if ((n = archive_read_data(r->a, buf, cap)) <= 0)
+			break;
 		*size += n;
-		if (fd >= 0 && write(fd, buf, (size_t)n) != n) {
-			refuse(r, "writing '%s': %s", path, errno ? strerror(errno) : "short write");
-			goto out;
+		if (pipe != NULL)
+			hashpipe_push(pipe, (size_t)n);
+		else {
+			EVP_DigestUpdate(md, buf, (size_t)n);
+			if (fd >= 0 && writeout_write(&out, buf, (size_t)n) < 0) {
+				refuse(r, "writing '%s': %s", path, strerror(errno));
+				goto out;
+			}
 		}
 		if (keep) {
 			if (r->conflen + (size_t)n > BACKUP_MAX_CONF) {
@@ -505,15 +532,27 @@ static int read_file(struct reader *r, const char *path, int fd, int keep, int64
 			r->conflen += (size_t)n;
 		}
 	}
+	if (pipe != NULL) {
+		int failed = hashpipe_finish(pipe);
+		pipe = NULL;
+		if (failed < 0) {
+			refuse(r, "writing '%s': %s", path, strerror(errno));
+			goto out;
+		}
+	}
 	if (n < 0) {
 		refuse(r, "member '%s' is damaged or truncated: %s", path, archive_error_string(r->a));
 		goto out;
 	}
+	/* Small files are left to the syncfs, which writes many in one go. */
+	if (fd >= 0 && tried)
+		writeout_start(&out);
 	EVP_DigestFinal_ex(md, d, &dlen);
-	for (unsigned int i = 0; i < dlen; i++)
-		snprintf(sha + 2 * i, 3, "%02x", d[i]);
+	hashpipe_hex(d, sha);
 	rc = 0;
 out:
+	if (pipe != NULL)
+		hashpipe_finish(pipe);
 	EVP_MD_CTX_free(md);
 	return rc;
 }

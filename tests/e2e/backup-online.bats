@@ -32,9 +32,11 @@ feed_v() {
 	sync_wait r3
 	publish_wait r3
 	cp "$WORK/feed3/PULP_MANIFEST" "$WORK/r3-v1.manifest"
-	# Some bulk, so the archive is written for a while.
+	# Some bulk, so the archive is written for a while: gzip of 40 MB of
+	# random bytes takes a second or more, ten times what the test needs
+	# to see FILE.part and stop the worker.
 	mkdir -p "$WORK/bulk"
-	write_bytes "$WORK/bulk/b.bin" 3000000
+	write_bytes "$WORK/bulk/b.bin" 40000000
 	make_feed "$WORK/bulk"
 	ctl repo create bulk --feed "file://$WORK/bulk/PULP_MANIFEST" >/dev/null
 	sync_wait bulk

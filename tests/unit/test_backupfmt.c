@@ -24,6 +24,7 @@
 #include "backupfmt.h"
 #include "backuphdr.h"
 #include "fsutil.h"
+#include "hashpipe.h"
 
 /* The daemon objects linked in refer to the daemon's global; main.c, which defines it, is not linked. */
 struct depotd;
@@ -2294,6 +2295,55 @@ static void content_a_complete_version_references_must_be_in_the_chain(void **st
 	chain_refused(fx, NULL, 0, want, NULL);
 }
 
+/*
+ * A member past HASHPIPE_MIN bytes is hashed and written by threads beside
+ * the decompression: every size around the switch comes back whole, in
+ * verify and in extract, a depot.conf so large is still read for its check,
+ * and a wrong sha256 on a large member is refused as on a small one.
+ */
+static void large_members_are_hashed_and_written_whole(void **state)
+{
+	struct fx *fx = *state;
+	const size_t sizes[] = { HASHPIPE_MIN - 1, HASHPIPE_MIN, HASHPIPE_MIN + 1,
+	    3 * HASHPIPE_CHUNK + 123, 3 * 1024 * 1024 + 7 };
+	const size_t most = sizes[N(sizes) - 1], nconf = HASHPIPE_MIN + 4096;
+	char *data = malloc(most), *conf = malloc(nconf), path[200], *back;
+	struct member m[N(sizes) + 1];
+	char names[N(sizes)][32];
+	uint32_t x = 88172645u;
+	struct verdict v;
+	size_t len;
+
+	for (size_t i = 0; i < most; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		data[i] = (char)x;
+	}
+	/* A depot.conf of comment lines only: valid, and larger than HASHPIPE_MIN. */
+	for (size_t i = 0; i < nconf; i++)
+		conf[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? '#' : 'x';
+	for (size_t i = 0; i < N(sizes); i++) {
+		snprintf(names[i], sizeof names[i], "content/b%zu", i);
+		m[i] = (struct member)MF(names[i], data + most - sizes[i], .len = sizes[i]);
+	}
+	m[N(sizes)] = (struct member)MF("depot.conf", conf, .len = nconf);
+	build(fx, m, N(m), &plain);
+	accepted(fx, &v);
+	for (size_t i = 0; i < N(m); i++) {
+		snprintf(path, sizeof path, "%s/%s", fx->x, m[i].path);
+		back = read_all(path, &len);
+		assert_non_null(back);
+		assert_int_equal(len, m[i].len);
+		assert_memory_equal(back, m[i].data, len);
+		free(back);
+	}
+
+	m[3].msha = SHA_HELLO;
+	build(fx, m, N(m), &plain);
+	refused(fx, "member 'content/b3' does not match its sha256 in the manifest", NULL);
+	free(data);
+	free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2353,6 +2403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_loop_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_chain_that_does_not_end_in_a_full_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(content_a_complete_version_references_must_be_in_the_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(large_members_are_hashed_and_written_whole, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -143,6 +143,20 @@ static void path_that_does_not_fit_is_refused(void **state)
 	assert_int_equal(content_path(SHA_HELLO, out, sizeof out), -1);
 }
 
+/* What a backup checks a content file's bytes against: only a path content_path would make names a digest. */
+static void only_a_store_path_names_a_digest(void **state)
+{
+	(void)state;
+	assert_string_equal(content_named_sha256("content/sha256/58/" SHA_HELLO), SHA_HELLO);
+	assert_null(content_named_sha256("content/sha256/59/" SHA_HELLO));	/* the wrong fan-out */
+	assert_null(content_named_sha256("content/sha256/" SHA_HELLO));
+	assert_null(content_named_sha256("publish/r/versions/1/" SHA_HELLO));
+	assert_null(content_named_sha256("content/sha256/58/" SHA_HELLO ".tmp"));
+	assert_null(content_named_sha256("content/sha256/58/5891B5B522D5DF086D0FF0B110FBD9D21BB4FC7163AF34D08286A2E846F6BE03"));
+	assert_null(content_named_sha256("depot.db"));
+	assert_null(content_named_sha256(""));
+}
+
 static void commit_moves_the_file_into_the_store(void **state)
 {
 	struct scratch *sc = *state;
@@ -268,6 +282,7 @@ int main(void)
 		cmocka_unit_test(path_fans_out_by_the_first_two_digits),
 		cmocka_unit_test(path_refuses_what_is_not_a_lowercase_sha256),
 		cmocka_unit_test(path_that_does_not_fit_is_refused),
+		cmocka_unit_test(only_a_store_path_names_a_digest),
 		cmocka_unit_test_setup_teardown(commit_moves_the_file_into_the_store, setup_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(commit_of_a_stored_digest_keeps_the_stored_file,
 		    setup_dir, remove_dir),
