@@ -321,19 +321,13 @@ static struct node *add_node(struct reader *r, const char *path, size_t len, cha
 	return n;
 }
 
-/* DESIGN §15: only tar, and only the gzip, zstd and null filters (no external programs). */
 static struct archive *open_archive(const char *path, char *err, size_t errlen)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = backup_tar_reader(path, err, errlen);
 
-	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_none(a) != ARCHIVE_OK ||
-	    archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		snprintf(err, errlen, "%s: %s", path, a ? archive_error_string(a) : "out of memory");
-		if (a)
-			archive_read_free(a);
+	if (a != NULL && archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
+		archive_read_free(a);
 		return NULL;
 	}
 	return a;
@@ -1443,16 +1437,11 @@ static int raw_finish(struct rawsrc *s, char *hex)
 static struct archive *open_archive_hashed(const char *path, struct rawsrc *s, char *err,
     size_t errlen)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = backup_tar_reader(path, err, errlen);
 
-	if (a == NULL || archive_read_support_format_tar(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_none(a) != ARCHIVE_OK ||
-	    archive_read_open(a, s, NULL, raw_read, NULL) != ARCHIVE_OK) {
-		snprintf(err, errlen, "%s: %s", path, a ? archive_error_string(a) : "out of memory");
-		if (a)
-			archive_read_free(a);
+	if (a != NULL && archive_read_open(a, s, NULL, raw_read, NULL) != ARCHIVE_OK) {
+		snprintf(err, errlen, "%s: %s", path, archive_error_string(a));
+		archive_read_free(a);
 		return NULL;
 	}
 	return a;

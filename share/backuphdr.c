@@ -215,8 +215,7 @@ out:
 	return rc;
 }
 
-/* A reader of tar, plain or compressed as depot writes it; NULL with err. */
-static struct archive *tar_reader(const char *file, char *err, size_t errlen)
+struct archive *backup_tar_reader(const char *file, char *err, size_t errlen)
 {
 	struct archive *a = archive_read_new();
 
@@ -260,7 +259,7 @@ int backup_header_read_fd(int fd, const char *name, int64_t max_holds,
 		    "not a regular file");
 		return -1;
 	}
-	if ((a = tar_reader(name, err, errlen)) == NULL)
+	if ((a = backup_tar_reader(name, err, errlen)) == NULL)
 		return -1;
 	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
 		snprintf(err, errlen, "%s: %s", name, archive_error_string(a));

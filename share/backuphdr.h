@@ -52,6 +52,13 @@ int backup_header_read(const char *file, int64_t max_holds, struct backup_header
 /* The same from an open file (not closed here), name standing for it in err. */
 int backup_header_read_fd(int fd, const char *name, int64_t max_holds,
     struct backup_header *h, char *err, size_t errlen);
+struct archive;
+/*
+ * A libarchive reader of what depot writes and nothing else (DESIGN §15):
+ * tar, with the gzip, zstd or no filter — never an external program. Not
+ * yet opened; NULL with err naming file.
+ */
+struct archive *backup_tar_reader(const char *file, char *err, size_t errlen);
 /* 1 if h holds the content whose binary sha256 is digest. */
 int backup_header_holds(const struct backup_header *h, const unsigned char *digest);
 /* Parses 64 hex digits into 32 bytes: 0, or -1 when s is not lowercase sha256 hex. */
