@@ -78,15 +78,15 @@ make_pem() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "deleted fedora-39_x86.64" ]
 	run ctl repo show fedora-39_x86.64
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *fedora-39_x86.64* ]]
 	[[ $output == *not_found* || $output == *"no repository"* ]]
 	run ctl --json repo list
 	[ "$(jq -r '[.[].name] | join(" ")' <<<"$output")" = other ]
 	run ctl repo delete fedora-39_x86.64
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	run ctl repo update nosuch --mirror true
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *nosuch* ]]
 }
 
@@ -440,10 +440,10 @@ ctl_waits_on() {
 	[[ $output == *nofeed* ]]
 	[[ $output == *feed* ]]
 	run ctl sync nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *nosuch* ]]
 	run ctl publish nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *nosuch* ]]
 	run ctl --json task list
 	[ "$(jq -r 'length' <<<"$output")" = 0 ]
