@@ -128,14 +128,14 @@ make_pem() {
 	[ "$status" -eq 2 ]
 	[[ $output == *colour* ]]
 	run ctl repo show r1
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 
 	run bash -c "printf '%s' '{\"cmd\": \"repo.create\", \"args\": {\"name\": \"r1\", \"importer\": {\"colour\": \"blue\"}}}' |
 		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
 	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
 	[[ $(jq -r .error.message <<<"$output") == *colour* ]]
 	run ctl repo show r1
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 
 	ctl repo create r1 --feed file:///x/PULP_MANIFEST
 	run ctl repo update r1 --colour red
@@ -404,7 +404,7 @@ ctl_waits_on() {
 	run ctl repo delete r1
 	[ "$status" -eq 0 ]
 	run ctl repo show r1
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 }
 
 @test "deleting a repository whose sync is running (slow server) is refused with conflict" {

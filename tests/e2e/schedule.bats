@@ -189,7 +189,7 @@ sched_listed() {
 	ctl schedule disable onoff
 	[ "$(sched_field onoff enabled)" = false ]
 	run --separate-stderr ctl schedule enable nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $stderr == *nosuch* ]]
 }
 
