@@ -333,4 +333,8 @@ in_dir() {
 	[ "$(jq -r .env.SCHED_VAR <<<"$tmpl")" = v ]
 	[ "$(jq -r '.env | has("MY_TOKEN")' <<<"$tmpl")" = false ]
 	run -1 grep -rlF sched-secret-token "$DIR"
+	# What goes with --wait cannot be scheduled either.
+	run ctl schedule add s2 --every 1h -- run --quiet -- true
+	[ "$status" -eq 2 ]
+	[[ $output == *--quiet* ]]
 }
