@@ -32,6 +32,7 @@ struct task_waiting {
 	int command_status;	/* run --wait: exit with the command's status */
 	int stream;		/* print the task's output as it comes */
 	int64_t timeout_ms;	/* --wait-timeout; -1: for ever */
+	const struct ctl_args *run;	/* run's arguments, for task_denied_note; or NULL */
 };
 
 static int task_ids(struct ctl_args *a, int64_t **ids);
@@ -63,6 +64,7 @@ static int task_log_chunk(struct ctl_ctx *ctx, int64_t id, int64_t *offset, cJSO
 static int task_stream(struct ctl_ctx *ctx, int64_t id, int64_t deadline, int *timed_out);
 static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSON **waited);
 static int task_own_failure(const struct task_waiting *w, int rc);
+static void task_denied_note(const struct ctl_args *a, const cJSON *task);
 static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w);
 
 /* Every positional argument as a task id. */
@@ -613,6 +615,35 @@ static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSO
 	return call(ctx, CMD_task_wait, req, left >= 0 ? task_wait_timeout(left) : -1, waited);
 }
 
+/*
+ * A variable given with --env that [tasks] env_deny dropped is named on
+ * stderr: asked for by name, its absence would surprise. What came from
+ * the environment alone is only listed by task show, or every run from
+ * a shell with a token exported would say so.
+ */
+static void task_denied_note(const struct ctl_args *a, const cJSON *task)
+{
+	const cJSON *denied = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env_denied"), *d;
+	char **vals;
+	size_t n = args_values(a, "env", &vals);
+
+	cJSON_ArrayForEach(d, denied) {
+		for (size_t i = 0; cJSON_IsString(d) && i < n; i++) {
+			size_t len = strcspn(vals[i], "=");
+
+			if (strlen(d->valuestring) == len &&
+			    strncmp(vals[i], d->valuestring, len) == 0) {
+				fflush(stdout);
+				fprintf(stderr, "%s: --env %s was left out of the task's "
+				    "environment: depot.conf's [tasks] env_deny names it\n",
+				    ctl_prog, d->valuestring);
+				break;
+			}
+		}
+	}
+}
+
 /* run --wait's own failures are 125, apart from every status its command may exit with. */
 static int task_own_failure(const struct task_waiting *w, int rc)
 {
@@ -646,6 +677,8 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 		cJSON_Delete(task);
 		return task_own_failure(w, EXIT_REFUSED);
 	}
+	if (w->run != NULL)
+		task_denied_note(w->run, task);
 	if (!w->wait) {
 		rc = ctx->json ? json_print(task) : (printf("%lld\n", (long long)id), EXIT_OK);
 		cJSON_Delete(task);
@@ -725,7 +758,7 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
  */
 int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	struct task_waiting w = { .wait = args_has(a, "wait"), .timeout_ms = -1 };
+	struct task_waiting w = { .wait = args_has(a, "wait"), .timeout_ms = -1, .run = a };
 	const char *wait_timeout = args_get(a, "wait-timeout");
 	cJSON *req;
 	int rc;

@@ -73,6 +73,10 @@ in_dir() {
 		jq -e '.args.env_denied | index("MY_TOKEN") and index("AWS_SECRET_ACCESS_KEY")'
 	[ "$(ctl --json task show "$id" | jq -r .args.env.PLAIN_VAR)" = kept ]
 	[ "$(ctl --json task show "$id" | jq -r '.args.env | has("MY_TOKEN")')" = false ]
+	# Asked for by name with --env, it is left out all the same, and depotctl says so.
+	run --separate-stderr ctl run --env "MY_TOKEN=$token" -- true
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"--env MY_TOKEN was left out"*env_deny* ]]
 	# Not a byte of it in the database, its WAL, or anything else in the data directory.
 	ls "$DIR"/depot.db*
 	run -1 grep -rlF "$token" "$DIR"
