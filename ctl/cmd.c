@@ -182,6 +182,9 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "task", "show" },
 		.usage = "ID",
 		.summary = "show every field of a task",
+		.help = "Shows the task whatever its state (exit 0), an exec task's "
+		    "working directory and environment with it; exits 6 when "
+		    "there is no task ID.",
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_show,
 		.exec = cmd_task_show,
@@ -218,7 +221,7 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "wait until tasks end",
 		.help = "Exits 0 when every task completed, 1 when any failed, 4 "
 		    "when any was canceled (and none failed), 5 when DUR passed "
-		    "first.",
+		    "first, 6 when an ID names no task.",
 		.opts = {
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
 			  .help = "give up after DUR (default: wait forever)" },
