@@ -37,8 +37,9 @@ static const char *call_access_hint(const struct ctl_cmd *cmd)
  * Sends cmd with args (consumed) and waits up to timeout_ms (negative:
  * forever). On success *result is the reply's result, the caller's to
  * free. Otherwise the failure is reported on stderr and the exit code
- * returned: EXIT_UNREACHABLE when depotd cannot be reached, EXIT_REFUSED
- * when it said no.
+ * returned: EXIT_UNREACHABLE when depotd cannot be reached, EXIT_NOT_FOUND
+ * when it has nothing by the name or id given, EXIT_REFUSED when it said
+ * no otherwise. The failure's wire code is noted for --json.
  */
 int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result)
@@ -65,6 +66,8 @@ int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
 	    sizeof err);
 	if (st == CLIENT_UNREACHABLE) {
 		const char *why = call_reason(ctx, err);
+
+		ctl_note_failure(err_code_name(ERR_UNAVAILABLE), NULL);
 
 		if (strncmp(err, "no reply", 8) == 0 &&
 		    strcmp(why, nng_strerror(NNG_ETIMEDOUT)) == 0)
@@ -102,12 +105,17 @@ int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
 	error = cJSON_GetObjectItemCaseSensitive(reply, "error");
 	code = json_str(error, "code");
 	message = json_str(error, "message");
+	ctl_note_failure(code != NULL ? code : err_code_name(ERR_INTERNAL), "%s",
+	    message != NULL ? message : "request refused");
 	ctl_error("%s (%s)", message != NULL ? message : "request refused",
 	    code != NULL ? code : "no code");
 	if (code != NULL && strcmp(code, err_code_name(ERR_FORBIDDEN)) == 0 && ctx->cmd != NULL)
 		ctl_error("%s", call_access_hint(ctx->cmd));
+	/* Not found is not "failed": a script tells a wrong id from a task that failed. */
+	rc = code != NULL && strcmp(code, err_code_name(ERR_NOT_FOUND)) == 0 ?
+	    EXIT_NOT_FOUND : EXIT_REFUSED;
 	cJSON_Delete(reply);
-	return EXIT_REFUSED;
+	return rc;
 }
 
 void call_close(struct ctl_ctx *ctx)

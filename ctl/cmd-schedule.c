@@ -182,6 +182,11 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 		goto out;
 	}
 	if (found->exec == cmd_run) {
+		if (args_has(&sub, "quiet") || args_has(&sub, "wait-timeout")) {
+			rc = ctl_usage_error(a->cmd, "--%s goes with --wait, which cannot be "
+			    "scheduled", args_has(&sub, "quiet") ? "quiet" : "wait-timeout");
+			goto out;
+		}
 		if (sub.argc == 0)
 			rc = ctl_usage_error(a->cmd, "missing CMD: run's command "
 			    "follows a second '--'");

@@ -1,12 +1,18 @@
 /* cmd-task.c: run and the task commands: submit, list, show, log, cancel and wait for tasks. */
 #include "ctl.h"
 
+#include "jsonutil.h"
 #include "timeutil.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+extern char **environ;
 
 /* Limits of task.submit (doc/protocol.md), checked here to name the bad value early. */
 #define TASK_ARGV_MAX 1024
@@ -15,25 +21,52 @@
 #define TASK_RETRIES_MAX 100
 /* How often `task log -f` asks for more output. */
 #define TASK_FOLLOW_MS 200
+/* task show cuts an environment variable's value (and name) to this many columns. */
+#define TASK_SHOW_VALUE_WIDTH 120
 /* A wait with a timeout still gets its answer if the daemon is a little late. */
 #define TASK_WAIT_GRACE_MS 30000
 
+/* How a command that submits a task waits for it (task_submit_with). */
+struct task_waiting {
+	int wait;		/* --wait */
+	int command_status;	/* run --wait: exit with the command's status */
+	int stream;		/* print the task's output as it comes */
+	int64_t timeout_ms;	/* --wait-timeout; -1: for ever */
+	const struct ctl_args *run;	/* run's arguments, for task_denied_note; or NULL */
+	void (*completed)(const cJSON *task);	/* says more of a task that completed (backup's path) */
+};
+
 static int task_ids(struct ctl_args *a, int64_t **ids);
+static int task_here(char *out, size_t n);
+static int task_cwd(const struct ctl_args *a, char *out, size_t n);
+static int task_env_name_ok(const char *name, size_t len);
+static int task_env_set(const struct ctl_args *a, cJSON *env, const char *name,
+    size_t len, const char *value, int from_option);
+static int task_env(const struct ctl_args *a, const char *cwd, cJSON **out);
 static int task_add_resources(const struct ctl_args *a, cJSON *list, const char *opt,
     const char *mode);
 static int task_state_of(const cJSON *task, enum task_state *state);
 static int task_exit_code(enum task_state state);
 static void task_describe_error(const cJSON *task, char *buf, size_t n);
-static int task_run_outcome(const cJSON *task);
-static void task_outcome_line(const cJSON *task);
+static int task_outcome(const cJSON *task);
+static int task_command_status(const cJSON *task);
+static void task_outcome_line(FILE *f, const cJSON *task);
 static int task_wait_timeout(int64_t ms);
 static int task_retried(const cJSON *task);
 static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry);
 static void task_show_str(const char *key, const char *s);
 static void task_show_command(const cJSON *task);
+static void task_show_environment(const cJSON *args);
+static int task_env_cmp(const void *a, const void *b);
 static void task_show_when(const char *key, const char *t);
 static void task_sleep_ms(int ms);
 static int task_log_write(const char *data);
+static int task_log_chunk(struct ctl_ctx *ctx, int64_t id, int64_t *offset, cJSON **reply);
+static int task_stream(struct ctl_ctx *ctx, int64_t id, int64_t deadline, int *timed_out);
+static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSON **waited);
+static int task_own_failure(const struct task_waiting *w, int rc);
+static void task_denied_note(const struct ctl_args *a, const cJSON *task);
+static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w);
 
 /* Every positional argument as a task id. */
 static int task_ids(struct ctl_args *a, int64_t **ids)
@@ -128,16 +161,16 @@ static void task_describe_error(const cJSON *task, char *buf, size_t n)
 }
 
 /*
- * run --wait's exit code, as if the command had run here: its exit status
- * when it ran to an end, 1 for any other failure, 4 when canceled.
+ * The exit code of a submitting command's --wait (sync, publish, backup,
+ * restore, orphans clean, run --quiet's peers): DESIGN §11's 0, 1 and 4,
+ * the failure said on stderr.
  */
-static int task_run_outcome(const cJSON *task)
+static int task_outcome(const cJSON *task)
 {
-	const cJSON *result = cJSON_GetObjectItemCaseSensitive(task, "result");
 	const char *name = json_str(task, "state");
 	enum task_state state;
 	char why[1024];
-	int64_t id = 0, status;
+	int64_t id = 0;
 
 	(void)json_int(task, "id", &id);
 	task_describe_error(task, why, sizeof why);
@@ -147,10 +180,6 @@ static int task_run_outcome(const cJSON *task)
 		    why[0] != '\0' ? ": " : "", why);
 		return EXIT_REFUSED;
 	}
-	if ((state == TASK_COMPLETED || state == TASK_FAILED) &&
-	    json_int(result, "exit_status", &status) == 0 && status >= 0 && status <= 255 &&
-	    (status != 0 || state == TASK_COMPLETED))
-		return (int)status;
 	if (state == TASK_CANCELED)
 		ctl_error("task %lld was canceled%s%s", (long long)id,
 		    why[0] != '\0' ? ": " : "", why);
@@ -160,8 +189,50 @@ static int task_run_outcome(const cJSON *task)
 	return task_exit_code(state);
 }
 
+/*
+ * run --wait's exit code, as if the command had run in a shell here: its
+ * exit status, 128+N for signal N, 126 or 127 when it could not be run
+ * (exec.c records those as a shell would); and timeout(1)'s 124 when its
+ * --timeout ran out, 125 when depot saw no status of it (canceled, its
+ * worker lost, its working directory gone), said on stderr.
+ */
+static int task_command_status(const cJSON *task)
+{
+	const cJSON *result = cJSON_GetObjectItemCaseSensitive(task, "result");
+	const char *reason = json_str(cJSON_GetObjectItemCaseSensitive(task, "error"),
+	    "reason");
+	const char *name = json_str(task, "state");
+	enum task_state state;
+	int64_t id = 0, v;
+	char why[1024];
+
+	(void)json_int(task, "id", &id);
+	task_describe_error(task, why, sizeof why);
+	if (task_state_of(task, &state) < 0 || !task_state_final(state)) {
+		ctl_error("task %lld %s%s%s", (long long)id,
+		    name != NULL ? name : "ended in no known state",
+		    why[0] != '\0' ? ": " : "", why);
+		return EXIT_CMD_DEPOT_FAILED;
+	}
+	if (reason != NULL && strcmp(reason, task_reason_name(REASON_TIMEOUT)) == 0) {
+		ctl_error("task %lld timed out: %s", (long long)id, why);
+		return EXIT_CMD_TIMED_OUT;
+	}
+	if (state != TASK_CANCELED && json_int(result, "exit_status", &v) == 0 &&
+	    v >= 0 && v <= 255)
+		return (int)v;
+	if (state != TASK_CANCELED && json_int(result, "signal", &v) == 0 && v > 0 && v < 128)
+		return 128 + (int)v;
+	if (state == TASK_COMPLETED)
+		return EXIT_OK;
+	ctl_error("task %lld %s without an exit status of its command%s%s", (long long)id,
+	    state == TASK_CANCELED ? "was canceled" : "failed",
+	    why[0] != '\0' ? ": " : "", why);
+	return EXIT_CMD_DEPOT_FAILED;
+}
+
 /* "42 failed (exit-status: …)": what cancel and wait print for each task. */
-static void task_outcome_line(const cJSON *task)
+static void task_outcome_line(FILE *f, const cJSON *task)
 {
 	const char *state = json_str(task, "state");
 	char why[1024], clean[1024];
@@ -170,7 +241,7 @@ static void task_outcome_line(const cJSON *task)
 	(void)json_int(task, "id", &id);
 	task_describe_error(task, why, sizeof why);
 	out_clean(why, 0, clean, sizeof clean);
-	printf("%lld %s%s%s%s\n", (long long)id, state != NULL ? state : "?",
+	fprintf(f, "%lld %s%s%s%s\n", (long long)id, state != NULL ? state : "?",
 	    clean[0] != '\0' ? " (" : "", clean, clean[0] != '\0' ? ")" : "");
 }
 
@@ -209,6 +280,166 @@ nomem:
 }
 
 /*
+ * Our working directory as the shell names it: $PWD while it is still
+ * where we are (it keeps the symbolic links the user went through), else
+ * what getcwd says. -1 when neither can be had (the directory was removed).
+ */
+static int task_here(char *out, size_t n)
+{
+	const char *pwd = getenv("PWD");
+	struct stat a, b;
+
+	if (pwd != NULL && pwd[0] == '/' && strlen(pwd) < n && stat(pwd, &a) == 0 &&
+	    stat(".", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		memcpy(out, pwd, strlen(pwd) + 1);
+		return 0;
+	}
+	return getcwd(out, n) != NULL ? 0 : -1;
+}
+
+/* Where the task runs (DESIGN §5): --cwd DIR, relative to ours, else ours. */
+static int task_cwd(const struct ctl_args *a, char *out, size_t n)
+{
+	const char *dir = args_get(a, "cwd");
+	char here[TASK_CWD_MAX + 1];
+	struct stat st;
+	int len;
+
+	if (dir != NULL && dir[0] == '\0')
+		return ctl_usage_error(a->cmd, "invalid directory '' for --cwd");
+	if (dir == NULL || dir[0] != '/') {
+		if (task_here(here, sizeof here) < 0)
+			return ctl_usage_error(a->cmd, "cannot tell the current directory "
+			    "(%s): give the task's with --cwd DIR", strerror(errno));
+		len = dir == NULL ? snprintf(out, n, "%s", here) :
+		    snprintf(out, n, "%s%s%s", here, strcmp(here, "/") == 0 ? "" : "/", dir);
+	} else
+		len = snprintf(out, n, "%s", dir);
+	if (len < 0 || (size_t)len >= n || len > TASK_CWD_MAX)
+		return ctl_usage_error(a->cmd, "the task's working directory is longer "
+		    "than %d bytes", TASK_CWD_MAX);
+	/* A typo shows now, not when a worker tries to enter it. */
+	if (dir != NULL && stat(out, &st) != 0)
+		return ctl_usage_error(a->cmd, "invalid directory '%s' for --cwd: %s", dir,
+		    strerror(errno));
+	if (dir != NULL && !S_ISDIR(st.st_mode))
+		return ctl_usage_error(a->cmd, "invalid directory '%s' for --cwd: not a "
+		    "directory", dir);
+	return EXIT_OK;
+}
+
+/* A name the daemon takes (daemon/validate.c): no '=', no control character, not too long. */
+static int task_env_name_ok(const char *name, size_t len)
+{
+	if (len == 0 || len > TASK_ENV_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == '=')
+			return 0;
+	return 1;
+}
+
+/*
+ * Sets env's name (len bytes of it) to value, over what it held. A
+ * variable of depotctl's environment the daemon could not take (not
+ * UTF-8, too long) is left out with a word on stderr; one given with
+ * --env is a usage error.
+ */
+static int task_env_set(const struct ctl_args *a, cJSON *env, const char *name,
+    size_t len, const char *value, int from_option)
+{
+	char key[TASK_ENV_NAME_MAX + 1];
+	const char *why = NULL;
+
+	if (!task_env_name_ok(name, len))
+		why = "a name is 1 to 1024 bytes, without '=' or control characters";
+	else if (!utf8_valid(name, len) || !utf8_valid(value, strlen(value)))
+		why = "depot stores text: the name and value must be UTF-8";
+	else if (strlen(value) > TASK_ENV_VALUE_MAX)
+		why = "a value is at most 128KiB";
+	if (why != NULL && from_option)
+		return ctl_usage_error(a->cmd, "invalid variable '%.*s' for --env: %s",
+		    (int)(len > 64 ? 64 : len), name, why);
+	if (why != NULL) {
+		ctl_error("leaving '%.*s' out of the task's environment: %s",
+		    (int)(len > 64 ? 64 : len), name, why);
+		return EXIT_OK;
+	}
+	memcpy(key, name, len);
+	key[len] = '\0';
+	cJSON_DeleteItemFromObjectCaseSensitive(env, key);
+	if (cJSON_AddStringToObject(env, key, value) == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * The task's environment (DESIGN §5): ours, or nothing with --clean-env;
+ * PWD made the task's working directory, as cd would; then each --env
+ * NAME=VALUE, or NAME for our value of it. The daemon leaves out what
+ * [tasks] env_deny names and says so in the task's env_denied.
+ */
+static int task_env(const struct ctl_args *a, const char *cwd, cJSON **out)
+{
+	int clean = args_has(a, "clean-env");
+	size_t n, total = 0;
+	char **vals;
+	const cJSON *v;
+	cJSON *env;
+	int rc, count = 0;
+
+	if ((*out = env = cJSON_CreateObject()) == NULL)
+		goto nomem;
+	for (char **e = environ; !clean && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq != NULL ? (size_t)(eq - *e) : 0;
+		char key[TASK_ENV_NAME_MAX + 1];
+
+		if (len == 0)
+			continue;
+		/* The first of a name given twice is the one getenv sees. */
+		if (len <= TASK_ENV_NAME_MAX) {
+			memcpy(key, *e, len);
+			key[len] = '\0';
+			if (cJSON_GetObjectItemCaseSensitive(env, key) != NULL)
+				continue;
+		}
+		if ((rc = task_env_set(a, env, *e, len, eq + 1, 0)) != EXIT_OK)
+			return rc;
+	}
+	if (!clean && (rc = task_env_set(a, env, "PWD", 3, cwd, 0)) != EXIT_OK)
+		return rc;
+	n = args_values(a, "env", &vals);
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(vals[i], '='), *value = eq != NULL ? eq + 1 : NULL;
+		size_t len = eq != NULL ? (size_t)(eq - vals[i]) : strlen(vals[i]);
+
+		if (value == NULL && task_env_name_ok(vals[i], len) &&
+		    (value = getenv(vals[i])) == NULL)
+			return ctl_usage_error(a->cmd, "invalid variable '%s' for --env: "
+			    "it is not set here; give NAME=VALUE", vals[i]);
+		if ((rc = task_env_set(a, env, vals[i], len, value != NULL ? value : "", 1))
+		    != EXIT_OK)
+			return rc;
+	}
+	cJSON_ArrayForEach(v, env) {
+		count++;
+		total += strlen(v->string) + strlen(v->valuestring) + 2;
+	}
+	if (count > TASK_ENV_VARS_MAX || total > TASK_ENV_TOTAL_MAX)
+		return ctl_usage_error(a->cmd, "the task's environment holds %d variables "
+		    "in %zu bytes, more than depot takes (%d, %d bytes): give only what "
+		    "the command needs, with --clean-env --env NAME", count, total,
+		    TASK_ENV_VARS_MAX, TASK_ENV_TOTAL_MAX);
+	return EXIT_OK;
+nomem:
+	ctl_error("out of memory");
+	return EXIT_REFUSED;
+}
+
+/*
  * The task.submit args of `run`: an exec task of the positional
  * arguments, with run's options. The one builder of them, for run and for
  * a schedule's run template (cmd-schedule.c). *out is the caller's;
@@ -217,7 +448,8 @@ nomem:
 int task_exec_args(const struct ctl_args *a, cJSON **out)
 {
 	const char *name = args_get(a, "name"), *timeout = args_get(a, "timeout");
-	cJSON *req, *argv, *resources;
+	cJSON *req, *argv, *resources, *env = NULL;
+	char cwd[TASK_CWD_MAX + 2];
 	int64_t timeout_ms = 0;
 	int rc;
 
@@ -257,22 +489,24 @@ int task_exec_args(const struct ctl_args *a, cJSON **out)
 	if (timeout != NULL &&
 	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL)
 		goto nomem;
+	/* Where and with what it runs: as it would in the submitter's shell. */
+	if ((rc = task_cwd(a, cwd, sizeof cwd)) != EXIT_OK ||
+	    (rc = task_env(a, cwd, &env)) != EXIT_OK) {
+		cJSON_Delete(env);
+		cJSON_Delete(req);
+		return rc;
+	}
+	if (cJSON_AddStringToObject(req, "cwd", cwd) == NULL ||
+	    !cJSON_AddItemToObject(req, "env", env)) {
+		cJSON_Delete(env);
+		goto nomem;
+	}
 	*out = req;
 	return EXIT_OK;
 nomem:
 	cJSON_Delete(req);
 	ctl_error("out of memory");
 	return EXIT_REFUSED;
-}
-
-int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
-{
-	cJSON *req;
-	int rc;
-
-	if ((rc = task_exec_args(a, &req)) != EXIT_OK)
-		return rc;
-	return task_submit(ctx, req, args_has(a, "wait"));
 }
 
 /*
@@ -321,35 +555,132 @@ static int task_find_retry(struct ctl_ctx *ctx, int64_t id, int64_t *retry)
 }
 
 /*
- * What every command that submits a task does (run, sync, publish,
- * orphans clean): task.submit with req (consumed), then print the new
- * task's id, or the task with --json. With wait: the id at once (not with
- * --json), then one task.wait, the final task with --json, and the
- * task's outcome as the exit code (task_run_outcome). A task the daemon
- * retries (--retries) is followed to its last attempt, whose outcome
- * counts; each retry is named on stderr.
+ * Prints task id's output from the start as it is written, as `task log
+ * -f` does, until the task is final and all of it is out; *timed_out
+ * when deadline (time_mono_ms, 0 for none) passes first. A reader that
+ * went away ends the printing, not the wait.
  */
-int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
+static int task_stream(struct ctl_ctx *ctx, int64_t id, int64_t deadline, int *timed_out)
 {
-	return task_submit_then(ctx, req, wait, NULL);
-}
-
-int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
-    void (*completed)(const cJSON *task))
-{
-	cJSON *task = NULL, *waited = NULL, *final;
-	int64_t id = 0, retry;
-	char why[1024];
+	int64_t offset = 0, size;
+	cJSON *r = NULL;
 	int rc;
 
+	*timed_out = 0;
+	for (;;) {
+		const char *data;
+
+		cJSON_Delete(r);
+		if ((rc = task_log_chunk(ctx, id, &offset, &r)) != EXIT_OK) {
+			cJSON_Delete(r);
+			return rc;
+		}
+		data = json_str(r, "data");
+		if (json_int(r, "size", &size) != 0)
+			size = offset;
+		if (task_log_write(data) != 0)
+			break;
+		if (data[0] != '\0' && offset < size)
+			continue;
+		if (json_true(r, "final"))
+			break;
+		if (deadline > 0 && time_mono_ms() >= deadline) {
+			*timed_out = 1;
+			break;
+		}
+		if (data[0] == '\0')
+			task_sleep_ms(TASK_FOLLOW_MS);
+	}
+	cJSON_Delete(r);
+	return EXIT_OK;
+}
+
+/*
+ * One task.wait for id, answered when it is final or, with a deadline
+ * (time_mono_ms; 0 for none), when that passes. *waited is the reply.
+ */
+static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSON **waited)
+{
+	int64_t left = deadline > 0 ? deadline - time_mono_ms() : -1;
+	cJSON *req;
+
+	if (deadline > 0 && left < 0)
+		left = 0;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddItemToObject(req, "ids", json_ids(&id, 1)) ||
+	    (left >= 0 && cJSON_AddNumberToObject(req, "timeout_ms", (double)left) == NULL)) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return call(ctx, CMD_task_wait, req, left >= 0 ? task_wait_timeout(left) : -1, waited);
+}
+
+/*
+ * A variable given with --env that [tasks] env_deny dropped is named on
+ * stderr: asked for by name, its absence would surprise. What came from
+ * the environment alone is only listed by task show, or every run from
+ * a shell with a token exported would say so.
+ */
+static void task_denied_note(const struct ctl_args *a, const cJSON *task)
+{
+	const cJSON *denied = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env_denied"), *d;
+	char **vals;
+	size_t n = args_values(a, "env", &vals);
+
+	cJSON_ArrayForEach(d, denied) {
+		for (size_t i = 0; cJSON_IsString(d) && i < n; i++) {
+			size_t len = strcspn(vals[i], "=");
+
+			if (strlen(d->valuestring) == len &&
+			    strncmp(vals[i], d->valuestring, len) == 0) {
+				fflush(stdout);
+				fprintf(stderr, "%s: --env %s was left out of the task's "
+				    "environment: depot.conf's [tasks] env_deny names it\n",
+				    ctl_prog, d->valuestring);
+				break;
+			}
+		}
+	}
+}
+
+/* run --wait's own failures are 125, apart from every status its command may exit with. */
+static int task_own_failure(const struct task_waiting *w, int rc)
+{
+	return w->command_status && rc != EXIT_OK ? EXIT_CMD_DEPOT_FAILED : rc;
+}
+
+/*
+ * What every command that submits a task does (run, sync, publish,
+ * backup, restore, orphans clean): task.submit with req (consumed), then
+ * print the new task's id, or the task with --json. With w->wait: the id
+ * at once (not with --json), the task's output as it comes when
+ * w->stream (then depotctl's own lines go to stderr, so stdout is the
+ * command's alone), one task.wait, the final task in a line (or as JSON),
+ * and the outcome as the exit code: task_command_status for run --wait,
+ * else task_outcome. A task the daemon retries (--retries) is followed
+ * to its last attempt, whose outcome counts; each retry is named on
+ * stderr.
+ */
+static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w)
+{
+	FILE *own = w->stream && !ctx->json ? stderr : stdout;
+	cJSON *task = NULL, *waited = NULL, *final;
+	int64_t id = 0, retry, deadline = 0;
+	int rc, timed_out = 0;
+	char why[1024];
+
 	if ((rc = call(ctx, CMD_task_submit, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
-		return rc;
+		return task_own_failure(w, rc);
 	if (json_int(task, "id", &id) != 0 || id <= 0) {
 		ctl_error("depotd's answer to task.submit holds no task id");
 		cJSON_Delete(task);
-		return EXIT_REFUSED;
+		return task_own_failure(w, EXIT_REFUSED);
 	}
-	if (!wait) {
+	if (w->run != NULL)
+		task_denied_note(w->run, task);
+	if (!w->wait) {
 		rc = ctx->json ? json_print(task) : (printf("%lld\n", (long long)id), EXIT_OK);
 		cJSON_Delete(task);
 		return rc;
@@ -357,30 +688,29 @@ int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
 	cJSON_Delete(task);
 	/* The id first, at once: whoever watches can follow or cancel it meanwhile. */
 	if (!ctx->json) {
-		printf("%lld\n", (long long)id);
-		fflush(stdout);
+		fprintf(own, "%lld\n", (long long)id);
+		fflush(own);
 	}
+	if (w->timeout_ms >= 0)
+		deadline = time_mono_ms() + (w->timeout_ms > 0 ? w->timeout_ms : 1);
 	for (;;) {
-		if ((req = cJSON_CreateObject()) == NULL ||
-		    !cJSON_AddItemToObject(req, "ids", json_ids(&id, 1)))
-			goto nomem;
-		if ((rc = call(ctx, CMD_task_wait, req, -1, &waited)) != EXIT_OK) {
-			/* The task is queued whatever happened to the wait: say where it is. */
-			ctl_error("task %lld was submitted; see '%s task show %lld'",
-			    (long long)id, ctl_prog, (long long)id);
-			return rc;
-		}
+		if (w->stream && !ctx->json &&
+		    (rc = task_stream(ctx, id, deadline, &timed_out)) != EXIT_OK)
+			goto lost;
+		if ((rc = task_wait_one(ctx, id, deadline, &waited)) != EXIT_OK)
+			goto lost;
 		final = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(waited, "tasks"), 0);
 		if (final == NULL) {
 			ctl_error("depotd's answer to task.wait holds no task %lld", (long long)id);
 			cJSON_Delete(waited);
-			return EXIT_REFUSED;
+			return task_own_failure(w, EXIT_REFUSED);
 		}
-		if (json_true(waited, "timed_out") || !task_retried(final))
+		timed_out = json_true(waited, "timed_out");
+		if (timed_out || !task_retried(final))
 			break;
 		if ((rc = task_find_retry(ctx, id, &retry)) != EXIT_OK) {
 			cJSON_Delete(waited);
-			return rc;
+			return task_own_failure(w, rc);
 		}
 		if (retry == 0)
 			break;
@@ -392,22 +722,71 @@ int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
 	}
 	if (ctx->json && (rc = json_print(final)) != EXIT_OK) {
 		cJSON_Delete(waited);
-		return rc;
+		return task_own_failure(w, rc);
 	}
-	/* DESIGN §11: after the id, the final task — in a line, for people. */
-	if (!ctx->json && !json_true(waited, "timed_out")) {
-		task_outcome_line(final);
-		if (completed != NULL && json_str(final, "state") != NULL &&
-		    strcmp(json_str(final, "state"), task_state_name(TASK_COMPLETED)) == 0)
-			completed(final);
+	if (timed_out) {
+		ctl_note_failure(CTL_CODE_TIMEOUT, NULL);
+		ctl_error("stopped waiting for task %lld, which is %s: see '%s task show %lld'",
+		    (long long)id, json_str(final, "state") != NULL ? json_str(final, "state") :
+		    "not finished", ctl_prog, (long long)id);
+		rc = w->command_status ? EXIT_CMD_TIMED_OUT : EXIT_WAIT_TIMEOUT;
+	} else {
+		/* DESIGN §11: after the id, the final task — in a line, for people. */
+		if (!ctx->json) {
+			task_outcome_line(own, final);
+			if (w->completed != NULL && json_str(final, "state") != NULL &&
+			    strcmp(json_str(final, "state"), task_state_name(TASK_COMPLETED)) == 0)
+				w->completed(final);
+		}
+		rc = w->command_status ? task_command_status(final) : task_outcome(final);
 	}
-	rc = json_true(waited, "timed_out") ? EXIT_WAIT_TIMEOUT : task_run_outcome(final);
 	cJSON_Delete(waited);
 	return rc;
-nomem:
-	cJSON_Delete(req);
-	ctl_error("out of memory");
-	return EXIT_REFUSED;
+lost:
+	/* The task is queued whatever happened to the wait: say where it is. */
+	ctl_error("task %lld was submitted; see '%s task show %lld'", (long long)id,
+	    ctl_prog, (long long)id);
+	return task_own_failure(w, rc);
+}
+
+int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
+{
+	struct task_waiting w = { .wait = wait, .timeout_ms = -1 };
+
+	return task_submit_with(ctx, req, &w);
+}
+
+int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
+    void (*completed)(const cJSON *task))
+{
+	struct task_waiting w = { .wait = wait, .timeout_ms = -1, .completed = completed };
+
+	return task_submit_with(ctx, req, &w);
+}
+
+/*
+ * run: with --wait its exit code is the command's, so each of depotctl's
+ * own failures is 125 (124 for a wait that ran out), never a code the
+ * command could have exited with.
+ */
+int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	struct task_waiting w = { .wait = args_has(a, "wait"), .timeout_ms = -1, .run = a };
+	const char *wait_timeout = args_get(a, "wait-timeout");
+	cJSON *req;
+	int rc;
+
+	ctl_command_status = w.command_status = w.wait;
+	w.stream = w.wait && !args_has(a, "quiet");
+	if (!w.wait && (args_has(a, "quiet") || wait_timeout != NULL))
+		return ctl_usage_error(a->cmd, "--%s goes with --wait",
+		    args_has(a, "quiet") ? "quiet" : "wait-timeout");
+	if (wait_timeout != NULL &&
+	    (rc = args_duration(a, "wait-timeout", wait_timeout, &w.timeout_ms)) != EXIT_OK)
+		return w.wait ? EXIT_CMD_DEPOT_FAILED : rc;
+	if ((rc = task_exec_args(a, &req)) != EXIT_OK)
+		return w.wait ? EXIT_CMD_DEPOT_FAILED : rc;
+	return task_submit_with(ctx, req, &w);
 }
 
 int cmd_task_list(struct ctl_ctx *ctx, struct ctl_args *a)
@@ -557,6 +936,62 @@ static void task_show_command(const cJSON *task)
 	free(line);
 }
 
+static int task_env_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/*
+ * An exec task's working directory and environment, a variable a line
+ * (long values cut: --json has them whole), and the names [tasks]
+ * env_deny kept out of it, which were never stored.
+ */
+static void task_show_environment(const cJSON *args)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(args, "env"), *v;
+	const cJSON *denied = cJSON_GetObjectItemCaseSensitive(args, "env_denied");
+	char line[TASK_SHOW_VALUE_WIDTH * 4 + 8];
+	const cJSON **sorted;
+	size_t n = 0;
+
+	task_show_str("cwd", json_str(args, "cwd"));
+	if (!cJSON_IsObject(env))
+		out_kv(stdout, 0, "environment", "-");
+	else
+		out_kv(stdout, 0, "environment", "%d variable%s", cJSON_GetArraySize(env),
+		    cJSON_GetArraySize(env) == 1 ? "" : "s");
+	/* By name, as env | sort shows them; stored in the submitter's order. */
+	if ((sorted = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof *sorted)) == NULL)
+		return;
+	cJSON_ArrayForEach(v, env)
+		sorted[n++] = v;
+	qsort(sorted, n, sizeof *sorted, task_env_cmp);
+	for (size_t i = 0; i < n; i++) {
+		char name[TASK_SHOW_VALUE_WIDTH * 4 + 8];
+
+		v = sorted[i];
+		out_clean(v->string, TASK_SHOW_VALUE_WIDTH, name, sizeof name);
+		out_clean(cJSON_IsString(v) ? v->valuestring : "?", TASK_SHOW_VALUE_WIDTH,
+		    line, sizeof line);
+		out_kv(stdout, 2, name, "%s", line);
+	}
+	free(sorted);
+	if (cJSON_GetArraySize(denied) > 0) {
+		char *names = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&names, &len);
+
+		if (f == NULL)
+			return;
+		cJSON_ArrayForEach(v, denied)
+			fprintf(f, "%s%s", v == denied->child ? "" : " ",
+			    cJSON_IsString(v) ? v->valuestring : "?");
+		fclose(f);
+		task_show_str("env left out", names);
+		free(names);
+	}
+}
+
 /* A time that may be ahead (not_before) or behind: "… (in 0.8s)", "… (2.0s ago)". */
 static void task_show_when(const char *key, const char *t)
 {
@@ -597,9 +1032,10 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 	task_show_str("name", json_str(task, "name"));
 	task_show_str("state", json_str(task, "state"));
 	args = cJSON_GetObjectItemCaseSensitive(task, "args");
-	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(args, "argv")))
+	if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(args, "argv"))) {
 		task_show_command(task);
-	else if (args != NULL && !cJSON_IsNull(args)) {
+		task_show_environment(args);
+	} else if (args != NULL && !cJSON_IsNull(args)) {
 		char *text = cJSON_PrintUnformatted(args);
 
 		task_show_str("args", text);
@@ -699,6 +1135,40 @@ static int task_log_write(const char *data)
 }
 
 /*
+ * One task.log request for id from *offset: *reply (the caller's) holds
+ * data, offset, size and final, checked; *offset moves past the data.
+ */
+static int task_log_chunk(struct ctl_ctx *ctx, int64_t id, int64_t *offset, cJSON **reply)
+{
+	int64_t next;
+	cJSON *req;
+	int rc;
+
+	*reply = NULL;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddNumberToObject(req, "id", (double)id) == NULL ||
+	    cJSON_AddNumberToObject(req, "offset", (double)*offset) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, CMD_task_log, req, CTL_CALL_TIMEOUT_MS, reply)) != EXIT_OK)
+		return rc;
+	if (json_str(*reply, "data") == NULL || json_int(*reply, "offset", &next) != 0) {
+		ctl_error("depotd's answer to task.log holds no data or offset");
+		return EXIT_REFUSED;
+	}
+	/* The offset must move with the data, or we would print it again forever. */
+	if (json_str(*reply, "data")[0] != '\0' && next <= *offset) {
+		ctl_error("depotd's answer to task.log did not move the offset past %lld",
+		    (long long)*offset);
+		return EXIT_REFUSED;
+	}
+	*offset = next;
+	return EXIT_OK;
+}
+
+/*
  * Reads the log from offset 0 in the chunks the daemon hands out. Without
  * --follow it stops at the end of what is written; with it, it polls until
  * the task is final and nothing is left. With --json, one document with
@@ -708,10 +1178,10 @@ static int task_log_write(const char *data)
 int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	int follow = args_has(a, "follow");
-	int64_t id, offset = 0, next, size;
+	int64_t id, offset = 0, size;
 	char *all = NULL;
 	size_t alllen = 0;
-	cJSON *req, *r = NULL;
+	cJSON *r = NULL;
 	int rc;
 
 	if ((rc = args_task_id(a, a->argv[0], &id)) != EXIT_OK)
@@ -721,32 +1191,12 @@ int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *a)
 		int final;
 
 		cJSON_Delete(r);
-		r = NULL;
-		if ((req = cJSON_CreateObject()) == NULL ||
-		    cJSON_AddNumberToObject(req, "id", (double)id) == NULL ||
-		    cJSON_AddNumberToObject(req, "offset", (double)offset) == NULL) {
-			cJSON_Delete(req);
-			goto nomem;
-		}
-		if ((rc = call(ctx, CMD_task_log, req, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		if ((rc = task_log_chunk(ctx, id, &offset, &r)) != EXIT_OK)
 			goto out;
 		data = json_str(r, "data");
 		final = json_true(r, "final");
-		if (data == NULL || json_int(r, "offset", &next) != 0) {
-			ctl_error("depotd's answer to task.log holds no data or offset");
-			rc = EXIT_REFUSED;
-			goto out;
-		}
 		if (json_int(r, "size", &size) != 0)
-			size = next;
-		/* The offset must move with the data, or we would print it again forever. */
-		if (data[0] != '\0' && next <= offset) {
-			ctl_error("depotd's answer to task.log did not move the offset "
-			    "past %lld", (long long)offset);
-			rc = EXIT_REFUSED;
-			goto out;
-		}
-		offset = next;
+			size = offset;
 		if (ctx->json && follow) {
 			/* Polls that found nothing new are not news; the last reply is. */
 			if ((data[0] != '\0' || final) && (rc = json_print_line(r)) != EXIT_OK)
@@ -880,7 +1330,7 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 		else if (task_exit_code(state) == EXIT_CANCELED && worst == EXIT_OK)
 			worst = EXIT_CANCELED;
 		if (!ctx->json)
-			task_outcome_line(task);
+			task_outcome_line(stdout, task);
 	}
 	if (ctx->json && (rc = json_print(r)) != EXIT_OK) {
 		cJSON_Delete(r);

@@ -102,18 +102,28 @@ const struct ctl_cmd cmd_table[] = {
 	{
 		.words = { "run" },
 		.usage = "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--retries N] [--after ID] [--wait] -- CMD [ARG]...",
+		    "[--retries N] [--after ID] [--cwd DIR] [--env NAME=VALUE]... "
+		    "[--clean-env] [--wait [--quiet] [--wait-timeout DUR]] -- CMD [ARG]...",
 		.summary = "queue a command to run as an exec task",
 		.help = "Queues CMD with its arguments (no shell) as a task and "
 		    "prints the new task's id. The task starts once every "
-		    "resource it names can be reserved. With --wait, depotctl "
-		    "then waits for the task to end and exits with the "
-		    "command's exit status (1 if it failed otherwise, 4 if it "
-		    "was canceled); interrupting depotctl does not cancel the "
-		    "task. The command gets only PATH, HOME, USER, LOGNAME, "
-		    "SHELL, LANG, LC_* and TZ of depotd's environment, and no "
+		    "resource it names can be reserved. It runs as it would in "
+		    "this shell: in the current directory (or --cwd), with this "
+		    "environment (or --clean-env), both stored with the task, "
+		    "except variables depot.conf's [tasks] env_deny names "
+		    "(tokens, passwords, keys: task show lists what was left "
+		    "out); the worker adds DEPOT_TASK_ID and DEPOT_TASK_TAG. "
+		    "Nothing of depotd's own environment reaches it, and no "
 		    "descriptor but standard input (/dev/null), output and "
-		    "error (its log).",
+		    "error (its log). With --wait, depotctl prints the command's "
+		    "output as it comes (its own lines go to standard error), "
+		    "waits for the task to end and exits as a shell would: the "
+		    "command's exit status, 128+N when signal N killed it, 126 "
+		    "when it could not be executed and 127 when it was not found; "
+		    "124 when the task's --timeout or --wait-timeout ran out, and "
+		    "125 when depotctl or depot failed (daemon unreachable, "
+		    "request refused, task canceled or lost). Interrupting "
+		    "depotctl does not cancel the task.",
 		.opts = {
 			{ .name = "lock", .short_name = 'l', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R exclusively" },
@@ -126,8 +136,23 @@ const struct ctl_cmd cmd_table[] = {
 			      "(1500ms, 30s, 5m, 2h, 1d)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
+			{ .name = "cwd", .short_name = 'C', .arg = "DIR",
+			  .help = "run in DIR (default: the current directory; a "
+			      "relative DIR is taken from it)" },
+			{ .name = "env", .short_name = 'e', .arg = "NAME=VALUE", .repeat = 1,
+			  .help = "set NAME in the task's environment; NAME alone "
+			      "passes this shell's value of it" },
+			{ .name = "clean-env",
+			  .help = "start the task's environment empty, not from this "
+			      "one: only what --env gives" },
 			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			  .help = "print the command's output, wait for the task to "
+			      "end and exit with the command's status" },
+			{ .name = "quiet", .short_name = 'q',
+			  .help = "with --wait: do not print the command's output" },
+			{ .name = "wait-timeout", .arg = "DUR",
+			  .help = "with --wait: stop waiting after DUR and exit 124; "
+			      "the task goes on" },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
 		.flags = CMD_OPTS_FIRST,
@@ -157,6 +182,9 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "task", "show" },
 		.usage = "ID",
 		.summary = "show every field of a task",
+		.help = "Shows the task whatever its state (exit 0), an exec task's "
+		    "working directory and environment with it; exits 6 when "
+		    "there is no task ID.",
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_show,
 		.exec = cmd_task_show,
@@ -193,7 +221,7 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "wait until tasks end",
 		.help = "Exits 0 when every task completed, 1 when any failed, 4 "
 		    "when any was canceled (and none failed), 5 when DUR passed "
-		    "first.",
+		    "first, 6 when an ID names no task.",
 		.opts = {
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
 			  .help = "give up after DUR (default: wait forever)" },

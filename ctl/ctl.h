@@ -80,8 +80,28 @@ struct ctl_ctx {
 	struct depot_client *client;
 };
 
+/*
+ * Codes of --json's error object for depotctl's own failures, beside the
+ * daemon's (doc/protocol.md): a usage error, a wait that ran out, a
+ * canceled task, and anything else that failed.
+ */
+#define CTL_CODE_USAGE "usage"
+#define CTL_CODE_TIMEOUT "timeout"
+#define CTL_CODE_CANCELED "canceled"
+#define CTL_CODE_FAILED "failed"
+
 /* depotctl.c */
 extern const char *ctl_prog;
+/* Set once a --json document went to stdout: a failure then prints no error object. */
+extern int ctl_json_out;
+/* run --wait: the exit code is the command's, depotctl's own failures 124 and 125. */
+extern int ctl_command_status;
+/*
+ * The wire code (and, unless fmt is NULL, the message) of --json's error
+ * object, noted before ctl_error says the failure; the first of each wins.
+ */
+void ctl_note_failure(const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -13,8 +13,43 @@
 #include <string.h>
 
 const char *ctl_prog = "depotctl";
+int ctl_json_out;
+int ctl_command_status;
 
-static int ctl_finish(int rc);
+/*
+ * The first failure said, for --json's error object: a wire code (the
+ * daemon's, or one depotctl gives its own failures) and the message.
+ */
+static struct {
+	int set;		/* message holds the first one said */
+	char code[32];		/* "" until one is noted */
+	char message[1024];
+} ctl_failure;
+
+static int ctl_finish(int rc, int json);
+static void ctl_vnote(const char *code, const char *fmt, va_list ap);
+static const char *ctl_exit_code_name(int rc);
+static int ctl_wants_command_status(const struct ctl_cmd *cmd, int argc, char **argv);
+
+/* The first code and the first message win: they name the cause, later lines its effects. */
+static void ctl_vnote(const char *code, const char *fmt, va_list ap)
+{
+	if (code != NULL && ctl_failure.code[0] == '\0')
+		snprintf(ctl_failure.code, sizeof ctl_failure.code, "%s", code);
+	if (fmt != NULL && !ctl_failure.set) {
+		ctl_failure.set = 1;
+		vsnprintf(ctl_failure.message, sizeof ctl_failure.message, fmt, ap);
+	}
+}
+
+void ctl_note_failure(const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ctl_vnote(code, fmt, ap);
+	va_end(ap);
+}
 
 void ctl_error(const char *fmt, ...)
 {
@@ -24,6 +59,9 @@ void ctl_error(const char *fmt, ...)
 	fprintf(stderr, "%s: ", ctl_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	ctl_vnote(NULL, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -37,6 +75,9 @@ int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
 	fprintf(stderr, "%s: ", ctl_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	ctl_vnote(CTL_CODE_USAGE, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	if (cmd != NULL)
@@ -90,15 +131,63 @@ int ctl_resolve(struct ctl_ctx *ctx)
 }
 
 /*
- * A write error on stdout (a full disk, a closed pipe with SIGPIPE
- * ignored) must not pass for success: scripts trust the exit code.
+ * Whether argv, which args_parse refused, asked for `run --wait`: then
+ * the refusal exits as run --wait's own failures do (125), not 2, which
+ * the command could have exited with.
  */
-static int ctl_finish(int rc)
+static int ctl_wants_command_status(const struct ctl_cmd *cmd, int argc, char **argv)
 {
+	if (cmd->exec != cmd_run)
+		return 0;
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--wait") == 0 || strcmp(argv[i], "-w") == 0)
+			return 1;
+	return 0;
+}
+
+/* The wire code of --json's error object for a failure that said none. */
+static const char *ctl_exit_code_name(int rc)
+{
+	switch (rc) {
+	case EXIT_USAGE:
+		return CTL_CODE_USAGE;
+	case EXIT_UNREACHABLE:
+		return err_code_name(ERR_UNAVAILABLE);
+	case EXIT_NOT_FOUND:
+		return err_code_name(ERR_NOT_FOUND);
+	case EXIT_WAIT_TIMEOUT:
+	case EXIT_CMD_TIMED_OUT:
+		return CTL_CODE_TIMEOUT;
+	case EXIT_CANCELED:
+		return CTL_CODE_CANCELED;
+	default:
+		return CTL_CODE_FAILED;
+	}
+}
+
+/*
+ * A write error on stdout (a full disk, a closed pipe with SIGPIPE
+ * ignored) must not pass for success: scripts trust the exit code. With
+ * --json, a failure that printed no document prints its error object, so
+ * stdout always holds one for jq.
+ */
+static int ctl_finish(int rc, int json)
+{
+	if (json && rc != EXIT_OK && !ctl_json_out) {
+		cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+
+		if (e != NULL &&
+		    cJSON_AddStringToObject(e, "code", ctl_failure.code[0] != '\0' ?
+		    ctl_failure.code : ctl_exit_code_name(rc)) != NULL &&
+		    cJSON_AddStringToObject(e, "message", ctl_failure.set ?
+		    ctl_failure.message : "failed") != NULL)
+			(void)json_print(o);
+		cJSON_Delete(o);
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (rc == EXIT_OK) {
 			ctl_error("writing output: %s", strerror(errno));
-			rc = EXIT_REFUSED;
+			rc = ctl_command_status ? EXIT_CMD_DEPOT_FAILED : EXIT_REFUSED;
 		}
 	}
 	return rc;
@@ -137,16 +226,20 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("%s %s (protocol %d)\n", ctl_prog, DEPOT_VERSION,
 			    DEPOT_PROTO_VERSION);
-			return ctl_finish(EXIT_OK);
+			return ctl_finish(EXIT_OK, 0);
 		case ':':
-			return ctl_usage_error(NULL, "option '-d' needs a value (DIR)");
+			return ctl_finish(ctl_usage_error(NULL, "option '-d' needs a value (DIR)"),
+			    ctx.json);
 		default:
 			if (optopt == 'J' || optopt == 'V')
-				return ctl_usage_error(NULL, "option '%.*s' takes no value",
+				rc = ctl_usage_error(NULL, "option '%.*s' takes no value",
 				    (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
-			if (optopt != 0)
-				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
-			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+			else if (optopt != 0)
+				rc = ctl_usage_error(NULL, "unknown option '-%c'", optopt);
+			else
+				rc = ctl_usage_error(NULL, "unknown option '%s'",
+				    argv[optind - 1]);
+			return ctl_finish(rc, ctx.json);
 		}
 	}
 	argc -= optind;
@@ -156,27 +249,30 @@ int main(int argc, char **argv)
 		memset(&args, 0, sizeof args);
 		args.argc = argc;
 		args.argv = argv;
-		return ctl_finish(cmd_help(&ctx, &args));
+		return ctl_finish(cmd_help(&ctx, &args), ctx.json);
 	}
 	if (argc == 0)
-		return ctl_usage_error(NULL, "no command given");
+		return ctl_finish(ctl_usage_error(NULL, "no command given"), ctx.json);
 
 	if ((cmd = cmd_lookup(argc, argv, &used, err, sizeof err)) == NULL)
-		return ctl_usage_error(NULL, "%s", err);
+		return ctl_finish(ctl_usage_error(NULL, "%s", err), ctx.json);
 	/* argv[used - 1] is the command's last word: getopt's argv[0]. */
 	rc = args_parse(cmd, argc - used + 1, argv + used - 1, &args, &ctx.json, &help);
 	if (rc != EXIT_OK) {
 		args_free(&args);
-		return rc;
+		/* run --wait's own failures never pass for the command's status. */
+		if (ctl_wants_command_status(cmd, argc - used, argv + used))
+			rc = EXIT_CMD_DEPOT_FAILED;
+		return ctl_finish(rc, ctx.json);
 	}
 	if (help) {
 		cmd_print_help(cmd, stdout);
 		args_free(&args);
-		return ctl_finish(EXIT_OK);
+		return ctl_finish(EXIT_OK, 0);
 	}
 	ctx.cmd = cmd;
 	rc = cmd->exec(&ctx, &args);
 	args_free(&args);
 	call_close(&ctx);
-	return ctl_finish(rc);
+	return ctl_finish(rc, ctx.json);
 }

@@ -4,6 +4,7 @@
 #include "proto.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 /* The string at key, or NULL when it is missing, null or not a string. */
 const char *json_str(const cJSON *o, const char *key)
@@ -31,10 +32,15 @@ int json_true(const cJSON *o, const char *key)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-/* What --json prints: the value as the daemon sent it, formatted, one document. */
+/*
+ * What --json prints: the value as the daemon sent it, one document;
+ * indented for a terminal, and a single object on one line for a pipe,
+ * so line-minded tools take it whole.
+ */
 int json_print(const cJSON *v)
 {
-	char *text = cJSON_Print(v);
+	char *text = cJSON_IsObject(v) && !isatty(STDOUT_FILENO) ?
+	    cJSON_PrintUnformatted(v) : cJSON_Print(v);
 
 	if (text == NULL) {
 		ctl_error("out of memory");
@@ -43,6 +49,7 @@ int json_print(const cJSON *v)
 	fputs(text, stdout);
 	fputc('\n', stdout);
 	free(text);
+	ctl_json_out = 1;
 	return EXIT_OK;
 }
 
@@ -58,6 +65,7 @@ int json_print_line(const cJSON *v)
 	printf("%s\n", text);
 	free(text);
 	fflush(stdout);
+	ctl_json_out = 1;
 	return EXIT_OK;
 }
 

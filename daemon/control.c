@@ -762,7 +762,7 @@ static void h_repo_delete(struct conn *conn, struct request *rq)
 static void h_schedule_add(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
-	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(rq->args, "template");
+	const cJSON *tmpl = rq->tmpl;	/* as validate.c kept it */
 	int64_t every = rq->every_ms, first = rq->first_run;
 	cJSON *existing;
 

@@ -347,6 +347,7 @@ struct request {
 	int enabled;			/* schedule.set */
 	const cJSON *importer;		/* repo.create, repo.update: settings, checked */
 	struct task *task;		/* task.submit: owned here until a handler takes it */
+	cJSON *tmpl;			/* schedule.add: the template to store, as checked */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as its command expects. Returns 0,
@@ -371,6 +372,10 @@ int validate_string(const cJSON *args, const char *field, int required,
     size_t maxlen, const char **out, char *err, size_t errlen);
 int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
+/* A variable name an exec task's env may hold: 1 to 1024 bytes, no '=' or control character. */
+int validate_env_name(const char *name);
+/* [tasks] env_deny for the submissions that follow; patterns must outlive them. */
+void validate_set_env_deny(const char *patterns);
 int validate_utf8(const cJSON *req, char *err, size_t errlen);
 
 /* restore.c */
@@ -706,6 +711,10 @@ void fence_task(struct task *t);
  * worker that was then killed outright is found by it (fence.c).
  */
 #define FENCE_TAG_VAR "DEPOT_TASK_TAG"
+/* The task's id, for its command; set by the worker (exec.c) like the tag. */
+#define TASK_ID_VAR "DEPOT_TASK_ID"
+/* Whether name is one the worker sets in every task's environment, whatever was submitted. */
+int exec_env_reserved(const char *name);
 int fence_tag(int data_fd, int64_t task, char *out, size_t n);
 /* Whether none of t's recorded processes runs any more; SIGKILLs those that do. */
 int fence_gone(const struct task *t);

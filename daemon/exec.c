@@ -1,4 +1,4 @@
-/* exec.c: runs an exec task in a worker: its own process group, descriptors 0–2 and an allow-listed environment, output to a capped log, SIGTERM then SIGKILL on cancel, and nothing it started left running after it. */
+/* exec.c: runs an exec task in a worker: its own process group, descriptors 0–2, the submitter's working directory and environment, output to a capped log, SIGTERM then SIGKILL on cancel, and nothing it started left running after it. */
 #include "depotd.h"
 #include "log.h"
 #include "timeutil.h"
@@ -16,10 +16,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+static char **task_environ(const cJSON *task);
+static void environ_free(char **env);
+static const char *environ_get(char **env, const char *name);
+static int find_command(const char *argv0, char **env, int dirfd, char **path);
+static int open_cwd(const cJSON *task, const char **cwd, char *why, size_t n);
+static pid_t spawn_task(const char *path, char **argv, char **envp, int dirfd, int out_fd,
+    mode_t cmd_umask, int *err);
 
 /* DESIGN §7 rule 4: SIGKILL follows SIGTERM after this long. */
 #define EXEC_KILL_AFTER_MS 5000
+/* What a shell exits with for a command it cannot execute, and one it cannot find. */
+#define EXEC_STATUS_NOEXEC 126
+#define EXEC_STATUS_NOTFOUND 127
 
 struct capped_log {
 	int fd;
@@ -65,47 +74,141 @@ static char **argv_from(const cJSON *task)
 	return out;
 }
 
+int exec_env_reserved(const char *name)
+{
+	return strcmp(name, TASK_ID_VAR) == 0 || strcmp(name, FENCE_TAG_VAR) == 0;
+}
+
 /*
- * The task's environment, from an allow-list of the worker's own (which is
- * depotd's) rather than all of it: depotd's environment belongs to the
- * service (what its launcher exported, credentials a unit file set, the
- * supervisor's sockets), and a task is somebody's command that must not
- * read them. It gets what a login session would have. The submitter's
- * own environment, when depotctl sends it (DESIGN §5), is added here.
- * The strings stay environ's; only the array is the caller's to free.
+ * The task's environment: exactly what was submitted with it (args.env,
+ * DESIGN §5, already without what [tasks] env_deny names), never the
+ * worker's own, which is depotd's and belongs to the service (what its
+ * launcher exported, credentials a unit file set). The worker adds only
+ * the task's id, for the command, and its tag, for the fence (fence.c),
+ * over any of the same name. Everything is allocated: free with
+ * environ_free.
  */
 static char **task_environ(const cJSON *task)
 {
-	static const char *const keep[] = {
-		"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", NULL,
-	};
-	/* The worker runs one task at a time: these last until the next. */
-	static char id_var[64], tag_var[128];
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env"), *v;
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
 	size_t n = 0, i = 0;
-	char **env;
+	char tag[128], **out;
 
-	while (environ[n] != NULL)
+	cJSON_ArrayForEach(v, env)
 		n++;
-	if ((env = calloc(n + 3, sizeof *env)) == NULL)
+	if ((out = calloc(n + 3, sizeof *out)) == NULL)
 		return NULL;
-	/* Its own id, for the command; the tag, for the fence (fence.c). */
-	snprintf(id_var, sizeof id_var, "DEPOT_TASK_ID=%lld", (long long)id);
-	env[i++] = id_var;
-	memcpy(tag_var, FENCE_TAG_VAR "=", sizeof FENCE_TAG_VAR);
-	if (fence_tag(worker_data.fd, id, tag_var + sizeof FENCE_TAG_VAR,
-	    sizeof tag_var - sizeof FENCE_TAG_VAR) == 0)
-		env[i++] = tag_var;
-	for (char **e = environ; *e != NULL; e++) {
-		size_t len = strcspn(*e, "=");
-		int ok = strncmp(*e, "LC_", 3) == 0;
-
-		for (int k = 0; !ok && keep[k] != NULL; k++)
-			ok = strlen(keep[k]) == len && strncmp(*e, keep[k], len) == 0;
-		if (ok && (*e)[len] == '=')
-			env[i++] = *e;
+	if (asprintf(&out[i++], TASK_ID_VAR "=%lld", (long long)id) < 0) {
+		out[--i] = NULL;
+		goto nomem;
 	}
-	return env;
+	if (fence_tag(worker_data.fd, id, tag, sizeof tag) == 0 &&
+	    asprintf(&out[i++], FENCE_TAG_VAR "=%s", tag) < 0) {
+		out[--i] = NULL;
+		goto nomem;
+	}
+	cJSON_ArrayForEach(v, env) {
+		if (!cJSON_IsString(v) || v->string == NULL || exec_env_reserved(v->string))
+			continue;
+		if (asprintf(&out[i++], "%s=%s", v->string, v->valuestring) < 0) {
+			out[--i] = NULL;
+			goto nomem;
+		}
+	}
+	return out;
+nomem:
+	environ_free(out);
+	return NULL;
+}
+
+static void environ_free(char **env)
+{
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* The value of name in env ("NAME=value" strings), or NULL. */
+static const char *environ_get(char **env, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (; *env != NULL; env++)
+		if (strncmp(*env, name, len) == 0 && (*env)[len] == '=')
+			return *env + len + 1;
+	return NULL;
+}
+
+/*
+ * What to execve for argv0, found as a shell finds it: a name with a
+ * slash as it is, else the first executable regular file in the task's
+ * own PATH (not the worker's: the command runs with the submitter's
+ * environment), or confstr's default when it has none. A relative
+ * entry, like a relative name, is taken from the task's working
+ * directory dirfd, which the command starts in. Returns 0 with *path
+ * (the caller frees it), or an errno: ENOENT when nothing by that name
+ * exists (a shell's 127), EACCES when only what cannot be run does (126).
+ */
+static int find_command(const char *argv0, char **env, int dirfd, char **path)
+{
+	const char *search = environ_get(env, "PATH"), *p;
+	char deflt[256];
+	int err = ENOENT;
+
+	*path = NULL;
+	if (strchr(argv0, '/') != NULL)
+		return (*path = strdup(argv0)) == NULL ? ENOMEM : 0;
+	if (search == NULL) {
+		size_t n = confstr(_CS_PATH, deflt, sizeof deflt);
+
+		search = n > 0 && n <= sizeof deflt ? deflt : "/bin:/usr/bin";
+	}
+	for (p = search;; p++) {
+		size_t len = strcspn(p, ":");
+		struct stat st;
+		char *cand;
+
+		/* An empty entry is the working directory, as execvp has it. */
+		if (asprintf(&cand, "%.*s%s%s", (int)len, p, len > 0 ? "/" : "", argv0) < 0)
+			return ENOMEM;
+		if (fstatat(dirfd, cand, &st, 0) == 0) {
+			if (S_ISREG(st.st_mode) && faccessat(dirfd, cand, X_OK, AT_EACCESS) == 0) {
+				*path = cand;
+				return 0;
+			}
+			err = EACCES;
+		}
+		free(cand);
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	return err;
+}
+
+/*
+ * The task's working directory (args.cwd, "/" when it names none), opened
+ * here so that one that is gone, or that the worker may not enter, fails
+ * the task with its name rather than as an execve error. -1 with why.
+ */
+static int open_cwd(const cJSON *task, const char **cwd, char *why, size_t n)
+{
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "cwd"));
+	int fd;
+
+	*cwd = dir != NULL ? dir : "/";
+	if ((fd = open(*cwd, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    faccessat(AT_FDCWD, *cwd, X_OK, AT_EACCESS) < 0) {
+		snprintf(why, n, "cannot enter the working directory %s: %s", *cwd,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /*
@@ -113,7 +216,8 @@ static char **task_environ(const cJSON *task)
  * Only this thread of the worker creates files (the heartbeat thread does
  * not), so depotd's own 077 is back before anything else could use it.
  */
-static pid_t spawn_task(char **argv, char **envp, int out_fd, mode_t cmd_umask, int *err)
+static pid_t spawn_task(const char *path, char **argv, char **envp, int dirfd, int out_fd,
+    mode_t cmd_umask, int *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -126,6 +230,11 @@ static pid_t spawn_task(char **argv, char **envp, int out_fd, mode_t cmd_umask, 
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+	/* Before closefrom: dirfd is one of the descriptors it closes. */
+	if ((*err = posix_spawn_file_actions_addfchdir_np(&fa, dirfd)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
 	/*
 	 * Only 0–2: a descriptor depotd inherited without close-on-exec (from
 	 * its launcher, a shell's 9<file) or one a library opened would let
@@ -143,7 +252,7 @@ static pid_t spawn_task(char **argv, char **envp, int out_fd, mode_t cmd_umask, 
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
 	cmd_umask = umask(cmd_umask);
-	*err = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	*err = posix_spawn(&pid, path, &fa, &attr, argv, envp);
 	umask(cmd_umask);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -194,8 +303,9 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const cJSON *log_max = cJSON_GetObjectItemCaseSensitive(task, "log_max");
 	const cJSON *cmd_umask = cJSON_GetObjectItemCaseSensitive(task, "umask");
 	struct capped_log lg = { .fd = -1, .max = 1024 * 1024 };
-	char **argv = argv_from(task), **envp, msg[1536], why[1024];
-	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0;
+	char **argv = argv_from(task), **envp, *path = NULL, msg[1536], why[1024];
+	const char *cwd;
+	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0, dirfd;
 	int64_t term_at = 0;
 	int killed = 0, pidfd = -1;
 	pid_t pid;
@@ -224,20 +334,44 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = worker_error(REASON_EXCEPTION, msg);
 		goto out;
 	}
+	if ((dirfd = open_cwd(task, &cwd, why, sizeof why)) < 0) {
+		close(pipefd[1]);
+		log_append(&lg, why, strlen(why));
+		log_append(&lg, "\n", 1);
+		*error = worker_error(REASON_EXCEPTION, why);
+		goto out;
+	}
 	if ((envp = task_environ(task)) == NULL) {
+		close(dirfd);
 		close(pipefd[1]);
 		*error = worker_error(REASON_EXCEPTION, "out of memory");
 		goto out;
 	}
-	pid = spawn_task(argv, envp, pipefd[1], cJSON_IsNumber(cmd_umask) ?
-	    (mode_t)cmd_umask->valuedouble & 0777 : 022, &spawn_err);
-	free(envp);
+	pid = -1;
+	if ((spawn_err = find_command(argv[0], envp, dirfd, &path)) == 0)
+		pid = spawn_task(path, argv, envp, dirfd, pipefd[1], cJSON_IsNumber(cmd_umask) ?
+		    (mode_t)cmd_umask->valuedouble & 0777 : 022, &spawn_err);
+	free(path);
+	environ_free(envp);
+	close(dirfd);
 	close(pipefd[1]);
 	if (pid < 0) {
-		snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(spawn_err));
+		/* A command that cannot be run ends as it would in a shell: 127 or 126. */
+		int shell_status = spawn_err == ENOENT ? EXEC_STATUS_NOTFOUND :
+		    spawn_err == ENOMEM || spawn_err == EAGAIN ? 0 : EXEC_STATUS_NOEXEC;
+
+		if (spawn_err == ENOENT && strchr(argv[0], '/') == NULL)
+			snprintf(msg, sizeof msg, "cannot run '%s': command not found in PATH "
+			    "(working directory %s)", argv[0], cwd);
+		else
+			snprintf(msg, sizeof msg, "cannot run '%s': %s (working directory %s)",
+			    argv[0], strerror(spawn_err), cwd);
 		log_append(&lg, msg, strlen(msg));
 		log_append(&lg, "\n", 1);
+		/* Still exception, not exit-status: it may pass (a mount back), so --retries follows it. */
 		*error = worker_error(REASON_EXCEPTION, msg);
+		if (shell_status != 0 && (*result = cJSON_CreateObject()) != NULL)
+			cJSON_AddNumberToObject(*result, "exit_status", shell_status);
 		goto out;
 	}
 	set_pgid(ws, pid);

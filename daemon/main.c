@@ -378,6 +378,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	snprintf(D->dir, sizeof D->dir, "%s", dir);
 	D->data.fd = -1;
 	D->cfg = *cfg;
+	validate_set_env_deny(D->cfg.env_deny);
 	D->task_umask = inherited_umask;
 	D->have_socket_gid = cfg->socket_group[0] != '\0';
 	D->socket_gid = cfg->socket_gid;

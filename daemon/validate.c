@@ -1,6 +1,7 @@
 /* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
 #include "backupfmt.h"
 #include "depotd.h"
+#include "envdeny.h"
 #include "jsonutil.h"
 #include "timeutil.h"
 
@@ -14,6 +15,12 @@
 #define NAME_MAX_BYTES 200
 #define RESOURCES_MAX 64
 #define TIMEOUT_MAX_MS (30LL * 86400000)
+/* [tasks] env_deny as the daemon was started with (validate_set_env_deny). */
+static const char *env_deny = ENV_DENY_DEFAULT;
+
+static int has_control_chars(const char *s);
+static int validate_cwd(const cJSON *args, cJSON *out, char *err, size_t errlen);
+static int validate_env(const cJSON *args, cJSON *out, char *err, size_t errlen);
 
 static int has_control_chars(const char *s)
 {
@@ -451,6 +458,104 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 	return t;
 }
 
+void validate_set_env_deny(const char *patterns)
+{
+	env_deny = patterns;
+}
+
+int validate_env_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= TASK_ENV_NAME_MAX && strchr(name, '=') == NULL &&
+	    !has_control_chars(name);
+}
+
+/* The submitter's working directory (DESIGN §5): absolute, since the daemon's is not theirs. */
+static int validate_cwd(const cJSON *args, cJSON *out, char *err, size_t errlen)
+{
+	const char *cwd = NULL;
+
+	if (validate_string(args, "cwd", 0, TASK_CWD_MAX, &cwd, err, errlen) < 0)
+		return -1;
+	if (cwd == NULL)
+		return 0;
+	if (cwd[0] != '/') {
+		snprintf(err, errlen, "'cwd' must be an absolute path (the daemon's working "
+		    "directory is not yours), not '%.200s'", cwd);
+		return -1;
+	}
+	return cJSON_AddStringToObject(out, "cwd", cwd) == NULL ? -1 : 0;
+}
+
+/*
+ * The submitter's environment, {"NAME": "value"}, copied into out without
+ * the names [tasks] env_deny matches, which out lists in "env_denied"
+ * instead: a secret is never stored, and `task show` says what was left
+ * out. The variables the worker sets itself are dropped (exec.c).
+ */
+static int validate_env(const cJSON *args, cJSON *out, char *err, size_t errlen)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(args, "env"), *v;
+	cJSON *kept, *denied = NULL;
+	size_t total = 0;
+	int n = 0;
+
+	if (env == NULL || cJSON_IsNull(env))
+		return 0;
+	if (!cJSON_IsObject(env)) {
+		snprintf(err, errlen, "'env' must be an object of \"NAME\": \"value\" strings");
+		return -1;
+	}
+	cJSON_ArrayForEach(v, env) {
+		const char *name = v->string;
+
+		if (++n > TASK_ENV_VARS_MAX) {
+			snprintf(err, errlen, "'env' holds more than %d variables", TASK_ENV_VARS_MAX);
+			return -1;
+		}
+		if (name == NULL || !validate_env_name(name)) {
+			snprintf(err, errlen, "'env' variable %d: a name is 1 to %d bytes, "
+			    "without '=' or control characters", n, TASK_ENV_NAME_MAX);
+			return -1;
+		}
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > TASK_ENV_VALUE_MAX) {
+			snprintf(err, errlen, "'env' variable '%.64s': the value must be a "
+			    "string of at most %d bytes", name, TASK_ENV_VALUE_MAX);
+			return -1;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(env, name) != v) {
+			snprintf(err, errlen, "'env' names '%.64s' twice", name);
+			return -1;
+		}
+		total += strlen(name) + strlen(v->valuestring) + 2;
+		if (total > TASK_ENV_TOTAL_MAX) {
+			snprintf(err, errlen, "'env' is larger than %d bytes in all",
+			    TASK_ENV_TOTAL_MAX);
+			return -1;
+		}
+	}
+	if ((kept = cJSON_AddObjectToObject(out, "env")) == NULL)
+		goto nomem;
+	cJSON_ArrayForEach(v, env) {
+		if (exec_env_reserved(v->string))
+			continue;
+		if (envdeny_match(env_deny, v->string)) {
+			if ((denied == NULL &&
+			    (denied = cJSON_AddArrayToObject(out, "env_denied")) == NULL) ||
+			    !cJSON_AddItemToArray(denied, cJSON_CreateString(v->string)))
+				goto nomem;
+			continue;
+		}
+		if (cJSON_AddStringToObject(kept, v->string, v->valuestring) == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
 /* exec runs argv and reserves what the submitter names (DESIGN §5). */
 struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen)
@@ -487,7 +592,9 @@ struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
 	t->name = c.name ? strdup(c.name) : default_name(argv);
 	t->args = cJSON_CreateObject();
 	cJSON_AddItemToObject(t->args, "argv", cJSON_Duplicate(argv, 1));
-	if (parse_resources(t, cJSON_GetObjectItemCaseSensitive(args, "resources"),
+	if (validate_cwd(args, t->args, err, errlen) < 0 ||
+	    validate_env(args, t->args, err, errlen) < 0 ||
+	    parse_resources(t, cJSON_GetObjectItemCaseSensitive(args, "resources"),
 	    err, errlen) < 0 || t->type == NULL || t->name == NULL) {
 		if (t->type == NULL || t->name == NULL)
 			snprintf(err, errlen, "out of memory");
@@ -631,6 +738,19 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 		snprintf(err, errlen, "template: %s", why);
 		return -1;
 	}
+	/*
+	 * What is stored is the template with the environment the task kept:
+	 * a denied variable is no more stored in a schedule than in a task.
+	 * Each run checks the template again, against env_deny as it is then.
+	 */
+	if ((rq->tmpl = cJSON_Duplicate(tmpl, 1)) == NULL ||
+	    (cJSON_GetObjectItemCaseSensitive(t->args, "env") != NULL &&
+	    !cJSON_ReplaceItemInObjectCaseSensitive(rq->tmpl, "env", cJSON_Duplicate(
+	    cJSON_GetObjectItemCaseSensitive(t->args, "env"), 1)))) {
+		task_free(t);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	task_free(t);
 	return 0;
 }
@@ -691,6 +811,8 @@ void request_free(struct request *rq)
 {
 	free(rq->ids);
 	rq->ids = NULL;
+	cJSON_Delete(rq->tmpl);
+	rq->tmpl = NULL;
 	if (rq->task != NULL)
 		task_free(rq->task);
 	rq->task = NULL;

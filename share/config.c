@@ -1,5 +1,6 @@
 /* config.c: depot.conf (DESIGN §4), read with inih; every key optional. */
 #include "config.h"
+#include "envdeny.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -16,10 +17,11 @@ struct parse_state {
 	FILE *f;
 	int lineno;		/* of the line inih last read */
 	int reason_line;	/* of the first bad entry; 0 = none yet */
+	int env_deny_seen;	/* env_deny was given: later lines add to it */
 	char reason[256];
 };
 
-enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH };
+enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH, K_ENV_DENY };
 
 struct key {
 	const char *section, *name;
@@ -30,6 +32,8 @@ struct key {
 };
 
 #define OFF(f) offsetof(struct depot_config, f)
+_Static_assert(sizeof ((struct depot_config *)0)->env_deny > ENV_DENY_MAX_BYTES,
+    "env_deny holds what envdeny_check allows");
 static const struct key keys[] = {
 	{ "daemon", "workers", K_INT, OFF(workers), 0, 64 },
 	{ "daemon", "socket_group", K_GROUP, OFF(socket_group), OFF(socket_gid), 63 },
@@ -42,6 +46,7 @@ static const struct key keys[] = {
 	{ "monitor", "stall_after", K_DURATION, OFF(stall_after_ms), 100, 30LL * 86400000 },
 	{ "tasks", "keep_finished", K_DURATION, OFF(keep_finished_ms), 0, 3650LL * 86400000 },
 	{ "tasks", "log_max", K_SIZE, OFF(log_max), 1024, 1LL << 40 },
+	{ "tasks", "env_deny", K_ENV_DENY, OFF(env_deny), 0, 0 },
 	{ "backup", "compression", K_COMPRESSION, OFF(compression), 0, 0 },
 	{ "backup", "keep", K_INT, OFF(backup_keep), 1, 100000 },
 	{ "backup", "keep_pre_restore", K_INT, OFF(keep_pre_restore), 0, 1000 },
@@ -66,6 +71,7 @@ void config_defaults(struct depot_config *cfg)
 	cfg->stall_after_ms = 60000;
 	cfg->keep_finished_ms = 30LL * 86400000;
 	cfg->log_max = 1024 * 1024;
+	strcpy(cfg->env_deny, ENV_DENY_DEFAULT);
 	strcpy(cfg->compression, "zstd");
 	cfg->backup_keep = 7;
 	cfg->keep_pre_restore = 1;
@@ -163,6 +169,30 @@ static int set_path(struct parse_state *st, const struct key *k, const char *val
 	return 1;
 }
 
+/*
+ * inih reads lines of at most 200 bytes: a long list goes on indented
+ * continuation lines, which inih hands over as the same key again. So the
+ * first env_deny of a file replaces the default and each later one adds
+ * to it.
+ */
+static int set_env_deny(struct parse_state *st, char *field, const char *value)
+{
+	char list[ENV_DENY_MAX_BYTES + 2];
+	int n = st->env_deny_seen ? snprintf(list, sizeof list, "%s %s", field, value) :
+	    snprintf(list, sizeof list, "%s", value);
+
+	if (n < 0 || (size_t)n >= sizeof list) {
+		snprintf(st->reason, sizeof st->reason, "env_deny is longer than %d bytes",
+		    ENV_DENY_MAX_BYTES);
+		return 0;
+	}
+	if (envdeny_check(list, st->reason, sizeof st->reason) < 0)
+		return 0;
+	strcpy(field, list);
+	st->env_deny_seen = 1;
+	return 1;
+}
+
 static int apply(struct parse_state *st, const struct key *k, const char *value)
 {
 	char *field = (char *)st->cfg + k->offset;
@@ -207,6 +237,8 @@ static int apply(struct parse_state *st, const struct key *k, const char *value)
 		return set_group(st, k, value);
 	case K_PATH:
 		return set_path(st, k, value);
+	case K_ENV_DENY:
+		return set_env_deny(st, field, value);
 	case K_DURABILITY:
 		if (strcmp(value, "normal") != 0 && strcmp(value, "full") != 0) {
 			snprintf(st->reason, sizeof st->reason,

@@ -21,6 +21,7 @@ struct depot_config {
 	/* [tasks] */
 	int64_t keep_finished_ms;
 	int64_t log_max;
+	char env_deny[4096];		/* glob patterns of variables a task never stores (envdeny.h) */
 	/* [backup] */
 	char compression[8];		/* zstd | gzip | none */
 	int backup_keep;		/* backup chains kept in DIR/backups after a backup */

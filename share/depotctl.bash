@@ -27,7 +27,7 @@ _depotctl_reply()
 _depotctl_valopts()
 {
 	"$@" --help 2>/dev/null | sed -n -E '/^Options:$/,$ {
-	    s/^ +(-([a-zA-Z]), )? *--([a-z][a-z-]*) ([A-Z]+)( .*)?$/-\2 \4\n--\3 \4/p
+	    s/^ +(-([a-zA-Z]), )? *--([a-z][a-z-]*) ([A-Z][A-Z=]*)( .*)?$/-\2 \4\n--\3 \4/p
 	    }' | grep -v '^- '
 }
 
@@ -46,7 +46,7 @@ _depotctl_task_ids()
 
 # schedule add's task after its "--", from word start on: sync REPO,
 # publish REPO or run ... CMD, completed as those commands are, without
-# the options a schedule refuses (--wait, --after).
+# the options a schedule refuses (--wait and what goes with it, --after).
 _depotctl_template()
 {
 	local prog=$1 start=$2 type=${COMP_WORDS[$2]} i w line m first=0 dashdash=0
@@ -83,7 +83,8 @@ _depotctl_template()
 	((COMP_CWORD > start + 1)) && [[ -n ${meta[$prev]} ]] && return
 	if [[ $cur == -* ]]; then
 		_depotctl_reply compgen -W "$(_depotctl_opts "$prog" "$type" |
-		    grep -v -x -e --wait -e --after | sort -u)" -- "$cur"
+		    grep -v -x -e --wait -e --quiet -e --wait-timeout -e --after |
+		    sort -u)" -- "$cur"
 	elif [[ $type == run ]]; then
 		_depotctl_reply compgen -c -- "$cur"
 	elif ((first == 0)); then
@@ -215,6 +216,8 @@ _depotctl()
 				_depotctl_reply compgen -f -- "$cur"
 			fi ;;
 		ID) _depotctl_reply compgen -W "$(_depotctl_task_ids "$prog" "${global[@]}")" -- "$cur" ;;
+		# run --env: this shell's variable names (NAME alone passes its value).
+		NAME=VALUE) _depotctl_reply compgen -v -- "$cur" ;;
 		esac
 		return
 	fi

@@ -46,6 +46,17 @@ enum err_code {
 
 const char *err_code_name(enum err_code code);
 
+/*
+ * An exec task's working directory and environment (task.submit's "cwd"
+ * and "env", DESIGN §5): limits the daemon enforces and depotctl checks
+ * first, to say what to do about them.
+ */
+#define TASK_CWD_MAX 4095
+#define TASK_ENV_VARS_MAX 2048
+#define TASK_ENV_NAME_MAX 1024
+#define TASK_ENV_VALUE_MAX 131072	/* execve's MAX_ARG_STRLEN */
+#define TASK_ENV_TOTAL_MAX 262144	/* names, values, '=' and NUL, all together */
+
 /* depotctl exit codes, DESIGN §11. */
 enum exit_code {
 	EXIT_OK = 0,
@@ -54,6 +65,20 @@ enum exit_code {
 	EXIT_UNREACHABLE = 3,
 	EXIT_CANCELED = 4,
 	EXIT_WAIT_TIMEOUT = 5,
+	/*
+	 * What was named does not exist (the daemon said not_found): apart
+	 * from 1, so `task show ID` and `task wait ID` tell a wrong id from
+	 * a task that failed.
+	 */
+	EXIT_NOT_FOUND = 6,
+	/*
+	 * run --wait exits with the command's own status, so its own outcomes
+	 * take the codes timeout(1) and env(1) use, which a command's status
+	 * does not by convention: the wait (or the task's --timeout) ran out,
+	 * and depotctl or depot could not see the command to its end.
+	 */
+	EXIT_CMD_TIMED_OUT = 124,
+	EXIT_CMD_DEPOT_FAILED = 125,
 };
 
 #endif

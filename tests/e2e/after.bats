@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # DESIGN §11: `run --after ID` starts a task only after task ID completed;
 # if ID fails or is canceled, the task is canceled with reason
-# dependency-failed. An unknown ID is refused (not_found).
+# dependency-failed. An unknown ID is refused (not_found, exit 6).
 
 load helpers
 
@@ -108,7 +108,7 @@ ms_of() {
 	before=$(ctl --json task list | jq length)
 	run --separate-stderr ctl run --after 99999 -- true
 	echo "$stderr"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[ -z "$output" ]
 	[[ $stderr == *99999* ]]
 	[[ $stderr == *not_found* ]]

@@ -125,12 +125,12 @@ load helpers
 	[ "$(jq -r .error <<<"$after")" = null ]
 }
 
-@test "canceling an unknown task id exits 1 with a not_found message naming the id" {
+@test "canceling an unknown task id exits 6 (not found) with a not_found message naming the id" {
 	depot_start
 
 	run ctl task cancel 987654
 
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *987654* ]]
 	[[ $output == *not_found* || $output == *"not found"* || $output == *"no task"* ]]
 }

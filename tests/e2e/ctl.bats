@@ -2,7 +2,8 @@
 # DESIGN §11: depotctl prints bare ids and tables for people, exactly the
 # daemon's JSON with --json, and tells scripts what happened by its exit
 # code: 0 success, 1 refused or failed, 2 usage, 3 daemon unreachable,
-# 4 canceled, 5 wait timed out.
+# 4 canceled, 5 wait timed out, 6 not found; run --wait exits with the
+# command's own status instead (tests/e2e/run-shell.bats).
 
 load helpers
 
@@ -23,7 +24,7 @@ TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 
 	run ctl run --wait -- sh -c 'exit 3'
 	[ "$status" -eq 3 ]
-	# DESIGN §11: the id at once, then the final task.
+	# DESIGN §11: the id at once, then the final task (on stderr: stdout is the command's).
 	[[ ${lines[0]} =~ ^[0-9]+$ ]]
 	[[ ${lines[1]} == "${lines[0]} failed (exit-status: "*"status 3)" ]]
 
@@ -55,7 +56,10 @@ TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 	[ "$(jq -r .type <<<"$task")" = exec ]
 	[ "$(jq -r .name <<<"$task")" = greeting ]
 	[ "$(jq -r .state <<<"$task")" = completed ]
-	[ "$(jq -c .args <<<"$task")" = '{"argv":["echo","hello"]}' ]
+	[ "$(jq -c .args.argv <<<"$task")" = '["echo","hello"]' ]
+	# Where and with what it ran: the submitter's directory and environment (DESIGN §5).
+	[ "$(jq -r .args.cwd <<<"$task")" = "$PWD" ]
+	[ "$(jq -r .args.env.PATH <<<"$task")" = "$PATH" ]
 	[ "$(jq -c .resources <<<"$task")" = '[{"name":"r1","mode":"exclusive"},{"name":"r2","mode":"shared"}]' ]
 	[ "$(jq -r .timeout <<<"$task")" = 30000 ]
 	[ "$(jq -c .result <<<"$task")" = '{"exit_status":0}' ]

@@ -29,8 +29,9 @@ DEPOT_DEFAULT_CONF=(
 
 # Every process a test starts (daemon, workers, their tasks) inherits this
 # variable, so teardown can find stragglers whatever their command line.
-# Tasks get only an allow-listed part of depotd's environment (exec.c),
-# LC_* among it: hence the name.
+# A task's environment is its submitter's (DESIGN §5), never depotd's:
+# ctl passes the tag on to every task it submits. (LC_: a name no
+# env_deny pattern matches.)
 depot_tag() {
 	echo "LC_DEPOT_E2E_TAG=$DIR"
 }
@@ -77,7 +78,7 @@ wait_for() {
 }
 
 ctl() {
-	"$DEPOT_BIN/depotctl" -d "$DIR" "$@"
+	LC_DEPOT_E2E_TAG=$DIR "$DEPOT_BIN/depotctl" -d "$DIR" "$@"
 }
 
 # conf_value KEY: the value depot.conf was written with ("daemon.workers").
@@ -233,7 +234,10 @@ start_hand_worker() {
 start_events() {
 	local file=$1
 	shift
-	ctl events "$@" </dev/null >"$file" 2>"$file.err" 3>&- &
+	# Not through ctl: a function in the background is a subshell, and
+	# stopping it would leave depotctl (which carries the tag) behind.
+	LC_DEPOT_E2E_TAG=$DIR "$DEPOT_BIN/depotctl" -d "$DIR" events "$@" \
+		</dev/null >"$file" 2>"$file.err" 3>&- &
 	HAND_PIDS+=($!)
 	EVENTS_PID=$!
 }

@@ -48,7 +48,7 @@ none_listed() {
 
 	for id in "${finished[@]}"; do
 		run --separate-stderr ctl task show "$id"
-		[ "$status" -eq 1 ]
+		[ "$status" -eq 6 ]
 		[[ $stderr == *not_found* ]]
 		[ ! -e "$DIR/logs/$id.log" ]
 	done

@@ -78,15 +78,15 @@ make_pem() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "deleted fedora-39_x86.64" ]
 	run ctl repo show fedora-39_x86.64
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *fedora-39_x86.64* ]]
 	[[ $output == *not_found* || $output == *"no repository"* ]]
 	run ctl --json repo list
 	[ "$(jq -r '[.[].name] | join(" ")' <<<"$output")" = other ]
 	run ctl repo delete fedora-39_x86.64
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	run ctl repo update nosuch --mirror true
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *nosuch* ]]
 }
 
@@ -128,14 +128,14 @@ make_pem() {
 	[ "$status" -eq 2 ]
 	[[ $output == *colour* ]]
 	run ctl repo show r1
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 
 	run bash -c "printf '%s' '{\"cmd\": \"repo.create\", \"args\": {\"name\": \"r1\", \"importer\": {\"colour\": \"blue\"}}}' |
 		'$DEPOT_BIN/tests/nng-send' 'ipc://$DIR/run/control.sock' 3000"
 	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
 	[[ $(jq -r .error.message <<<"$output") == *colour* ]]
 	run ctl repo show r1
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 
 	ctl repo create r1 --feed file:///x/PULP_MANIFEST
 	run ctl repo update r1 --colour red
@@ -404,7 +404,7 @@ ctl_waits_on() {
 	run ctl repo delete r1
 	[ "$status" -eq 0 ]
 	run ctl repo show r1
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 }
 
 @test "deleting a repository whose sync is running (slow server) is refused with conflict" {
@@ -440,10 +440,10 @@ ctl_waits_on() {
 	[[ $output == *nofeed* ]]
 	[[ $output == *feed* ]]
 	run ctl sync nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *nosuch* ]]
 	run ctl publish nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $output == *nosuch* ]]
 	run ctl --json task list
 	[ "$(jq -r 'length' <<<"$output")" = 0 ]

@@ -58,7 +58,7 @@ pre_restore_sql() {
 	diff <(jq -S . <<<"$r1") <(repo_json r1 | jq -S .)
 	diff <(jq -S . <<<"$r2") <(repo_json r2 | jq -S .)
 	run ctl repo show r3
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	# The publication and the content store, byte for byte.
 	diff <(echo "$sums") <(publish_sums)
 	[ -L "$DIR/publish/r1/current" ]
@@ -79,7 +79,7 @@ pre_restore_sql() {
 	# The task made after the backup is not in the restored history, but
 	# its id, and the restore's, are never given again.
 	run ctl task show "$later"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[ "$rid" -gt "$max_before" ]
 	run ctl run --wait -- echo "after the restore"
 	[ "$status" -eq 0 ]

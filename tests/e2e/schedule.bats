@@ -189,7 +189,7 @@ sched_listed() {
 	ctl schedule disable onoff
 	[ "$(sched_field onoff enabled)" = false ]
 	run --separate-stderr ctl schedule enable nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $stderr == *nosuch* ]]
 }
 
@@ -218,11 +218,11 @@ sched_listed() {
 	[ "$(sched_count stays)" -gt "$m" ]
 
 	run --separate-stderr ctl schedule delete gone
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $stderr == *gone* ]]
 	[[ $stderr == *not_found* ]]
 	run --separate-stderr ctl schedule delete nosuch
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[[ $stderr == *not_found* ]]
 	# The name can be used again.
 	ctl schedule add gone --every 1h -- run -- true

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "depotd.h"
+#include "envdeny.h"
 
 /* The daemon objects linked in refer to the daemon's global; main.c, which defines it, is not linked. */
 struct depotd *D;
@@ -23,6 +24,7 @@ static char *repeat(char c, size_t n);
 static void expect_ids_refused(const char *json);
 static int utf8_valid(const char *s);
 static void expect_utf8_refused(const char *json, const char *field);
+static struct task *submit_env(const char *env_json, char *err, size_t errlen);
 
 static cJSON *parse(const char *json)
 {
@@ -944,6 +946,211 @@ static void task_list_takes_a_cursor_and_defaults_to_the_newest(void **state)
 	cJSON_Delete(req);
 }
 
+/* The exec args of exec_args() with "env" set to the parsed json; validate_submit's task. */
+static struct task *submit_env(const char *env_json, char *err, size_t errlen)
+{
+	cJSON *args = exec_args();
+	struct task *t;
+
+	cJSON_AddItemToObject(args, "env", parse(env_json));
+	err[0] = '\0';
+	t = validate_submit(args, err, errlen);
+	cJSON_Delete(args);
+	return t;
+}
+
+static void exec_cwd_and_env_are_kept_with_the_task(void **state)
+{
+	char err[256];
+	struct task *t = submit("{\"type\": \"exec\", \"argv\": [\"pwd\"], \"cwd\": \"/srv/feed\", "
+	    "\"env\": {\"FOO\": \"bar\", \"EMPTY\": \"\"}}", err, sizeof err);
+	const cJSON *env;
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("refused: %s", err);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "cwd")),
+	    "/srv/feed");
+	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	assert_int_equal(cJSON_GetArraySize(env), 2);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "FOO")), "bar");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "EMPTY")), "");
+	/* Nothing was denied: no env_denied. */
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "env_denied"));
+	task_free(t);
+}
+
+static void exec_cwd_must_be_an_absolute_path(void **state)
+{
+	char *long_path;
+	cJSON *args;
+
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"cwd\": \"srv\"}", "'cwd'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"cwd\": \"\"}", "'cwd'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"cwd\": 3}", "'cwd'");
+	args = exec_args();
+	long_path = repeat('/', TASK_CWD_MAX + 1);
+	cJSON_AddStringToObject(args, "cwd", long_path);
+	free(long_path);
+	expect_args_refused(args, "'cwd'");
+}
+
+static void exec_env_must_be_an_object_of_strings(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": [\"A=1\"]}", "'env'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": \"A=1\"}", "'env'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A\": 1}}", "'A'");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A\": null}}", "'A'");
+}
+
+static void exec_env_names_without_equals_or_control_characters(void **state)
+{
+	(void)state;
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A=B\": \"1\"}}",
+	    "'env' variable 1");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"\": \"1\"}}",
+	    "'env' variable 1");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], "
+	    "\"env\": {\"OK\": \"1\", \"A\\nB\": \"1\"}}", "'env' variable 2");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A\": \"1\", \"A\": \"2\"}}",
+	    "twice");
+	/* What a shell exports beside plain names is taken: bash's functions. */
+	assert_true(validate_env_name("BASH_FUNC_f%%"));
+	assert_true(validate_env_name("lower.case-ok"));
+	assert_false(validate_env_name("A=B"));
+	assert_false(validate_env_name(""));
+}
+
+static void exec_env_limits_count_value_and_total_size(void **state)
+{
+	cJSON *args, *env;
+	char name[32], *big;
+
+	(void)state;
+	/* TASK_ENV_VARS_MAX variables are taken, one more is not. */
+	args = exec_args();
+	env = cJSON_AddObjectToObject(args, "env");
+	for (int i = 0; i < TASK_ENV_VARS_MAX; i++) {
+		snprintf(name, sizeof name, "V%d", i);
+		cJSON_AddStringToObject(env, name, "x");
+	}
+	{
+		char err[256];
+		struct task *t = validate_submit(args, err, sizeof err);
+
+		if (t == NULL)
+			fail_msg("refused %d variables: %s", TASK_ENV_VARS_MAX, err);
+		task_free(t);
+	}
+	cJSON_AddStringToObject(env, "ONE_MORE", "x");
+	expect_args_refused(args, "more than 2048 variables");
+	/* A value over 128 KiB. */
+	args = exec_args();
+	big = repeat('x', TASK_ENV_VALUE_MAX + 1);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(args, "env"), "BIG", big);
+	free(big);
+	expect_args_refused(args, "'BIG'");
+	/* Values each allowed, too large together. */
+	args = exec_args();
+	env = cJSON_AddObjectToObject(args, "env");
+	big = repeat('x', TASK_ENV_VALUE_MAX);
+	cJSON_AddStringToObject(env, "B1", big);
+	cJSON_AddStringToObject(env, "B2", big);
+	cJSON_AddStringToObject(env, "B3", big);
+	free(big);
+	expect_args_refused(args, "in all");
+}
+
+static void exec_env_leaves_out_denied_names_and_lists_them(void **state)
+{
+	char err[256];
+	struct task *t;
+	const cJSON *env, *denied;
+	char *text;
+
+	(void)state;
+	validate_set_env_deny(ENV_DENY_DEFAULT);
+	t = submit_env("{\"FOO\": \"bar\", \"MY_TOKEN\": \"s3cret\", \"AWS_SECRET_ACCESS_KEY\": \"k\", "
+	    "\"db_password\": \"p\"}", err, sizeof err);
+	if (t == NULL)
+		fail_msg("refused: %s", err);
+	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	denied = cJSON_GetObjectItemCaseSensitive(t->args, "env_denied");
+	assert_int_equal(cJSON_GetArraySize(env), 1);
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(env, "FOO"));
+	assert_int_equal(cJSON_GetArraySize(denied), 3);
+	assert_string_equal(cJSON_GetArrayItem(denied, 0)->valuestring, "MY_TOKEN");
+	assert_string_equal(cJSON_GetArrayItem(denied, 1)->valuestring, "AWS_SECRET_ACCESS_KEY");
+	assert_string_equal(cJSON_GetArrayItem(denied, 2)->valuestring, "db_password");
+	/* The values are nowhere in what is stored. */
+	text = cJSON_PrintUnformatted(t->args);
+	assert_null(strstr(text, "s3cret"));
+	cJSON_free(text);
+	task_free(t);
+}
+
+static void exec_env_deny_follows_the_configured_list(void **state)
+{
+	char err[256];
+	struct task *t;
+	const cJSON *env;
+
+	(void)state;
+	validate_set_env_deny("SITE_*");
+	t = submit_env("{\"SITE_KEY\": \"1\", \"MY_TOKEN\": \"2\"}", err, sizeof err);
+	validate_set_env_deny(ENV_DENY_DEFAULT);
+	if (t == NULL)
+		fail_msg("refused: %s", err);
+	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	assert_null(cJSON_GetObjectItemCaseSensitive(env, "SITE_KEY"));
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(env, "MY_TOKEN"));
+	task_free(t);
+}
+
+/* The worker sets these itself (exec.c): a submitted value would only mislead task show. */
+static void exec_env_drops_the_variables_the_worker_sets(void **state)
+{
+	char err[256];
+	struct task *t;
+	const cJSON *env;
+
+	(void)state;
+	t = submit_env("{\"DEPOT_TASK_ID\": \"7\", \"DEPOT_TASK_TAG\": \"1.2.7\", \"A\": \"1\"}",
+	    err, sizeof err);
+	if (t == NULL)
+		fail_msg("refused: %s", err);
+	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	assert_int_equal(cJSON_GetArraySize(env), 1);
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "env_denied"));
+	task_free(t);
+}
+
+/* schedule.add stores its template with the environment a task would keep. */
+static void schedule_template_is_stored_without_denied_variables(void **state)
+{
+	char err[256];
+	struct request rq;
+	cJSON *req = parse("{\"cmd\": \"schedule.add\", \"args\": {\"name\": \"n\", "
+	    "\"every_ms\": 60000, \"template\": {\"type\": \"exec\", \"argv\": [\"true\"], "
+	    "\"cwd\": \"/tmp\", \"env\": {\"A\": \"1\", \"MY_TOKEN\": \"s3cret\"}}}}");
+	char *text;
+
+	(void)state;
+	if (validate_request(req, &rq, err, sizeof err) != 0)
+		fail_msg("refused: %s", err);
+	assert_non_null(rq.tmpl);
+	text = cJSON_PrintUnformatted(rq.tmpl);
+	assert_null(strstr(text, "s3cret"));
+	assert_null(strstr(text, "MY_TOKEN"));
+	assert_non_null(strstr(text, "\"A\":\"1\""));
+	assert_non_null(strstr(text, "\"cwd\":\"/tmp\""));
+	cJSON_free(text);
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -999,6 +1206,15 @@ int main(void)
 		cmocka_unit_test(resource_name_refuses_control_characters),
 		cmocka_unit_test(request_of_valid_utf8_passes_the_text_check),
 		cmocka_unit_test(request_with_invalid_utf8_anywhere_is_refused_naming_the_field),
+		cmocka_unit_test(exec_cwd_and_env_are_kept_with_the_task),
+		cmocka_unit_test(exec_cwd_must_be_an_absolute_path),
+		cmocka_unit_test(exec_env_must_be_an_object_of_strings),
+		cmocka_unit_test(exec_env_names_without_equals_or_control_characters),
+		cmocka_unit_test(exec_env_limits_count_value_and_total_size),
+		cmocka_unit_test(exec_env_leaves_out_denied_names_and_lists_them),
+		cmocka_unit_test(exec_env_deny_follows_the_configured_list),
+		cmocka_unit_test(exec_env_drops_the_variables_the_worker_sets),
+		cmocka_unit_test(schedule_template_is_stored_without_denied_variables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

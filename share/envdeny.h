@@ -1,0 +1,28 @@
+/* envdeny.h: [tasks] env_deny, the glob patterns naming variables a task's environment never stores. */
+#ifndef DEPOT_ENVDENY_H
+#define DEPOT_ENVDENY_H
+#include <stddef.h>
+
+/*
+ * What depot.conf's env_deny is when it does not say: names that hold
+ * secrets by convention, and the agent sockets that stand for them. A
+ * submitter's variable matching one is dropped before the task is stored,
+ * so a token exported in a shell never reaches the database, a backup or
+ * `task show`. Patterns are fnmatch(3) globs, matched without regard to
+ * case, separated by spaces.
+ */
+#define ENV_DENY_DEFAULT \
+	"*TOKEN* *PASSWORD* *PASSWD* *PASSPHRASE* *SECRET* *CREDENTIAL* " \
+	"*_KEY *_KEY_* *APIKEY* *API_KEY* *_PWD AWS_* AZURE_* VAULT_* " \
+	"SSH_AUTH_SOCK GPG_AGENT_INFO KRB5CCNAME"
+/* Longest env_deny value, most patterns in it, longest pattern. */
+#define ENV_DENY_MAX_BYTES 4095
+#define ENV_DENY_MAX_PATTERNS 256
+#define ENV_DENY_PATTERN_MAX 255
+
+/* Whether patterns (space-separated globs) is a usable env_deny; -1 with err saying why. */
+int envdeny_check(const char *patterns, char *err, size_t errlen);
+/* Whether name matches one of patterns, case ignored; an empty list matches nothing. */
+int envdeny_match(const char *patterns, const char *name);
+
+#endif
