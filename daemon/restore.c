@@ -401,12 +401,29 @@ static void sync_steps(const struct swap_plan *p)
 	}
 }
 
-/* DIR.pre-restore-WHEN, or -2, -3 … when a restore in the same second left that one. */
+/*
+ * DIR.pre-restore-WHEN, or -N past the highest N a restore in the same
+ * second left: the newest must sort last (keep_pre_restore prunes the
+ * first), even when a lower name was freed by pruning meanwhile.
+ */
 static void kept_name(const char *dir, const char *when, char *out, size_t n)
 {
-	snprintf(out, n, "%s.pre-restore-%s", dir, when);
-	for (int i = 2; exists(out) && i < 1000; i++)
-		snprintf(out, n, "%s.pre-restore-%s-%d", dir, when, i);
+	struct prerestore_dir *dirs = NULL;
+	size_t ndirs = 0;
+	long seq = -1;
+
+	if (prerestore_list(dir, &dirs, &ndirs) == 0)
+		for (size_t i = 0; i < ndirs; i++)
+			if (strcmp(dirs[i].stamp, when) == 0 && dirs[i].seq > seq)
+				seq = dirs[i].seq;
+	free(dirs);
+	seq = seq < 0 ? 0 : seq < 2 ? 2 : seq + 1;
+	if (seq == 0)
+		snprintf(out, n, "%s.pre-restore-%s", dir, when);
+	else
+		snprintf(out, n, "%s.pre-restore-%s-%ld", dir, when, seq);
+	for (long i = seq + 1; exists(out) && i < seq + 1000; i++)
+		snprintf(out, n, "%s.pre-restore-%s-%ld", dir, when, i);
 }
 
 /*
