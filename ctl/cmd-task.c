@@ -161,6 +161,25 @@ static void task_describe_error(const cJSON *task, char *buf, size_t n)
 }
 
 /*
+ * A waited-for task's id, final state and error in words: 0, or -1 when
+ * the daemon answered with a task not final, said on stderr.
+ */
+static int task_ended(const cJSON *task, int64_t *id, enum task_state *state, char *why,
+    size_t whylen)
+{
+	const char *name = json_str(task, "state");
+
+	*id = 0;
+	(void)json_int(task, "id", id);
+	task_describe_error(task, why, whylen);
+	if (task_state_of(task, state) == 0 && task_state_final(*state))
+		return 0;
+	ctl_error("task %lld %s%s%s", (long long)*id, name != NULL ? name :
+	    "ended in no known state", why[0] != '\0' ? ": " : "", why);
+	return -1;
+}
+
+/*
  * The exit code of a submitting command's --wait (sync, publish, backup,
  * restore, orphans clean, run --quiet's peers): DESIGN §11's 0, 1 and 4,
  * the failure said on stderr.
@@ -170,16 +189,10 @@ static int task_outcome(const cJSON *task)
 	const char *name = json_str(task, "state");
 	enum task_state state;
 	char why[1024];
-	int64_t id = 0;
+	int64_t id;
 
-	(void)json_int(task, "id", &id);
-	task_describe_error(task, why, sizeof why);
-	if (task_state_of(task, &state) < 0 || !task_state_final(state)) {
-		ctl_error("task %lld %s%s%s", (long long)id,
-		    name != NULL ? name : "ended in no known state",
-		    why[0] != '\0' ? ": " : "", why);
+	if (task_ended(task, &id, &state, why, sizeof why) < 0)
 		return EXIT_REFUSED;
-	}
 	if (state == TASK_CANCELED)
 		ctl_error("task %lld was canceled%s%s", (long long)id,
 		    why[0] != '\0' ? ": " : "", why);
@@ -201,19 +214,12 @@ static int task_command_status(const cJSON *task)
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(task, "result");
 	const char *reason = json_str(cJSON_GetObjectItemCaseSensitive(task, "error"),
 	    "reason");
-	const char *name = json_str(task, "state");
 	enum task_state state;
-	int64_t id = 0, v;
+	int64_t id, v;
 	char why[1024];
 
-	(void)json_int(task, "id", &id);
-	task_describe_error(task, why, sizeof why);
-	if (task_state_of(task, &state) < 0 || !task_state_final(state)) {
-		ctl_error("task %lld %s%s%s", (long long)id,
-		    name != NULL ? name : "ended in no known state",
-		    why[0] != '\0' ? ": " : "", why);
+	if (task_ended(task, &id, &state, why, sizeof why) < 0)
 		return EXIT_CMD_DEPOT_FAILED;
-	}
 	if (reason != NULL && strcmp(reason, task_reason_name(REASON_TIMEOUT)) == 0) {
 		ctl_error("task %lld timed out: %s", (long long)id, why);
 		return EXIT_CMD_TIMED_OUT;
