@@ -1026,6 +1026,33 @@ static int take_snapshot(struct writer *w, const char *db_copy, const char *outp
 	return rc;
 }
 
+/*
+ * What a backup killed mid-way left in DIR/backups under a name of the
+ * daemon's: its FILE.part and FILE.manifest. Backups run one at a time
+ * (`backup` exclusive), so none is being written now. Names only: a link
+ * there is removed, never followed.
+ */
+static void remove_stale_parts(const cJSON *task)
+{
+	const char *dir = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "backups_dir"));
+	struct dirent *d;
+	DIR *dp;
+
+	if (dir == NULL || (dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		size_t n = strlen(d->d_name);
+		int part = n > 5 && strcmp(d->d_name + n - 5, ".part") == 0;
+		int manifest = n > 9 && strcmp(d->d_name + n - 9, ".manifest") == 0;
+		if (strncmp(d->d_name, "depot-", 6) != 0 || (!part && !manifest))
+			continue;
+		if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
+			log_info("backup: removed %s/%s, left by a backup that was stopped", dir,
+			    d->d_name);
+	}
+	closedir(dp);
+}
+
 /* [backup] keep: the oldest chains in DIR/backups go once this archive is safely written. */
 static void prune_chains(const cJSON *task, const char *output, cJSON *result)
 {
@@ -1060,6 +1087,7 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		return;
 	}
 	w.task_id = (int64_t)id->valuedouble;
+	remove_stale_parts(task);
 	publish_modes(cJSON_IsNumber(gid) ? (gid_t)gid->valuedouble : (gid_t)-1, &w.pub_modes);
 	if (w.rootfd < 0)
 		snprintf(w.err, sizeof w.err, "%s is not open", worker_dir);

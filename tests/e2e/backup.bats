@@ -368,3 +368,32 @@ manifest_of() {
 	run ctl backup verify "$WORK/b2.tar.zst"
 	[ "$status" -eq 0 ]
 }
+
+@test "what a backup killed mid-way leaves in DIR/backups is removed by the next backup, never through a link" {
+	depot_start "backup.compression = gzip"
+	mkdir -p "$WORK/big"
+	write_bytes "$WORK/big/huge.bin" 48000000
+	make_feed "$WORK/big"
+	ctl repo create big --feed "file://$WORK/big/PULP_MANIFEST" >/dev/null
+	sync_wait big
+	submit_task backup
+	killed=$ID
+	wait_for eval 'compgen -G "$DIR/backups/depot-*.part" >/dev/null' 20s
+	pid=$(ctl --json worker list | jq -r --argjson id "$killed" '.[] | select(.task == $id) | .pid')
+	[ -n "$pid" ]
+	kill -KILL "$pid"
+	task_final "$killed"
+	[ "$(jq -r .state <<<"$TASK")" != completed ]
+	compgen -G "$DIR/backups/depot-*.part" >/dev/null
+	# A link planted under such a name: the link goes, what it points at stays.
+	printf 'keep me\n' >"$WORK/victim"
+	ln -s "$WORK/victim" "$DIR/backups/depot-planted.tar.gz.part"
+
+	backup_wait
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ -z "$(find "$DIR/backups" -name '*.part' -o -name '*.manifest')" ]
+	[ "$(cat "$WORK/victim")" = "keep me" ]
+	grep -q "left by a backup that was stopped" "$DIR/depotd.log"
+	run ctl backup verify "$ARCHIVE"
+	[ "$status" -eq 0 ]
+}
