@@ -1076,9 +1076,10 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	int incremental = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "incremental"));
 	struct writer w = { .ws = ws, .rootfd = worker_data.fd, .outfd = -1, .logsfd = -1 };
+	struct backup_utf8 utf8;
 	char logs[4200];
 	struct stat st;
-	int rc = -1;
+	int rc = -1, in_utf8 = 0;
 
 	*result = *error = NULL;
 	*state = TASK_FAILED;
@@ -1091,13 +1092,18 @@ void backup_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	publish_modes(cJSON_IsNumber(gid) ? (gid_t)gid->valuedouble : (gid_t)-1, &w.pub_modes);
 	if (w.rootfd < 0)
 		snprintf(w.err, sizeof w.err, "%s is not open", worker_dir);
-	else if (take_snapshot(&w, db_copy, output, compression, incremental) == 0) {
+	else if (backup_utf8_begin(&utf8) < 0)
+		snprintf(w.err, sizeof w.err, "out of memory");
+	else if ((in_utf8 = 1) && take_snapshot(&w, db_copy, output, compression,
+	    incremental) == 0) {
 		w.total += tree_bytes(db_copy);
 		snprintf(logs, sizeof logs, "%s/logs", worker_dir);
 		w.total += tree_bytes(logs);
 		progress(&w);
 		rc = write_archive(&w, db_copy, output, compression);
 	}
+	if (in_utf8)
+		backup_utf8_end(&utf8);
 	snapshot_close(w.snap);
 	/* Here rather than in depotd, whose loop a large file's unlink would hold up. */
 	unlink(db_copy);

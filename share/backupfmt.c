@@ -1815,28 +1815,35 @@ int backup_read_chain(const char *archive, const char *dir, const char *publish_
     struct backup_bases *chain, const struct backup_limits *lim, struct backup_summary *sum,
     char *err, size_t errlen)
 {
-	/*
-	 * libarchive converts names by the locale: read in C.UTF-8 in every
-	 * caller (depotctl runs in the user's locale, depotd in C), so that
-	 * verify and restore see the same names, UTF-8 as the manifest's, and
-	 * decide alike. glibc has C.UTF-8 built in since 2.35.
-	 */
-	locale_t c = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0), was;
+	struct backup_utf8 u;
 	int rc;
 
 	if (chain != NULL) {
 		chain->read = NULL;
 		chain->nread = 0;
 	}
-	if (c == (locale_t)0) {
+	/* Names as the manifest's, UTF-8, whoever reads: verify and restore decide alike. */
+	if (backup_utf8_begin(&u) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	was = uselocale(c);
 	rc = read_archive(archive, dir, publish_dir, chain, lim, sum, err, errlen);
-	uselocale(was);
-	freelocale(c);
+	backup_utf8_end(&u);
 	return rc;
+}
+
+int backup_utf8_begin(struct backup_utf8 *u)
+{
+	if ((u->c = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0)) == (locale_t)0)
+		return -1;
+	u->was = uselocale(u->c);
+	return 0;
+}
+
+void backup_utf8_end(struct backup_utf8 *u)
+{
+	uselocale(u->was);
+	freelocale(u->c);
 }
 
 static int read_archive(const char *archive, const char *dir, const char *publish_dir,

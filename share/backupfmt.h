@@ -1,6 +1,7 @@
 /* backupfmt.h: the backup archive format (DESIGN §9) — a tar with MANIFEST.json as its last member — and reading one safely. */
 #ifndef DEPOT_BACKUPFMT_H
 #define DEPOT_BACKUPFMT_H
+#include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,20 @@ int backup_key_read(const char *dir, unsigned char *key);
 int backup_key_create(const char *dir);
 /* The HMAC of a manifest whose sha256 is digest (32 bytes), as 64 hex digits and a NUL in hex. */
 void backup_mac(const unsigned char *key, const unsigned char *digest, char *hex);
+
+/*
+ * libarchive converts member names by the thread's locale: writer and
+ * readers run in C.UTF-8 between these (depotctl runs in the user's
+ * locale, depotd in C, where a name that is not ASCII cannot be
+ * converted), so names are UTF-8 in every archive and every reader sees
+ * them alike. glibc has C.UTF-8 built in since 2.35. 0, or -1 (out of
+ * memory); end undoes a begin that returned 0.
+ */
+struct backup_utf8 {
+	locale_t c, was;
+};
+int backup_utf8_begin(struct backup_utf8 *u);
+void backup_utf8_end(struct backup_utf8 *u);
 
 /* 1 if path is relative, with no empty, "." or ".." component. */
 int backup_path_safe(const char *path);

@@ -397,3 +397,24 @@ manifest_of() {
 	run ctl backup verify "$ARCHIVE"
 	[ "$status" -eq 0 ]
 }
+
+@test "names that are not ASCII are backed up and restored byte for byte, whatever the locale" {
+	depot_start
+	mkdir -p "$WORK/feed/café"
+	printf 'accent\n' >"$WORK/feed/café/é.txt"
+	printf 'kanji\n' >"$WORK/feed/日本.txt"
+	make_feed "$WORK/feed"
+	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
+	sync_wait r
+	publish_wait r
+	backup_wait -o "$WORK/u.tar.zst"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	tar --zstd -tf "$WORK/u.tar.zst" | grep -qx 'publish/r/versions/1/café/é.txt'
+	LC_ALL=C run ctl backup verify "$WORK/u.tar.zst"
+	[ "$status" -eq 0 ]
+	run "$DEPOT_BIN/depotd" --restore "$WORK/u.tar.zst" -d "$WORK/back"
+	[ "$status" -eq 0 ]
+	BACKUP_DIRS+=("$WORK/back")
+	cmp "$WORK/back/publish/r/current/café/é.txt" "$WORK/feed/café/é.txt"
+	cmp "$WORK/back/publish/r/current/日本.txt" "$WORK/feed/日本.txt"
+}
