@@ -107,8 +107,6 @@ struct reader {
 	int has_hdr;			/* format 2: hdr is its BACKUP.json */
 	struct backup_header hdr;
 	unsigned char *found;		/* a bit for each of hdr.holds: a member carries it */
-	EVP_MD_CTX *hdr_md;
-	int64_t hdr_size;
 	struct node *nodes;
 	size_t nnodes, capnodes;
 	uint32_t *slots;		/* open addressing over nodes by path digest: index + 1 */
@@ -1212,12 +1210,6 @@ static int check_database(struct reader *r)
 	return 0;
 }
 
-static void hex_of(const unsigned char *d, char *hex)
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
-
 /* Whether the chain read so far, this archive included, holds sha256 (hex): dbcheck_references' question. */
 static int chain_holds(const char *sha256, void *ctx)
 {
@@ -1253,7 +1245,7 @@ static int check_holds(struct reader *r)
 
 	for (size_t i = 0; i < r->hdr.nholds; i++)
 		if (!(r->found[i / 8] & (1 << (i % 8)))) {
-			hex_of(r->hdr.holds[i], hex);
+			hashpipe_hex(r->hdr.holds[i], hex);
 			return refuse(r, "%s lists content %s in 'holds', and the archive has no member "
 			    CONTENT_PREFIX "%.2s/%s", BACKUP_HEADER, hex, hex, hex);
 		}
@@ -1269,7 +1261,7 @@ static int check_overlap(struct reader *r)
 
 	for (size_t k = 0; k < r->hdr.nholds; k++)
 		if ((b = held_by_base(r, r->hdr.holds[k], &i)) != NULL) {
-			hex_of(r->hdr.holds[k], hex);
+			hashpipe_hex(r->hdr.holds[k], hex);
 			return refuse(r, "%s lists content %s, which its base %s already holds",
 			    BACKUP_HEADER, hex, b->file);
 		}
@@ -1334,28 +1326,12 @@ static int start_extraction(struct reader *r, const char *dir, const char *publi
 	return publish_dir != NULL ? open_root(r, &r->roots[1], publish_dir) : 0;
 }
 
-/* BACKUP.json's bytes, hashed as they are parsed, for its manifest entry. */
-static long fill_from_header(void *ctx, char *buf, size_t cap)
-{
-	struct reader *r = ctx;
-	la_ssize_t n = archive_read_data(r->a, buf, cap);
-
-	if (n > 0) {
-		EVP_DigestUpdate(r->hdr_md, buf, (size_t)n);
-		r->hdr_size += n;
-	}
-	return (long)n;
-}
-
 /* The first member, BACKUP.json: parsed, and remembered as a member for the manifest to list. */
 static int read_header(struct reader *r, struct archive_entry *e)
 {
-	unsigned char d[32];
-	unsigned int dlen;
-	char why[1024], sha[65];
-	struct jstream *js;
+	char why[1024];
 	struct node *n;
-	int rc;
+	int64_t size;
 
 	if (entry_type(e) != BM_FILE)
 		return refuse(r, "member '%s' is a %s, not a file", BACKUP_HEADER,
@@ -1363,27 +1339,17 @@ static int read_header(struct reader *r, struct archive_entry *e)
 	if (++r->sum->members > r->lim->max_members)
 		return refuse(r, "the archive has more than %lld members (restore_max_members)",
 		    (long long)r->lim->max_members);
-	if ((js = malloc(sizeof *js)) == NULL || (r->hdr_md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(r->hdr_md, EVP_sha256(), NULL) != 1) {
-		free(js);
-		return refuse(r, "out of memory");
-	}
-	js_init(js, fill_from_header, r);
-	rc = backup_header_parse(js, r->lim->max_members, &r->hdr, why, sizeof why);
-	free(js);
-	if (rc < 0)
+	if (backup_header_parse_member(r->a, r->lim->max_members, &r->hdr, &size, why,
+	    sizeof why) < 0)
 		return refuse(r, "%s", why);
 	r->has_hdr = 1;
 	if ((r->found = calloc(r->hdr.nholds / 8 + 1, 1)) == NULL)
 		return refuse(r, "out of memory");
-	EVP_DigestFinal_ex(r->hdr_md, d, &dlen);
-	hex_of(d, sha);
-	snprintf(r->hdr.header_sha256, sizeof r->hdr.header_sha256, "%s", sha);
 	if ((n = add_node(r, BACKUP_HEADER, strlen(BACKUP_HEADER), BM_FILE, 0)) == NULL)
 		return refuse(r, "out of memory");
-	n->size = r->hdr_size;
-	r->sum->bytes += r->hdr_size;
-	record_digest(BACKUP_HEADER, BM_FILE, r->hdr_size, sha, "", n->rec);
+	n->size = size;
+	r->sum->bytes += size;
+	record_digest(BACKUP_HEADER, BM_FILE, size, r->hdr.header_sha256, "", n->rec);
 	snprintf(r->sum->kind, sizeof r->sum->kind, "%s", r->hdr.kind);
 	return 0;
 }
@@ -1429,7 +1395,7 @@ static int raw_finish(struct rawsrc *s, char *hex)
 			s->bytes += n;
 		}
 	EVP_DigestFinal_ex(s->md, d, &dlen);
-	hex_of(d, hex);
+	hashpipe_hex(d, hex);
 	return n < 0 ? -1 : 0;
 }
 
@@ -1756,7 +1722,6 @@ static void reader_free(struct reader *r)
 	}
 	free(r->links);
 	EVP_MD_CTX_free(r->manifest_md);
-	EVP_MD_CTX_free(r->hdr_md);
 	backup_header_free(&r->hdr);
 	free(r->found);
 	free(r->nodes);

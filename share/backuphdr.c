@@ -1,5 +1,6 @@
 /* backuphdr.c: reading BACKUP.json, a format 2 archive's first member (backuphdr.h). */
 #include "backuphdr.h"
+#include "hashpipe.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -160,34 +161,55 @@ out:
 struct hashed_member {
 	struct archive *a;
 	EVP_MD_CTX *md;
+	int64_t size;
 };
 
-/* The header's bytes, hashed as they are parsed: what an incremental's writer compares with the sha256 recorded for it. */
+/* The header's bytes, hashed and counted as they are parsed. */
 static long fill_from(void *ctx, char *buf, size_t cap)
 {
 	struct hashed_member *m = ctx;
 	la_ssize_t n = archive_read_data(m->a, buf, cap);
 
-	if (n > 0)
+	if (n > 0) {
 		EVP_DigestUpdate(m->md, buf, (size_t)n);
+		m->size += n;
+	}
 	return n < 0 ? -1 : (long)n;
+}
+
+int backup_header_parse_member(struct archive *a, int64_t max_holds, struct backup_header *h,
+    int64_t *size, char *err, size_t errlen)
+{
+	struct hashed_member m = { .a = a, .md = EVP_MD_CTX_new() };
+	struct jstream *js = malloc(sizeof *js);	/* 64 KiB of buffer: not on a thread's stack */
+	unsigned char d[32];
+	unsigned int dlen;
+	int rc = -1;
+
+	memset(h, 0, sizeof *h);
+	if (js == NULL || m.md == NULL || EVP_DigestInit_ex(m.md, EVP_sha256(), NULL) != 1)
+		snprintf(err, errlen, "out of memory");
+	else {
+		js_init(js, fill_from, &m);
+		if ((rc = backup_header_parse(js, max_holds, h, err, errlen)) == 0) {
+			EVP_DigestFinal_ex(m.md, d, &dlen);
+			hashpipe_hex(d, h->header_sha256);
+			*size = m.size;
+		}
+	}
+	free(js);
+	EVP_MD_CTX_free(m.md);
+	return rc;
 }
 
 /* The header from the first member of a, open on a regular file (st); a is freed here. */
 static int header_from(struct archive *a, const struct stat *st, const char *file,
     int64_t max_holds, struct backup_header *h, char *err, size_t errlen)
 {
-	struct hashed_member m = { .a = a, .md = EVP_MD_CTX_new() };
 	struct archive_entry *e;
-	unsigned char d[32];
-	unsigned int dlen;
-	struct jstream js;
+	int64_t size;
 	int rc = -1, r;
 
-	if (m.md == NULL || EVP_DigestInit_ex(m.md, EVP_sha256(), NULL) != 1) {
-		snprintf(err, errlen, "%s: out of memory", file);
-		goto out;
-	}
 	if ((r = archive_read_next_header(a, &e)) != ARCHIVE_OK && r != ARCHIVE_WARN) {
 		snprintf(err, errlen, "%s: %s", file, r == ARCHIVE_EOF ? "an empty archive" :
 		    archive_error_string(a));
@@ -199,19 +221,13 @@ static int header_from(struct archive *a, const struct stat *st, const char *fil
 		rc = 0;
 		goto out;
 	}
-	js_init(&js, fill_from, &m);
-	if (backup_header_parse(&js, max_holds, h, err, errlen) == 0) {
-		EVP_DigestFinal_ex(m.md, d, &dlen);
-		for (unsigned int i = 0; i < dlen; i++)
-			snprintf(h->header_sha256 + 2 * i, 3, "%02x", d[i]);
+	if (backup_header_parse_member(a, max_holds, h, &size, err, errlen) == 0)
 		rc = 1;
-	}
 out:
 	h->dev = st->st_dev;
 	h->ino = st->st_ino;
 	h->file_size = st->st_size;
 	archive_read_free(a);
-	EVP_MD_CTX_free(m.md);
 	return rc;
 }
 

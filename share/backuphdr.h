@@ -59,6 +59,14 @@ struct archive;
  * yet opened; NULL with err naming file.
  */
 struct archive *backup_tar_reader(const char *file, char *err, size_t errlen);
+/*
+ * Parses the member a is at (BACKUP.json), hashing its bytes into
+ * h->header_sha256 and counting them into *size: what the archive's
+ * manifest lists for it, and what an incremental's writer checks a base
+ * by. 0, or -1 with err.
+ */
+int backup_header_parse_member(struct archive *a, int64_t max_holds, struct backup_header *h,
+    int64_t *size, char *err, size_t errlen);
 /* 1 if h holds the content whose binary sha256 is digest. */
 int backup_header_holds(const struct backup_header *h, const unsigned char *digest);
 /* Parses 64 hex digits into 32 bytes: 0, or -1 when s is not lowercase sha256 hex. */
