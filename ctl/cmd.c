@@ -441,9 +441,9 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "backup" },
 		.usage = "[-o FILE] [--incremental] [--wait]",
 		.summary = "queue a backup of the whole depot into one archive, online",
-		.help = "The task reserves only 'content' shared: syncs, publishes and "
-		    "commands start and run beside it, and only 'orphans clean' waits "
-		    "for it (and it for one). The archive holds the depot as it was "
+		.help = "The task reserves 'content' shared and 'backup' exclusive: "
+		    "syncs, publishes and commands start and run beside it; only "
+		    "'orphans clean' and another backup wait for it (and it for them). The archive holds the depot as it was "
 		    "when the backup copied the database: that copy, depot.conf, the "
 		    "content its versions reference, each repository's publication "
 		    "of that instant and the task logs; in its own database the backup "
