@@ -49,6 +49,7 @@ struct writer {
 	char kind[16];
 	char base_file[256], base_sha[65], base_header_sha[65];
 	char header_sha[65];	/* of this archive's BACKUP.json */
+	char made_sha[65];	/* of the last file member write_made made */
 	int64_t base_size;
 	char promoted[512];	/* why an incremental was asked for and a full written */
 	/* The content this archive carries, as sha256 hex, ascending. */
@@ -344,7 +345,6 @@ static int write_made(struct writer *w, const char *path, mode_t type, const cha
 {
 	struct archive_entry *e = archive_entry_new();
 	int64_t now = time_now_ms();
-	char sha[65];
 	int rc = -1;
 
 	archive_entry_set_pathname(e, path);
@@ -374,14 +374,33 @@ static int write_made(struct writer *w, const char *path, mode_t type, const cha
 	else if (target != NULL)
 		rc = add_member(w, path, "hardlink", 0, NULL, target);
 	else {
-		sha256_hex(data, len, sha);
+		sha256_hex(data, len, w->made_sha);
 		if (len > 0 && archive_write_data(w->a, data, len) != (la_ssize_t)len)
 			fail_archive(w, "writing the archive");
 		else
-			rc = add_member(w, path, "file", (int64_t)len, sha, NULL);
+			rc = add_member(w, path, "file", (int64_t)len, w->made_sha, NULL);
 	}
 out:
 	archive_entry_free(e);
+	return rc;
+}
+
+/* The base an incremental names, as BACKUP.json and MANIFEST.json both say it; null for a full. */
+static int add_base(const struct writer *w, struct text *t)
+{
+	cJSON *name;
+	char *quoted;
+	int rc;
+
+	if (w->base_file[0] == '\0')
+		return text_add(t, "null");
+	name = cJSON_CreateString(w->base_file);
+	quoted = cJSON_PrintUnformatted(name);
+	rc = quoted == NULL ? -1 : text_add(t, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld,"
+	    "\"header_sha256\":\"%s\"}", quoted, w->base_sha, (long long)w->base_size,
+	    w->base_header_sha);
+	free(quoted);
+	cJSON_Delete(name);
 	return rc;
 }
 
@@ -389,6 +408,7 @@ out:
 static int start_manifest(struct writer *w, const char *output)
 {
 	char when[TIME_RFC3339_LEN];
+	struct text base = { 0 };
 	int fd;
 
 	snprintf(w->manifest_path, sizeof w->manifest_path, "%s.manifest", output);
@@ -401,18 +421,14 @@ static int start_manifest(struct writer *w, const char *output)
 		return -1;
 	}
 	time_format_rfc3339(time_now_ms(), when);
+	if (add_base(w, &base) < 0) {
+		snprintf(w->err, sizeof w->err, "out of memory");
+		return -1;
+	}
 	fprintf(w->manifest, "{\"format\":%d,\"created_at\":\"%s\",\"depot_version\":\"%s\","
-	    "\"kind\":\"%s\",\"base\":", BACKUP_FORMAT_HEADER, when, DEPOT_VERSION, w->kind);
-	if (w->base_file[0] != '\0') {
-		cJSON *b = cJSON_CreateString(w->base_file);
-		char *name = cJSON_PrintUnformatted(b);
-		fprintf(w->manifest, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld}",
-		    name ? name : "\"\"", w->base_sha, (long long)w->base_size);
-		free(name);
-		cJSON_Delete(b);
-	} else
-		fputs("null", w->manifest);
-	fputs(",\"members\":[", w->manifest);
+	    "\"kind\":\"%s\",\"base\":%s,\"members\":[", BACKUP_FORMAT_HEADER, when,
+	    DEPOT_VERSION, w->kind, base.p);
+	free(base.p);
 	return 0;
 }
 
@@ -558,20 +574,12 @@ static int write_header(struct writer *w)
 {
 	char when[TIME_RFC3339_LEN];
 	struct text h = { 0 };
-	cJSON *name = cJSON_CreateString(w->base_file);
-	char *quoted = cJSON_PrintUnformatted(name);
 	int rc = -1, ok;
 
 	time_format_rfc3339(time_now_ms(), when);
-	ok = quoted != NULL && text_add(&h, "{\"format\":%d,\"kind\":\"%s\",\"created_at\":\"%s\","
+	ok = text_add(&h, "{\"format\":%d,\"kind\":\"%s\",\"created_at\":\"%s\","
 	    "\"depot_version\":\"%s\",\"task_id\":%lld,\"base\":", BACKUP_FORMAT_HEADER, w->kind,
-	    when, DEPOT_VERSION, (long long)w->task_id) == 0;
-	if (ok && w->base_file[0] != '\0')
-		ok = text_add(&h, "{\"file\":%s,\"sha256\":\"%s\",\"size\":%lld,"
-		    "\"header_sha256\":\"%s\"}", quoted, w->base_sha, (long long)w->base_size,
-		    w->base_header_sha) == 0;
-	else if (ok)
-		ok = text_add(&h, "null") == 0;
+	    when, DEPOT_VERSION, (long long)w->task_id) == 0 && add_base(w, &h) == 0;
 	ok = ok && text_add(&h, ",\"holds\":[") == 0;
 	for (size_t i = 0; ok && i < w->nholds; i++)
 		ok = text_add(&h, "%s\"%s\"", i ? "," : "", w->holds[i]) == 0;
@@ -579,10 +587,8 @@ static int write_header(struct writer *w)
 	if (!ok)
 		snprintf(w->err, sizeof w->err, "out of memory");
 	else if ((rc = write_made(w, BACKUP_HEADER, AE_IFREG, NULL, h.p, h.len)) == 0)
-		sha256_hex(h.p, h.len, w->header_sha);
+		memcpy(w->header_sha, w->made_sha, sizeof w->header_sha);
 	free(h.p);
-	free(quoted);
-	cJSON_Delete(name);
 	return rc;
 }
 
