@@ -145,7 +145,7 @@ feed_v() {
 
 @test "orphans clean and a backup exclude each other through content; each reserves it as DESIGN says" {
 	depot_start
-	submit --lock content -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
+	hold_content
 	hold=$ID
 	wait_for task_is "$hold" running
 	submit_task orphans clean
@@ -156,7 +156,7 @@ feed_v() {
 	[ "$(ctl --json task show "$backup" | jq -c .resources)" = '[{"name":"content","mode":"shared"},{"name":"backup","mode":"exclusive"}]' ]
 	[ "$(task_state "$orphans")" = waiting ]
 	[ "$(task_state "$backup")" = waiting ]
-	touch "$WORK/go"
+	release_content
 	task_final "$backup"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	b_start=$(rfc3339_ms "$(jq -r .started_at <<<"$TASK")")

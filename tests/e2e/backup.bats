@@ -218,7 +218,7 @@ manifest_of() {
 
 @test "a backup reserves only content shared: a command holding content makes it wait, other commands and repositories do not" {
 	depot_start
-	submit --lock content -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
+	hold_content
 	first=$ID
 	wait_for task_is "$first" running
 	submit_task backup -o "$WORK/b.tar.zst"
@@ -230,7 +230,7 @@ manifest_of() {
 	task_final "$other"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(task_state "$backup")" = waiting ]
-	touch "$WORK/go"
+	release_content
 	task_final "$backup"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	first_end=$(rfc3339_ms "$(task_field "$first" .finished_at)")
@@ -272,12 +272,7 @@ manifest_of() {
 @test "canceling a backup, running or waiting, leaves neither FILE nor FILE.part" {
 	# gzip of random data is slow enough to be caught running.
 	depot_start "backup.compression = gzip"
-	mkdir -p "$WORK/big"
-	write_bytes "$WORK/big/huge.bin" 48000000
-	make_feed "$WORK/big"
-	ctl repo create big --feed "file://$WORK/big/PULP_MANIFEST" >/dev/null
-	sync_wait big
-	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	big_repo
 
 	mkdir -p "$WORK/out"
 	submit_task backup -o "$WORK/out/c.tar.gz"
@@ -371,11 +366,7 @@ manifest_of() {
 
 @test "what a backup killed mid-way leaves in DIR/backups is removed by the next backup, never through a link" {
 	depot_start "backup.compression = gzip"
-	mkdir -p "$WORK/big"
-	write_bytes "$WORK/big/huge.bin" 48000000
-	make_feed "$WORK/big"
-	ctl repo create big --feed "file://$WORK/big/PULP_MANIFEST" >/dev/null
-	sync_wait big
+	big_repo
 	submit_task backup
 	killed=$ID
 	wait_for eval 'compgen -G "$DIR/backups/depot-*.part" >/dev/null' 20s

@@ -11,6 +11,8 @@
 # directory the test used, and unmounts what mount_small mounted.
 #
 #   two_repos                       feeds in $WORK, repositories r1 and r2 synced and published
+#   big_repo                        repository big: one 48 MB random file, synced (gzip takes seconds on it)
+#   hold_content                    a task holding content exclusive until release_content ($ID)
 #   backup_wait [ARG]...            backup --wait ARG...; id in $ID, final task in $TASK, path in $ARCHIVE
 #   restore_wait FILE [ARG]...      restore FILE --wait ARG...; id in $ID, final task in $TASK
 #   publish_sums [DIR]              sha256 and path of every publish file, and where each current points
@@ -79,6 +81,27 @@ two_repos() {
 		publish_wait "$r" || return 1
 		[ "$(jq -r .state <<<"$TASK")" = completed ] || { echo "publish $r: $TASK" >&2; return 1; }
 	done
+}
+
+# big_repo: repository big, one file of 48 MB of random bytes, synced:
+# a gzip backup of it runs long enough for a test to catch it running.
+big_repo() {
+	mkdir -p "$WORK/big"
+	write_bytes "$WORK/big/huge.bin" 48000000
+	make_feed "$WORK/big"
+	ctl repo create big --feed "file://$WORK/big/PULP_MANIFEST" >/dev/null
+	sync_wait big
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+}
+
+# hold_content: a command holding content exclusive, running until
+# release_content; its id in $ID.
+hold_content() {
+	submit --lock content -- sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh "$WORK/go"
+}
+
+release_content() {
+	touch "$WORK/go"
 }
 
 # backup_wait [ARG]...: `backup --wait ARG...`; exits as it did; the id in
