@@ -1050,7 +1050,8 @@ static void remove_stale_parts(const cJSON *task)
 		size_t n = strlen(d->d_name);
 		int part = n > 5 && strcmp(d->d_name + n - 5, ".part") == 0;
 		int manifest = n > 9 && strcmp(d->d_name + n - 9, ".manifest") == 0;
-		if (strncmp(d->d_name, "depot-", 6) != 0 || (!part && !manifest))
+		if (strncmp(d->d_name, BACKUP_DEFAULT_PREFIX, strlen(BACKUP_DEFAULT_PREFIX)) != 0 ||
+		    (!part && !manifest))
 			continue;
 		if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
 			log_info("backup: removed %s/%s, left by a backup that was stopped", dir,

@@ -26,6 +26,8 @@ struct worker_shared;
  * under it (DESIGN §5, §9).
  */
 #define CONTENT_RESOURCE "content"
+/* What the daemon names a backup written without -o: DIR/backups/depot-TIME…; stale ones of these it removes. */
+#define BACKUP_DEFAULT_PREFIX "depot-"
 /* Held exclusive by a backup: one at a time. */
 #define BACKUP_RESOURCE "backup"
 

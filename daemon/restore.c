@@ -95,12 +95,12 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 	if (output == NULL) {
 		gmtime_r(&now, &tm);
 		strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(out, sizeof out, "%s/backups/depot-%s%s", D->dir, when,
+		snprintf(out, sizeof out, "%s/backups/" BACKUP_DEFAULT_PREFIX "%s%s", D->dir, when,
 		    suffix_of(D->cfg.compression));
 		/* Two backups in one second must not replace each other. */
 		if (access(out, F_OK) == 0)
-			snprintf(out, sizeof out, "%s/backups/depot-%s-%lld%s", D->dir, when,
-			    (long long)t->id, suffix_of(D->cfg.compression));
+			snprintf(out, sizeof out, "%s/backups/" BACKUP_DEFAULT_PREFIX "%s-%lld%s", D->dir,
+			    when, (long long)t->id, suffix_of(D->cfg.compression));
 		output = out;
 	}
 	cJSON_AddStringToObject(assignment, "db_copy", path);
