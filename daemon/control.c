@@ -20,15 +20,11 @@
 /* A handler gets its request checked by validate_request and may take what it owns. */
 typedef void (*control_fn)(struct conn *conn, struct request *rq);
 
-#define X(ident, wire, access, summary) static void h_##ident(struct conn *, struct request *);
-#include "commands.def"
-#undef X
-
 static const struct {
 	enum access_level access;
 	control_fn fn;
 } handlers[CMD_COUNT] = {
-#define X(ident, wire, access, summary) [CMD_##ident] = { access, h_##ident },
+#define X(ident, wire, access, summary) [CMD_##ident] = { access, cmd_##ident },
 #include "commands.def"
 #undef X
 };
@@ -106,7 +102,7 @@ void control_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 	request_free(&rq);
 }
 
-static void h_ping(struct conn *conn, struct request *rq)
+void cmd_ping(struct conn *conn, struct request *rq)
 {
 	cJSON *r = cJSON_CreateObject();
 
@@ -168,7 +164,7 @@ static int64_t content_bytes(void)
 	return cached;
 }
 
-static void h_status(struct conn *conn, struct request *rq)
+void cmd_status(struct conn *conn, struct request *rq)
 {
 	cJSON *r = cJSON_CreateObject(), *problems = cJSON_CreateArray(), *o, *ws, *sched;
 	char msg[512], path[4200];
@@ -320,7 +316,7 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 	    TASK_CANCELED);
 }
 
-static void h_task_submit(struct conn *conn, struct request *rq)
+void cmd_task_submit(struct conn *conn, struct request *rq)
 {
 	struct task *t = rq->task;
 	char err[512];
@@ -374,7 +370,7 @@ static void list_add(struct task *t, void *arg)
  * asks for more and more exist, the reply's "next" holds the args for the
  * rest: {"cursor": the last id sent, "limit": what is left of it}.
  */
-static void h_task_list(struct conn *conn, struct request *rq)
+void cmd_task_list(struct conn *conn, struct request *rq)
 {
 	struct list_page p = { .arr = cJSON_CreateArray() };
 	cJSON *r, *next;
@@ -404,7 +400,7 @@ static void h_task_list(struct conn *conn, struct request *rq)
 	server_reply(conn, r);
 }
 
-static void h_task_show(struct conn *conn, struct request *rq)
+void cmd_task_show(struct conn *conn, struct request *rq)
 {
 	cJSON *t;
 
@@ -415,7 +411,7 @@ static void h_task_show(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, t);
 }
 
-static void h_task_log(struct conn *conn, struct request *rq)
+void cmd_task_log(struct conn *conn, struct request *rq)
 {
 	int64_t id = rq->id, offset = rq->offset, max = rq->max;
 	char path[4200], *buf;
@@ -482,7 +478,7 @@ static int check_ids_exist(struct conn *conn, const int64_t *ids, size_t n)
 	return 0;
 }
 
-static void h_task_cancel(struct conn *conn, struct request *rq)
+void cmd_task_cancel(struct conn *conn, struct request *rq)
 {
 	const int64_t *ids = rq->ids;
 	size_t n = rq->nids;
@@ -549,7 +545,7 @@ static void waiter_gone(struct conn *conn, void *arg)
 	}
 }
 
-static void h_task_wait(struct conn *conn, struct request *rq)
+void cmd_task_wait(struct conn *conn, struct request *rq)
 {
 	struct waiter *w = calloc(1, sizeof *w);
 	char err[256];
@@ -617,7 +613,7 @@ void waiters_fail_all(void)
 	}
 }
 
-static void h_worker_list(struct conn *conn, struct request *rq)
+void cmd_worker_list(struct conn *conn, struct request *rq)
 {
 	cJSON *arr = cJSON_CreateArray();
 
@@ -645,7 +641,7 @@ static void visit_lock(void *ctx, const char *resource,
 	cJSON_AddItemToArray((cJSON *)ctx, o);
 }
 
-static void h_lock_list(struct conn *conn, struct request *rq)
+void cmd_lock_list(struct conn *conn, struct request *rq)
 {
 	cJSON *arr = cJSON_CreateArray();
 
@@ -654,7 +650,7 @@ static void h_lock_list(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, arr);
 }
 
-static void h_repo_create(struct conn *conn, struct request *rq)
+void cmd_repo_create(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	cJSON *imp, *existing;
@@ -678,7 +674,7 @@ static void h_repo_create(struct conn *conn, struct request *rq)
 	cJSON_Delete(imp);
 }
 
-static void h_repo_update(struct conn *conn, struct request *rq)
+void cmd_repo_update(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	char err[512];
@@ -698,13 +694,13 @@ static void h_repo_update(struct conn *conn, struct request *rq)
 	cJSON_Delete(imp);
 }
 
-static void h_repo_list(struct conn *conn, struct request *rq)
+void cmd_repo_list(struct conn *conn, struct request *rq)
 {
 	(void)rq;
 	server_reply_ok(conn, repo_list_json());
 }
 
-static void h_repo_show(struct conn *conn, struct request *rq)
+void cmd_repo_show(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	cJSON *r;
@@ -731,7 +727,7 @@ static void find_repo_task(struct task *t, void *ctx)
 			b->task = t->id;
 }
 
-static void h_repo_delete(struct conn *conn, struct request *rq)
+void cmd_repo_delete(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	struct repo_busy busy = { .name = name };
@@ -759,7 +755,7 @@ static void h_repo_delete(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, r);
 }
 
-static void h_schedule_add(struct conn *conn, struct request *rq)
+void cmd_schedule_add(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	const cJSON *tmpl = rq->tmpl;	/* as validate.c kept it */
@@ -782,13 +778,13 @@ static void h_schedule_add(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, sched_json(name));
 }
 
-static void h_schedule_list(struct conn *conn, struct request *rq)
+void cmd_schedule_list(struct conn *conn, struct request *rq)
 {
 	(void)rq;
 	server_reply_ok(conn, sched_list_json());
 }
 
-static void h_schedule_delete(struct conn *conn, struct request *rq)
+void cmd_schedule_delete(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	cJSON *r;
@@ -808,7 +804,7 @@ static void h_schedule_delete(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, r);
 }
 
-static void h_schedule_set(struct conn *conn, struct request *rq)
+void cmd_schedule_set(struct conn *conn, struct request *rq)
 {
 	const char *name = rq->name;
 	int n;
@@ -821,4 +817,10 @@ static void h_schedule_set(struct conn *conn, struct request *rq)
 		return;
 	}
 	server_reply_ok(conn, sched_json(name));
+}
+
+void cmd_schedule_run(struct conn *conn, struct request *rq)
+{
+	(void)rq;
+	server_reply_err(conn, ERR_BAD_REQUEST, "schedule.run is not built yet");
 }

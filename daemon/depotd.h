@@ -15,6 +15,7 @@
 #include "vocab.h"
 
 struct conn;
+struct request;
 struct server;
 struct store;
 struct task_type;
@@ -71,7 +72,9 @@ struct task {
 	int64_t retry_of;			/* the attempt it retries, or 0 */
 	int64_t after;				/* runs only after this task completed, or 0 */
 	int retries;				/* attempts left after this one */
-	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off) */
+	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off, --at) */
+	int priority;				/* higher goes first in each resource's queue */
+	int64_t restart_of;			/* the task `task restart` copied, or 0 */
 	int queued;				/* in the lock manager's queues */
 	int requeued;				/* granted, its assignment lost: goes first */
 	/* Held tasks are indexed (tasks.c): admitting one never scans the others. */
@@ -287,6 +290,10 @@ void tasks_foreach(void (*fn)(struct task *t, void *ctx), void *ctx);
 void tasks_free_all(void);
 
 /* control.c */
+/* One handler per command of share/commands.def, in control.c or a control-*.c beside it. */
+#define X(ident, wire, access, summary) void cmd_##ident(struct conn *conn, struct request *rq);
+#include "commands.def"
+#undef X
 void control_handle(struct conn *conn, const struct peer *peer, cJSON *req);
 void waiters_check(int64_t finished_id);
 void waiters_tick(void);

@@ -22,7 +22,7 @@ struct store {
 /* Every column a struct task is read back from, in row_to_task's order. */
 #define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
 	" started_at, finished_at, timeout_ms, progress, error, result, schedule," \
-	" retry_of, after_id, retries, not_before, cancel"
+	" retry_of, after_id, retries, not_before, cancel, priority, restart_of"
 
 /*
  * Each entry migrates from user_version i to i+1, inside the transaction
@@ -86,6 +86,19 @@ static const char *const migrations[] = {
 	 * last file row is in. Readers skip it; the next open removes it.
 	 */
 	"ALTER TABLE versions ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;",
+
+	/*
+	 * 7: steering the queue (issue 12): a task's priority and the task it
+	 * restarts; per-resource capacity and pause, and the queue's own pause,
+	 * kept here so a restart keeps them; calendar schedules.
+	 */
+	"ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN restart_of INTEGER;"
+	"CREATE TABLE resources ("
+	"  name TEXT PRIMARY KEY, capacity INTEGER, paused INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"ALTER TABLE schedules ADD COLUMN calendar TEXT;"
+	"ALTER TABLE schedules ADD COLUMN tz TEXT;",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -185,7 +198,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	}
 	if (prepare(st, "INSERT INTO tasks (type, name, args, resources, state,"
 	    " created_at, timeout_ms, progress, schedule, retry_of, after_id, retries,"
-	    " not_before) VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, ?, ?, ?, ?, ?)",
+	    " not_before, priority, restart_of)"
+	    " VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
 	    &st->insert_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
 	    " progress = ?, cancel = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
@@ -297,6 +311,8 @@ int64_t store_insert_task(struct store *st, const struct task *t)
 	sql_opt(&s, 9, t->after);
 	sql_int(&s, 10, t->retries);
 	sql_opt(&s, 11, t->not_before);
+	sql_int(&s, 12, t->priority);
+	sql_opt(&s, 13, t->restart_of);
 	rc = sql_run(&s);
 	cJSON_Delete(res);
 	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
@@ -522,6 +538,8 @@ static struct task *row_to_task(sqlite3_stmt *q)
 	p = column_json(q, 19);
 	cancel_from_json(t, p);
 	cJSON_Delete(p);
+	t->priority = (int)sqlite3_column_int64(q, 20);
+	t->restart_of = sqlite3_column_int64(q, 21);
 	if (t->type == NULL || t->name == NULL || t->res == NULL) {
 		task_free(t);
 		return NULL;

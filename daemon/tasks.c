@@ -262,6 +262,8 @@ cJSON *task_to_json(const struct task *t)
 	cJSON_AddItemToObject(o, "result", t->result ? cJSON_Duplicate(t->result, 1) : cJSON_CreateNull());
 	json_add_string_or_null(o, "schedule", t->schedule);
 	json_add_id(o, "retry_of", t->retry_of);
+	json_add_id(o, "restart_of", t->restart_of);
+	cJSON_AddNumberToObject(o, "priority", t->priority);
 	json_add_id(o, "after", t->after);
 	cJSON_AddNumberToObject(o, "retries", t->retries);
 	json_add_time(o, "not_before", t->not_before);
