@@ -1,20 +1,385 @@
 /* control-tasks.c: the handlers that act on final tasks: restart, remove, clean. */
 #include "depotd.h"
+#include "log.h"
+#include "timeutil.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* task.clean removes at most this many tasks a loop turn, in one transaction... */
+#define CLEAN_BATCH 1000
+/* ...and reads at most this many ids' rows for them, so a turn stays short however few match. */
+#define CLEAN_WINDOW 20000
+/* How long a clean waits for the checkpointer when the WAL has grown large. */
+#define CLEAN_WAL_WAIT_MS 10
+
+/* A task.clean under way, a slice each loop turn (tasks_clean_tick). */
+struct clean_job {
+	struct conn *conn;	/* NULL once its client has gone: it finishes all the same */
+	struct clean_filter f;	/* f.from: the ids up to it are done */
+	char *state;
+	int64_t max_id;		/* the newest task when it was asked: tasks after it are not its */
+	int64_t removed;
+	struct clean_job *next;
+};
+
+static struct clean_job *jobs, **jobs_tail = &jobs;
+static int64_t next_slice_mono;
+
+static int restart_retries(const struct task *o);
+static cJSON *restart_args(const struct task *o);
+static int restart_keep_denied(const struct task *o, struct task *t);
+static int cmp_id(const void *a, const void *b);
+static void forget_logs(const int64_t *ids, size_t n);
+static void publish_removed(const int64_t *ids, size_t n);
+static void clean_gone(struct conn *conn, void *arg);
+static void clean_end(struct clean_job *j, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * The retries o was submitted with: a retry counts one down from the
+ * attempt it retries, so each retry_of link followed adds one back (a
+ * link whose row was removed still counts, though the walk stops there).
+ */
+static int restart_retries(const struct task *o)
+{
+	int64_t prev = o->retry_of;
+	int retries = o->retries;
+
+	while (prev != 0 && retries < 100) {
+		struct task *p = store_load_task(D->store, prev);
+
+		retries++;
+		prev = p != NULL ? p->retry_of : 0;
+		task_free(p);
+	}
+	return retries;
+}
+
+/*
+ * task.submit's args for o's specification: its type's own args as
+ * stored (an exec task's argv, cwd and env), its name, timeout, retries
+ * and priority, and, for a type whose submitter names them, its
+ * reservations. Its --after and start time are not part of it: they were
+ * about the moment it was first submitted.
+ */
+static cJSON *restart_args(const struct task *o)
+{
+	cJSON *a = cJSON_IsObject(o->args) ? cJSON_Duplicate(o->args, 1) : cJSON_CreateObject();
+	int ok = a != NULL;
+
+	if (!ok)
+		return NULL;
+	/* Said again by validation, against env_deny as it is now. */
+	cJSON_DeleteItemFromObjectCaseSensitive(a, "env_denied");
+	ok = cJSON_AddStringToObject(a, "type", o->type) != NULL &&
+	    cJSON_AddStringToObject(a, "name", o->name) != NULL &&
+	    cJSON_AddNumberToObject(a, "retries", restart_retries(o)) != NULL &&
+	    cJSON_AddNumberToObject(a, "priority", o->priority) != NULL &&
+	    (o->timeout_ms <= 0 ||
+	    cJSON_AddNumberToObject(a, "timeout_ms", (double)o->timeout_ms) != NULL);
+	if (ok && o->tt != NULL && o->tt->validate == validate_exec_task)
+		ok = cJSON_AddItemToObject(a, "resources", task_resources_json(o));
+	if (!ok) {
+		cJSON_Delete(a);
+		return NULL;
+	}
+	return a;
+}
+
+/*
+ * The variables the original left out were never stored: the restart
+ * lacks them too, and its env_denied says so beside what env_deny drops
+ * now. 0, or -1 out of memory.
+ */
+static int restart_keep_denied(const struct task *o, struct task *t)
+{
+	const cJSON *was = cJSON_GetObjectItemCaseSensitive(o->args, "env_denied"), *d, *n;
+	cJSON *now;
+
+	if (!cJSON_IsArray(was) || cJSON_GetArraySize(was) == 0)
+		return 0;
+	if ((now = cJSON_GetObjectItemCaseSensitive(t->args, "env_denied")) == NULL &&
+	    (now = cJSON_AddArrayToObject(t->args, "env_denied")) == NULL)
+		return -1;
+	cJSON_ArrayForEach(d, was) {
+		int seen = !cJSON_IsString(d);
+
+		cJSON_ArrayForEach(n, now)
+			seen |= cJSON_IsString(n) && strcmp(n->valuestring, d->valuestring) == 0;
+		if (!seen && !cJSON_AddItemToArray(now, cJSON_CreateString(d->valuestring)))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A restart is a new submission of o's specification: validated as one
+ * (env_deny applied as it is now, a repository that was deleted refused),
+ * and checked and queued by the path task.submit takes.
+ */
 void cmd_task_restart(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_err(conn, ERR_BAD_REQUEST, "task.restart is not built yet");
+	struct task *live = task_find(rq->id), *o, *t;
+	char err[512], refused[64];
+	cJSON *args;
+
+	if (live != NULL) {
+		server_reply_err(conn, ERR_CONFLICT, "task %lld is %s: only a final task can be "
+		    "restarted", (long long)rq->id, task_state_name(live->state));
+		return;
+	}
+	if ((o = store_load_task(D->store, rq->id)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld", (long long)rq->id);
+		return;
+	}
+	snprintf(refused, sizeof refused, "task %lld cannot be restarted", (long long)o->id);
+	if (!task_state_final(o->state)) {
+		server_reply_err(conn, ERR_CONFLICT, "%s: it is %s", refused,
+		    task_state_name(o->state));
+		task_free(o);
+		return;
+	}
+	if ((args = restart_args(o)) == NULL) {
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		task_free(o);
+		return;
+	}
+	t = validate_submit(args, err, sizeof err);
+	cJSON_Delete(args);
+	if (t == NULL) {
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s: %s", refused, err);
+		task_free(o);
+		return;
+	}
+	t->priority = o->priority;
+	t->restart_of = o->id;
+	if (restart_keep_denied(o, t) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		task_free(o);
+		task_free(t);
+		return;
+	}
+	log_info("task %lld: restarted", (long long)o->id);
+	task_free(o);
+	control_submit(conn, t, refused);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* After the rows went: a log whose row is gone is no one's, and one left by a failure is only litter. */
+static void forget_logs(const int64_t *ids, size_t n)
+{
+	char path[64];
+
+	for (size_t i = 0; i < n; i++) {
+		task_log_path(ids[i], path, sizeof path);
+		if (fs_unlink_beneath(daemon_data()->fd, path) < 0 && errno != ENOENT)
+			log_warn("removing %s/%s: %m", D->dir, path);
+	}
+}
+
+/* Watchers (the console) drop the tasks from their lists. */
+static void publish_removed(const int64_t *ids, size_t n)
+{
+	cJSON *body = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)ids[i]));
+	cJSON_AddStringToObject(body, "event", "removed");
+	cJSON_AddItemToObject(body, "ids", arr);
+	events_publish("task", body);
+}
+
+/*
+ * All or nothing: every id is judged before anything is removed, and the
+ * rows go in one transaction. The logs go after it commits.
+ */
 void cmd_task_remove(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_err(conn, ERR_BAD_REQUEST, "task.remove is not built yet");
+	int64_t last_backup = store_last_backup(D->store), *ids;
+	size_t n = 0;
+	char why[512];
+	cJSON *r;
+
+	if (last_backup < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
+		return;
+	}
+	for (size_t i = 0; i < rq->nids; i++) {
+		struct task *t = task_find(rq->ids[i]);
+		int kept;
+
+		if (t != NULL) {
+			server_reply_err(conn, ERR_CONFLICT, "task %lld is %s: only a final task can "
+			    "be removed (nothing was removed)", (long long)t->id,
+			    task_state_name(t->state));
+			return;
+		}
+		if ((t = store_load_task(D->store, rq->ids[i])) == NULL) {
+			server_reply_err(conn, ERR_NOT_FOUND, "no task %lld (nothing was removed)",
+			    (long long)rq->ids[i]);
+			return;
+		}
+		task_free(t);
+		if ((kept = store_task_kept(D->store, rq->ids[i], last_backup, why,
+		    sizeof why)) != 0) {
+			if (kept < 0)
+				server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
+			else
+				server_reply_err(conn, ERR_CONFLICT, "%s (nothing was removed)", why);
+			return;
+		}
+	}
+	/* Each id once: validation allows repeats. */
+	ids = rq->ids;
+	qsort(ids, rq->nids, sizeof *ids, cmp_id);
+	for (size_t i = 0; i < rq->nids; i++)
+		if (n == 0 || ids[n - 1] != ids[i])
+			ids[n++] = ids[i];
+	if (store_begin(D->store) < 0 || store_forget_tasks(D->store, ids, n) < 0 ||
+	    store_commit(D->store) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "removing tasks: %s", store_errmsg(D->store));
+		store_rollback(D->store);
+		return;
+	}
+	forget_logs(ids, n);
+	publish_removed(ids, n);
+	log_info("removed %zu final task(s)", n);
+	r = cJSON_CreateObject();
+	cJSON_AddItemToObject(r, "removed", cJSON_CreateArray());
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "removed"),
+		    cJSON_CreateNumber((double)ids[i]));
+	server_reply_ok(conn, r);
 }
 
+static void clean_gone(struct conn *conn, void *arg)
+{
+	struct clean_job *j = arg;
+
+	(void)conn;
+	j->conn = NULL;
+}
+
+/* Answers j (ok: with its count; else the error fmt says) and forgets it; j is the first job. */
+static void clean_end(struct clean_job *j, int ok, const char *fmt, ...)
+{
+	char msg[512] = "";
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof msg, fmt, ap);
+		va_end(ap);
+	}
+	if (j->removed > 0)
+		log_info("cleaned %lld final task(s)", (long long)j->removed);
+	if (j->conn != NULL && ok) {
+		cJSON *r = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(r, "removed", (double)j->removed);
+		server_reply_ok(j->conn, r);
+	} else if (j->conn != NULL)
+		server_reply_err(j->conn, ERR_INTERNAL, "%s (%lld removed before)", msg,
+		    (long long)j->removed);
+	if ((jobs = j->next) == NULL)
+		jobs_tail = &jobs;
+	free(j->state);
+	free(j);
+}
+
+/*
+ * The request is answered when every slice is done: the daemon's loop
+ * goes on between slices, each a bounded transaction (tasks_clean_tick).
+ */
 void cmd_task_clean(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_err(conn, ERR_BAD_REQUEST, "task.clean is not built yet");
+	struct clean_job *j = calloc(1, sizeof *j);
+	char err[256];
+
+	if (j == NULL || (rq->state != NULL && (j->state = strdup(rq->state)) == NULL)) {
+		free(j);
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	j->f.state = j->state;
+	j->f.before = rq->before;
+	if ((j->max_id = store_max_task_id(D->store)) < 0 ||
+	    (j->f.last_backup = store_last_backup(D->store)) < 0) {
+		server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
+		free(j->state);
+		free(j);
+		return;
+	}
+	if (server_park(conn, clean_gone, j, err, sizeof err) < 0) {
+		server_reply_err(conn, ERR_UNAVAILABLE, "%s", err);
+		free(j->state);
+		free(j);
+		return;
+	}
+	j->conn = conn;
+	*jobs_tail = j;
+	jobs_tail = &j->next;
+}
+
+void tasks_clean_tick(void)
+{
+	struct clean_job *j = jobs;
+	int64_t ids[CLEAN_BATCH];
+	size_t kept = 0;
+	int n;
+
+	if (j == NULL)
+		return;
+	if (D->stopping) {
+		while ((j = jobs) != NULL)
+			clean_end(j, 0, "depotd is stopping");
+		return;
+	}
+	if (time_mono_ms() < next_slice_mono)
+		return;
+	if (store_wal_behind(D->store)) {
+		next_slice_mono = time_mono_ms() + CLEAN_WAL_WAIT_MS;
+		return;
+	}
+	j->f.to = j->max_id - j->f.from > CLEAN_WINDOW ? j->f.from + CLEAN_WINDOW : j->max_id;
+	if ((n = store_clean_select(D->store, &j->f, ids, CLEAN_BATCH)) < 0) {
+		clean_end(j, 0, "finding the tasks to clean: %s", store_errmsg(D->store));
+		return;
+	}
+	j->f.from = n == CLEAN_BATCH ? ids[n - 1] : j->f.to;
+	/* Final in the database and still in memory: its surviving processes still hold its reservations. */
+	for (int i = 0; i < n; i++)
+		if (task_find(ids[i]) == NULL)
+			ids[kept++] = ids[i];
+	if (kept > 0 && (store_begin(D->store) < 0 ||
+	    store_forget_tasks(D->store, ids, kept) < 0 || store_commit(D->store) < 0)) {
+		store_rollback(D->store);
+		clean_end(j, 0, "removing tasks: %s", store_errmsg(D->store));
+		return;
+	}
+	if (kept > 0) {
+		forget_logs(ids, kept);
+		publish_removed(ids, kept);
+		j->removed += (int64_t)kept;
+	}
+	if (j->f.from >= j->max_id)
+		clean_end(j, 1, NULL);
+}
+
+int tasks_clean_wait_ms(void)
+{
+	int64_t now = time_mono_ms();
+
+	if (jobs == NULL)
+		return -1;
+	return next_slice_mono > now ? (int)(next_slice_mono - now) : 0;
 }

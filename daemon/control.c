@@ -266,8 +266,8 @@ void cmd_status(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, r);
 }
 
-/* A sync or publish names a repository that exists; a sync's has a feed. */
-static int check_repo_task(struct conn *conn, const struct task *t)
+/* A sync or publish names a repository that exists; a sync's has a feed. 0, or -1 with *code and err. */
+static int check_repo_task(const struct task *t, enum err_code *code, char *err, size_t errlen)
 {
 	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
 	cJSON *imp;
@@ -275,13 +275,15 @@ static int check_repo_task(struct conn *conn, const struct task *t)
 	if (repo == NULL)
 		return 0;
 	if ((imp = repo_importer(repo)) == NULL) {
-		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", repo);
+		*code = ERR_NOT_FOUND;
+		snprintf(err, errlen, "no repository '%s'", repo);
 		return -1;
 	}
 	if (t->tt->needs_feed &&
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "repository '%s' has no feed to sync "
-		    "from: set one with repo update %s --feed URL", repo, repo);
+		*code = ERR_BAD_REQUEST;
+		snprintf(err, errlen, "repository '%s' has no feed to sync from: set one with "
+		    "repo update %s --feed URL", repo, repo);
 		cJSON_Delete(imp);
 		return -1;
 	}
@@ -289,15 +291,15 @@ static int check_repo_task(struct conn *conn, const struct task *t)
 	return 0;
 }
 
-static int check_after(struct conn *conn, const struct task *t)
+static int check_after(const struct task *t, enum err_code *code, char *err, size_t errlen)
 {
 	cJSON *dep;
 
 	if (t->after == 0 || task_find(t->after) != NULL)
 		return 0;
 	if ((dep = store_task_json(D->store, t->after)) == NULL) {
-		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld to run after",
-		    (long long)t->after);
+		*code = ERR_NOT_FOUND;
+		snprintf(err, errlen, "no task %lld to run after", (long long)t->after);
 		return -1;
 	}
 	cJSON_Delete(dep);
@@ -316,14 +318,16 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 	    TASK_CANCELED);
 }
 
-void cmd_task_submit(struct conn *conn, struct request *rq)
+void control_submit(struct conn *conn, struct task *t, const char *refused)
 {
-	struct task *t = rq->task;
+	enum err_code code = ERR_BAD_REQUEST;
 	char err[512];
 	int64_t id;
 
-	rq->task = NULL;
-	if (check_repo_task(conn, t) < 0 || check_after(conn, t) < 0) {
+	if (check_repo_task(t, &code, err, sizeof err) < 0 ||
+	    check_after(t, &code, err, sizeof err) < 0) {
+		server_reply_err(conn, code, "%s%s%s", refused ? refused : "", refused ? ": " : "",
+		    err);
 		task_free(t);
 		return;
 	}
@@ -336,6 +340,14 @@ void cmd_task_submit(struct conn *conn, struct request *rq)
 		return;
 	}
 	server_reply_ok(conn, task_json_by_id(id));
+}
+
+void cmd_task_submit(struct conn *conn, struct request *rq)
+{
+	struct task *t = rq->task;
+
+	rq->task = NULL;
+	control_submit(conn, t, NULL);
 }
 
 /* What a task.list page collects: the tasks' JSON, and whether one more row was there. */
