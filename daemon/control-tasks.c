@@ -35,7 +35,9 @@ static int cmp_id(const void *a, const void *b);
 static void forget_logs(const int64_t *ids, size_t n);
 static void publish_removed(const int64_t *ids, size_t n);
 static void clean_gone(struct conn *conn, void *arg);
-static void clean_end(struct clean_job *j, int ok, const char *fmt, ...)
+static void clean_forget(struct clean_job *j);
+static void clean_done(struct clean_job *j);
+static void clean_fail(struct clean_job *j, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
@@ -269,31 +271,41 @@ static void clean_gone(struct conn *conn, void *arg)
 	j->conn = NULL;
 }
 
-/* Answers j (ok: with its count; else the error fmt says) and forgets it; j is the first job. */
-static void clean_end(struct clean_job *j, int ok, const char *fmt, ...)
+/* Forgets j, the first job, once it has been answered. */
+static void clean_forget(struct clean_job *j)
 {
-	char msg[512] = "";
-	va_list ap;
-
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		va_end(ap);
-	}
 	if (j->removed > 0)
 		log_info("cleaned %lld final task(s)", (long long)j->removed);
-	if (j->conn != NULL && ok) {
-		cJSON *r = cJSON_CreateObject();
-
-		cJSON_AddNumberToObject(r, "removed", (double)j->removed);
-		server_reply_ok(j->conn, r);
-	} else if (j->conn != NULL)
-		server_reply_err(j->conn, ERR_INTERNAL, "%s (%lld removed before)", msg,
-		    (long long)j->removed);
 	if ((jobs = j->next) == NULL)
 		jobs_tail = &jobs;
 	free(j->state);
 	free(j);
+}
+
+static void clean_done(struct clean_job *j)
+{
+	cJSON *r;
+
+	if (j->conn != NULL && (r = cJSON_CreateObject()) != NULL) {
+		cJSON_AddNumberToObject(r, "removed", (double)j->removed);
+		server_reply_ok(j->conn, r);
+	}
+	clean_forget(j);
+}
+
+/* The slices done stay done: the answer says how many they removed. */
+static void clean_fail(struct clean_job *j, enum err_code code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (j->conn != NULL)
+		server_reply_err(j->conn, code, "%s (%lld removed before)", msg,
+		    (long long)j->removed);
+	clean_forget(j);
 }
 
 /*
@@ -341,7 +353,7 @@ void tasks_clean_tick(void)
 		return;
 	if (D->stopping) {
 		while ((j = jobs) != NULL)
-			clean_end(j, 0, "depotd is stopping");
+			clean_fail(j, ERR_UNAVAILABLE, "depotd is stopping");
 		return;
 	}
 	if (time_mono_ms() < next_slice_mono)
@@ -352,7 +364,7 @@ void tasks_clean_tick(void)
 	}
 	j->f.to = j->max_id - j->f.from > CLEAN_WINDOW ? j->f.from + CLEAN_WINDOW : j->max_id;
 	if ((n = store_clean_select(D->store, &j->f, ids, CLEAN_BATCH)) < 0) {
-		clean_end(j, 0, "finding the tasks to clean: %s", store_errmsg(D->store));
+		clean_fail(j, ERR_INTERNAL, "finding the tasks to clean: %s", store_errmsg(D->store));
 		return;
 	}
 	j->f.from = n == CLEAN_BATCH ? ids[n - 1] : j->f.to;
@@ -363,7 +375,7 @@ void tasks_clean_tick(void)
 	if (kept > 0 && (store_begin(D->store) < 0 ||
 	    store_forget_tasks(D->store, ids, kept) < 0 || store_commit(D->store) < 0)) {
 		store_rollback(D->store);
-		clean_end(j, 0, "removing tasks: %s", store_errmsg(D->store));
+		clean_fail(j, ERR_INTERNAL, "removing tasks: %s", store_errmsg(D->store));
 		return;
 	}
 	if (kept > 0) {
@@ -372,7 +384,7 @@ void tasks_clean_tick(void)
 		j->removed += (int64_t)kept;
 	}
 	if (j->f.from >= j->max_id)
-		clean_end(j, 1, NULL);
+		clean_done(j);
 }
 
 int tasks_clean_wait_ms(void)

@@ -8,6 +8,7 @@
 
 load helpers
 load repo_helpers
+load backup_helpers
 
 # in_dir DIR CMD...: CMD run from DIR, as a user who cd'd there would.
 in_dir() {
@@ -216,6 +217,28 @@ rfc3339_now() {
 	run ctl --json task clean
 	[ "$(jq -r .removed <<<"$output")" = 0 ]
 	[ "$(rows "SELECT count(*) FROM tasks WHERE id = $dep")" = 1 ]
+}
+
+@test "the last completed backup, which the next incremental builds on, is kept by remove and clean" {
+	depot_start
+	backup_wait
+	older=$ID
+	backup_wait
+	last=$ID
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+
+	run --separate-stderr ctl task remove "$older" "$last"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"task $last is the last completed backup"* ]]
+	[ "$(rows "SELECT count(*) FROM tasks WHERE id IN ($older, $last)")" = 2 ]
+
+	run ctl --json task clean
+	[ "$(jq -r .removed <<<"$output")" = 1 ]
+	[ "$(rows "SELECT group_concat(id) FROM tasks")" = "$last" ]
+	# The next incremental still finds its base in it.
+	backup_wait --incremental
+	[ "$(jq -r .result.kind <<<"$TASK")" = incremental ]
 }
 
 @test "clean by state removes only final tasks in that state, with their logs" {
