@@ -1393,12 +1393,16 @@ int cmd_task_remove(struct ctl_ctx *ctx, struct ctl_args *a)
 		return EXIT_REFUSED;
 	}
 	free(ids);
-	if ((rc = call_for_people(ctx, CMD_task_remove, req, &r)) != EXIT_OK || r == NULL)
+	/* The answer comes once the logs are unlinked, which a slow disk may take its time over. */
+	if ((rc = call(ctx, CMD_task_remove, req, -1, &r)) != EXIT_OK)
 		return rc;
-	cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(r, "removed"))
-		printf("removed %lld\n", (long long)id->valuedouble);
+	if (ctx->json)
+		rc = json_print(r);
+	else
+		cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(r, "removed"))
+			printf("removed %lld\n", (long long)id->valuedouble);
 	cJSON_Delete(r);
-	return EXIT_OK;
+	return rc;
 }
 
 /*

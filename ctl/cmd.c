@@ -255,7 +255,7 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "forget final tasks by state and age",
 		.help = "Removes the final tasks in state S (default: any final "
 		    "state) that finished before TIME (default: any time), with "
-		    "their logs, but those task remove keeps. A few thousand at "
+		    "their logs, but those task remove keeps. A few hundred at "
 		    "a time, so the daemon goes on meanwhile. Prints how many "
 		    "were removed.",
 		.opts = {

@@ -8,37 +8,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* task.clean removes at most this many tasks a loop turn, in one transaction... */
-#define CLEAN_BATCH 1000
-/* ...and reads at most this many ids' rows for them, so a turn stays short however few match. */
+/* task.clean removes at most this many rows a slice, in one transaction... */
+#define CLEAN_BATCH 250
+/* ...and reads at most this many ids' rows for them, so a slice stays short however few match. */
 #define CLEAN_WINDOW 20000
+/*
+ * What a loop turn gives to removing: slices of rows, and unlinking logs
+ * one at a time, which may take milliseconds each on a busy disk.
+ */
+#define FORGET_TURN_MS 10
 /* How long a clean waits for the checkpointer when the WAL has grown large. */
 #define CLEAN_WAL_WAIT_MS 10
 
-/* A task.clean under way, a slice each loop turn (tasks_clean_tick). */
-struct clean_job {
+/*
+ * A task.remove whose rows went and whose logs are being unlinked, or a
+ * task.clean under way; answered once done (tasks_clean_tick).
+ */
+struct forget_job {
 	struct conn *conn;	/* NULL once its client has gone: it finishes all the same */
-	struct clean_filter f;	/* f.from: the ids up to it are done */
+	int clean;		/* task.clean: more slices of rows may follow */
+	struct clean_filter f;	/* clean: f.from, the ids up to it are done */
 	char *state;
-	int64_t max_id;		/* the newest task when it was asked: tasks after it are not its */
+	int64_t max_id;		/* clean: the newest task when it was asked; later ones are not its */
+	int64_t *ids;		/* rows gone, their logs unlinked up to ids[unlinked] */
+	size_t nids, unlinked;
 	int64_t removed;
-	struct clean_job *next;
+	struct forget_job *next;
 };
 
-static struct clean_job *jobs, **jobs_tail = &jobs;
+static struct forget_job *jobs, **jobs_tail = &jobs;
 static int64_t next_slice_mono;
 
 static int restart_retries(const struct task *o);
 static cJSON *restart_args(const struct task *o);
 static int restart_keep_denied(const struct task *o, struct task *t);
 static int cmp_id(const void *a, const void *b);
-static void forget_logs(const int64_t *ids, size_t n);
+static void forget_log(int64_t id);
 static void publish_removed(const int64_t *ids, size_t n);
-static void clean_gone(struct conn *conn, void *arg);
-static void clean_forget(struct clean_job *j);
-static void clean_done(struct clean_job *j);
-static void clean_fail(struct clean_job *j, enum err_code code, const char *fmt, ...)
+static void job_gone(struct conn *conn, void *arg);
+static void job_queue(struct forget_job *j, struct conn *conn);
+static void job_free(struct forget_job *j);
+static void job_reply(struct forget_job *j);
+static void job_done(struct forget_job *j);
+static void job_fail(struct forget_job *j, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int clean_slice(struct forget_job *j);
 
 /*
  * The retries o was submitted with: a retry counts one down from the
@@ -176,16 +190,14 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* After the rows went: a log whose row is gone is no one's, and one left by a failure is only litter. */
-static void forget_logs(const int64_t *ids, size_t n)
+/* After its row went: a log whose row is gone is no one's, and one a failure left is only litter. */
+static void forget_log(int64_t id)
 {
 	char path[64];
 
-	for (size_t i = 0; i < n; i++) {
-		task_log_path(ids[i], path, sizeof path);
-		if (fs_unlink_beneath(daemon_data()->fd, path) < 0 && errno != ENOENT)
-			log_warn("removing %s/%s: %m", D->dir, path);
-	}
+	task_log_path(id, path, sizeof path);
+	if (fs_unlink_beneath(daemon_data()->fd, path) < 0 && errno != ENOENT)
+		log_warn("removing %s/%s: %m", D->dir, path);
 }
 
 /* Watchers (the console) drop the tasks from their lists. */
@@ -202,14 +214,15 @@ static void publish_removed(const int64_t *ids, size_t n)
 
 /*
  * All or nothing: every id is judged before anything is removed, and the
- * rows go in one transaction. The logs go after it commits.
+ * rows go in one transaction. Their logs go after it commits, a few a
+ * loop turn (tasks_clean_tick), and the answer once they are gone.
  */
 void cmd_task_remove(struct conn *conn, struct request *rq)
 {
 	int64_t last_backup = store_last_backup(D->store), *ids;
+	struct forget_job *j;
 	size_t n = 0;
 	char why[512];
-	cJSON *r;
 
 	if (last_backup < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
@@ -219,6 +232,12 @@ void cmd_task_remove(struct conn *conn, struct request *rq)
 		struct task *t = task_find(rq->ids[i]);
 		int kept;
 
+		if (t != NULL && t->fence_pending) {
+			server_reply_err(conn, ERR_CONFLICT, "task %lld ended, but processes of it "
+			    "survive and still hold its reservations (nothing was removed)",
+			    (long long)t->id);
+			return;
+		}
 		if (t != NULL) {
 			server_reply_err(conn, ERR_CONFLICT, "task %lld is %s: only a final task can "
 			    "be removed (nothing was removed)", (long long)t->id,
@@ -240,6 +259,10 @@ void cmd_task_remove(struct conn *conn, struct request *rq)
 			return;
 		}
 	}
+	if ((j = calloc(1, sizeof *j)) == NULL) {
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		return;
+	}
 	/* Each id once: validation allows repeats. */
 	ids = rq->ids;
 	qsort(ids, rq->nids, sizeof *ids, cmp_id);
@@ -250,62 +273,99 @@ void cmd_task_remove(struct conn *conn, struct request *rq)
 	    store_commit(D->store) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "removing tasks: %s", store_errmsg(D->store));
 		store_rollback(D->store);
+		free(j);
 		return;
 	}
-	forget_logs(ids, n);
 	publish_removed(ids, n);
 	log_info("removed %zu final task(s)", n);
-	r = cJSON_CreateObject();
-	cJSON_AddItemToObject(r, "removed", cJSON_CreateArray());
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "removed"),
-		    cJSON_CreateNumber((double)ids[i]));
-	server_reply_ok(conn, r);
+	j->ids = ids;
+	j->nids = n;
+	j->removed = (int64_t)n;
+	rq->ids = NULL;
+	job_queue(j, conn);
 }
 
-static void clean_gone(struct conn *conn, void *arg)
+static void job_gone(struct conn *conn, void *arg)
 {
-	struct clean_job *j = arg;
+	struct forget_job *j = arg;
 
 	(void)conn;
 	j->conn = NULL;
 }
 
-/* Forgets j, the first job, once it has been answered. */
-static void clean_forget(struct clean_job *j)
+/*
+ * j waits its turn, its client parked until it is done. A client over its
+ * cap is refused a clean, and told of a removal at once (its rows are gone
+ * already; the logs follow).
+ */
+static void job_queue(struct forget_job *j, struct conn *conn)
 {
-	if (j->removed > 0)
-		log_info("cleaned %lld final task(s)", (long long)j->removed);
-	if ((jobs = j->next) == NULL)
-		jobs_tail = &jobs;
+	char err[256];
+
+	j->conn = conn;
+	if (server_park(conn, job_gone, j, err, sizeof err) < 0) {
+		if (j->clean) {
+			server_reply_err(conn, ERR_UNAVAILABLE, "%s", err);
+			job_free(j);
+			return;
+		}
+		job_reply(j);
+	}
+	*jobs_tail = j;
+	jobs_tail = &j->next;
+}
+
+static void job_free(struct forget_job *j)
+{
 	free(j->state);
+	free(j->ids);
 	free(j);
 }
 
-static void clean_done(struct clean_job *j)
+/* Answers j's client, if it is still there to answer: the ids removed, or how many. */
+static void job_reply(struct forget_job *j)
 {
-	cJSON *r;
+	cJSON *r = j->conn != NULL ? cJSON_CreateObject() : NULL, *arr;
 
-	if (j->conn != NULL && (r = cJSON_CreateObject()) != NULL) {
+	if (r != NULL && j->clean)
 		cJSON_AddNumberToObject(r, "removed", (double)j->removed);
+	else if (r != NULL && (arr = cJSON_AddArrayToObject(r, "removed")) != NULL)
+		for (size_t i = 0; i < j->nids; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)j->ids[i]));
+	if (r != NULL)
 		server_reply_ok(j->conn, r);
-	}
-	clean_forget(j);
+	j->conn = NULL;
 }
 
-/* The slices done stay done: the answer says how many they removed. */
-static void clean_fail(struct clean_job *j, enum err_code code, const char *fmt, ...)
+/* j, the first job, is done: answered and forgotten. */
+static void job_done(struct forget_job *j)
+{
+	job_reply(j);
+	if (j->clean && j->removed > 0)
+		log_info("cleaned %lld final task(s)", (long long)j->removed);
+	if ((jobs = j->next) == NULL)
+		jobs_tail = &jobs;
+	job_free(j);
+}
+
+/* A clean that cannot go on: the slices done stay done, and the answer says how many they removed. */
+static void job_fail(struct forget_job *j, enum err_code code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 
+	if (!j->clean) {
+		job_done(j);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (j->conn != NULL)
 		server_reply_err(j->conn, code, "%s (%lld removed before)", msg,
 		    (long long)j->removed);
-	clean_forget(j);
+	j->conn = NULL;
+	job_done(j);
 }
 
 /*
@@ -314,77 +374,98 @@ static void clean_fail(struct clean_job *j, enum err_code code, const char *fmt,
  */
 void cmd_task_clean(struct conn *conn, struct request *rq)
 {
-	struct clean_job *j = calloc(1, sizeof *j);
-	char err[256];
+	struct forget_job *j = calloc(1, sizeof *j);
 
-	if (j == NULL || (rq->state != NULL && (j->state = strdup(rq->state)) == NULL)) {
-		free(j);
+	if (j == NULL || (rq->state != NULL && (j->state = strdup(rq->state)) == NULL) ||
+	    (j->ids = calloc(CLEAN_BATCH, sizeof *j->ids)) == NULL) {
+		if (j != NULL)
+			job_free(j);
 		server_reply_err(conn, ERR_INTERNAL, "out of memory");
 		return;
 	}
+	j->clean = 1;
 	j->f.state = j->state;
 	j->f.before = rq->before;
 	if ((j->max_id = store_max_task_id(D->store)) < 0 ||
 	    (j->f.last_backup = store_last_backup(D->store)) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
-		free(j->state);
-		free(j);
+		job_free(j);
 		return;
 	}
-	if (server_park(conn, clean_gone, j, err, sizeof err) < 0) {
-		server_reply_err(conn, ERR_UNAVAILABLE, "%s", err);
-		free(j->state);
-		free(j);
-		return;
+	job_queue(j, conn);
+}
+
+/* The next rows of clean j go, in one transaction; their logs are j's to unlink next. 0, or -1. */
+static int clean_slice(struct forget_job *j)
+{
+	size_t kept = 0;
+	int n;
+
+	j->f.to = j->max_id - j->f.from > CLEAN_WINDOW ? j->f.from + CLEAN_WINDOW : j->max_id;
+	if ((n = store_clean_select(D->store, &j->f, j->ids, CLEAN_BATCH)) < 0)
+		return -1;
+	j->f.from = n == CLEAN_BATCH ? j->ids[n - 1] : j->f.to;
+	/* Final in the database and still in memory: its surviving processes still hold its reservations. */
+	for (int i = 0; i < n; i++)
+		if (task_find(j->ids[i]) == NULL)
+			j->ids[kept++] = j->ids[i];
+	j->nids = j->unlinked = 0;
+	if (kept == 0)
+		return 0;
+	if (store_begin(D->store) < 0 || store_forget_tasks(D->store, j->ids, kept) < 0 ||
+	    store_commit(D->store) < 0) {
+		store_rollback(D->store);
+		return -1;
 	}
-	j->conn = conn;
-	*jobs_tail = j;
-	jobs_tail = &j->next;
+	j->nids = kept;
+	j->removed += (int64_t)kept;
+	publish_removed(j->ids, kept);
+	return 0;
 }
 
 void tasks_clean_tick(void)
 {
-	struct clean_job *j = jobs;
-	int64_t ids[CLEAN_BATCH];
-	size_t kept = 0;
-	int n;
+	int64_t start = time_mono_ms();
+	struct forget_job *j;
 
-	if (j == NULL)
+	if (jobs == NULL || start < next_slice_mono)
 		return;
+	/* The logs of rows already gone are still unlinked: a restart would not find them. */
 	if (D->stopping) {
-		while ((j = jobs) != NULL)
-			clean_fail(j, ERR_UNAVAILABLE, "depotd is stopping");
+		while ((j = jobs) != NULL) {
+			while (j->unlinked < j->nids)
+				forget_log(j->ids[j->unlinked++]);
+			job_fail(j, ERR_UNAVAILABLE, "depotd is stopping");
+		}
 		return;
 	}
-	if (time_mono_ms() < next_slice_mono)
-		return;
-	if (store_wal_behind(D->store)) {
-		next_slice_mono = time_mono_ms() + CLEAN_WAL_WAIT_MS;
-		return;
+	while ((j = jobs) != NULL && time_mono_ms() - start < FORGET_TURN_MS) {
+		if (j->unlinked < j->nids) {
+			forget_log(j->ids[j->unlinked++]);
+			continue;
+		}
+		if (!j->clean || j->f.from >= j->max_id) {
+			job_done(j);
+			continue;
+		}
+		if (store_wal_behind(D->store)) {
+			next_slice_mono = time_mono_ms() + CLEAN_WAL_WAIT_MS;
+			return;
+		}
+		if (clean_slice(j) < 0)
+			job_fail(j, ERR_INTERNAL, "removing tasks: %s", store_errmsg(D->store));
 	}
-	j->f.to = j->max_id - j->f.from > CLEAN_WINDOW ? j->f.from + CLEAN_WINDOW : j->max_id;
-	if ((n = store_clean_select(D->store, &j->f, ids, CLEAN_BATCH)) < 0) {
-		clean_fail(j, ERR_INTERNAL, "finding the tasks to clean: %s", store_errmsg(D->store));
-		return;
+}
+
+void tasks_clean_abort(const char *why)
+{
+	struct forget_job *j;
+
+	/* Their logs are in the data directory that goes: left there with it. */
+	while ((j = jobs) != NULL) {
+		j->unlinked = j->nids;
+		job_fail(j, ERR_UNAVAILABLE, "%s", why);
 	}
-	j->f.from = n == CLEAN_BATCH ? ids[n - 1] : j->f.to;
-	/* Final in the database and still in memory: its surviving processes still hold its reservations. */
-	for (int i = 0; i < n; i++)
-		if (task_find(ids[i]) == NULL)
-			ids[kept++] = ids[i];
-	if (kept > 0 && (store_begin(D->store) < 0 ||
-	    store_forget_tasks(D->store, ids, kept) < 0 || store_commit(D->store) < 0)) {
-		store_rollback(D->store);
-		clean_fail(j, ERR_INTERNAL, "removing tasks: %s", store_errmsg(D->store));
-		return;
-	}
-	if (kept > 0) {
-		forget_logs(ids, kept);
-		publish_removed(ids, kept);
-		j->removed += (int64_t)kept;
-	}
-	if (j->f.from >= j->max_id)
-		clean_done(j);
 }
 
 int tasks_clean_wait_ms(void)

@@ -304,10 +304,12 @@ void control_handle(struct conn *conn, const struct peer *peer, cJSON *req);
 void control_submit(struct conn *conn, struct task *t, const char *refused);
 
 /* control-tasks.c */
-/* Each loop turn: the next slice of the task.clean requests under way. */
+/* Each loop turn: a few milliseconds of the task.remove and task.clean requests under way. */
 void tasks_clean_tick(void);
-/* When the next slice is due: -1 when no task.clean is under way, 0 for now. */
+/* When the next slice is due: -1 when none is under way, 0 for now. */
 int tasks_clean_wait_ms(void);
+/* Before the data directory is replaced (a restore): those requests end, answered with why. */
+void tasks_clean_abort(const char *why);
 void waiters_check(int64_t finished_id);
 void waiters_tick(void);
 void waiters_fail_all(void);
