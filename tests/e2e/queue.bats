@@ -268,3 +268,20 @@ open_gate() {
 	[ "$status" -ne 0 ]
 	[[ $output == *"depot.conf:"*"gpu = lots"* ]]
 }
+
+@test "orphans clean --priority -1 queued behind a content holder lets later content users pass" {
+	depot_start
+	submit --shared content -- sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh "$WORK/open"
+	holder=$ID
+	wait_for task_is "$holder" running
+	orphans=$(ctl orphans clean --priority -1)
+	submit --shared content -- touch "$WORK/passed"
+	passer=$ID
+	wait_for task_is "$passer" completed
+	[ -e "$WORK/passed" ]
+	# The cleanup still waits, and says for whom.
+	[ "$(task_state "$orphans")" = waiting ]
+	[ "$(ctl --json task why "$orphans" | jq -c '[.reasons[] | select(.resource == "content") | .tasks[]]')" = "[$holder]" ]
+	open_gate
+	wait_for task_is "$orphans" completed
+}
