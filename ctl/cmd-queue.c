@@ -22,7 +22,7 @@ static void print_pause(const cJSON *r)
 
 static int pause_or_resume(struct ctl_ctx *ctx, struct ctl_args *a, enum command cmd)
 {
-	cJSON *req = cJSON_CreateObject(), *names, *r;
+	cJSON *req = cJSON_CreateObject(), *names = NULL, *r;
 	int rc;
 
 	if (req == NULL || (a->argc > 0 && (names = cJSON_AddArrayToObject(req, "resources")) == NULL))
