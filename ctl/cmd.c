@@ -68,6 +68,11 @@ static const char cmd_retries_help[] = "when the task ends with a reason that is
 /* --retries and --after: of run, sync and publish (cmd-task.c sends them). */
 #define CMD_RETRIES_OPT \
 	{ .name = "retries", .arg = "N", .help = cmd_retries_help },
+/* --wait of the commands that submit a task (not run's: it streams the command's output). */
+#define CMD_WAIT_OPT \
+	{ .name = "wait", .short_name = 'w', \
+	  .help = "wait for the task to end (a progress line on a terminal), " \
+	      "print its outcome and exit with it" },
 #define CMD_AFTER_OPT \
 	{ .name = "after", .arg = "ID", \
 	  .help = "start only after task ID completed; if it fails or is " \
@@ -316,8 +321,7 @@ const struct ctl_cmd cmd_table[] = {
 		.opts = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -337,8 +341,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "publish version N (default: the latest)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -430,8 +433,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "waits for it and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled.",
 		.opts = {
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -457,8 +459,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "written and its result says why. Without -o, the daemon names it "
 		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
 		    "Prints the task's id; with --wait, waits for it, prints "
-		    "\"ID STATE\" and, when it completed, the archive's path alone "
-		    "on the last line, and exits 0 when it completed, 1 when it "
+		    "\"ID STATE\" (\"ID completed: full backup, ...\") and, when it "
+		    "completed, the archive's path alone on the last line, and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled. Then the archives of this "
 		    "depot in DIR/backups are pruned to the newest [backup] keep "
 		    "chains (depot.conf(5)). Check an archive with 'backup verify "
@@ -469,8 +471,7 @@ const struct ctl_cmd cmd_table[] = {
 			      "(a relative FILE is from the current directory)" },
 			{ .name = "incremental", .short_name = 'i',
 			  .help = "hold only the content the last backup's chain lacks" },
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -563,8 +564,7 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "force", .short_name = 'f',
 			  .help = "cancel running tasks (reason restored) instead of "
 			      "waiting for them" },
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
