@@ -66,7 +66,7 @@ enum progress_part { PART_COUNT, PART_MESSAGE, PART_RATE, PART_ETA, PART_ELAPSED
  * worker's message, which gives a sync's bytes) with the rate and time
  * left p's samples give. What does not fit in width columns goes, the
  * elapsed time first, then the message; "task 12 waiting for 3.2s"
- * before it starts.
+ * before it starts (", to start in 4m58s at the earliest" after --at).
  */
 static void progress_format(struct progress *p, const cJSON *task, size_t width, char *buf,
     size_t n)
@@ -89,9 +89,16 @@ static void progress_format(struct progress *p, const cJSON *task, size_t width,
 		out_age(json_str(task, "created_at"), tmp, sizeof tmp);
 		snprintf(buf, n, "task %lld %s", (long long)id, state != NULL ? state : "?");
 		if (state != NULL && strcmp(state, task_state_name(TASK_WAITING)) == 0) {
+			const char *at = json_str(task, "not_before");
 			size_t l = strlen(buf);
 
 			snprintf(buf + l, n - l, " for %s", tmp);
+			/* --at, --in or a retry's back-off: when it may start. */
+			if (at != NULL && out_parse_time(at) > time_now_ms()) {
+				out_when(at, tmp, sizeof tmp);
+				l = strlen(buf);
+				snprintf(buf + l, n - l, ", to start %s at the earliest", tmp);
+			}
 		}
 		return;
 	}

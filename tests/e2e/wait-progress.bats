@@ -191,3 +191,18 @@ slow_feeds() {
 	[ "$(wc -l <"$WORK/tty.out")" -gt 10 ]
 	[ "$(tr -d '\r' <"$WORK/tty.out" | jq -r .id)" = "$id" ]
 }
+
+@test "on a terminal, a task queued with --in shows it waits and when it may start, then its outcome" {
+	depot_start
+
+	on_tty orphans clean --in 3s --wait
+	cat -A "$WORK/tty.out"
+	id=$(frames | head -n 1)
+	[[ $id =~ ^[0-9]+$ ]]
+	frames | grep -E "^task $id waiting for [0-9.]+s, to start in [0-9.]+s at the earliest$"
+	[[ $(frames | tail -n 1) =~ ^$id\ completed:\ removed\ 0\ files,\ 0B\ in\ [0-9.]+s$ ]]
+	# It started no sooner than asked.
+	created=$(rfc3339_ms "$(task_field "$id" .created_at)")
+	started=$(rfc3339_ms "$(task_field "$id" .started_at)")
+	[ $((started - created)) -ge 2900 ]
+}
