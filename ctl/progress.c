@@ -53,8 +53,8 @@ static void progress_rate(const char *unit, double per_s, char *buf, size_t n)
 		out_size((int64_t)(per_s + 0.5), size, sizeof size);
 		snprintf(buf, n, "%s/s", size);
 	} else
-		snprintf(buf, n, per_s < 10 ? "%.1f %s/s" : "%.0f %s/s", per_s,
-		    unit != NULL ? unit : "");
+		snprintf(buf, n, per_s < 10 ? "%.1f%s%s/s" : "%.0f%s%s/s", per_s,
+		    unit != NULL ? " " : "", unit != NULL ? unit : "");
 }
 
 /* The parts of a running task's line, in the order shown. */

@@ -206,3 +206,30 @@ slow_feeds() {
 	started=$(rfc3339_ms "$(task_field "$id" .started_at)")
 	[ $((started - created)) -ge 2900 ]
 }
+
+@test "on a terminal, backup --wait counts bytes: done/total in MiB and, once it has run a while, a rate in bytes a second" {
+	# gzip of random bytes is slow: 64 files of 1 MiB take seconds, and
+	# the backup reports its progress after each file.
+	depot_start "backup.compression = gzip"
+	mkdir -p "$WORK/many"
+	for i in $(seq 1 64); do write_bytes "$WORK/many/f$i.bin" 1048576; done
+	make_feed "$WORK/many"
+	ctl repo create many --feed "file://$WORK/many/PULP_MANIFEST" >/dev/null
+	sync_wait many
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+
+	on_tty backup --wait -o "$WORK/many.tar.gz"
+	frames | grep -v '^/' || true
+	id=$(frames | head -n 1)
+	[[ $id =~ ^[0-9]+$ ]]
+	frames | grep -E "^task $id: [0-9.]+[KM]?i?B/64\.[0-9]MiB \([0-9]+%\)"
+	start=$(rfc3339_ms "$(task_field "$id" .started_at)")
+	end=$(rfc3339_ms "$(task_field "$id" .finished_at)")
+	echo "the backup ran $((end - start)) ms"
+	# Three seconds give two samples a second apart while it runs.
+	if [ $((end - start)) -ge 3000 ]; then
+		frames | grep -E "^task $id: .*, [0-9.]+[KM]?i?B/s, ETA [0-9.]+s"
+	fi
+	[[ $(frames | tail -n 2 | head -n 1) =~ ^$id\ completed:\ full\ backup,\ 64\ content\ files\ \(64\.[0-9]MiB\),\ archive\ [0-9.]+MiB\ in\ [0-9.]+s$ ]]
+	[ "$(frames | tail -n 1)" = "$WORK/many.tar.gz" ]
+}
