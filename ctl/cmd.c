@@ -68,6 +68,11 @@ static const char cmd_retries_help[] = "when the task ends with a reason that is
 /* --retries and --after: of run, sync and publish (cmd-task.c sends them). */
 #define CMD_RETRIES_OPT \
 	{ .name = "retries", .arg = "N", .help = cmd_retries_help },
+/* --wait of the commands that submit a task (not run's: it streams the command's output). */
+#define CMD_WAIT_OPT \
+	{ .name = "wait", .short_name = 'w', \
+	  .help = "wait for the task to end (a progress line on a terminal), " \
+	      "print its outcome and exit with it" },
 #define CMD_AFTER_OPT \
 	{ .name = "after", .arg = "ID", \
 	  .help = "start only after task ID completed; if it fails or is " \
@@ -403,8 +408,7 @@ const struct ctl_cmd cmd_table[] = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -426,8 +430,7 @@ const struct ctl_cmd cmd_table[] = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -520,8 +523,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "failed, 4 when it was canceled.",
 		.opts = {
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -547,8 +549,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "written and its result says why. Without -o, the daemon names it "
 		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
 		    "Prints the task's id; with --wait, waits for it, prints "
-		    "\"ID STATE\" and, when it completed, the archive's path alone "
-		    "on the last line, and exits 0 when it completed, 1 when it "
+		    "\"ID STATE\" (\"ID completed: full backup, ...\") and, when it "
+		    "completed, the archive's path alone on the last line, and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled. Then the archives of this "
 		    "depot in DIR/backups are pruned to the newest [backup] keep "
 		    "chains (depot.conf(5)). Check an archive with 'backup verify "
@@ -560,8 +562,7 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "incremental", .short_name = 'i',
 			  .help = "hold only the content the last backup's chain lacks" },
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -655,8 +656,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "cancel running tasks (reason restored) instead of "
 			      "waiting for them" },
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
