@@ -932,13 +932,16 @@ static int next_match(const struct calendar *c, struct civil *t)
 			t->h = 0;
 			t->d++;
 		}
-		if (t->d > month_days(t->y, t->mo)) {
-			t->d = 1;
-			t->mo++;
-		}
 		if (t->mo > 12) {
 			t->mo = 1;
 			t->y++;
+		}
+		if (t->d > month_days(t->y, t->mo)) {
+			t->d = 1;
+			if (++t->mo > 12) {
+				t->mo = 1;
+				t->y++;
+			}
 		}
 		if (t->y > YEAR_MAX)
 			return -1;
