@@ -69,6 +69,24 @@ next_weekday_at() {
 	done <"$trace"
 }
 
+@test "a dated calendar schedule runs once at its time, then has no time left and is disabled" {
+	export TZ=UTC
+	depot_start
+	trace=$WORK/trace
+	# Two to three seconds ahead, to the second, in depotd's zone (UTC here).
+	at=$(date -u -d "@$(( $(date +%s) + 3 ))" '+%Y-%m-%d %H:%M:%S')
+	ctl schedule add once --on "$at" -- run -- sh -c "date +%s >>'$trace'"
+	[ "$(sched_field once .next_run)" = "$(date -u -d "$at" +%Y-%m-%dT%H:%M:%S.000Z)" ]
+	disabled() { [ "$(sched_field once .enabled)" = false ]; }
+	wait_for disabled 10s
+	wait_for lines_at_least "$trace" 1 10s
+	task_final "$(sched_field once .last_task.id)"
+	[ "$(cat "$trace")" -ge "$(date -u -d "$at" +%s)" ]
+	# Once, at or after its time; disabled, nothing more comes.
+	[ "$(lines "$trace")" -eq 1 ]
+	[ "$(ctl --json task list | jq '[.[] | select(.schedule == "once")] | length')" -eq 1 ]
+}
+
 @test "the next run is computed in depotd's local zone (its TZ), or in --tz; across DST changes a skipped time runs after the jump and a repeated one once" {
 	export TZ=America/New_York
 	depot_start
