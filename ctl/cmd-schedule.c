@@ -166,6 +166,14 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 		    "a scheduled task with '%s task wait ID'", ctl_prog);
 		goto out;
 	}
+	/* A time in the template would be one instant, the same for every run. */
+	if ((args_takes(&tpl, "at") && args_has(&sub, "at")) ||
+	    (args_takes(&tpl, "in") && args_has(&sub, "in"))) {
+		rc = ctl_usage_error(a->cmd, "--%s cannot be scheduled: the schedule "
+		    "says when its task starts (--every, --at or --on before '--')",
+		    args_has(&sub, "at") ? "at" : "in");
+		goto out;
+	}
 	if (args_takes(&tpl, "after") && args_has(&sub, "after")) {
 		rc = ctl_usage_error(a->cmd, "--after cannot be scheduled: every run "
 		    "would wait for the same task");

@@ -437,15 +437,15 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "schedule", "add" },
 		.usage = "NAME (--every DUR [--at TIME] | --on EXPR [--tz ZONE]) -- sync REPO | publish REPO "
 		    "[--version N] | backup [-o FILE] [--incremental] | orphans clean | run "
-		    "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--retries N] -- CMD [ARG]...",
+		    "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
+		    "[--retries N] [--priority N] -- CMD [ARG]...",
 		.summary = "add a schedule that submits a task every interval or at calendar times",
 		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. The "
 		    "task to submit follows '--': sync REPO or publish REPO "
 		    "[--version N] as those commands take them, backup with its "
 		    "options, orphans clean, or run with run's options and, after "
 		    "a second '--', its command. sync, publish and run also take "
-		    "--retries N; --wait and --after are refused. A scheduled "
+		    "--retries N; --wait and --after are refused, and so are --at and --in: the schedule says when its task starts. A scheduled "
 		    "backup without -o writes a new DIR/backups/depot-TIME archive "
 		    "each run (and [backup] keep prunes the old ones); with -o FILE "
 		    "each run replaces FILE; --incremental builds each run on the last "

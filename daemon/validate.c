@@ -792,6 +792,12 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 		snprintf(err, errlen, "'template' must be the args of a task.submit");
 		return -1;
 	}
+	/* One start time for every run would hold each to the same instant. */
+	if (cJSON_GetObjectItemCaseSensitive(tmpl, "at") != NULL) {
+		snprintf(err, errlen, "template: 'at' cannot be scheduled: the schedule says "
+		    "when its task starts");
+		return -1;
+	}
 	/* The template is checked now, as a submission would be, so a typo fails here. */
 	if ((t = validate_submit(tmpl, err, errlen)) == NULL) {
 		char why[512];

@@ -178,7 +178,20 @@ next_weekday_at() {
 		echo "$args: $output"
 		[ "$(jq -r .error.code <<<"$output")" = bad_request ]
 	done
+	# A start time in the template would be one instant for every run.
+	run --separate-stderr ctl schedule add x --on daily -- run --at 03:00 -- true
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"--at cannot be scheduled"* ]]
+	run --separate-stderr ctl schedule add x --on daily -- run --in 5m -- true
+	[ "$status" -eq 2 ]
+	printf '{"cmd": "schedule.add", "args": {"name": "w", "calendar": "daily", "template": {"type": "exec", "argv": ["true"], "at": "2030-01-01T00:00:00Z"}}}' >"$WORK/req.json"
+	run "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" <"$WORK/req.json"
+	[ "$(jq -r .error.code <<<"$output")" = bad_request ]
+	[[ $(jq -r .error.message <<<"$output") == *"'at' cannot be scheduled"* ]]
 	[ "$(ctl --json schedule list | jq length)" -eq 0 ]
+	# A priority is the task's own, and stays in the template.
+	ctl schedule add prio --on daily -- run --priority 5 -- true
+	[ "$(sched_field prio .template.priority)" = 5 ]
 }
 
 @test "a template naming a repository that does not exist is refused (not_found), at add and when run by hand after the repository went" {
