@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define YEAR_MIN 1970
@@ -782,20 +783,23 @@ static int zone_name_valid(const char *name)
 	return 1;
 }
 
+/* The whole of a regular file of at most TZIF_MAX bytes: 0, or -1. */
 static int read_all(const char *path, unsigned char **out, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	unsigned char *b;
+	struct stat st;
 	size_t n = 0;
 	ssize_t r;
 
 	if (fd < 0)
 		return -1;
-	if ((b = malloc(TZIF_MAX)) == NULL) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TZIF_MAX ||
+	    (b = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
 		return -1;
 	}
-	while (n < TZIF_MAX && ((r = read(fd, b + n, TZIF_MAX - n)) > 0 ||
+	while (n < (size_t)st.st_size && ((r = read(fd, b + n, (size_t)st.st_size - n)) > 0 ||
 	    (r < 0 && errno == EINTR)))
 		if (r > 0)
 			n += (size_t)r;

@@ -168,6 +168,9 @@ static void zones_unknown_or_outside_the_database_are_refused(void **state)
 	assert_non_null(strstr(err, "not a time zone name"));
 	assert_int_equal(calendar_next_in("daily", "/etc/localtime", 0, &next, err, sizeof err), -1);
 	assert_int_equal(calendar_next_in("daily", "", 0, &next, err, sizeof err), -1);
+	/* A directory of zones is not one. */
+	assert_int_equal(calendar_next_in("daily", "Europe", 0, &next, err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown time zone 'Europe'"));
 	/* A file there that is not TZif. */
 	assert_int_equal(calendar_next_in("daily", "zone1970.tab", 0, &next, err, sizeof err), -1);
 	assert_non_null(strstr(err, "unknown time zone"));
