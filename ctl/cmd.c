@@ -515,8 +515,8 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "schedule", "run" },
 		.usage = "NAME",
 		.summary = "submit a schedule's task now",
-		.help = "Submits the schedule's task at once and records it as the "
-		    "schedule's last task; its next run stays as it was. Refused "
+		.help = "Submits the schedule's task at once, enabled or not, and "
+		    "records it as the schedule's last task; its next run stays as it was. Refused "
 		    "(exit 1, conflict) while the schedule's last task is "
 		    "unfinished: a schedule never has two tasks at once. Prints "
 		    "the task's id.",
