@@ -256,8 +256,13 @@ next_weekday_at() {
 	second=$output
 	task_final "$second"
 	[ "$(sched_field hold .last_task.id)" = "$second" ]
-	# Two runs, one after the other, never side by side.
-	[ "$(tr '\n' ' ' <"$trace")" = "start end start end " ]
+	# Disabled, it still runs by hand.
+	ctl schedule disable hold
+	submit_task schedule run hold
+	task_final "$ID"
+	[ "$(sched_field hold .enabled)" = false ]
+	# Three runs, one after the other, never side by side.
+	[ "$(tr '\n' ' ' <"$trace")" = "start end start end start end " ]
 }
 
 @test "sync and publish templates run: a new feed file reaches the content store and the publication" {
