@@ -251,6 +251,8 @@ int repo_task_args(const struct ctl_args *a, const char *type,
 /* cmd-schedule.c */
 int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_show(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_run(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_enable(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_disable(struct ctl_ctx *ctx, struct ctl_args *args);
