@@ -1,4 +1,4 @@
-/* cmd-schedule.c: schedules (add, list, delete, enable, disable): a task template submitted every interval. */
+/* cmd-schedule.c: schedules (add, list, show, run, delete, enable, disable): a task template submitted every interval or at calendar times. */
 #include "ctl.h"
 
 #include "proto.h"
@@ -19,6 +19,7 @@ static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms);
 static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
     int argc, char **argv, cJSON **out);
 static void sched_every(int64_t ms, char *buf, size_t n);
+static void sched_when(const cJSON *sched, char *buf, size_t n);
 static void sched_time(const char *rfc3339, char *buf, size_t n);
 static char *sched_describe(const cJSON *tpl);
 static void sched_print_next(const char *verb, const cJSON *sched, const char *name);
@@ -165,6 +166,14 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 		    "a scheduled task with '%s task wait ID'", ctl_prog);
 		goto out;
 	}
+	/* A time in the template would be one instant, the same for every run. */
+	if ((args_takes(&tpl, "at") && args_has(&sub, "at")) ||
+	    (args_takes(&tpl, "in") && args_has(&sub, "in"))) {
+		rc = ctl_usage_error(a->cmd, "--%s cannot be scheduled: the schedule "
+		    "says when its task starts (--every, --at or --on before '--')",
+		    args_has(&sub, "at") ? "at" : "in");
+		goto out;
+	}
 	if (args_takes(&tpl, "after") && args_has(&sub, "after")) {
 		rc = ctl_usage_error(a->cmd, "--after cannot be scheduled: every run "
 		    "would wait for the same task");
@@ -213,20 +222,30 @@ out:
 int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *name = a->argv[0], *every = args_get(a, "every");
-	const char *at = args_get(a, "at");
+	const char *at = args_get(a, "at"), *on = args_get(a, "on"), *tz = args_get(a, "tz");
 	char at_text[TIME_RFC3339_LEN];
-	int64_t every_ms, at_ms;
+	int64_t every_ms = 0, at_ms;
 	cJSON *req, *tpl, *sched;
 	int rc;
 
 	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
 		return rc;
-	if (every == NULL)
-		return ctl_usage_error(a->cmd, "missing --every DUR: how often to "
+	if (every == NULL && on == NULL)
+		return ctl_usage_error(a->cmd, "missing --every DUR or --on EXPR: when to "
 		    "submit the task");
-	if ((rc = args_duration(a, "every", every, &every_ms)) != EXIT_OK)
+	if (every != NULL && on != NULL)
+		return ctl_usage_error(a->cmd, "--every and --on exclude each other: a "
+		    "schedule runs every interval or at calendar times");
+	if (tz != NULL && on == NULL)
+		return ctl_usage_error(a->cmd, "--tz goes with --on: an interval has no "
+		    "time zone");
+	if (at != NULL && on != NULL)
+		return ctl_usage_error(a->cmd, "--at goes with --every: a calendar "
+		    "schedule first runs at its next calendar time");
+	/* The daemon judges EXPR and ZONE: one parser, one message for every client. */
+	if (every != NULL && (rc = args_duration(a, "every", every, &every_ms)) != EXIT_OK)
 		return rc;
-	if (every_ms < SCHED_EVERY_MIN_MS)
+	if (every != NULL && every_ms < SCHED_EVERY_MIN_MS)
 		return ctl_usage_error(a->cmd, "invalid duration '%s' for --every: "
 		    "must be at least 1s", every);
 	if (at != NULL) {
@@ -240,7 +259,9 @@ int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 		return rc < 0 ? EXIT_OK : rc;
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "name", name) == NULL ||
-	    cJSON_AddNumberToObject(req, "every_ms", (double)every_ms) == NULL ||
+	    (every != NULL && cJSON_AddNumberToObject(req, "every_ms", (double)every_ms) == NULL) ||
+	    (on != NULL && cJSON_AddStringToObject(req, "calendar", on) == NULL) ||
+	    (tz != NULL && cJSON_AddStringToObject(req, "tz", tz) == NULL) ||
 	    (at != NULL && cJSON_AddStringToObject(req, "at", at_text) == NULL) ||
 	    !cJSON_AddItemToObject(req, "template", tpl)) {
 		cJSON_Delete(tpl);
@@ -272,6 +293,22 @@ static void sched_every(int64_t ms, char *buf, size_t n)
 			return;
 		}
 	snprintf(buf, n, "%lldms", (long long)ms);
+}
+
+/* "every 1d", or "Mon..Fri 02:00" with " (Europe/Berlin)" when it has a zone. */
+static void sched_when(const cJSON *sched, char *buf, size_t n)
+{
+	const char *cal = json_str(sched, "calendar"), *tz = json_str(sched, "tz");
+	char every[32];
+	int64_t v;
+
+	if (cal != NULL)
+		snprintf(buf, n, "%s%s%s%s", cal, tz ? " (" : "", tz ? tz : "", tz ? ")" : "");
+	else if (json_int(sched, "every_ms", &v) == 0) {
+		sched_every(v, every, sizeof every);
+		snprintf(buf, n, "every %s", every);
+	} else
+		snprintf(buf, n, "-");
 }
 
 /* "2026-11-25T03:00:00Z (in 5h59m)"; "-" for none. */
@@ -331,7 +368,7 @@ static char *sched_describe(const cJSON *tpl)
 int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 {
 	static const char *const headers[] = {
-		"NAME", "EVERY", "NEXT RUN", "LAST TASK", "SKIPPED", "ENABLED",
+		"NAME", "WHEN", "NEXT RUN", "LAST TASK", "SKIPPED", "ENABLED",
 		"TEMPLATE",
 	};
 	struct out_table *t;
@@ -348,14 +385,13 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	out_table_limit(t, 6, SCHED_TEMPLATE_WIDTH);
 	cJSON_ArrayForEach(s, list) {
 		const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "last_task");
-		char every[32] = "-", next[96], task[64] = "-", skipped[24] = "0";
+		char when[256], next[96], task[64] = "-", skipped[24] = "0";
 		const char *state = json_str(last, "state");
 		char *tpl;
 		int64_t v;
 		int added;
 
-		if (json_int(s, "every_ms", &v) == 0)
-			sched_every(v, every, sizeof every);
+		sched_when(s, when, sizeof when);
 		sched_time(json_str(s, "next_run"), next, sizeof next);
 		if (json_int(last, "id", &v) == 0)
 			snprintf(task, sizeof task, "%lld %s", (long long)v,
@@ -365,7 +401,7 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 		if ((tpl = sched_describe(cJSON_GetObjectItemCaseSensitive(s, "template"))) == NULL)
 			goto nomem;
 		added = out_table_add(t, (const char *const[]){ json_str(s, "name"),
-		    every, next, task, skipped, json_true(s, "enabled") ? "yes" : "no",
+		    when, next, task, skipped, json_true(s, "enabled") ? "yes" : "no",
 		    tpl });
 		free(tpl);
 		if (added != 0)
@@ -380,6 +416,74 @@ nomem:
 	cJSON_Delete(list);
 	ctl_error("out of memory");
 	return EXIT_REFUSED;
+}
+
+int cmd_schedule_show(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0];
+	const cJSON *last;
+	char when[256], next[96], task[64] = "-";
+	char *tpl;
+	cJSON *req, *s;
+	int64_t v;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call_for_people(ctx, CMD_schedule_list, req, &s)) != EXIT_OK || s == NULL)
+		return rc;
+	last = cJSON_GetObjectItemCaseSensitive(s, "last_task");
+	sched_when(s, when, sizeof when);
+	sched_time(json_str(s, "next_run"), next, sizeof next);
+	if (json_int(last, "id", &v) == 0)
+		snprintf(task, sizeof task, "%lld %s", (long long)v,
+		    json_str(last, "state") ? json_str(last, "state") : "?");
+	out_kv(stdout, 0, "name", "%s", name);
+	out_kv(stdout, 0, "when", "%s", when);
+	out_kv(stdout, 0, "enabled", "%s", json_true(s, "enabled") ? "yes" : "no");
+	out_kv(stdout, 0, "next run", "%s", json_true(s, "enabled") ? next : "- (disabled)");
+	out_kv(stdout, 0, "last task", "%s", task);
+	out_kv_time("last run", s, "last_run");
+	out_kv(stdout, 0, "skipped", "%lld", json_int(s, "skipped", &v) == 0 ? (long long)v : 0LL);
+	out_kv_time("last skipped", s, "last_skipped");
+	out_kv_time("created", s, "created_at");
+	tpl = sched_describe(cJSON_GetObjectItemCaseSensitive(s, "template"));
+	out_kv(stdout, 0, "template", "%s", tpl ? tpl : "?");
+	free(tpl);
+	cJSON_Delete(s);
+	return EXIT_OK;
+}
+
+/* schedule.run {name}: the task's id, as a submitting command prints it. */
+int cmd_schedule_run(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0];
+	cJSON *req, *task;
+	int64_t id;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, CMD_schedule_run, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(task);
+	else if (json_int(task, "id", &id) == 0)
+		printf("%lld\n", (long long)id);
+	cJSON_Delete(task);
+	return rc;
 }
 
 int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *a)

@@ -12,6 +12,8 @@ static void status_workers(const cJSON *workers);
 static void status_monitor(const cJSON *m);
 static void status_scheduler(const cJSON *s);
 static void status_locks(const cJSON *l);
+static void status_queue(const cJSON *q);
+static void status_control(const cJSON *c);
 static void status_storage(const cJSON *s);
 static void status_ms(int indent, const char *key, const cJSON *o, const char *field);
 static void status_int(int indent, const char *key, const cJSON *o, const char *field);
@@ -21,7 +23,7 @@ static void status_time(int indent, const char *key, const cJSON *o, const char 
 /* The sections depotctl knows how to lay out; others are printed as JSON. */
 static const char *const status_known[] = {
 	"healthy", "problems", "daemon", "database", "workers", "monitor",
-	"scheduler", "locks", "storage", NULL,
+	"scheduler", "locks", "queue", "control", "storage", NULL,
 };
 
 static void status_ms(int indent, const char *key, const cJSON *o, const char *field)
@@ -60,18 +62,18 @@ static void status_bytes(int indent, const char *key, const cJSON *o, const char
 	out_kv(stdout, indent, key, "%s", buf);
 }
 
-/* "2026-11-24T20:01:02.345Z (3.2s ago)", or "-" when null. */
+/* "2026-11-24T20:01:02.345Z (3.2s ago)", "… (in 59m00s)" for a time ahead, or "-" when null. */
 static void status_time(int indent, const char *key, const cJSON *o, const char *field)
 {
 	const char *t = json_str(o, field);
-	char age[32];
+	char when[48];
 
 	if (t == NULL) {
 		out_kv(stdout, indent, key, "-");
 		return;
 	}
-	out_age(t, age, sizeof age);
-	out_kv(stdout, indent, key, "%s (%s ago)", t, age);
+	out_when(t, when, sizeof when);
+	out_kv(stdout, indent, key, "%s (%s)", t, when);
 }
 
 static void status_daemon(const cJSON *d)
@@ -110,12 +112,12 @@ static void status_workers(const cJSON *workers)
 	out_kv(stdout, 0, "workers", "%d of %d online", online, total);
 	cJSON_ArrayForEach(w, workers) {
 		const char *name = json_str(w, "name"), *state = json_str(w, "state");
-		char age[32], hb[48], task[32], clean[80];
+		char when[48], hb[64], task[32], clean[80];
 		int64_t pid = 0, id;
 
-		out_age(json_str(w, "last_heartbeat"), age, sizeof age);
+		out_when(json_str(w, "last_heartbeat"), when, sizeof when);
 		if (json_str(w, "last_heartbeat") != NULL)
-			snprintf(hb, sizeof hb, "heartbeat %s ago", age);
+			snprintf(hb, sizeof hb, "heartbeat %s", when);
 		else
 			snprintf(hb, sizeof hb, "no heartbeat yet");
 		if (json_int(w, "task", &id) == 0)
@@ -155,6 +157,30 @@ static void status_locks(const cJSON *l)
 	status_int(2, "reservations held", l, "held");
 	status_int(2, "tasks waiting", l, "waiting");
 	status_int(2, "tasks running", l, "running");
+}
+
+static void status_queue(const cJSON *q)
+{
+	const cJSON *r;
+
+	out_kv(stdout, 0, "queue", "%s", q == NULL ? "-" : json_true(q, "paused") ?
+	    "PAUSED: no new task starts (depotctl resume)" : "runs");
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(q, "paused_resources")) {
+		char name[1024];
+
+		out_clean(cJSON_GetStringValue(r) ? cJSON_GetStringValue(r) : "?", 0, name,
+		    sizeof name);
+		out_kv(stdout, 2, "paused resource", "%s", name);
+	}
+}
+
+/* Requests answered later: task.wait of clients, next of workers. */
+static void status_control(const cJSON *c)
+{
+	out_kv(stdout, 0, "control", "%s", c != NULL ? "" : "-");
+	status_int(2, "waits parked", c, "parked");
+	status_int(2, "waits per uid", c, "parked_requests_per_peer");
+	status_int(2, "worker polls", c, "worker_polls");
 }
 
 static void status_storage(const cJSON *s)
@@ -197,6 +223,8 @@ int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)
 	status_monitor(cJSON_GetObjectItemCaseSensitive(r, "monitor"));
 	status_scheduler(cJSON_GetObjectItemCaseSensitive(r, "scheduler"));
 	status_locks(cJSON_GetObjectItemCaseSensitive(r, "locks"));
+	status_queue(cJSON_GetObjectItemCaseSensitive(r, "queue"));
+	status_control(cJSON_GetObjectItemCaseSensitive(r, "control"));
 	status_storage(cJSON_GetObjectItemCaseSensitive(r, "storage"));
 	/* A component added to the daemon after this depotctl still shows. */
 	cJSON_ArrayForEach(item, r) {

@@ -68,10 +68,27 @@ static const char cmd_retries_help[] = "when the task ends with a reason that is
 /* --retries and --after: of run, sync and publish (cmd-task.c sends them). */
 #define CMD_RETRIES_OPT \
 	{ .name = "retries", .arg = "N", .help = cmd_retries_help },
+/* --wait of the commands that submit a task (not run's: it streams the command's output). */
+#define CMD_WAIT_OPT \
+	{ .name = "wait", .short_name = 'w', \
+	  .help = "wait for the task to end (a progress line on a terminal), " \
+	      "print its outcome and exit with it" },
 #define CMD_AFTER_OPT \
 	{ .name = "after", .arg = "ID", \
 	  .help = "start only after task ID completed; if it fails or is " \
 	      "canceled, this task is canceled (reason dependency-failed)" },
+
+/* --priority, --at and --in: of every command that queues a task (cmd-task.c sends them). */
+#define CMD_QUEUE_OPTS \
+	{ .name = "priority", .short_name = 'p', .arg = "N", \
+	  .help = "go ahead of every waiting task of lower priority in each " \
+	      "resource's queue, -1000 to 1000 (default 0); equal ones stay " \
+	      "first come, first served" }, \
+	{ .name = "at", .arg = "TIME", \
+	  .help = "start no earlier than TIME: 03:00 (the next one), " \
+	      "'2026-12-24 18:00' (local time) or RFC 3339 with a zone" }, \
+	{ .name = "in", .arg = "DUR", \
+	  .help = "start no earlier than DUR from now (30s, 5m, 2h, 1d)" },
 
 /*
  * Every command, once. Help, `COMMAND --help`, the man page (__man) and the
@@ -101,8 +118,9 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "run" },
-		.usage = "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--retries N] [--after ID] [--cwd DIR] [--env NAME=VALUE]... "
+		.usage = "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
+		    "[--retries N] [--after ID] [--priority N] [--at TIME | --in DUR] "
+		    "[--cwd DIR] [--env NAME=VALUE]... "
 		    "[--clean-env] [--wait [--quiet] [--wait-timeout DUR]] -- CMD [ARG]...",
 		.summary = "queue a command to run as an exec task",
 		.help = "Queues CMD with its arguments (no shell) as a task and "
@@ -129,6 +147,9 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "reserve resource R exclusively" },
 			{ .name = "shared", .short_name = 's', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R shared with other shared holders" },
+			{ .name = "slot", .arg = "R", .repeat = 1,
+			  .help = "reserve one of resource R's slots: at most its capacity "
+			      "of tasks hold R so at once (resource set; default 1)" },
 			{ .name = "name", .short_name = 'n', .arg = "N",
 			  .help = "name the task N (default: the command line)" },
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
@@ -136,6 +157,7 @@ const struct ctl_cmd cmd_table[] = {
 			      "(1500ms, 30s, 5m, 2h, 1d)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
+			CMD_QUEUE_OPTS
 			{ .name = "cwd", .short_name = 'C', .arg = "DIR",
 			  .help = "run in DIR (default: the current directory; a "
 			      "relative DIR is taken from it)" },
@@ -296,9 +318,78 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "lock", "list" },
 		.usage = "",
 		.summary = "list reservations held and waiting, per resource",
+		.help = "RESOURCE is marked (paused) while it is paused, and shows "
+		    "its capacity of slots when it has one.",
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_lock_list,
 		.exec = cmd_lock_list,
+	},
+	{
+		.words = { "task", "why" },
+		.usage = "ID",
+		.summary = "say what a waiting task waits for",
+		.help = "For a waiting task, everything that holds it now, one line "
+		    "each: the queue's or a resource's pause; on each resource, "
+		    "the tasks holding it or queued ahead of it whose reservations "
+		    "conflict with its own (or that wait themselves, since each "
+		    "queue is first come, first served within a priority); every "
+		    "slot taken; the task it runs --after; its start time (--at, "
+		    "--in) or a retry's back-off; or that no worker is idle. "
+		    "--json prints {\"id\", \"state\", \"waiting\", \"reasons\": "
+		    "[{\"kind\", \"message\", \"resource\", \"tasks\", \"task\", "
+		    "\"at\"}]}. Exits 6 when there is no task ID.",
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_task_why,
+		.exec = cmd_task_why,
+	},
+	{
+		.words = { "pause" },
+		.usage = "[RESOURCE]...",
+		.summary = "start no new task, or none that needs the RESOURCEs",
+		.help = "Without RESOURCE, no waiting task starts until resume; "
+		    "with them, no task that reserves one of them starts (a task "
+		    "held so keeps its place in its other queues). Running tasks "
+		    "go on to their end. The pause is kept in the database, so it "
+		    "holds across restarts; status, lock list and the console show "
+		    "it.",
+		.args_min = 0, .args_max = 64,
+		.sends = CMD_queue_pause,
+		.exec = cmd_pause,
+	},
+	{
+		.words = { "resume" },
+		.usage = "[RESOURCE]...",
+		.summary = "undo pause: of the whole queue, or of the RESOURCEs",
+		.args_min = 0, .args_max = 64,
+		.sends = CMD_queue_resume,
+		.exec = cmd_resume,
+	},
+	{
+		.words = { "resource", "set" },
+		.usage = "NAME --capacity N|default",
+		.summary = "set how many tasks may hold a slot of resource NAME at once",
+		.help = "Tasks that reserve NAME with run --slot NAME hold it up to "
+		    "N at once, first come, first served; an exclusive reservation "
+		    "of NAME waits for every slot, and shared ones are not counted. "
+		    "Kept in the database across restarts; it wins over depot.conf's "
+		    "[resources] NAME = N until set back to 'default' (that line's "
+		    "value, or 1). Lowering it stops no holder: later slots wait "
+		    "until enough are released.",
+		.opts = {
+			{ .name = "capacity", .short_name = 'c', .arg = "N",
+			  .help = "slots, 1 to 10000, or 'default'" },
+		},
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_resource_set,
+		.exec = cmd_resource_set,
+	},
+	{
+		.words = { "resource", "list" },
+		.usage = "",
+		.summary = "list resources with a capacity, a pause, holders or waiters",
+		.args_min = 0, .args_max = 0,
+		.sends = CMD_resource_list,
+		.exec = cmd_resource_list,
 	},
 	{
 		.words = { "repo", "create" },
@@ -360,7 +451,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "sync" },
-		.usage = "NAME [--retries N] [--after ID] [--wait]",
+		.usage = "NAME [--retries N] [--after ID] [--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue a sync of a repository from its feed",
 		.help = "Downloads the files of the feed's PULP_MANIFEST that the "
 		    "content store lacks, checks their size and sha256, and "
@@ -370,8 +461,8 @@ const struct ctl_cmd cmd_table[] = {
 		.opts = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_QUEUE_OPTS
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -379,7 +470,8 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "publish" },
-		.usage = "NAME [--version N] [--retries N] [--after ID] [--wait]",
+		.usage = "NAME [--version N] [--retries N] [--after ID] [--priority N] "
+		    "[--at TIME | --in DUR] [--wait]",
 		.summary = "queue a publication of a repository version",
 		.help = "Links the version's files under PUBLISH/NAME/versions/N "
 		    "with a PULP_MANIFEST, then points PUBLISH/NAME/current at it "
@@ -391,8 +483,8 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "publish version N (default: the latest)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_QUEUE_OPTS
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -400,25 +492,38 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "schedule", "add" },
-		.usage = "NAME --every DUR [--at TIME] -- sync REPO | publish REPO "
+		.usage = "NAME (--every DUR [--at TIME] | --on EXPR [--tz ZONE]) -- sync REPO | publish REPO "
 		    "[--version N] | backup [-o FILE] [--incremental] | orphans clean | run "
-		    "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--retries N] -- CMD [ARG]...",
-		.summary = "add a schedule that submits a task every interval",
+		    "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
+		    "[--retries N] [--priority N] -- CMD [ARG]...",
+		.summary = "add a schedule that submits a task every interval or at calendar times",
 		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. The "
 		    "task to submit follows '--': sync REPO or publish REPO "
 		    "[--version N] as those commands take them, backup with its "
 		    "options, orphans clean, or run with run's options and, after "
 		    "a second '--', its command. sync, publish and run also take "
-		    "--retries N; --wait and --after are refused. A scheduled "
+		    "--retries N; --wait and --after are refused, and so are --at and --in: the schedule says when its task starts. A scheduled "
 		    "backup without -o writes a new DIR/backups/depot-TIME archive "
 		    "each run (and [backup] keep prunes the old ones); with -o FILE "
 		    "each run replaces FILE; --incremental builds each run on the last "
-		    "backup's chain. The "
+		    "backup's chain. The template is checked now: a sync or "
+		    "publish of a repository that does not exist is refused "
+		    "(exit 6). With --every the "
 		    "schedule submits the task every DUR, first at TIME, "
 		    "or one interval from now. TIME is an RFC 3339 time "
 		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00; without an "
-		    "offset, UTC) or HH:MM, the next such time of day in UTC. A "
+		    "offset, UTC) or HH:MM, the next such time of day in UTC. "
+		    "With --on it submits the task at each time of the calendar "
+		    "expression EXPR, in depotd's local time zone or --tz ZONE "
+		    "(a tz database name such as Europe/Berlin): daily, weekly, "
+		    "monthly, hourly, minutely, quarterly, yearly, or "
+		    "[WEEKDAYS] [[YEAR-]MONTH-DAY] [HOUR:MINUTE[:SECOND]] with "
+		    "each field *, N, N..M, a list N,M or a step N/S or */S: "
+		    "\"Mon..Fri 02:00\", \"Sat,Sun 10:30\", \"*-*-01 03:00\", "
+		    "\"2026-12-24 18:00\", \"*:0/15\" (every 15 minutes). A "
+		    "time the clock skips at a daylight saving change runs as "
+		    "much later as the clock jumped; one it shows twice runs "
+		    "once. A "
 		    "schedule never submits a task while its previous one is "
 		    "unfinished (that run is counted as skipped), and catches up "
 		    "only once after the daemon was down. Prints the schedule's "
@@ -426,9 +531,15 @@ const struct ctl_cmd cmd_table[] = {
 		.opts = {
 			{ .name = "every", .short_name = 'e', .arg = "DUR",
 			  .help = "submit the task every DUR, at least 1s (30s, 5m, "
-			      "2h, 1d); required" },
+			      "2h, 1d); this or --on is required" },
 			{ .name = "at", .arg = "TIME",
 			  .help = "first run at TIME (default: one interval from now)" },
+			{ .name = "on", .arg = "EXPR",
+			  .help = "submit the task at each time of calendar "
+			      "expression EXPR (\"Mon..Fri 02:00\", daily, \"*:0/15\")" },
+			{ .name = "tz", .arg = "ZONE",
+			  .help = "read --on's times in time zone ZONE (Europe/Berlin; "
+			      "default: depotd's local zone)" },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
 		.sends = CMD_schedule_add,
@@ -438,12 +549,37 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "schedule", "list" },
 		.usage = "",
 		.summary = "list schedules, their next run and last task",
-		.help = "LAST TASK is the id and state of the task the schedule "
+		.help = "WHEN is \"every DUR\" or the calendar expression, with "
+		    "its time zone when one was given; NEXT RUN says how far "
+		    "ahead it is (\"in 59m00s\"). LAST TASK is the id and state "
+		    "of the task the schedule "
 		    "submitted last; SKIPPED counts the runs that found it "
 		    "unfinished.",
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_schedule_list,
 		.exec = cmd_schedule_list,
+	},
+	{
+		.words = { "schedule", "show" },
+		.usage = "NAME",
+		.summary = "show one schedule: when it runs, its next run, last task and template",
+		.help = "Exits 6 when there is no schedule NAME.",
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_schedule_list,
+		.exec = cmd_schedule_show,
+	},
+	{
+		.words = { "schedule", "run" },
+		.usage = "NAME",
+		.summary = "submit a schedule's task now",
+		.help = "Submits the schedule's task at once, enabled or not, and "
+		    "records it as the schedule's last task; its next run stays as it was. Refused "
+		    "(exit 1, conflict) while the schedule's last task is "
+		    "unfinished: a schedule never has two tasks at once. Prints "
+		    "the task's id.",
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_schedule_run,
+		.exec = cmd_schedule_run,
 	},
 	{
 		.words = { "schedule", "delete" },
@@ -476,7 +612,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "orphans", "clean" },
-		.usage = "[--wait]",
+		.usage = "[--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue removal of stored files no repository version uses",
 		.help = "The task reserves content exclusively, so it waits for "
 		    "running syncs and backups to end, and they for it; everything "
@@ -484,8 +620,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "waits for it and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled.",
 		.opts = {
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_QUEUE_OPTS
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -493,7 +629,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "backup" },
-		.usage = "[-o FILE] [--incremental] [--wait]",
+		.usage = "[-o FILE] [--incremental] [--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue a backup of the whole depot into one archive, online",
 		.help = "The task reserves 'content' shared and 'backup' exclusive: "
 		    "syncs, publishes and commands start and run beside it; only "
@@ -511,8 +647,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "written and its result says why. Without -o, the daemon names it "
 		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
 		    "Prints the task's id; with --wait, waits for it, prints "
-		    "\"ID STATE\" and, when it completed, the archive's path alone "
-		    "on the last line, and exits 0 when it completed, 1 when it "
+		    "\"ID STATE\" (\"ID completed: full backup, ...\") and, when it "
+		    "completed, the archive's path alone on the last line, and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled. Then the archives of this "
 		    "depot in DIR/backups are pruned to the newest [backup] keep "
 		    "chains (depot.conf(5)). Check an archive with 'backup verify "
@@ -523,8 +659,8 @@ const struct ctl_cmd cmd_table[] = {
 			      "(a relative FILE is from the current directory)" },
 			{ .name = "incremental", .short_name = 'i',
 			  .help = "hold only the content the last backup's chain lacks" },
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_QUEUE_OPTS
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -591,7 +727,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "restore" },
-		.usage = "FILE [--base FILE]... [--force] [--wait]",
+		.usage = "FILE [--base FILE]... [--force] [--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue a restore of the whole depot from a backup archive",
 		.help = "The task reserves depot exclusively, so it waits for "
 		    "running tasks to end (with --force, they are canceled with "
@@ -617,8 +753,8 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "force", .short_name = 'f',
 			  .help = "cancel running tasks (reason restored) instead of "
 			      "waiting for them" },
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_QUEUE_OPTS
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,

@@ -1,4 +1,5 @@
 /* control.c: the control socket's request handlers, one per command of share/commands.def. */
+#include "calendar.h"
 #include "depotd.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -247,6 +248,8 @@ void cmd_status(struct conn *conn, struct request *rq)
 	cJSON_AddNumberToObject(o, "parked_requests_per_peer", D->cfg.parked_requests_per_peer);
 	cJSON_AddNumberToObject(o, "worker_polls", server_parked(D->workersrv));
 
+	cJSON_AddItemToObject(r, "queue", queue_pause_json());
+
 	o = cJSON_AddObjectToObject(r, "locks");
 	cJSON_AddNumberToObject(o, "held", (double)lockmgr_held_tasks(D->locks));
 	cJSON_AddNumberToObject(o, "waiting", (double)lockmgr_waiting_tasks(D->locks));
@@ -266,32 +269,19 @@ void cmd_status(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, r);
 }
 
-/* A sync or publish names a repository that exists; a sync's has a feed. 0, or -1 with *code and err. */
-static int check_repo_task(const struct task *t, enum err_code *code, char *err, size_t errlen)
+/* A sync or publish names a repository that exists; a sync's has a feed. */
+static int check_repo_task(struct conn *conn, const struct task *t)
 {
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
-	cJSON *imp;
+	char err[512];
+	int code;
 
-	if (repo == NULL)
+	if (repo_task_check(t, &code, err, sizeof err) == 0)
 		return 0;
-	if ((imp = repo_importer(repo)) == NULL) {
-		*code = ERR_NOT_FOUND;
-		snprintf(err, errlen, "no repository '%s'", repo);
-		return -1;
-	}
-	if (t->tt->needs_feed &&
-	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
-		*code = ERR_BAD_REQUEST;
-		snprintf(err, errlen, "repository '%s' has no feed to sync from: set one with "
-		    "repo update %s --feed URL", repo, repo);
-		cJSON_Delete(imp);
-		return -1;
-	}
-	cJSON_Delete(imp);
-	return 0;
+	server_reply_err(conn, code, "%s", err);
+	return -1;
 }
 
-static int check_after(const struct task *t, enum err_code *code, char *err, size_t errlen)
+static int check_after(const struct task *t, int *code, char *err, size_t errlen)
 {
 	cJSON *dep;
 
@@ -320,11 +310,11 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 
 void control_submit(struct conn *conn, struct task *t, const char *refused)
 {
-	enum err_code code = ERR_BAD_REQUEST;
+	int code = ERR_BAD_REQUEST;
 	char err[512];
 	int64_t id;
 
-	if (check_repo_task(t, &code, err, sizeof err) < 0 ||
+	if (repo_task_check(t, &code, err, sizeof err) < 0 ||
 	    check_after(t, &code, err, sizeof err) < 0) {
 		server_reply_err(conn, code, "%s%s%s", refused ? refused : "", refused ? ": " : "",
 		    err);
@@ -635,21 +625,27 @@ void cmd_worker_list(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, arr);
 }
 
-static void visit_lock(void *ctx, const char *resource,
+static void visit_lock(void *ctx, const struct lockmgr_resource *res,
     const struct lockmgr_entry *e, size_t n)
 {
 	cJSON *o = cJSON_CreateObject(), *holders, *waiting;
 
-	cJSON_AddStringToObject(o, "resource", resource);
+	cJSON_AddStringToObject(o, "resource", res->name);
 	holders = cJSON_AddArrayToObject(o, "holders");
 	waiting = cJSON_AddArrayToObject(o, "waiting");
 	for (size_t i = 0; i < n; i++) {
 		cJSON *x = cJSON_CreateObject();
 		cJSON_AddNumberToObject(x, "task", (double)e[i].task);
-		cJSON_AddStringToObject(x, "mode", e[i].mode == LOCK_EXCLUSIVE ?
-		    "exclusive" : "shared");
+		cJSON_AddStringToObject(x, "mode", lock_mode_name(e[i].mode));
+		if (e[i].priority != 0)
+			cJSON_AddNumberToObject(x, "priority", e[i].priority);
 		cJSON_AddItemToArray(e[i].held ? holders : waiting, x);
 	}
+	cJSON_AddBoolToObject(o, "paused", res->paused);
+	if (res->capacity != 0)
+		cJSON_AddNumberToObject(o, "capacity", res->capacity);
+	else
+		cJSON_AddNullToObject(o, "capacity");
 	cJSON_AddItemToArray((cJSON *)ctx, o);
 }
 
@@ -772,28 +768,53 @@ void cmd_schedule_add(struct conn *conn, struct request *rq)
 	const char *name = rq->name;
 	const cJSON *tmpl = rq->tmpl;	/* as validate.c kept it */
 	int64_t every = rq->every_ms, first = rq->first_run;
+	char err[512];
 	cJSON *existing;
+	int rc;
 
 	if ((existing = sched_json(name)) != NULL) {
 		cJSON_Delete(existing);
 		server_reply_err(conn, ERR_CONFLICT, "schedule '%s' already exists", name);
 		return;
 	}
-	if (rq->at == NULL)
+	/* A template naming a repository that does not exist is refused now, not at each run. */
+	if (check_repo_task(conn, rq->task) < 0)
+		return;
+	if (rq->calendar != NULL) {
+		rc = calendar_next_in(rq->calendar, rq->tz, time_now_ms(), &first, err, sizeof err);
+		if (rc <= 0) {
+			server_reply_err(conn, ERR_BAD_REQUEST, "calendar '%s': %s", rq->calendar,
+			    rc < 0 ? err : "no time after now");
+			return;
+		}
+	} else if (rq->at == NULL)
 		first = time_now_ms() + every;
-	if (sched_add(name, tmpl, every, first) < 0) {
+	if (sched_add(name, tmpl, every, rq->calendar, rq->tz, first) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "adding schedule '%s': %s", name,
 		    store_errmsg(D->store));
 		return;
 	}
-	log_info("schedule %s added (every %lld ms)", name, (long long)every);
+	if (rq->calendar != NULL)
+		log_info("schedule %s added (calendar '%s'%s%s)", name, rq->calendar,
+		    rq->tz ? " in " : "", rq->tz ? rq->tz : "");
+	else
+		log_info("schedule %s added (every %lld ms)", name, (long long)every);
 	server_reply_ok(conn, sched_json(name));
 }
 
 void cmd_schedule_list(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_ok(conn, sched_list_json());
+	cJSON *one;
+
+	if (rq->name == NULL) {
+		server_reply_ok(conn, sched_list_json());
+		return;
+	}
+	if ((one = sched_json(rq->name)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no schedule '%s'", rq->name);
+		return;
+	}
+	server_reply_ok(conn, one);
 }
 
 void cmd_schedule_delete(struct conn *conn, struct request *rq)
@@ -833,6 +854,13 @@ void cmd_schedule_set(struct conn *conn, struct request *rq)
 
 void cmd_schedule_run(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_err(conn, ERR_BAD_REQUEST, "schedule.run is not built yet");
+	char err[512];
+	int64_t id;
+	int code;
+
+	if ((id = sched_run_now(rq->name, &code, err, sizeof err)) < 0) {
+		server_reply_err(conn, code, "%s", err);
+		return;
+	}
+	server_reply_ok(conn, task_json_by_id(id));
 }

@@ -125,6 +125,7 @@ struct depotd {
 	int64_t last_check;			/* wall ms of the monitor's last pass */
 	int64_t sched_last_tick, sched_next_due;	/* wall ms; 0 = none */
 	int stopping;				/* SIGTERM seen: dispatch nothing more */
+	int queue_paused;			/* queue.pause: start no new task (queue.c) */
 	int64_t stop_deadline_mono;
 	char self_exe[4096];
 	struct slot *slots;			/* supervised worker slots */
@@ -273,6 +274,8 @@ int tasks_recover(void);
 void tasks_tick(void);
 /* What follows from the tasks ended so far, now; never from inside a loop over tasks. */
 void tasks_settle(void);
+/* Whether a worker waits for a task now (task.why). */
+int tasks_worker_idle(void);
 void tasks_dispatch(void);
 /*
  * t was interrupted (its worker lost or restarted, depotd stopping, a
@@ -373,6 +376,10 @@ struct request {
 	const cJSON *importer;		/* repo.create, repo.update: settings, checked */
 	struct task *task;		/* task.submit: owned here until a handler takes it */
 	cJSON *tmpl;			/* schedule.add: the template to store, as checked */
+	const char **resources;		/* queue.pause, queue.resume: names, checked */
+	size_t nresources;
+	int64_t capacity;		/* resource.set: 0 for the default */
+	const char *calendar, *tz;	/* schedule.add: a calendar expression and its zone, checked; NULL when not given */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as its command expects. Returns 0,
@@ -524,12 +531,47 @@ int store_renumber_task(struct store *st, int64_t from, int64_t to);
 /* sched.c */
 cJSON *sched_json(const char *name);
 cJSON *sched_list_json(void);
-int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t first_run);
+int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, const char *calendar,
+    const char *tz, int64_t first_run);
+/*
+ * schedule.run: submits schedule name's task now and records it as its last
+ * task (next_run unchanged). The task's id, or -1 with *code (ERR_NOT_FOUND,
+ * ERR_CONFLICT while its last task is unfinished, ERR_BAD_REQUEST, ERR_INTERNAL)
+ * and err.
+ */
+int64_t sched_run_now(const char *name, int *code, char *err, size_t errlen);
 int sched_delete(const char *name);
 int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
 /* Inside the caller's transaction; -1 on failure. */
 int sched_task_retried(int64_t old_id, int64_t new_id);
+
+/* store-queue.c */
+/*
+ * The queue's pause into *queue_paused, and fn for each resource with a
+ * stored rule (capacity 0: none set). 0, or -1.
+ */
+int store_queue_rules(struct store *st, int *queue_paused,
+    void (*fn)(const char *name, int capacity, int paused, void *arg), void *arg);
+int store_queue_set_paused(struct store *st, int paused);
+/* A resource's rules as an administrator set them; capacity 0: none set. 0, or -1. */
+int store_resource_set_capacity(struct store *st, const char *name, int capacity);
+int store_resource_set_paused(struct store *st, const char *name, int paused);
+
+/* queue.c */
+/*
+ * Applies the stored rules and depot.conf's [resources] to a new lock
+ * manager (at start, after a restore). 0, or -1 with err.
+ */
+int queue_rules_load(char *err, size_t errlen);
+/* Pauses or resumes the whole queue (n == 0) or the named resources, stored first. */
+int queue_set_paused(const char *const *resources, size_t n, int paused, char *err, size_t errlen);
+/* A resource's capacity as an administrator set it; 0 goes back to depot.conf's, or the default. */
+int queue_set_capacity(const char *resource, int capacity, char *err, size_t errlen);
+/* {"paused": bool, "paused_resources": [R…]} */
+cJSON *queue_pause_json(void);
+/* resource.list's reply. */
+cJSON *queue_resources_json(void);
 
 /* store-sched.c */
 /* A schedule as stored. 0 is null; the strings last the call. */
@@ -538,6 +580,7 @@ struct schedule_row {
 	const char *tmpl;		/* its task template, as JSON text */
 	int64_t every_ms, next_run, created_at, last_run, last_task, skipped, last_skipped;
 	int enabled;
+	const char *calendar, *tz;	/* a calendar schedule's expression and zone (NULL: local); NULL for --every */
 };
 /* Calls fn for schedule name, or (name NULL) for each by name; 0, or -1. */
 int store_schedules(struct store *st, const char *name,
@@ -547,8 +590,10 @@ int store_schedules_due(struct store *st, int64_t now, int limit,
     void (*fn)(const struct schedule_row *r, void *arg), void *arg);
 /* When the next enabled schedule is due: 1 with *next, 0 when none is enabled, -1. */
 int store_schedules_next_due(struct store *st, int64_t *next);
+/* Exactly one of every_ms and calendar (then every_ms is ignored); tz only with calendar, may be NULL. */
 int store_schedule_add(struct store *st, const char *name, const cJSON *tmpl,
-    int64_t every_ms, int64_t first_run, int64_t created_at);
+    int64_t every_ms, const char *calendar, const char *tz, int64_t first_run,
+    int64_t created_at);
 /* These two return the rows changed (0: no such schedule), or -1. */
 int store_schedule_delete(struct store *st, const char *name);
 int store_schedule_enable(struct store *st, const char *name, int enabled);
@@ -569,6 +614,12 @@ int repo_name_valid(const char *s);
 int repo_importer_check(const cJSON *changes, char *err, size_t errlen);
 int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t errlen);
 cJSON *repo_importer(const char *name);
+/*
+ * Whether a sync or publish t can run: 0 (also when t names no repository),
+ * or -1 with err and *code ERR_NOT_FOUND when its repository does not
+ * exist, ERR_BAD_REQUEST when a sync's has no feed.
+ */
+int repo_task_check(const struct task *t, int *code, char *err, size_t errlen);
 cJSON *repo_json(const char *name, int with_versions);
 cJSON *repo_list_json(void);
 int repo_create(const char *name, const cJSON *importer);

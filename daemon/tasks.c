@@ -217,8 +217,7 @@ cJSON *task_resources_json(const struct task *t)
 	for (size_t i = 0; i < t->nres; i++) {
 		cJSON *r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "name", t->res[i].name);
-		cJSON_AddStringToObject(r, "mode",
-		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		cJSON_AddStringToObject(r, "mode", lock_mode_name(t->res[i].mode));
 		cJSON_AddItemToArray(arr, r);
 	}
 	return arr;
@@ -362,7 +361,7 @@ static int task_enqueue_locks(struct task *t)
 	}
 	reqs[t->nres].resource = "depot";
 	reqs[t->nres].mode = LOCK_SHARED;
-	rc = lockmgr_enqueue(D->locks, t->id, reqs, t->nres + 1);
+	rc = lockmgr_enqueue(D->locks, t->id, t->priority, reqs, t->nres + 1);
 	free(reqs);
 	return rc;
 }
@@ -606,6 +605,7 @@ static struct task *task_retry_of(const struct task *t)
 		r->nres++;
 	}
 	r->timeout_ms = t->timeout_ms;
+	r->priority = t->priority;
 	r->schedule = t->schedule ? strdup(t->schedule) : NULL;
 	r->retry_of = t->id;
 	r->retries = t->retries - 1;
@@ -914,6 +914,11 @@ static struct worker *idle_worker(void)
 	return best;
 }
 
+int tasks_worker_idle(void)
+{
+	return idle_worker() != NULL;
+}
+
 /* regrant: t kept its reservations from a lost assignment, already announced. */
 static int task_start(struct task *t, struct worker *w, int regrant, char *err, size_t errlen)
 {
@@ -956,7 +961,7 @@ void tasks_dispatch(void)
 	struct worker *w;
 	int64_t id;
 
-	if (D->stopping)
+	if (D->stopping || D->queue_paused)
 		return;
 	while ((w = idle_worker()) != NULL) {
 		char err[1024] = "the database refused to record the task's start";

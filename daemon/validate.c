@@ -1,5 +1,6 @@
 /* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
 #include "backupfmt.h"
+#include "calendar.h"
 #include "depotd.h"
 #include "envdeny.h"
 #include "jsonutil.h"
@@ -168,15 +169,11 @@ static int parse_resources(struct task *t, const cJSON *arr, char *err, size_t e
 			    "without control characters", t->nres + 1, DEPOT_RESOURCE_MAX);
 			return -1;
 		}
-		if (mode != NULL && !cJSON_IsNull(mode)) {
-			const char *ms = cJSON_GetStringValue(mode);
-			if (ms != NULL && strcmp(ms, "shared") == 0)
-				m = LOCK_SHARED;
-			else if (ms == NULL || strcmp(ms, "exclusive") != 0) {
-				snprintf(err, errlen, "resource '%s': 'mode' must be "
-				    "\"exclusive\" or \"shared\"", name);
-				return -1;
-			}
+		if (mode != NULL && !cJSON_IsNull(mode) &&
+		    lock_mode_parse(cJSON_GetStringValue(mode), &m) < 0) {
+			snprintf(err, errlen, "resource '%s': 'mode' must be "
+			    "\"exclusive\", \"shared\" or \"slot\"", name);
+			return -1;
 		}
 		t->res[t->nres].name = strdup(name);
 		t->res[t->nres].mode = m;
@@ -212,14 +209,16 @@ static char *default_name(const cJSON *argv)
 	return strdup(buf);
 }
 
-/* What every task type takes: name, timeout, and (DESIGN §11) after and retries. */
+/* What every task type takes: name, timeout, (DESIGN §11) after and retries, priority and a start time. */
 struct common_args {
 	const char *name;
-	int64_t timeout, after, retries;
+	int64_t timeout, after, retries, priority, not_before;
 };
 
 static int validate_common(const cJSON *args, struct common_args *c, char *err, size_t errlen)
 {
+	const char *at = NULL;
+
 	if (validate_string(args, "name", 0, NAME_MAX_BYTES, &c->name, err, errlen) < 0)
 		return -1;
 	if (c->name != NULL && (c->name[0] == '\0' || has_control_chars(c->name))) {
@@ -228,8 +227,22 @@ static int validate_common(const cJSON *args, struct common_args *c, char *err, 
 	}
 	if (validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, &c->timeout, err, errlen) < 0 ||
 	    validate_int(args, "after", 0, 1, INT64_C(9000000000000000), &c->after, err, errlen) < 0 ||
-	    validate_int(args, "retries", 0, 0, 100, &c->retries, err, errlen) < 0)
+	    validate_int(args, "retries", 0, 0, 100, &c->retries, err, errlen) < 0 ||
+	    validate_int(args, "priority", 0, TASK_PRIORITY_MIN, TASK_PRIORITY_MAX, &c->priority,
+	    err, errlen) < 0 ||
+	    validate_string(args, "at", 0, 64, &at, err, errlen) < 0)
 		return -1;
+	c->not_before = 0;
+	if (at != NULL && time_parse_rfc3339(at, &c->not_before) < 0) {
+		snprintf(err, errlen, "'at' = '%s' is not an RFC 3339 time "
+		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00)", at);
+		return -1;
+	}
+	/* A time already past starts now; one before 1970 is a mistake, not "now". */
+	if (at != NULL && c->not_before <= 0) {
+		snprintf(err, errlen, "'at' = '%s' is before 1970", at);
+		return -1;
+	}
 	return 0;
 }
 
@@ -238,6 +251,8 @@ static void apply_common(struct task *t, const struct common_args *c)
 	t->timeout_ms = c->timeout;
 	t->after = c->after;
 	t->retries = (int)c->retries;
+	t->priority = (int)c->priority;
+	t->not_before = c->not_before;
 }
 
 /*
@@ -750,15 +765,61 @@ static int check_schedule_named(const cJSON *args, struct request *rq, char *err
 	return check_name(args, "schedule", rq, err, errlen);
 }
 
+/* schedule.add: exactly one of every_ms and calendar; tz, an IANA zone, only with calendar. */
+static int check_schedule_calendar(const cJSON *args, int every, struct request *rq, char *err,
+    size_t errlen)
+{
+	struct calendar *c;
+	struct tzone *z;
+	char why[400];
+
+	if (validate_string(args, "calendar", 0, 200, &rq->calendar, err, errlen) < 0 ||
+	    validate_string(args, "tz", 0, 200, &rq->tz, err, errlen) < 0)
+		return -1;
+	if ((every > 0) == (rq->calendar != NULL)) {
+		snprintf(err, errlen, "give exactly one of 'every_ms' (an interval) and "
+		    "'calendar' (an expression such as \"Mon..Fri 02:00\")");
+		return -1;
+	}
+	if (rq->calendar == NULL) {
+		if (rq->tz != NULL) {
+			snprintf(err, errlen, "'tz' goes with 'calendar', not 'every_ms'");
+			return -1;
+		}
+		return 0;
+	}
+	if (rq->at != NULL) {
+		snprintf(err, errlen, "'at' goes with 'every_ms': a calendar schedule's "
+		    "first run is its calendar's next time");
+		return -1;
+	}
+	if ((c = calendar_parse(rq->calendar, why, sizeof why)) == NULL) {
+		snprintf(err, errlen, "calendar '%s': %s", rq->calendar, why);
+		return -1;
+	}
+	calendar_free(c);
+	/* Only a named zone is checked here: the local one is depotd's own, read when used. */
+	if (rq->tz != NULL) {
+		if ((z = tzone_load(rq->tz, why, sizeof why)) == NULL) {
+			snprintf(err, errlen, "tz: %s", why);
+			return -1;
+		}
+		tzone_free(z);
+	}
+	return 0;
+}
+
 static int check_schedule_add(const cJSON *args, struct request *rq, char *err, size_t errlen)
 {
 	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(args, "template");
 	struct task *t;
+	int every;
 
 	if (check_name(args, "schedule", rq, err, errlen) < 0 ||
-	    validate_int(args, "every_ms", 1, 1000, INT64_C(3650) * 86400000, &rq->every_ms,
-	    err, errlen) < 0 ||
-	    validate_string(args, "at", 0, 64, &rq->at, err, errlen) < 0)
+	    (every = validate_int(args, "every_ms", 0, 1000, INT64_C(3650) * 86400000,
+	    &rq->every_ms, err, errlen)) < 0 ||
+	    validate_string(args, "at", 0, 64, &rq->at, err, errlen) < 0 ||
+	    check_schedule_calendar(args, every, rq, err, errlen) < 0)
 		return -1;
 	if (rq->at != NULL && time_parse_rfc3339(rq->at, &rq->first_run) < 0) {
 		snprintf(err, errlen, "'at' = '%s' is not an RFC 3339 time "
@@ -767,6 +828,12 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 	}
 	if (!cJSON_IsObject(tmpl)) {
 		snprintf(err, errlen, "'template' must be the args of a task.submit");
+		return -1;
+	}
+	/* One start time for every run would hold each to the same instant. */
+	if (cJSON_GetObjectItemCaseSensitive(tmpl, "at") != NULL) {
+		snprintf(err, errlen, "template: 'at' cannot be scheduled: the schedule says "
+		    "when its task starts");
 		return -1;
 	}
 	/* The template is checked now, as a submission would be, so a typo fails here. */
@@ -789,8 +856,19 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	task_free(t);
+	/* Kept for the handler, which checks what needs the daemon's state (the repository). */
+	rq->task = t;
 	return 0;
+}
+
+/* schedule.list: a name, when given, asks for that schedule alone. */
+static int check_schedule_list(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(args, "name");
+
+	if (name == NULL || cJSON_IsNull(name))
+		return 0;
+	return check_name(args, "schedule", rq, err, errlen);
 }
 
 static int check_schedule_set(const cJSON *args, struct request *rq, char *err, size_t errlen)
@@ -807,6 +885,58 @@ static int check_schedule_set(const cJSON *args, struct request *rq, char *err, 
 	return 0;
 }
 
+/* queue.pause and queue.resume: no resources is the whole queue. */
+static int check_queue_pause(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(args, "resources"), *r;
+	size_t n;
+
+	if (arr == NULL || cJSON_IsNull(arr))
+		return 0;
+	if (!cJSON_IsArray(arr) || (n = (size_t)cJSON_GetArraySize(arr)) > RESOURCES_MAX) {
+		snprintf(err, errlen, "'resources' must be an array of at most %d names",
+		    RESOURCES_MAX);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if ((rq->resources = calloc(n, sizeof *rq->resources)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cJSON_ArrayForEach(r, arr) {
+		const char *name = cJSON_GetStringValue(r);
+
+		if (name == NULL || !validate_resource_name(name)) {
+			snprintf(err, errlen, "resources[%zu] must be a name of 1 to %d bytes "
+			    "without control characters", rq->nresources, DEPOT_RESOURCE_MAX);
+			return -1;
+		}
+		rq->resources[rq->nresources++] = name;
+	}
+	return 0;
+}
+
+static int check_resource_set(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(args, "capacity");
+
+	if (validate_string(args, "name", 1, DEPOT_RESOURCE_MAX, &rq->resource, err, errlen) < 0)
+		return -1;
+	if (!validate_resource_name(rq->resource)) {
+		snprintf(err, errlen, "'name' must be 1 to %d bytes without control characters",
+		    DEPOT_RESOURCE_MAX);
+		return -1;
+	}
+	if (cap == NULL) {
+		snprintf(err, errlen, "missing 'capacity' (1 to %d, or null for the default)",
+		    RESOURCE_CAPACITY_MAX);
+		return -1;
+	}
+	return validate_int(args, "capacity", 0, 1, RESOURCE_CAPACITY_MAX, &rq->capacity, err,
+	    errlen) < 0 ? -1 : 0;
+}
+
 static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_submit] = check_task_submit,
 	[CMD_task_list] = check_task_list,
@@ -817,6 +947,10 @@ static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_restart] = check_id,
 	[CMD_task_remove] = check_task_remove,
 	[CMD_task_clean] = check_task_clean,
+	[CMD_task_why] = check_id,
+	[CMD_queue_pause] = check_queue_pause,
+	[CMD_queue_resume] = check_queue_pause,
+	[CMD_resource_set] = check_resource_set,
 	[CMD_repo_create] = check_repo_create,
 	[CMD_repo_update] = check_repo_update,
 	[CMD_repo_show] = check_repo_named,
@@ -824,6 +958,8 @@ static const request_check request_checks[CMD_COUNT] = {
 	[CMD_schedule_add] = check_schedule_add,
 	[CMD_schedule_delete] = check_schedule_named,
 	[CMD_schedule_set] = check_schedule_set,
+	[CMD_schedule_run] = check_schedule_named,
+	[CMD_schedule_list] = check_schedule_list,
 };
 
 int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen)
@@ -852,6 +988,8 @@ void request_free(struct request *rq)
 {
 	free(rq->ids);
 	rq->ids = NULL;
+	free(rq->resources);
+	rq->resources = NULL;
 	cJSON_Delete(rq->tmpl);
 	rq->tmpl = NULL;
 	if (rq->task != NULL)

@@ -60,10 +60,10 @@ rfc3339_now() {
 	[ "$(rows "SELECT restart_of FROM tasks WHERE id = $second")" = "$first" ]
 }
 
-@test "restart keeps reservations and applies env_deny as it is now" {
+@test "restart keeps reservations and priority, and applies env_deny as it is now" {
 	depot_start
 	(cd "$WORK" && RESTART_KEEP=kept RESTART_LATER=then-allowed \
-		ctl run --wait --quiet --lock r-one --shared r-two -- \
+		ctl run --wait --quiet --lock r-one --shared r-two --slot r-three --priority 7 -- \
 		sh -c 'printf "%s|%s\n" "$RESTART_KEEP" "${RESTART_LATER-unset}" >>trace') >/dev/null
 	first=$(ctl --json task list --limit 1 | jq -r '.[0].id')
 	[ "$(cat "$WORK/trace")" = 'kept|then-allowed' ]
@@ -79,7 +79,8 @@ rfc3339_now() {
 	[ "$(sed -n 2p "$WORK/trace")" = 'kept|unset' ]
 	ctl --json task show "$second" | jq -e '(.args.env_denied | index("RESTART_LATER"))
 		and (.args.env | has("RESTART_LATER") | not)
-		and ([.resources[] | "\(.name)=\(.mode)"] | sort == ["r-one=exclusive", "r-two=shared"])'
+		and ([.resources[] | "\(.name)=\(.mode)"] | sort == ["r-one=exclusive", "r-three=slot", "r-two=shared"])
+		and .priority == 7'
 	# What the original left out is said of the restart too: it was never stored.
 	ctl --json task show "$first" | jq -e --argjson now \
 		"$(ctl --json task show "$second" | jq -c .args.env_denied)" \
