@@ -14,8 +14,6 @@
 #define SCHED_TEMPLATE_WIDTH 60
 #define SCHED_DAY_MS 86400000LL
 
-static int sched_digits(const char **s, int n, int *v);
-static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms);
 static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
     int argc, char **argv, cJSON **out);
 static void sched_every(int64_t ms, char *buf, size_t n);
@@ -24,99 +22,6 @@ static void sched_time(const char *rfc3339, char *buf, size_t n);
 static char *sched_describe(const cJSON *tpl);
 static void sched_print_next(const char *verb, const cJSON *sched, const char *name);
 static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled);
-
-/* Exactly n decimal digits at *s, moved past them. */
-static int sched_digits(const char **s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++, (*s)++) {
-		if (**s < '0' || **s > '9')
-			return -1;
-		*v = *v * 10 + (**s - '0');
-	}
-	return 0;
-}
-
-/*
- * --at TIME as epoch milliseconds. TIME is RFC 3339,
- * YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]] with Z or ±HH:MM (none: UTC), or
- * HH:MM[:SS], the next such time of day in UTC after now (today or
- * tomorrow). -1 when it is neither, or names no such day or time.
- */
-static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms)
-{
-	int year = 1970, mon = 1, day = 1, hour, min, sec = 0, oh, om, clock_only;
-	int64_t frac = 0, offset = 0, t;
-	const char *p = s;
-	struct tm tm, back;
-	time_t secs;
-
-	/* "3:00" as well as "03:00". */
-	clock_only = (p[0] >= '0' && p[0] <= '9' && p[1] == ':') ||
-	    (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] == ':');
-	if (clock_only) {
-		if (sched_digits(&p, p[1] == ':' ? 1 : 2, &hour) != 0)
-			return -1;
-	} else {
-		if (sched_digits(&p, 4, &year) != 0 || *p++ != '-' ||
-		    sched_digits(&p, 2, &mon) != 0 || *p++ != '-' ||
-		    sched_digits(&p, 2, &day) != 0 ||
-		    (*p != 'T' && *p != 't' && *p != ' '))
-			return -1;
-		p++;
-		if (sched_digits(&p, 2, &hour) != 0)
-			return -1;
-	}
-	if (*p++ != ':' || sched_digits(&p, 2, &min) != 0)
-		return -1;
-	if (*p == ':') {
-		p++;
-		if (sched_digits(&p, 2, &sec) != 0)
-			return -1;
-		if (!clock_only && *p == '.') {
-			int64_t scale = 100;
-
-			if (*++p < '0' || *p > '9')
-				return -1;
-			for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-				frac += (*p - '0') * scale;
-		}
-	}
-	if (!clock_only && (*p == 'Z' || *p == 'z'))
-		p++;
-	else if (!clock_only && (*p == '+' || *p == '-')) {
-		int sign = *p++ == '-' ? -1 : 1;
-
-		if (sched_digits(&p, 2, &oh) != 0 || *p++ != ':' ||
-		    sched_digits(&p, 2, &om) != 0 || oh > 23 || om > 59)
-			return -1;
-		offset = sign * ((int64_t)oh * 3600000 + (int64_t)om * 60000);
-	}
-	if (*p != '\0' || hour > 23 || min > 59 || sec > 59 || mon < 1 || mon > 12 ||
-	    day < 1 || day > 31)
-		return -1;
-	if (clock_only) {
-		t = now_ms - now_ms % SCHED_DAY_MS +
-		    ((int64_t)hour * 3600 + min * 60 + sec) * 1000;
-		if (t <= now_ms)
-			t += SCHED_DAY_MS;
-		*ms = t;
-		return 0;
-	}
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	/* timegm turns February 30 into March 2: such a day does not exist. */
-	if ((secs = timegm(&tm)) == (time_t)-1 || gmtime_r(&secs, &back) == NULL ||
-	    back.tm_mday != day || back.tm_mon != mon - 1)
-		return -1;
-	*ms = (int64_t)secs * 1000 + frac - offset;
-	return *ms >= 0 ? 0 : -1;
-}
 
 /* What may follow "--" in schedule add, for its messages. */
 #define SCHED_TASKS "sync REPO, publish REPO, backup [-o FILE] [--incremental], orphans clean or run ... -- CMD"
@@ -249,9 +154,10 @@ int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 		return ctl_usage_error(a->cmd, "invalid duration '%s' for --every: "
 		    "must be at least 1s", every);
 	if (at != NULL) {
-		if (sched_parse_time(at, time_now_ms(), &at_ms) != 0)
-			return ctl_usage_error(a->cmd, "invalid time '%s' for --at: "
-			    "expected RFC 3339 (2026-11-25T03:00:00Z) or HH:MM (UTC)", at);
+		if (time_parse_local(at, time_now_ms(), &at_ms) != 0)
+			return ctl_usage_error(a->cmd, "invalid time '%s' for --at: expected "
+			    "03:00, '2026-12-24 18:00' (local time) or RFC 3339 "
+			    "(2026-12-24T17:00:00Z)", at);
 		time_format_rfc3339(at_ms, at_text);
 	}
 	rc = sched_template(ctx, a, a->argc - 1, a->argv + 1, &tpl);

@@ -239,7 +239,7 @@ static int validate_common(const cJSON *args, struct common_args *c, char *err, 
 		return -1;
 	}
 	/* A time already past starts now; one before 1970 is a mistake, not "now". */
-	if (at != NULL && c->not_before <= 0) {
+	if (at != NULL && c->not_before < 0) {
 		snprintf(err, errlen, "'at' = '%s' is before 1970", at);
 		return -1;
 	}
@@ -898,8 +898,12 @@ static int check_queue_pause(const cJSON *args, struct request *rq, char *err, s
 		    RESOURCES_MAX);
 		return -1;
 	}
-	if (n == 0)
-		return 0;
+	/* A script's list that came out empty must not pause or resume everything. */
+	if (n == 0) {
+		snprintf(err, errlen, "'resources' is empty: name at least one, or leave it "
+		    "out for the whole queue");
+		return -1;
+	}
 	if ((rq->resources = calloc(n, sizeof *rq->resources)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
