@@ -1512,23 +1512,25 @@ int cmd_task_remove(struct ctl_ctx *ctx, struct ctl_args *a)
 }
 
 /*
- * --before TIME: an RFC 3339 time, or a duration that long ago (7d),
- * sent as RFC 3339 in UTC.
+ * --before TIME: a duration that long ago (7d), or a date and time as
+ * --at takes them (local unless it names a zone), sent as RFC 3339 in
+ * UTC. A time of day alone is refused: --at reads it as the next one,
+ * which would clean everything up to now.
  */
 static int task_before(const struct ctl_args *a, const char *s, char *out)
 {
-	int64_t ms;
+	int64_t now = time_now_ms(), ms;
 
-	if (time_parse_rfc3339(s, &ms) == 0) {
+	if (time_parse_duration(s, &ms) == 0 && ms >= 0) {
+		time_format_rfc3339(now - ms, out);
+		return EXIT_OK;
+	}
+	if (strchr(s, '-') != NULL && time_parse_local(s, now, &ms) == 0) {
 		time_format_rfc3339(ms, out);
 		return EXIT_OK;
 	}
-	if (time_parse_duration(s, &ms) == 0 && ms >= 0) {
-		time_format_rfc3339(time_now_ms() - ms, out);
-		return EXIT_OK;
-	}
-	return ctl_usage_error(a->cmd, "invalid --before '%s': expected an RFC 3339 time "
-	    "(2026-11-25T03:00:00Z) or a duration ago (7d, 12h)", s);
+	return ctl_usage_error(a->cmd, "invalid --before '%s': expected a duration ago (7d, "
+	    "12h), '2026-11-25 03:00' (local time) or RFC 3339 (2026-11-25T03:00:00Z)", s);
 }
 
 int cmd_task_clean(struct ctl_ctx *ctx, struct ctl_args *a)

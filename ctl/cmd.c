@@ -284,8 +284,9 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "state", .arg = "S",
 			  .help = "only tasks in final state S: completed, failed or canceled" },
 			{ .name = "before", .arg = "TIME",
-			  .help = "only tasks that finished before TIME: RFC 3339 "
-			      "(2026-11-25T03:00:00Z) or a duration ago (7d, 12h)" },
+			  .help = "only tasks that finished before TIME: a duration "
+			      "ago (7d, 12h), '2026-11-25 03:00' (local time) or RFC "
+			      "3339 with a zone" },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_clean,

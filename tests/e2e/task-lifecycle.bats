@@ -294,7 +294,15 @@ rfc3339_now() {
 	[ "$(rows "SELECT group_concat(id) FROM tasks")" = "$new" ]
 	[ ! -e "$DIR/logs/$old.log" ]
 
+	# Local time, as --at takes it: a minute from now, the newer task goes too.
+	run ctl --json task clean --before "$(date -d '1 minute' '+%Y-%m-%d %H:%M:%S')"
+	[ "$(jq -r .removed <<<"$output")" = 1 ]
+	[ "$(rows "SELECT count(*) FROM tasks")" = 0 ]
+
 	run ctl task clean --before soon
+	[ "$status" -eq 2 ]
+	# A time of day alone would be the next one: refused.
+	run ctl task clean --before 03:00
 	[ "$status" -eq 2 ]
 }
 
