@@ -427,8 +427,9 @@ void tasks_clean_tick(void)
 {
 	int64_t start = time_mono_ms();
 	struct forget_job *j;
+	const char *pause;
 
-	if (jobs == NULL || start < next_slice_mono)
+	if (jobs == NULL)
 		return;
 	/* The logs of rows already gone are still unlinked: a restart would not find them. */
 	if (D->stopping) {
@@ -439,6 +440,8 @@ void tasks_clean_tick(void)
 		}
 		return;
 	}
+	if (start < next_slice_mono)
+		return;
 	while ((j = jobs) != NULL && time_mono_ms() - start < FORGET_TURN_MS) {
 		if (j->unlinked < j->nids) {
 			forget_log(j->ids[j->unlinked++]);
@@ -452,8 +455,15 @@ void tasks_clean_tick(void)
 			next_slice_mono = time_mono_ms() + CLEAN_WAL_WAIT_MS;
 			return;
 		}
-		if (clean_slice(j) < 0)
+		if (clean_slice(j) < 0) {
 			job_fail(j, ERR_INTERNAL, "removing tasks: %s", store_errmsg(D->store));
+			continue;
+		}
+		/* DEPOT_TEST_CLEAN_PAUSE_MS: slices spaced out, so that a test can stop depotd mid-clean. */
+		if ((pause = getenv("DEPOT_TEST_CLEAN_PAUSE_MS")) != NULL) {
+			next_slice_mono = time_mono_ms() + atoi(pause);
+			return;
+		}
 	}
 }
 

@@ -27,6 +27,26 @@ raw() {
 	printf '%s' "$1" | "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" 3000
 }
 
+# tasks_below N: fewer than N task rows (for wait_for).
+tasks_below() {
+	[ "$(rows "SELECT count(*) FROM tasks")" -lt "$1" ]
+}
+
+# none_unfinished: every task row is final (for wait_for).
+none_unfinished() {
+	[ "$(rows "SELECT count(*) FROM tasks WHERE state IN ('waiting', 'running', 'canceling')")" = 0 ]
+}
+
+# past MS: the clock has passed MS, epoch milliseconds (for wait_for).
+past() {
+	[ "$(now_ms)" -gt "$1" ]
+}
+
+# removed_seen FILE N: the events in FILE name at least N removed ids (for wait_for).
+removed_seen() {
+	[ "$(jq -s '[.[] | select(.event == "removed") | .ids | length] | add // 0' "$1")" -ge "$2" ]
+}
+
 # rfc3339_now: this instant in RFC 3339 with milliseconds, UTC.
 rfc3339_now() {
 	date -u +%Y-%m-%dT%H:%M:%S.%3NZ
@@ -280,7 +300,7 @@ rfc3339_now() {
 	ctl run --wait --quiet -- true >/dev/null
 	old=$(rows "SELECT max(id) FROM tasks")
 	cut=$(rfc3339_now)
-	wait_for test "$(now_ms)" -gt "$(rfc3339_ms "$cut")"
+	wait_for past "$(rfc3339_ms "$cut")"
 	ctl run --wait --quiet -- true >/dev/null
 	new=$(rows "SELECT max(id) FROM tasks")
 
@@ -322,7 +342,7 @@ rfc3339_now() {
 	start_events "$WORK/events" --topic task
 	wait_for events_subscribed "$WORK/events" 10s
 	# The probes events_subscribed ran are final too before the count is taken.
-	wait_for test "$(rows "SELECT count(*) FROM tasks WHERE state IN ('waiting', 'running', 'canceling')")" = 0
+	wait_for none_unfinished
 	base=$(rows "SELECT count(*) FROM tasks")
 
 	run ctl --json task clean
@@ -331,8 +351,46 @@ rfc3339_now() {
 	[ "$(jq -r .removed <<<"$output")" = $((base - 1)) ]
 	[ "$(rows "SELECT group_concat(id) FROM tasks")" = 30000 ]
 	# Each slice said what it removed: never more than 250 rows at once, so never one long transaction.
-	wait_for test "$(jq -s '[.[] | select(.event == "removed") | .ids | length] | add' "$WORK/events")" -ge 1000 5s
+	wait_for removed_seen "$WORK/events" 1000 5s
 	jq -s '[.[] | select(.event == "removed") | .ids | length]' "$WORK/events" >"$WORK/sizes"
 	cat "$WORK/sizes"
 	jq -e 'length >= 4 and max <= 250' "$WORK/sizes"
+}
+
+@test "a clean that depotd's stop interrupts: the slices done stay done, their logs gone, and depotctl is told" {
+	depot_start
+	depot_terminate
+	now=$(($(date +%s) * 1000))
+	sqlite3 "$DIR/depot.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+		INSERT INTO tasks (type, name, args, resources, state, created_at, started_at,
+		  finished_at, result)
+		SELECT 'exec', 'bulk ' || i, '{\"argv\": [\"true\"]}', '[]', 'completed', $now, $now,
+		  $now, '{\"exit_code\": 0}' FROM n;"
+	for i in $(seq 2000); do echo "output of $i" >"$DIR/logs/$i.log"; done
+	# Slices 300 ms apart: the stop comes after the first.
+	depot_launch_env DEPOT_TEST_CLEAN_PAUSE_MS=300
+	LC_DEPOT_E2E_TAG=$DIR "$DEPOT_BIN/depotctl" -d "$DIR" --json task clean \
+		>"$WORK/clean.out" 2>"$WORK/clean.err" 3>&- &
+	clean=$!
+	HAND_PIDS+=("$clean")
+	wait_for tasks_below 2000
+
+	depot_terminate
+	[ "$DEPOT_STATUS" -eq 0 ]
+	status=0
+	wait "$clean" || status=$?
+	cat "$WORK/clean.out" "$WORK/clean.err"
+	[ "$status" -eq 1 ]
+	[ "$(jq -r .error.code "$WORK/clean.out")" = unavailable ]
+	[[ $(jq -r .error.message "$WORK/clean.out") == *"depotd is stopping"*"removed before"* ]]
+	left=$(rows "SELECT count(*) FROM tasks")
+	[ "$left" -gt 0 ] && [ "$left" -lt 2000 ]
+	# Exactly the logs of the rows left are there: none of a removed row was left behind.
+	diff <(rows "SELECT id FROM tasks ORDER BY id") \
+		<(find "$DIR/logs" -name '*.log' -printf '%f\n' | sed 's/\.log$//' | sort -n)
+	# The next start finishes the job on request.
+	depot_launch
+	run ctl --json task clean
+	[ "$(jq -r .removed <<<"$output")" = "$left" ]
+	[ -z "$(find "$DIR/logs" -name '*.log')" ]
 }
