@@ -27,6 +27,7 @@
 struct forget_job {
 	struct conn *conn;	/* NULL once its client has gone: it finishes all the same */
 	int clean;		/* task.clean: more slices of rows may follow */
+	int expired;		/* keep_finished's: no client, logged as a prune */
 	struct clean_filter f;	/* clean: f.from, the ids up to it are done */
 	char *state;
 	int64_t max_id;		/* clean: the newest task when it was asked; later ones are not its */
@@ -38,6 +39,7 @@ struct forget_job {
 
 static struct forget_job *jobs, **jobs_tail = &jobs;
 static int64_t next_slice_mono;
+static int expiring;		/* a keep_finished job is queued */
 
 static int restart_retries(const struct task *o);
 static cJSON *restart_args(const struct task *o);
@@ -52,6 +54,7 @@ static void job_reply(struct forget_job *j);
 static void job_done(struct forget_job *j);
 static void job_fail(struct forget_job *j, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int clean_bounds(struct forget_job *j);
 static int clean_slice(struct forget_job *j);
 
 /*
@@ -317,6 +320,8 @@ static void job_queue(struct forget_job *j, struct conn *conn)
 
 static void job_free(struct forget_job *j)
 {
+	if (j->expired)
+		expiring = 0;
 	free(j->state);
 	free(j->ids);
 	free(j);
@@ -341,7 +346,10 @@ static void job_reply(struct forget_job *j)
 static void job_done(struct forget_job *j)
 {
 	job_reply(j);
-	if (j->clean && j->removed > 0)
+	if (j->expired && j->removed > 0)
+		log_info("pruned %lld finished task(s) older than keep_finished",
+		    (long long)j->removed);
+	else if (j->clean && j->removed > 0)
 		log_info("cleaned %lld final task(s)", (long long)j->removed);
 	if ((jobs = j->next) == NULL)
 		jobs_tail = &jobs;
@@ -386,13 +394,56 @@ void cmd_task_clean(struct conn *conn, struct request *rq)
 	j->clean = 1;
 	j->f.state = j->state;
 	j->f.before = rq->before;
-	if ((j->max_id = store_max_task_id(D->store)) < 0 ||
-	    (j->f.last_backup = store_last_backup(D->store)) < 0) {
+	if (clean_bounds(j) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "%s", store_errmsg(D->store));
 		job_free(j);
 		return;
 	}
 	job_queue(j, conn);
+}
+
+void tasks_clean_expired(int64_t before)
+{
+	struct forget_job *j;
+
+	if (expiring || before <= 0)
+		return;
+	if ((j = calloc(1, sizeof *j)) == NULL ||
+	    (j->ids = calloc(CLEAN_BATCH, sizeof *j->ids)) == NULL) {
+		free(j);
+		return;
+	}
+	j->clean = j->expired = 1;
+	j->f.before = before;
+	if (clean_bounds(j) < 0 || j->max_id <= j->f.from) {
+		job_free(j);
+		return;
+	}
+	expiring = 1;
+	*jobs_tail = j;
+	jobs_tail = &j->next;
+}
+
+/*
+ * The ids clean j walks: those up to the newest task there is; with a
+ * before, only from the lowest to the highest of the tasks it would
+ * remove, as the finished_at index finds them. 0, or -1.
+ */
+static int clean_bounds(struct forget_job *j)
+{
+	int64_t lo, hi;
+	int got;
+
+	if ((j->f.last_backup = store_last_backup(D->store)) < 0 ||
+	    (j->max_id = store_max_task_id(D->store)) < 0)
+		return -1;
+	if (j->f.before == 0)
+		return 0;
+	if ((got = store_clean_range(D->store, &j->f, &lo, &hi)) < 0)
+		return -1;
+	j->f.from = got ? lo - 1 : 0;
+	j->max_id = got ? hi : 0;
+	return 0;
 }
 
 /* The next rows of clean j go, in one transaction; their logs are j's to unlink next. 0, or -1. */

@@ -313,6 +313,11 @@ void tasks_clean_tick(void);
 int tasks_clean_wait_ms(void);
 /* Before the data directory is replaced (a restore): those requests end, answered with why. */
 void tasks_clean_abort(const char *why);
+/*
+ * [tasks] keep_finished: the final tasks that finished before `before`
+ * go as a task.clean's do, unless the last such pass is still going.
+ */
+void tasks_clean_expired(int64_t before);
 void waiters_check(int64_t finished_id);
 void waiters_tick(void);
 void waiters_fail_all(void);
@@ -603,10 +608,6 @@ int store_schedule_fired(struct store *st, const char *name, int64_t next, int64
 int store_schedule_skipped(struct store *st, const char *name, int64_t next, int64_t now);
 /* The schedules whose last task was old_task now wait for new_task: the rows changed, or -1. */
 int store_schedule_retried(struct store *st, int64_t old_task, int64_t new_task);
-/* At most max ids of tasks finished before before, oldest first: their count, or -1. */
-int store_tasks_finished_before(struct store *st, int64_t before, int64_t *ids, int max);
-/* Deletes the tasks ids, inside the caller's transaction; 0, or -1. */
-int store_delete_tasks(struct store *st, const int64_t *ids, int n);
 
 /* repos.c */
 int repo_name_valid(const char *s);
@@ -650,6 +651,11 @@ struct clean_filter {
 };
 /* At most max ids of f's tasks that nothing keeps (store_task_kept), in id order: their count, or -1. */
 int store_clean_select(struct store *st, const struct clean_filter *f, int64_t *ids, int max);
+/*
+ * For f with a before (its from and to not read): 1 with the lowest and
+ * highest id of its tasks that nothing keeps, 0 when there is none, -1.
+ */
+int store_clean_range(struct store *st, const struct clean_filter *f, int64_t *lo, int64_t *hi);
 
 /* store-repos.c */
 /* A repository as stored, with its latest version's counts. 0 is null; the strings last the call. */

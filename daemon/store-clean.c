@@ -112,3 +112,23 @@ int store_clean_select(struct store *st, const struct clean_filter *f, int64_t *
 		ids[n++] = sqlite3_column_int64(s.q, 0);
 	return sql_end(&s) < 0 ? -1 : n;
 }
+
+int store_clean_range(struct store *st, const struct clean_filter *f, int64_t *lo, int64_t *hi)
+{
+	struct sql s;
+	int found = 0;
+
+	/* finished_at < ?4 reads the tasks_finished index: only the tasks that finished before. */
+	sql_prepare(&s, store_db(st), "finding the tasks to clean", "SELECT min(id), max(id)"
+	    " FROM tasks WHERE finished_at < ?4 AND state NOT IN ('waiting', 'running',"
+	    " 'canceling') AND (?3 IS NULL OR state = ?3)" CLEAN_NOT_KEPT);
+	sql_text(&s, 3, f->state);
+	sql_int(&s, 4, f->before);
+	sql_int(&s, 9, f->last_backup);
+	if (sql_step(&s) == 1 && sqlite3_column_type(s.q, 0) != SQLITE_NULL) {
+		*lo = sqlite3_column_int64(s.q, 0);
+		*hi = sqlite3_column_int64(s.q, 1);
+		found = 1;
+	}
+	return sql_end(&s) < 0 ? -1 : found;
+}

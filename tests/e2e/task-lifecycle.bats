@@ -37,6 +37,11 @@ none_unfinished() {
 	[ "$(rows "SELECT count(*) FROM tasks WHERE state IN ('waiting', 'running', 'canceling')")" = 0 ]
 }
 
+# test_no_row ID: task ID has no row (for wait_for).
+test_no_row() {
+	[ "$(rows "SELECT count(*) FROM tasks WHERE id = $1")" = 0 ]
+}
+
 # past MS: the clock has passed MS, epoch milliseconds (for wait_for).
 past() {
 	[ "$(now_ms)" -gt "$1" ]
@@ -393,4 +398,22 @@ rfc3339_now() {
 	run ctl --json task clean
 	[ "$(jq -r .removed <<<"$output")" = "$left" ]
 	[ -z "$(find "$DIR/logs" -name '*.log')" ]
+}
+
+@test "keep_finished pruning keeps what remove keeps: a task a waiting task runs --after" {
+	depot_start "tasks.keep_finished = 1s"
+	ctl run --wait --quiet -- true >/dev/null
+	dep=$(rows "SELECT max(id) FROM tasks")
+	submit --lock busy -- sleep 30
+	wait_for task_is "$ID" running
+	submit --lock busy --after "$dep" -- true
+	waiter=$ID
+	ctl run --wait --quiet -- true >/dev/null
+	later=$(rows "SELECT max(id) FROM tasks")
+
+	# The later task, finished after dep, is pruned: the pruning has passed dep by then.
+	wait_for test_no_row "$later" 10s
+	[ "$(rows "SELECT count(*) FROM tasks WHERE id = $dep")" = 1 ]
+	task_is "$waiter" waiting
+	grep -q 'pruned [0-9]* finished task(s) older than keep_finished' "$DIR/depotd.log"
 }
