@@ -286,6 +286,40 @@ int args_task_id(const struct ctl_args *a, const char *s, int64_t *id)
 	return EXIT_OK;
 }
 
+/* One request's args naming one thing; NULL (said) when out of memory. */
+static cJSON *args_one(const char *key, const char *name, int64_t id)
+{
+	cJSON *req = cJSON_CreateObject();
+
+	if (req == NULL || (name != NULL ? cJSON_AddStringToObject(req, key, name) :
+	    cJSON_AddNumberToObject(req, key, (double)id)) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return NULL;
+	}
+	return req;
+}
+
+int args_id_request(const struct ctl_args *a, const char *s, cJSON **req)
+{
+	int64_t id;
+	int rc;
+
+	if ((rc = args_task_id(a, s, &id)) != EXIT_OK)
+		return rc;
+	return (*req = args_one("id", NULL, id)) != NULL ? EXIT_OK : EXIT_REFUSED;
+}
+
+int args_name_request(const struct ctl_args *a, const char *what, const char *name,
+    cJSON **req)
+{
+	int rc;
+
+	if ((rc = args_name(a, what, name)) != EXIT_OK)
+		return rc;
+	return (*req = args_one("name", name, 0)) != NULL ? EXIT_OK : EXIT_REFUSED;
+}
+
 /* Whether the command declares option name (for helpers shared by several commands). */
 int args_takes(const struct ctl_cmd *cmd, const char *name)
 {

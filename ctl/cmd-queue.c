@@ -139,20 +139,14 @@ int cmd_resource_set(struct ctl_ctx *ctx, struct ctl_args *a)
 
 int cmd_task_why(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	cJSON *req = cJSON_CreateObject(), *r;
 	const cJSON *reasons, *x;
+	cJSON *req, *r;
 	int64_t id;
 	int rc;
 
-	if ((rc = args_task_id(a, a->argv[0], &id)) != EXIT_OK) {
-		cJSON_Delete(req);
+	if ((rc = args_id_request(a, a->argv[0], &req)) != EXIT_OK)
 		return rc;
-	}
-	if (req == NULL || cJSON_AddNumberToObject(req, "id", (double)id) == NULL) {
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
+	(void)json_int(req, "id", &id);
 	if ((rc = call_for_people(ctx, CMD_task_why, req, &r)) != EXIT_OK || r == NULL)
 		return rc;
 	reasons = cJSON_GetObjectItemCaseSensitive(r, "reasons");

@@ -334,14 +334,8 @@ int cmd_schedule_show(struct ctl_ctx *ctx, struct ctl_args *a)
 	int64_t v;
 	int rc;
 
-	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+	if ((rc = args_name_request(a, "schedule", name, &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "name", name) == NULL) {
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
 	if ((rc = call_for_people(ctx, CMD_schedule_list, req, &s)) != EXIT_OK || s == NULL)
 		return rc;
 	last = cJSON_GetObjectItemCaseSensitive(s, "last_task");
@@ -374,14 +368,8 @@ int cmd_schedule_run(struct ctl_ctx *ctx, struct ctl_args *a)
 	int64_t id;
 	int rc;
 
-	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+	if ((rc = args_name_request(a, "schedule", name, &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(req, "name", name) == NULL) {
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
 	if ((rc = call(ctx, CMD_schedule_run, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
 		return rc;
 	if (ctx->json)

@@ -40,7 +40,7 @@ struct task_waiting {
 	int restart;		/* task restart: sends task.restart, with req its {"id"} */
 };
 
-static int task_ids(struct ctl_args *a, int64_t **ids);
+static int task_ids_request(struct ctl_args *a, cJSON **req);
 static int task_here(char *out, size_t n);
 static int task_cwd(const struct ctl_args *a, char *out, size_t n);
 static int task_env_name_ok(const char *name, size_t len);
@@ -75,23 +75,28 @@ static void task_denied_note(const struct ctl_args *a, const cJSON *task);
 static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w);
 static int task_before(const struct ctl_args *a, const char *s, char *out);
 
-/* Every positional argument as a task id. */
-static int task_ids(struct ctl_args *a, int64_t **ids)
+/* {"ids": [...]}: every positional argument as a task id (task cancel, wait, remove). */
+static int task_ids_request(struct ctl_args *a, cJSON **req)
 {
-	int rc;
+	int64_t *ids;
+	int rc = EXIT_OK;
 
-	if ((*ids = calloc((size_t)a->argc, sizeof **ids)) == NULL) {
+	*req = NULL;
+	if ((ids = calloc((size_t)a->argc, sizeof *ids)) == NULL) {
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	for (int i = 0; i < a->argc; i++) {
-		if ((rc = args_task_id(a, a->argv[i], &(*ids)[i])) != EXIT_OK) {
-			free(*ids);
-			*ids = NULL;
-			return rc;
-		}
+	for (int i = 0; i < a->argc && rc == EXIT_OK; i++)
+		rc = args_task_id(a, a->argv[i], &ids[i]);
+	if (rc == EXIT_OK && ((*req = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddItemToObject(*req, "ids", json_ids(ids, (size_t)a->argc)))) {
+		cJSON_Delete(*req);
+		*req = NULL;
+		ctl_error("out of memory");
+		rc = EXIT_REFUSED;
 	}
-	return EXIT_OK;
+	free(ids);
+	return rc;
 }
 
 /* Appends {"name": R, "mode": mode} for each value of --opt, checking R as the daemon will. */
@@ -1127,17 +1132,11 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *a)
 	const cJSON *progress, *args, *result, *item;
 	char buf[2048], why[1024];
 	cJSON *req, *task;
-	int64_t id, v;
+	int64_t v;
 	int rc;
 
-	if ((rc = args_task_id(a, a->argv[0], &id)) != EXIT_OK)
+	if ((rc = args_id_request(a, a->argv[0], &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddNumberToObject(req, "id", (double)id) == NULL) {
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
 	if ((rc = call_for_people(ctx, CMD_task_show, req, &task)) != EXIT_OK ||
 	    task == NULL)
 		return rc;
@@ -1360,20 +1359,11 @@ nomem:
 int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const cJSON *task;
-	int64_t *ids;
 	cJSON *req, *r;
 	int rc;
 
-	if ((rc = task_ids(a, &ids)) != EXIT_OK)
+	if ((rc = task_ids_request(a, &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToObject(req, "ids", json_ids(ids, (size_t)a->argc))) {
-		free(ids);
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
-	free(ids);
 	if ((rc = call_for_people(ctx, CMD_task_cancel, req, &r)) != EXIT_OK ||
 	    r == NULL)
 		return rc;
@@ -1411,25 +1401,21 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *timeout = args_get(a, "timeout");
 	const cJSON *tasks, *task;
-	int64_t *ids, timeout_ms = -1;
+	int64_t timeout_ms = -1;
 	int rc, worst = EXIT_OK, unfinished = 0;
 	cJSON *req, *r;
 
 	if (timeout != NULL &&
 	    (rc = args_duration(a, "timeout", timeout, &timeout_ms)) != EXIT_OK)
 		return rc;
-	if ((rc = task_ids(a, &ids)) != EXIT_OK)
+	if ((rc = task_ids_request(a, &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToObject(req, "ids", json_ids(ids, (size_t)a->argc)) ||
-	    (timeout != NULL &&
-	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL)) {
-		free(ids);
+	if (timeout != NULL &&
+	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL) {
 		cJSON_Delete(req);
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
-	free(ids);
 	rc = call(ctx, CMD_task_wait, req,
 	    timeout != NULL ? task_wait_timeout(timeout_ms) : -1, &r);
 	if (rc != EXIT_OK)
@@ -1466,18 +1452,11 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 int cmd_task_restart(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	struct task_waiting w = { .wait = args_has(a, "wait"), .timeout_ms = -1, .restart = 1 };
-	int64_t id;
 	cJSON *req;
 	int rc;
 
-	if ((rc = args_task_id(a, a->argv[0], &id)) != EXIT_OK)
+	if ((rc = args_id_request(a, a->argv[0], &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddNumberToObject(req, "id", (double)id) == NULL) {
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
 	return task_submit_with(ctx, req, &w);
 }
 
@@ -1485,20 +1464,11 @@ int cmd_task_restart(struct ctl_ctx *ctx, struct ctl_args *a)
 int cmd_task_remove(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const cJSON *id;
-	int64_t *ids;
 	cJSON *req, *r;
 	int rc;
 
-	if ((rc = task_ids(a, &ids)) != EXIT_OK)
+	if ((rc = task_ids_request(a, &req)) != EXIT_OK)
 		return rc;
-	if ((req = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToObject(req, "ids", json_ids(ids, (size_t)a->argc))) {
-		free(ids);
-		cJSON_Delete(req);
-		ctl_error("out of memory");
-		return EXIT_REFUSED;
-	}
-	free(ids);
 	/* The answer comes once the logs are unlinked, which a slow disk may take its time over. */
 	if ((rc = call(ctx, CMD_task_remove, req, -1, &r)) != EXIT_OK)
 		return rc;

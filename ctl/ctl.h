@@ -133,6 +133,14 @@ int args_takes(const struct ctl_cmd *cmd, const char *name);
 int args_int(const struct ctl_args *a, const char *opt, const char *s,
     long long min, long long max, long long *v);
 int args_name(const struct ctl_args *a, const char *what, const char *name);
+/*
+ * {"id": ID} from a task id argument, {"name": NAME} from a repository's
+ * or schedule's name (args_name's what), for the request of a command
+ * about one thing. EXIT_OK, or the error, said.
+ */
+int args_id_request(const struct ctl_args *a, const char *s, cJSON **req);
+int args_name_request(const struct ctl_args *a, const char *what, const char *name,
+    cJSON **req);
 
 /* call.c */
 int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,

@@ -10,9 +10,11 @@ load helpers
 load repo_helpers
 load backup_helpers
 
-# archives: the archives in DIR/backups, one a line (no hidden files, no .part).
+# archives: the archives in DIR/backups, one a line (no hidden files, and
+# not a running backup's FILE.part or its list of members, FILE.manifest).
 archives() {
-	find "$DIR/backups" -maxdepth 1 -type f ! -name '.*' ! -name '*.part' -printf '%f\n' 2>/dev/null |
+	find "$DIR/backups" -maxdepth 1 -type f ! -name '.*' ! -name '*.part' ! -name '*.manifest' \
+		-printf '%f\n' 2>/dev/null |
 		LC_ALL=C sort
 }
 
