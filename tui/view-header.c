@@ -1,8 +1,8 @@
 /*
  * view-header.c: the two lines at the top: the daemon (version, pid,
  * uptime, health), the clock, then the counts (workers online, tasks
- * running and waiting, reservations held), or the banner saying the daemon
- * is down.
+ * running and waiting, reservations held) and whether the queue or some of
+ * its resources are paused, or the banner saying the daemon is down.
  */
 #include "console.h"
 
@@ -13,6 +13,7 @@
 
 static void header_title(struct console *con, struct pane *p, int64_t now);
 static void header_counts(struct console *con, struct pane *p);
+static void header_paused(struct console *con, struct pane *p);
 static void header_banner(struct console *con, struct pane *p, int64_t now);
 
 /*
@@ -49,6 +50,30 @@ static void header_title(struct console *con, struct pane *p, int64_t now)
 		draw_text(con, p->win, 0, width - rw, rw, con->th.title, right);
 }
 
+/*
+ * A paused queue is said first and cannot be missed: nothing new starts.
+ * It goes at the right end of the counts line, over their end when too narrow.
+ */
+static void header_paused(struct console *con, struct pane *p)
+{
+	const struct model_status *s = &con->m.status;
+	char text[512];
+	int tw;
+
+	if (!s->queue_known || (!s->queue_paused && (s->paused_resources == NULL ||
+	    s->paused_resources[0] == '\0')))
+		return;
+	if (s->queue_paused)
+		snprintf(text, sizeof text, " QUEUE PAUSED ");
+	else
+		snprintf(text, sizeof text, " paused: %s ", s->paused_resources);
+	tw = model_text_width(text, con->utf8);
+	if (tw > p->w / 2)
+		tw = p->w / 2;
+	draw_text(con, p->win, 1, p->w - tw, tw, s->queue_paused ? con->th.banner : con->th.error,
+	    text);
+}
+
 static void header_counts(struct console *con, struct pane *p)
 {
 	struct model_counts c;
@@ -66,6 +91,7 @@ static void header_counts(struct console *con, struct pane *p)
 	snprintf(buf + l, sizeof buf - l, " | reservations %zu held, %zu waiting",
 	    c.held, c.waiters);
 	draw_text(con, p->win, 1, 0, p->w, A_BOLD, buf);
+	header_paused(con, p);
 }
 
 static void header_banner(struct console *con, struct pane *p, int64_t now)

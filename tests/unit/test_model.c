@@ -117,8 +117,9 @@ static const struct model_lock *lock_of(const struct model *m, const char *res)
 static size_t rows(const struct model *m, enum model_filter f, const char *q, int64_t *ids,
     size_t max)
 {
+	struct model_rows_spec spec = { .filter = f, .query = q };
 	struct model_task **r;
-	size_t n = model_task_rows(m, f, q, &r);
+	size_t n = model_task_rows(m, &spec, &r);
 
 	for (size_t i = 0; i < n && i < max; i++)
 		ids[i] = r[i]->id;
