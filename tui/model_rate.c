@@ -149,6 +149,9 @@ void model_fmt_rate_eta(const struct model *m, const struct model_task *t, char 
 	int64_t ms;
 
 	out[0] = '\0';
+	/* Nothing moved yet (progress "-"): no rate to speak of either. */
+	if ((!t->has_done || t->done == 0) && !t->has_total)
+		return;
 	if (t->state != TASK_RUNNING || model_task_rate(m, t->id, &r) < 0)
 		return;
 	model_fmt_rate(r, t->unit, rate, sizeof rate);

@@ -21,7 +21,7 @@ static int details_why(struct console *con, struct pane *p, int y, const struct 
 static const char *const known_keys[] = {
 	"id", "type", "name", "state", "resources", "worker", "created_at", "started_at",
 	"finished_at", "timeout", "progress", "stalled", "error", "result", "schedule",
-	"retry_of", "after", "retries", "not_before", "args", NULL,
+	"retry_of", "after", "retries", "not_before", "args", "priority", "restart_of", NULL,
 };
 
 #define LABEL_W 10
@@ -199,6 +199,15 @@ void details_draw(struct console *con, struct pane *p)
 		cJSON_free(retries);
 		cJSON_free(nb);
 		details_field(con, w, y++, 0, p->w, "retries", a, A_NORMAL);
+	}
+	{
+		char *prio = details_json(t->json, "priority"), *again = details_json(t->json, "restart_of");
+
+		snprintf(a, sizeof a, "%s   restart of: %s%s", prio ? prio : "0", again ? "#" : "",
+		    again ? again : "-");
+		cJSON_free(prio);
+		cJSON_free(again);
+		details_field(con, w, y++, 0, p->w, "priority", a, A_NORMAL);
 	}
 	/* progress: bar, numbers, message */
 	model_fmt_progress(t, a, sizeof a);
