@@ -50,8 +50,9 @@ static void repo_clear(struct model_repo *r)
 
 struct model_repo *model_repo(const struct model *m, const char *name)
 {
+	/* An entry moved over by model_set_repos has no name left. */
 	for (size_t i = 0; i < m->nrepos; i++)
-		if (strcmp(m->repos[i].name, name) == 0)
+		if (m->repos[i].name != NULL && strcmp(m->repos[i].name, name) == 0)
 			return &m->repos[i];
 	return NULL;
 }
