@@ -623,21 +623,27 @@ void cmd_worker_list(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, arr);
 }
 
-static void visit_lock(void *ctx, const char *resource,
+static void visit_lock(void *ctx, const struct lockmgr_resource *res,
     const struct lockmgr_entry *e, size_t n)
 {
 	cJSON *o = cJSON_CreateObject(), *holders, *waiting;
 
-	cJSON_AddStringToObject(o, "resource", resource);
+	cJSON_AddStringToObject(o, "resource", res->name);
 	holders = cJSON_AddArrayToObject(o, "holders");
 	waiting = cJSON_AddArrayToObject(o, "waiting");
 	for (size_t i = 0; i < n; i++) {
 		cJSON *x = cJSON_CreateObject();
 		cJSON_AddNumberToObject(x, "task", (double)e[i].task);
-		cJSON_AddStringToObject(x, "mode", e[i].mode == LOCK_EXCLUSIVE ?
-		    "exclusive" : "shared");
+		cJSON_AddStringToObject(x, "mode", lock_mode_name(e[i].mode));
+		if (e[i].priority != 0)
+			cJSON_AddNumberToObject(x, "priority", e[i].priority);
 		cJSON_AddItemToArray(e[i].held ? holders : waiting, x);
 	}
+	cJSON_AddBoolToObject(o, "paused", res->paused);
+	if (res->capacity != 0)
+		cJSON_AddNumberToObject(o, "capacity", res->capacity);
+	else
+		cJSON_AddNullToObject(o, "capacity");
 	cJSON_AddItemToArray((cJSON *)ctx, o);
 }
 

@@ -1,4 +1,4 @@
-/* lockmgr.c: reservations on named resources, all-or-nothing, FIFO per resource (DESIGN §6). */
+/* lockmgr.c: reservations on named resources, all-or-nothing, by priority then FIFO per resource (DESIGN §6). */
 #include "lockmgr.h"
 
 #include <assert.h>
@@ -40,11 +40,16 @@ struct lm_list {
 struct lm_res {
 	struct lm_hnode h;	/* first, so a table node is the resource */
 	size_t nshared;
+	size_t nslots;		/* slot holders */
+	size_t nready_slots;	/* slot requests waiting, ready: they will be holders */
 	int exclusive;
+	int capacity;		/* 0: LOCK_CAPACITY_DEFAULT */
+	int paused;
 	struct lm_list holders, waiting;
 	/*
-	 * Every waiting request before this one is ready, so advance() starts
-	 * here and dispatch never rescans a queue; NULL when all are ready.
+	 * Every waiting request before this one is ready and none from it on
+	 * is, so advance() starts here and dispatch never rescans a queue;
+	 * NULL when all are ready.
 	 */
 	struct lm_req *first_unready;
 	char name[];
@@ -53,6 +58,7 @@ struct lm_res {
 struct lm_task {
 	struct lm_hnode h;	/* first, so a table node is the task */
 	int64_t id;
+	int priority;
 	int held;
 	int in_heap;
 	size_t nready;		/* resources on which this task is ready */
@@ -60,10 +66,19 @@ struct lm_task {
 	struct lm_req reqs[];
 };
 
+/* Ready tasks, highest priority then lowest id first. */
+struct lm_heap_item {
+	int64_t id;
+	int priority;
+};
+
 struct lockmgr {
 	struct lm_table res, tasks;
-	/* Min-heap of ready task ids; stale ids are dropped by next_ready. */
-	int64_t *heap;
+	/*
+	 * Heap of ready tasks; ids granted, released or made unready again
+	 * since they were pushed are dropped by next_ready.
+	 */
+	struct lm_heap_item *heap;
 	size_t heap_len, heap_cap;
 	/*
 	 * Waiting tasks not yet pushed: each may need one heap slot later, so
@@ -84,17 +99,55 @@ static struct lm_res *res_find(const struct lockmgr *lm, const char *name, uint6
 static struct lm_res *res_new(const char *name, size_t len, uint64_t hash);
 static void res_drop_if_empty(struct lockmgr *lm, struct lm_res *res);
 static struct lm_task *task_find(const struct lockmgr *lm, int64_t id);
-static void list_append(struct lm_list *l, struct lm_req *r);
+static void list_insert_after(struct lm_list *l, struct lm_req *at, struct lm_req *r);
 static void list_unlink(struct lm_list *l, struct lm_req *r);
 static void unlink_waiting(struct lm_res *res, struct lm_req *r);
+static void queue_insert(struct lm_res *res, struct lm_req *r);
+static void unready_from(struct lm_res *res, struct lm_req *r);
 static void advance(struct lockmgr *lm, struct lm_res *res);
+static struct lm_res *res_get(struct lockmgr *lm, const char *name);
 static void mark_ready(struct lockmgr *lm, struct lm_task *t);
 static int heap_reserve(struct lockmgr *lm, size_t want);
-static void heap_push(struct lockmgr *lm, int64_t id);
+static int heap_before(const struct lm_heap_item *a, const struct lm_heap_item *b);
+static void heap_push(struct lockmgr *lm, const struct lm_task *t);
 static void heap_pop(struct lockmgr *lm);
 static void heap_shrink(struct lockmgr *lm);
 static int cmp_req_name(const void *a, const void *b);
 static int cmp_res_name(const void *a, const void *b);
+
+const char *lock_mode_name(enum lock_mode mode)
+{
+	switch (mode) {
+	case LOCK_SHARED: return "shared";
+	case LOCK_EXCLUSIVE: return "exclusive";
+	case LOCK_SLOT: return "slot";
+	}
+	return "?";
+}
+
+int lock_mode_parse(const char *s, enum lock_mode *mode)
+{
+	static const enum lock_mode all[] = { LOCK_SHARED, LOCK_EXCLUSIVE, LOCK_SLOT };
+
+	for (size_t i = 0; s != NULL && i < sizeof all / sizeof all[0]; i++) {
+		if (strcmp(s, lock_mode_name(all[i])) == 0) {
+			*mode = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Whether two reservations of one resource may be held at once, slots' capacity aside. */
+static int modes_compatible(enum lock_mode a, enum lock_mode b)
+{
+	return a != LOCK_EXCLUSIVE && b != LOCK_EXCLUSIVE;
+}
+
+static size_t res_capacity(const struct lm_res *res)
+{
+	return res->capacity > 0 ? (size_t)res->capacity : LOCK_CAPACITY_DEFAULT;
+}
 
 struct lockmgr *lockmgr_new(void)
 {
@@ -126,7 +179,8 @@ void lockmgr_free(struct lockmgr *lm)
 	free(lm);
 }
 
-int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs, size_t n)
+int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
+    const struct lock_req *reqs, size_t n)
 {
 	const struct lock_req **sorted = NULL;
 	struct lm_task *t = NULL;
@@ -135,7 +189,8 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs,
 	size_t i, j, k, nu, nfresh = 0;
 
 	/* 0 is next_ready's "nothing", so it cannot be a task. */
-	if (lm == NULL || reqs == NULL || n == 0 || id <= 0 || task_find(lm, id) != NULL)
+	if (lm == NULL || reqs == NULL || n == 0 || id <= 0 || task_find(lm, id) != NULL ||
+	    priority < LOCK_PRIORITY_MIN || priority > LOCK_PRIORITY_MAX)
 		return -1;
 	if (n > SIZE_MAX / sizeof *sorted ||
 	    n > (SIZE_MAX - sizeof *t) / sizeof t->reqs[0])
@@ -146,7 +201,8 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs,
 		j = strnlen(reqs[i].resource, LM_NAME_MAX + 1);
 		if (j == 0 || j > LM_NAME_MAX)
 			return -1;
-		if (reqs[i].mode != LOCK_SHARED && reqs[i].mode != LOCK_EXCLUSIVE)
+		if (reqs[i].mode != LOCK_SHARED && reqs[i].mode != LOCK_EXCLUSIVE &&
+		    reqs[i].mode != LOCK_SLOT)
 			return -1;
 	}
 
@@ -164,6 +220,7 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs,
 	if ((t = calloc(1, sizeof *t + nu * sizeof t->reqs[0])) == NULL)
 		goto fail;
 	t->id = id;
+	t->priority = priority;
 	t->nres = nu;
 	t->h.hash = hash_id(id);
 	for (i = 0, k = 0; i < n; i = j, k++) {
@@ -174,8 +231,9 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs,
 		r->task = t;
 		r->mode = LOCK_SHARED;
 		for (j = i; j < n && strcmp(sorted[j]->resource, name) == 0; j++) {
-			if (sorted[j]->mode == LOCK_EXCLUSIVE)
-				r->mode = LOCK_EXCLUSIVE;
+			if (sorted[j]->mode == LOCK_EXCLUSIVE ||
+			    (sorted[j]->mode == LOCK_SLOT && r->mode == LOCK_SHARED))
+				r->mode = sorted[j]->mode;
 		}
 		if ((res = res_find(lm, name, hash)) == NULL) {
 			if ((res = res_new(name, strlen(name), hash)) == NULL)
@@ -200,13 +258,8 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs,
 	table_insert(&lm->tasks, &t->h);
 	lm->unpushed++;
 	lm->nwaiting++;
-	for (k = 0; k < nu; k++) {
-		struct lm_req *r = &t->reqs[k];
-
-		list_append(&r->res->waiting, r);
-		if (r->res->first_unready == NULL)
-			r->res->first_unready = r;
-	}
+	for (k = 0; k < nu; k++)
+		queue_insert(t->reqs[k].res, &t->reqs[k]);
 	for (k = 0; k < nu; k++)
 		advance(lm, t->reqs[k].res);
 	free(sorted);
@@ -228,12 +281,17 @@ int64_t lockmgr_next_ready(struct lockmgr *lm)
 
 	if (lm == NULL)
 		return 0;
-	/* Ids granted or released since they were pushed are dropped here, lazily. */
+	/* Ids granted, released or made unready since they were pushed are dropped here, lazily. */
 	while (lm->heap_len > 0) {
-		t = task_find(lm, lm->heap[0]);
+		t = task_find(lm, lm->heap[0].id);
 		if (t != NULL && !t->held && t->nready == t->nres)
 			return t->id;
 		heap_pop(lm);
+		/* Waiting again: its slot in the heap's reserve is kept for its next push. */
+		if (t != NULL && !t->held) {
+			t->in_heap = 0;
+			lm->unpushed++;
+		}
 	}
 	heap_shrink(lm);
 	return 0;
@@ -251,9 +309,11 @@ int lockmgr_grant(struct lockmgr *lm, int64_t id)
 		struct lm_res *res = r->res;
 
 		unlink_waiting(res, r);
-		list_append(&res->holders, r);
+		list_insert_after(&res->holders, res->holders.tail, r);
 		if (r->mode == LOCK_EXCLUSIVE)
 			res->exclusive = 1;
+		else if (r->mode == LOCK_SLOT)
+			res->nslots++;
 		else
 			res->nshared++;
 		advance(lm, res);
@@ -279,6 +339,8 @@ int lockmgr_release(struct lockmgr *lm, int64_t id)
 			list_unlink(&res->holders, r);
 			if (r->mode == LOCK_EXCLUSIVE)
 				res->exclusive = 0;
+			else if (r->mode == LOCK_SLOT)
+				res->nslots--;
 			else
 				res->nshared--;
 		} else {
@@ -322,6 +384,94 @@ size_t lockmgr_waiting_tasks(const struct lockmgr *lm)
 }
 
 /*
+ * A change of a resource's rules may make waiting requests unready again,
+ * so its whole queue is judged anew: O(its waiting requests), an admin's
+ * rare act.
+ */
+static void res_rejudge(struct lockmgr *lm, struct lm_res *res)
+{
+	if (res->waiting.head != NULL)
+		unready_from(res, res->waiting.head);
+	advance(lm, res);
+	res_drop_if_empty(lm, res);
+	table_shrink(&lm->res);
+}
+
+int lockmgr_set_capacity(struct lockmgr *lm, const char *resource, int capacity)
+{
+	struct lm_res *res;
+
+	if (lm == NULL || capacity < 0 || capacity > LOCK_CAPACITY_MAX ||
+	    (res = res_get(lm, resource)) == NULL)
+		return -1;
+	res->capacity = capacity;
+	res_rejudge(lm, res);
+	return 0;
+}
+
+int lockmgr_set_paused(struct lockmgr *lm, const char *resource, int paused)
+{
+	struct lm_res *res;
+
+	if (lm == NULL || (res = res_get(lm, resource)) == NULL)
+		return -1;
+	res->paused = paused != 0;
+	res_rejudge(lm, res);
+	return 0;
+}
+
+int lockmgr_why(const struct lockmgr *lm, int64_t id, lockmgr_why_fn fn, void *ctx)
+{
+	const struct lm_task *t;
+	struct lockmgr_entry *entries;
+	size_t k, most = 0;
+	int calls = 0;
+
+	if (lm == NULL || fn == NULL || (t = task_find(lm, id)) == NULL || t->held)
+		return -1;
+	for (k = 0; k < t->nres; k++) {
+		const struct lm_res *res = t->reqs[k].res;
+
+		if (res->holders.n + res->waiting.n > most)
+			most = res->holders.n + res->waiting.n;
+	}
+	if ((entries = malloc(most * sizeof *entries)) == NULL)
+		return -1;
+	for (k = 0; k < t->nres; k++) {
+		const struct lm_req *r = &t->reqs[k], *q;
+		const struct lm_res *res = r->res;
+		int conflict = 0, full = r->mode == LOCK_SLOT &&
+		    res->nslots + res->nready_slots >= res_capacity(res);
+		size_t m = 0;
+
+		if (r->ready)
+			continue;
+		calls++;
+		if (res->paused) {
+			fn(ctx, res->name, LOCKMGR_PAUSED, NULL, 0);
+			continue;
+		}
+		for (q = res->holders.head; q != NULL; q = q->next) {
+			if (!modes_compatible(q->mode, r->mode))
+				conflict = 1;
+			else if (!(full && q->mode == LOCK_SLOT))
+				continue;
+			entries[m++] = (struct lockmgr_entry){ q->task->id, q->mode, 1, q->task->priority };
+		}
+		for (q = res->waiting.head; q != r; q = q->next) {
+			if (!modes_compatible(q->mode, r->mode) || !q->ready)
+				conflict = 1;
+			else if (!(full && q->mode == LOCK_SLOT))
+				continue;
+			entries[m++] = (struct lockmgr_entry){ q->task->id, q->mode, 0, q->task->priority };
+		}
+		fn(ctx, res->name, conflict || !full ? LOCKMGR_BLOCKED : LOCKMGR_CAPACITY, entries, m);
+	}
+	free(entries);
+	return calls;
+}
+
+/*
  * An admin listing, so sorting here is fine. fn must not change lm. Without
  * memory for the sorted list nothing is visited: the signature has no way
  * to say so, and a partial or unsorted listing would mislead.
@@ -348,17 +498,20 @@ void lockmgr_visit(const struct lockmgr *lm, lockmgr_visit_fn fn, void *ctx)
 		}
 	}
 	qsort(all, n, sizeof *all, cmp_res_name);
-	if ((entries = malloc(most * sizeof *entries)) == NULL) {
+	if ((entries = malloc((most ? most : 1) * sizeof *entries)) == NULL) {
 		free(all);
 		return;
 	}
 	for (i = 0; i < n; i++) {
+		struct lockmgr_resource view = { all[i]->name, all[i]->capacity, all[i]->paused,
+		    all[i]->nslots };
+
 		k = 0;
 		for (r = all[i]->holders.head; r != NULL; r = r->next)
-			entries[k++] = (struct lockmgr_entry){ r->task->id, r->mode, 1 };
+			entries[k++] = (struct lockmgr_entry){ r->task->id, r->mode, 1, r->task->priority };
 		for (r = all[i]->waiting.head; r != NULL; r = r->next)
-			entries[k++] = (struct lockmgr_entry){ r->task->id, r->mode, 0 };
-		fn(ctx, all[i]->name, entries, k);
+			entries[k++] = (struct lockmgr_entry){ r->task->id, r->mode, 0, r->task->priority };
+		fn(ctx, &view, entries, k);
 	}
 	free(entries);
 	free(all);
@@ -483,13 +636,35 @@ static struct lm_res *res_new(const char *name, size_t len, uint64_t hash)
 	return res;
 }
 
-/* Nobody holds or waits: forget the name, so memory does not grow with every name ever seen. */
+/*
+ * Nobody holds or waits and no rule is set: forget the name, so memory
+ * does not grow with every name ever seen.
+ */
 static void res_drop_if_empty(struct lockmgr *lm, struct lm_res *res)
 {
-	if (res->holders.n != 0 || res->waiting.n != 0)
+	if (res->holders.n != 0 || res->waiting.n != 0 || res->capacity != 0 || res->paused)
 		return;
 	table_remove(&lm->res, &res->h);
 	free(res);
+}
+
+/* The resource of that name, made if it is new; NULL for a bad name or out of memory. */
+static struct lm_res *res_get(struct lockmgr *lm, const char *name)
+{
+	uint64_t hash;
+	struct lm_res *res;
+	size_t len;
+
+	if (name == NULL || (len = strnlen(name, LM_NAME_MAX + 1)) == 0 || len > LM_NAME_MAX)
+		return NULL;
+	hash = hash_name(name);
+	if ((res = res_find(lm, name, hash)) != NULL)
+		return res;
+	if (table_reserve(&lm->res, lm->res.n + 1) != 0 ||
+	    (res = res_new(name, len, hash)) == NULL)
+		return NULL;
+	table_insert(&lm->res, &res->h);
+	return res;
 }
 
 static struct lm_task *task_find(const struct lockmgr *lm, int64_t id)
@@ -506,15 +681,19 @@ static struct lm_task *task_find(const struct lockmgr *lm, int64_t id)
 	return NULL;
 }
 
-static void list_append(struct lm_list *l, struct lm_req *r)
+/* at == NULL: at the head. */
+static void list_insert_after(struct lm_list *l, struct lm_req *at, struct lm_req *r)
 {
-	r->next = NULL;
-	r->prev = l->tail;
-	if (l->tail != NULL)
-		l->tail->next = r;
+	r->prev = at;
+	r->next = at != NULL ? at->next : l->head;
+	if (r->next != NULL)
+		r->next->prev = r;
+	else
+		l->tail = r;
+	if (at != NULL)
+		at->next = r;
 	else
 		l->head = r;
-	l->tail = r;
 	l->n++;
 }
 
@@ -537,7 +716,48 @@ static void unlink_waiting(struct lm_res *res, struct lm_req *r)
 {
 	if (res->first_unready == r)
 		res->first_unready = r->next;
+	if (r->ready && r->mode == LOCK_SLOT)
+		res->nready_slots--;
 	list_unlink(&res->waiting, r);
+}
+
+/*
+ * Behind every request of its priority or higher, ahead of every lower
+ * one. Walking from the tail costs nothing while priorities are equal.
+ */
+static void queue_insert(struct lm_res *res, struct lm_req *r)
+{
+	struct lm_req *at = res->waiting.tail;
+
+	while (at != NULL && at->task->priority < r->task->priority)
+		at = at->prev;
+	list_insert_after(&res->waiting, at, r);
+	/*
+	 * Ready requests form a prefix of the queue. If r landed inside it,
+	 * those it went ahead of were judged without it and are judged again.
+	 */
+	if (r->prev == NULL || r->prev->ready)
+		unready_from(res, r);
+}
+
+/*
+ * Every request before r must be ready. Makes r and every ready request
+ * after it unready, for advance() to judge again; a task already in the
+ * heap is dropped from it by next_ready if it is not ready by then.
+ */
+static void unready_from(struct lm_res *res, struct lm_req *r)
+{
+	struct lm_req *q;
+
+	for (q = r; q != NULL && q != res->first_unready; q = q->next) {
+		if (!q->ready)
+			continue;
+		q->ready = 0;
+		if (q->mode == LOCK_SLOT)
+			res->nready_slots--;
+		q->task->nready--;
+	}
+	res->first_unready = r;
 }
 
 /*
@@ -552,16 +772,22 @@ static void advance(struct lockmgr *lm, struct lm_res *res)
 {
 	struct lm_req *r;
 
-	while ((r = res->first_unready) != NULL) {
+	while ((r = res->first_unready) != NULL && !res->paused) {
 		if (r->mode == LOCK_EXCLUSIVE) {
-			if (res->exclusive || res->nshared != 0 || r->prev != NULL)
+			if (res->exclusive || res->nshared != 0 || res->nslots != 0 || r->prev != NULL)
 				break;
 		} else {
 			/* Requests ahead are ready, so only the one just ahead can be exclusive. */
 			if (res->exclusive || (r->prev != NULL && r->prev->mode == LOCK_EXCLUSIVE))
 				break;
+			/* Ready slots ahead will be held: they count against the capacity. */
+			if (r->mode == LOCK_SLOT &&
+			    res->nslots + res->nready_slots >= res_capacity(res))
+				break;
 		}
 		r->ready = 1;
+		if (r->mode == LOCK_SLOT)
+			res->nready_slots++;
 		res->first_unready = r->next;
 		mark_ready(lm, r->task);
 	}
@@ -573,14 +799,14 @@ static void mark_ready(struct lockmgr *lm, struct lm_task *t)
 	if (t->nready == t->nres && !t->in_heap) {
 		t->in_heap = 1;
 		lm->unpushed--;
-		heap_push(lm, t->id);
+		heap_push(lm, t);
 	}
 }
 
 static int heap_reserve(struct lockmgr *lm, size_t want)
 {
 	size_t cap = lm->heap_cap != 0 ? lm->heap_cap : 64;
-	int64_t *heap;
+	struct lm_heap_item *heap;
 
 	if (want <= lm->heap_cap)
 		return 0;
@@ -596,31 +822,37 @@ static int heap_reserve(struct lockmgr *lm, size_t want)
 	return 0;
 }
 
-/* Never allocates: enqueue reserved a slot for every task that may be pushed. */
-static void heap_push(struct lockmgr *lm, int64_t id)
+static int heap_before(const struct lm_heap_item *a, const struct lm_heap_item *b)
 {
+	return a->priority != b->priority ? a->priority > b->priority : a->id < b->id;
+}
+
+/* Never allocates: enqueue reserved a slot for every task that may be pushed. */
+static void heap_push(struct lockmgr *lm, const struct lm_task *t)
+{
+	struct lm_heap_item item = { t->id, t->priority };
 	size_t i = lm->heap_len++, parent;
 
 	assert(lm->heap_len <= lm->heap_cap);
 	while (i > 0) {
 		parent = (i - 1) / 2;
-		if (lm->heap[parent] <= id)
+		if (!heap_before(&item, &lm->heap[parent]))
 			break;
 		lm->heap[i] = lm->heap[parent];
 		i = parent;
 	}
-	lm->heap[i] = id;
+	lm->heap[i] = item;
 }
 
 static void heap_pop(struct lockmgr *lm)
 {
-	int64_t last = lm->heap[--lm->heap_len];
+	struct lm_heap_item last = lm->heap[--lm->heap_len];
 	size_t i = 0, child, n = lm->heap_len;
 
 	while ((child = 2 * i + 1) < n) {
-		if (child + 1 < n && lm->heap[child + 1] < lm->heap[child])
+		if (child + 1 < n && heap_before(&lm->heap[child + 1], &lm->heap[child]))
 			child++;
-		if (last <= lm->heap[child])
+		if (!heap_before(&lm->heap[child], &last))
 			break;
 		lm->heap[i] = lm->heap[child];
 		i = child;
@@ -633,7 +865,7 @@ static void heap_pop(struct lockmgr *lm)
 static void heap_shrink(struct lockmgr *lm)
 {
 	size_t need = lm->heap_len + lm->unpushed, cap = lm->heap_cap;
-	int64_t *heap;
+	struct lm_heap_item *heap;
 
 	if (cap <= 64 || need >= cap / 8)
 		return;

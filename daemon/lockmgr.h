@@ -1,10 +1,25 @@
-/* lockmgr.h: reservations on named resources; all-or-nothing grants, FIFO per resource. */
+/* lockmgr.h: reservations on named resources; all-or-nothing grants, by priority then FIFO per resource. */
 #ifndef DEPOT_LOCKMGR_H
 #define DEPOT_LOCKMGR_H
 #include <stddef.h>
 #include <stdint.h>
 
-enum lock_mode { LOCK_SHARED = 0, LOCK_EXCLUSIVE = 1 };
+/*
+ * Shared holders are never counted; slot holders are, up to the
+ * resource's capacity (semaphores, as Slurm's licenses); an exclusive
+ * holder excludes every other.
+ */
+enum lock_mode { LOCK_SHARED = 0, LOCK_EXCLUSIVE = 1, LOCK_SLOT = 2 };
+
+/* "shared", "exclusive", "slot"; parse returns -1 for anything else. */
+const char *lock_mode_name(enum lock_mode mode);
+int lock_mode_parse(const char *s, enum lock_mode *mode);
+
+/* A resource's capacity when none was set: one slot, as GNU parallel's sem. */
+#define LOCK_CAPACITY_DEFAULT 1
+#define LOCK_CAPACITY_MAX 10000
+#define LOCK_PRIORITY_MIN (-1000)
+#define LOCK_PRIORITY_MAX 1000
 
 struct lock_req {
 	const char *resource;	/* 1..255 bytes; copied */
@@ -15,6 +30,15 @@ struct lockmgr_entry {
 	int64_t task;
 	enum lock_mode mode;
 	int held;		/* 1: granted, 0: waiting */
+	int priority;
+};
+
+/* What lockmgr_visit tells of a resource besides its queue. */
+struct lockmgr_resource {
+	const char *name;
+	int capacity;		/* 0: never set (LOCK_CAPACITY_DEFAULT applies) */
+	int paused;
+	size_t slots_held;
 };
 
 struct lockmgr;
@@ -23,20 +47,36 @@ struct lockmgr *lockmgr_new(void);
 void lockmgr_free(struct lockmgr *lm);
 
 /*
- * Queues task id's reservations behind every earlier request on each
- * resource. Ids must be enqueued in increasing order (task ids are); the
- * same resource named twice in one task is one reservation, exclusive if
- * either asked for it. Returns 0, or -1 (id already known, n == 0, or out
- * of memory).
+ * Queues task id's reservations on each resource behind every earlier
+ * request of its priority or higher, ahead of every lower one. Ids of one
+ * priority must be enqueued in increasing order (task ids are), so equal
+ * priorities stay FIFO and none starves. The same resource named twice
+ * in one task is one reservation: exclusive if either asked for it, else
+ * a slot if either did. Returns 0, or -1 (id already known, n == 0, bad
+ * priority, or out of memory). Cost O(resources) when nothing of a lower
+ * priority waits, else also the requests it goes ahead of.
  */
-int lockmgr_enqueue(struct lockmgr *lm, int64_t id, const struct lock_req *reqs, size_t n);
+int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
+    const struct lock_req *reqs, size_t n);
 
 /*
- * The oldest queued task whose reservations can all be granted now, or 0.
- * A task is ready when, on each of its resources, the holders and every
- * request queued ahead of it are compatible with it. Amortised O(log n).
+ * The queued task whose reservations can all be granted now, highest
+ * priority first, then oldest; or 0. A task is ready when, on each of its
+ * resources, nothing pauses it, the holders and every request queued ahead
+ * of it are compatible with it, and a slot is free. Amortised O(log n).
  */
 int64_t lockmgr_next_ready(struct lockmgr *lm);
+
+/*
+ * A resource's capacity of slots (1..LOCK_CAPACITY_MAX, 0 for the
+ * default) and its pause (no waiting request of it is granted; holders
+ * keep it). A resource with either set is remembered while nobody uses
+ * it. Lowering a capacity below the slots held takes none back: later
+ * slots wait until enough are released. -1 for a bad name or capacity,
+ * or out of memory.
+ */
+int lockmgr_set_capacity(struct lockmgr *lm, const char *resource, int capacity);
+int lockmgr_set_paused(struct lockmgr *lm, const char *resource, int paused);
 
 /* Grants a ready task its reservations. -1 if it is not ready. */
 int lockmgr_grant(struct lockmgr *lm, int64_t id);
@@ -56,11 +96,30 @@ size_t lockmgr_held_tasks(const struct lockmgr *lm);
 size_t lockmgr_waiting_tasks(const struct lockmgr *lm);
 
 /*
- * Calls fn once per resource that has holders or waiters, in resource name
- * order: holders first, then waiters in queue order.
+ * Calls fn once per resource that has holders, waiters, a capacity or a
+ * pause, in resource name order: holders first, then waiters in queue
+ * order.
  */
-typedef void (*lockmgr_visit_fn)(void *ctx, const char *resource,
+typedef void (*lockmgr_visit_fn)(void *ctx, const struct lockmgr_resource *res,
     const struct lockmgr_entry *entries, size_t n);
 void lockmgr_visit(const struct lockmgr *lm, lockmgr_visit_fn fn, void *ctx);
+
+/* Why one of a waiting task's reservations is not ready. */
+enum lockmgr_hold {
+	LOCKMGR_PAUSED,		/* the resource is paused */
+	LOCKMGR_CAPACITY,	/* every slot is taken: by the entries given */
+	LOCKMGR_BLOCKED,	/* holders or requests ahead conflict, or wait themselves */
+};
+
+/*
+ * Calls fn for each resource on which waiting task id's request is not
+ * ready, with the reason and the tasks in its way (holders, then requests
+ * queued ahead): those that conflict with it, and those ahead that wait
+ * themselves (FIFO keeps it behind them). Returns how many calls were
+ * made, or -1 if id is unknown or held. Cost O(queue ahead of it).
+ */
+typedef void (*lockmgr_why_fn)(void *ctx, const char *resource, enum lockmgr_hold why,
+    const struct lockmgr_entry *entries, size_t n);
+int lockmgr_why(const struct lockmgr *lm, int64_t id, lockmgr_why_fn fn, void *ctx);
 
 #endif

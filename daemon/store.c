@@ -398,7 +398,7 @@ int store_set_reservations(struct store *st, const struct task *t)
 		sql_use(&s, st->db, st->add_res, "recording a task's reservation");
 		sql_int(&s, 1, t->id);
 		sql_text(&s, 2, t->res[i].name);
-		sql_text(&s, 3, t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		sql_text(&s, 3, lock_mode_name(t->res[i].mode));
 		if (sql_run(&s) < 0)
 			return -1;
 	}
@@ -465,9 +465,13 @@ static cJSON *column_json(sqlite3_stmt *q, int col)
 	return v ? v : cJSON_CreateNull();
 }
 
+/* What cannot be read back is taken as exclusive: the safe side. */
 static enum lock_mode mode_of(const char *s)
 {
-	return s && strcmp(s, "shared") == 0 ? LOCK_SHARED : LOCK_EXCLUSIVE;
+	enum lock_mode mode = LOCK_EXCLUSIVE;
+
+	(void)lock_mode_parse(s, &mode);
+	return mode;
 }
 
 static char *column_strdup(sqlite3_stmt *q, int col)

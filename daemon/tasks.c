@@ -217,8 +217,7 @@ cJSON *task_resources_json(const struct task *t)
 	for (size_t i = 0; i < t->nres; i++) {
 		cJSON *r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "name", t->res[i].name);
-		cJSON_AddStringToObject(r, "mode",
-		    t->res[i].mode == LOCK_EXCLUSIVE ? "exclusive" : "shared");
+		cJSON_AddStringToObject(r, "mode", lock_mode_name(t->res[i].mode));
 		cJSON_AddItemToArray(arr, r);
 	}
 	return arr;
@@ -362,7 +361,7 @@ static int task_enqueue_locks(struct task *t)
 	}
 	reqs[t->nres].resource = "depot";
 	reqs[t->nres].mode = LOCK_SHARED;
-	rc = lockmgr_enqueue(D->locks, t->id, reqs, t->nres + 1);
+	rc = lockmgr_enqueue(D->locks, t->id, t->priority, reqs, t->nres + 1);
 	free(reqs);
 	return rc;
 }

@@ -168,15 +168,11 @@ static int parse_resources(struct task *t, const cJSON *arr, char *err, size_t e
 			    "without control characters", t->nres + 1, DEPOT_RESOURCE_MAX);
 			return -1;
 		}
-		if (mode != NULL && !cJSON_IsNull(mode)) {
-			const char *ms = cJSON_GetStringValue(mode);
-			if (ms != NULL && strcmp(ms, "shared") == 0)
-				m = LOCK_SHARED;
-			else if (ms == NULL || strcmp(ms, "exclusive") != 0) {
-				snprintf(err, errlen, "resource '%s': 'mode' must be "
-				    "\"exclusive\" or \"shared\"", name);
-				return -1;
-			}
+		if (mode != NULL && !cJSON_IsNull(mode) &&
+		    lock_mode_parse(cJSON_GetStringValue(mode), &m) < 0) {
+			snprintf(err, errlen, "resource '%s': 'mode' must be "
+			    "\"exclusive\", \"shared\" or \"slot\"", name);
+			return -1;
 		}
 		t->res[t->nres].name = strdup(name);
 		t->res[t->nres].mode = m;

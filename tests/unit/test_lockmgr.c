@@ -30,7 +30,9 @@ struct dump {
 static int setup(void **state);
 static int teardown(void **state);
 static int enq(struct lockmgr *lm, int64_t id, const char *spec);
-static void dump_fn(void *ctx, const char *resource, const struct lockmgr_entry *e, size_t n);
+static int enq_prio(struct lockmgr *lm, int64_t id, int priority, const char *spec);
+static void dump_fn(void *ctx, const struct lockmgr_resource *res,
+    const struct lockmgr_entry *e, size_t n);
 static const char *dump(const struct lockmgr *lm, struct dump *d);
 static uint32_t m_rand(struct model *m, uint32_t below);
 static int m_conflict(int a, int b);
@@ -57,8 +59,18 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* "a b:s c:x": names separated by spaces, exclusive unless ":s" follows. */
 static int enq(struct lockmgr *lm, int64_t id, const char *spec)
+{
+	return enq_prio(lm, id, 0, spec);
+}
+
+static char mode_char(enum lock_mode mode)
+{
+	return mode == LOCK_EXCLUSIVE ? 'x' : mode == LOCK_SLOT ? 'l' : 's';
+}
+
+/* "a b:s c:l": names separated by spaces, exclusive unless ":s" (shared) or ":l" (slot) follows. */
+static int enq_prio(struct lockmgr *lm, int64_t id, int priority, const char *spec)
 {
 	static char names[SPEC_MAX][64];
 	struct lock_req reqs[SPEC_MAX];
@@ -78,28 +90,39 @@ static int enq(struct lockmgr *lm, int64_t id, const char *spec)
 		if (len > 2 && names[n][len - 2] == ':') {
 			if (names[n][len - 1] == 's')
 				reqs[n].mode = LOCK_SHARED;
+			if (names[n][len - 1] == 'l')
+				reqs[n].mode = LOCK_SLOT;
 			names[n][len - 2] = '\0';
 		}
 		reqs[n].resource = names[n];
 		n++;
 		p += len;
 	}
-	return lockmgr_enqueue(lm, id, reqs, n);
+	return lockmgr_enqueue(lm, id, priority, reqs, n);
 }
 
-/* One "name(H1x W2s)" a resource: H held, W waiting, x exclusive, s shared. */
-static void dump_fn(void *ctx, const char *resource, const struct lockmgr_entry *e, size_t n)
+/*
+ * One "name(H1x W2s)" a resource: H held, W waiting, x exclusive, s
+ * shared, l slot; "name[c2 p](...)" when it has a capacity or a pause.
+ */
+static void dump_fn(void *ctx, const struct lockmgr_resource *res,
+    const struct lockmgr_entry *e, size_t n)
 {
 	struct dump *d = ctx;
 	size_t i, held = 0;
 	int held_x = 0;
 
 	d->calls++;
-	d->len += snprintf(d->buf + d->len, sizeof d->buf - d->len, "%s(", resource);
+	d->len += snprintf(d->buf + d->len, sizeof d->buf - d->len, "%s", res->name);
+	if (res->capacity != 0 || res->paused)
+		d->len += snprintf(d->buf + d->len, sizeof d->buf - d->len, "[%s%.0d%s]",
+		    res->capacity ? "c" : "", res->capacity,
+		    res->paused ? (res->capacity ? " p" : "p") : "");
+	d->len += snprintf(d->buf + d->len, sizeof d->buf - d->len, "(");
 	for (i = 0; i < n && d->len < sizeof d->buf; i++) {
 		d->len += snprintf(d->buf + d->len, sizeof d->buf - d->len, "%s%c%lld%c",
 		    i > 0 ? " " : "", e[i].held ? 'H' : 'W', (long long)e[i].task,
-		    e[i].mode == LOCK_EXCLUSIVE ? 'x' : 's');
+		    mode_char(e[i].mode));
 		if (e[i].held) {
 			held++;
 			held_x |= e[i].mode == LOCK_EXCLUSIVE;
@@ -304,17 +327,26 @@ static void test_bad_calls_fail_and_change_nothing(void **state)
 	assert_int_equal(lockmgr_is_held(lm, 42), -1);
 	assert_int_equal(enq(lm, 1, "a"), 0);
 	assert_int_equal(enq(lm, 1, "b"), -1);
-	assert_int_equal(lockmgr_enqueue(lm, 2, &r, 0), -1);
+	assert_int_equal(lockmgr_enqueue(lm, 2, 0, &r, 0), -1);
 	/* 0 is next_ready's "none", so it cannot name a task. */
-	assert_int_equal(lockmgr_enqueue(lm, 0, &r, 1), -1);
+	assert_int_equal(lockmgr_enqueue(lm, 0, 0, &r, 1), -1);
+	assert_int_equal(lockmgr_enqueue(lm, 2, LOCK_PRIORITY_MAX + 1, &r, 1), -1);
+	assert_int_equal(lockmgr_enqueue(lm, 2, LOCK_PRIORITY_MIN - 1, &r, 1), -1);
+	r.mode = 7;
+	assert_int_equal(lockmgr_enqueue(lm, 2, 0, &r, 1), -1);
+	r.mode = LOCK_EXCLUSIVE;
 	r.resource = "";
-	assert_int_equal(lockmgr_enqueue(lm, 2, &r, 1), -1);
+	assert_int_equal(lockmgr_enqueue(lm, 2, 0, &r, 1), -1);
+	assert_int_equal(lockmgr_set_capacity(lm, "", 2), -1);
+	assert_int_equal(lockmgr_set_capacity(lm, "a", -1), -1);
+	assert_int_equal(lockmgr_set_capacity(lm, "a", LOCK_CAPACITY_MAX + 1), -1);
 	memset(longname, 'n', 256);
 	longname[256] = '\0';
 	r.resource = longname;
-	assert_int_equal(lockmgr_enqueue(lm, 2, &r, 1), -1);
+	assert_int_equal(lockmgr_enqueue(lm, 2, 0, &r, 1), -1);
+	assert_int_equal(lockmgr_set_paused(lm, longname, 1), -1);
 	longname[255] = '\0';
-	assert_int_equal(lockmgr_enqueue(lm, 2, &r, 1), 0);
+	assert_int_equal(lockmgr_enqueue(lm, 2, 0, &r, 1), 0);
 	assert_int_equal(lockmgr_release(lm, 2), 0);
 	assert_int_equal(lockmgr_release(lm, 2), -1);
 	assert_int_equal(lockmgr_grant(lm, 2), -1);
@@ -385,11 +417,217 @@ static void test_hot_queue_does_not_block_others(void **state)
 	assert_string_equal(dump(lm, &d), "");
 }
 
+static void test_priority_goes_ahead_fifo_within(void **state)
+{
+	struct lockmgr *lm = *state;
+	struct dump d;
+
+	assert_int_equal(enq(lm, 1, "a"), 0);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(enq_prio(lm, 2, 0, "a"), 0);
+	assert_int_equal(enq_prio(lm, 3, 5, "a"), 0);
+	assert_int_equal(enq_prio(lm, 4, 0, "a"), 0);
+	assert_int_equal(enq_prio(lm, 5, 5, "a"), 0);
+	assert_int_equal(enq_prio(lm, 6, -1, "a"), 0);
+	assert_string_equal(dump(lm, &d), "a(H1x W3x W5x W2x W4x W6x)");
+	assert_int_equal(lockmgr_release(lm, 1), 0);
+	for (int64_t want[] = { 3, 5, 2, 4, 6 }, *p = want; p < want + 5; p++) {
+		assert_int_equal(lockmgr_next_ready(lm), *p);
+		assert_int_equal(lockmgr_grant(lm, *p), 0);
+		assert_int_equal(lockmgr_release(lm, *p), 0);
+	}
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+}
+
+/* Shared requests ready behind a holder become unready when an exclusive of higher priority goes ahead. */
+static void test_priority_exclusive_unreadies_shared(void **state)
+{
+	struct lockmgr *lm = *state;
+
+	assert_int_equal(enq(lm, 1, "a:s b"), 0);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(enq(lm, 2, "a:s c"), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 2);
+	assert_int_equal(enq_prio(lm, 3, 1, "a"), 0);
+	/* 2 was ready; 3 is ahead of it now and must wait for holder 1. */
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_grant(lm, 2), -1);
+	assert_int_equal(lockmgr_release(lm, 1), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 3);
+	assert_int_equal(lockmgr_grant(lm, 3), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_release(lm, 3), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 2);
+}
+
+/* Among ready tasks the higher priority starts first, whatever its id. */
+static void test_next_ready_by_priority(void **state)
+{
+	struct lockmgr *lm = *state;
+
+	assert_int_equal(enq_prio(lm, 1, 0, "a"), 0);
+	assert_int_equal(enq_prio(lm, 2, 3, "b"), 0);
+	assert_int_equal(enq_prio(lm, 3, 3, "c"), 0);
+	assert_int_equal(enq_prio(lm, 4, -2, "d"), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 2);
+	assert_int_equal(lockmgr_grant(lm, 2), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 3);
+	assert_int_equal(lockmgr_grant(lm, 3), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 1);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 4);
+}
+
+static void test_slots_up_to_capacity_fifo(void **state)
+{
+	struct lockmgr *lm = *state;
+	struct dump d;
+	int64_t id;
+
+	assert_int_equal(lockmgr_set_capacity(lm, "gpu", 3), 0);
+	assert_string_equal(dump(lm, &d), "gpu[c3]()");
+	for (id = 1; id <= 5; id++)
+		assert_int_equal(enq(lm, id, "gpu:l"), 0);
+	for (id = 1; id <= 3; id++) {
+		assert_int_equal(lockmgr_next_ready(lm), id);
+		assert_int_equal(lockmgr_grant(lm, id), 0);
+	}
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_grant(lm, 5), -1);
+	/* Shared holders are not counted, but FIFO keeps them behind waiting slots. */
+	assert_int_equal(enq(lm, 6, "gpu:s"), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_release(lm, 2), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 4);
+	assert_int_equal(lockmgr_grant(lm, 4), 0);
+	assert_string_equal(dump(lm, &d), "gpu[c3](H1l H3l H4l W5l W6s)");
+	/* Raising the capacity lets the next ones in. */
+	assert_int_equal(lockmgr_set_capacity(lm, "gpu", 5), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 5);
+	assert_int_equal(lockmgr_grant(lm, 5), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 6);
+	assert_int_equal(lockmgr_grant(lm, 6), 0);
+	/* Lowering it takes nothing back; later slots wait until enough are released. */
+	assert_int_equal(lockmgr_set_capacity(lm, "gpu", 2), 0);
+	assert_int_equal(enq(lm, 7, "gpu:l"), 0);
+	assert_int_equal(lockmgr_release(lm, 1), 0);
+	assert_int_equal(lockmgr_release(lm, 3), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_release(lm, 4), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 7);
+	/* Back to the default of one slot: the resource is forgotten once unused. */
+	assert_int_equal(lockmgr_set_capacity(lm, "gpu", 0), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_release(lm, 5), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 7);
+	assert_int_equal(lockmgr_release(lm, 6), 0);
+	assert_int_equal(lockmgr_release(lm, 7), 0);
+	assert_string_equal(dump(lm, &d), "");
+}
+
+static void test_exclusive_waits_for_every_slot(void **state)
+{
+	struct lockmgr *lm = *state;
+
+	assert_int_equal(lockmgr_set_capacity(lm, "gpu", 2), 0);
+	assert_int_equal(enq(lm, 1, "gpu:l"), 0);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(enq(lm, 2, "gpu"), 0);
+	assert_int_equal(enq(lm, 3, "gpu:l"), 0);
+	/* A slot is free, but 3 stays behind the exclusive request. */
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_release(lm, 1), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 2);
+	assert_int_equal(lockmgr_grant(lm, 2), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_release(lm, 2), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 3);
+}
+
+static void test_pause_holds_waiters_not_holders(void **state)
+{
+	struct lockmgr *lm = *state;
+	struct dump d;
+
+	assert_int_equal(enq(lm, 1, "a:s"), 0);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(enq(lm, 2, "a:s"), 0);
+	assert_int_equal(enq(lm, 3, "b"), 0);
+	assert_int_equal(lockmgr_set_paused(lm, "a", 1), 0);
+	assert_int_equal(lockmgr_set_paused(lm, "idle", 1), 0);
+	/* 2 was ready; paused, it waits; b is not paused. */
+	assert_int_equal(lockmgr_next_ready(lm), 3);
+	assert_int_equal(lockmgr_grant(lm, 3), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_grant(lm, 2), -1);
+	assert_int_equal(lockmgr_is_held(lm, 1), 1);
+	assert_string_equal(dump(lm, &d), "a[p](H1s W2s)b(H3x)idle[p]()");
+	assert_int_equal(lockmgr_release(lm, 1), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 0);
+	assert_int_equal(lockmgr_set_paused(lm, "a", 0), 0);
+	assert_int_equal(lockmgr_set_paused(lm, "idle", 0), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 2);
+	assert_string_equal(dump(lm, &d), "a(W2s)b(H3x)");
+}
+
+struct why_log {
+	char buf[512];
+	size_t len;
+};
+
+static void why_fn(void *ctx, const char *resource, enum lockmgr_hold why,
+    const struct lockmgr_entry *e, size_t n)
+{
+	struct why_log *w = ctx;
+	static const char *const kinds[] = { "paused", "capacity", "blocked" };
+
+	w->len += snprintf(w->buf + w->len, sizeof w->buf - w->len, "%s:%s(", resource, kinds[why]);
+	for (size_t i = 0; i < n; i++)
+		w->len += snprintf(w->buf + w->len, sizeof w->buf - w->len, "%s%c%lld",
+		    i ? " " : "", e[i].held ? 'H' : 'W', (long long)e[i].task);
+	w->len += snprintf(w->buf + w->len, sizeof w->buf - w->len, ")");
+}
+
+static const char *why(struct lockmgr *lm, int64_t id, struct why_log *w)
+{
+	memset(w, 0, sizeof *w);
+	assert_true(lockmgr_why(lm, id, why_fn, w) >= 0);
+	return w->buf;
+}
+
+static void test_why_names_what_holds_a_task(void **state)
+{
+	struct lockmgr *lm = *state;
+	struct why_log w;
+
+	assert_int_equal(enq(lm, 1, "a"), 0);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(enq(lm, 2, "a:s"), 0);
+	assert_int_equal(enq(lm, 3, "a:s b"), 0);
+	assert_string_equal(why(lm, 3, &w), "a:blocked(H1 W2)");
+	assert_int_equal(lockmgr_set_capacity(lm, "gpu", 1), 0);
+	assert_int_equal(enq(lm, 4, "gpu:l"), 0);
+	assert_int_equal(lockmgr_grant(lm, 4), 0);
+	assert_int_equal(enq(lm, 5, "gpu:l c"), 0);
+	assert_string_equal(why(lm, 5, &w), "gpu:capacity(H4)");
+	assert_int_equal(lockmgr_set_paused(lm, "c", 1), 0);
+	assert_string_equal(why(lm, 5, &w), "c:paused()gpu:capacity(H4)");
+	/* Held or unknown tasks wait for nothing. */
+	assert_int_equal(lockmgr_why(lm, 1, why_fn, &w), -1);
+	assert_int_equal(lockmgr_why(lm, 99, why_fn, &w), -1);
+	assert_int_equal(lockmgr_set_paused(lm, "c", 0), 0);
+	assert_int_equal(lockmgr_release(lm, 4), 0);
+	assert_int_equal(lockmgr_why(lm, 5, why_fn, &w), 0);
+}
+
 /*
  * Model check: a brute-force reference decides, after every operation, which
- * waiting task may legally run (compatible with every holder and with every
- * earlier waiting task on each of its resources), and the lock manager must
- * agree on next_ready, grant, is_held, the counts and the listing.
+ * waiting task may legally run, and the lock manager must agree on
+ * next_ready, grant, is_held, the counts and the listing. The reference
+ * sorts each resource's queue by priority, then id, and walks it: a request
+ * is ready when the resource is not paused, every request ahead is ready,
+ * it is compatible with the holders and the request just ahead, and (a slot)
+ * the slots held and ready ahead leave one free.
  */
 #define M_NAMES		10
 #define M_STEPS		5000
@@ -399,6 +637,7 @@ static void test_hot_queue_does_not_block_others(void **state)
 struct mtask {
 	int state;		/* 0 gone, 1 waiting, 2 held */
 	int mode[M_NAMES];	/* M_NONE or a lock_mode */
+	int priority;
 	long seq;		/* when granted, for the holders' order */
 };
 
@@ -409,6 +648,8 @@ struct model {
 	int64_t next_id;
 	long seq;
 	uint64_t rng;
+	int capacity[M_NAMES];		/* 0: the default */
+	int paused[M_NAMES];
 };
 
 static uint32_t m_rand(struct model *m, uint32_t below)
@@ -424,49 +665,96 @@ static int m_conflict(int a, int b)
 	return a == LOCK_EXCLUSIVE || b == LOCK_EXCLUSIVE;
 }
 
+/* r's waiting ids in queue order: priority, then id. Returns the count. */
+static size_t m_queue(const struct model *m, int r, int64_t *q)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < m->nlive; i++) {
+		int64_t id = m->live[i];
+		const struct mtask *u = &m->t[id];
+
+		if (u->state != 1 || u->mode[r] == M_NONE)
+			continue;
+		for (j = n; j > 0 && m->t[q[j - 1]].priority < u->priority; j--)
+			q[j] = q[j - 1];
+		q[j] = id;
+		n++;
+	}
+	return n;
+}
+
+static int m_ready_on(const struct model *m, int r, int64_t id)
+{
+	int64_t q[M_MAXLIVE];
+	size_t n = m_queue(m, r, q), i, slots = 0, holders = 0;
+	int excl_held = 0;
+
+	if (m->paused[r])
+		return 0;
+	for (i = 0; i < m->nlive; i++) {
+		const struct mtask *u = &m->t[m->live[i]];
+
+		if (u->state != 2 || u->mode[r] == M_NONE)
+			continue;
+		holders++;
+		slots += u->mode[r] == LOCK_SLOT;
+		excl_held |= u->mode[r] == LOCK_EXCLUSIVE;
+	}
+	for (i = 0; i < n; i++) {
+		int mode = m->t[q[i]].mode[r];
+		int ok;
+
+		if (mode == LOCK_EXCLUSIVE)
+			ok = holders == 0 && i == 0;
+		else
+			ok = !excl_held && (i == 0 || !m_conflict(m->t[q[i - 1]].mode[r], mode)) &&
+			    (mode != LOCK_SLOT || slots <
+			    (size_t)(m->capacity[r] ? m->capacity[r] : LOCK_CAPACITY_DEFAULT));
+		if (!ok)
+			return 0;
+		if (q[i] == id)
+			return 1;
+		slots += mode == LOCK_SLOT;
+	}
+	return 0;
+}
+
 static int m_can_grant(const struct model *m, int64_t id)
 {
-	const struct mtask *t = &m->t[id];
-	size_t i;
 	int r;
 
 	for (r = 0; r < M_NAMES; r++) {
-		if (t->mode[r] == M_NONE)
-			continue;
-		for (i = 0; i < m->nlive; i++) {
-			const struct mtask *u = &m->t[m->live[i]];
-
-			if (m->live[i] == id || u->mode[r] == M_NONE)
-				continue;
-			/* Holders, and waiting tasks queued ahead (smaller ids). */
-			if ((u->state == 2 || m->live[i] < id) &&
-			    m_conflict(t->mode[r], u->mode[r]))
-				return 0;
-		}
+		if (m->t[id].mode[r] != M_NONE && !m_ready_on(m, r, id))
+			return 0;
 	}
 	return 1;
 }
 
 static int64_t m_next_ready(const struct model *m)
 {
+	int64_t best = 0;
 	size_t i;
 
 	for (i = 0; i < m->nlive; i++) {
-		if (m->t[m->live[i]].state == 1 && m_can_grant(m, m->live[i]))
-			return m->live[i];
+		int64_t id = m->live[i];
+
+		if (m->t[id].state == 1 && m_can_grant(m, id) &&
+		    (best == 0 || m->t[id].priority > m->t[best].priority))
+			best = id;
 	}
-	return 0;
+	return best;
 }
 
 static void m_listing(const struct model *m, char *buf, size_t len)
 {
-	size_t off = 0, i, j, nh;
-	int64_t held[M_MAXLIVE], tmp;
+	size_t off = 0, i, j, nh, nq;
+	int64_t held[M_MAXLIVE], q[M_MAXLIVE], tmp;
 	int r, any;
 
 	buf[0] = '\0';
 	for (r = 0; r < M_NAMES; r++) {
-		any = 0;
+		any = m->capacity[r] != 0 || m->paused[r];
 		nh = 0;
 		for (i = 0; i < m->nlive; i++) {
 			if (m->t[m->live[i]].mode[r] != M_NONE)
@@ -483,21 +771,20 @@ static void m_listing(const struct model *m, char *buf, size_t len)
 				held[j - 1] = tmp;
 			}
 		}
-		off += snprintf(buf + off, len - off, "r%d(", r);
+		off += snprintf(buf + off, len - off, "r%d", r);
+		if (m->capacity[r] != 0 || m->paused[r])
+			off += snprintf(buf + off, len - off, "[%s%.0d%s]",
+			    m->capacity[r] ? "c" : "", m->capacity[r],
+			    m->paused[r] ? (m->capacity[r] ? " p" : "p") : "");
+		off += snprintf(buf + off, len - off, "(");
 		any = 0;
 		for (i = 0; i < nh; i++, any = 1)
 			off += snprintf(buf + off, len - off, "%sH%lld%c",
-			    any ? " " : "", (long long)held[i],
-			    m->t[held[i]].mode[r] == LOCK_EXCLUSIVE ? 'x' : 's');
-		for (i = 0; i < m->nlive; i++) {
-			const struct mtask *u = &m->t[m->live[i]];
-
-			if (u->mode[r] == M_NONE || u->state != 1)
-				continue;
+			    any ? " " : "", (long long)held[i], mode_char(m->t[held[i]].mode[r]));
+		nq = m_queue(m, r, q);
+		for (i = 0; i < nq; i++, any = 1)
 			off += snprintf(buf + off, len - off, "%sW%lld%c", any ? " " : "",
-			    (long long)m->live[i], u->mode[r] == LOCK_EXCLUSIVE ? 'x' : 's');
-			any = 1;
-		}
+			    (long long)q[i], mode_char(m->t[q[i]].mode[r]));
 		off += snprintf(buf + off, len - off, ")");
 		assert_true(off < len);
 	}
@@ -535,6 +822,7 @@ static void m_check(struct lockmgr *lm, const struct model *m)
 static void m_enqueue(struct lockmgr *lm, struct model *m)
 {
 	static char names[4][8];
+	static const int priorities[] = { 0, 0, 0, 0, 0, 1, -1, 5 };
 	struct lock_req reqs[4];
 	int64_t id = ++m->next_id;
 	struct mtask *t = &m->t[id];
@@ -543,17 +831,42 @@ static void m_enqueue(struct lockmgr *lm, struct model *m)
 
 	for (r = 0; r < M_NAMES; r++)
 		t->mode[r] = M_NONE;
+	t->priority = priorities[m_rand(m, 8)];
 	for (i = 0; i < n; i++) {
+		uint32_t kind = m_rand(m, 6);
+
 		r = (int)m_rand(m, M_NAMES);
 		snprintf(names[i], sizeof names[i], "r%d", r);
 		reqs[i].resource = names[i];
-		reqs[i].mode = m_rand(m, 3) == 0 ? LOCK_EXCLUSIVE : LOCK_SHARED;
-		if (t->mode[r] != LOCK_EXCLUSIVE)
+		reqs[i].mode = kind < 2 ? LOCK_EXCLUSIVE : kind < 4 ? LOCK_SLOT : LOCK_SHARED;
+		if (t->mode[r] == M_NONE || reqs[i].mode == LOCK_EXCLUSIVE ||
+		    (reqs[i].mode == LOCK_SLOT && t->mode[r] == LOCK_SHARED))
 			t->mode[r] = reqs[i].mode;
 	}
-	assert_int_equal(lockmgr_enqueue(lm, id, reqs, n), 0);
+	assert_int_equal(lockmgr_enqueue(lm, id, t->priority, reqs, n), 0);
 	t->state = 1;
 	m->live[m->nlive++] = id;
+}
+
+/* An administrator changing a resource's rules: its capacity, or its pause. */
+static void m_rule(struct lockmgr *lm, struct model *m)
+{
+	int r = (int)m_rand(m, M_NAMES);
+	char name[8];
+
+	/* One resource paused at a time, so the walk still grants often. */
+	for (int p = 0; p < M_NAMES; p++) {
+		if (m->paused[p])
+			r = p;
+	}
+	snprintf(name, sizeof name, "r%d", r);
+	if (m->paused[r] || m_rand(m, 3) == 0) {
+		m->paused[r] = !m->paused[r];
+		assert_int_equal(lockmgr_set_paused(lm, name, m->paused[r]), 0);
+	} else {
+		m->capacity[r] = (int)m_rand(m, 4);
+		assert_int_equal(lockmgr_set_capacity(lm, name, m->capacity[r]), 0);
+	}
 }
 
 static void test_random_against_model(void **state)
@@ -565,7 +878,7 @@ static void test_random_against_model(void **state)
 	uint32_t op;
 	int64_t held[M_MAXLIVE];
 	size_t i, nheld;
-	int step, grants = 0, blocked = 0;
+	int step, grants = 0, blocked = 0, r;
 
 	memset(m, 0, sizeof *m);
 	m->rng = 0x9e3779b97f4a7c15ULL;
@@ -591,6 +904,8 @@ static void test_random_against_model(void **state)
 			} else {
 				assert_int_equal(lockmgr_grant(lm, id), -1);
 			}
+		} else if (op < 71) {
+			m_rule(lm, m);
 		} else if (m->nlive > 0) {
 			/* Mostly holders finishing, sometimes a waiting task cancelled. */
 			id = m->live[m_rand(m, (uint32_t)m->nlive)];
@@ -611,8 +926,16 @@ static void test_random_against_model(void **state)
 			blocked++;
 	}
 	/* The walk must have granted often and also met queues that must wait. */
+	print_message("%d grants, %d steps with nothing ready\n", grants, blocked);
 	assert_true(grants > M_STEPS / 10);
 	assert_true(blocked > M_STEPS / 10);
+	for (r = 0; r < M_NAMES; r++) {
+		char name[8];
+
+		snprintf(name, sizeof name, "r%d", r);
+		m->paused[r] = 0;
+		assert_int_equal(lockmgr_set_paused(lm, name, 0), 0);
+	}
 	while (m->nlive > 0) {
 		id = m->live[m_rand(m, (uint32_t)m->nlive)];
 		assert_int_equal(lockmgr_release(lm, id), 0);
@@ -636,6 +959,13 @@ int main(void)
 		T(test_bad_calls_fail_and_change_nothing),
 		T(test_next_ready_is_oldest),
 		T(test_hot_queue_does_not_block_others),
+		T(test_priority_goes_ahead_fifo_within),
+		T(test_priority_exclusive_unreadies_shared),
+		T(test_next_ready_by_priority),
+		T(test_slots_up_to_capacity_fifo),
+		T(test_exclusive_waits_for_every_slot),
+		T(test_pause_holds_waiters_not_holders),
+		T(test_why_names_what_holds_a_task),
 		T(test_random_against_model),
 	};
 
