@@ -1,6 +1,7 @@
 /*
  * model.h: what the daemon said, kept for the console's views: tasks,
- * workers, reservations, schedules and status. Fed by events (hints, which
+ * workers, reservations, schedules, status and repositories, and the rates
+ * and why-a-task-waits the views show. Fed by events (hints, which
  * PUB may drop) and by re-reads (the truth). No curses and no sockets here,
  * so the unit tests drive it with JSON alone.
  */
