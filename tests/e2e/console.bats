@@ -6,9 +6,14 @@
 # TERM may be unset where the tests run: the pane gets its own.
 
 load helpers
+# For a feed served slowly (start_slow_http), so that a sync is seen running.
+load repo_helpers
 
 CONSOLE_TMUX=
 CONSOLE_N=0
+
+# repo_helpers' teardown (its servers, the daemon, $WORK), kept under another name so that ours runs it.
+eval "$(declare -f teardown | sed '1s/^teardown/repo_teardown/')"
 
 teardown() {
 	if [ -n "$CONSOLE_TMUX" ]; then
@@ -17,7 +22,7 @@ teardown() {
 		echo "--- end of screen ---"
 		console_stop
 	fi
-	depot_stop
+	repo_teardown
 }
 
 # console_start [ARG]...: depot-console -d $DIR ARG... in a new tmux server,
@@ -616,15 +621,13 @@ not_built() {
 
 @test "r shows each repository: latest version, size, publication, and its last sync's time and outcome with the reason" {
 	depot_start
-	feed=$BATS_TEST_TMPDIR/feed
+	feed=$WORK/feed
 	mkdir -p "$feed"
 	printf 'one\n' >"$feed/a.txt"
 	printf 'two two\n' >"$feed/b.txt"
-	for f in a.txt b.txt; do
-		printf '%s,%s,%s\n' "$f" "$(sha256sum <"$feed/$f" | cut -d' ' -f1)" "$(stat -c %s "$feed/$f")"
-	done >"$feed/PULP_MANIFEST"
+	make_feed "$feed"
 	ctl repo create good --feed "file://$feed/PULP_MANIFEST" >/dev/null
-	ctl repo create broken --feed "file://$BATS_TEST_TMPDIR/nowhere/PULP_MANIFEST" >/dev/null
+	ctl repo create broken --feed "file://$WORK/nowhere/PULP_MANIFEST" >/dev/null
 	ctl repo create fresh >/dev/null
 	good_sync=$(ctl sync good --wait | head -1)
 	ctl publish good --wait >/dev/null
@@ -643,7 +646,7 @@ not_built() {
 
 	# A new sync shows as soon as it is listed, and its outcome when it ends.
 	printf 'three\n' >"$feed/c.txt"
-	printf 'c.txt,%s,6\n' "$(sha256sum <"$feed/c.txt" | cut -d' ' -f1)" >>"$feed/PULP_MANIFEST"
+	make_feed "$feed"
 	next=$(ctl sync good --wait | head -1)
 	wait_for screen_matches "^good +v2 +18B +v1 .*#$next completed\$" 10s
 
@@ -759,4 +762,32 @@ not_built() {
 	ctl task cancel "$holder" >/dev/null
 	wait_for task_is "$blocked" completed
 	wait_for eval '! screen | grep -q "#$blocked waits:"' 10s
+}
+
+@test "a running sync shows its rate in files a second and the time left, in its details and in its row on a wide screen" {
+	depot_start
+	feed=$WORK/feed
+	mkdir -p "$feed"
+	for i in $(seq 1 20); do
+		head -c 20000 /dev/urandom >"$feed/f$i.bin"
+	done
+	make_feed "$feed"
+	# 20 files of 20 kB, each at 50 kB/s, one at a time: about 8 s, long enough to be seen moving.
+	start_slow_http "$feed" 50000
+	ctl repo create slow --feed "$(feed_url "$HTTP_PORT")" --download-concurrency 1 >/dev/null
+	console_start
+	wait_for screen_has WORKER 5s
+	tmux -L "$CONSOLE_TMUX" resize-window -t console -x 160 -y 24
+	sync=$(ctl sync slow)
+
+	wait_for row_has "$sync" running 5s
+	wait_for eval 'screen | grep -E "^ *$sync " | grep -qE "[0-9]+/20 files \\([0-9.]+ files/s, ETA [0-9]+(s|m[0-9]+)\\)"' 10s
+	keys Enter
+	wait_for screen_has "Task #$sync: sync slow" 5s
+	wait_for screen_matches '^progress .*[0-9]+/20 files at [0-9.]+ files/s, ETA [0-9]+(s|m[0-9]+) -- ' 10s
+	keys Escape
+	wait_for task_is "$sync" completed 30s
+	# Ended: no rate any more, its outcome in the row.
+	wait_for eval 'screen | grep -E "^ *$sync " | grep -q completed' 5s
+	if screen | grep -E "^ *$sync " | grep -q "files/s"; then false; fi
 }
