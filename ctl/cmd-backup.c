@@ -93,6 +93,7 @@ static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type
     const char *key, const char *path, const char *flag, cJSON *bases)
 {
 	cJSON *req;
+	int rc;
 
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "type", type) == NULL ||
@@ -104,6 +105,10 @@ static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type
 		cJSON_Delete(req);
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
+	}
+	if ((rc = task_chain_args(a, req)) != EXIT_OK) {
+		cJSON_Delete(req);
+		return rc;
 	}
 	return task_submit(ctx, req, args_has(a, "wait"));
 }
@@ -126,6 +131,11 @@ int backup_task_args(const struct ctl_args *a, cJSON **out)
 		*out = NULL;
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
+	}
+	if ((rc = task_chain_args(a, *out)) != EXIT_OK) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		return rc;
 	}
 	return EXIT_OK;
 }

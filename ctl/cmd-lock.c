@@ -51,8 +51,9 @@ int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	cJSON_ArrayForEach(res, list) {
 		const cJSON *waiting = cJSON_GetObjectItemCaseSensitive(res, "waiting");
 		const cJSON *first = cJSON_GetArrayItem(waiting, 0);
-		char holders[LOCK_HOLDERS_WIDTH * 4], nwait[24], next[64] = "-";
+		char holders[LOCK_HOLDERS_WIDTH * 4], nwait[24], next[64] = "-", name[320];
 		const char *mode;
+		int64_t capacity;
 
 		lock_holders(cJSON_GetObjectItemCaseSensitive(res, "holders"),
 		    holders, sizeof holders, &mode);
@@ -65,7 +66,13 @@ int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args)
 			snprintf(next, sizeof next, "%lld (%s)", (long long)id,
 			    m != NULL ? m : "?");
 		}
-		if (out_table_add(t, (const char *const[]){ json_str(res, "resource"),
+		snprintf(name, sizeof name, "%s", json_str(res, "resource"));
+		if (json_int(res, "capacity", &capacity) == 0)
+			snprintf(name + strlen(name), sizeof name - strlen(name), " [%lld slots]",
+			    (long long)capacity);
+		if (json_true(res, "paused"))
+			snprintf(name + strlen(name), sizeof name - strlen(name), " (paused)");
+		if (out_table_add(t, (const char *const[]){ name,
 		    mode, holders[0] != '\0' ? holders : "-", nwait, next }) != 0)
 			goto nomem;
 	}

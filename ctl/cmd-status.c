@@ -12,6 +12,8 @@ static void status_workers(const cJSON *workers);
 static void status_monitor(const cJSON *m);
 static void status_scheduler(const cJSON *s);
 static void status_locks(const cJSON *l);
+static void status_queue(const cJSON *q);
+static void status_control(const cJSON *c);
 static void status_storage(const cJSON *s);
 static void status_ms(int indent, const char *key, const cJSON *o, const char *field);
 static void status_int(int indent, const char *key, const cJSON *o, const char *field);
@@ -21,7 +23,7 @@ static void status_time(int indent, const char *key, const cJSON *o, const char 
 /* The sections depotctl knows how to lay out; others are printed as JSON. */
 static const char *const status_known[] = {
 	"healthy", "problems", "daemon", "database", "workers", "monitor",
-	"scheduler", "locks", "storage", NULL,
+	"scheduler", "locks", "queue", "control", "storage", NULL,
 };
 
 static void status_ms(int indent, const char *key, const cJSON *o, const char *field)
@@ -157,6 +159,30 @@ static void status_locks(const cJSON *l)
 	status_int(2, "tasks running", l, "running");
 }
 
+static void status_queue(const cJSON *q)
+{
+	const cJSON *r;
+
+	out_kv(stdout, 0, "queue", "%s", q == NULL ? "-" : json_true(q, "paused") ?
+	    "PAUSED: no new task starts (depotctl resume)" : "runs");
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(q, "paused_resources")) {
+		char name[1024];
+
+		out_clean(cJSON_GetStringValue(r) ? cJSON_GetStringValue(r) : "?", 0, name,
+		    sizeof name);
+		out_kv(stdout, 2, "paused resource", "%s", name);
+	}
+}
+
+/* Requests answered later: task.wait of clients, next of workers. */
+static void status_control(const cJSON *c)
+{
+	out_kv(stdout, 0, "control", "%s", c != NULL ? "" : "-");
+	status_int(2, "waits parked", c, "parked");
+	status_int(2, "waits per uid", c, "parked_requests_per_peer");
+	status_int(2, "worker polls", c, "worker_polls");
+}
+
 static void status_storage(const cJSON *s)
 {
 	const cJSON *d;
@@ -197,6 +223,8 @@ int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)
 	status_monitor(cJSON_GetObjectItemCaseSensitive(r, "monitor"));
 	status_scheduler(cJSON_GetObjectItemCaseSensitive(r, "scheduler"));
 	status_locks(cJSON_GetObjectItemCaseSensitive(r, "locks"));
+	status_queue(cJSON_GetObjectItemCaseSensitive(r, "queue"));
+	status_control(cJSON_GetObjectItemCaseSensitive(r, "control"));
 	status_storage(cJSON_GetObjectItemCaseSensitive(r, "storage"));
 	/* A component added to the daemon after this depotctl still shows. */
 	cJSON_ArrayForEach(item, r) {

@@ -252,13 +252,47 @@ static void task_outcome_line(FILE *f, const cJSON *task)
 }
 
 /*
- * retries and after from --retries N and --after ID, for the commands that
- * take them (run, sync, publish, and the templates of schedule add); the
+ * When the task may start: --at TIME (local time unless it names a zone)
+ * or --in DUR, sent as an RFC 3339 time so the daemon and the listing
+ * agree whatever their zones.
+ */
+static int task_start_time(const struct ctl_args *a, cJSON *req)
+{
+	const char *at = args_takes(a->cmd, "at") ? args_get(a, "at") : NULL;
+	const char *in = args_takes(a->cmd, "in") ? args_get(a, "in") : NULL;
+	char text[TIME_RFC3339_LEN];
+	int64_t ms, now = time_now_ms();
+	int rc;
+
+	if (at != NULL && in != NULL)
+		return ctl_usage_error(a->cmd, "give --at or --in, not both");
+	if (at != NULL && time_parse_local(at, now, &ms) < 0)
+		return ctl_usage_error(a->cmd, "invalid time '%s' for --at: expected 03:00, "
+		    "'2026-12-24 18:00' (local time) or RFC 3339 (2026-12-24T17:00:00Z)", at);
+	if (in != NULL) {
+		if ((rc = args_duration(a, "in", in, &ms)) != EXIT_OK)
+			return rc;
+		ms += now;
+	}
+	if (at == NULL && in == NULL)
+		return EXIT_OK;
+	time_format_rfc3339(ms, text);
+	if (cJSON_AddStringToObject(req, "at", text) == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * retries, after, priority and the start time from --retries N, --after
+ * ID, --priority N, --at TIME and --in DUR, for the commands that take
+ * them (those that queue a task, and the templates of schedule add); the
  * daemon's defaults when not given.
  */
 int task_chain_args(const struct ctl_args *a, cJSON *req)
 {
-	const char *retries = NULL, *after = NULL;
+	const char *retries = NULL, *after = NULL, *priority = NULL;
 	long long n;
 	int64_t id;
 	int rc;
@@ -267,6 +301,17 @@ int task_chain_args(const struct ctl_args *a, cJSON *req)
 		retries = args_get(a, "retries");
 	if (args_takes(a->cmd, "after"))
 		after = args_get(a, "after");
+	if (args_takes(a->cmd, "priority"))
+		priority = args_get(a, "priority");
+	if (priority != NULL) {
+		if ((rc = args_int(a, "priority", priority, TASK_PRIORITY_MIN, TASK_PRIORITY_MAX,
+		    &n)) != EXIT_OK)
+			return rc;
+		if (cJSON_AddNumberToObject(req, "priority", (double)n) == NULL)
+			goto nomem;
+	}
+	if ((rc = task_start_time(a, req)) != EXIT_OK)
+		return rc;
 	if (retries != NULL) {
 		if ((rc = args_int(a, "retries", retries, 0, TASK_RETRIES_MAX, &n)) != EXIT_OK)
 			return rc;
@@ -486,6 +531,7 @@ int task_exec_args(const struct ctl_args *a, cJSON **out)
 	/* No --lock or --shared: an empty list; the daemon adds `depot` shared itself. */
 	if ((rc = task_add_resources(a, resources, "lock", "exclusive")) != EXIT_OK ||
 	    (rc = task_add_resources(a, resources, "shared", "shared")) != EXIT_OK ||
+	    (rc = task_add_resources(a, resources, "slot", "slot")) != EXIT_OK ||
 	    (rc = task_chain_args(a, req)) != EXIT_OK) {
 		cJSON_Delete(req);
 		return rc;

@@ -73,6 +73,18 @@ static const char cmd_retries_help[] = "when the task ends with a reason that is
 	  .help = "start only after task ID completed; if it fails or is " \
 	      "canceled, this task is canceled (reason dependency-failed)" },
 
+/* --priority, --at and --in: of every command that queues a task (cmd-task.c sends them). */
+#define CMD_QUEUE_OPTS \
+	{ .name = "priority", .short_name = 'p', .arg = "N", \
+	  .help = "go ahead of every waiting task of lower priority in each " \
+	      "resource's queue, -1000 to 1000 (default 0); equal ones stay " \
+	      "first come, first served" }, \
+	{ .name = "at", .arg = "TIME", \
+	  .help = "start no earlier than TIME: 03:00 (the next one), " \
+	      "'2026-12-24 18:00' (local time) or RFC 3339 with a zone" }, \
+	{ .name = "in", .arg = "DUR", \
+	  .help = "start no earlier than DUR from now (30s, 5m, 2h, 1d)" },
+
 /*
  * Every command, once. Help, `COMMAND --help`, the man page (__man) and the
  * bash completion (__commands) are all printed from here, so they cannot
@@ -101,8 +113,9 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "run" },
-		.usage = "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--retries N] [--after ID] [--cwd DIR] [--env NAME=VALUE]... "
+		.usage = "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
+		    "[--retries N] [--after ID] [--priority N] [--at TIME | --in DUR] "
+		    "[--cwd DIR] [--env NAME=VALUE]... "
 		    "[--clean-env] [--wait [--quiet] [--wait-timeout DUR]] -- CMD [ARG]...",
 		.summary = "queue a command to run as an exec task",
 		.help = "Queues CMD with its arguments (no shell) as a task and "
@@ -129,6 +142,9 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "reserve resource R exclusively" },
 			{ .name = "shared", .short_name = 's', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R shared with other shared holders" },
+			{ .name = "slot", .arg = "R", .repeat = 1,
+			  .help = "reserve one of resource R's slots: at most its capacity "
+			      "of tasks hold R so at once (resource set; default 1)" },
 			{ .name = "name", .short_name = 'n', .arg = "N",
 			  .help = "name the task N (default: the command line)" },
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
@@ -136,6 +152,7 @@ const struct ctl_cmd cmd_table[] = {
 			      "(1500ms, 30s, 5m, 2h, 1d)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
+			CMD_QUEUE_OPTS
 			{ .name = "cwd", .short_name = 'C', .arg = "DIR",
 			  .help = "run in DIR (default: the current directory; a "
 			      "relative DIR is taken from it)" },
@@ -242,9 +259,78 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "lock", "list" },
 		.usage = "",
 		.summary = "list reservations held and waiting, per resource",
+		.help = "RESOURCE is marked (paused) while it is paused, and shows "
+		    "its capacity of slots when it has one.",
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_lock_list,
 		.exec = cmd_lock_list,
+	},
+	{
+		.words = { "task", "why" },
+		.usage = "ID",
+		.summary = "say what a waiting task waits for",
+		.help = "For a waiting task, everything that holds it now, one line "
+		    "each: the queue's or a resource's pause; on each resource, "
+		    "the tasks holding it or queued ahead of it whose reservations "
+		    "conflict with its own (or that wait themselves, since each "
+		    "queue is first come, first served within a priority); every "
+		    "slot taken; the task it runs --after; its start time (--at, "
+		    "--in) or a retry's back-off; or that no worker is idle. "
+		    "--json prints {\"id\", \"state\", \"waiting\", \"reasons\": "
+		    "[{\"kind\", \"message\", \"resource\", \"tasks\", \"task\", "
+		    "\"at\"}]}. Exits 6 when there is no task ID.",
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_task_why,
+		.exec = cmd_task_why,
+	},
+	{
+		.words = { "pause" },
+		.usage = "[RESOURCE]...",
+		.summary = "start no new task, or none that needs the RESOURCEs",
+		.help = "Without RESOURCE, no waiting task starts until resume; "
+		    "with them, no task that reserves one of them starts (a task "
+		    "held so keeps its place in its other queues). Running tasks "
+		    "go on to their end. The pause is kept in the database, so it "
+		    "holds across restarts; status, lock list and the console show "
+		    "it.",
+		.args_min = 0, .args_max = 64,
+		.sends = CMD_queue_pause,
+		.exec = cmd_pause,
+	},
+	{
+		.words = { "resume" },
+		.usage = "[RESOURCE]...",
+		.summary = "undo pause: of the whole queue, or of the RESOURCEs",
+		.args_min = 0, .args_max = 64,
+		.sends = CMD_queue_resume,
+		.exec = cmd_resume,
+	},
+	{
+		.words = { "resource", "set" },
+		.usage = "NAME --capacity N|default",
+		.summary = "set how many tasks may hold a slot of resource NAME at once",
+		.help = "Tasks that reserve NAME with run --slot NAME hold it up to "
+		    "N at once, first come, first served; an exclusive reservation "
+		    "of NAME waits for every slot, and shared ones are not counted. "
+		    "Kept in the database across restarts; it wins over depot.conf's "
+		    "[resources] NAME = N until set back to 'default' (that line's "
+		    "value, or 1). Lowering it stops no holder: later slots wait "
+		    "until enough are released.",
+		.opts = {
+			{ .name = "capacity", .short_name = 'c', .arg = "N",
+			  .help = "slots, 1 to 10000, or 'default'" },
+		},
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_resource_set,
+		.exec = cmd_resource_set,
+	},
+	{
+		.words = { "resource", "list" },
+		.usage = "",
+		.summary = "list resources with a capacity, a pause, holders or waiters",
+		.args_min = 0, .args_max = 0,
+		.sends = CMD_resource_list,
+		.exec = cmd_resource_list,
 	},
 	{
 		.words = { "repo", "create" },
@@ -306,7 +392,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "sync" },
-		.usage = "NAME [--retries N] [--after ID] [--wait]",
+		.usage = "NAME [--retries N] [--after ID] [--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue a sync of a repository from its feed",
 		.help = "Downloads the files of the feed's PULP_MANIFEST that the "
 		    "content store lacks, checks their size and sha256, and "
@@ -316,6 +402,7 @@ const struct ctl_cmd cmd_table[] = {
 		.opts = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
+			CMD_QUEUE_OPTS
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -325,7 +412,8 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "publish" },
-		.usage = "NAME [--version N] [--retries N] [--after ID] [--wait]",
+		.usage = "NAME [--version N] [--retries N] [--after ID] [--priority N] "
+		    "[--at TIME | --in DUR] [--wait]",
 		.summary = "queue a publication of a repository version",
 		.help = "Links the version's files under PUBLISH/NAME/versions/N "
 		    "with a PULP_MANIFEST, then points PUBLISH/NAME/current at it "
@@ -337,6 +425,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "publish version N (default: the latest)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
+			CMD_QUEUE_OPTS
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -422,7 +511,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "orphans", "clean" },
-		.usage = "[--wait]",
+		.usage = "[--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue removal of stored files no repository version uses",
 		.help = "The task reserves content exclusively, so it waits for "
 		    "running syncs and backups to end, and they for it; everything "
@@ -430,6 +519,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "waits for it and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled.",
 		.opts = {
+			CMD_QUEUE_OPTS
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -439,7 +529,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "backup" },
-		.usage = "[-o FILE] [--incremental] [--wait]",
+		.usage = "[-o FILE] [--incremental] [--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue a backup of the whole depot into one archive, online",
 		.help = "The task reserves 'content' shared and 'backup' exclusive: "
 		    "syncs, publishes and commands start and run beside it; only "
@@ -469,6 +559,7 @@ const struct ctl_cmd cmd_table[] = {
 			      "(a relative FILE is from the current directory)" },
 			{ .name = "incremental", .short_name = 'i',
 			  .help = "hold only the content the last backup's chain lacks" },
+			CMD_QUEUE_OPTS
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},
@@ -537,7 +628,7 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "restore" },
-		.usage = "FILE [--base FILE]... [--force] [--wait]",
+		.usage = "FILE [--base FILE]... [--force] [--priority N] [--at TIME | --in DUR] [--wait]",
 		.summary = "queue a restore of the whole depot from a backup archive",
 		.help = "The task reserves depot exclusively, so it waits for "
 		    "running tasks to end (with --force, they are canceled with "
@@ -563,6 +654,7 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "force", .short_name = 'f',
 			  .help = "cancel running tasks (reason restored) instead of "
 			      "waiting for them" },
+			CMD_QUEUE_OPTS
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the task to end and exit with its outcome" },
 		},

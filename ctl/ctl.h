@@ -211,6 +211,13 @@ int cmd_worker_list(struct ctl_ctx *ctx, struct ctl_args *args);
 /* cmd-lock.c */
 int cmd_lock_list(struct ctl_ctx *ctx, struct ctl_args *args);
 
+/* cmd-queue.c */
+int cmd_pause(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_resume(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_resource_set(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_resource_list(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_why(struct ctl_ctx *ctx, struct ctl_args *args);
+
 /* cmd-repo.c */
 int cmd_repo_create(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_repo_update(struct ctl_ctx *ctx, struct ctl_args *args);

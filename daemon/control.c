@@ -247,6 +247,8 @@ void cmd_status(struct conn *conn, struct request *rq)
 	cJSON_AddNumberToObject(o, "parked_requests_per_peer", D->cfg.parked_requests_per_peer);
 	cJSON_AddNumberToObject(o, "worker_polls", server_parked(D->workersrv));
 
+	cJSON_AddItemToObject(r, "queue", queue_pause_json());
+
 	o = cJSON_AddObjectToObject(r, "locks");
 	cJSON_AddNumberToObject(o, "held", (double)lockmgr_held_tasks(D->locks));
 	cJSON_AddNumberToObject(o, "waiting", (double)lockmgr_waiting_tasks(D->locks));

@@ -125,6 +125,7 @@ struct depotd {
 	int64_t last_check;			/* wall ms of the monitor's last pass */
 	int64_t sched_last_tick, sched_next_due;	/* wall ms; 0 = none */
 	int stopping;				/* SIGTERM seen: dispatch nothing more */
+	int queue_paused;			/* queue.pause: start no new task (queue.c) */
 	int64_t stop_deadline_mono;
 	char self_exe[4096];
 	struct slot *slots;			/* supervised worker slots */
@@ -273,6 +274,8 @@ int tasks_recover(void);
 void tasks_tick(void);
 /* What follows from the tasks ended so far, now; never from inside a loop over tasks. */
 void tasks_settle(void);
+/* Whether a worker waits for a task now (task.why). */
+int tasks_worker_idle(void);
 void tasks_dispatch(void);
 /*
  * t was interrupted (its worker lost or restarted, depotd stopping, a
@@ -357,6 +360,9 @@ struct request {
 	const cJSON *importer;		/* repo.create, repo.update: settings, checked */
 	struct task *task;		/* task.submit: owned here until a handler takes it */
 	cJSON *tmpl;			/* schedule.add: the template to store, as checked */
+	const char **resources;		/* queue.pause, queue.resume: names, checked */
+	size_t nresources;
+	int64_t capacity;		/* resource.set: 0 for the default */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as its command expects. Returns 0,
@@ -514,6 +520,33 @@ int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
 /* Inside the caller's transaction; -1 on failure. */
 int sched_task_retried(int64_t old_id, int64_t new_id);
+
+/* store-queue.c */
+/*
+ * The queue's pause into *queue_paused, and fn for each resource with a
+ * stored rule (capacity 0: none set). 0, or -1.
+ */
+int store_queue_rules(struct store *st, int *queue_paused,
+    void (*fn)(const char *name, int capacity, int paused, void *arg), void *arg);
+int store_queue_set_paused(struct store *st, int paused);
+/* A resource's rules as an administrator set them; capacity 0: none set. 0, or -1. */
+int store_resource_set_capacity(struct store *st, const char *name, int capacity);
+int store_resource_set_paused(struct store *st, const char *name, int paused);
+
+/* queue.c */
+/*
+ * Applies the stored rules and depot.conf's [resources] to a new lock
+ * manager (at start, after a restore). 0, or -1 with err.
+ */
+int queue_rules_load(char *err, size_t errlen);
+/* Pauses or resumes the whole queue (n == 0) or the named resources, stored first. */
+int queue_set_paused(const char *const *resources, size_t n, int paused, char *err, size_t errlen);
+/* A resource's capacity as an administrator set it; 0 goes back to depot.conf's, or the default. */
+int queue_set_capacity(const char *resource, int capacity, char *err, size_t errlen);
+/* {"paused": bool, "paused_resources": [R…]} */
+cJSON *queue_pause_json(void);
+/* resource.list's reply. */
+cJSON *queue_resources_json(void);
 
 /* store-sched.c */
 /* A schedule as stored. 0 is null; the strings last the call. */

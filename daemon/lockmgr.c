@@ -189,8 +189,7 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
 	size_t i, j, k, nu, nfresh = 0;
 
 	/* 0 is next_ready's "nothing", so it cannot be a task. */
-	if (lm == NULL || reqs == NULL || n == 0 || id <= 0 || task_find(lm, id) != NULL ||
-	    priority < LOCK_PRIORITY_MIN || priority > LOCK_PRIORITY_MAX)
+	if (lm == NULL || reqs == NULL || n == 0 || id <= 0 || task_find(lm, id) != NULL)
 		return -1;
 	if (n > SIZE_MAX / sizeof *sorted ||
 	    n > (SIZE_MAX - sizeof *t) / sizeof t->reqs[0])
@@ -401,8 +400,7 @@ int lockmgr_set_capacity(struct lockmgr *lm, const char *resource, int capacity)
 {
 	struct lm_res *res;
 
-	if (lm == NULL || capacity < 0 || capacity > LOCK_CAPACITY_MAX ||
-	    (res = res_get(lm, resource)) == NULL)
+	if (lm == NULL || capacity < 0 || (res = res_get(lm, resource)) == NULL)
 		return -1;
 	res->capacity = capacity;
 	res_rejudge(lm, res);

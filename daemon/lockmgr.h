@@ -17,9 +17,6 @@ int lock_mode_parse(const char *s, enum lock_mode *mode);
 
 /* A resource's capacity when none was set: one slot, as GNU parallel's sem. */
 #define LOCK_CAPACITY_DEFAULT 1
-#define LOCK_CAPACITY_MAX 10000
-#define LOCK_PRIORITY_MIN (-1000)
-#define LOCK_PRIORITY_MAX 1000
 
 struct lock_req {
 	const char *resource;	/* 1..255 bytes; copied */
@@ -52,8 +49,8 @@ void lockmgr_free(struct lockmgr *lm);
  * priority must be enqueued in increasing order (task ids are), so equal
  * priorities stay FIFO and none starves. The same resource named twice
  * in one task is one reservation: exclusive if either asked for it, else
- * a slot if either did. Returns 0, or -1 (id already known, n == 0, bad
- * priority, or out of memory). Cost O(resources) when nothing of a lower
+ * a slot if either did. Returns 0, or -1 (id already known, n == 0, or
+ * out of memory). Cost O(resources) when nothing of a lower
  * priority waits, else also the requests it goes ahead of.
  */
 int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
@@ -68,8 +65,7 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
 int64_t lockmgr_next_ready(struct lockmgr *lm);
 
 /*
- * A resource's capacity of slots (1..LOCK_CAPACITY_MAX, 0 for the
- * default) and its pause (no waiting request of it is granted; holders
+ * A resource's capacity of slots (0 for the default) and its pause (no waiting request of it is granted; holders
  * keep it). A resource with either set is remembered while nobody uses
  * it. Lowering a capacity below the slots held takes none back: later
  * slots wait until enough are released. -1 for a bad name or capacity,

@@ -424,6 +424,10 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("out of memory");
 		goto out_store;
 	}
+	if (queue_rules_load(err, sizeof err) < 0) {
+		log_error("%s", err);
+		goto out_store;
+	}
 	if ((n = tasks_recover()) < 0) {
 		log_error("recovering tasks from %s: %s", path, store_errmsg(D->store));
 		goto out_store;

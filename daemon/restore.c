@@ -683,7 +683,12 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 		return -1;
 	}
 	lockmgr_free(D->locks);
-	D->locks = lockmgr_new();
+	/* The restored database's pauses and capacities are the ones that hold now. */
+	if ((D->locks = lockmgr_new()) == NULL || queue_rules_load(err, errlen) < 0) {
+		log_error("restore: %s; stopping", D->locks ? err : "out of memory");
+		D->stopping = 1;
+		return -1;
+	}
 	if (!failed) {
 		keep_ids_above(old_max);
 		cJSON_AddStringToObject(result, "previous_data", kept);

@@ -605,6 +605,7 @@ static struct task *task_retry_of(const struct task *t)
 		r->nres++;
 	}
 	r->timeout_ms = t->timeout_ms;
+	r->priority = t->priority;
 	r->schedule = t->schedule ? strdup(t->schedule) : NULL;
 	r->retry_of = t->id;
 	r->retries = t->retries - 1;
@@ -913,6 +914,11 @@ static struct worker *idle_worker(void)
 	return best;
 }
 
+int tasks_worker_idle(void)
+{
+	return idle_worker() != NULL;
+}
+
 /* regrant: t kept its reservations from a lost assignment, already announced. */
 static int task_start(struct task *t, struct worker *w, int regrant, char *err, size_t errlen)
 {
@@ -955,7 +961,7 @@ void tasks_dispatch(void)
 	struct worker *w;
 	int64_t id;
 
-	if (D->stopping)
+	if (D->stopping || D->queue_paused)
 		return;
 	while ((w = idle_worker()) != NULL) {
 		char err[1024] = "the database refused to record the task's start";

@@ -208,14 +208,16 @@ static char *default_name(const cJSON *argv)
 	return strdup(buf);
 }
 
-/* What every task type takes: name, timeout, and (DESIGN §11) after and retries. */
+/* What every task type takes: name, timeout, (DESIGN §11) after and retries, priority and a start time. */
 struct common_args {
 	const char *name;
-	int64_t timeout, after, retries;
+	int64_t timeout, after, retries, priority, not_before;
 };
 
 static int validate_common(const cJSON *args, struct common_args *c, char *err, size_t errlen)
 {
+	const char *at = NULL;
+
 	if (validate_string(args, "name", 0, NAME_MAX_BYTES, &c->name, err, errlen) < 0)
 		return -1;
 	if (c->name != NULL && (c->name[0] == '\0' || has_control_chars(c->name))) {
@@ -224,8 +226,22 @@ static int validate_common(const cJSON *args, struct common_args *c, char *err, 
 	}
 	if (validate_int(args, "timeout_ms", 0, 1, TIMEOUT_MAX_MS, &c->timeout, err, errlen) < 0 ||
 	    validate_int(args, "after", 0, 1, INT64_C(9000000000000000), &c->after, err, errlen) < 0 ||
-	    validate_int(args, "retries", 0, 0, 100, &c->retries, err, errlen) < 0)
+	    validate_int(args, "retries", 0, 0, 100, &c->retries, err, errlen) < 0 ||
+	    validate_int(args, "priority", 0, TASK_PRIORITY_MIN, TASK_PRIORITY_MAX, &c->priority,
+	    err, errlen) < 0 ||
+	    validate_string(args, "at", 0, 64, &at, err, errlen) < 0)
 		return -1;
+	c->not_before = 0;
+	if (at != NULL && time_parse_rfc3339(at, &c->not_before) < 0) {
+		snprintf(err, errlen, "'at' = '%s' is not an RFC 3339 time "
+		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00)", at);
+		return -1;
+	}
+	/* A time already past starts now; one before 1970 is a mistake, not "now". */
+	if (at != NULL && c->not_before <= 0) {
+		snprintf(err, errlen, "'at' = '%s' is before 1970", at);
+		return -1;
+	}
 	return 0;
 }
 
@@ -234,6 +250,8 @@ static void apply_common(struct task *t, const struct common_args *c)
 	t->timeout_ms = c->timeout;
 	t->after = c->after;
 	t->retries = (int)c->retries;
+	t->priority = (int)c->priority;
+	t->not_before = c->not_before;
 }
 
 /*
@@ -765,6 +783,58 @@ static int check_schedule_set(const cJSON *args, struct request *rq, char *err, 
 	return 0;
 }
 
+/* queue.pause and queue.resume: no resources is the whole queue. */
+static int check_queue_pause(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(args, "resources"), *r;
+	size_t n;
+
+	if (arr == NULL || cJSON_IsNull(arr))
+		return 0;
+	if (!cJSON_IsArray(arr) || (n = (size_t)cJSON_GetArraySize(arr)) > RESOURCES_MAX) {
+		snprintf(err, errlen, "'resources' must be an array of at most %d names",
+		    RESOURCES_MAX);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if ((rq->resources = calloc(n, sizeof *rq->resources)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cJSON_ArrayForEach(r, arr) {
+		const char *name = cJSON_GetStringValue(r);
+
+		if (name == NULL || !validate_resource_name(name)) {
+			snprintf(err, errlen, "resources[%zu] must be a name of 1 to %d bytes "
+			    "without control characters", rq->nresources, DEPOT_RESOURCE_MAX);
+			return -1;
+		}
+		rq->resources[rq->nresources++] = name;
+	}
+	return 0;
+}
+
+static int check_resource_set(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(args, "capacity");
+
+	if (validate_string(args, "name", 1, DEPOT_RESOURCE_MAX, &rq->resource, err, errlen) < 0)
+		return -1;
+	if (!validate_resource_name(rq->resource)) {
+		snprintf(err, errlen, "'name' must be 1 to %d bytes without control characters",
+		    DEPOT_RESOURCE_MAX);
+		return -1;
+	}
+	if (cap == NULL) {
+		snprintf(err, errlen, "missing 'capacity' (1 to %d, or null for the default)",
+		    RESOURCE_CAPACITY_MAX);
+		return -1;
+	}
+	return validate_int(args, "capacity", 0, 1, RESOURCE_CAPACITY_MAX, &rq->capacity, err,
+	    errlen) < 0 ? -1 : 0;
+}
+
 static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_submit] = check_task_submit,
 	[CMD_task_list] = check_task_list,
@@ -772,6 +842,10 @@ static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_log] = check_task_log,
 	[CMD_task_cancel] = check_task_cancel,
 	[CMD_task_wait] = check_task_wait,
+	[CMD_task_why] = check_id,
+	[CMD_queue_pause] = check_queue_pause,
+	[CMD_queue_resume] = check_queue_pause,
+	[CMD_resource_set] = check_resource_set,
 	[CMD_repo_create] = check_repo_create,
 	[CMD_repo_update] = check_repo_update,
 	[CMD_repo_show] = check_repo_named,
@@ -807,6 +881,8 @@ void request_free(struct request *rq)
 {
 	free(rq->ids);
 	rq->ids = NULL;
+	free(rq->resources);
+	rq->resources = NULL;
 	cJSON_Delete(rq->tmpl);
 	rq->tmpl = NULL;
 	if (rq->task != NULL)

@@ -1,6 +1,7 @@
 /* config.c: depot.conf (DESIGN §4), read with inih; every key optional. */
 #include "config.h"
 #include "envdeny.h"
+#include "proto.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -260,6 +261,44 @@ static int apply(struct parse_state *st, const struct key *k, const char *value)
 	return 0;
 }
 
+/*
+ * [resources] names resources, so its keys are not known in advance. inih
+ * splits a line at its first '=' or ':', so a name with ':' cannot be
+ * given here (resource set can).
+ */
+static int set_resource(struct parse_state *st, const char *name, const char *value)
+{
+	struct depot_config *cfg = st->cfg;
+	char *end;
+	long v;
+	int i;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (*value == '\0' || *end != '\0' || errno != 0 || v < 1 || v > RESOURCE_CAPACITY_MAX) {
+		snprintf(st->reason, sizeof st->reason, "[resources] %s = %s: a capacity "
+		    "is a number of slots, 1 to %d", name, value, RESOURCE_CAPACITY_MAX);
+		return 0;
+	}
+	if (strlen(name) > sizeof cfg->resources[0].name - 1) {
+		snprintf(st->reason, sizeof st->reason, "[resources]: a resource name is at "
+		    "most %zu bytes", sizeof cfg->resources[0].name - 1);
+		return 0;
+	}
+	for (i = 0; i < cfg->nresources && strcmp(cfg->resources[i].name, name) != 0; i++)
+		;
+	if (i == CONFIG_RESOURCES_MAX) {
+		snprintf(st->reason, sizeof st->reason, "[resources]: at most %d resources",
+		    CONFIG_RESOURCES_MAX);
+		return 0;
+	}
+	snprintf(cfg->resources[i].name, sizeof cfg->resources[i].name, "%s", name);
+	cfg->resources[i].capacity = (int)v;
+	if (i == cfg->nresources)
+		cfg->nresources++;
+	return 1;
+}
+
 static int on_entry(void *user, const char *section, const char *name,
     const char *value)
 {
@@ -273,6 +312,11 @@ static int on_entry(void *user, const char *section, const char *name,
 	if (st->reason_line != 0)
 		return 0;
 	st->reason_line = st->lineno;
+	if (strcmp(section, "resources") == 0) {
+		if (set_resource(st, name, value))
+			st->reason_line = 0;
+		return st->reason_line == 0;
+	}
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		if (strcmp(keys[i].section, section) != 0)
 			continue;

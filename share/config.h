@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define CONFIG_RESOURCES_MAX 64
+
 struct depot_config {
 	/* [daemon] */
 	int workers;
@@ -35,6 +37,12 @@ struct depot_config {
 	int64_t restore_free_margin;	/* bytes a restore leaves free on the staging file system */
 	int parked_requests_per_peer;	/* task.wait requests one uid may have waiting at once */
 	int record_slice_rows;		/* rows of a sync's version recorded in one loop turn */
+	/* [resources]: NAME = N, a resource's capacity of slots (lockmgr.h) */
+	struct config_resource {
+		char name[256];
+		int capacity;
+	} resources[CONFIG_RESOURCES_MAX];
+	int nresources;
 };
 
 void config_defaults(struct depot_config *cfg);

@@ -16,6 +16,10 @@
 
 /* Longest resource name, per DESIGN §6. */
 #define DEPOT_RESOURCE_MAX 255
+/* task.submit's priority, and resource.set's (and [resources]') capacity of slots. */
+#define TASK_PRIORITY_MIN (-1000)
+#define TASK_PRIORITY_MAX 1000
+#define RESOURCE_CAPACITY_MAX 10000
 /* Longest worker name. */
 #define DEPOT_WORKER_NAME_MAX 64
 /*

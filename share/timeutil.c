@@ -69,6 +69,83 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 	return 0;
 }
 
+/*
+ * mktime of a local time with no DST hint. glibc reads a time a DST change
+ * skips with the offset before it; a time that occurs twice it may read
+ * either way, so both readings are tried and the earlier, the first
+ * occurrence, kept when both name that wall time.
+ */
+static int64_t local_mktime(const struct tm *tm)
+{
+	struct tm any = *tm, dst = *tm, std = *tm;
+	time_t t, a, b;
+
+	any.tm_isdst = -1;
+	dst.tm_isdst = 1;
+	std.tm_isdst = 0;
+	if ((t = mktime(&any)) == (time_t)-1)
+		return -1;
+	a = mktime(&dst);
+	b = mktime(&std);
+	if (a != (time_t)-1 && b != (time_t)-1 && dst.tm_isdst == 1 && std.tm_isdst == 0 &&
+	    dst.tm_hour == any.tm_hour && std.tm_hour == any.tm_hour &&
+	    dst.tm_min == any.tm_min && std.tm_min == any.tm_min)
+		t = a < b ? a : b;
+	return (int64_t)t;
+}
+
+int time_parse_local(const char *s, int64_t now_ms, int64_t *ms)
+{
+	static const char *const dated[] = {
+		"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+	};
+	static const char *const timed[] = { "%H:%M:%S", "%H:%M" };
+	struct tm tm;
+	const char *p;
+	int64_t t;
+	size_t i;
+
+	if (s == NULL)
+		return -1;
+	if (time_parse_rfc3339(s, ms) == 0)
+		return 0;
+	for (i = 0; i < sizeof dated / sizeof dated[0]; i++) {
+		memset(&tm, 0, sizeof tm);
+		if ((p = strptime(s, dated[i], &tm)) != NULL && *p == '\0') {
+			if ((t = local_mktime(&tm)) < 0)
+				return -1;
+			*ms = t * 1000;
+			return 0;
+		}
+	}
+	for (i = 0; i < sizeof timed / sizeof timed[0]; i++) {
+		time_t now = (time_t)(now_ms / 1000);
+		struct tm day;
+
+		memset(&tm, 0, sizeof tm);
+		if ((p = strptime(s, timed[i], &tm)) == NULL || *p != '\0')
+			continue;
+		if (localtime_r(&now, &day) == NULL)
+			return -1;
+		/* Today's, else tomorrow's: mktime carries a day past the month's end. */
+		for (int days = 0; days < 2; days++) {
+			struct tm when = day;
+
+			when.tm_mday += days;
+			when.tm_hour = tm.tm_hour;
+			when.tm_min = tm.tm_min;
+			when.tm_sec = tm.tm_sec;
+			if ((t = local_mktime(&when)) < 0)
+				return -1;
+			if (t * 1000 > now_ms || days == 1) {
+				*ms = t * 1000;
+				return 0;
+			}
+		}
+	}
+	return -1;
+}
+
 struct unit { const char *suffix; int64_t factor; };
 
 /* Parse "<non-negative number><unit>" where the unit comes from table. */

@@ -1,0 +1,154 @@
+/* queue.c: the queue's rules — pauses and capacities — kept in the database and applied to the lock manager. */
+#include "depotd.h"
+#include "log.h"
+
+#include <string.h>
+
+/* depot.conf's [resources] capacity of name, or 0. */
+static int config_capacity(const char *name)
+{
+	for (int i = 0; i < D->cfg.nresources; i++) {
+		if (strcmp(D->cfg.resources[i].name, name) == 0)
+			return D->cfg.resources[i].capacity;
+	}
+	return 0;
+}
+
+struct load {
+	int failed;
+};
+
+static void apply_stored(const char *name, int capacity, int paused, void *arg)
+{
+	struct load *l = arg;
+
+	/* An administrator's capacity wins over depot.conf's until set back to the default. */
+	if ((capacity > 0 && lockmgr_set_capacity(D->locks, name, capacity) < 0) ||
+	    (paused && lockmgr_set_paused(D->locks, name, 1) < 0))
+		l->failed = 1;
+}
+
+int queue_rules_load(char *err, size_t errlen)
+{
+	struct load l = { 0 };
+
+	for (int i = 0; i < D->cfg.nresources; i++) {
+		if (lockmgr_set_capacity(D->locks, D->cfg.resources[i].name,
+		    D->cfg.resources[i].capacity) < 0)
+			l.failed = 1;
+	}
+	if (store_queue_rules(D->store, &D->queue_paused, apply_stored, &l) < 0) {
+		snprintf(err, errlen, "reading the queue's rules: %s", store_errmsg(D->store));
+		return -1;
+	}
+	if (l.failed) {
+		snprintf(err, errlen, "out of memory applying the queue's rules");
+		return -1;
+	}
+	if (D->queue_paused)
+		log_warn("the queue is paused (depotctl resume starts tasks again)");
+	return 0;
+}
+
+int queue_set_paused(const char *const *resources, size_t n, int paused, char *err, size_t errlen)
+{
+	size_t i;
+	int rc = 0;
+
+	if (store_begin(D->store) < 0)
+		goto db_failed;
+	if (n == 0)
+		rc = store_queue_set_paused(D->store, paused);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = store_resource_set_paused(D->store, resources[i], paused);
+	if (rc < 0 || store_commit(D->store) < 0) {
+		store_rollback(D->store);
+		goto db_failed;
+	}
+	if (n == 0)
+		D->queue_paused = paused;
+	for (i = 0; i < n; i++) {
+		if (lockmgr_set_paused(D->locks, resources[i], paused) < 0) {
+			/* Stored, so the next start applies it; say so rather than pretend. */
+			snprintf(err, errlen, "out of memory pausing '%s' (stored: it takes "
+			    "effect when depotd starts again)", resources[i]);
+			return -1;
+		}
+	}
+	if (n == 0)
+		log_info("the queue is %s", paused ? "paused" : "resumed");
+	for (i = 0; i < n; i++)
+		log_info("resource %s is %s", resources[i], paused ? "paused" : "resumed");
+	tasks_dispatch();
+	return 0;
+
+db_failed:
+	snprintf(err, errlen, "the database refused the change: %s", store_errmsg(D->store));
+	return -1;
+}
+
+int queue_set_capacity(const char *resource, int capacity, char *err, size_t errlen)
+{
+	int effective = capacity > 0 ? capacity : config_capacity(resource);
+
+	if (store_resource_set_capacity(D->store, resource, capacity) < 0) {
+		snprintf(err, errlen, "the database refused the change: %s",
+		    store_errmsg(D->store));
+		return -1;
+	}
+	if (lockmgr_set_capacity(D->locks, resource, effective) < 0) {
+		snprintf(err, errlen, "out of memory setting the capacity of '%s' (stored: it "
+		    "takes effect when depotd starts again)", resource);
+		return -1;
+	}
+	log_info("resource %s: capacity %d%s", resource,
+	    effective ? effective : LOCK_CAPACITY_DEFAULT, effective ? "" : " (the default)");
+	tasks_dispatch();
+	return 0;
+}
+
+static void collect_paused(void *ctx, const struct lockmgr_resource *res,
+    const struct lockmgr_entry *e, size_t n)
+{
+	(void)e;
+	(void)n;
+	if (res->paused)
+		cJSON_AddItemToArray(ctx, cJSON_CreateString(res->name));
+}
+
+cJSON *queue_pause_json(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "paused", D->queue_paused);
+	lockmgr_visit(D->locks, collect_paused, cJSON_AddArrayToObject(o, "paused_resources"));
+	return o;
+}
+
+static void collect_resource(void *ctx, const struct lockmgr_resource *res,
+    const struct lockmgr_entry *e, size_t n)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t holders = 0;
+
+	for (size_t i = 0; i < n; i++)
+		holders += e[i].held;
+	cJSON_AddStringToObject(o, "name", res->name);
+	if (res->capacity > 0)
+		cJSON_AddNumberToObject(o, "capacity", res->capacity);
+	else
+		cJSON_AddNullToObject(o, "capacity");
+	cJSON_AddBoolToObject(o, "paused", res->paused);
+	cJSON_AddNumberToObject(o, "slots_held", (double)res->slots_held);
+	cJSON_AddNumberToObject(o, "holders", (double)holders);
+	cJSON_AddNumberToObject(o, "waiting", (double)(n - holders));
+	cJSON_AddItemToArray(ctx, o);
+}
+
+cJSON *queue_resources_json(void)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	lockmgr_visit(D->locks, collect_resource, arr);
+	return arr;
+}
