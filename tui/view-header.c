@@ -73,7 +73,7 @@ static int header_paused(struct console *con, struct pane *p, int x)
 	if (w > p->w / 3)
 		w = p->w / 3;
 	x += draw_text(con, p->win, 1, x, w, s->queue_paused ? con->th.banner : con->th.error, text);
-	return x + draw_text(con, p->win, 1, x, p->w - x, A_BOLD, " |");
+	return x + draw_text(con, p->win, 1, x, p->w - x, A_BOLD, "|");
 }
 
 static void header_counts(struct console *con, struct pane *p)
