@@ -14,7 +14,11 @@ static void print_pause(const cJSON *r)
 	printf("%s", json_true(r, "paused") ? "the queue is paused: no new task starts" :
 	    "the queue runs");
 	cJSON_ArrayForEach(n, list) {
-		printf("%s%s", first ? "; paused resources: " : ", ", cJSON_GetStringValue(n));
+		char name[1024];
+
+		out_clean(cJSON_GetStringValue(n) ? cJSON_GetStringValue(n) : "?", 0, name,
+		    sizeof name);
+		printf("%s%s", first ? "; paused resources: " : ", ", name);
 		first = 0;
 	}
 	printf("\n");
@@ -22,7 +26,7 @@ static void print_pause(const cJSON *r)
 
 static int pause_or_resume(struct ctl_ctx *ctx, struct ctl_args *a, enum command cmd)
 {
-	cJSON *req = cJSON_CreateObject(), *names, *r;
+	cJSON *req = cJSON_CreateObject(), *names = NULL, *r;
 	int rc;
 
 	if (req == NULL || (a->argc > 0 && (names = cJSON_AddArrayToObject(req, "resources")) == NULL))
@@ -104,18 +108,16 @@ int cmd_resource_list(struct ctl_ctx *ctx, struct ctl_args *a)
 int cmd_resource_set(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *capacity = args_get(a, "capacity");
-	cJSON *req = cJSON_CreateObject(), *r, *one;
+	cJSON *req, *r, *one;
 	long long n = 0;
 	int rc;
 
 	if (capacity == NULL)
 		return ctl_usage_error(a->cmd, "--capacity N (or 'default') is required");
 	if (strcmp(capacity, "default") != 0 &&
-	    (rc = args_int(a, "capacity", capacity, 1, RESOURCE_CAPACITY_MAX, &n)) != EXIT_OK) {
-		cJSON_Delete(req);
+	    (rc = args_int(a, "capacity", capacity, 1, RESOURCE_CAPACITY_MAX, &n)) != EXIT_OK)
 		return rc;
-	}
-	if (req == NULL || cJSON_AddStringToObject(req, "name", a->argv[0]) == NULL ||
+	if ((req = cJSON_CreateObject()) == NULL || cJSON_AddStringToObject(req, "name", a->argv[0]) == NULL ||
 	    (n > 0 ? cJSON_AddNumberToObject(req, "capacity", (double)n) :
 	    cJSON_AddNullToObject(req, "capacity")) == NULL) {
 		cJSON_Delete(req);

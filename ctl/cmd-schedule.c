@@ -1,4 +1,4 @@
-/* cmd-schedule.c: schedules (add, list, delete, enable, disable): a task template submitted every interval. */
+/* cmd-schedule.c: schedules (add, list, show, run, delete, enable, disable): a task template submitted every interval or at calendar times. */
 #include "ctl.h"
 
 #include "proto.h"
@@ -14,108 +14,14 @@
 #define SCHED_TEMPLATE_WIDTH 60
 #define SCHED_DAY_MS 86400000LL
 
-static int sched_digits(const char **s, int n, int *v);
-static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms);
 static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
     int argc, char **argv, cJSON **out);
 static void sched_every(int64_t ms, char *buf, size_t n);
+static void sched_when(const cJSON *sched, char *buf, size_t n);
 static void sched_time(const char *rfc3339, char *buf, size_t n);
 static char *sched_describe(const cJSON *tpl);
 static void sched_print_next(const char *verb, const cJSON *sched, const char *name);
 static int sched_set(struct ctl_ctx *ctx, struct ctl_args *a, int enabled);
-
-/* Exactly n decimal digits at *s, moved past them. */
-static int sched_digits(const char **s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++, (*s)++) {
-		if (**s < '0' || **s > '9')
-			return -1;
-		*v = *v * 10 + (**s - '0');
-	}
-	return 0;
-}
-
-/*
- * --at TIME as epoch milliseconds. TIME is RFC 3339,
- * YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]] with Z or ±HH:MM (none: UTC), or
- * HH:MM[:SS], the next such time of day in UTC after now (today or
- * tomorrow). -1 when it is neither, or names no such day or time.
- */
-static int sched_parse_time(const char *s, int64_t now_ms, int64_t *ms)
-{
-	int year = 1970, mon = 1, day = 1, hour, min, sec = 0, oh, om, clock_only;
-	int64_t frac = 0, offset = 0, t;
-	const char *p = s;
-	struct tm tm, back;
-	time_t secs;
-
-	/* "3:00" as well as "03:00". */
-	clock_only = (p[0] >= '0' && p[0] <= '9' && p[1] == ':') ||
-	    (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] == ':');
-	if (clock_only) {
-		if (sched_digits(&p, p[1] == ':' ? 1 : 2, &hour) != 0)
-			return -1;
-	} else {
-		if (sched_digits(&p, 4, &year) != 0 || *p++ != '-' ||
-		    sched_digits(&p, 2, &mon) != 0 || *p++ != '-' ||
-		    sched_digits(&p, 2, &day) != 0 ||
-		    (*p != 'T' && *p != 't' && *p != ' '))
-			return -1;
-		p++;
-		if (sched_digits(&p, 2, &hour) != 0)
-			return -1;
-	}
-	if (*p++ != ':' || sched_digits(&p, 2, &min) != 0)
-		return -1;
-	if (*p == ':') {
-		p++;
-		if (sched_digits(&p, 2, &sec) != 0)
-			return -1;
-		if (!clock_only && *p == '.') {
-			int64_t scale = 100;
-
-			if (*++p < '0' || *p > '9')
-				return -1;
-			for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-				frac += (*p - '0') * scale;
-		}
-	}
-	if (!clock_only && (*p == 'Z' || *p == 'z'))
-		p++;
-	else if (!clock_only && (*p == '+' || *p == '-')) {
-		int sign = *p++ == '-' ? -1 : 1;
-
-		if (sched_digits(&p, 2, &oh) != 0 || *p++ != ':' ||
-		    sched_digits(&p, 2, &om) != 0 || oh > 23 || om > 59)
-			return -1;
-		offset = sign * ((int64_t)oh * 3600000 + (int64_t)om * 60000);
-	}
-	if (*p != '\0' || hour > 23 || min > 59 || sec > 59 || mon < 1 || mon > 12 ||
-	    day < 1 || day > 31)
-		return -1;
-	if (clock_only) {
-		t = now_ms - now_ms % SCHED_DAY_MS +
-		    ((int64_t)hour * 3600 + min * 60 + sec) * 1000;
-		if (t <= now_ms)
-			t += SCHED_DAY_MS;
-		*ms = t;
-		return 0;
-	}
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	/* timegm turns February 30 into March 2: such a day does not exist. */
-	if ((secs = timegm(&tm)) == (time_t)-1 || gmtime_r(&secs, &back) == NULL ||
-	    back.tm_mday != day || back.tm_mon != mon - 1)
-		return -1;
-	*ms = (int64_t)secs * 1000 + frac - offset;
-	return *ms >= 0 ? 0 : -1;
-}
 
 /* What may follow "--" in schedule add, for its messages. */
 #define SCHED_TASKS "sync REPO, publish REPO, backup [-o FILE] [--incremental], orphans clean or run ... -- CMD"
@@ -163,6 +69,14 @@ static int sched_template(struct ctl_ctx *ctx, const struct ctl_args *a,
 	if (args_takes(&tpl, "wait") && args_has(&sub, "wait")) {
 		rc = ctl_usage_error(a->cmd, "--wait cannot be scheduled: wait for "
 		    "a scheduled task with '%s task wait ID'", ctl_prog);
+		goto out;
+	}
+	/* A time in the template would be one instant, the same for every run. */
+	if ((args_takes(&tpl, "at") && args_has(&sub, "at")) ||
+	    (args_takes(&tpl, "in") && args_has(&sub, "in"))) {
+		rc = ctl_usage_error(a->cmd, "--%s cannot be scheduled: the schedule "
+		    "says when its task starts (--every, --at or --on before '--')",
+		    args_has(&sub, "at") ? "at" : "in");
 		goto out;
 	}
 	if (args_takes(&tpl, "after") && args_has(&sub, "after")) {
@@ -213,26 +127,37 @@ out:
 int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *name = a->argv[0], *every = args_get(a, "every");
-	const char *at = args_get(a, "at");
+	const char *at = args_get(a, "at"), *on = args_get(a, "on"), *tz = args_get(a, "tz");
 	char at_text[TIME_RFC3339_LEN];
-	int64_t every_ms, at_ms;
+	int64_t every_ms = 0, at_ms;
 	cJSON *req, *tpl, *sched;
 	int rc;
 
 	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
 		return rc;
-	if (every == NULL)
-		return ctl_usage_error(a->cmd, "missing --every DUR: how often to "
+	if (every == NULL && on == NULL)
+		return ctl_usage_error(a->cmd, "missing --every DUR or --on EXPR: when to "
 		    "submit the task");
-	if ((rc = args_duration(a, "every", every, &every_ms)) != EXIT_OK)
+	if (every != NULL && on != NULL)
+		return ctl_usage_error(a->cmd, "--every and --on exclude each other: a "
+		    "schedule runs every interval or at calendar times");
+	if (tz != NULL && on == NULL)
+		return ctl_usage_error(a->cmd, "--tz goes with --on: an interval has no "
+		    "time zone");
+	if (at != NULL && on != NULL)
+		return ctl_usage_error(a->cmd, "--at goes with --every: a calendar "
+		    "schedule first runs at its next calendar time");
+	/* The daemon judges EXPR and ZONE: one parser, one message for every client. */
+	if (every != NULL && (rc = args_duration(a, "every", every, &every_ms)) != EXIT_OK)
 		return rc;
-	if (every_ms < SCHED_EVERY_MIN_MS)
+	if (every != NULL && every_ms < SCHED_EVERY_MIN_MS)
 		return ctl_usage_error(a->cmd, "invalid duration '%s' for --every: "
 		    "must be at least 1s", every);
 	if (at != NULL) {
-		if (sched_parse_time(at, time_now_ms(), &at_ms) != 0)
-			return ctl_usage_error(a->cmd, "invalid time '%s' for --at: "
-			    "expected RFC 3339 (2026-11-25T03:00:00Z) or HH:MM (UTC)", at);
+		if (time_parse_local(at, time_now_ms(), &at_ms) != 0)
+			return ctl_usage_error(a->cmd, "invalid time '%s' for --at: expected "
+			    "03:00, '2026-12-24 18:00' (local time) or RFC 3339 "
+			    "(2026-12-24T17:00:00Z)", at);
 		time_format_rfc3339(at_ms, at_text);
 	}
 	rc = sched_template(ctx, a, a->argc - 1, a->argv + 1, &tpl);
@@ -240,7 +165,9 @@ int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *a)
 		return rc < 0 ? EXIT_OK : rc;
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(req, "name", name) == NULL ||
-	    cJSON_AddNumberToObject(req, "every_ms", (double)every_ms) == NULL ||
+	    (every != NULL && cJSON_AddNumberToObject(req, "every_ms", (double)every_ms) == NULL) ||
+	    (on != NULL && cJSON_AddStringToObject(req, "calendar", on) == NULL) ||
+	    (tz != NULL && cJSON_AddStringToObject(req, "tz", tz) == NULL) ||
 	    (at != NULL && cJSON_AddStringToObject(req, "at", at_text) == NULL) ||
 	    !cJSON_AddItemToObject(req, "template", tpl)) {
 		cJSON_Delete(tpl);
@@ -272,6 +199,22 @@ static void sched_every(int64_t ms, char *buf, size_t n)
 			return;
 		}
 	snprintf(buf, n, "%lldms", (long long)ms);
+}
+
+/* "every 1d", or "Mon..Fri 02:00" with " (Europe/Berlin)" when it has a zone. */
+static void sched_when(const cJSON *sched, char *buf, size_t n)
+{
+	const char *cal = json_str(sched, "calendar"), *tz = json_str(sched, "tz");
+	char every[32];
+	int64_t v;
+
+	if (cal != NULL)
+		snprintf(buf, n, "%s%s%s%s", cal, tz ? " (" : "", tz ? tz : "", tz ? ")" : "");
+	else if (json_int(sched, "every_ms", &v) == 0) {
+		sched_every(v, every, sizeof every);
+		snprintf(buf, n, "every %s", every);
+	} else
+		snprintf(buf, n, "-");
 }
 
 /* "2026-11-25T03:00:00Z (in 5h59m)"; "-" for none. */
@@ -331,7 +274,7 @@ static char *sched_describe(const cJSON *tpl)
 int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 {
 	static const char *const headers[] = {
-		"NAME", "EVERY", "NEXT RUN", "LAST TASK", "SKIPPED", "ENABLED",
+		"NAME", "WHEN", "NEXT RUN", "LAST TASK", "SKIPPED", "ENABLED",
 		"TEMPLATE",
 	};
 	struct out_table *t;
@@ -348,14 +291,13 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 	out_table_limit(t, 6, SCHED_TEMPLATE_WIDTH);
 	cJSON_ArrayForEach(s, list) {
 		const cJSON *last = cJSON_GetObjectItemCaseSensitive(s, "last_task");
-		char every[32] = "-", next[96], task[64] = "-", skipped[24] = "0";
+		char when[256], next[96], task[64] = "-", skipped[24] = "0";
 		const char *state = json_str(last, "state");
 		char *tpl;
 		int64_t v;
 		int added;
 
-		if (json_int(s, "every_ms", &v) == 0)
-			sched_every(v, every, sizeof every);
+		sched_when(s, when, sizeof when);
 		sched_time(json_str(s, "next_run"), next, sizeof next);
 		if (json_int(last, "id", &v) == 0)
 			snprintf(task, sizeof task, "%lld %s", (long long)v,
@@ -365,7 +307,7 @@ int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args)
 		if ((tpl = sched_describe(cJSON_GetObjectItemCaseSensitive(s, "template"))) == NULL)
 			goto nomem;
 		added = out_table_add(t, (const char *const[]){ json_str(s, "name"),
-		    every, next, task, skipped, json_true(s, "enabled") ? "yes" : "no",
+		    when, next, task, skipped, json_true(s, "enabled") ? "yes" : "no",
 		    tpl });
 		free(tpl);
 		if (added != 0)
@@ -380,6 +322,74 @@ nomem:
 	cJSON_Delete(list);
 	ctl_error("out of memory");
 	return EXIT_REFUSED;
+}
+
+int cmd_schedule_show(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0];
+	const cJSON *last;
+	char when[256], next[96], task[64] = "-";
+	char *tpl;
+	cJSON *req, *s;
+	int64_t v;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call_for_people(ctx, CMD_schedule_list, req, &s)) != EXIT_OK || s == NULL)
+		return rc;
+	last = cJSON_GetObjectItemCaseSensitive(s, "last_task");
+	sched_when(s, when, sizeof when);
+	sched_time(json_str(s, "next_run"), next, sizeof next);
+	if (json_int(last, "id", &v) == 0)
+		snprintf(task, sizeof task, "%lld %s", (long long)v,
+		    json_str(last, "state") ? json_str(last, "state") : "?");
+	out_kv(stdout, 0, "name", "%s", name);
+	out_kv(stdout, 0, "when", "%s", when);
+	out_kv(stdout, 0, "enabled", "%s", json_true(s, "enabled") ? "yes" : "no");
+	out_kv(stdout, 0, "next run", "%s", json_true(s, "enabled") ? next : "- (disabled)");
+	out_kv(stdout, 0, "last task", "%s", task);
+	out_kv_time("last run", s, "last_run");
+	out_kv(stdout, 0, "skipped", "%lld", json_int(s, "skipped", &v) == 0 ? (long long)v : 0LL);
+	out_kv_time("last skipped", s, "last_skipped");
+	out_kv_time("created", s, "created_at");
+	tpl = sched_describe(cJSON_GetObjectItemCaseSensitive(s, "template"));
+	out_kv(stdout, 0, "template", "%s", tpl ? tpl : "?");
+	free(tpl);
+	cJSON_Delete(s);
+	return EXIT_OK;
+}
+
+/* schedule.run {name}: the task's id, as a submitting command prints it. */
+int cmd_schedule_run(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *name = a->argv[0];
+	cJSON *req, *task;
+	int64_t id;
+	int rc;
+
+	if ((rc = args_name(a, "schedule", name)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(req, "name", name) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((rc = call(ctx, CMD_schedule_run, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(task);
+	else if (json_int(task, "id", &id) == 0)
+		printf("%lld\n", (long long)id);
+	cJSON_Delete(task);
+	return rc;
 }
 
 int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *a)

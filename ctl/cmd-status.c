@@ -62,18 +62,18 @@ static void status_bytes(int indent, const char *key, const cJSON *o, const char
 	out_kv(stdout, indent, key, "%s", buf);
 }
 
-/* "2026-11-24T20:01:02.345Z (3.2s ago)", or "-" when null. */
+/* "2026-11-24T20:01:02.345Z (3.2s ago)", "… (in 59m00s)" for a time ahead, or "-" when null. */
 static void status_time(int indent, const char *key, const cJSON *o, const char *field)
 {
 	const char *t = json_str(o, field);
-	char age[32];
+	char when[48];
 
 	if (t == NULL) {
 		out_kv(stdout, indent, key, "-");
 		return;
 	}
-	out_age(t, age, sizeof age);
-	out_kv(stdout, indent, key, "%s (%s ago)", t, age);
+	out_when(t, when, sizeof when);
+	out_kv(stdout, indent, key, "%s (%s)", t, when);
 }
 
 static void status_daemon(const cJSON *d)
@@ -112,12 +112,12 @@ static void status_workers(const cJSON *workers)
 	out_kv(stdout, 0, "workers", "%d of %d online", online, total);
 	cJSON_ArrayForEach(w, workers) {
 		const char *name = json_str(w, "name"), *state = json_str(w, "state");
-		char age[32], hb[48], task[32], clean[80];
+		char when[48], hb[64], task[32], clean[80];
 		int64_t pid = 0, id;
 
-		out_age(json_str(w, "last_heartbeat"), age, sizeof age);
+		out_when(json_str(w, "last_heartbeat"), when, sizeof when);
 		if (json_str(w, "last_heartbeat") != NULL)
-			snprintf(hb, sizeof hb, "heartbeat %s ago", age);
+			snprintf(hb, sizeof hb, "heartbeat %s", when);
 		else
 			snprintf(hb, sizeof hb, "no heartbeat yet");
 		if (json_int(w, "task", &id) == 0)

@@ -25,12 +25,15 @@ extern char **environ;
 #define TASK_SHOW_VALUE_WIDTH 120
 /* A wait with a timeout still gets its answer if the daemon is a little late. */
 #define TASK_WAIT_GRACE_MS 30000
+/* How often a progress line is redrawn: a worker's heartbeat brings news every 2 s by default. */
+#define TASK_PROGRESS_MS 1000
 
 /* How a command that submits a task waits for it (task_submit_with). */
 struct task_waiting {
 	int wait;		/* --wait */
 	int command_status;	/* run --wait: exit with the command's status */
 	int stream;		/* print the task's output as it comes */
+	int progress;		/* draw a progress line on a terminal meanwhile */
 	int64_t timeout_ms;	/* --wait-timeout; -1: for ever */
 	const struct ctl_args *run;	/* run's arguments, for task_denied_note; or NULL */
 	void (*completed)(const cJSON *task);	/* says more of a task that completed (backup's path) */
@@ -64,6 +67,8 @@ static int task_log_write(const char *data);
 static int task_log_chunk(struct ctl_ctx *ctx, int64_t id, int64_t *offset, cJSON **reply);
 static int task_stream(struct ctl_ctx *ctx, int64_t id, int64_t deadline, int *timed_out);
 static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSON **waited);
+static int task_wait_shown(struct ctl_ctx *ctx, int64_t id, int64_t deadline,
+    struct progress *bar, cJSON **waited);
 static int task_own_failure(const struct task_waiting *w, int rc);
 static void task_denied_note(const struct ctl_args *a, const cJSON *task);
 static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w);
@@ -237,7 +242,10 @@ static int task_command_status(const cJSON *task)
 	return EXIT_CMD_DEPOT_FAILED;
 }
 
-/* "42 failed (exit-status: …)": what cancel and wait print for each task. */
+/*
+ * "42 failed (exit-status: …)", "42 completed: version 3, 120 files, …
+ * in 4.1s": what --wait and task wait print for each task.
+ */
 static void task_outcome_line(FILE *f, const cJSON *task)
 {
 	const char *state = json_str(task, "state");
@@ -247,6 +255,13 @@ static void task_outcome_line(FILE *f, const cJSON *task)
 	(void)json_int(task, "id", &id);
 	task_describe_error(task, why, sizeof why);
 	out_clean(why, 0, clean, sizeof clean);
+	if (state != NULL && strcmp(state, task_state_name(TASK_COMPLETED)) == 0) {
+		progress_summary(task, why, sizeof why);
+		out_clean(why, 0, clean, sizeof clean);
+		fprintf(f, "%lld %s%s%s\n", (long long)id, state, clean[0] != '\0' ? ": " : "",
+		    clean);
+		return;
+	}
 	fprintf(f, "%lld %s%s%s%s\n", (long long)id, state != NULL ? state : "?",
 	    clean[0] != '\0' ? " (" : "", clean, clean[0] != '\0' ? ")" : "");
 }
@@ -669,6 +684,40 @@ static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSO
 }
 
 /*
+ * task_wait_one, and while it lasts a progress line on bar (when on),
+ * redrawn each TASK_PROGRESS_MS from the task as task.wait answers it
+ * when its short timeout passes. task.wait rather than the event stream:
+ * PUB drops events for a slow reader and a subscription made after the
+ * submit can miss the first ones, while each answer here is the whole
+ * task as it is now, and the one after the task ends comes at once, not
+ * at the next poll. Only a timeout of deadline's own reads as timed out.
+ */
+static int task_wait_shown(struct ctl_ctx *ctx, int64_t id, int64_t deadline,
+    struct progress *bar, cJSON **waited)
+{
+	int rc;
+
+	if (!bar->on)
+		return task_wait_one(ctx, id, deadline, waited);
+	for (;;) {
+		int64_t tick = time_mono_ms() + TASK_PROGRESS_MS;
+		const cJSON *task;
+
+		if (deadline > 0 && deadline < tick)
+			tick = deadline;
+		if ((rc = task_wait_one(ctx, id, tick, waited)) != EXIT_OK)
+			return rc;
+		task = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(*waited, "tasks"), 0);
+		if (task == NULL || !json_true(*waited, "timed_out") ||
+		    (deadline > 0 && time_mono_ms() >= deadline))
+			return EXIT_OK;
+		progress_show(bar, task);
+		cJSON_Delete(*waited);
+		*waited = NULL;
+	}
+}
+
+/*
  * A variable given with --env that [tasks] env_deny dropped is named on
  * stderr: asked for by name, its absence would surprise. What came from
  * the environment alone is only listed by task show, or every run from
@@ -721,7 +770,12 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 	cJSON *task = NULL, *waited = NULL, *final;
 	int64_t id = 0, retry, deadline = 0;
 	int rc, timed_out = 0;
+	struct progress bar;
 	char why[1024];
+
+	progress_begin(&bar);
+	/* Streamed output has the terminal: a line drawn over it would garble both. */
+	bar.on = bar.on && w->wait && w->progress && !w->stream;
 
 	if ((rc = call(ctx, CMD_task_submit, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
 		return task_own_failure(w, rc);
@@ -737,22 +791,24 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 		cJSON_Delete(task);
 		return rc;
 	}
-	cJSON_Delete(task);
 	/* The id first, at once: whoever watches can follow or cancel it meanwhile. */
 	if (!ctx->json) {
 		fprintf(own, "%lld\n", (long long)id);
 		fflush(own);
 	}
+	progress_show(&bar, task);
+	cJSON_Delete(task);
 	if (w->timeout_ms >= 0)
 		deadline = time_mono_ms() + (w->timeout_ms > 0 ? w->timeout_ms : 1);
 	for (;;) {
 		if (w->stream && !ctx->json &&
 		    (rc = task_stream(ctx, id, deadline, &timed_out)) != EXIT_OK)
 			goto lost;
-		if ((rc = task_wait_one(ctx, id, deadline, &waited)) != EXIT_OK)
+		if ((rc = task_wait_shown(ctx, id, deadline, &bar, &waited)) != EXIT_OK)
 			goto lost;
 		final = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(waited, "tasks"), 0);
 		if (final == NULL) {
+			progress_end(&bar);
 			ctl_error("depotd's answer to task.wait holds no task %lld", (long long)id);
 			cJSON_Delete(waited);
 			return task_own_failure(w, EXIT_REFUSED);
@@ -761,6 +817,7 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 		if (timed_out || !task_retried(final))
 			break;
 		if ((rc = task_find_retry(ctx, id, &retry)) != EXIT_OK) {
+			progress_end(&bar);
 			cJSON_Delete(waited);
 			return task_own_failure(w, rc);
 		}
@@ -772,6 +829,7 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 		cJSON_Delete(waited);
 		id = retry;
 	}
+	progress_end(&bar);
 	if (ctx->json && (rc = json_print(final)) != EXIT_OK) {
 		cJSON_Delete(waited);
 		return task_own_failure(w, rc);
@@ -795,6 +853,7 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 	cJSON_Delete(waited);
 	return rc;
 lost:
+	progress_end(&bar);
 	/* The task is queued whatever happened to the wait: say where it is. */
 	ctl_error("task %lld was submitted; see '%s task show %lld'", (long long)id,
 	    ctl_prog, (long long)id);
@@ -803,7 +862,7 @@ lost:
 
 int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 {
-	struct task_waiting w = { .wait = wait, .timeout_ms = -1 };
+	struct task_waiting w = { .wait = wait, .progress = 1, .timeout_ms = -1 };
 
 	return task_submit_with(ctx, req, &w);
 }
@@ -811,7 +870,8 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait)
 int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
     void (*completed)(const cJSON *task))
 {
-	struct task_waiting w = { .wait = wait, .timeout_ms = -1, .completed = completed };
+	struct task_waiting w = { .wait = wait, .progress = 1, .timeout_ms = -1,
+		.completed = completed };
 
 	return task_submit_with(ctx, req, &w);
 }

@@ -68,6 +68,11 @@ static const char cmd_retries_help[] = "when the task ends with a reason that is
 /* --retries and --after: of run, sync and publish (cmd-task.c sends them). */
 #define CMD_RETRIES_OPT \
 	{ .name = "retries", .arg = "N", .help = cmd_retries_help },
+/* --wait of the commands that submit a task (not run's: it streams the command's output). */
+#define CMD_WAIT_OPT \
+	{ .name = "wait", .short_name = 'w', \
+	  .help = "wait for the task to end (a progress line on a terminal), " \
+	      "print its outcome and exit with it" },
 #define CMD_AFTER_OPT \
 	{ .name = "after", .arg = "ID", \
 	  .help = "start only after task ID completed; if it fails or is " \
@@ -403,8 +408,7 @@ const struct ctl_cmd cmd_table[] = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -426,8 +430,7 @@ const struct ctl_cmd cmd_table[] = {
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -435,25 +438,38 @@ const struct ctl_cmd cmd_table[] = {
 	},
 	{
 		.words = { "schedule", "add" },
-		.usage = "NAME --every DUR [--at TIME] -- sync REPO | publish REPO "
+		.usage = "NAME (--every DUR [--at TIME] | --on EXPR [--tz ZONE]) -- sync REPO | publish REPO "
 		    "[--version N] | backup [-o FILE] [--incremental] | orphans clean | run "
-		    "[--lock R]... [--shared R]... [--name N] [--timeout DUR] "
-		    "[--retries N] -- CMD [ARG]...",
-		.summary = "add a schedule that submits a task every interval",
+		    "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
+		    "[--retries N] [--priority N] -- CMD [ARG]...",
+		.summary = "add a schedule that submits a task every interval or at calendar times",
 		.help = "NAME is 1 to 64 letters, digits, '.', '_' and '-'. The "
 		    "task to submit follows '--': sync REPO or publish REPO "
 		    "[--version N] as those commands take them, backup with its "
 		    "options, orphans clean, or run with run's options and, after "
 		    "a second '--', its command. sync, publish and run also take "
-		    "--retries N; --wait and --after are refused. A scheduled "
+		    "--retries N; --wait and --after are refused, and so are --at and --in: the schedule says when its task starts. A scheduled "
 		    "backup without -o writes a new DIR/backups/depot-TIME archive "
 		    "each run (and [backup] keep prunes the old ones); with -o FILE "
 		    "each run replaces FILE; --incremental builds each run on the last "
-		    "backup's chain. The "
+		    "backup's chain. The template is checked now: a sync or "
+		    "publish of a repository that does not exist is refused "
+		    "(exit 6). With --every the "
 		    "schedule submits the task every DUR, first at TIME, "
-		    "or one interval from now. TIME is an RFC 3339 time "
-		    "(2026-11-25T03:00:00Z, 2026-11-25T04:00:00+01:00; without an "
-		    "offset, UTC) or HH:MM, the next such time of day in UTC. A "
+		    "or one interval from now. TIME is HH:MM[:SS] (the next such "
+		    "time of day), '2026-11-25 03:00' (both in this shell's local "
+		    "time) or RFC 3339 with a zone (2026-11-25T03:00:00Z). "
+		    "With --on it submits the task at each time of the calendar "
+		    "expression EXPR, in depotd's local time zone or --tz ZONE "
+		    "(a tz database name such as Europe/Berlin): daily, weekly, "
+		    "monthly, hourly, minutely, quarterly, yearly, or "
+		    "[WEEKDAYS] [[YEAR-]MONTH-DAY] [HOUR:MINUTE[:SECOND]] with "
+		    "each field *, N, N..M, a list N,M or a step N/S or */S: "
+		    "\"Mon..Fri 02:00\", \"Sat,Sun 10:30\", \"*-*-01 03:00\", "
+		    "\"2026-12-24 18:00\", \"*:0/15\" (every 15 minutes). A "
+		    "time the clock skips at a daylight saving change runs as "
+		    "much later as the clock jumped; one it shows twice runs "
+		    "once. A "
 		    "schedule never submits a task while its previous one is "
 		    "unfinished (that run is counted as skipped), and catches up "
 		    "only once after the daemon was down. Prints the schedule's "
@@ -461,9 +477,15 @@ const struct ctl_cmd cmd_table[] = {
 		.opts = {
 			{ .name = "every", .short_name = 'e', .arg = "DUR",
 			  .help = "submit the task every DUR, at least 1s (30s, 5m, "
-			      "2h, 1d); required" },
+			      "2h, 1d); this or --on is required" },
 			{ .name = "at", .arg = "TIME",
 			  .help = "first run at TIME (default: one interval from now)" },
+			{ .name = "on", .arg = "EXPR",
+			  .help = "submit the task at each time of calendar "
+			      "expression EXPR (\"Mon..Fri 02:00\", daily, \"*:0/15\")" },
+			{ .name = "tz", .arg = "ZONE",
+			  .help = "read --on's times in time zone ZONE (Europe/Berlin; "
+			      "default: depotd's local zone)" },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
 		.sends = CMD_schedule_add,
@@ -473,12 +495,37 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "schedule", "list" },
 		.usage = "",
 		.summary = "list schedules, their next run and last task",
-		.help = "LAST TASK is the id and state of the task the schedule "
+		.help = "WHEN is \"every DUR\" or the calendar expression, with "
+		    "its time zone when one was given; NEXT RUN says how far "
+		    "ahead it is (\"in 59m00s\"). LAST TASK is the id and state "
+		    "of the task the schedule "
 		    "submitted last; SKIPPED counts the runs that found it "
 		    "unfinished.",
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_schedule_list,
 		.exec = cmd_schedule_list,
+	},
+	{
+		.words = { "schedule", "show" },
+		.usage = "NAME",
+		.summary = "show one schedule: when it runs, its next run, last task and template",
+		.help = "Exits 6 when there is no schedule NAME.",
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_schedule_list,
+		.exec = cmd_schedule_show,
+	},
+	{
+		.words = { "schedule", "run" },
+		.usage = "NAME",
+		.summary = "submit a schedule's task now",
+		.help = "Submits the schedule's task at once, enabled or not, and "
+		    "records it as the schedule's last task; its next run stays as it was. Refused "
+		    "(exit 1, conflict) while the schedule's last task is "
+		    "unfinished: a schedule never has two tasks at once. Prints "
+		    "the task's id.",
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_schedule_run,
+		.exec = cmd_schedule_run,
 	},
 	{
 		.words = { "schedule", "delete" },
@@ -520,8 +567,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "failed, 4 when it was canceled.",
 		.opts = {
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -547,8 +593,8 @@ const struct ctl_cmd cmd_table[] = {
 		    "written and its result says why. Without -o, the daemon names it "
 		    "DIR/backups/depot-YYYYMMDDTHHMMSSZ.tar.zst (.tar.gz, .tar). "
 		    "Prints the task's id; with --wait, waits for it, prints "
-		    "\"ID STATE\" and, when it completed, the archive's path alone "
-		    "on the last line, and exits 0 when it completed, 1 when it "
+		    "\"ID STATE\" (\"ID completed: full backup, ...\") and, when it "
+		    "completed, the archive's path alone on the last line, and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled. Then the archives of this "
 		    "depot in DIR/backups are pruned to the newest [backup] keep "
 		    "chains (depot.conf(5)). Check an archive with 'backup verify "
@@ -560,8 +606,7 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "incremental", .short_name = 'i',
 			  .help = "hold only the content the last backup's chain lacks" },
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -655,8 +700,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "cancel running tasks (reason restored) instead of "
 			      "waiting for them" },
 			CMD_QUEUE_OPTS
-			{ .name = "wait", .short_name = 'w',
-			  .help = "wait for the task to end and exit with its outcome" },
+			CMD_WAIT_OPT
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,

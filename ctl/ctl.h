@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rate.h"
 #include "vocab.h"
 
 struct depot_client;
@@ -180,6 +181,23 @@ void out_resources(const cJSON *resources, char *buf, size_t n);
 void out_kv(FILE *f, int indent, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* progress.c */
+/* --wait's progress line: what is drawn and the rate of what it counts. */
+struct progress {
+	int on;			/* stderr is a terminal: draw */
+	int drawn;		/* a line is on the screen */
+	int64_t id;		/* the task the samples are of */
+	int running;
+	char unit[32];
+	struct rate rate;
+};
+void progress_begin(struct progress *p);
+void progress_show(struct progress *p, const cJSON *task);
+void progress_end(struct progress *p);
+/* Erases whatever progress line is drawn, before a message takes its place. */
+void progress_erase(void);
+void progress_summary(const cJSON *task, char *buf, size_t n);
+
 /* cmd-help.c */
 int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_commands(struct ctl_ctx *ctx, struct ctl_args *args);
@@ -233,6 +251,8 @@ int repo_task_args(const struct ctl_args *a, const char *type,
 /* cmd-schedule.c */
 int cmd_schedule_add(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_list(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_show(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_schedule_run(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_delete(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_enable(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_schedule_disable(struct ctl_ctx *ctx, struct ctl_args *args);

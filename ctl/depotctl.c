@@ -56,6 +56,7 @@ void ctl_error(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);	/* keep stdout and stderr in order on a terminal */
+	progress_erase();	/* the message takes the progress line's place, not its end */
 	fprintf(stderr, "%s: ", ctl_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

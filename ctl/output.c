@@ -212,7 +212,11 @@ void out_age(const char *rfc3339, char *buf, size_t n)
 	time_format_duration(time_now_ms() - t, buf, n);
 }
 
-/* How far an RFC 3339 time is from now, either way: "in 5m02s", "3.2s ago"; "-" for none. */
+/*
+ * How far an RFC 3339 time is from now, either way: "in 5m02s", "3.2s ago";
+ * "-" for none. What every time relative to now is shown with, so that a
+ * time ahead never reads as "0.0s ago".
+ */
 void out_when(const char *rfc3339, char *buf, size_t n)
 {
 	int64_t t, now = time_now_ms();
@@ -353,16 +357,16 @@ void out_kv(FILE *f, int indent, const char *key, const char *fmt, ...)
 	free(value);
 }
 
-/* "key  2026-11-24T20:01:02.345Z (3.2s ago)", or "-" when the field is null. */
+/* "key  2026-11-24T20:01:02.345Z (3.2s ago)" or "(in 59m00s)", or "-" when the field is null. */
 void out_kv_time(const char *key, const cJSON *obj, const char *field)
 {
 	const char *t = json_str(obj, field);
-	char age[32];
+	char when[48];
 
 	if (t == NULL) {
 		out_kv(stdout, 0, key, "-");
 		return;
 	}
-	out_age(t, age, sizeof age);
-	out_kv(stdout, 0, key, "%s (%s ago)", t, age);
+	out_when(t, when, sizeof when);
+	out_kv(stdout, 0, key, "%s (%s)", t, when);
 }

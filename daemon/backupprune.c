@@ -76,6 +76,9 @@ int backup_prune(const char *backups_dir, int keep, const char *just_written, cJ
 	int dirfd, removed = 0, rc = -1, r;
 
 	if ((dirfd = open(backups_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		/* Only -o backups so far: nothing is there to prune. */
+		if (errno == ENOENT)
+			return 0;
 		snprintf(err, errlen, "%s: %s", backups_dir, strerror(errno));
 		return -1;
 	}

@@ -1,4 +1,5 @@
 /* control.c: the control socket's request handlers, one per command of share/commands.def. */
+#include "calendar.h"
 #include "depotd.h"
 #include "jsonutil.h"
 #include "log.h"
@@ -271,24 +272,13 @@ void cmd_status(struct conn *conn, struct request *rq)
 /* A sync or publish names a repository that exists; a sync's has a feed. */
 static int check_repo_task(struct conn *conn, const struct task *t)
 {
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
-	cJSON *imp;
+	char err[512];
+	int code;
 
-	if (repo == NULL)
+	if (repo_task_check(t, &code, err, sizeof err) == 0)
 		return 0;
-	if ((imp = repo_importer(repo)) == NULL) {
-		server_reply_err(conn, ERR_NOT_FOUND, "no repository '%s'", repo);
-		return -1;
-	}
-	if (t->tt->needs_feed &&
-	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
-		server_reply_err(conn, ERR_BAD_REQUEST, "repository '%s' has no feed to sync "
-		    "from: set one with repo update %s --feed URL", repo, repo);
-		cJSON_Delete(imp);
-		return -1;
-	}
-	cJSON_Delete(imp);
-	return 0;
+	server_reply_err(conn, code, "%s", err);
+	return -1;
 }
 
 static int check_after(struct conn *conn, const struct task *t)
@@ -768,28 +758,53 @@ void cmd_schedule_add(struct conn *conn, struct request *rq)
 	const char *name = rq->name;
 	const cJSON *tmpl = rq->tmpl;	/* as validate.c kept it */
 	int64_t every = rq->every_ms, first = rq->first_run;
+	char err[512];
 	cJSON *existing;
+	int rc;
 
 	if ((existing = sched_json(name)) != NULL) {
 		cJSON_Delete(existing);
 		server_reply_err(conn, ERR_CONFLICT, "schedule '%s' already exists", name);
 		return;
 	}
-	if (rq->at == NULL)
+	/* A template naming a repository that does not exist is refused now, not at each run. */
+	if (check_repo_task(conn, rq->task) < 0)
+		return;
+	if (rq->calendar != NULL) {
+		rc = calendar_next_in(rq->calendar, rq->tz, time_now_ms(), &first, err, sizeof err);
+		if (rc <= 0) {
+			server_reply_err(conn, ERR_BAD_REQUEST, "calendar '%s': %s", rq->calendar,
+			    rc < 0 ? err : "no time after now");
+			return;
+		}
+	} else if (rq->at == NULL)
 		first = time_now_ms() + every;
-	if (sched_add(name, tmpl, every, first) < 0) {
+	if (sched_add(name, tmpl, every, rq->calendar, rq->tz, first) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "adding schedule '%s': %s", name,
 		    store_errmsg(D->store));
 		return;
 	}
-	log_info("schedule %s added (every %lld ms)", name, (long long)every);
+	if (rq->calendar != NULL)
+		log_info("schedule %s added (calendar '%s'%s%s)", name, rq->calendar,
+		    rq->tz ? " in " : "", rq->tz ? rq->tz : "");
+	else
+		log_info("schedule %s added (every %lld ms)", name, (long long)every);
 	server_reply_ok(conn, sched_json(name));
 }
 
 void cmd_schedule_list(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_ok(conn, sched_list_json());
+	cJSON *one;
+
+	if (rq->name == NULL) {
+		server_reply_ok(conn, sched_list_json());
+		return;
+	}
+	if ((one = sched_json(rq->name)) == NULL) {
+		server_reply_err(conn, ERR_NOT_FOUND, "no schedule '%s'", rq->name);
+		return;
+	}
+	server_reply_ok(conn, one);
 }
 
 void cmd_schedule_delete(struct conn *conn, struct request *rq)
@@ -829,6 +844,13 @@ void cmd_schedule_set(struct conn *conn, struct request *rq)
 
 void cmd_schedule_run(struct conn *conn, struct request *rq)
 {
-	(void)rq;
-	server_reply_err(conn, ERR_BAD_REQUEST, "schedule.run is not built yet");
+	char err[512];
+	int64_t id;
+	int code;
+
+	if ((id = sched_run_now(rq->name, &code, err, sizeof err)) < 0) {
+		server_reply_err(conn, code, "%s", err);
+		return;
+	}
+	server_reply_ok(conn, task_json_by_id(id));
 }

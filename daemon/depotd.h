@@ -363,6 +363,7 @@ struct request {
 	const char **resources;		/* queue.pause, queue.resume: names, checked */
 	size_t nresources;
 	int64_t capacity;		/* resource.set: 0 for the default */
+	const char *calendar, *tz;	/* schedule.add: a calendar expression and its zone, checked; NULL when not given */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as its command expects. Returns 0,
@@ -514,7 +515,15 @@ int store_renumber_task(struct store *st, int64_t from, int64_t to);
 /* sched.c */
 cJSON *sched_json(const char *name);
 cJSON *sched_list_json(void);
-int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, int64_t first_run);
+int sched_add(const char *name, const cJSON *tmpl, int64_t every_ms, const char *calendar,
+    const char *tz, int64_t first_run);
+/*
+ * schedule.run: submits schedule name's task now and records it as its last
+ * task (next_run unchanged). The task's id, or -1 with *code (ERR_NOT_FOUND,
+ * ERR_CONFLICT while its last task is unfinished, ERR_BAD_REQUEST, ERR_INTERNAL)
+ * and err.
+ */
+int64_t sched_run_now(const char *name, int *code, char *err, size_t errlen);
 int sched_delete(const char *name);
 int sched_set_enabled(const char *name, int enabled);
 void sched_tick(void);
@@ -555,6 +564,7 @@ struct schedule_row {
 	const char *tmpl;		/* its task template, as JSON text */
 	int64_t every_ms, next_run, created_at, last_run, last_task, skipped, last_skipped;
 	int enabled;
+	const char *calendar, *tz;	/* a calendar schedule's expression and zone (NULL: local); NULL for --every */
 };
 /* Calls fn for schedule name, or (name NULL) for each by name; 0, or -1. */
 int store_schedules(struct store *st, const char *name,
@@ -564,8 +574,10 @@ int store_schedules_due(struct store *st, int64_t now, int limit,
     void (*fn)(const struct schedule_row *r, void *arg), void *arg);
 /* When the next enabled schedule is due: 1 with *next, 0 when none is enabled, -1. */
 int store_schedules_next_due(struct store *st, int64_t *next);
+/* Exactly one of every_ms and calendar (then every_ms is ignored); tz only with calendar, may be NULL. */
 int store_schedule_add(struct store *st, const char *name, const cJSON *tmpl,
-    int64_t every_ms, int64_t first_run, int64_t created_at);
+    int64_t every_ms, const char *calendar, const char *tz, int64_t first_run,
+    int64_t created_at);
 /* These two return the rows changed (0: no such schedule), or -1. */
 int store_schedule_delete(struct store *st, const char *name);
 int store_schedule_enable(struct store *st, const char *name, int enabled);
@@ -586,6 +598,12 @@ int repo_name_valid(const char *s);
 int repo_importer_check(const cJSON *changes, char *err, size_t errlen);
 int repo_importer_apply(cJSON *importer, const cJSON *changes, char *err, size_t errlen);
 cJSON *repo_importer(const char *name);
+/*
+ * Whether a sync or publish t can run: 0 (also when t names no repository),
+ * or -1 with err and *code ERR_NOT_FOUND when its repository does not
+ * exist, ERR_BAD_REQUEST when a sync's has no feed.
+ */
+int repo_task_check(const struct task *t, int *code, char *err, size_t errlen);
 cJSON *repo_json(const char *name, int with_versions);
 cJSON *repo_list_json(void);
 int repo_create(const char *name, const cJSON *importer);

@@ -720,14 +720,16 @@ static void unlink_waiting(struct lm_res *res, struct lm_req *r)
 }
 
 /*
- * Behind every request of its priority or higher, ahead of every lower
- * one. Walking from the tail costs nothing while priorities are equal.
+ * In order of priority, then of id: behind every request of a higher
+ * priority or of its own and an older id. Walking from the tail costs
+ * nothing for a new task of an equal priority, the usual case.
  */
 static void queue_insert(struct lm_res *res, struct lm_req *r)
 {
 	struct lm_req *at = res->waiting.tail;
 
-	while (at != NULL && at->task->priority < r->task->priority)
+	while (at != NULL && (at->task->priority < r->task->priority ||
+	    (at->task->priority == r->task->priority && at->task->id > r->task->id)))
 		at = at->prev;
 	list_insert_after(&res->waiting, at, r);
 	/*

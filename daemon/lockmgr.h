@@ -44,14 +44,15 @@ struct lockmgr *lockmgr_new(void);
 void lockmgr_free(struct lockmgr *lm);
 
 /*
- * Queues task id's reservations on each resource behind every earlier
- * request of its priority or higher, ahead of every lower one. Ids of one
- * priority must be enqueued in increasing order (task ids are), so equal
- * priorities stay FIFO and none starves. The same resource named twice
- * in one task is one reservation: exclusive if either asked for it, else
- * a slot if either did. Returns 0, or -1 (id already known, n == 0, or
- * out of memory). Cost O(resources) when nothing of a lower
- * priority waits, else also the requests it goes ahead of.
+ * Queues task id's reservations on each resource in order of priority,
+ * then of id: a task admitted late (its --at passed, the task it runs
+ * after ended) takes the place its submission gives it, as it does when
+ * the queues are rebuilt at start, so equal priorities stay first come,
+ * first served and none starves. The same resource named twice in one
+ * task is one reservation: exclusive if either asked for it, else a slot
+ * if either did. Returns 0, or -1 (id already known, n == 0, or out of
+ * memory). Cost O(resources) for the newest task of its priority, else
+ * also the requests it goes ahead of.
  */
 int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
     const struct lock_req *reqs, size_t n);

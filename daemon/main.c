@@ -424,10 +424,6 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("out of memory");
 		goto out_store;
 	}
-	if (queue_rules_load(err, sizeof err) < 0) {
-		log_error("%s", err);
-		goto out_store;
-	}
 	if ((n = tasks_recover()) < 0) {
 		log_error("recovering tasks from %s: %s", path, store_errmsg(D->store));
 		goto out_store;
@@ -435,6 +431,15 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	if (n > 0)
 		log_warn("%d task(s) were running when depotd last stopped: ended "
 		    "(daemon-restarted, or as their cancel said)", n);
+	/*
+	 * After recovery: an interrupted task whose processes outlived it takes
+	 * its reservations back whatever the pauses and capacities say (rules
+	 * never take a holder's away), and before the waiting tasks queue.
+	 */
+	if (queue_rules_load(err, sizeof err) < 0) {
+		log_error("%s", err);
+		goto out_store;
+	}
 	if (store_load_waiting(D->store, restore_waiting) < 0) {
 		log_error("loading waiting tasks: %s", store_errmsg(D->store));
 		goto out_store;

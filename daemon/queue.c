@@ -22,6 +22,13 @@ static void apply_stored(const char *name, int capacity, int paused, void *arg)
 {
 	struct load *l = arg;
 
+	/* A row no request could have made (a hand edit, an archive's): said, and left alone. */
+	if (name == NULL || !validate_resource_name(name) || capacity < 0 ||
+	    capacity > RESOURCE_CAPACITY_MAX) {
+		log_warn("ignoring the stored rule of resource '%s': not a resource name "
+		    "or capacity depot accepts", name ? name : "(null)");
+		return;
+	}
 	/* An administrator's capacity wins over depot.conf's until set back to the default. */
 	if ((capacity > 0 && lockmgr_set_capacity(D->locks, name, capacity) < 0) ||
 	    (paused && lockmgr_set_paused(D->locks, name, 1) < 0))
@@ -91,9 +98,12 @@ int queue_set_capacity(const char *resource, int capacity, char *err, size_t err
 {
 	int effective = capacity > 0 ? capacity : config_capacity(resource);
 
-	if (store_resource_set_capacity(D->store, resource, capacity) < 0) {
+	if (store_begin(D->store) < 0 ||
+	    store_resource_set_capacity(D->store, resource, capacity) < 0 ||
+	    store_commit(D->store) < 0) {
 		snprintf(err, errlen, "the database refused the change: %s",
 		    store_errmsg(D->store));
+		store_rollback(D->store);
 		return -1;
 	}
 	if (lockmgr_set_capacity(D->locks, resource, effective) < 0) {

@@ -228,6 +228,30 @@ cJSON *repo_importer(const char *name)
 	return store_repo_importer(D->store, name);
 }
 
+int repo_task_check(const struct task *t, int *code, char *err, size_t errlen)
+{
+	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
+	cJSON *imp;
+	int rc = 0;
+
+	if (repo == NULL)
+		return 0;
+	if ((imp = repo_importer(repo)) == NULL) {
+		snprintf(err, errlen, "no repository '%s'", repo);
+		*code = ERR_NOT_FOUND;
+		return -1;
+	}
+	if (t->tt->needs_feed &&
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(imp, "feed"))) {
+		snprintf(err, errlen, "repository '%s' has no feed to sync from: set one with "
+		    "repo update %s --feed URL", repo, repo);
+		*code = ERR_BAD_REQUEST;
+		rc = -1;
+	}
+	cJSON_Delete(imp);
+	return rc;
+}
+
 static cJSON *repo_row_json(const struct repo_row *r)
 {
 	cJSON *o = cJSON_CreateObject(), *imp;

@@ -3,7 +3,7 @@
 #include "store-sql.h"
 
 #define SCHEDULE_COLUMNS "name, template, interval_ms, next_run, enabled, created_at," \
-	" last_run, last_task, skipped, last_skipped"
+	" last_run, last_task, skipped, last_skipped, calendar, tz"
 
 static int schedule_rows(struct sql *s, void (*fn)(const struct schedule_row *r, void *arg),
     void *arg);
@@ -25,6 +25,8 @@ static int schedule_rows(struct sql *s, void (*fn)(const struct schedule_row *r,
 			.last_task = sqlite3_column_int64(s->q, 7),
 			.skipped = sqlite3_column_int64(s->q, 8),
 			.last_skipped = sqlite3_column_int64(s->q, 9),
+			.calendar = (const char *)sqlite3_column_text(s->q, 10),
+			.tz = (const char *)sqlite3_column_text(s->q, 11),
 		};
 		fn(&r, arg);
 	}
@@ -80,17 +82,22 @@ static int changes(struct store *st, struct sql *s)
 }
 
 int store_schedule_add(struct store *st, const char *name, const cJSON *tmpl,
-    int64_t every_ms, int64_t first_run, int64_t created_at)
+    int64_t every_ms, const char *calendar, const char *tz, int64_t first_run,
+    int64_t created_at)
 {
 	struct sql s;
 
+	/* A calendar schedule's interval_ms (NOT NULL since schema 3) is 0. */
 	sql_prepare(&s, store_db(st), "adding a schedule", "INSERT INTO schedules (name,"
-	    " template, interval_ms, next_run, created_at) VALUES (?, ?, ?, ?, ?)");
+	    " template, interval_ms, next_run, created_at, calendar, tz)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
 	sql_text(&s, 1, name);
 	sql_json(&s, 2, tmpl);
-	sql_int(&s, 3, every_ms);
+	sql_int(&s, 3, calendar != NULL ? 0 : every_ms);
 	sql_int(&s, 4, first_run);
 	sql_int(&s, 5, created_at);
+	sql_text(&s, 6, calendar);
+	sql_text(&s, 7, tz);
 	return sql_run(&s);
 }
 

@@ -1,5 +1,6 @@
 /* validate.c: checks of request arguments; every refusal names the field and what was wrong. */
 #include "backupfmt.h"
+#include "calendar.h"
 #include "depotd.h"
 #include "envdeny.h"
 #include "jsonutil.h"
@@ -238,7 +239,7 @@ static int validate_common(const cJSON *args, struct common_args *c, char *err, 
 		return -1;
 	}
 	/* A time already past starts now; one before 1970 is a mistake, not "now". */
-	if (at != NULL && c->not_before <= 0) {
+	if (at != NULL && c->not_before < 0) {
 		snprintf(err, errlen, "'at' = '%s' is before 1970", at);
 		return -1;
 	}
@@ -726,15 +727,61 @@ static int check_schedule_named(const cJSON *args, struct request *rq, char *err
 	return check_name(args, "schedule", rq, err, errlen);
 }
 
+/* schedule.add: exactly one of every_ms and calendar; tz, an IANA zone, only with calendar. */
+static int check_schedule_calendar(const cJSON *args, int every, struct request *rq, char *err,
+    size_t errlen)
+{
+	struct calendar *c;
+	struct tzone *z;
+	char why[400];
+
+	if (validate_string(args, "calendar", 0, 200, &rq->calendar, err, errlen) < 0 ||
+	    validate_string(args, "tz", 0, 200, &rq->tz, err, errlen) < 0)
+		return -1;
+	if ((every > 0) == (rq->calendar != NULL)) {
+		snprintf(err, errlen, "give exactly one of 'every_ms' (an interval) and "
+		    "'calendar' (an expression such as \"Mon..Fri 02:00\")");
+		return -1;
+	}
+	if (rq->calendar == NULL) {
+		if (rq->tz != NULL) {
+			snprintf(err, errlen, "'tz' goes with 'calendar', not 'every_ms'");
+			return -1;
+		}
+		return 0;
+	}
+	if (rq->at != NULL) {
+		snprintf(err, errlen, "'at' goes with 'every_ms': a calendar schedule's "
+		    "first run is its calendar's next time");
+		return -1;
+	}
+	if ((c = calendar_parse(rq->calendar, why, sizeof why)) == NULL) {
+		snprintf(err, errlen, "calendar '%s': %s", rq->calendar, why);
+		return -1;
+	}
+	calendar_free(c);
+	/* Only a named zone is checked here: the local one is depotd's own, read when used. */
+	if (rq->tz != NULL) {
+		if ((z = tzone_load(rq->tz, why, sizeof why)) == NULL) {
+			snprintf(err, errlen, "tz: %s", why);
+			return -1;
+		}
+		tzone_free(z);
+	}
+	return 0;
+}
+
 static int check_schedule_add(const cJSON *args, struct request *rq, char *err, size_t errlen)
 {
 	const cJSON *tmpl = cJSON_GetObjectItemCaseSensitive(args, "template");
 	struct task *t;
+	int every;
 
 	if (check_name(args, "schedule", rq, err, errlen) < 0 ||
-	    validate_int(args, "every_ms", 1, 1000, INT64_C(3650) * 86400000, &rq->every_ms,
-	    err, errlen) < 0 ||
-	    validate_string(args, "at", 0, 64, &rq->at, err, errlen) < 0)
+	    (every = validate_int(args, "every_ms", 0, 1000, INT64_C(3650) * 86400000,
+	    &rq->every_ms, err, errlen)) < 0 ||
+	    validate_string(args, "at", 0, 64, &rq->at, err, errlen) < 0 ||
+	    check_schedule_calendar(args, every, rq, err, errlen) < 0)
 		return -1;
 	if (rq->at != NULL && time_parse_rfc3339(rq->at, &rq->first_run) < 0) {
 		snprintf(err, errlen, "'at' = '%s' is not an RFC 3339 time "
@@ -743,6 +790,12 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 	}
 	if (!cJSON_IsObject(tmpl)) {
 		snprintf(err, errlen, "'template' must be the args of a task.submit");
+		return -1;
+	}
+	/* One start time for every run would hold each to the same instant. */
+	if (cJSON_GetObjectItemCaseSensitive(tmpl, "at") != NULL) {
+		snprintf(err, errlen, "template: 'at' cannot be scheduled: the schedule says "
+		    "when its task starts");
 		return -1;
 	}
 	/* The template is checked now, as a submission would be, so a typo fails here. */
@@ -765,8 +818,19 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	task_free(t);
+	/* Kept for the handler, which checks what needs the daemon's state (the repository). */
+	rq->task = t;
 	return 0;
+}
+
+/* schedule.list: a name, when given, asks for that schedule alone. */
+static int check_schedule_list(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(args, "name");
+
+	if (name == NULL || cJSON_IsNull(name))
+		return 0;
+	return check_name(args, "schedule", rq, err, errlen);
 }
 
 static int check_schedule_set(const cJSON *args, struct request *rq, char *err, size_t errlen)
@@ -796,8 +860,12 @@ static int check_queue_pause(const cJSON *args, struct request *rq, char *err, s
 		    RESOURCES_MAX);
 		return -1;
 	}
-	if (n == 0)
-		return 0;
+	/* A script's list that came out empty must not pause or resume everything. */
+	if (n == 0) {
+		snprintf(err, errlen, "'resources' is empty: name at least one, or leave it "
+		    "out for the whole queue");
+		return -1;
+	}
 	if ((rq->resources = calloc(n, sizeof *rq->resources)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -853,6 +921,8 @@ static const request_check request_checks[CMD_COUNT] = {
 	[CMD_schedule_add] = check_schedule_add,
 	[CMD_schedule_delete] = check_schedule_named,
 	[CMD_schedule_set] = check_schedule_set,
+	[CMD_schedule_run] = check_schedule_named,
+	[CMD_schedule_list] = check_schedule_list,
 };
 
 int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen)

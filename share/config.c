@@ -271,13 +271,20 @@ static int set_resource(struct parse_state *st, const char *name, const char *va
 	struct depot_config *cfg = st->cfg;
 	char *end;
 	long v;
-	int i;
+	int i, control = 0;
 
 	errno = 0;
 	v = strtol(value, &end, 10);
 	if (*value == '\0' || *end != '\0' || errno != 0 || v < 1 || v > RESOURCE_CAPACITY_MAX) {
 		snprintf(st->reason, sizeof st->reason, "[resources] %s = %s: a capacity "
 		    "is a number of slots, 1 to %d", name, value, RESOURCE_CAPACITY_MAX);
+		return 0;
+	}
+	for (const char *p = name; *p != '\0'; p++)
+		control |= (unsigned char)*p < 0x20 || *p == 0x7f;
+	if (*name == '\0' || control) {
+		snprintf(st->reason, sizeof st->reason, "[resources]: a resource name is "
+		    "1 to %zu bytes without control characters", sizeof cfg->resources[0].name - 1);
 		return 0;
 	}
 	if (strlen(name) > sizeof cfg->resources[0].name - 1) {

@@ -243,7 +243,7 @@ _depotctl()
 		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
 	"backup verify" | restore)
 		_depotctl_reply compgen -f -- "$cur" ;;
-	"schedule delete" | "schedule enable" | "schedule disable")
+	"schedule delete" | "schedule enable" | "schedule disable" | "schedule show" | "schedule run")
 		_depotctl_reply compgen -W "$("$prog" "${global[@]}" schedule list \
 		    2>/dev/null | awk 'NR > 1 { print $1 }')" -- "$cur" ;;
 	run)

@@ -69,29 +69,56 @@ int time_parse_rfc3339(const char *s, int64_t *ms)
 	return 0;
 }
 
+/* Whether mktime's normalised result still shows the wall time asked for. */
+static int same_wall(const struct tm *got, const struct tm *want)
+{
+	return got->tm_year == want->tm_year && got->tm_mon == want->tm_mon &&
+	    got->tm_mday == want->tm_mday && got->tm_hour == want->tm_hour &&
+	    got->tm_min == want->tm_min && got->tm_sec == want->tm_sec;
+}
+
 /*
- * mktime of a local time with no DST hint. glibc reads a time a DST change
- * skips with the offset before it; a time that occurs twice it may read
- * either way, so both readings are tried and the earlier, the first
- * occurrence, kept when both name that wall time.
+ * The instant of a local wall time, which a DST change may make occur
+ * twice (the first is taken) or not at all (read with the offset before
+ * the change: the later of the two readings, as the clock jumped ahead).
+ * Both readings, with and without DST, are tried rather than trusting
+ * mktime's own guess, which zones with a negative DST (Europe/Dublin)
+ * lead astray.
  */
 static int64_t local_mktime(const struct tm *tm)
 {
-	struct tm any = *tm, dst = *tm, std = *tm;
-	time_t t, a, b;
+	struct tm want = *tm, reading[2];
+	time_t t[2], best = (time_t)-1;
+	int valid = 0, i;
 
-	any.tm_isdst = -1;
-	dst.tm_isdst = 1;
-	std.tm_isdst = 0;
-	if ((t = mktime(&any)) == (time_t)-1)
+	/* The date normalised first (a day past the month's end), by the calendar alone. */
+	struct tm noon = { .tm_year = tm->tm_year, .tm_mon = tm->tm_mon, .tm_mday = tm->tm_mday,
+	    .tm_hour = 12 };
+	time_t day = timegm(&noon);
+
+	if (day == (time_t)-1 || gmtime_r(&day, &noon) == NULL)
 		return -1;
-	a = mktime(&dst);
-	b = mktime(&std);
-	if (a != (time_t)-1 && b != (time_t)-1 && dst.tm_isdst == 1 && std.tm_isdst == 0 &&
-	    dst.tm_hour == any.tm_hour && std.tm_hour == any.tm_hour &&
-	    dst.tm_min == any.tm_min && std.tm_min == any.tm_min)
-		t = a < b ? a : b;
-	return (int64_t)t;
+	want.tm_year = noon.tm_year;
+	want.tm_mon = noon.tm_mon;
+	want.tm_mday = noon.tm_mday;
+	for (i = 0; i < 2; i++) {
+		reading[i] = want;
+		reading[i].tm_isdst = i;
+		t[i] = mktime(&reading[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		if (t[i] != (time_t)-1 && same_wall(&reading[i], &want) &&
+		    (!valid || t[i] < best)) {
+			best = t[i];
+			valid = 1;
+		}
+	}
+	if (valid)
+		return (int64_t)best;
+	/* In a gap: neither reading shows that wall time. */
+	if (t[0] == (time_t)-1 && t[1] == (time_t)-1)
+		return -1;
+	return (int64_t)(t[0] > t[1] ? t[0] : t[1]);
 }
 
 int time_parse_local(const char *s, int64_t now_ms, int64_t *ms)

@@ -65,7 +65,7 @@ gone() {
 	echo "$output"
 	[ "$(wc -l <<<"$output")" -eq 3 ]
 	id=$(sed -n 1p <<<"$output")
-	[ "$(sed -n 2p <<<"$output")" = "$id completed" ]
+	[[ $(sed -n 2p <<<"$output") == "$id completed: full backup, "* ]]
 	path=$(sed -n 3p <<<"$output")
 	[[ $path =~ ^$DIR/backups/depot-[0-9]{8}T[0-9]{6}Z\.tar\.zst$ ]]
 	[ -f "$path" ]

@@ -229,7 +229,7 @@ sched_listed() {
 	sched_listed gone
 }
 
-@test "schedule add refuses an interval under 1 s, an invalid template and a duplicate name, saying what is wrong; an unknown repository is allowed" {
+@test "schedule add refuses an interval under 1 s, an invalid template, a duplicate name and an unknown repository, saying what is wrong" {
 	depot_start
 
 	run --separate-stderr ctl schedule add fast --every 500ms -- run -- true
@@ -278,12 +278,14 @@ sched_listed() {
 	[ "$(sched_field dup every_ms)" = 1000 ]
 	[ "$(sched_field dup template.argv[0])" = true ]
 
-	# A repository that does not exist yet may be created later.
+	# A template is checked as a submission would be: a repository that
+	# does not exist is not_found (exit 6), naming it.
 	run --separate-stderr ctl schedule add later --every 1h -- sync not-yet
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 6 ]
+	[[ $stderr == *"no repository 'not-yet'"* ]]
 
 	# Only the accepted schedules exist.
-	[ "$(ctl --json schedule list | jq -c '[.[].name]')" = '["dup","later"]' ]
+	[ "$(ctl --json schedule list | jq -c '[.[].name]')" = '["dup"]' ]
 }
 
 @test "a schedule's task that is being retried still counts as unfinished: no new run starts beside the retry" {

@@ -265,6 +265,17 @@ static void keep_three_removes_nothing(void **state)
 	assert_not_ours_kept(f);
 }
 
+/* Only -o backups have been written: DIR/backups does not exist, and that is no error. */
+static void no_backups_dir_prunes_nothing_quietly(void **state)
+{
+	struct fixture *f = *state;
+	char missing[600], err[512] = "";
+
+	snprintf(missing, sizeof missing, "%s/never-made", f->dir);
+	assert_int_equal(backup_prune(missing, 1, NULL, NULL, err, sizeof err), 0);
+	assert_string_equal(err, "");
+}
+
 static void keep_two_removes_the_oldest_chain_newest_first(void **state)
 {
 	struct fixture *f = *state;
@@ -482,6 +493,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(scan_reads_kinds_chains_and_what_is_not_ours, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(keep_three_removes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_backups_dir_prunes_nothing_quietly, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(keep_two_removes_the_oldest_chain_newest_first, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(keep_one_leaves_the_newest_chain, setup, teardown),

@@ -457,6 +457,24 @@ static void test_priority_exclusive_unreadies_shared(void **state)
 	assert_int_equal(lockmgr_next_ready(lm), 2);
 }
 
+/* A task queued late (its start time came) takes the place its id gives it. */
+static void test_late_task_takes_its_ids_place(void **state)
+{
+	struct lockmgr *lm = *state;
+	struct dump d;
+
+	assert_int_equal(enq(lm, 1, "a"), 0);
+	assert_int_equal(lockmgr_grant(lm, 1), 0);
+	assert_int_equal(enq(lm, 3, "a:s"), 0);
+	assert_int_equal(enq(lm, 4, "a"), 0);
+	assert_int_equal(enq(lm, 2, "a:s"), 0);
+	assert_string_equal(dump(lm, &d), "a(H1x W2s W3s W4x)");
+	assert_int_equal(lockmgr_release(lm, 1), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 2);
+	assert_int_equal(lockmgr_grant(lm, 2), 0);
+	assert_int_equal(lockmgr_next_ready(lm), 3);
+}
+
 /* Among ready tasks the higher priority starts first, whatever its id. */
 static void test_next_ready_by_priority(void **state)
 {
@@ -647,6 +665,9 @@ struct model {
 	uint64_t rng;
 	int capacity[M_NAMES];		/* 0: the default */
 	int paused[M_NAMES];
+	/* Ids given out but queued later, as a task held by --at or --after is. */
+	int64_t deferred[8];
+	size_t ndeferred;
 };
 
 static uint32_t m_rand(struct model *m, uint32_t below)
@@ -821,11 +842,24 @@ static void m_enqueue(struct lockmgr *lm, struct model *m)
 	static char names[4][8];
 	static const int priorities[] = { 0, 0, 0, 0, 0, 1, -1, 5 };
 	struct lock_req reqs[4];
-	int64_t id = ++m->next_id;
-	struct mtask *t = &m->t[id];
+	int64_t id;
+	struct mtask *t;
 	uint32_t n = 1 + m_rand(m, 3), i;
+	size_t at;
 	int r;
 
+	if (m->ndeferred > 0 && m_rand(m, 3) == 0) {
+		at = m_rand(m, (uint32_t)m->ndeferred);
+		id = m->deferred[at];
+		m->deferred[at] = m->deferred[--m->ndeferred];
+	} else {
+		id = ++m->next_id;
+		if (m->ndeferred < 8 && m_rand(m, 6) == 0) {
+			m->deferred[m->ndeferred++] = id;
+			return;
+		}
+	}
+	t = &m->t[id];
 	for (r = 0; r < M_NAMES; r++)
 		t->mode[r] = M_NONE;
 	t->priority = priorities[m_rand(m, 8)];
@@ -842,7 +876,11 @@ static void m_enqueue(struct lockmgr *lm, struct model *m)
 	}
 	assert_int_equal(lockmgr_enqueue(lm, id, t->priority, reqs, n), 0);
 	t->state = 1;
-	m->live[m->nlive++] = id;
+	/* live stays in id order, which m_queue's stable sort by priority relies on. */
+	for (at = m->nlive; at > 0 && m->live[at - 1] > id; at--)
+		m->live[at] = m->live[at - 1];
+	m->live[at] = id;
+	m->nlive++;
 }
 
 /* An administrator changing a resource's rules: its capacity, or its pause. */
@@ -959,6 +997,7 @@ int main(void)
 		T(test_priority_goes_ahead_fifo_within),
 		T(test_priority_exclusive_unreadies_shared),
 		T(test_next_ready_by_priority),
+		T(test_late_task_takes_its_ids_place),
 		T(test_slots_up_to_capacity_fifo),
 		T(test_exclusive_waits_for_every_slot),
 		T(test_pause_holds_waiters_not_holders),

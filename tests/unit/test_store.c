@@ -345,9 +345,9 @@ static void schedules_round_trip(void **state)
 	int64_t next = 0;
 
 	assert_int_equal(store_schedules_next_due(s->st, &next), 0);
-	assert_int_equal(store_schedule_add(s->st, "late", tmpl, 1000, 5000, 1), 0);
-	assert_int_equal(store_schedule_add(s->st, "early", tmpl, 1000, 3000, 1), 0);
-	assert_int_equal(store_schedule_add(s->st, "off", tmpl, 1000, 1000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "late", tmpl, 1000, NULL, NULL, 5000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "early", tmpl, 1000, NULL, NULL, 3000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "off", tmpl, 1000, NULL, NULL, 1000, 1), 0);
 	assert_int_equal(store_schedule_enable(s->st, "off", 0), 1);
 	assert_int_equal(store_schedule_enable(s->st, "none", 0), 0);
 	assert_int_equal(store_schedules_next_due(s->st, &next), 1);
@@ -366,6 +366,35 @@ static void schedules_round_trip(void **state)
 	assert_int_equal(all.num[2], -1000);	/* off: disabled */
 	assert_int_equal(store_schedule_delete(s->st, "off"), 1);
 	assert_int_equal(store_schedule_delete(s->st, "off"), 0);
+	cJSON_Delete(tmpl);
+}
+
+static void saw_calendar(const struct schedule_row *r, void *arg)
+{
+	struct seen *s = arg;
+
+	snprintf(s->what[s->n], sizeof s->what[0], "%s|%s|%s|%lld", r->name,
+	    r->calendar ? r->calendar : "-", r->tz ? r->tz : "-", (long long)r->every_ms);
+	s->num[s->n++] = r->next_run;
+}
+
+/* A calendar schedule keeps its expression and zone; an interval one has neither. */
+static void calendar_schedules_round_trip(void **state)
+{
+	struct scratch *s = *state;
+	cJSON *tmpl = cJSON_Parse("{\"type\":\"exec\",\"args\":{\"argv\":[\"true\"]}}");
+	struct seen all = { .n = 0 };
+
+	assert_int_equal(store_schedule_add(s->st, "cal", tmpl, 0, "Mon..Fri 02:00",
+	    "Europe/Berlin", 7000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "local", tmpl, 0, "daily", NULL, 8000, 1), 0);
+	assert_int_equal(store_schedule_add(s->st, "tick", tmpl, 1000, NULL, NULL, 9000, 1), 0);
+	assert_int_equal(store_schedules(s->st, NULL, saw_calendar, &all), 0);
+	assert_int_equal(all.n, 3);
+	assert_string_equal(all.what[0], "cal|Mon..Fri 02:00|Europe/Berlin|0");
+	assert_string_equal(all.what[1], "local|daily|-|0");
+	assert_string_equal(all.what[2], "tick|-|-|1000");
+	assert_int_equal(all.num[0], 7000);
 	cJSON_Delete(tmpl);
 }
 
@@ -487,6 +516,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_incomplete_version_is_unseen_and_swept,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(calendar_schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(finished_tasks_are_found_and_deleted,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_restored_database_is_settled,

@@ -59,6 +59,32 @@ static void test_dst_gap_and_repeat(void **state)
 	assert_int_equal(ms, utc("2026-10-25T00:30:00Z"));
 }
 
+/* Dublin's winter time is, in the tz database, a negative DST: the hint must not decide. */
+static void test_dst_gap_with_negative_dst(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	setenv("TZ", "Europe/Dublin", 1);
+	tzset();
+	/* 29 March 2026, 01:00 GMT becomes 02:00 IST: 01:30 is read with GMT's offset. */
+	assert_int_equal(time_parse_local("2026-03-29 01:30", 0, &ms), 0);
+	assert_int_equal(ms, utc("2026-03-29T01:30:00Z"));
+	assert_int_equal(time_parse_local("2026-07-01 12:00", 0, &ms), 0);
+	assert_int_equal(ms, utc("2026-07-01T11:00:00Z"));
+	/* 25 October 2026, 02:00 IST becomes 01:00 GMT: the first 01:30, in IST. */
+	assert_int_equal(time_parse_local("2026-10-25 01:30", 0, &ms), 0);
+	assert_int_equal(ms, utc("2026-10-25T00:30:00Z"));
+	setenv("TZ", "America/New_York", 1);
+	tzset();
+	assert_int_equal(time_parse_local("2026-03-08 02:30", 0, &ms), 0);
+	assert_int_equal(ms, utc("2026-03-08T07:30:00Z"));
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_int_equal(time_parse_local("2026-03-08 02:30", 0, &ms), 0);
+	assert_int_equal(ms, utc("2026-03-08T02:30:00Z"));
+}
+
 static void test_time_of_day_is_next(void **state)
 {
 	int64_t ms, now = utc("2026-03-28T21:00:00Z");	/* 22:00 CET */
@@ -95,6 +121,7 @@ int main(void)
 		cmocka_unit_test_setup(test_local_dates_in_a_named_zone, berlin),
 		cmocka_unit_test_setup(test_dst_gap_and_repeat, berlin),
 		cmocka_unit_test_setup(test_time_of_day_is_next, berlin),
+		cmocka_unit_test(test_dst_gap_with_negative_dst),
 		cmocka_unit_test_setup(test_bad_times_refused, berlin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1151,6 +1151,48 @@ static void schedule_template_is_stored_without_denied_variables(void **state)
 	cJSON_Delete(req);
 }
 
+/* schedule.add: exactly one of every_ms and calendar; tz only with calendar; each checked, naming what is wrong. */
+static void schedule_add_takes_every_or_a_calendar_with_its_zone(void **state)
+{
+	static const struct { const char *args, *err; } bad[] = {
+		{ "\"every_ms\": 60000, \"calendar\": \"daily\"", "exactly one" },
+		{ "\"tz\": \"UTC\"", "exactly one" },
+		{ "\"every_ms\": 60000, \"tz\": \"UTC\"", "'tz' goes with 'calendar'" },
+		{ "\"calendar\": \"daily\", \"at\": \"2030-01-01T00:00:00Z\"", "'at' goes with" },
+		{ "\"calendar\": \"Mon..Fry\"", "'Fry' is not a weekday" },
+		{ "\"calendar\": 7", "'calendar' must be a string" },
+		{ "\"calendar\": \"daily\", \"tz\": \"Nowhere/City\"", "unknown time zone" },
+		{ "\"calendar\": \"daily\", \"tz\": \"../etc/passwd\"", "not a time zone name" },
+	};
+	char err[256], json[512];
+	struct request rq;
+	cJSON *req;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(json, sizeof json, "{\"cmd\": \"schedule.add\", \"args\": {\"name\": "
+		    "\"n\", %s, \"template\": {\"type\": \"exec\", \"argv\": [\"true\"]}}}",
+		    bad[i].args);
+		req = parse(json);
+		assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+		if (strstr(err, bad[i].err) == NULL)
+			fail_msg("%s: refused with \"%s\", not \"%s\"", bad[i].args, err, bad[i].err);
+		request_free(&rq);
+		cJSON_Delete(req);
+	}
+	req = parse("{\"cmd\": \"schedule.add\", \"args\": {\"name\": \"n\", \"calendar\": "
+	    "\"Mon..Fri 02:00\", \"tz\": \"Europe/Berlin\", \"template\": {\"type\": \"exec\", "
+	    "\"argv\": [\"true\"]}}}");
+	if (validate_request(req, &rq, err, sizeof err) != 0)
+		fail_msg("refused: %s", err);
+	assert_string_equal(rq.calendar, "Mon..Fri 02:00");
+	assert_string_equal(rq.tz, "Europe/Berlin");
+	/* Kept for the handler's repository check. */
+	assert_non_null(rq.task);
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1215,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(exec_env_deny_follows_the_configured_list),
 		cmocka_unit_test(exec_env_drops_the_variables_the_worker_sets),
 		cmocka_unit_test(schedule_template_is_stored_without_denied_variables),
+		cmocka_unit_test(schedule_add_takes_every_or_a_calendar_with_its_zone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
