@@ -769,6 +769,7 @@ static void sched_clear(struct model_schedule *s)
 	free(s->name);
 	free(s->what);
 	free(s->last_state);
+	free(s->calendar);
 	memset(s, 0, sizeof *s);
 }
 
@@ -830,6 +831,15 @@ void model_set_schedules(struct model *m, const cJSON *arr)
 			continue;
 		s->name = strdup(name);
 		jint(j, "every_ms", &s->every_ms);
+		if (jstr(j, "calendar") != NULL) {
+			const char *tz = jstr(j, "tz");
+			size_t n = strlen(jstr(j, "calendar")) + (tz ? strlen(tz) + 1 : 0) + 1;
+
+			/* The zone after the expression, as schedule add takes it (--tz). */
+			if ((s->calendar = malloc(n)) != NULL)
+				snprintf(s->calendar, n, "%s%s%s", jstr(j, "calendar"), tz ? " " : "",
+				    tz ? tz : "");
+		}
 		s->enabled = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "enabled"));
 		s->what = sched_what(cJSON_GetObjectItemCaseSensitive(j, "template"));
 		s->next_ms = jtime(j, "next_run");

@@ -116,6 +116,7 @@ struct model_schedule {
 	int64_t every_ms;
 	int enabled;
 	char *what;			/* "sync fedora", "run: sleep 5" */
+	char *calendar;			/* "Mon..Fri 02:00 Europe/Berlin" for a calendar schedule, else NULL */
 	int64_t next_ms, last_ms;
 	int64_t last_task;
 	char *last_state;

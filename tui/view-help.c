@@ -25,7 +25,7 @@ static const struct help_line help_lines[] = {
 	{ "o O", "sort the tasks by the next column; O reverses the order", 0 },
 	{ "/", "search the tasks by id, name or resource (Esc clears)", 0 },
 	{ "l", "reservations: resources, their holders and queues of waiters", 0 },
-	{ "s", "schedules: interval, next run, last task", 0 },
+	{ "s", "schedules: interval or calendar times, next run, last task", 0 },
 	{ "r", "repositories: latest version, publication, last sync and its outcome", 0 },
 	{ "b", "back up the depot into a file (asks for the path)", 1 },
 	{ "R", "restore the depot from a backup (a path, then the word restore)", 1 },

@@ -428,11 +428,12 @@ selected_id() {
 	wait_for screen_has WORKER 5s
 }
 
-@test "s shows the schedules: state, interval, next run and what each submits" {
+@test "s shows the schedules: state, interval or calendar times, next run and what each submits" {
 	depot_start
 	ctl schedule add tick --every 1h -- run -- echo hi >/dev/null
 	ctl schedule add quiet --every 30m -- run -- true >/dev/null
 	ctl schedule disable quiet >/dev/null
+	ctl schedule add weekdays --on 'Mon..Fri 02:00' --tz Europe/Berlin -- orphans clean >/dev/null
 	console_start
 	wait_for screen_has WORKER 5s
 
@@ -440,6 +441,10 @@ selected_id() {
 	wait_for screen_matches '^tick +enabled +1h00m +in [0-9]' 5s
 	screen_matches '^tick .*run: echo hi$'
 	screen_matches '^quiet +disabled +30m00s +- '
+	# On 80 columns the calendar column leaves room for what is submitted; wider, it is whole.
+	screen_matches '^weekdays +enabled +Mon\.\.Fri 02… +in [0-9].* orphans$'
+	tmux -L "$CONSOLE_TMUX" resize-window -t console -x 120 -y 24
+	wait_for screen_matches '^weekdays +enabled +Mon\.\.Fri 02:00 Europe/Berlin +in [0-9].* orphans$' 5s
 
 	keys s
 	wait_for screen_has WORKER 5s

@@ -484,7 +484,11 @@ static void test_status_schedules_and_uptime(void **state)
 	    " \"next_run\": \"2026-11-25T00:00:00.000Z\", \"last_run\": null,"
 	    " \"last_task\": {\"id\": 42, \"state\": \"completed\"}, \"skipped\": 1},"
 	    " {\"name\": \"tick\", \"every_ms\": 1000, \"enabled\": false,"
-	    " \"template\": {\"type\": \"exec\", \"argv\": [\"echo\", \"hi\"]}, \"last_task\": null}]");
+	    " \"template\": {\"type\": \"exec\", \"argv\": [\"echo\", \"hi\"]}, \"last_task\": null},"
+	    " {\"name\": \"weekdays\", \"every_ms\": null, \"calendar\": \"Mon..Fri 02:00\","
+	    " \"tz\": \"Europe/Berlin\", \"template\": {\"type\": \"backup\"}},"
+	    " {\"name\": \"daily\", \"every_ms\": null, \"calendar\": \"daily\", \"tz\": null,"
+	    " \"template\": {\"type\": \"orphans\"}}]");
 
 	model_set_up(m, 0);
 	model_set_status(m, st, 1000);
@@ -495,7 +499,13 @@ static void test_status_schedules_and_uptime(void **state)
 	assert_int_equal(model_uptime(m, 9000), 5000);	/* frozen while down */
 
 	model_set_schedules(m, sc);
-	assert_int_equal(m->nscheds, 2);
+	assert_int_equal(m->nscheds, 4);
+	assert_null(m->scheds[0].calendar);
+	/* A calendar schedule: its expression and zone, as schedule add takes them; any task type. */
+	assert_string_equal(m->scheds[2].calendar, "Mon..Fri 02:00 Europe/Berlin");
+	assert_string_equal(m->scheds[2].what, "backup");
+	assert_string_equal(m->scheds[3].calendar, "daily");
+	assert_string_equal(m->scheds[3].what, "orphans");
 	assert_string_equal(m->scheds[0].what, "sync fedora");
 	assert_int_equal(m->scheds[0].last_task, 42);
 	assert_string_equal(m->scheds[0].last_state, "completed");
