@@ -579,13 +579,14 @@ static struct model_lock *lock_get(struct model *m, const char *res)
 	return &m->locks[i];
 }
 
-/* lock.list shows only resources someone holds or waits for. */
+/* lock.list shows only resources someone holds or waits for, or with a pause or capacity. */
 static void lock_drop_if_empty(struct model *m, const char *res)
 {
 	int found;
 	size_t i = lock_find(m, res, &found);
 
-	if (!found || m->locks[i].nholders > 0 || m->locks[i].nwaiting > 0)
+	if (!found || m->locks[i].nholders > 0 || m->locks[i].nwaiting > 0 || m->locks[i].paused ||
+	    m->locks[i].capacity > 0)
 		return;
 	lock_clear(&m->locks[i]);
 	memmove(m->locks + i, m->locks + i + 1, (m->nlocks - i - 1) * sizeof *m->locks);
@@ -688,11 +689,13 @@ static void locks_task_gone(struct model *m, int64_t id)
 	for (size_t i = 0; i < m->nlocks;) {
 		struct model_lock *l = &m->locks[i];
 
+		size_t before = m->nlocks;
+
 		holders_remove(l->holders, &l->nholders, id);
 		holders_remove(l->waiting, &l->nwaiting, id);
-		if (l->nholders == 0 && l->nwaiting == 0)
-			lock_drop_if_empty(m, l->resource);
-		else
+		/* Kept (in use, paused, counted): the next one; dropped: the next moved into i. */
+		lock_drop_if_empty(m, l->resource);
+		if (m->nlocks == before)
 			i++;
 	}
 }
@@ -756,6 +759,9 @@ void model_set_locks(struct model *m, const cJSON *arr)
 
 		if (res == NULL || (l = lock_get(m, res)) == NULL)
 			continue;
+		l->paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "paused"));
+		if (jint(j, "capacity", &l->capacity) < 0)
+			l->capacity = 0;
 		holders_load(cJSON_GetObjectItemCaseSensitive(j, "holders"), &l->holders, &l->nholders);
 		holders_load(cJSON_GetObjectItemCaseSensitive(j, "waiting"), &l->waiting, &l->nwaiting);
 	}

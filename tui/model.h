@@ -107,6 +107,8 @@ struct model_holder {
 
 struct model_lock {
 	char *resource;
+	int paused;			/* depotctl pause RESOURCE */
+	int64_t capacity;		/* slots, 0 when not set */
 	struct model_holder *holders, *waiting;
 	size_t nholders, nwaiting;
 };

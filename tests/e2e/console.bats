@@ -404,7 +404,7 @@ selected_id() {
 	wait_for screen_has WORKER 5s
 }
 
-@test "l shows each reservation: the resource, its holder, and the tasks waiting for it in order" {
+@test "l shows each reservation: the resource, its holder, the tasks waiting for it in order, and pauses and capacities" {
 	depot_start
 	submit --name holder --lock host:db1 -- sleep 30
 	holder=$ID
@@ -416,13 +416,18 @@ selected_id() {
 	console_start
 	wait_for row_has "$second" waiting 5s
 
+	ctl pause backup >/dev/null
+	ctl resource set builds --capacity 3 >/dev/null
 	keys l
 	wait_for screen_matches "^host:db1 +#$holder holder +2: #$first, #$second\$" 5s
 	screen_has "RESERVATIONS"
+	# Paused or counted, a resource is listed though nobody uses it.
+	screen_matches '^backup PAUSED +- +-$'
+	screen_matches '^builds 3 slots +- +-$'
 
 	# The holder ends: the first in the queue holds it, the second still waits.
 	ctl task cancel "$holder" >/dev/null
-	wait_for screen_matches "^host:db1 +(#$first first-waiter +1: #$second|#$second second-waiter +-)\$|^ no resource" 10s
+	wait_for eval 'screen_matches "^host:db1 +(#$first first-waiter +1: #$second|#$second second-waiter +-)\$" || ! screen_matches "^host:db1 "' 10s
 
 	keys Escape
 	wait_for screen_has WORKER 5s

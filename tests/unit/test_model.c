@@ -932,6 +932,31 @@ static void test_repositories_show_their_newest_sync_and_publish(void **state)
 	cJSON_Delete(running);
 }
 
+static void test_a_paused_or_counted_resource_stays_listed_when_nobody_uses_it(void **state)
+{
+	struct model *m = *state;
+	cJSON *locks = parse("[{\"resource\": \"backup\", \"paused\": true, \"capacity\": null,"
+	    " \"holders\": [], \"waiting\": []},"
+	    " {\"resource\": \"host:db1\", \"paused\": false, \"capacity\": null,"
+	    " \"holders\": [{\"task\": 1, \"mode\": \"exclusive\"}], \"waiting\": []},"
+	    " {\"resource\": \"host:x\", \"paused\": false, \"capacity\": 3,"
+	    " \"holders\": [{\"task\": 1, \"mode\": \"slot\"}], \"waiting\": []}]");
+
+	task_event(m, 1, "running", "db1", NULL);
+	model_set_locks(m, locks);
+	assert_int_equal(m->nlocks, 3);
+	assert_true(lock_of(m, "backup")->paused);
+	assert_int_equal(lock_of(m, "host:x")->capacity, 3);
+	assert_int_equal(lock_of(m, "host:db1")->capacity, 0);
+	/* Task 1 ends: host:db1 goes, the paused and the counted resources stay. */
+	task_event(m, 1, "completed", "db1", NULL);
+	assert_int_equal(m->nlocks, 2);
+	assert_null(lock_of(m, "host:db1"));
+	assert_non_null(lock_of(m, "backup"));
+	assert_int_equal(lock_of(m, "host:x")->nholders, 0);
+	cJSON_Delete(locks);
+}
+
 static void test_why_keeps_each_reasons_message_and_a_refusal(void **state)
 {
 	struct model_why w;
@@ -1001,6 +1026,7 @@ int main(void)
 		T(test_rate_and_eta_come_from_progress_samples),
 		T(test_repositories_show_their_newest_sync_and_publish),
 		T(test_why_keeps_each_reasons_message_and_a_refusal),
+		T(test_a_paused_or_counted_resource_stays_listed_when_nobody_uses_it),
 		T(test_unreadable_messages_are_refused_and_a_topic_can_come_from_the_prefix),
 		T(test_finished_tasks_beyond_the_limit_go_oldest_first),
 		T(test_status_schedules_and_uptime),
