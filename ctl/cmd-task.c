@@ -1,4 +1,4 @@
-/* cmd-task.c: run and the task commands: submit, list, show, log, cancel and wait for tasks. */
+/* cmd-task.c: run and the task commands: submit, list, show, log, cancel, wait for, restart, remove and clean tasks. */
 #include "ctl.h"
 
 #include "jsonutil.h"
@@ -37,6 +37,7 @@ struct task_waiting {
 	int64_t timeout_ms;	/* --wait-timeout; -1: for ever */
 	const struct ctl_args *run;	/* run's arguments, for task_denied_note; or NULL */
 	void (*completed)(const cJSON *task);	/* says more of a task that completed (backup's path) */
+	int restart;		/* task restart: sends task.restart, with req its {"id"} */
 };
 
 static int task_ids(struct ctl_args *a, int64_t **ids);
@@ -72,6 +73,7 @@ static int task_wait_shown(struct ctl_ctx *ctx, int64_t id, int64_t deadline,
 static int task_own_failure(const struct task_waiting *w, int rc);
 static void task_denied_note(const struct ctl_args *a, const cJSON *task);
 static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w);
+static int task_before(const struct ctl_args *a, const char *s, char *out);
 
 /* Every positional argument as a task id. */
 static int task_ids(struct ctl_args *a, int64_t **ids)
@@ -777,7 +779,8 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 	/* Streamed output has the terminal: a line drawn over it would garble both. */
 	bar.on = bar.on && w->wait && w->progress && !w->stream;
 
-	if ((rc = call(ctx, CMD_task_submit, req, CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
+	if ((rc = call(ctx, w->restart ? CMD_task_restart : CMD_task_submit, req,
+	    CTL_CALL_TIMEOUT_MS, &task)) != EXIT_OK)
 		return task_own_failure(w, rc);
 	if (json_int(task, "id", &id) != 0 || id <= 0) {
 		ctl_error("depotd's answer to task.submit holds no task id");
@@ -1455,6 +1458,115 @@ int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 		rc = EXIT_WAIT_TIMEOUT;
 	} else
 		rc = unfinished > 0 ? EXIT_REFUSED : worst;
+	cJSON_Delete(r);
+	return rc;
+}
+
+/* task restart: the new task's id, and with --wait its end, as every submitting command prints them. */
+int cmd_task_restart(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	struct task_waiting w = { .wait = args_has(a, "wait"), .timeout_ms = -1, .restart = 1 };
+	int64_t id;
+	cJSON *req;
+	int rc;
+
+	if ((rc = args_task_id(a, a->argv[0], &id)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddNumberToObject(req, "id", (double)id) == NULL) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return task_submit_with(ctx, req, &w);
+}
+
+/* The ids a task.remove or task.clean answer lists or counts, a line each. */
+int cmd_task_remove(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const cJSON *id;
+	int64_t *ids;
+	cJSON *req, *r;
+	int rc;
+
+	if ((rc = task_ids(a, &ids)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddItemToObject(req, "ids", json_ids(ids, (size_t)a->argc))) {
+		free(ids);
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	free(ids);
+	/* The answer comes once the logs are unlinked, which a slow disk may take its time over. */
+	if ((rc = call(ctx, CMD_task_remove, req, -1, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else
+		cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(r, "removed"))
+			printf("removed %lld\n", (long long)id->valuedouble);
+	cJSON_Delete(r);
+	return rc;
+}
+
+/*
+ * --before TIME: a duration that long ago (7d), or a date and time as
+ * --at takes them (local unless it names a zone), sent as RFC 3339 in
+ * UTC. A time of day alone is refused: --at reads it as the next one,
+ * which would clean everything up to now.
+ */
+static int task_before(const struct ctl_args *a, const char *s, char *out)
+{
+	int64_t now = time_now_ms(), ms;
+
+	if (time_parse_duration(s, &ms) == 0 && ms >= 0) {
+		time_format_rfc3339(now - ms, out);
+		return EXIT_OK;
+	}
+	if (strchr(s, '-') != NULL && time_parse_local(s, now, &ms) == 0) {
+		time_format_rfc3339(ms, out);
+		return EXIT_OK;
+	}
+	return ctl_usage_error(a->cmd, "invalid --before '%s': expected a duration ago (7d, "
+	    "12h), '2026-11-25 03:00' (local time) or RFC 3339 (2026-11-25T03:00:00Z)", s);
+}
+
+int cmd_task_clean(struct ctl_ctx *ctx, struct ctl_args *a)
+{
+	const char *state = args_get(a, "state"), *before = args_get(a, "before");
+	char before_text[TIME_RFC3339_LEN];
+	enum task_state s;
+	int64_t removed = 0;
+	cJSON *req, *r;
+	int rc;
+
+	if (state != NULL && (task_state_parse(state, &s) < 0 || !task_state_final(s))) {
+		char states[128];
+
+		task_states_join(states, sizeof states, 1, "", " or ");
+		return ctl_usage_error(a->cmd, "invalid --state '%s': a final state, %s",
+		    state, states);
+	}
+	if (before != NULL && (rc = task_before(a, before, before_text)) != EXIT_OK)
+		return rc;
+	if ((req = cJSON_CreateObject()) == NULL ||
+	    (state != NULL && cJSON_AddStringToObject(req, "state", state) == NULL) ||
+	    (before != NULL && cJSON_AddStringToObject(req, "before", before_text) == NULL)) {
+		cJSON_Delete(req);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	/* Slices of a big clean take their time: no deadline but the daemon's answer. */
+	if ((rc = call(ctx, CMD_task_clean, req, -1, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else {
+		(void)json_int(r, "removed", &removed);
+		printf("removed %lld task%s\n", (long long)removed, removed == 1 ? "" : "s");
+	}
 	cJSON_Delete(r);
 	return rc;
 }

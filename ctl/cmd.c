@@ -238,6 +238,61 @@ const struct ctl_cmd cmd_table[] = {
 		.exec = cmd_task_cancel,
 	},
 	{
+		.words = { "task", "restart" },
+		.usage = "ID [--wait]",
+		.summary = "queue a final task again, as a new task",
+		.help = "Submits a new task with the specification of task ID, "
+		    "which must be final: its type and arguments (an exec "
+		    "task's command, directory and environment), reservations, "
+		    "name, timeout, retries and priority; its restart_of names "
+		    "ID. It is checked as a new submission is: depot.conf's "
+		    "[tasks] env_deny as it is now, a repository that was "
+		    "deleted refused. Prints the new task's id; --wait waits "
+		    "for it and exits as task wait does.",
+		.opts = {
+			{ .name = "wait", .short_name = 'w',
+			  .help = "wait for the new task to end" },
+		},
+		.args_min = 1, .args_max = 1,
+		.sends = CMD_task_restart,
+		.exec = cmd_task_restart,
+	},
+	{
+		.words = { "task", "remove" },
+		.usage = "ID...",
+		.summary = "forget final tasks and their logs",
+		.help = "Removes each task's record and its log; all or nothing: "
+		    "when any ID is not final (exit 1) or names no task (exit "
+		    "6), nothing is removed. Kept, and refused the same way: a "
+		    "task an unfinished task runs --after, a schedule's last "
+		    "task, and the last completed backup, which the next "
+		    "incremental builds on. Prints the ids removed.",
+		.args_min = 1, .args_max = CTL_ARGS_ANY,
+		.sends = CMD_task_remove,
+		.exec = cmd_task_remove,
+	},
+	{
+		.words = { "task", "clean" },
+		.usage = "[--state S] [--before TIME]",
+		.summary = "forget final tasks by state and age",
+		.help = "Removes the final tasks in state S (default: any final "
+		    "state) that finished before TIME (default: any time), with "
+		    "their logs, but those task remove keeps. A few hundred at "
+		    "a time, so the daemon goes on meanwhile. Prints how many "
+		    "were removed.",
+		.opts = {
+			{ .name = "state", .arg = "S",
+			  .help = "only tasks in final state S: completed, failed or canceled" },
+			{ .name = "before", .arg = "TIME",
+			  .help = "only tasks that finished before TIME: a duration "
+			      "ago (7d, 12h), '2026-11-25 03:00' (local time) or RFC "
+			      "3339 with a zone" },
+		},
+		.args_min = 0, .args_max = 0,
+		.sends = CMD_task_clean,
+		.exec = cmd_task_clean,
+	},
+	{
 		.words = { "task", "wait" },
 		.usage = "ID... [--timeout DUR]",
 		.summary = "wait until tasks end",

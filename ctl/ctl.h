@@ -215,6 +215,9 @@ int cmd_task_show(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_log(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_cancel(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_restart(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_remove(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_task_clean(struct ctl_ctx *ctx, struct ctl_args *args);
 int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait);
 /* The same; with --wait and without --json, completed prints what it wants after the final line of a completed task. */
 int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,

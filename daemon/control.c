@@ -281,15 +281,15 @@ static int check_repo_task(struct conn *conn, const struct task *t)
 	return -1;
 }
 
-static int check_after(struct conn *conn, const struct task *t)
+static int check_after(const struct task *t, int *code, char *err, size_t errlen)
 {
 	cJSON *dep;
 
 	if (t->after == 0 || task_find(t->after) != NULL)
 		return 0;
 	if ((dep = store_task_json(D->store, t->after)) == NULL) {
-		server_reply_err(conn, ERR_NOT_FOUND, "no task %lld to run after",
-		    (long long)t->after);
+		*code = ERR_NOT_FOUND;
+		snprintf(err, errlen, "no task %lld to run after", (long long)t->after);
 		return -1;
 	}
 	cJSON_Delete(dep);
@@ -308,14 +308,16 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 	    TASK_CANCELED);
 }
 
-void cmd_task_submit(struct conn *conn, struct request *rq)
+void control_submit(struct conn *conn, struct task *t, const char *refused)
 {
-	struct task *t = rq->task;
+	int code = ERR_BAD_REQUEST;
 	char err[512];
 	int64_t id;
 
-	rq->task = NULL;
-	if (check_repo_task(conn, t) < 0 || check_after(conn, t) < 0) {
+	if (repo_task_check(t, &code, err, sizeof err) < 0 ||
+	    check_after(t, &code, err, sizeof err) < 0) {
+		server_reply_err(conn, code, "%s%s%s", refused ? refused : "", refused ? ": " : "",
+		    err);
 		task_free(t);
 		return;
 	}
@@ -328,6 +330,14 @@ void cmd_task_submit(struct conn *conn, struct request *rq)
 		return;
 	}
 	server_reply_ok(conn, task_json_by_id(id));
+}
+
+void cmd_task_submit(struct conn *conn, struct request *rq)
+{
+	struct task *t = rq->task;
+
+	rq->task = NULL;
+	control_submit(conn, t, NULL);
 }
 
 /* What a task.list page collects: the tasks' JSON, and whether one more row was there. */

@@ -298,6 +298,26 @@ void tasks_free_all(void);
 #include "commands.def"
 #undef X
 void control_handle(struct conn *conn, const struct peer *peer, cJSON *req);
+/*
+ * Submits t (validate_submit's, taken) as task.submit does: checked
+ * against the daemon's state (its repository, its --after task), then
+ * queued; replies with the new task, or the refusal prefixed "refused: "
+ * when refused is not NULL.
+ */
+void control_submit(struct conn *conn, struct task *t, const char *refused);
+
+/* control-tasks.c */
+/* Each loop turn: a few milliseconds of the task.remove and task.clean requests under way. */
+void tasks_clean_tick(void);
+/* When the next slice is due: -1 when none is under way, 0 for now. */
+int tasks_clean_wait_ms(void);
+/* Before the data directory is replaced (a restore): those requests end, answered with why. */
+void tasks_clean_abort(const char *why);
+/*
+ * [tasks] keep_finished: the final tasks that finished before `before`
+ * go as a task.clean's do, unless the last such pass is still going.
+ */
+void tasks_clean_expired(int64_t before);
 void waiters_check(int64_t finished_id);
 void waiters_tick(void);
 void waiters_fail_all(void);
@@ -351,12 +371,13 @@ struct request {
 	const char *state, *resource;	/* task.list filters; NULL: any */
 	int64_t id, limit, offset, max;
 	int64_t cursor;			/* task.list: ids below it; INT64_MAX when not given */
-	int64_t *ids;			/* task.cancel, task.wait */
+	int64_t *ids;			/* task.cancel, task.wait, task.remove */
 	size_t nids;
 	int64_t timeout_ms;		/* task.wait; -1 when not given */
 	const char *at;			/* schedule.add: first run, or NULL for one interval from now */
 	int64_t every_ms, first_run;	/* schedule.add; first_run is 'at' parsed */
 	int enabled;			/* schedule.set */
+	int64_t before;			/* task.clean: finished before (wall ms); 0: any time */
 	const cJSON *importer;		/* repo.create, repo.update: settings, checked */
 	struct task *task;		/* task.submit: owned here until a handler takes it */
 	cJSON *tmpl;			/* schedule.add: the template to store, as checked */
@@ -587,10 +608,6 @@ int store_schedule_fired(struct store *st, const char *name, int64_t next, int64
 int store_schedule_skipped(struct store *st, const char *name, int64_t next, int64_t now);
 /* The schedules whose last task was old_task now wait for new_task: the rows changed, or -1. */
 int store_schedule_retried(struct store *st, int64_t old_task, int64_t new_task);
-/* At most max ids of tasks finished before before, oldest first: their count, or -1. */
-int store_tasks_finished_before(struct store *st, int64_t before, int64_t *ids, int max);
-/* Deletes the tasks ids, inside the caller's transaction; 0, or -1. */
-int store_delete_tasks(struct store *st, const int64_t *ids, int n);
 
 /* repos.c */
 int repo_name_valid(const char *s);
@@ -616,6 +633,29 @@ void repos_list_path(const struct task *t, char *out, size_t n);
 FILE *repos_list_open(const char *path, int write, char *err, size_t errlen);
 int repos_publish_done(const struct task *t, const cJSON *result);
 void repos_task_ended(const struct task *t, int completed);
+
+/* store-clean.c */
+/* The newest completed backup an incremental builds on: its id, 0 when there is none, -1. */
+int64_t store_last_backup(struct store *st);
+/*
+ * Whether final task id must stay (an unfinished task runs after it, a
+ * schedule names it as its last, it is last_backup): 1 with why, 0, or -1.
+ */
+int store_task_kept(struct store *st, int64_t id, int64_t last_backup, char *why, size_t n);
+/* Forgets tasks ids (their rows, reservations, processes) inside the caller's transaction: 0, or -1. */
+int store_forget_tasks(struct store *st, const int64_t *ids, size_t n);
+/* What task.clean removes: final tasks with from < id <= to, of state (NULL: any), finished before before (0: any). */
+struct clean_filter {
+	const char *state;
+	int64_t before, from, to, last_backup;
+};
+/* At most max ids of f's tasks that nothing keeps (store_task_kept), in id order: their count, or -1. */
+int store_clean_select(struct store *st, const struct clean_filter *f, int64_t *ids, int max);
+/*
+ * For f with a before (its from and to not read): 1 with the lowest and
+ * highest id of its tasks that nothing keeps, 0 when there is none, -1.
+ */
+int store_clean_range(struct store *st, const struct clean_filter *f, int64_t *lo, int64_t *hi);
 
 /* store-repos.c */
 /* A repository as stored, with its latest version's counts. 0 is null; the strings last the call. */

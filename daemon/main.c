@@ -459,10 +459,14 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	for (;;) {
 		int64_t now = time_mono_ms(), wait = next_check - now;
 		int record_wait = recorder_wait_ms();
+		int clean_wait = tasks_clean_wait_ms();
 
 		/* A version being recorded: its next slice is due now, or when its test pause ends. */
 		if (record_wait >= 0 && record_wait < wait)
 			wait = record_wait;
+		/* A task.clean under way: its next slice. */
+		if (clean_wait >= 0 && clean_wait < wait)
+			wait = clean_wait;
 		loop_run_once(wait < 0 ? 0 : wait > 100 ? 100 : (int)wait);
 		now = time_mono_ms();
 		if (now >= next_check) {
@@ -474,6 +478,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		recorder_tick();
 		restore_tick();
 		tasks_tick();
+		tasks_clean_tick();
 		sched_tick();
 		supervisor_tick();
 		if (D->stopping && shutdown_step()) {

@@ -666,6 +666,8 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 	D->stopping = 0;
 	workers_free_all();
 	int64_t old_max = store_max_task_id(D->store);
+	/* A clean's next slice would remove rows of the restored database. */
+	tasks_clean_abort("a restore replaced the data directory");
 	store_close(D->store);
 	D->store = NULL;
 	/* On failure swap_in has put everything back: the daemon goes on with its old data. */

@@ -11,8 +11,6 @@
 #include <unistd.h>
 
 #define SCHEDULE_MIN_EVERY_MS 1000
-/* Pruning deletes this many finished tasks a tick, so requests are never held up. */
-#define PRUNE_BATCH 500
 
 static int64_t next_due_cache = -1;	/* -1: unknown, read the table again */
 
@@ -225,34 +223,18 @@ static void fire(const struct due *d, int64_t now)
 		stop(d->name);
 }
 
-/* Finished tasks past keep_finished go, with their logs, a batch at a time. */
+/*
+ * Finished tasks past keep_finished go, with their logs, as a task.clean's
+ * do (control-tasks.c): sliced, and keeping what task.remove keeps.
+ */
 static void prune(int64_t now)
 {
 	static int64_t last_prune;
-	int64_t ids[PRUNE_BATCH];
-	char path[4200];
-	int n;
 
 	if (now - last_prune < 1000)
 		return;
 	last_prune = now;
-	n = store_tasks_finished_before(D->store, now - D->cfg.keep_finished_ms, ids, PRUNE_BATCH);
-	if (n <= 0)
-		return;
-	if (store_begin(D->store) < 0 || store_delete_tasks(D->store, ids, n) < 0) {
-		store_rollback(D->store);
-		return;
-	}
-	if (store_commit(D->store) < 0) {
-		log_warn("pruning finished tasks: %s", store_errmsg(D->store));
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		task_log_path(ids[i], path, sizeof path);
-		if (fs_unlink_beneath(daemon_data()->fd, path) < 0)
-			log_warn("removing %s/%s: %m", D->dir, path);
-	}
-	log_info("pruned %d finished task(s) older than keep_finished", n);
+	tasks_clean_expired(now - D->cfg.keep_finished_ms);
 }
 
 /* A schedule's retried task lives on in its retry: the schedule waits for that one (DESIGN §13). */

@@ -1,4 +1,4 @@
-/* store-sched.c: the rows of the scheduler (DESIGN §13) — schedules, and the finished tasks pruning removes — as sched.c reads and writes them. */
+/* store-sched.c: the rows of the scheduler (DESIGN §13), schedules, as sched.c reads and writes them (the finished tasks pruning removes: store-clean.c). */
 #include "depotd.h"
 #include "store-sql.h"
 
@@ -156,31 +156,4 @@ int store_schedule_retried(struct store *st, int64_t old_task, int64_t new_task)
 	sql_int(&s, 1, new_task);
 	sql_int(&s, 2, old_task);
 	return changes(st, &s);
-}
-
-int store_tasks_finished_before(struct store *st, int64_t before, int64_t *ids, int max)
-{
-	struct sql s;
-	int n = 0;
-
-	sql_prepare(&s, store_db(st), "reading the finished tasks to prune", "SELECT id"
-	    " FROM tasks WHERE finished_at < ? ORDER BY finished_at LIMIT ?");
-	sql_int(&s, 1, before);
-	sql_int(&s, 2, max);
-	while (n < max && sql_step(&s) == 1)
-		ids[n++] = sqlite3_column_int64(s.q, 0);
-	return sql_end(&s) < 0 ? -1 : n;
-}
-
-int store_delete_tasks(struct store *st, const int64_t *ids, int n)
-{
-	struct sql s;
-
-	sql_prepare(&s, store_db(st), "pruning finished tasks", "DELETE FROM tasks WHERE id = ?");
-	for (int i = 0; i < n && s.rc == SQLITE_OK; i++) {
-		sql_int(&s, 1, ids[i]);
-		sql_step(&s);
-		sql_again(&s);
-	}
-	return sql_end(&s);
 }

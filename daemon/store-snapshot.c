@@ -88,8 +88,7 @@ int snapshot_last_backup(struct snapshot *s, int64_t self, cJSON **result, char 
 
 	*result = NULL;
 	sql_prepare(&q, s->db, "finding the last backup",
-	    "SELECT result FROM tasks WHERE type = 'backup' AND state = 'completed' AND id <> ?1"
-	    " AND json_valid(result) AND json_extract(result, '$.sha256') IS NOT NULL"
+	    "SELECT result FROM tasks WHERE " SQL_BACKUP_BASE " AND id <> ?1"
 	    " ORDER BY id DESC LIMIT 1");
 	sql_int(&q, 1, self);
 	if ((rc = sql_step(&q)) == 1)

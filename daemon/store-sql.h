@@ -8,6 +8,14 @@
 
 struct store;
 
+/*
+ * A completed backup whose result names its archive: the newest is what
+ * an incremental builds on (store-snapshot.c), so task.remove and
+ * task.clean keep it (store-clean.c).
+ */
+#define SQL_BACKUP_BASE "type = 'backup' AND state = 'completed' AND json_valid(result)" \
+	" AND json_extract(result, '$.sha256') IS NOT NULL"
+
 /* store.c */
 /* The store's connection, for the store files' own queries. */
 sqlite3 *store_db(struct store *st);

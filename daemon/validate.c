@@ -697,6 +697,44 @@ static int check_task_wait(const cJSON *args, struct request *rq, char *err, siz
 	return 0;
 }
 
+/* task.remove is one transaction: a bounded one (task.clean removes any number). */
+#define REMOVE_IDS_MAX 10000
+
+static int check_task_remove(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	if (validate_ids(args, "ids", &rq->ids, &rq->nids, err, errlen) < 0)
+		return -1;
+	if (rq->nids > REMOVE_IDS_MAX) {
+		snprintf(err, errlen, "'ids' names %zu tasks: at most %d at once (task.clean "
+		    "removes any number)", rq->nids, REMOVE_IDS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_task_clean(const cJSON *args, struct request *rq, char *err, size_t errlen)
+{
+	const char *before = NULL;
+	enum task_state s;
+
+	if (validate_string(args, "state", 0, 16, &rq->state, err, errlen) < 0 ||
+	    validate_string(args, "before", 0, 64, &before, err, errlen) < 0)
+		return -1;
+	if (rq->state != NULL && (task_state_parse(rq->state, &s) < 0 || !task_state_final(s))) {
+		char states[256];
+
+		task_states_join(states, sizeof states, 1, "", " or ");
+		snprintf(err, errlen, "'state' = '%s' is not a final state (%s)", rq->state, states);
+		return -1;
+	}
+	if (before != NULL && (time_parse_rfc3339(before, &rq->before) < 0 || rq->before <= 0)) {
+		snprintf(err, errlen, "'before' = '%s' is not an RFC 3339 time "
+		    "(2026-11-25T03:00:00Z)", before);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_repo_create(const cJSON *args, struct request *rq, char *err, size_t errlen)
 {
 	if (check_name(args, "repository", rq, err, errlen) < 0)
@@ -910,6 +948,9 @@ static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_log] = check_task_log,
 	[CMD_task_cancel] = check_task_cancel,
 	[CMD_task_wait] = check_task_wait,
+	[CMD_task_restart] = check_id,
+	[CMD_task_remove] = check_task_remove,
+	[CMD_task_clean] = check_task_clean,
 	[CMD_task_why] = check_id,
 	[CMD_queue_pause] = check_queue_pause,
 	[CMD_queue_resume] = check_queue_pause,

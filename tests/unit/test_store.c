@@ -398,24 +398,76 @@ static void calendar_schedules_round_trip(void **state)
 	cJSON_Delete(tmpl);
 }
 
-static void finished_tasks_are_found_and_deleted(void **state)
+/*
+ * What task.clean and keep_finished remove: final tasks by state and end,
+ * in id order, but one a waiting task runs after, a schedule's last task
+ * and the last completed backup; forgotten with their reservation and
+ * process rows.
+ */
+static void final_tasks_are_found_kept_and_forgotten(void **state)
 {
 	struct scratch *s = *state;
-	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 1), ids[4];
+	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 1);
+	int64_t c = add_task(s->st, "exec", 1), d = add_task(s->st, "exec", 1);
+	int64_t bk = add_task(s->st, "backup", 1), ids[8], lo = 0, hi = 0, last;
+	struct task waiter = { .type = "exec", .name = "w", .created_at = 1, .after = c };
+	struct clean_filter f = { .to = INT64_MAX };
+	cJSON *tmpl = cJSON_Parse("{\"type\":\"exec\",\"argv\":[\"true\"]}");
+	cJSON *res = cJSON_Parse("{\"sha256\":\"ab\"}");
+	char why[256];
 
-	add_task(s->st, "exec", 1);	/* still waiting */
-	assert_int_equal(store_finish_task(s->st, b, TASK_COMPLETED, 100, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, a, TASK_FAILED, 200, NULL, NULL), 0);
-	assert_int_equal(store_tasks_finished_before(s->st, 150, ids, 4), 1);
+	waiter.args = cJSON_CreateObject();
+	assert_true(store_insert_task(s->st, &waiter) > 0);	/* still waiting, after c */
+	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, c, TASK_COMPLETED, 50, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, d, TASK_COMPLETED, 300, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, bk, TASK_COMPLETED, 10, res, NULL), 0);
+	assert_int_equal(store_schedule_add(s->st, "sched", tmpl, 1000, NULL, NULL, 5, 1), 0);
+	assert_int_equal(store_schedule_fired(s->st, "sched", 6, 2, d), 0);
+	last = store_last_backup(s->st);
+	assert_int_equal(last, bk);
+	f.last_backup = last;
+
+	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 2);
+	assert_int_equal(ids[0], a);
+	assert_int_equal(ids[1], b);
+	assert_int_equal(store_task_kept(s->st, a, last, why, sizeof why), 0);
+	assert_int_equal(store_task_kept(s->st, c, last, why, sizeof why), 1);
+	assert_non_null(strstr(why, "runs after task"));
+	assert_int_equal(store_task_kept(s->st, d, last, why, sizeof why), 1);
+	assert_non_null(strstr(why, "schedule 'sched'"));
+	assert_int_equal(store_task_kept(s->st, bk, last, why, sizeof why), 1);
+	assert_non_null(strstr(why, "last completed backup"));
+	f.state = "failed";
+	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 1);
 	assert_int_equal(ids[0], b);
-	assert_int_equal(store_tasks_finished_before(s->st, 1000, ids, 4), 2);
+	f.state = NULL;
+	f.before = 150;
+	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 1);
+	assert_int_equal(ids[0], a);
+	assert_int_equal(store_clean_range(s->st, &f, &lo, &hi), 1);
+	assert_true(lo == a && hi == a);
+	f.before = 5;
+	assert_int_equal(store_clean_range(s->st, &f, &lo, &hi), 0);
+	/* The window: ids in (from, to] only. */
+	f.before = 0;
+	f.from = a;
+	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 1);
 	assert_int_equal(ids[0], b);
-	assert_int_equal(ids[1], a);
+
+	ids[0] = a;
+	ids[1] = b;
 	assert_int_equal(store_begin(s->st), 0);
-	assert_int_equal(store_delete_tasks(s->st, ids, 2), 0);
+	assert_int_equal(store_forget_tasks(s->st, ids, 2), 0);
 	assert_int_equal(store_commit(s->st), 0);
-	assert_int_equal(store_tasks_finished_before(s->st, 1000, ids, 4), 0);
 	assert_null(store_load_task(s->st, a));
+	assert_null(store_load_task(s->st, b));
+	f.from = 0;
+	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 0);
+	cJSON_Delete(waiter.args);
+	cJSON_Delete(tmpl);
+	cJSON_Delete(res);
 }
 
 /* What a restore does to a database: ids stay above the old data's, tasks not final end. */
@@ -517,7 +569,7 @@ int main(void)
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(calendar_schedules_round_trip, setup_store, remove_store),
-		cmocka_unit_test_setup_teardown(finished_tasks_are_found_and_deleted,
+		cmocka_unit_test_setup_teardown(final_tasks_are_found_kept_and_forgotten,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_restored_database_is_settled,
 		    setup_store, remove_store),

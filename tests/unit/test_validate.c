@@ -946,6 +946,69 @@ static void task_list_takes_a_cursor_and_defaults_to_the_newest(void **state)
 	cJSON_Delete(req);
 }
 
+/* task.clean: a final state only, and an RFC 3339 time; neither given cleans any. */
+static void task_clean_takes_a_final_state_and_a_time(void **state)
+{
+	static const char *const bad[] = {
+		"{\"state\": \"running\"}", "{\"state\": \"waiting\"}",
+		"{\"state\": \"active\"}", "{\"state\": \"done\"}", "{\"state\": 3}",
+		"{\"before\": \"yesterday\"}", "{\"before\": \"7d\"}", "{\"before\": 1700000000000}",
+	};
+	struct request rq;
+	char err[256], json[128];
+	cJSON *req;
+
+	(void)state;
+	req = parse("{\"cmd\": \"task.clean\"}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), 0);
+	assert_null(rq.state);
+	assert_int_equal(rq.before, 0);
+	request_free(&rq);
+	cJSON_Delete(req);
+	req = parse("{\"cmd\": \"task.clean\", \"args\": {\"state\": \"failed\","
+	    " \"before\": \"2026-11-25T03:00:00Z\"}}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), 0);
+	assert_string_equal(rq.state, "failed");
+	assert_int_equal(rq.before, INT64_C(1795575600000));
+	request_free(&rq);
+	cJSON_Delete(req);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(json, sizeof json, "{\"cmd\": \"task.clean\", \"args\": %s}", bad[i]);
+		req = parse(json);
+		if (validate_request(req, &rq, err, sizeof err) != -1)
+			fail_msg("accepted %s", bad[i]);
+		request_free(&rq);
+		cJSON_Delete(req);
+	}
+}
+
+/* task.remove is one transaction: 10,000 ids at most; task.restart takes one id. */
+static void task_remove_takes_at_most_10000_ids(void **state)
+{
+	struct request rq;
+	char err[256];
+	cJSON *req, *ids;
+
+	(void)state;
+	req = parse("{\"cmd\": \"task.remove\", \"args\": {\"ids\": []}}");
+	ids = cJSON_GetObjectItem(cJSON_GetObjectItem(req, "args"), "ids");
+	for (int i = 1; i <= 10000; i++)
+		cJSON_AddItemToArray(ids, cJSON_CreateNumber(i));
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), 0);
+	assert_int_equal(rq.nids, 10000);
+	request_free(&rq);
+	cJSON_AddItemToArray(ids, cJSON_CreateNumber(10001));
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+	assert_non_null(strstr(err, "at most 10000"));
+	request_free(&rq);
+	cJSON_Delete(req);
+	req = parse("{\"cmd\": \"task.restart\", \"args\": {\"id\": \"4\"}}");
+	assert_int_equal(validate_request(req, &rq, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'id'"));
+	request_free(&rq);
+	cJSON_Delete(req);
+}
+
 /* The exec args of exec_args() with "env" set to the parsed json; validate_submit's task. */
 static struct task *submit_env(const char *env_json, char *err, size_t errlen)
 {
@@ -1200,6 +1263,8 @@ int main(void)
 		cmocka_unit_test(request_of_unknown_command_is_refused_by_name),
 		cmocka_unit_test(request_fills_checked_values_and_defaults),
 		cmocka_unit_test(task_list_takes_a_cursor_and_defaults_to_the_newest),
+		cmocka_unit_test(task_clean_takes_a_final_state_and_a_time),
+		cmocka_unit_test(task_remove_takes_at_most_10000_ids),
 		cmocka_unit_test(minimal_exec_request_is_accepted_and_filled_in),
 		cmocka_unit_test(full_exec_request_fills_name_resources_and_timeout),
 		cmocka_unit_test(resource_mode_defaults_to_exclusive),
