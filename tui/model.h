@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rate.h"
 #include "vocab.h"
 
 /* A full re-read at least this often, in case events were dropped. */
@@ -33,13 +34,6 @@
 
 /* The default filter also lists tasks that ended this recently (the demo's sync and publish). */
 #define MODEL_RECENT_MS		(5 * 60 * 1000)
-
-/* Progress samples for a running task's rate: one a second at most, over the last 20 s. */
-#define MODEL_RATE_SAMPLES	24
-#define MODEL_RATE_EVERY_MS	1000
-#define MODEL_RATE_WINDOW_MS	20000
-/* A rate from samples closer together than this is noise: none is shown. */
-#define MODEL_RATE_MIN_SPAN_MS	1500
 
 /* A task's state this console does not know (a newer daemon's): shown as "?". */
 #define MODEL_STATE_UNKNOWN TASK_STATE_COUNT
@@ -137,12 +131,10 @@ struct model_status {
 	int64_t locks_held, locks_waiting, locks_running;
 };
 
-/* Samples of a running task's progress, to tell its rate (a ring). */
+/* Samples of a running task's progress, to tell its rate. */
 struct model_rate {
 	int64_t task;
-	int64_t at[MODEL_RATE_SAMPLES];		/* monotonic ms */
-	int64_t done[MODEL_RATE_SAMPLES];
-	size_t first, n;
+	struct rate r;			/* at: monotonic ms */
 };
 
 /* A repository (repo.list) and its last sync and publish (task.list of its resource). */
@@ -249,10 +241,8 @@ int64_t model_uptime(const struct model *m, int64_t now);
 
 /* model_rate.c */
 void model_rate_sample(struct model *m, int64_t now);
-void model_rate_add(struct model_rate *r, int64_t at, int64_t done);
-int model_rate_compute(const struct model_rate *r, double *per_sec);
-int model_task_rate(const struct model *m, int64_t id, double *per_sec);
-int model_eta(const struct model_task *t, double per_sec, int64_t *ms);
+double model_task_rate(const struct model *m, int64_t id);
+int64_t model_task_eta(const struct model *m, const struct model_task *t);
 void model_fmt_rate(double per_sec, const char *unit, char *out, size_t n);
 void model_fmt_rate_eta(const struct model *m, const struct model_task *t, char *out, size_t n);
 void model_rates_free(struct model *m);

@@ -39,7 +39,7 @@ static const struct help_line help_lines[] = {
 #undef X
 	{ "reason", "of a failed or canceled task: shown in place of its progress", 0 },
 	{ "STALLED", "running, no progress for stall_after: cancel it if it is stuck", 0 },
-	{ "rate, ETA", "of a running task, from its progress over the last 20 s", 0 },
+	{ "rate, ETA", "of a running task, from its progress over the last 10 s", 0 },
 	{ "waits for", "a waiting task's details: what holds it (task.why)", 0 },
 	{ "QUEUE PAUSED", "in the header: no new task starts (depotctl pause, or p)", 0 },
 	{ NULL, "", 0 },

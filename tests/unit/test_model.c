@@ -785,68 +785,55 @@ static void test_sorting_by_a_column_ties_in_queue_order_and_reversed(void **sta
 static void test_rate_and_eta_come_from_progress_samples(void **state)
 {
 	struct model *m = *state;
-	struct model_rate r = { 0 };
 	struct model_task *t;
-	double rate = -1;
-	int64_t eta;
 	char buf[64];
 
-	/* One sample, or two too close together, tell nothing. */
-	model_rate_add(&r, 10000, 0);
-	assert_int_equal(model_rate_compute(&r, &rate), -1);
-	model_rate_add(&r, 10500, 50);	/* within MODEL_RATE_EVERY_MS: not kept */
-	assert_int_equal(r.n, 1);
-	model_rate_add(&r, 11000, 10);
-	assert_int_equal(model_rate_compute(&r, &rate), -1);	/* 1 s apart: under the minimum span */
-	model_rate_add(&r, 12000, 20);
-	assert_int_equal(model_rate_compute(&r, &rate), 0);
-	assert_true(rate > 9.99 && rate < 10.01);	/* 20 in 2 s */
-	/* Samples older than the window go: the rate is the recent one. */
-	model_rate_add(&r, 10000 + MODEL_RATE_WINDOW_MS + 1000, 20);
-	model_rate_add(&r, 10000 + MODEL_RATE_WINDOW_MS + 3000, 20);
-	assert_int_equal(model_rate_compute(&r, &rate), 0);
-	assert_true(rate >= 0 && rate < 0.01);	/* stopped moving: 0 */
-	/* A count that went back (started over) starts afresh. */
-	model_rate_add(&r, 10000 + MODEL_RATE_WINDOW_MS + 5000, 5);
-	assert_int_equal(r.n, 1);
-	/* A long run keeps the window's samples only, in a ring that never overflows. */
-	for (int i = 0; i < 3 * MODEL_RATE_SAMPLES; i++)
-		model_rate_add(&r, 100000 + i * 1000, i);
-	assert_int_equal(r.n, MODEL_RATE_WINDOW_MS / MODEL_RATE_EVERY_MS + 1);
-	assert_true(r.n <= MODEL_RATE_SAMPLES);
-	assert_int_equal(model_rate_compute(&r, &rate), 0);
-	assert_true(rate > 0.99 && rate < 1.01);
-
-	/* The model samples every running task as the loop turns, and forgets ended ones. */
+	/* The model samples every running task as the loop turns (share/rate.c does the sums). */
 	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 100, \"total\": 1000,"
 	    " \"unit\": \"files\"}");
 	task_event(m, 8, "waiting", "queued", NULL);
 	model_rate_sample(m, 1000);
+	assert_true(model_task_rate(m, 7) < 0);	/* one sample tells nothing */
 	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 150, \"total\": 1000,"
 	    " \"unit\": \"files\"}");
 	model_rate_sample(m, 2000);
-	model_rate_sample(m, 2100);	/* too soon: not a sample */
+	/* Between progress reports the count stands still: samples of it do not bend the rate much. */
+	model_rate_sample(m, 2500);
 	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 200, \"total\": 1000,"
 	    " \"unit\": \"files\"}");
 	model_rate_sample(m, 3000);
-	assert_int_equal(m->nrates, 1);
-	assert_int_equal(model_task_rate(m, 7, &rate), 0);
-	assert_true(rate > 49.99 && rate < 50.01);	/* 100 files in 2 s */
-	assert_int_equal(model_task_rate(m, 8, &rate), -1);
+	assert_int_equal(m->nrates, 1);	/* the running task only */
+	assert_true(model_task_rate(m, 7) > 49.99 && model_task_rate(m, 7) < 50.01);
+	assert_true(model_task_rate(m, 8) < 0);
 	t = model_task(m, 7);
-	assert_int_equal(model_eta(t, 50, &eta), 0);
-	assert_int_equal(eta, 16000);	/* 800 files left at 50/s */
-	assert_int_equal(model_eta(t, 0, &eta), -1);
+	assert_int_equal(model_task_eta(m, t), 16000);	/* 800 files left at 50/s */
 	model_fmt_rate_eta(m, t, buf, sizeof buf);
 	assert_string_equal(buf, "50 files/s, ETA 16s");
 	/* Without a total: the rate alone. */
 	t->has_total = 0;
+	assert_int_equal(model_task_eta(m, t), -1);
 	model_fmt_rate_eta(m, t, buf, sizeof buf);
 	assert_string_equal(buf, "50 files/s");
-	task_event(m, 7, "completed", "sync fedora", NULL);
+	t->has_total = 1;
+
+	/* A re-read replaces the task: its samples stay, as they are the console's, not the daemon's. */
+	snapshot(m, "[]", "[]", "[]", NULL, 3500);
+	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 250, \"total\": 1000,"
+	    " \"unit\": \"files\"}");
 	model_rate_sample(m, 4000);
+	assert_true(model_task_rate(m, 7) > 49.99 && model_task_rate(m, 7) < 50.01);
+
+	/* Ended: its samples go, and no rate is shown. */
+	task_event(m, 7, "completed", "sync fedora", NULL);
+	model_rate_sample(m, 5000);
 	assert_int_equal(m->nrates, 0);
 	model_fmt_rate_eta(m, model_task(m, 7), buf, sizeof buf);
+	assert_string_equal(buf, "");
+	/* A running task that has not moved yet shows no rate (its progress is "-"). */
+	task_event(m, 9, "running", "quiet", "\"progress\": {\"done\": 0, \"total\": null}");
+	model_rate_sample(m, 5000);
+	model_rate_sample(m, 8000);
+	model_fmt_rate_eta(m, model_task(m, 9), buf, sizeof buf);
 	assert_string_equal(buf, "");
 
 	model_fmt_rate(1536, "bytes", buf, sizeof buf);
