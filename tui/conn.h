@@ -46,7 +46,7 @@ struct feed {
 	struct conn *conn;
 	struct model *m;
 	int64_t next_try;		/* when to try a daemon that is down again */
-	int64_t last_workers, last_locks, last_scheds, last_log, last_show;
+	int64_t last_workers, last_locks, last_scheds, last_log, last_show, last_repos;
 	int log_more;			/* the last log read was cut: read again at once */
 };
 
@@ -56,6 +56,9 @@ struct feed_wants {
 	int schedules;			/* schedule.list every two */
 	struct model_log *log;		/* task.log of log->task */
 	int64_t show;			/* task.show of a task the model does not hold */
+	int repos;			/* repo.list and each one's last tasks every two seconds */
+	struct model_why *why;		/* task.why of why_task, when it waits */
+	int64_t why_task;
 };
 
 /* conn.c */

@@ -51,6 +51,9 @@ static int console_key_alias(int ch);
 static void console_define_keys(void);
 static int console_key(struct console *con, int ch);
 static void console_cancel(struct console *con, int64_t id);
+static void console_restart(struct console *con, int64_t id);
+static void console_queue(struct console *con, int pause);
+static void console_sort_next(struct console *con, int reverse);
 static void console_absolute(const char *in, char *out, size_t n);
 static void console_start_job(struct console *con, enum job_kind kind, const char *path);
 static int console_poll_job(struct console *con);
@@ -63,16 +66,20 @@ static void console_free(struct console *con);
 static void usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: depot-console [-d DIR] [--readonly]\n"
+	    "usage: depot-console [-d DIR] [--readonly] [--recent DURATION]\n"
 	    "\n"
 	    "A live view of depotd: workers, tasks and their progress, reservations,\n"
-	    "schedules; cancel tasks, back up and restore from it. Press ? inside for\n"
-	    "the keys.\n"
+	    "schedules, repositories; cancel and restart tasks, pause the queue, back up\n"
+	    "and restore from it. Press ? inside for the keys.\n"
 	    "\n"
 	    "Options:\n"
 	    "  -d, --dir DIR   the daemon's data directory (default: $DEPOT_HOME, else\n"
 	    "                  /var/lib/depot as root, else ~/.local/state/depot)\n"
-	    "  -r, --readonly  watch only: cancel, backup and restore are disabled\n"
+	    "  -r, --readonly  watch only: cancel, restart, pause, backup and restore\n"
+	    "                  are disabled\n"
+	    "      --recent DURATION\n"
+	    "                  the default filter also shows tasks that ended this\n"
+	    "                  recently (default 5m; 0 for none)\n"
 	    "  -h, --help      show this help\n"
 	    "      --version   show the version\n"
 	    "\n"
@@ -123,8 +130,13 @@ void console_message(struct console *con, int error, const char *fmt, ...)
 /* The tasks pane's rows again (the model may have changed), keeping the selection by id. */
 void console_refresh_rows(struct console *con)
 {
+	struct model_rows_spec spec = {
+		.filter = con->filter, .recent_ms = con->recent_ms, .now = console_now_ms(),
+		.query = con->search, .sort = con->sort, .reverse = con->sort_reverse,
+	};
+
 	free(con->rows);
-	con->nrows = model_task_rows(&con->m, con->filter, con->search, &con->rows);
+	con->nrows = model_task_rows(&con->m, &spec, &con->rows);
 	if (con->nrows == 0) {
 		con->sel = 0;
 		return;
@@ -198,6 +210,57 @@ void console_ask_cancel(struct console *con, int64_t id)
 	prompt_open(con, PROMPT_CONFIRM, ACTION_CANCEL_TASK, "Cancel task", q, NULL);
 }
 
+void console_ask_restart(struct console *con, int64_t id)
+{
+	const struct model_task *t = model_task(&con->m, id);
+	char q[512];
+
+	if (con->readonly) {
+		console_message(con, 1, "read-only console (--readonly): restarting is disabled");
+		return;
+	}
+	if (t == NULL) {
+		console_message(con, 1, "task %lld is not known", (long long)id);
+		return;
+	}
+	if (!task_state_final(t->state)) {
+		console_message(con, 1, "task %lld is %s: only a task that ended can be restarted",
+		    (long long)id, task_state_name(t->state));
+		return;
+	}
+	if (!con->m.up) {
+		console_message(con, 1, "depotd is down: task %lld cannot be restarted now",
+		    (long long)id);
+		return;
+	}
+	snprintf(q, sizeof q, "Restart task %lld (%s, %s)? A new task runs with the same "
+	    "specification.", (long long)t->id, t->name, task_state_name(t->state));
+	con->prompt.task = id;
+	prompt_open(con, PROMPT_CONFIRM, ACTION_RESTART_TASK, "Restart task", q, NULL);
+}
+
+/* Pauses the whole queue, or resumes it when the daemon says it is paused. */
+void console_ask_pause(struct console *con)
+{
+	const struct model_status *s = &con->m.status;
+
+	if (con->readonly) {
+		console_message(con, 1, "read-only console (--readonly): pausing the queue is disabled");
+		return;
+	}
+	if (!con->m.up) {
+		console_message(con, 1, "depotd is down: its queue cannot be paused or resumed now");
+		return;
+	}
+	if (s->queue_known && s->queue_paused)
+		prompt_open(con, PROMPT_CONFIRM, ACTION_RESUME_QUEUE, "Resume the queue",
+		    "Resume the queue? Waiting tasks start again as their reservations allow.", NULL);
+	else
+		prompt_open(con, PROMPT_CONFIRM, ACTION_PAUSE_QUEUE, "Pause the queue",
+		    "Pause the whole queue? No new task starts until it is resumed (p again); "
+		    "running tasks go on to their end.", NULL);
+}
+
 void console_ask_backup(struct console *con)
 {
 	char def[PATH_MAX + 64], cwd[PATH_MAX], stamp[32];
@@ -258,6 +321,19 @@ void console_prompt_done(struct console *con, int accepted)
 			console_cancel(con, pr.task);
 		else
 			console_message(con, 0, "task %lld not canceled", (long long)pr.task);
+		break;
+	case ACTION_RESTART_TASK:
+		if (accepted)
+			console_restart(con, pr.task);
+		else
+			console_message(con, 0, "task %lld not restarted", (long long)pr.task);
+		break;
+	case ACTION_PAUSE_QUEUE:
+	case ACTION_RESUME_QUEUE:
+		if (accepted)
+			console_queue(con, pr.action == ACTION_PAUSE_QUEUE);
+		else
+			console_message(con, 0, "the queue was left as it was");
 		break;
 	case ACTION_SEARCH:
 		if (!accepted)
@@ -352,6 +428,96 @@ static void console_cancel(struct console *con, int64_t id)
 		console_message(con, 1, "task %lld not canceled: %s", (long long)id, err);
 		break;
 	}
+}
+
+/* Asks the daemon to run final task id again; the new task is selected. */
+static void console_restart(struct console *con, int64_t id)
+{
+	cJSON *args = cJSON_CreateObject(), *r, *nid;
+	char err[512];
+	int rc;
+
+	cJSON_AddNumberToObject(args, "id", (double)id);
+	rc = conn_call(&con->conn, CMD_task_restart, args, CONN_TIMEOUT_MS, &r, err, sizeof err);
+	switch (rc) {
+	case CONN_OK:
+		nid = cJSON_GetObjectItemCaseSensitive(r, "id");
+		if (model_upsert_task(&con->m, r) >= 0 && cJSON_IsNumber(nid)) {
+			con->sel_id = (int64_t)nid->valuedouble;
+			if (con->view == VIEW_DETAILS)
+				console_open_details(con, con->sel_id);
+			console_refresh_rows(con);
+			console_message(con, 0, "task %lld restarted as task %lld", (long long)id,
+			    (long long)con->sel_id);
+		} else
+			console_message(con, 0, "task %lld restarted", (long long)id);
+		cJSON_Delete(r);
+		break;
+	case CONN_REFUSED:
+		console_message(con, 1, "depotd refused to restart task %lld: %s", (long long)id, err);
+		break;
+	case CONN_DOWN:
+		model_set_down(&con->m, err, time_mono_ms());
+		console_message(con, 1, "task %lld not restarted: depotd did not answer", (long long)id);
+		break;
+	default:
+		console_message(con, 1, "task %lld not restarted: %s", (long long)id, err);
+		break;
+	}
+}
+
+/* queue.pause or queue.resume of the whole queue; the header follows at once. */
+static void console_queue(struct console *con, int pause)
+{
+	const char *what = pause ? "pause" : "resume";
+	cJSON *r, *paused;
+	char err[512];
+	int rc;
+
+	rc = conn_call(&con->conn, pause ? CMD_queue_pause : CMD_queue_resume, NULL, CONN_TIMEOUT_MS,
+	    &r, err, sizeof err);
+	switch (rc) {
+	case CONN_OK:
+		paused = cJSON_GetObjectItemCaseSensitive(r, "paused");
+		if (cJSON_IsBool(paused)) {
+			con->m.status.queue_known = 1;
+			con->m.status.queue_paused = cJSON_IsTrue(paused);
+			con->m.generation++;
+		}
+		console_message(con, 0, "%s", con->m.status.queue_paused ?
+		    "queue paused: no new task starts; running tasks go on (p resumes)" :
+		    "queue resumed: waiting tasks start as their reservations allow");
+		/* The status (paused resources too) is read again soon. */
+		con->m.resync_pending = 1;
+		cJSON_Delete(r);
+		break;
+	case CONN_REFUSED:
+		console_message(con, 1, "depotd refused to %s the queue: %s", what, err);
+		break;
+	case CONN_DOWN:
+		model_set_down(&con->m, err, time_mono_ms());
+		console_message(con, 1, "queue not %sd: depotd did not answer", what);
+		break;
+	default:
+		console_message(con, 1, "queue not %sd: %s", what, err);
+		break;
+	}
+}
+
+/* The next column to sort the tasks by (o), or the order turned round (O). */
+static void console_sort_next(struct console *con, int reverse)
+{
+	if (reverse)
+		con->sort_reverse = !con->sort_reverse;
+	else {
+		con->sort = (con->sort + 1) % MODEL_SORT_COUNT;
+		con->sort_reverse = 0;
+	}
+	if (con->view != VIEW_MAIN)
+		console_close_view(con);
+	console_refresh_rows(con);
+	console_message(con, 0, "tasks sorted by %s%s", model_sort_name(con->sort),
+	    con->sort_reverse ? ", reversed" : "");
 }
 
 /* in made absolute (the daemon's working directory is not ours); "~/" is $HOME. */
@@ -530,7 +696,8 @@ static void pane_place(struct pane *p, int h, int w, int y, int x)
 static void console_layout(struct console *con, int force)
 {
 	struct pane *all[] = { &con->header, &con->workers, &con->tasks, &con->details,
-		&con->locks, &con->schedules, &con->help, &con->status, &con->dialog, &con->small };
+		&con->locks, &con->schedules, &con->repos, &con->help, &con->status, &con->dialog,
+		&con->small };
 	int lines, cols, mainh, wh;
 
 	getmaxyx(stdscr, lines, cols);
@@ -553,6 +720,7 @@ static void console_layout(struct console *con, int force)
 	pane_place(&con->details, mainh, cols, 2, 0);
 	pane_place(&con->locks, mainh, cols, 2, 0);
 	pane_place(&con->schedules, mainh, cols, 2, 0);
+	pane_place(&con->repos, mainh, cols, 2, 0);
 	pane_place(&con->help, mainh, cols, 2, 0);
 	if (con->prompt.kind == PROMPT_CONFIRM || con->prompt.kind == PROMPT_INPUT) {
 		int h, w, y, x;
@@ -572,6 +740,8 @@ static struct pane *console_front(struct console *con)
 		return &con->locks;
 	case VIEW_SCHEDULES:
 		return &con->schedules;
+	case VIEW_REPOS:
+		return &con->repos;
 	case VIEW_HELP:
 		return &con->help;
 	default:
@@ -718,6 +888,18 @@ static int console_key(struct console *con, int ch)
 		con->scheds_top = 0;
 		con->feed.last_scheds = 0;
 		break;
+	case 'r':
+		con->view = VIEW_REPOS;
+		con->repos_top = 0;
+		con->feed.last_repos = 0;
+		break;
+	case 'o':
+	case 'O':
+		console_sort_next(con, ch == 'O');
+		break;
+	case 'p':
+		console_ask_pause(con);
+		break;
 	case 'b':
 		console_ask_backup(con);
 		break;
@@ -729,6 +911,12 @@ static int console_key(struct console *con, int ch)
 			console_message(con, 1, "read-only console (--readonly): canceling is disabled");
 		else
 			console_message(con, 1, "select a task in the tasks view (Esc) to cancel it");
+		break;
+	case 'a':
+		if (con->readonly)
+			console_message(con, 1, "read-only console (--readonly): restarting is disabled");
+		else
+			console_message(con, 1, "select a task in the tasks view (Esc) to restart it");
 		break;
 	case CTRL('l'):
 		clearok(curscr, TRUE);
@@ -776,6 +964,10 @@ static void console_loop(struct console *con)
 			.schedules = con->view == VIEW_SCHEDULES,
 			.log = con->view == VIEW_DETAILS ? &con->log : NULL,
 			.show = console_wanted_task(con),
+			.repos = con->view == VIEW_REPOS,
+			.why = &con->why,
+			.why_task = con->view == VIEW_DETAILS ? con->details_id :
+			    con->view == VIEW_MAIN ? con->sel_id : 0,
 		};
 		int64_t sec = time_now_ms() / 1000;
 		int ch, r;
@@ -819,13 +1011,15 @@ static void console_loop(struct console *con)
 static void console_free(struct console *con)
 {
 	struct pane *all[] = { &con->header, &con->workers, &con->tasks, &con->details,
-		&con->locks, &con->schedules, &con->help, &con->status, &con->dialog, &con->small };
+		&con->locks, &con->schedules, &con->repos, &con->help, &con->status, &con->dialog,
+		&con->small };
 
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		pane_drop(all[i]);
 	free(con->rows);
 	con->rows = NULL;
 	model_log_free(&con->log);
+	model_why_free(&con->why);
 	model_free(&con->m);
 	conn_job_free(con->job);
 	con->job = NULL;
@@ -838,12 +1032,14 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "readonly", no_argument, NULL, 'r' },
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "recent", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct console *con = &console;
 	const char *dir_opt = NULL;
+	int64_t recent = MODEL_RECENT_MS;
 	struct sigaction sa;
 	SCREEN *scr;
 	char err[512];
@@ -856,6 +1052,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			con->readonly = 1;
+			break;
+		case 'T':
+			if (strcmp(optarg, "0") == 0)
+				recent = 0;
+			else if (time_parse_duration(optarg, &recent) < 0 || recent < 0) {
+				fprintf(stderr, "depot-console: --recent: '%s' is not a duration "
+				    "(5m, 90s, 1h; 0 for none)\n", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -888,6 +1093,8 @@ int main(int argc, char **argv)
 	}
 	model_init(&con->m);
 	model_log_init(&con->log, 0);
+	model_why_init(&con->why);
+	con->recent_ms = recent;
 	feed_init(&con->feed, &con->conn, &con->m);
 	con->header = (struct pane){ .name = "header", .draw = header_draw };
 	con->workers = (struct pane){ .name = "workers", .draw = workers_draw };
@@ -896,6 +1103,7 @@ int main(int argc, char **argv)
 	con->locks = (struct pane){ .name = "locks", .draw = locks_draw, .key = locks_key };
 	con->schedules = (struct pane){ .name = "schedules", .draw = schedules_draw,
 		.key = schedules_key };
+	con->repos = (struct pane){ .name = "repositories", .draw = repos_draw, .key = repos_key };
 	con->help = (struct pane){ .name = "help", .draw = help_draw, .key = help_key };
 	con->status = (struct pane){ .name = "status", .draw = status_draw };
 	con->dialog = (struct pane){ .name = "prompt", .draw = prompt_draw };

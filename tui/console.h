@@ -33,6 +33,7 @@ enum view {
 	VIEW_DETAILS,		/* one task and its log */
 	VIEW_LOCKS,
 	VIEW_SCHEDULES,
+	VIEW_REPOS,
 	VIEW_HELP,
 };
 
@@ -45,6 +46,9 @@ enum prompt_kind {
 
 enum prompt_action {
 	ACTION_CANCEL_TASK,
+	ACTION_RESTART_TASK,
+	ACTION_PAUSE_QUEUE,
+	ACTION_RESUME_QUEUE,
 	ACTION_BACKUP_PATH,
 	ACTION_RESTORE_PATH,
 	ACTION_RESTORE_WORD,
@@ -102,6 +106,9 @@ struct console {
 
 	/* Tasks pane: the rows shown, the selection (kept by id) and scroll. */
 	enum model_filter filter;
+	int64_t recent_ms;		/* the active filter keeps tasks that ended this recently */
+	enum model_sort sort;
+	int sort_reverse;
 	char search[256];
 	struct model_task **rows;
 	size_t nrows, sel, top;
@@ -111,7 +118,8 @@ struct console {
 	int64_t details_id;
 	struct model_log log;
 	size_t log_scroll;	/* lines back from the end of the log */
-	size_t locks_top, scheds_top, help_top;
+	size_t locks_top, scheds_top, repos_top, help_top;
+	struct model_why why;		/* of the selected waiting task, or the one in details */
 
 	struct prompt prompt;
 
@@ -128,7 +136,8 @@ struct console {
 	char last_backup[1024];	/* offered by the next restore */
 	int64_t op_done_until;
 
-	struct pane header, workers, tasks, details, locks, schedules, help, status, dialog, small;
+	struct pane header, workers, tasks, details, locks, schedules, repos, help, status, dialog,
+	    small;
 	int lines, cols;
 };
 
@@ -138,6 +147,8 @@ void console_message(struct console *con, int error, const char *fmt, ...)
 void console_open_details(struct console *con, int64_t id);
 void console_close_view(struct console *con);
 void console_ask_cancel(struct console *con, int64_t id);
+void console_ask_restart(struct console *con, int64_t id);
+void console_ask_pause(struct console *con);
 void console_ask_backup(struct console *con);
 void console_ask_restore(struct console *con);
 void console_prompt_done(struct console *con, int accepted);
@@ -185,6 +196,10 @@ int locks_key(struct console *con, struct pane *p, int ch);
 /* view-schedules.c */
 void schedules_draw(struct console *con, struct pane *p);
 int schedules_key(struct console *con, struct pane *p, int ch);
+
+/* view-repos.c */
+void repos_draw(struct console *con, struct pane *p);
+int repos_key(struct console *con, struct pane *p, int ch);
 
 /* view-help.c */
 void help_draw(struct console *con, struct pane *p);

@@ -3,7 +3,9 @@
  * since the last one; a full re-read follows whenever the model says some
  * may have been lost (a new connection, a burst, the periodic safety net);
  * workers are re-read every second for their heartbeats, and what a view
- * on screen needs (reservations, schedules, a log) while it is there. A
+ * on screen needs (reservations, schedules, repositories, a log, why a
+ * task waits) while it is there; and each turn samples the running tasks'
+ * progress for their rates. A
  * daemon that does not answer is marked down and tried again every
  * CONN_RETRY_MS.
  */
@@ -17,6 +19,13 @@
 #define FEED_SCHEDS_MS		2000
 #define FEED_LOG_MS		400
 #define FEED_SHOW_MS		2000
+#define FEED_REPOS_MS		2000
+/* A waiting task's why is asked when it is selected, then again this often while it waits. */
+#define FEED_WHY_MS		5000
+/* Tasks of a repository read for its last sync and publish (newest first). */
+#define FEED_REPO_TASKS		50
+/* Repositories whose tasks are read in one refresh, at most. */
+#define FEED_REPOS_MAX		200
 /* Events applied in one tick at most, so a flood cannot freeze the screen. */
 #define FEED_DRAIN_MAX		5000
 
@@ -25,6 +34,8 @@ static void feed_down(struct feed *f, const char *err, int64_t now);
 static void feed_refused(struct feed *f, const char *err, int64_t now);
 static cJSON *task_list_args(const char *state, int limit);
 static void feed_log(struct feed *f, struct model_log *log, int64_t now);
+static int feed_repos(struct feed *f, int64_t now);
+static void feed_why(struct feed *f, struct model_why *why, int64_t id, int64_t now);
 
 void feed_init(struct feed *f, struct conn *c, struct model *m)
 {
@@ -158,11 +169,81 @@ static void feed_log(struct feed *f, struct model_log *log, int64_t now)
 	cJSON_Delete(r);
 }
 
+/*
+ * repo.list, then task.list of each repository's resource for its last
+ * sync and publish. -1 when the daemon stopped answering.
+ */
+static int feed_repos(struct feed *f, int64_t now)
+{
+	char err[512], res[128];
+	cJSON *r, *a;
+	int rc;
+
+	f->last_repos = now;
+	rc = conn_call(f->conn, CMD_repo_list, NULL, CONN_TIMEOUT_MS, &r, err, sizeof err);
+	if (rc == CONN_DOWN) {
+		feed_down(f, err, now);
+		return -1;
+	}
+	if (rc == CONN_OK)
+		model_set_repos(f->m, r);
+	cJSON_Delete(r);
+	for (size_t i = 0; i < f->m->nrepos && i < FEED_REPOS_MAX; i++) {
+		/* The name is copied: the answer may replace the table. */
+		snprintf(res, sizeof res, "repository:%s", f->m->repos[i].name);
+		a = task_list_args(NULL, FEED_REPO_TASKS);
+		cJSON_AddStringToObject(a, "resource", res);
+		rc = conn_call(f->conn, CMD_task_list, a, CONN_TIMEOUT_MS, &r, err, sizeof err);
+		if (rc == CONN_DOWN) {
+			feed_down(f, err, now);
+			return -1;
+		}
+		if (rc == CONN_OK)
+			model_set_repo_tasks(f->m, res + strlen("repository:"), r);
+		cJSON_Delete(r);
+	}
+	return 0;
+}
+
+/*
+ * task.why of id while the model says it waits: at once when it becomes
+ * the one asked about, then every FEED_WHY_MS (what holds it changes as
+ * other tasks end), never each frame.
+ */
+static void feed_why(struct feed *f, struct model_why *why, int64_t id, int64_t now)
+{
+	const struct model_task *t = id > 0 ? model_task(f->m, id) : NULL;
+	cJSON *a, *r;
+	char err[512];
+	int rc;
+
+	if (t == NULL || t->state != TASK_WAITING) {
+		if (why->task != 0)
+			model_why_free(why);
+		return;
+	}
+	if (why->task == id && why->state_at == t->state && now - why->at < FEED_WHY_MS)
+		return;
+	a = cJSON_CreateObject();
+	cJSON_AddNumberToObject(a, "id", (double)id);
+	rc = conn_call(f->conn, CMD_task_why, a, CONN_TIMEOUT_MS, &r, err, sizeof err);
+	if (rc == CONN_DOWN) {
+		feed_down(f, err, now);
+		return;
+	}
+	if (rc == CONN_OK)
+		model_why_apply(why, id, t->state, r, now);
+	else
+		model_why_fail(why, id, t->state, err, now);
+	cJSON_Delete(r);
+}
+
 /* One turn of the loop's work on the sockets; 1 when the model or log changed. */
 int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 {
 	struct model *m = f->m;
 	unsigned long gen = m->generation, lgen = w->log != NULL ? w->log->generation : 0;
+	unsigned long wgen = w->why != NULL ? w->why->generation : 0;
 	cJSON *r;
 	char err[512];
 	int rc;
@@ -232,8 +313,14 @@ int feed_tick(struct feed *f, const struct feed_wants *w, int64_t now)
 			model_upsert_task(m, r);
 		cJSON_Delete(r);
 	}
+	if (w->repos && now - f->last_repos >= FEED_REPOS_MS && feed_repos(f, now) < 0)
+		return 1;
+	if (m->up && w->why != NULL)
+		feed_why(f, w->why, w->why_task, now);
 	if (m->up && w->log != NULL && w->log->task > 0 && !w->log->final &&
 	    (f->log_more || now - f->last_log >= FEED_LOG_MS))
 		feed_log(f, w->log, now);
-	return m->generation != gen || (w->log != NULL && w->log->generation != lgen);
+	model_rate_sample(m, now);
+	return m->generation != gen || (w->log != NULL && w->log->generation != lgen) ||
+	    (w->why != NULL && w->why->generation != wgen);
 }

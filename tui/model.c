@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char *xstrdup(const char *s);
 static const char *jstr(const cJSON *o, const char *key);
@@ -53,7 +54,10 @@ static void status_clear(struct model_status *s);
 static int rows_group(const struct model_task *t);
 static int id_cmp(const void *a, const void *b);
 static size_t count_distinct_waiters(const struct model *m, size_t total);
-static int rows_cmp(const void *a, const void *b);
+static int rows_queue_cmp(const struct model_task *x, const struct model_task *y);
+static int rows_cmp(const void *a, const void *b, void *arg);
+static int64_t rows_since(const struct model_task *t);
+static int str_cmp(const char *a, const char *b);
 
 static const char *const filter_names[] = {
 	[MODEL_FILTER_ACTIVE] = TASK_FILTER_ACTIVE,
@@ -99,9 +103,52 @@ enum task_state model_state_parse(const char *s)
 	return task_state_parse(s, &state) == 0 ? state : MODEL_STATE_UNKNOWN;
 }
 
+static const char *const sort_names[] = {
+	[MODEL_SORT_QUEUE] = "queue order",
+	[MODEL_SORT_ID] = "id",
+	[MODEL_SORT_STATE] = "state",
+	[MODEL_SORT_TYPE] = "type",
+	[MODEL_SORT_NAME] = "name",
+	[MODEL_SORT_RES] = "resources",
+	[MODEL_SORT_WORKER] = "worker",
+	[MODEL_SORT_AGE] = "age",
+	[MODEL_SORT_PROGRESS] = "progress",
+};
+
 const char *model_filter_name(enum model_filter f)
 {
 	return f < MODEL_FILTER_COUNT ? filter_names[f] : "?";
+}
+
+const char *model_sort_name(enum model_sort s)
+{
+	return s < MODEL_SORT_COUNT ? sort_names[s] : "?";
+}
+
+/* "active+5m" when the active filter keeps tasks that ended in the last 5 minutes. */
+void model_filter_label(enum model_filter f, int64_t recent_ms, char *out, size_t n)
+{
+	char age[32];
+
+	if (f != MODEL_FILTER_ACTIVE || recent_ms <= 0) {
+		snprintf(out, n, "%s", model_filter_name(f));
+		return;
+	}
+	model_fmt_age(recent_ms, age, sizeof age);
+	/* "5m00" reads better as "5m". */
+	if (strlen(age) > 3 && strcmp(age + strlen(age) - 3, "m00") == 0)
+		age[strlen(age) - 2] = '\0';
+	snprintf(out, n, "%s+%s", model_filter_name(f), age);
+}
+
+/* The active filter also keeps tasks that ended within recent_ms of now (wall clock ms). */
+int model_filter_task(enum model_filter f, const struct model_task *t, int64_t recent_ms,
+    int64_t now)
+{
+	if (model_filter_has(f, t->state))
+		return 1;
+	return f == MODEL_FILTER_ACTIVE && recent_ms > 0 && task_state_final(t->state) &&
+	    t->finished_ms > 0 && now - t->finished_ms <= recent_ms;
 }
 
 int model_filter_has(enum model_filter f, enum task_state s)
@@ -143,6 +190,8 @@ void model_free(struct model *m)
 	locks_clear(m);
 	scheds_clear(m);
 	status_clear(&m->status);
+	model_rates_free(m);
+	model_repos_free(m);
 	memset(m, 0, sizeof *m);
 }
 
@@ -530,13 +579,14 @@ static struct model_lock *lock_get(struct model *m, const char *res)
 	return &m->locks[i];
 }
 
-/* lock.list shows only resources someone holds or waits for. */
+/* lock.list shows only resources someone holds or waits for, or with a pause or capacity. */
 static void lock_drop_if_empty(struct model *m, const char *res)
 {
 	int found;
 	size_t i = lock_find(m, res, &found);
 
-	if (!found || m->locks[i].nholders > 0 || m->locks[i].nwaiting > 0)
+	if (!found || m->locks[i].nholders > 0 || m->locks[i].nwaiting > 0 || m->locks[i].paused ||
+	    m->locks[i].capacity > 0)
 		return;
 	lock_clear(&m->locks[i]);
 	memmove(m->locks + i, m->locks + i + 1, (m->nlocks - i - 1) * sizeof *m->locks);
@@ -639,11 +689,13 @@ static void locks_task_gone(struct model *m, int64_t id)
 	for (size_t i = 0; i < m->nlocks;) {
 		struct model_lock *l = &m->locks[i];
 
+		size_t before = m->nlocks;
+
 		holders_remove(l->holders, &l->nholders, id);
 		holders_remove(l->waiting, &l->nwaiting, id);
-		if (l->nholders == 0 && l->nwaiting == 0)
-			lock_drop_if_empty(m, l->resource);
-		else
+		/* Kept (in use, paused, counted): the next one; dropped: the next moved into i. */
+		lock_drop_if_empty(m, l->resource);
+		if (m->nlocks == before)
 			i++;
 	}
 }
@@ -707,6 +759,9 @@ void model_set_locks(struct model *m, const cJSON *arr)
 
 		if (res == NULL || (l = lock_get(m, res)) == NULL)
 			continue;
+		l->paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "paused"));
+		if (jint(j, "capacity", &l->capacity) < 0)
+			l->capacity = 0;
 		holders_load(cJSON_GetObjectItemCaseSensitive(j, "holders"), &l->holders, &l->nholders);
 		holders_load(cJSON_GetObjectItemCaseSensitive(j, "waiting"), &l->waiting, &l->nwaiting);
 	}
@@ -720,6 +775,7 @@ static void sched_clear(struct model_schedule *s)
 	free(s->name);
 	free(s->what);
 	free(s->last_state);
+	free(s->calendar);
 	memset(s, 0, sizeof *s);
 }
 
@@ -781,6 +837,15 @@ void model_set_schedules(struct model *m, const cJSON *arr)
 			continue;
 		s->name = strdup(name);
 		jint(j, "every_ms", &s->every_ms);
+		if (jstr(j, "calendar") != NULL) {
+			const char *tz = jstr(j, "tz");
+			size_t n = strlen(jstr(j, "calendar")) + (tz ? strlen(tz) + 1 : 0) + 1;
+
+			/* The zone after the expression, as schedule add takes it (--tz). */
+			if ((s->calendar = malloc(n)) != NULL)
+				snprintf(s->calendar, n, "%s%s%s", jstr(j, "calendar"), tz ? " " : "",
+				    tz ? tz : "");
+		}
 		s->enabled = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "enabled"));
 		s->what = sched_what(cJSON_GetObjectItemCaseSensitive(j, "template"));
 		s->next_ms = jtime(j, "next_run");
@@ -809,6 +874,7 @@ static void status_clear(struct model_status *s)
 	free(s->version);
 	free(s->data_dir);
 	free(s->problems);
+	free(s->paused_resources);
 	memset(s, 0, sizeof *s);
 }
 
@@ -817,6 +883,7 @@ void model_set_status(struct model *m, const cJSON *st, int64_t now)
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(st, "daemon");
 	const cJSON *locks = cJSON_GetObjectItemCaseSensitive(st, "locks");
 	const cJSON *probs = cJSON_GetObjectItemCaseSensitive(st, "problems"), *p;
+	const cJSON *queue = cJSON_GetObjectItemCaseSensitive(st, "queue");
 	struct model_status *s = &m->status;
 	char buf[1024];
 	size_t l = 0;
@@ -840,6 +907,15 @@ void model_set_status(struct model *m, const cJSON *st, int64_t now)
 	jint(locks, "held", &s->locks_held);
 	jint(locks, "waiting", &s->locks_waiting);
 	jint(locks, "running", &s->locks_running);
+	/* A daemon without queue pauses has no "queue": nothing is said of it. */
+	s->queue_known = cJSON_IsObject(queue);
+	s->queue_paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(queue, "paused"));
+	buf[0] = '\0';
+	l = 0;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(queue, "paused_resources"))
+		if (cJSON_IsString(p) && l < sizeof buf)
+			l += (size_t)snprintf(buf + l, sizeof buf - l, "%s%s", l ? ", " : "", p->valuestring);
+	s->paused_resources = strdup(buf);
 	m->generation++;
 }
 
@@ -1095,10 +1171,9 @@ static int rows_group(const struct model_task *t)
 	return 2;
 }
 
-static int rows_cmp(const void *a, const void *b)
+/* The queue's order: running, waiting in order, ended newest first. */
+static int rows_queue_cmp(const struct model_task *x, const struct model_task *y)
 {
-	const struct model_task *x = *(struct model_task *const *)a;
-	const struct model_task *y = *(struct model_task *const *)b;
 	int gx = rows_group(x), gy = rows_group(y);
 
 	if (gx != gy)
@@ -1110,11 +1185,88 @@ static int rows_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : 1;
 }
 
+/* When the AGE column counts from: the oldest since sorts first, as the longest age. */
+static int64_t rows_since(const struct model_task *t)
+{
+	/* Any now past every since gives the same order. */
+	int64_t age = model_task_age(t, INT64_MAX / 2);
+
+	return age < 0 ? INT64_MAX : INT64_MAX / 2 - age;
+}
+
+static int str_cmp(const char *a, const char *b)
+{
+	int c = strcasecmp(a ? a : "", b ? b : "");
+
+	return c != 0 ? c : strcmp(a ? a : "", b ? b : "");
+}
+
+/*
+ * A column's order, ties in the queue's order; reverse turns the column's
+ * order only. Tasks without a value (no worker, no progress) come last.
+ */
+static int rows_cmp(const void *a, const void *b, void *arg)
+{
+	const struct model_task *x = *(struct model_task *const *)a;
+	const struct model_task *y = *(struct model_task *const *)b;
+	const struct model_rows_spec *spec = arg;
+	int c = 0;
+
+	switch (spec->sort) {
+	case MODEL_SORT_ID:
+		c = x->id < y->id ? -1 : x->id > y->id;
+		break;
+	case MODEL_SORT_STATE:
+		c = (int)x->state - (int)y->state;
+		break;
+	case MODEL_SORT_TYPE:
+		c = str_cmp(x->type, y->type);
+		break;
+	case MODEL_SORT_NAME:
+		c = str_cmp(x->name, y->name);
+		break;
+	case MODEL_SORT_RES:
+		if ((x->nres == 0) != (y->nres == 0))
+			return x->nres == 0 ? 1 : -1;
+		c = str_cmp(x->res_text, y->res_text);
+		break;
+	case MODEL_SORT_WORKER:
+		if ((x->worker == NULL) != (y->worker == NULL))
+			return x->worker == NULL ? 1 : -1;
+		c = x->worker ? strverscmp(x->worker, y->worker) : 0;
+		break;
+	case MODEL_SORT_AGE: {
+		int64_t sx = rows_since(x), sy = rows_since(y);
+
+		if ((sx == INT64_MAX) != (sy == INT64_MAX))
+			return sx == INT64_MAX ? 1 : -1;
+		c = sx < sy ? -1 : sx > sy;
+		break;
+	}
+	case MODEL_SORT_PROGRESS: {
+		double fx, fy;
+		int hx = model_progress_fraction(x, &fx) == 0, hy = model_progress_fraction(y, &fy) == 0;
+
+		if (hx != hy)
+			return hx ? -1 : 1;
+		/* Furthest along first. */
+		c = hx ? (fx > fy ? -1 : fx < fy) : 0;
+		break;
+	}
+	default:
+		break;
+	}
+	if (c != 0)
+		return spec->reverse ? -c : c;
+	c = rows_queue_cmp(x, y);
+	return spec->sort == MODEL_SORT_QUEUE && spec->reverse ? -c : c;
+}
+
 /*
  * The tasks the tasks pane lists, in its order, in *rows (malloc'd, may be
  * NULL when none); returns how many.
  */
-size_t model_task_rows(const struct model *m, enum model_filter f, const char *query,
+size_t model_task_rows(const struct model *m, const struct model_rows_spec *spec,
     struct model_task ***rows)
 {
 	struct model_task **r = malloc((m->ntasks + 1) * sizeof *r);
@@ -1124,9 +1276,9 @@ size_t model_task_rows(const struct model *m, enum model_filter f, const char *q
 	if (r == NULL)
 		return 0;
 	for (size_t i = 0; i < m->ntasks; i++)
-		if (model_filter_has(f, m->tasks[i]->state) &&
-		    model_task_matches(m->tasks[i], query))
+		if (model_filter_task(spec->filter, m->tasks[i], spec->recent_ms, spec->now) &&
+		    model_task_matches(m->tasks[i], spec->query))
 			r[n++] = m->tasks[i];
-	qsort(r, n, sizeof *r, rows_cmp);
+	qsort_r(r, n, sizeof *r, rows_cmp, (void *)spec);
 	return n;
 }

@@ -1,7 +1,8 @@
 /*
  * view-details.c: one task: every field the daemon gives, its error and
- * result, and the last lines of its log, all live (events for the fields,
- * task.log read from where the last read ended for the log).
+ * result, what holds it while it waits (task.why), its rate and time left
+ * while it runs, and the last lines of its log, all live (events for the
+ * fields, task.log read from where the last read ended for the log).
  */
 #include "console.h"
 
@@ -14,12 +15,13 @@ static void details_time(int64_t ms, char *out, size_t n);
 static char *details_json(const cJSON *j, const char *key);
 static int details_known_key(const char *key);
 static int details_log(struct console *con, struct pane *p, int y);
+static int details_why(struct console *con, struct pane *p, int y, const struct model_task *t);
 
 /* The keys drawn in their own places; any other one is listed as it is. */
 static const char *const known_keys[] = {
 	"id", "type", "name", "state", "resources", "worker", "created_at", "started_at",
 	"finished_at", "timeout", "progress", "stalled", "error", "result", "schedule",
-	"retry_of", "after", "retries", "not_before", "args", NULL,
+	"retry_of", "after", "retries", "not_before", "args", "priority", "restart_of", NULL,
 };
 
 #define LABEL_W 10
@@ -102,6 +104,40 @@ static int details_log(struct console *con, struct pane *p, int y)
 	return y;
 }
 
+/* For a waiting task, each reason task.why gave on a line of its own (a few at most). */
+static int details_why(struct console *con, struct pane *p, int y, const struct model_task *t)
+{
+	const struct model_why *why = &con->why;
+	int most = p->h - y > 14 ? 4 : 1;
+	WINDOW *w = p->win;
+
+	if (t->state != TASK_WAITING)
+		return y;
+	draw_text(con, w, y, 0, LABEL_W, con->th.dim, "waits for");
+	if (why->task != t->id || (!why->known && why->err[0] == '\0')) {
+		draw_text(con, w, y, LABEL_W, p->w - LABEL_W, con->th.dim, "asking depotd...");
+		return y + 1;
+	}
+	if (!why->known) {
+		draw_textf(con, w, y, LABEL_W, p->w - LABEL_W, con->th.dim, "not known: %s", why->err);
+		return y + 1;
+	}
+	if (why->n == 0) {
+		draw_text(con, w, y, LABEL_W, p->w - LABEL_W, A_NORMAL,
+		    "nothing: it starts at the next dispatch");
+		return y + 1;
+	}
+	for (size_t i = 0; i < why->n && (int)i < most; i++, y++) {
+		if ((int)i == most - 1 && why->n > (size_t)most)
+			draw_textf(con, w, y, LABEL_W, p->w - LABEL_W, con->th.state[TASK_WAITING],
+			    "%s (and %zu more)", why->msgs[i], why->n - i - 1);
+		else
+			draw_text(con, w, y, LABEL_W, p->w - LABEL_W, con->th.state[TASK_WAITING],
+			    why->msgs[i]);
+	}
+	return y;
+}
+
 void details_draw(struct console *con, struct pane *p)
 {
 	const struct model_task *t = model_task(&con->m, con->details_id);
@@ -141,6 +177,7 @@ void details_draw(struct console *con, struct pane *p)
 		    named ? "" : "depot (shared, implicit)");
 		details_field(con, w, y++, 0, p->w, "resources", res, A_NORMAL);
 	}
+	y = details_why(con, p, y, t);
 	details_time(t->created_ms, a, sizeof a);
 	details_time(t->started_ms, b, sizeof b);
 	details_field(con, w, y, 0, half, "created", a, A_NORMAL);
@@ -163,6 +200,15 @@ void details_draw(struct console *con, struct pane *p)
 		cJSON_free(nb);
 		details_field(con, w, y++, 0, p->w, "retries", a, A_NORMAL);
 	}
+	{
+		char *prio = details_json(t->json, "priority"), *again = details_json(t->json, "restart_of");
+
+		snprintf(a, sizeof a, "%s   restart of: %s%s", prio ? prio : "0", again ? "#" : "",
+		    again ? again : "-");
+		cJSON_free(prio);
+		cJSON_free(again);
+		details_field(con, w, y++, 0, p->w, "priority", a, A_NORMAL);
+	}
 	/* progress: bar, numbers, message */
 	model_fmt_progress(t, a, sizeof a);
 	x = LABEL_W;
@@ -171,7 +217,13 @@ void details_draw(struct console *con, struct pane *p)
 		draw_bar(con, w, y, x, 20, f);
 		x += 21;
 	}
-	snprintf(b, sizeof b, "%s%s%s", a, t->pmessage ? " -- " : "", t->pmessage ? t->pmessage : "");
+	{
+		char rate[96];
+
+		model_fmt_rate_eta(&con->m, t, rate, sizeof rate);
+		snprintf(b, sizeof b, "%s%s%s%s%s", a, rate[0] ? " at " : "", rate,
+		    t->pmessage ? " -- " : "", t->pmessage ? t->pmessage : "");
+	}
 	draw_text(con, w, y++, x, p->w - x, A_NORMAL, b);
 
 	js = details_json(t->json, "args");
@@ -235,6 +287,9 @@ int details_key(struct console *con, struct pane *p, int ch)
 		break;
 	case 'c':
 		console_ask_cancel(con, con->details_id);
+		break;
+	case 'a':
+		console_ask_restart(con, con->details_id);
 		break;
 	default:
 		if (console_is_back(ch) || console_is_enter(ch)) {

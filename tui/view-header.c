@@ -1,8 +1,8 @@
 /*
  * view-header.c: the two lines at the top: the daemon (version, pid,
  * uptime, health), the clock, then the counts (workers online, tasks
- * running and waiting, reservations held), or the banner saying the daemon
- * is down.
+ * running and waiting, reservations held) and whether the queue or some of
+ * its resources are paused, or the banner saying the daemon is down.
  */
 #include "console.h"
 
@@ -13,6 +13,7 @@
 
 static void header_title(struct console *con, struct pane *p, int64_t now);
 static void header_counts(struct console *con, struct pane *p);
+static int header_paused(struct console *con, struct pane *p, int x);
 static void header_banner(struct console *con, struct pane *p, int64_t now);
 
 /*
@@ -49,15 +50,44 @@ static void header_title(struct console *con, struct pane *p, int64_t now)
 		draw_text(con, p->win, 0, width - rw, rw, con->th.title, right);
 }
 
+/*
+ * A pause, right after the workers so that narrow screens cut the
+ * reservation counts rather than it: "QUEUE PAUSED" (nothing new starts),
+ * or "paused: host:db1, backup" for resources paused one by one (at most
+ * a third of the width). Returns the column after it, x when no pause.
+ */
+static int header_paused(struct console *con, struct pane *p, int x)
+{
+	const struct model_status *s = &con->m.status;
+	char text[512];
+	int w;
+
+	if (!s->queue_known || (!s->queue_paused && (s->paused_resources == NULL ||
+	    s->paused_resources[0] == '\0')))
+		return x;
+	if (s->queue_paused)
+		snprintf(text, sizeof text, " QUEUE PAUSED ");
+	else
+		snprintf(text, sizeof text, " paused: %s ", s->paused_resources);
+	w = model_text_width(text, con->utf8);
+	if (w > p->w / 3)
+		w = p->w / 3;
+	x += draw_text(con, p->win, 1, x, w, s->queue_paused ? con->th.banner : con->th.error, text);
+	return x + draw_text(con, p->win, 1, x, p->w - x, A_BOLD, "|");
+}
+
 static void header_counts(struct console *con, struct pane *p)
 {
 	struct model_counts c;
 	char buf[512];
 	size_t l = 0;
+	int x;
 
 	model_counts(&con->m, &c);
-	l += (size_t)snprintf(buf + l, sizeof buf - l, " workers %zu/%zu online | tasks %zu running",
-	    c.workers_online, c.workers_total, c.running);
+	snprintf(buf, sizeof buf, " workers %zu/%zu online |", c.workers_online, c.workers_total);
+	x = draw_text(con, p->win, 1, 0, p->w, A_BOLD, buf);
+	x = header_paused(con, p, x);
+	l += (size_t)snprintf(buf + l, sizeof buf - l, " tasks %zu running", c.running);
 	if (c.canceling > 0)
 		l += (size_t)snprintf(buf + l, sizeof buf - l, ", %zu canceling", c.canceling);
 	l += (size_t)snprintf(buf + l, sizeof buf - l, ", %zu waiting", c.waiting);
@@ -65,7 +95,8 @@ static void header_counts(struct console *con, struct pane *p)
 		l += (size_t)snprintf(buf + l, sizeof buf - l, ", %zu STALLED", c.stalled);
 	snprintf(buf + l, sizeof buf - l, " | reservations %zu held, %zu waiting",
 	    c.held, c.waiters);
-	draw_text(con, p->win, 1, 0, p->w, A_BOLD, buf);
+	if (x < p->w)
+		draw_text(con, p->win, 1, x, p->w - x, A_BOLD, buf);
 }
 
 static void header_banner(struct console *con, struct pane *p, int64_t now)

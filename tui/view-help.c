@@ -19,10 +19,14 @@ static const struct help_line help_lines[] = {
 	{ "Home End  g G", "first or last", 0 },
 	{ "Enter", "details of the selected task: fields, error, result, live log", 0 },
 	{ "c", "cancel the selected task (asks y/n)", 1 },
-	{ "f", "filter the tasks: active, then failed, then all", 0 },
+	{ "a", "run the selected ended task again, as a new task (asks y/n)", 1 },
+	{ "p", "pause the whole queue, or resume it when paused (asks y/n)", 1 },
+	{ "f", "filter: active (and ended in the last minutes), failed, all", 0 },
+	{ "o O", "sort the tasks by the next column; O reverses the order", 0 },
 	{ "/", "search the tasks by id, name or resource (Esc clears)", 0 },
 	{ "l", "reservations: resources, their holders and queues of waiters", 0 },
-	{ "s", "schedules: interval, next run, last task", 0 },
+	{ "s", "schedules: interval or calendar times, next run, last task", 0 },
+	{ "r", "repositories: version, publication, last sync and how it went", 0 },
 	{ "b", "back up the depot into a file (asks for the path)", 1 },
 	{ "R", "restore the depot from a backup (a path, then the word restore)", 1 },
 	{ "Esc", "back to the tasks", 0 },
@@ -35,6 +39,9 @@ static const struct help_line help_lines[] = {
 #undef X
 	{ "reason", "of a failed or canceled task: shown in place of its progress", 0 },
 	{ "STALLED", "running, no progress for stall_after: cancel it if it is stuck", 0 },
+	{ "rate, ETA", "of a running task, from its progress over the last 10 s", 0 },
+	{ "waits for", "a waiting task's details: what holds it (task.why)", 0 },
+	{ "QUEUE PAUSED", "in the header: no new task starts (depotctl pause, or p)", 0 },
 	{ NULL, "", 0 },
 	{ NULL, "Workers", 0 },
 	{ "online", "heartbeating; missing: silent past worker_timeout; stopped", 0 },
@@ -53,7 +60,7 @@ void help_draw(struct console *con, struct pane *p)
 
 	draw_fill(w, 0, 0, p->w, con->th.title);
 	draw_textf(con, w, 0, 0, p->w, con->th.title, " Help: depot-console %s%s",
-	    "(Esc or ? closes)", con->readonly ? "  READ-ONLY: c, b and R are disabled" : "");
+	    "(Esc or ? closes)", con->readonly ? "  READ-ONLY: c, a, p, b and R are disabled" : "");
 	visible = p->h > 1 ? (size_t)(p->h - 1) : 0;
 	if (con->help_top + visible > n)
 		con->help_top = n > visible ? n - visible : 0;

@@ -1,7 +1,7 @@
 /*
  * view-locks.c: the reservations view: each resource someone holds or
- * waits for, its holders and its queue in order (lock.list, kept current
- * by lock and task events).
+ * waits for, or that is paused or has a capacity, its holders and its
+ * queue in order (lock.list, kept current by lock and task events).
  */
 #include "console.h"
 
@@ -46,9 +46,11 @@ void locks_draw(struct console *con, struct pane *p)
 	char hold[4096], wait[4096];
 	WINDOW *w = p->win;
 
-	/* The resource column as wide as the longest name, up to two fifths. */
+	/* The resource column as wide as the longest name and its marks, up to two fifths. */
 	for (size_t i = 0; i < con->m.nlocks; i++) {
-		int n = model_text_width(con->m.locks[i].resource, con->utf8);
+		const struct model_lock *l = &con->m.locks[i];
+		int n = model_text_width(l->resource, con->utf8) + (l->paused ? 7 : 0) +
+		    (l->capacity > 0 ? 10 : 0);
 
 		if (n > rw)
 			rw = n;
@@ -63,18 +65,24 @@ void locks_draw(struct console *con, struct pane *p)
 	draw_text(con, w, 0, rw + hw + 2, ww, con->th.colhead, "WAITING, IN ORDER");
 	if (con->m.nlocks == 0) {
 		draw_text(con, w, 1, 1, p->w - 1, con->th.dim,
-		    "no resource is held or waited for (Esc goes back)");
+		    "no resource is held, waited for, paused or counted (Esc goes back)");
 		return;
 	}
 	if (con->locks_top + visible > con->m.nlocks)
 		con->locks_top = con->m.nlocks > visible ? con->m.nlocks - visible : 0;
 	for (size_t i = 0; i < visible && con->locks_top + i < con->m.nlocks; i++) {
 		const struct model_lock *l = &con->m.locks[con->locks_top + i];
-		int y = (int)i + 1;
+		int y = (int)i + 1, x;
 
 		locks_holders(con, l->holders, l->nholders, 1, hold, sizeof hold);
 		locks_holders(con, l->waiting, l->nwaiting, 0, wait, sizeof wait);
-		draw_text(con, w, y, 0, rw, A_BOLD, l->resource);
+		x = draw_text(con, w, y, 0, rw, A_BOLD, l->resource);
+		/* A pause and a capacity after the name, as room allows. */
+		if (l->paused && x + 7 <= rw)
+			x += 1 + draw_text(con, w, y, x + 1, rw - x - 1, con->th.error, "PAUSED");
+		if (l->capacity > 0 && x + 4 <= rw)
+			draw_textf(con, w, y, x + 1, rw - x - 1, con->th.dim, "%lld slot%s",
+			    (long long)l->capacity, l->capacity == 1 ? "" : "s");
 		draw_text(con, w, y, rw + 1, hw, l->nholders ? con->th.state[TASK_RUNNING] : A_NORMAL,
 		    hold);
 		if (l->nwaiting > 0)

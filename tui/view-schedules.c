@@ -1,7 +1,8 @@
 /*
- * view-schedules.c: the schedules view: name, enabled, interval, next and
- * last run, the last task it submitted and its state, runs skipped, and
- * what it submits (schedule.list, read again while the view is open).
+ * view-schedules.c: the schedules view: name, enabled, interval or calendar
+ * expression (with its zone), next and last run, the last task it
+ * submitted and its state, runs skipped, and what it submits
+ * (schedule.list, read again while the view is open).
  */
 #include "console.h"
 
@@ -30,18 +31,33 @@ void schedules_draw(struct console *con, struct pane *p)
 	size_t visible = p->h > 1 ? (size_t)(p->h - 1) : 0;
 	int64_t now = console_now_ms();
 	/* Narrow screens leave out the last run's time and the skipped count. */
-	int wide = p->w >= 100, nw = wide ? 20 : 14;
-	int what_x = nw + 1 + 9 + 8 + 10 + 17 + (wide ? 10 + 5 : 0);
-	char every[32], next[32], last[32], task[64];
+	int wide = p->w >= 100, nw = wide ? 20 : 14, ew = 7, what_x;
+	char every[256], next[32], last[32], task[64];
 	WINDOW *w = p->win;
 
+	/*
+	 * A calendar expression is wider than an interval: the column grows for
+	 * it, as far as leaves SUBMITS 16 cells (and 32 at most).
+	 */
+	for (size_t i = 0; i < con->m.nscheds; i++)
+		if (con->m.scheds[i].calendar != NULL &&
+		    model_text_width(con->m.scheds[i].calendar, con->utf8) > ew)
+			ew = model_text_width(con->m.scheds[i].calendar, con->utf8);
+	what_x = nw + 1 + 9 + 1 + 10 + 17 + (wide ? 10 + 5 : 0);
+	if (ew > 32)
+		ew = 32;
+	if (ew > p->w - what_x - 16)
+		ew = p->w - what_x - 16;
+	if (ew < 7)
+		ew = 7;
+	what_x += ew;
 	draw_fill(w, 0, 0, p->w, con->th.colhead);
 	if (wide)
-		draw_textf(con, w, 0, 0, p->w, con->th.colhead, "%-*s %-8s %-7s %-9s %-9s %-16s %4s %s",
-		    nw, "SCHEDULE", "STATE", "EVERY", "NEXT", "LAST", "LAST TASK", "SKIP", "SUBMITS");
+		draw_textf(con, w, 0, 0, p->w, con->th.colhead, "%-*s %-8s %-*s %-9s %-9s %-16s %4s %s",
+		    nw, "SCHEDULE", "STATE", ew, "WHEN", "NEXT", "LAST", "LAST TASK", "SKIP", "SUBMITS");
 	else
-		draw_textf(con, w, 0, 0, p->w, con->th.colhead, "%-*s %-8s %-7s %-9s %-16s %s",
-		    nw, "SCHEDULE", "STATE", "EVERY", "NEXT", "LAST TASK", "SUBMITS");
+		draw_textf(con, w, 0, 0, p->w, con->th.colhead, "%-*s %-8s %-*s %-9s %-16s %s",
+		    nw, "SCHEDULE", "STATE", ew, "WHEN", "NEXT", "LAST TASK", "SUBMITS");
 	if (con->m.nscheds == 0) {
 		draw_text(con, w, 1, 1, p->w - 1, con->th.dim,
 		    "no schedules (depotctl schedule add NAME --every DUR -- sync REPO); Esc goes back");
@@ -53,7 +69,10 @@ void schedules_draw(struct console *con, struct pane *p)
 		const struct model_schedule *s = &con->m.scheds[con->scheds_top + i];
 		int y = (int)i + 1, x = 0;
 
-		time_format_duration(s->every_ms, every, sizeof every);
+		if (s->calendar != NULL)
+			snprintf(every, sizeof every, "%s", s->calendar);
+		else
+			time_format_duration(s->every_ms, every, sizeof every);
 		sched_when(s->next_ms, now, next, sizeof next);
 		sched_when(s->last_ms, now, last, sizeof last);
 		if (s->last_task > 0)
@@ -66,8 +85,8 @@ void schedules_draw(struct console *con, struct pane *p)
 		draw_text(con, w, y, x, 8, s->enabled ? con->th.ok : con->th.dim,
 		    s->enabled ? "enabled" : "disabled");
 		x += 9;
-		draw_text(con, w, y, x, 7, A_NORMAL, every);
-		x += 8;
+		draw_text(con, w, y, x, ew, A_NORMAL, every);
+		x += ew + 1;
 		draw_text(con, w, y, x, 9, A_NORMAL, s->enabled ? next : "-");
 		x += 10;
 		if (wide) {

@@ -1,7 +1,8 @@
 /*
  * view-status.c: the two lines at the bottom: messages (what an action
- * did, a backup's progress, the search being typed) with the filter and
- * counts on the right, then the keys of the view on screen.
+ * did, a backup's progress, the search being typed, what holds the
+ * selected waiting task) with the filter and counts on the right, then the
+ * keys of the view on screen.
  */
 #include "console.h"
 
@@ -18,18 +19,20 @@ struct keyitem {
 
 static void status_op(struct console *con, char *out, size_t n);
 static void status_message(struct console *con, struct pane *p);
+static void status_why(struct console *con, char *out, size_t n);
 static void status_keys(struct console *con, struct pane *p);
 
 static const struct keyitem keys_main[] = {
-	{ "Enter", "Info", 0, 2 }, { "c", "Cancel", 1, 0 }, { "f", "Filter", 0, 0 },
+	{ "Enter", "Info", 0, 2 }, { "c", "Cancel", 1, 0 }, { "a", "Restart", 1, 4 },
+	{ "p", "Pause", 1, 4 }, { "f", "Filter", 0, 0 }, { "o", "Sort", 0, 2 },
 	{ "/", "Search", 0, 0 }, { "l", "Locks", 0, 1 }, { "s", "Sched", 0, 1 },
-	{ "b", "Backup", 1, 3 }, { "R", "Restore", 1, 3 }, { "?", "Help", 0, 0 },
-	{ "q", "Quit", 0, 0 }, { NULL, NULL, 0, 0 },
+	{ "r", "Repos", 0, 1 }, { "b", "Backup", 1, 3 }, { "R", "Restore", 1, 3 },
+	{ "?", "Help", 0, 0 }, { "q", "Quit", 0, 0 }, { NULL, NULL, 0, 0 },
 };
 static const struct keyitem keys_details[] = {
 	{ "Esc", "Back", 0, 0 }, { "Up/Dn", "Scroll log", 0, 1 }, { "End", "Follow", 0, 2 },
-	{ "c", "Cancel", 1, 0 }, { "?", "Help", 0, 0 }, { "q", "Quit", 0, 0 },
-	{ NULL, NULL, 0, 0 },
+	{ "c", "Cancel", 1, 0 }, { "a", "Restart", 1, 1 }, { "?", "Help", 0, 0 },
+	{ "q", "Quit", 0, 0 }, { NULL, NULL, 0, 0 },
 };
 static const struct keyitem keys_list[] = {
 	{ "Esc", "Back", 0, 0 }, { "Up/Dn", "Scroll", 0, 1 }, { "?", "Help", 0, 0 },
@@ -85,6 +88,21 @@ static void status_op(struct console *con, char *out, size_t n)
 	}
 }
 
+/* "#12 waits: <what holds it>; <and what else>" for the selected waiting task, once known. */
+static void status_why(struct console *con, char *out, size_t n)
+{
+	const struct model_why *why = &con->why;
+	const struct model_task *t = console_selected(con);
+	size_t l;
+
+	out[0] = '\0';
+	if (t == NULL || t->state != TASK_WAITING || why->task != t->id || !why->known || why->n == 0)
+		return;
+	l = (size_t)snprintf(out, n, "#%lld waits: ", (long long)t->id);
+	for (size_t i = 0; i < why->n && l < n; i++)
+		l += (size_t)snprintf(out + l, n - l, "%s%s", i ? "; " : "", why->msgs[i]);
+}
+
 static void status_message(struct console *con, struct pane *p)
 {
 	char left[1024] = "", right[512] = "";
@@ -109,18 +127,24 @@ static void status_message(struct console *con, struct pane *p)
 		status_op(con, left, sizeof left);
 		la = t != NULL && (t->state == TASK_FAILED || t->state == TASK_CANCELED) ?
 		    con->th.error : con->th.info;
+	} else if (con->view == VIEW_MAIN) {
+		status_why(con, left, sizeof left);
+		la = con->th.state[TASK_WAITING];
 	}
 	if (con->view == VIEW_MAIN) {
+		int64_t wall = console_now_ms();
 		size_t total = 0;
+		char label[64];
 
+		model_filter_label(con->filter, con->recent_ms, label, sizeof label);
 		for (size_t i = 0; i < con->m.ntasks; i++)
-			total += model_filter_has(con->filter, con->m.tasks[i]->state);
+			total += model_filter_task(con->filter, con->m.tasks[i], con->recent_ms, wall);
 		if (con->search[0] != '\0')
 			snprintf(right, sizeof right, "search '%s': %zu of %zu tasks (%s) ", con->search,
-			    con->nrows, total, model_filter_name(con->filter));
+			    con->nrows, total, label);
 		else
 			snprintf(right, sizeof right, "filter %s: %zu%s task%s ",
-			    model_filter_name(con->filter), con->nrows,
+			    label, con->nrows,
 			    con->m.tasks_truncated && con->filter != MODEL_FILTER_FAILED ? "+" : "",
 			    con->nrows == 1 ? "" : "s");
 		rw = model_text_width(right, con->utf8);

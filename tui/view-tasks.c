@@ -1,8 +1,10 @@
 /*
  * view-tasks.c: the tasks pane: id, state, type, name, resources, worker,
  * age and progress (a bar and "done/total unit", STALLED marked; the
- * error's reason once a task failed or was canceled). Columns shrink and
- * then go, least useful first, to fit the width.
+ * error's reason once a task failed or was canceled; the rate and time
+ * left of a running one when there is room). Columns shrink and then go,
+ * least useful first, to fit the width. The column the rows are sorted by
+ * is marked in the heading.
  */
 #include "console.h"
 
@@ -20,8 +22,17 @@ struct col {
 };
 
 static void tasks_layout(const struct console *con, struct col *c, int width);
+static void tasks_heading(struct console *con, struct pane *p, const struct col *c);
 static void tasks_progress(struct console *con, WINDOW *w, int y, const struct col *c,
     const struct model_task *t, int selected);
+
+/* The column each sort order is marked on; -1 for the queue's order. */
+static const int sort_col[MODEL_SORT_COUNT] = {
+	[MODEL_SORT_QUEUE] = -1, [MODEL_SORT_ID] = COL_ID, [MODEL_SORT_STATE] = COL_STATE,
+	[MODEL_SORT_TYPE] = COL_TYPE, [MODEL_SORT_NAME] = COL_NAME, [MODEL_SORT_RES] = COL_RES,
+	[MODEL_SORT_WORKER] = COL_WORKER, [MODEL_SORT_AGE] = COL_AGE,
+	[MODEL_SORT_PROGRESS] = COL_PROGRESS,
+};
 static void tasks_row(struct console *con, struct pane *p, int y, struct col *c,
     const struct model_task *t, int selected, int64_t now);
 
@@ -40,13 +51,17 @@ static const struct col col_defaults[COL_N] = {
 static void tasks_layout(const struct console *con, struct col *c, int width)
 {
 	int64_t maxid = con->m.ntasks > 0 ? con->m.tasks[con->m.ntasks - 1]->id : 1;
-	int total, flex, extra, x = 0, given;
+	int total, flex, extra, x = 0, given, sc;
 	char digits[32];
 
 	memcpy(c, col_defaults, sizeof col_defaults);
 	c[COL_ID].min = snprintf(digits, sizeof digits, "%lld", (long long)maxid);
 	if (c[COL_ID].min < 2)
 		c[COL_ID].min = 2;
+	/* The sorted column's title has room for its mark. */
+	sc = sort_col[con->sort < MODEL_SORT_COUNT ? con->sort : 0];
+	if (sc >= 0 && c[sc].min < (int)strlen(c[sc].title) + 1)
+		c[sc].min = (int)strlen(c[sc].title) + 1;
 	for (int i = 0; i < COL_N; i++)
 		c[i].shown = 1;
 	for (;;) {
@@ -115,6 +130,16 @@ static void tasks_progress(struct console *con, WINDOW *w, int y, const struct c
 	if (width <= 0)
 		return;
 	model_fmt_progress(t, text, sizeof text);
+	{
+		char rate[96];
+		size_t l = strlen(text);
+
+		/* The rate and time left when the column has room for them and a bar. */
+		model_fmt_rate_eta(&con->m, t, rate, sizeof rate);
+		if (rate[0] != '\0' && model_text_width(text, con->utf8) +
+		    model_text_width(rate, con->utf8) + 3 + 6 <= width)
+			snprintf(text + l, sizeof text - l, " (%s)", rate);
+	}
 	tw = model_text_width(text, con->utf8);
 	if (!t->stalled && !task_state_final(t->state) && model_progress_fraction(t, &f) == 0 &&
 	    width >= tw + 6) {
@@ -162,6 +187,34 @@ static void tasks_row(struct console *con, struct pane *p, int y, struct col *c,
 		tasks_progress(con, p->win, y, &c[COL_PROGRESS], t, selected);
 }
 
+/*
+ * The column titles; the one sorted by carries v (ascending) or ^
+ * (reversed), and when that column is not shown the order is named at the
+ * right.
+ */
+static void tasks_heading(struct console *con, struct pane *p, const struct col *c)
+{
+	int sc = sort_col[con->sort < MODEL_SORT_COUNT ? con->sort : 0];
+	const char *mark = con->sort_reverse ? "^" : "v";
+	char title[64];
+
+	draw_fill(p->win, 0, 0, p->w, con->th.colhead);
+	for (int i = 0; i < COL_N; i++) {
+		if (!c[i].shown)
+			continue;
+		/* The mark on the side the column's text is aligned to keeps the title in place. */
+		snprintf(title, sizeof title, "%s%s%s", i == sc && c[i].right ? mark : "", c[i].title,
+		    i == sc && !c[i].right ? mark : "");
+		draw_textf(con, p->win, 0, c[i].x, c[i].w, con->th.colhead | (i == sc ? A_BOLD : 0),
+		    c[i].right ? "%*s" : "%-*s", c[i].w, title);
+	}
+	if (sc >= 0 && !c[sc].shown)
+		draw_textf(con, p->win, 0, p->w - 14, 14, con->th.colhead | A_BOLD, "%13.13s%s",
+		    model_sort_name(con->sort), mark);
+	else if (sc < 0 && con->sort_reverse)
+		draw_text(con, p->win, 0, p->w - 10, 10, con->th.colhead | A_BOLD, " reversed^");
+}
+
 void tasks_draw(struct console *con, struct pane *p)
 {
 	struct col c[COL_N];
@@ -169,11 +222,7 @@ void tasks_draw(struct console *con, struct pane *p)
 	int64_t now = console_now_ms();
 
 	tasks_layout(con, c, p->w);
-	draw_fill(p->win, 0, 0, p->w, con->th.colhead);
-	for (int i = 0; i < COL_N; i++)
-		if (c[i].shown)
-			draw_textf(con, p->win, 0, c[i].x, c[i].w, con->th.colhead,
-			    c[i].right ? "%*s" : "%-*s", c[i].w, c[i].title);
+	tasks_heading(con, p, c);
 	con->top = draw_scroll(con->sel, con->top, visible, con->nrows);
 	if (con->nrows == 0) {
 		if (con->search[0] != '\0')
@@ -230,6 +279,12 @@ int tasks_key(struct console *con, struct pane *p, int ch)
 			console_message(con, 1, "no task selected");
 		else
 			console_ask_cancel(con, t->id);
+		return PANE_HANDLED | PANE_REDRAW;
+	case 'a':
+		if ((t = console_selected(con)) == NULL)
+			console_message(con, 1, "no task selected");
+		else
+			console_ask_restart(con, t->id);
 		return PANE_HANDLED | PANE_REDRAW;
 	default:
 		if (console_is_enter(ch)) {

@@ -6,9 +6,14 @@
 # TERM may be unset where the tests run: the pane gets its own.
 
 load helpers
+# For a feed served slowly (start_slow_http), so that a sync is seen running.
+load repo_helpers
 
 CONSOLE_TMUX=
 CONSOLE_N=0
+
+# repo_helpers' teardown (its servers, the daemon, $WORK), kept under another name so that ours runs it.
+eval "$(declare -f teardown | sed '1s/^teardown/repo_teardown/')"
 
 teardown() {
 	if [ -n "$CONSOLE_TMUX" ]; then
@@ -17,7 +22,7 @@ teardown() {
 		echo "--- end of screen ---"
 		console_stop
 	fi
-	depot_stop
+	repo_teardown
 }
 
 # console_start [ARG]...: depot-console -d $DIR ARG... in a new tmux server,
@@ -162,10 +167,11 @@ line() {
 	wait_for task_is "$task" canceled 10s
 	run task_reason "$task"
 	[ "$output" = canceled-by-user ]
-	# The active filter no longer lists it; all does, with the reason.
-	wait_for no_row "$task" 5s
-	keys f f
+	# The default filter keeps it for a while (it ended a moment ago), with the reason; so does all.
 	wait_for row_has "$task" canceled-by 5s
+	keys f f
+	wait_for screen_has "filter all:" 5s
+	row_has "$task" canceled-by
 }
 
 @test "a running task without progress for stall_after (1s) is marked STALLED in its row and counted in the header" {
@@ -190,7 +196,8 @@ line() {
 	submit --name runner -- sleep 30
 	runner=$ID
 	wait_for task_is "$runner" running
-	console_start
+	# Without --recent 0 the default filter would keep the ended tasks a while (a test below).
+	console_start --recent 0
 
 	# active (the default): only the running task.
 	wait_for row_has "$runner" runner 5s
@@ -244,7 +251,7 @@ line() {
 	keys / Escape
 	wait_for row_has "$alpha" alpha-job 5s
 	row_has "$beta" beta-job
-	screen_has "filter active: 2 tasks"
+	screen_has "filter active+5m: 2 tasks"
 }
 
 @test "resized to 120x40 the console redraws to fill it, and back at 80x24 it fits again" {
@@ -322,6 +329,11 @@ line() {
 	keys R
 	wait_for screen_has "read-only console (--readonly): restore is disabled" 5s
 	screen_lacks "Restore"
+	keys a
+	wait_for screen_has "read-only console (--readonly): restarting is disabled" 5s
+	keys p
+	wait_for screen_has "read-only console (--readonly): pausing the queue is disabled" 5s
+	screen_lacks "Pause the whole queue"
 	run task_state "$task"
 	[ "$output" = running ]
 }
@@ -348,7 +360,7 @@ selected_id() {
 		ids+=("$ID")
 	done
 	console_start
-	wait_for screen_has "filter active: 31 tasks" 10s
+	wait_for screen_has "filter active+5m: 31 tasks" 10s
 
 	# The holder runs, first; the queue follows in order.
 	[ "$(selected_id)" = "$holder" ]
@@ -392,7 +404,7 @@ selected_id() {
 	wait_for screen_has WORKER 5s
 }
 
-@test "l shows each reservation: the resource, its holder, and the tasks waiting for it in order" {
+@test "l shows each reservation: the resource, its holder, the tasks waiting for it in order, and pauses and capacities" {
 	depot_start
 	submit --name holder --lock host:db1 -- sleep 30
 	holder=$ID
@@ -404,23 +416,29 @@ selected_id() {
 	console_start
 	wait_for row_has "$second" waiting 5s
 
+	ctl pause backup >/dev/null
+	ctl resource set builds --capacity 3 >/dev/null
 	keys l
 	wait_for screen_matches "^host:db1 +#$holder holder +2: #$first, #$second\$" 5s
 	screen_has "RESERVATIONS"
+	# Paused or counted, a resource is listed though nobody uses it.
+	screen_matches '^backup PAUSED +- +-$'
+	screen_matches '^builds 3 slots +- +-$'
 
 	# The holder ends: the first in the queue holds it, the second still waits.
 	ctl task cancel "$holder" >/dev/null
-	wait_for screen_matches "^host:db1 +(#$first first-waiter +1: #$second|#$second second-waiter +-)\$|^ no resource" 10s
+	wait_for eval 'screen_matches "^host:db1 +(#$first first-waiter +1: #$second|#$second second-waiter +-)\$" || ! screen_matches "^host:db1 "' 10s
 
 	keys Escape
 	wait_for screen_has WORKER 5s
 }
 
-@test "s shows the schedules: state, interval, next run and what each submits" {
+@test "s shows the schedules: state, interval or calendar times, next run and what each submits" {
 	depot_start
 	ctl schedule add tick --every 1h -- run -- echo hi >/dev/null
 	ctl schedule add quiet --every 30m -- run -- true >/dev/null
 	ctl schedule disable quiet >/dev/null
+	ctl schedule add weekdays --on 'Mon..Fri 02:00' --tz Europe/Berlin -- orphans clean >/dev/null
 	console_start
 	wait_for screen_has WORKER 5s
 
@@ -428,6 +446,10 @@ selected_id() {
 	wait_for screen_matches '^tick +enabled +1h00m +in [0-9]' 5s
 	screen_matches '^tick .*run: echo hi$'
 	screen_matches '^quiet +disabled +30m00s +- '
+	# On 80 columns the calendar column leaves room for what is submitted; wider, it is whole.
+	screen_matches '^weekdays +enabled +Mon\.\.Fri 02… +in [0-9].* orphans$'
+	tmux -L "$CONSOLE_TMUX" resize-window -t console -x 120 -y 24
+	wait_for screen_matches '^weekdays +enabled +Mon\.\.Fri 02:00 Europe/Berlin +in [0-9].* orphans$' 5s
 
 	keys s
 	wait_for screen_has WORKER 5s
@@ -514,4 +536,256 @@ selected_id() {
 	screen_matches '(^| )echo( |$)'
 	screen_matches '(^| )icanon( |$)'
 	screen_lacks "WORKER"
+}
+
+@test "the default filter also lists tasks that ended in the last minutes (5 by default, --recent to change)" {
+	depot_start
+	submit --name doner -- true
+	doner=$ID
+	submit --name failer -- sh -c 'exit 3'
+	failer=$ID
+	wait_for task_is "$doner" completed
+	wait_for task_is "$failer" failed
+	submit --name runner -- sleep 30
+	runner=$ID
+	wait_for task_is "$runner" running
+
+	console_start
+	wait_for row_has "$runner" running 5s
+	wait_for row_has "$doner" completed 5s
+	row_has "$failer" exit-status
+	screen_has "filter active+5m: 3 tasks"
+	# Running first, the ended ones after it, newest first.
+	order=$(screen | grep -oE "^ *($runner|$doner|$failer) " | tr -d ' ' | tr '\n' ' ')
+	[ "$order" = "$runner $failer $doner " ]
+	console_stop
+
+	# A window of 2 s: the ended tasks leave it once they ended 2 s ago.
+	console_start --recent 2s
+	wait_for row_has "$runner" running 5s
+	wait_for no_row "$doner" 10s
+	no_row "$failer"
+	screen_has "filter active+2s: 1 task"
+	console_stop
+
+	run "$DEPOT_BIN/depot-console" -d "$DIR" --recent soon
+	[ "$status" -eq 2 ]
+	[[ $output == *"--recent: 'soon' is not a duration"* ]]
+}
+
+@test "o sorts the tasks by the next column, the heading marks it, O reverses the order" {
+	depot_start
+	submit --name bravo -- sleep 30
+	bravo=$ID
+	submit --name alpha --lock host:x -- sleep 30
+	alpha=$ID
+	submit --name charlie --lock host:x -- sleep 30
+	charlie=$ID
+	wait_for task_is "$bravo" running
+	wait_for task_is "$alpha" running
+	console_start
+	wait_for row_has "$charlie" waiting 5s
+
+	# ids: task_order prints the ids of the three rows, top to bottom.
+	task_order() {
+		screen | grep -oE "^ *($alpha|$bravo|$charlie) " | tr -d ' ' | tr '\n' ' '
+	}
+	# The queue's order: running (by id), then waiting.
+	[ "$(task_order)" = "$bravo $alpha $charlie " ]
+	screen_matches '^ID +STATE +TYPE +NAME +RESOURCES'
+
+	keys o
+	wait_for screen_has "tasks sorted by id" 5s
+	screen_matches '^ *vID +STATE '
+	keys o o o
+	wait_for screen_has "tasks sorted by name" 5s
+	screen_matches '^ *ID +STATE +TYPE +NAMEv '
+	[ "$(task_order)" = "$alpha $bravo $charlie " ]
+
+	keys O
+	wait_for screen_has "tasks sorted by name, reversed" 5s
+	screen_matches '^ *ID +STATE +TYPE +NAME\^ '
+	[ "$(task_order)" = "$charlie $bravo $alpha " ]
+
+	# The selection follows its task, not its row.
+	keys Home
+	[ "$(selected_id)" = "$charlie" ]
+	keys o
+	wait_for screen_has "tasks sorted by resources" 5s
+	[ "$(selected_id)" = "$charlie" ]
+
+	# Round the columns, back to the queue's order.
+	keys o o o o
+	wait_for screen_has "tasks sorted by queue order" 5s
+	screen_matches '^ID +STATE +TYPE +NAME +RESOURCES'
+	[ "$(task_order)" = "$bravo $alpha $charlie " ]
+}
+
+@test "r shows each repository: latest version, size, publication, and its last sync's time and outcome with the reason" {
+	depot_start
+	feed=$WORK/feed
+	mkdir -p "$feed"
+	printf 'one\n' >"$feed/a.txt"
+	printf 'two two\n' >"$feed/b.txt"
+	make_feed "$feed"
+	ctl repo create good --feed "file://$feed/PULP_MANIFEST" >/dev/null
+	ctl repo create broken --feed "file://$WORK/nowhere/PULP_MANIFEST" >/dev/null
+	ctl repo create fresh >/dev/null
+	good_sync=$(ctl sync good --wait | head -1)
+	ctl publish good --wait >/dev/null
+	broken_sync=$(ctl sync broken --wait 2>/dev/null | head -1) || true
+	[ "$(task_state "$good_sync")" = completed ]
+	[ "$(task_state "$broken_sync")" = failed ]
+	reason=$(task_reason "$broken_sync")
+
+	console_start
+	wait_for screen_has WORKER 5s
+	keys r
+	wait_for screen_matches '^REPOSITORY +LATEST +SIZE +PUBLISHED +LAST SYNC +OUTCOME' 5s
+	wait_for screen_matches "^good +v1 +12B +v1 [0-9]+s ago +[0-9]+s ago +#$good_sync completed\$" 10s
+	wait_for screen_matches "^broken +- +- +- +[0-9]+s ago +#$broken_sync failed: $reason: " 10s
+	screen_matches '^fresh +- +- +- +- +never synced$'
+
+	# A new sync shows as soon as it is listed, and its outcome when it ends.
+	printf 'three\n' >"$feed/c.txt"
+	make_feed "$feed"
+	next=$(ctl sync good --wait | head -1)
+	wait_for screen_matches "^good +v2 +18B +v1 .*#$next completed\$" 10s
+
+	keys r
+	wait_for screen_has WORKER 5s
+}
+
+@test "a running task's details show its rate, from its progress as it moves" {
+	depot_start
+	submit --name steady -- sh -c 'while :; do printf "%0100d\n" 0; sleep 0.1; done'
+	task=$ID
+	console_start
+	wait_for row_has "$task" running 5s
+
+	keys Enter
+	wait_for screen_has "Task #$task: steady" 5s
+	# About 1 KiB a second: shown as bytes a second after a couple of samples.
+	wait_for screen_matches '^progress +[0-9.]+(B|KiB) at [0-9.]+(B|KiB)/s' 10s
+}
+
+@test "a then y restarts a task that ended (task.restart): a new task with the same command; a task still running is refused" {
+	depot_start
+	submit --name again -- true
+	first=$ID
+	wait_for task_is "$first" completed
+	submit --name busy -- sleep 30
+	busy=$ID
+	wait_for task_is "$busy" running
+	console_start
+	wait_for row_has "$first" completed 5s
+
+	# Running: nothing asked.
+	keys Home
+	[ "$(selected_id)" = "$busy" ]
+	keys a
+	wait_for screen_has "task $busy is running: only a task that ended can be restarted" 5s
+	screen_lacks "Restart task $busy"
+
+	keys End
+	[ "$(selected_id)" = "$first" ]
+	keys a
+	wait_for screen_has "Restart task $first (again, completed)?" 5s
+	keys n
+	wait_for screen_has "task $first not restarted" 5s
+	[ "$(ctl --json task list | jq length)" -eq 2 ]
+
+	keys a
+	wait_for screen_has "Restart task $first" 5s
+	keys y
+	wait_for screen_matches "task $first restarted as task [0-9]+" 5s
+	new=$(screen | sed -n "s/.*task $first restarted as task \([0-9]*\).*/\1/p" | head -1)
+	[ -n "$new" ]
+	[ "$(ctl --json task show "$new" | jq -r .restart_of)" = "$first" ]
+	[ "$(ctl --json task show "$new" | jq -c .args.argv)" = '["true"]' ]
+	wait_for task_is "$new" completed
+	wait_for row_has "$new" completed 5s
+}
+
+@test "p then y pauses the whole queue: the header says so and a new task waits; p then y again resumes it" {
+	depot_start
+	console_start
+	wait_for screen_matches '^w1 +online' 5s
+
+	keys p
+	wait_for screen_has "Pause the whole queue?" 5s
+	keys n
+	wait_for screen_has "the queue was left as it was" 5s
+
+	keys p
+	wait_for screen_has "Pause the whole queue?" 5s
+	keys y
+	wait_for screen_has "queue paused" 5s
+	wait_for screen_matches '^ workers .*QUEUE PAUSED' 5s
+	[ "$(ctl --json status | jq .queue.paused)" = true ]
+	submit --name held -- true
+	held=$ID
+	wait_for row_has "$held" waiting 5s
+	[ "$(task_state "$held")" = waiting ]
+
+	keys p
+	wait_for screen_has "Resume the queue?" 5s
+	keys y
+	wait_for screen_has "queue resumed" 5s
+	wait_for task_is "$held" completed
+	[ "$(ctl --json status | jq .queue.paused)" = false ]
+	wait_for screen_lacks "QUEUE PAUSED" 5s
+}
+
+@test "a waiting task's details say what holds it (task.why): the id of the task holding its resource" {
+	depot_start
+	submit --name holder --lock host:db1 -- sleep 30
+	holder=$ID
+	wait_for task_is "$holder" running
+	submit --name blocked --lock host:db1 -- true
+	blocked=$ID
+	console_start
+	wait_for row_has "$blocked" waiting 5s
+
+	keys End
+	[ "$(selected_id)" = "$blocked" ]
+	keys Enter
+	wait_for screen_has "Task #$blocked: blocked" 5s
+	wait_for screen_matches "^waits for .*$holder" 5s
+	# The list's message line says it too, for the selected task.
+	keys Escape
+	wait_for screen_matches "#$blocked waits: .*$holder" 10s
+
+	# Once it runs, nothing is said any more.
+	ctl task cancel "$holder" >/dev/null
+	wait_for task_is "$blocked" completed
+	wait_for eval '! screen | grep -q "#$blocked waits:"' 10s
+}
+
+@test "a running sync shows its rate in files a second and the time left, in its details and in its row on a wide screen" {
+	depot_start
+	feed=$WORK/feed
+	mkdir -p "$feed"
+	for i in $(seq 1 20); do
+		head -c 20000 /dev/urandom >"$feed/f$i.bin"
+	done
+	make_feed "$feed"
+	# 20 files of 20 kB, each at 50 kB/s, one at a time: about 8 s, long enough to be seen moving.
+	start_slow_http "$feed" 50000
+	ctl repo create slow --feed "$(feed_url "$HTTP_PORT")" --download-concurrency 1 >/dev/null
+	console_start
+	wait_for screen_has WORKER 5s
+	tmux -L "$CONSOLE_TMUX" resize-window -t console -x 160 -y 24
+	sync=$(ctl sync slow)
+
+	wait_for row_has "$sync" running 5s
+	wait_for eval 'screen | grep -E "^ *$sync " | grep -qE "[0-9]+/20 files \\([0-9.]+ files/s, ETA [0-9]+(s|m[0-9]+)\\)"' 10s
+	keys Enter
+	wait_for screen_has "Task #$sync: sync slow" 5s
+	wait_for screen_matches '^progress .*[0-9]+/20 files at [0-9.]+ files/s, ETA [0-9]+(s|m[0-9]+) -- ' 10s
+	keys Escape
+	wait_for task_is "$sync" completed 30s
+	# Ended: no rate any more, its outcome in the row.
+	wait_for eval 'screen | grep -E "^ *$sync " | grep -q completed' 5s
+	if screen | grep -E "^ *$sync " | grep -q "files/s"; then false; fi
 }

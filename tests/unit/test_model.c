@@ -1,4 +1,4 @@
-/* test_model.c: depot-console's model without a screen or a daemon: events applied, re-reads after dropped events, filters, search, formats and the log tail. */
+/* test_model.c: depot-console's model without a screen or a daemon: events applied, re-reads after dropped events, filters, search, sorting, rates, repositories, why a task waits, formats and the log tail. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "timeutil.h"
 
 /* The daemon objects linked into every unit test refer to the daemon's global. */
 struct depotd *D;
@@ -25,6 +26,9 @@ static void snapshot(struct model *m, const char *active, const char *recent,
 static const struct model_lock *lock_of(const struct model *m, const char *res);
 static size_t rows(const struct model *m, enum model_filter f, const char *q, int64_t *ids,
     size_t max);
+static size_t sorted(const struct model *m, enum model_sort sort, int reverse, int64_t *ids,
+    size_t max);
+static int64_t at(const char *rfc3339);
 static int setup(void **state);
 static int teardown(void **state);
 
@@ -117,13 +121,36 @@ static const struct model_lock *lock_of(const struct model *m, const char *res)
 static size_t rows(const struct model *m, enum model_filter f, const char *q, int64_t *ids,
     size_t max)
 {
+	struct model_rows_spec spec = { .filter = f, .query = q };
 	struct model_task **r;
-	size_t n = model_task_rows(m, f, q, &r);
+	size_t n = model_task_rows(m, &spec, &r);
 
 	for (size_t i = 0; i < n && i < max; i++)
 		ids[i] = r[i]->id;
 	free(r);
 	return n;
+}
+
+/* The ids of every task, in the order of that column. */
+static size_t sorted(const struct model *m, enum model_sort sort, int reverse, int64_t *ids,
+    size_t max)
+{
+	struct model_rows_spec spec = { .filter = MODEL_FILTER_ALL, .sort = sort, .reverse = reverse };
+	struct model_task **r;
+	size_t n = model_task_rows(m, &spec, &r);
+
+	for (size_t i = 0; i < n && i < max; i++)
+		ids[i] = r[i]->id;
+	free(r);
+	return n;
+}
+
+static int64_t at(const char *rfc3339)
+{
+	int64_t ms;
+
+	assert_int_equal(time_parse_rfc3339(rfc3339, &ms), 0);
+	return ms;
 }
 
 static int setup(void **state)
@@ -457,7 +484,11 @@ static void test_status_schedules_and_uptime(void **state)
 	    " \"next_run\": \"2026-11-25T00:00:00.000Z\", \"last_run\": null,"
 	    " \"last_task\": {\"id\": 42, \"state\": \"completed\"}, \"skipped\": 1},"
 	    " {\"name\": \"tick\", \"every_ms\": 1000, \"enabled\": false,"
-	    " \"template\": {\"type\": \"exec\", \"argv\": [\"echo\", \"hi\"]}, \"last_task\": null}]");
+	    " \"template\": {\"type\": \"exec\", \"argv\": [\"echo\", \"hi\"]}, \"last_task\": null},"
+	    " {\"name\": \"weekdays\", \"every_ms\": null, \"calendar\": \"Mon..Fri 02:00\","
+	    " \"tz\": \"Europe/Berlin\", \"template\": {\"type\": \"backup\"}},"
+	    " {\"name\": \"daily\", \"every_ms\": null, \"calendar\": \"daily\", \"tz\": null,"
+	    " \"template\": {\"type\": \"orphans\"}}]");
 
 	model_set_up(m, 0);
 	model_set_status(m, st, 1000);
@@ -468,7 +499,13 @@ static void test_status_schedules_and_uptime(void **state)
 	assert_int_equal(model_uptime(m, 9000), 5000);	/* frozen while down */
 
 	model_set_schedules(m, sc);
-	assert_int_equal(m->nscheds, 2);
+	assert_int_equal(m->nscheds, 4);
+	assert_null(m->scheds[0].calendar);
+	/* A calendar schedule: its expression and zone, as schedule add takes them; any task type. */
+	assert_string_equal(m->scheds[2].calendar, "Mon..Fri 02:00 Europe/Berlin");
+	assert_string_equal(m->scheds[2].what, "backup");
+	assert_string_equal(m->scheds[3].calendar, "daily");
+	assert_string_equal(m->scheds[3].what, "orphans");
 	assert_string_equal(m->scheds[0].what, "sync fedora");
 	assert_int_equal(m->scheds[0].last_task, 42);
 	assert_string_equal(m->scheds[0].last_state, "completed");
@@ -620,6 +657,341 @@ static void test_log_of_a_long_task_is_read_from_its_tail_and_the_ring_keeps_the
 	model_log_free(&l);
 }
 
+static void test_the_default_filter_keeps_tasks_that_ended_in_the_last_minutes(void **state)
+{
+	struct model *m = *state;
+	int64_t now = at("2026-11-24T21:00:00.000Z"), ids[8];
+	struct model_rows_spec spec = { .filter = MODEL_FILTER_ACTIVE, .recent_ms = MODEL_RECENT_MS,
+		.now = now };
+	struct model_task **r;
+	size_t n;
+	char label[32];
+
+	task_event(m, 1, "completed", "synced long ago", "\"finished_at\": \"2026-11-24T20:50:00.000Z\"");
+	task_event(m, 2, "completed", "sync", "\"finished_at\": \"2026-11-24T20:59:00.000Z\"");
+	task_event(m, 3, "failed", "publish", "\"finished_at\": \"2026-11-24T20:55:00.000Z\"");
+	task_event(m, 4, "running", "tick", NULL);
+	/* A final task without an end time is not counted as recent. */
+	task_event(m, 5, "canceled", "no end", NULL);
+
+	n = model_task_rows(m, &spec, &r);
+	assert_int_equal(n, 3);
+	assert_int_equal(r[0]->id, 4);	/* running first */
+	assert_int_equal(r[1]->id, 3);	/* then ended ones, newest id first */
+	assert_int_equal(r[2]->id, 2);
+	free(r);
+	/* Exactly 5 minutes ago is still in; a moment more is out. */
+	assert_true(model_filter_task(MODEL_FILTER_ACTIVE, model_task(m, 3), MODEL_RECENT_MS, now));
+	assert_false(model_filter_task(MODEL_FILTER_ACTIVE, model_task(m, 3), MODEL_RECENT_MS,
+	    now + 1));
+	/* Without the window (--recent 0) the active filter is active tasks alone. */
+	assert_int_equal(rows(m, MODEL_FILTER_ACTIVE, NULL, ids, 8), 1);
+	/* Other filters do not look at the window. */
+	assert_false(model_filter_task(MODEL_FILTER_FAILED, model_task(m, 2), MODEL_RECENT_MS, now));
+
+	model_filter_label(MODEL_FILTER_ACTIVE, MODEL_RECENT_MS, label, sizeof label);
+	assert_string_equal(label, "active+5m");
+	model_filter_label(MODEL_FILTER_ACTIVE, 90000, label, sizeof label);
+	assert_string_equal(label, "active+1m30");
+	model_filter_label(MODEL_FILTER_ACTIVE, 0, label, sizeof label);
+	assert_string_equal(label, "active");
+	model_filter_label(MODEL_FILTER_ALL, MODEL_RECENT_MS, label, sizeof label);
+	assert_string_equal(label, "all");
+}
+
+static void test_sorting_by_a_column_ties_in_queue_order_and_reversed(void **state)
+{
+	struct model *m = *state;
+	int64_t ids[8];
+
+	task_event(m, 1, "completed", "bravo", "\"type\": \"sync\", \"started_at\": "
+	    "\"2026-11-24T20:00:01.000Z\", \"finished_at\": \"2026-11-24T20:05:00.000Z\","
+	    " \"progress\": {\"done\": 3, \"total\": 3, \"unit\": \"files\"}");
+	task_event(m, 2, "running", "alpha", "\"worker\": \"w10\", \"started_at\": "
+	    "\"2026-11-24T20:01:00.000Z\", \"progress\": {\"done\": 1, \"total\": 4}");
+	task_event(m, 3, "running", "Charlie", "\"worker\": \"w2\", \"started_at\": "
+	    "\"2026-11-24T20:02:00.000Z\", \"progress\": {\"done\": 3, \"total\": 4}");
+	task_event(m, 4, "waiting", "alpha", "\"resources\": []");
+
+	/* The queue's order: running, waiting, ended. */
+	assert_int_equal(sorted(m, MODEL_SORT_QUEUE, 0, ids, 8), 4);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(ids[2], 4);
+	assert_int_equal(ids[3], 1);
+	/* Reversed, the queue's order turns round. */
+	sorted(m, MODEL_SORT_QUEUE, 1, ids, 8);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[3], 2);
+
+	sorted(m, MODEL_SORT_ID, 0, ids, 8);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[3], 4);
+	sorted(m, MODEL_SORT_ID, 1, ids, 8);
+	assert_int_equal(ids[0], 4);
+
+	/* Names without regard to case; equal names in the queue's order (running 2 before waiting 4). */
+	sorted(m, MODEL_SORT_NAME, 0, ids, 8);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(ids[1], 4);
+	assert_int_equal(ids[2], 1);
+	assert_int_equal(ids[3], 3);
+	/* Reversed: the column turns round, ties keep the queue's order. */
+	sorted(m, MODEL_SORT_NAME, 1, ids, 8);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(ids[1], 1);
+	assert_int_equal(ids[2], 2);
+	assert_int_equal(ids[3], 4);
+
+	/* Workers as versions (w2 before w10); a task without one last, reversed or not. */
+	sorted(m, MODEL_SORT_WORKER, 0, ids, 8);
+	assert_int_equal(ids[0], 1);	/* w1 */
+	assert_int_equal(ids[1], 3);	/* w2 */
+	assert_int_equal(ids[2], 2);	/* w10 */
+	assert_int_equal(ids[3], 4);
+	sorted(m, MODEL_SORT_WORKER, 1, ids, 8);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(ids[3], 4);
+
+	/* Resources: a task reserving none last. */
+	sorted(m, MODEL_SORT_RES, 0, ids, 8);
+	assert_int_equal(ids[3], 4);
+
+	/* Progress: furthest along first, none last. */
+	sorted(m, MODEL_SORT_PROGRESS, 0, ids, 8);
+	assert_int_equal(ids[0], 1);	/* 3/3 */
+	assert_int_equal(ids[1], 3);	/* 3/4 */
+	assert_int_equal(ids[2], 2);	/* 1/4 */
+	assert_int_equal(ids[3], 4);
+
+	/*
+	 * Age: the longest first. 4 waits since 20:00:00, 2 runs since 20:01,
+	 * 3 since 20:02, 1 ended at 20:05.
+	 */
+	sorted(m, MODEL_SORT_AGE, 0, ids, 8);
+	assert_int_equal(ids[0], 4);
+	assert_int_equal(ids[1], 2);
+	assert_int_equal(ids[2], 3);
+	assert_int_equal(ids[3], 1);
+
+	sorted(m, MODEL_SORT_TYPE, 0, ids, 8);
+	assert_int_equal(ids[0], 2);	/* exec, exec, exec, sync */
+	assert_int_equal(ids[3], 1);
+	sorted(m, MODEL_SORT_STATE, 0, ids, 8);
+	assert_int_equal(ids[0], 4);	/* waiting, running, running, completed */
+	assert_int_equal(ids[3], 1);
+	assert_string_equal(model_sort_name(MODEL_SORT_PROGRESS), "progress");
+}
+
+static void test_rate_and_eta_come_from_progress_samples(void **state)
+{
+	struct model *m = *state;
+	struct model_task *t;
+	char buf[64];
+
+	/* The model samples every running task as the loop turns (share/rate.c does the sums). */
+	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 100, \"total\": 1000,"
+	    " \"unit\": \"files\"}");
+	task_event(m, 8, "waiting", "queued", NULL);
+	model_rate_sample(m, 1000);
+	assert_true(model_task_rate(m, 7) < 0);	/* one sample tells nothing */
+	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 150, \"total\": 1000,"
+	    " \"unit\": \"files\"}");
+	model_rate_sample(m, 2000);
+	/* Between progress reports the count stands still: samples of it do not bend the rate much. */
+	model_rate_sample(m, 2500);
+	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 200, \"total\": 1000,"
+	    " \"unit\": \"files\"}");
+	model_rate_sample(m, 3000);
+	assert_int_equal(m->nrates, 1);	/* the running task only */
+	assert_true(model_task_rate(m, 7) > 49.99 && model_task_rate(m, 7) < 50.01);
+	assert_true(model_task_rate(m, 8) < 0);
+	t = model_task(m, 7);
+	assert_int_equal(model_task_eta(m, t), 16000);	/* 800 files left at 50/s */
+	model_fmt_rate_eta(m, t, buf, sizeof buf);
+	assert_string_equal(buf, "50 files/s, ETA 16s");
+	/* Without a total: the rate alone. */
+	t->has_total = 0;
+	assert_int_equal(model_task_eta(m, t), -1);
+	model_fmt_rate_eta(m, t, buf, sizeof buf);
+	assert_string_equal(buf, "50 files/s");
+	t->has_total = 1;
+
+	/* A re-read replaces the task: its samples stay, as they are the console's, not the daemon's. */
+	snapshot(m, "[]", "[]", "[]", NULL, 3500);
+	task_event(m, 7, "running", "sync fedora", "\"progress\": {\"done\": 250, \"total\": 1000,"
+	    " \"unit\": \"files\"}");
+	model_rate_sample(m, 4000);
+	assert_true(model_task_rate(m, 7) > 49.99 && model_task_rate(m, 7) < 50.01);
+
+	/* Ended: its samples go, and no rate is shown. */
+	task_event(m, 7, "completed", "sync fedora", NULL);
+	model_rate_sample(m, 5000);
+	assert_int_equal(m->nrates, 0);
+	model_fmt_rate_eta(m, model_task(m, 7), buf, sizeof buf);
+	assert_string_equal(buf, "");
+	/* A running task that has not moved yet shows no rate (its progress is "-"). */
+	task_event(m, 9, "running", "quiet", "\"progress\": {\"done\": 0, \"total\": null}");
+	model_rate_sample(m, 5000);
+	model_rate_sample(m, 8000);
+	model_fmt_rate_eta(m, model_task(m, 9), buf, sizeof buf);
+	assert_string_equal(buf, "");
+
+	model_fmt_rate(1536, "bytes", buf, sizeof buf);
+	assert_string_equal(buf, "1.5KiB/s");
+	model_fmt_rate(0.25, "files", buf, sizeof buf);
+	assert_string_equal(buf, "0.2 files/s");
+	model_fmt_rate(12.4, NULL, buf, sizeof buf);
+	assert_string_equal(buf, "12/s");
+}
+
+static void test_repositories_show_their_newest_sync_and_publish(void **state)
+{
+	struct model *m = *state;
+	cJSON *list = parse("[{\"name\": \"fedora\", \"latest_version\": 3, \"files\": 1200,"
+	    " \"size\": 52428800, \"published_version\": 2, \"published_at\": \"2026-11-24T20:00:00.000Z\"},"
+	    " {\"name\": \"empty\", \"latest_version\": null, \"files\": 0, \"size\": 0,"
+	    " \"published_version\": null, \"published_at\": null}]");
+	/* task.list of repository:fedora, newest first: a publish, a failed sync, older ones. */
+	cJSON *tasks = parse("[{\"id\": 9, \"type\": \"publish\", \"state\": \"running\", \"name\": \"p\"},"
+	    " {\"id\": 8, \"type\": \"sync\", \"state\": \"failed\", \"name\": \"s\","
+	    "  \"created_at\": \"2026-11-24T20:10:00.000Z\", \"started_at\": \"2026-11-24T20:10:01.000Z\","
+	    "  \"finished_at\": \"2026-11-24T20:11:00.000Z\","
+	    "  \"error\": {\"reason\": \"exception\", \"message\": \"no such host\"}},"
+	    " {\"id\": 5, \"type\": \"sync\", \"state\": \"completed\", \"name\": \"s\"},"
+	    " {\"id\": 4, \"type\": \"publish\", \"state\": \"completed\", \"name\": \"p\"}]");
+	cJSON *running = parse("[{\"id\": 10, \"type\": \"sync\", \"state\": \"running\", \"name\": \"s\","
+	    " \"created_at\": \"2026-11-24T20:12:00.000Z\", \"started_at\": \"2026-11-24T20:12:01.000Z\","
+	    " \"progress\": {\"done\": 120, \"total\": 300, \"unit\": \"files\"}}]");
+	const struct model_repo *r;
+
+	model_set_repos(m, list);
+	assert_true(m->repos_known);
+	assert_int_equal(m->nrepos, 2);
+	r = model_repo(m, "fedora");
+	assert_non_null(r);
+	assert_int_equal(r->latest, 3);
+	assert_int_equal(r->files, 1200);
+	assert_int_equal(r->published, 2);
+	assert_int_equal(r->published_ms, at("2026-11-24T20:00:00.000Z"));
+	assert_false(r->tasks_known);
+	r = model_repo(m, "empty");
+	assert_int_equal(r->latest, 0);
+	assert_int_equal(r->published, 0);
+
+	model_set_repo_tasks(m, "fedora", tasks);
+	r = model_repo(m, "fedora");
+	assert_true(r->tasks_known);
+	assert_int_equal(r->sync_id, 8);
+	assert_int_equal(r->sync_state, TASK_FAILED);
+	assert_int_equal(r->sync_ms, at("2026-11-24T20:11:00.000Z"));	/* when it ended */
+	assert_string_equal(r->sync_reason, "exception");
+	assert_string_equal(r->sync_message, "no such host");
+	assert_null(r->sync_progress);
+	assert_int_equal(r->publish_id, 9);
+	assert_int_equal(r->publish_state, TASK_RUNNING);
+
+	/* Listed again, a repository keeps its last sync until its tasks are read again. */
+	model_set_repos(m, list);
+	r = model_repo(m, "fedora");
+	assert_int_equal(r->sync_id, 8);
+	assert_string_equal(r->sync_message, "no such host");
+
+	/* A sync under way: since it started, with its progress. */
+	model_set_repo_tasks(m, "fedora", running);
+	r = model_repo(m, "fedora");
+	assert_int_equal(r->sync_id, 10);
+	assert_int_equal(r->sync_ms, at("2026-11-24T20:12:01.000Z"));
+	assert_string_equal(r->sync_progress, "120/300 files");
+	assert_null(r->sync_reason);
+	assert_int_equal(r->publish_id, 0);
+
+	/* An empty list: never synced; an unknown name changes nothing. */
+	cJSON_Delete(running);
+	running = parse("[]");
+	model_set_repo_tasks(m, "empty", running);
+	model_set_repo_tasks(m, "gone", tasks);
+	r = model_repo(m, "empty");
+	assert_true(r->tasks_known);
+	assert_int_equal(r->sync_id, 0);
+	assert_null(model_repo(m, "gone"));
+	cJSON_Delete(list);
+	cJSON_Delete(tasks);
+	cJSON_Delete(running);
+}
+
+static void test_a_paused_or_counted_resource_stays_listed_when_nobody_uses_it(void **state)
+{
+	struct model *m = *state;
+	cJSON *locks = parse("[{\"resource\": \"backup\", \"paused\": true, \"capacity\": null,"
+	    " \"holders\": [], \"waiting\": []},"
+	    " {\"resource\": \"host:db1\", \"paused\": false, \"capacity\": null,"
+	    " \"holders\": [{\"task\": 1, \"mode\": \"exclusive\"}], \"waiting\": []},"
+	    " {\"resource\": \"host:x\", \"paused\": false, \"capacity\": 3,"
+	    " \"holders\": [{\"task\": 1, \"mode\": \"slot\"}], \"waiting\": []}]");
+
+	task_event(m, 1, "running", "db1", NULL);
+	model_set_locks(m, locks);
+	assert_int_equal(m->nlocks, 3);
+	assert_true(lock_of(m, "backup")->paused);
+	assert_int_equal(lock_of(m, "host:x")->capacity, 3);
+	assert_int_equal(lock_of(m, "host:db1")->capacity, 0);
+	/* Task 1 ends: host:db1 goes, the paused and the counted resources stay. */
+	task_event(m, 1, "completed", "db1", NULL);
+	assert_int_equal(m->nlocks, 2);
+	assert_null(lock_of(m, "host:db1"));
+	assert_non_null(lock_of(m, "backup"));
+	assert_int_equal(lock_of(m, "host:x")->nholders, 0);
+	cJSON_Delete(locks);
+}
+
+static void test_why_keeps_each_reasons_message_and_a_refusal(void **state)
+{
+	struct model_why w;
+	cJSON *res = parse("{\"id\": 12, \"state\": \"waiting\", \"waiting\": true, \"reasons\": ["
+	    "{\"kind\": \"blocked\", \"resource\": \"host:db1\", \"tasks\": [7],"
+	    " \"message\": \"host:db1 is held by task 7\"},"
+	    "{\"kind\": \"queue-paused\", \"message\": \"the queue is paused\\n(depotctl resume)\"},"
+	    "{\"kind\": \"something-new\"}]}");
+	struct model *m = *state;
+	cJSON *st = parse("{\"daemon\": {\"version\": \"0.1.0\"},"
+	    " \"queue\": {\"paused\": false, \"paused_resources\": [\"host:db1\", \"backup\"]}}");
+
+	model_why_init(&w);
+	model_why_apply(&w, 12, TASK_WAITING, res, 500);
+	assert_int_equal(w.task, 12);
+	assert_true(w.known);
+	assert_true(w.waiting);
+	assert_int_equal(w.at, 500);
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.msgs[0], "host:db1 is held by task 7");
+	assert_string_equal(w.msgs[1], "the queue is paused?(depotctl resume)");	/* one line */
+	assert_string_equal(w.msgs[2], "(something-new)");
+	model_why_fail(&w, 13, TASK_WAITING, "bad_request: task.why is not built yet", 900);
+	assert_int_equal(w.task, 13);
+	assert_false(w.known);
+	assert_int_equal(w.n, 0);
+	assert_string_equal(w.err, "bad_request: task.why is not built yet");
+	model_why_free(&w);
+	assert_int_equal(w.task, 0);
+	cJSON_Delete(res);
+
+	/* The queue's pause from status; a daemon without it says nothing. */
+	model_set_status(m, st, 0);
+	assert_true(m->status.queue_known);
+	assert_false(m->status.queue_paused);
+	assert_string_equal(m->status.paused_resources, "host:db1, backup");
+	cJSON_Delete(st);
+	st = parse("{\"daemon\": {\"version\": \"0.1.0\"}, \"queue\": {\"paused\": true}}");
+	model_set_status(m, st, 0);
+	assert_true(m->status.queue_paused);
+	assert_string_equal(m->status.paused_resources, "");
+	cJSON_Delete(st);
+	st = parse("{\"daemon\": {\"version\": \"0.1.0\"}}");
+	model_set_status(m, st, 0);
+	assert_false(m->status.queue_known);
+	cJSON_Delete(st);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 int main(void)
 {
@@ -636,6 +1008,12 @@ int main(void)
 		T(test_a_reread_is_due_every_few_seconds_as_a_safety_net),
 		T(test_down_keeps_the_time_it_went_down_and_the_latest_reason),
 		T(test_filters_and_search_narrow_the_rows_running_first_then_the_queue),
+		T(test_the_default_filter_keeps_tasks_that_ended_in_the_last_minutes),
+		T(test_sorting_by_a_column_ties_in_queue_order_and_reversed),
+		T(test_rate_and_eta_come_from_progress_samples),
+		T(test_repositories_show_their_newest_sync_and_publish),
+		T(test_why_keeps_each_reasons_message_and_a_refusal),
+		T(test_a_paused_or_counted_resource_stays_listed_when_nobody_uses_it),
 		T(test_unreadable_messages_are_refused_and_a_topic_can_come_from_the_prefix),
 		T(test_finished_tasks_beyond_the_limit_go_oldest_first),
 		T(test_status_schedules_and_uptime),
