@@ -94,6 +94,8 @@ $(BUILD)/depot-console: $(TUI_OBJ) $(BUILD)/libdepot.a
 
 # test_vocab reads the docs that list the vocabulary, wherever it runs from.
 $(BUILD)/tests/unit/test_vocab.o: CFLAGS += -DDEPOT_SRCDIR='"$(CURDIR)"'
+# test_manuals reads the man pages and the sample depot.conf.
+$(BUILD)/tests/unit/test_manuals.o: CFLAGS += -DDEPOT_SRCDIR='"$(CURDIR)"'
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(TUI_MODEL_OBJ) $(BUILD)/libdepot.a
 	@mkdir -p $(dir $@)

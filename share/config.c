@@ -59,6 +59,21 @@ static const struct key keys[] = {
 	{ "limits", "record_slice_rows", K_INT, OFF(record_slice_rows), 1, 1000000 },
 };
 
+/* The key table, read-only, for the test that every key is in depot.conf(5). */
+size_t config_key_count(void)
+{
+	return sizeof keys / sizeof keys[0];
+}
+
+int config_key_at(size_t i, const char **section, const char **name)
+{
+	if (i >= sizeof keys / sizeof keys[0])
+		return -1;
+	*section = keys[i].section;
+	*name = keys[i].name;
+	return 0;
+}
+
 void config_defaults(struct depot_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);

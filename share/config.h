@@ -54,6 +54,12 @@ int config_load(const char *path, struct depot_config *cfg, char *err, size_t er
 /* The same for a depot.conf held in memory (a backup's), name standing for its path in err. */
 int config_parse(const char *name, const char *text, size_t len, struct depot_config *cfg,
     char *err, size_t errlen);
+/*
+ * The keys config_load knows, besides [resources] (whose keys are resource
+ * names): section and name of key i, or -1 past the last.
+ */
+size_t config_key_count(void);
+int config_key_at(size_t i, const char **section, const char **name);
 /* Where publications live: [publish] dir, else DIR/publish. -1 if it does not fit in n. */
 int config_publish_dir(const struct depot_config *cfg, const char *dir, char *out, size_t n);
 
