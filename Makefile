@@ -11,7 +11,8 @@ BUILD   ?= $(if $(SANITIZE),build-san,build)
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
 	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
-	sqlite3 procps psmisc curl zstd parallel
+	sqlite3 procps psmisc curl zstd parallel \
+	mandoc man-db
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # Debian ships libnng without a pkg-config file.

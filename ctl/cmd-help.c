@@ -1,4 +1,4 @@
-/* cmd-help.c: help, and the hidden __commands, __states and __man that completion and the man page use. */
+/* cmd-help.c: help, and the hidden __commands, __states, __man and __options that completion, the man page and its test use. */
 #include "ctl.h"
 
 #include "proto.h"
@@ -65,7 +65,8 @@ int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args)
 		ctl_print_global_options(stdout);
 		printf("\nRun '%s help COMMAND' for a command's options.\n", ctl_prog);
 		printf("Exit status: 0 success, 1 refused or task failed, 2 usage error,\n"
-		    "3 daemon unreachable, 4 task canceled, 5 wait timed out.\n");
+		    "3 daemon unreachable, 4 task canceled, 5 wait timed out, 6 not found;\n"
+		    "run --wait: the command's own (124 timed out, 125 depot failed).\n");
 		return EXIT_OK;
 	}
 	cmd = cmd_lookup(args->argc, args->argv, &used, err, sizeof err);
@@ -116,24 +117,43 @@ int cmd_states(struct ctl_ctx *ctx, struct ctl_args *args)
 
 /*
  * Text for roff: backslashes escaped, dashes as minus signs (so that
- * "--wait" pastes back into a shell), a leading '.' or '\'' kept from
- * being read as a request, and (sentence) a capital and a full stop.
+ * "--wait" pastes back into a shell), a '.' or '\'' that starts a line
+ * kept from being read as a request, and (sentence) a capital and a full
+ * stop. Lines are broken at spaces before MAN_LINE_MAX bytes, since
+ * `mandoc -T lint` finds fault with longer ones; roff fills them again.
  */
+#define MAN_LINE_MAX 78
 static void man_text(FILE *f, const char *s, int sentence)
 {
-	size_t len = strlen(s);
+	size_t len = strlen(s), col = 0;
 
-	if (*s == '.' || *s == '\'')
-		fputs("\\&", f);
 	for (size_t i = 0; i < len; i++) {
+		if (s[i] == ' ') {
+			size_t wl = 0, j = i;
+
+			while (j < len && s[j] == ' ')
+				j++;
+			for (size_t k = j; k < len && s[k] != ' '; k++)
+				wl += s[k] == '\\' || s[k] == '-' ? 2 : 1;
+			if (col > 0 && col + 1 + wl > MAN_LINE_MAX) {
+				fputc('\n', f);
+				col = 0;
+				i = j - 1;
+				continue;
+			}
+		}
+		if (col == 0 && (s[i] == '.' || s[i] == '\''))
+			col += (size_t)fprintf(f, "\\&");
 		if (s[i] == '\\')
-			fputs("\\e", f);
+			col += (size_t)fprintf(f, "\\e");
 		else if (s[i] == '-')
-			fputs("\\-", f);
+			col += (size_t)fprintf(f, "\\-");
 		else if (i == 0 && sentence)
-			fputc(toupper((unsigned char)s[i]), f);
-		else
+			col += (size_t)fprintf(f, "%c", toupper((unsigned char)s[i]));
+		else {
 			fputc(s[i], f);
+			col++;
+		}
 	}
 	if (sentence && len > 0 && s[len - 1] != '.')
 		fputc('.', f);
@@ -212,6 +232,39 @@ int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args)
 				printf("May be given more than once.\n");
 		}
 		printf(".RE\n");
+	}
+	return EXIT_OK;
+}
+
+/*
+ * Every option depotctl takes, one a line: "\t-d" for the global ones
+ * (from getopt's own tables), "task list\t--state" for a command's, its
+ * short name on a line of its own. tests/e2e/manuals.bats looks for each
+ * in depotctl(1), so the page cannot leave one out.
+ */
+int cmd_options(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	char name[128];
+
+	(void)ctx;
+	(void)args;
+	for (const char *p = CTL_GLOBAL_SHORTOPTS; *p != '\0'; p++)
+		if (isalnum((unsigned char)*p))
+			printf("\t-%c\n", *p);
+	for (const struct option *o = ctl_global_opts; o->name != NULL; o++)
+		printf("\t--%s\n", o->name);
+	for (size_t i = 0; i < cmd_count; i++) {
+		const struct ctl_cmd *cmd = &cmd_table[i];
+
+		if (cmd->flags & CMD_HIDDEN)
+			continue;
+		cmd_name(cmd, name, sizeof name);
+		printf("%s\n", name);
+		for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+			if (o->short_name != 0)
+				printf("%s\t-%c\n", name, o->short_name);
+			printf("%s\t--%s\n", name, o->name);
+		}
 	}
 	return EXIT_OK;
 }

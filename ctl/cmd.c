@@ -814,6 +814,16 @@ const struct ctl_cmd cmd_table[] = {
 		.sends = CTL_SENDS_NONE,
 		.exec = cmd_man,
 	},
+	/* For tests/e2e/manuals.bats: every option, to find each in depotctl(1). */
+	{
+		.words = { "__options" },
+		.usage = "",
+		.summary = "list every command's options, and the global ones",
+		.args_min = 0, .args_max = 0,
+		.flags = CMD_HIDDEN,
+		.sends = CTL_SENDS_NONE,
+		.exec = cmd_options,
+	},
 };
 const size_t cmd_count = sizeof cmd_table / sizeof cmd_table[0];
 

@@ -2,6 +2,7 @@
 #ifndef DEPOT_CTL_H
 #define DEPOT_CTL_H
 #include <cjson/cJSON.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,12 @@ struct ctl_ctx {
 
 /* depotctl.c */
 extern const char *ctl_prog;
+/*
+ * getopt_long's options before the command: "+": the first word that is
+ * not an option is the command; ":": a missing value is told apart.
+ */
+#define CTL_GLOBAL_SHORTOPTS "+:d:h"
+extern const struct option ctl_global_opts[];
 /* Set once a --json document went to stdout: a failure then prints no error object. */
 extern int ctl_json_out;
 /* run --wait: the exit code is the command's, depotctl's own failures 124 and 125. */
@@ -211,6 +218,7 @@ int cmd_help(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_commands(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_states(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_options(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-status.c */
 int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args);

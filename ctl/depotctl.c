@@ -13,6 +13,13 @@
 #include <string.h>
 
 const char *ctl_prog = "depotctl";
+/* The options before the command; __options lists them for the man page's test. */
+const struct option ctl_global_opts[] = {
+	{ "json", no_argument, NULL, 'J' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
 int ctl_json_out;
 int ctl_command_status;
 
@@ -196,12 +203,6 @@ static int ctl_finish(int rc, int json)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ctl_ctx ctx;
 	struct ctl_args args;
 	const struct ctl_cmd *cmd;
@@ -212,8 +213,7 @@ int main(int argc, char **argv)
 	setlocale(LC_CTYPE, "");
 	memset(&ctx, 0, sizeof ctx);
 	opterr = 0;
-	/* "+": the first word that is not an option is the command. */
-	while ((c = getopt_long(argc, argv, "+:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CTL_GLOBAL_SHORTOPTS, ctl_global_opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			ctx.dir_opt = optarg;
