@@ -58,9 +58,17 @@ man_tags() {
 	' "$1"
 }
 
-# dashed WORDS...: the options among the words of a tag ("-s, --state S"), one a line.
+# dashed: of each line "PREFIX<TAB>TAG", "PREFIX<TAB>OPTION" for every option
+# among the words of TAG ("-s, --state S"); a line without a TAB stays as it is.
 dashed() {
-	tr ' ,' '\n\n' <<<"$*" | grep -E '^--?[[:alnum:]]' | sed 's/[.;:)]*$//'
+	awk -F'\t' 'NF < 2 { print; next } {
+		n = split($2, w, /[ ,]+/)
+		for (i = 1; i <= n; i++)
+			if (w[i] ~ /^--?[[:alnum:]]/) {
+				sub(/[.;:)]+$/, "", w[i])
+				print $1 "\t" w[i]
+			}
+	}'
 }
 
 # getopt_options FILE: "--name" of each entry of the file's `struct option
@@ -74,8 +82,8 @@ getopt_options() {
 
 # page_options PAGE SECTION: the options its SECTION's tags name (depth 0).
 page_options() {
-	man_tags "$1" | awk -F'\t' -v s="$2" '$1 == s && $2 == 0 { print $3 }' |
-		while IFS= read -r tag; do dashed "$tag"; done
+	man_tags "$1" | awk -F'\t' -v s="$2" '$1 == s && $2 == 0 { print "\t" $3 }' |
+		dashed | cut -f2
 }
 
 # missing EXPECTED DOCUMENTED: the lines of the first list not in the second.
@@ -100,11 +108,8 @@ missing() {
 			if (cur != "") print cur
 			next
 		}
-		cur != "" { print cur "\t" $3 }' |
-		while IFS=$'\t' read -r cmd tag; do
-			if [ -z "$tag" ]; then echo "$cmd"; continue; fi
-			dashed "$tag" | sed "s/^/$cmd\t/"
-		done)
+		cur != "" { print cur "\t" $3 }' | dashed)
+	[ "$(grep -c . <<<"$have")" -ge 100 ]
 	run missing "$want" "$have"
 	echo "not in $CTL_PAGE: $output"
 	[ -z "$output" ]
