@@ -48,14 +48,13 @@ void notify_ready(void)
 	if (!notify_on)
 		return;
 	status_text(last_status, sizeof last_status);
-	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s", last_status);
+	/* A ping with it: the watchdog runs from READY=1, whatever the recovery took. */
+	snprintf(msg, sizeof msg, "READY=1\n%sSTATUS=%s", watchdog_ms > 0 ? "WATCHDOG=1\n" : "",
+	    last_status);
 	notify_send(msg);
 	notify_ready_sent = 1;
 	next_status_mono = time_mono_ms() + NOTIFY_STATUS_MS;
-	if (watchdog_ms > 0) {
-		notify_send("WATCHDOG=1");
-		next_ping_mono = time_mono_ms() + watchdog_ms;
-	}
+	next_ping_mono = time_mono_ms() + watchdog_ms;
 }
 
 /* For a reload (SIGHUP): systemd shows the unit reloading until notify_ready. */
