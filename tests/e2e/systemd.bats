@@ -150,7 +150,7 @@ s.sendto(sys.argv[2].encode(), sys.argv[1])' "$DIR/notify.sock" "$1"
 	wait_for notified_at_least 2 "pid=$DEPOT_PID	WATCHDOG=1$" "	MARK=stopped$" 5s
 	# Every ping is depotd's own, none a worker's; and one each 200 ms, not
 	# each pass of the loop (up to 10 a second idle, more when busy).
-	[ "$(notified_count "WATCHDOG=1")" -eq "$(notified_count "pid=$DEPOT_PID	WATCHDOG=1$")" ]
+	[ "$(grep "WATCHDOG=1" "$DIR/notify.log" | grep -vc "	pid=$DEPOT_PID	")" -eq 0 ]
 	sed '/	MARK=stopped$/,$d' "$DIR/notify.log" | grep "WATCHDOG=1" |
 		awk -F'\t' '{ t = substr($1, 3) } NR == 1 { first = t } END { exit NR > (t - first) / 200 + 2 }'
 }
