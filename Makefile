@@ -12,9 +12,10 @@ BUILD   ?= $(if $(SANITIZE),build-san,build)
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev
 # What make check (and make bench) needs beyond DEB_PKGS: the test frameworks,
-# the tools the tests drive or judge with, and the package build and lintian.
+# the tools the tests drive or judge with, and the package build and lintian
+# (no fakeroot: debian/control says Rules-Requires-Root: no).
 TEST_PKGS = libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
-	sqlite3 procps psmisc curl zstd parallel debhelper dpkg-dev fakeroot lintian
+	sqlite3 procps psmisc curl zstd parallel debhelper dpkg-dev lintian
 # What make soak needs beyond DEB_PKGS (tests/soak/soak, tests/soak/judge).
 SOAK_PKGS = jq python3 sqlite3 procps
 

@@ -35,7 +35,7 @@ copy_tree() {
 setup_file() {
 	export PKG_DIR=$BATS_FILE_TMPDIR/pkg DEB= PKG_SKIP=
 	local need t0 bin
-	for need in dpkg-buildpackage dh lintian fakeroot; do
+	for need in dpkg-buildpackage dh lintian; do
 		command -v "$need" >/dev/null || { PKG_SKIP="$need is missing (make check installs it)"; return 0; }
 	done
 	copy_tree "$PKG_DIR/src"
