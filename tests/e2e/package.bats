@@ -11,6 +11,8 @@
 # maintainer scripts and lintian run in about 30 s. DEPOT_TEST_DEB=full
 # builds from nothing with the package's own flags and runs its unit tests,
 # as `dpkg-buildpackage -us -uc -b` does (2-3 minutes on 2 cores).
+# DEPOT_TEST_DEBOOTSTRAP=1 (root, debootstrap, a Debian mirror: DEPOT_TEST_MIRROR,
+# default deb.debian.org) adds the install into a fresh root: minutes.
 
 SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
@@ -99,6 +101,28 @@ rel_names() {
 	done
 	# The binary package depends on what dpkg-shlibdeps and debhelper find, nothing named by hand.
 	[ "$(sed -n '/^Depends:/,/^[A-Z]/p' "$control" | sed '1s/^Depends://; $d' | rel_names | sort | tr '\n' ' ')" = '${misc:Depends} ${shlibs:Depends} ' ]
+}
+
+# make_dry TARGET: the package lists TARGET would have make deps check (make -n).
+make_dry() {
+	make -n --no-print-directory -C "$SRC" "$1" 2>/dev/null | grep -o 'for p in [^;]*;' | sed 's/^for p in //; s/;$//' | tr ' ' '\n' | sort -u
+}
+
+@test "make deps and make run install only what building needs; make check, bench and soak their tools too" {
+	local p deps run check soak
+	deps=$(make_dry deps) run=$(make_dry run) check=$(make_dry check) soak=$(make_dry soak)
+	for p in libnng-dev libsqlite3-dev pkg-config build-essential; do
+		grep -qx "$p" <<<"$deps"
+		grep -qx "$p" <<<"$check"
+	done
+	[ "$run" = "$deps" ]
+	for p in bats libcmocka-dev tmux task-spooler tinyproxy jq lintian debhelper parallel; do
+		if grep -qx "$p" <<<"$deps"; then echo "make deps installs $p"; false; fi
+		grep -qx "$p" <<<"$check" || { echo "make check does not install $p"; false; }
+	done
+	for p in jq python3 sqlite3; do grep -qx "$p" <<<"$soak"; done
+	if grep -qx tinyproxy <<<"$soak"; then false; fi
+	[ "$(make_dry bench)" = "$check" ]
 }
 
 @test "the changelog's version is depotd's" {
