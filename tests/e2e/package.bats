@@ -159,16 +159,21 @@ make_dry() {
 	done
 	# depotd reads DIR/depot.conf, not /etc: the sample is no conffile.
 	if grep -q ' \./etc/' <<<"$list"; then false; fi
-	# Every unit make install ships is where systemd looks, and depotd.service
-	# is enabled and started by the maintainer scripts.
-	if [ -d "$SRC/share/systemd" ]; then
-		for f in "$SRC"/share/systemd/*.service; do
-			grep -qx -- "-rw-r--r-- root/root ./usr/lib/systemd/system/${f##*/}" <<<"$list"
-		done
-		grep -q 'deb-systemd-helper.*enable.*depotd.service' < <(dpkg-deb -I "$DEB" postinst)
-	else
-		grep -qx -- "-rw-r--r-- root/root ./usr/share/depot/depotd.service" <<<"$list"
-	fi
+	# Every unit is where systemd looks, with the user and the data
+	# directory's entries, and the maintainer scripts make the user and the
+	# directory and enable and start depotd.service (not the template).
+	for f in "$SRC"/share/systemd/*.service; do
+		grep -qx -- "-rw-r--r-- root/root ./usr/lib/systemd/system/${f##*/}" <<<"$list"
+	done
+	grep -qx -- "-rw-r--r-- root/root ./usr/lib/sysusers.d/depot.conf" <<<"$list"
+	grep -qx -- "-rw-r--r-- root/root ./usr/lib/tmpfiles.d/depot.conf" <<<"$list"
+	if grep -q ' \./lib/' <<<"$list"; then false; fi
+	dpkg-deb -I "$DEB" postinst >"$BATS_TEST_TMPDIR/postinst"
+	grep -q 'systemd-sysusers.*depot.conf' "$BATS_TEST_TMPDIR/postinst"
+	grep -q 'systemd-tmpfiles.*depot.conf' "$BATS_TEST_TMPDIR/postinst"
+	grep -q "deb-systemd-helper.*enable.*'depotd.service'" "$BATS_TEST_TMPDIR/postinst"
+	grep -q "deb-systemd-invoke.*start.*'depotd.service'" "$BATS_TEST_TMPDIR/postinst"
+	if grep -q 'depot-worker@' "$BATS_TEST_TMPDIR/postinst"; then false; fi
 	# The manual's command list was generated from the built depotctl.
 	dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./usr/share/man/man1/depotctl.1.gz | zcat | grep -q '^\.B.*backup'
 	if dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./usr/share/man/man1/depotctl.1.gz | zcat | grep -qx '@COMMANDS@'; then false; fi
