@@ -172,7 +172,7 @@ make_dry() {
 	grep -q 'systemd-sysusers.*depot.conf' "$BATS_TEST_TMPDIR/postinst"
 	grep -q 'systemd-tmpfiles.*depot.conf' "$BATS_TEST_TMPDIR/postinst"
 	grep -q "deb-systemd-helper.*enable.*'depotd.service'" "$BATS_TEST_TMPDIR/postinst"
-	grep -q "deb-systemd-invoke.*start.*'depotd.service'" "$BATS_TEST_TMPDIR/postinst"
+	grep -q "deb-systemd-invoke \$_dh_action 'depotd.service'" "$BATS_TEST_TMPDIR/postinst"
 	if grep -q 'depot-worker@' "$BATS_TEST_TMPDIR/postinst"; then false; fi
 	# The manual's command list was generated from the built depotctl.
 	dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./usr/share/man/man1/depotctl.1.gz | zcat | grep -q '^\.B.*backup'
