@@ -11,7 +11,8 @@ BUILD   ?= $(if $(SANITIZE),build-san,build)
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
 	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
-	sqlite3 procps psmisc curl zstd parallel
+	sqlite3 procps psmisc curl zstd parallel \
+	prometheus
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # Debian ships libnng without a pkg-config file.
@@ -182,6 +183,7 @@ install: all
 	install -m 0644 share/depot.conf.sample share/depot-httpd.conf \
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' share/depotd.service > $(DESTDIR)$(PREFIX)/share/depot/depotd.service
+	install -m 0644 share/prometheus/depot-rules.yml $(DESTDIR)$(PREFIX)/share/depot/
 
 clean:
 	rm -rf build build-san build-fuzz
