@@ -364,7 +364,8 @@ static void render_queues(struct text *t)
 	lockmgr_visit(D->locks, collect_queue, &q);
 	if (q.failed)
 		log_warn("metrics: out of memory listing the queues; some are left out");
-	qsort(q.rows, q.n, sizeof *q.rows, deeper_first);
+	if (q.n > 1)
+		qsort(q.rows, q.n, sizeof *q.rows, deeper_first);
 	shown = q.n > METRICS_TOP_RESOURCES ? METRICS_TOP_RESOURCES : q.n;
 	for (size_t i = shown; i < q.n; i++) {
 		other.depth += q.rows[i].depth;
