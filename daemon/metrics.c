@@ -64,6 +64,7 @@ static void text_family(struct text *t, const char *name, const char *type, cons
 static int final_counts_load(void);
 static struct type_counts *final_counts_of(const char *type, int create);
 static void observe(struct histogram *h, const double *bounds, double v);
+static int64_t task_ready_since(const struct task *t);
 static void render_tasks(struct text *t);
 static void render_histograms(struct text *t, const char *name, const char *help,
     const double *bounds, const struct histogram *h);
@@ -213,9 +214,15 @@ static void observe(struct histogram *h, const double *bounds, double v)
 	h->sum += v;
 }
 
+/* When t could first start: submitted, or its --at or back-off passed. */
+static int64_t task_ready_since(const struct task *t)
+{
+	return t->not_before > t->created_at ? t->not_before : t->created_at;
+}
+
 void metrics_task_started(const struct task *t)
 {
-	int64_t since = t->not_before > t->created_at ? t->not_before : t->created_at;
+	int64_t since = task_ready_since(t);
 
 	if (t->tt != NULL && since > 0 && t->started_at >= since)
 		observe(&latency[t->tt->id], latency_bounds, (double)(t->started_at - since) / 1000);
@@ -312,12 +319,13 @@ static void collect_queue(void *ctx, const struct lockmgr_resource *res,
 
 	for (size_t i = 0; i < n; i++) {
 		const struct task *task;
+		int64_t since;
 		if (e[i].held)
 			continue;
 		row.depth++;
-		if ((task = task_find(e[i].task)) != NULL && task->created_at > 0 &&
-		    q->now - task->created_at > row.oldest_ms)
-			row.oldest_ms = q->now - task->created_at;
+		if ((task = task_find(e[i].task)) != NULL && (since = task_ready_since(task)) > 0 &&
+		    q->now - since > row.oldest_ms)
+			row.oldest_ms = q->now - since;
 	}
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? q->cap * 2 : 32;
@@ -381,8 +389,8 @@ static void render_queues(struct text *t)
 	}
 	if (q.n > shown)
 		text_add(t, "depot_queue_depth{resource=\"_other\"} %lld\n", (long long)other.depth);
-	text_family(t, "depot_queue_oldest_wait_seconds", "gauge", "How long the oldest task "
-	    "waiting for a resource has existed, per resource as depot_queue_depth; 0 when none waits.");
+	text_family(t, "depot_queue_oldest_wait_seconds", "gauge", "How long the task "
+	    "waiting longest for a resource has waited (since it could start), per resource as depot_queue_depth; 0 when none waits.");
 	for (size_t i = 0; i < shown; i++) {
 		text_add(t, "depot_queue_oldest_wait_seconds{resource=");
 		text_label(t, q.rows[i].name);

@@ -86,6 +86,9 @@ ctl_metrics_has() {
 	ctl metrics >"$WORK/m"
 	promtool check metrics <"$WORK/m"
 	[ "$(metric "$WORK/m" 'depot_queue_depth{resource="g"}')" = 1 ]
+	# Waited since its submission, no longer than since this test started.
+	awk -v w="$(metric "$WORK/m" 'depot_queue_oldest_wait_seconds{resource="g"}')" \
+	    -v most="$SECONDS" 'BEGIN { exit !(w >= 0 && w <= most + 1) }'
 	[ "$(metric "$WORK/m" 'depot_tasks{state="waiting",type="exec"}')" = 1 ]
 	[ "$(metric "$WORK/m" 'depot_tasks{state="running",type="exec"}')" = 1 ]
 	ctl pause g
@@ -100,6 +103,39 @@ ctl_metrics_has() {
 	# Removing final tasks is counted again from the database.
 	ctl task remove 1 2 >/dev/null
 	wait_for ctl_metrics_has 'depot_tasks{state="completed",type="exec"}' 3
+}
+
+@test "a sync's downloads and the last backup's time and size are what the feed and the archive say" {
+	need promtool
+	depot_start
+	mkdir -p "$WORK/feed/sub"
+	head -c 1000 /dev/urandom >"$WORK/feed/a"
+	head -c 20000 /dev/urandom >"$WORK/feed/sub/b"
+	echo hello >"$WORK/feed/c"
+	(cd "$WORK/feed" && for f in a sub/b c; do
+		echo "$f,$(sha256sum <"$f" | cut -d' ' -f1),$(stat -c %s "$f")"
+	done >PULP_MANIFEST)
+	ctl repo create r --feed "file://$WORK/feed/PULP_MANIFEST" >/dev/null
+	ctl sync r --wait >/dev/null
+	ctl metrics >"$WORK/m"
+	[ "$(metric "$WORK/m" depot_sync_downloaded_files_total)" = 3 ]
+	[ "$(metric "$WORK/m" depot_sync_downloaded_bytes_total)" = "$(cat "$WORK"/feed/{a,sub/b,c} | wc -c)" ]
+	[ "$(metric "$WORK/m" 'depot_tasks{state="completed",type="sync"}')" = 1 ]
+	[ "$(metric "$WORK/m" depot_backup_last_success_timestamp_seconds)" = 0.000 ]
+
+	before=$(date +%s)
+	out=$(ctl backup --wait)
+	after=$(date +%s)
+	archive=$(ctl --json task show "$(head -n 1 <<<"$out")" | jq -r .result.path)
+	[ -f "$archive" ]
+	ctl metrics >"$WORK/m"
+	promtool check metrics <"$WORK/m"
+	[ "$(metric "$WORK/m" depot_backup_last_success_size_bytes)" = "$(stat -c %s "$archive")" ]
+	at=$(metric "$WORK/m" depot_backup_last_success_timestamp_seconds)
+	[ "${at%.*}" -ge "$before" ] && [ "${at%.*}" -le "$after" ]
+	# The content store's files, as find counts them (they stayed since the sync).
+	[ "$(metric "$WORK/m" depot_content_size_bytes)" = \
+	    "$(find "$DIR/content" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }')" ]
 }
 
 @test "more than 20 queues show the 20 deepest by name and the rest summed as resource=\"_other\"" {
@@ -241,7 +277,14 @@ prom_has_tasks() {
 		[ "$(jq -r '.data.result[0].value[1]' "$WORK/q.json")" = 1 ]
 }
 
-@test "a real Prometheus scrapes /metrics: up is 1 and depot_tasks reads what ran" {
+# prom_alert_pending NAME: Prometheus lists alert NAME as pending.
+prom_alert_pending() {
+	curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/alerts" >"$WORK/alerts.json" &&
+		jq -e --arg n "$1" '.data.alerts[] | select(.labels.alertname == $n and .state == "pending")' \
+		    "$WORK/alerts.json" >/dev/null
+}
+
+@test "a real Prometheus scrapes /metrics: up is 1, depot_tasks reads what ran, the sample rules evaluate" {
 	[ "${DEPOT_TEST_PROMETHEUS:-0}" = 1 ] ||
 		skip "starts a Prometheus server (5-10 s): set DEPOT_TEST_PROMETHEUS=1"
 	need prometheus
@@ -265,6 +308,8 @@ prom_has_tasks() {
 	HAND_PIDS+=($!)
 	wait_for prom_up 30s || { cat "$WORK/prometheus.log" "$WORK/up.json"; false; }
 	wait_for prom_has_tasks 10s || { cat "$WORK/q.json"; false; }
-	# The rules loaded: Prometheus lists them with the group's name.
-	curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/rules" | jq -e '.data.groups[] | select(.name == "depot")' >/dev/null
+	# The rules read depot's real names: with no backup ever, DepotBackupTooOld
+	# is pending (its for: keeps it from firing), and DepotQueueStuck is not.
+	wait_for prom_alert_pending DepotBackupTooOld 15s || { cat "$WORK/alerts.json"; false; }
+	if jq -e '.data.alerts[] | select(.labels.alertname == "DepotQueueStuck")' "$WORK/alerts.json"; then false; fi
 }
