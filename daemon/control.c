@@ -154,12 +154,12 @@ static int add_size(const char *path, const struct stat *st, int type, struct FT
 	return 0;
 }
 
-int64_t control_content_bytes(void)
+int64_t control_content_bytes(int64_t max_age_ms)
 {
 	static int64_t cached, cached_at;
 	char path[4200];
 
-	if (cached_at != 0 && time_mono_ms() - cached_at < 10000)
+	if (cached_at != 0 && time_mono_ms() - cached_at < max_age_ms)
 		return cached;
 	content_total = 0;
 	paths_join(path, sizeof path, D->dir, "content");
@@ -259,7 +259,7 @@ void cmd_status(struct conn *conn, struct request *rq)
 	cJSON_AddNumberToObject(o, "running", (double)running_tasks());
 
 	o = cJSON_AddObjectToObject(r, "storage");
-	cJSON_AddNumberToObject(o, "content_bytes", (double)control_content_bytes());
+	cJSON_AddNumberToObject(o, "content_bytes", (double)control_content_bytes(10000));
 	if (statvfs(D->dir, &vfs) == 0)
 		cJSON_AddNumberToObject(o, "free_bytes", (double)vfs.f_bavail * (double)vfs.f_frsize);
 	else

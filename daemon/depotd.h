@@ -306,9 +306,13 @@ void control_handle(struct conn *conn, const struct peer *peer, cJSON *req);
  */
 void control_submit(struct conn *conn, struct task *t, const char *refused);
 
-/* Bytes of depot.db and its write-ahead log; of the content store, walked at most every 10 s (status and metrics ask often). */
+/*
+ * Bytes of depot.db and its write-ahead log; of the content store, walked
+ * on the loop when the last walk is older than max_age_ms (status: 10 s;
+ * the metrics, rendered each second, 60 s).
+ */
 int64_t control_db_bytes(void);
-int64_t control_content_bytes(void);
+int64_t control_content_bytes(int64_t max_age_ms);
 
 /* metrics.c */
 /* The metrics in Prometheus' text format (malloc'd, *len bytes), or NULL when out of memory. */

@@ -19,6 +19,8 @@
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 /* Resources shown by name; the rest are summed as resource="_other", so a queue of many names stays small. */
 #define METRICS_TOP_RESOURCES 20
+/* The content store's walk blocks the loop: a render reuses one this recent. */
+#define METRICS_CONTENT_WALK_MS 60000
 /* How often the main loop renders the text the endpoint serves. */
 #define METRICS_RENDER_MS 1000
 
@@ -65,6 +67,7 @@ static int final_counts_load(void);
 static struct type_counts *final_counts_of(const char *type, int create);
 static void observe(struct histogram *h, const double *bounds, double v);
 static int64_t task_ready_since(const struct task *t);
+static int last_backup(int64_t *at, int64_t *size);
 static void render_tasks(struct text *t);
 static void render_histograms(struct text *t, const char *name, const char *help,
     const double *bounds, const struct histogram *h);
@@ -78,6 +81,8 @@ static size_t nfinals;
 static int finals_loaded;
 static struct histogram latency[TASKTYPE_COUNT], duration[TASKTYPE_COUNT];
 static uint64_t sync_files, sync_bytes;
+static int backup_loaded, backup_found;
+static int64_t backup_at, backup_size;
 
 /*
  * The endpoint's text. The handler runs on an nng thread and the daemon's
@@ -201,6 +206,24 @@ static int final_counts_load(void)
 void metrics_tasks_forgotten(void)
 {
 	finals_loaded = 0;
+	backup_loaded = 0;
+}
+
+/*
+ * The newest completed backup: read once (finding it walks back over every
+ * task since it), then kept up as backups complete. 1 with its end and
+ * size, 0 when there is none, -1.
+ */
+static int last_backup(int64_t *at, int64_t *size)
+{
+	if (!backup_loaded) {
+		if ((backup_found = store_last_good_backup(D->store, &backup_at, &backup_size)) < 0)
+			return -1;
+		backup_loaded = 1;
+	}
+	*at = backup_at;
+	*size = backup_size;
+	return backup_found;
 }
 
 static void observe(struct histogram *h, const double *bounds, double v)
@@ -242,6 +265,13 @@ void metrics_task_finished(const struct task *t, enum task_state state, const cJ
 	if (t->started_mono > 0)
 		observe(&duration[t->tt->id], duration_bounds,
 		    (double)(time_mono_ms() - t->started_mono) / 1000);
+	if (t->tt->id == TASKTYPE_BACKUP && state == TASK_COMPLETED && backup_loaded) {
+		const cJSON *size = result != NULL ?
+		    cJSON_GetObjectItemCaseSensitive(result, "size") : NULL;
+		backup_found = 1;
+		backup_at = time_now_ms();
+		backup_size = cJSON_IsNumber(size) ? (int64_t)size->valuedouble : 0;
+	}
 	if (t->tt->id == TASKTYPE_SYNC && state == TASK_COMPLETED && result != NULL) {
 		const cJSON *files = cJSON_GetObjectItemCaseSensitive(result, "downloaded_files");
 		const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(result, "downloaded_bytes");
@@ -273,8 +303,13 @@ static void uncount_active(struct task *task, void *ctx)
 
 static void render_tasks(struct text *t)
 {
-	if (final_counts_load() < 0)
+	static int warned;
+
+	/* Once a failure, not once a second. */
+	if (final_counts_load() < 0 && !warned++)
 		log_warn("metrics: counting the final tasks failed; depot_tasks shows active ones only");
+	else if (finals_loaded)
+		warned = 0;
 	/* The active tasks live in memory: added for this render, taken out after it. */
 	tasks_foreach(count_active, NULL);
 	text_family(t, "depot_tasks", "gauge", "Tasks the daemon knows, by state and type "
@@ -445,7 +480,7 @@ static void render_storage(struct text *t)
 	    "downloaded since depotd started.");
 	text_add(t, "depot_sync_downloaded_bytes_total %llu\n", (unsigned long long)sync_bytes);
 
-	if ((found = store_last_good_backup(D->store, &at, &size)) < 0)
+	if ((found = last_backup(&at, &size)) < 0)
 		log_warn("metrics: finding the last backup failed");
 	text_family(t, "depot_backup_last_success_timestamp_seconds", "gauge", "When the last "
 	    "completed backup finished, seconds since the epoch; 0 when none did.");
@@ -458,8 +493,9 @@ static void render_storage(struct text *t)
 	text_family(t, "depot_database_size_bytes", "gauge", "depot.db and its write-ahead log.");
 	text_add(t, "depot_database_size_bytes %lld\n", (long long)control_db_bytes());
 	text_family(t, "depot_content_size_bytes", "gauge", "Bytes in the content store "
-	    "(measured at most every 10 s).");
-	text_add(t, "depot_content_size_bytes %lld\n", (long long)control_content_bytes());
+	    "(walked at most once a minute).");
+	text_add(t, "depot_content_size_bytes %lld\n",
+	    (long long)control_content_bytes(METRICS_CONTENT_WALK_MS));
 	if (statvfs(D->dir, &vfs) == 0) {
 		text_family(t, "depot_filesystem_free_bytes", "gauge", "Bytes free to depotd on "
 		    "the data directory's file system.");
