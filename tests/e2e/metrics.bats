@@ -105,6 +105,23 @@ ctl_metrics_has() {
 	wait_for ctl_metrics_has 'depot_tasks{state="completed",type="exec"}' 3
 }
 
+# stalled_heartbeat W OTHER: W's heartbeat age is a second past OTHER's.
+stalled_heartbeat() {
+	ctl metrics >"$WORK/m" || return 1
+	awk -v a="$(metric "$WORK/m" "depot_worker_heartbeat_age_seconds{worker=\"$1\"}")" \
+	    -v b="$(metric "$WORK/m" "depot_worker_heartbeat_age_seconds{worker=\"$2\"}")" \
+	    'BEGIN { exit !(a != "" && b != "" && a >= b + 1) }'
+}
+
+@test "a worker stopped with SIGSTOP shows in its heartbeat age before the monitor calls it missing" {
+	depot_start "monitor.worker_timeout = 5s"
+	pid=$(worker_pid w2)
+	kill -STOP "$pid"
+	wait_for stalled_heartbeat w2 w1 5s
+	[ "$(metric "$WORK/m" 'depot_worker_state{worker="w2",state="online"}')" = 1 ]
+	kill -CONT "$pid"
+}
+
 @test "a sync's downloads and the last backup's time and size are what the feed and the archive say" {
 	need promtool
 	depot_start
