@@ -436,9 +436,9 @@ static void render_queues(struct text *t)
 		    (double)other.oldest_ms / 1000);
 	free(q.rows);
 
-	text_family(t, "depot_queue_paused", "gauge", "1 while queue pause stops every new start.");
+	text_family(t, "depot_queue_paused", "gauge", "1 while depotctl pause (queue.pause) stops every new start.");
 	text_add(t, "depot_queue_paused %d\n", D->queue_paused ? 1 : 0);
-	text_family(t, "depot_resource_paused", "gauge", "1 for each resource queue pause paused.");
+	text_family(t, "depot_resource_paused", "gauge", "1 for each resource depotctl pause R (queue.pause) paused.");
 	lockmgr_visit(D->locks, collect_paused, t);
 }
 
