@@ -94,6 +94,12 @@ ctl_metrics_has() {
 	ctl pause g
 	[ "$(ctl metrics | awk '$1 == "depot_resource_paused{resource=\"g\"}" { print $2 }')" = 1 ]
 	ctl resume g
+	# A name with a quote and a backslash (no control character is allowed) is escaped as the format wants.
+	ctl pause 'we"ird\name'
+	ctl metrics >"$WORK/m"
+	promtool check metrics <"$WORK/m"
+	grep -qxF 'depot_resource_paused{resource="we\"ird\\name"} 1' "$WORK/m"
+	ctl resume 'we"ird\name'
 	touch "$WORK/open"
 	wait_for task_is "$WAITER" completed
 	[ -e "$WORK/after" ]
