@@ -11,7 +11,8 @@ BUILD   ?= $(if $(SANITIZE),build-san,build)
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
 	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
-	sqlite3 procps psmisc curl zstd parallel
+	sqlite3 procps psmisc curl zstd parallel \
+	prometheus
 # sd_notify (daemon/notify.c); systemd-analyze for the units' test (tests/e2e/systemd.bats).
 DEB_PKGS += libsystemd-dev systemd
 
@@ -186,6 +187,7 @@ install: all
 	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl
 	install -m 0644 share/depot.conf.sample share/depot-httpd.conf \
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
+	install -m 0644 share/prometheus/depot-rules.yml $(DESTDIR)$(PREFIX)/share/depot/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
 		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	for u in depotd.service depot-worker@.service; do \
