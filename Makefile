@@ -22,6 +22,8 @@ SOAK_PKGS = jq python3 sqlite3 procps
 DEB_PKGS += libsystemd-dev
 # systemd-analyze and systemd-run for the units' test (tests/e2e/systemd.bats).
 TEST_PKGS += systemd
+# promtool and a real scrape for the metrics' test (tests/e2e/metrics.bats).
+TEST_PKGS += prometheus
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # Debian ships libnng without a pkg-config file.
@@ -201,6 +203,7 @@ install: all
 	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl
 	install -m 0644 share/depot.conf.sample share/depot-httpd.conf \
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
+	install -m 0644 share/prometheus/depot-rules.yml $(DESTDIR)$(PREFIX)/share/depot/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
 		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	for u in depotd.service depot-worker@.service; do \
