@@ -119,7 +119,7 @@ make_dry() {
 		grep -qx "$p" <<<"$check"
 	done
 	[ "$run" = "$deps" ]
-	for p in bats libcmocka-dev tmux task-spooler tinyproxy jq lintian debhelper parallel; do
+	for p in bats libcmocka-dev tmux task-spooler tinyproxy jq lintian debhelper parallel prometheus; do
 		if grep -qx "$p" <<<"$deps"; then echo "make deps installs $p"; false; fi
 		grep -qx "$p" <<<"$check" || { echo "make check does not install $p"; false; }
 	done
