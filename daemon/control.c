@@ -204,7 +204,7 @@ void cmd_status(struct conn *conn, struct request *rq)
 			    worker_state_name(w->state));
 			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
 		} else if (w->state == WORKER_ONLINE &&
-		    silent > 2 * D->cfg.heartbeat_interval_ms + D->cfg.check_interval_ms) {
+		    silent > worker_late_after(w)) {
 			/* Late, not yet missing: a hung worker shows before worker_timeout. */
 			healthy = 0;
 			snprintf(msg, sizeof msg, "worker %s has sent no heartbeat for %lld ms",
@@ -221,6 +221,8 @@ void cmd_status(struct conn *conn, struct request *rq)
 			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
 		}
 	}
+
+	cJSON_AddItemToObject(r, "config", reload_status_json());
 
 	o = cJSON_AddObjectToObject(r, "monitor");
 	cJSON_AddNumberToObject(o, "heartbeat_interval_ms", (double)D->cfg.heartbeat_interval_ms);

@@ -190,9 +190,16 @@ static void *heartbeat_thread(void *arg)
 			continue;
 		}
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
-			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-			    cJSON_GetObjectItemCaseSensitive(reply, "result"), "cancel")))
+			const cJSON *res = cJSON_GetObjectItemCaseSensitive(reply, "result");
+			const cJSON *hb = cJSON_GetObjectItemCaseSensitive(res, "heartbeat_interval_ms");
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "cancel")))
 				cancel_if_still(task);
+			/* The daemon's depot.conf may have been reloaded since hello. */
+			if (cJSON_IsNumber(hb) && hb->valuedouble >= 10) {
+				pthread_mutex_lock(&ws.mu);
+				ws.heartbeat_ms = (int64_t)hb->valuedouble;
+				pthread_mutex_unlock(&ws.mu);
+			}
 		} else if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0) {
 			/* The daemon forgot us (it restarted): our task lost its reservations. */
 			atomic_store(&ws.need_hello, 1);
