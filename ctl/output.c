@@ -288,7 +288,7 @@ void out_progress(const cJSON *task, char *buf, size_t n)
 	}
 }
 
-/* "repository:fedora, host:db1 (shared)"; "-" for none. */
+/* "repository:fedora, host:db1 (shared), gpu (slot)"; "-" for none. */
 void out_resources(const cJSON *resources, char *buf, size_t n)
 {
 	const cJSON *r;
@@ -300,8 +300,10 @@ void out_resources(const cJSON *resources, char *buf, size_t n)
 
 		if (name == NULL || l >= n)
 			continue;
-		snprintf(buf + l, n - l, "%s%s%s", l > 0 ? ", " : "", name,
-		    mode != NULL && strcmp(mode, "shared") == 0 ? " (shared)" : "");
+		snprintf(buf + l, n - l, "%s%s%s%s%s", l > 0 ? ", " : "", name,
+		    mode != NULL && strcmp(mode, "exclusive") != 0 ? " (" : "",
+		    mode != NULL && strcmp(mode, "exclusive") != 0 ? mode : "",
+		    mode != NULL && strcmp(mode, "exclusive") != 0 ? ")" : "");
 		l = strlen(buf);
 	}
 	if (l == 0)

@@ -115,29 +115,6 @@ static void heap_shrink(struct lockmgr *lm);
 static int cmp_req_name(const void *a, const void *b);
 static int cmp_res_name(const void *a, const void *b);
 
-const char *lock_mode_name(enum lock_mode mode)
-{
-	switch (mode) {
-	case LOCK_SHARED: return "shared";
-	case LOCK_EXCLUSIVE: return "exclusive";
-	case LOCK_SLOT: return "slot";
-	}
-	return "?";
-}
-
-int lock_mode_parse(const char *s, enum lock_mode *mode)
-{
-	static const enum lock_mode all[] = { LOCK_SHARED, LOCK_EXCLUSIVE, LOCK_SLOT };
-
-	for (size_t i = 0; s != NULL && i < sizeof all / sizeof all[0]; i++) {
-		if (strcmp(s, lock_mode_name(all[i])) == 0) {
-			*mode = all[i];
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* Whether two reservations of one resource may be held at once, slots' capacity aside. */
 static int modes_compatible(enum lock_mode a, enum lock_mode b)
 {
@@ -200,8 +177,7 @@ int lockmgr_enqueue(struct lockmgr *lm, int64_t id, int priority,
 		j = strnlen(reqs[i].resource, LM_NAME_MAX + 1);
 		if (j == 0 || j > LM_NAME_MAX)
 			return -1;
-		if (reqs[i].mode != LOCK_SHARED && reqs[i].mode != LOCK_EXCLUSIVE &&
-		    reqs[i].mode != LOCK_SLOT)
+		if ((unsigned)reqs[i].mode >= LOCK_MODE_COUNT)
 			return -1;
 	}
 

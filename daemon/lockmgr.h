@@ -5,15 +5,11 @@
 #include <stdint.h>
 
 /*
- * Shared holders are never counted; slot holders are, up to the
- * resource's capacity (semaphores, as Slurm's licenses); an exclusive
- * holder excludes every other.
+ * The modes are share/lockmodes.def's. Shared holders are never counted;
+ * slot holders are, up to the resource's capacity (semaphores, as
+ * Slurm's licenses); an exclusive holder excludes every other.
  */
-enum lock_mode { LOCK_SHARED = 0, LOCK_EXCLUSIVE = 1, LOCK_SLOT = 2 };
-
-/* "shared", "exclusive", "slot"; parse returns -1 for anything else. */
-const char *lock_mode_name(enum lock_mode mode);
-int lock_mode_parse(const char *s, enum lock_mode *mode);
+#include "vocab.h"
 
 /* A resource's capacity when none was set: one slot, as GNU parallel's sem. */
 #define LOCK_CAPACITY_DEFAULT 1

@@ -53,6 +53,15 @@ static const struct {
 #undef X
 };
 
+static const struct {
+	const char *name;
+	const char *summary;
+} lock_modes[LOCK_MODE_COUNT] = {
+#define X(ident, wire, summary) [LOCK_##ident] = { wire, summary },
+#include "lockmodes.def"
+#undef X
+};
+
 #define VOCAB_VALID(v, count) ((unsigned)(v) < (unsigned)(count))
 
 /*
@@ -81,6 +90,7 @@ VOCAB_NAME_PARSE(enum task_state, task_state, states, TASK_STATE_COUNT)
 VOCAB_NAME_PARSE(enum task_reason, task_reason, reasons, REASON_COUNT)
 VOCAB_NAME_PARSE(enum worker_cmd, worker_cmd, worker_cmds, WCMD_COUNT)
 VOCAB_NAME_PARSE(enum task_type_id, task_type, task_types, TASKTYPE_COUNT)
+VOCAB_NAME_PARSE(enum lock_mode, lock_mode, lock_modes, LOCK_MODE_COUNT)
 
 /* An unknown command needs everything: nothing is granted by mistake. */
 enum access_level command_access(enum command c)

@@ -4,7 +4,8 @@
  * depot-console alike: control commands (commands.def) with their access
  * levels, task states (states.def) and which are final, error reasons
  * (reasons.def) and which are retried, the worker protocol's messages
- * (workermsg.def) and the types of task (tasktypes.def). Each enum counts its members in *_COUNT, which the
+ * (workermsg.def), the types of task (tasktypes.def) and the modes of a
+ * reservation (lockmodes.def). Each enum counts its members in *_COUNT, which the
  * parse functions never return and the name functions show as "?" (each
  * pair of them is made by VOCAB_NAME_PARSE in share/vocab.c).
  */
@@ -86,6 +87,17 @@ enum worker_cmd {
 const char *worker_cmd_name(enum worker_cmd c);
 int worker_cmd_parse(const char *s, enum worker_cmd *out);
 const char *worker_cmd_summary(enum worker_cmd c);
+
+/* LOCK_SHARED is 0: a reservation that says no mode is given one explicitly. */
+enum lock_mode {
+#define X(ident, wire, summary) LOCK_##ident,
+#include "lockmodes.def"
+#undef X
+	LOCK_MODE_COUNT
+};
+
+const char *lock_mode_name(enum lock_mode m);
+int lock_mode_parse(const char *s, enum lock_mode *out);
 
 /* Named _id: struct task_type is the daemon's entry for each (daemon/tasktype.c). */
 enum task_type_id {

@@ -38,8 +38,9 @@ static struct model_lock *lock_get(struct model *m, const char *res);
 static void lock_drop_if_empty(struct model *m, const char *res);
 static int holders_has(const struct model_holder *h, size_t n, int64_t task);
 static int holders_remove(struct model_holder *h, size_t *n, int64_t task);
-static int holders_add(struct model_holder **h, size_t *n, int64_t task, int shared);
-static int task_res_shared(const struct model_task *t, const char *res);
+static int holders_add(struct model_holder **h, size_t *n, int64_t task, enum lock_mode mode);
+static enum lock_mode task_res_mode(const struct model_task *t, const char *res);
+static enum lock_mode mode_of(const char *mode);
 static const char *task_res_at(const struct model_task *t, size_t k);
 static void locks_task_waiting(struct model *m, const struct model_task *t);
 static void locks_task_holding(struct model *m, const struct model_task *t);
@@ -222,22 +223,24 @@ static struct model_task *task_parse(const cJSON *j)
 	res = cJSON_GetObjectItemCaseSensitive(j, "resources");
 	n = cJSON_IsArray(res) ? (size_t)cJSON_GetArraySize(res) : 0;
 	t->res = calloc(n + 1, sizeof *t->res);
-	t->res_shared = calloc(n + 1, 1);
+	t->res_mode = calloc(n + 1, 1);
 	cJSON_ArrayForEach(r, res) {
 		const char *name = cJSON_IsString(r) ? r->valuestring : jstr(r, "name");
 		const char *mode = cJSON_IsObject(r) ? jstr(r, "mode") : NULL;
 
-		if (name == NULL || t->res == NULL || t->res_shared == NULL)
+		if (name == NULL || t->res == NULL || t->res_mode == NULL)
 			continue;
-		t->res_shared[t->nres] = mode != NULL && strcmp(mode, "shared") == 0;
+		t->res_mode[t->nres] = (unsigned char)mode_of(mode);
 		t->res[t->nres++] = xstrdup(name);
 		cap += strlen(name) + 12;
 	}
 	if ((t->res_text = malloc(cap)) != NULL) {
 		t->res_text[0] = '\0';
 		for (size_t i = 0; i < t->nres; i++)
-			l += (size_t)snprintf(t->res_text + l, cap - l, "%s%s%s", i ? ", " : "",
-			    t->res[i], t->res_shared[i] ? " (shared)" : "");
+			l += (size_t)snprintf(t->res_text + l, cap - l, "%s%s%s%s%s", i ? ", " : "",
+			    t->res[i], t->res_mode[i] == LOCK_EXCLUSIVE ? "" : " (",
+			    t->res_mode[i] == LOCK_EXCLUSIVE ? "" : lock_mode_name(t->res_mode[i]),
+			    t->res_mode[i] == LOCK_EXCLUSIVE ? "" : ")");
 	}
 
 	p = cJSON_GetObjectItemCaseSensitive(j, "progress");
@@ -252,7 +255,7 @@ static struct model_task *task_parse(const cJSON *j)
 		t->err_message = xstrdup(jstr(e, "message"));
 	}
 	t->json = cJSON_Duplicate(j, 1);
-	if (t->type == NULL || t->name == NULL || t->res == NULL || t->res_shared == NULL ||
+	if (t->type == NULL || t->name == NULL || t->res == NULL || t->res_mode == NULL ||
 	    t->res_text == NULL || t->json == NULL) {
 		task_free(t);
 		return NULL;
@@ -270,7 +273,7 @@ static void task_free(struct model_task *t)
 	for (size_t i = 0; t->res != NULL && i < t->nres; i++)
 		free(t->res[i]);
 	free(t->res);
-	free(t->res_shared);
+	free(t->res_mode);
 	free(t->res_text);
 	free(t->unit);
 	free(t->pmessage);
@@ -613,7 +616,7 @@ static int holders_remove(struct model_holder *h, size_t *n, int64_t task)
 	return 0;
 }
 
-static int holders_add(struct model_holder **h, size_t *n, int64_t task, int shared)
+static int holders_add(struct model_holder **h, size_t *n, int64_t task, enum lock_mode mode)
 {
 	struct model_holder *p;
 
@@ -623,20 +626,31 @@ static int holders_add(struct model_holder **h, size_t *n, int64_t task, int sha
 		return -1;
 	*h = p;
 	p[*n].task = task;
-	p[*n].shared = shared;
+	p[*n].mode = mode;
 	(*n)++;
 	return 1;
 }
 
-/* The mode a task reserves res in; `depot` is shared unless named (DESIGN §6). */
-static int task_res_shared(const struct model_task *t, const char *res)
+/* A reservation's mode as sent; what cannot be read is taken as exclusive, the safe side. */
+static enum lock_mode mode_of(const char *mode)
 {
+	enum lock_mode m = LOCK_EXCLUSIVE;
+
+	(void)lock_mode_parse(mode, &m);
+	return m;
+}
+
+/* The mode a task reserves res in; `depot` is shared unless named (DESIGN §6). */
+static enum lock_mode task_res_mode(const struct model_task *t, const char *res)
+{
+	enum lock_mode unnamed = strcmp(res, "depot") == 0 ? LOCK_SHARED : LOCK_EXCLUSIVE;
+
 	if (t == NULL)
-		return strcmp(res, "depot") == 0;
+		return unnamed;
 	for (size_t i = 0; i < t->nres; i++)
 		if (strcmp(t->res[i], res) == 0)
-			return t->res_shared[i];
-	return strcmp(res, "depot") == 0;
+			return (enum lock_mode)t->res_mode[i];
+	return unnamed;
 }
 
 /*
@@ -664,7 +678,7 @@ static void locks_task_waiting(struct model *m, const struct model_task *t)
 		struct model_lock *l = lock_get(m, name);
 
 		if (l != NULL && !holders_has(l->holders, l->nholders, t->id))
-			holders_add(&l->waiting, &l->nwaiting, t->id, task_res_shared(t, name));
+			holders_add(&l->waiting, &l->nwaiting, t->id, task_res_mode(t, name));
 	}
 }
 
@@ -678,7 +692,7 @@ static void locks_task_holding(struct model *m, const struct model_task *t)
 
 		if (l != NULL) {
 			holders_remove(l->waiting, &l->nwaiting, t->id);
-			holders_add(&l->holders, &l->nholders, t->id, task_res_shared(t, name));
+			holders_add(&l->holders, &l->nholders, t->id, task_res_mode(t, name));
 		}
 	}
 }
@@ -719,7 +733,7 @@ static void lock_event(struct model *m, const cJSON *ev, int grant)
 			if ((l = lock_get(m, r->valuestring)) == NULL)
 				continue;
 			holders_remove(l->waiting, &l->nwaiting, id);
-			holders_add(&l->holders, &l->nholders, id, task_res_shared(t, r->valuestring));
+			holders_add(&l->holders, &l->nholders, id, task_res_mode(t, r->valuestring));
 		} else {
 			int found;
 			size_t i = lock_find(m, r->valuestring, &found);
@@ -742,7 +756,7 @@ static void holders_load(const cJSON *arr, struct model_holder **h, size_t *n)
 		const char *mode = jstr(x, "mode");
 
 		if (jint(x, "task", &id) == 0)
-			holders_add(h, n, id, mode != NULL && strcmp(mode, "shared") == 0);
+			holders_add(h, n, id, mode_of(mode));
 	}
 }
 
@@ -1121,7 +1135,7 @@ void model_counts(const struct model *m, struct model_counts *c)
 		size_t explicit_holders = 0;
 
 		for (size_t k = 0; k < l->nholders; k++)
-			explicit_holders += !(implicit && l->holders[k].shared);
+			explicit_holders += !(implicit && l->holders[k].mode == LOCK_SHARED);
 		c->held += explicit_holders;
 		c->held_resources += explicit_holders > 0;
 		nwait += l->nwaiting;

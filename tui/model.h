@@ -74,7 +74,7 @@ struct model_task {
 	enum task_state state;		/* MODEL_STATE_UNKNOWN when not known */
 	char *type, *name, *worker;	/* worker NULL when none */
 	char **res;			/* resource names */
-	unsigned char *res_shared;	/* 1 where the reservation is shared */
+	unsigned char *res_mode;	/* each reservation's enum lock_mode */
 	size_t nres;
 	char *res_text;			/* "repository:fedora, host:db1 (shared)" */
 	int64_t created_ms, started_ms, finished_ms;	/* 0 when not set */
@@ -96,7 +96,7 @@ struct model_worker {
 
 struct model_holder {
 	int64_t task;
-	int shared;
+	enum lock_mode mode;
 };
 
 struct model_lock {

@@ -12,13 +12,14 @@ static void locks_holders(const struct console *con, const struct model_holder *
     int with_name, char *out, size_t len);
 
 /*
- * "#12 sync fedora" for one exclusive holder, "shared: #12, #13" when all
- * share, "#12 (shared), #13" when mixed.
+ * "#12 sync fedora" for one exclusive holder, "shared: #12, #13" (or
+ * "slot: …") when all hold it in one mode, "#12 (shared), #13 (slot)"
+ * when mixed.
  */
 static void locks_holders(const struct console *con, const struct model_holder *h, size_t n,
     int with_name, char *out, size_t len)
 {
-	size_t l = 0, shared = 0;
+	size_t l = 0, same = 0;
 	const struct model_task *t;
 
 	out[0] = '\0';
@@ -27,16 +28,19 @@ static void locks_holders(const struct console *con, const struct model_holder *
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		shared += h[i].shared;
-	if (n == 1 && !h[0].shared && with_name && (t = model_task(&con->m, h[0].task)) != NULL) {
+		same += h[i].mode == h[0].mode;
+	if (n == 1 && h[0].mode == LOCK_EXCLUSIVE && with_name &&
+	    (t = model_task(&con->m, h[0].task)) != NULL) {
 		snprintf(out, len, "#%lld %s", (long long)h[0].task, t->name);
 		return;
 	}
-	if (shared == n)
-		l = (size_t)snprintf(out, len, "shared: ");
+	if (same == n && h[0].mode != LOCK_EXCLUSIVE)
+		l = (size_t)snprintf(out, len, "%s: ", lock_mode_name(h[0].mode));
 	for (size_t i = 0; i < n && l < len; i++)
-		l += (size_t)snprintf(out + l, len - l, "%s#%lld%s", i ? ", " : "",
-		    (long long)h[i].task, shared != n && h[i].shared ? " (shared)" : "");
+		l += (size_t)snprintf(out + l, len - l, "%s#%lld%s%s%s", i ? ", " : "",
+		    (long long)h[i].task, same != n && h[i].mode != LOCK_EXCLUSIVE ? " (" : "",
+		    same != n && h[i].mode != LOCK_EXCLUSIVE ? lock_mode_name(h[i].mode) : "",
+		    same != n && h[i].mode != LOCK_EXCLUSIVE ? ")" : "");
 }
 
 void locks_draw(struct console *con, struct pane *p)

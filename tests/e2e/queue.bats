@@ -200,6 +200,7 @@ open_gate() {
 	slot_holder=$ID
 	wait_for task_is "$slot_holder" running
 	submit --slot gpu -- true
+	ctl task show "$ID" | grep -q 'gpu (slot)'
 	run ctl --json task why "$ID"
 	[ "$(jq -r '.reasons[0].kind' <<<"$output")" = capacity ]
 	[ "$(jq -c '.reasons[0].tasks' <<<"$output")" = "[$slot_holder]" ]

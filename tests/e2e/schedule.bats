@@ -52,14 +52,16 @@ sched_listed() {
 @test "a 1 s schedule submits about one task a second, each carrying the schedule's name and the template's options" {
 	depot_start
 
-	run --separate-stderr ctl schedule add tick --every 1s -- run --name ticker --lock r-tick -- true
+	run --separate-stderr ctl --json schedule add tick --every 1s -- run --name ticker --lock r-tick -- true
 	[ "$status" -eq 0 ]
-	[[ $output == *tick* ]]
-	created=$(rfc3339_ms "$(sched_field tick created_at)")
-	[ "$(sched_field tick every_ms)" = 1000 ]
-	[ "$(sched_field tick enabled)" = true ]
+	# Both times from the one reply: a later read may already see the next run.
+	added=$output
+	[ "$(jq -r .name <<<"$added")" = tick ]
+	created=$(rfc3339_ms "$(jq -r .created_at <<<"$added")")
+	[ "$(jq -r .every_ms <<<"$added")" = 1000 ]
+	[ "$(jq -r .enabled <<<"$added")" = true ]
 	# One interval from now, by default.
-	first=$(rfc3339_ms "$(sched_field tick next_run)")
+	first=$(rfc3339_ms "$(jq -r .next_run <<<"$added")")
 	[ $((first - created)) -ge 900 ]
 	[ $((first - created)) -le 1100 ]
 
@@ -117,8 +119,12 @@ sched_listed() {
 	[ "$(count_between catch "$started" "$next_grid")" -eq 1 ]
 	first_after=$(sched_created catch | awk -v s="$started" '$1 >= s' | head -n1)
 	[ $((first_after - started)) -lt 800 ]
-	# Then one a second again, on the grid.
-	[ "$(count_between catch "$next_grid" $((next_grid + 1000)))" -eq 1 ]
+	# Then on the grid again: every later run falls just after a grid point
+	# (a run due while the catch-up still ran is skipped, as the no-overlap
+	# rule says, so how many fit in a second depends on the machine's load).
+	sched_created catch | awk -v s="$first_after" -v p="$phase" '$1 > s {
+		n++; off = ($1 - p) % 1000; if (off > 500) { print $1 " is " off " ms off the grid"; bad = 1 } }
+		END { exit bad || n < 2 }'
 	# Nothing was submitted while the daemon was down.
 	[ "$(count_between catch "$stopped" "$started")" -eq 0 ]
 }

@@ -263,6 +263,24 @@ static void test_worker_events_update_one_worker_and_keep_the_order_natural(void
 	assert_int_equal(c.workers_total, 3);
 }
 
+/* A slot is neither exclusive nor shared: the console names it as the daemon does. */
+static void test_slot_reservations_are_named_slots(void **state)
+{
+	struct model *m = *state;
+	const struct model_task *t;
+	const struct model_lock *l;
+
+	task_event(m, 1, "waiting", "x", "\"resources\": [{\"name\": \"gpu\", \"mode\": \"slot\"},"
+	    " {\"name\": \"db\", \"mode\": \"shared\"}, {\"name\": \"h\", \"mode\": \"exclusive\"}]");
+	event(m, "lock", "{\"topic\": \"lock\", \"event\": \"grant\", \"task\": 1, \"resources\": [\"depot\", \"gpu\", \"db\", \"h\"]}");
+	t = model_task(m, 1);
+	assert_non_null(t);
+	assert_string_equal(t->res_text, "gpu (slot), db (shared), h");
+	l = lock_of(m, "gpu");
+	assert_non_null(l);
+	assert_int_equal(l->holders[0].mode, LOCK_SLOT);
+}
+
 static void test_reservations_follow_task_and_lock_events(void **state)
 {
 	struct model *m = *state;
@@ -278,12 +296,12 @@ static void test_reservations_follow_task_and_lock_events(void **state)
 	assert_non_null(l);
 	assert_int_equal(l->nholders, 1);
 	assert_int_equal(l->holders[0].task, 1);
-	assert_false(l->holders[0].shared);
+	assert_int_equal(l->holders[0].mode, LOCK_EXCLUSIVE);
 	assert_int_equal(l->nwaiting, 1);
 	assert_int_equal(l->waiting[0].task, 2);
 	l = lock_of(m, "depot");
 	assert_non_null(l);
-	assert_true(l->holders[0].shared);
+	assert_int_equal(l->holders[0].mode, LOCK_SHARED);
 	model_counts(m, &c);
 	assert_int_equal(c.held, 1);		/* the implicit shared `depot` is not counted */
 	assert_int_equal(c.waiters, 1);		/* task 2, once, though it waits on two queues */
@@ -1001,6 +1019,7 @@ int main(void)
 		T(test_a_late_event_never_moves_a_task_back),
 		T(test_worker_events_update_one_worker_and_keep_the_order_natural),
 		T(test_reservations_follow_task_and_lock_events),
+		T(test_slot_reservations_are_named_slots),
 		T(test_a_reread_replaces_what_lost_events_left_wrong),
 		T(test_a_reread_drops_a_task_the_daemon_no_longer_lists),
 		T(test_lists_read_one_after_the_other_keep_the_newest_state),
