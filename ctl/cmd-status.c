@@ -307,3 +307,23 @@ int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args)
 	cJSON_Delete(r);
 	return rc;
 }
+
+int cmd_reload(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	const char *at;
+	cJSON *r;
+	int rc;
+
+	(void)args;
+	if ((rc = call(ctx, CMD_config_reload, NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else {
+		at = json_str(r, "loaded_at");
+		printf("reloaded %s (loaded at %s)\n", json_str(r, "path") ? json_str(r, "path") : "depot.conf",
+		    at != NULL ? at : "?");
+	}
+	cJSON_Delete(r);
+	return rc;
+}

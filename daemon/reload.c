@@ -16,6 +16,7 @@ static int log_forced;			/* depotd -v: debug whatever log_level says */
 static int64_t loaded_at;		/* wall ms of the settings in force */
 static int64_t last_at;			/* wall ms of the last reload; 0: none yet */
 static int last_ok;
+static int applied;			/* new settings since reload_tick last said so */
 static char last_error[1024];
 
 void reload_init(int verbose)
@@ -126,7 +127,7 @@ static void reload_run(void)
 		log_warn("reload: %s", err);
 	if (D->cfg.workers != old.workers)
 		supervisor_resize(D->cfg.workers);
-	last_ok = 1;
+	last_ok = applied = 1;
 	last_error[0] = '\0';
 	loaded_at = last_at;
 	log_info("reloaded %s: workers %d, heartbeat_interval %lld ms, log_level %s", path,
@@ -136,12 +137,29 @@ static void reload_run(void)
 
 int reload_tick(void)
 {
+	int r;
+
 	/* Signals that came while stopping are moot: nothing new starts then. */
-	if (!reload_pending || D->stopping)
-		return 0;
+	if (reload_pending && !D->stopping) {
+		reload_pending = 0;
+		reload_run();
+	}
+	r = applied;
+	applied = 0;
+	return r;
+}
+
+/* depotctl reload: the same reload, now, answered with its outcome (control refuses it while stopping). */
+void cmd_config_reload(struct conn *conn, struct request *rq)
+{
+	(void)rq;
 	reload_pending = 0;
 	reload_run();
-	return last_ok;
+	if (last_ok)
+		server_reply_ok(conn, reload_status_json());
+	else
+		server_reply_err(conn, ERR_BAD_REQUEST, "%s; the settings loaded before stay",
+		    last_error);
 }
 
 cJSON *reload_status_json(void)

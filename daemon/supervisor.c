@@ -144,7 +144,8 @@ int supervisor_retiring(const struct worker *w)
 {
 	for (int i = 0; i < D->nslots; i++)
 		if (D->slots[i].pid == w->pid && w->pid != 0)
-			return D->slots[i].retiring;
+			/* Told to exit, it stays out of dispatch even if a reload kept its slot meanwhile. */
+			return D->slots[i].retiring || D->slots[i].told;
 	return 0;
 }
 

@@ -134,6 +134,11 @@ loaded_at() {
 	worker_procs_are 2
 	run ctl status
 	[[ $output == *"REFUSED: $DIR/depot.conf:5"* ]]
+	# depotctl reload says the same, and fails.
+	run ctl reload
+	[ "$status" -eq 1 ]
+	[[ $output == *"$DIR/depot.conf:5: unknown key 'bogus_key' in [monitor]"* ]]
+	[ "$(loaded_at)" = "$before" ]
 	# Still working.
 	run ctl run --wait -- true
 	[ "$status" -eq 0 ]
@@ -197,9 +202,11 @@ loaded_at() {
 	[ "$(stat -c %a "$DIR/run/worker.sock")" = 600 ]
 	[ "$(stat -c %a "$DIR/run")" = 710 ]
 	[ "$(stat -c %a "$DIR")" = 710 ]
+	# depotctl reload does as SIGHUP does, and answers once it is done.
 	set_conf "daemon.socket_group = "
-	kill -HUP "$DEPOT_PID"
-	wait_for reloads_logged 2
+	run ctl reload
+	[ "$status" -eq 0 ]
+	[[ $output == "reloaded $DIR/depot.conf"* ]]
 	[ "$(stat -c %a "$DIR/run/control.sock")" = 600 ]
 	[ "$(stat -c %a "$DIR/run")" = 700 ]
 	[ "$(stat -c %a "$DIR")" = 700 ]
