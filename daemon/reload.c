@@ -62,10 +62,12 @@ static void apply_socket_group(void)
 	const char *shared[] = { DEPOT_CONTROL_SOCK, DEPOT_EVENTS_SOCK };
 	mode_t sock_mode = D->have_socket_gid ? 0660 : 0600;
 	char path[64], full[4200];
-	int fd;
+	int fd, dfd;
 
+	/* A restore may have swapped another directory in since it was opened. */
+	dfd = daemon_data()->fd;
 	datadir_secure();
-	if ((fd = fs_open_beneath(D->data.fd, "run", O_RDONLY | O_DIRECTORY, 0)) >= 0) {
+	if ((fd = fs_open_beneath(dfd, "run", O_RDONLY | O_DIRECTORY, 0)) >= 0) {
 		paths_join(full, sizeof full, D->dir, "run");
 		datadir_set_mode(fd, full, D->have_socket_gid ? 0710 : 0700,
 		    D->have_socket_gid ? D->socket_gid : (gid_t)-1);
@@ -73,8 +75,8 @@ static void apply_socket_group(void)
 	}
 	for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
 		snprintf(path, sizeof path, "run/%s", shared[i]);
-		if ((D->have_socket_gid && fchownat(D->data.fd, path, (uid_t)-1, D->socket_gid,
-		    AT_SYMLINK_NOFOLLOW) < 0) || fchmodat(D->data.fd, path, sock_mode, 0) < 0)
+		if ((D->have_socket_gid && fchownat(dfd, path, (uid_t)-1, D->socket_gid,
+		    AT_SYMLINK_NOFOLLOW) < 0) || fchmodat(dfd, path, sock_mode, 0) < 0)
 			log_warn("%s/%s: applying socket_group: %m", D->dir, path);
 	}
 }
