@@ -178,6 +178,25 @@ loaded_at() {
 	grep -q '\[debug\]: task [0-9]* started on' "$DIR/depotd.log"
 }
 
+@test "[resources] capacities reload; an administrator's resource set still wins" {
+	depot_start "resources.pool = 1" "resources.other = 1"
+	submit --slot pool -- sh -c "$(gated_cmd)"; a=$ID
+	submit --slot pool -- sh -c "$(gated_cmd)"; b=$ID
+	wait_for trace_has "$a" start
+	task_is "$b" waiting
+	ctl resource set other --capacity 1
+	set_conf "resources.pool = 2" "resources.other = 5"
+	kill -HUP "$DEPOT_PID"
+	# The second slot is there at once: b starts beside a.
+	wait_for trace_has "$b" start
+	capacity() { ctl --json resource list | jq -r --arg n "$1" '.[] | select(.name == $n) | .capacity'; }
+	[ "$(capacity pool)" -eq 2 ]
+	[ "$(capacity other)" -eq 1 ]
+	touch "$DIR/gate.$a" "$DIR/gate.$b"
+	wait_for task_is "$a" completed
+	wait_for task_is "$b" completed
+}
+
 @test "restart-only keys keep their value, with a warning" {
 	depot_start
 	set_conf "daemon.max_message = 2MiB" "daemon.durability = full"
