@@ -12,6 +12,8 @@ DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
 	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
 	sqlite3 procps psmisc curl zstd parallel
+# sd_notify (daemon/notify.c); systemd-analyze for the units' test (tests/e2e/systemd.bats).
+DEB_PKGS += libsystemd-dev systemd
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # Debian ships libnng without a pkg-config file.
@@ -54,6 +56,9 @@ FUZZ_BIN   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 FUZZ_DEB_PKGS = clang libclang-rt-14-dev
 
 BINS = $(BUILD)/depotd $(BUILD)/depotctl $(if $(TUI_SRC),$(BUILD)/depot-console)
+# Only what links daemon/notify.c needs libsystemd: depotctl and the console stay without it.
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+$(BUILD)/depotd $(BUILD)/tests/% $(REPLAY_BIN) $(FUZZ_BIN): LDLIBS += $(SYSTEMD_LIBS)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 # Helpers the e2e tests drive the daemon with, beside depotctl.
@@ -181,7 +186,14 @@ install: all
 	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl
 	install -m 0644 share/depot.conf.sample share/depot-httpd.conf \
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' share/depotd.service > $(DESTDIR)$(PREFIX)/share/depot/depotd.service
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	for u in depotd.service depot-worker@.service; do \
+		sed 's|@PREFIX@|$(PREFIX)|g' share/systemd/$$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u && \
+		chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; \
+	done
+	install -m 0644 share/systemd/depot.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/depot.conf
+	install -m 0644 share/systemd/depot.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/depot.conf
 
 clean:
 	rm -rf build build-san build-fuzz

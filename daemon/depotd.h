@@ -798,6 +798,14 @@ void worker_forget(const char *name);
 /* monitor.c */
 void monitor_tick(void);
 
+/* notify.c: all no-ops unless systemd started depotd (NOTIFY_SOCKET). */
+void notify_init(void);
+void notify_ready(void);
+void notify_reloading(void);
+void notify_tick(void);
+void notify_watchdog(void);
+int notify_wait_ms(void);
+
 /* fence.c */
 /*
  * SIGKILLs and reaps every child of this process that spare (may be NULL)

@@ -387,6 +387,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	D->pid = getpid();
 	D->started_at = time_now_ms();
 	D->started_mono = time_mono_ms();
+	notify_init();
 	reload_init(verbose_opt);
 	if (readlink("/proc/self/exe", D->self_exe, sizeof D->self_exe - 1) < 0) {
 		log_error("cannot find my own executable: %m");
@@ -458,11 +459,13 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		log_error("starting workers: out of memory");
 		goto out_sockets;
 	}
+	notify_ready();
 	next_check = time_mono_ms() + D->cfg.check_interval_ms;
 	for (;;) {
 		int64_t now = time_mono_ms(), wait = next_check - now;
 		int record_wait = recorder_wait_ms();
 		int clean_wait = tasks_clean_wait_ms();
+		int notify_wait = notify_wait_ms();
 
 		/* A version being recorded: its next slice is due now, or when its test pause ends. */
 		if (record_wait >= 0 && record_wait < wait)
@@ -470,6 +473,9 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		/* A task.clean under way: its next slice. */
 		if (clean_wait >= 0 && clean_wait < wait)
 			wait = clean_wait;
+		/* systemd's watchdog: its next ping. */
+		if (notify_wait >= 0 && notify_wait < wait)
+			wait = notify_wait;
 		loop_run_once(wait < 0 ? 0 : wait > 100 ? 100 : (int)wait);
 		now = time_mono_ms();
 		if (now >= next_check) {
@@ -487,6 +493,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		if (reload_tick())
 			next_check = time_mono_ms();
 		supervisor_tick();
+		notify_tick();
 		if (D->stopping && shutdown_step()) {
 			/* The last tasks' ends: their retries recorded, their waiters answered. */
 			tasks_tick();

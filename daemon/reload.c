@@ -103,11 +103,14 @@ static void reload_run(void)
 	paths_join(path, sizeof path, D->dir, "depot.conf");
 	config_defaults(&cfg);
 	last_at = time_now_ms();
+	/* systemd shows the unit reloading until READY=1 again, whatever the outcome. */
+	notify_reloading();
 	/* A bad file changes nothing: every check is config_load's, before anything is applied. */
 	if (config_load(path, &cfg, err, sizeof err) < 0) {
 		last_ok = 0;
 		snprintf(last_error, sizeof last_error, "%s", err);
 		log_error("reload refused: %s; the settings loaded before stay", err);
+		notify_ready();
 		return;
 	}
 	keep_fixed(&cfg, path);
@@ -135,6 +138,7 @@ static void reload_run(void)
 	log_info("reloaded %s: workers %d, heartbeat_interval %lld ms, log_level %s", path,
 	    D->cfg.workers, (long long)D->cfg.heartbeat_interval_ms,
 	    log_level_name(log_forced ? LOG_LVL_DEBUG : (enum log_level)D->cfg.log_level));
+	notify_ready();
 }
 
 int reload_tick(void)

@@ -1,4 +1,4 @@
-/* log.h: one line an event on stderr, with time and level, as systemd expects. */
+/* log.h: one line an event on stderr: time and level for a terminal or a file, a priority prefix for journald. */
 #ifndef DEPOT_LOG_H
 #define DEPOT_LOG_H
 
