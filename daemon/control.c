@@ -223,6 +223,13 @@ void cmd_status(struct conn *conn, struct request *rq)
 	}
 
 	cJSON_AddItemToObject(r, "config", reload_status_json());
+	/* Running on, but the next start would stop at that line: said until a reload applies a good file. */
+	if (reload_refused() != NULL) {
+		healthy = 0;
+		snprintf(msg, sizeof msg, "the last reload refused depot.conf (%s); depotd "
+		    "would not start with it", reload_refused());
+		cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
+	}
 
 	o = cJSON_AddObjectToObject(r, "monitor");
 	cJSON_AddNumberToObject(o, "heartbeat_interval_ms", (double)D->cfg.heartbeat_interval_ms);

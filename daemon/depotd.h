@@ -867,6 +867,8 @@ void reload_init(int verbose);
 void reload_request(void);
 /* Each loop turn: the pending reload, if any. 1 when new settings were applied. */
 int reload_tick(void);
+/* Why the last reload refused depot.conf, or NULL when it applied it (or none came). */
+const char *reload_refused(void);
 /* status's "config": {"path", "loaded_at", "workers", "log_level", "last_reload"}. */
 cJSON *reload_status_json(void);
 

@@ -168,6 +168,11 @@ void cmd_config_reload(struct conn *conn, struct request *rq)
 		    last_error);
 }
 
+const char *reload_refused(void)
+{
+	return last_at != 0 && !last_ok ? last_error : NULL;
+}
+
 cJSON *reload_status_json(void)
 {
 	cJSON *o = cJSON_CreateObject(), *r;

@@ -124,12 +124,16 @@ loaded_at() {
 	wait_for reloads_logged 1
 	grep -q "reload refused: $DIR/depot.conf:5: unknown key 'bogus_key' in \[monitor\]" \
 		"$DIR/depotd.log"
+	# Exit 1: unhealthy (below), and still answering.
 	run ctl --json status
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 1 ]
 	[ "$(jq .config.workers <<<"$output")" -eq 2 ]
 	[ "$(jq -r .config.loaded_at <<<"$output")" = "$before" ]
 	[ "$(jq .config.last_reload.ok <<<"$output")" = false ]
 	[[ $(jq -r .config.last_reload.error <<<"$output") == "$DIR/depot.conf:5: "* ]]
+	# Unhealthy until fixed: the next start would stop at that line.
+	[ "$(jq .healthy <<<"$output")" = false ]
+	jq -e '.problems[] | select(test("refused depot.conf .*depot.conf:5"))' <<<"$output"
 	[ "$(jq .monitor.heartbeat_interval_ms <<<"$output")" -eq 200 ]
 	worker_procs_are 2
 	run ctl status
@@ -143,6 +147,10 @@ loaded_at() {
 	run ctl run --wait -- true
 	[ "$status" -eq 0 ]
 	worker_procs_are 2
+	# A good file again: applied, and healthy.
+	depot_write_conf
+	ctl reload
+	ctl --json status | jq -e '.healthy and .config.last_reload.ok'
 }
 
 @test "a timer change (heartbeat_interval) and log_level take effect" {
