@@ -7,13 +7,23 @@ CC      ?= cc
 SANITIZE ?=
 BUILD   ?= $(if $(SANITIZE),build-san,build)
 
-# Debian 12 packages the build, the tests and `make run` need.
+# Debian 12 packages. DEB_PKGS: what building needs (make deps, make run);
+# debian/control's Build-Depends name the same (tests/e2e/package.bats compares).
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
-	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev \
-	libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
-	sqlite3 procps psmisc curl zstd parallel
-# sd_notify (daemon/notify.c); systemd-analyze for the units' test (tests/e2e/systemd.bats).
-DEB_PKGS += libsystemd-dev systemd
+	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev
+# What make check (and make bench) needs beyond DEB_PKGS: the test frameworks,
+# the tools the tests drive or judge with, and the package build and lintian
+# (no fakeroot: debian/control says Rules-Requires-Root: no).
+TEST_PKGS = libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
+	sqlite3 procps psmisc curl zstd parallel debhelper dpkg-dev lintian
+# What make soak needs beyond DEB_PKGS (tests/soak/soak, tests/soak/judge).
+SOAK_PKGS = jq python3 sqlite3 procps
+# sd_notify (daemon/notify.c).
+DEB_PKGS += libsystemd-dev
+# systemd-analyze and systemd-run for the units' test (tests/e2e/systemd.bats).
+TEST_PKGS += systemd
+# promtool and a real scrape for the metrics' test (tests/e2e/metrics.bats).
+TEST_PKGS += prometheus
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # Debian ships libnng without a pkg-config file.
@@ -64,7 +74,7 @@ NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncurses
 # Helpers the e2e tests drive the daemon with, beside depotctl.
 TEST_TOOLS = $(BUILD)/tests/nng-send $(BUILD)/tests/hang-nng-close.so
 
-.PHONY: all deps run check unit e2e bench soak fuzz fuzz-bins install clean distclean
+.PHONY: all deps deps-test deps-soak run check unit e2e bench soak fuzz fuzz-bins install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
 
 # The command list of the man page comes from depotctl's own table.
@@ -78,7 +88,7 @@ Q = $(if $(V),,@)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libdepot.a: $(SHARE_OBJ)
 	$(AR) rcs $@ $^
@@ -92,7 +102,7 @@ $(BUILD)/depotctl: $(CTL_OBJ) $(BUILD)/libdepot.a
 $(BUILD)/tui/%.o: tui/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(NCURSES_CFLAGS) -Itui -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(NCURSES_CFLAGS) -Itui -c -o $@ $<
 
 $(BUILD)/depot-console: $(TUI_OBJ) $(BUILD)/libdepot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(NCURSES_LIBS)
@@ -137,6 +147,13 @@ deps:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
+# make check and make soak install their tools too; make deps and make run never do.
+deps-test:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(TEST_PKGS)"
+
+deps-soak:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(SOAK_PKGS)"
+
 # The demo: depotd on ./data with a small repository fed from share/demo/feed,
 # a sync and a publish queued, and depot-console on it; quitting the console
 # stops the daemon it started (share/demo/run-demo).
@@ -151,11 +168,11 @@ unit: $(UNIT_BIN) $(REPLAY_BIN)
 e2e: $(BINS) $(TEST_TOOLS)
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-e2e
 
-check: deps
+check: deps-test
 	$(MAKE) all $(UNIT_BIN) $(REPLAY_BIN) $(TEST_TOOLS)
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-all $(UNIT_BIN) $(REPLAY_BIN)
 
-bench: deps
+bench: deps-test
 	$(MAKE) all
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/bench/run
 
@@ -163,7 +180,7 @@ bench: deps
 # and depotd are killed, stopped and restarted, judged from a trace of what
 # really ran; SOAK_SEED replays a run's choices. .ci/run runs it for 150 s.
 SOAK_SECONDS ?= 1800
-soak: deps
+soak: deps-soak
 	$(MAKE) all $(BUILD)/tests/soak-task
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak
 
@@ -186,6 +203,7 @@ install: all
 	install -m 0644 share/depotctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/depotctl
 	install -m 0644 share/depot.conf.sample share/depot-httpd.conf \
 		share/depot-nginx.conf $(DESTDIR)$(PREFIX)/share/depot/
+	install -m 0644 share/prometheus/depot-rules.yml $(DESTDIR)$(PREFIX)/share/depot/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
 		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	for u in depotd.service depot-worker@.service; do \

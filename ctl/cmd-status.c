@@ -1,4 +1,4 @@
-/* cmd-status.c: status and ping: is the daemon up, and is every component healthy. */
+/* cmd-status.c: status, ping and metrics: is the daemon up, is every component healthy, and its numbers. */
 #include "ctl.h"
 
 #include "proto.h"
@@ -303,6 +303,27 @@ int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args)
 		printf("depotd %s is up (pid %lld, protocol %lld, data %s)\n",
 		    version != NULL ? version : "?", (long long)pid,
 		    (long long)proto, ctx->dir);
+	}
+	cJSON_Delete(r);
+	return rc;
+}
+
+int cmd_metrics(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	const char *text;
+	cJSON *r;
+	int rc;
+
+	(void)args;
+	if ((rc = call(ctx, CMD_metrics, NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else if ((text = json_str(r, "text")) != NULL)
+		fputs(text, stdout);
+	else {
+		ctl_error("depotd's metrics reply has no text");
+		rc = EXIT_REFUSED;
 	}
 	cJSON_Delete(r);
 	return rc;

@@ -130,6 +130,22 @@ const struct ctl_cmd cmd_table[] = {
 		.exec = cmd_ping,
 	},
 	{
+		.words = { "metrics" },
+		.usage = "",
+		.summary = "print the daemon's metrics in Prometheus' text format",
+		.help = "Prints what depot.conf's [metrics] listen serves on "
+		    "GET /metrics, in Prometheus' text exposition format "
+		    "(version 0.0.4): tasks by state and type, queue depth and "
+		    "oldest wait per resource, dispatch latency and task "
+		    "duration histograms, worker heartbeats, sync downloads, the "
+		    "last backup, database, content and free bytes, pauses. "
+		    "Names start with depot_; doc/guide.md lists them. With "
+		    "--json, the reply: {\"content_type\", \"text\"}.",
+		.args_min = 0, .args_max = 0,
+		.sends = CMD_metrics,
+		.exec = cmd_metrics,
+	},
+	{
 		.words = { "run" },
 		.usage = "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
 		    "[--retries N] [--after ID] [--priority N] [--at TIME | --in DUR] "

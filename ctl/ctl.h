@@ -215,6 +215,7 @@ int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args);
 /* cmd-status.c */
 int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_metrics(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_reload(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-task.c */

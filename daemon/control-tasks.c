@@ -280,6 +280,7 @@ void cmd_task_remove(struct conn *conn, struct request *rq)
 		return;
 	}
 	publish_removed(ids, n);
+	metrics_tasks_forgotten();
 	log_info("removed %zu final task(s)", n);
 	j->ids = ids;
 	j->nids = n;
@@ -471,6 +472,7 @@ static int clean_slice(struct forget_job *j)
 	j->nids = kept;
 	j->removed += (int64_t)kept;
 	publish_removed(j->ids, kept);
+	metrics_tasks_forgotten();
 	return 0;
 }
 

@@ -138,6 +138,11 @@ static size_t running_tasks(void)
 	return n;
 }
 
+int64_t control_db_bytes(void)
+{
+	return file_size(D->dir, "depot.db") + file_size(D->dir, "depot.db-wal");
+}
+
 static int64_t content_total;
 
 static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -149,13 +154,12 @@ static int add_size(const char *path, const struct stat *st, int type, struct FT
 	return 0;
 }
 
-/* Bytes in the content store; walked at most every 10 s, status is asked often. */
-static int64_t content_bytes(void)
+int64_t control_content_bytes(int64_t max_age_ms)
 {
 	static int64_t cached, cached_at;
 	char path[4200];
 
-	if (cached_at != 0 && time_mono_ms() - cached_at < 10000)
+	if (cached_at != 0 && time_mono_ms() - cached_at < max_age_ms)
 		return cached;
 	content_total = 0;
 	paths_join(path, sizeof path, D->dir, "content");
@@ -186,8 +190,7 @@ void cmd_status(struct conn *conn, struct request *rq)
 	cJSON_AddBoolToObject(o, "ok", db_ok);
 	paths_join(path, sizeof path, D->dir, "depot.db");
 	cJSON_AddStringToObject(o, "path", path);
-	cJSON_AddNumberToObject(o, "size", (double)(file_size(D->dir, "depot.db") +
-	    file_size(D->dir, "depot.db-wal")));
+	cJSON_AddNumberToObject(o, "size", (double)control_db_bytes());
 	if (!db_ok) {
 		healthy = 0;
 		cJSON_AddItemToArray(problems, cJSON_CreateString("database check failed"));
@@ -265,7 +268,7 @@ void cmd_status(struct conn *conn, struct request *rq)
 	cJSON_AddNumberToObject(o, "running", (double)running_tasks());
 
 	o = cJSON_AddObjectToObject(r, "storage");
-	cJSON_AddNumberToObject(o, "content_bytes", (double)content_bytes());
+	cJSON_AddNumberToObject(o, "content_bytes", (double)control_content_bytes(10000));
 	if (statvfs(D->dir, &vfs) == 0)
 		cJSON_AddNumberToObject(o, "free_bytes", (double)vfs.f_bavail * (double)vfs.f_frsize);
 	else

@@ -309,6 +309,35 @@ void control_handle(struct conn *conn, const struct peer *peer, cJSON *req);
  */
 void control_submit(struct conn *conn, struct task *t, const char *refused);
 
+/*
+ * Bytes of depot.db and its write-ahead log; of the content store, walked
+ * on the loop when the last walk is older than max_age_ms (status: 10 s;
+ * the metrics, rendered each second, 60 s).
+ */
+int64_t control_db_bytes(void);
+int64_t control_content_bytes(int64_t max_age_ms);
+
+/* metrics.c */
+/* The metrics in Prometheus' text format (malloc'd, *len bytes), or NULL when out of memory. */
+char *metrics_render(size_t *len);
+/* Hooks of tasks.c: a task started on a worker (not a regrant), a task ended. */
+void metrics_task_started(const struct task *t);
+void metrics_task_finished(const struct task *t, enum task_state state, const cJSON *result);
+/* Final tasks' rows went (task.remove, task.clean, a restore): counted again at the next render. */
+void metrics_tasks_forgotten(void);
+/* [metrics] listen: serve GET /metrics there ("" serves nothing). 0, or -1 with err. */
+int metrics_listen(const char *addr, char *err, size_t errlen);
+/* Each loop turn: renders the text the endpoint serves, once a second while it listens. */
+void metrics_tick(void);
+void metrics_stop(void);
+
+/* store-metrics.c */
+/* fn for each (type, final state) with its count of tasks. 0, or -1. */
+int store_count_final_tasks(struct store *st,
+    void (*fn)(const char *type, enum task_state state, int64_t n, void *arg), void *arg);
+/* The newest completed backup's end (wall ms) and archive size: 1, 0 when there is none, -1. */
+int store_last_good_backup(struct store *st, int64_t *finished_at, int64_t *size);
+
 /* control-tasks.c */
 /* Each loop turn: a few milliseconds of the task.remove and task.clean requests under way. */
 void tasks_clean_tick(void);
@@ -792,6 +821,11 @@ void workers_free_all(void);
 int64_t worker_timeout_of(const struct worker *w);
 /* The same slack on status's "late" mark: twice the interval it follows, plus check_interval. */
 int64_t worker_late_after(const struct worker *w);
+/*
+ * Tells idle w, through its parked next, to exit ({"retire": true}): 1, or
+ * 0 when it holds a task or has no next parked (it asks again soon).
+ */
+int worker_retire(struct worker *w);
 /* A worker retired by a reload: its stopped record goes, so status no longer lists it. */
 void worker_forget(const char *name);
 

@@ -455,6 +455,10 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	}
 	log_info("depotd %s started on %s (pid %d, %zu waiting task(s))", DEPOT_VERSION,
 	    dir, (int)D->pid, D->ntasks);
+	if (metrics_listen(D->cfg.metrics_listen, err, sizeof err) < 0) {
+		log_error("%s", err);
+		goto out_sockets;
+	}
 	if (supervisor_start() < 0) {
 		log_error("starting workers: out of memory");
 		goto out_sockets;
@@ -494,6 +498,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 			next_check = time_mono_ms();
 		supervisor_tick();
 		notify_tick();
+		metrics_tick();
 		if (D->stopping && shutdown_step()) {
 			/* The last tasks' ends: their retries recorded, their waiters answered. */
 			tasks_tick();
@@ -518,6 +523,7 @@ out_sockets:
 	server_close(D->control);
 	server_close(D->workersrv);
 	events_close();
+	metrics_stop();
 out_store:
 	tasks_free_all();
 	lockmgr_free(D->locks);

@@ -35,7 +35,8 @@ void reload_request(void)
  * Keys whose value is fixed while depotd runs: max_message sizes the
  * sockets' listeners, durability the database connections (also the
  * checkpoint thread's), [publish] dir the place publications and their
- * pre-restore copies live. A change is said, and waits for a restart.
+ * pre-restore copies live, [metrics] listen the HTTP server's address. A
+ * change is said, and waits for a restart.
  */
 static void keep_fixed(struct depot_config *cfg, const char *path)
 {
@@ -53,6 +54,12 @@ static void keep_fixed(struct depot_config *cfg, const char *path)
 		log_warn("%s: [publish] dir changes only when depotd restarts; keeping %s",
 		    path, D->publish_dir);
 		memcpy(cfg->publish_dir, D->cfg.publish_dir, sizeof cfg->publish_dir);
+	}
+	/* Its HTTP server is started once, with the sockets. */
+	if (strcmp(cfg->metrics_listen, D->cfg.metrics_listen) != 0) {
+		log_warn("%s: [metrics] listen changes only when depotd restarts; keeping '%s'",
+		    path, D->cfg.metrics_listen);
+		memcpy(cfg->metrics_listen, D->cfg.metrics_listen, sizeof cfg->metrics_listen);
 	}
 }
 

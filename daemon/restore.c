@@ -684,6 +684,8 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 		D->stopping = 1;
 		return -1;
 	}
+	/* Its tasks are others: counted again from it. */
+	metrics_tasks_forgotten();
 	lockmgr_free(D->locks);
 	/* The restored database's pauses and capacities are the ones that hold now. */
 	if ((D->locks = lockmgr_new()) == NULL || queue_rules_load(err, errlen) < 0) {

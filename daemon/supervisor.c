@@ -21,13 +21,20 @@ struct slot {
 	int64_t backoff_ms;
 	int64_t started_mono, restart_at_mono;
 	int retiring;			/* beyond [daemon] workers since a reload: goes once idle */
-	int told;			/* sent SIGTERM to retire; not yet reaped */
+	int told;			/* told to exit to retire; not yet reaped */
+	int termed;			/* and sent SIGTERM, as it did not */
+	int64_t told_deadline_mono;	/* SIGTERM if it has not exited by then */
 };
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* A worker that lived this long was healthy: its next restart is quick again. */
 #define BACKOFF_RESET_MS 30000
+/*
+ * A retiring worker is told to exit through the worker protocol; one that
+ * does not within this long, or never said hello, gets SIGTERM instead.
+ */
+#define RETIRE_WAIT_MS 5000
 /* How long the main thread waits for a worker it SIGKILLed to be gone. */
 #define SUPERVISOR_KILL_WAIT_MS 5000
 
@@ -187,7 +194,7 @@ void supervisor_reap(void)
 			continue;
 		describe_exit(status, how, sizeof how);
 		s->pid = 0;
-		s->told = 0;
+		s->told = s->termed = 0;
 		/*
 		 * What it left running came to us (we are its subreaper): it is
 		 * killed before worker_lost releases the worker's reservations.
@@ -218,19 +225,40 @@ void supervisor_reap(void)
 /*
  * A retiring slot's worker is told to exit only once it holds no task,
  * acknowledged or not; dispatch gives it none meanwhile (supervisor_retiring).
+ * It is told as the answer to its parked next, not by a signal: it then
+ * closes its own connections with nothing in flight. Killing workers
+ * mid-request, or before their connection is set up, as fast as SIGHUPs
+ * can come, wedged nng 1.5's worker socket (no request of a new worker was
+ * read any more).
  */
-static void retire_step(struct slot *s)
+static void retire_step(struct slot *s, int64_t now)
 {
 	struct worker *w;
 
-	if (s->pid == 0 || s->told)
+	if (s->pid == 0 || s->termed)
 		return;
-	w = worker_find(s->name);
-	if (w != NULL && w->pid == s->pid && w->task != 0)
-		return;
-	log_info("worker %s (pid %d) is idle: retiring it", s->name, (int)s->pid);
-	if (kill(s->pid, SIGTERM) == 0)
+	if (s->told) {
+		if (now < s->told_deadline_mono)
+			return;
+		log_warn("worker %s (pid %d) did not exit within %d ms of being told: SIGTERM",
+		    s->name, (int)s->pid, RETIRE_WAIT_MS);
+	} else if ((w = worker_find(s->name)) != NULL && w->pid == s->pid &&
+	    w->state == WORKER_ONLINE) {
+		/* Busy, or between two of its polls: a later turn. */
+		if (!worker_retire(w))
+			return;
+		log_info("worker %s (pid %d) is idle: told to exit", s->name, (int)s->pid);
 		s->told = 1;
+		s->told_deadline_mono = now + RETIRE_WAIT_MS;
+		return;
+	} else if (now - s->started_mono < RETIRE_WAIT_MS)
+		/* Not online yet: it says hello and asks for work soon. */
+		return;
+	else
+		log_info("worker %s (pid %d) does not speak to depotd: SIGTERM to retire it",
+		    s->name, (int)s->pid);
+	if (kill(s->pid, SIGTERM) == 0)
+		s->told = s->termed = 1;
 }
 
 void supervisor_tick(void)
@@ -241,7 +269,7 @@ void supervisor_tick(void)
 		return;
 	for (int i = 0; i < D->nslots; i++) {
 		if (D->slots[i].retiring)
-			retire_step(&D->slots[i]);
+			retire_step(&D->slots[i], now);
 		else if (D->slots[i].pid == 0 && now >= D->slots[i].restart_at_mono)
 			spawn_slot(&D->slots[i]);
 	}

@@ -950,8 +950,10 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	worker_assign(w, t);
 	server_reply_ok(w->poll, assignment);
 	w->poll = NULL;
-	if (!regrant)
+	if (!regrant) {
 		publish_lock(t, "grant");
+		metrics_task_started(t);
+	}
 	tasks_publish(t, "state");
 	log_debug("task %lld started on %s", (long long)t->id, w->name);
 	return 0;
@@ -996,6 +998,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	if (t->recording)
 		recorder_drop(t);
 	retry = task_record_end(t, state, result, reason, message);
+	metrics_task_finished(t, state, result);
 	cJSON_Delete(result);
 	if (!t->queued)
 		held_count--;

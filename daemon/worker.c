@@ -299,6 +299,21 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	report_done(c, id, state, result, error);
 }
 
+/*
+ * depotd retires us (a reload lowered [daemon] workers): we hold no task.
+ * The heartbeat thread ends first, so no request of ours is in flight when
+ * the process exits and its connections close.
+ */
+static void retire(pthread_t hb)
+{
+	log_info("worker %s: retired by depotd", ws.name);
+	pthread_mutex_lock(&ws.mu);
+	atomic_store(&ws.stop, 1);
+	pthread_cond_signal(&ws.wake);
+	pthread_mutex_unlock(&ws.mu);
+	pthread_join(hb, NULL);
+}
+
 int worker_main(const char *dir, const char *name, int parent)
 {
 	struct depot_client *main_c = NULL, *hb_c = NULL;
@@ -362,6 +377,11 @@ int worker_main(const char *dir, const char *name, int parent)
 				atomic_store(&ws.need_hello, 1);
 			else
 				sleep_ms(200);
+		} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(reply, "result"), "retire"))) {
+			cJSON_Delete(reply);
+			retire(hb);
+			return 0;
 		} else if (cJSON_IsObject(task = cJSON_GetObjectItemCaseSensitive(reply, "result")))
 			run_task(main_c, task);
 		cJSON_Delete(reply);

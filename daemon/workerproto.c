@@ -543,6 +543,20 @@ void workers_free_all(void)
 	}
 }
 
+int worker_retire(struct worker *w)
+{
+	cJSON *r;
+
+	if (w->poll == NULL || w->task != 0)
+		return 0;
+	/* An answer to its own request: it reads it whole, then closes its connections itself. */
+	r = cJSON_CreateObject();
+	cJSON_AddBoolToObject(r, "retire", 1);
+	server_reply_ok(w->poll, r);
+	w->poll = NULL;
+	return 1;
+}
+
 int64_t worker_timeout_of(const struct worker *w)
 {
 	int64_t extra = w->hb_told_ms - D->cfg.heartbeat_interval_ms;

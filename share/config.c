@@ -23,7 +23,7 @@ struct parse_state {
 	char reason[256];
 };
 
-enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH, K_ENV_DENY,
+enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH, K_ENV_DENY, K_LISTEN,
 	K_LOG_LEVEL };
 
 struct key {
@@ -56,6 +56,7 @@ static const struct key keys[] = {
 	{ "backup", "keep_pre_restore", K_INT, OFF(keep_pre_restore), 0, 1000 },
 	{ "publish", "dir", K_PATH, OFF(publish_dir), 0, sizeof ((struct depot_config *)0)->publish_dir - 1 },
 	{ "publish", "group", K_GROUP, OFF(publish_group), OFF(publish_gid), 63 },
+	{ "metrics", "listen", K_LISTEN, OFF(metrics_listen), 0, sizeof ((struct depot_config *)0)->metrics_listen - 1 },
 	{ "limits", "restore_max_members", K_INT, OFF(restore_max_members), 1, 100000000 },
 	{ "limits", "restore_free_margin", K_SIZE, OFF(restore_free_margin), 0, 1LL << 50 },
 	{ "limits", "parked_requests_per_peer", K_INT, OFF(parked_requests_per_peer), 1, 4000 },
@@ -174,6 +175,38 @@ static int set_path(struct parse_state *st, const struct key *k, const char *val
 	return 1;
 }
 
+/* HOST:PORT, HOST a name, an IPv4 address or a bracketed IPv6 one: what metrics.c hands nng as http://HOST:PORT. */
+static int set_listen(struct parse_state *st, const struct key *k, const char *value)
+{
+	char *field = (char *)st->cfg + k->offset;
+	const char *colon = strrchr(value, ':');
+	char *end;
+	long port = 0;
+	int bad = 0;
+
+	if (*value == '\0') {
+		*field = '\0';
+		return 1;
+	}
+	for (const char *p = value; *p != '\0'; p++)
+		bad |= (unsigned char)*p <= 0x20 || *p == 0x7f || strchr("/?#@%\\", *p) != NULL;
+	if (colon != NULL) {
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		bad |= errno != 0 || end == colon + 1 || *end != '\0';
+	}
+	if (bad || colon == NULL || colon == value || port < 1 || port > 65535 ||
+	    strlen(value) > (size_t)k->max ||
+	    (value[0] == '[') != (colon[-1] == ']') || (value[0] != '[' && memchr(value, ':',
+	    (size_t)(colon - value)) != NULL)) {
+		snprintf(st->reason, sizeof st->reason, "%s = '%s' is not HOST:PORT (as in "
+		    "127.0.0.1:9469 or [::1]:9469; empty: off)", k->name, value);
+		return 0;
+	}
+	strcpy(field, value);
+	return 1;
+}
+
 /*
  * inih reads lines of at most 200 bytes: a long list goes on indented
  * continuation lines, which inih hands over as the same key again. So the
@@ -244,6 +277,8 @@ static int apply(struct parse_state *st, const struct key *k, const char *value)
 		return set_path(st, k, value);
 	case K_ENV_DENY:
 		return set_env_deny(st, field, value);
+	case K_LISTEN:
+		return set_listen(st, k, value);
 	case K_DURABILITY:
 		if (strcmp(value, "normal") != 0 && strcmp(value, "full") != 0) {
 			snprintf(st->reason, sizeof st->reason,

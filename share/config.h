@@ -38,6 +38,8 @@ struct depot_config {
 	int64_t restore_free_margin;	/* bytes a restore leaves free on the staging file system */
 	int parked_requests_per_peer;	/* task.wait requests one uid may have waiting at once */
 	int record_slice_rows;		/* rows of a sync's version recorded in one loop turn */
+	/* [metrics] */
+	char metrics_listen[256];	/* HOST:PORT serving GET /metrics; "" = none */
 	/* [resources]: NAME = N, a resource's capacity of slots (lockmgr.h) */
 	struct config_resource {
 		char name[256];

@@ -207,9 +207,13 @@ loaded_at() {
 
 @test "restart-only keys keep their value, with a warning" {
 	depot_start
-	set_conf "daemon.max_message = 2MiB" "daemon.durability = full"
+	set_conf "daemon.max_message = 2MiB" "daemon.durability = full" \
+		"metrics.listen = 127.0.0.1:19469"
 	kill -HUP "$DEPOT_PID"
 	wait_for reloads_logged 1
+	grep -q "\[metrics\] listen changes only when depotd restarts; keeping ''" "$DIR/depotd.log"
+	# Nothing listens there: the old (empty) value stayed.
+	if (exec 3<>/dev/tcp/127.0.0.1/19469) 2>/dev/null; then false; fi
 	grep -q "max_message changes only when depotd restarts; keeping 1048576 bytes" "$DIR/depotd.log"
 	grep -q "durability changes only when depotd restarts; keeping normal" "$DIR/depotd.log"
 	[ "$(ctl --json status | jq .config.last_reload.ok)" = true ]
@@ -279,4 +283,9 @@ loaded_at() {
 	wait_for task_is "$ID" completed
 	trace_has "$ID" end
 	[ "$(ctl --json task list --state canceled | jq length)" -eq 0 ]
+	# The worker socket still takes new work.
+	run ctl run --wait -- true
+	[ "$status" -eq 0 ]
+	# Retired workers were told, not signalled.
+	if grep -q "did not exit within\|does not speak to depotd" "$DIR/depotd.log"; then false; fi
 }

@@ -745,6 +745,28 @@ static void limits_keys_parse_and_refuse_out_of_range(void **state)
 	expect_refused(s, "[limits]\nparked_requests_per_peer = 0\n", 2, "out of range");
 }
 
+static void metrics_listen_takes_host_port_only(void **state)
+{
+	struct scratch *s = *state;
+
+	assert_int_equal(load(s, "[metrics]\nlisten = 127.0.0.1:9469\n"), 0);
+	assert_string_equal(s->cfg.metrics_listen, "127.0.0.1:9469");
+	assert_int_equal(load(s, "[metrics]\nlisten = [::1]:9469\n"), 0);
+	assert_string_equal(s->cfg.metrics_listen, "[::1]:9469");
+	assert_int_equal(load(s, "[metrics]\nlisten = localhost:1\n"), 0);
+	assert_int_equal(load(s, "[metrics]\nlisten =\n"), 0);
+	assert_string_equal(s->cfg.metrics_listen, "");
+	expect_refused(s, "[metrics]\nlisten = 127.0.0.1\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = :9469\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = 127.0.0.1:0\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = 127.0.0.1:65536\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = 127.0.0.1:80x\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = ::1:9469\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = [::1:9469\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = host/path:80\n", 2, "HOST:PORT");
+	expect_refused(s, "[metrics]\nlisten = user@host:80\n", 2, "HOST:PORT");
+}
+
 /* A backup's depot.conf is checked from memory, with the name it is given standing for the file. */
 static void config_parse_reads_text_held_in_memory(void **state)
 {
@@ -772,6 +794,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_match_design_section_4),
+		cmocka_unit_test_setup_teardown(metrics_listen_takes_host_port_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(limits_keys_parse_and_refuse_out_of_range, setup, teardown),
 		cmocka_unit_test(config_parse_reads_text_held_in_memory),
 		cmocka_unit_test_setup_teardown(missing_file_is_not_an_error_and_keeps_defaults, setup, teardown),
