@@ -302,7 +302,8 @@ static void run_task(struct depot_client *c, const cJSON *task)
 /*
  * depotd retires us (a reload lowered [daemon] workers): we hold no task.
  * The heartbeat thread ends first, so no request of ours is in flight when
- * the process exits and its connections close.
+ * the caller closes our connections. (Were a close to hang, depotd sends
+ * SIGTERM after 5 s.)
  */
 static void retire(pthread_t hb)
 {
@@ -381,6 +382,8 @@ int worker_main(const char *dir, const char *name, int parent)
 		    cJSON_GetObjectItemCaseSensitive(reply, "result"), "retire"))) {
 			cJSON_Delete(reply);
 			retire(hb);
+			client_close(hb_c);
+			client_close(main_c);
 			return 0;
 		} else if (cJSON_IsObject(task = cJSON_GetObjectItemCaseSensitive(reply, "result")))
 			run_task(main_c, task);
