@@ -563,9 +563,10 @@ selected_id() {
 	# A window of 2 s: the ended tasks leave it once they ended 2 s ago.
 	console_start --recent 2s
 	wait_for row_has "$runner" running 5s
+	# Each leaves when its own end is 2 s old: the failer ended after the doner.
 	wait_for no_row "$doner" 10s
-	no_row "$failer"
-	screen_has "filter active+2s: 1 task"
+	wait_for no_row "$failer" 10s
+	wait_for screen_has "filter active+2s: 1 task" 5s
 	console_stop
 
 	run "$DEPOT_BIN/depot-console" -d "$DIR" --recent soon
