@@ -15,6 +15,7 @@ static void status_locks(const cJSON *l);
 static void status_queue(const cJSON *q);
 static void status_control(const cJSON *c);
 static void status_storage(const cJSON *s);
+static void status_config(const cJSON *c);
 static void status_ms(int indent, const char *key, const cJSON *o, const char *field);
 static void status_int(int indent, const char *key, const cJSON *o, const char *field);
 static void status_bytes(int indent, const char *key, const cJSON *o, const char *field);
@@ -23,7 +24,7 @@ static void status_time(int indent, const char *key, const cJSON *o, const char 
 /* The sections depotctl knows how to lay out; others are printed as JSON. */
 static const char *const status_known[] = {
 	"healthy", "problems", "daemon", "database", "workers", "monitor",
-	"scheduler", "locks", "queue", "control", "storage", NULL,
+	"scheduler", "locks", "queue", "control", "storage", "config", NULL,
 };
 
 static void status_ms(int indent, const char *key, const cJSON *o, const char *field)
@@ -202,6 +203,30 @@ static void status_storage(const cJSON *s)
 	}
 }
 
+/* depot.conf: when the settings in force were read, and how the last SIGHUP went. */
+static void status_config(const cJSON *c)
+{
+	const cJSON *last = cJSON_GetObjectItemCaseSensitive(c, "last_reload");
+	char path[4200], err[1100];
+
+	out_clean(json_str(c, "path") ? json_str(c, "path") : "-", 0, path, sizeof path);
+	out_kv(stdout, 0, "config", "%s", c != NULL ? path : "-");
+	status_time(2, "loaded", c, "loaded_at");
+	status_int(2, "workers", c, "workers");
+	out_kv(stdout, 2, "log level", "%s", json_str(c, "log_level") ? json_str(c, "log_level") : "-");
+	if (!cJSON_IsObject(last)) {
+		out_kv(stdout, 2, "last reload", "none since start");
+		return;
+	}
+	status_time(2, "last reload", last, "at");
+	if (json_true(last, "ok"))
+		out_kv(stdout, 4, "result", "applied");
+	else {
+		out_clean(json_str(last, "error") ? json_str(last, "error") : "?", 0, err, sizeof err);
+		out_kv(stdout, 4, "result", "REFUSED: %s (the settings loaded before stay)", err);
+	}
+}
+
 int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)
 {
 	const cJSON *problems, *p, *item;
@@ -226,6 +251,7 @@ int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args)
 	status_queue(cJSON_GetObjectItemCaseSensitive(r, "queue"));
 	status_control(cJSON_GetObjectItemCaseSensitive(r, "control"));
 	status_storage(cJSON_GetObjectItemCaseSensitive(r, "storage"));
+	status_config(cJSON_GetObjectItemCaseSensitive(r, "config"));
 	/* A component added to the daemon after this depotctl still shows. */
 	cJSON_ArrayForEach(item, r) {
 		int known = 0;
@@ -298,6 +324,26 @@ int cmd_metrics(struct ctl_ctx *ctx, struct ctl_args *args)
 	else {
 		ctl_error("depotd's metrics reply has no text");
 		rc = EXIT_REFUSED;
+	}
+	cJSON_Delete(r);
+	return rc;
+}
+
+int cmd_reload(struct ctl_ctx *ctx, struct ctl_args *args)
+{
+	const char *at;
+	cJSON *r;
+	int rc;
+
+	(void)args;
+	if ((rc = call(ctx, CMD_config_reload, NULL, CTL_CALL_TIMEOUT_MS, &r)) != EXIT_OK)
+		return rc;
+	if (ctx->json)
+		rc = json_print(r);
+	else {
+		at = json_str(r, "loaded_at");
+		printf("reloaded %s (loaded at %s)\n", json_str(r, "path") ? json_str(r, "path") : "depot.conf",
+		    at != NULL ? at : "?");
 	}
 	cJSON_Delete(r);
 	return rc;

@@ -109,6 +109,19 @@ const struct ctl_cmd cmd_table[] = {
 		.exec = cmd_status,
 	},
 	{
+		.words = { "reload" },
+		.usage = "",
+		.summary = "make the daemon read depot.conf again and apply it",
+		.help = "As SIGHUP (systemctl reload depotd) does: workers are added "
+		    "or retired once idle, timers, limits and capacities change, and "
+		    "nothing running is canceled. A file that does not parse is "
+		    "refused whole, naming FILE:LINE, and the settings in force stay "
+		    "(exit 1). See RELOADING in depot.conf(5).",
+		.args_min = 0, .args_max = 0,
+		.sends = CMD_config_reload,
+		.exec = cmd_reload,
+	},
+	{
 		.words = { "ping" },
 		.usage = "",
 		.summary = "check that the daemon answers, and show its version",

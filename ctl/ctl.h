@@ -224,6 +224,7 @@ int cmd_options(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_status(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_ping(struct ctl_ctx *ctx, struct ctl_args *args);
 int cmd_metrics(struct ctl_ctx *ctx, struct ctl_args *args);
+int cmd_reload(struct ctl_ctx *ctx, struct ctl_args *args);
 
 /* cmd-task.c */
 int cmd_run(struct ctl_ctx *ctx, struct ctl_args *args);

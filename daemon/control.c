@@ -207,7 +207,7 @@ void cmd_status(struct conn *conn, struct request *rq)
 			    worker_state_name(w->state));
 			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
 		} else if (w->state == WORKER_ONLINE &&
-		    silent > 2 * D->cfg.heartbeat_interval_ms + D->cfg.check_interval_ms) {
+		    silent > worker_late_after(w)) {
 			/* Late, not yet missing: a hung worker shows before worker_timeout. */
 			healthy = 0;
 			snprintf(msg, sizeof msg, "worker %s has sent no heartbeat for %lld ms",
@@ -223,6 +223,15 @@ void cmd_status(struct conn *conn, struct request *rq)
 			snprintf(msg, sizeof msg, "worker %s has not started", name);
 			cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
 		}
+	}
+
+	cJSON_AddItemToObject(r, "config", reload_status_json());
+	/* Running on, but the next start would stop at that line: said until a reload applies a good file. */
+	if (reload_refused() != NULL) {
+		healthy = 0;
+		snprintf(msg, sizeof msg, "the last reload refused depot.conf (%s); depotd "
+		    "would not start with it", reload_refused());
+		cJSON_AddItemToArray(problems, cJSON_CreateString(msg));
 	}
 
 	o = cJSON_AddObjectToObject(r, "monitor");

@@ -101,6 +101,7 @@ struct worker {
 	uint32_t next_pipe;			/* the connection its last next came on */
 	int64_t acked;				/* the last task it acknowledged */
 	int64_t lease_deadline_mono;		/* task goes back to its queues if not acked by then */
+	int64_t hb_told_ms;			/* the heartbeat interval it was last told (a reload may change it) */
 	struct worker *next;
 };
 
@@ -178,6 +179,8 @@ typedef void (*server_handler)(struct conn *conn, const struct peer *peer, cJSON
 struct server *server_open(const char *url, int mode, size_t max_message,
     int park_cap, server_handler handler, char *err, size_t errlen);
 void server_close(struct server *srv);
+/* A reload's parked_requests_per_peer: requests parked already stay. */
+void server_set_park_cap(struct server *srv, int park_cap);
 /* Called by the loop for each message a conn received. */
 void server_dispatch(struct conn *conn, nng_msg *msg);
 /*
@@ -598,6 +601,12 @@ int store_resource_set_paused(struct store *st, const char *name, int paused);
  * manager (at start, after a restore). 0, or -1 with err.
  */
 int queue_rules_load(char *err, size_t errlen);
+/*
+ * A reload's [resources] (old: the capacities until now): each resource
+ * gets its new capacity, or the default when the file no longer names it,
+ * unless an administrator's resource set holds it. 0, or -1 with err.
+ */
+int queue_config_reapply(const struct depot_config *old, char *err, size_t errlen);
 /* Pauses or resumes the whole queue (n == 0) or the named resources, stored first. */
 int queue_set_paused(const char *const *resources, size_t n, int paused, char *err, size_t errlen);
 /* A resource's capacity as an administrator set it; 0 goes back to depot.conf's, or the default. */
@@ -804,6 +813,21 @@ void worker_assign(struct worker *w, const struct task *t);
 void workers_expire_polls(void);
 void workers_pipe_gone(uint32_t pipe_id);
 void workers_free_all(void);
+/*
+ * How long w may be silent before it is missing: worker_timeout, plus what
+ * the interval it was last told exceeds the one in force (after a reload
+ * shortened it, its next heartbeat may still wait the old interval).
+ */
+int64_t worker_timeout_of(const struct worker *w);
+/* The same slack on status's "late" mark: twice the interval it follows, plus check_interval. */
+int64_t worker_late_after(const struct worker *w);
+/*
+ * Tells idle w, through its parked next, to exit ({"retire": true}): 1, or
+ * 0 when it holds a task or has no next parked (it asks again soon).
+ */
+int worker_retire(struct worker *w);
+/* A worker retired by a reload: its stopped record goes, so status no longer lists it. */
+void worker_forget(const char *name);
 
 /* monitor.c */
 void monitor_tick(void);
@@ -865,6 +889,22 @@ void supervisor_tick(void);
 void supervisor_stop_all(int64_t grace_ms);
 void supervisor_kill_worker(struct worker *w);
 int supervisor_owns(pid_t pid);
+/* A reload's [daemon] workers: workers added at once, or retired once idle. 0, or -1. */
+int supervisor_resize(int n);
+/* Whether w is a supervised worker being retired: it gets no new task. */
+int supervisor_retiring(const struct worker *w);
+
+/* reload.c */
+/* At start: the settings in force were just loaded; verbose (-v) keeps debug lines whatever log_level says. */
+void reload_init(int verbose);
+/* SIGHUP: a reload at the main loop's next turn. */
+void reload_request(void);
+/* Each loop turn: the pending reload, if any. 1 when new settings were applied. */
+int reload_tick(void);
+/* Why the last reload refused depot.conf, or NULL when it applied it (or none came). */
+const char *reload_refused(void);
+/* status's "config": {"path", "loaded_at", "workers", "log_level", "last_reload"}. */
+cJSON *reload_status_json(void);
 
 /* events.c */
 int events_open(const char *url, char *err, size_t errlen);

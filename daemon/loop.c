@@ -131,6 +131,9 @@ static void handle_signals(void)
 				D->stopping = 1;
 			}
 			break;
+		case SIGHUP:
+			reload_request();
+			break;
 		default:
 			break;
 		}

@@ -47,6 +47,8 @@ static void usage(FILE *f)
 
 /* The umask depotd was started with: exec tasks' commands get it back (DESIGN §5: the submitter's world). */
 static mode_t inherited_umask = 022;
+/* depotd -v, which a reload's log_level does not turn off. */
+static int verbose_opt;
 
 /* Returns the pid-file fd, holding a write lock for the daemon's life. */
 static int lock_pid_file(char *err, size_t errlen)
@@ -386,6 +388,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	D->started_at = time_now_ms();
 	D->started_mono = time_mono_ms();
 	notify_init();
+	reload_init(verbose_opt);
 	if (readlink("/proc/self/exe", D->self_exe, sizeof D->self_exe - 1) < 0) {
 		log_error("cannot find my own executable: %m");
 		goto out;
@@ -490,6 +493,9 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		tasks_tick();
 		tasks_clean_tick();
 		sched_tick();
+		/* A reload's timers count from now: a shorter check_interval is not left waiting on the old one. */
+		if (reload_tick())
+			next_check = time_mono_ms();
 		supervisor_tick();
 		notify_tick();
 		metrics_tick();
@@ -613,6 +619,9 @@ int main(int argc, char **argv)
 		log_warn("%s; restoring with the default limits", err);
 		config_defaults(&cfg);
 	}
+	if (!verbose)
+		log_set_level((enum log_level)cfg.log_level);
+	verbose_opt = verbose;
 	if (restore != NULL)
 		return restore_offline(restore, bases, nbases, dir, &cfg);
 	return daemon_main(dir, &cfg);

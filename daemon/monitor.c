@@ -11,7 +11,7 @@ static void check_workers(int64_t now)
 
 	for (struct worker *w = D->workers; w; w = w->next) {
 		if (w->state != WORKER_ONLINE ||
-		    now - w->last_heartbeat_mono <= D->cfg.worker_timeout_ms)
+		    now - w->last_heartbeat_mono <= worker_timeout_of(w))
 			continue;
 		snprintf(msg, sizeof msg, "no heartbeat from worker %s for %lld ms",
 		    w->name, (long long)(now - w->last_heartbeat_mono));

@@ -2,6 +2,7 @@
 #include "depotd.h"
 #include "log.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* depot.conf's [resources] capacity of name, or 0. */
@@ -54,6 +55,77 @@ int queue_rules_load(char *err, size_t errlen)
 	}
 	if (D->queue_paused)
 		log_warn("the queue is paused (depotctl resume starts tasks again)");
+	return 0;
+}
+
+struct admin_set {
+	char (*names)[256];		/* resources an administrator gave a capacity */
+	int n, cap;
+	int failed;
+};
+
+static void note_admin(const char *name, int capacity, int paused, void *arg)
+{
+	struct admin_set *a = arg;
+	char (*names)[256];
+
+	(void)paused;
+	if (name == NULL || capacity <= 0 || strlen(name) >= sizeof a->names[0])
+		return;
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		if ((names = realloc(a->names, (size_t)a->cap * sizeof *names)) == NULL) {
+			a->failed = 1;
+			return;
+		}
+		a->names = names;
+	}
+	strcpy(a->names[a->n++], name);
+}
+
+static int admin_holds(const struct admin_set *a, const char *name)
+{
+	for (int i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int queue_config_reapply(const struct depot_config *old, char *err, size_t errlen)
+{
+	struct admin_set a = { 0 };
+	int dummy_paused, failed = 0;
+
+	if (store_queue_rules(D->store, &dummy_paused, note_admin, &a) < 0) {
+		snprintf(err, errlen, "reading the queue's rules: %s", store_errmsg(D->store));
+		free(a.names);
+		return -1;
+	}
+	if (a.failed) {
+		snprintf(err, errlen, "out of memory reading the queue's rules");
+		free(a.names);
+		return -1;
+	}
+	/* Dropped from the file: back to the default (config_capacity reads D->cfg, already the new one). */
+	for (int i = 0; i < old->nresources; i++) {
+		const char *name = old->resources[i].name;
+		if (!admin_holds(&a, name) && config_capacity(name) == 0 &&
+		    lockmgr_set_capacity(D->locks, name, 0) < 0)
+			failed = 1;
+	}
+	for (int i = 0; i < D->cfg.nresources; i++) {
+		const char *name = D->cfg.resources[i].name;
+		if (!admin_holds(&a, name) &&
+		    lockmgr_set_capacity(D->locks, name, D->cfg.resources[i].capacity) < 0)
+			failed = 1;
+	}
+	free(a.names);
+	if (failed) {
+		snprintf(err, errlen, "out of memory applying [resources]");
+		return -1;
+	}
+	/* A larger capacity may grant waiting tasks now. */
+	tasks_dispatch();
 	return 0;
 }
 

@@ -196,6 +196,12 @@ struct server *server_open(const char *url, int mode, size_t max_message,
 	return srv;
 }
 
+void server_set_park_cap(struct server *srv, int park_cap)
+{
+	/* Read by server_park on the main thread only, as this is called. */
+	srv->park_cap = park_cap;
+}
+
 void server_close(struct server *srv)
 {
 	struct conn *c, *next;

@@ -20,12 +20,21 @@ struct slot {
 	pid_t pid;			/* 0: not running */
 	int64_t backoff_ms;
 	int64_t started_mono, restart_at_mono;
+	int retiring;			/* beyond [daemon] workers since a reload: goes once idle */
+	int told;			/* told to exit to retire; not yet reaped */
+	int termed;			/* and sent SIGTERM, as it did not */
+	int64_t told_deadline_mono;	/* SIGTERM if it has not exited by then */
 };
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* A worker that lived this long was healthy: its next restart is quick again. */
 #define BACKOFF_RESET_MS 30000
+/*
+ * A retiring worker is told to exit through the worker protocol; one that
+ * does not within this long, or never said hello, gets SIGTERM instead.
+ */
+#define RETIRE_WAIT_MS 5000
 /* How long the main thread waits for a worker it SIGKILLed to be gone. */
 #define SUPERVISOR_KILL_WAIT_MS 5000
 
@@ -74,27 +83,76 @@ static int spawn_slot(struct slot *s)
 	return 0;
 }
 
-int supervisor_start(void)
+/*
+ * A worker that dies leaves its task's processes (and what escaped them
+ * with setsid) to us rather than to init, so that we can end them before
+ * its reservations go (DESIGN §7 rule 8; fence.c says why not a cgroup).
+ */
+static void become_subreaper(void)
 {
-	D->nslots = D->cfg.workers;
-	if (D->nslots == 0)
-		return 0;
-	/*
-	 * A worker that dies leaves its task's processes (and what escaped
-	 * them with setsid) to us rather than to init, so that we can end them
-	 * before its reservations go (DESIGN §7 rule 8; fence.c says why not a
-	 * cgroup).
-	 */
+	static int done;
+
+	if (done++)
+		return;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a child subreaper: %m; a dead worker's task "
 		    "processes may outlive it");
-	if ((D->slots = calloc((size_t)D->nslots, sizeof *D->slots)) == NULL)
+}
+
+/* Slots from D->nslots up to n, each with its worker started. */
+static int add_slots(int n)
+{
+	struct slot *slots;
+	int from = D->nslots;
+
+	if (n <= from)
+		return 0;
+	become_subreaper();
+	if ((slots = realloc(D->slots, (size_t)n * sizeof *slots)) == NULL)
 		return -1;
-	for (int i = 0; i < D->nslots; i++) {
-		snprintf(D->slots[i].name, sizeof D->slots[i].name, "w%d", i + 1);
-		D->slots[i].backoff_ms = BACKOFF_MIN_MS;
-		spawn_slot(&D->slots[i]);
+	D->slots = slots;
+	memset(slots + from, 0, (size_t)(n - from) * sizeof *slots);
+	D->nslots = n;
+	for (int i = from; i < n; i++) {
+		snprintf(slots[i].name, sizeof slots[i].name, "w%d", i + 1);
+		slots[i].backoff_ms = BACKOFF_MIN_MS;
+		spawn_slot(&slots[i]);
 	}
+	return 0;
+}
+
+int supervisor_start(void)
+{
+	return add_slots(D->cfg.workers);
+}
+
+/*
+ * A reload's [daemon] workers. Slots beyond n retire (supervisor_tick ends
+ * each once its worker is idle, so no task is canceled); a retiring slot
+ * that n covers again simply stays.
+ */
+int supervisor_resize(int n)
+{
+	for (int i = 0; i < D->nslots; i++) {
+		if (D->slots[i].retiring && i < n)
+			log_info("worker %s stays", D->slots[i].name);
+		else if (!D->slots[i].retiring && i >= n)
+			log_info("worker %s retires once it is idle", D->slots[i].name);
+		D->slots[i].retiring = i >= n;
+	}
+	if (add_slots(n) < 0) {
+		log_error("adding workers up to %d: out of memory", n);
+		return -1;
+	}
+	return 0;
+}
+
+int supervisor_retiring(const struct worker *w)
+{
+	for (int i = 0; i < D->nslots; i++)
+		if (D->slots[i].pid == w->pid && w->pid != 0)
+			/* Told to exit, it stays out of dispatch even if a reload kept its slot meanwhile. */
+			return D->slots[i].retiring || D->slots[i].told;
 	return 0;
 }
 
@@ -136,6 +194,7 @@ void supervisor_reap(void)
 			continue;
 		describe_exit(status, how, sizeof how);
 		s->pid = 0;
+		s->told = s->termed = 0;
 		/*
 		 * What it left running came to us (we are its subreaper): it is
 		 * killed before worker_lost releases the worker's reservations.
@@ -144,14 +203,14 @@ void supervisor_reap(void)
 		w = worker_find(s->name);
 		if (w != NULL && w->pid == pid && w->state != WORKER_STOPPED) {
 			snprintf(msg, sizeof msg, "worker %s (pid %d) %s", s->name, (int)pid, how);
-			if (D->stopping)
+			if (D->stopping || s->retiring)
 				log_info("%s", msg);
 			else
 				log_warn("%s", msg);
 			worker_lost(w, WORKER_STOPPED, task_reason_name(D->stopping ?
 			    REASON_DAEMON_STOPPED : REASON_WORKER_MISSING), msg);
 		}
-		if (D->stopping)
+		if (D->stopping || s->retiring)
 			continue;
 		if (now - s->started_mono > BACKOFF_RESET_MS)
 			s->backoff_ms = BACKOFF_MIN_MS;
@@ -163,15 +222,63 @@ void supervisor_reap(void)
 	}
 }
 
+/*
+ * A retiring slot's worker is told to exit only once it holds no task,
+ * acknowledged or not; dispatch gives it none meanwhile (supervisor_retiring).
+ * It is told as the answer to its parked next, not by a signal: it then
+ * closes its own connections with nothing in flight. Killing workers
+ * mid-request, or before their connection is set up, as fast as SIGHUPs
+ * can come, wedged nng 1.5's worker socket (no request of a new worker was
+ * read any more).
+ */
+static void retire_step(struct slot *s, int64_t now)
+{
+	struct worker *w;
+
+	if (s->pid == 0 || s->termed)
+		return;
+	if (s->told) {
+		if (now < s->told_deadline_mono)
+			return;
+		log_warn("worker %s (pid %d) did not exit within %d ms of being told: SIGTERM",
+		    s->name, (int)s->pid, RETIRE_WAIT_MS);
+	} else if ((w = worker_find(s->name)) != NULL && w->pid == s->pid &&
+	    w->state == WORKER_ONLINE) {
+		/* Busy, or between two of its polls: a later turn. */
+		if (!worker_retire(w))
+			return;
+		log_info("worker %s (pid %d) is idle: told to exit", s->name, (int)s->pid);
+		s->told = 1;
+		s->told_deadline_mono = now + RETIRE_WAIT_MS;
+		return;
+	} else if (now - s->started_mono < RETIRE_WAIT_MS)
+		/* Not online yet: it says hello and asks for work soon. */
+		return;
+	else
+		log_info("worker %s (pid %d) does not speak to depotd: SIGTERM to retire it",
+		    s->name, (int)s->pid);
+	if (kill(s->pid, SIGTERM) == 0)
+		s->told = s->termed = 1;
+}
+
 void supervisor_tick(void)
 {
 	int64_t now = time_mono_ms();
 
 	if (D->stopping)
 		return;
-	for (int i = 0; i < D->nslots; i++)
-		if (D->slots[i].pid == 0 && now >= D->slots[i].restart_at_mono)
+	for (int i = 0; i < D->nslots; i++) {
+		if (D->slots[i].retiring)
+			retire_step(&D->slots[i], now);
+		else if (D->slots[i].pid == 0 && now >= D->slots[i].restart_at_mono)
 			spawn_slot(&D->slots[i]);
+	}
+	/* Retiring slots are the last ones: each goes once its worker is reaped. */
+	while (D->nslots > 0 && D->slots[D->nslots - 1].retiring &&
+	    D->slots[D->nslots - 1].pid == 0) {
+		worker_forget(D->slots[D->nslots - 1].name);
+		log_info("worker %s retired", D->slots[--D->nslots].name);
+	}
 }
 
 /*

@@ -909,6 +909,7 @@ static struct worker *idle_worker(void)
 
 	for (struct worker *w = D->workers; w; w = w->next)
 		if (w->state == WORKER_ONLINE && w->task == 0 && w->poll != NULL &&
+		    !supervisor_retiring(w) &&
 		    (best == NULL || w->poll_deadline_mono < best->poll_deadline_mono))
 			best = w;
 	return best;

@@ -190,9 +190,16 @@ static void *heartbeat_thread(void *arg)
 			continue;
 		}
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
-			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-			    cJSON_GetObjectItemCaseSensitive(reply, "result"), "cancel")))
+			const cJSON *res = cJSON_GetObjectItemCaseSensitive(reply, "result");
+			const cJSON *hb = cJSON_GetObjectItemCaseSensitive(res, "heartbeat_interval_ms");
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "cancel")))
 				cancel_if_still(task);
+			/* The daemon's depot.conf may have been reloaded since hello. */
+			if (cJSON_IsNumber(hb) && hb->valuedouble >= 10) {
+				pthread_mutex_lock(&ws.mu);
+				ws.heartbeat_ms = (int64_t)hb->valuedouble;
+				pthread_mutex_unlock(&ws.mu);
+			}
 		} else if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0) {
 			/* The daemon forgot us (it restarted): our task lost its reservations. */
 			atomic_store(&ws.need_hello, 1);
@@ -292,6 +299,22 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	report_done(c, id, state, result, error);
 }
 
+/*
+ * depotd retires us (a reload lowered [daemon] workers): we hold no task.
+ * The heartbeat thread ends first, so no request of ours is in flight when
+ * the caller closes our connections. (Were a close to hang, depotd sends
+ * SIGTERM after 5 s.)
+ */
+static void retire(pthread_t hb)
+{
+	log_info("worker %s: retired by depotd", ws.name);
+	pthread_mutex_lock(&ws.mu);
+	atomic_store(&ws.stop, 1);
+	pthread_cond_signal(&ws.wake);
+	pthread_mutex_unlock(&ws.mu);
+	pthread_join(hb, NULL);
+}
+
 int worker_main(const char *dir, const char *name, int parent)
 {
 	struct depot_client *main_c = NULL, *hb_c = NULL;
@@ -355,6 +378,13 @@ int worker_main(const char *dir, const char *name, int parent)
 				atomic_store(&ws.need_hello, 1);
 			else
 				sleep_ms(200);
+		} else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(reply, "result"), "retire"))) {
+			cJSON_Delete(reply);
+			retire(hb);
+			client_close(hb_c);
+			client_close(main_c);
+			return 0;
 		} else if (cJSON_IsObject(task = cJSON_GetObjectItemCaseSensitive(reply, "result")))
 			run_task(main_c, task);
 		cJSON_Delete(reply);

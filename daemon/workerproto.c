@@ -278,6 +278,7 @@ static void on_hello(struct conn *conn, const struct worker_msg *m)
 	worker_publish(w);
 	r = cJSON_CreateObject();
 	cJSON_AddNumberToObject(r, "heartbeat_interval_ms", (double)D->cfg.heartbeat_interval_ms);
+	w->hb_told_ms = D->cfg.heartbeat_interval_ms;
 	cJSON_AddNumberToObject(r, "protocol", DEPOT_PROTO_VERSION);
 	server_reply_ok(conn, r);
 }
@@ -427,6 +428,9 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 	}
 	r = cJSON_CreateObject();
 	cJSON_AddBoolToObject(r, "cancel", cancel);
+	/* A reload may have changed it: the worker's next heartbeat follows. */
+	cJSON_AddNumberToObject(r, "heartbeat_interval_ms", (double)D->cfg.heartbeat_interval_ms);
+	w->hb_told_ms = D->cfg.heartbeat_interval_ms;
 	server_reply_ok(conn, r);
 }
 
@@ -536,5 +540,50 @@ void workers_free_all(void)
 		D->workers = w->next;
 		worker_end_poll(w);
 		free(w);
+	}
+}
+
+int worker_retire(struct worker *w)
+{
+	cJSON *r;
+
+	if (w->poll == NULL || w->task != 0)
+		return 0;
+	/* An answer to its own request: it reads it whole, then closes its connections itself. */
+	r = cJSON_CreateObject();
+	cJSON_AddBoolToObject(r, "retire", 1);
+	server_reply_ok(w->poll, r);
+	w->poll = NULL;
+	return 1;
+}
+
+int64_t worker_timeout_of(const struct worker *w)
+{
+	int64_t extra = w->hb_told_ms - D->cfg.heartbeat_interval_ms;
+
+	return D->cfg.worker_timeout_ms + (extra > 0 ? extra : 0);
+}
+
+int64_t worker_late_after(const struct worker *w)
+{
+	int64_t interval = w->hb_told_ms > D->cfg.heartbeat_interval_ms ? w->hb_told_ms :
+	    D->cfg.heartbeat_interval_ms;
+
+	return 2 * interval + D->cfg.check_interval_ms;
+}
+
+void worker_forget(const char *name)
+{
+	for (struct worker **p = &D->workers; *p != NULL; p = &(*p)->next) {
+		struct worker *w = *p;
+
+		/* Another process may have taken the name since (a hand-started worker): it stays. */
+		if (strcmp(w->name, name) != 0 || w->state != WORKER_STOPPED)
+			continue;
+		/* Its parked poll answered, nothing (poll_gone) can reach w any more. */
+		worker_end_poll(w);
+		*p = w->next;
+		free(w);
+		return;
 	}
 }

@@ -1,6 +1,7 @@
 /* config.c: depot.conf (DESIGN §4), read with inih; every key optional. */
 #include "config.h"
 #include "envdeny.h"
+#include "log.h"
 #include "proto.h"
 #include "timeutil.h"
 
@@ -22,7 +23,8 @@ struct parse_state {
 	char reason[256];
 };
 
-enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH, K_ENV_DENY, K_LISTEN };
+enum kind { K_INT, K_DURATION, K_SIZE, K_STRING, K_DURABILITY, K_COMPRESSION, K_GROUP, K_PATH, K_ENV_DENY, K_LISTEN,
+	K_LOG_LEVEL };
 
 struct key {
 	const char *section, *name;
@@ -40,6 +42,7 @@ static const struct key keys[] = {
 	{ "daemon", "socket_group", K_GROUP, OFF(socket_group), OFF(socket_gid), 63 },
 	{ "daemon", "durability", K_DURABILITY, OFF(durability_full), 0, 0 },
 	{ "daemon", "max_message", K_SIZE, OFF(max_message), 4096, 1LL << 30 },
+	{ "daemon", "log_level", K_LOG_LEVEL, OFF(log_level), 0, 0 },
 	{ "monitor", "heartbeat_interval", K_DURATION, OFF(heartbeat_interval_ms), 10, 3600000 },
 	{ "monitor", "worker_timeout", K_DURATION, OFF(worker_timeout_ms), 50, 86400000 },
 	{ "monitor", "check_interval", K_DURATION, OFF(check_interval_ms), 10, 3600000 },
@@ -81,6 +84,7 @@ void config_defaults(struct depot_config *cfg)
 	cfg->workers = 2;
 	cfg->socket_gid = cfg->publish_gid = (gid_t)-1;
 	cfg->max_message = 1024 * 1024;
+	cfg->log_level = LOG_LVL_INFO;
 	cfg->heartbeat_interval_ms = 2000;
 	cfg->worker_timeout_ms = 10000;
 	cfg->check_interval_ms = 1000;
@@ -298,6 +302,16 @@ static int apply(struct parse_state *st, const struct key *k, const char *value)
 		}
 		*(int *)field = strcmp(value, "full") == 0;
 		return 1;
+	case K_LOG_LEVEL: {
+		enum log_level lvl;
+		if (log_level_parse(value, &lvl) < 0) {
+			snprintf(st->reason, sizeof st->reason,
+			    "log_level = '%s': expected debug, info, warning or error", value);
+			return 0;
+		}
+		*(int *)field = (int)lvl;
+		return 1;
+	}
 	case K_COMPRESSION:
 		if (strcmp(value, "zstd") != 0 && strcmp(value, "gzip") != 0 &&
 		    strcmp(value, "none") != 0) {

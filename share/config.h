@@ -14,6 +14,7 @@ struct depot_config {
 	gid_t socket_gid;		/* of socket_group; (gid_t)-1 when it is empty */
 	int durability_full;		/* SQLite synchronous=FULL instead of NORMAL */
 	int64_t max_message;		/* bytes; larger messages are refused by nng */
+	int log_level;			/* enum log_level (log.h): the least a line must be to be written */
 	/* [monitor] */
 	int64_t heartbeat_interval_ms;
 	int64_t worker_timeout_ms;

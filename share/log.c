@@ -71,3 +71,34 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	fwrite(line, 1, (size_t)n, stderr);
 	fflush(stderr);
 }
+
+void log_set_level(enum log_level min)
+{
+	log_min = min;
+}
+
+static const char *const log_level_names[] = {
+	[LOG_LVL_DEBUG] = "debug", [LOG_LVL_INFO] = "info",
+	[LOG_LVL_WARN] = "warning", [LOG_LVL_ERROR] = "error",
+};
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (int i = LOG_LVL_DEBUG; i <= LOG_LVL_ERROR; i++) {
+		if (strcmp(s, log_level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	/* The word the log lines themselves carry. */
+	if (strcmp(s, "warn") == 0) {
+		*out = LOG_LVL_WARN;
+		return 0;
+	}
+	return -1;
+}
+
+const char *log_level_name(enum log_level lvl)
+{
+	return log_level_names[lvl];
+}

@@ -5,6 +5,11 @@
 enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERROR };
 
 void log_init(const char *prog, enum log_level min);
+/* Changes the least level written (a reload of [daemon] log_level). */
+void log_set_level(enum log_level min);
+/* debug, info, warning (or warn), error: 0, or -1 for anything else. */
+int log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -169,6 +169,25 @@ s.sendto(sys.argv[2].encode(), sys.argv[1])' "$DIR/notify.sock" "$1"
 	[ "$(notified_count "WATCHDOG=1")" -eq 0 ]
 }
 
+@test "a reload (SIGHUP) says RELOADING=1, then READY=1 again, also when the file is refused" {
+	depot_init "daemon.workers = 1"
+	notify_listen
+	notify_launch
+	wait_for notified "READY=1" 5s
+
+	kill -HUP "$DEPOT_PID"
+	wait_for notified_at_least 2 "pid=$DEPOT_PID	READY=1" 5s
+	echo bogus >>"$DIR/depot.conf"
+	kill -HUP "$DEPOT_PID"
+	wait_for notified_at_least 3 "pid=$DEPOT_PID	READY=1" 5s
+
+	cat "$DIR/notify.log"
+	# Each reload is RELOADING=1 then READY=1, in that order.
+	[ "$(grep -E "	(RELOADING|READY)=1" "$DIR/notify.log" | grep -Eo "(RELOADING|READY)=1" | tr '\n' ' ')" = \
+		"READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 " ]
+	grep -q "reload refused: $DIR/depot.conf:[0-9]*: " "$DIR/depotd.log"
+}
+
 @test "with stderr the journal (JOURNAL_STREAM), each line starts with its priority and has no time of ours; workers' too" {
 	depot_init "daemon.workers = 1"
 	# A warning at start: a link where logs/ should be.

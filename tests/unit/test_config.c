@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "timeutil.h"
 
 /* The daemon objects linked in refer to the daemon's global; main.c, which defines it, is not linked. */
@@ -384,6 +385,28 @@ static void bad_compression_is_refused(void **state)
 	expect_refused(*state, "[backup]\ncompression = xz\n", 2,
 	    "compression = 'xz': expected zstd, gzip or none");
 	expect_refused(*state, "[backup]\ncompression = ZSTD\n", 2, "compression");
+}
+
+static void log_level_takes_each_level_and_defaults_to_info(void **state)
+{
+	struct scratch *s = *state;
+
+	assert_int_equal(s->cfg.log_level, LOG_LVL_INFO);
+	assert_int_equal(load(s, "[daemon]\nlog_level = debug\n"), 0);
+	assert_int_equal(s->cfg.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(load(s, "[daemon]\nlog_level = warning\n"), 0);
+	assert_int_equal(s->cfg.log_level, LOG_LVL_WARN);
+	assert_int_equal(load(s, "[daemon]\nlog_level = warn\n"), 0);
+	assert_int_equal(s->cfg.log_level, LOG_LVL_WARN);
+	assert_int_equal(load(s, "[daemon]\nlog_level = error\n"), 0);
+	assert_int_equal(s->cfg.log_level, LOG_LVL_ERROR);
+}
+
+static void bad_log_level_is_refused(void **state)
+{
+	expect_refused(*state, "[daemon]\nlog_level = loud\n", 2,
+	    "log_level = 'loud': expected debug, info, warning or error");
+	expect_refused(*state, "[daemon]\nlog_level = INFO\n", 2, "log_level");
 }
 
 static void bad_backup_keeps_are_refused_naming_file_and_line(void **state)
@@ -797,6 +820,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_size_unit_is_refused_naming_the_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_durability_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_compression_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(log_level_takes_each_level_and_defaults_to_info, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_log_level_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_backup_keeps_are_refused_naming_file_and_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(socket_group_longer_than_63_bytes_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_group_that_does_not_exist_is_refused, setup, teardown),
