@@ -261,6 +261,13 @@ task_is() {
 	return 1
 }
 
+# in_dir DIR CMD...: CMD run from DIR, as a user who cd'd there would.
+in_dir() {
+	local dir=$1
+	shift
+	(cd "$dir" && PWD=$dir "$@")
+}
+
 # submit ARG...: `ctl run ARG...`, the new task's id in $ID.
 submit() {
 	ID=$(ctl run "$@") || { echo "submit failed: run $*" >&2; return 1; }

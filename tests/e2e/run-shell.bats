@@ -12,13 +12,6 @@
 load helpers
 load repo_helpers
 
-# in_dir DIR CMD...: CMD run from DIR, as a user who cd'd there would.
-in_dir() {
-	local dir=$1
-	shift
-	(cd "$dir" && PWD=$dir "$@")
-}
-
 @test "a task runs in the submitter's working directory with the submitter's environment" {
 	depot_start
 	mkdir "$WORK/here"

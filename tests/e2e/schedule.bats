@@ -323,3 +323,11 @@ sched_listed() {
 	# ... and never ran beside another task of the schedule.
 	[ "$max" -le 1 ]
 }
+
+@test "schedule add --at reads a time without a zone in the submitter's local time, as run --at does" {
+	depot_start
+	TZ=Europe/Berlin ctl schedule add local --every 1d --at '2030-12-24 18:00' -- run -- true
+	[ "$(sched_field local next_run)" = "2030-12-24T17:00:00.000Z" ]
+	TZ=Europe/Berlin ctl run --at '2030-07-01 12:00' -- true >/dev/null
+	[ "$(ctl --json task list --limit 1 | jq -r '.[0].not_before')" = "2030-07-01T10:00:00.000Z" ]
+}

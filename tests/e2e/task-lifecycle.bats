@@ -10,13 +10,6 @@ load helpers
 load repo_helpers
 load backup_helpers
 
-# in_dir DIR CMD...: CMD run from DIR, as a user who cd'd there would.
-in_dir() {
-	local dir=$1
-	shift
-	(cd "$dir" && PWD=$dir "$@")
-}
-
 # rows SQL: what the database answers, read beside the running daemon.
 rows() {
 	sqlite3 "$DIR/depot.db" "$1"
