@@ -45,7 +45,7 @@ int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result)
 {
 	enum client_status st;
-	const cJSON *error;
+	const cJSON *error, *index;
 	const char *code, *message;
 	cJSON *reply = NULL;
 	char err[512];
@@ -105,6 +105,11 @@ int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
 	error = cJSON_GetObjectItemCaseSensitive(reply, "error");
 	code = json_str(error, "code");
 	message = json_str(error, "message");
+	index = cJSON_GetObjectItemCaseSensitive(error, "index");
+	if (ctx->index_where != NULL && cJSON_IsNumber(index) &&
+	    (ctl_where = ctx->index_where(ctx->index_arg, (int64_t)index->valuedouble)) != NULL &&
+	    message != NULL && strncmp(message, "tasks[", 6) == 0 && strstr(message, "]: ") != NULL)
+		message = strstr(message, "]: ") + 3;	/* the place says which task better */
 	ctl_note_failure(code != NULL ? code : err_code_name(ERR_INTERNAL), "%s",
 	    message != NULL ? message : "request refused");
 	ctl_error("%s (%s)", message != NULL ? message : "request refused",
@@ -114,6 +119,7 @@ int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
 	/* Not found is not "failed": a script tells a wrong id from a task that failed. */
 	rc = code != NULL && strcmp(code, err_code_name(ERR_NOT_FOUND)) == 0 ?
 	    EXIT_NOT_FOUND : EXIT_REFUSED;
+	ctl_where = NULL;
 	cJSON_Delete(reply);
 	return rc;
 }

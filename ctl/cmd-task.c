@@ -71,7 +71,6 @@ static int task_wait_one(struct ctl_ctx *ctx, int64_t id, int64_t deadline, cJSO
 static int task_wait_shown(struct ctl_ctx *ctx, int64_t id, int64_t deadline,
     struct progress *bar, cJSON **waited);
 static int task_own_failure(const struct task_waiting *w, int rc);
-static void task_denied_note(const struct ctl_args *a, const cJSON *task);
 static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_waiting *w);
 static int task_before(const struct ctl_args *a, const char *s, char *out);
 
@@ -514,15 +513,47 @@ nomem:
 
 /*
  * The task.submit args of `run`: an exec task of the positional
- * arguments, with run's options. The one builder of them, for run and for
- * a schedule's run template (cmd-schedule.c). *out is the caller's;
- * EXIT_OK or the error, said.
+ * arguments, with run's options. The one builder of them, for run, for a
+ * schedule's run template (cmd-schedule.c) and for each line of run
+ * --batch (batch.c). *out is the caller's; EXIT_OK or the error, said.
  */
 int task_exec_args(const struct ctl_args *a, cJSON **out)
 {
-	const char *name = args_get(a, "name"), *timeout = args_get(a, "timeout");
-	cJSON *req, *argv, *resources, *env = NULL;
+	int rc = task_exec_core(a, out);
+
+	if (rc == EXIT_OK && (rc = task_exec_context(a, *out)) != EXIT_OK) {
+		cJSON_Delete(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Where and with what it runs (cwd, env): as it would in the submitter's shell. */
+int task_exec_context(const struct ctl_args *a, cJSON *req)
+{
 	char cwd[TASK_CWD_MAX + 2];
+	cJSON *env = NULL;
+	int rc;
+
+	if ((rc = task_cwd(a, cwd, sizeof cwd)) != EXIT_OK ||
+	    (rc = task_env(a, cwd, &env)) != EXIT_OK) {
+		cJSON_Delete(env);
+		return rc;
+	}
+	if (cJSON_AddStringToObject(req, "cwd", cwd) == NULL ||
+	    !cJSON_AddItemToObject(req, "env", env)) {
+		cJSON_Delete(env);
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
+	}
+	return EXIT_OK;
+}
+
+/* All of run's task.submit args but the context: the command, reservations, name, timing. */
+int task_exec_core(const struct ctl_args *a, cJSON **out)
+{
+	const char *name = args_get(a, "name"), *timeout = args_get(a, "timeout");
+	cJSON *req, *argv, *resources;
 	int64_t timeout_ms = 0;
 	int rc;
 
@@ -563,18 +594,6 @@ int task_exec_args(const struct ctl_args *a, cJSON **out)
 	if (timeout != NULL &&
 	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL)
 		goto nomem;
-	/* Where and with what it runs: as it would in the submitter's shell. */
-	if ((rc = task_cwd(a, cwd, sizeof cwd)) != EXIT_OK ||
-	    (rc = task_env(a, cwd, &env)) != EXIT_OK) {
-		cJSON_Delete(env);
-		cJSON_Delete(req);
-		return rc;
-	}
-	if (cJSON_AddStringToObject(req, "cwd", cwd) == NULL ||
-	    !cJSON_AddItemToObject(req, "env", env)) {
-		cJSON_Delete(env);
-		goto nomem;
-	}
 	*out = req;
 	return EXIT_OK;
 nomem:
@@ -730,10 +749,9 @@ static int task_wait_shown(struct ctl_ctx *ctx, int64_t id, int64_t deadline,
  * the environment alone is only listed by task show, or every run from
  * a shell with a token exported would say so.
  */
-static void task_denied_note(const struct ctl_args *a, const cJSON *task)
+void task_denied_note(const struct ctl_args *a, const cJSON *denied)
 {
-	const cJSON *denied = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env_denied"), *d;
+	const cJSON *d;
 	char **vals;
 	size_t n = args_values(a, "env", &vals);
 
@@ -793,7 +811,8 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 		return task_own_failure(w, EXIT_REFUSED);
 	}
 	if (w->run != NULL)
-		task_denied_note(w->run, task);
+		task_denied_note(w->run, cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(task, "args"), "env_denied"));
 	if (!w->wait) {
 		rc = ctx->json ? json_print(task) : (printf("%lld\n", (long long)id), EXIT_OK);
 		cJSON_Delete(task);
@@ -896,6 +915,10 @@ int cmd_run(struct ctl_ctx *ctx, struct ctl_args *a)
 	cJSON *req;
 	int rc;
 
+	if (args_has(a, "batch"))
+		return cmd_run_batch(ctx, a);
+	if (a->argc == 0)
+		return ctl_usage_error(a->cmd, "missing CMD (or --batch FILE)");
 	ctl_command_status = w.command_status = w.wait;
 	w.stream = w.wait && !args_has(a, "quiet");
 	if (!w.wait && (args_has(a, "quiet") || wait_timeout != NULL))
@@ -1400,16 +1423,24 @@ static int task_wait_timeout(int64_t ms)
 int cmd_task_wait(struct ctl_ctx *ctx, struct ctl_args *a)
 {
 	const char *timeout = args_get(a, "timeout");
-	const cJSON *tasks, *task;
 	int64_t timeout_ms = -1;
-	int rc, worst = EXIT_OK, unfinished = 0;
-	cJSON *req, *r;
+	cJSON *req;
+	int rc;
 
 	if (timeout != NULL &&
 	    (rc = args_duration(a, "timeout", timeout, &timeout_ms)) != EXIT_OK)
 		return rc;
 	if ((rc = task_ids_request(a, &req)) != EXIT_OK)
 		return rc;
+	return task_wait_ids(ctx, req, timeout, timeout_ms);
+}
+
+int task_wait_ids(struct ctl_ctx *ctx, cJSON *req, const char *timeout, int64_t timeout_ms)
+{
+	const cJSON *tasks, *task;
+	int rc, worst = EXIT_OK, unfinished = 0;
+	cJSON *r;
+
 	if (timeout != NULL &&
 	    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms) == NULL) {
 		cJSON_Delete(req);

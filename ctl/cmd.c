@@ -150,7 +150,8 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "[--lock R]... [--shared R]... [--slot R]... [--name N] [--timeout DUR] "
 		    "[--retries N] [--after ID] [--priority N] [--at TIME | --in DUR] "
 		    "[--cwd DIR] [--env NAME=VALUE]... "
-		    "[--clean-env] [--wait [--quiet] [--wait-timeout DUR]] -- CMD [ARG]...",
+		    "[--clean-env] [--wait [--quiet] [--wait-timeout DUR]] "
+		    "{-- CMD [ARG]... | --batch FILE}",
 		.summary = "queue a command to run as an exec task",
 		.help = "Queues CMD with its arguments (no shell) as a task and "
 		    "prints the new task's id. The task starts once every "
@@ -170,7 +171,18 @@ const struct ctl_cmd cmd_table[] = {
 		    "124 when the task's --timeout or --wait-timeout ran out, and "
 		    "125 when depotctl or depot failed (daemon unreachable, "
 		    "request refused, task canceled or lost). Interrupting "
-		    "depotctl does not cancel the task.",
+		    "depotctl does not cancel the task. With --batch FILE ('-': "
+		    "standard input), each line of FILE is one task: run's "
+		    "options and command, split into words as sh would (quotes "
+		    "and backslashes, no expansion; # starts a comment), or a "
+		    "JSON object {\"argv\": [...], \"lock\": \"R\", \"env\": "
+		    "{...}, ...} with run's options as fields. Options given on "
+		    "the command line apply to every line. Every line is checked "
+		    "before anything is queued, and the first bad one (named by "
+		    "FILE:LINE) refuses the whole batch; the tasks are queued in "
+		    "one request and one transaction, in the file's order, and "
+		    "their ids printed one a line. --wait then waits for all of "
+		    "them and exits as task wait does.",
 		.opts = {
 			{ .name = "lock", .short_name = 'l', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R exclusively" },
@@ -204,8 +216,11 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "wait-timeout", .arg = "DUR",
 			  .help = "with --wait: stop waiting after DUR and exit 124; "
 			      "the task goes on" },
+			{ .name = "batch", .short_name = 'b', .arg = "FILE",
+			  .help = "queue one task a line of FILE ('-': standard "
+			      "input), all or none, instead of CMD" },
 		},
-		.args_min = 1, .args_max = CTL_ARGS_ANY,
+		.args_min = 0, .args_max = CTL_ARGS_ANY,
 		.flags = CMD_OPTS_FIRST,
 		.sends = CMD_task_submit,
 		.exec = cmd_run,

@@ -15,7 +15,7 @@ struct depot_client;
 /* Longest command name, in words ("task list" is two). */
 #define CTL_WORDS_MAX 3
 /* Most options one command takes, besides --json and --help (repo create has 14). */
-#define CTL_OPTS_MAX 16
+#define CTL_OPTS_MAX 24
 /* args_max for a command that takes any number of arguments. */
 #define CTL_ARGS_ANY (-1)
 /* How long an ordinary request may take before the daemon counts as unreachable. */
@@ -80,6 +80,9 @@ struct ctl_ctx {
 	char control_path[256];
 	char events_url[256];
 	struct depot_client *client;
+	/* Where a refusal naming entry i of a list request came from (run --batch), or NULL. */
+	const char *(*index_where)(void *arg, int64_t i);
+	void *index_arg;
 };
 
 /*
@@ -104,6 +107,8 @@ extern const struct option ctl_global_opts[];
 extern int ctl_json_out;
 /* run --wait: the exit code is the command's, depotctl's own failures 124 and 125. */
 extern int ctl_command_status;
+/* Where the input being read was wrong ("FILE:LINE"), said before each error; or NULL. */
+extern const char *ctl_where;
 /*
  * The wire code (and, unless fmt is NULL, the message) of --json's error
  * object, noted before ctl_error says the failure; the first of each wins.
@@ -241,6 +246,18 @@ int task_submit(struct ctl_ctx *ctx, cJSON *req, int wait);
 int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
     void (*completed)(const cJSON *task));
 int task_exec_args(const struct ctl_args *a, cJSON **out);
+int task_exec_core(const struct ctl_args *a, cJSON **out);
+int task_exec_context(const struct ctl_args *a, cJSON *req);
+/* Says on stderr which of a's --env names depot.conf's env_deny left out (denied: names). */
+void task_denied_note(const struct ctl_args *a, const cJSON *denied);
+/*
+ * One task.wait for req's ids (req consumed): each task's outcome line (or
+ * the reply with --json); exits 5 on timeout, else 1 if any failed, 4 if
+ * any was canceled, 0 when all completed. timeout is the text the user gave.
+ */
+int task_wait_ids(struct ctl_ctx *ctx, cJSON *req, const char *timeout, int64_t timeout_ms);
+/* run --batch FILE (batch.c). */
+int cmd_run_batch(struct ctl_ctx *ctx, struct ctl_args *a);
 int task_chain_args(const struct ctl_args *a, cJSON *req);
 char *task_argv_line(const cJSON *argv);
 

@@ -22,6 +22,7 @@ const struct option ctl_global_opts[] = {
 };
 int ctl_json_out;
 int ctl_command_status;
+const char *ctl_where;
 
 /*
  * The first failure said, for --json's error object: a wire code (the
@@ -41,12 +42,27 @@ static int ctl_wants_command_status(const struct ctl_cmd *cmd, int argc, char **
 /* The first code and the first message win: they name the cause, later lines its effects. */
 static void ctl_vnote(const char *code, const char *fmt, va_list ap)
 {
+	size_t at = 0;
+
 	if (code != NULL && ctl_failure.code[0] == '\0')
 		snprintf(ctl_failure.code, sizeof ctl_failure.code, "%s", code);
 	if (fmt != NULL && !ctl_failure.set) {
 		ctl_failure.set = 1;
-		vsnprintf(ctl_failure.message, sizeof ctl_failure.message, fmt, ap);
+		if (ctl_where != NULL)
+			at = (size_t)snprintf(ctl_failure.message, sizeof ctl_failure.message,
+			    "%s: ", ctl_where);
+		if (at < sizeof ctl_failure.message)
+			vsnprintf(ctl_failure.message + at, sizeof ctl_failure.message - at,
+			    fmt, ap);
 	}
+}
+
+/* "depotctl: " and, while a batch's line is read, "FILE:LINE: ". */
+static void ctl_say_prefix(void)
+{
+	fprintf(stderr, "%s: ", ctl_prog);
+	if (ctl_where != NULL)
+		fprintf(stderr, "%s: ", ctl_where);
 }
 
 void ctl_note_failure(const char *code, const char *fmt, ...)
@@ -64,7 +80,7 @@ void ctl_error(const char *fmt, ...)
 
 	fflush(stdout);	/* keep stdout and stderr in order on a terminal */
 	progress_erase();	/* the message takes the progress line's place, not its end */
-	fprintf(stderr, "%s: ", ctl_prog);
+	ctl_say_prefix();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -80,7 +96,7 @@ int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", ctl_prog);
+	ctl_say_prefix();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -147,10 +163,16 @@ static int ctl_wants_command_status(const struct ctl_cmd *cmd, int argc, char **
 {
 	if (cmd->exec != cmd_run)
 		return 0;
-	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+	int wait = 0;
+
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		/* A batch waits as task wait does: its exit codes are depotctl's. */
+		if (strncmp(argv[i], "--batch", 7) == 0)
+			return 0;
 		if (strcmp(argv[i], "--wait") == 0 || strcmp(argv[i], "-w") == 0)
-			return 1;
-	return 0;
+			wait = 1;
+	}
+	return wait;
 }
 
 /* The wire code of --json's error object for a failure that said none. */

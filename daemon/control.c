@@ -97,7 +97,7 @@ void control_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 	else if (rq.cmd != CMD_COUNT && D->stopping && handlers[rq.cmd].access == ACCESS_WRITE)
 		server_reply_err(conn, ERR_UNAVAILABLE, "depotd is stopping");
 	else if (rc < 0)
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		server_reply_err_at(conn, ERR_BAD_REQUEST, rq.error_index, "%s", err);
 	else
 		handlers[rq.cmd].fn(conn, &rq);
 	request_free(&rq);
@@ -350,6 +350,81 @@ void cmd_task_submit(struct conn *conn, struct request *rq)
 
 	rq->task = NULL;
 	control_submit(conn, t, NULL);
+}
+
+/*
+ * The names any task of the batch had left out of its environment
+ * (env_deny), each once: what the submitter is told, as task.submit's
+ * reply tells it of one task.
+ */
+static cJSON *batch_env_denied(struct task **ts, size_t n)
+{
+	cJSON *all = cJSON_CreateArray();
+	const cJSON *name;
+
+	for (size_t i = 0; all != NULL && i < n; i++)
+		cJSON_ArrayForEach(name, cJSON_GetObjectItemCaseSensitive(ts[i]->args,
+		    "env_denied")) {
+			const cJSON *seen;
+			int dup = 0;
+
+			cJSON_ArrayForEach(seen, all)
+				dup = dup || strcmp(seen->valuestring, name->valuestring) == 0;
+			if (!dup)
+				cJSON_AddItemToArray(all, cJSON_CreateString(name->valuestring));
+		}
+	return all;
+}
+
+/*
+ * task.submit_batch: every task checked as task.submit checks one before
+ * any is stored; then one transaction, and the ids in order.
+ */
+void cmd_task_submit_batch(struct conn *conn, struct request *rq)
+{
+	int code = ERR_BAD_REQUEST;
+	cJSON *r, *ids;
+	int64_t *id;
+	char err[512];
+	size_t n;
+
+	for (size_t i = 0; i < rq->nbatch; i++) {
+		const struct task *t = rq->batch[i];
+
+		if (t->tt->force_cancels &&
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force"))) {
+			server_reply_err_at(conn, ERR_BAD_REQUEST, (int64_t)i, "tasks[%zu]: a "
+			    "%s with force cancels what runs: submit it on its own", i, t->type);
+			return;
+		}
+		if (repo_task_check(t, &code, err, sizeof err) < 0 ||
+		    check_after(t, &code, err, sizeof err) < 0) {
+			server_reply_err_at(conn, code, (int64_t)i, "tasks[%zu]: %s", i, err);
+			return;
+		}
+	}
+	r = cJSON_CreateObject();
+	id = calloc(rq->nbatch, sizeof *id);
+	if (r == NULL || id == NULL ||
+	    !cJSON_AddItemToObject(r, "env_denied", batch_env_denied(rq->batch, rq->nbatch))) {
+		cJSON_Delete(r);
+		free(id);
+		server_reply_err(conn, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	n = rq->nbatch;
+	rq->nbatch = 0;	/* taken: tasks_submit_batch frees them if it fails */
+	if (tasks_submit_batch(rq->batch, n, id, err, sizeof err) < 0) {
+		cJSON_Delete(r);
+		free(id);
+		server_reply_err(conn, ERR_INTERNAL, "%s", err);
+		return;
+	}
+	ids = cJSON_AddArrayToObject(r, "ids");
+	for (size_t i = 0; ids != NULL && i < n; i++)
+		cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)id[i]));
+	free(id);
+	server_reply_ok(conn, r);
 }
 
 /* What a task.list page collects: the tasks' JSON, and whether one more row was there. */

@@ -205,6 +205,9 @@ void server_reply(struct conn *conn, cJSON *reply);
 void server_reply_ok(struct conn *conn, cJSON *result);
 void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, naming the entry of a list request the refusal is about (error.index). */
+void server_reply_err_at(struct conn *conn, enum err_code code, int64_t index,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* store.c */
 /* 1 while the WAL is large and its checkpoints have not caught up: a bulk writer waits a turn. */
@@ -257,6 +260,12 @@ void task_log_path(int64_t id, char *out, size_t n);
 cJSON *task_json_by_id(int64_t id);
 /* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */
 int64_t task_submit(struct task *t, char *err, size_t errlen);
+/*
+ * Stores the n tasks of ts in one transaction and queues them in order;
+ * their ids in ids. Takes every task, freeing all on failure (-1 with err:
+ * nothing was stored).
+ */
+int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size_t errlen);
 /* The same, with also(new id, ctx) run in the transaction that stores it (-1 undoes both). */
 int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
     char *err, size_t errlen);
@@ -412,6 +421,9 @@ struct request {
 	int64_t before;			/* task.clean: finished before (wall ms); 0: any time */
 	const cJSON *importer;		/* repo.create, repo.update: settings, checked */
 	struct task *task;		/* task.submit: owned here until a handler takes it */
+	struct task **batch;		/* task.submit_batch: the tasks, in order, owned here too */
+	size_t nbatch;
+	int64_t error_index;		/* the batch entry a refusal is about; -1: none */
 	cJSON *tmpl;			/* schedule.add: the template to store, as checked */
 	const char **resources;		/* queue.pause, queue.resume: names, checked */
 	size_t nresources;

@@ -317,20 +317,39 @@ void server_reply_ok(struct conn *conn, cJSON *result)
 	server_reply(conn, r);
 }
 
-void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
+static void server_reply_verr(struct conn *conn, enum err_code code, int64_t index,
+    const char *fmt, va_list ap)
 {
 	cJSON *r = cJSON_CreateObject(), *e = cJSON_CreateObject();
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	cJSON_AddBoolToObject(r, "ok", 0);
 	cJSON_AddStringToObject(e, "code", err_code_name(code));
 	cJSON_AddStringToObject(e, "message", msg);
+	if (index >= 0)
+		cJSON_AddNumberToObject(e, "index", (double)index);
 	cJSON_AddItemToObject(r, "error", e);
 	server_reply(conn, r);
+}
+
+void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	server_reply_verr(conn, code, -1, fmt, ap);
+	va_end(ap);
+}
+
+void server_reply_err_at(struct conn *conn, enum err_code code, int64_t index,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	server_reply_verr(conn, code, index, fmt, ap);
+	va_end(ap);
 }
 
 static int pipe_seen_gone(const struct server *srv, uint32_t pipe_id)

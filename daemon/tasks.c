@@ -798,6 +798,45 @@ int tasks_recover(void)
 	return (int)n;
 }
 
+/* What a task is when it is first stored. */
+static void task_mark_new(struct task *t, int64_t now)
+{
+	t->state = TASK_WAITING;
+	t->created_at = now;
+	t->progress_total = -1;
+}
+
+int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size_t errlen)
+{
+	int64_t now = time_now_ms();
+	size_t i;
+
+	if (store_begin(D->store) < 0)
+		goto failed;
+	for (i = 0; i < n; i++) {
+		task_mark_new(ts[i], now);
+		if ((ids[i] = store_insert_task(D->store, ts[i])) < 0)
+			goto failed;
+	}
+	if (store_commit(D->store) < 0)
+		goto failed;
+	/* Queued in id order, so each resource's queue holds them as submitted. */
+	for (i = 0; i < n; i++) {
+		ts[i]->id = ids[i];
+		task_adopt(ts[i]);
+	}
+	log_info("tasks %lld to %lld submitted in one batch", (long long)ids[0],
+	    (long long)ids[n - 1]);
+	tasks_dispatch();
+	return 0;
+failed:
+	snprintf(err, errlen, "recording the tasks: %s", store_errmsg(D->store));
+	store_rollback(D->store);
+	for (i = 0; i < n; i++)
+		task_free(ts[i]);
+	return -1;
+}
+
 int64_t task_submit(struct task *t, char *err, size_t errlen)
 {
 	return task_submit_with(t, NULL, NULL, err, errlen);
@@ -808,9 +847,7 @@ int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), voi
 {
 	int64_t id;
 
-	t->state = TASK_WAITING;
-	t->created_at = time_now_ms();
-	t->progress_total = -1;
+	task_mark_new(t, time_now_ms());
 	if (store_begin(D->store) < 0 || (id = store_insert_task(D->store, t)) < 0 ||
 	    (also != NULL && also(id, ctx) < 0) || store_commit(D->store) < 0) {
 		snprintf(err, errlen, "recording the task: %s", store_errmsg(D->store));

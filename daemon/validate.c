@@ -646,6 +646,116 @@ static int check_task_submit(const cJSON *args, struct request *rq, char *err, s
 	return (rq->task = validate_submit(args, err, errlen)) == NULL ? -1 : 0;
 }
 
+/*
+ * Gives an exec task that sent no env of its own the batch's, checked
+ * once (checked: {"env", "env_denied"}), rather than matching env_deny
+ * against the same variables for every task.
+ */
+static int batch_give_env(struct task *t, const cJSON *checked)
+{
+	const cJSON *f;
+
+	if (t->tt->id != TASKTYPE_EXEC || checked == NULL)
+		return 0;
+	cJSON_ArrayForEach(f, checked) {
+		cJSON *copy = cJSON_Duplicate(f, 1);
+
+		if (copy == NULL || !cJSON_AddItemToObject(t->args, f->string, copy)) {
+			cJSON_Delete(copy);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* item with each field of defaults it leaves out, but env (batch_give_env's). */
+static cJSON *batch_merge(const cJSON *item, const cJSON *defaults)
+{
+	cJSON *merged = cJSON_Duplicate(item, 1);
+	const cJSON *fill = merged != NULL ? defaults : NULL, *d;
+
+	cJSON_ArrayForEach(d, fill) {
+		cJSON *copy;
+
+		if (strcmp(d->string, "env") == 0 ||
+		    cJSON_GetObjectItemCaseSensitive(merged, d->string) != NULL)
+			continue;
+		if ((copy = cJSON_Duplicate(d, 1)) == NULL ||
+		    !cJSON_AddItemToObject(merged, d->string, copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(merged);
+			return NULL;
+		}
+	}
+	return merged;
+}
+
+/*
+ * task.submit_batch: {"tasks": [args of task.submit…], "defaults": {…}}.
+ * What defaults holds (the submitter's cwd and env, sent once, not with
+ * each task) stands for each field a task leaves out. Every task is
+ * checked as task.submit checks one; the first refused refuses the batch,
+ * its index in error_index.
+ */
+static int check_task_submit_batch(const cJSON *args, struct request *rq, char *err,
+    size_t errlen)
+{
+	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(args, "tasks");
+	const cJSON *defaults = cJSON_GetObjectItemCaseSensitive(args, "defaults"), *item;
+	cJSON *env = NULL;
+	char why[400];
+	size_t count;
+	int rc = -1;
+
+	if (!cJSON_IsArray(tasks) || (count = (size_t)cJSON_GetArraySize(tasks)) == 0 ||
+	    count > TASK_BATCH_MAX) {
+		snprintf(err, errlen, "'tasks' must be an array of 1 to %d task.submit args",
+		    TASK_BATCH_MAX);
+		return -1;
+	}
+	if (defaults != NULL && !cJSON_IsObject(defaults)) {
+		snprintf(err, errlen, "'defaults' must be an object of task.submit fields");
+		return -1;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(defaults, "env") != NULL &&
+	    ((env = cJSON_CreateObject()) == NULL ||
+	    validate_env(defaults, env, why, sizeof why) < 0)) {
+		snprintf(err, errlen, "defaults: %s", env == NULL ? "out of memory" : why);
+		goto out;
+	}
+	if ((rq->batch = calloc(count, sizeof *rq->batch)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	cJSON_ArrayForEach(item, tasks) {
+		cJSON *merged = cJSON_IsObject(item) ? batch_merge(item, defaults) : NULL;
+		struct task *t;
+
+		if (cJSON_IsObject(item) && merged == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		t = rq->batch[rq->nbatch] = validate_submit(merged != NULL ? merged : item,
+		    why, sizeof why);
+		cJSON_Delete(merged);
+		if (t == NULL) {
+			rq->error_index = (int64_t)rq->nbatch;
+			snprintf(err, errlen, "tasks[%zu]: %s", rq->nbatch, why);
+			goto out;
+		}
+		rq->nbatch++;
+		if (cJSON_GetObjectItemCaseSensitive(item, "env") == NULL &&
+		    batch_give_env(t, env) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(env);
+	return rc;
+}
+
 static int check_task_list(const cJSON *args, struct request *rq, char *err, size_t errlen)
 {
 	enum task_state s;
@@ -943,6 +1053,7 @@ static int check_resource_set(const cJSON *args, struct request *rq, char *err, 
 
 static const request_check request_checks[CMD_COUNT] = {
 	[CMD_task_submit] = check_task_submit,
+	[CMD_task_submit_batch] = check_task_submit_batch,
 	[CMD_task_list] = check_task_list,
 	[CMD_task_show] = check_id,
 	[CMD_task_log] = check_task_log,
@@ -972,6 +1083,7 @@ int validate_request(const cJSON *req, struct request *rq, char *err, size_t err
 
 	memset(rq, 0, sizeof *rq);
 	rq->cmd = CMD_COUNT;
+	rq->error_index = -1;
 	rq->args = cJSON_GetObjectItemCaseSensitive(req, "args");
 	if (cmd == NULL) {
 		snprintf(err, errlen, "missing 'cmd' (a string)");
@@ -999,4 +1111,9 @@ void request_free(struct request *rq)
 	if (rq->task != NULL)
 		task_free(rq->task);
 	rq->task = NULL;
+	for (size_t i = 0; i < rq->nbatch; i++)
+		task_free(rq->batch[i]);
+	free(rq->batch);
+	rq->batch = NULL;
+	rq->nbatch = 0;
 }

@@ -29,6 +29,8 @@
  */
 #define TASK_LIST_DEFAULT 1000
 #define TASK_LIST_MAX 100000
+/* task.submit_batch: tasks in one request (each also counts against max_message). */
+#define TASK_BATCH_MAX 100000
 #define TASK_LIST_PAGE 500
 /* How long a worker's `next` long poll is held before an empty answer. */
 #define DEPOT_NEXT_POLL_MS 5000

@@ -1256,6 +1256,122 @@ static void schedule_add_takes_every_or_a_calendar_with_its_zone(void **state)
 	cJSON_Delete(req);
 }
 
+/* validate_request of a task.submit_batch; rq is the caller's to free. */
+static int batch_request(const char *args_json, struct request *rq, char *err, size_t errlen)
+{
+	char *text;
+	cJSON *req;
+	int rc;
+
+	if (asprintf(&text, "{\"cmd\":\"task.submit_batch\",\"args\":%s}", args_json) < 0)
+		fail_msg("out of memory");
+	req = parse(text);
+	free(text);
+	err[0] = '\0';
+	rc = validate_request(req, rq, err, errlen);
+	/* What validation kept must not point into the request. */
+	cJSON_Delete(req);
+	return rc;
+}
+
+static void batch_tasks_are_checked_in_order_with_the_defaults(void **state)
+{
+	struct request rq;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(batch_request("{\"defaults\":{\"cwd\":\"/srv\"},\"tasks\":["
+	    "{\"type\":\"exec\",\"argv\":[\"a\"]},"
+	    "{\"type\":\"exec\",\"argv\":[\"b\"],\"cwd\":\"/tmp\",\"priority\":7},"
+	    "{\"type\":\"exec\",\"argv\":[\"c\"],\"resources\":[{\"name\":\"r\","
+	    "\"mode\":\"exclusive\"}]}]}", &rq, err, sizeof err), 0);
+	assert_int_equal(rq.nbatch, 3);
+	assert_string_equal(rq.batch[0]->name, "a");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rq.batch[0]->args, "cwd")),
+	    "/srv");
+	assert_string_equal(rq.batch[1]->name, "b");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rq.batch[1]->args, "cwd")),
+	    "/tmp");
+	assert_int_equal(rq.batch[1]->priority, 7);
+	assert_int_equal(rq.batch[2]->nres, 1);
+	assert_int_equal(rq.error_index, -1);
+	request_free(&rq);
+}
+
+static void batch_defaults_env_is_filtered_once_and_a_task_env_wins(void **state)
+{
+	struct request rq;
+	char err[512];
+	const cJSON *env0, *env1;
+
+	(void)state;
+	validate_set_env_deny("SECRET_*");
+	assert_int_equal(batch_request("{\"defaults\":{\"env\":{\"HOME\":\"/root\","
+	    "\"SECRET_TOKEN\":\"x\"}},\"tasks\":["
+	    "{\"type\":\"exec\",\"argv\":[\"a\"]},"
+	    "{\"type\":\"exec\",\"argv\":[\"b\"],\"env\":{\"ONLY\":\"1\"}}]}",
+	    &rq, err, sizeof err), 0);
+	validate_set_env_deny(ENV_DENY_DEFAULT);
+	env0 = cJSON_GetObjectItem(rq.batch[0]->args, "env");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(env0, "HOME")), "/root");
+	assert_null(cJSON_GetObjectItem(env0, "SECRET_TOKEN"));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(rq.batch[0]->args, "env_denied"), 0)), "SECRET_TOKEN");
+	/* A task's own env is its whole environment, as in task.submit. */
+	env1 = cJSON_GetObjectItem(rq.batch[1]->args, "env");
+	assert_int_equal(cJSON_GetArraySize(env1), 1);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(env1, "ONLY")), "1");
+	assert_null(cJSON_GetObjectItem(rq.batch[1]->args, "env_denied"));
+	request_free(&rq);
+}
+
+static void batch_refusal_names_the_first_bad_task_by_index(void **state)
+{
+	struct request rq;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(batch_request("{\"tasks\":[{\"type\":\"exec\",\"argv\":[\"a\"]},"
+	    "{\"type\":\"exec\",\"argv\":[\"b\"],\"priority\":5000},"
+	    "{\"type\":\"exec\",\"argv\":[]}]}", &rq, err, sizeof err), -1);
+	assert_int_equal(rq.error_index, 1);
+	assert_non_null(strstr(err, "tasks[1]: "));
+	assert_non_null(strstr(err, "priority"));
+	request_free(&rq);
+	/* Bad defaults are no task's: no index. */
+	assert_int_equal(batch_request("{\"defaults\":{\"env\":{\"A\":1}},\"tasks\":["
+	    "{\"type\":\"exec\",\"argv\":[\"a\"]}]}", &rq, err, sizeof err), -1);
+	assert_int_equal(rq.error_index, -1);
+	assert_non_null(strstr(err, "defaults: "));
+	request_free(&rq);
+}
+
+static void batch_must_hold_1_to_the_limit_of_tasks(void **state)
+{
+	struct request rq;
+	char err[512];
+	cJSON *args = cJSON_CreateObject(), *tasks = cJSON_AddArrayToObject(args, "tasks");
+	char *text;
+
+	(void)state;
+	assert_int_equal(batch_request("{\"tasks\":[]}", &rq, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'tasks'"));
+	request_free(&rq);
+	assert_int_equal(batch_request("{\"tasks\":{}}", &rq, err, sizeof err), -1);
+	request_free(&rq);
+	assert_int_equal(batch_request("{\"tasks\":[1]}", &rq, err, sizeof err), -1);
+	assert_int_equal(rq.error_index, 0);
+	request_free(&rq);
+	for (int i = 0; i <= TASK_BATCH_MAX; i++)
+		cJSON_AddItemToArray(tasks, cJSON_CreateObject());
+	text = cJSON_PrintUnformatted(args);
+	assert_int_equal(batch_request(text, &rq, err, sizeof err), -1);
+	assert_non_null(strstr(err, "'tasks' must be an array of 1 to"));
+	request_free(&rq);
+	free(text);
+	cJSON_Delete(args);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1323,6 +1439,10 @@ int main(void)
 		cmocka_unit_test(exec_env_drops_the_variables_the_worker_sets),
 		cmocka_unit_test(schedule_template_is_stored_without_denied_variables),
 		cmocka_unit_test(schedule_add_takes_every_or_a_calendar_with_its_zone),
+		cmocka_unit_test(batch_tasks_are_checked_in_order_with_the_defaults),
+		cmocka_unit_test(batch_defaults_env_is_filtered_once_and_a_task_env_wins),
+		cmocka_unit_test(batch_refusal_names_the_first_bad_task_by_index),
+		cmocka_unit_test(batch_must_hold_1_to_the_limit_of_tasks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# Issue 14, run --batch FILE: one task a line (run's words, or a JSON
+# object), all checked before any is queued, queued in one request and one
+# transaction in the file's order. Orders and overlaps are judged from a
+# trace the commands append to, and all-or-nothing from the database file
+# itself after depotd is killed while it writes the batch.
+
+load helpers
+load repo_helpers
+
+# traced NAME: the words of a command that records its start and end in the trace.
+traced() {
+	if [ ! -e "$WORK/traced.sh" ]; then
+		cat >"$WORK/traced.sh" <<-'EOF'
+			echo "+ $1 $(date +%s%N)" >>"$TRACE"
+			sleep 0.05
+			echo "- $1 $(date +%s%N)" >>"$TRACE"
+		EOF
+	fi
+	echo "env TRACE=$WORK/trace sh $WORK/traced.sh $1"
+}
+
+started() {
+	awk '$1 == "+" { print $2 }' "$WORK/trace" | tr '\n' ' '
+}
+
+most_at_once() {
+	sort -k3,3n "$WORK/trace" | awk '{ n += ($1 == "+") ? 1 : -1; if (n > most) most = n }
+		END { print most + 0 }'
+}
+
+trace_lines() {
+	[ "$(grep -c . "$WORK/trace" 2>/dev/null)" -ge "$1" ]
+}
+
+# task_count: the tasks in the database file, whatever depotd says.
+task_count() {
+	sqlite3 "$DIR/depot.db" "SELECT count(*) FROM tasks"
+}
+
+@test "run --batch queues one task a line in the file's order: run's words, quoted as sh does, or JSON" {
+	depot_start "daemon.workers = 0"
+	cat >"$WORK/b" <<-'EOF'
+		# a comment, then a blank line
+
+		printf '%s\n' "a b" c\ d 'e "f"'   # a comment after the command
+		--name second --lock r1 -- echo two
+		{"argv": ["echo", "three"], "name": "third", "shared": ["r2", "r3"], "priority": 5, "env": {"ONLY": "1"}, "clean-env": true}
+		  true
+	EOF
+	run --separate-stderr ctl run --batch "$WORK/b"
+	[ "$status" -eq 0 ]
+	mapfile -t ids <<<"$output"
+	[ "${#ids[@]}" -eq 4 ]
+	[ "${ids[1]}" -eq $((ids[0] + 1)) ] && [ "${ids[2]}" -eq $((ids[0] + 2)) ] && [ "${ids[3]}" -eq $((ids[0] + 3)) ]
+	[ "$(ctl --json task show "${ids[0]}" | jq -c .args.argv)" = '["printf","%s\\n","a b","c d","e \"f\""]' ]
+	run ctl --json task show "${ids[1]}"
+	[ "$(jq -r .name <<<"$output")" = second ]
+	[ "$(jq -c '[.resources[] | [.name, .mode]]' <<<"$output")" = '[["r1","exclusive"]]' ]
+	[ "$(jq -r .args.cwd <<<"$output")" = "$PWD" ]
+	run ctl --json task show "${ids[2]}"
+	[ "$(jq -r .name <<<"$output")" = third ]
+	[ "$(jq -r .priority <<<"$output")" = 5 ]
+	[ "$(jq -c '[.resources[] | [.name, .mode]]' <<<"$output")" = '[["r2","shared"],["r3","shared"]]' ]
+	[ "$(jq -c .args.env <<<"$output")" = '{"ONLY":"1"}' ]
+	# A line that sets none of its own has the batch's environment, as run would give it.
+	[ "$(ctl --json task show "${ids[3]}" | jq -r .args.env.LC_DEPOT_E2E_TAG)" = "$DIR" ]
+}
+
+@test "a batch's tasks on one resource run one at a time in the file's order, a higher priority first" {
+	depot_start "daemon.workers = 2"
+	ctl pause >/dev/null
+	for n in 1 2 3 4 5 6; do
+		echo "--lock r -- $(traced "t$n")"
+	done >"$WORK/b"
+	echo "--lock r --priority 9 -- $(traced urgent)" >>"$WORK/b"
+	run ctl run --batch "$WORK/b"
+	[ "$status" -eq 0 ]
+	ctl resume >/dev/null
+	wait_for trace_lines 14 20s
+	[ "$(started)" = "urgent t1 t2 t3 t4 t5 t6 " ]
+	[ "$(most_at_once)" -eq 1 ]
+}
+
+@test "a bad line refuses the whole batch, naming FILE:LINE, and queues nothing" {
+	depot_start "daemon.workers = 0"
+	bad() {  # bad LINE EXPECTED_STATUS NEEDLE: the batch with LINE third fails so
+		printf 'true\n# comment\n%s\ntrue\n' "$1" >"$WORK/bad"
+		run --separate-stderr ctl run --batch "$WORK/bad"
+		echo "line: $1 -> $status: $stderr" >&2
+		[ "$status" -eq "$2" ]
+		[[ $stderr == *"$WORK/bad:3: "*"$3"* ]]
+		[ -z "$output" ]
+		[ "$(task_count)" -eq 0 ]
+	}
+	bad '--priority 5000 -- true' 2 "--priority"
+	bad 'echo "unclosed' 2 "not closed"
+	bad '{"argv": ["true"], "lokc": "r"}' 2 "unknown field 'lokc'"
+	bad '{"argv": "true"}' 2 '"argv"'
+	bad '{"argv": ["true"]' 2 "not a JSON object"
+	bad '--wait -- true' 2 "--wait is for the whole batch"
+	bad '--lock r' 2 "missing CMD"
+	bad '--cwd /nonexistent/dir -- true' 2 "--cwd"
+	# Refused by depotd, after depotctl found nothing wrong: named the same way.
+	bad '--after 99999 -- true' 6 "no task 99999"
+	# A file with no task, and one that is not there.
+	printf '# nothing\n\n' >"$WORK/empty"
+	run --separate-stderr ctl run --batch "$WORK/empty"
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"holds no task"* ]]
+	run --separate-stderr ctl run --batch "$WORK/missing"
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"cannot read --batch file"* ]]
+	run --separate-stderr ctl run --batch "$WORK/empty" -- true
+	[ "$status" -eq 2 ]
+	[ "$(task_count)" -eq 0 ]
+}
+
+@test "run --batch - reads standard input; options on the command line apply to every line; --json prints the ids" {
+	depot_start "daemon.workers = 0"
+	run --separate-stderr bash -c "printf 'true\n{\"argv\":[\"true\"]}\n--lock own -- true\n' |
+		LC_DEPOT_E2E_TAG=$DIR '$DEPOT_BIN/depotctl' -d '$DIR' --json run --lock all --priority 3 --batch -"
+	[ "$status" -eq 0 ]
+	[ "$(jq '.ids | length' <<<"$output")" -eq 3 ]
+	for id in $(jq '.ids[]' <<<"$output"); do
+		run ctl --json task show "$id"
+		[ "$(jq -r .priority <<<"$output")" = 3 ]
+		[ "$(jq -r '[.resources[] | select(.name == "all")] | length' <<<"$output")" = 1 ]
+	done
+	[ "$(ctl --json task show "$id" | jq -r '[.resources[].name] | sort | join(" ")')" = "all own" ]
+	# A line giving an option the command line gave already is refused, not merged silently.
+	run --separate-stderr bash -c "printf -- '--priority 4 -- true\n' |
+		LC_DEPOT_E2E_TAG=$DIR '$DEPOT_BIN/depotctl' -d '$DIR' run --priority 3 --batch -"
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"(stdin):1: "*"given twice"* ]]
+}
+
+@test "run --batch --wait waits for every task and exits as task wait does" {
+	depot_start "daemon.workers = 2"
+	printf '%s\n' "true" "sh -c 'sleep 0.3; exit 3'" "sh -c 'sleep 0.5'" >"$WORK/b"
+	run --separate-stderr ctl run --batch "$WORK/b" --wait
+	[ "$status" -eq 1 ]
+	mapfile -t lines <<<"$output"
+	ids=("${lines[@]:0:3}")
+	for id in "${ids[@]}"; do
+		[[ $id =~ ^[0-9]+$ ]]
+	done
+	# When it returned, every task had ended: judged from the daemon's record of each.
+	[ "$(ctl --json task show "${ids[0]}" | jq -r .state)" = completed ]
+	[ "$(ctl --json task show "${ids[1]}" | jq -r .state)" = failed ]
+	[ "$(ctl --json task show "${ids[2]}" | jq -r .state)" = completed ]
+	[ "${#lines[@]}" -eq 6 ]
+	printf '%s\n' true true >"$WORK/ok"
+	run ctl run --batch "$WORK/ok" --wait
+	[ "$status" -eq 0 ]
+	run --separate-stderr ctl run --batch "$WORK/ok" --wait-timeout 5s
+	[ "$status" -eq 2 ]
+	[[ $stderr == *"--wait-timeout goes with --wait"* ]]
+}
+
+@test "a batch is all or nothing when depotd is killed while it stores the batch" {
+	depot_start "daemon.workers = 0" "daemon.max_message = 16MiB"
+	# Large enough that SQLite spills the transaction into the write-ahead log before it commits.
+	seq 1 30000 | sed 's/^/true /' >"$WORK/big"
+	wal=$DIR/depot.db-wal
+	base=$(stat -c %s "$wal" 2>/dev/null || echo 0)
+	ctl run --batch "$WORK/big" >"$WORK/ids" 2>"$WORK/err" &
+	client=$!
+	wal_grew() {
+		[ "$(stat -c %s "$wal" 2>/dev/null || echo 0)" -gt $((base + 1048576)) ]
+	}
+	wait_for wal_grew 30s
+	depot_kill
+	wait "$client" || true
+	stored=$(task_count)
+	echo "stored after the kill: $stored; client said: $(cat "$WORK/err")" >&2
+	[ "$stored" -eq 0 ] || [ "$stored" -eq 30000 ]
+	depot_launch
+	[ "$(ctl --json status | jq .locks.waiting)" -eq "$stored" ]
+	# The client printed ids only for a batch that was stored.
+	if [ "$stored" -eq 0 ]; then [ ! -s "$WORK/ids" ]; fi
+}
