@@ -457,7 +457,8 @@ int validate_worker_name(const char *s);
 int validate_env_name(const char *name);
 /* [tasks] env_deny for the submissions that follow; patterns must outlive them. */
 void validate_set_env_deny(const char *patterns);
-int validate_utf8(const cJSON *req, char *err, size_t errlen);
+/* index: the task.submit_batch entry the bad text is in, or -1. */
+int validate_utf8(const cJSON *req, int64_t *index, char *err, size_t errlen);
 
 /* restore.c */
 int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen);

@@ -246,6 +246,7 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 	struct server *srv = conn->srv;
 	struct peer peer;
 	char err[512];
+	int64_t index;
 	cJSON *req;
 
 	peer_creds(msg, &peer);
@@ -263,9 +264,9 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 		return;
 	}
 	/* Here, so that control and worker requests alike pass it before any handler. */
-	if (validate_utf8(req, err, sizeof err) < 0) {
+	if (validate_utf8(req, &index, err, sizeof err) < 0) {
 		cJSON_Delete(req);
-		server_reply_err(conn, ERR_BAD_REQUEST, "%s", err);
+		server_reply_err_at(conn, ERR_BAD_REQUEST, index, "%s", err);
 		return;
 	}
 	srv->handler(conn, &peer, req);

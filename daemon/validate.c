@@ -57,13 +57,18 @@ int validate_worker_name(const char *s)
  * out in a reply, an event or another client's listing as bytes a JSON
  * reader must reject. The message names the first field that is not.
  */
-int validate_utf8(const cJSON *req, char *err, size_t errlen)
+int validate_utf8(const cJSON *req, int64_t *index, char *err, size_t errlen)
 {
+	static const char batch_entry[] = "args.tasks[";
 	char path[256];
 	int is_key;
 
+	*index = -1;
 	if (!json_find_bad_utf8(req, path, sizeof path, &is_key))
 		return 0;
+	/* In a task.submit_batch, which task: the submitter names it by its line. */
+	if (strncmp(path, batch_entry, sizeof batch_entry - 1) == 0)
+		*index = strtoll(path + sizeof batch_entry - 1, NULL, 10);
 	if (is_key)
 		snprintf(err, errlen, "the key '%s' is not valid UTF-8 (its bytes "
 		    "that are not are shown as \\xNN)", path);

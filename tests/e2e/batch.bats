@@ -103,6 +103,7 @@ task_count() {
 	bad '--cwd /nonexistent/dir -- true' 2 "--cwd"
 	# Refused by depotd, after depotctl found nothing wrong: named the same way.
 	bad '--after 99999 -- true' 6 "no task 99999"
+	bad "echo $(printf '\xff')" 1 "is not valid UTF-8"
 	# A file with no task, and one that is not there.
 	printf '# nothing\n\n' >"$WORK/empty"
 	run --separate-stderr ctl run --batch "$WORK/empty"

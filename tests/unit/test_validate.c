@@ -137,7 +137,8 @@ static void expect_utf8_refused(const char *json, const char *field)
 {
 	char err[512] = "", quoted[256];
 	cJSON *req = parse(json);
-	int rc = validate_utf8(req, err, sizeof err);
+	int64_t index;
+	int rc = validate_utf8(req, &index, err, sizeof err);
 
 	cJSON_Delete(req);
 	if (rc == 0)
@@ -826,11 +827,12 @@ static void resource_name_refuses_control_characters(void **state)
 static void request_of_valid_utf8_passes_the_text_check(void **state)
 {
 	char err[256] = "";
+	int64_t index;
 	cJSON *req = parse("{\"cmd\": \"task.submit\", \"args\": {\"type\": \"exec\", "
 	    "\"name\": \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\", \"argv\": [\"true\"]}}");
 
 	(void)state;
-	assert_int_equal(validate_utf8(req, err, sizeof err), 0);
+	assert_int_equal(validate_utf8(req, &index, err, sizeof err), 0);
 	cJSON_Delete(req);
 }
 
