@@ -321,12 +321,17 @@ int args_name_request(const struct ctl_args *a, const char *what, const char *na
 }
 
 /* Whether the command declares option name (for helpers shared by several commands). */
-int args_takes(const struct ctl_cmd *cmd, const char *name)
+const struct ctl_opt *args_opt(const struct ctl_cmd *cmd, const char *name)
 {
 	for (int i = 0; cmd->opts[i].name != NULL; i++)
 		if (strcmp(cmd->opts[i].name, name) == 0)
-			return 1;
-	return 0;
+			return &cmd->opts[i];
+	return NULL;
+}
+
+int args_takes(const struct ctl_cmd *cmd, const char *name)
+{
+	return args_opt(cmd, name) != NULL;
 }
 
 /* A whole number from min to max for option opt; say which value was not. */

@@ -2,16 +2,20 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /*
  * Options that belong to the whole batch, given on the command line: a
  * line that gave them would mean something the batch cannot do.
  */
 static const char *const batch_whole_opts[] = { "batch", "wait", "quiet", "wait-timeout", NULL };
+/* How much longer than another request a batch's answer may take, per task. */
+#define BATCH_MS_PER_TASK 5
 /* Options a line sets the task's context with: such a line carries its own cwd and env. */
 static const char *const batch_context_opts[] = { "cwd", "env", "clean-env", NULL };
 
@@ -26,6 +30,7 @@ struct batch {
 	const char *file;	/* as the user named it; "-" is standard input */
 	int *lines;		/* lines[i]: the line of the batch's task i */
 	size_t n, cap;
+	struct words env_names;	/* every --env the lines gave: env_deny's note names them */
 	char where[4200];
 };
 
@@ -105,7 +110,12 @@ static int batch_split(const char *line, struct words *w, const char **why)
 				}
 				p++;
 				quoted = 1;
-			} else if (*p == '\\' && p[1] != '\0') {
+			} else if (*p == '\\' && p[1] == '\0') {
+				/* sh would read on; a line is a task here, so say so. */
+				*why = "a backslash ends the line: a task is one line (no continuation)";
+				free(word);
+				return -1;
+			} else if (*p == '\\') {
 				word[len++] = p[1];
 				p += 2;
 			} else
@@ -152,7 +162,7 @@ static int batch_is(const char *const *list, const char *name)
 	return 0;
 }
 
-/* "--name=value" for one value of a JSON line's field. */
+/* "--name=value" for one value of a JSON line's field; 1 when it is neither text nor a whole number. */
 static int batch_push_option(struct words *w, const char *opt, const cJSON *v)
 {
 	char num[64], *tok;
@@ -161,7 +171,8 @@ static int batch_push_option(struct words *w, const char *opt, const cJSON *v)
 
 	if (cJSON_IsString(v))
 		s = v->valuestring;
-	else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+	else if (cJSON_IsNumber(v) && v->valuedouble >= -1e15 && v->valuedouble <= 1e15 &&
+	    v->valuedouble == floor(v->valuedouble))
 		snprintf(num, sizeof num, "%lld", (long long)v->valuedouble);
 	else
 		return 1;
@@ -180,7 +191,8 @@ static int batch_push_option(struct words *w, const char *opt, const cJSON *v)
  */
 static int batch_json_words(const struct ctl_cmd *cmd, const char *line, struct words *w)
 {
-	cJSON *o = cJSON_Parse(line);
+	const char *end = NULL;
+	cJSON *o = cJSON_ParseWithOpts(line, &end, 0);
 	const cJSON *f, *argv = NULL, *v;
 	char opt[64];
 	int rc = EXIT_USAGE;
@@ -189,8 +201,21 @@ static int batch_json_words(const struct ctl_cmd *cmd, const char *line, struct 
 		batch_bad("not a JSON object (a line starting with '{' is read as one)");
 		goto out;
 	}
+	if (end[strspn(end, " \t\r\n")] != '\0') {
+		batch_bad("text after the JSON object: one object a line");
+		goto out;
+	}
+	/* C strings end at the first NUL: a "\u0000" would cut a word short unseen. */
+	if (strstr(line, "\\u0000") != NULL) {
+		batch_bad("a NUL character (\\u0000) in a string");
+		goto out;
+	}
 	cJSON_ArrayForEach(f, o) {
 		batch_option_name(f->string, opt, sizeof opt);
+		if (cJSON_GetObjectItemCaseSensitive(o, f->string) != f) {
+			batch_bad("'%s' given twice", f->string);
+			goto out;
+		}
 		if (strcmp(f->string, "argv") == 0) {
 			argv = f;
 			continue;
@@ -198,6 +223,11 @@ static int batch_json_words(const struct ctl_cmd *cmd, const char *line, struct 
 		if (!args_takes(cmd, opt) || batch_is(batch_whole_opts, opt)) {
 			ctl_error("unknown field '%s': a line takes \"argv\" and run's options "
 			    "but %s", f->string, "--batch, --wait, --quiet and --wait-timeout");
+			goto out;
+		}
+		if (cJSON_IsBool(f) != (args_opt(cmd, opt)->arg == NULL)) {
+			batch_bad(cJSON_IsBool(f) ? "'%s' takes a value, not true or false" :
+			    "'%s' is a flag: true or false", f->string);
 			goto out;
 		}
 		if (cJSON_IsBool(f)) {
@@ -321,7 +351,7 @@ static int batch_own_context(const struct ctl_args *batch, const struct ctl_args
  * defaults unless the line set them. EXIT_OK or the error, said.
  */
 static int batch_line_task(const struct ctl_args *a, const struct words *common,
-    const char *line, cJSON *tasks)
+    const char *line, cJSON *tasks, struct words *env_names)
 {
 	struct words w = { 0 };
 	struct ctl_args la;
@@ -360,6 +390,16 @@ static int batch_line_task(const struct ctl_args *a, const struct words *common,
 	if (rc == EXIT_OK && !cJSON_AddItemToArray(tasks, req)) {
 		rc = EXIT_REFUSED;
 		ctl_error("out of memory");
+	}
+	if (rc == EXIT_OK) {
+		char **vals;
+		size_t n = args_values(&la, "env", &vals);
+
+		for (size_t i = 0; i < n && rc == EXIT_OK; i++)
+			if (words_push(env_names, vals[i], strlen(vals[i])) < 0) {
+				ctl_error("out of memory");
+				rc = EXIT_REFUSED;
+			}
 	}
 	if (rc != EXIT_OK)
 		cJSON_Delete(req);
@@ -417,7 +457,15 @@ static int batch_read(const struct ctl_args *a, FILE *f, struct batch *b, cJSON 
 		const char *p = line;
 
 		no++;
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		/* The line's end, \n or \r\n, is no part of it. */
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		/* A UTF-8 byte order mark is no part of the first line either. */
+		if (no == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+			p += 3;
+		while (*p == ' ' || *p == '\t' || *p == '\r')
 			p++;
 		if (*p == '\0' || *p == '#')
 			continue;
@@ -432,7 +480,7 @@ static int batch_read(const struct ctl_args *a, FILE *f, struct batch *b, cJSON 
 			rc = EXIT_USAGE;
 			break;
 		}
-		rc = batch_line_task(a, &common, line, tasks);
+		rc = batch_line_task(a, &common, p, tasks, &b->env_names);
 	}
 	if (rc == EXIT_OK && ferror(f)) {
 		ctl_where = NULL;
@@ -464,6 +512,7 @@ int cmd_run_batch(struct ctl_ctx *ctx, struct ctl_args *a)
 	struct batch b = { .file = file };
 	int wait = args_has(a, "wait"), rc;
 	int64_t timeout_ms = -1;
+	struct stat st;
 	cJSON *req = NULL, *tasks, *reply = NULL, *ids, *id, *waitreq, *shown;
 	FILE *f;
 
@@ -482,6 +531,11 @@ int cmd_run_batch(struct ctl_ctx *ctx, struct ctl_args *a)
 	if (f == NULL)
 		return ctl_usage_error(a->cmd, "cannot read --batch file '%s': %s", file,
 		    strerror(errno));
+	if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return ctl_usage_error(a->cmd, "cannot read --batch file '%s': %s", file,
+		    strerror(EISDIR));
+	}
 	if ((req = cJSON_CreateObject()) == NULL ||
 	    (tasks = cJSON_AddArrayToObject(req, "tasks")) == NULL) {
 		ctl_error("out of memory");
@@ -496,14 +550,26 @@ int cmd_run_batch(struct ctl_ctx *ctx, struct ctl_args *a)
 		    "only)", strcmp(file, "-") == 0 ? "standard input" : file);
 		goto out;
 	}
+	if (b.n > TASK_BATCH_MAX) {
+		rc = ctl_usage_error(a->cmd, "%s holds %zu tasks: a batch is at most %d; "
+		    "split it", strcmp(file, "-") == 0 ? "standard input" : file, b.n,
+		    TASK_BATCH_MAX);
+		goto out;
+	}
 	ctx->index_where = batch_where;
 	ctx->index_arg = &b;
-	rc = call(ctx, CMD_task_submit_batch, req, CTL_CALL_TIMEOUT_MS, &reply);
+	/* depotd checks and stores the whole batch before it answers. */
+	rc = call(ctx, CMD_task_submit_batch, req, CTL_CALL_TIMEOUT_MS +
+	    (int)b.n * BATCH_MS_PER_TASK, &reply);
 	req = NULL;
 	ctx->index_where = NULL;
+	if (rc == EXIT_UNREACHABLE)
+		ctl_error("if depotd got the batch, it queued all of it or none: see '%s "
+		    "task list' before sending it again", ctl_prog);
 	if (rc != EXIT_OK)
 		goto out;
-	task_denied_note(a, cJSON_GetObjectItemCaseSensitive(reply, "env_denied"));
+	task_denied_note(b.env_names.v, b.env_names.n,
+	    cJSON_GetObjectItemCaseSensitive(reply, "env_denied"));
 	ids = cJSON_GetObjectItemCaseSensitive(reply, "ids");
 	if (cJSON_GetArraySize(ids) != (int)b.n) {
 		ctl_error("depotd's answer to task.submit_batch holds %d ids for %zu tasks",
@@ -535,5 +601,6 @@ out:
 	cJSON_Delete(req);
 	cJSON_Delete(reply);
 	free(b.lines);
+	words_free(&b.env_names);
 	return rc;
 }

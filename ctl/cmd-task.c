@@ -749,11 +749,9 @@ static int task_wait_shown(struct ctl_ctx *ctx, int64_t id, int64_t deadline,
  * the environment alone is only listed by task show, or every run from
  * a shell with a token exported would say so.
  */
-void task_denied_note(const struct ctl_args *a, const cJSON *denied)
+void task_denied_note(char *const *vals, size_t n, const cJSON *denied)
 {
 	const cJSON *d;
-	char **vals;
-	size_t n = args_values(a, "env", &vals);
 
 	cJSON_ArrayForEach(d, denied) {
 		for (size_t i = 0; cJSON_IsString(d) && i < n; i++) {
@@ -810,9 +808,13 @@ static int task_submit_with(struct ctl_ctx *ctx, cJSON *req, const struct task_w
 		cJSON_Delete(task);
 		return task_own_failure(w, EXIT_REFUSED);
 	}
-	if (w->run != NULL)
-		task_denied_note(w->run, cJSON_GetObjectItemCaseSensitive(
+	if (w->run != NULL) {
+		char **vals;
+		size_t n = args_values(w->run, "env", &vals);
+
+		task_denied_note(vals, n, cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(task, "args"), "env_denied"));
+	}
 	if (!w->wait) {
 		rc = ctx->json ? json_print(task) : (printf("%lld\n", (long long)id), EXIT_OK);
 		cJSON_Delete(task);

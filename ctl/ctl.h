@@ -142,6 +142,8 @@ int args_task_id(const struct ctl_args *a, const char *s, int64_t *id);
 int args_duration(const struct ctl_args *a, const char *opt, const char *s,
     int64_t *ms);
 int args_takes(const struct ctl_cmd *cmd, const char *name);
+/* cmd's option name, or NULL when it has none by that name. */
+const struct ctl_opt *args_opt(const struct ctl_cmd *cmd, const char *name);
 int args_int(const struct ctl_args *a, const char *opt, const char *s,
     long long min, long long max, long long *v);
 int args_name(const struct ctl_args *a, const char *what, const char *name);
@@ -248,8 +250,8 @@ int task_submit_then(struct ctl_ctx *ctx, cJSON *req, int wait,
 int task_exec_args(const struct ctl_args *a, cJSON **out);
 int task_exec_core(const struct ctl_args *a, cJSON **out);
 int task_exec_context(const struct ctl_args *a, cJSON *req);
-/* Says on stderr which of a's --env names depot.conf's env_deny left out (denied: names). */
-void task_denied_note(const struct ctl_args *a, const cJSON *denied);
+/* Says on stderr which of the --env values vals[n] env_deny left out (denied: names). */
+void task_denied_note(char *const *vals, size_t n, const cJSON *denied);
 /*
  * One task.wait for req's ids (req consumed): each task's outcome line (or
  * the reply with --json); exits 5 on timeout, else 1 if any failed, 4 if

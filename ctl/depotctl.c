@@ -104,6 +104,9 @@ int ctl_usage_error(const struct ctl_cmd *cmd, const char *fmt, ...)
 	ctl_vnote(CTL_CODE_USAGE, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	/* An error at a place in a file is about that place, not the command's usage. */
+	if (ctl_where != NULL)
+		return EXIT_USAGE;
 	if (cmd != NULL)
 		cmd_print_usage(cmd, stderr);
 	else {
@@ -166,8 +169,11 @@ static int ctl_wants_command_status(const struct ctl_cmd *cmd, int argc, char **
 	int wait = 0;
 
 	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		size_t len = strcspn(argv[i], "=");
+
 		/* A batch waits as task wait does: its exit codes are depotctl's. */
-		if (strncmp(argv[i], "--batch", 7) == 0)
+		if ((len > 2 && strncmp(argv[i], "--batch", len) == 0) ||
+		    strncmp(argv[i], "-b", 2) == 0)
 			return 0;
 		if (strcmp(argv[i], "--wait") == 0 || strcmp(argv[i], "-w") == 0)
 			wait = 1;

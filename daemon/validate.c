@@ -63,12 +63,21 @@ int validate_utf8(const cJSON *req, int64_t *index, char *err, size_t errlen)
 	char path[256];
 	int is_key;
 
+	char *rest;
+
 	*index = -1;
 	if (!json_find_bad_utf8(req, path, sizeof path, &is_key))
 		return 0;
-	/* In a task.submit_batch, which task: the submitter names it by its line. */
-	if (strncmp(path, batch_entry, sizeof batch_entry - 1) == 0)
-		*index = strtoll(path + sizeof batch_entry - 1, NULL, 10);
+	/* In a task.submit_batch, which task, as every refusal of one says it: the submitter names its line. */
+	if (strncmp(path, batch_entry, sizeof batch_entry - 1) == 0) {
+		*index = strtoll(path + sizeof batch_entry - 1, &rest, 10);
+		if (strncmp(rest, "].", 2) == 0) {
+			snprintf(err, errlen, "tasks[%lld]: %s'%s' is not valid UTF-8%s",
+			    (long long)*index, is_key ? "the key " : "", rest + 2,
+			    is_key ? " (its bytes that are not are shown as \\xNN)" : " text");
+			return -1;
+		}
+	}
 	if (is_key)
 		snprintf(err, errlen, "the key '%s' is not valid UTF-8 (its bytes "
 		    "that are not are shown as \\xNN)", path);
@@ -673,6 +682,38 @@ static int batch_give_env(struct task *t, const cJSON *checked)
 	return 0;
 }
 
+/* Whether a task takes the batch's env: it sent none (null is none). */
+static int batch_takes_env(const cJSON *item)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(item, "env");
+
+	return env == NULL || cJSON_IsNull(env);
+}
+
+/*
+ * Each task stores its environment: the defaults' env, sent once, is
+ * stored once a task that takes it. Refuses a batch that would so store
+ * more than TASK_BATCH_ENV_BYTES, before a byte of it is copied.
+ */
+static int batch_env_too_large(const cJSON *tasks, const cJSON *checked, char *err,
+    size_t errlen)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(checked, "env"), *v, *item;
+	size_t bytes = 0, takers = 0;
+
+	cJSON_ArrayForEach(v, env)
+		bytes += strlen(v->string) + strlen(v->valuestring) + 2;
+	cJSON_ArrayForEach(item, tasks)
+		takers += batch_takes_env(item);
+	if (bytes == 0 || takers <= TASK_BATCH_ENV_BYTES / bytes)
+		return 0;
+	snprintf(err, errlen, "defaults: %zu tasks would each store the batch's %zu-byte "
+	    "environment, more than %d MiB in all: pass only what the commands need "
+	    "(--clean-env --env NAME), or split the batch", takers, bytes,
+	    TASK_BATCH_ENV_BYTES >> 20);
+	return 1;
+}
+
 /* item with each field of defaults it leaves out, but env (batch_give_env's). */
 static cJSON *batch_merge(const cJSON *item, const cJSON *defaults)
 {
@@ -722,12 +763,16 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 		snprintf(err, errlen, "'defaults' must be an object of task.submit fields");
 		return -1;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(defaults, "env") != NULL &&
-	    ((env = cJSON_CreateObject()) == NULL ||
-	    validate_env(defaults, env, why, sizeof why) < 0)) {
+	/* The defaults are no task's: refused as themselves, checked once. */
+	if ((env = cJSON_CreateObject()) == NULL ||
+	    validate_cwd(defaults, env, why, sizeof why) < 0 ||
+	    validate_env(defaults, env, why, sizeof why) < 0) {
 		snprintf(err, errlen, "defaults: %s", env == NULL ? "out of memory" : why);
 		goto out;
 	}
+	cJSON_DeleteItemFromObjectCaseSensitive(env, "cwd");
+	if (batch_env_too_large(tasks, env, err, errlen))
+		goto out;
 	if ((rq->batch = calloc(count, sizeof *rq->batch)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -749,8 +794,7 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 			goto out;
 		}
 		rq->nbatch++;
-		if (cJSON_GetObjectItemCaseSensitive(item, "env") == NULL &&
-		    batch_give_env(t, env) < 0) {
+		if (batch_takes_env(item) && batch_give_env(t, env) < 0) {
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}

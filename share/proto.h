@@ -29,8 +29,14 @@
  */
 #define TASK_LIST_DEFAULT 1000
 #define TASK_LIST_MAX 100000
-/* task.submit_batch: tasks in one request (each also counts against max_message). */
-#define TASK_BATCH_MAX 100000
+/*
+ * task.submit_batch: tasks in one request (the request counts against
+ * max_message too). Checked and stored in one turn of depotd's loop, so
+ * bounded: 20,000 short tasks take about a second.
+ */
+#define TASK_BATCH_MAX 20000
+/* The environment a batch's defaults give its tasks, stored with each: at most this in all. */
+#define TASK_BATCH_ENV_BYTES (64 * 1024 * 1024)
 #define TASK_LIST_PAGE 500
 /* How long a worker's `next` long poll is held before an empty answer. */
 #define DEPOT_NEXT_POLL_MS 5000

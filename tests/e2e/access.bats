@@ -46,3 +46,21 @@ as_group_member() {
 	# Only the owner's own submissions exist.
 	[ "$(ctl --json task list | jq length)" -eq 1 ]
 }
+
+@test "a socket_group member's batch is refused before depotd spends anything checking it" {
+	getent group nogroup >/dev/null || skip "no group nogroup"
+	depot_start "daemon.socket_group = nogroup" "daemon.max_message = 8MiB"
+	seq 1 20000 | sed 's/^/true /' >"$DIR/batch"
+	chmod 644 "$DIR/batch"
+	hwm() { awk '/VmHWM/ { print $2 }' "/proc/$DEPOT_PID/status"; }
+	before=$(hwm)
+	# 20,000 tasks that would each take a 3,000-byte environment: some 100 MiB checked.
+	run setpriv --reuid=nobody --regid="$(getent group nogroup | cut -d: -f3)" \
+		--clear-groups "$DEPOT_BIN/depotctl" -d "$DIR" run --clean-env \
+		--env BIG="$(head -c 3000 /dev/zero | tr '\0' x)" --batch - <"$DIR/batch"
+	[ "$status" -eq 1 ]
+	[[ $output == *"forbidden"* ]]
+	echo "VmHWM $before kB before, $(hwm) kB after" >&2
+	[ "$(hwm)" -lt $((before + 16384)) ]
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(*) FROM tasks")" -eq 0 ]
+}
