@@ -48,7 +48,7 @@ static void usage(FILE *f)
 	    "                    backup verify)\n"
 	    "  --list-backups DIR  print as JSON the archives in DIR (depotctl backup list)\n"
 	    "  --base FILE       with --restore or --verify: an incremental's base archive,\n"
-	    "                    when it is not beside FILE\n"
+	    "                    when it is not beside FILE (repeatable)\n"
 	    "See depotd(8).\n");
 }
 
@@ -612,9 +612,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/*
-	 * Reading archives for depotctl, as its user and in its locale (for the
-	 * names it shows), touching nothing of a data directory but its
-	 * depot.conf and key, read: no lock, no recovery, whether a daemon runs or not.
+	 * Reading archives for depotctl, as its user and in its locale, as
+	 * depotctl itself once did; of a data directory only depot.conf and
+	 * the key are read: no lock, no recovery, whether a daemon runs or not.
 	 */
 	if (verify != NULL || list != NULL) {
 		setlocale(LC_CTYPE, "");

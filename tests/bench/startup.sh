@@ -5,8 +5,8 @@
 # within 1.2x) and against `tsp -V`; and one `depotctl ping` round trip
 # against `tsp -S` on a private task-spooler server (goal: no slower).
 # Each figure is the median over BENCH_STARTUP_ROUNDS rounds (7) of the
-# mean of BENCH_STARTUP_RUNS (200) runs; the peers alternate within each
-# round, so load from elsewhere falls on both.
+# mean of BENCH_STARTUP_RUNS (200) runs; the peers alternate run by run,
+# so load from elsewhere falls on all of them alike.
 . "$(dirname "$0")/lib.bash"
 
 ROUNDS=${BENCH_STARTUP_ROUNDS:-7}
@@ -32,24 +32,29 @@ int main(void)
 EOF
 nng_libs=$(pkg-config --libs nng 2>/dev/null || echo -lnng)
 cjson_libs=$(pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+cjson_cflags=$(pkg-config --cflags libcjson 2>/dev/null)
 # shellcheck disable=SC2086  # the pkg-config words are separate flags
-cc -O2 $(pkg-config --cflags libcjson 2>/dev/null) -o "$TMPD/bare" "$TMPD/bare.c" \
-	-Wl,--as-needed $nng_libs $cjson_libs ||
+cc -O2 $cjson_cflags -o "$TMPD/bare" "$TMPD/bare.c" -Wl,--as-needed $nng_libs $cjson_libs ||
 	{ result startup FAIL "cannot build the bare nng+cJSON program"; bench_exit; }
 BARE=$TMPD/bare
 for b in "$DEPOTCTL" "$BARE"; do
 	echo "$(basename "$b") needs: $(readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
 done
 
-# runs_ms CMD...: wall time of $RUNS runs of CMD, in ms (two decimals) per run.
-runs_ms() {
-	local t0 t1 i
+# run_us CMD...: wall time of one run of CMD in microseconds, added to the
+# sum named by RUN_SUM (a variable name); 1 when CMD failed.
+run_us() {
+	local sum=$1 t0 t1
+	shift
 	t0=${EPOCHREALTIME/./}
-	for ((i = 0; i < RUNS; i++)); do
-		"$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; return 1; }
-	done
+	"$@" >/dev/null 2>&1 || { echo "bench: '$*' failed" >&2; return 1; }
 	t1=${EPOCHREALTIME/./}
-	awk -v us=$((t1 - t0)) -v n="$RUNS" 'BEGIN { printf "%.3f", us / 1000 / n }'
+	printf -v "$sum" '%d' $(( ${!sum} + t1 - t0 ))
+}
+
+# per_run SUM_US: the mean of $RUNS runs in ms, three decimals.
+per_run() {
+	awk -v us="$1" -v n="$RUNS" 'BEGIN { printf "%.3f", us / 1000 / n }'
 }
 
 median() {
@@ -76,12 +81,17 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 v_ctl=() v_bare=() v_tsp=() p_ctl=() p_tsp=()
 fail=0
 for ((r = 1; r <= ROUNDS; r++)); do
-	a=$(runs_ms "$DEPOTCTL" --version) || fail=1
-	b=$(runs_ms "$BARE") || fail=1
-	c=$(runs_ms tsp -V) || fail=1
-	d=$(runs_ms "$DEPOTCTL" -d "$DIR" ping) || fail=1
-	e=$(runs_ms tsp -S) || fail=1
+	# The peers alternate run by run, so a burst of load elsewhere falls on all alike.
+	sa=0 sb=0 sc=0 sd=0 se=0
+	for ((i = 0; i < RUNS && fail == 0; i++)); do
+		run_us sa "$DEPOTCTL" --version || fail=1
+		run_us sb "$BARE" || fail=1
+		run_us sc tsp -V || fail=1
+		run_us sd "$DEPOTCTL" -d "$DIR" ping || fail=1
+		run_us se tsp -S || fail=1
+	done
 	[ "$fail" -eq 0 ] || break
+	a=$(per_run "$sa") b=$(per_run "$sb") c=$(per_run "$sc") d=$(per_run "$sd") e=$(per_run "$se")
 	v_ctl+=("$a") v_bare+=("$b") v_tsp+=("$c") p_ctl+=("$d") p_tsp+=("$e")
 	printf 'round %d: --version depotctl %s ms, bare %s ms, tsp -V %s ms; ping depotctl %s ms, tsp -S %s ms\n' \
 		"$r" "$a" "$b" "$c" "$d" "$e"
