@@ -28,6 +28,8 @@ TEST_PKGS += prometheus
 TEST_PKGS += mandoc man-db
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
+# sd_notify (daemon/notify.c): depotd's alone.
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 # Debian ships libnng without a pkg-config file.
 NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || echo -lnng)
 
@@ -36,7 +38,17 @@ CFLAGS ?= -O2 -g
 # so gcc's guesses about it would only be noise under -Werror.
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon -Itui \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Each binary links what it uses and loads nothing more at start (issue 14):
+# --as-needed drops a library no object references (gcc does so by default
+# on Debian, but not with -fsanitize, nor every toolchain), and the client
+# binaries are not even offered the daemon's libraries.
+LDFLAGS += -Wl,--as-needed
+CJSON_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+# depotctl and depot-console: the control protocol and its JSON. Reading
+# archives (backup verify, backup list) is depotd's: depotctl execs it.
+CLIENT_LIBS = $(NNG_LIBS) $(CJSON_LIBS) -lpthread -lm
+DAEMON_LIBS = $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SYSTEMD_LIBS) \
+	-lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -68,9 +80,6 @@ FUZZ_BIN   = $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 FUZZ_DEB_PKGS = clang libclang-rt-14-dev
 
 BINS = $(BUILD)/depotd $(BUILD)/depotctl $(if $(TUI_SRC),$(BUILD)/depot-console)
-# Only what links daemon/notify.c needs libsystemd: depotctl and the console stay without it.
-SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
-$(BUILD)/depotd $(BUILD)/tests/% $(REPLAY_BIN) $(FUZZ_BIN): LDLIBS += $(SYSTEMD_LIBS)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 # Helpers the e2e tests drive the daemon with, beside depotctl.
@@ -96,10 +105,10 @@ $(BUILD)/libdepot.a: $(SHARE_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/depotd: $(DAEMON_OBJ) $(BUILD)/libdepot.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LDLIBS)
 
 $(BUILD)/depotctl: $(CTL_OBJ) $(BUILD)/libdepot.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
 
 $(BUILD)/tui/%.o: tui/%.c
 	@mkdir -p $(dir $@)
@@ -107,7 +116,7 @@ $(BUILD)/tui/%.o: tui/%.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(NCURSES_CFLAGS) -Itui -c -o $@ $<
 
 $(BUILD)/depot-console: $(TUI_OBJ) $(BUILD)/libdepot.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(NCURSES_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(NCURSES_LIBS) $(LDLIBS)
 
 # test_vocab reads the docs that list the vocabulary, wherever it runs from.
 $(BUILD)/tests/unit/test_vocab.o: CFLAGS += -DDEPOT_SRCDIR='"$(CURDIR)"'
@@ -116,10 +125,10 @@ $(BUILD)/tests/unit/test_manuals.o: CFLAGS += -DDEPOT_SRCDIR='"$(CURDIR)"'
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(TUI_MODEL_OBJ) $(BUILD)/libdepot.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/nng-send: $(BUILD)/tests/tools/nng-send.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
 
 # Preloaded into depotd, so no sanitizer: its runtime is depotd's to bring.
 $(BUILD)/tests/hang-nng-close.so: tests/tools/hang-nng-close.c
@@ -134,11 +143,11 @@ $(BUILD)/tests/soak-task: tests/tools/soak-task.c
 
 $(REPLAY_BIN): $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o \
     $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LDLIBS) -lcmocka
 
 $(FUZZ_BIN): $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(DAEMON_LIB_OBJ) $(BUILD)/libdepot.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(DAEMON_LIBS) $(LDLIBS)
 
 # Installs only what is missing, so a machine that has everything is not touched.
 deps:

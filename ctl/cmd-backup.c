@@ -1,12 +1,10 @@
-/* cmd-backup.c: backup, backup verify, backup list and restore (DESIGN §9): the two tasks, and checking and listing archives here, without the daemon. */
+/* cmd-backup.c: backup, backup verify, backup list and restore (DESIGN §9): the two tasks, and checking and listing archives without the daemon, through depotd --verify and --list-backups. */
 #include "ctl.h"
 
-#include "backupdir.h"
+#include "backuphdr.h"
 #include "backupfmt.h"
-#include "config.h"
 #include "jsonutil.h"
 #include "proto.h"
-#include "timeutil.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,8 +23,9 @@ static int backup_abs_archive(const struct ctl_args *a, const char *file, const 
 static int backup_task(struct ctl_ctx *ctx, struct ctl_args *a, const char *type,
     const char *key, const char *path, const char *flag, cJSON *bases);
 static void backup_print_path(const cJSON *task);
-static cJSON *backup_entry_json(const char *dir, const struct backup_scan *s, size_t i);
-static int backup_entry_row(struct out_table *t, const struct backup_scan *s, size_t i);
+static long long answer_int(const cJSON *o, const char *key);
+static const char *answer_str(const cJSON *o, const char *key);
+static int backup_entry_row(struct out_table *t, const cJSON *e);
 
 /*
  * -o FILE as the daemon must see it: the real path of FILE's directory
@@ -204,80 +203,52 @@ int cmd_restore(struct ctl_ctx *ctx, struct ctl_args *a)
 	return backup_task(ctx, a, task_type_name(TASKTYPE_RESTORE), "path", path, "force", bases);
 }
 
-/*
- * The restore limits the daemon on this data directory would apply: from
- * its depot.conf when this user can read it, else the defaults.
- */
-static void verify_limits(struct ctl_ctx *ctx, struct backup_limits *lim, unsigned char *key)
+/* A number of depotd's answer, 0 when it has none. */
+static long long answer_int(const cJSON *o, const char *key)
 {
-	struct depot_config cfg;
-	char conf[4200], err[512];
+	int64_t v;
 
-	config_defaults(&cfg);
-	lim->key = NULL;
-	if (ctl_resolve(ctx) == EXIT_OK) {
-		snprintf(conf, sizeof conf, "%s/depot.conf", ctx->dir);
-		if (access(conf, R_OK) == 0 && config_load(conf, &cfg, err, sizeof err) < 0)
-			config_defaults(&cfg);
-		/* Its key, when this user may read it, tells whether a restore would trust the archive. */
-		if (backup_key_read(ctx->dir, key) == 0)
-			lim->key = key;
-	}
-	lim->max_members = cfg.restore_max_members;
-	lim->free_margin = cfg.restore_free_margin;
+	return json_int(o, key, &v) == 0 ? (long long)v : 0;
 }
 
-/* The chain's archives for --json: [{"path", "kind", "created_at", "members", "bytes"}], newest first. */
-static cJSON *chain_json(const struct backup_bases *c)
+/* A string of depotd's answer, "" when it has none. */
+static const char *answer_str(const cJSON *o, const char *key)
 {
-	cJSON *arr = cJSON_CreateArray(), *o;
+	const char *v = json_str(o, key);
 
-	for (size_t i = 0; arr != NULL && i < c->nread; i++) {
-		const struct backup_chained *r = &c->read[i];
-		if ((o = cJSON_CreateObject()) != NULL && !cJSON_AddItemToArray(arr, o)) {
-			cJSON_Delete(o);
-			o = NULL;
-		}
-		if (o == NULL || cJSON_AddStringToObject(o, "path", r->path) == NULL ||
-		    cJSON_AddStringToObject(o, "kind", r->kind) == NULL ||
-		    cJSON_AddStringToObject(o, "created_at", r->created_at) == NULL ||
-		    cJSON_AddNumberToObject(o, "members", (double)r->members) == NULL ||
-		    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes) == NULL) {
-			cJSON_Delete(arr);
-			return NULL;
-		}
-	}
-	return arr;
+	return v != NULL ? v : "";
 }
 
 /*
- * backup verify: backup_read_chain() reads the whole archive (an
- * incremental with its whole chain) here and makes the decision the daemon
- * makes before a restore (without extracting); no request is sent. With
- * --json, one object: {"path", "ok", "members", "bytes", "created_at",
+ * backup verify: depotd --verify reads the whole archive (an incremental
+ * with its whole chain) and makes the decision the daemon makes before a
+ * restore (without extracting); no request is sent, and no daemon need
+ * run. depotd does it, not this process, so that depotctl does not load
+ * libarchive, libcrypto and SQLite for every other command. With --json,
+ * depotd's object: {"path", "ok", "members", "bytes", "created_at",
  * "depot_version", "authenticated", "kind", "chain"} or {"path", "ok":
  * false, "error"}.
  */
 int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 {
-	const char *file = a->argv[0];
-	unsigned char key[BACKUP_KEY_LEN];
-	struct backup_limits lim;
-	struct backup_summary sum;
-	struct backup_bases chain = { 0 };
-	char err[2048], clean[2048], **bases;
-	cJSON *o = NULL, *read = NULL;
+	const char *file = a->argv[0], **args;
+	char clean[2048], **bases;
+	const cJSON *chain, *r;
+	cJSON *o = NULL;
 	struct stat st;
-	int ok, rc = EXIT_OK;
+	size_t nbases, n = 0;
+	int ok, key_read, status, rc = EXIT_OK;
 
 	/* A file that cannot be read is a wrong name, not a damaged archive. */
 	if (access(file, R_OK) < 0 || stat(file, &st) < 0)
 		return ctl_usage_error(a->cmd, "cannot read '%s': %s", file, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ctl_usage_error(a->cmd, "cannot read '%s': it is a directory", file);
-	chain.nfiles = args_values(a, "base", &bases);
-	chain.files = (const char *const *)bases;
-	for (size_t i = 0; i < chain.nfiles; i++) {
+	nbases = args_values(a, "base", &bases);
+	/* As many as a restore takes. */
+	if (nbases > BACKUP_MAX_BASES)
+		return ctl_usage_error(a->cmd, "more than %d --base files", BACKUP_MAX_BASES);
+	for (size_t i = 0; i < nbases; i++) {
 		if (access(bases[i], R_OK) < 0 || stat(bases[i], &st) < 0)
 			return ctl_usage_error(a->cmd, "cannot read the base '%s': %s", bases[i],
 			    strerror(errno));
@@ -285,145 +256,102 @@ int cmd_backup_verify(struct ctl_ctx *ctx, struct ctl_args *a)
 			return ctl_usage_error(a->cmd, "cannot read the base '%s': not a regular file",
 			    bases[i]);
 	}
-	verify_limits(ctx, &lim, key);
-	ok = backup_read_chain(file, NULL, NULL, &chain, &lim, &sum, err, sizeof err) == 0;
-	/* What backup list shows as verified, kept beside FILE where this user may write. */
-	backup_verified_record(file, ok, ok && sum.authenticated, ok ? NULL : err);
-	if (ctx->json) {
-		if ((o = cJSON_CreateObject()) == NULL ||
-		    cJSON_AddStringToObject(o, "path", file) == NULL ||
-		    cJSON_AddBoolToObject(o, "ok", ok) == NULL ||
-		    (ok && (cJSON_AddNumberToObject(o, "members", (double)sum.members) == NULL ||
-		    cJSON_AddNumberToObject(o, "bytes", (double)sum.bytes) == NULL ||
-		    cJSON_AddBoolToObject(o, "authenticated", sum.authenticated) == NULL ||
-		    cJSON_AddStringToObject(o, "created_at", sum.created_at) == NULL ||
-		    cJSON_AddStringToObject(o, "depot_version", sum.version) == NULL ||
-		    cJSON_AddNumberToObject(o, "format", sum.format) == NULL ||
-		    /* A format 1 archive holds everything: a full. */
-		    cJSON_AddStringToObject(o, "kind", sum.kind[0] ? sum.kind : "full") == NULL ||
-		    (read = chain_json(&chain)) == NULL ||
-		    !cJSON_AddItemToObject(o, "chain", read))) ||
-		    (!ok && cJSON_AddStringToObject(o, "error", err) == NULL)) {
-			if (read != NULL && cJSON_GetObjectItemCaseSensitive(o, "chain") == NULL)
-				cJSON_Delete(read);
-			ctl_error("out of memory");
-			rc = EXIT_REFUSED;
-		} else
-			rc = json_print(o);
-		cJSON_Delete(o);
+	if ((args = calloc(2 * nbases + 5, sizeof *args)) == NULL) {
+		ctl_error("out of memory");
+		return EXIT_REFUSED;
 	}
+	args[n++] = "--verify";
+	args[n++] = file;
+	for (size_t i = 0; i < nbases; i++) {
+		args[n++] = "--base";
+		args[n++] = bases[i];
+	}
+	/* The limits and key of this data directory: depotd resolves -d as depotctl does. */
+	if (ctl_resolve(ctx) == EXIT_OK || ctx->dir_opt != NULL) {
+		args[n++] = "--dir";
+		args[n++] = ctx->resolved ? ctx->dir : ctx->dir_opt;
+	}
+	rc = helper_json(args, &o, &status);
+	free(args);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!cJSON_IsObject(o) || !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(o, "ok")) ||
+	    (ok = json_true(o, "ok")) != (status == 0)) {
+		cJSON_Delete(o);
+		ctl_error("depotd --verify gave an answer depotctl does not understand");
+		return EXIT_UNREACHABLE;
+	}
+	key_read = json_true(o, "key_read");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "key_read");
+	if (ctx->json)
+		rc = json_print(o);
 	if (!ok) {
 		/* A member's name comes from the archive: no control characters on a terminal. */
-		out_clean(err, 0, clean, sizeof clean);
+		out_clean(answer_str(o, "error"), 0, clean, sizeof clean);
 		fflush(stdout);
 		fprintf(stderr, "%s: refused: %s\n", file, clean);
+		cJSON_Delete(o);
 		return EXIT_REFUSED;
 	}
 	if (!ctx->json) {
 		printf("%s: ok, %lld members, %lld bytes of files, made %s by depot %s\n", file,
-		    (long long)sum.members, (long long)sum.bytes,
-		    sum.created_at[0] != '\0' ? sum.created_at : "at an unknown time",
-		    sum.version[0] != '\0' ? sum.version : "(unknown version)");
+		    answer_int(o, "members"), answer_int(o, "bytes"),
+		    answer_str(o, "created_at")[0] != '\0' ? answer_str(o, "created_at") :
+		    "at an unknown time",
+		    answer_str(o, "depot_version")[0] != '\0' ? answer_str(o, "depot_version") :
+		    "(unknown version)");
 		/* The rest of the chain it checked, down to the full. */
-		for (size_t i = 1; i < chain.nread; i++) {
-			out_clean(chain.read[i].path, 0, clean, sizeof clean);
+		chain = cJSON_GetObjectItemCaseSensitive(o, "chain");
+		for (int i = 1; i < cJSON_GetArraySize(chain); i++) {
+			r = cJSON_GetArrayItem(chain, i);
+			out_clean(answer_str(r, "path"), 0, clean, sizeof clean);
 			printf("  base %s: %s, %lld members, %lld bytes of files, made %s\n", clean,
-			    chain.read[i].kind, (long long)chain.read[i].members,
-			    (long long)chain.read[i].bytes, chain.read[i].created_at);
+			    answer_str(r, "kind"), answer_int(r, "members"), answer_int(r, "bytes"),
+			    answer_str(r, "created_at"));
 		}
-		if (sum.authenticated)
+		if (json_true(o, "authenticated"))
 			printf("authenticated by %s/%s\n", ctx->dir, BACKUP_KEY_FILE);
 		else
 			printf("not authenticated by %s/%s%s: a restore disables its schedules and "
 			    "keeps its depot.conf aside\n", ctx->dir, BACKUP_KEY_FILE,
-			    lim.key ? "" : " (which this user cannot read, or which is missing)");
+			    key_read ? "" : " (which this user cannot read, or which is missing)");
 	}
-	backup_bases_free(&chain);
+	cJSON_Delete(o);
 	return rc;
 }
 
-/* One archive of backup list, as --json gives it. */
-static cJSON *backup_entry_json(const char *dir, const struct backup_scan *s, size_t i)
+/* The row of backup list for people, from one archive of depotd --list-backups. */
+static int backup_entry_row(struct out_table *t, const cJSON *e)
 {
-	const struct backup_entry *e = &s->e[i];
-	char path[4400], when[TIME_RFC3339_LEN];
-	cJSON *o = cJSON_CreateObject(), *base;
+	char shown[40], size[32], base[300], name[300], kind[32];
+	const cJSON *verified = cJSON_GetObjectItemCaseSensitive(e, "verified");
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(e, "base");
+	int64_t format = 0;
 
-	if (o == NULL)
-		return NULL;
-	snprintf(path, sizeof path, "%s/%s", dir, e->name);
-	cJSON_AddStringToObject(o, "name", e->name);
-	cJSON_AddStringToObject(o, "path", path);
-	if (e->format > 0)
-		cJSON_AddNumberToObject(o, "format", e->format);
-	else
-		cJSON_AddNullToObject(o, "format");
-	/* A format 1 archive is always a full one. */
-	json_add_string_or_null(o, "kind", e->format == BACKUP_FORMAT_HEADER ? e->hdr.kind :
-	    e->format == 1 ? BACKUP_KIND_FULL : NULL);
-	time_format_rfc3339(e->created_ms, when);
-	cJSON_AddStringToObject(o, "created_at", when);
-	cJSON_AddStringToObject(o, "time_from", e->created_known ? "header" : "mtime");
-	cJSON_AddNumberToObject(o, "size", (double)e->size);
-	if (e->format == BACKUP_FORMAT_HEADER && e->hdr.has_base) {
-		base = cJSON_AddObjectToObject(o, "base");
-		cJSON_AddStringToObject(base, "file", e->hdr.base_file);
-		cJSON_AddStringToObject(base, "sha256", e->hdr.base_sha256);
-		cJSON_AddNumberToObject(base, "size", (double)e->hdr.base_size);
-		cJSON_AddBoolToObject(base, "present", e->base >= 0);
-	} else
-		cJSON_AddNullToObject(o, "base");
-	json_add_string_or_null(o, "chain", e->format == BACKUP_FORMAT_HEADER ?
-	    s->c[e->chain].root : NULL);
-	if (e->format == BACKUP_FORMAT_HEADER) {
-		json_add_id(o, "task_id", e->hdr.task_id);
-		json_add_string_or_null(o, "depot_version", e->hdr.depot_version[0] ?
-		    e->hdr.depot_version : NULL);
-	}
-	if (e->verified == BACKUP_NOT_VERIFIED) {
-		cJSON_AddNullToObject(o, "verified");
-		cJSON_AddNullToObject(o, "verified_at");
-	} else {
-		cJSON_AddBoolToObject(o, "verified", e->verified == BACKUP_VERIFIED_OK);
-		json_add_time(o, "verified_at", e->verified_ms);
-		cJSON_AddBoolToObject(o, "authenticated", e->authenticated);
-		if (e->verify_error[0] != '\0')
-			cJSON_AddStringToObject(o, "verify_error", e->verify_error);
-	}
-	if (e->format == 0)
-		cJSON_AddStringToObject(o, "error", e->error);
-	return o;
-}
-
-/* The row of backup list for people. */
-static int backup_entry_row(struct out_table *t, const struct backup_scan *s, size_t i)
-{
-	const struct backup_entry *e = &s->e[i];
-	char when[TIME_RFC3339_LEN], shown[40], size[32], base[300], name[300], kind[32];
-	const char *verified = e->verified == BACKUP_VERIFIED_OK ? "yes" :
-	    e->verified == BACKUP_VERIFIED_FAILED ? "FAILED" : "no";
-
-	time_format_rfc3339(e->created_ms, when);
 	/* To the second; a time only the file's mtime gives is marked so. */
-	snprintf(shown, sizeof shown, "%.19sZ%s", when, e->created_known ? "" : " (mtime)");
-	out_size(e->size, size, sizeof size);
-	out_clean(e->name, 0, name, sizeof name);
-	snprintf(kind, sizeof kind, "%s", e->format == BACKUP_FORMAT_HEADER ? e->hdr.kind :
-	    e->format == 1 ? "full (format 1)" : "unreadable");
-	if (e->format == BACKUP_FORMAT_HEADER && e->hdr.has_base) {
+	snprintf(shown, sizeof shown, "%.19sZ%s", answer_str(e, "created_at"),
+	    strcmp(answer_str(e, "time_from"), "header") == 0 ? "" : " (mtime)");
+	out_size(answer_int(e, "size"), size, sizeof size);
+	out_clean(answer_str(e, "name"), 0, name, sizeof name);
+	json_int(e, "format", &format);
+	snprintf(kind, sizeof kind, "%s", format == BACKUP_FORMAT_HEADER ? answer_str(e, "kind") :
+	    format == 1 ? "full (format 1)" : "unreadable");
+	if (cJSON_IsObject(b)) {
 		char clean[300];
 
-		out_clean(e->hdr.base_file, 0, clean, sizeof clean);
-		snprintf(base, sizeof base, "%s%s", clean, e->base >= 0 ? "" : " (missing)");
+		out_clean(answer_str(b, "file"), 0, clean, sizeof clean);
+		snprintf(base, sizeof base, "%s%s", clean, json_true(b, "present") ? "" :
+		    " (missing)");
 	} else
 		snprintf(base, sizeof base, "-");
 	return out_table_add(t, (const char *const[]){ name, shown, kind, base, size,
-	    verified });
+	    cJSON_IsTrue(verified) ? "yes" : cJSON_IsFalse(verified) ? "FAILED" : "no" });
 }
 
 /*
- * backup list: the archives in DIR/backups (or --dir), read here without
- * the daemon, each from its first member alone (backupdir.h), oldest first.
+ * backup list: the archives in DIR/backups (or --dir), each read from its
+ * first member alone (backupdir.h) by depotd --list-backups, oldest first;
+ * no daemon need run.
  */
 int cmd_backup_list(struct ctl_ctx *ctx, struct ctl_args *a)
 {
@@ -431,11 +359,10 @@ int cmd_backup_list(struct ctl_ctx *ctx, struct ctl_args *a)
 		"NAME", "TIME", "KIND", "BASE", "SIZE", "VERIFIED",
 	};
 	const char *dir = args_get(a, "dir");
-	char path[4200], err[1024], clean[1100];
-	struct backup_scan s;
+	char path[4200], clean[1100];
 	struct out_table *t = NULL;
 	cJSON *list = NULL;
-	int rc;
+	int rc, status;
 
 	if (dir == NULL) {
 		if ((rc = ctl_resolve(ctx)) != EXIT_OK)
@@ -443,50 +370,49 @@ int cmd_backup_list(struct ctl_ctx *ctx, struct ctl_args *a)
 		snprintf(path, sizeof path, "%s/backups", ctx->dir);
 	} else
 		snprintf(path, sizeof path, "%s", dir);
-	if (backup_scan_dir(path, &s, err, sizeof err) < 0) {
-		/* No backup made yet: the daemon makes DIR/backups with the first. */
-		if (dir != NULL || access(path, F_OK) == 0) {
-			out_clean(err, 0, clean, sizeof clean);
-			ctl_error("cannot list the backups: %s", clean);
-			return dir != NULL ? EXIT_USAGE : EXIT_REFUSED;
-		}
-		memset(&s, 0, sizeof s);
-	}
-	if (ctx->json) {
+	/* No backup made yet: the daemon makes DIR/backups with the first. */
+	if (dir == NULL && access(path, F_OK) != 0) {
 		if ((list = cJSON_CreateArray()) == NULL)
 			goto nomem;
-		for (size_t i = 0; i < s.n; i++) {
-			cJSON *o = backup_entry_json(path, &s, i);
-
-			if (o == NULL || !cJSON_AddItemToArray(list, o))
-				goto nomem;
-		}
+	} else if ((rc = helper_json((const char *const[]){ "--list-backups", path, NULL },
+	    &list, &status)) != EXIT_OK)
+		return rc;
+	if (cJSON_IsObject(list) && json_str(list, "error") != NULL) {
+		out_clean(json_str(list, "error"), 0, clean, sizeof clean);
+		ctl_error("cannot list the backups: %s", clean);
+		cJSON_Delete(list);
+		return dir != NULL ? EXIT_USAGE : EXIT_REFUSED;
+	}
+	if (!cJSON_IsArray(list)) {
+		cJSON_Delete(list);
+		ctl_error("depotd --list-backups gave an answer depotctl does not understand");
+		return EXIT_UNREACHABLE;
+	}
+	if (ctx->json) {
 		/* File names, and the reasons a verify gave, are anyone's bytes: JSON takes UTF-8 only. */
 		json_repair_utf8(list);
 		rc = json_print(list);
 		cJSON_Delete(list);
-		backup_scan_free(&s);
 		return rc;
 	}
-	if (s.n == 0) {
+	if (cJSON_GetArraySize(list) == 0) {
 		out_clean(path, 0, clean, sizeof clean);
 		printf("no backups in %s\n", clean);
-		backup_scan_free(&s);
+		cJSON_Delete(list);
 		return EXIT_OK;
 	}
 	if ((t = out_table_new(6, headers)) == NULL)
 		goto nomem;
-	for (size_t i = 0; i < s.n; i++)
-		if (backup_entry_row(t, &s, i) != 0)
+	for (const cJSON *e = list->child; e != NULL; e = e->next)
+		if (backup_entry_row(t, e) != 0)
 			goto nomem;
 	out_table_print(t, stdout);
 	out_table_free(t);
-	backup_scan_free(&s);
+	cJSON_Delete(list);
 	return EXIT_OK;
 nomem:
 	cJSON_Delete(list);
 	out_table_free(t);
-	backup_scan_free(&s);
 	ctl_error("out of memory");
 	return EXIT_REFUSED;
 }

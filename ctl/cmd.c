@@ -715,7 +715,8 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "backup", "verify" },
 		.usage = "FILE [--base FILE]...",
 		.summary = "decide, as a restore would, whether a backup archive may be restored",
-		.help = "Reads FILE here, without the daemon, and makes the decision a "
+		.help = "Reads FILE without the daemon, with depotd --verify (beside "
+		    "depotctl, else on PATH; exit 3 without one), and makes the decision a "
 		    "restore makes (the same function): every member's path, type, "
 		    "size, sha256 and link target must be what MANIFEST.json lists; "
 		    "links must stay inside publish/, resolved through the archive's "
@@ -747,7 +748,8 @@ const struct ctl_cmd cmd_table[] = {
 		.words = { "backup", "list" },
 		.usage = "[--dir DIR]",
 		.summary = "list the backup archives in DIR/backups, oldest first",
-		.help = "Reads the directory here, without the daemon, and each "
+		.help = "Reads the directory without the daemon, with depotd "
+		    "--list-backups (beside depotctl, else on PATH; exit 3 without one), and each "
 		    "archive's first member only: NAME, TIME (when the backup was "
 		    "made; for an archive of format 1, which does not say, the "
 		    "file's modification time, marked (mtime)), KIND (full or "

@@ -175,6 +175,14 @@ int call_done(struct ctl_ctx *ctx, cJSON *result, const char *field, const char 
 int call_delete_named(struct ctl_ctx *ctx, enum command cmd, const char *name);
 void call_close(struct ctl_ctx *ctx);
 
+/* helper.c */
+/*
+ * Runs depotd with args (NULL-terminated, after the program name): the one
+ * JSON value it printed and its exit status (0 or 1). Else the error said
+ * (depotd not found, not runnable, or no answer) and EXIT_UNREACHABLE.
+ */
+int helper_json(const char *const *args, cJSON **out, int *status);
+
 /* json.c */
 const char *json_str(const cJSON *o, const char *key);
 int json_int(const cJSON *o, const char *key, int64_t *out);

@@ -484,6 +484,24 @@ int restore_offline(const char *archive, const char *const *bases, size_t nbases
 /* Finishes or undoes a swap a kill interrupted (DIR.swap), before anything opens dir; -1: do not start. */
 int restore_recover(const char *dir);
 
+/* backupcheck.c */
+/*
+ * depotd --verify: FILE (with an incremental's bases) read as a restore
+ * would, with the limits and key of the data directory dir_opt resolves
+ * to (the defaults and none when it does not), the outcome recorded beside
+ * FILE, and one JSON object printed: backup verify --json's, and "key_read".
+ * 0 when the archive may be restored, 1 when it is refused, 2 when nothing
+ * could be said.
+ */
+int backupcheck_verify(const char *file, const char *const *bases, size_t nbases,
+    const char *dir_opt);
+/*
+ * depotd --list-backups: the archives in dir as backup list --json gives
+ * them, one JSON array; or {"error"} and 1 when dir cannot be read; 2 when
+ * nothing could be said.
+ */
+int backupcheck_list(const char *dir);
+
 /* backupprune.c */
 /*
  * After a successful backup (in its worker): the archives of backups_dir

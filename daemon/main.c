@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,14 +35,20 @@ static void usage(FILE *f)
 	    "       depotd [-d DIR] --worker NAME    run a worker by hand\n"
 	    "       depotd -d DIR --restore FILE [--base FILE]...\n"
 	    "                                        restore a backup, daemon stopped\n"
+	    "       depotd [-d DIR] --verify FILE [--base FILE]...\n"
+	    "                                        check an archive as a restore would\n"
+	    "       depotd --list-backups DIR        read the archives in DIR\n"
 	    "       depotd --version | --help\n"
 	    "\n"
 	    "  -d, --dir DIR     data directory (default $DEPOT_HOME, /var/lib/depot as root,\n"
 	    "                    else ~/.local/state/depot)\n"
 	    "  -v, --verbose     log debug lines too\n"
 	    "  --worker NAME     be a worker process named NAME\n"
-	    "  --base FILE       with --restore: an incremental's base archive, when it is not\n"
-	    "                    beside FILE (repeatable)\n"
+	    "  --verify FILE     print as JSON what a restore would decide of FILE (depotctl\n"
+	    "                    backup verify)\n"
+	    "  --list-backups DIR  print as JSON the archives in DIR (depotctl backup list)\n"
+	    "  --base FILE       with --restore or --verify: an incremental's base archive,\n"
+	    "                    when it is not beside FILE (repeatable)\n"
 	    "See depotd(8).\n");
 }
 
@@ -550,12 +557,15 @@ int main(int argc, char **argv)
 		{ "supervised-by", required_argument, NULL, 'S' },
 		{ "restore", required_argument, NULL, 'R' },
 		{ "base", required_argument, NULL, 'B' },
+		{ "verify", required_argument, NULL, 'C' },
+		{ "list-backups", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir_opt = NULL, *worker = NULL, *restore = NULL, *bases[BACKUP_MAX_BASES];
+	const char *verify = NULL, *list = NULL;
 	size_t nbases = 0;
 	char dir[4096], err[1024], conf[4200];
 	struct depot_config cfg;
@@ -569,6 +579,8 @@ int main(int argc, char **argv)
 		case 'W': worker = optarg; break;
 		case 'S': parent = atoi(optarg); break;
 		case 'R': restore = optarg; break;
+		case 'C': verify = optarg; break;
+		case 'L': list = optarg; break;
 		case 'B':
 			if (nbases == BACKUP_MAX_BASES) {
 				fprintf(stderr, "depotd: more than %d --base files\n", BACKUP_MAX_BASES);
@@ -582,8 +594,15 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (nbases > 0 && restore == NULL) {
-		fprintf(stderr, "depotd: --base goes with --restore\n");
+	if (nbases > 0 && restore == NULL && verify == NULL) {
+		fprintf(stderr, "depotd: --base goes with --restore or --verify\n");
+		usage(stderr);
+		return 2;
+	}
+	if ((verify != NULL || list != NULL) &&
+	    (restore != NULL) + (verify != NULL) + (list != NULL) + (worker != NULL) > 1) {
+		fprintf(stderr, "depotd: --verify and --list-backups go alone, without "
+		    "--restore or --worker\n");
 		usage(stderr);
 		return 2;
 	}
@@ -591,6 +610,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "depotd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	/*
+	 * Reading archives for depotctl, as its user and in its locale, as
+	 * depotctl itself once did; of a data directory only depot.conf and
+	 * the key are read: no lock, no recovery, whether a daemon runs or not.
+	 */
+	if (verify != NULL || list != NULL) {
+		setlocale(LC_CTYPE, "");
+		if (list != NULL)
+			return backupcheck_list(list);
+		return backupcheck_verify(verify, bases, nbases, dir_opt);
 	}
 	log_init(worker ? "depotd-worker" : "depotd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (paths_data_dir(dir_opt, dir, sizeof dir, err, sizeof err) < 0) {

@@ -87,8 +87,8 @@ void backup_mac(const unsigned char *key, const unsigned char *digest, char *hex
 
 /*
  * libarchive converts member names by the thread's locale: writer and
- * readers run in C.UTF-8 between these (depotctl runs in the user's
- * locale, depotd in C, where a name that is not ASCII cannot be
+ * readers run in C.UTF-8 between these (depotd --verify runs in the user's
+ * locale, the daemon in C, where a name that is not ASCII cannot be
  * converted), so names are UTF-8 in every archive and every reader sees
  * them alike. glibc has C.UTF-8 built in since 2.35. 0, or -1 (out of
  * memory); end undoes a begin that returned 0.

@@ -1,4 +1,4 @@
-/* dbcheck.c: a database file's schema version and integrity, checked for backup verify and restore (depotctl and depotd both). */
+/* dbcheck.c: a database file's schema version and integrity, checked for backup verify (depotd --verify, run by depotctl) and restore. */
 /*
  * The one place outside daemon/store*.c that calls SQLite: the rule is
  * "sqlite3_ only in daemon/store*.c and share/dbcheck.c" (tests/run-rules
