@@ -334,7 +334,7 @@ void control_submit(struct conn *conn, struct task *t, const char *refused)
 		return;
 	}
 	if (t->tt->force_cancels &&
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force")))
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->d->args, "force")))
 		tasks_foreach(cancel_running_for_restore, NULL);
 	/* The task may start, and even end, inside task_submit: keep only its id. */
 	if ((id = task_submit(t, err, sizeof err)) < 0) {
@@ -368,9 +368,9 @@ static void list_add(struct task *t, void *arg)
 	if (p->n == p->max) {
 		p->more = 1;
 	} else {
-		/* A task in memory is newer than its row (progress, stalled). */
+		/* A task in memory is newer than its row (progress, stalled); a waiting one takes its detail from the row. */
 		live = task_find(t->id);
-		if ((o = task_to_json(live ? live : t)) != NULL)
+		if ((o = task_to_json_with(live ? live : t, t->d)) != NULL)
 			cJSON_AddItemToArray(p->arr, o);
 		p->last = t->id;
 		p->n++;

@@ -85,11 +85,11 @@ static int remove_store(void **state)
 
 static int64_t add_task(struct store *st, const char *type, int64_t created_at)
 {
-	struct task t = { .type = (char *)type, .name = (char *)type,
-	    .args = cJSON_CreateObject(), .created_at = created_at };
+	struct task_detail d = { .name = (char *)type, .args = cJSON_CreateObject() };
+	struct task t = { .type = type, .d = &d, .created_at = created_at };
 	int64_t id = store_insert_task(st, &t);
 
-	cJSON_Delete(t.args);
+	cJSON_Delete(d.args);
 	return id;
 }
 
@@ -410,13 +410,14 @@ static void final_tasks_are_found_kept_and_forgotten(void **state)
 	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 1);
 	int64_t c = add_task(s->st, "exec", 1), d = add_task(s->st, "exec", 1);
 	int64_t bk = add_task(s->st, "backup", 1), ids[8], lo = 0, hi = 0, last;
-	struct task waiter = { .type = "exec", .name = "w", .created_at = 1, .after = c };
+	struct task_detail wd = { .name = "w" };
+	struct task waiter = { .type = "exec", .d = &wd, .created_at = 1, .after = c };
 	struct clean_filter f = { .to = INT64_MAX };
 	cJSON *tmpl = cJSON_Parse("{\"type\":\"exec\",\"argv\":[\"true\"]}");
 	cJSON *res = cJSON_Parse("{\"sha256\":\"ab\"}");
 	char why[256];
 
-	waiter.args = cJSON_CreateObject();
+	wd.args = cJSON_CreateObject();
 	assert_true(store_insert_task(s->st, &waiter) > 0);	/* still waiting, after c */
 	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL), 0);
 	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL), 0);
@@ -465,7 +466,7 @@ static void final_tasks_are_found_kept_and_forgotten(void **state)
 	assert_null(store_load_task(s->st, b));
 	f.from = 0;
 	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 0);
-	cJSON_Delete(waiter.args);
+	cJSON_Delete(wd.args);
 	cJSON_Delete(tmpl);
 	cJSON_Delete(res);
 }
@@ -498,7 +499,7 @@ static void a_restored_database_is_settled(void **state)
 	t = store_load_task(s->st, id);
 	assert_non_null(t);
 	assert_int_equal(t->state, TASK_CANCELED);
-	assert_int_equal(t->finished_at, 5000);
+	assert_int_equal(t->d->finished_at, 5000);
 	task_free(t);
 	assert_int_equal(add_task(s->st, "exec", 1), 101);
 	assert_int_equal(store_renumber_task(s->st, 101, 150), 0);
@@ -528,10 +529,10 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
 	assert_int_equal(store_begin(st), 0);
 	/* About 1,300 pages of 4 KiB in one commit. */
 	for (int i = 0; i < 600; i++) {
-		struct task t = { .type = "exec", .name = big, .args = cJSON_CreateObject(),
-		    .created_at = i };
+		struct task_detail d = { .name = big, .args = cJSON_CreateObject() };
+		struct task t = { .type = "exec", .d = &d, .created_at = i };
 		assert_true(store_insert_task(st, &t) > 0);
-		cJSON_Delete(t.args);
+		cJSON_Delete(d.args);
 	}
 	assert_int_equal(store_commit(st), 0);
 	while (store_checkpoints(st) == 0 && tries++ < 500)
