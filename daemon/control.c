@@ -370,7 +370,7 @@ static void list_add(struct task *t, void *arg)
 	} else {
 		/* A task in memory is newer than its row (progress, stalled); a waiting one takes its detail from the row. */
 		live = task_find(t->id);
-		if ((o = task_to_json_with(live ? live : t, t->d)) != NULL)
+		if ((o = task_summary_json(live ? live : t, t->d)) != NULL)
 			cJSON_AddItemToArray(p->arr, o);
 		p->last = t->id;
 		p->n++;

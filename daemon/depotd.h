@@ -284,9 +284,14 @@ void task_shed(struct task *t);
  */
 const char *task_intern(const char *s);
 void task_intern_release(const char *s);
+/* A task whole: task.show, a submission's answer, a worker's assignment. */
 cJSON *task_to_json(const struct task *t);
-/* The same, its detail taken from d (a row read back with it) when t lacks one. */
-cJSON *task_to_json_with(const struct task *t, const struct task_detail *d);
+/*
+ * A task as lists and events show it: its args without an exec task's env
+ * (task.show has it); its detail taken from d (a row read back with it)
+ * when t lacks one.
+ */
+cJSON *task_summary_json(const struct task *t, const struct task_detail *d);
 cJSON *task_resources_json(const struct task *t);
 cJSON *task_progress_json(const struct task_detail *d);
 /* logs/ID.log: where task id's output goes, relative to the data directory. */

@@ -414,7 +414,27 @@ cJSON *task_progress_json(const struct task_detail *d)
 	return p;
 }
 
-cJSON *task_to_json_with(const struct task *t, const struct task_detail *d)
+/*
+ * A task's args as shown: whole, or without an exec task's env, which is
+ * most of a task's bytes and may hold what env_deny did not name.
+ */
+static cJSON *args_json(const cJSON *args, int with_env)
+{
+	const cJSON *c;
+	cJSON *o;
+
+	if (args == NULL)
+		return cJSON_CreateNull();
+	if (with_env || !cJSON_IsObject(args))
+		return cJSON_Duplicate(args, 1);
+	o = cJSON_CreateObject();
+	cJSON_ArrayForEach(c, args)
+		if (strcmp(c->string, "env") != 0)
+			cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, 1));
+	return o;
+}
+
+static cJSON *task_json(const struct task *t, const struct task_detail *d, int with_env)
 {
 	static const struct task_detail none = { .progress_total = -1 };
 	cJSON *o = cJSON_CreateObject();
@@ -431,7 +451,7 @@ cJSON *task_to_json_with(const struct task *t, const struct task_detail *d)
 	cJSON_AddStringToObject(o, "type", t->type);
 	json_add_string_or_null(o, "name", d->name);
 	cJSON_AddStringToObject(o, "state", task_state_name(t->state));
-	cJSON_AddItemToObject(o, "args", d->args ? cJSON_Duplicate(d->args, 1) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "args", args_json(d->args, with_env));
 	cJSON_AddItemToObject(o, "resources", task_resources_json(t));
 	json_add_string_or_null(o, "worker", d->worker[0] ? d->worker : NULL);
 	json_add_time(o, "created_at", t->created_at);
@@ -458,7 +478,12 @@ cJSON *task_to_json_with(const struct task *t, const struct task_detail *d)
 
 cJSON *task_to_json(const struct task *t)
 {
-	return task_to_json_with(t, NULL);
+	return task_json(t, NULL, 1);
+}
+
+cJSON *task_summary_json(const struct task *t, const struct task_detail *d)
+{
+	return task_json(t, d, 0);
 }
 
 cJSON *task_json_by_id(int64_t id)
@@ -473,14 +498,16 @@ void tasks_publish(const struct task *t, const char *event)
 	cJSON *body = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(body, "event", event);
-	cJSON_AddItemToObject(body, "task", task_to_json(t));
+	cJSON_AddItemToObject(body, "task", task_summary_json(t, NULL));
 	events_publish("task", body);
 }
 
 static void publish_final(int64_t id)
 {
-	cJSON *body = cJSON_CreateObject(), *task = store_task_json(D->store, id);
+	struct task *t = store_load_task(D->store, id);
+	cJSON *body = cJSON_CreateObject(), *task = t ? task_summary_json(t, NULL) : NULL;
 
+	task_free(t);
 	cJSON_AddStringToObject(body, "event", "state");
 	cJSON_AddItemToObject(body, "task", task ? task : cJSON_CreateNull());
 	events_publish("task", body);

@@ -116,3 +116,36 @@ ODD=$'it\'s "quoted"\n\ttabbed – ünïcode $HOME ;'
 	ctl task cancel "$gone"
 	depot_answers
 }
+
+# task_events FILE ID: ID's task events in FILE, one JSON object a line.
+task_events() {
+	jq -c --argjson id "$2" 'select(.topic == "task" and .task.id == $id)' "$1"
+}
+
+# event_seen FILE ID STATE: FILE holds ID's state event for STATE.
+event_seen() {
+	task_events "$1" "$2" | jq -e --arg s "$3" 'select(.event == "state" and .task.state == $s)' >/dev/null
+}
+
+@test "task list and events carry an exec task's args without its environment; task show has it" {
+	depot_start
+	start_events "$DIR/events"
+	# Subscribed once a probe task's events arrive.
+	wait_for sh -c "$DEPOT_BIN/depotctl -d $DIR run -- true >/dev/null; sleep 0.1; [ -s $DIR/events ]"
+	ctl pause
+	ID=$(PLAIN_VALUE=hunter2 ctl run --name shown -- printenv PLAIN_VALUE)
+	ctl resume
+	wait_for task_is "$ID" completed
+	[ "$(ctl task log "$ID")" = hunter2 ]
+	[ "$(ctl --json task show "$ID" | jq -r .args.env.PLAIN_VALUE)" = hunter2 ]
+	listed=$(ctl --json task list | jq -c --argjson id "$ID" '.[] | select(.id == $id)')
+	[ "$(jq -r .name <<<"$listed")" = shown ]
+	[ "$(jq -c .args.argv <<<"$listed")" = '["printenv","PLAIN_VALUE"]' ]
+	[ "$(jq -r .args.cwd <<<"$listed")" = "$PWD" ]
+	[ "$(jq -r '.args | has("env")' <<<"$listed")" = false ]
+	wait_for event_seen "$DIR/events" "$ID" completed
+	# waiting, running, completed: each says what ran, none its environment.
+	[ "$(task_events "$DIR/events" "$ID" | jq -r 'select(.event == "state") | .task.state' | paste -sd' ')" = "waiting running completed" ]
+	[ "$(task_events "$DIR/events" "$ID" | jq -c .task.args.argv | sort -u)" = '["printenv","PLAIN_VALUE"]' ]
+	if grep -q hunter2 "$DIR/events"; then false; fi
+}
