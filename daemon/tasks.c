@@ -258,6 +258,9 @@ void task_free(struct task *t)
 
 void task_shed(struct task *t)
 {
+	const char **names;
+	size_t i;
+
 	if (t->state != TASK_WAITING)
 		return;
 	detail_free(t->d);
@@ -270,10 +273,7 @@ void task_shed(struct task *t)
 	if (t->res_interned)
 		return;
 	/* All or none, so task_free knows how to let them go. */
-	const char **names = malloc((t->nres + 1) * sizeof *names);
-	size_t i;
-
-	if (names == NULL)
+	if ((names = malloc((t->nres + 1) * sizeof *names)) == NULL)
 		return;
 	for (i = 0; i < t->nres; i++)
 		if ((names[i] = task_intern(t->res[i].name)) == NULL)
