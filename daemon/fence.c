@@ -427,6 +427,9 @@ static int fence_pass(const struct task *t)
 	struct proc_row p;
 	int n = 0;
 
+	/* Without its detail it waited all along (one put back keeps it): nothing of it ever ran. */
+	if (t->d == NULL)
+		return 0;
 	/* t->pgid is set only once verified as the worker's (workerproto.c). */
 	if (t->d->pgid > 1 && group_unchanged(t->d->pgid, t->d->pgid_start) && kill(-t->d->pgid, SIGKILL) == 0)
 		n++;

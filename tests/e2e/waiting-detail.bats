@@ -7,6 +7,7 @@
 
 load helpers
 load repo_helpers
+load backup_helpers
 
 # report: a bash script that writes its arguments (one a line, as %q quotes them),
 # its working directory and two variables to the file named by $OUT.
@@ -148,4 +149,25 @@ event_seen() {
 	[ "$(task_events "$DIR/events" "$ID" | jq -r 'select(.event == "state") | .task.state' | paste -sd' ')" = "waiting running completed" ]
 	[ "$(task_events "$DIR/events" "$ID" | jq -c .task.args.argv | sort -u)" = '["printenv","PLAIN_VALUE"]' ]
 	if grep -q hunter2 "$DIR/events"; then false; fi
+}
+
+@test "a restore ends the tasks that waited without their detail, and depotd goes on" {
+	depot_start
+	backup_wait -o "$WORK/b.tar.zst"
+	submit -- sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh "$WORK/go"
+	gate=$ID
+	wait_for task_is "$gate" running
+	# The restore waits for the gate; this one waits behind the restore, read back from its row alone.
+	r=$(ctl restore "$WORK/b.tar.zst")
+	submit -- touch "$WORK/never"
+	behind=$ID
+	[ "$(task_state "$behind")" = waiting ]
+	touch "$WORK/go"
+	run ctl task wait --timeout 60s "$r"
+	[ "$(task_state "$r")" = completed ]
+	depot_answers
+	[ ! -e "$WORK/never" ]
+	# The log went with the data directory the restore replaced.
+	cat "$DIR"/depotd.log "$DIR".pre-restore-*/depotd.log 2>/dev/null |
+		grep -q "task $behind canceled: restored"
 }
