@@ -89,8 +89,8 @@ struct task {
 	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off, --at) */
 	int64_t created_at;			/* wall ms */
 	/* Held tasks are indexed (tasks.c): admitting one never scans the others. */
-	int64_t *dependents;			/* held tasks waiting for this one to end; */
-	uint32_t ndependents;			/* its room grows by doubling from 4 (tasks.c) */
+	int64_t *dependents;			/* held tasks waiting for this one to end */
+	uint32_t ndependents;			/* room for 4, doubled at each power of two after (tasks.c) */
 	uint32_t nres;
 	int priority;				/* higher goes first in each resource's queue */
 	int retries;				/* attempts left after this one */
