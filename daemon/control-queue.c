@@ -153,13 +153,17 @@ void cmd_task_why(struct conn *conn, struct request *rq)
 	}
 	if (D->queue_paused)
 		reason(reasons, "queue-paused", "the queue is paused (depotctl resume)");
-	if (t->held_on != 0) {
+	if (t->held) {
 		cJSON_AddNumberToObject(reason(reasons, "after", "it runs after task %lld, "
-		    "which has not completed", (long long)t->held_on), "task", (double)t->held_on);
+		    "which has not completed", (long long)t->after), "task", (double)t->after);
 	}
 	if (t->in_backoff) {
+		const struct task_detail *d = task_detail(t);
+		int retry = d != NULL && d->retry_of != 0;
+
+		task_shed(t);
 		time_format_rfc3339(t->not_before, at);
-		cJSON_AddStringToObject(reason(reasons, "not-before", t->retry_of != 0 ?
+		cJSON_AddStringToObject(reason(reasons, "not-before", retry ?
 		    "it is a retry, backing off until %s" : "it starts no earlier than %s", at),
 		    "at", at);
 	}

@@ -64,14 +64,14 @@ static int clean_slice(struct forget_job *j);
  */
 static int restart_retries(const struct task *o)
 {
-	int64_t prev = o->retry_of;
+	int64_t prev = o->d->retry_of;
 	int retries = o->retries;
 
 	while (prev != 0 && retries < 100) {
 		struct task *p = store_load_task(D->store, prev);
 
 		retries++;
-		prev = p != NULL ? p->retry_of : 0;
+		prev = p != NULL ? p->d->retry_of : 0;
 		task_free(p);
 	}
 	return retries;
@@ -86,7 +86,7 @@ static int restart_retries(const struct task *o)
  */
 static cJSON *restart_args(const struct task *o)
 {
-	cJSON *a = cJSON_IsObject(o->args) ? cJSON_Duplicate(o->args, 1) : cJSON_CreateObject();
+	cJSON *a = cJSON_IsObject(o->d->args) ? cJSON_Duplicate(o->d->args, 1) : cJSON_CreateObject();
 	int ok = a != NULL;
 
 	if (!ok)
@@ -94,11 +94,11 @@ static cJSON *restart_args(const struct task *o)
 	/* Said again by validation, against env_deny as it is now. */
 	cJSON_DeleteItemFromObjectCaseSensitive(a, "env_denied");
 	ok = cJSON_AddStringToObject(a, "type", o->type) != NULL &&
-	    cJSON_AddStringToObject(a, "name", o->name) != NULL &&
+	    cJSON_AddStringToObject(a, "name", o->d->name) != NULL &&
 	    cJSON_AddNumberToObject(a, "retries", restart_retries(o)) != NULL &&
 	    cJSON_AddNumberToObject(a, "priority", o->priority) != NULL &&
-	    (o->timeout_ms <= 0 ||
-	    cJSON_AddNumberToObject(a, "timeout_ms", (double)o->timeout_ms) != NULL);
+	    (o->d->timeout_ms <= 0 ||
+	    cJSON_AddNumberToObject(a, "timeout_ms", (double)o->d->timeout_ms) != NULL);
 	if (ok && o->tt != NULL && o->tt->validate == validate_exec_task)
 		ok = cJSON_AddItemToObject(a, "resources", task_resources_json(o));
 	if (!ok) {
@@ -115,13 +115,13 @@ static cJSON *restart_args(const struct task *o)
  */
 static int restart_keep_denied(const struct task *o, struct task *t)
 {
-	const cJSON *was = cJSON_GetObjectItemCaseSensitive(o->args, "env_denied"), *d, *n;
+	const cJSON *was = cJSON_GetObjectItemCaseSensitive(o->d->args, "env_denied"), *d, *n;
 	cJSON *now;
 
 	if (!cJSON_IsArray(was) || cJSON_GetArraySize(was) == 0)
 		return 0;
-	if ((now = cJSON_GetObjectItemCaseSensitive(t->args, "env_denied")) == NULL &&
-	    (now = cJSON_AddArrayToObject(t->args, "env_denied")) == NULL)
+	if ((now = cJSON_GetObjectItemCaseSensitive(t->d->args, "env_denied")) == NULL &&
+	    (now = cJSON_AddArrayToObject(t->d->args, "env_denied")) == NULL)
 		return -1;
 	cJSON_ArrayForEach(d, was) {
 		int seen = !cJSON_IsString(d);
@@ -174,7 +174,7 @@ void cmd_task_restart(struct conn *conn, struct request *rq)
 		return;
 	}
 	t->priority = o->priority;
-	t->restart_of = o->id;
+	t->d->restart_of = o->id;
 	if (restart_keep_denied(o, t) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "out of memory");
 		task_free(o);
@@ -235,7 +235,7 @@ void cmd_task_remove(struct conn *conn, struct request *rq)
 		struct task *t = task_find(rq->ids[i]);
 		int kept;
 
-		if (t != NULL && t->fence_pending) {
+		if (t != NULL && t->d != NULL && t->d->fence_pending) {
 			server_reply_err(conn, ERR_CONFLICT, "task %lld ended, but processes of it "
 			    "survive and still hold its reservations (nothing was removed)",
 			    (long long)t->id);
@@ -435,6 +435,15 @@ static int clean_bounds(struct forget_job *j)
 	int64_t lo, hi;
 	int got;
 
+	/*
+	 * keep_finished asks every second: when nothing finished before, the
+	 * index says so at once, where finding the last backup may read every
+	 * row (all of 100,000 waiting tasks, into the page cache).
+	 */
+	if (j->f.before != 0 && (got = store_finished_before(D->store, j->f.before)) <= 0) {
+		j->f.from = j->max_id = 0;
+		return got;
+	}
 	if ((j->f.last_backup = store_last_backup(D->store)) < 0 ||
 	    (j->max_id = store_max_task_id(D->store)) < 0)
 		return -1;

@@ -345,7 +345,7 @@ void control_submit(struct conn *conn, struct task *t, const char *refused)
 		return;
 	}
 	if (t->tt->force_cancels &&
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force")))
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->d->args, "force")))
 		tasks_foreach(cancel_running_for_restore, NULL);
 	/* The task may start, and even end, inside task_submit: keep only its id. */
 	if ((id = task_submit(t, err, sizeof err)) < 0) {
@@ -374,7 +374,7 @@ static cJSON *batch_env_denied(struct task **ts, size_t n)
 	const cJSON *name;
 
 	for (size_t i = 0; all != NULL && i < n; i++)
-		cJSON_ArrayForEach(name, cJSON_GetObjectItemCaseSensitive(ts[i]->args,
+		cJSON_ArrayForEach(name, cJSON_GetObjectItemCaseSensitive(ts[i]->d->args,
 		    "env_denied")) {
 			const cJSON *seen;
 			int dup = 0;
@@ -403,7 +403,7 @@ void cmd_task_submit_batch(struct conn *conn, struct request *rq)
 		const struct task *t = rq->batch[i];
 
 		if (t->tt->force_cancels &&
-		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->args, "force"))) {
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->d->args, "force"))) {
 			server_reply_err_at(conn, ERR_BAD_REQUEST, (int64_t)i, "tasks[%zu]: a "
 			    "%s with force cancels what runs: submit it on its own", i, t->type);
 			return;
@@ -454,9 +454,9 @@ static void list_add(struct task *t, void *arg)
 	if (p->n == p->max) {
 		p->more = 1;
 	} else {
-		/* A task in memory is newer than its row (progress, stalled). */
+		/* A task in memory is newer than its row (progress, stalled); a waiting one takes its detail from the row. */
 		live = task_find(t->id);
-		if ((o = task_to_json(live ? live : t)) != NULL)
+		if ((o = task_summary_json(live ? live : t, t->d)) != NULL)
 			cJSON_AddItemToArray(p->arr, o);
 		p->last = t->id;
 		p->n++;

@@ -39,18 +39,19 @@ struct task_res {
 	enum lock_mode mode;
 };
 
-/* A task not yet final; final tasks live only in the database. */
-struct task {
-	int64_t id;
-	char *type;				/* as stored: a name tasktypes.def may not know */
-	const struct task_type *tt;		/* its entry (tasktype.c); NULL when unknown */
+/*
+ * All of a task that dispatch does not need: read back from the database
+ * on demand (task_detail), and held in memory only while it is needed — a
+ * task being submitted, one that runs, one read back whole (DESIGN §6).
+ */
+struct task_detail {
 	char *name;
 	cJSON *args;
-	struct task_res *res;
-	size_t nres;
-	enum task_state state;
+	char *schedule;				/* the schedule that made it, or NULL */
+	int64_t retry_of;			/* the attempt it retries, or 0 */
+	int64_t restart_of;			/* the task `task restart` copied, or 0 */
 	char worker[DEPOT_WORKER_NAME_MAX + 1];
-	int64_t created_at, started_at;		/* wall ms; 0 = null */
+	int64_t started_at;			/* wall ms; 0 = null */
 	int64_t timeout_ms;			/* 0 = none */
 	int64_t progress_done, progress_total;	/* total < 0: unknown */
 	char *progress_unit, *progress_message;
@@ -67,25 +68,39 @@ struct task {
 	char *cancel_reason, *cancel_message;
 	enum task_state cancel_final;
 	int64_t canceling_mono;
-	/* Where it came from and what it waits for besides its reservations. */
-	char *schedule;				/* the schedule that made it, or NULL */
-	int64_t retry_of;			/* the attempt it retries, or 0 */
-	int64_t after;				/* runs only after this task completed, or 0 */
-	int retries;				/* attempts left after this one */
-	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off, --at) */
-	int priority;				/* higher goes first in each resource's queue */
-	int64_t restart_of;			/* the task `task restart` copied, or 0 */
-	int queued;				/* in the lock manager's queues */
-	int requeued;				/* granted, its assignment lost: goes first */
-	/* Held tasks are indexed (tasks.c): admitting one never scans the others. */
-	int64_t *dependents;			/* held tasks waiting for this one to end */
-	size_t ndependents, dependents_cap;
-	int64_t held_on;			/* the task whose dependents list holds it, or 0 */
-	int in_backoff;				/* in the back-off heap */
 	/* Final tasks read back from the database. */
 	int64_t finished_at;
 	cJSON *error, *result;
+};
+
+/*
+ * A task not yet final; final tasks live only in the database. What
+ * dispatch needs stays here; the rest is d, which a waiting task may lack
+ * (NULL: read it with task_detail). Every task that is not waiting has it.
+ */
+struct task {
+	int64_t id;
 	struct task *next_in_hash;
+	const char *type;			/* as stored: a name tasktypes.def may not know */
+	const struct task_type *tt;		/* its entry (tasktype.c); NULL when unknown */
+	struct task_res *res;
+	struct task_detail *d;
+	int64_t after;				/* runs only after this task completed, or 0 */
+	int64_t not_before;			/* wall ms; 0 = now (a retry's back-off, --at) */
+	int64_t created_at;			/* wall ms */
+	/* Held tasks are indexed (tasks.c): admitting one never scans the others. */
+	int64_t *dependents;			/* held tasks waiting for this one to end */
+	uint32_t ndependents;			/* room for 4, doubled at each power of two after (tasks.c) */
+	uint32_t nres;
+	int priority;				/* higher goes first in each resource's queue */
+	int retries;				/* attempts left after this one */
+	enum task_state state;
+	unsigned queued : 1;			/* in the lock manager's queues */
+	unsigned requeued : 1;			/* granted, its assignment lost: goes first */
+	unsigned in_backoff : 1;		/* in the back-off heap */
+	unsigned held : 1;			/* in the dependents list of its after task */
+	unsigned type_static : 1;		/* type is tasktypes.def's string, not ours to free */
+	unsigned res_interned : 1;		/* res names are task_intern's (tasks.c) */
 };
 
 struct worker {
@@ -233,8 +248,13 @@ int store_interrupted(struct store *st, int64_t **ids, size_t *n);
 int store_task_processes(struct store *st, int64_t id, const struct task *t);
 int store_load_task_processes(struct store *st, struct task *t);
 int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id);
-/* Calls fn for each waiting task in id order (a fresh struct task each). */
+/*
+ * Calls fn for each waiting task in id order: a fresh struct task each,
+ * without its detail (what dispatch needs, no more).
+ */
 int store_load_waiting(struct store *st, void (*fn)(struct task *t));
+/* Hands back to the system what the page cache and the allocator hold unused (after a bulk read). */
+void store_release_memory(struct store *st);
 /* Task JSON for one id from the database (final tasks), or NULL. */
 cJSON *store_task_json(struct store *st, int64_t id);
 struct task *store_load_task(struct store *st, int64_t id);
@@ -250,10 +270,33 @@ int store_check(struct store *st, char *msg, size_t msglen);
 /* tasks.c */
 struct task *task_find(int64_t id);
 void task_insert(struct task *t);
+/* A zeroed task with a zeroed detail, or NULL when out of memory. */
+struct task *task_new(void);
 void task_free(struct task *t);
+/*
+ * t's detail, read back from the database when t lacks it (it is kept);
+ * NULL when its row is gone or unreadable.
+ */
+struct task_detail *task_detail(struct task *t);
+/* A waiting task drops its detail and shares its names: what 100,000 of them cost (tasks.c). */
+void task_shed(struct task *t);
+/*
+ * Resource names as waiting tasks hold them (res_interned): one copy of
+ * each, counted. task_intern returns the shared copy of s (NULL when out
+ * of memory); each is let go once by task_intern_release.
+ */
+const char *task_intern(const char *s);
+void task_intern_release(const char *s);
+/* A task whole: task.show, a submission's answer, a worker's assignment. */
 cJSON *task_to_json(const struct task *t);
+/*
+ * A task as lists and events show it: its args without an exec task's env
+ * (task.show has it); its detail taken from d (a row read back with it)
+ * when t lacks one.
+ */
+cJSON *task_summary_json(const struct task *t, const struct task_detail *d);
 cJSON *task_resources_json(const struct task *t);
-cJSON *task_progress_json(const struct task *t);
+cJSON *task_progress_json(const struct task_detail *d);
 /* logs/ID.log: where task id's output goes, relative to the data directory. */
 void task_log_path(int64_t id, char *out, size_t n);
 /* Task JSON for any id, active or final; NULL if unknown. */
@@ -725,6 +768,8 @@ int store_clean_select(struct store *st, const struct clean_filter *f, int64_t *
  * highest id of its tasks that nothing keeps, 0 when there is none, -1.
  */
 int store_clean_range(struct store *st, const struct clean_filter *f, int64_t *lo, int64_t *hi);
+/* Whether a task finished before before (wall ms), from the tasks_finished index: 1, 0, or -1. */
+int store_finished_before(struct store *st, int64_t before);
 
 /* store-repos.c */
 /* A repository as stored, with its latest version's counts. 0 is null; the strings last the call. */

@@ -427,17 +427,20 @@ static int fence_pass(const struct task *t)
 	struct proc_row p;
 	int n = 0;
 
+	/* Without its detail it waited all along (one put back keeps it): nothing of it ever ran. */
+	if (t->d == NULL)
+		return 0;
 	/* t->pgid is set only once verified as the worker's (workerproto.c). */
-	if (t->pgid > 1 && group_unchanged(t->pgid, t->pgid_start) && kill(-t->pgid, SIGKILL) == 0)
+	if (t->d->pgid > 1 && group_unchanged(t->d->pgid, t->d->pgid_start) && kill(-t->d->pgid, SIGKILL) == 0)
 		n++;
 	/*
 	 * While its worker lives, everything of the task is below it (a
 	 * subreaper); only once it is gone does reading every process's
 	 * environment for the tag pay.
 	 */
-	if (t->worker_pid > 1 && t->worker_pid != getpid() && t->worker_start != 0 &&
-	    proc_unchanged(t->worker_pid, t->worker_start, &p))
-		return n + kill_descendants(t->worker_pid);
+	if (t->d->worker_pid > 1 && t->d->worker_pid != getpid() && t->d->worker_start != 0 &&
+	    proc_unchanged(t->d->worker_pid, t->d->worker_start, &p))
+		return n + kill_descendants(t->d->worker_pid);
 	return n + kill_tagged(t);
 }
 
@@ -455,8 +458,8 @@ void fence_task(struct task *t)
 		if (time_mono_ms() > deadline) {
 			log_error("task %lld: its processes survive SIGKILL (below worker pid %d, "
 			    "group %d); its reservations stay held until they are gone",
-			    (long long)t->id, (int)t->worker_pid, (int)t->pgid);
-			t->fence_pending = 1;
+			    (long long)t->id, (int)t->d->worker_pid, (int)t->d->pgid);
+			t->d->fence_pending = 1;
 			return;
 		}
 		nanosleep(&ms, NULL);

@@ -270,7 +270,7 @@ static void end_task(struct task *t, void *ctx)
 			return;
 		}
 		/* One still recording its version: its worker is done, its incomplete version goes (task_finish). */
-		if (!t->recording)
+		if (!t->d->recording)
 			fence_task(t);
 		/* A cancel asked before the stop keeps its own reason: it is not retried. */
 		task_end_interrupted(t, task_reason_name(REASON_DAEMON_STOPPED),
@@ -456,6 +456,7 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		goto out_store;
 	}
 	tasks_admit_restored();
+	store_release_memory(D->store);
 	if (open_sockets(err, sizeof err) < 0) {
 		log_error("%s", err);
 		goto out_sockets;

@@ -247,8 +247,8 @@ void metrics_task_started(const struct task *t)
 {
 	int64_t since = task_ready_since(t);
 
-	if (t->tt != NULL && since > 0 && t->started_at >= since)
-		observe(&latency[t->tt->id], latency_bounds, (double)(t->started_at - since) / 1000);
+	if (t->tt != NULL && since > 0 && t->d->started_at >= since)
+		observe(&latency[t->tt->id], latency_bounds, (double)(t->d->started_at - since) / 1000);
 }
 
 void metrics_task_finished(const struct task *t, enum task_state state, const cJSON *result)
@@ -262,9 +262,9 @@ void metrics_task_finished(const struct task *t, enum task_state state, const cJ
 	if (t->tt == NULL)
 		return;
 	/* started_mono is 0 for a task that never ran, or ran before this depotd started. */
-	if (t->started_mono > 0)
+	if (t->d != NULL && t->d->started_mono > 0)
 		observe(&duration[t->tt->id], duration_bounds,
-		    (double)(time_mono_ms() - t->started_mono) / 1000);
+		    (double)(time_mono_ms() - t->d->started_mono) / 1000);
 	if (t->tt->id == TASKTYPE_BACKUP && state == TASK_COMPLETED && backup_loaded) {
 		const cJSON *size = result != NULL ?
 		    cJSON_GetObjectItemCaseSensitive(result, "size") : NULL;

@@ -31,32 +31,32 @@ static void check_task(struct task *t, void *ctx)
 	char msg[256];
 
 	/* Its worker is done; its version is being recorded (recorder.c), bounded by its size. */
-	if (t->recording)
+	if (t->state == TASK_WAITING || t->d->recording)
 		return;
 	switch (t->state) {
 	case TASK_RUNNING:
-		if (t->timeout_ms > 0 && now - t->started_mono > t->timeout_ms) {
+		if (t->d->timeout_ms > 0 && now - t->d->started_mono > t->d->timeout_ms) {
 			snprintf(msg, sizeof msg, "ran longer than its timeout of %lld ms",
-			    (long long)t->timeout_ms);
+			    (long long)t->d->timeout_ms);
 			log_info("task %lld %s: stopping it", (long long)t->id, msg);
 			task_cancel(t, task_reason_name(REASON_TIMEOUT), msg, TASK_FAILED);
-		} else if (!t->stalled && now - t->progress_mono > D->cfg.stall_after_ms) {
-			t->stalled = 1;
+		} else if (!t->d->stalled && now - t->d->progress_mono > D->cfg.stall_after_ms) {
+			t->d->stalled = 1;
 			log_info("task %lld stalled: no progress for %lld ms", (long long)t->id,
-			    (long long)(now - t->progress_mono));
+			    (long long)(now - t->d->progress_mono));
 			tasks_publish(t, "progress");
 		}
 		break;
 	case TASK_CANCELING:
-		if (now - t->canceling_mono > D->cfg.cancel_grace_ms) {
-			struct worker *w = worker_find(t->worker);
+		if (now - t->d->canceling_mono > D->cfg.cancel_grace_ms) {
+			struct worker *w = worker_find(t->d->worker);
 
 			log_warn("task %lld: worker %s did not stop it within cancel_grace; "
-			    "killing it", (long long)t->id, t->worker);
+			    "killing it", (long long)t->id, t->d->worker);
 			fence_task(t);
 			if (w != NULL)
 				supervisor_kill_worker(w);
-			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+			task_finish(t, t->d->cancel_final, NULL, t->d->cancel_reason, t->d->cancel_message);
 		}
 		break;
 	default:

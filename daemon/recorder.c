@@ -65,7 +65,7 @@ static void record_free(struct record *r)
 
 int recorder_start(struct task *t, cJSON *result, char *err, size_t errlen)
 {
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
+	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->d->args, "repository"));
 	struct record *r = calloc(1, sizeof *r);
 	cJSON *imp = repo_importer(repo);
 	char path[128], why[1024];
@@ -87,7 +87,7 @@ int recorder_start(struct task *t, cJSON *result, char *err, size_t errlen)
 	cJSON_Delete(imp);
 	*tail = r;
 	tail = &r->next;
-	t->recording = 1;
+	t->d->recording = 1;
 	return 0;
 fail:
 	cJSON_Delete(imp);
@@ -263,7 +263,7 @@ static void record_end(struct record *r, int rc)
 		log_info("repository %s: version %lld (%lld files)", r->repo,
 		    (long long)r->v.number, (long long)r->v.files);
 	if (t != NULL) {
-		t->recording = 0;
+		t->d->recording = 0;
 		if (rc == 0) {
 			task_finish(t, TASK_COMPLETED, r->result, NULL, NULL);
 			r->result = NULL;
@@ -311,7 +311,7 @@ void recorder_drop(struct task *t)
 {
 	struct record **p = &head, *r;
 
-	t->recording = 0;
+	t->d->recording = 0;
 	while ((r = *p) != NULL && r->task != t->id)
 		p = &r->next;
 	if (r == NULL)

@@ -230,7 +230,7 @@ cJSON *repo_importer(const char *name)
 
 int repo_task_check(const struct task *t, int *code, char *err, size_t errlen)
 {
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
+	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->d->args, "repository"));
 	cJSON *imp;
 	int rc = 0;
 
@@ -416,7 +416,7 @@ static int write_rows(const char *path, const struct version_ref *v, int64_t *co
  */
 int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err, size_t errlen)
 {
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
+	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->d->args, "repository"));
 	char path[128];
 	int64_t version, count;
 
@@ -432,7 +432,7 @@ int repos_prepare_assignment(const struct task *t, cJSON *assignment, char *err,
 		return 0;
 	}
 	if (t->tt->id == TASKTYPE_PUBLISH) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->args, "version");
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(t->d->args, "version");
 		struct version_ref ref = { .repo = repo };
 
 		version = cJSON_IsNumber(v) ? (int64_t)v->valuedouble :
@@ -474,7 +474,7 @@ int repos_sync_done(struct task *t, cJSON *result, char *err, size_t errlen)
 
 int repos_publish_done(const struct task *t, const cJSON *result)
 {
-	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "repository"));
+	const char *repo = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->d->args, "repository"));
 	int64_t version;
 	char err[128];
 
@@ -491,6 +491,9 @@ void repos_task_ended(const struct task *t, int completed)
 	char path[128];
 
 	(void)completed;
+	/* A waiting task without its detail never ran: it has no list. */
+	if (t->d == NULL)
+		return;
 	repos_list_path(t, path, sizeof path);
 	fs_unlink_beneath(daemon_data()->fd, path);
 }

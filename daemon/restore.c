@@ -91,7 +91,7 @@ int snapshot_prepare_assignment(const struct task *t, cJSON *assignment, char *e
 		return 0;
 	/* Where the worker copies the database to (backup.c): not here, where a large one would stall the loop. */
 	snprintf(path, sizeof path, "%s/tmp/backup-%lld.db", D->dir, (long long)t->id);
-	output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "output"));
+	output = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->d->args, "output"));
 	if (output == NULL) {
 		gmtime_r(&now, &tm);
 		strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
@@ -659,7 +659,7 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 	/* Their waiters get their ends from this database, before another takes its place. */
 	tasks_settle();
 	/* Its worker has reported; stopping it must not end the restore task as worker-missing. */
-	if ((w = worker_find(t->worker)) != NULL)
+	if ((w = worker_find(t->d->worker)) != NULL)
 		w->task = 0;
 	D->stopping = 1;	/* no restarts while the workers are stopped */
 	supervisor_stop_all(D->cfg.cancel_grace_ms);
@@ -796,7 +796,7 @@ int restore_done(struct task *t, cJSON *result, char *err, size_t errlen)
 	}
 	swap_due.task = t->id;
 	swap_due.result = result;
-	t->recording = 1;
+	t->d->recording = 1;
 	return 1;
 }
 
@@ -813,11 +813,11 @@ void restore_tick(void)
 	swap_due.task = 0;
 	swap_due.result = NULL;
 	/* Ended meanwhile (task_finish leaves a staging directory to tasktype_ended). */
-	if (t == NULL || !t->recording) {
+	if (t == NULL || !t->d->recording) {
 		cJSON_Delete(result);
 		return;
 	}
-	t->recording = 0;
+	t->d->recording = 0;
 	if (D->stopping) {
 		cJSON_Delete(result);
 		task_finish(t, TASK_CANCELED, NULL, task_reason_name(REASON_DAEMON_STOPPED),

@@ -172,7 +172,7 @@ static struct task *template_task(const struct due *d, int *code, char *err, siz
 		task_free(t);
 		return NULL;
 	}
-	if ((t->schedule = strdup(d->name)) == NULL) {
+	if ((t->d->schedule = strdup(d->name)) == NULL) {
 		*code = ERR_INTERNAL;
 		snprintf(err, errlen, "out of memory");
 		task_free(t);

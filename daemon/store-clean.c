@@ -113,6 +113,18 @@ int store_clean_select(struct store *st, const struct clean_filter *f, int64_t *
 	return sql_end(&s) < 0 ? -1 : n;
 }
 
+int store_finished_before(struct store *st, int64_t before)
+{
+	struct sql s;
+	int found;
+
+	sql_prepare(&s, store_db(st), "finding the tasks to clean", "SELECT 1 FROM tasks"
+	    " WHERE finished_at < ?1 LIMIT 1");
+	sql_int(&s, 1, before);
+	found = sql_step(&s) == 1;
+	return sql_end(&s) < 0 ? -1 : found;
+}
+
 int store_clean_range(struct store *st, const struct clean_filter *f, int64_t *lo, int64_t *hi)
 {
 	struct sql s;

@@ -4,6 +4,7 @@
 #include "store-sql.h"
 #include "timeutil.h"
 
+#include <malloc.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@ struct store {
 	sqlite3_stmt *list[3][2];
 	struct checkpointer *ckpt;		/* depotd's own store only */
 };
+
+/* The page cache's bound, in PRAGMA cache_size's terms (KiB when negative): 16 MiB (store_open). */
+#define STORE_CACHE_SIZE "-16384"
 
 /* Every column a struct task is read back from, in row_to_task's order. */
 #define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
@@ -188,7 +192,7 @@ int store_open(struct store **out, const char *path, int durability_full,
 	     * 16 MiB of cache instead of 2 MB keeps them from spilling to the
 	     * WAL mid-transaction, and sync_new (a temporary table) stays in memory.
 	     */
-	    exec_sql(st, "PRAGMA cache_size = -16384", e, sizeof e) < 0 ||
+	    exec_sql(st, "PRAGMA cache_size = " STORE_CACHE_SIZE, e, sizeof e) < 0 ||
 	    exec_sql(st, "PRAGMA temp_store = MEMORY", e, sizeof e) < 0 ||
 	    /* A WAL grown by a big record shrinks back when it restarts. */
 	    exec_sql(st, "PRAGMA journal_size_limit = 67108864", e, sizeof e) < 0 ||
@@ -301,18 +305,18 @@ int64_t store_insert_task(struct store *st, const struct task *t)
 
 	sql_use(&s, st->db, st->insert_task, "recording a new task");
 	sql_text(&s, 1, t->type);
-	sql_text(&s, 2, t->name);
-	sql_json(&s, 3, t->args);
+	sql_text(&s, 2, t->d->name);
+	sql_json(&s, 3, t->d->args);
 	sql_json(&s, 4, res);
 	sql_int(&s, 5, t->created_at);
-	sql_opt(&s, 6, t->timeout_ms);
-	sql_text(&s, 7, t->schedule);
-	sql_opt(&s, 8, t->retry_of);
+	sql_opt(&s, 6, t->d->timeout_ms);
+	sql_text(&s, 7, t->d->schedule);
+	sql_opt(&s, 8, t->d->retry_of);
 	sql_opt(&s, 9, t->after);
 	sql_int(&s, 10, t->retries);
 	sql_opt(&s, 11, t->not_before);
 	sql_int(&s, 12, t->priority);
-	sql_opt(&s, 13, t->restart_of);
+	sql_opt(&s, 13, t->d->restart_of);
 	rc = sql_run(&s);
 	cJSON_Delete(res);
 	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
@@ -323,13 +327,13 @@ static cJSON *cancel_json(const struct task *t)
 {
 	cJSON *c;
 
-	if (t->state != TASK_CANCELING || t->cancel_reason == NULL)
+	if (t->state != TASK_CANCELING || t->d->cancel_reason == NULL)
 		return NULL;
 	c = cJSON_CreateObject();
-	cJSON_AddStringToObject(c, "state", task_state_name(t->cancel_final));
-	cJSON_AddStringToObject(c, "reason", t->cancel_reason);
-	cJSON_AddStringToObject(c, "message", t->cancel_message ? t->cancel_message :
-	    t->cancel_reason);
+	cJSON_AddStringToObject(c, "state", task_state_name(t->d->cancel_final));
+	cJSON_AddStringToObject(c, "reason", t->d->cancel_reason);
+	cJSON_AddStringToObject(c, "message", t->d->cancel_message ? t->d->cancel_message :
+	    t->d->cancel_reason);
 	return c;
 }
 
@@ -339,23 +343,23 @@ static void cancel_from_json(struct task *t, const cJSON *c)
 	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "reason"));
 	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "message"));
 
-	if (state == NULL || reason == NULL || task_state_parse(state, &t->cancel_final) < 0 ||
-	    !task_state_final(t->cancel_final))
+	if (state == NULL || reason == NULL || task_state_parse(state, &t->d->cancel_final) < 0 ||
+	    !task_state_final(t->d->cancel_final))
 		return;
-	t->cancel_reason = strdup(reason);
-	t->cancel_message = msg ? strdup(msg) : NULL;
+	t->d->cancel_reason = strdup(reason);
+	t->d->cancel_message = msg ? strdup(msg) : NULL;
 }
 
 int store_update_task(struct store *st, const struct task *t)
 {
-	cJSON *p = task_progress_json(t), *c = cancel_json(t);
+	cJSON *p = task_progress_json(t->d), *c = cancel_json(t);
 	struct sql s;
 	int rc;
 
 	sql_use(&s, st->db, st->update_task, "recording a task's state");
 	sql_text(&s, 1, task_state_name(t->state));
-	sql_text(&s, 2, t->worker[0] ? t->worker : NULL);
-	sql_opt(&s, 3, t->started_at);
+	sql_text(&s, 2, t->d->worker[0] ? t->d->worker : NULL);
+	sql_opt(&s, 3, t->d->started_at);
 	sql_json(&s, 4, p);
 	sql_json(&s, 5, c);
 	sql_int(&s, 6, t->id);
@@ -423,8 +427,10 @@ int store_interrupted(struct store *st, int64_t **ids, size_t *n)
 		log_error("recovering tasks: %s", e);
 		return -1;
 	}
+	/* The second term is tasks_active's own: without it SQLite reads every row, waiting ones too. */
 	sql_prepare(&s, st->db, "reading the interrupted tasks", "SELECT id FROM tasks"
-	    " WHERE state IN ('running', 'canceling') ORDER BY id");
+	    " WHERE state IN ('running', 'canceling')"
+	    " AND state IN ('waiting', 'running', 'canceling') ORDER BY id");
 	while (sql_step(&s) == 1) {
 		if (*n == cap) {
 			int64_t *grown = realloc(*ids, (cap = cap ? cap * 2 : 16) * sizeof *grown);
@@ -488,54 +494,98 @@ static void progress_from_json(struct task *t, const cJSON *p)
 	const char *unit = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "unit"));
 	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "message"));
 
-	t->progress_done = cJSON_IsNumber(done) ? (int64_t)done->valuedouble : 0;
-	t->progress_total = cJSON_IsNumber(total) ? (int64_t)total->valuedouble : -1;
-	t->progress_unit = unit ? strdup(unit) : NULL;
-	t->progress_message = msg ? strdup(msg) : NULL;
+	t->d->progress_done = cJSON_IsNumber(done) ? (int64_t)done->valuedouble : 0;
+	t->d->progress_total = cJSON_IsNumber(total) ? (int64_t)total->valuedouble : -1;
+	t->d->progress_unit = unit ? strdup(unit) : NULL;
+	t->d->progress_message = msg ? strdup(msg) : NULL;
+}
+
+/*
+ * t's reservations from column col's JSON, their names shared (task_intern)
+ * when share says so; t->res NULL when out of memory.
+ */
+static void column_res(struct task *t, sqlite3_stmt *q, int col, int share)
+{
+	cJSON *res = column_json(q, col), *r;
+	size_t i = 0;
+
+	t->nres = (uint32_t)cJSON_GetArraySize(res);
+	t->res = calloc(t->nres + 1, sizeof *t->res);
+	t->res_interned = share != 0;
+	cJSON_ArrayForEach(r, res) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
+
+		if (t->res == NULL)
+			break;
+		name = name ? name : "?";
+		t->res[i].name = share ? (char *)task_intern(name) : strdup(name);
+		t->res[i].mode = mode_of(cJSON_GetStringValue(cJSON_GetObjectItem(r, "mode")));
+		if (t->res[i].name == NULL)
+			break;
+		i++;
+	}
+	cJSON_Delete(res);
+	/* All or none: a task short of a reservation must not run. */
+	if (t->res != NULL && i < t->nres) {
+		for (size_t j = 0; j < i; j++) {
+			if (share)
+				task_intern_release(t->res[j].name);
+			else
+				free(t->res[j].name);
+		}
+		free(t->res);
+		t->res = NULL;
+		t->nres = 0;
+	}
+}
+
+/* t's type, and its entry: tasktypes.def's own string when it knows it. */
+static int column_type(struct task *t, sqlite3_stmt *q, int col)
+{
+	const char *type = (const char *)sqlite3_column_text(q, col);
+
+	if (type == NULL)
+		return -1;
+	if ((t->tt = tasktype_find(type)) != NULL) {
+		t->type = task_type_name(t->tt->id);
+		t->type_static = 1;
+		return 0;
+	}
+	return (t->type = strdup(type)) != NULL ? 0 : -1;
 }
 
 /* One task from a row of TASK_COLUMNS: the one place a stored task is decoded. */
 static struct task *row_to_task(sqlite3_stmt *q)
 {
-	struct task *t = calloc(1, sizeof *t);
+	struct task *t = task_new();
 	const char *state = (const char *)sqlite3_column_text(q, 3);
-	cJSON *res, *r, *p;
-	size_t i = 0;
+	cJSON *p;
 
 	if (t == NULL)
 		return NULL;
 	t->id = sqlite3_column_int64(q, 0);
-	t->type = column_strdup(q, 1);
-	t->tt = tasktype_find(t->type);
-	t->name = column_strdup(q, 2);
+	if (column_type(t, q, 1) < 0) {
+		task_free(t);
+		return NULL;
+	}
+	t->d->name = column_strdup(q, 2);
 	if (state == NULL || task_state_parse(state, &t->state) < 0)
 		t->state = TASK_FAILED;
-	t->args = column_json(q, 4);
-	res = column_json(q, 5);
-	t->nres = (size_t)cJSON_GetArraySize(res);
-	t->res = calloc(t->nres + 1, sizeof *t->res);
-	cJSON_ArrayForEach(r, res) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
-		if (t->res == NULL)
-			break;
-		t->res[i].name = strdup(name ? name : "?");
-		t->res[i].mode = mode_of(cJSON_GetStringValue(cJSON_GetObjectItem(r, "mode")));
-		i++;
-	}
-	cJSON_Delete(res);
+	t->d->args = column_json(q, 4);
+	column_res(t, q, 5, 0);
 	if (sqlite3_column_text(q, 6))
-		snprintf(t->worker, sizeof t->worker, "%s", sqlite3_column_text(q, 6));
+		snprintf(t->d->worker, sizeof t->d->worker, "%s", sqlite3_column_text(q, 6));
 	t->created_at = sqlite3_column_int64(q, 7);
-	t->started_at = sqlite3_column_int64(q, 8);
-	t->finished_at = sqlite3_column_int64(q, 9);
-	t->timeout_ms = sqlite3_column_int64(q, 10);
+	t->d->started_at = sqlite3_column_int64(q, 8);
+	t->d->finished_at = sqlite3_column_int64(q, 9);
+	t->d->timeout_ms = sqlite3_column_int64(q, 10);
 	p = column_json(q, 11);
 	progress_from_json(t, p);
 	cJSON_Delete(p);
-	t->error = column_json(q, 12);
-	t->result = column_json(q, 13);
-	t->schedule = column_strdup(q, 14);
-	t->retry_of = sqlite3_column_int64(q, 15);
+	t->d->error = column_json(q, 12);
+	t->d->result = column_json(q, 13);
+	t->d->schedule = column_strdup(q, 14);
+	t->d->retry_of = sqlite3_column_int64(q, 15);
 	t->after = sqlite3_column_int64(q, 16);
 	t->retries = (int)sqlite3_column_int64(q, 17);
 	t->not_before = sqlite3_column_int64(q, 18);
@@ -543,8 +593,38 @@ static struct task *row_to_task(sqlite3_stmt *q)
 	cancel_from_json(t, p);
 	cJSON_Delete(p);
 	t->priority = (int)sqlite3_column_int64(q, 20);
-	t->restart_of = sqlite3_column_int64(q, 21);
-	if (t->type == NULL || t->name == NULL || t->res == NULL) {
+	t->d->restart_of = sqlite3_column_int64(q, 21);
+	if (t->type == NULL || t->d->name == NULL || t->res == NULL) {
+		task_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/*
+ * A waiting task as dispatch needs it, from a row of id, type, resources,
+ * created_at, after_id, retries, not_before, priority: the rest is read
+ * when it is needed (task_detail).
+ */
+static struct task *row_to_waiting(sqlite3_stmt *q)
+{
+	struct task *t = calloc(1, sizeof *t);
+
+	if (t == NULL)
+		return NULL;
+	t->id = sqlite3_column_int64(q, 0);
+	t->state = TASK_WAITING;
+	if (column_type(t, q, 1) < 0) {
+		free(t);
+		return NULL;
+	}
+	column_res(t, q, 2, 1);
+	t->created_at = sqlite3_column_int64(q, 3);
+	t->after = sqlite3_column_int64(q, 4);
+	t->retries = (int)sqlite3_column_int64(q, 5);
+	t->not_before = sqlite3_column_int64(q, 6);
+	t->priority = (int)sqlite3_column_int64(q, 7);
+	if (t->res == NULL) {
 		task_free(t);
 		return NULL;
 	}
@@ -553,19 +633,44 @@ static struct task *row_to_task(sqlite3_stmt *q)
 
 int store_load_waiting(struct store *st, void (*fn)(struct task *t))
 {
+	char e[256];
 	struct sql s;
+	int rc;
 
-	sql_prepare(&s, st->db, "loading the waiting tasks", "SELECT " TASK_COLUMNS
+	/*
+	 * The rows are read once, in order: a page cache of a few pages serves
+	 * that, where a full one would be filled with the whole table and
+	 * scattered among the tasks that stay (DESIGN §6).
+	 */
+	if (exec_sql(st, "PRAGMA cache_size = 64", e, sizeof e) < 0)
+		log_warn("loading the waiting tasks: %s", e);
+	sql_prepare(&s, st->db, "loading the waiting tasks", "SELECT id, type, resources,"
+	    " created_at, after_id, retries, not_before, priority"
 	    " FROM tasks WHERE state = 'waiting' ORDER BY id");
 	while (sql_step(&s) == 1) {
-		struct task *t = row_to_task(s.q);
+		struct task *t = row_to_waiting(s.q);
 		if (t == NULL) {
 			sql_fail(&s, SQLITE_NOMEM);
 			break;
 		}
 		fn(t);
 	}
-	return sql_end(&s);
+	rc = sql_end(&s);
+	if (exec_sql(st, "PRAGMA cache_size = " STORE_CACHE_SIZE, e, sizeof e) < 0)
+		log_warn("after loading the waiting tasks: %s", e);
+	sqlite3_db_release_memory(st->db);
+	return rc;
+}
+
+/*
+ * Reading every waiting task fills the page cache with the whole table,
+ * which the loop then never reads again in bulk: it goes back, and so does
+ * what malloc holds free among the tasks that stay.
+ */
+void store_release_memory(struct store *st)
+{
+	sqlite3_db_release_memory(st->db);
+	malloc_trim(0);
 }
 
 struct task *store_load_task(struct store *st, int64_t id)
@@ -656,6 +761,8 @@ int store_check(struct store *st, char *msg, size_t msglen)
 	} else
 		snprintf(msg, msglen, "%s", sqlite3_errmsg(st->db));
 	sql_end(&s);
+	/* It read every page: cached, they would stay among the tasks (100,000 waiting: +12 MiB). */
+	store_release_memory(st);
 	return ok ? 0 : -1;
 }
 
@@ -678,10 +785,10 @@ int store_task_processes(struct store *st, int64_t id, const struct task *t)
 	    "INSERT OR REPLACE INTO task_processes (task_id, worker_pid, worker_start, pgid,"
 	    " pgid_start) VALUES (?, ?, ?, ?, ?)");
 	sql_int(&s, 1, id);
-	sql_int(&s, 2, t->worker_pid);
-	sql_int(&s, 3, (int64_t)t->worker_start);
-	sql_int(&s, 4, t->pgid);
-	sql_int(&s, 5, (int64_t)t->pgid_start);
+	sql_int(&s, 2, t->d->worker_pid);
+	sql_int(&s, 3, (int64_t)t->d->worker_start);
+	sql_int(&s, 4, t->d->pgid);
+	sql_int(&s, 5, (int64_t)t->d->pgid_start);
 	return sql_run(&s);
 }
 
@@ -694,10 +801,10 @@ int store_load_task_processes(struct store *st, struct task *t)
 	    " worker_start, pgid, pgid_start FROM task_processes WHERE task_id = ?");
 	sql_int(&s, 1, t->id);
 	if (sql_step(&s) == 1) {
-		t->worker_pid = (pid_t)sqlite3_column_int64(s.q, 0);
-		t->worker_start = (uint64_t)sqlite3_column_int64(s.q, 1);
-		t->pgid = (pid_t)sqlite3_column_int64(s.q, 2);
-		t->pgid_start = (uint64_t)sqlite3_column_int64(s.q, 3);
+		t->d->worker_pid = (pid_t)sqlite3_column_int64(s.q, 0);
+		t->d->worker_start = (uint64_t)sqlite3_column_int64(s.q, 1);
+		t->d->pgid = (pid_t)sqlite3_column_int64(s.q, 2);
+		t->d->pgid_start = (uint64_t)sqlite3_column_int64(s.q, 3);
 	}
 	return sql_end(&s);
 }

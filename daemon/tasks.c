@@ -54,13 +54,21 @@ static void task_move(struct task *t, enum task_state to)
 	t->state = to;
 }
 
+/* The tasks read back at start, in the order read: id order (store_load_waiting). */
+static struct task **restored;
+static size_t nrestored, restored_cap;
+
 /* Tasks whose assignment was lost, oldest first (task_requeue). */
 static int64_t *requeued;
 static size_t nrequeued, requeued_cap;
 
+/*
+ * Ids are handed out in sequence, so the id itself spreads them evenly,
+ * and neighbours, read back at start one after another, share cache lines.
+ */
 static size_t task_slot(int64_t id)
 {
-	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 20) % D->task_hash_size;
+	return (size_t)((uint64_t)id % D->task_hash_size);
 }
 
 struct task *task_find(int64_t id)
@@ -121,25 +129,180 @@ static void task_remove(struct task *t)
 	}
 }
 
+/*
+ * Resource names shared by the tasks that reserve them, counted: 100,000
+ * waiting tasks on one resource hold its name once (task_shed).
+ */
+struct interned {
+	struct interned *next;
+	size_t refs;
+	char s[];
+};
+static struct interned **interned;
+static size_t interned_size, ninterned;
+
+static size_t intern_slot(const char *s, size_t size)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h % size);
+}
+
+const char *task_intern(const char *s)
+{
+	struct interned *e;
+	size_t len = strlen(s);
+
+	if (ninterned >= interned_size) {
+		size_t size = interned_size ? interned_size * 2 : 64;
+		struct interned **grown = calloc(size, sizeof *grown);
+
+		if (grown == NULL && interned_size == 0)
+			return NULL;
+		if (grown != NULL) {
+			for (size_t i = 0; i < interned_size; i++) {
+				struct interned *next;
+				for (e = interned[i]; e; e = next) {
+					size_t slot = intern_slot(e->s, size);
+					next = e->next;
+					e->next = grown[slot];
+					grown[slot] = e;
+				}
+			}
+			free(interned);
+			interned = grown;
+			interned_size = size;
+		}
+	}
+	for (e = interned[intern_slot(s, interned_size)]; e; e = e->next) {
+		if (strcmp(e->s, s) == 0) {
+			e->refs++;
+			return e->s;
+		}
+	}
+	if ((e = malloc(sizeof *e + len + 1)) == NULL)
+		return NULL;
+	memcpy(e->s, s, len + 1);
+	e->refs = 1;
+	size_t slot = intern_slot(s, interned_size);
+	e->next = interned[slot];
+	interned[slot] = e;
+	ninterned++;
+	return e->s;
+}
+
+void task_intern_release(const char *s)
+{
+	struct interned **p = &interned[intern_slot(s, interned_size)];
+
+	for (; *p; p = &(*p)->next) {
+		struct interned *e = *p;
+
+		if (e->s != s)
+			continue;
+		if (--e->refs == 0) {
+			*p = e->next;
+			ninterned--;
+			free(e);
+		}
+		return;
+	}
+}
+
+struct task *task_new(void)
+{
+	struct task *t = calloc(1, sizeof *t);
+
+	if (t != NULL && (t->d = calloc(1, sizeof *t->d)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void detail_free(struct task_detail *d)
+{
+	if (d == NULL)
+		return;
+	free(d->name);
+	cJSON_Delete(d->args);
+	free(d->schedule);
+	free(d->progress_unit);
+	free(d->progress_message);
+	free(d->cancel_reason);
+	free(d->cancel_message);
+	cJSON_Delete(d->error);
+	cJSON_Delete(d->result);
+	free(d);
+}
+
 void task_free(struct task *t)
 {
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->nres; i++)
-		free(t->res[i].name);
+	for (size_t i = 0; i < t->nres; i++) {
+		if (t->res_interned)
+			task_intern_release(t->res[i].name);
+		else
+			free(t->res[i].name);
+	}
 	free(t->res);
-	free(t->type);
-	free(t->name);
-	cJSON_Delete(t->args);
-	free(t->progress_unit);
-	free(t->progress_message);
-	free(t->cancel_reason);
-	free(t->cancel_message);
-	free(t->schedule);
+	if (!t->type_static)
+		free((char *)t->type);
 	free(t->dependents);
-	cJSON_Delete(t->error);
-	cJSON_Delete(t->result);
+	detail_free(t->d);
 	free(t);
+}
+
+void task_shed(struct task *t)
+{
+	const char **names;
+	size_t i;
+
+	if (t->state != TASK_WAITING)
+		return;
+	detail_free(t->d);
+	t->d = NULL;
+	if (!t->type_static && t->tt != NULL) {
+		free((char *)t->type);
+		t->type = task_type_name(t->tt->id);
+		t->type_static = 1;
+	}
+	if (t->res_interned)
+		return;
+	/* All or none, so task_free knows how to let them go. */
+	if ((names = malloc((t->nres + 1) * sizeof *names)) == NULL)
+		return;
+	for (i = 0; i < t->nres; i++)
+		if ((names[i] = task_intern(t->res[i].name)) == NULL)
+			break;
+	if (i < t->nres) {
+		while (i-- > 0)
+			task_intern_release(names[i]);
+	} else {
+		for (i = 0; i < t->nres; i++) {
+			free(t->res[i].name);
+			t->res[i].name = (char *)names[i];
+		}
+		t->res_interned = 1;
+	}
+	free(names);
+}
+
+struct task_detail *task_detail(struct task *t)
+{
+	struct task *row;
+
+	if (t->d != NULL)
+		return t->d;
+	if ((row = store_load_task(D->store, t->id)) == NULL)
+		return NULL;
+	t->d = row->d;
+	row->d = NULL;
+	task_free(row);
+	return t->d;
 }
 
 /* Every task in the table, in no order; fn must not end or add tasks. */
@@ -208,6 +371,20 @@ void tasks_free_all(void)
 	free(D->task_hash);
 	D->task_hash = NULL;
 	D->task_hash_size = D->ntasks = 0;
+	free(restored);
+	restored = NULL;
+	nrestored = restored_cap = 0;
+	/* Each task let its names go: what is left was nobody's. */
+	for (size_t i = 0; i < interned_size; i++) {
+		struct interned *e = interned[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(interned);
+	interned = NULL;
+	interned_size = ninterned = 0;
 }
 
 cJSON *task_resources_json(const struct task *t)
@@ -223,50 +400,90 @@ cJSON *task_resources_json(const struct task *t)
 	return arr;
 }
 
-cJSON *task_progress_json(const struct task *t)
+cJSON *task_progress_json(const struct task_detail *d)
 {
 	cJSON *p = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(p, "done", (double)t->progress_done);
-	if (t->progress_total >= 0)
-		cJSON_AddNumberToObject(p, "total", (double)t->progress_total);
+	cJSON_AddNumberToObject(p, "done", (double)d->progress_done);
+	if (d->progress_total >= 0)
+		cJSON_AddNumberToObject(p, "total", (double)d->progress_total);
 	else
 		cJSON_AddNullToObject(p, "total");
-	json_add_string_or_null(p, "unit", t->progress_unit);
-	json_add_string_or_null(p, "message", t->progress_message);
+	json_add_string_or_null(p, "unit", d->progress_unit);
+	json_add_string_or_null(p, "message", d->progress_message);
 	return p;
 }
 
-cJSON *task_to_json(const struct task *t)
+/*
+ * A task's args as shown: whole, or without an exec task's env, which is
+ * most of a task's bytes and may hold what env_deny did not name.
+ */
+static cJSON *args_json(const cJSON *args, int with_env)
 {
-	cJSON *o = cJSON_CreateObject();
+	const cJSON *c;
+	cJSON *o;
 
+	if (args == NULL)
+		return cJSON_CreateNull();
+	if (with_env || !cJSON_IsObject(args))
+		return cJSON_Duplicate(args, 1);
+	o = cJSON_CreateObject();
+	cJSON_ArrayForEach(c, args)
+		if (strcmp(c->string, "env") != 0)
+			cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, 1));
+	return o;
+}
+
+static cJSON *task_json(const struct task *t, const struct task_detail *d, int with_env)
+{
+	static const struct task_detail none = { .progress_total = -1 };
+	cJSON *o = cJSON_CreateObject();
+	struct task *row = NULL;
+
+	if (t->d != NULL)
+		d = t->d;
+	/* A waiting task's detail is read for the moment, not kept: lists and events come and go. */
+	if (d == NULL && (row = store_load_task(D->store, t->id)) != NULL)
+		d = row->d;
+	if (d == NULL)
+		d = &none;
 	cJSON_AddNumberToObject(o, "id", (double)t->id);
 	cJSON_AddStringToObject(o, "type", t->type);
-	cJSON_AddStringToObject(o, "name", t->name);
+	json_add_string_or_null(o, "name", d->name);
 	cJSON_AddStringToObject(o, "state", task_state_name(t->state));
-	cJSON_AddItemToObject(o, "args", cJSON_Duplicate(t->args, 1));
+	cJSON_AddItemToObject(o, "args", args_json(d->args, with_env));
 	cJSON_AddItemToObject(o, "resources", task_resources_json(t));
-	json_add_string_or_null(o, "worker", t->worker[0] ? t->worker : NULL);
+	json_add_string_or_null(o, "worker", d->worker[0] ? d->worker : NULL);
 	json_add_time(o, "created_at", t->created_at);
-	json_add_time(o, "started_at", t->started_at);
-	json_add_time(o, "finished_at", t->finished_at);
-	if (t->timeout_ms > 0)
-		cJSON_AddNumberToObject(o, "timeout", (double)t->timeout_ms);
+	json_add_time(o, "started_at", d->started_at);
+	json_add_time(o, "finished_at", d->finished_at);
+	if (d->timeout_ms > 0)
+		cJSON_AddNumberToObject(o, "timeout", (double)d->timeout_ms);
 	else
 		cJSON_AddNullToObject(o, "timeout");
-	cJSON_AddItemToObject(o, "progress", task_progress_json(t));
-	cJSON_AddBoolToObject(o, "stalled", t->stalled);
-	cJSON_AddItemToObject(o, "error", t->error ? cJSON_Duplicate(t->error, 1) : cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "result", t->result ? cJSON_Duplicate(t->result, 1) : cJSON_CreateNull());
-	json_add_string_or_null(o, "schedule", t->schedule);
-	json_add_id(o, "retry_of", t->retry_of);
-	json_add_id(o, "restart_of", t->restart_of);
+	cJSON_AddItemToObject(o, "progress", task_progress_json(d));
+	cJSON_AddBoolToObject(o, "stalled", d->stalled);
+	cJSON_AddItemToObject(o, "error", d->error ? cJSON_Duplicate(d->error, 1) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "result", d->result ? cJSON_Duplicate(d->result, 1) : cJSON_CreateNull());
+	json_add_string_or_null(o, "schedule", d->schedule);
+	json_add_id(o, "retry_of", d->retry_of);
+	json_add_id(o, "restart_of", d->restart_of);
 	cJSON_AddNumberToObject(o, "priority", t->priority);
 	json_add_id(o, "after", t->after);
 	cJSON_AddNumberToObject(o, "retries", t->retries);
 	json_add_time(o, "not_before", t->not_before);
+	task_free(row);
 	return o;
+}
+
+cJSON *task_to_json(const struct task *t)
+{
+	return task_json(t, NULL, 1);
+}
+
+cJSON *task_summary_json(const struct task *t, const struct task_detail *d)
+{
+	return task_json(t, d, 0);
 }
 
 cJSON *task_json_by_id(int64_t id)
@@ -281,14 +498,16 @@ void tasks_publish(const struct task *t, const char *event)
 	cJSON *body = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(body, "event", event);
-	cJSON_AddItemToObject(body, "task", task_to_json(t));
+	cJSON_AddItemToObject(body, "task", task_summary_json(t, NULL));
 	events_publish("task", body);
 }
 
 static void publish_final(int64_t id)
 {
-	cJSON *body = cJSON_CreateObject(), *task = store_task_json(D->store, id);
+	struct task *t = store_load_task(D->store, id);
+	cJSON *body = cJSON_CreateObject(), *task = t ? task_summary_json(t, NULL) : NULL;
 
+	task_free(t);
 	cJSON_AddStringToObject(body, "event", "state");
 	cJSON_AddItemToObject(body, "task", task ? task : cJSON_CreateNull());
 	events_publish("task", body);
@@ -383,19 +602,20 @@ static int held_oom(struct task *t)
 /* t waits for dep to end: dep's end admits it (tasks_settle). 0, or -1 when t ended. */
 static int depend_on(struct task *dep, struct task *t)
 {
-	if (t->held_on == dep->id)
+	if (t->held && t->after == dep->id)
 		return 0;
-	if (dep->ndependents == dep->dependents_cap) {
-		size_t cap = dep->dependents_cap ? dep->dependents_cap * 2 : 4;
+	/* Full when its count is 0 or a power of two from 4 on: the room doubles. */
+	if (dep->ndependents == 0 || (dep->ndependents >= 4 &&
+	    (dep->ndependents & (dep->ndependents - 1)) == 0)) {
+		size_t cap = dep->ndependents ? (size_t)dep->ndependents * 2 : 4;
 		int64_t *grown = realloc(dep->dependents, cap * sizeof *grown);
 
 		if (grown == NULL)
 			return held_oom(t);
 		dep->dependents = grown;
-		dep->dependents_cap = cap;
 	}
 	dep->dependents[dep->ndependents++] = t->id;
-	t->held_on = dep->id;
+	t->held = 1;
 	return 0;
 }
 
@@ -521,47 +741,20 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct held_scan {
-	int64_t *ids;
-	size_t n, cap;
-};
-
-static void collect_held(struct task *t, void *ctx)
-{
-	struct held_scan *h = ctx;
-
-	if (t->queued || t->state != TASK_WAITING)
-		return;
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 64;
-		int64_t *grown = realloc(h->ids, cap * sizeof *grown);
-		if (grown == NULL)
-			return;
-		h->ids = grown;
-		h->cap = cap;
-	}
-	h->ids[h->n++] = t->id;
-}
-
 /*
  * At start: admits every task read back, in id order so FIFO holds; those
- * still held join the indexes. By id, since admitting one may end others.
+ * still held join the indexes. Admitting one may end it (its dependency
+ * failed), never another: what follows from an end waits for
+ * tasks_settle, so the pointers after it stay good.
  */
 static void admit_all(void)
 {
-	struct held_scan h = { 0 };
-
-	if (held_count == 0)
-		return;
-	each_task(collect_held, &h);
-	if (h.n > 1)
-		qsort(h.ids, h.n, sizeof *h.ids, cmp_id);
-	for (size_t i = 0; i < h.n; i++) {
-		struct task *t = task_find(h.ids[i]);
-		if (t != NULL && !t->queued)
-			task_admit(t);
-	}
-	free(h.ids);
+	for (size_t i = 0; i < nrestored; i++)
+		if (!restored[i]->queued)
+			task_admit(restored[i]);
+	free(restored);
+	restored = NULL;
+	nrestored = restored_cap = 0;
 }
 
 /*
@@ -577,9 +770,9 @@ static void admit_dependents(const struct ended *e)
 	for (size_t i = 0; i < e->ndependents; i++) {
 		struct task *t = task_find(e->dependents[i]);
 
-		if (t == NULL || t->queued || t->held_on != e->id)
+		if (t == NULL || t->queued || !t->held || t->after != e->id)
 			continue;
-		t->held_on = 0;
+		t->held = 0;
 		if (retry_id != 0)
 			t->after = retry_id;
 		task_admit(t);
@@ -589,30 +782,33 @@ static void admit_dependents(const struct ended *e)
 /* A new attempt of t, ready to be stored; NULL when out of memory. */
 static struct task *task_retry_of(const struct task *t)
 {
-	struct task *r = calloc(1, sizeof *r);
+	struct task *r;
 
-	if (r == NULL || (r->res = calloc(t->nres + 1, sizeof *r->res)) == NULL) {
-		free(r);
+	/* Its detail is read back first (task_finish): without it there is nothing to repeat. */
+	if (t->d == NULL || (r = task_new()) == NULL)
+		return NULL;
+	if ((r->res = calloc(t->nres + 1, sizeof *r->res)) == NULL) {
+		task_free(r);
 		return NULL;
 	}
 	r->type = strdup(t->type);
 	r->tt = t->tt;
-	r->name = strdup(t->name);
-	r->args = cJSON_Duplicate(t->args, 1);
+	r->d->name = strdup(t->d->name);
+	r->d->args = cJSON_Duplicate(t->d->args, 1);
 	for (size_t i = 0; i < t->nres; i++) {
 		r->res[i].name = strdup(t->res[i].name);
 		r->res[i].mode = t->res[i].mode;
 		r->nres++;
 	}
-	r->timeout_ms = t->timeout_ms;
+	r->d->timeout_ms = t->d->timeout_ms;
 	r->priority = t->priority;
-	r->schedule = t->schedule ? strdup(t->schedule) : NULL;
-	r->retry_of = t->id;
+	r->d->schedule = t->d->schedule ? strdup(t->d->schedule) : NULL;
+	r->d->retry_of = t->id;
 	r->retries = t->retries - 1;
 	r->not_before = time_now_ms() + RETRY_BACKOFF_MS;
 	r->state = TASK_WAITING;
 	r->created_at = time_now_ms();
-	r->progress_total = -1;
+	r->d->progress_total = -1;
 	return r;
 }
 
@@ -640,7 +836,8 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 		cJSON_AddStringToObject(error, "message", message ? message : reason);
 	}
 	if (t->retries > 0 && task_retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
-		log_error("task %lld: out of memory retrying it", (long long)t->id);
+		log_error("task %lld: %s", (long long)t->id, t->d ? "out of memory retrying it" :
+		    "not retried: its record could not be read back");
 	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
 	    time_now_ms(), result, error) < 0)
 		goto fail;
@@ -690,7 +887,7 @@ static void ended_push(struct task *t, struct task *retry)
 	}
 	ended[nended] = (struct ended){ t->id, retry, t->dependents, t->ndependents };
 	t->dependents = NULL;
-	t->ndependents = t->dependents_cap = 0;
+	t->ndependents = 0;
 	nended++;
 }
 
@@ -701,9 +898,13 @@ void tasks_settle(void)
 		struct ended e = ended[i];
 
 		if (e.retry != NULL) {
-			log_info("task %lld: retrying as task %lld", (long long)e.id,
-			    (long long)e.retry->id);
+			int64_t id = e.retry->id;
+			struct task *r;
+
+			log_info("task %lld: retrying as task %lld", (long long)e.id, (long long)id);
 			task_adopt(e.retry);
+			if ((r = task_find(id)) != NULL)
+				task_shed(r);
 		}
 		admit_dependents(&e);
 		free(e.dependents);
@@ -728,10 +929,10 @@ void tasks_tick(void)
 static void interrupted_end(const struct task *t, const char *reason, const char *message,
     enum task_state *state, const char **why, const char **msg)
 {
-	if (t->state == TASK_CANCELING && t->cancel_reason != NULL) {
-		*state = t->cancel_final;
-		*why = t->cancel_reason;
-		*msg = t->cancel_message;
+	if (t->state == TASK_CANCELING && t->d->cancel_reason != NULL) {
+		*state = t->d->cancel_final;
+		*why = t->d->cancel_reason;
+		*msg = t->d->cancel_message;
 	} else {
 		*state = TASK_CANCELED;
 		*why = reason;
@@ -777,12 +978,12 @@ int tasks_recover(void)
 			log_warn("task %lld: reading its processes: %s", (long long)t->id,
 			    store_errmsg(D->store));
 		fence_task(t);
-		if (t->fence_pending && (task_enqueue_locks(t) < 0 ||
+		if (t->d->fence_pending && (task_enqueue_locks(t) < 0 ||
 		    lockmgr_grant(D->locks, t->id) < 0 || fence_hold(t) < 0)) {
 			log_error("task %lld: cannot hold its reservations while its processes "
 			    "survive", (long long)t->id);
 			lockmgr_release(D->locks, t->id);
-			t->fence_pending = 0;
+			t->d->fence_pending = 0;
 		}
 		interrupted_end(t, task_reason_name(REASON_DAEMON_RESTARTED),
 		    "depotd restarted while the task ran", &state, &why, &msg);
@@ -791,7 +992,7 @@ int tasks_recover(void)
 			log_info("task %lld: retrying as task %lld", (long long)t->id,
 			    (long long)retry->id);
 		task_free(retry);
-		if (!t->fence_pending)
+		if (!t->d->fence_pending)
 			task_free(t);
 	}
 	free(ids);
@@ -803,7 +1004,7 @@ static void task_mark_new(struct task *t, int64_t now)
 {
 	t->state = TASK_WAITING;
 	t->created_at = now;
-	t->progress_total = -1;
+	t->d->progress_total = -1;
 }
 
 int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size_t errlen)
@@ -828,6 +1029,10 @@ int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size
 	log_info("tasks %lld to %lld submitted in one batch", (long long)ids[0],
 	    (long long)ids[n - 1]);
 	tasks_dispatch();
+	/* Those not started at once wait without their detail, as a single submission's do. */
+	for (i = 0; i < n; i++)
+		if ((ts[i] = task_find(ids[i])) != NULL)
+			task_shed(ts[i]);
 	return 0;
 failed:
 	snprintf(err, errlen, "recording the tasks: %s", store_errmsg(D->store));
@@ -856,15 +1061,33 @@ int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), voi
 		return -1;
 	}
 	t->id = id;
-	log_info("task %lld submitted: %s", (long long)id, t->name);
+	log_info("task %lld submitted: %s", (long long)id, t->d->name);
 	task_adopt(t);
 	tasks_dispatch();
+	/* Not started at once: it waits as 100,000 others may, without its detail. */
+	if ((t = task_find(id)) != NULL)
+		task_shed(t);
 	return id;
 }
 
 /* Adds a waiting task read back at start-up; tasks_admit_restored queues them. */
 void task_restore_waiting(struct task *t)
 {
+	if (nrestored == restored_cap) {
+		size_t cap = restored_cap ? restored_cap * 2 : 1024;
+		struct task **grown = realloc(restored, cap * sizeof *grown);
+
+		if (grown == NULL) {
+			/* Not lost: it waits in the database for the next start. */
+			log_error("task %lld: out of memory reading it back", (long long)t->id);
+			task_free(t);
+			return;
+		}
+		restored = grown;
+		restored_cap = cap;
+	}
+	restored[nrestored++] = t;
+	task_shed(t);
 	task_insert(t);
 	held_count++;
 }
@@ -911,12 +1134,12 @@ void task_requeue(struct task *t)
 		requeued_cap = cap;
 	}
 	task_move(t, TASK_WAITING);
-	t->worker[0] = '\0';
-	t->started_at = 0;
-	t->pgid = 0;
-	t->pgid_start = 0;
-	t->worker_pid = 0;
-	t->worker_start = 0;
+	t->d->worker[0] = '\0';
+	t->d->started_at = 0;
+	t->d->pgid = 0;
+	t->d->pgid_start = 0;
+	t->d->worker_pid = 0;
+	t->d->worker_start = 0;
 	t->requeued = 1;
 	requeued[nrequeued++] = t->id;
 	if (store_update_task(D->store, t) < 0)
@@ -963,13 +1186,18 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	int64_t now_mono = time_mono_ms();
 	cJSON *assignment;
 
+	/* What the worker runs is what was stored: read back now, if it waited without it. */
+	if (task_detail(t) == NULL) {
+		snprintf(err, errlen, "its record is gone from the database or cannot be read");
+		return -1;
+	}
 	task_move(t, TASK_RUNNING);
-	snprintf(t->worker, sizeof t->worker, "%s", w->name);
-	t->started_at = time_now_ms();
-	t->started_mono = t->progress_mono = now_mono;
-	t->worker_pid = w->pid;
-	if (fence_proc_start(w->pid, &t->worker_start) < 0)
-		t->worker_start = 0;
+	snprintf(t->d->worker, sizeof t->d->worker, "%s", w->name);
+	t->d->started_at = time_now_ms();
+	t->d->started_mono = t->d->progress_mono = now_mono;
+	t->d->worker_pid = w->pid;
+	if (fence_proc_start(w->pid, &t->d->worker_start) < 0)
+		t->d->worker_start = 0;
 	/* Running state, reservations and whose processes it may be in one transaction (DESIGN §6). */
 	if (store_begin(D->store) < 0 || store_update_task(D->store, t) < 0 ||
 	    store_set_reservations(D->store, t) < 0 ||
@@ -978,8 +1206,8 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 		    store_errmsg(D->store));
 		store_rollback(D->store);
 		task_move(t, TASK_WAITING);
-		t->worker[0] = '\0';
-		t->started_at = 0;
+		t->d->worker[0] = '\0';
+		t->d->started_at = 0;
 		return -1;
 	}
 	if ((assignment = task_assignment(t, err, errlen)) == NULL)
@@ -1018,8 +1246,11 @@ void tasks_dispatch(void)
 				continue;
 			}
 		}
-		if (task_start(t, w, regrant, err, sizeof err) < 0)
+		if (task_start(t, w, regrant, err, sizeof err) < 0) {
+			/* Said here too: with its row gone, the log is the one place it shows. */
+			log_error("task %lld: not started: %s", (long long)t->id, err);
 			task_finish(t, TASK_FAILED, NULL, task_reason_name(REASON_EXCEPTION), err);
+		}
 	}
 }
 
@@ -1031,8 +1262,11 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	struct worker *w;
 	int held, fenced_now;
 
+	/* A waiting task lacks its detail: its retry repeats what it holds. */
+	if (t->d == NULL && t->retries > 0 && task_detail(t) == NULL)
+		log_warn("task %lld: reading it back: %s", (long long)id, store_errmsg(D->store));
 	/* Ended by anything but its record's end (a stop, a restore): the record goes. */
-	if (t->recording)
+	if (t->d != NULL && t->d->recording)
 		recorder_drop(t);
 	retry = task_record_end(t, state, result, reason, message);
 	metrics_task_finished(t, state, result);
@@ -1041,13 +1275,14 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 		held_count--;
 	held = lockmgr_is_held(D->locks, id);
 	/* Survivors of the fence keep the reservations until they are gone (fenced_check). */
-	fenced_now = t->fence_pending && held == 1 && fence_hold(t) == 0;
+	fenced_now = t->d != NULL && t->d->fence_pending && held == 1 && fence_hold(t) == 0;
 	if (!fenced_now) {
 		lockmgr_release(D->locks, id);
 		if (held == 1)
 			publish_lock(t, "release");
 	}
-	if (t->worker[0] && (w = worker_find(t->worker)) != NULL && w->task == id)
+	if (t->d != NULL && t->d->worker[0] && (w = worker_find(t->d->worker)) != NULL &&
+	    w->task == id)
 		w->task = 0;
 	tasktype_ended(t, state == TASK_COMPLETED);
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
@@ -1062,7 +1297,7 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 void task_cancel(struct task *t, const char *reason, const char *message,
     enum task_state final)
 {
-	if (t->recording) {
+	if (t->d != NULL && t->d->recording) {
 		/* Its worker completed it; a cancel now comes after its end, as a late one always did. */
 		log_info("task %lld: not canceled (%s): its worker completed it and depotd is "
 		    "completing it", (long long)t->id, reason);
@@ -1074,12 +1309,12 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 		return;
 	case TASK_RUNNING:
 		task_move(t, TASK_CANCELING);
-		free(t->cancel_reason);
-		free(t->cancel_message);
-		t->cancel_reason = strdup(reason);
-		t->cancel_message = strdup(message);
-		t->cancel_final = final;
-		t->canceling_mono = time_mono_ms();
+		free(t->d->cancel_reason);
+		free(t->d->cancel_message);
+		t->d->cancel_reason = strdup(reason);
+		t->d->cancel_message = strdup(message);
+		t->d->cancel_final = final;
+		t->d->canceling_mono = time_mono_ms();
 		/* Stored with the state, so that a crash before the worker answers ends it the same way. */
 		if (store_update_task(D->store, t) < 0)
 			log_warn("task %lld: recording canceling: %s", (long long)t->id,
@@ -1108,22 +1343,22 @@ void task_set_progress(struct task *t, const cJSON *progress)
 	const cJSON *total = cJSON_GetObjectItemCaseSensitive(progress, "total");
 	int changed = 0;
 
-	if (cJSON_IsNumber(done) && (int64_t)done->valuedouble != t->progress_done) {
-		t->progress_done = (int64_t)done->valuedouble;
+	if (cJSON_IsNumber(done) && (int64_t)done->valuedouble != t->d->progress_done) {
+		t->d->progress_done = (int64_t)done->valuedouble;
 		changed = 1;
 	}
-	if (cJSON_IsNumber(total) && (int64_t)total->valuedouble != t->progress_total) {
-		t->progress_total = (int64_t)total->valuedouble;
+	if (cJSON_IsNumber(total) && (int64_t)total->valuedouble != t->d->progress_total) {
+		t->d->progress_total = (int64_t)total->valuedouble;
 		changed = 1;
 	}
-	changed |= replace_string(&t->progress_unit, cJSON_GetStringValue(
+	changed |= replace_string(&t->d->progress_unit, cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(progress, "unit")));
-	changed |= replace_string(&t->progress_message, cJSON_GetStringValue(
+	changed |= replace_string(&t->d->progress_message, cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(progress, "message")));
 	if (!changed)
 		return;
-	t->progress_mono = time_mono_ms();
-	t->stalled = 0;
+	t->d->progress_mono = time_mono_ms();
+	t->d->stalled = 0;
 	if (store_update_task(D->store, t) < 0)
 		log_warn("task %lld: recording progress: %s", (long long)t->id,
 		    store_errmsg(D->store));

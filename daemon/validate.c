@@ -180,7 +180,7 @@ static int parse_resources(struct task *t, const cJSON *arr, char *err, size_t e
 
 		if (name == NULL || !validate_resource_name(name)) {
 			snprintf(err, errlen, "resource %zu: 'name' must be 1 to %d bytes "
-			    "without control characters", t->nres + 1, DEPOT_RESOURCE_MAX);
+			    "without control characters", (size_t)t->nres + 1, DEPOT_RESOURCE_MAX);
 			return -1;
 		}
 		if (mode != NULL && !cJSON_IsNull(mode) &&
@@ -262,7 +262,7 @@ static int validate_common(const cJSON *args, struct common_args *c, char *err, 
 
 static void apply_common(struct task *t, const struct common_args *c)
 {
-	t->timeout_ms = c->timeout;
+	t->d->timeout_ms = c->timeout;
 	t->after = c->after;
 	t->retries = (int)c->retries;
 	t->priority = (int)c->priority;
@@ -277,25 +277,25 @@ static struct task *fixed_task(const char *type, const char *default_name,
     const struct task_res *res, size_t n, const struct common_args *c, char *err,
     size_t errlen)
 {
-	struct task *t = calloc(1, sizeof *t);
+	struct task *t = task_new();
 	int short_of_memory = 0;
 
 	if (t == NULL || (t->res = calloc(n, sizeof *t->res)) == NULL) {
-		free(t);
+		task_free(t);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	t->type = strdup(type);
-	t->name = strdup(c->name ? c->name : default_name);
+	t->d->name = strdup(c->name ? c->name : default_name);
 	apply_common(t, c);
-	t->args = cJSON_CreateObject();
+	t->d->args = cJSON_CreateObject();
 	for (size_t i = 0; i < n; i++) {
 		t->res[i].name = strdup(res[i].name);
 		t->res[i].mode = res[i].mode;
 		short_of_memory |= t->res[i].name == NULL;
 	}
 	t->nres = n;
-	if (t->type == NULL || t->name == NULL || t->args == NULL || short_of_memory) {
+	if (t->type == NULL || t->d->name == NULL || t->d->args == NULL || short_of_memory) {
 		task_free(t);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -359,9 +359,9 @@ struct task *validate_repo_task(const struct task_type *tt, const cJSON *args,
 	    errlen)) == NULL)
 		return NULL;
 	if (repo != NULL)
-		cJSON_AddStringToObject(t->args, "repository", repo);
+		cJSON_AddStringToObject(t->d->args, "repository", repo);
 	if (version > 0)
-		cJSON_AddNumberToObject(t->args, "version", (double)version);
+		cJSON_AddNumberToObject(t->d->args, "version", (double)version);
 	return t;
 }
 
@@ -452,12 +452,12 @@ struct task *validate_snapshot_task(const struct task_type *tt, const cJSON *arg
 	    &c, err, errlen)) == NULL)
 		return NULL;
 	if (cJSON_IsTrue(incremental))
-		cJSON_AddBoolToObject(t->args, "incremental", 1);
+		cJSON_AddBoolToObject(t->d->args, "incremental", 1);
 	if (path != NULL)
-		cJSON_AddStringToObject(t->args, is_restore ? "path" : "output", path);
+		cJSON_AddStringToObject(t->d->args, is_restore ? "path" : "output", path);
 	if (cJSON_IsTrue(force))
-		cJSON_AddBoolToObject(t->args, "force", 1);
-	if (is_restore && validate_bases(args, t->args, err, errlen) < 0) {
+		cJSON_AddBoolToObject(t->d->args, "force", 1);
+	if (is_restore && validate_bases(args, t->d->args, err, errlen) < 0) {
 		task_free(t);
 		return NULL;
 	}
@@ -612,20 +612,20 @@ struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
 	}
 	if (validate_common(args, &c, err, errlen) < 0)
 		return NULL;
-	if ((t = calloc(1, sizeof *t)) == NULL) {
+	if ((t = task_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	apply_common(t, &c);
 	t->type = strdup(task_type_name(tt->id));
-	t->name = c.name ? strdup(c.name) : default_name(argv);
-	t->args = cJSON_CreateObject();
-	cJSON_AddItemToObject(t->args, "argv", cJSON_Duplicate(argv, 1));
-	if (validate_cwd(args, t->args, err, errlen) < 0 ||
-	    validate_env(args, t->args, err, errlen) < 0 ||
+	t->d->name = c.name ? strdup(c.name) : default_name(argv);
+	t->d->args = cJSON_CreateObject();
+	cJSON_AddItemToObject(t->d->args, "argv", cJSON_Duplicate(argv, 1));
+	if (validate_cwd(args, t->d->args, err, errlen) < 0 ||
+	    validate_env(args, t->d->args, err, errlen) < 0 ||
 	    parse_resources(t, cJSON_GetObjectItemCaseSensitive(args, "resources"),
-	    err, errlen) < 0 || t->type == NULL || t->name == NULL) {
-		if (t->type == NULL || t->name == NULL)
+	    err, errlen) < 0 || t->type == NULL || t->d->name == NULL) {
+		if (t->type == NULL || t->d->name == NULL)
 			snprintf(err, errlen, "out of memory");
 		task_free(t);
 		return NULL;
@@ -674,7 +674,7 @@ static int batch_give_env(struct task *t, const cJSON *checked)
 	cJSON_ArrayForEach(f, checked) {
 		cJSON *copy = cJSON_Duplicate(f, 1);
 
-		if (copy == NULL || !cJSON_AddItemToObject(t->args, f->string, copy)) {
+		if (copy == NULL || !cJSON_AddItemToObject(t->d->args, f->string, copy)) {
 			cJSON_Delete(copy);
 			return -1;
 		}
@@ -1008,9 +1008,9 @@ static int check_schedule_add(const cJSON *args, struct request *rq, char *err, 
 	 * Each run checks the template again, against env_deny as it is then.
 	 */
 	if ((rq->tmpl = cJSON_Duplicate(tmpl, 1)) == NULL ||
-	    (cJSON_GetObjectItemCaseSensitive(t->args, "env") != NULL &&
+	    (cJSON_GetObjectItemCaseSensitive(t->d->args, "env") != NULL &&
 	    !cJSON_ReplaceItemInObjectCaseSensitive(rq->tmpl, "env", cJSON_Duplicate(
-	    cJSON_GetObjectItemCaseSensitive(t->args, "env"), 1)))) {
+	    cJSON_GetObjectItemCaseSensitive(t->d->args, "env"), 1)))) {
 		task_free(t);
 		snprintf(err, errlen, "out of memory");
 		return -1;

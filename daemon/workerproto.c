@@ -71,6 +71,12 @@ void worker_assign(struct worker *w, const struct task *t)
 	w->lease_deadline_mono = time_mono_ms() + lease_ms();
 }
 
+/* Whether t is w's: a waiting task, which may lack its detail, is no worker's. */
+static int given_to(const struct task *t, const struct worker *w)
+{
+	return t->state != TASK_WAITING && t->d != NULL && strcmp(t->d->worker, w->name) == 0;
+}
+
 /*
  * w's assignment, not acknowledged, is lost (the worker gave up the request
  * that carried it, exited, restarted or went silent): it never started, so
@@ -88,7 +94,7 @@ static int assignment_lost(struct worker *w, const char *why)
 	log_warn("task %lld: worker %s never acknowledged it (%s); it did not start and "
 	    "goes back to its queues", (long long)t->id, w->name, why);
 	if (t->state == TASK_CANCELING)
-		task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+		task_finish(t, t->d->cancel_final, NULL, t->d->cancel_reason, t->d->cancel_message);
 	else
 		task_requeue(t);
 	return 1;
@@ -121,8 +127,8 @@ static void cancel_named(struct task *t, void *ctx)
 	const char *name = ctx;
 
 	/* A task whose version is being recorded is past its worker (recorder.c). */
-	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) && !t->recording &&
-	    strcmp(t->worker, name) == 0) {
+	if ((t->state == TASK_RUNNING || t->state == TASK_CANCELING) && !t->d->recording &&
+	    strcmp(t->d->worker, name) == 0) {
 		fence_task(t);
 		task_end_interrupted(t, task_reason_name(REASON_WORKER_RESTARTED),
 		    "the worker restarted while the task ran");
@@ -358,10 +364,10 @@ static void on_ack(struct conn *conn, const struct worker_msg *m)
 		return;
 	heard_from(w);
 	t = task_find(m->task);
-	if (t != NULL && w->task == m->task && strcmp(t->worker, w->name) == 0) {
+	if (t != NULL && w->task == m->task && given_to(t, w)) {
 		if (t->state == TASK_CANCELING && w->acked != m->task) {
 			w->task = 0;
-			task_finish(t, t->cancel_final, NULL, t->cancel_reason, t->cancel_message);
+			task_finish(t, t->d->cancel_final, NULL, t->d->cancel_reason, t->d->cancel_message);
 		} else {
 			/* Again after a lost answer, the same yes. */
 			w->acked = m->task;
@@ -385,8 +391,8 @@ static void accept_pgid(const struct worker *w, struct task *t, const struct wor
 	    fence_group_verify((pid_t)m->pgid, w->pid, &start) : -1;
 
 	if (ok > 0) {
-		t->pgid = (pid_t)m->pgid;
-		t->pgid_start = start;
+		t->d->pgid = (pid_t)m->pgid;
+		t->d->pgid_start = start;
 		if (store_task_processes(D->store, t->id, t) < 0)
 			log_warn("task %lld: recording its process group: %s", (long long)t->id,
 			    store_errmsg(D->store));
@@ -415,11 +421,11 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 	if (id != 0) {
 		t = task_find(id);
 		/* A task that is no longer this worker's must stop: it lost its reservations. */
-		if (t == NULL || w->task != id || strcmp(t->worker, w->name) != 0)
+		if (t == NULL || w->task != id || !given_to(t, w))
 			cancel = 1;
 		else {
 			/* Nothing of it runs before the ack: a group named earlier is not its. */
-			if (m->pgid != 0 && m->pgid != t->pgid && w->acked == id)
+			if (m->pgid != 0 && m->pgid != t->d->pgid && w->acked == id)
 				accept_pgid(w, t, m);
 			cancel = t->state == TASK_CANCELING;
 			if (m->progress != NULL)
@@ -449,7 +455,7 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		return;
 	heard_from(w);
 	t = task_find(id);
-	if (t == NULL || strcmp(t->worker, w->name) != 0 || w->task != id) {
+	if (t == NULL || !given_to(t, w) || w->task != id) {
 		/* Already ended by the monitor or a restart: the late report changes nothing. */
 		server_reply_ok(conn, cJSON_CreateObject());
 		return;
@@ -459,9 +465,9 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		task_set_progress(t, m->progress);
 	if (t->state == TASK_CANCELING && state != TASK_COMPLETED) {
 		/* Stopped on our request: it ends as the cancel said (canceled, or failed by timeout). */
-		state = t->cancel_final;
-		reason = t->cancel_reason;
-		message = t->cancel_message;
+		state = t->d->cancel_final;
+		reason = t->d->cancel_reason;
+		message = t->d->cancel_message;
 	} else if (state == TASK_CANCELED) {
 		state = TASK_FAILED;
 		reason = task_reason_name(REASON_EXCEPTION);

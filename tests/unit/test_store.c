@@ -85,11 +85,11 @@ static int remove_store(void **state)
 
 static int64_t add_task(struct store *st, const char *type, int64_t created_at)
 {
-	struct task t = { .type = (char *)type, .name = (char *)type,
-	    .args = cJSON_CreateObject(), .created_at = created_at };
+	struct task_detail d = { .name = (char *)type, .args = cJSON_CreateObject() };
+	struct task t = { .type = type, .d = &d, .created_at = created_at };
 	int64_t id = store_insert_task(st, &t);
 
-	cJSON_Delete(t.args);
+	cJSON_Delete(d.args);
 	return id;
 }
 
@@ -410,13 +410,14 @@ static void final_tasks_are_found_kept_and_forgotten(void **state)
 	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 1);
 	int64_t c = add_task(s->st, "exec", 1), d = add_task(s->st, "exec", 1);
 	int64_t bk = add_task(s->st, "backup", 1), ids[8], lo = 0, hi = 0, last;
-	struct task waiter = { .type = "exec", .name = "w", .created_at = 1, .after = c };
+	struct task_detail wd = { .name = "w" };
+	struct task waiter = { .type = "exec", .d = &wd, .created_at = 1, .after = c };
 	struct clean_filter f = { .to = INT64_MAX };
 	cJSON *tmpl = cJSON_Parse("{\"type\":\"exec\",\"argv\":[\"true\"]}");
 	cJSON *res = cJSON_Parse("{\"sha256\":\"ab\"}");
 	char why[256];
 
-	waiter.args = cJSON_CreateObject();
+	wd.args = cJSON_CreateObject();
 	assert_true(store_insert_task(s->st, &waiter) > 0);	/* still waiting, after c */
 	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL), 0);
 	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL), 0);
@@ -465,9 +466,92 @@ static void final_tasks_are_found_kept_and_forgotten(void **state)
 	assert_null(store_load_task(s->st, b));
 	f.from = 0;
 	assert_int_equal(store_clean_select(s->st, &f, ids, 8), 0);
-	cJSON_Delete(waiter.args);
+	cJSON_Delete(wd.args);
 	cJSON_Delete(tmpl);
 	cJSON_Delete(res);
+}
+
+static struct task *loaded[8];
+static size_t nloaded;
+
+static void load_into(struct task *t)
+{
+	if (nloaded < 8)
+		loaded[nloaded++] = t;
+	else
+		task_free(t);
+}
+
+/*
+ * Start-up reads a waiting task as dispatch needs it (DESIGN §6): no
+ * detail, a known type as tasktypes.def's own string, and each resource
+ * name once for all the tasks that reserve it; the detail is the row's.
+ */
+static void waiting_tasks_are_read_back_lean(void **state)
+{
+	struct scratch *s = *state;
+	struct task_res two[] = { { "hot", LOCK_EXCLUSIVE }, { "db", LOCK_SHARED } };
+	struct task_res one[] = { { "hot", LOCK_EXCLUSIVE } };
+	struct task_detail da = { .name = "a", .args = cJSON_Parse("{\"argv\":[\"x y\"]}") };
+	struct task_detail db = { .name = "b", .args = cJSON_CreateObject() };
+	struct task a = { .type = "exec", .d = &da, .res = two, .nres = 2, .created_at = 7,
+	    .priority = 5, .retries = 2, .after = 99, .not_before = 1234 };
+	struct task b = { .type = "mystery", .d = &db, .res = one, .nres = 1, .created_at = 8 };
+	int64_t ida, idb, done = add_task(s->st, "exec", 1);
+	struct task *t;
+	char *text;
+
+	assert_int_equal(store_finished_before(s->st, 1000), 0);
+	assert_int_equal(store_finish_task(s->st, done, TASK_COMPLETED, 100, NULL, NULL), 0);
+	assert_int_equal(store_finished_before(s->st, 100), 0);
+	assert_int_equal(store_finished_before(s->st, 101), 1);
+	ida = store_insert_task(s->st, &a);
+	idb = store_insert_task(s->st, &b);
+	nloaded = 0;
+	assert_int_equal(store_load_waiting(s->st, load_into), 0);
+	assert_int_equal(nloaded, 2);
+	t = loaded[0];
+	assert_int_equal(t->id, ida);
+	assert_int_equal(t->state, TASK_WAITING);
+	assert_null(t->d);
+	assert_non_null(t->tt);
+	assert_true(t->type_static);
+	assert_string_equal(t->type, "exec");
+	assert_int_equal(t->nres, 2);
+	assert_true(t->res_interned);
+	assert_string_equal(t->res[0].name, "hot");
+	assert_int_equal(t->res[0].mode, LOCK_EXCLUSIVE);
+	assert_string_equal(t->res[1].name, "db");
+	assert_int_equal(t->res[1].mode, LOCK_SHARED);
+	assert_int_equal(t->created_at, 7);
+	assert_int_equal(t->priority, 5);
+	assert_int_equal(t->retries, 2);
+	assert_int_equal(t->after, 99);
+	assert_int_equal(t->not_before, 1234);
+	/* One name for both tasks; an unknown type is the task's own copy. */
+	assert_ptr_equal(loaded[1]->res[0].name, t->res[0].name);
+	assert_null(loaded[1]->tt);
+	assert_false(loaded[1]->type_static);
+	assert_string_equal(loaded[1]->type, "mystery");
+	assert_int_equal(loaded[1]->id, idb);
+	task_free(loaded[1]);
+	/* Its detail, when it is needed, is the row's: what was submitted, exactly. */
+	t = store_load_task(s->st, ida);
+	assert_non_null(t);
+	assert_non_null(t->d);
+	assert_string_equal(t->d->name, "a");
+	text = cJSON_PrintUnformatted(t->d->args);
+	assert_string_equal(text, "{\"argv\":[\"x y\"]}");
+	free(text);
+	task_free(t);
+	/* The shared name outlives the task that let it go. */
+	assert_string_equal(loaded[0]->res[0].name, "hot");
+	task_free(loaded[0]);
+	assert_ptr_equal(task_intern("hot"), task_intern("hot"));
+	task_intern_release("hot");
+	task_intern_release("hot");
+	cJSON_Delete(da.args);
+	cJSON_Delete(db.args);
 }
 
 /* What a restore does to a database: ids stay above the old data's, tasks not final end. */
@@ -498,7 +582,7 @@ static void a_restored_database_is_settled(void **state)
 	t = store_load_task(s->st, id);
 	assert_non_null(t);
 	assert_int_equal(t->state, TASK_CANCELED);
-	assert_int_equal(t->finished_at, 5000);
+	assert_int_equal(t->d->finished_at, 5000);
 	task_free(t);
 	assert_int_equal(add_task(s->st, "exec", 1), 101);
 	assert_int_equal(store_renumber_task(s->st, 101, 150), 0);
@@ -528,10 +612,10 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
 	assert_int_equal(store_begin(st), 0);
 	/* About 1,300 pages of 4 KiB in one commit. */
 	for (int i = 0; i < 600; i++) {
-		struct task t = { .type = "exec", .name = big, .args = cJSON_CreateObject(),
-		    .created_at = i };
+		struct task_detail d = { .name = big, .args = cJSON_CreateObject() };
+		struct task t = { .type = "exec", .d = &d, .created_at = i };
 		assert_true(store_insert_task(st, &t) > 0);
-		cJSON_Delete(t.args);
+		cJSON_Delete(d.args);
 	}
 	assert_int_equal(store_commit(st), 0);
 	while (store_checkpoints(st) == 0 && tries++ < 500)
@@ -571,6 +655,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(calendar_schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(final_tasks_are_found_kept_and_forgotten,
 		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(waiting_tasks_are_read_back_lean, setup_store,
+		    remove_store),
 		cmocka_unit_test_setup_teardown(a_restored_database_is_settled,
 		    setup_store, remove_store),
 	};

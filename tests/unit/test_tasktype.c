@@ -188,13 +188,13 @@ static void a_restore_takes_absolute_bases_only(void **state)
 	    "\"/c/i1.tar\"]}", err, sizeof err);
 	if (t == NULL)
 		fail_msg("refused: %s", err);
-	bases = cJSON_GetObjectItemCaseSensitive(t->args, "bases");
+	bases = cJSON_GetObjectItemCaseSensitive(t->d->args, "bases");
 	assert_int_equal(cJSON_GetArraySize(bases), 2);
 	assert_string_equal(cJSON_GetArrayItem(bases, 1)->valuestring, "/c/i1.tar");
 	task_free(t);
 	t = submit("{\"type\": \"restore\", \"path\": \"/srv/a.tar\", \"bases\": []}", err, sizeof err);
 	assert_non_null(t);
-	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "bases"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->d->args, "bases"));
 	task_free(t);
 	assert_null(submit("{\"type\": \"restore\", \"path\": \"/a.tar\", \"bases\": [\"b.tar\"]}",
 	    err, sizeof err));
@@ -213,7 +213,7 @@ static void a_restore_takes_absolute_bases_only(void **state)
 	/* Only a restore has bases: a backup's are not kept. */
 	t = submit("{\"type\": \"backup\", \"bases\": [\"/b.tar\"]}", err, sizeof err);
 	assert_non_null(t);
-	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "bases"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->d->args, "bases"));
 	task_free(t);
 }
 

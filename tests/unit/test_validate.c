@@ -161,18 +161,18 @@ static void minimal_exec_request_is_accepted_and_filled_in(void **state)
 	(void)state;
 	assert_non_null(t);
 	assert_string_equal(t->type, "exec");
-	assert_string_equal(t->name, "sleep 5");
-	assert_int_equal(t->timeout_ms, 0);
+	assert_string_equal(t->d->name, "sleep 5");
+	assert_int_equal(t->d->timeout_ms, 0);
 	assert_int_equal(t->nres, 0);
 	assert_int_equal(t->state, TASK_WAITING);
 	assert_int_equal(t->id, 0);
-	argv = cJSON_GetObjectItemCaseSensitive(t->args, "argv");
+	argv = cJSON_GetObjectItemCaseSensitive(t->d->args, "argv");
 	assert_true(cJSON_IsArray(argv));
 	assert_int_equal(cJSON_GetArraySize(argv), 2);
 	assert_string_equal(cJSON_GetArrayItem(argv, 0)->valuestring, "sleep");
 	assert_string_equal(cJSON_GetArrayItem(argv, 1)->valuestring, "5");
 	/* argv is the only thing args keeps. */
-	assert_int_equal(cJSON_GetArraySize(t->args), 1);
+	assert_int_equal(cJSON_GetArraySize(t->d->args), 1);
 	task_free(t);
 }
 
@@ -188,8 +188,8 @@ static void full_exec_request_fills_name_resources_and_timeout(void **state)
 	(void)state;
 	if (t == NULL)
 		fail_msg("refused: %s", err);
-	assert_string_equal(t->name, "build it");
-	assert_int_equal(t->timeout_ms, 60000);
+	assert_string_equal(t->d->name, "build it");
+	assert_int_equal(t->d->timeout_ms, 60000);
 	assert_int_equal(t->nres, 3);
 	assert_string_equal(t->res[0].name, "repository:fedora");
 	assert_int_equal(t->res[0].mode, LOCK_EXCLUSIVE);
@@ -222,8 +222,8 @@ static void null_or_empty_optional_fields_are_as_if_absent(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_string_equal(t->name, "ls -l");
-	assert_int_equal(t->timeout_ms, 0);
+	assert_string_equal(t->d->name, "ls -l");
+	assert_int_equal(t->d->timeout_ms, 0);
 	assert_int_equal(t->nres, 0);
 	task_free(t);
 	t = submit("{\"type\": \"exec\", \"argv\": [\"ls\"], \"resources\": []}",
@@ -241,7 +241,7 @@ static void default_name_is_argv_joined_by_spaces(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_string_equal(t->name, "echo a b  c");
+	assert_string_equal(t->d->name, "echo a b  c");
 	task_free(t);
 }
 
@@ -259,8 +259,8 @@ static void default_name_is_truncated_to_200_bytes(void **state)
 	t = validate_submit(args, err, sizeof err);
 	assert_non_null(t);
 	want[150] = ' ';
-	assert_int_equal(strlen(t->name), 200);
-	assert_string_equal(t->name, want);
+	assert_int_equal(strlen(t->d->name), 200);
+	assert_string_equal(t->d->name, want);
 	task_free(t);
 	cJSON_Delete(args);
 	free(word);
@@ -279,7 +279,7 @@ static void default_name_of_exactly_200_bytes_is_kept_whole(void **state)
 	    cJSON_CreateString(word));
 	t = validate_submit(args, err, sizeof err);
 	assert_non_null(t);
-	assert_string_equal(t->name, word);
+	assert_string_equal(t->d->name, word);
 	task_free(t);
 	cJSON_Delete(args);
 	free(word);
@@ -306,8 +306,8 @@ static void default_name_truncation_does_not_split_a_utf8_character(void **state
 	free(word);
 	free(arg);
 	assert_non_null(t);
-	len = strlen(t->name);
-	valid = utf8_valid(t->name);
+	len = strlen(t->d->name);
+	valid = utf8_valid(t->d->name);
 	task_free(t);	/* before asserting, so a failure leaks nothing */
 	assert_true(len <= 200);
 	if (!valid)
@@ -322,9 +322,9 @@ static void default_name_turns_control_characters_into_spaces(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_string_equal(t->name, "printf a b c");
+	assert_string_equal(t->d->name, "printf a b c");
 	/* argv itself is kept as given. */
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(t->args,
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(t->d->args,
 	    "argv"), 1)->valuestring, "a\nb\tc");
 	task_free(t);
 }
@@ -339,7 +339,7 @@ static void default_name_has_no_delete_character(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	has_del = strchr(t->name, 0x7f) != NULL;
+	has_del = strchr(t->d->name, 0x7f) != NULL;
 	task_free(t);	/* before asserting, so a failure leaks nothing */
 	assert_false(has_del);
 }
@@ -419,9 +419,9 @@ static void argv_of_1024_items_is_accepted_and_1025_refused(void **state)
 		cJSON_AddItemToArray(argv, cJSON_CreateString("x"));
 	t = validate_submit(args, err, sizeof err);
 	assert_non_null(t);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t->args,
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t->d->args,
 	    "argv")), 1024);
-	assert_int_equal(strlen(t->name), 200);
+	assert_int_equal(strlen(t->d->name), 200);
 	task_free(t);
 	cJSON_AddItemToArray(argv, cJSON_CreateString("x"));
 	expect_args_refused(args, "'argv' must be an array of 1 to 1024 strings");
@@ -468,7 +468,7 @@ static void name_of_200_bytes_is_accepted_and_201_refused(void **state)
 	cJSON_AddStringToObject(args, "name", name);
 	t = validate_submit(args, err, sizeof err);
 	assert_non_null(t);
-	assert_string_equal(t->name, name);
+	assert_string_equal(t->d->name, name);
 	task_free(t);
 	cJSON_Delete(args);
 	free(name);
@@ -503,7 +503,7 @@ static void name_may_hold_utf8(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_string_equal(t->name, "sauvegarde \xc3\xa9t\xc3\xa9");
+	assert_string_equal(t->d->name, "sauvegarde \xc3\xa9t\xc3\xa9");
 	task_free(t);
 }
 
@@ -635,12 +635,12 @@ static void timeout_ms_up_to_30_days_is_accepted_and_more_refused(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_int_equal(t->timeout_ms, 2592000000LL);
+	assert_int_equal(t->d->timeout_ms, 2592000000LL);
 	task_free(t);
 	t = submit("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 1}",
 	    err, sizeof err);
 	assert_non_null(t);
-	assert_int_equal(t->timeout_ms, 1);
+	assert_int_equal(t->d->timeout_ms, 1);
 	task_free(t);
 	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"timeout_ms\": 2592000001}",
 	    "'timeout_ms'");
@@ -1034,14 +1034,14 @@ static void exec_cwd_and_env_are_kept_with_the_task(void **state)
 	(void)state;
 	if (t == NULL)
 		fail_msg("refused: %s", err);
-	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->args, "cwd")),
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t->d->args, "cwd")),
 	    "/srv/feed");
-	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	env = cJSON_GetObjectItemCaseSensitive(t->d->args, "env");
 	assert_int_equal(cJSON_GetArraySize(env), 2);
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "FOO")), "bar");
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "EMPTY")), "");
 	/* Nothing was denied: no env_denied. */
-	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "env_denied"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->d->args, "env_denied"));
 	task_free(t);
 }
 
@@ -1141,8 +1141,8 @@ static void exec_env_leaves_out_denied_names_and_lists_them(void **state)
 	    "\"db_password\": \"p\"}", err, sizeof err);
 	if (t == NULL)
 		fail_msg("refused: %s", err);
-	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
-	denied = cJSON_GetObjectItemCaseSensitive(t->args, "env_denied");
+	env = cJSON_GetObjectItemCaseSensitive(t->d->args, "env");
+	denied = cJSON_GetObjectItemCaseSensitive(t->d->args, "env_denied");
 	assert_int_equal(cJSON_GetArraySize(env), 1);
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(env, "FOO"));
 	assert_int_equal(cJSON_GetArraySize(denied), 3);
@@ -1150,7 +1150,7 @@ static void exec_env_leaves_out_denied_names_and_lists_them(void **state)
 	assert_string_equal(cJSON_GetArrayItem(denied, 1)->valuestring, "AWS_SECRET_ACCESS_KEY");
 	assert_string_equal(cJSON_GetArrayItem(denied, 2)->valuestring, "db_password");
 	/* The values are nowhere in what is stored. */
-	text = cJSON_PrintUnformatted(t->args);
+	text = cJSON_PrintUnformatted(t->d->args);
 	assert_null(strstr(text, "s3cret"));
 	cJSON_free(text);
 	task_free(t);
@@ -1168,7 +1168,7 @@ static void exec_env_deny_follows_the_configured_list(void **state)
 	validate_set_env_deny(ENV_DENY_DEFAULT);
 	if (t == NULL)
 		fail_msg("refused: %s", err);
-	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	env = cJSON_GetObjectItemCaseSensitive(t->d->args, "env");
 	assert_null(cJSON_GetObjectItemCaseSensitive(env, "SITE_KEY"));
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(env, "MY_TOKEN"));
 	task_free(t);
@@ -1186,9 +1186,9 @@ static void exec_env_drops_the_variables_the_worker_sets(void **state)
 	    err, sizeof err);
 	if (t == NULL)
 		fail_msg("refused: %s", err);
-	env = cJSON_GetObjectItemCaseSensitive(t->args, "env");
+	env = cJSON_GetObjectItemCaseSensitive(t->d->args, "env");
 	assert_int_equal(cJSON_GetArraySize(env), 1);
-	assert_null(cJSON_GetObjectItemCaseSensitive(t->args, "env_denied"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(t->d->args, "env_denied"));
 	task_free(t);
 }
 
@@ -1288,11 +1288,11 @@ static void batch_tasks_are_checked_in_order_with_the_defaults(void **state)
 	    "{\"type\":\"exec\",\"argv\":[\"c\"],\"resources\":[{\"name\":\"r\","
 	    "\"mode\":\"exclusive\"}]}]}", &rq, err, sizeof err), 0);
 	assert_int_equal(rq.nbatch, 3);
-	assert_string_equal(rq.batch[0]->name, "a");
-	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rq.batch[0]->args, "cwd")),
+	assert_string_equal(rq.batch[0]->d->name, "a");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rq.batch[0]->d->args, "cwd")),
 	    "/srv");
-	assert_string_equal(rq.batch[1]->name, "b");
-	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rq.batch[1]->args, "cwd")),
+	assert_string_equal(rq.batch[1]->d->name, "b");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(rq.batch[1]->d->args, "cwd")),
 	    "/tmp");
 	assert_int_equal(rq.batch[1]->priority, 7);
 	assert_int_equal(rq.batch[2]->nres, 1);
@@ -1314,16 +1314,16 @@ static void batch_defaults_env_is_filtered_once_and_a_task_env_wins(void **state
 	    "{\"type\":\"exec\",\"argv\":[\"b\"],\"env\":{\"ONLY\":\"1\"}}]}",
 	    &rq, err, sizeof err), 0);
 	validate_set_env_deny(ENV_DENY_DEFAULT);
-	env0 = cJSON_GetObjectItem(rq.batch[0]->args, "env");
+	env0 = cJSON_GetObjectItem(rq.batch[0]->d->args, "env");
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(env0, "HOME")), "/root");
 	assert_null(cJSON_GetObjectItem(env0, "SECRET_TOKEN"));
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(
-	    cJSON_GetObjectItem(rq.batch[0]->args, "env_denied"), 0)), "SECRET_TOKEN");
+	    cJSON_GetObjectItem(rq.batch[0]->d->args, "env_denied"), 0)), "SECRET_TOKEN");
 	/* A task's own env is its whole environment, as in task.submit. */
-	env1 = cJSON_GetObjectItem(rq.batch[1]->args, "env");
+	env1 = cJSON_GetObjectItem(rq.batch[1]->d->args, "env");
 	assert_int_equal(cJSON_GetArraySize(env1), 1);
 	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(env1, "ONLY")), "1");
-	assert_null(cJSON_GetObjectItem(rq.batch[1]->args, "env_denied"));
+	assert_null(cJSON_GetObjectItem(rq.batch[1]->d->args, "env_denied"));
 	request_free(&rq);
 }
 
