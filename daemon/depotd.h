@@ -466,6 +466,7 @@ struct request {
 	struct task *task;		/* task.submit: owned here until a handler takes it */
 	struct task **batch;		/* task.submit_batch: the tasks, in order, owned here too */
 	size_t nbatch;
+	cJSON *batch_env;		/* the defaults' env, checked: the tasks' env refer to it */
 	int64_t error_index;		/* the batch entry a refusal is about; -1: none */
 	cJSON *tmpl;			/* schedule.add: the template to store, as checked */
 	const char **resources;		/* queue.pause, queue.resume: names, checked */
@@ -481,6 +482,8 @@ struct request {
 int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen);
 void request_free(struct request *rq);
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen);
+/* Makes args' env, a reference to a batch's (rq->batch_env), a copy of its own; -1: out of memory. */
+int batch_own_env(cJSON *args);
 /* Each type's validate (struct task_type): exec; sync, publish and orphans; backup and restore. */
 struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen);

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1029,10 +1030,23 @@ int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size
 	log_info("tasks %lld to %lld submitted in one batch", (long long)ids[0],
 	    (long long)ids[n - 1]);
 	tasks_dispatch();
-	/* Those not started at once wait without their detail, as a single submission's do. */
-	for (i = 0; i < n; i++)
-		if ((ts[i] = task_find(ids[i])) != NULL)
-			task_shed(ts[i]);
+	/*
+	 * Those not started at once wait without their detail, as a single
+	 * submission's do; those that started keep it, with an env of their own
+	 * (the batch's they refer to goes with the request).
+	 */
+	for (i = 0; i < n; i++) {
+		if ((ts[i] = task_find(ids[i])) == NULL)
+			continue;
+		task_shed(ts[i]);
+		if (ts[i]->d != NULL && batch_own_env(ts[i]->d->args) < 0) {
+			log_error("task %lld: out of memory copying its environment: task "
+			    "show will not list it", (long long)ids[i]);
+			cJSON_DeleteItemFromObjectCaseSensitive(ts[i]->d->args, "env");
+		}
+	}
+	/* The batch's details were all in memory at once: hand those pages back. */
+	malloc_trim(0);
 	return 0;
 failed:
 	snprintf(err, errlen, "recording the tasks: %s", store_errmsg(D->store));

@@ -663,23 +663,39 @@ static int check_task_submit(const cJSON *args, struct request *rq, char *err, s
 /*
  * Gives an exec task that sent no env of its own the batch's, checked
  * once (checked: {"env", "env_denied"}), rather than matching env_deny
- * against the same variables for every task.
+ * against the same variables for every task. The env is a reference to
+ * checked's, not a copy: 20,000 copies of a shell's environment would be
+ * most of the batch's memory. rq->batch_env owns it; batch_own_env makes a
+ * task that outlives the request hold a copy of its own.
  */
-static int batch_give_env(struct task *t, const cJSON *checked)
+static int batch_give_env(struct task *t, cJSON *checked)
 {
 	const cJSON *f;
 
-	if (t->tt->id != TASKTYPE_EXEC || checked == NULL)
+	if (t->tt->id != TASKTYPE_EXEC)
 		return 0;
 	cJSON_ArrayForEach(f, checked) {
-		cJSON *copy = cJSON_Duplicate(f, 1);
+		cJSON *given = strcmp(f->string, "env") == 0 ?
+		    cJSON_CreateObjectReference(f->child) : cJSON_Duplicate(f, 1);
 
-		if (copy == NULL || !cJSON_AddItemToObject(t->d->args, f->string, copy)) {
-			cJSON_Delete(copy);
+		if (given == NULL || !cJSON_AddItemToObject(t->d->args, f->string, given)) {
+			cJSON_Delete(given);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int batch_own_env(cJSON *args)
+{
+	cJSON *env = cJSON_GetObjectItemCaseSensitive(args, "env"), *copy;
+
+	if (env == NULL || !(env->type & cJSON_IsReference))
+		return 0;
+	/* A copy of a reference is a copy of what it refers to. */
+	if ((copy = cJSON_Duplicate(env, 1)) == NULL)
+		return -1;
+	return cJSON_ReplaceItemViaPointer(args, env, copy) ? 0 : -1;
 }
 
 /* Whether a task takes the batch's env: it sent none (null is none). */
@@ -748,10 +764,9 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 {
 	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(args, "tasks");
 	const cJSON *defaults = cJSON_GetObjectItemCaseSensitive(args, "defaults"), *item;
-	cJSON *env = NULL;
+	cJSON *env;
 	char why[400];
 	size_t count;
-	int rc = -1;
 
 	if (!cJSON_IsArray(tasks) || (count = (size_t)cJSON_GetArraySize(tasks)) == 0 ||
 	    count > TASK_BATCH_MAX) {
@@ -764,18 +779,18 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 		return -1;
 	}
 	/* The defaults are no task's: refused as themselves, checked once. */
-	if ((env = cJSON_CreateObject()) == NULL ||
+	if ((env = rq->batch_env = cJSON_CreateObject()) == NULL ||
 	    validate_cwd(defaults, env, why, sizeof why) < 0 ||
 	    validate_env(defaults, env, why, sizeof why) < 0) {
 		snprintf(err, errlen, "defaults: %s", env == NULL ? "out of memory" : why);
-		goto out;
+		return -1;
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(env, "cwd");
 	if (batch_env_too_large(tasks, env, err, errlen))
-		goto out;
+		return -1;
 	if ((rq->batch = calloc(count, sizeof *rq->batch)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return -1;
 	}
 	cJSON_ArrayForEach(item, tasks) {
 		cJSON *merged = cJSON_IsObject(item) ? batch_merge(item, defaults) : NULL;
@@ -783,7 +798,7 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 
 		if (cJSON_IsObject(item) && merged == NULL) {
 			snprintf(err, errlen, "out of memory");
-			goto out;
+			return -1;
 		}
 		t = rq->batch[rq->nbatch] = validate_submit(merged != NULL ? merged : item,
 		    why, sizeof why);
@@ -791,18 +806,15 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 		if (t == NULL) {
 			rq->error_index = (int64_t)rq->nbatch;
 			snprintf(err, errlen, "tasks[%zu]: %s", rq->nbatch, why);
-			goto out;
+			return -1;
 		}
 		rq->nbatch++;
 		if (batch_takes_env(item) && batch_give_env(t, env) < 0) {
 			snprintf(err, errlen, "out of memory");
-			goto out;
+			return -1;
 		}
 	}
-	rc = 0;
-out:
-	cJSON_Delete(env);
-	return rc;
+	return 0;
 }
 
 static int check_task_list(const cJSON *args, struct request *rq, char *err, size_t errlen)
@@ -1165,4 +1177,7 @@ void request_free(struct request *rq)
 	free(rq->batch);
 	rq->batch = NULL;
 	rq->nbatch = 0;
+	/* After the tasks: theirs were references to it. */
+	cJSON_Delete(rq->batch_env);
+	rq->batch_env = NULL;
 }

@@ -82,6 +82,22 @@ task_count() {
 	[ "$(most_at_once)" -eq 1 ]
 }
 
+@test "a batch's task that starts at once keeps the batch's environment after the request is gone" {
+	depot_start "daemon.workers = 2"
+	printf '%s\n' "sh -c 'echo \"\$LC_DEPOT_E2E_TAG\" >$WORK/seen; sleep 30'" "true" >"$WORK/b"
+	run ctl run --batch "$WORK/b"
+	[ "$status" -eq 0 ]
+	first=${lines[0]}
+	wait_for task_is "$first" running
+	wait_for file_has "$WORK/seen"
+	[ "$(cat "$WORK/seen")" = "$DIR" ]
+	# Shown from memory while it runs: its own copy, not what the request held.
+	run ctl --json task show "$first"
+	[ "$(jq -r .args.env.LC_DEPOT_E2E_TAG <<<"$output")" = "$DIR" ]
+	[ "$(jq '.args.env | length' <<<"$output")" -gt 1 ]
+	ctl task cancel "$first" >/dev/null
+}
+
 @test "a bad line refuses the whole batch, naming FILE:LINE, and queues nothing" {
 	depot_start "daemon.workers = 0"
 	bad() {  # bad LINE EXPECTED_STATUS NEEDLE: the batch with LINE third fails so
