@@ -1014,7 +1014,7 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 		sync_fail(s, "cannot start a sha256 digest for %s", e->path);
 		return -1;
 	}
-	/* Without a thread to be had, the file is done in line: slower, as right. */
+	/* Without a thread to be had, the file is done in line: slower, and as right. */
 	if (e->size >= HASHPIPE_MIN)
 		x->pipe = hashpipe_start_joined(&x->out, x->md);
 	if ((rc = curl_easy_setopt(x->easy, CURLOPT_URL, x->url)) != CURLE_OK) {
@@ -1041,7 +1041,7 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 			    curl_multi_strerror(mc));
 		x->in_multi = 0;
 	}
-	/* The threads write to fd: they stop before it closes. What they wrote goes with the temp. */
+	/* The pipe's thread writes to fd: it stops before fd closes. What it wrote goes with the temp. */
 	sync_pipe_end(x);
 	if (x->fd >= 0) {
 		close(x->fd);
