@@ -16,6 +16,10 @@ DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
 # (no fakeroot: debian/control says Rules-Requires-Root: no).
 TEST_PKGS = libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
 	sqlite3 procps psmisc curl zstd parallel debhelper dpkg-dev lintian
+# What only make bench needs beyond TEST_PKGS: nginx serves tests/bench/sync.sh's
+# feeds. Not for make check: Debian's nginx package starts a system nginx on :80,
+# so tests/bench/install-pkgs installs it with service starts forbidden.
+BENCH_PKGS = nginx-light
 # What make soak needs beyond DEB_PKGS (tests/soak/soak, tests/soak/judge).
 SOAK_PKGS = jq python3 sqlite3 procps
 # sd_notify (daemon/notify.c).
@@ -186,6 +190,7 @@ check: deps-test
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/run-all $(UNIT_BIN) $(REPLAY_BIN)
 
 bench: deps-test
+	@tests/bench/install-pkgs $(BENCH_PKGS)
 	$(MAKE) all
 	@DEPOT_BIN=$(CURDIR)/$(BUILD) tests/bench/run
 

@@ -1,4 +1,4 @@
-/* hashpipe.c: the SHA-256 of a member's bytes, and their writing to a file, done by threads beside the caller, who meanwhile reads, compresses or decompresses the next bytes (backup and restore). */
+/* hashpipe.c: the SHA-256 of a member's bytes, and their writing to a file, done by threads beside the caller, who meanwhile reads, compresses or decompresses the next bytes (backup, restore, and a sync's downloads). */
 #include "hashpipe.h"
 #include "writeout.h"
 
@@ -37,21 +37,25 @@ struct hashpipe {
 	} w[NWORKERS];
 	EVP_MD_CTX *md;		/* NULL: not hashing */
 	struct writeout *out;	/* NULL: not writing */
+	int joined;		/* the writer hashes each chunk before it writes it; no hasher thread */
 	int err;		/* errno of the first failed write; later chunks are not written */
 };
 
-static void work(struct hashpipe *p, int id, const unsigned char *buf, size_t n)
+/* 0, or errno of a failed write; only the writer sets p->err (under the lock: hashpipe_error reads it). */
+static int work(struct hashpipe *p, int id, const unsigned char *buf, size_t n)
 {
-	if (id == HASHER)
+	if (id == HASHER || (p->joined && p->md != NULL))
 		EVP_DigestUpdate(p->md, buf, n);
-	else if (p->err == 0 && writeout_write(p->out, buf, n) < 0)
-		p->err = errno;
+	if (id == WRITER && p->err == 0 && writeout_write(p->out, buf, n) < 0)
+		return errno;
+	return 0;
 }
 
 static void *hashpipe_main(void *arg)
 {
 	struct worker *w = arg;
 	struct hashpipe *p = w->p;
+	int err;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -63,8 +67,10 @@ static void *hashpipe_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&p->mu);
-		work(p, w->id, p->buf[k % HASHPIPE_BUFS], p->len[k % HASHPIPE_BUFS]);
+		err = work(p, w->id, p->buf[k % HASHPIPE_BUFS], p->len[k % HASHPIPE_BUFS]);
 		pthread_mutex_lock(&p->mu);
+		if (err != 0)
+			p->err = err;
 		p->done[w->id]++;
 		pthread_cond_broadcast(&p->cv);
 	}
@@ -96,7 +102,7 @@ static void hashpipe_free(struct hashpipe *p)
 	free(p);
 }
 
-struct hashpipe *hashpipe_start(struct writeout *out, EVP_MD_CTX *md)
+static struct hashpipe *start(struct writeout *out, EVP_MD_CTX *md, int joined)
 {
 	struct hashpipe *p = calloc(1, sizeof *p);
 	int e = ENOMEM;
@@ -107,23 +113,35 @@ struct hashpipe *hashpipe_start(struct writeout *out, EVP_MD_CTX *md)
 	pthread_cond_init(&p->cv, NULL);
 	p->out = out;
 	p->md = md;
+	p->joined = joined && out != NULL;
 	for (int i = 0; i < HASHPIPE_BUFS; i++)
 		if ((p->buf[i] = malloc(HASHPIPE_CHUNK)) == NULL)
 			goto fail;
 	for (int i = 0; i < NWORKERS; i++) {
 		struct worker *w = &p->w[i];
+		int run = i == HASHER ? md != NULL && !p->joined : out != NULL;
+
 		w->p = p;
 		w->id = i;
-		if ((i == HASHER ? md != NULL : out != NULL) &&
-		    (e = pthread_create(&w->thread, NULL, hashpipe_main, w)) != 0)
+		if (run && (e = pthread_create(&w->thread, NULL, hashpipe_main, w)) != 0)
 			goto fail;
-		w->running = i == HASHER ? md != NULL : out != NULL;
+		w->running = run;
 	}
 	return p;
 fail:
 	hashpipe_free(p);
 	errno = e;
 	return NULL;
+}
+
+struct hashpipe *hashpipe_start(struct writeout *out, EVP_MD_CTX *md)
+{
+	return start(out, md, 0);
+}
+
+struct hashpipe *hashpipe_start_joined(struct writeout *out, EVP_MD_CTX *md)
+{
+	return start(out, md, 1);
 }
 
 /* How many chunks every running worker is done with. */
@@ -156,6 +174,16 @@ void hashpipe_push(struct hashpipe *p, size_t n)
 	p->pushed++;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+int hashpipe_error(struct hashpipe *p)
+{
+	int err;
+
+	pthread_mutex_lock(&p->mu);
+	err = p->err;
+	pthread_mutex_unlock(&p->mu);
+	return err;
 }
 
 int hashpipe_finish(struct hashpipe *p)

@@ -342,8 +342,18 @@ http_serve() {
 	done
 }
 
+# pid_runs PID: it exists and is not a zombie (an orphan's zombie lingers
+# where nothing reaps it, and kill -0 still finds it).
+pid_runs() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
 # http_stop: SIGTERM the server (nginx's master stops its workers), bounded
-# wait, then SIGKILL it and any child it left, by pid.
+# wait, then SIGKILL it and any child it left, by pid; HTTP_LEFT names any
+# that still ran after that (none should).
+HTTP_LEFT=
 http_stop() {
 	local kids deadline pid
 	[ -n "$HTTP_PID" ] || return 0
@@ -357,6 +367,16 @@ http_stop() {
 	wait "$HTTP_PID" 2>/dev/null
 	for pid in $kids; do
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	done
+	deadline=$(( $(now_ms) + 2000 ))
+	for pid in $kids; do
+		while pid_runs "$pid" && [ "$(now_ms)" -lt "$deadline" ]; do
+			sleep 0.02
+		done
+		if pid_runs "$pid"; then
+			HTTP_LEFT="$HTTP_LEFT $pid"
+			echo "bench: http server process $pid still runs after SIGKILL" >&2
+		fi
 	done
 	HTTP_PID=
 	return 0

@@ -11,9 +11,13 @@
 # fetches the PULP_MANIFEST, checks each file's size and sha256, fsyncs each
 # stored file and its directory and records a version in the database; curl
 # only writes the files.
-# The server is nginx (Debian nginx-light) from a private config, or
-# python3's ThreadingHTTPServer where nginx is not installed (its per-request
-# cost then weighs on both sides).
+# The server is nginx (Debian nginx-light) from a private config, on a free
+# port, stopped (master and workers, by pid) when the benchmark ends; a
+# system nginx is never used or signalled. Without nginx the benchmark
+# installs nginx-light itself (tests/bench/install-pkgs: as root, with no
+# service started); where it cannot, it says so and python3's
+# ThreadingHTTPServer serves instead (its per-request cost then weighs on
+# both sides). BENCH_HTTP_SERVER=python picks that server.
 # Each measurement is taken BENCH_SYNC_ROUNDS times (3), depot first in odd
 # rounds and curl first in even ones, each depot round on a new data
 # directory (the content store would otherwise have every file already);
@@ -40,6 +44,13 @@ if [ "$free_kb" -lt "$need_kb" ]; then
 	echo "sync: /tmp has $(mib "$free_kb") free, this needs about $(mib "$need_kb")" >&2
 	result sync FAIL "not enough room in /tmp ($(mib "$free_kb") free, $(mib "$need_kb") needed)"
 	bench_exit
+fi
+
+if [ "${BENCH_HTTP_SERVER:-}" != python ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+	if ! "$(dirname "$0")/install-pkgs" nginx-light; then
+		echo "sync: nginx is not installed and could not be (above): python3's server serves the feeds instead, much slower per request" >&2
+		note "nginx-light could not be installed: python3's server served the feeds"
+	fi
 fi
 
 bench_tmp
@@ -159,6 +170,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	[ ${#problems[@]} -eq 0 ] || break
 done
 http_stop
+[ -z "$HTTP_LEFT" ] || problems+=("the http server left processes behind: $HTTP_LEFT")
 
 # --- report ----------------------------------------------------------------------
 ds_m=$(median "${ds[@]}") cs_m=$(median "${cs[@]}") dl_m=$(median "${dl[@]}") cl_m=$(median "${cl[@]}")

@@ -111,7 +111,7 @@ make_dry() {
 	make -n --no-print-directory -C "$SRC" "$1" 2>/dev/null | grep -o 'for p in [^;]*;' | sed 's/^for p in //; s/;$//' | tr ' ' '\n' | sort -u
 }
 
-@test "make deps and make run install only what building needs; make check, bench and soak their tools too" {
+@test "make deps and make run install only what building needs; make check, bench and soak their tools too; nginx only make bench" {
 	local p deps run check soak
 	deps=$(make_dry deps) run=$(make_dry run) check=$(make_dry check) soak=$(make_dry soak)
 	for p in libnng-dev libsqlite3-dev pkg-config build-essential; do
@@ -126,6 +126,9 @@ make_dry() {
 	for p in jq python3 sqlite3; do grep -qx "$p" <<<"$soak"; done
 	if grep -qx tinyproxy <<<"$soak"; then false; fi
 	[ "$(make_dry bench)" = "$check" ]
+	# nginx-light (BENCH_PKGS) is make bench's alone, installed with no service started.
+	if grep -qx nginx-light <<<"$check"; then echo "make check installs nginx-light"; false; fi
+	make -n --no-print-directory -C "$SRC" bench 2>/dev/null | grep -qx 'tests/bench/install-pkgs nginx-light'
 }
 
 @test "the changelog's version is depotd's" {
@@ -188,7 +191,7 @@ make_dry() {
 	for p in libc6 libnng1 libsqlite3-0 libarchive13 libcjson1 libcurl4 libssl3 libinih1 libncursesw6; do
 		[[ $names == *" $p "* ]] || { echo "missing $p"; false; }
 	done
-	for p in $(make_var TEST_PKGS) $(make_var SOAK_PKGS) $(make_var FUZZ_DEB_PKGS) build-essential pkg-config; do
+	for p in $(make_var TEST_PKGS) $(make_var BENCH_PKGS) $(make_var SOAK_PKGS) $(make_var FUZZ_DEB_PKGS) build-essential pkg-config; do
 		# The tests use systemd-analyze; installing needs systemd-sysusers (dh_installsysusers' alternative).
 		[ "$p" != systemd ] || continue
 		[[ $names != *" $p "* ]] || { echo "test or build package $p in Depends"; false; }

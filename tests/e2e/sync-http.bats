@@ -322,3 +322,109 @@ requests_for() {
 	run ctl repo delete r1
 	[ "$status" -eq 0 ]
 }
+
+# A paced file server: PULP_MANIFEST at once, every other file in 64 KiB
+# writes at about RATE bytes/s; its log gets "complete PATH" when a file was
+# sent whole, "aborted PATH after N" when the client went away first.
+PACED_SERVER_PY='
+import functools, http.server, sys, time
+port, root, rate = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+class Paced(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def copyfile(self, src, dst):
+        if self.path.endswith("PULP_MANIFEST"):
+            return super().copyfile(src, dst)
+        sent = 0
+        try:
+            while True:
+                b = src.read(65536)
+                if not b:
+                    break
+                dst.write(b)
+                dst.flush()
+                sent += len(b)
+                time.sleep(len(b) / rate)
+        except OSError:
+            print("aborted %s after %d" % (self.path.lstrip("/"), sent), flush=True)
+            return
+        print("complete %s" % self.path.lstrip("/"), flush=True)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Paced, directory=root))
+srv.daemon_threads = True
+srv.serve_forever()
+'
+
+# served PATH: the paced server's log has a line about PATH.
+served() {
+	grep -Eq "^(complete|aborted) $1( |\$)" "$HTTP_LOG"
+}
+
+@test "a large file, hashed and written by a thread beside the download, is checked as strictly: other bytes or more bytes than the manifest says fail the sync and store nothing" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	# big.bin alone: any other file could be stored (verified) before big.bin fails.
+	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
+	make_feed "$WORK/feed"
+	cp "$WORK/feed/big.bin" "$WORK/genuine.bin"
+	start_http "$WORK/feed"
+
+	# Other bytes of the same size: the digest catches them.
+	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	sync_wait r1
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "other bytes: $(jq -r .state <<<"$TASK"): $message"
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $message == *"sha256 mismatch for big.bin"* ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+
+	# Three times the bytes the manifest promises: refused as they come.
+	cat "$WORK/genuine.bin" "$WORK/genuine.bin" "$WORK/genuine.bin" >"$WORK/feed/big.bin"
+	sync_wait r1
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "more bytes: $(jq -r .state <<<"$TASK"): $message"
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $message == *"big.bin is larger than the 1048576 bytes the manifest says"* ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+
+	# The genuine file is stored whole, under its digest.
+	cp "$WORK/genuine.bin" "$WORK/feed/big.bin"
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	cmp "$WORK/genuine.bin" "$(content_path "$(sha_of "$WORK/genuine.bin")")"
+	[ -z "$(tmp_files)" ]
+}
+
+@test "a write that fails in the middle of a large file stops its download there: the sync fails naming the temp file and stores nothing" {
+	depot_start "daemon.workers = 1"
+	mkdir -p "$WORK/feed"
+	write_bytes "$WORK/feed/big.bin" $((16 * 1024 * 1024))
+	make_feed "$WORK/feed"
+	# 16 MiB at 4 MB/s: about 4 s to send the whole file.
+	HTTP_PORT=$(free_port)
+	start_server "$WORK/paced.log" "$PY" -c "$PACED_SERVER_PY" "$HTTP_PORT" "$WORK/feed" 4000000
+	HTTP_LOG=$WORK/paced.log
+	wait_for port_open "$HTTP_PORT" 10s
+	# The only worker may write files of 1 MiB at most: the next write fails (EFBIG).
+	worker=$(ctl --json worker list | jq -r '.[] | select(.supervised) | .pid')
+	prlimit --pid "$worker" --fsize=1048576
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "$(jq -r .state <<<"$TASK"): $message"
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $message == *"cannot write $DIR/tmp/dl-"*" for big.bin: File too large"* ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+	# The transfer ended when the write failed, not after the whole file.
+	wait_for served big.bin 10s
+	cat "$HTTP_LOG"
+	grep -q '^aborted big.bin after' "$HTTP_LOG"
+}

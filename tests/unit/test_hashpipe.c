@@ -1,4 +1,4 @@
-/* test_hashpipe.c: the threads that hash and write beside a backup's compression and a restore's decompression (hashpipe, writeout, archout): every byte hashed and written once, in order, and a failed write reported. */
+/* test_hashpipe.c: the threads that hash and write beside a backup's compression, a restore's decompression and a sync's downloads (hashpipe, writeout, archout): every byte hashed and written once, in order, and a failed write reported. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -108,7 +108,8 @@ static void pipe_through(struct hashpipe *p, const unsigned char *data, size_t n
 	}
 }
 
-static void hashed_and_written_once_in_order(void **state)
+/* Either pipe: two threads (hashpipe_start) or one that does both (hashpipe_start_joined). */
+static void once_in_order(void **state, struct hashpipe *(*start)(struct writeout *, EVP_MD_CTX *))
 {
 	struct fx *fx = *state;
 	char want[65], got[65];
@@ -126,7 +127,7 @@ static void hashed_and_written_once_in_order(void **state)
 	EVP_DigestUpdate(md, fx->data, 1000);
 	writeout_init(&out, fd);
 	assert_int_equal(writeout_write(&out, fx->data, 1000), 0);
-	struct hashpipe *p = hashpipe_start(&out, md);
+	struct hashpipe *p = start(&out, md);
 	assert_non_null(p);
 	pipe_through(p, fx->data + 1000, DATA_LEN - 1000);
 	assert_int_equal(hashpipe_finish(p), 0);
@@ -142,6 +143,16 @@ static void hashed_and_written_once_in_order(void **state)
 	assert_int_equal(n, DATA_LEN);
 	assert_memory_equal(back, fx->data, DATA_LEN);
 	free(back);
+}
+
+static void hashed_and_written_once_in_order(void **state)
+{
+	once_in_order(state, hashpipe_start);
+}
+
+static void joined_hashes_and_writes_once_in_order(void **state)
+{
+	once_in_order(state, hashpipe_start_joined);
 }
 
 static void hashing_alone_writes_nothing(void **state)
@@ -197,6 +208,38 @@ static void a_failed_write_is_reported_by_finish(void **state)
 	struct hashpipe *p = hashpipe_start(&out, md);
 	assert_non_null(p);
 	pipe_through(p, fx->data, DATA_LEN);
+	errno = 0;
+	assert_int_equal(hashpipe_finish(p), -1);
+	assert_int_equal(errno, ENOSPC);
+	close(fd);
+	EVP_MD_CTX_free(md);
+}
+
+/*
+ * A sync asks between chunks whether a write failed, to stop its download
+ * there: not before one failed, and surely once the ring went round past
+ * the chunk whose write failed (the caller waited for its buffer).
+ */
+static void a_failed_write_is_seen_while_feeding(void **state)
+{
+	struct fx *fx = *state;
+	struct writeout out;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int fd = open("/dev/full", O_WRONLY);
+
+	if (fd < 0)
+		skip();
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	writeout_init(&out, fd);
+	struct hashpipe *p = hashpipe_start_joined(&out, md);
+	assert_non_null(p);
+	assert_int_equal(hashpipe_error(p), 0);
+	for (int i = 0; i < 8; i++) {
+		memcpy(hashpipe_buffer(p), fx->data, HASHPIPE_CHUNK);
+		hashpipe_push(p, HASHPIPE_CHUNK);
+	}
+	(void)hashpipe_buffer(p);
+	assert_int_equal(hashpipe_error(p), ENOSPC);
 	errno = 0;
 	assert_int_equal(hashpipe_finish(p), -1);
 	assert_int_equal(errno, ENOSPC);
@@ -332,9 +375,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(hashed_and_written_once_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(joined_hashes_and_writes_once_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(hashing_alone_writes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(nothing_handed_over_is_an_empty_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_failed_write_is_reported_by_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_failed_write_is_seen_while_feeding, setup, teardown),
 		cmocka_unit_test_setup_teardown(writeout_through_a_pipe_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(archout_knows_the_sha256_of_the_file_it_wrote, setup,
 		    teardown),
