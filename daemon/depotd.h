@@ -794,6 +794,7 @@ struct worker_msg {
 	const cJSON *progress;		/* heartbeat, done: an object of checked fields, or NULL */
 	const cJSON *result;		/* done: an object, or NULL */
 	const char *reason, *message;	/* done: its error's, or NULL */
+	int next;			/* done: and the next task, as next would answer */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as the worker protocol expects.
