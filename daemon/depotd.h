@@ -910,6 +910,8 @@ cJSON *reload_status_json(void);
 /* events.c */
 int events_open(const char *url, char *err, size_t errlen);
 void events_publish(const char *topic, cJSON *body);
+/* Someone subscribes: an event's body is worth making. */
+int events_wanted(void);
 void events_close(void);
 
 /* publish.c */

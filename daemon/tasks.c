@@ -278,8 +278,11 @@ cJSON *task_json_by_id(int64_t id)
 
 void tasks_publish(const struct task *t, const char *event)
 {
-	cJSON *body = cJSON_CreateObject();
+	cJSON *body;
 
+	if (!events_wanted())
+		return;
+	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "event", event);
 	cJSON_AddItemToObject(body, "task", task_to_json(t));
 	events_publish("task", body);
@@ -287,7 +290,12 @@ void tasks_publish(const struct task *t, const char *event)
 
 static void publish_final(int64_t id)
 {
-	cJSON *body = cJSON_CreateObject(), *task = store_task_json(D->store, id);
+	cJSON *body, *task;
+
+	if (!events_wanted())
+		return;
+	body = cJSON_CreateObject();
+	task = store_task_json(D->store, id);
 
 	cJSON_AddStringToObject(body, "event", "state");
 	cJSON_AddItemToObject(body, "task", task ? task : cJSON_CreateNull());
@@ -296,8 +304,11 @@ static void publish_final(int64_t id)
 
 static void publish_lock(const struct task *t, const char *event)
 {
-	cJSON *body = cJSON_CreateObject(), *res;
+	cJSON *body, *res;
 
+	if (!events_wanted())
+		return;
+	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "event", event);
 	cJSON_AddNumberToObject(body, "task", (double)t->id);
 	res = cJSON_AddArrayToObject(body, "resources");
