@@ -373,16 +373,21 @@ int worker_main(const char *dir, const char *name, int parent)
 		cJSON *args = done, *reply;
 		const cJSON *task;
 
+		done = NULL;
 		/*
-		 * A daemon that forgot us (it restarted) ended the task already:
-		 * its done would only be refused.
+		 * A request failed since the last hello (the daemon may have
+		 * restarted): the task's end goes first, alone, as it always did
+		 * (a daemon that forgot us refuses it, one that did not records
+		 * it), then hello, which would cancel a task not yet reported.
 		 */
 		if (atomic_load(&ws.need_hello)) {
+			if (args != NULL) {
+				cJSON_DeleteItemFromObjectCaseSensitive(args, "next");
+				cJSON_Delete(call(main_c, WCMD_DONE, args, 10000));
+				args = NULL;
+			}
 			hello(main_c);
-			cJSON_Delete(args);
-			args = NULL;
 		}
-		done = NULL;
 		if (args == NULL) {
 			args = cJSON_CreateObject();
 			cJSON_AddStringToObject(args, "name", ws.name);

@@ -200,3 +200,26 @@ assigned_to_stopped_worker() {
 	sed -n 4p <<<"$output" | jq -r .error.message | grep -q "'next' must be true or false"
 	[ "$(task_state "$task")" = running ]
 }
+
+@test "a worker whose ack had to be retried (depotd frozen past its timeout) reports the task's end before it says hello again: the task ends completed" {
+	# Leases of 2 × 10 s + 1 s outlast the freeze; the ack's own timeout is 10 s.
+	depot_start "daemon.workers = 0" "monitor.worker_timeout = 120s" \
+		"monitor.heartbeat_interval = 10s"
+	start_hand_worker hand1
+	wait_for parked_polls 1 5s
+	kill -STOP "$LAST_HAND_PID"
+	submit -- sh -c "$(trace_cmd)"
+	task=$ID
+	wait_for task_is "$task" running 5s
+	# The worker reads its assignment and acks into a frozen daemon.
+	kill -STOP "$DEPOT_PID"
+	kill -CONT "$LAST_HAND_PID"
+	wait_for hand_log_has hand1 "ack: " 20s
+	kill -CONT "$DEPOT_PID"
+	wait_for task_is "$task" completed 20s
+	[ "$(task_reason "$task")" = "" ]
+	[ "$(trace_lines)" -eq 1 ]
+	# Then it said hello again, as after any failed request.
+	wait_for hand_log_has hand1 "worker hand1 connected" 5s
+	[ "$(grep -c "worker hand1 connected" "$DIR/hand-hand1.log")" -eq 2 ]
+}
