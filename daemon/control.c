@@ -35,6 +35,7 @@ struct waiter {
 	struct conn *conn;
 	int64_t *ids;
 	size_t n;
+	size_t open;			/* ids before it are final: a final task stays so */
 	int64_t deadline_mono;		/* 0: none */
 	struct waiter *next;
 };
@@ -603,12 +604,16 @@ void cmd_task_cancel(struct conn *conn, struct request *rq)
 	server_reply_ok(conn, arr);
 }
 
-static int waiter_done(const struct waiter *w)
+/*
+ * From the first id not yet seen final: each id is passed once in the
+ * wait's life, so a wait for 10,000 tasks costs O(1) a task's end, not a
+ * scan of all its ids.
+ */
+static int waiter_done(struct waiter *w)
 {
-	for (size_t i = 0; i < w->n; i++)
-		if (task_find(w->ids[i]) != NULL)
-			return 0;
-	return 1;
+	while (w->open < w->n && task_find(w->ids[w->open]) == NULL)
+		w->open++;
+	return w->open == w->n;
 }
 
 static void waiter_answer(struct waiter *w, int timed_out)
@@ -677,16 +682,15 @@ void cmd_task_wait(struct conn *conn, struct request *rq)
 	D->waiters = w;
 }
 
-/* Answers the waits that finished_id completes; 0 checks every deadline instead. */
+/* Answers the waits that a task's end completes; with finished_id 0, also those whose deadline passed. */
 static void waiters_scan(int64_t finished_id, int64_t now_mono)
 {
 	struct waiter **p = &D->waiters, *w;
 
 	while ((w = *p) != NULL) {
-		int mine = finished_id == 0, done, expired;
-		for (size_t i = 0; !mine && i < w->n; i++)
-			mine = w->ids[i] == finished_id;
-		done = mine && waiter_done(w);
+		int done, expired;
+
+		done = waiter_done(w);
 		expired = !done && finished_id == 0 && w->deadline_mono &&
 		    now_mono >= w->deadline_mono;
 		if (done || expired) {

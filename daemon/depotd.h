@@ -873,6 +873,7 @@ struct worker_msg {
 	const cJSON *progress;		/* heartbeat, done: an object of checked fields, or NULL */
 	const cJSON *result;		/* done: an object, or NULL */
 	const char *reason, *message;	/* done: its error's, or NULL */
+	int next;			/* done: and the next task, as next would answer */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as the worker protocol expects.
@@ -988,6 +989,8 @@ cJSON *reload_status_json(void);
 /* events.c */
 int events_open(const char *url, char *err, size_t errlen);
 void events_publish(const char *topic, cJSON *body);
+/* Someone subscribes: an event's body is worth making. */
+int events_wanted(void);
 void events_close(void);
 
 /* publish.c */

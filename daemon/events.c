@@ -5,9 +5,20 @@
 #include "timeutil.h"
 
 #include <nng/protocol/pubsub0/pub.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Subscribers connected now; from nng's pipe callbacks, read by the main thread. */
+static atomic_int subscribers;
+
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)arg;
+	atomic_fetch_add(&subscribers, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+}
 
 int events_open(const char *url, char *err, size_t errlen)
 {
@@ -16,6 +27,17 @@ int events_open(const char *url, char *err, size_t errlen)
 
 	if ((rv = nng_pub0_open(&D->events)) != 0) {
 		snprintf(err, errlen, "nng_pub0_open: %s", nng_strerror(rv));
+		return -1;
+	}
+	/*
+	 * Counted before PUB can send on it (ADD_PRE), uncounted after it can
+	 * no more (REM_POST): never fewer than PUB sends to. A pipe that ends
+	 * between the two may stay counted, which costs only work.
+	 */
+	if ((rv = nng_pipe_notify(D->events, NNG_PIPE_EV_ADD_PRE, pipe_event, NULL)) != 0 ||
+	    (rv = nng_pipe_notify(D->events, NNG_PIPE_EV_REM_POST, pipe_event, NULL)) != 0) {
+		snprintf(err, errlen, "nng_pipe_notify: %s", nng_strerror(rv));
+		nng_close(D->events);
 		return -1;
 	}
 	if ((rv = nng_listener_create(&l, D->events, url)) != 0 ||
@@ -30,6 +52,15 @@ int events_open(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Whether an event would reach anyone: with no subscriber, PUB drops it, so
+ * what it would carry (a task read back from the database) need not be made.
+ */
+int events_wanted(void)
+{
+	return D->events_open && atomic_load(&subscribers) > 0;
+}
+
 /* Consumes body. PUB never blocks: a slow subscriber loses messages, not the daemon. */
 void events_publish(const char *topic, cJSON *body)
 {
@@ -37,7 +68,7 @@ void events_publish(const char *topic, cJSON *body)
 	size_t tlen = strlen(topic);
 	nng_msg *msg;
 
-	if (!D->events_open) {
+	if (!events_wanted()) {
 		cJSON_Delete(body);
 		return;
 	}

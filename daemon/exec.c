@@ -264,9 +264,14 @@ static void set_pgid(struct worker_shared *ws, pid_t pgid)
 	pthread_mutex_lock(&ws->mu);
 	ws->pgid = pgid;
 	worker_task_pgid = pgid;
-	/* Tell the daemon the process group now, not a heartbeat later. */
-	ws->urgent = 1;
-	pthread_cond_signal(&ws->wake);
+	/*
+	 * Tell the daemon a new process group now, not a heartbeat later. That
+	 * it is gone needs no heartbeat of its own: done follows at once.
+	 */
+	if (pgid > 0) {
+		ws->urgent = 1;
+		pthread_cond_signal(&ws->wake);
+	}
 	pthread_mutex_unlock(&ws->mu);
 }
 

@@ -21,6 +21,7 @@
 #include "timeutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@
 #include <unistd.h>
 
 struct proc_row {
-	pid_t pid, ppid, pgrp;
+	pid_t pid, ppid, pgrp, session;
 	char state;
 	uint64_t start;		/* ticks after boot: with the pid, a process's identity */
 };
@@ -60,6 +61,7 @@ static const struct proc_row *table_find(const struct table *t, pid_t pid);
 static int row_cmp(const void *a, const void *b);
 static int descends(const struct table *t, pid_t pid, pid_t ancestor);
 static int group_unchanged(pid_t pgid, uint64_t leader_start);
+static int proc_unchanged(pid_t pid, uint64_t start, struct proc_row *p);
 static int kill_descendants(pid_t worker);
 
 /*
@@ -88,7 +90,7 @@ static int read_stat(int procfd, const char *name, struct proc_row *p)
 		return -1;
 	p->state = s[2];
 	s += 3;
-	/* Fields 4 (ppid), 5 (pgrp) and 22 (starttime); some between are negative. */
+	/* Fields 4 (ppid), 5 (pgrp), 6 (session) and 22 (starttime); some between are negative. */
 	for (int field = 4; field <= 22; field++) {
 		unsigned long long x = 0;
 		char *end;
@@ -106,6 +108,8 @@ static int read_stat(int procfd, const char *name, struct proc_row *p)
 			p->ppid = (pid_t)x;
 		else if (field == 5)
 			p->pgrp = (pid_t)x;
+		else if (field == 6)
+			p->session = (pid_t)x;
 		else if (field == 22)
 			p->start = x;
 	}
@@ -172,6 +176,15 @@ void fence_kill_children(int (*spare)(pid_t))
 
 	for (;;) {
 		struct sweep sw = { getpid(), spare, 0 };
+		siginfo_t si;
+
+		/*
+		 * No child at all, not even a zombie: nothing to sweep, and no
+		 * reading of every process's stat after each task (a task's
+		 * orphans are our children before its own wait returns).
+		 */
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
+			return;
 
 		/*
 		 * Each pass kills the children seen; their own children then
@@ -239,6 +252,30 @@ static int descends(const struct table *t, pid_t pid, pid_t ancestor)
 	return 0;
 }
 
+/*
+ * The check of fence_group_verify from the leader's stat alone, when the
+ * worker leads its own session (a supervised one does: supervisor.c). A
+ * process group lies within one session, and a process is in the worker's
+ * session only if it was forked below the worker; while the worker lives
+ * (it sent the report) such a process stays below it, since orphans come
+ * back to it as their subreaper. So a group whose leader is in that
+ * session is made only of the worker's descendants, with no reading of
+ * every process. 2 when this cannot decide (the full check follows).
+ */
+static int group_in_worker_session(pid_t pgid, pid_t worker, uint64_t *leader_start)
+{
+	struct proc_row leader, w;
+
+	if (!proc_unchanged(worker, 0, &w) || w.session != worker)
+		return 2;
+	if (!proc_unchanged(pgid, 0, &leader) || leader.pgrp != pgid)
+		return 0;	/* gone, a zombie, or not leading that group */
+	if (leader.session != worker)
+		return 2;
+	*leader_start = leader.start;
+	return 1;
+}
+
 int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start)
 {
 	const struct proc_row *leader;
@@ -248,6 +285,9 @@ int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start)
 	/* kill(-1) would reach every process we may signal; 0 is our own group. */
 	if (pgid <= 1 || worker <= 1 || worker == getpid())
 		return -1;
+	if ((rv = group_in_worker_session(pgid, worker, leader_start)) != 2)
+		return rv;
+	rv = 1;
 	if (table_load(&t) < 0)
 		return -1;
 	if ((leader = table_find(&t, pgid)) == NULL || leader->pgrp != pgid ||

@@ -67,7 +67,13 @@ static int spawn_slot(struct slot *s)
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &deflt);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/*
+	 * A session of its own: a process group in it can hold only the
+	 * worker's descendants, which lets depotd verify a task's group from
+	 * its leader alone (fence.c) instead of reading every process.
+	 */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	    POSIX_SPAWN_SETSID);
 	if (rv == 0)
 		rv = posix_spawn(&s->pid, D->self_exe, &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);

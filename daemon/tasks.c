@@ -496,8 +496,11 @@ cJSON *task_json_by_id(int64_t id)
 
 void tasks_publish(const struct task *t, const char *event)
 {
-	cJSON *body = cJSON_CreateObject();
+	cJSON *body;
 
+	if (!events_wanted())
+		return;
+	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "event", event);
 	cJSON_AddItemToObject(body, "task", task_summary_json(t, NULL));
 	events_publish("task", body);
@@ -505,9 +508,14 @@ void tasks_publish(const struct task *t, const char *event)
 
 static void publish_final(int64_t id)
 {
-	struct task *t = store_load_task(D->store, id);
-	cJSON *body = cJSON_CreateObject(), *task = t ? task_summary_json(t, NULL) : NULL;
+	struct task *t;
+	cJSON *body, *task;
 
+	if (!events_wanted())
+		return;
+	t = store_load_task(D->store, id);
+	body = cJSON_CreateObject();
+	task = t ? task_summary_json(t, NULL) : NULL;
 	task_free(t);
 	cJSON_AddStringToObject(body, "event", "state");
 	cJSON_AddItemToObject(body, "task", task ? task : cJSON_CreateNull());
@@ -516,8 +524,11 @@ static void publish_final(int64_t id)
 
 static void publish_lock(const struct task *t, const char *event)
 {
-	cJSON *body = cJSON_CreateObject(), *res;
+	cJSON *body, *res;
 
+	if (!events_wanted())
+		return;
+	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(body, "event", event);
 	cJSON_AddNumberToObject(body, "task", (double)t->id);
 	res = cJSON_AddArrayToObject(body, "resources");

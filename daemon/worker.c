@@ -218,10 +218,14 @@ cJSON *worker_error(enum task_reason reason, const char *message)
 	return e;
 }
 
-static void report_done(struct depot_client *c, int64_t task, enum task_state state,
-    cJSON *result, cJSON *error)
+/*
+ * The args of the done that reports the task's end; the main loop sends it
+ * as its next request for work (done with next), so a busy worker's report
+ * and its next task cost one round trip.
+ */
+static cJSON *done_args(int64_t task, enum task_state state, cJSON *result, cJSON *error)
 {
-	cJSON *args = cJSON_CreateObject(), *reply;
+	cJSON *args = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(args, "name", ws.name);
 	cJSON_AddNumberToObject(args, "task", (double)task);
@@ -231,8 +235,8 @@ static void report_done(struct depot_client *c, int64_t task, enum task_state st
 	pthread_mutex_lock(&ws.mu);
 	add_progress_locked(args);
 	pthread_mutex_unlock(&ws.mu);
-	reply = call(c, WCMD_DONE, args, 10000);
-	cJSON_Delete(reply);
+	cJSON_AddBoolToObject(args, "next", 1);
+	return args;
 }
 
 /*
@@ -261,7 +265,8 @@ static int acknowledge(struct depot_client *c, int64_t id)
 	return run;
 }
 
-static void run_task(struct depot_client *c, const cJSON *task)
+/* Runs task; returns the args of the done that reports it, or NULL when it did not start. */
+static cJSON *run_task(struct depot_client *c, const cJSON *task)
 {
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
 	const struct task_type *tt =
@@ -282,7 +287,7 @@ static void run_task(struct depot_client *c, const cJSON *task)
 		pthread_mutex_lock(&ws.mu);
 		ws.task = 0;
 		pthread_mutex_unlock(&ws.mu);
-		return;
+		return NULL;
 	}
 	log_info("task %lld: running", (long long)id);
 	/* A restore may have swapped another data directory in since the last task. */
@@ -296,7 +301,7 @@ static void run_task(struct depot_client *c, const cJSON *task)
 	ws.task = 0;
 	pthread_mutex_unlock(&ws.mu);
 	log_info("task %lld: %s", (long long)id, task_state_name(state));
-	report_done(c, id, state, result, error);
+	return done_args(id, state, result, error);
 }
 
 /*
@@ -319,6 +324,7 @@ int worker_main(const char *dir, const char *name, int parent)
 {
 	struct depot_client *main_c = NULL, *hb_c = NULL;
 	struct sigaction sa = { .sa_handler = on_term };
+	cJSON *done = NULL;
 	char err[512];
 	pthread_t hb;
 
@@ -364,14 +370,30 @@ int worker_main(const char *dir, const char *name, int parent)
 		return 1;
 	}
 	for (;;) {
-		cJSON *args, *reply;
+		cJSON *args = done, *reply;
 		const cJSON *task;
 
-		if (atomic_load(&ws.need_hello))
+		done = NULL;
+		/*
+		 * A request failed since the last hello (the daemon may have
+		 * restarted): the task's end goes first, alone, as it always did
+		 * (a daemon that forgot us refuses it, one that did not records
+		 * it), then hello, which would cancel a task not yet reported.
+		 */
+		if (atomic_load(&ws.need_hello)) {
+			if (args != NULL) {
+				cJSON_DeleteItemFromObjectCaseSensitive(args, "next");
+				cJSON_Delete(call(main_c, WCMD_DONE, args, 10000));
+				args = NULL;
+			}
 			hello(main_c);
-		args = cJSON_CreateObject();
-		cJSON_AddStringToObject(args, "name", ws.name);
-		if ((reply = call(main_c, WCMD_NEXT, args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
+		}
+		if (args == NULL) {
+			args = cJSON_CreateObject();
+			cJSON_AddStringToObject(args, "name", ws.name);
+		}
+		if ((reply = call(main_c, cJSON_GetObjectItemCaseSensitive(args, "task") ?
+		    WCMD_DONE : WCMD_NEXT, args, DEPOT_NEXT_POLL_MS * 3)) == NULL)
 			break;
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 			if (error_code(reply) && strcmp(error_code(reply), "not_found") == 0)
@@ -385,9 +407,11 @@ int worker_main(const char *dir, const char *name, int parent)
 			client_close(hb_c);
 			client_close(main_c);
 			return 0;
-		} else if (cJSON_IsObject(task = cJSON_GetObjectItemCaseSensitive(reply, "result")))
-			run_task(main_c, task);
+		} else if (cJSON_IsObject(task = cJSON_GetObjectItemCaseSensitive(reply, "result")) &&
+		    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(task, "id")))
+			done = run_task(main_c, task);
 		cJSON_Delete(reply);
 	}
+	cJSON_Delete(done);
 	return 0;
 }

@@ -159,7 +159,7 @@ static int check_progress(const cJSON *progress, char *err, size_t errlen)
 static int check_done(const cJSON *args, struct worker_msg *m, char *err, size_t errlen)
 {
 	const cJSON *result = cJSON_GetObjectItemCaseSensitive(args, "result");
-	const cJSON *error = cJSON_GetObjectItemCaseSensitive(args, "error");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(args, "error"), *next;
 	const char *state = NULL;
 
 	if (validate_int(args, "task", 1, 1, INT64_C(9000000000000000), &m->task, err, errlen) < 0 ||
@@ -172,6 +172,12 @@ static int check_done(const cJSON *args, struct worker_msg *m, char *err, size_t
 		snprintf(err, errlen, "'state' must be %s", finals);
 		return -1;
 	}
+	next = cJSON_GetObjectItemCaseSensitive(args, "next");
+	if (next != NULL && !cJSON_IsBool(next)) {
+		snprintf(err, errlen, "'next' must be true or false");
+		return -1;
+	}
+	m->next = cJSON_IsTrue(next);
 	m->result = cJSON_IsObject(result) ? result : NULL;
 	m->reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "reason"));
 	m->message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(error, "message"));
@@ -317,14 +323,11 @@ static void abandoned(struct worker *w)
 	    "the worker asked for new work without reporting how the task ended");
 }
 
-static void on_next(struct conn *conn, const struct worker_msg *m)
+/* The long poll of next, also what a done with next asks for after its report. */
+static void park_next(struct conn *conn, struct worker *w)
 {
-	struct worker *w = known_worker(conn, m->name);
 	char err[256];
 
-	if (w == NULL)
-		return;
-	heard_from(w);
 	/*
 	 * Any request is a sign of life, as a heartbeat is. The poll is parked
 	 * even while stopping (dispatch is off then), so the worker does not spin.
@@ -346,6 +349,16 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 	w->next_pipe = server_conn_pipe(conn);
 	w->poll_deadline_mono = time_mono_ms() + DEPOT_NEXT_POLL_MS;
 	tasks_dispatch();
+}
+
+static void on_next(struct conn *conn, const struct worker_msg *m)
+{
+	struct worker *w = known_worker(conn, m->name);
+
+	if (w == NULL)
+		return;
+	heard_from(w);
+	park_next(conn, w);
 }
 
 /*
@@ -440,9 +453,9 @@ static void on_heartbeat(struct conn *conn, const struct worker_msg *m)
 	server_reply_ok(conn, r);
 }
 
-static void on_done(struct conn *conn, const struct worker_msg *m)
+/* How w's task ended, as done reports it; no reply yet. */
+static void record_done(struct worker *w, const struct worker_msg *m)
 {
-	struct worker *w = known_worker(conn, m->name);
 	const char *reason = m->reason, *message = m->message;
 	enum task_state state = m->state;
 	int64_t id = m->task;
@@ -451,15 +464,10 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 	char err[512];
 	int rc = 0;
 
-	if (w == NULL)
-		return;
-	heard_from(w);
 	t = task_find(id);
-	if (t == NULL || !given_to(t, w) || w->task != id) {
-		/* Already ended by the monitor or a restart: the late report changes nothing. */
-		server_reply_ok(conn, cJSON_CreateObject());
+	/* Already ended by the monitor or a restart: the late report changes nothing. */
+	if (t == NULL || !given_to(t, w) || w->task != id)
 		return;
-	}
 	/* The last output may have come after the last heartbeat. */
 	if (m->progress != NULL)
 		task_set_progress(t, m->progress);
@@ -489,11 +497,28 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		 * is free for other work at once.
 		 */
 		w->task = 0;
-		server_reply_ok(conn, cJSON_CreateObject());
 		return;
 	}
 	task_finish(t, state, result_copy, reason, message);
-	server_reply_ok(conn, cJSON_CreateObject());
+}
+
+/*
+ * With next, the report is also the request for the next task: one round
+ * trip fewer for each task a busy worker runs, and the task's end is
+ * recorded before any other can be assigned to it.
+ */
+static void on_done(struct conn *conn, const struct worker_msg *m)
+{
+	struct worker *w = known_worker(conn, m->name);
+
+	if (w == NULL)
+		return;
+	heard_from(w);
+	record_done(w, m);
+	if (m->next)
+		park_next(conn, w);
+	else
+		server_reply_ok(conn, cJSON_CreateObject());
 }
 
 static void (*const worker_handlers[WCMD_COUNT])(struct conn *, const struct worker_msg *) = {

@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
-# dispatch.sh: 500 `exec true` tasks through 2 workers, depot against
-# task-spooler (tsp -S 2), in one run. Each task is submitted by its own
-# client process (`depotctl run -- true`, `tsp true`), as a script would,
-# then waited for; the time runs from the first submit to the last task done.
-# Also: the same from the last submit (submission excluded) and the cost of
-# one client round trip.
+# dispatch.sh: how fast depot runs trivial tasks, against task-spooler and
+# against the fork+exec limit, in one run.
+#
+# Part 1: 500 `exec true` tasks through 2 workers, depot against
+# task-spooler (tsp -S 2). Each task is submitted by its own client process
+# (`depotctl run -- true`, `tsp true`), as a script would, then waited for;
+# the time runs from the first submit to the last task done. Also: the same
+# from the last submit (submission excluded) and the cost of one client
+# round trip.
+#
+# Part 2: 10,000 `exec true` tasks through 4 workers against 4 parallel
+# loops of `sh -c true` (2,500 each), which is what this machine's
+# fork+exec allows; rounds alternate, medians are compared. The tasks go in
+# with `depotctl run --batch -` when this depotctl has it (timed from the
+# submit to all done); otherwise the waiting rows are inserted with the
+# sqlite3 CLI while depotd is stopped (as rss.sh does) and the time runs
+# from depotd's start to all done. The summary says which.
 . "$(dirname "$0")/lib.bash"
 
 N=${BENCH_DISPATCH_TASKS:-500}
 SLOTS=2
+BIG=${BENCH_DISPATCH_BIG:-10000}
+BIG_WORKERS=4
+ROUNDS=${BENCH_DISPATCH_ROUNDS:-3}
 echo "== dispatch: $N x 'true' through $SLOTS workers, depot vs task-spooler =="
 
 command -v tsp >/dev/null || { echo "tsp is not installed (Debian package task-spooler: make deps)" >&2; exit 2; }
@@ -114,4 +128,125 @@ for p in "${problems[@]}"; do note "$p"; done
 if [ -n "$d_bad" ]; then
 	echo "$d_bad" | head -5 | while read -r line; do note "  task $line"; done
 fi
+
+# --- part 2: 10,000 tasks through 4 workers against the fork+exec limit ---------
+[ "$BIG" -gt 0 ] || bench_exit
+echo
+echo "== dispatch: $BIG x 'true' through $BIG_WORKERS workers vs $BIG_WORKERS loops of 'sh -c true', $ROUNDS rounds =="
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'
+}
+load1() {
+	cut -d' ' -f1 /proc/loadavg
+}
+
+# wait_all_done LAST_ID: the task that was submitted last ends among the
+# last (FIFO, no reservations), then the few still running end too.
+wait_all_done() {
+	local deadline
+	ctl task wait --timeout 300s "$1" >/dev/null 2>&1
+	deadline=$(( $(now_ms) + 60000 ))
+	until ctl --json status 2>/dev/null | jq -e '.locks.held == 0 and .locks.waiting == 0' >/dev/null; do
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.005
+	done
+}
+
+# big_counts: "completed other" over the tasks of this data directory.
+big_counts() {
+	sqlite3 "$DIR/depot.db" ".timeout 5000" \
+		"SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state != 'completed') FROM tasks"
+}
+
+if "$DEPOTCTL" run --help 2>/dev/null | grep -q -- '--batch'; then
+	BIG_WAY="batch"
+else
+	BIG_WAY="sqlite3"
+fi
+case $BIG_WAY in
+batch) echo "submission: depotctl run --batch - (timed from the submit to all done)" ;;
+sqlite3) echo "submission: this depotctl has no --batch: $BIG waiting rows inserted with sqlite3 while depotd is stopped, timed from depotd's start to all done" ;;
+esac
+
+# big_depot_round: one round; sets BIG_MS and BIG_OK (completed count).
+big_depot_round() {
+	local now last t0 counts
+	BIG_MS=0
+	BIG_OK=0
+	bench_dir
+	bench_conf "[daemon]" "workers = $BIG_WORKERS"
+	if [ "$BIG_WAY" = batch ]; then
+		bench_launch "$BIG_WORKERS" || return 1
+		t0=$(now_ms)
+		yes true | head -n "$BIG" | ctl run --batch - >"$DIR/ids" || return 1
+		last=$(tail -n 1 "$DIR/ids")
+		wait_all_done "$last" || return 1
+		BIG_MS=$(( $(now_ms) - t0 ))
+	else
+		# The schema is the one depotd itself creates.
+		bench_launch 0 || return 1
+		bench_stop
+		bench_conf "[daemon]" "workers = $BIG_WORKERS"
+		now=$(now_ms)
+		sqlite3 "$DIR/depot.db" ".timeout 5000" "BEGIN;
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $BIG)
+		INSERT INTO tasks (type, name, args, resources, state, created_at)
+		SELECT 'exec', 'true', '{\"argv\":[\"true\"]}', '[]', 'waiting', $now - ($BIG - i)
+		FROM n;
+		COMMIT;" || return 1
+		last=$(sqlite3 "$DIR/depot.db" "SELECT max(id) FROM tasks")
+		t0=$(now_ms)
+		bench_launch 0 60 || return 1
+		wait_all_done "$last" || return 1
+		BIG_MS=$(( $(now_ms) - t0 ))
+	fi
+	bench_stop
+	counts=$(big_counts)
+	BIG_OK=${counts%%|*}
+	rm -rf "$DIR"
+}
+
+# big_peer_round: 4 loops of `sh -c true`, BIG/4 each; sets PEER_MS.
+big_peer_round() {
+	local t0 k per=$((BIG / BIG_WORKERS))
+	t0=$(now_ms)
+	for ((k = 0; k < BIG_WORKERS; k++)); do
+		( for ((i = 0; i < per; i++)); do sh -c true; done ) &
+	done
+	wait
+	PEER_MS=$(( $(now_ms) - t0 ))
+}
+
+d_rates=()
+p_rates=()
+big_problems=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	l0=$(load1)
+	big_peer_round
+	l1=$(load1)
+	if big_depot_round; then
+		[ "$BIG_OK" -eq "$BIG" ] || big_problems+=("round $r: only $BIG_OK of $BIG tasks completed")
+	else
+		big_problems+=("round $r: the depot run failed")
+		bench_stop
+	fi
+	p_rate=$(per_s "$BIG" "$PEER_MS")
+	d_rate=$(per_s "$BIG" "${BIG_MS:-0}")
+	printf 'round %d: sh -c true %6s s (%5s/s, load %s)   depot %6s s (%5s/s, load %s)\n' \
+		"$r" "$(secs "$PEER_MS")" "$p_rate" "$l0" "$(secs "${BIG_MS:-0}")" "$d_rate" "$l1"
+	p_rates+=("$p_rate")
+	[ "${BIG_MS:-0}" -gt 0 ] && d_rates+=("$d_rate")
+done
+d_med=$(printf '%s\n' "${d_rates[@]}" | median)
+p_med=$(printf '%s\n' "${p_rates[@]}" | median)
+big_ratio=$(awk -v a="$d_med" -v b="$p_med" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }')
+echo "medians: depot $d_med tasks/s, $BIG_WORKERS x sh -c true $p_med/s: ratio depot/limit ${big_ratio} (goal 0.80), load now $(load1)"
+big_status=INFO
+if [ ${#big_problems[@]} -gt 0 ]; then
+	big_status=FAIL
+	printf '  %s\n' "${big_problems[@]}"
+fi
+result dispatch-10k "$big_status" "$BIG tasks, $BIG_WORKERS workers ($BIG_WAY): depot $d_med/s vs $BIG_WORKERS x sh -c true $p_med/s: ${big_ratio}x rate (medians of $ROUNDS)"
+for p in "${big_problems[@]}"; do note "$p"; done
 bench_exit

@@ -145,6 +145,47 @@ start_victim() {
 	grep -q "reported process group $VICTIM, which is not its own: ignored" "$DIR/depotd.log"
 }
 
+# recorded_pgid ID PGID: the database holds PGID as task ID's process group (for wait_for).
+recorded_pgid() {
+	[ "$(sqlite3 "$DIR/depot.db" ".timeout 2000" "SELECT pgid FROM task_processes WHERE task_id = $1")" = "$2" ]
+}
+
+@test "a supervised worker leads a session of its own, and its task's process group is verified and recorded" {
+	depot_start "daemon.workers = 1"
+	wait_for worker_is w1 online
+	wpid=$(worker_pid w1)
+	# Its session is its own: a group in it holds only its descendants (fence.c).
+	[ "$(awk '{ print $6 }' "/proc/$wpid/stat")" = "$wpid" ]
+	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/cmd.pid"
+	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" 5s
+	if grep -q "which is not its own" "$DIR/depotd.log"; then false; fi
+}
+
+@test "a rogue worker leading its own session still cannot make depotd take a group of another session" {
+	depot_start "daemon.workers = 0"
+	start_victim
+	submit --lock r1 -- true
+	task=$ID
+	printf '%s\n' '{"cmd": "hello", "args": {"name": "rogue", "pid": $PID}}' \
+		'{"cmd": "next", "args": {"name": "rogue"}}' \
+		"{\"cmd\": \"ack\", \"args\": {\"name\": \"rogue\", \"task\": $task}}" \
+		"{\"cmd\": \"heartbeat\", \"args\": {\"name\": \"rogue\", \"task\": $task, \"pgid\": $VICTIM}}" \
+		>"$DIR/rogue.in"
+	# setsid: the rogue leads a session, as a supervised worker does.
+	run setsid -w bash -c '[ "$(awk "{ print \$6 }" /proc/$$/stat)" = $$ ] || exit 9
+		sed "s/\$PID/$$/g" "$1" >"$1.sent"; exec "$2" --lines "$3" 8000 <"$1.sent"' _ \
+		"$DIR/rogue.in" "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/worker.sock"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 2p <<<"$output" | jq -r .result.id)" = "$task" ]
+	wait_for task_is "$task" canceled 10s
+	kill -0 "$VICTIM"
+	grep -q "reported process group $VICTIM, which is not its own: ignored" "$DIR/depotd.log"
+	[ -z "$(sqlite3 "$DIR/depot.db" "SELECT pgid FROM task_processes WHERE task_id = $task AND pgid != 0")" ]
+}
+
 @test "depotd refuses a reported process group of 1, which kill(2) would take as every process" {
 	depot_start "daemon.workers = 0"
 	submit --lock r1 -- true

@@ -143,6 +143,28 @@ TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 	[ "$(task_state "$ID")" = running ]
 }
 
+@test "task wait on several tasks that end in reverse order answers when the last ends, with every one of them" {
+	depot_start "daemon.workers = 3"
+	for n in a b c; do
+		submit -- sh -c "until [ -e $DIR/go-$n ]; do sleep 0.02; done"
+		eval "id_$n=\$ID"
+	done
+	ctl --json task wait "$id_a" "$id_b" "$id_c" >"$DIR/wait.json" &
+	waiter=$!
+	touch "$DIR/go-c"
+	wait_for task_is "$id_c" completed 10s
+	touch "$DIR/go-b"
+	wait_for task_is "$id_b" completed 10s
+	# Two of three ended, the first named still runs: the wait goes on.
+	kill -0 "$waiter"
+	[ ! -s "$DIR/wait.json" ]
+	touch "$DIR/go-a"
+	wait "$waiter"
+	[ "$(jq -c '[.tasks[] | .state]' "$DIR/wait.json")" = '["completed","completed","completed"]' ]
+	[ "$(jq -c '[.tasks[] | .id]' "$DIR/wait.json")" = "[$id_a,$id_b,$id_c]" ]
+	[ "$(jq .timed_out "$DIR/wait.json")" = false ]
+}
+
 @test "task log prints what the task wrote" {
 	depot_start
 	run ctl run --wait -- sh -c 'echo line one; echo line two >&2; echo line three'

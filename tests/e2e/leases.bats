@@ -159,3 +159,67 @@ assigned_to_stopped_worker() {
 	[ "$(trace_lines)" -eq 1 ]
 	[ "$(cat "$DIR/trace")" = "$LAST_HAND_PID" ]
 }
+
+@test "a done with next records the task's end first, then is answered with the next task as next would be; that assignment is a lease like any" {
+	depot_start "daemon.workers = 0"
+	submit --lock r1 -- sh -c "$(trace_cmd)"
+	first=$ID
+	submit --lock r1 -- sh -c "$(trace_cmd)"
+	second=$ID
+	rogue '{"cmd":"hello","args":{"name":"rogue","pid":$PID}}' \
+		'{"cmd":"next","args":{"name":"rogue"}}' \
+		"{\"cmd\":\"ack\",\"args\":{\"name\":\"rogue\",\"task\":$first}}" \
+		"{\"cmd\":\"done\",\"args\":{\"name\":\"rogue\",\"task\":$first,\"state\":\"completed\",\"result\":null,\"error\":null,\"next\":true}}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 2p <<<"$output" | jq .result.id)" = "$first" ]
+	[ "$(sed -n 3p <<<"$output" | jq .result.run)" = true ]
+	# Both reserve r1: the second could be given only once the first's end released it.
+	[ "$(sed -n 4p <<<"$output" | jq .result.id)" = "$second" ]
+	[ "$(task_state "$first")" = completed ]
+	# The rogue went away without acknowledging the second: it waits again, runs once elsewhere.
+	wait_for task_is "$second" waiting 5s
+	grep -q "task $second: worker rogue never acknowledged it (its connection closed)" "$DIR/depotd.log"
+	start_hand_worker hand1
+	wait_for task_is "$second" completed 10s
+	no_retry "$second"
+	[ "$(trace_lines)" -eq 1 ]
+	[ "$(cat "$DIR/trace")" = "$LAST_HAND_PID" ]
+}
+
+@test "a done whose next is not true or false is refused whole: the task's end is not recorded" {
+	depot_start "daemon.workers = 0"
+	submit --lock r1 -- true
+	task=$ID
+	rogue '{"cmd":"hello","args":{"name":"rogue","pid":$PID}}' \
+		'{"cmd":"next","args":{"name":"rogue"}}' \
+		"{\"cmd\":\"ack\",\"args\":{\"name\":\"rogue\",\"task\":$task}}" \
+		"{\"cmd\":\"done\",\"args\":{\"name\":\"rogue\",\"task\":$task,\"state\":\"completed\",\"result\":null,\"error\":null,\"next\":\"yes\"}}"
+	echo "$output"
+	[ "$(sed -n 4p <<<"$output" | jq -r .error.code)" = bad_request ]
+	sed -n 4p <<<"$output" | jq -r .error.message | grep -q "'next' must be true or false"
+	[ "$(task_state "$task")" = running ]
+}
+
+@test "a worker whose ack had to be retried (depotd frozen past its timeout) reports the task's end before it says hello again: the task ends completed" {
+	# Leases of 2 × 10 s + 1 s outlast the freeze; the ack's own timeout is 10 s.
+	depot_start "daemon.workers = 0" "monitor.worker_timeout = 120s" \
+		"monitor.heartbeat_interval = 10s"
+	start_hand_worker hand1
+	wait_for parked_polls 1 5s
+	kill -STOP "$LAST_HAND_PID"
+	submit -- sh -c "$(trace_cmd)"
+	task=$ID
+	wait_for task_is "$task" running 5s
+	# The worker reads its assignment and acks into a frozen daemon.
+	kill -STOP "$DEPOT_PID"
+	kill -CONT "$LAST_HAND_PID"
+	wait_for hand_log_has hand1 "ack: " 20s
+	kill -CONT "$DEPOT_PID"
+	wait_for task_is "$task" completed 20s
+	[ "$(task_reason "$task")" = "" ]
+	[ "$(trace_lines)" -eq 1 ]
+	# Then it said hello again, as after any failed request.
+	wait_for hand_log_has hand1 "worker hand1 connected" 5s
+	[ "$(grep -c "worker hand1 connected" "$DIR/hand-hand1.log")" -eq 2 ]
+}
