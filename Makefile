@@ -32,8 +32,6 @@ PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || echo -lnng)
 
 CFLAGS ?= -O2 -g
-# Each binary keeps only the libraries it calls: depotctl and the console need no nng.
-LDFLAGS += -Wl,--as-needed
 # Truncating snprintf into fixed buffers is deliberate (messages, bounded paths),
 # so gcc's guesses about it would only be noise under -Werror.
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon -Itui \

@@ -90,11 +90,10 @@ static int sp_check_head(struct sp_sock *s, char *err, size_t errlen);
 static int sp_check_frame(struct sp_sock *s, char *err, size_t errlen);
 static enum sp_read sp_advance(struct sp_sock *s, char *err, size_t errlen);
 static int sp_wait(int fd, short events, int ms);
-static enum sp_status sp_req_connect(struct sp_sock *s, int64_t deadline, char *err,
-    size_t errlen);
 static enum sp_status sp_req_send(struct sp_sock *s, const void *body, size_t len,
     int64_t deadline, int *nothing_sent, char *err, size_t errlen);
 static void sp_req_drain(struct sp_sock *s);
+static int sp_req_drain_bad(struct sp_sock *s, char *err, size_t errlen);
 static int sp_sub_wanted(const struct sp_sock *s, const char *msg, size_t len);
 static void sp_sub_redial_later(struct sp_sock *s, int64_t now);
 
@@ -359,34 +358,18 @@ static void sp_req_drain(struct sp_sock *s)
 			sp_drop(s);
 }
 
-/* A connection whose peer has said it is REP0, within deadline. */
-static enum sp_status sp_req_connect(struct sp_sock *s, int64_t deadline, char *err,
-    size_t errlen)
+/* Reads what the peer sent before it closed: 1 with err when its header broke the protocol. */
+static int sp_req_drain_bad(struct sp_sock *s, char *err, size_t errlen)
 {
-	enum sp_status st = sp_dial(s, deadline, err, errlen);
+	char why[256];
+	enum sp_read r;
 
-	while (st == SP_OK && s->head_got < sizeof s->head) {
-		enum sp_read r = sp_advance(s, err, errlen);
-		int w;
-
-		if (r == SP_READ_AGAIN && s->head_got == sizeof s->head)
-			break;
-		if (r == SP_READ_AGAIN) {
-			if ((w = sp_wait(s->fd, POLLIN, sp_remaining(deadline))) != 0)
-				continue;
-			snprintf(err, errlen, "cannot connect to %s: no answer to the "
-			    "connection in %d ms", s->path, SP_SEND_TIMEOUT_MS);
-			st = SP_UNREACHABLE;
-		} else if (r == SP_READ_EOF) {
-			/* Nothing was sent yet: to the caller this is not connecting. */
-			snprintf(err, errlen, "cannot connect to %s: the connection closed "
-			    "before the daemon's header", s->path);
-			st = SP_UNREACHABLE;
-		} else
-			st = SP_ERROR;
-		sp_drop(s);
-	}
-	return st;
+	while ((r = sp_advance(s, why, sizeof why)) == SP_READ_MSG)
+		;
+	if (r != SP_READ_BAD)
+		return 0;
+	snprintf(err, errlen, "%s", why);
+	return 1;
 }
 
 /*
@@ -423,6 +406,11 @@ static enum sp_status sp_req_send(struct sp_sock *s, const void *body, size_t le
 		}
 		if (w < 0) {
 			snprintf(err, errlen, "sending to %s: %s", s->path, strerror(errno));
+			/* A peer that is not REP0 closes at once: its header says why. */
+			if (*nothing_sent && sp_req_drain_bad(s, err, errlen)) {
+				sp_drop(s);
+				return SP_ERROR;
+			}
 			sp_drop(s);
 			return SP_LOST;
 		}
@@ -441,6 +429,14 @@ static enum sp_status sp_req_send(struct sp_sock *s, const void *body, size_t le
 	return SP_OK;
 }
 
+/*
+ * The request goes right behind our header, without waiting for the
+ * daemon's: nng reads the header, then the messages queued behind it
+ * (ipc_pipe_neg_cb reads 8 bytes exactly), and one wait for the daemon
+ * is one scheduling delay less on a loaded machine. Until the daemon's
+ * header has come, it has read nothing of the request: an end then is
+ * "cannot connect", as it is for a socket nobody listens on.
+ */
 enum sp_status sp_req_call(struct sp_sock *s, const void *body, size_t len, int timeout_ms,
     const char **reply, size_t *rlen, char *err, size_t errlen)
 {
@@ -453,7 +449,7 @@ enum sp_status sp_req_call(struct sp_sock *s, const void *body, size_t len, int 
 	do {
 		/* A daemon gone since the last request left an end of file: dial afresh. */
 		sp_req_drain(s);
-		if (s->fd < 0 && (st = sp_req_connect(s, send_deadline, err, errlen)) != SP_OK)
+		if (s->fd < 0 && (st = sp_dial(s, send_deadline, err, errlen)) != SP_OK)
 			return st;
 		s->id = (s->id + 1) | SP_REQ_ID_BIT;
 		st = sp_req_send(s, body, len, send_deadline, &nothing_sent, err, errlen);
@@ -462,12 +458,17 @@ enum sp_status sp_req_call(struct sp_sock *s, const void *body, size_t len, int 
 		 * this request: sending it on a new connection is not resending.
 		 */
 	} while (st == SP_LOST && nothing_sent && ++tries < 2);
+	if (st == SP_LOST && nothing_sent) {
+		snprintf(err, errlen, "cannot connect to %s: the connection closed "
+		    "before the daemon's header", s->path);
+		return SP_UNREACHABLE;
+	}
 	if (st != SP_OK)
 		return st;
 	deadline = timeout_ms < 0 ? -1 : sp_now_ms() + timeout_ms;
 	for (;;) {
 		enum sp_read r = sp_advance(s, err, errlen);
-		int w;
+		int connected = s->head_got == sizeof s->head, wait;
 
 		if (r == SP_READ_MSG) {
 			const uint8_t *p = (const uint8_t *)s->buf;
@@ -481,13 +482,28 @@ enum sp_status sp_req_call(struct sp_sock *s, const void *body, size_t len, int 
 			continue;	/* a late reply to an earlier request */
 		}
 		if (r == SP_READ_AGAIN) {
-			if ((w = sp_wait(s->fd, POLLIN, sp_remaining(deadline))) != 0)
+			wait = sp_remaining(deadline);
+			/* The daemon's header, like the request's sending, comes within 5 s. */
+			if (!connected && (wait < 0 || wait > sp_remaining(send_deadline)))
+				wait = sp_remaining(send_deadline);
+			if (sp_wait(s->fd, POLLIN, wait) != 0)
 				continue;
-			snprintf(err, errlen, "no reply from %s: timed out after %d ms", s->path,
-			    timeout_ms);
-			return SP_TIMEOUT;
+			if (connected || sp_remaining(deadline) == 0) {
+				snprintf(err, errlen, "no reply from %s: timed out after %d ms",
+				    s->path, timeout_ms);
+				return SP_TIMEOUT;
+			}
+			snprintf(err, errlen, "cannot connect to %s: no answer to the "
+			    "connection in %d ms", s->path, SP_SEND_TIMEOUT_MS);
+			sp_drop(s);
+			return SP_UNREACHABLE;
 		}
 		sp_drop(s);
+		if (r == SP_READ_EOF && !connected) {
+			snprintf(err, errlen, "cannot connect to %s: the connection closed "
+			    "before the daemon's header", s->path);
+			return SP_UNREACHABLE;
+		}
 		return r == SP_READ_EOF ? SP_LOST : SP_ERROR;
 	}
 }

@@ -48,6 +48,7 @@ enum hostile_mode {
 	HOSTILE_HUGE_LENGTH,	/* replies announcing 2^63 bytes */
 	HOSTILE_CLOSE_MID,	/* announces 1000 bytes, sends 10, closes */
 	HOSTILE_SILENT,		/* reads the request and never answers */
+	HOSTILE_SLAM,		/* closes each connection at once, before its header */
 };
 
 struct hostile {
@@ -179,6 +180,12 @@ static void *hostile_main(void *arg)
 	char *req;
 	int fd;
 
+	if (h->mode == HOSTILE_SLAM) {
+		while (poll(p, 2, -1) > 0 && !(p[1].revents & POLLIN))
+			if ((fd = accept(h->lfd, NULL, NULL)) >= 0)
+				close(fd);
+		return NULL;
+	}
 	if (poll(p, 2, -1) <= 0 || (p[1].revents & POLLIN) || (fd = accept(h->lfd, NULL, NULL)) < 0)
 		return NULL;
 	if (h->mode == HOSTILE_BAD_HEADER) {
@@ -479,6 +486,26 @@ static void req_peer_closing_mid_reply_is_lost(void **state)
 	hostile_stop(&h);
 }
 
+static void req_peer_closing_before_its_header_is_unreachable(void **state)
+{
+	struct scratch *s = *state;
+	struct hostile h;
+	struct sp_sock *q;
+	const char *reply;
+	size_t len;
+	char err[256];
+
+	hostile_start(&h, s->path, HOSTILE_SLAM);
+	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
+	/* Nothing of the request can have been read: as if nobody listened. */
+	assert_int_equal(sp_req_call(q, "echo x", 6, -1, &reply, &len, err, sizeof err),
+	    SP_UNREACHABLE);
+	assert_non_null(strstr(err, "cannot connect to"));
+	assert_non_null(strstr(err, "before the daemon's header"));
+	sp_close(q);
+	hostile_stop(&h);
+}
+
 static void req_silent_peer_times_out_when_asked(void **state)
 {
 	struct scratch *s = *state;
@@ -655,6 +682,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(req_refuses_a_reply_announcing_2_to_the_63_bytes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(req_peer_closing_mid_reply_is_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(req_peer_closing_before_its_header_is_unreachable,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(req_silent_peer_times_out_when_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(sub_keeps_only_its_topics, setup, teardown),
 		cmocka_unit_test_setup_teardown(sub_dials_again_after_the_publisher_restarted,
