@@ -594,7 +594,8 @@ enum sp_status sp_sub_recv(struct sp_sock *s, int timeout_ms, const char **msg, 
 		}
 		r = sp_advance(s, why, sizeof why);
 		if (r == SP_READ_MSG) {
-			if (!sp_sub_wanted(s, s->buf, s->got))
+			/* Every event has a topic: an empty message is none of ours. */
+			if (s->got == 0 || !sp_sub_wanted(s, s->buf, s->got))
 				continue;
 			*msg = s->buf;
 			*len = s->got;
