@@ -45,6 +45,7 @@ struct rep_server {
 /* What a hostile peer does once the client connected. */
 enum hostile_mode {
 	HOSTILE_BAD_HEADER,	/* answers with an HTTP status line instead of the SP header */
+	HOSTILE_PUB_HEADER,	/* answers with PUB0's header, as an nng PUB socket would */
 	HOSTILE_HUGE_LENGTH,	/* replies announcing 2^63 bytes */
 	HOSTILE_CLOSE_MID,	/* announces 1000 bytes, sends 10, closes */
 	HOSTILE_SILENT,		/* reads the request and never answers */
@@ -188,8 +189,11 @@ static void *hostile_main(void *arg)
 	}
 	if (poll(p, 2, -1) <= 0 || (p[1].revents & POLLIN) || (fd = accept(h->lfd, NULL, NULL)) < 0)
 		return NULL;
-	if (h->mode == HOSTILE_BAD_HEADER) {
-		if (write(fd, "HTTP/1.1", 8) != 8)
+	if (h->mode == HOSTILE_BAD_HEADER || h->mode == HOSTILE_PUB_HEADER) {
+		static const uint8_t pub_head[8] = { 0, 'S', 'P', 0, 0x00, 0x20, 0, 0 };
+
+		if (write(fd, h->mode == HOSTILE_BAD_HEADER ? (const void *)"HTTP/1.1" :
+		    (const void *)pub_head, 8) != 8)
 			abort();
 		read_full(fd, head, sizeof head);
 		p[0] = (struct pollfd){ .fd = h->stop[0], .events = POLLIN };
@@ -416,22 +420,26 @@ static void req_over_the_servers_max_message_is_lost(void **state)
 	rep_stop(&r);
 }
 
+/*
+ * An nng PUB socket would answer so too, but nng 1.5 sometimes leaves the
+ * listener of a socket that refused a pipe unfreed at exit, which
+ * LeakSanitizer counts against this test: the header is written by hand.
+ */
 static void req_refuses_a_peer_of_another_protocol(void **state)
 {
 	struct scratch *s = *state;
+	struct hostile h;
 	struct sp_sock *q;
-	nng_socket pub;
 	const char *reply;
 	size_t len;
 	char err[256];
 
-	assert_int_equal(nng_pub0_open(&pub), 0);
-	assert_int_equal(nng_listen(pub, s->url, NULL, 0), 0);
+	hostile_start(&h, s->path, HOSTILE_PUB_HEADER);
 	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
 	assert_int_equal(sp_req_call(q, "echo x", 6, 2000, &reply, &len, err, sizeof err), SP_ERROR);
 	assert_non_null(strstr(err, "protocol 0x20"));
 	sp_close(q);
-	nng_close(pub);
+	hostile_stop(&h);
 }
 
 static void req_refuses_a_peer_with_a_wrong_header(void **state)
