@@ -3,7 +3,6 @@
 
 #include "client.h"
 
-#include <nng/nng.h>
 #include <string.h>
 
 static const char *call_reason(const struct ctl_ctx *ctx, const char *err);
@@ -64,24 +63,22 @@ int call(struct ctl_ctx *ctx, enum command cmd, cJSON *args, int timeout_ms,
 	}
 	st = client_call(ctx->client, command_name(cmd), args, timeout_ms, &reply, err,
 	    sizeof err);
-	if (st == CLIENT_UNREACHABLE) {
+	if (st == CLIENT_UNREACHABLE || st == CLIENT_LOST || st == CLIENT_TIMEOUT) {
 		const char *why = call_reason(ctx, err);
 
 		ctl_note_failure(err_code_name(ERR_UNAVAILABLE), NULL);
-
-		if (strncmp(err, "no reply", 8) == 0 &&
-		    strcmp(why, nng_strerror(NNG_ETIMEDOUT)) == 0)
+		if (st == CLIENT_TIMEOUT)
 			ctl_error("no reply from depotd at %s within %d s; it may be "
 			    "busy or stuck, see its log", ctx->control_path,
 			    timeout_ms / 1000);
-		else if (strncmp(err, "no reply", 8) == 0 &&
+		else if (st == CLIENT_LOST &&
 		    client_last_request_size(ctx->client) > 64 * 1024)
 			/* nng drops a message over max_message by closing the connection. */
 			ctl_error("depotd at %s closed the connection on a %zu-byte request: "
 			    "larger than its max_message (1MiB unless depot.conf says "
 			    "otherwise)?", ctx->control_path,
 			    client_last_request_size(ctx->client));
-		else if (strncmp(err, "no reply", 8) == 0)
+		else if (st == CLIENT_LOST)
 			ctl_error("lost depotd at %s before it answered: %s; did it "
 			    "stop?", ctx->control_path, why);
 		else

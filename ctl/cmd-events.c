@@ -1,15 +1,14 @@
 /* cmd-events.c: events: the daemon's event stream, one JSON object a line, until interrupted. */
 #include "ctl.h"
 
-#include "client.h"
 #include "proto.h"
+#include "spwire.h"
 
 #include <errno.h>
-#include <nng/nng.h>
 #include <signal.h>
 #include <string.h>
 
-/* How often the receive loop looks at the stop flag: nng's waits ignore signals. */
+/* How often the receive loop looks at the stop flag, should a signal miss the wait. */
 #define EVENTS_TICK_MS 250
 
 static const char *const events_topics[] = { "task", "worker", "lock", "status", NULL };
@@ -62,9 +61,9 @@ int cmd_events(struct ctl_ctx *ctx, struct ctl_args *a)
 	struct sigaction sa;
 	char **vals, err[512];
 	size_t n = args_values(a, "topic", &vals), ntopics = 0;
-	nng_socket s;
+	struct sp_sock *s;
 	cJSON *pong;
-	int id, rc;
+	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		int known = 0, dup = 0;
@@ -86,46 +85,38 @@ int cmd_events(struct ctl_ctx *ctx, struct ctl_args *a)
 		topics[ntopics] = prefixes[ntopics];
 		ntopics++;
 	}
-	/* SUB redials quietly forever: ping first, so that a stopped daemon is reported. */
+	/* SUB redials quietly for ever: ping first, so that a stopped daemon is reported. */
 	if ((rc = call(ctx, CMD_ping, NULL, CTL_CALL_TIMEOUT_MS, &pong)) != EXIT_OK)
 		return rc;
 	cJSON_Delete(pong);
-	if (client_subscribe(&id, ctx->events_url, topics, ntopics, err, sizeof err) != 0) {
-		ctl_error("%s", err);
+	if (sp_sub_open(&s, ctx->events_url, topics, ntopics, err, sizeof err) != 0) {
+		ctl_error("subscribing to events: %s", err);
 		return EXIT_UNREACHABLE;
-	}
-	s = (nng_socket){ .id = (uint32_t)id };
-	if ((rc = nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, EVENTS_TICK_MS)) != 0) {
-		ctl_error("events socket: %s", nng_strerror(rc));
-		nng_close(s);
-		return EXIT_REFUSED;
 	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = events_on_signal;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
 		ctl_error("sigaction: %s", strerror(errno));
-		nng_close(s);
+		sp_close(s);
 		return EXIT_REFUSED;
 	}
 	/* A reader that goes away (| head) ends the stream: EPIPE instead of death. */
 	signal(SIGPIPE, SIG_IGN);
 	rc = EXIT_OK;
 	while (!events_stop) {
-		char *buf = NULL;
-		size_t len = 0;
-		int rv = nng_recv(s, &buf, &len, NNG_FLAG_ALLOC);
+		const char *buf;
+		size_t len;
+		enum sp_status st = sp_sub_recv(s, EVENTS_TICK_MS, &buf, &len, err, sizeof err);
 
-		if (rv == NNG_ETIMEDOUT)
+		if (st == SP_TIMEOUT)
 			continue;
-		if (rv != 0) {
-			ctl_error("receiving events: %s", nng_strerror(rv));
+		if (st != SP_OK) {
+			ctl_error("receiving events: %s", err);
 			rc = EXIT_UNREACHABLE;
 			break;
 		}
-		rv = events_write(buf, len);
-		nng_free(buf, len);
-		if (rv != 0) {
+		if (events_write(buf, len) != 0) {
 			if (errno != EPIPE) {
 				ctl_error("writing events: %s", strerror(errno));
 				rc = EXIT_REFUSED;
@@ -134,6 +125,6 @@ int cmd_events(struct ctl_ctx *ctx, struct ctl_args *a)
 			break;
 		}
 	}
-	nng_close(s);
+	sp_close(s);
 	return rc;
 }

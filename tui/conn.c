@@ -8,13 +8,13 @@
 #include "client.h"
 #include "paths.h"
 #include "proto.h"
+#include "spwire.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void conn_on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg);
 static int conn_reply(cJSON *reply, cJSON **result, char *err, size_t errlen);
 static void *job_main(void *arg);
 
@@ -33,11 +33,7 @@ static const char *const conn_topics[] = { "task ", "worker ", "lock ", "status 
 
 int conn_open(struct conn *c, const char *dir, char *err, size_t errlen)
 {
-	int id;
-
 	memset(c, 0, sizeof *c);
-	atomic_init(&c->sub_adds, 0);
-	atomic_init(&c->sub_rems, 0);
 	if (paths_socket_url(dir, DEPOT_CONTROL_SOCK, c->control_url, sizeof c->control_url,
 	    err, errlen) != 0 ||
 	    paths_socket_url(dir, DEPOT_EVENTS_SOCK, c->events_url, sizeof c->events_url,
@@ -46,41 +42,27 @@ int conn_open(struct conn *c, const char *dir, char *err, size_t errlen)
 	if (client_open(&c->req, c->control_url, err, errlen) != 0)
 		return -1;
 	/* SUB redials by itself for ever; each new connection means events were missed. */
-	if (client_subscribe(&id, c->events_url, conn_topics,
+	if (sp_sub_open(&c->sub, c->events_url, conn_topics,
 	    sizeof conn_topics / sizeof conn_topics[0], err, errlen) != 0) {
 		client_close(c->req);
 		c->req = NULL;
 		return -1;
 	}
-	c->sub = (nng_socket){ .id = (uint32_t)id };
-	c->sub_open = 1;
-	nng_pipe_notify(c->sub, NNG_PIPE_EV_ADD_POST, conn_on_pipe, c);
-	nng_pipe_notify(c->sub, NNG_PIPE_EV_REM_POST, conn_on_pipe, c);
 	return 0;
 }
 
 void conn_close(struct conn *c)
 {
-	if (c->sub_open)
-		nng_close(c->sub);
-	c->sub_open = 0;
+	sp_close(c->sub);
+	c->sub = NULL;
 	client_close(c->req);
 	c->req = NULL;
-}
-
-/* Runs on an nng thread: only counts. */
-static void conn_on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)p;
-	atomic_fetch_add(ev == NNG_PIPE_EV_REM_POST ? &c->sub_rems : &c->sub_adds, 1);
 }
 
 /* 1 once after each new connection of the events socket. */
 int conn_sub_reconnected(struct conn *c)
 {
-	unsigned n = atomic_load(&c->sub_adds);
+	unsigned n = c->sub != NULL ? sp_sub_connects(c->sub) : 0;
 
 	if (n == c->sub_seen)
 		return 0;
@@ -94,7 +76,7 @@ int conn_sub_reconnected(struct conn *c)
  */
 int conn_sub_lost(struct conn *c)
 {
-	unsigned n = atomic_load(&c->sub_rems);
+	unsigned n = c->sub != NULL ? sp_sub_losses(c->sub) : 0;
 
 	if (n == c->sub_rems_seen)
 		return 0;
@@ -153,26 +135,24 @@ int conn_call(struct conn *c, enum command cmd, cJSON *args, int timeout_ms,
 	st = client_call(c->req, command_name(cmd), args, timeout_ms, &reply, err, errlen);
 	if (st == CLIENT_OK)
 		return conn_reply(reply, result, err, errlen);
-	if (st == CLIENT_UNREACHABLE) {
+	if (st == CLIENT_UNREACHABLE || st == CLIENT_LOST || st == CLIENT_TIMEOUT) {
 		conn_reset(c);
 		return CONN_DOWN;
 	}
 	return CONN_ERROR;
 }
 
-/* The next event if one is queued: 1 with buf (free with conn_free_event), else 0. */
-int conn_recv_event(struct conn *c, char **buf, size_t *len)
+/*
+ * The next event if one has come: 1 with buf (valid until the next call),
+ * else 0. While the daemon is away this also dials it again, when due.
+ */
+int conn_recv_event(struct conn *c, const char **buf, size_t *len)
 {
-	if (!c->sub_open)
-		return 0;
-	*buf = NULL;
-	*len = 0;
-	return nng_recv(c->sub, buf, len, NNG_FLAG_ALLOC | NNG_FLAG_NONBLOCK) == 0;
-}
+	char err[256];
 
-void conn_free_event(char *buf, size_t len)
-{
-	nng_free(buf, len);
+	if (c->sub == NULL)
+		return 0;
+	return sp_sub_recv(c->sub, 0, buf, len, err, sizeof err) == SP_OK;
 }
 
 /* A job: its own REQ socket, so the console's requests go on meanwhile. */
@@ -191,7 +171,8 @@ static void *job_main(void *arg)
 	} else {
 		st = client_call(cl, j->cmd, j->args, j->timeout_ms, &reply, err, sizeof err);
 		rc = st == CLIENT_OK ? conn_reply(reply, &result, err, sizeof err) :
-		    st == CLIENT_UNREACHABLE ? CONN_DOWN : CONN_ERROR;
+		    st == CLIENT_UNREACHABLE || st == CLIENT_LOST || st == CLIENT_TIMEOUT ?
+		    CONN_DOWN : CONN_ERROR;
 		client_close(cl);
 	}
 	j->args = NULL;

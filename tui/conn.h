@@ -9,8 +9,6 @@
 #include "model.h"
 
 #include <cjson/cJSON.h>
-#include <nng/nng.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,15 +27,13 @@ enum conn_rc {
 };
 
 struct depot_client;
+struct sp_sock;
 
 struct conn {
 	char control_url[4200], events_url[4200];
 	struct depot_client *req;
-	nng_socket sub;
-	int sub_open;
-	atomic_uint sub_adds;	/* pipes the SUB socket gained (connections) */
-	atomic_uint sub_rems;	/* and lost: the daemon may have gone */
-	unsigned sub_seen, sub_rems_seen;
+	struct sp_sock *sub;
+	unsigned sub_seen, sub_rems_seen;	/* the SUB socket's connects and losses seen */
 };
 
 struct conn_job;
@@ -66,8 +62,7 @@ int conn_open(struct conn *c, const char *dir, char *err, size_t errlen);
 void conn_close(struct conn *c);
 int conn_call(struct conn *c, enum command cmd, cJSON *args, int timeout_ms,
     cJSON **result, char *err, size_t errlen);
-int conn_recv_event(struct conn *c, char **buf, size_t *len);
-void conn_free_event(char *buf, size_t len);
+int conn_recv_event(struct conn *c, const char **buf, size_t *len);
 int conn_sub_reconnected(struct conn *c);
 int conn_sub_lost(struct conn *c);
 void conn_reset(struct conn *c);

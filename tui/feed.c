@@ -47,11 +47,10 @@ void feed_init(struct feed *f, struct conn *c, struct model *m)
 static size_t feed_drain(struct feed *f)
 {
 	size_t n = 0, len;
-	char *buf;
+	const char *buf;
 
 	while (n < FEED_DRAIN_MAX && conn_recv_event(f->conn, &buf, &len)) {
 		model_apply_message(f->m, buf, len);
-		conn_free_event(buf, len);
 		n++;
 	}
 	model_note_drain(f->m, n);
