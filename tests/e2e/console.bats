@@ -533,7 +533,8 @@ selected_id() {
 	keys q
 
 	wait_for screen_has "console exited 0" 5s
-	screen_matches '(^| )echo( |$)'
+	# stty's line is printed after that one: wait for it too.
+	wait_for screen_matches '(^| )echo( |$)' 5s
 	screen_matches '(^| )icanon( |$)'
 	screen_lacks "WORKER"
 }
