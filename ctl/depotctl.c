@@ -237,8 +237,6 @@ int main(int argc, char **argv)
 	char err[1024];
 	int c, used, help = 0, rc;
 
-	/* Only the character type: table widths of UTF-8 names. Numbers stay "C" for cJSON. */
-	setlocale(LC_CTYPE, "");
 	memset(&ctx, 0, sizeof ctx);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, CTL_GLOBAL_SHORTOPTS, ctl_global_opts, NULL)) != -1) {

@@ -3,6 +3,7 @@
 
 #include "timeutil.h"
 
+#include <locale.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,20 @@ static size_t out_char(const char *s, size_t len, mbstate_t *st, int *w);
  */
 static size_t out_char(const char *s, size_t len, mbstate_t *st, int *w)
 {
+	static int locale_read;
 	wchar_t wc;
-	size_t k = mbrtowc(&wc, s, len, st);
+	size_t k;
+
+	/*
+	 * Only the character type, for table widths of UTF-8 names (numbers
+	 * stay "C" for cJSON); read the first time a width is measured, not at
+	 * every start: loading it is a good part of a ping's time.
+	 */
+	if (!locale_read) {
+		setlocale(LC_CTYPE, "");
+		locale_read = 1;
+	}
+	k = mbrtowc(&wc, s, len, st);
 
 	if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
 		memset(st, 0, sizeof *st);
