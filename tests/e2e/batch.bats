@@ -7,31 +7,7 @@
 
 load helpers
 load repo_helpers
-
-# traced NAME: the words of a command that records its start and end in the trace.
-traced() {
-	if [ ! -e "$WORK/traced.sh" ]; then
-		cat >"$WORK/traced.sh" <<-'EOF'
-			echo "+ $1 $(date +%s%N)" >>"$TRACE"
-			sleep 0.05
-			echo "- $1 $(date +%s%N)" >>"$TRACE"
-		EOF
-	fi
-	echo "env TRACE=$WORK/trace sh $WORK/traced.sh $1"
-}
-
-started() {
-	awk '$1 == "+" { print $2 }' "$WORK/trace" | tr '\n' ' '
-}
-
-most_at_once() {
-	sort -k3,3n "$WORK/trace" | awk '{ n += ($1 == "+") ? 1 : -1; if (n > most) most = n }
-		END { print most + 0 }'
-}
-
-trace_lines() {
-	[ "$(grep -c . "$WORK/trace" 2>/dev/null)" -ge "$1" ]
-}
+load trace_helpers
 
 # task_count: the tasks in the database file, whatever depotd says.
 task_count() {
@@ -71,9 +47,9 @@ task_count() {
 	depot_start "daemon.workers = 2"
 	ctl pause >/dev/null
 	for n in 1 2 3 4 5 6; do
-		echo "--lock r -- $(traced "t$n")"
+		echo "--lock r -- $(traced "t$n" 0.05)"
 	done >"$WORK/b"
-	echo "--lock r --priority 9 -- $(traced urgent)" >>"$WORK/b"
+	echo "--lock r --priority 9 -- $(traced urgent 0.05)" >>"$WORK/b"
 	run ctl run --batch "$WORK/b"
 	[ "$status" -eq 0 ]
 	ctl resume >/dev/null

@@ -7,34 +7,7 @@
 
 load helpers
 load repo_helpers
-
-# traced NAME [SECONDS]: the words of a command that records its start and
-# end in the trace, around a sleep of SECONDS.
-traced() {
-	if [ ! -e "$WORK/traced.sh" ]; then
-		cat >"$WORK/traced.sh" <<-'EOF'
-			echo "+ $1 $(date +%s%N)" >>"$TRACE"
-			sleep "$2"
-			echo "- $1 $(date +%s%N)" >>"$TRACE"
-		EOF
-	fi
-	echo "env TRACE=$WORK/trace sh $WORK/traced.sh $1 ${2:-0}"
-}
-
-# started: the names in the order they started.
-started() {
-	awk '$1 == "+" { print $2 }' "$WORK/trace" | tr '\n' ' '
-}
-
-# most_at_once PREFIX: the largest number of PREFIX* commands running at one time.
-most_at_once() {
-	sort -k3,3n "$WORK/trace" | awk -v p="$1" 'index($2, p) == 1 {
-		n += ($1 == "+") ? 1 : -1; if (n > most) most = n } END { print most + 0 }'
-}
-
-trace_lines() {
-	[ "$(grep -c . "$WORK/trace" 2>/dev/null)" -ge "$1" ]
-}
+load trace_helpers
 
 # gate R: a task holding R exclusive until open_gate; its id in $GATE.
 gate() {

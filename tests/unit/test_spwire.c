@@ -421,97 +421,59 @@ static void req_over_the_servers_max_message_is_lost(void **state)
 }
 
 /*
+ * One request to a hostile peer in mode: the call ends with status and an
+ * error naming needle, and gives no reply.
+ */
+static void expect_hostile(void **state, enum hostile_mode mode, int timeout_ms,
+    enum sp_status status, const char *needle)
+{
+	struct scratch *s = *state;
+	struct hostile h;
+	struct sp_sock *q;
+	const char *reply;
+	size_t len;
+	char err[256];
+
+	hostile_start(&h, s->path, mode);
+	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
+	assert_int_equal(sp_req_call(q, "echo x", 6, timeout_ms, &reply, &len, err, sizeof err),
+	    status);
+	assert_non_null(strstr(err, needle));
+	assert_null(reply);
+	sp_close(q);
+	hostile_stop(&h);
+}
+
+/*
  * An nng PUB socket would answer so too, but nng 1.5 sometimes leaves the
  * listener of a socket that refused a pipe unfreed at exit, which
  * LeakSanitizer counts against this test: the header is written by hand.
  */
 static void req_refuses_a_peer_of_another_protocol(void **state)
 {
-	struct scratch *s = *state;
-	struct hostile h;
-	struct sp_sock *q;
-	const char *reply;
-	size_t len;
-	char err[256];
-
-	hostile_start(&h, s->path, HOSTILE_PUB_HEADER);
-	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
-	assert_int_equal(sp_req_call(q, "echo x", 6, 2000, &reply, &len, err, sizeof err), SP_ERROR);
-	assert_non_null(strstr(err, "protocol 0x20"));
-	sp_close(q);
-	hostile_stop(&h);
+	expect_hostile(state, HOSTILE_PUB_HEADER, 2000, SP_ERROR, "protocol 0x20");
 }
 
 static void req_refuses_a_peer_with_a_wrong_header(void **state)
 {
-	struct scratch *s = *state;
-	struct hostile h;
-	struct sp_sock *q;
-	const char *reply;
-	size_t len;
-	char err[256];
-
-	hostile_start(&h, s->path, HOSTILE_BAD_HEADER);
-	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
-	assert_int_equal(sp_req_call(q, "echo x", 6, 2000, &reply, &len, err, sizeof err), SP_ERROR);
-	assert_non_null(strstr(err, "is not an nng socket"));
-	sp_close(q);
-	hostile_stop(&h);
+	expect_hostile(state, HOSTILE_BAD_HEADER, 2000, SP_ERROR, "is not an nng socket");
 }
 
 static void req_refuses_a_reply_announcing_2_to_the_63_bytes(void **state)
 {
-	struct scratch *s = *state;
-	struct hostile h;
-	struct sp_sock *q;
-	const char *reply;
-	size_t len;
-	char err[256];
-
-	hostile_start(&h, s->path, HOSTILE_HUGE_LENGTH);
-	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
-	assert_int_equal(sp_req_call(q, "echo x", 6, 2000, &reply, &len, err, sizeof err), SP_ERROR);
-	assert_non_null(strstr(err, "announced a 9223372036854775808-byte message"));
-	sp_close(q);
-	hostile_stop(&h);
+	expect_hostile(state, HOSTILE_HUGE_LENGTH, 2000, SP_ERROR,
+	    "announced a 9223372036854775808-byte message");
 }
 
 static void req_peer_closing_mid_reply_is_lost(void **state)
 {
-	struct scratch *s = *state;
-	struct hostile h;
-	struct sp_sock *q;
-	const char *reply;
-	size_t len;
-	char err[256];
-
-	hostile_start(&h, s->path, HOSTILE_CLOSE_MID);
-	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
-	assert_int_equal(sp_req_call(q, "echo x", 6, 2000, &reply, &len, err, sizeof err), SP_LOST);
-	assert_non_null(strstr(err, "closed"));
-	assert_null(reply);
-	sp_close(q);
-	hostile_stop(&h);
+	expect_hostile(state, HOSTILE_CLOSE_MID, 2000, SP_LOST, "closed");
 }
 
 static void req_peer_closing_before_its_header_is_unreachable(void **state)
 {
-	struct scratch *s = *state;
-	struct hostile h;
-	struct sp_sock *q;
-	const char *reply;
-	size_t len;
-	char err[256];
-
-	hostile_start(&h, s->path, HOSTILE_SLAM);
-	assert_int_equal(sp_req_open(&q, s->url, err, sizeof err), 0);
 	/* Nothing of the request can have been read: as if nobody listened. */
-	assert_int_equal(sp_req_call(q, "echo x", 6, -1, &reply, &len, err, sizeof err),
-	    SP_UNREACHABLE);
-	assert_non_null(strstr(err, "cannot connect to"));
-	assert_non_null(strstr(err, "before the daemon's header"));
-	sp_close(q);
-	hostile_stop(&h);
+	expect_hostile(state, HOSTILE_SLAM, -1, SP_UNREACHABLE, "before the daemon's header");
 }
 
 static void req_silent_peer_times_out_when_asked(void **state)
