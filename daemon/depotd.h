@@ -217,6 +217,11 @@ uint32_t server_conn_pipe(const struct conn *conn);
 /* fn hears of every pipe of srv that ends, after its parked requests went. */
 void server_on_pipe_gone(struct server *srv, void (*fn)(uint32_t pipe_id));
 void server_reply(struct conn *conn, cJSON *reply);
+/*
+ * Leaves conn's parked request unanswered for good: its client is known to
+ * be gone. server_close frees its context.
+ */
+void server_forget(struct conn *conn);
 void server_reply_ok(struct conn *conn, cJSON *result);
 void server_reply_err(struct conn *conn, enum err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

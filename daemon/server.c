@@ -412,6 +412,11 @@ static void conn_unpark(struct conn *conn)
 	conn->srv->nparked--;
 }
 
+void server_forget(struct conn *conn)
+{
+	conn_unpark(conn);
+}
+
 void server_pipe_gone(struct server *srv, uint32_t pipe_id)
 {
 	srv->gone[srv->ngone++ % SERVER_GONE_RING] = pipe_id;

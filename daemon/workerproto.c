@@ -49,10 +49,18 @@ static void worker_publish(const struct worker *w)
 
 static void worker_end_poll(struct worker *w)
 {
-	if (w->poll != NULL) {
+	if (w->poll == NULL)
+		return;
+	/*
+	 * While depotd stops, a worker is lost because it exited: a reply to
+	 * its closing pipe could still be inside nng when the socket closes
+	 * just after, and nng 1.5 then never frees it (LeakSanitizer saw it).
+	 */
+	if (D->stopping)
+		server_forget(w->poll);
+	else
 		server_reply_ok(w->poll, NULL);
-		w->poll = NULL;
-	}
+	w->poll = NULL;
 }
 
 /*

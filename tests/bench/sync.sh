@@ -10,7 +10,8 @@
 # `url =` / `output =` pair a file, into a scratch directory. depot also
 # fetches the PULP_MANIFEST, checks each file's size and sha256, fsyncs each
 # stored file and its directory and records a version in the database; curl
-# only writes the files.
+# only writes the files; so curl's time is also shown with a `sync` after
+# it ("+sync"), which leaves its files as durable as depot's.
 # The server is nginx (Debian nginx-light) from a private config, on a free
 # port, stopped (master and workers, by pid) when the benchmark ends; a
 # system nginx is never used or signalled. Without nginx the benchmark
@@ -88,7 +89,8 @@ depot_sync() {
 }
 
 # curl_fetch SET N: fetches every file of SET's PULP_MANIFEST with curl
-# --parallel into a scratch directory, timed; sets C_MS, C_FILES, C_BYTES.
+# --parallel into a scratch directory, timed; sets C_MS, CS_MS (with a
+# sync after it, as durable as depot's), C_FILES, C_BYTES.
 curl_fetch() {
 	local set=$1 cfg=$WORK/curl-$1.cfg out=$WORK/out-$1 t0 rc
 	mkdir -p "$out"
@@ -100,6 +102,9 @@ curl_fetch() {
 	curl --parallel --parallel-max "$CONC" --fail --no-progress-meter -K "$cfg"
 	rc=$?
 	C_MS=$(( $(now_ms) - t0 ))
+	# What depot promises before it records a version: the files on the disk.
+	sync
+	CS_MS=$(( $(now_ms) - t0 ))
 	C_FILES=$(find "$out" -type f | wc -l)
 	C_BYTES=$(find "$out" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 	[ "$rc" -eq 0 ] || problems+=("curl: $set exited $rc")
@@ -136,7 +141,7 @@ files_s() {
 	awk -v n="$1" -v m="$2" 'BEGIN { if (m <= 0) m = 1; r = n * 1000 / m; if (r < 100) printf "%.1f", r; else printf "%.0f", r }'
 }
 
-ds=() dsr=() cs=() dl=() dlr=() cl=()
+ds=() dsr=() cs=() css=() dl=() dlr=() cl=() cls=()
 check_depot() {
 	local set=$1 n=$2 bytes=$3
 	[ "$D_FILES" = "$n" ] && [ "$D_BYTES" = "$bytes" ] ||
@@ -161,7 +166,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 				if [ "$set" = small ]; then ds+=("$D_MS") dsr+=("$D_RUN_MS"); else dl+=("$D_MS") dlr+=("$D_RUN_MS"); fi
 			else
 				curl_fetch "$set" && check_curl "$set" "$n" "$bytes"
-				if [ "$set" = small ]; then cs+=("$C_MS"); else cl+=("$C_MS"); fi
+				if [ "$set" = small ]; then cs+=("$C_MS") css+=("$CS_MS"); else cl+=("$C_MS") cls+=("$CS_MS"); fi
 			fi
 		done
 	done
@@ -176,15 +181,19 @@ http_stop
 ds_m=$(median "${ds[@]}") cs_m=$(median "${cs[@]}") dl_m=$(median "${dl[@]}") cl_m=$(median "${cl[@]}")
 s_ratio=$(ratio "$cs_m" "$ds_m")   # depot/curl throughput = curl time / depot time
 l_ratio=$(ratio "$cl_m" "$dl_m")
+s_ratio_sync=$(ratio "$(median "${css[@]}")" "$ds_m")
+l_ratio_sync=$(ratio "$(median "${cls[@]}")" "$dl_m")
 echo "medians of ${#ds[@]} rounds; server: $HTTP_KIND"
 echo "small: $S_N files of $(human_bytes "$S_B") ($(human_bytes $((S_N * S_B))))"
 line depot: "$S_N" $((S_N * S_B)) "${ds[@]}"
 line curl: "$S_N" $((S_N * S_B)) "${cs[@]}"
-printf 'ratio depot/curl: %sx throughput (%sx time); depot task ran %s s (median)\n' "$s_ratio" "$(ratio "$ds_m" "$cs_m")" "$(secs "$(median "${dsr[@]}")")"
+line +sync: "$S_N" $((S_N * S_B)) "${css[@]}"
+printf 'ratio depot/curl: %sx throughput (%sx time), depot/(curl + sync) %sx; depot task ran %s s (median)\n' "$s_ratio" "$(ratio "$ds_m" "$cs_m")" "$s_ratio_sync" "$(secs "$(median "${dsr[@]}")")"
 echo "large: $L_N files of $L_MIB MiB ($(human_bytes $((L_N * L_B))))"
 line depot: "$L_N" $((L_N * L_B)) "${dl[@]}"
 line curl: "$L_N" $((L_N * L_B)) "${cl[@]}"
-printf 'ratio depot/curl: %sx throughput (%sx time); depot task ran %s s (median)\n' "$l_ratio" "$(ratio "$dl_m" "$cl_m")" "$(secs "$(median "${dlr[@]}")")"
+line +sync: "$L_N" $((L_N * L_B)) "${cls[@]}"
+printf 'ratio depot/curl: %sx throughput (%sx time), depot/(curl + sync) %sx; depot task ran %s s (median)\n' "$l_ratio" "$(ratio "$dl_m" "$cl_m")" "$l_ratio_sync" "$(secs "$(median "${dlr[@]}")")"
 
 status=INFO
 if [ ${#problems[@]} -gt 0 ]; then
@@ -192,6 +201,6 @@ if [ ${#problems[@]} -gt 0 ]; then
 	echo "problems:"
 	printf '  %s\n' "${problems[@]}"
 fi
-result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x); medians of ${#ds[@]}"
+result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x; ${s_ratio_sync}x curl + sync); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x; ${l_ratio_sync}x curl + sync); medians of ${#ds[@]}"
 for p in "${problems[@]}"; do note "$p"; done
 bench_exit
