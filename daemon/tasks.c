@@ -6,7 +6,6 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1056,8 +1055,6 @@ int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size
 			cJSON_DeleteItemFromObjectCaseSensitive(ts[i]->d->args, "env");
 		}
 	}
-	/* The batch's details were all in memory at once: hand those pages back. */
-	malloc_trim(0);
 	return 0;
 failed:
 	snprintf(err, errlen, "recording the tasks: %s", store_errmsg(D->store));
