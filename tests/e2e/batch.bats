@@ -219,6 +219,9 @@ task_count() {
 	[ "$stored" -eq 0 ] || [ "$stored" -eq 20000 ]
 	depot_launch
 	[ "$(ctl --json status | jq .locks.waiting)" -eq "$stored" ]
-	# The client printed ids only for a batch that was stored.
-	if [ "$stored" -eq 0 ]; then [ ! -s "$WORK/ids" ]; fi
+	# The client printed ids only for a batch that was stored, and said what a lost answer means.
+	if [ "$stored" -eq 0 ]; then
+		[ ! -s "$WORK/ids" ]
+		grep -q "queued all of it or none: see 'depotctl task list' before sending it again" "$WORK/err"
+	fi
 }

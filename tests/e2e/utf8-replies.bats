@@ -126,3 +126,18 @@ refused_naming() {
 	[ "$(cat "$WORK/log")" = $'ab\xe2\x82\xacc\xef\xbf\xbdd' ]
 	[ "$(ctl task log "$ID")" = $'ab\xe2\x82\xacc\xef\xbf\xbdd' ]
 }
+
+@test "task list lines up a UTF-8 name with an ASCII one: depotctl reads the locale's character type before it measures" {
+	depot_start "daemon.workers = 0"
+	submit --name "plain" --lock ra -- true
+	submit --name "ééé ü" --lock rb -- true
+	out=$(LANG=C.UTF-8 LC_ALL=C.UTF-8 ctl task list)
+	echo "$out" >&2
+	# Counted in characters (this shell in UTF-8 too): é and ü take one column each.
+	local LC_ALL=C.UTF-8
+	a=$(grep -E ' ra( |$)' <<<"$out")
+	b=$(grep -E ' rb( |$)' <<<"$out")
+	before_a=${a%% ra*}
+	before_b=${b%% rb*}
+	[ "${#before_a}" -eq "${#before_b}" ]
+}
