@@ -30,6 +30,8 @@ TEST_PKGS += systemd
 TEST_PKGS += prometheus
 # man -l and mandoc -T lint for the man pages' test (tests/e2e/manuals.bats).
 TEST_PKGS += mandoc man-db
+# strace -c counts a resting listener's accept() calls (tests/e2e/server-wire.bats).
+TEST_PKGS += strace
 
 PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
 # sd_notify (daemon/notify.c): depotd's alone.

@@ -168,16 +168,25 @@ void datadir_secure(void);
 void datadir_set_mode(int fd, const char *path, mode_t mode, gid_t gid);
 
 /* loop.c */
-/* A request a conn received, or (conn NULL) the end of a client's pipe on srv. */
-struct loop_event {
-	struct conn *conn;
-	nng_msg *msg;
-	struct server *srv;
-	uint32_t pipe_id;
+struct loop_watch;
+/* Called with the epoll events that came, or 0 when kicked (loop_watch_kick). */
+typedef void (*loop_watch_fn)(struct loop_watch *w, uint32_t events);
+/* A file descriptor the main loop waits on; embedded in its owner. */
+struct loop_watch {
+	int fd;
+	uint32_t events;
+	loop_watch_fn fn;
+	int kicked;
+	struct loop_watch *next_kicked;
 };
 int loop_init(void);
-void loop_push(struct conn *conn, nng_msg *msg);
-void loop_push_pipe_gone(struct server *srv, uint32_t pipe_id);
+int loop_watch_add(struct loop_watch *w, int fd, uint32_t events, loop_watch_fn fn);
+/* Changes what w waits for; nothing when it is the same. */
+void loop_watch_set(struct loop_watch *w, uint32_t events);
+/* Calls w at the next turn, which then does not wait: for work its owner left for later. */
+void loop_watch_kick(struct loop_watch *w);
+/* Before its fd is closed. */
+void loop_watch_del(struct loop_watch *w);
 /* Waits up to timeout_ms for requests or signals; handles what came. */
 void loop_run_once(int timeout_ms);
 void loop_fini(void);
@@ -196,8 +205,8 @@ struct server *server_open(const char *url, int mode, size_t max_message,
 void server_close(struct server *srv);
 /* A reload's parked_requests_per_peer: requests parked already stay. */
 void server_set_park_cap(struct server *srv, int park_cap);
-/* Called by the loop for each message a conn received. */
-void server_dispatch(struct conn *conn, nng_msg *msg);
+/* Called each turn of the main loop: a listener that rested (no descriptors, too many clients) listens again. */
+void server_tick(struct server *srv);
 /*
  * Tells the owner of a parked request that its client has gone: it must
  * forget conn and not answer it (the server does, harmlessly).
@@ -209,8 +218,6 @@ typedef void (*server_gone_fn)(struct conn *conn, void *arg);
  * (ERR_UNAVAILABLE). A parked request is released by its reply.
  */
 int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, size_t errlen);
-/* Called by the loop when a client's pipe closed: its parked requests go. */
-void server_pipe_gone(struct server *srv, uint32_t pipe_id);
 int server_parked(const struct server *srv);
 /* The pipe conn's request came on. */
 uint32_t server_conn_pipe(const struct conn *conn);

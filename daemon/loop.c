@@ -1,26 +1,24 @@
-/* loop.c: the main thread's event queue; nng callbacks push, the main thread handles in order. */
+/* loop.c: the main thread's wait: signals and the server's sockets in one epoll set, handled in turn. */
 #include "depotd.h"
 #include "log.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-struct queued {
-	struct loop_event ev;
-	struct queued *next;
-};
+/* Events taken per wait; more wait for the next turn, which comes at once. */
+#define LOOP_EVENTS 64
 
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct queued *queue_head, *queue_tail;
-static int wake_fd = -1, signal_fd = -1;
+static int epoll_fd = -1;
+static struct loop_watch signals;
+/* Watches to call at the next turn without an event: work they left for later. */
+static struct loop_watch *kicked, *kicks_running;
 
-static void handle_signals(void);
+static void handle_signals(struct loop_watch *w, uint32_t events);
 
 /*
  * Must run before nng starts its threads: they inherit this mask, so the
@@ -29,6 +27,7 @@ static void handle_signals(void);
 int loop_init(void)
 {
 	sigset_t set;
+	int fd;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -38,87 +37,78 @@ int loop_init(void)
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
-	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	return wake_fd < 0 || signal_fd < 0 ? -1 : 0;
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (epoll_fd < 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return loop_watch_add(&signals, fd, EPOLLIN, handle_signals);
 }
 
-static void push(struct queued *q)
+int loop_watch_add(struct loop_watch *w, int fd, uint32_t events, loop_watch_fn fn)
 {
-	uint64_t one = 1;
+	struct epoll_event ev = { .events = events, .data.ptr = w };
 
-	q->next = NULL;
-	pthread_mutex_lock(&queue_lock);
-	if (queue_tail)
-		queue_tail->next = q;
+	w->fd = fd;
+	w->events = events;
+	w->fn = fn;
+	w->kicked = 0;
+	w->next_kicked = NULL;
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void loop_watch_set(struct loop_watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	if (w->events == events)
+		return;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+		log_warn("epoll_ctl: %m");
 	else
-		queue_head = q;
-	queue_tail = q;
-	pthread_mutex_unlock(&queue_lock);
-	if (write(wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-		log_warn("waking the main loop: %m");
+		w->events = events;
 }
 
-/* Called from nng's threads: only the queue is shared, under its mutex. */
-void loop_push(struct conn *conn, nng_msg *msg)
+void loop_watch_kick(struct loop_watch *w)
 {
-	struct queued *q = calloc(1, sizeof *q);
-
-	if (q == NULL) {
-		/* Dropping the request leaves its client to time out; nothing else breaks. */
-		nng_msg_free(msg);
+	if (w->kicked)
 		return;
-	}
-	q->ev.conn = conn;
-	q->ev.msg = msg;
-	push(q);
+	w->kicked = 1;
+	w->next_kicked = kicked;
+	kicked = w;
 }
 
-/* From nng's pipe callback; through the same queue, so it follows the requests already pushed. */
-void loop_push_pipe_gone(struct server *srv, uint32_t pipe_id)
+/* Takes w off whichever kick list holds it: the next turn's, or the one this turn runs. */
+static void unkick(struct loop_watch *w)
 {
-	struct queued *q = calloc(1, sizeof *q);
+	struct loop_watch **lists[] = { &kicked, &kicks_running };
 
-	if (q == NULL) {
-		log_warn("out of memory: a closed client's waiting requests stay until answered");
-		return;
-	}
-	q->ev.srv = srv;
-	q->ev.pipe_id = pipe_id;
-	push(q);
+	for (size_t i = 0; i < 2 && w->kicked; i++)
+		for (struct loop_watch **pp = lists[i]; *pp; pp = &(*pp)->next_kicked)
+			if (*pp == w) {
+				*pp = w->next_kicked;
+				w->kicked = 0;
+				break;
+			}
+	w->kicked = 0;
+	w->next_kicked = NULL;
 }
 
-static void drain_queue(void)
+void loop_watch_del(struct loop_watch *w)
 {
-	struct queued *q;
-	uint64_t n;
-
-	if (read(wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
-		log_warn("reading wake-up: %m");
-	for (;;) {
-		pthread_mutex_lock(&queue_lock);
-		q = queue_head;
-		if (q) {
-			queue_head = q->next;
-			if (queue_head == NULL)
-				queue_tail = NULL;
-		}
-		pthread_mutex_unlock(&queue_lock);
-		if (q == NULL)
-			return;
-		if (q->ev.conn != NULL)
-			server_dispatch(q->ev.conn, q->ev.msg);
-		else
-			server_pipe_gone(q->ev.srv, q->ev.pipe_id);
-		free(q);
-	}
+	unkick(w);
+	if (w->fd >= 0 && epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL) < 0)
+		log_warn("epoll_ctl: %m");
 }
 
-static void handle_signals(void)
+static void handle_signals(struct loop_watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si;
 
-	while (read(signal_fd, &si, sizeof si) == sizeof si) {
+	(void)events;
+	while (read(w->fd, &si, sizeof si) == sizeof si) {
 		switch (si.ssi_signo) {
 		case SIGCHLD:
 			supervisor_reap();
@@ -140,37 +130,46 @@ static void handle_signals(void)
 	}
 }
 
+/*
+ * A callback may end (and free) only its own watch: each watch is in the
+ * ready list once, so no later entry of this turn points at freed memory.
+ */
 void loop_run_once(int timeout_ms)
 {
-	struct pollfd fds[2] = {
-		{ .fd = wake_fd, .events = POLLIN },
-		{ .fd = signal_fd, .events = POLLIN },
-	};
+	struct epoll_event evs[LOOP_EVENTS];
+	int n;
 
-	if (poll(fds, 2, timeout_ms) < 0) {
-		if (errno != EINTR)
-			log_warn("poll: %m");
-		return;
+	n = epoll_wait(epoll_fd, evs, LOOP_EVENTS, kicked != NULL ? 0 : timeout_ms);
+	if (n < 0 && errno != EINTR)
+		log_warn("epoll_wait: %m");
+	for (int i = 0; i < n; i++) {
+		struct loop_watch *w = evs[i].data.ptr;
+
+		/* A watch kicked and ready at once is called once, for its event. */
+		unkick(w);
+		w->fn(w, evs[i].events);
 	}
-	if (fds[1].revents & POLLIN)
-		handle_signals();
-	if (fds[0].revents & POLLIN)
-		drain_queue();
+	/* Those kicked before or during this turn; a kick now is for the next. */
+	kicks_running = kicked;
+	kicked = NULL;
+	while (kicks_running != NULL) {
+		struct loop_watch *w = kicks_running;
+
+		kicks_running = w->next_kicked;
+		w->kicked = 0;
+		w->next_kicked = NULL;
+		w->fn(w, 0);
+	}
 }
 
 void loop_fini(void)
 {
-	struct queued *q;
-
-	while ((q = queue_head) != NULL) {
-		queue_head = q->next;
-		if (q->ev.msg != NULL)
-			nng_msg_free(q->ev.msg);
-		free(q);
+	if (signals.fd >= 0) {
+		loop_watch_del(&signals);
+		close(signals.fd);
+		signals.fd = -1;
 	}
-	queue_tail = NULL;
-	if (wake_fd >= 0)
-		close(wake_fd);
-	if (signal_fd >= 0)
-		close(signal_fd);
+	if (epoll_fd >= 0)
+		close(epoll_fd);
+	epoll_fd = -1;
 }

@@ -489,6 +489,8 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 		if (notify_wait >= 0 && notify_wait < wait)
 			wait = notify_wait;
 		loop_run_once(wait < 0 ? 0 : wait > 100 ? 100 : (int)wait);
+		server_tick(D->control);
+		server_tick(D->workersrv);
 		now = time_mono_ms();
 		if (now >= next_check) {
 			monitor_tick();

@@ -1,262 +1,352 @@
-/* server.c: a REP socket served through nng contexts, so replies can be deferred. */
+/* server.c: the REP side of nng's REQ/REP wire over ipc://, served by the main thread's loop. */
 #include "depotd.h"
 #include "jsonutil.h"
 #include "log.h"
 
-#include <nng/protocol/reqrep0/rep.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 /*
- * Each conn is one context: receive, hand the request to the main thread,
- * send the reply when the main thread has one (maybe much later), receive
- * again. A parked context (a long poll, a task.wait) receives nothing, so
- * the server adds contexts while none is left receiving. A parked context
- * is released by its reply, or when its client's pipe ends (server_park).
+ * Why not nng's REP0: each request crossed four threads (nng's poller and
+ * taskq, then our queue to the main thread, and back for the reply), which
+ * was most of a round trip's time (issue 14). Every handler runs on the
+ * main thread anyway, so the sockets are read and written there.
+ *
+ * The wire is the one share/spwire.c speaks from the client side (its top
+ * comment cites nng 1.5.2's sources), and real nng REQ0 clients still
+ * connect (tests/tools/nng-send.c): an 8-byte header each way, then
+ * messages framed as a type byte (1) and a 64-bit big-endian length. A
+ * request's body starts with its backtrace, 32-bit words ending at the one
+ * whose high bit is set (the request id); the reply carries it back first.
+ *
+ * A pipe is a client's connection; a conn is one request on it, from its
+ * arrival to its reply. A handler that answers later parks its conn
+ * (server_park); the pipe's end drops what it left parked, telling the
+ * owner first.
  */
-enum conn_state { CONN_RECV, CONN_BUSY, CONN_SEND };
+#define SP_HEADER_LEN		8
+#define SP_FRAME_LEN		9
+#define SP_PROTO_REQ0		0x30
+#define SP_PROTO_REP0		0x31
+#define SP_REQ_ID_BIT		0x80000000u
+/* nng's REP0 default NNG_OPT_MAXTTL: a backtrace longer than this many hops is dropped. */
+#define SP_MAX_HOPS		8
+
+/* Parked requests in all, so a flood of waits cannot grow without end. */
+#define SERVER_MAX_PARKED	4094
+/* Clients connected at once; past it new ones wait in the listen backlog. */
+#define SERVER_MAX_PIPES	8192
+/* Connections one uid other than the daemon's own may hold: the owner always gets in. */
+#define SERVER_PIPES_PER_PEER	512
+/* Requests one pipe may have unanswered (parked included) before it is read no further. */
+#define SERVER_PIPE_INFLIGHT	64
+/* Messages and bytes taken from one pipe per turn, so one busy client cannot starve the rest. */
+#define SERVER_PIPE_BURST	32
+#define SERVER_PIPE_BURST_BYTES	((size_t)1 << 20)
+/* A pipe's read buffer starts this large, and is given back to it after a larger message. */
+#define SERVER_IN_FIRST		((size_t)16 << 10)
+#define SERVER_TRIM_AFTER	((size_t)1 << 20)
+/* After accept() fails for want of descriptors, the listener rests this long. */
+#define SERVER_ACCEPT_REST_MS	100
+
+struct reply_out {
+	struct reply_out *next;
+	uint8_t head[SP_FRAME_LEN + 4 * SP_MAX_HOPS];
+	size_t headlen;
+	char *body;
+	size_t bodylen;
+	size_t off;		/* bytes of head, then body, already written */
+};
+
+struct pipe {
+	struct loop_watch watch;
+	struct server *srv;
+	struct peer peer;
+	int head_ok;		/* the client's 8-byte header has come and was right */
+	char *in;
+	size_t in_cap, in_len;
+	struct reply_out *out, *out_tail;
+	int inflight;		/* its conns not yet answered */
+	int ended;		/* its socket is closed; freed when inflight is 0 */
+	struct conn *conns;	/* its parked conns */
+	struct pipe *prev, *next;
+};
 
 struct conn {
 	struct server *srv;
-	nng_ctx ctx;
-	nng_aio *aio;
-	enum conn_state state;
-	/* The request being handled, or parked: whose it is and where its reply goes. */
+	struct pipe *pipe;
 	uint32_t pipe_id;
 	uint64_t uid;
+	uint8_t backtrace[4 * SP_MAX_HOPS];
+	size_t btlen;
 	int parked;
 	server_gone_fn gone;
 	void *gone_arg;
-	struct conn *next;
+	struct conn *prev, *next;	/* in its pipe's parked list */
 };
 
-/* Pipes whose end the main thread has seen, remembered for a request from them still queued. */
-#define SERVER_GONE_RING 256
-
 struct server {
-	nng_socket sock;
+	struct loop_watch listener;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+	dev_t dev;
+	ino_t ino;
+	uid_t owner;
+	size_t max_message;
 	server_handler handler;
-	atomic_int receiving;
-	atomic_int closing;	/* set before shutdown: callbacks start nothing new */
-	int nconns;
-	struct conn *conns;
+	struct pipe *pipes;
+	int npipes;
 	int nparked;
 	int park_cap;		/* parked requests per uid; 0: no cap */
-	uint32_t gone[SERVER_GONE_RING];
-	unsigned ngone;
+	int64_t accept_rest_until;
+	int accept_failing;	/* said once in the log, until a client is accepted again */
 	void (*pipe_gone)(uint32_t pipe_id);
 };
 
-/*
- * Enough for every worker's long poll and many waits; past it requests
- * queue in nng. At most SERVER_MAX_CONNS - SERVER_SPARE are ever parked, so
- * some context always receives: a ping is answered whatever others park.
- */
-#define SERVER_MAX_CONNS 4096
-#define SERVER_SPARE 2
-#define SERVER_MAX_PARKED (SERVER_MAX_CONNS - SERVER_SPARE)
-#define SERVER_TRIM_AFTER (1024 * 1024)
+static uint32_t next_pipe_id;
 
-static void conn_cb(void *arg);
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg);
+static void listener_cb(struct loop_watch *w, uint32_t events);
+static void pipe_cb(struct loop_watch *w, uint32_t events);
+static void pipe_end(struct pipe *p);
+static void pipe_update(struct pipe *p);
+static int pipe_reading(const struct pipe *p);
+static void pipe_flush(struct pipe *p);
 static void conn_unpark(struct conn *conn);
-static int pipe_seen_gone(const struct server *srv, uint32_t pipe_id);
+static void conn_free(struct conn *conn);
 
-static int conn_add(struct server *srv)
+static int64_t mono_ms(void)
 {
-	struct conn *c = calloc(1, sizeof *c);
+	struct timespec ts;
 
-	if (c == NULL)
-		return -1;
-	c->srv = srv;
-	if (nng_ctx_open(&c->ctx, srv->sock) != 0 ||
-	    nng_aio_alloc(&c->aio, conn_cb, c) != 0) {
-		free(c);
-		return -1;
-	}
-	c->next = srv->conns;
-	srv->conns = c;
-	srv->nconns++;
-	c->state = CONN_RECV;
-	atomic_fetch_add(&srv->receiving, 1);
-	nng_ctx_recv(c->ctx, c->aio);
-	return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs on nng's threads: touch only the conn and the atomic counter. */
-static void conn_cb(void *arg)
+static void put_be64(uint8_t *b, uint64_t v)
 {
-	struct conn *c = arg;
-	int rv = nng_aio_result(c->aio);
-
-	/*
-	 * While the server closes, a callback must not queue another receive:
-	 * nng_close waits for every context, and one resubmitted after its
-	 * abort kept nng_close waiting for ever (seen under load).
-	 */
-	if (atomic_load(&c->srv->closing)) {
-		if (rv == 0 && c->state == CONN_RECV) {
-			nng_msg_free(nng_aio_get_msg(c->aio));
-			nng_aio_set_msg(c->aio, NULL);
-		} else if (rv != 0 && c->state == CONN_SEND) {
-			nng_msg_free(nng_aio_get_msg(c->aio));
-			nng_aio_set_msg(c->aio, NULL);
-		}
-		return;
-	}
-	switch (c->state) {
-	case CONN_RECV:
-		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-			return;
-		if (rv != 0) {
-			nng_ctx_recv(c->ctx, c->aio);
-			return;
-		}
-		c->state = CONN_BUSY;
-		atomic_fetch_sub(&c->srv->receiving, 1);
-		loop_push(c, nng_aio_get_msg(c->aio));
-		return;
-	case CONN_SEND:
-		if (rv != 0) {
-			/* A failed send leaves the message with us (DESIGN §15). */
-			nng_msg_free(nng_aio_get_msg(c->aio));
-			nng_aio_set_msg(c->aio, NULL);
-			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
-				return;
-		}
-		c->state = CONN_RECV;
-		atomic_fetch_add(&c->srv->receiving, 1);
-		nng_ctx_recv(c->ctx, c->aio);
-		return;
-	case CONN_BUSY:
-		return;
-	}
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		b[i] = (uint8_t)v;
 }
 
-/*
- * Runs on nng's thread as a client's pipe ends: the main thread drops
- * what that client left parked, through the queue its requests take.
- */
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+static uint64_t get_be64(const uint8_t *b)
 {
-	struct server *srv = arg;
+	uint64_t v = 0;
 
-	if (ev == NNG_PIPE_EV_REM_POST && !atomic_load(&srv->closing))
-		loop_push_pipe_gone(srv, nng_pipe_id(p));
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
 }
 
 struct server *server_open(const char *url, int mode, size_t max_message,
     int park_cap, server_handler handler, char *err, size_t errlen)
 {
-	struct server *srv = calloc(1, sizeof *srv);
-	nng_listener l;
-	int rv;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *path = url + 6;
+	struct server *srv;
+	struct stat st;
+	mode_t old_mask;
+	int fd, rc;
 
-	if (srv == NULL) {
+	if (strncmp(url, "ipc://", 6) != 0 || strlen(path) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "'%s' is not an ipc:// address that fits a Unix socket", url);
+		return NULL;
+	}
+	if ((srv = calloc(1, sizeof *srv)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	strcpy(srv->path, path);
+	strcpy(sun.sun_path, path);
 	srv->handler = handler;
 	srv->park_cap = park_cap;
-	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
-		snprintf(err, errlen, "nng_rep0_open: %s", nng_strerror(rv));
-		free(srv);
-		return NULL;
-	}
-	if ((rv = nng_pipe_notify(srv->sock, NNG_PIPE_EV_REM_POST, pipe_cb, srv)) != 0) {
-		snprintf(err, errlen, "nng_pipe_notify: %s", nng_strerror(rv));
-		nng_close(srv->sock);
+	srv->max_message = max_message;
+	srv->owner = geteuid();
+	if (next_pipe_id == 0)
+		next_pipe_id = ((uint32_t)getpid() * 2654435761u) & 0x7fffffffu;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "listening on %s: socket: %s", path, strerror(errno));
 		free(srv);
 		return NULL;
 	}
 	/*
-	 * Size limit and permissions go on the listener before it starts
-	 * (DESIGN §15): nng 1.5 has no default limit, and chmods after bind.
+	 * The socket is created with its final mode: no moment in which
+	 * others could connect (DESIGN §15 asked this of nng, which chmods
+	 * after bind). Nothing else creates files while depotd opens sockets.
 	 */
-	if ((rv = nng_listener_create(&l, srv->sock, url)) != 0 ||
-	    (rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, max_message)) != 0 ||
-	    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, mode)) != 0 ||
-	    (rv = nng_listener_start(l, 0)) != 0) {
-		snprintf(err, errlen, "listening on %s: %s", url + 6, nng_strerror(rv));
-		nng_close(srv->sock);
+	old_mask = umask((mode_t)(~mode & 0777));
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old_mask);
+	if (rc < 0 || listen(fd, 4096) < 0 || stat(path, &st) < 0) {
+		snprintf(err, errlen, "listening on %s: %s", path, strerror(errno));
+		close(fd);
 		free(srv);
 		return NULL;
 	}
-	for (int i = 0; i < SERVER_SPARE + 2; i++) {
-		if (conn_add(srv) < 0) {
-			snprintf(err, errlen, "allocating contexts for %s", url + 6);
-			server_close(srv);
-			return NULL;
-		}
+	srv->dev = st.st_dev;
+	srv->ino = st.st_ino;
+	if (loop_watch_add(&srv->listener, fd, EPOLLIN, listener_cb) < 0) {
+		snprintf(err, errlen, "listening on %s: epoll: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		free(srv);
+		return NULL;
 	}
 	return srv;
 }
 
 void server_set_park_cap(struct server *srv, int park_cap)
 {
-	/* Read by server_park on the main thread only, as this is called. */
 	srv->park_cap = park_cap;
 }
 
-void server_close(struct server *srv)
+static int pipes_of_uid(const struct server *srv, uid_t uid)
 {
-	struct conn *c, *next;
+	int n = 0;
 
-	if (srv == NULL)
-		return;
-	atomic_store(&srv->closing, 1);
-	/* First every operation stops (callbacks now resubmit nothing), then the contexts go, then the socket. */
-	for (c = srv->conns; c; c = c->next)
-		nng_aio_stop(c->aio);
-	for (c = srv->conns; c; c = next) {
-		nng_msg *pending;
+	for (const struct pipe *p = srv->pipes; p; p = p->next)
+		n += p->peer.uid == uid;
+	return n;
+}
 
-		next = c->next;
-		/* A send that nng_aio_stop aborted before its callback ran still holds its message. */
-		if (c->state == CONN_SEND && (pending = nng_aio_get_msg(c->aio)) != NULL)
-			nng_msg_free(pending);
-		nng_ctx_close(c->ctx);
-		nng_aio_free(c->aio);
-		free(c);
+static void pipe_accept(struct server *srv, int fd)
+{
+	static const uint8_t head[SP_HEADER_LEN] = { 0x00, 'S', 'P', 0x00,
+	    SP_PROTO_REP0 >> 8, SP_PROTO_REP0 & 0xff, 0, 0 };
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct pipe *p;
+
+	/* Unknown credentials are treated as nobody's: the handlers refuse them. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		cred.uid = (uid_t)-1;
+		cred.gid = (gid_t)-1;
+		cred.pid = 0;
 	}
-	nng_close(srv->sock);
-	free(srv);
+	if (cred.uid != srv->owner && cred.uid != 0 &&
+	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER) {
+		log_warn("%s: uid %u already holds %d connections, the most one user may; "
+		    "refusing another", srv->path, (unsigned)cred.uid, SERVER_PIPES_PER_PEER);
+		close(fd);
+		return;
+	}
+	/* The header fits any fresh socket's buffer: a short write means the peer is gone. */
+	if (write(fd, head, sizeof head) != (ssize_t)sizeof head ||
+	    (p = calloc(1, sizeof *p)) == NULL) {
+		close(fd);
+		return;
+	}
+	p->srv = srv;
+	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
+	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
+	p->peer.pid = cred.pid;
+	if (++next_pipe_id > 0x7fffffffu)
+		next_pipe_id = 1;
+	p->peer.pipe_id = next_pipe_id;
+	if (loop_watch_add(&p->watch, fd, EPOLLIN | EPOLLRDHUP, pipe_cb) < 0) {
+		close(fd);
+		free(p);
+		return;
+	}
+	p->next = srv->pipes;
+	if (srv->pipes)
+		srv->pipes->prev = p;
+	srv->pipes = p;
+	srv->npipes++;
 }
 
-/* Unknown credentials are treated as nobody's: the handlers refuse them. */
-static void peer_creds(nng_msg *msg, struct peer *peer)
+static void listener_cb(struct loop_watch *w, uint32_t events)
 {
-	nng_pipe p = nng_msg_get_pipe(msg);
-	uint64_t pid;
+	struct server *srv = (struct server *)((char *)w - offsetof(struct server, listener));
+	int fd;
 
-	peer->pipe_id = nng_pipe_id(p);
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &peer->uid) != 0)
-		peer->uid = UINT64_MAX;
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_GID, &peer->gid) != 0)
-		peer->gid = UINT64_MAX;
-	peer->pid = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 ? (pid_t)pid : 0;
+	(void)events;
+	if (srv->accept_rest_until > 0) {
+		if (mono_ms() < srv->accept_rest_until)
+			return;
+		srv->accept_rest_until = 0;
+	}
+	/* A handful per wake-up: requests already read go first. */
+	for (int i = 0; i < 16 && srv->npipes < SERVER_MAX_PIPES; i++) {
+		fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0) {
+			if (srv->accept_failing) {
+				log_info("%s: accepting clients again", srv->path);
+				srv->accept_failing = 0;
+			}
+			pipe_accept(srv, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (!srv->accept_failing)
+				log_warn("%s: cannot accept a client: %s; trying again every %d ms "
+				    "meanwhile, clients wait", srv->path, strerror(errno),
+				    SERVER_ACCEPT_REST_MS);
+			srv->accept_failing = 1;
+			srv->accept_rest_until = mono_ms() + SERVER_ACCEPT_REST_MS;
+		}
+		break;
+	}
+	/* Level-triggered: a listener left unread while resting wakes the loop each turn; rest it out. */
+	loop_watch_set(w, srv->accept_rest_until > 0 || srv->npipes >= SERVER_MAX_PIPES ?
+	    0 : EPOLLIN);
 }
 
-void server_dispatch(struct conn *conn, nng_msg *msg)
+/* Called by the loop each turn: a resting or full listener listens again when it can. */
+void server_tick(struct server *srv)
 {
-	struct server *srv = conn->srv;
-	struct peer peer;
+	if (srv == NULL || srv->listener.events != 0)
+		return;
+	if (srv->npipes >= SERVER_MAX_PIPES)
+		return;
+	if (srv->accept_rest_until > 0 && mono_ms() < srv->accept_rest_until)
+		return;
+	srv->accept_rest_until = 0;
+	loop_watch_set(&srv->listener, EPOLLIN);
+}
+
+/* One request: its backtrace kept for the reply, its JSON to the handler. */
+static void pipe_request(struct pipe *p, const uint8_t *msg, size_t len)
+{
+	struct server *srv = p->srv;
+	struct conn *conn;
+	size_t bt = 0;
 	char err[512];
 	int64_t index;
 	cJSON *req;
 
-	peer_creds(msg, &peer);
-	conn->pipe_id = peer.pipe_id;
-	conn->uid = peer.uid;
-	if (atomic_load(&srv->receiving) < SERVER_SPARE && srv->nconns < SERVER_MAX_CONNS &&
-	    conn_add(srv) < 0)
-		log_warn("cannot add a context; requests will queue");
-	req = cJSON_ParseWithLength(nng_msg_body(msg), nng_msg_len(msg));
-	nng_msg_free(msg);
+	/* As nng's REP0 does, a message without a whole backtrace is dropped. */
+	for (;;) {
+		if (bt + 4 > len || bt / 4 >= SP_MAX_HOPS)
+			return;
+		bt += 4;
+		if (msg[bt - 4] & 0x80)
+			break;
+	}
+	if ((conn = calloc(1, sizeof *conn)) == NULL) {
+		log_error("out of memory taking a request; its client will time out");
+		return;
+	}
+	conn->srv = srv;
+	conn->pipe = p;
+	conn->pipe_id = p->peer.pipe_id;
+	conn->uid = p->peer.uid;
+	memcpy(conn->backtrace, msg, bt);
+	conn->btlen = bt;
+	p->inflight++;
+	req = cJSON_ParseWithLength((const char *)msg + bt, len - bt);
 	if (req == NULL || !cJSON_IsObject(req)) {
 		cJSON_Delete(req);
 		server_reply_err(conn, ERR_BAD_REQUEST,
@@ -269,44 +359,361 @@ void server_dispatch(struct conn *conn, nng_msg *msg)
 		server_reply_err_at(conn, ERR_BAD_REQUEST, index, "%s", err);
 		return;
 	}
-	srv->handler(conn, &peer, req);
+	srv->handler(conn, &p->peer, req);
 	cJSON_Delete(req);
+}
+
+/*
+ * Takes the whole messages in p->in: 1 to read on, 0 to stop for now
+ * (enough taken, or replies waiting to go), -1 when the client broke the
+ * protocol and its pipe must end.
+ */
+static int pipe_take(struct pipe *p, int *taken)
+{
+	size_t at = 0;
+	int rc = 1;
+
+	if (!p->head_ok) {
+		const uint8_t *h = (const uint8_t *)p->in;
+
+		if (p->in_len < SP_HEADER_LEN)
+			return 1;
+		if (h[0] != 0 || h[1] != 'S' || h[2] != 'P' || h[3] != 0 || h[6] != 0 ||
+		    h[7] != 0 || (h[4] << 8 | h[5]) != SP_PROTO_REQ0)
+			return -1;
+		p->head_ok = 1;
+		at = SP_HEADER_LEN;
+	}
+	while (p->in_len - at >= SP_FRAME_LEN) {
+		const uint8_t *f = (const uint8_t *)p->in + at;
+		uint64_t want = get_be64(f + 1);
+
+		/* nng closes a pipe whose message is over the listener's limit; so does this. */
+		if (f[0] != 1 || want > p->srv->max_message) {
+			if (f[0] == 1)
+				log_info("%s: uid %llu sent a request of %llu bytes, over [daemon] "
+				    "max_message (%zu); closing its connection", p->srv->path,
+				    (unsigned long long)p->peer.uid, (unsigned long long)want,
+				    p->srv->max_message);
+			rc = -1;
+			break;
+		}
+		if (p->in_len - at - SP_FRAME_LEN < want)
+			break;
+		pipe_request(p, f + SP_FRAME_LEN, (size_t)want);
+		at += SP_FRAME_LEN + (size_t)want;
+		if (++*taken >= SERVER_PIPE_BURST || !pipe_reading(p)) {
+			rc = 0;
+			break;
+		}
+	}
+	if (at > 0) {
+		memmove(p->in, p->in + at, p->in_len - at);
+		p->in_len -= at;
+	}
+	return rc;
+}
+
+/* Room for the next read: the buffer doubles while a message outgrows it, up to that message. */
+static int pipe_room(struct pipe *p)
+{
+	size_t need, cap;
+	char *in;
+
+	if (p->in_len < p->in_cap)
+		return 0;
+	need = p->in_cap == 0 ? SERVER_IN_FIRST : p->in_cap * 2;
+	if (p->head_ok && p->in_len >= SP_FRAME_LEN) {
+		size_t whole = SP_FRAME_LEN + (size_t)get_be64((const uint8_t *)p->in + 1);
+
+		if (need > whole && whole > p->in_cap)
+			need = whole;
+	}
+	cap = need;
+	if ((in = realloc(p->in, cap)) == NULL)
+		return -1;
+	p->in = in;
+	p->in_cap = cap;
+	return 0;
+}
+
+static int pipe_reading(const struct pipe *p)
+{
+	return p->out == NULL && p->inflight < SERVER_PIPE_INFLIGHT;
+}
+
+/* Reads and takes messages: -1 when the pipe ended (and may be freed). */
+static int pipe_read(struct pipe *p)
+{
+	size_t bytes = 0;
+	int taken = 0, rc;
+	ssize_t n;
+
+	while (pipe_reading(p) && taken < SERVER_PIPE_BURST && bytes < SERVER_PIPE_BURST_BYTES) {
+		/* Messages already read go before more is read (pipelined requests). */
+		if ((rc = pipe_take(p, &taken)) < 0) {
+			pipe_end(p);
+			return -1;
+		}
+		if (rc == 0)
+			break;
+		if (pipe_room(p) < 0) {
+			log_error("%s: out of memory reading a request; closing its connection",
+			    p->srv->path);
+			pipe_end(p);
+			return -1;
+		}
+		n = read(p->watch.fd, p->in + p->in_len, p->in_cap - p->in_len);
+		if (n > 0) {
+			p->in_len += (size_t)n;
+			bytes += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		pipe_end(p);
+		return -1;
+	}
+	/* A large request's buffer goes back once it is handled. */
+	if (p->in_cap > SERVER_TRIM_AFTER && p->in_len < SERVER_IN_FIRST) {
+		char *in = realloc(p->in, SERVER_IN_FIRST);
+
+		if (in != NULL) {
+			p->in = in;
+			p->in_cap = SERVER_IN_FIRST;
+		}
+		malloc_trim(0);
+	}
+	return 0;
+}
+
+static void pipe_cb(struct loop_watch *w, uint32_t events)
+{
+	struct pipe *p = (struct pipe *)((char *)w - offsetof(struct pipe, watch));
+
+	if (events & EPOLLOUT)
+		pipe_flush(p);
+	/*
+	 * Read first, to the end: requests sent just before the client closed
+	 * are still handled, and read() sees the end itself. Kicked (events 0),
+	 * this takes what an earlier turn left in the buffer.
+	 */
+	if (pipe_reading(p)) {
+		if (pipe_read(p) < 0)
+			return;
+	} else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		pipe_end(p);
+		return;
+	}
+	pipe_update(p);
+}
+
+/* A whole message, or the client's header, is waiting in the buffer. */
+static int pipe_has_message(const struct pipe *p)
+{
+	if (!p->head_ok)
+		return p->in_len >= SP_HEADER_LEN;
+	return p->in_len >= SP_FRAME_LEN &&
+	    p->in_len - SP_FRAME_LEN >= get_be64((const uint8_t *)p->in + 1);
+}
+
+/*
+ * What the pipe waits for follows its state; a message read but left for
+ * later (a turn's share taken, replies unsent, too many unanswered) is
+ * taken at the next turn, as no event will come for it.
+ */
+static void pipe_update(struct pipe *p)
+{
+	uint32_t ev = EPOLLRDHUP;
+
+	if (pipe_reading(p)) {
+		ev |= EPOLLIN;
+		if (pipe_has_message(p))
+			loop_watch_kick(&p->watch);
+	}
+	if (p->out != NULL)
+		ev |= EPOLLOUT;
+	loop_watch_set(&p->watch, ev);
+}
+
+static void reply_free(struct reply_out *r)
+{
+	cJSON_free(r->body);
+	free(r);
+}
+
+/* Writes what the socket takes now; the rest waits for EPOLLOUT. */
+static void pipe_flush(struct pipe *p)
+{
+	struct reply_out *r;
+
+	while ((r = p->out) != NULL) {
+		struct iovec iov[2];
+		int n = 0;
+		ssize_t w;
+
+		if (r->off < r->headlen)
+			iov[n++] = (struct iovec){ r->head + r->off, r->headlen - r->off };
+		if (r->bodylen > 0) {
+			size_t boff = r->off > r->headlen ? r->off - r->headlen : 0;
+
+			iov[n++] = (struct iovec){ r->body + boff, r->bodylen - boff };
+		}
+		w = writev(p->watch.fd, iov, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* The client has gone: the loop ends its pipe when it sees the hang-up. */
+			shutdown(p->watch.fd, SHUT_RDWR);
+			while ((r = p->out) != NULL) {
+				p->out = r->next;
+				reply_free(r);
+			}
+			p->out_tail = NULL;
+			return;
+		}
+		r->off += (size_t)w;
+		if (r->off < r->headlen + r->bodylen)
+			continue;
+		p->out = r->next;
+		if (p->out == NULL)
+			p->out_tail = NULL;
+		reply_free(r);
+	}
+}
+
+/* The client's connection has ended: what it left parked is dropped, its owner told first. */
+static void pipe_end(struct pipe *p)
+{
+	struct server *srv = p->srv;
+	uint32_t id = p->peer.pipe_id;
+	struct reply_out *r;
+
+	loop_watch_del(&p->watch);
+	close(p->watch.fd);
+	p->watch.fd = -1;
+	p->ended = 1;
+	/* Held while its conns go, which would otherwise free it under us. */
+	p->inflight++;
+	while (p->conns != NULL) {
+		struct conn *c = p->conns;
+
+		/* The owner forgets c; replies it gives meanwhile, to this pipe, are dropped. */
+		if (c->gone != NULL)
+			c->gone(c, c->gone_arg);
+		conn_free(c);
+	}
+	while ((r = p->out) != NULL) {
+		p->out = r->next;
+		reply_free(r);
+	}
+	p->out_tail = NULL;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		srv->pipes = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	srv->npipes--;
+	free(p->in);
+	p->in = NULL;
+	/* Handlers run to their end before a pipe ends, so only parked conns were left; but be sure. */
+	if (--p->inflight == 0)
+		free(p);
+	else
+		log_error("%s: a closed client still has %d requests in hand", srv->path, p->inflight);
+	if (srv->pipe_gone != NULL)
+		srv->pipe_gone(id);
+}
+
+void server_close(struct server *srv)
+{
+	struct stat st;
+
+	if (srv == NULL)
+		return;
+	loop_watch_del(&srv->listener);
+	close(srv->listener.fd);
+	/* Only our own socket file: a successor's is left alone. */
+	if (stat(srv->path, &st) == 0 && st.st_dev == srv->dev && st.st_ino == srv->ino)
+		unlink(srv->path);
+	srv->pipe_gone = NULL;
+	while (srv->pipes != NULL) {
+		struct pipe *p = srv->pipes;
+
+		/* Replies given while stopping (waits told depotd stops) go if the socket takes them. */
+		pipe_flush(p);
+		/* Their owners have gone before the server (main.c): nobody is told. */
+		for (struct conn *c = p->conns; c; c = c->next)
+			c->gone = NULL;
+		pipe_end(p);
+	}
+	free(srv);
+}
+
+/* Drops conn, answered or forgotten; its pipe may read on. */
+static void conn_free(struct conn *conn)
+{
+	struct pipe *p = conn->pipe;
+
+	conn_unpark(conn);
+	if (p != NULL) {
+		p->inflight--;
+		if (!p->ended)
+			pipe_update(p);
+		else if (p->inflight == 0)
+			free(p);
+	}
+	free(conn);
 }
 
 void server_reply(struct conn *conn, cJSON *reply)
 {
+	struct pipe *p = conn->pipe;
+	struct reply_out *r;
 	char *text;
-	nng_msg *msg;
-	size_t len;
+	int big;
 
 	/*
 	 * Requests are checked, but a reply also carries what came from
 	 * elsewhere: file names, a command's output, rows stored before the
 	 * check, messages cut at a byte count.
 	 */
-	conn_unpark(conn);
 	json_repair_utf8(reply);
 	text = cJSON_PrintUnformatted(reply);
 	cJSON_Delete(reply);
-	if (text == NULL || nng_msg_alloc(&msg, 0) != 0) {
-		free(text);
-		/* Keep the context alive: put it back to receiving without replying. */
+	if (text == NULL || (r = calloc(1, sizeof *r)) == NULL) {
+		cJSON_free(text);
 		log_error("out of memory replying; the client will time out");
-		conn->state = CONN_SEND;
-		nng_msg_alloc(&msg, 0);
-		nng_aio_set_msg(conn->aio, msg);
-		nng_ctx_send(conn->ctx, conn->aio);
+		conn_free(conn);
 		return;
 	}
-	len = strlen(text);
-	nng_msg_append(msg, text, len);
-	free(text);
-	/* A large listing leaves the allocator holding megabytes; give them back. */
-	if (len > SERVER_TRIM_AFTER)
+	r->body = text;
+	r->bodylen = strlen(text);
+	r->head[0] = 1;
+	put_be64(r->head + 1, conn->btlen + r->bodylen);
+	memcpy(r->head + SP_FRAME_LEN, conn->backtrace, conn->btlen);
+	r->headlen = SP_FRAME_LEN + conn->btlen;
+	big = r->bodylen > SERVER_TRIM_AFTER;
+	if (p == NULL || p->ended) {
+		reply_free(r);
+	} else {
+		if (p->out_tail)
+			p->out_tail->next = r;
+		else
+			p->out = r;
+		p->out_tail = r;
+		/* Written at once: the main thread answers as it handles, no hand-off. */
+		pipe_flush(p);
+	}
+	conn_free(conn);
+	/* A large listing leaves the allocator holding megabytes once it is sent; give them back. */
+	if (big && (p == NULL || p->ended || p->out == NULL))
 		malloc_trim(0);
-	conn->state = CONN_SEND;
-	nng_aio_set_msg(conn->aio, msg);
-	nng_ctx_send(conn->ctx, conn->aio);
 }
 
 void server_reply_ok(struct conn *conn, cJSON *result)
@@ -353,30 +760,14 @@ void server_reply_err_at(struct conn *conn, enum err_code code, int64_t index,
 	va_end(ap);
 }
 
-static int pipe_seen_gone(const struct server *srv, uint32_t pipe_id)
-{
-	unsigned n = srv->ngone < SERVER_GONE_RING ? srv->ngone : SERVER_GONE_RING;
-
-	for (unsigned i = 0; i < n; i++)
-		if (srv->gone[i] == pipe_id)
-			return 1;
-	return 0;
-}
-
 int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, size_t errlen)
 {
 	struct server *srv = conn->srv;
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-	uint64_t uid;
+	struct pipe *p = conn->pipe;
 	int mine = 0;
 
-	/*
-	 * A request and the end of its pipe reach the main thread by different
-	 * nng threads, in either order: a pipe already gone parks nothing.
-	 */
-	p.id = conn->pipe_id;
-	if (pipe_seen_gone(srv, conn->pipe_id) ||
-	    nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
+	/* A pipe whose write failed is shut down and ends at the loop's next turn. */
+	if (p == NULL || p->ended) {
 		snprintf(err, errlen, "the client has gone");
 		return -1;
 	}
@@ -386,8 +777,9 @@ int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, si
 		return -1;
 	}
 	if (srv->park_cap > 0) {
-		for (struct conn *c = srv->conns; c; c = c->next)
-			mine += c->parked && c->uid == conn->uid;
+		for (const struct pipe *q = srv->pipes; q; q = q->next)
+			for (const struct conn *c = q->conns; c; c = c->next)
+				mine += c->uid == conn->uid;
 		if (mine >= srv->park_cap) {
 			snprintf(err, errlen, "uid %llu already has %d waiting requests, the most "
 			    "[limits] parked_requests_per_peer allows", (unsigned long long)conn->uid,
@@ -398,43 +790,37 @@ int server_park(struct conn *conn, server_gone_fn gone, void *arg, char *err, si
 	conn->parked = 1;
 	conn->gone = gone;
 	conn->gone_arg = arg;
+	conn->prev = NULL;
+	conn->next = p->conns;
+	if (p->conns)
+		p->conns->prev = conn;
+	p->conns = conn;
 	srv->nparked++;
 	return 0;
 }
 
 static void conn_unpark(struct conn *conn)
 {
+	struct pipe *p = conn->pipe;
+
 	if (!conn->parked)
 		return;
 	conn->parked = 0;
 	conn->gone = NULL;
 	conn->gone_arg = NULL;
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else if (p != NULL)
+		p->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	conn->prev = conn->next = NULL;
 	conn->srv->nparked--;
 }
 
 void server_forget(struct conn *conn)
 {
-	conn_unpark(conn);
-}
-
-void server_pipe_gone(struct server *srv, uint32_t pipe_id)
-{
-	srv->gone[srv->ngone++ % SERVER_GONE_RING] = pipe_id;
-	for (struct conn *c = srv->conns; c; c = c->next) {
-		server_gone_fn gone = c->gone;
-
-		if (!c->parked || c->pipe_id != pipe_id)
-			continue;
-		/* Its owner forgets it first, so nothing else answers it. */
-		gone(c, c->gone_arg);
-		/*
-		 * Answering it puts the context back to receiving; rep0 drops a
-		 * reply whose pipe is gone and completes the send as if it went.
-		 */
-		server_reply_err(c, ERR_UNAVAILABLE, "the client has gone");
-	}
-	if (srv->pipe_gone != NULL)
-		srv->pipe_gone(pipe_id);
+	conn_free(conn);
 }
 
 void server_on_pipe_gone(struct server *srv, void (*fn)(uint32_t pipe_id))

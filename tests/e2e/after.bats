@@ -17,7 +17,8 @@ ms_of() {
 
 @test "a task run --after another starts only once that one completed" {
 	depot_start
-	submit -- sh -c "sleep 1; echo A > $DIR/a.out"
+	# A runs until the test lets it end: a loaded machine cannot make it end before it is seen running.
+	submit -- sh -c "while [ ! -e $DIR/go ]; do sleep 0.05; done; echo A > $DIR/a.out"
 	a=$ID
 	submit --after "$a" -- sh -c "cat $DIR/a.out"
 	b=$ID
@@ -27,6 +28,7 @@ ms_of() {
 	# A worker is idle, yet B waits for A.
 	run task_state "$b"
 	[ "$output" = waiting ]
+	touch "$DIR/go"
 	run ctl task wait --timeout 15s "$a" "$b"
 	[ "$status" -eq 0 ]
 

@@ -288,7 +288,8 @@ manifest_of() {
 	[ -z "$(tmp_files)" ]
 
 	# A waiting backup, canceled before it started, writes nothing either.
-	submit --lock content -- sleep 1
+	# Held until the test lets go: on a loaded machine a timed hold could end before the cancel.
+	submit --lock content -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
 	hold=$ID
 	wait_for task_is "$hold" running
 	submit_task backup -o "$WORK/out/w.tar.gz"
@@ -296,6 +297,7 @@ manifest_of() {
 	[ "$(task_state "$waiting")" = waiting ]
 	ctl task cancel "$waiting"
 	[ "$(task_state "$waiting")" = canceled ]
+	touch "$WORK/go"
 	task_final "$hold"
 	[ -z "$(ls -A "$WORK/out")" ]
 	[ -z "$(tmp_files)" ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # parked.bats: requests answered later (task.wait, a worker's next) end
-# with their client, are capped per peer, and never take the last context:
+# with their client, are capped per peer, and never starve the rest:
 # the owner's ping is answered whatever others leave waiting.
 
 load helpers
