@@ -120,6 +120,7 @@ static void pipe_cb(struct loop_watch *w, uint32_t events);
 static void pipe_end(struct pipe *p);
 static void pipe_update(struct pipe *p);
 static int pipe_reading(const struct pipe *p);
+static int pipe_read(struct pipe *p);
 static void pipe_flush(struct pipe *p);
 static void conn_unpark(struct conn *conn);
 static void conn_free(struct conn *conn);
@@ -219,7 +220,7 @@ static int pipes_of_uid(const struct server *srv, uid_t uid)
 	return n;
 }
 
-static void pipe_accept(struct server *srv, int fd)
+static struct pipe *pipe_accept(struct server *srv, int fd)
 {
 	static const uint8_t head[SP_HEADER_LEN] = { 0x00, 'S', 'P', 0x00,
 	    SP_PROTO_REP0 >> 8, SP_PROTO_REP0 & 0xff, 0, 0 };
@@ -238,13 +239,13 @@ static void pipe_accept(struct server *srv, int fd)
 		log_warn("%s: uid %u already holds %d connections, the most one user may; "
 		    "refusing another", srv->path, (unsigned)cred.uid, SERVER_PIPES_PER_PEER);
 		close(fd);
-		return;
+		return NULL;
 	}
 	/* The header fits any fresh socket's buffer: a short write means the peer is gone. */
 	if (write(fd, head, sizeof head) != (ssize_t)sizeof head ||
 	    (p = calloc(1, sizeof *p)) == NULL) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	p->srv = srv;
 	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
@@ -256,18 +257,20 @@ static void pipe_accept(struct server *srv, int fd)
 	if (loop_watch_add(&p->watch, fd, EPOLLIN | EPOLLRDHUP, pipe_cb) < 0) {
 		close(fd);
 		free(p);
-		return;
+		return NULL;
 	}
 	p->next = srv->pipes;
 	if (srv->pipes)
 		srv->pipes->prev = p;
 	srv->pipes = p;
 	srv->npipes++;
+	return p;
 }
 
 static void listener_cb(struct loop_watch *w, uint32_t events)
 {
 	struct server *srv = (struct server *)((char *)w - offsetof(struct server, listener));
+	struct pipe *p;
 	int fd;
 
 	(void)events;
@@ -284,7 +287,13 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 				log_info("%s: accepting clients again", srv->path);
 				srv->accept_failing = 0;
 			}
-			pipe_accept(srv, fd);
+			/*
+			 * A client sends its request right behind its header
+			 * (share/spwire.c): read now, and a ping is answered
+			 * without waiting for the loop to wake once more.
+			 */
+			if ((p = pipe_accept(srv, fd)) != NULL && pipe_read(p) == 0)
+				pipe_update(p);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
