@@ -148,7 +148,8 @@ pre_restore_sql() {
 	backup_wait -o "$WORK/b.tar.zst"
 
 	# Without --force: the running task ends on its own, then the restore runs.
-	submit -- sleep 1
+	# Held until the test lets go: on a loaded machine a timed hold could end before the check.
+	submit -- sh -c "while [ ! -e '$WORK/go' ]; do sleep 0.05; done"
 	slow=$ID
 	wait_for task_is "$slow" running
 	# A relative FILE reaches the daemon as an absolute path.
@@ -157,6 +158,7 @@ pre_restore_sql() {
 	[ "$(task_field "$r" .args.path)" = "$WORK/b.tar.zst" ]
 	[ "$(task_field "$r" .args.force)" = null ]
 	[ "$(task_state "$r")" = waiting ]
+	touch "$WORK/go"
 	task_final "$r"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(pre_restore_sql "SELECT state FROM tasks WHERE id = $slow")" = completed ]
