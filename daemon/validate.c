@@ -16,8 +16,9 @@
 #define NAME_MAX_BYTES 200
 #define RESOURCES_MAX 64
 #define TIMEOUT_MAX_MS (30LL * 86400000)
-/* [tasks] env_deny as the daemon was started with (validate_set_env_deny). */
-static const char *env_deny = ENV_DENY_DEFAULT;
+/* [tasks] env_deny as the daemon was started with (validate_set_env_deny), read once. */
+static struct envdeny env_deny;
+static int env_deny_set;
 
 static int has_control_chars(const char *s);
 static int validate_cwd(const cJSON *args, cJSON *out, char *err, size_t errlen);
@@ -489,7 +490,8 @@ struct task *validate_submit(const cJSON *args, char *err, size_t errlen)
 
 void validate_set_env_deny(const char *patterns)
 {
-	env_deny = patterns;
+	envdeny_compile(&env_deny, patterns);
+	env_deny_set = 1;
 }
 
 int validate_env_name(const char *name)
@@ -566,10 +568,12 @@ static int validate_env(const cJSON *args, cJSON *out, char *err, size_t errlen)
 	}
 	if ((kept = cJSON_AddObjectToObject(out, "env")) == NULL)
 		goto nomem;
+	if (!env_deny_set)
+		validate_set_env_deny(ENV_DENY_DEFAULT);
 	cJSON_ArrayForEach(v, env) {
 		if (exec_env_reserved(v->string))
 			continue;
-		if (envdeny_match(env_deny, v->string)) {
+		if (envdeny_matches(&env_deny, v->string)) {
 			if ((denied == NULL &&
 			    (denied = cJSON_AddArrayToObject(out, "env_denied")) == NULL) ||
 			    !cJSON_AddItemToArray(denied, cJSON_CreateString(v->string)))
