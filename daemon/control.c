@@ -335,8 +335,8 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 void control_submit(struct conn *conn, struct task *t, const char *refused)
 {
 	int code = ERR_BAD_REQUEST;
+	cJSON *json = NULL;
 	char err[512];
-	int64_t id;
 
 	if (repo_task_check(t, &code, err, sizeof err) < 0 ||
 	    check_after(t, &code, err, sizeof err) < 0) {
@@ -348,12 +348,12 @@ void control_submit(struct conn *conn, struct task *t, const char *refused)
 	if (t->tt->force_cancels &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->d->args, "force")))
 		tasks_foreach(cancel_running_for_restore, NULL);
-	/* The task may start, and even end, inside task_submit: keep only its id. */
-	if ((id = task_submit(t, err, sizeof err)) < 0) {
+	/* The task may start, and even end, inside task_submit: its JSON comes from there. */
+	if (task_submit(t, &json, err, sizeof err) < 0) {
 		server_reply_err(conn, ERR_INTERNAL, "%s", err);
 		return;
 	}
-	server_reply_ok(conn, task_json_by_id(id));
+	server_reply_ok(conn, json);
 }
 
 void cmd_task_submit(struct conn *conn, struct request *rq)

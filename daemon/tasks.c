@@ -1064,13 +1064,22 @@ failed:
 	return -1;
 }
 
-int64_t task_submit(struct task *t, char *err, size_t errlen)
+static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    cJSON **json, char *err, size_t errlen);
+
+int64_t task_submit(struct task *t, cJSON **json, char *err, size_t errlen)
 {
-	return task_submit_with(t, NULL, NULL, err, errlen);
+	return submit_one(t, NULL, NULL, json, err, errlen);
 }
 
 int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
     char *err, size_t errlen)
+{
+	return submit_one(t, also, ctx, NULL, err, errlen);
+}
+
+static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    cJSON **json, char *err, size_t errlen)
 {
 	int64_t id;
 
@@ -1086,8 +1095,12 @@ int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), voi
 	log_info("task %lld submitted: %s", (long long)id, t->d->name);
 	task_adopt(t);
 	tasks_dispatch();
+	t = task_find(id);
+	/* While its detail is at hand, not read back from the row just written. */
+	if (json != NULL)
+		*json = t != NULL ? task_to_json(t) : store_task_json(D->store, id);
 	/* Not started at once: it waits as 100,000 others may, without its detail. */
-	if ((t = task_find(id)) != NULL)
+	if (t != NULL)
 		task_shed(t);
 	return id;
 }
