@@ -90,7 +90,14 @@ int utf8_valid(const char *s, size_t n)
 	int k;
 
 	while (i < n) {
-		/* Most of what is checked (names, paths, an environment) is ASCII. */
+		/* Most of what is checked (names, paths, an environment) is ASCII: 8 bytes a step. */
+		uint64_t w;
+
+		if (n - i >= sizeof w && (memcpy(&w, p + i, sizeof w),
+		    (w & UINT64_C(0x8080808080808080)) == 0)) {
+			i += sizeof w;
+			continue;
+		}
 		if (p[i] < 0x80) {
 			i++;
 			continue;
