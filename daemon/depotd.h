@@ -308,10 +308,11 @@ void task_log_path(int64_t id, char *out, size_t n);
 cJSON *task_json_by_id(int64_t id);
 /*
  * Takes t (freed on failure); returns the new id, or -1. t may be final
- * already on return. With json, *json is the task as stored and, if it
- * started at once, as it runs (task_to_json).
+ * already on return. With answer, answer(the task as stored, which it
+ * takes, ctx) is called once t is committed, before it may start.
  */
-int64_t task_submit(struct task *t, cJSON **json, char *err, size_t errlen);
+int64_t task_submit(struct task *t, void (*answer)(cJSON *task, void *ctx), void *ctx,
+    char *err, size_t errlen);
 /*
  * Stores the n tasks of ts in one transaction and queues them in order;
  * their ids in ids. Takes every task, freeing all on failure (-1 with err:

@@ -1065,11 +1065,12 @@ failed:
 }
 
 static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
-    cJSON **json, char *err, size_t errlen);
+    void (*answer)(cJSON *task, void *ctx), char *err, size_t errlen);
 
-int64_t task_submit(struct task *t, cJSON **json, char *err, size_t errlen)
+int64_t task_submit(struct task *t, void (*answer)(cJSON *task, void *ctx), void *ctx,
+    char *err, size_t errlen)
 {
-	return submit_one(t, NULL, NULL, json, err, errlen);
+	return submit_one(t, NULL, ctx, answer, err, errlen);
 }
 
 int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
@@ -1079,7 +1080,7 @@ int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), voi
 }
 
 static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
-    cJSON **json, char *err, size_t errlen)
+    void (*answer)(cJSON *task, void *ctx), char *err, size_t errlen)
 {
 	int64_t id;
 
@@ -1094,13 +1095,19 @@ static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), vo
 	t->id = id;
 	log_info("task %lld submitted: %s", (long long)id, t->d->name);
 	task_adopt(t);
+	/*
+	 * Stored, so the submitter hears now, before the task's start is
+	 * recorded and handed to a worker: that is not the submitter's to
+	 * wait for. Its detail is at hand, not read back from the row.
+	 * Admitting it may have ended it already (its dependency failed).
+	 */
+	if (answer != NULL) {
+		t = task_find(id);
+		answer(t != NULL ? task_to_json(t) : store_task_json(D->store, id), ctx);
+	}
 	tasks_dispatch();
-	t = task_find(id);
-	/* While its detail is at hand, not read back from the row just written. */
-	if (json != NULL)
-		*json = t != NULL ? task_to_json(t) : store_task_json(D->store, id);
 	/* Not started at once: it waits as 100,000 others may, without its detail. */
-	if (t != NULL)
+	if ((t = task_find(id)) != NULL)
 		task_shed(t);
 	return id;
 }
