@@ -45,7 +45,8 @@ static int task_here(char *out, size_t n);
 static int task_cwd(const struct ctl_args *a, char *out, size_t n);
 static int task_env_name_ok(const char *name, size_t len);
 static int task_env_set(const struct ctl_args *a, cJSON *env, const char *name,
-    size_t len, const char *value, int from_option);
+    size_t len, const char *value, int from_option, int fresh);
+static unsigned char *task_environ_repeats(void);
 static int task_env(const struct ctl_args *a, const char *cwd, cJSON **out);
 static int task_add_resources(const struct ctl_args *a, cJSON *list, const char *opt,
     const char *mode);
@@ -418,7 +419,7 @@ static int task_env_name_ok(const char *name, size_t len)
  * --env is a usage error.
  */
 static int task_env_set(const struct ctl_args *a, cJSON *env, const char *name,
-    size_t len, const char *value, int from_option)
+    size_t len, const char *value, int from_option, int fresh)
 {
 	char key[TASK_ENV_NAME_MAX + 1];
 	const char *why = NULL;
@@ -439,12 +440,64 @@ static int task_env_set(const struct ctl_args *a, cJSON *env, const char *name,
 	}
 	memcpy(key, name, len);
 	key[len] = '\0';
-	cJSON_DeleteItemFromObjectCaseSensitive(env, key);
+	if (!fresh)
+		cJSON_DeleteItemFromObjectCaseSensitive(env, key);
 	if (cJSON_AddStringToObject(env, key, value) == NULL) {
 		ctl_error("out of memory");
 		return EXIT_REFUSED;
 	}
 	return EXIT_OK;
+}
+
+struct env_name {
+	const char *name;
+	size_t len, at;
+};
+
+static int env_name_cmp(const void *a, const void *b)
+{
+	const struct env_name *x = a, *y = b;
+	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+
+	if (c == 0)
+		c = (x->len > y->len) - (x->len < y->len);
+	return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * For each entry of environ, whether an earlier one has its name: those
+ * rare ones are looked up among the names taken so far; every other is
+ * new, and added without a lookup (O(n log n), not O(n²), for a shell's
+ * environment). NULL when out of memory: then every entry is looked up.
+ */
+static unsigned char *task_environ_repeats(void)
+{
+	size_t n = 0, k = 0;
+	struct env_name *names;
+	unsigned char *repeat;
+
+	while (environ[n] != NULL)
+		n++;
+	names = malloc((n ? n : 1) * sizeof *names);
+	repeat = calloc(n ? n : 1, 1);
+	if (names == NULL || repeat == NULL) {
+		free(names);
+		free(repeat);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+
+		if (eq != NULL && eq > environ[i])
+			names[k++] = (struct env_name){ environ[i], (size_t)(eq - environ[i]), i };
+	}
+	qsort(names, k, sizeof *names, env_name_cmp);
+	for (size_t i = 1; i < k; i++)
+		if (names[i].len == names[i - 1].len &&
+		    memcmp(names[i].name, names[i - 1].name, names[i].len) == 0)
+			repeat[names[i].at] = 1;
+	free(names);
+	return repeat;
 }
 
 /*
@@ -460,28 +513,37 @@ static int task_env(const struct ctl_args *a, const char *cwd, cJSON **out)
 	char **vals;
 	const cJSON *v;
 	cJSON *env;
+	unsigned char *repeat;
 	int rc, count = 0;
 
 	if ((*out = env = cJSON_CreateObject()) == NULL)
 		goto nomem;
-	for (char **e = environ; !clean && *e != NULL; e++) {
-		const char *eq = strchr(*e, '=');
-		size_t len = eq != NULL ? (size_t)(eq - *e) : 0;
+	repeat = clean ? NULL : task_environ_repeats();
+	for (size_t i = 0; !clean && environ[i] != NULL; i++) {
+		const char *e = environ[i], *eq = strchr(e, '=');
+		size_t len = eq != NULL ? (size_t)(eq - e) : 0;
+		int fresh = repeat != NULL && !repeat[i];
 		char key[TASK_ENV_NAME_MAX + 1];
 
 		if (len == 0)
 			continue;
-		/* The first of a name given twice is the one getenv sees. */
-		if (len <= TASK_ENV_NAME_MAX) {
-			memcpy(key, *e, len);
+		/*
+		 * The first of a name given twice is the one getenv sees (or,
+		 * left out, the next that can be taken).
+		 */
+		if (!fresh && len <= TASK_ENV_NAME_MAX) {
+			memcpy(key, e, len);
 			key[len] = '\0';
 			if (cJSON_GetObjectItemCaseSensitive(env, key) != NULL)
 				continue;
 		}
-		if ((rc = task_env_set(a, env, *e, len, eq + 1, 0)) != EXIT_OK)
+		if ((rc = task_env_set(a, env, e, len, eq + 1, 0, fresh)) != EXIT_OK) {
+			free(repeat);
 			return rc;
+		}
 	}
-	if (!clean && (rc = task_env_set(a, env, "PWD", 3, cwd, 0)) != EXIT_OK)
+	free(repeat);
+	if (!clean && (rc = task_env_set(a, env, "PWD", 3, cwd, 0, 0)) != EXIT_OK)
 		return rc;
 	n = args_values(a, "env", &vals);
 	for (size_t i = 0; i < n; i++) {
@@ -492,7 +554,7 @@ static int task_env(const struct ctl_args *a, const char *cwd, cJSON **out)
 		    (value = getenv(vals[i])) == NULL)
 			return ctl_usage_error(a->cmd, "invalid variable '%s' for --env: "
 			    "it is not set here; give NAME=VALUE", vals[i]);
-		if ((rc = task_env_set(a, env, vals[i], len, value != NULL ? value : "", 1))
+		if ((rc = task_env_set(a, env, vals[i], len, value != NULL ? value : "", 1, 0))
 		    != EXIT_OK)
 			return rc;
 	}

@@ -332,11 +332,15 @@ static void cancel_running_for_restore(struct task *t, void *ctx)
 	    TASK_CANCELED);
 }
 
+static void answer_submitted(cJSON *task, void *conn)
+{
+	server_reply_ok(conn, task);
+}
+
 void control_submit(struct conn *conn, struct task *t, const char *refused)
 {
 	int code = ERR_BAD_REQUEST;
 	char err[512];
-	int64_t id;
 
 	if (repo_task_check(t, &code, err, sizeof err) < 0 ||
 	    check_after(t, &code, err, sizeof err) < 0) {
@@ -348,12 +352,9 @@ void control_submit(struct conn *conn, struct task *t, const char *refused)
 	if (t->tt->force_cancels &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t->d->args, "force")))
 		tasks_foreach(cancel_running_for_restore, NULL);
-	/* The task may start, and even end, inside task_submit: keep only its id. */
-	if ((id = task_submit(t, err, sizeof err)) < 0) {
+	/* Answered from inside task_submit: stored, before its start is recorded. */
+	if (task_submit(t, answer_submitted, conn, err, sizeof err) < 0)
 		server_reply_err(conn, ERR_INTERNAL, "%s", err);
-		return;
-	}
-	server_reply_ok(conn, task_json_by_id(id));
 }
 
 void cmd_task_submit(struct conn *conn, struct request *rq)

@@ -313,8 +313,13 @@ cJSON *task_progress_json(const struct task_detail *d);
 void task_log_path(int64_t id, char *out, size_t n);
 /* Task JSON for any id, active or final; NULL if unknown. */
 cJSON *task_json_by_id(int64_t id);
-/* Takes t (freed on failure); returns the new id, or -1. t may be final already on return. */
-int64_t task_submit(struct task *t, char *err, size_t errlen);
+/*
+ * Takes t (freed on failure); returns the new id, or -1. t may be final
+ * already on return. With answer, answer(the task as stored, which it
+ * takes, ctx) is called once t is committed, before it may start.
+ */
+int64_t task_submit(struct task *t, void (*answer)(cJSON *task, void *ctx), void *ctx,
+    char *err, size_t errlen);
 /*
  * Stores the n tasks of ts in one transaction and queues them in order;
  * their ids in ids. Takes every task, freeing all on failure (-1 with err:
@@ -513,7 +518,7 @@ int validate_resource_name(const char *s);
 int validate_worker_name(const char *s);
 /* A variable name an exec task's env may hold: 1 to 1024 bytes, no '=' or control character. */
 int validate_env_name(const char *name);
-/* [tasks] env_deny for the submissions that follow; patterns must outlive them. */
+/* [tasks] env_deny for the submissions that follow (read at once: patterns need not outlive the call). */
 void validate_set_env_deny(const char *patterns);
 /* index: the task.submit_batch entry the bad text is in, or -1. */
 int validate_utf8(const cJSON *req, int64_t *index, char *err, size_t errlen);

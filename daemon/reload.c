@@ -123,7 +123,7 @@ static void reload_run(void)
 	keep_fixed(&cfg, path);
 	old = D->cfg;
 	D->cfg = cfg;
-	/* validate.c keeps a pointer into D->cfg, whose text just changed in place. */
+	/* validate.c reads env_deny once, at this call: the text just changed. */
 	validate_set_env_deny(D->cfg.env_deny);
 	if (!log_forced)
 		log_set_level((enum log_level)D->cfg.log_level);

@@ -14,7 +14,9 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
-	sqlite3_stmt *load_task;
+	sqlite3_stmt *load_task, *set_procs, *del_procs;
+	/* Every write's BEGIN IMMEDIATE and COMMIT: parsed once, not at each of them. */
+	sqlite3_stmt *begin, *commit, *rollback;
 	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
 	sqlite3_stmt *list[3][2];
 	struct checkpointer *ckpt;		/* depotd's own store only */
@@ -214,7 +216,15 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
 	    " VALUES (?, ?, ?)", &st->add_res, e, sizeof e) < 0 ||
 	    prepare(st, "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-	    &st->load_task, e, sizeof e) < 0) {
+	    &st->load_task, e, sizeof e) < 0 ||
+	    prepare(st, "INSERT OR REPLACE INTO task_processes (task_id, worker_pid,"
+	    " worker_start, pgid, pgid_start) VALUES (?, ?, ?, ?, ?)",
+	    &st->set_procs, e, sizeof e) < 0 ||
+	    prepare(st, "DELETE FROM task_processes WHERE task_id = ?",
+	    &st->del_procs, e, sizeof e) < 0 ||
+	    prepare(st, "BEGIN IMMEDIATE", &st->begin, e, sizeof e) < 0 ||
+	    prepare(st, "COMMIT", &st->commit, e, sizeof e) < 0 ||
+	    prepare(st, "ROLLBACK", &st->rollback, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s: %s", path, e);
 		goto fail;
 	}
@@ -268,6 +278,11 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->del_res);
 	sqlite3_finalize(st->add_res);
 	sqlite3_finalize(st->load_task);
+	sqlite3_finalize(st->set_procs);
+	sqlite3_finalize(st->del_procs);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 2; j++)
 			sqlite3_finalize(st->list[i][j]);
@@ -278,15 +293,30 @@ void store_close(struct store *st)
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
 sqlite3 *store_db(struct store *st) { return st->db; }
 
+/*
+ * One of the kept transaction statements, as sqlite3_exec would run it:
+ * SQLITE_OK or the failure, whose message stays for store_errmsg (a
+ * reset after a failed step returns the same code and keeps it).
+ */
+static int run_kept(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		rc = SQLITE_OK;
+	sqlite3_reset(q);
+	return rc;
+}
+
 /* Writes go in BEGIN IMMEDIATE so a second connection (sqlite3 CLI) never makes them fail half-way. */
 int store_begin(struct store *st)
 {
-	return sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return run_kept(st->begin) == SQLITE_OK ? 0 : -1;
 }
 
 int store_commit(struct store *st)
 {
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+	if (run_kept(st->commit) == SQLITE_OK)
 		return 0;
 	store_rollback(st);
 	return -1;
@@ -294,7 +324,14 @@ int store_commit(struct store *st)
 
 void store_rollback(struct store *st)
 {
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	/* Nothing to undo (the failure was BEGIN's own, or the write's rolled back already). */
+	if (sqlite3_get_autocommit(st->db))
+		return;
+	/* A migration's, before the kept statements are prepared. */
+	if (st->rollback == NULL)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		run_kept(st->rollback);
 }
 
 int64_t store_insert_task(struct store *st, const struct task *t)
@@ -776,14 +813,11 @@ int store_task_processes(struct store *st, int64_t id, const struct task *t)
 	struct sql s;
 
 	if (t == NULL) {
-		sql_prepare(&s, st->db, "forgetting a task's processes",
-		    "DELETE FROM task_processes WHERE task_id = ?");
+		sql_use(&s, st->db, st->del_procs, "forgetting a task's processes");
 		sql_int(&s, 1, id);
 		return sql_run(&s);
 	}
-	sql_prepare(&s, st->db, "recording a task's processes",
-	    "INSERT OR REPLACE INTO task_processes (task_id, worker_pid, worker_start, pgid,"
-	    " pgid_start) VALUES (?, ?, ?, ?, ?)");
+	sql_use(&s, st->db, st->set_procs, "recording a task's processes");
 	sql_int(&s, 1, id);
 	sql_int(&s, 2, t->d->worker_pid);
 	sql_int(&s, 3, (int64_t)t->d->worker_start);

@@ -1064,13 +1064,23 @@ failed:
 	return -1;
 }
 
-int64_t task_submit(struct task *t, char *err, size_t errlen)
+static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    void (*answer)(cJSON *task, void *ctx), char *err, size_t errlen);
+
+int64_t task_submit(struct task *t, void (*answer)(cJSON *task, void *ctx), void *ctx,
+    char *err, size_t errlen)
 {
-	return task_submit_with(t, NULL, NULL, err, errlen);
+	return submit_one(t, NULL, ctx, answer, err, errlen);
 }
 
 int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
     char *err, size_t errlen)
+{
+	return submit_one(t, also, ctx, NULL, err, errlen);
+}
+
+static int64_t submit_one(struct task *t, int (*also)(int64_t id, void *ctx), void *ctx,
+    void (*answer)(cJSON *task, void *ctx), char *err, size_t errlen)
 {
 	int64_t id;
 
@@ -1085,6 +1095,16 @@ int64_t task_submit_with(struct task *t, int (*also)(int64_t id, void *ctx), voi
 	t->id = id;
 	log_info("task %lld submitted: %s", (long long)id, t->d->name);
 	task_adopt(t);
+	/*
+	 * Stored, so the submitter hears now, before the task's start is
+	 * recorded and handed to a worker: that is not the submitter's to
+	 * wait for. Its detail is at hand, not read back from the row.
+	 * Admitting it may have ended it already (its dependency failed).
+	 */
+	if (answer != NULL) {
+		t = task_find(id);
+		answer(t != NULL ? task_to_json(t) : store_task_json(D->store, id), ctx);
+	}
 	tasks_dispatch();
 	/* Not started at once: it waits as 100,000 others may, without its detail. */
 	if ((t = task_find(id)) != NULL)

@@ -6,8 +6,9 @@
 # task-spooler (tsp -S 2). Each task is submitted by its own client process
 # (`depotctl run -- true`, `tsp true`), as a script would, then waited for;
 # the time runs from the first submit to the last task done. Also: the same
-# from the last submit (submission excluded) and the cost of one client
-# round trip.
+# from the last submit (submission excluded), the cost of one client
+# round trip, and the CPU time depotd and its workers spent per task
+# (from /proc: on a loaded machine steadier than the wall clock).
 #
 # Part 2: 10,000 `exec true` tasks through 4 workers against 4 parallel
 # loops of `sh -c true` (2,500 each), which is what this machine's
@@ -32,8 +33,22 @@ bench_dir
 bench_conf "[daemon]" "workers = $SLOTS"
 bench_launch "$SLOTS" || { result dispatch FAIL "depotd did not start"; bench_exit; }
 
+# CPU time (ticks) of a process: all its threads, not its children.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# Of the daemon's supervised workers together.
+worker_ticks() {
+	local pid sum=0
+	for pid in $(ctl --json worker list 2>/dev/null | jq -r '.[] | select(.supervised) | .pid'); do
+		sum=$((sum + $(cpu_ticks "$pid")))
+	done
+	echo "$sum"
+}
 ids=$DIR/ids
 sub_fail=0
+d_cpu0=$(cpu_ticks "$DEPOT_PID")
+w_cpu0=$(worker_ticks)
 d_t0=$(now_ms)
 for ((i = 0; i < N; i++)); do
 	"$DEPOTCTL" -d "$DIR" run -- true >>"$ids" || sub_fail=$((sub_fail + 1))
@@ -43,6 +58,8 @@ mapfile -t id_list <"$ids"
 ctl --json task wait --timeout 120s "${id_list[@]}" >"$DIR/wait.json"
 wait_rc=$?
 d_t2=$(now_ms)
+d_cpu=$(( $(cpu_ticks "$DEPOT_PID") - d_cpu0 ))
+w_cpu=$(( $(worker_ticks) - w_cpu0 ))
 
 d_total=$((d_t2 - d_t0))
 d_sub=$((d_t1 - d_t0))
@@ -105,6 +122,10 @@ printf 'ratio depot/tsp: %sx time\n' "$ratio_sub"
 echo "submission excluded (last submit returned to all done):"
 printf 'depot: %6s s\n' "$(secs "$d_tail")"
 printf 'tsp:   %6s s\n' "$(secs "$t_tail")"
+echo "depot's own CPU per task (submit, start, done), from /proc:"
+printf 'depotd: %.2f ms (all its threads)   workers: %.2f ms (together, without the tasks)\n' \
+	"$(awk -v t="$d_cpu" -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { print t * 1000 / hz / n }')" \
+	"$(awk -v t="$w_cpu" -v n="$N" -v hz="$(getconf CLK_TCK)" 'BEGIN { print t * 1000 / hz / n }')"
 echo "one client round trip (100 x, average):"
 printf 'depot: %.2f ms (depotctl ping)\n' "$(awk -v m="$d_ping" 'BEGIN { print m / 100 }')"
 printf 'tsp:   %.2f ms (tsp -S)\n' "$(awk -v m="$t_ping" 'BEGIN { print m / 100 }')"

@@ -27,6 +27,26 @@ load repo_helpers
 	[ "$(cat "$WORK/here/out.var")" = 'a value with spaces' ]
 }
 
+@test "a name the environment holds twice is sent once: getenv's, the first, or the next when that one cannot be taken" {
+	depot_start
+	# A shell never exports a name twice; execve can: the raw list, as given.
+	run --separate-stderr python3 -c '
+import ctypes, sys
+argv = [a.encode() for a in sys.argv[1:]]
+envp = [b"PATH=/usr/bin:/bin", b"DUP=first", b"ONE=1", b"DUP=second", b"BAD=\xff",
+        b"BAD=taken", b"DUP=third", b"LC_DEPOT_E2E_TAG=" + sys.argv[3].encode()]
+A = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+E = (ctypes.c_char_p * (len(envp) + 1))(*envp, None)
+ctypes.CDLL(None).execve(argv[0], A, E)
+sys.exit("execve failed")' "$DEPOT_BIN/depotctl" -d "$DIR" --json run -- true
+
+	echo "$output"; echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"leaving 'BAD' out"*"UTF-8"* ]]
+	[ "$(jq -c '.args.env | del(.PWD, .LC_DEPOT_E2E_TAG)' <<<"$output")" = \
+		'{"PATH":"/usr/bin:/bin","DUP":"first","ONE":"1","BAD":"taken"}' ]
+}
+
 @test "a variable set only in depotd's environment never reaches a task" {
 	depot_init
 	depot_launch_env DEPOTD_ONLY_VAR=daemon-secret HOME=/daemon-home

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fnmatch.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -82,6 +84,61 @@ static void an_empty_list_matches_nothing(void **state)
 	(void)state;
 	assert_false(envdeny_match("", "MY_TOKEN"));
 	assert_false(envdeny_match("   ", "MY_TOKEN"));
+}
+
+/* One pattern's answer against fnmatch(3)'s own, the definition envdeny_match keeps. */
+static void expect_as_fnmatch(const char *pattern, const char *name)
+{
+	int want = fnmatch(pattern, name, FNM_CASEFOLD) == 0;
+
+	if (envdeny_match(pattern, name) != want)
+		fail_msg("'%s' against '%s': %d, fnmatch says %d", pattern, name, !want, want);
+}
+
+/*
+ * Text with '*' at its ends is matched without fnmatch (the defaults are
+ * all such): the answers stay fnmatch's, for the shapes that go that way
+ * and for those that do not.
+ */
+static void plain_patterns_answer_as_fnmatch_does(void **state)
+{
+	static const char *const patterns[] = {
+		"*", "**", "*TOKEN*", "**TOKEN**", "*_KEY", "AWS_*", "SSH_AUTH_SOCK", "KEY",
+		"*k*", "A*B", "*A*B*", "A\\*", "\\*", "*\\*", "A?", "[AB]*", "*[", "a*a",
+		"*aa", "aa*", "*\xc3\xa9*", "\xc3\x89", "*_PWD",
+	};
+	static const char *const names[] = {
+		"TOKEN", "my_token", "MY_TOKEN_FILE", "_KEY", "KEY", "KEYS", "aws_x", "AWS",
+		"ssh_auth_sock", "A", "AB", "AxB", "aXb", "A*", "A\\", "*", "a", "aa", "aaa",
+		"\xc3\xa9", "X\xc3\xa9Y", "\xc3\x89", "MYSQL_PWD", "PWD", "k", "K",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++)
+		for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
+			expect_as_fnmatch(patterns[i], names[j]);
+}
+
+/* The same, over many patterns and names made of the characters that matter. */
+static void random_patterns_answer_as_fnmatch_does(void **state)
+{
+	static const char alphabet[] = "aAbB_*?\\[]\xc3\xa9";
+	char pattern[8], name[8];
+
+	(void)state;
+	srand(14);
+	for (int round = 0; round < 200000; round++) {
+		size_t plen = 1 + (size_t)rand() % 6, nlen = 1 + (size_t)rand() % 6;
+
+		for (size_t i = 0; i < plen; i++)
+			pattern[i] = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+		pattern[plen] = '\0';
+		for (size_t i = 0; i < nlen; i++)
+			name[i] = "aAbB_\xc3\xa9"[(size_t)rand() % 7];
+		name[nlen] = '\0';
+		/* A space or '=' is no pattern's (envdeny_check); none is made here. */
+		expect_as_fnmatch(pattern, name);
+	}
 }
 
 static void config_default_is_the_compiled_list(void **state)
@@ -188,6 +245,8 @@ int main(void)
 		cmocka_unit_test(patterns_are_globs_matched_without_regard_to_case),
 		cmocka_unit_test(any_of_several_patterns_matches_whatever_the_spacing),
 		cmocka_unit_test(an_empty_list_matches_nothing),
+		cmocka_unit_test(plain_patterns_answer_as_fnmatch_does),
+		cmocka_unit_test(random_patterns_answer_as_fnmatch_does),
 		cmocka_unit_test(config_default_is_the_compiled_list),
 		cmocka_unit_test(config_env_deny_replaces_the_default),
 		cmocka_unit_test(config_empty_env_deny_turns_it_off),

@@ -118,6 +118,39 @@ static void truncated_and_stray_bytes_are_invalid(void **state)
 	assert_true(utf8_valid("\xe2\x82\xac", 3));
 }
 
+/*
+ * ASCII is passed 8 bytes at a time: a bad byte, a character and a cut
+ * one are found wherever they fall, before, inside or after such a run,
+ * and the length given still ends the text.
+ */
+static void long_ascii_runs_hide_nothing(void **state)
+{
+	static const char *const bad[] = { "\xe9", "\x80", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80" };
+	char s[64];
+
+	(void)state;
+	for (size_t at = 0; at < 40; at++) {
+		memset(s, 'a', sizeof s);
+		s[sizeof s - 1] = '\0';
+		memcpy(s + at, "\xe2\x82\xac", 3);
+		if (!valid(s))
+			fail_msg("a euro sign at %zu is refused", at);
+		for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+			memset(s, 'a', sizeof s);
+			s[sizeof s - 1] = '\0';
+			memcpy(s + at, bad[b], strlen(bad[b]));
+			if (valid(s))
+				fail_msg("bad bytes %zu at %zu pass", b, at);
+			/* What lies past the length given is not looked at. */
+			assert_true(utf8_valid(s, at));
+		}
+		/* A character the length cuts, at the end of a run. */
+		memset(s, 'a', sizeof s);
+		memcpy(s + at, "\xe2\x82\xac", 3);
+		assert_false(utf8_valid(s, at + 2));
+	}
+}
+
 static void utf8_cut_drops_only_a_character_more_bytes_could_complete(void **state)
 {
 	(void)state;
@@ -201,6 +234,7 @@ int main(void)
 		cmocka_unit_test(surrogates_are_invalid),
 		cmocka_unit_test(code_points_past_10ffff_are_invalid),
 		cmocka_unit_test(truncated_and_stray_bytes_are_invalid),
+		cmocka_unit_test(long_ascii_runs_hide_nothing),
 		cmocka_unit_test(utf8_cut_drops_only_a_character_more_bytes_could_complete),
 		cmocka_unit_test(the_first_bad_string_is_named_by_its_path),
 		cmocka_unit_test(a_bad_key_is_named_with_its_bytes_escaped),

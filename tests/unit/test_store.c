@@ -220,6 +220,47 @@ static void a_failed_step_is_reported(void **state)
 	cJSON_Delete(imp);
 }
 
+/*
+ * Transactions, their statements kept prepared: a write another
+ * connection holds off fails with SQLite's reason, a rollback leaves
+ * nothing, a commit keeps what it wrote, and each works again after a
+ * failure.
+ */
+static void transactions_fail_roll_back_and_commit(void **state)
+{
+	struct scratch *s = *state;
+	sqlite3 *other;
+	int64_t gone, kept;
+
+	assert_int_equal(sqlite3_open(s->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(store_db(s->st), 0);
+	assert_int_equal(store_begin(s->st), -1);
+	assert_non_null(strstr(store_errmsg(s->st), "locked"));
+	/* What failed stays said: a rollback with nothing open is no new failure. */
+	store_rollback(s->st);
+	assert_non_null(strstr(store_errmsg(s->st), "locked"));
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true((gone = add_task(s->st, "exec", 1)) > 0);
+	store_rollback(s->st);
+	assert_true(sqlite3_get_autocommit(store_db(s->st)));
+	assert_null(store_load_task(s->st, gone));
+
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true((kept = add_task(s->st, "exec", 2)) > 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_true(sqlite3_get_autocommit(store_db(s->st)));
+	task_free(store_load_task(s->st, kept));
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_begin(s->st), -1);
+	assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_begin(s->st), 0);
+	assert_int_equal(store_commit(s->st), 0);
+	sqlite3_close(other);
+}
+
 static void repositories_round_trip(void **state)
 {
 	struct scratch *s = *state;
@@ -644,6 +685,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(the_daemons_log_is_checkpointed_by_its_thread,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(transactions_fail_roll_back_and_commit, setup_store,
+		    remove_store),
 		cmocka_unit_test_setup_teardown(repositories_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_new_version_keeps_what_it_is_told_to,
 		    setup_store, remove_store),

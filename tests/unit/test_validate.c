@@ -1081,6 +1081,15 @@ static void exec_env_names_without_equals_or_control_characters(void **state)
 	    "\"env\": {\"OK\": \"1\", \"A\\nB\": \"1\"}}", "'env' variable 2");
 	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A\": \"1\", \"A\": \"2\"}}",
 	    "twice");
+	/* Of several names given twice, the first repeated is named; a fault before it is said instead. */
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"B\": \"1\", "
+	    "\"A\": \"1\", \"B\": \"2\", \"A\": \"2\"}}", "names 'B' twice");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"B\": \"1\", "
+	    "\"A\": \"1\", \"A\": \"2\", \"B\": \"2\"}}", "names 'A' twice");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A\": \"1\", "
+	    "\"B\": 2, \"A\": \"2\"}}", "'B': the value");
+	expect_refused("{\"type\": \"exec\", \"argv\": [\"true\"], \"env\": {\"A\": \"1\", "
+	    "\"A\": \"2\", \"B\": 2}}", "names 'A' twice");
 	/* What a shell exports beside plain names is taken: bash's functions. */
 	assert_true(validate_env_name("BASH_FUNC_f%%"));
 	assert_true(validate_env_name("lower.case-ok"));
