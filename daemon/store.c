@@ -293,30 +293,24 @@ void store_close(struct store *st)
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
 sqlite3 *store_db(struct store *st) { return st->db; }
 
-/*
- * One of the kept transaction statements, as sqlite3_exec would run it:
- * SQLITE_OK or the failure, whose message stays for store_errmsg (a
- * reset after a failed step returns the same code and keeps it).
- */
-static int run_kept(sqlite3_stmt *q)
+/* One of the kept transaction statements, as sql_exec would run it: 0, or -1 logged (store_errmsg says why). */
+static int run_kept(struct store *st, sqlite3_stmt *q, const char *purpose)
 {
-	int rc = sqlite3_step(q);
+	struct sql s;
 
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		rc = SQLITE_OK;
-	sqlite3_reset(q);
-	return rc;
+	sql_use(&s, st->db, q, purpose);
+	return sql_run(&s);
 }
 
 /* Writes go in BEGIN IMMEDIATE so a second connection (sqlite3 CLI) never makes them fail half-way. */
 int store_begin(struct store *st)
 {
-	return run_kept(st->begin) == SQLITE_OK ? 0 : -1;
+	return run_kept(st, st->begin, "beginning a transaction");
 }
 
 int store_commit(struct store *st)
 {
-	if (run_kept(st->commit) == SQLITE_OK)
+	if (run_kept(st, st->commit, "committing") == 0)
 		return 0;
 	store_rollback(st);
 	return -1;
@@ -331,7 +325,7 @@ void store_rollback(struct store *st)
 	if (st->rollback == NULL)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	else
-		run_kept(st->rollback);
+		run_kept(st, st->rollback, "rolling back");
 }
 
 int64_t store_insert_task(struct store *st, const struct task *t)
