@@ -289,7 +289,8 @@ static cJSON *run_task(struct depot_client *c, const cJSON *task)
 		pthread_mutex_unlock(&ws.mu);
 		return NULL;
 	}
-	log_info("task %lld: running", (long long)id);
+	/* depotd logs each task's end itself: these two lines are for depotd -v. */
+	log_debug("task %lld: running", (long long)id);
 	/* A restore may have swapped another data directory in since the last task. */
 	if (fs_root_refresh(&worker_data) < 0)
 		log_warn("opening %s: %m", worker_dir);
@@ -300,7 +301,7 @@ static cJSON *run_task(struct depot_client *c, const cJSON *task)
 	pthread_mutex_lock(&ws.mu);
 	ws.task = 0;
 	pthread_mutex_unlock(&ws.mu);
-	log_info("task %lld: %s", (long long)id, task_state_name(state));
+	log_debug("task %lld: %s", (long long)id, task_state_name(state));
 	return done_args(id, state, result, error);
 }
 
