@@ -14,7 +14,15 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
-	sqlite3_stmt *load_task;
+	sqlite3_stmt *load_task, *set_procs, *del_procs;
+	/* Transaction control, prepared once: sqlite3_exec would parse its text at every call. */
+	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
+	/*
+	 * store_batch_begin: the writes until store_batch_end go in one
+	 * transaction, begun at the first of them (batch_open); a
+	 * store_begin inside it is a savepoint.
+	 */
+	int batch, batch_open;
 	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
 	sqlite3_stmt *list[3][2];
 	struct checkpointer *ckpt;		/* depotd's own store only */
@@ -214,7 +222,18 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
 	    " VALUES (?, ?, ?)", &st->add_res, e, sizeof e) < 0 ||
 	    prepare(st, "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-	    &st->load_task, e, sizeof e) < 0) {
+	    &st->load_task, e, sizeof e) < 0 ||
+	    prepare(st, "INSERT OR REPLACE INTO task_processes (task_id, worker_pid,"
+	    " worker_start, pgid, pgid_start) VALUES (?, ?, ?, ?, ?)",
+	    &st->set_procs, e, sizeof e) < 0 ||
+	    prepare(st, "DELETE FROM task_processes WHERE task_id = ?",
+	    &st->del_procs, e, sizeof e) < 0 ||
+	    prepare(st, "BEGIN IMMEDIATE", &st->begin, e, sizeof e) < 0 ||
+	    prepare(st, "COMMIT", &st->commit, e, sizeof e) < 0 ||
+	    prepare(st, "ROLLBACK", &st->rollback, e, sizeof e) < 0 ||
+	    prepare(st, "SAVEPOINT unit", &st->savepoint, e, sizeof e) < 0 ||
+	    prepare(st, "RELEASE unit", &st->release, e, sizeof e) < 0 ||
+	    prepare(st, "ROLLBACK TO unit", &st->rollback_to, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s: %s", path, e);
 		goto fail;
 	}
@@ -268,6 +287,14 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->del_res);
 	sqlite3_finalize(st->add_res);
 	sqlite3_finalize(st->load_task);
+	sqlite3_finalize(st->set_procs);
+	sqlite3_finalize(st->del_procs);
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
+	sqlite3_finalize(st->savepoint);
+	sqlite3_finalize(st->release);
+	sqlite3_finalize(st->rollback_to);
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 2; j++)
 			sqlite3_finalize(st->list[i][j]);
@@ -278,15 +305,40 @@ void store_close(struct store *st)
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
 sqlite3 *store_db(struct store *st) { return st->db; }
 
+/* One of the prepared transaction statements: 0, or -1 (sqlite3_errmsg says why). */
+static int step_once(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Inside a batch, the write about to be made joins its transaction, begun
+ * now if it has not been: 0, or -1 when it cannot be begun.
+ */
+static int batch_join(struct store *st)
+{
+	if (!st->batch || st->batch_open)
+		return 0;
+	if (step_once(st->begin) < 0)
+		return -1;
+	st->batch_open = 1;
+	return 0;
+}
+
 /* Writes go in BEGIN IMMEDIATE so a second connection (sqlite3 CLI) never makes them fail half-way. */
 int store_begin(struct store *st)
 {
-	return sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (st->batch)
+		return batch_join(st) < 0 ? -1 : step_once(st->savepoint);
+	return step_once(st->begin);
 }
 
 int store_commit(struct store *st)
 {
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+	if (st->batch ? step_once(st->release) == 0 : step_once(st->commit) == 0)
 		return 0;
 	store_rollback(st);
 	return -1;
@@ -294,7 +346,37 @@ int store_commit(struct store *st)
 
 void store_rollback(struct store *st)
 {
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	/* In a batch only this unit goes; what the batch did before it stays. */
+	if (st->batch) {
+		if (step_once(st->rollback_to) == 0)
+			step_once(st->release);
+		return;
+	}
+	(void)step_once(st->rollback);
+}
+
+void store_batch_begin(struct store *st)
+{
+	st->batch = 1;
+	st->batch_open = 0;
+}
+
+int store_batch_pending(struct store *st)
+{
+	return st->batch && st->batch_open;
+}
+
+int store_batch_end(struct store *st)
+{
+	int rc = 0;
+
+	/* An error SQLite answered by rolling back the whole transaction leaves nothing to commit. */
+	if (st->batch_open && (sqlite3_get_autocommit(st->db) || step_once(st->commit) < 0)) {
+		rc = -1;
+		(void)step_once(st->rollback);
+	}
+	st->batch = st->batch_open = 0;
+	return rc;
 }
 
 int64_t store_insert_task(struct store *st, const struct task *t)
@@ -352,10 +434,14 @@ static void cancel_from_json(struct task *t, const cJSON *c)
 
 int store_update_task(struct store *st, const struct task *t)
 {
-	cJSON *p = task_progress_json(t->d), *c = cancel_json(t);
+	cJSON *p, *c;
 	struct sql s;
 	int rc;
 
+	if (batch_join(st) < 0)
+		return -1;
+	p = task_progress_json(t->d);
+	c = cancel_json(t);
 	sql_use(&s, st->db, st->update_task, "recording a task's state");
 	sql_text(&s, 1, task_state_name(t->state));
 	sql_text(&s, 2, t->d->worker[0] ? t->d->worker : NULL);
@@ -775,15 +861,14 @@ int store_task_processes(struct store *st, int64_t id, const struct task *t)
 {
 	struct sql s;
 
+	if (batch_join(st) < 0)
+		return -1;
 	if (t == NULL) {
-		sql_prepare(&s, st->db, "forgetting a task's processes",
-		    "DELETE FROM task_processes WHERE task_id = ?");
+		sql_use(&s, st->db, st->del_procs, "forgetting a task's processes");
 		sql_int(&s, 1, id);
 		return sql_run(&s);
 	}
-	sql_prepare(&s, st->db, "recording a task's processes",
-	    "INSERT OR REPLACE INTO task_processes (task_id, worker_pid, worker_start, pgid,"
-	    " pgid_start) VALUES (?, ?, ?, ?, ?)");
+	sql_use(&s, st->db, st->set_procs, "recording a task's processes");
 	sql_int(&s, 1, id);
 	sql_int(&s, 2, t->d->worker_pid);
 	sql_int(&s, 3, (int64_t)t->d->worker_start);
