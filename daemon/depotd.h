@@ -106,6 +106,7 @@ struct task {
 struct worker {
 	char name[DEPOT_WORKER_NAME_MAX + 1];
 	pid_t pid;
+	uint64_t pid_start;			/* pid's start (fence.c), read once per hello; 0 until read */
 	int supervised;
 	enum worker_state state;
 	int64_t started_at, last_heartbeat;	/* wall ms */

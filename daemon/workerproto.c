@@ -289,6 +289,7 @@ static void on_hello(struct conn *conn, const struct worker_msg *m)
 	}
 	worker_end_poll(w);
 	w->pid = (pid_t)m->pid;
+	w->pid_start = 0;
 	w->supervised = m->supervised && supervisor_owns(w->pid);
 	w->state = WORKER_ONLINE;
 	w->task = 0;
