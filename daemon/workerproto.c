@@ -543,8 +543,14 @@ static void (*const worker_handlers[WCMD_COUNT])(struct conn *, const struct wor
  */
 static void crash_point(const struct worker_msg *m)
 {
-	const char *at = getenv("DEPOT_TEST_CRASH_AT");
+	static const char *at;
+	static int looked;
 
+	/* Read once: this runs at every worker request. */
+	if (!looked) {
+		at = getenv("DEPOT_TEST_CRASH_AT");
+		looked = 1;
+	}
 	if (at != NULL && strncmp(at, "worker-", 7) == 0 &&
 	    strcmp(at + 7, worker_cmd_name(m->cmd)) == 0 && store_batch_pending(D->store)) {
 		log_warn("DEPOT_TEST_CRASH_AT=%s: killing this process before the commit (a test)",
