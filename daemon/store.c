@@ -305,15 +305,6 @@ void store_close(struct store *st)
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
 sqlite3 *store_db(struct store *st) { return st->db; }
 
-/* One of the prepared transaction statements: 0, or -1 (sqlite3_errmsg says why). */
-static int step_once(sqlite3_stmt *q)
-{
-	int rc = sqlite3_step(q);
-
-	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 /*
  * Inside a batch, the write about to be made joins its transaction, begun
  * now if it has not been: 0, or -1 when it cannot be begun.
@@ -322,7 +313,7 @@ static int batch_join(struct store *st)
 {
 	if (!st->batch || st->batch_open)
 		return 0;
-	if (step_once(st->begin) < 0)
+	if (sql_control(st->begin) < 0)
 		return -1;
 	st->batch_open = 1;
 	return 0;
@@ -332,13 +323,13 @@ static int batch_join(struct store *st)
 int store_begin(struct store *st)
 {
 	if (st->batch)
-		return batch_join(st) < 0 ? -1 : step_once(st->savepoint);
-	return step_once(st->begin);
+		return batch_join(st) < 0 ? -1 : sql_control(st->savepoint);
+	return sql_control(st->begin);
 }
 
 int store_commit(struct store *st)
 {
-	if (st->batch ? step_once(st->release) == 0 : step_once(st->commit) == 0)
+	if (st->batch ? sql_control(st->release) == 0 : sql_control(st->commit) == 0)
 		return 0;
 	store_rollback(st);
 	return -1;
@@ -348,11 +339,11 @@ void store_rollback(struct store *st)
 {
 	/* In a batch only this unit goes; what the batch did before it stays. */
 	if (st->batch) {
-		if (step_once(st->rollback_to) == 0)
-			step_once(st->release);
+		if (sql_control(st->rollback_to) == 0)
+			sql_control(st->release);
 		return;
 	}
-	(void)step_once(st->rollback);
+	(void)sql_control(st->rollback);
 }
 
 void store_batch_begin(struct store *st)
@@ -371,9 +362,9 @@ int store_batch_end(struct store *st)
 	int rc = 0;
 
 	/* An error SQLite answered by rolling back the whole transaction leaves nothing to commit. */
-	if (st->batch_open && (sqlite3_get_autocommit(st->db) || step_once(st->commit) < 0)) {
+	if (st->batch_open && (sqlite3_get_autocommit(st->db) || sql_control(st->commit) < 0)) {
 		rc = -1;
-		(void)step_once(st->rollback);
+		(void)sql_control(st->rollback);
 	}
 	st->batch = st->batch_open = 0;
 	return rc;
