@@ -106,6 +106,7 @@ struct task {
 struct worker {
 	char name[DEPOT_WORKER_NAME_MAX + 1];
 	pid_t pid;
+	uint64_t pid_start;			/* pid's start (fence.c), read once per hello; 0 until read */
 	int supervised;
 	enum worker_state state;
 	int64_t started_at, last_heartbeat;	/* wall ms */
@@ -250,6 +251,17 @@ void store_close(struct store *st);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/*
+ * A batch: every write until store_batch_end goes in one transaction,
+ * begun at the first write (none, none begun); store_begin, store_commit
+ * and store_rollback inside it keep, undo or make a savepoint of their
+ * own part. store_batch_end commits: 0, or -1 when nothing of the batch
+ * could be kept (it is rolled back; the caller decides what that means).
+ */
+void store_batch_begin(struct store *st);
+/* 1 while the batch has begun its transaction: something in it is not yet committed. */
+int store_batch_pending(struct store *st);
+int store_batch_end(struct store *st);
 const char *store_errmsg(struct store *st);
 int64_t store_insert_task(struct store *st, const struct task *t);
 int store_update_task(struct store *st, const struct task *t);
@@ -1008,6 +1020,13 @@ int events_open(const char *url, char *err, size_t errlen);
 void events_publish(const char *topic, cJSON *body);
 /* Someone subscribes: an event's body is worth making. */
 int events_wanted(void);
+/*
+ * Until events_release, events are made but kept: what they tell is not
+ * committed yet (a store batch). events_release(1) sends them, in order;
+ * events_release(0) drops them.
+ */
+void events_hold(void);
+void events_release(int send);
 void events_close(void);
 
 /* publish.c */

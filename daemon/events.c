@@ -61,6 +61,46 @@ int events_wanted(void)
 	return D->events_open && atomic_load(&subscribers) > 0;
 }
 
+/*
+ * Held events (events_hold): made when they happened, sent once what they
+ * tell is committed.
+ */
+static nng_msg **held;
+static size_t nheld, held_cap;
+static int holding;
+
+void events_hold(void)
+{
+	holding = 1;
+}
+
+/* Sent in the order they were made. */
+void events_release(int send)
+{
+	for (size_t i = 0; i < nheld; i++)
+		if (!send || nng_sendmsg(D->events, held[i], NNG_FLAG_NONBLOCK) != 0)
+			nng_msg_free(held[i]);
+	nheld = 0;
+	holding = 0;
+}
+
+/* A held message; dropped (a hint lost, as PUB may) when there is no room. */
+static void hold(nng_msg *msg)
+{
+	if (nheld == held_cap) {
+		size_t cap = held_cap ? held_cap * 2 : 16;
+		nng_msg **grown = realloc(held, cap * sizeof *grown);
+
+		if (grown == NULL) {
+			nng_msg_free(msg);
+			return;
+		}
+		held = grown;
+		held_cap = cap;
+	}
+	held[nheld++] = msg;
+}
+
 /* Consumes body. PUB never blocks: a slow subscriber loses messages, not the daemon. */
 void events_publish(const char *topic, cJSON *body)
 {
@@ -85,7 +125,9 @@ void events_publish(const char *topic, cJSON *body)
 		nng_msg_append(msg, topic, tlen);
 		nng_msg_append(msg, " ", 1);
 		nng_msg_append(msg, text, strlen(text));
-		if (nng_sendmsg(D->events, msg, NNG_FLAG_NONBLOCK) != 0)
+		if (holding)
+			hold(msg);
+		else if (nng_sendmsg(D->events, msg, NNG_FLAG_NONBLOCK) != 0)
 			nng_msg_free(msg);
 	}
 	free(text);
@@ -93,6 +135,10 @@ void events_publish(const char *topic, cJSON *body)
 
 void events_close(void)
 {
+	events_release(0);
+	free(held);
+	held = NULL;
+	held_cap = 0;
 	if (D->events_open)
 		nng_close(D->events);
 	D->events_open = 0;

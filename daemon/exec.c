@@ -30,17 +30,60 @@ static pid_t spawn_task(const char *path, char **argv, char **envp, int dirfd, i
 #define EXEC_STATUS_NOEXEC 126
 #define EXEC_STATUS_NOTFOUND 127
 
+/*
+ * A task's log is made at its first byte of output: a task that writes
+ * nothing has none (task.log reads it as empty), since making a file is
+ * most of what running `true` would cost a worker (ext4's inode search).
+ * Where it will go is checked before the command starts (log_prepare).
+ */
 struct capped_log {
 	int fd;
+	int dirfd;		/* logs/, while the file is still to be made; else -1 */
+	char base[64];		/* its name in dirfd */
 	int64_t written, max;
 	int truncated;
 };
+
+/*
+ * The log's directory, opened beneath the data directory (a link there,
+ * or none, fails the task before it starts, as it always did), and a file
+ * already there is truncated now, as it was: a stale one must not pass for
+ * this task's output. -1 with errno.
+ */
+static int log_prepare(struct capped_log *lg, const char *path)
+{
+	if ((lg->dirfd = fs_parent_beneath(worker_data.fd, path, 0, lg->base,
+	    sizeof lg->base)) < 0)
+		return -1;
+	if ((lg->fd = openat(lg->dirfd, lg->base, O_WRONLY | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC)) >= 0 || errno != ENOENT) {
+		close(lg->dirfd);
+		lg->dirfd = -1;
+		return lg->fd >= 0 ? 0 : -1;
+	}
+	return 0;
+}
+
+/* At the first output: O_EXCL, so that nothing put there meanwhile is written through. */
+static void log_make(struct capped_log *lg)
+{
+	lg->fd = openat(lg->dirfd, lg->base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	/* Best effort, as a failed write is: the task runs on without its output. */
+	if (lg->fd < 0)
+		log_warn("making the task's log %s/logs/%s: %m; its output is dropped",
+		    worker_dir, lg->base);
+	close(lg->dirfd);
+	lg->dirfd = -1;
+}
 
 static void log_append(struct capped_log *lg, const char *buf, size_t n)
 {
 	static const char marker[] = "\n[depot: output truncated at log_max]\n";
 	size_t room;
 
+	if (lg->dirfd >= 0 && n > 0)
+		log_make(lg);
 	if (lg->fd < 0 || lg->truncated)
 		return;
 	room = lg->written >= lg->max ? 0 : (size_t)(lg->max - lg->written);
@@ -307,7 +350,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const char *log_path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "log_path"));
 	const cJSON *log_max = cJSON_GetObjectItemCaseSensitive(task, "log_max");
 	const cJSON *cmd_umask = cJSON_GetObjectItemCaseSensitive(task, "umask");
-	struct capped_log lg = { .fd = -1, .max = 1024 * 1024 };
+	struct capped_log lg = { .fd = -1, .dirfd = -1, .max = 1024 * 1024 };
 	char **argv = argv_from(task), **envp, *path = NULL, msg[1536], why[1024];
 	const char *cwd;
 	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0, dirfd;
@@ -323,9 +366,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = worker_error(REASON_EXCEPTION, "the task has no argv");
 		return;
 	}
-	if (log_path == NULL ||
-	    (lg.fd = fs_open_beneath(worker_data.fd, log_path, O_WRONLY | O_CREAT | O_TRUNC,
-	    0600)) < 0) {
+	if (log_path == NULL || log_prepare(&lg, log_path) < 0) {
 		if (log_path != NULL)
 			fs_beneath_error(&worker_data, log_path, errno, why, sizeof why);
 		snprintf(msg, sizeof msg, "cannot open the task's log %s",
@@ -444,6 +485,9 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 out:
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
-	close(lg.fd);
+	if (lg.fd >= 0)
+		close(lg.fd);
+	if (lg.dirfd >= 0)
+		close(lg.dirfd);
 	free(argv);
 }

@@ -125,6 +125,14 @@ int sql_run(struct sql *s)
 	return sql_end(s);
 }
 
+int sql_control(sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int sql_exec(sqlite3 *db, const char *purpose, const char *sql)
 {
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)

@@ -68,6 +68,13 @@ int sql_run(struct sql *s);
 /* Records a failure of the caller's own (SQLITE_NOMEM reading a row, say), logged as the others. */
 void sql_fail(struct sql *s, int rc);
 
+/*
+ * Steps a kept statement of transaction control (BEGIN, COMMIT, SAVEPOINT,
+ * ...), which takes no parameter and returns no row, and resets it: 0, or
+ * -1, not logged (the caller knows what failing means; sqlite3_errmsg says why).
+ */
+int sql_control(sqlite3_stmt *q);
+
 /* Runs statements that take no parameters (sqlite3_exec); 0, or -1 logged with purpose. */
 int sql_exec(sqlite3 *db, const char *purpose, const char *sql);
 

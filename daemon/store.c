@@ -15,8 +15,14 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
 	sqlite3_stmt *load_task, *set_procs, *del_procs;
-	/* Every write's BEGIN IMMEDIATE and COMMIT: parsed once, not at each of them. */
-	sqlite3_stmt *begin, *commit, *rollback;
+	/* Transaction control, prepared once: sqlite3_exec would parse its text at every call. */
+	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
+	/*
+	 * store_batch_begin: the writes until store_batch_end go in one
+	 * transaction, begun at the first of them (batch_open); a
+	 * store_begin inside it is a savepoint.
+	 */
+	int batch, batch_open;
 	/* task.list, prepared when first used: [state filter: none, active, one][resource filter]. */
 	sqlite3_stmt *list[3][2];
 	struct checkpointer *ckpt;		/* depotd's own store only */
@@ -224,7 +230,10 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    &st->del_procs, e, sizeof e) < 0 ||
 	    prepare(st, "BEGIN IMMEDIATE", &st->begin, e, sizeof e) < 0 ||
 	    prepare(st, "COMMIT", &st->commit, e, sizeof e) < 0 ||
-	    prepare(st, "ROLLBACK", &st->rollback, e, sizeof e) < 0) {
+	    prepare(st, "ROLLBACK", &st->rollback, e, sizeof e) < 0 ||
+	    prepare(st, "SAVEPOINT unit", &st->savepoint, e, sizeof e) < 0 ||
+	    prepare(st, "RELEASE unit", &st->release, e, sizeof e) < 0 ||
+	    prepare(st, "ROLLBACK TO unit", &st->rollback_to, e, sizeof e) < 0) {
 		snprintf(err, errlen, "%s: %s", path, e);
 		goto fail;
 	}
@@ -283,6 +292,9 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
+	sqlite3_finalize(st->savepoint);
+	sqlite3_finalize(st->release);
+	sqlite3_finalize(st->rollback_to);
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 2; j++)
 			sqlite3_finalize(st->list[i][j]);
@@ -293,24 +305,31 @@ void store_close(struct store *st)
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
 sqlite3 *store_db(struct store *st) { return st->db; }
 
-/* One of the kept transaction statements, as sql_exec would run it: 0, or -1 logged (store_errmsg says why). */
-static int run_kept(struct store *st, sqlite3_stmt *q, const char *purpose)
+/*
+ * Inside a batch, the write about to be made joins its transaction, begun
+ * now if it has not been: 0, or -1 when it cannot be begun.
+ */
+static int batch_join(struct store *st)
 {
-	struct sql s;
-
-	sql_use(&s, st->db, q, purpose);
-	return sql_run(&s);
+	if (!st->batch || st->batch_open)
+		return 0;
+	if (sql_control(st->begin) < 0)
+		return -1;
+	st->batch_open = 1;
+	return 0;
 }
 
 /* Writes go in BEGIN IMMEDIATE so a second connection (sqlite3 CLI) never makes them fail half-way. */
 int store_begin(struct store *st)
 {
-	return run_kept(st, st->begin, "beginning a transaction");
+	if (st->batch)
+		return batch_join(st) < 0 ? -1 : sql_control(st->savepoint);
+	return sql_control(st->begin);
 }
 
 int store_commit(struct store *st)
 {
-	if (run_kept(st, st->commit, "committing") == 0)
+	if (st->batch ? sql_control(st->release) == 0 : sql_control(st->commit) == 0)
 		return 0;
 	store_rollback(st);
 	return -1;
@@ -318,14 +337,44 @@ int store_commit(struct store *st)
 
 void store_rollback(struct store *st)
 {
-	/* Nothing to undo (the failure was BEGIN's own, or the write's rolled back already). */
+	/* In a batch only this unit goes; what the batch did before it stays. */
+	if (st->batch) {
+		if (sql_control(st->rollback_to) == 0)
+			sql_control(st->release);
+		return;
+	}
+	/* Nothing to undo (the failure was BEGIN's own, or the write's rolled back already): store_errmsg keeps why. */
 	if (sqlite3_get_autocommit(st->db))
 		return;
 	/* A migration's, before the kept statements are prepared. */
 	if (st->rollback == NULL)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	else
-		run_kept(st, st->rollback, "rolling back");
+		(void)sql_control(st->rollback);
+}
+
+void store_batch_begin(struct store *st)
+{
+	st->batch = 1;
+	st->batch_open = 0;
+}
+
+int store_batch_pending(struct store *st)
+{
+	return st->batch && st->batch_open;
+}
+
+int store_batch_end(struct store *st)
+{
+	int rc = 0;
+
+	/* An error SQLite answered by rolling back the whole transaction leaves nothing to commit. */
+	if (st->batch_open && (sqlite3_get_autocommit(st->db) || sql_control(st->commit) < 0)) {
+		rc = -1;
+		(void)sql_control(st->rollback);
+	}
+	st->batch = st->batch_open = 0;
+	return rc;
 }
 
 int64_t store_insert_task(struct store *st, const struct task *t)
@@ -383,10 +432,14 @@ static void cancel_from_json(struct task *t, const cJSON *c)
 
 int store_update_task(struct store *st, const struct task *t)
 {
-	cJSON *p = task_progress_json(t->d), *c = cancel_json(t);
+	cJSON *p, *c;
 	struct sql s;
 	int rc;
 
+	if (batch_join(st) < 0)
+		return -1;
+	p = task_progress_json(t->d);
+	c = cancel_json(t);
 	sql_use(&s, st->db, st->update_task, "recording a task's state");
 	sql_text(&s, 1, task_state_name(t->state));
 	sql_text(&s, 2, t->d->worker[0] ? t->d->worker : NULL);
@@ -806,6 +859,8 @@ int store_task_processes(struct store *st, int64_t id, const struct task *t)
 {
 	struct sql s;
 
+	if (batch_join(st) < 0)
+		return -1;
 	if (t == NULL) {
 		sql_use(&s, st->db, st->del_procs, "forgetting a task's processes");
 		sql_int(&s, 1, id);

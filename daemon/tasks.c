@@ -1238,8 +1238,14 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	t->d->started_at = time_now_ms();
 	t->d->started_mono = t->d->progress_mono = now_mono;
 	t->d->worker_pid = w->pid;
-	if (fence_proc_start(w->pid, &t->d->worker_start) < 0)
-		t->d->worker_start = 0;
+	/*
+	 * Read once for the worker, not at every task: its pid names the same
+	 * process while it is online, and a pid reused by a stranger since
+	 * would then not match (fence.c), which is the safe side.
+	 */
+	if (w->pid_start == 0 && fence_proc_start(w->pid, &w->pid_start) < 0)
+		w->pid_start = 0;
+	t->d->worker_start = w->pid_start;
 	/* Running state, reservations and whose processes it may be in one transaction (DESIGN §6). */
 	if (store_begin(D->store) < 0 || store_update_task(D->store, t) < 0 ||
 	    store_set_reservations(D->store, t) < 0 ||

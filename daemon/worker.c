@@ -151,26 +151,45 @@ static void cancel_if_still(int64_t task)
 static void *heartbeat_thread(void *arg)
 {
 	struct depot_client *c = arg;
+	int64_t last_sent = 0;	/* monotonic ms; 0: none yet */
 
 	for (;;) {
 		cJSON *args = cJSON_CreateObject(), *reply;
+		int64_t task, interval, wait_ms;
 		struct timespec until;
-		int64_t task, interval;
 		char err[256];
+		int urgent;
 
 		pthread_mutex_lock(&ws.mu);
 		interval = ws.heartbeat_ms;
+		/* An interval after the last one sent, also when an urgent one was skipped since. */
+		wait_ms = last_sent + interval - time_mono_ms();
+		if (wait_ms > interval)
+			wait_ms = interval;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += interval / 1000;
-		until.tv_nsec += (interval % 1000) * 1000000;
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (wait_ms % 1000) * 1000000;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
 		/* A wake-up sent while we were in a request must not wait an interval. */
-		if (!atomic_load(&ws.stop) && !ws.urgent)
+		if (!atomic_load(&ws.stop) && !ws.urgent && wait_ms > 0)
 			pthread_cond_timedwait(&ws.wake, &ws.mu, &until);
+		urgent = ws.urgent;
 		ws.urgent = 0;
+		/*
+		 * Woken for a process group that is gone again (a command as short
+		 * as `true` ended before this thread ran): there is nothing left to
+		 * fence, and done follows. Skipped, unless an interval is up.
+		 */
+		if (urgent && ws.pgid == 0 && time_mono_ms() - last_sent < interval &&
+		    !atomic_load(&ws.stop)) {
+			pthread_mutex_unlock(&ws.mu);
+			cJSON_Delete(args);
+			continue;
+		}
+		last_sent = time_mono_ms();
 		task = ws.task;
 		cJSON_AddStringToObject(args, "name", ws.name);
 		if (task)
@@ -289,7 +308,8 @@ static cJSON *run_task(struct depot_client *c, const cJSON *task)
 		pthread_mutex_unlock(&ws.mu);
 		return NULL;
 	}
-	log_info("task %lld: running", (long long)id);
+	/* depotd logs each task's end itself: these two lines are for depotd -v. */
+	log_debug("task %lld: running", (long long)id);
 	/* A restore may have swapped another data directory in since the last task. */
 	if (fs_root_refresh(&worker_data) < 0)
 		log_warn("opening %s: %m", worker_dir);
@@ -300,7 +320,7 @@ static cJSON *run_task(struct depot_client *c, const cJSON *task)
 	pthread_mutex_lock(&ws.mu);
 	ws.task = 0;
 	pthread_mutex_unlock(&ws.mu);
-	log_info("task %lld: %s", (long long)id, task_state_name(state));
+	log_debug("task %lld: %s", (long long)id, task_state_name(state));
 	return done_args(id, state, result, error);
 }
 

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "timeutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,7 @@ static void on_hello(struct conn *conn, const struct worker_msg *m)
 	}
 	worker_end_poll(w);
 	w->pid = (pid_t)m->pid;
+	w->pid_start = 0;
 	w->supervised = m->supervised && supervisor_owns(w->pid);
 	w->state = WORKER_ONLINE;
 	w->task = 0;
@@ -534,6 +536,47 @@ static void (*const worker_handlers[WCMD_COUNT])(struct conn *, const struct wor
 	[WCMD_HEARTBEAT] = on_heartbeat, [WCMD_DONE] = on_done,
 };
 
+/*
+ * Test only: DEPOT_TEST_CRASH_AT=worker-CMD (worker-done, worker-heartbeat,
+ * …) kills this process after such a request was handled, before what it
+ * changed is committed.
+ */
+static void crash_point(const struct worker_msg *m)
+{
+	static const char *at;
+	static int looked;
+
+	/* Read once: this runs at every worker request. */
+	if (!looked) {
+		at = getenv("DEPOT_TEST_CRASH_AT");
+		looked = 1;
+	}
+	if (at != NULL && strncmp(at, "worker-", 7) == 0 &&
+	    strcmp(at + 7, worker_cmd_name(m->cmd)) == 0 && store_batch_pending(D->store)) {
+		log_warn("DEPOT_TEST_CRASH_AT=%s: killing this process before the commit (a test)",
+		    at);
+		raise(SIGKILL);
+	}
+}
+
+static void commit_batch(const struct worker_msg *m)
+{
+	crash_point(m);
+	if (store_batch_end(D->store) < 0) {
+		/*
+		 * Memory has moved on (a task ended, the next assigned) and the
+		 * database has not: carrying on could run a task twice. Stopped
+		 * here, the next start recovers from what the database holds, as
+		 * after a crash; the assigned worker never had its ack answered.
+		 */
+		log_error("database: committing what a worker's %s changed: %s; depotd stops "
+		    "so that its next start recovers from the database", worker_cmd_name(m->cmd),
+		    store_errmsg(D->store));
+		abort();
+	}
+	events_release(1);
+}
+
 void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 {
 	struct worker_msg m;
@@ -548,7 +591,17 @@ void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 		return;
 	}
 	m.peer_pid = peer->pid;
+	/*
+	 * What one request changes is committed at once, in one transaction
+	 * (issue 14): a done with next ends one task and starts the next, a
+	 * heartbeat records a process group and progress. Its events wait for
+	 * the commit. An assignment may be sent before it: the worker starts
+	 * nothing before its ack is answered, which comes after.
+	 */
+	store_batch_begin(D->store);
+	events_hold();
 	worker_handlers[m.cmd](conn, &m);
+	commit_batch(&m);
 }
 
 void workers_expire_polls(void)

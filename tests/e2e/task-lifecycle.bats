@@ -170,9 +170,11 @@ rfc3339_now() {
 
 @test "remove of a running task is refused and removes nothing" {
 	depot_start
-	submit -- sleep 30
+	# Its log is made at its first output (exec.c): the echo makes it.
+	submit -- sh -c 'echo started; exec sleep 30'
 	running=$ID
 	wait_for task_is "$running" running
+	wait_for file_has "$DIR/logs/$running.log"
 
 	run --separate-stderr ctl task remove "$running"
 	echo "$stderr"

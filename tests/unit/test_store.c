@@ -261,6 +261,65 @@ static void transactions_fail_roll_back_and_commit(void **state)
 	sqlite3_close(other);
 }
 
+/* Rows of table as a second connection sees them: what is committed. */
+static int64_t committed_rows(const char *path, const char *table)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	char sql[128];
+	int64_t n = -1;
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * What one worker request changes goes in one transaction (workerproto.c):
+ * nothing of it is seen before store_batch_end, a unit rolled back inside
+ * it leaves the others, a plain write joins it, and none begins it for nothing.
+ */
+static void a_batch_commits_its_units_together(void **state)
+{
+	struct scratch *s = *state;
+	struct task_detail d = { .worker_pid = 4242, .worker_start = 7, .pgid = 4243 };
+	struct task t = { .id = 1, .d = &d };
+
+	store_batch_begin(s->st);
+	assert_int_equal(store_batch_pending(s->st), 0);
+	assert_int_equal(store_batch_end(s->st), 0);
+
+	store_batch_begin(s->st);
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true(add_task(s->st, "exec", 1) > 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(store_batch_pending(s->st), 1);
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true(add_task(s->st, "exec", 2) > 0);
+	store_rollback(s->st);
+	assert_int_equal(store_task_processes(s->st, 1, &t), 0);
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true(add_task(s->st, "exec", 3) > 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(committed_rows(s->path, "tasks"), 0);
+	assert_int_equal(committed_rows(s->path, "task_processes"), 0);
+	assert_int_equal(store_batch_end(s->st), 0);
+	assert_int_equal(committed_rows(s->path, "tasks"), 2);
+	assert_int_equal(committed_rows(s->path, "task_processes"), 1);
+
+	/* After it, a store_begin is a transaction of its own again. */
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true(add_task(s->st, "exec", 4) > 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(committed_rows(s->path, "tasks"), 3);
+	assert_int_equal(store_batch_pending(s->st), 0);
+}
+
 static void repositories_round_trip(void **state)
 {
 	struct scratch *s = *state;
@@ -686,6 +745,8 @@ int main(void)
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(transactions_fail_roll_back_and_commit, setup_store,
+		    remove_store),
+		cmocka_unit_test_setup_teardown(a_batch_commits_its_units_together, setup_store,
 		    remove_store),
 		cmocka_unit_test_setup_teardown(repositories_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_new_version_keeps_what_it_is_told_to,
