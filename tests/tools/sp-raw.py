@@ -11,6 +11,9 @@ Usage: sp-raw.py SOCKET MODE [ARG...]; prints what it saw, one JSON object a lin
   send-close REQUEST    REQUEST written, then the connection closed at once
   header PROTO          a connection header with protocol id PROTO (e.g. 0x21); prints whether it closed
   idle N                N connections that send their header and nothing else; holds until killed
+  no-read-conns C REQUEST  C connections, each writes REQUEST (JSON) once and never reads; holds until killed
+  ask REQUEST           REQUEST (JSON) sent, its reply read whole; prints its size and the seconds it took
+  silent N              N connections that send nothing at all, not even a header; holds until killed
 """
 import json
 import os
@@ -38,13 +41,13 @@ def request(rid, obj):
 
 
 def read_exact(s, n):
-    buf = b""
+    buf = bytearray()
     while len(buf) < n:
-        chunk = s.recv(n - len(buf))
+        chunk = s.recv(min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError("closed after %d of %d bytes" % (len(buf), n))
         buf += chunk
-    return buf
+    return bytes(buf)
 
 
 def read_header(s):
@@ -155,6 +158,30 @@ def main():
             except OSError as e:
                 out(error=str(e), connected=len(conns))
                 break
+        out(connected=len(conns))
+        hold()
+    elif mode == "no-read-conns":
+        conns = []
+        req = request(0x80000001, json.loads(args[1]))
+        for _ in range(int(args[0])):
+            s = connect(path)
+            s.sendall(req)
+            conns.append(s)
+        out(connected=len(conns))
+        hold()
+    elif mode == "ask":
+        s = connect(path)
+        start = time.time()
+        s.sendall(request(0x80000001, json.loads(args[0])))
+        read_header(s)
+        ids, reply = split_reply(read_message(s), 1)
+        out(ok=reply.get("ok"), bytes=len(json.dumps(reply)), seconds=round(time.time() - start, 3))
+    elif mode == "silent":
+        conns = []
+        for _ in range(int(args[0])):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            conns.append(s)
         out(connected=len(conns))
         hold()
     else:

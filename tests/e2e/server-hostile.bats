@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# server-hostile.bats: what a socket_group member (read and cancel only)
+# can make depotd's own REP server (daemon/server.c) spend: memory held
+# for replies it never reads, descriptors the owner then lacks, silent
+# connections. Judged from outside: /proc, the owner's own requests.
+
+load helpers
+
+SPRAW=$BATS_TEST_DIRNAME/../tools/sp-raw.py
+
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# as_member UID ARG...: runs ARG... as UID with nogroup (socket_group) as its only group.
+as_member() {
+	local uid=$1
+	shift
+	setpriv --reuid="$uid" --regid="$(getent group nogroup | cut -d: -f3)" --clear-groups "$@"
+}
+
+need_root_nogroup() {
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed"
+	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
+	getent group nogroup >/dev/null || skip "no group nogroup"
+}
+
+@test "a socket_group member's connections that never read their replies hold depotd's memory only so far" {
+	need_root_nogroup
+	depot_start "daemon.socket_group = nogroup"
+	# One task with a 2 KiB argument: each copy of it in a reply is some 2 KiB.
+	run ctl run -- /bin/echo "$(head -c 2048 /dev/zero | tr '\0' x)"
+	[ "$status" -eq 0 ]
+	wait_for task_is 1 completed 30s
+	# task.wait may repeat an id (up to 100,000): 5,000 copies ask ~40 KiB, answer ~11 MiB.
+	req=$(jq -cn '{cmd: "task.wait", args: {ids: [range(5000) | 1], timeout_ms: 0}}')
+	before=$(rss_kib "$DEPOT_PID")
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 12 "$req" \
+		>"$DIR/noread.out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$DIR/noread.out" 20s
+	run ctl ping
+	[ "$status" -eq 0 ]
+	after=$(rss_kib "$DEPOT_PID")
+	echo "RSS $before KiB before, $after KiB after 12 unread task.wait replies"
+	# 12 such replies held whole are ~130 MiB; 512 connections would be ~5.5 GiB.
+	[ $((after - before)) -lt 32768 ]
+}
+
+@test "two socket_group members holding their 512 connections each leave the owner a way in, at systemd's default descriptor limit" {
+	need_root_nogroup
+	depot_init "daemon.socket_group = nogroup"
+	# systemd gives a service 1024 descriptors (soft) unless its unit says otherwise; debian/ has none.
+	env "$(depot_tag)" prlimit --nofile=1024:4096 "$DEPOT_BIN/depotd" -d "$DIR" \
+		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
+	DEPOT_PID=$!
+	wait_for depot_answers 10s
+	wait_for workers_online "$(conf_value daemon.workers)" 10s
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 512 >"$DIR/idle1.out" &
+	HAND_PIDS+=($!)
+	as_member daemon /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 512 >"$DIR/idle2.out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$DIR/idle1.out" 20s
+	wait_for test -s "$DIR/idle2.out" 20s
+	cat "$DIR/idle1.out" "$DIR/idle2.out"
+	echo "depotd has $(ls "/proc/$DEPOT_PID/fd" | wc -l) descriptors open"
+	# Each member is within its own cap (512); the owner must still be served.
+	run ctl ping
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "one small task.wait from a socket_group member, naming a task 20,000 times, does not stop depotd answering the owner" {
+	need_root_nogroup
+	depot_start "daemon.socket_group = nogroup"
+	run ctl run -- /bin/echo "$(head -c 2048 /dev/zero | tr '\0' x)"
+	[ "$status" -eq 0 ]
+	wait_for task_is 1 completed 30s
+	# ~40 KiB asked (task.wait allows an id 100,000 times); ~100 MiB answered.
+	req=$(jq -cn '{cmd: "task.wait", args: {ids: [range(20000) | 1], timeout_ms: 0}}')
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask "$req" \
+		>"$DIR/ask.out" &
+	asker=$!
+	HAND_PIDS+=($asker)
+	# The owner pings all along; depotctl gives up on a daemon silent for 5 s.
+	failed=0 pings=0
+	while kill -0 "$asker" 2>/dev/null; do
+		ctl ping >/dev/null 2>&1 || failed=$((failed + 1))
+		pings=$((pings + 1))
+		sleep 0.05
+	done
+	echo "$pings pings, $failed unanswered; $(cat "$DIR/ask.out")"
+	grep "marking it missing" "$DIR/depotd.log" || true
+	[ "$failed" -eq 0 ]
+	! grep -q "marking it missing" "$DIR/depotd.log"
+}
