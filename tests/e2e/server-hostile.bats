@@ -94,3 +94,27 @@ need_root_nogroup() {
 	[ "$failed" -eq 0 ]
 	! grep -q "marking it missing" "$DIR/depotd.log"
 }
+
+@test "a socket_group member over its connection cap, reconnecting in a loop, does not flood depotd's log" {
+	need_root_nogroup
+	depot_start "daemon.socket_group = nogroup"
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 512 >"$DIR/idle.out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$DIR/idle.out" 20s
+	run as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" hammer 2
+	[ "$status" -eq 0 ]
+	lines=$(grep -c "already holds 512 connections" "$DIR/depotd.log" || true)
+	bytes=$(stat -c %s "$DIR/depotd.log")
+	echo "$output; $lines refusals logged, depotd.log $bytes bytes"
+	[ "$(echo "$output" | jq .connects)" -gt 100 ]
+	# Said once (or a few times), not once per connection.
+	[ "$lines" -lt 10 ]
+}
+
+@test "a connection that never sends its header is closed, as nng's 10 s negotiation timeout did" {
+	depot_start
+	run python3 "$SPRAW" "$DIR/run/control.sock" mute 15
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "$(echo "$output" | jq .closed)" = true ]
+}

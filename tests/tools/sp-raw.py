@@ -13,6 +13,8 @@ Usage: sp-raw.py SOCKET MODE [ARG...]; prints what it saw, one JSON object a lin
   idle N                N connections that send their header and nothing else; holds until killed
   no-read-conns C REQUEST  C connections, each writes REQUEST (JSON) once and never reads; holds until killed
   ask REQUEST           REQUEST (JSON) sent, its reply read whole; prints its size and the seconds it took
+  hammer SECONDS        connects and closes at once, again and again for SECONDS; prints how many times
+  mute SECONDS          one connection that sends nothing at all; prints whether depotd closed it within SECONDS
   silent N              N connections that send nothing at all, not even a header; holds until killed
 """
 import json
@@ -176,6 +178,22 @@ def main():
         read_header(s)
         ids, reply = split_reply(read_message(s), 1)
         out(ok=reply.get("ok"), bytes=len(json.dumps(reply)), seconds=round(time.time() - start, 3))
+    elif mode == "hammer":
+        n, end = 0, time.time() + float(args[0])
+        while time.time() < end:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                n += 1
+            except OSError:
+                pass
+            s.close()
+        out(connects=n)
+    elif mode == "mute":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        read_header(s)
+        out(closed=closed_within(s, float(args[0])))
     elif mode == "silent":
         conns = []
         for _ in range(int(args[0])):
