@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -59,6 +60,10 @@
 #define SERVER_TRIM_AFTER	((size_t)1 << 20)
 /* After accept() fails for want of descriptors, the listener rests this long. */
 #define SERVER_ACCEPT_REST_MS	100
+/* nng's ipc transport closed a client that had not sent its header within this long. */
+#define SERVER_NEGO_MS		10000
+/* A refusal said in the log at most this often; the ones in between are counted. */
+#define SERVER_REFUSE_LOG_MS	10000
 
 struct reply_out {
 	struct reply_out *next;
@@ -74,6 +79,7 @@ struct pipe {
 	struct server *srv;
 	struct peer peer;
 	int head_ok;		/* the client's 8-byte header has come and was right */
+	int64_t accepted_ms;
 	char *in;
 	size_t in_cap, in_len;
 	struct reply_out *out, *out_tail;
@@ -106,14 +112,24 @@ struct server {
 	server_handler handler;
 	struct pipe *pipes;
 	int npipes;
+	int nothers;		/* pipes of uids other than the owner and root */
 	int nparked;
 	int park_cap;		/* parked requests per uid; 0: no cap */
 	int64_t accept_rest_until;
 	int accept_failing;	/* said once in the log, until a client is accepted again */
 	void (*pipe_gone)(uint32_t pipe_id);
+	int64_t nego_check_ms;
+	int64_t refuse_log_ms;
+	int refused;		/* refusals since the last one logged */
 };
 
 static uint32_t next_pipe_id;
+/*
+ * Descriptors other users' clients may hold in all: half the process's
+ * limit, so that the owner, the store, logs and tasks always have the
+ * rest (systemd gives a service 1024 unless its unit says otherwise).
+ */
+static int others_max = SERVER_MAX_PIPES;
 
 static void listener_cb(struct loop_watch *w, uint32_t events);
 static void pipe_cb(struct loop_watch *w, uint32_t events);
@@ -171,8 +187,20 @@ struct server *server_open(const char *url, int mode, size_t max_message,
 	srv->park_cap = park_cap;
 	srv->max_message = max_message;
 	srv->owner = geteuid();
-	if (next_pipe_id == 0)
+	if (next_pipe_id == 0) {
+		struct rlimit rl;
+
 		next_pipe_id = ((uint32_t)getpid() * 2654435761u) & 0x7fffffffu;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			if (rl.rlim_cur < rl.rlim_max) {
+				rl.rlim_cur = rl.rlim_max;
+				if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+					getrlimit(RLIMIT_NOFILE, &rl);
+			}
+			if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < (rlim_t)others_max)
+				others_max = (int)(rl.rlim_cur / 2);
+		}
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "listening on %s: socket: %s", path, strerror(errno));
@@ -233,10 +261,24 @@ static void pipe_accept(struct server *srv, int fd)
 		cred.gid = (gid_t)-1;
 		cred.pid = 0;
 	}
-	if (cred.uid != srv->owner && cred.uid != 0 &&
-	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER) {
-		log_warn("%s: uid %u already holds %d connections, the most one user may; "
-		    "refusing another", srv->path, (unsigned)cred.uid, SERVER_PIPES_PER_PEER);
+	if (cred.uid != srv->owner && cred.uid != 0 && (srv->nothers >= others_max ||
+	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER)) {
+		/* Once in a while: a client reconnecting in a loop would otherwise fill the log. */
+		if (mono_ms() >= srv->refuse_log_ms) {
+			if (srv->nothers >= others_max)
+				log_warn("%s: other users' clients already hold %d connections, "
+				    "half of depotd's descriptors; refusing uid %u's (and %d more "
+				    "refused since the last time this was said)", srv->path,
+				    srv->nothers, (unsigned)cred.uid, srv->refused);
+			else
+				log_warn("%s: uid %u already holds %d connections, the most one "
+				    "user may; refusing another (and %d more refused since the "
+				    "last time this was said)", srv->path, (unsigned)cred.uid,
+				    SERVER_PIPES_PER_PEER, srv->refused);
+			srv->refuse_log_ms = mono_ms() + SERVER_REFUSE_LOG_MS;
+			srv->refused = 0;
+		} else
+			srv->refused++;
 		close(fd);
 		return;
 	}
@@ -250,6 +292,7 @@ static void pipe_accept(struct server *srv, int fd)
 	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
+	p->accepted_ms = mono_ms();
 	if (++next_pipe_id > 0x7fffffffu)
 		next_pipe_id = 1;
 	p->peer.pipe_id = next_pipe_id;
@@ -263,6 +306,7 @@ static void pipe_accept(struct server *srv, int fd)
 		srv->pipes->prev = p;
 	srv->pipes = p;
 	srv->npipes++;
+	srv->nothers += cred.uid != srv->owner && cred.uid != 0;
 }
 
 static void listener_cb(struct loop_watch *w, uint32_t events)
@@ -307,7 +351,22 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 /* Called by the loop each turn: a resting or full listener listens again when it can. */
 void server_tick(struct server *srv)
 {
-	if (srv == NULL || srv->listener.events != 0)
+	int64_t now;
+
+	if (srv == NULL)
+		return;
+	/* Once a second, clients silent since they connected go, as nng's did after 10 s. */
+	if ((now = mono_ms()) >= srv->nego_check_ms) {
+		struct pipe *p, *next;
+
+		srv->nego_check_ms = now + 1000;
+		for (p = srv->pipes; p != NULL; p = next) {
+			next = p->next;
+			if (!p->head_ok && now - p->accepted_ms >= SERVER_NEGO_MS)
+				pipe_end(p);
+		}
+	}
+	if (srv->listener.events != 0)
 		return;
 	if (srv->npipes >= SERVER_MAX_PIPES)
 		return;
@@ -619,6 +678,7 @@ static void pipe_end(struct pipe *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	srv->npipes--;
+	srv->nothers -= p->peer.uid != srv->owner && p->peer.uid != 0;
 	free(p->in);
 	p->in = NULL;
 	/* Handlers run to their end before a pipe ends, so only parked conns were left; but be sure. */
