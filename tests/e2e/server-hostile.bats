@@ -118,3 +118,43 @@ need_root_nogroup() {
 	echo "$output"
 	[ "$(echo "$output" | jq .closed)" = true ]
 }
+
+@test "SIGTERM with clients parked, unread, half-sent, silent and gone mid-wait: depotd exits cleanly (run it under build-san)" {
+	depot_start
+	for i in $(seq 1 20); do ctl run -- /bin/echo "$(head -c 1024 /dev/zero | tr '\0' y)" >/dev/null; done
+	wait_for task_is 20 completed 30s
+	run ctl run -- /bin/sleep 60
+	[ "$status" -eq 0 ]
+	run ctl run -- /bin/sleep 60
+	[ "$status" -eq 0 ]
+	wait_for task_is 22 running 30s
+	# A wait whose client goes while it is parked, then the task it waited on ends.
+	python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 1 '{"cmd": "task.wait", "args": {"ids": [22]}}' \
+		>"$DIR/gone.out" &
+	gone=$!
+	wait_for test -s "$DIR/gone.out" 10s
+	python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 8 '{"cmd": "task.wait", "args": {"ids": [21]}}' \
+		>"$DIR/parked.out" &
+	HAND_PIDS+=($!)
+	python3 "$SPRAW" "$DIR/run/control.sock" no-read 2000 '{"cmd": "task.list", "args": {}}' \
+		>"$DIR/noread.out" &
+	HAND_PIDS+=($!)
+	python3 "$SPRAW" "$DIR/run/control.sock" liar 100000 >"$DIR/liar.out" &
+	HAND_PIDS+=($!)
+	python3 "$SPRAW" "$DIR/run/control.sock" silent 5 >"$DIR/silent.out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$DIR/parked.out" 10s
+	wait_for test -s "$DIR/noread.out" 10s
+	wait_for test -s "$DIR/silent.out" 10s
+	kill "$gone"
+	wait "$gone" || true
+	run ctl task cancel 22
+	[ "$status" -eq 0 ]
+	wait_for task_is 22 canceled 30s
+	run ctl ping
+	[ "$status" -eq 0 ]
+	depot_terminate
+	echo "depotd exited with $DEPOT_STATUS"
+	! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$DIR/depotd.log"
+	[ "$DEPOT_STATUS" -eq 0 ]
+}
