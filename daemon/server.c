@@ -254,6 +254,7 @@ static void pipe_accept(struct server *srv, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	struct pipe *p;
+	ssize_t w;
 
 	/* Unknown credentials are treated as nobody's: the handlers refuse them. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -282,8 +283,13 @@ static void pipe_accept(struct server *srv, int fd)
 		close(fd);
 		return;
 	}
-	/* The header fits any fresh socket's buffer: a short write means the peer is gone. */
-	if (write(fd, head, sizeof head) != (ssize_t)sizeof head ||
+	/*
+	 * The header fits any fresh socket's buffer. A client that has closed
+	 * already (it sent a request and went, before depotd accepted it on a
+	 * busy machine) is still read: what it sent is carried out, unanswered.
+	 */
+	w = write(fd, head, sizeof head);
+	if ((w != (ssize_t)sizeof head && !(w < 0 && (errno == EPIPE || errno == ECONNRESET))) ||
 	    (p = calloc(1, sizeof *p)) == NULL) {
 		close(fd);
 		return;
