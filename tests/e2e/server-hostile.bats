@@ -172,3 +172,22 @@ need_root_nogroup() {
 	[ "$status" -eq 0 ]
 	wait_for test -e "$DIR/touched" 10s
 }
+
+@test "a socket_group member's many connections, each with one task.list page unread, hold depotd's memory only so far" {
+	need_root_nogroup
+	depot_start "daemon.socket_group = nogroup" "daemon.max_message = 8MiB"
+	arg=$(head -c 4096 /dev/zero | tr '\0' z)
+	for i in $(seq 1 500); do echo "echo $arg $i"; done | ctl run --batch - >/dev/null
+	wait_for task_is 500 completed 60s
+	# One page of task.list is 500 tasks, here ~2 MiB: 512 connections could hold ~1 GiB.
+	before=$(rss_kib "$DEPOT_PID")
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 60 \
+		'{"cmd": "task.list", "args": {}}' >"$DIR/noread.out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$DIR/noread.out" 30s
+	run ctl ping
+	[ "$status" -eq 0 ]
+	after=$(rss_kib "$DEPOT_PID")
+	echo "RSS $before KiB before, $after KiB after 60 unread task.list pages"
+	[ $((after - before)) -lt 65536 ]
+}
