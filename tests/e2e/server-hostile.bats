@@ -12,11 +12,12 @@ rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
-# as_member UID ARG...: runs ARG... as UID with nogroup (socket_group) as its only group.
+# as_member UID ARG...: ARG... as UID with nogroup (socket_group) as its only group, in
+# place of the (sub)shell that calls it, so that $! after `as_member ... &` is its pid.
 as_member() {
 	local uid=$1
 	shift
-	setpriv --reuid="$uid" --regid="$(getent group nogroup | cut -d: -f3)" --clear-groups "$@"
+	exec setpriv --reuid="$uid" --regid="$(getent group nogroup | cut -d: -f3)" --clear-groups "$@"
 }
 
 need_root_nogroup() {
@@ -190,4 +191,11 @@ need_root_nogroup() {
 	after=$(rss_kib "$DEPOT_PID")
 	echo "RSS $before KiB before, $after KiB after 60 unread task.list pages"
 	[ $((after - before)) -lt 65536 ]
+	# Its connections gone, other users' requests are read again.
+	kill "${HAND_PIDS[-1]}"
+	run as_member nobody timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
+		'{"cmd": "ping", "args": {}}'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq .ok)" = true ]
 }
