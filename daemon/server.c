@@ -60,6 +60,13 @@
 #define SERVER_TRIM_AFTER	((size_t)1 << 20)
 /* After accept() fails for want of descriptors, the listener rests this long. */
 #define SERVER_ACCEPT_REST_MS	100
+/*
+ * Reply bytes other users' clients may leave unread in all before none of
+ * their connections is read further (the owner's and root's always are):
+ * each connection holds one unsent reply at most, but 512 of them, each a
+ * task.list page of megabytes, would be gigabytes.
+ */
+#define SERVER_OTHERS_OUT_MAX	((size_t)32 << 20)
 /* nng's ipc transport closed a client that had not sent its header within this long. */
 #define SERVER_NEGO_MS		10000
 /* A refusal said in the log at most this often; the ones in between are counted. */
@@ -83,6 +90,8 @@ struct pipe {
 	char *in;
 	size_t in_cap, in_len;
 	struct reply_out *out, *out_tail;
+	size_t out_bytes;	/* of out, not yet written */
+	int other;		/* its uid is neither the owner's nor root */
 	int inflight;		/* its conns not yet answered */
 	int ended;		/* its socket is closed; freed when inflight is 0 */
 	struct conn *conns;	/* its parked conns */
@@ -113,6 +122,8 @@ struct server {
 	struct pipe *pipes;
 	int npipes;
 	int nothers;		/* pipes of uids other than the owner and root */
+	size_t others_out;	/* their out_bytes, summed */
+	int others_rearm;	/* others_out fell under its cap: their pipes read again */
 	int nparked;
 	int park_cap;		/* parked requests per uid; 0: no cap */
 	int64_t accept_rest_until;
@@ -299,6 +310,7 @@ static void pipe_accept(struct server *srv, int fd)
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
 	p->accepted_ms = mono_ms();
+	p->other = cred.uid != srv->owner && cred.uid != 0;
 	if (++next_pipe_id > 0x7fffffffu)
 		next_pipe_id = 1;
 	p->peer.pipe_id = next_pipe_id;
@@ -371,6 +383,13 @@ void server_tick(struct server *srv)
 			if (!p->head_ok && now - p->accepted_ms >= SERVER_NEGO_MS)
 				pipe_end(p);
 		}
+	}
+	/* Other users' pipes left unread while their replies were over the cap read again. */
+	if (srv->others_rearm) {
+		srv->others_rearm = 0;
+		for (struct pipe *p = srv->pipes; p != NULL; p = p->next)
+			if (p->other)
+				pipe_update(p);
 	}
 	if (srv->listener.events != 0)
 		return;
@@ -504,7 +523,21 @@ static int pipe_room(struct pipe *p)
 
 static int pipe_reading(const struct pipe *p)
 {
-	return p->out == NULL && p->inflight < SERVER_PIPE_INFLIGHT;
+	return p->out == NULL && p->inflight < SERVER_PIPE_INFLIGHT &&
+	    !(p->other && p->srv->others_out > SERVER_OTHERS_OUT_MAX);
+}
+
+/* n bytes of p's replies written or dropped. */
+static void pipe_out_done(struct pipe *p, size_t n)
+{
+	struct server *srv = p->srv;
+
+	p->out_bytes -= n;
+	if (!p->other)
+		return;
+	if (srv->others_out > SERVER_OTHERS_OUT_MAX && srv->others_out - n <= SERVER_OTHERS_OUT_MAX)
+		srv->others_rearm = 1;
+	srv->others_out -= n;
 }
 
 /* Reads and takes messages: -1 when the pipe ended (and may be freed). */
@@ -639,9 +672,11 @@ static void pipe_flush(struct pipe *p)
 				reply_free(r);
 			}
 			p->out_tail = NULL;
+			pipe_out_done(p, p->out_bytes);
 			return;
 		}
 		r->off += (size_t)w;
+		pipe_out_done(p, (size_t)w);
 		if (r->off < r->headlen + r->bodylen)
 			continue;
 		p->out = r->next;
@@ -677,6 +712,7 @@ static void pipe_end(struct pipe *p)
 		reply_free(r);
 	}
 	p->out_tail = NULL;
+	pipe_out_done(p, p->out_bytes);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -773,6 +809,9 @@ void server_reply(struct conn *conn, cJSON *reply)
 		else
 			p->out = r;
 		p->out_tail = r;
+		p->out_bytes += r->headlen + r->bodylen;
+		if (p->other)
+			p->srv->others_out += r->headlen + r->bodylen;
 		/* Written at once: the main thread answers as it handles, no hand-off. */
 		pipe_flush(p);
 	}
