@@ -15,6 +15,7 @@ Usage: sp-raw.py SOCKET MODE [ARG...]; prints what it saw, one JSON object a lin
   ask REQUEST           REQUEST (JSON) sent, its reply read whole; prints its size and the seconds it took
   hammer SECONDS        connects and closes at once, again and again for SECONDS; prints how many times
   mute SECONDS          one connection that sends nothing at all; prints whether depotd closed it within SECONDS
+  partial C LEN         C connections, each announcing a LEN-byte request and sending all of it but its last byte; holds until killed
   silent N              N connections that send nothing at all, not even a header; holds until killed
 """
 import json
@@ -194,6 +195,24 @@ def main():
         s.connect(path)
         read_header(s)
         out(closed=closed_within(s, float(args[0])))
+    elif mode == "partial":
+        conns, n = [], int(args[1])
+        body = b"\1" + struct.pack(">Q", n) + b"x" * (n - 1)
+        for _ in range(int(args[0])):
+            s = connect(path)
+            s.setblocking(False)
+            conns.append([s, 0])
+        deadline = time.time() + 60
+        while any(c[1] < len(body) for c in conns) and time.time() < deadline:
+            for c in conns:
+                if c[1] < len(body):
+                    try:
+                        c[1] += c[0].send(body[c[1]:c[1] + (1 << 20)])
+                    except BlockingIOError:
+                        pass
+            time.sleep(0.001)
+        out(connections=len(conns), bytes_sent=sum(c[1] for c in conns))
+        hold()
     elif mode == "silent":
         conns = []
         for _ in range(int(args[0])):
