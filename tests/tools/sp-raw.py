@@ -203,15 +203,20 @@ def main():
             s.setblocking(False)
             conns.append([s, 0])
         deadline = time.time() + 60
-        while any(c[1] < len(body) for c in conns) and time.time() < deadline:
+        closed = 0
+        while any(0 <= c[1] < len(body) for c in conns) and time.time() < deadline:
             for c in conns:
-                if c[1] < len(body):
+                if 0 <= c[1] < len(body):
                     try:
                         c[1] += c[0].send(body[c[1]:c[1] + (1 << 20)])
                     except BlockingIOError:
                         pass
+                    except OSError:
+                        c[1] = -1
+                        closed += 1
             time.sleep(0.001)
-        out(connections=len(conns), bytes_sent=sum(c[1] for c in conns))
+        out(connections=len(conns), closed_by_depotd=closed,
+            bytes_sent=sum(c[1] for c in conns if c[1] > 0))
         hold()
     elif mode == "silent":
         conns = []
