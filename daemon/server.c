@@ -67,6 +67,12 @@
  * task.list page of megabytes, would be gigabytes.
  */
 #define SERVER_OTHERS_OUT_MAX	((size_t)32 << 20)
+/*
+ * Request buffers grown past SERVER_IN_FIRST that other users' clients may
+ * hold in all: past it, the one that would grow is closed, so that 512
+ * requests held all but whole cannot take 512 times max_message.
+ */
+#define SERVER_OTHERS_IN_MAX	((size_t)64 << 20)
 /* nng's ipc transport closed a client that had not sent its header within this long. */
 #define SERVER_NEGO_MS		10000
 /* A refusal said in the log at most this often; the ones in between are counted. */
@@ -123,6 +129,7 @@ struct server {
 	int npipes;
 	int nothers;		/* pipes of uids other than the owner and root */
 	size_t others_out;	/* their out_bytes, summed */
+	size_t others_in;	/* their read buffers past SERVER_IN_FIRST, summed */
 	int others_rearm;	/* others_out fell under its cap: their pipes read again */
 	int nparked;
 	int park_cap;		/* parked requests per uid; 0: no cap */
@@ -498,6 +505,30 @@ static int pipe_take(struct pipe *p, int *taken)
 	return rc;
 }
 
+static size_t in_big(size_t cap)
+{
+	return cap > SERVER_IN_FIRST ? cap : 0;
+}
+
+/* Growing p's read buffer to cap would put other users' buffers over their cap. */
+static int pipe_in_over(const struct pipe *p, size_t cap)
+{
+	/* Room for two requests of max_message at least, when that was set higher. */
+	size_t max = p->srv->max_message * 2 > SERVER_OTHERS_IN_MAX ? p->srv->max_message * 2 :
+	    SERVER_OTHERS_IN_MAX;
+
+	return p->other && in_big(cap) > in_big(p->in_cap) &&
+	    p->srv->others_in - in_big(p->in_cap) + in_big(cap) > max;
+}
+
+/* p's read buffer becomes cap bytes. */
+static void pipe_in_set(struct pipe *p, size_t cap)
+{
+	if (p->other)
+		p->srv->others_in = p->srv->others_in - in_big(p->in_cap) + in_big(cap);
+	p->in_cap = cap;
+}
+
 /* Room for the next read: the buffer doubles while a message outgrows it, up to that message. */
 static int pipe_room(struct pipe *p)
 {
@@ -514,10 +545,20 @@ static int pipe_room(struct pipe *p)
 			need = whole;
 	}
 	cap = need;
+	if (pipe_in_over(p, cap)) {
+		if (mono_ms() >= p->srv->refuse_log_ms) {
+			log_warn("%s: other users' clients already hold %zu MiB of requests not "
+			    "yet whole; closing uid %llu's connection, whose request would take "
+			    "more", p->srv->path, p->srv->others_in >> 20,
+			    (unsigned long long)p->peer.uid);
+			p->srv->refuse_log_ms = mono_ms() + SERVER_REFUSE_LOG_MS;
+		}
+		return -2;
+	}
 	if ((in = realloc(p->in, cap)) == NULL)
 		return -1;
 	p->in = in;
-	p->in_cap = cap;
+	pipe_in_set(p, cap);
 	return 0;
 }
 
@@ -555,9 +596,10 @@ static int pipe_read(struct pipe *p)
 		}
 		if (rc == 0)
 			break;
-		if (pipe_room(p) < 0) {
-			log_error("%s: out of memory reading a request; closing its connection",
-			    p->srv->path);
+		if ((rc = pipe_room(p)) < 0) {
+			if (rc == -1)
+				log_error("%s: out of memory reading a request; closing its connection",
+				    p->srv->path);
 			pipe_end(p);
 			return -1;
 		}
@@ -580,7 +622,7 @@ static int pipe_read(struct pipe *p)
 
 		if (in != NULL) {
 			p->in = in;
-			p->in_cap = SERVER_IN_FIRST;
+			pipe_in_set(p, SERVER_IN_FIRST);
 		}
 		malloc_trim(0);
 	}
@@ -721,6 +763,7 @@ static void pipe_end(struct pipe *p)
 		p->next->prev = p->prev;
 	srv->npipes--;
 	srv->nothers -= p->peer.uid != srv->owner && p->peer.uid != 0;
+	pipe_in_set(p, 0);
 	free(p->in);
 	p->in = NULL;
 	/* Handlers run to their end before a pipe ends, so only parked conns were left; but be sure. */
