@@ -209,15 +209,13 @@ struct server *server_open(const char *url, int mode, size_t max_message,
 		struct rlimit rl;
 
 		next_pipe_id = ((uint32_t)getpid() * 2654435761u) & 0x7fffffffu;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-			if (rl.rlim_cur < rl.rlim_max) {
-				rl.rlim_cur = rl.rlim_max;
-				if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-					getrlimit(RLIMIT_NOFILE, &rl);
-			}
-			if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < (rlim_t)others_max)
-				others_max = (int)(rl.rlim_cur / 2);
-		}
+		/*
+		 * The soft limit as given, not raised: workers and their tasks
+		 * inherit it, and select()-based programs break over 1024.
+		 */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 2 < (rlim_t)others_max)
+			others_max = (int)(rl.rlim_cur / 2);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
