@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -59,6 +60,23 @@
 #define SERVER_TRIM_AFTER	((size_t)1 << 20)
 /* After accept() fails for want of descriptors, the listener rests this long. */
 #define SERVER_ACCEPT_REST_MS	100
+/*
+ * Reply bytes other users' clients may leave unread in all before none of
+ * their connections is read further (the owner's and root's always are):
+ * each connection holds one unsent reply at most, but 512 of them, each a
+ * task.list page of megabytes, would be gigabytes.
+ */
+#define SERVER_OTHERS_OUT_MAX	((size_t)32 << 20)
+/*
+ * Request buffers grown past SERVER_IN_FIRST that other users' clients may
+ * hold in all: past it, the one that would grow is closed, so that 512
+ * requests held all but whole cannot take 512 times max_message.
+ */
+#define SERVER_OTHERS_IN_MAX	((size_t)64 << 20)
+/* nng's ipc transport closed a client that had not sent its header within this long. */
+#define SERVER_NEGO_MS		10000
+/* A refusal said in the log at most this often; the ones in between are counted. */
+#define SERVER_REFUSE_LOG_MS	10000
 
 struct reply_out {
 	struct reply_out *next;
@@ -74,9 +92,12 @@ struct pipe {
 	struct server *srv;
 	struct peer peer;
 	int head_ok;		/* the client's 8-byte header has come and was right */
+	int64_t accepted_ms;
 	char *in;
 	size_t in_cap, in_len;
 	struct reply_out *out, *out_tail;
+	size_t out_bytes;	/* of out, not yet written */
+	int other;		/* its uid is neither the owner's nor root */
 	int inflight;		/* its conns not yet answered */
 	int ended;		/* its socket is closed; freed when inflight is 0 */
 	struct conn *conns;	/* its parked conns */
@@ -106,14 +127,27 @@ struct server {
 	server_handler handler;
 	struct pipe *pipes;
 	int npipes;
+	int nothers;		/* pipes of uids other than the owner and root */
+	size_t others_out;	/* their out_bytes, summed */
+	size_t others_in;	/* their read buffers past SERVER_IN_FIRST, summed */
+	int others_rearm;	/* others_out fell under its cap: their pipes read again */
 	int nparked;
 	int park_cap;		/* parked requests per uid; 0: no cap */
 	int64_t accept_rest_until;
 	int accept_failing;	/* said once in the log, until a client is accepted again */
 	void (*pipe_gone)(uint32_t pipe_id);
+	int64_t nego_check_ms;
+	int64_t refuse_log_ms;
+	int refused;		/* refusals since the last one logged */
 };
 
 static uint32_t next_pipe_id;
+/*
+ * Descriptors other users' clients may hold in all: half the process's
+ * limit, so that the owner, the store, logs and tasks always have the
+ * rest (systemd gives a service 1024 unless its unit says otherwise).
+ */
+static int others_max = SERVER_MAX_PIPES;
 
 static void listener_cb(struct loop_watch *w, uint32_t events);
 static void pipe_cb(struct loop_watch *w, uint32_t events);
@@ -172,8 +206,18 @@ struct server *server_open(const char *url, int mode, size_t max_message,
 	srv->park_cap = park_cap;
 	srv->max_message = max_message;
 	srv->owner = geteuid();
-	if (next_pipe_id == 0)
+	if (next_pipe_id == 0) {
+		struct rlimit rl;
+
 		next_pipe_id = ((uint32_t)getpid() * 2654435761u) & 0x7fffffffu;
+		/*
+		 * The soft limit as given, not raised: workers and their tasks
+		 * inherit it, and select()-based programs break over 1024.
+		 */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 2 < (rlim_t)others_max)
+			others_max = (int)(rl.rlim_cur / 2);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "listening on %s: socket: %s", path, strerror(errno));
@@ -227,6 +271,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	struct pipe *p;
+	ssize_t w;
 
 	/* Unknown credentials are treated as nobody's: the handlers refuse them. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -234,15 +279,34 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 		cred.gid = (gid_t)-1;
 		cred.pid = 0;
 	}
-	if (cred.uid != srv->owner && cred.uid != 0 &&
-	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER) {
-		log_warn("%s: uid %u already holds %d connections, the most one user may; "
-		    "refusing another", srv->path, (unsigned)cred.uid, SERVER_PIPES_PER_PEER);
+	if (cred.uid != srv->owner && cred.uid != 0 && (srv->nothers >= others_max ||
+	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER)) {
+		/* Once in a while: a client reconnecting in a loop would otherwise fill the log. */
+		if (mono_ms() >= srv->refuse_log_ms) {
+			if (srv->nothers >= others_max)
+				log_warn("%s: other users' clients already hold %d connections, "
+				    "half of depotd's descriptors; refusing uid %u's (and %d more "
+				    "refused since the last time this was said)", srv->path,
+				    srv->nothers, (unsigned)cred.uid, srv->refused);
+			else
+				log_warn("%s: uid %u already holds %d connections, the most one "
+				    "user may; refusing another (and %d more refused since the "
+				    "last time this was said)", srv->path, (unsigned)cred.uid,
+				    SERVER_PIPES_PER_PEER, srv->refused);
+			srv->refuse_log_ms = mono_ms() + SERVER_REFUSE_LOG_MS;
+			srv->refused = 0;
+		} else
+			srv->refused++;
 		close(fd);
 		return NULL;
 	}
-	/* The header fits any fresh socket's buffer: a short write means the peer is gone. */
-	if (write(fd, head, sizeof head) != (ssize_t)sizeof head ||
+	/*
+	 * The header fits any fresh socket's buffer. A client that has closed
+	 * already (it sent a request and went, before depotd accepted it on a
+	 * busy machine) is still read: what it sent is carried out, unanswered.
+	 */
+	w = write(fd, head, sizeof head);
+	if ((w != (ssize_t)sizeof head && !(w < 0 && (errno == EPIPE || errno == ECONNRESET))) ||
 	    (p = calloc(1, sizeof *p)) == NULL) {
 		close(fd);
 		return NULL;
@@ -251,6 +315,8 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
+	p->accepted_ms = mono_ms();
+	p->other = cred.uid != srv->owner && cred.uid != 0;
 	if (++next_pipe_id > 0x7fffffffu)
 		next_pipe_id = 1;
 	p->peer.pipe_id = next_pipe_id;
@@ -264,6 +330,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 		srv->pipes->prev = p;
 	srv->pipes = p;
 	srv->npipes++;
+	srv->nothers += cred.uid != srv->owner && cred.uid != 0;
 	return p;
 }
 
@@ -316,7 +383,29 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 /* Called by the loop each turn: a resting or full listener listens again when it can. */
 void server_tick(struct server *srv)
 {
-	if (srv == NULL || srv->listener.events != 0)
+	int64_t now;
+
+	if (srv == NULL)
+		return;
+	/* Once a second, clients silent since they connected go, as nng's did after 10 s. */
+	if ((now = mono_ms()) >= srv->nego_check_ms) {
+		struct pipe *p, *next;
+
+		srv->nego_check_ms = now + 1000;
+		for (p = srv->pipes; p != NULL; p = next) {
+			next = p->next;
+			if (!p->head_ok && now - p->accepted_ms >= SERVER_NEGO_MS)
+				pipe_end(p);
+		}
+	}
+	/* Other users' pipes left unread while their replies were over the cap read again. */
+	if (srv->others_rearm) {
+		srv->others_rearm = 0;
+		for (struct pipe *p = srv->pipes; p != NULL; p = p->next)
+			if (p->other)
+				pipe_update(p);
+	}
+	if (srv->listener.events != 0)
 		return;
 	if (srv->npipes >= SERVER_MAX_PIPES)
 		return;
@@ -423,6 +512,30 @@ static int pipe_take(struct pipe *p, int *taken)
 	return rc;
 }
 
+static size_t in_big(size_t cap)
+{
+	return cap > SERVER_IN_FIRST ? cap : 0;
+}
+
+/* Growing p's read buffer to cap would put other users' buffers over their cap. */
+static int pipe_in_over(const struct pipe *p, size_t cap)
+{
+	/* Room for two requests of max_message at least, when that was set higher. */
+	size_t max = p->srv->max_message * 2 > SERVER_OTHERS_IN_MAX ? p->srv->max_message * 2 :
+	    SERVER_OTHERS_IN_MAX;
+
+	return p->other && in_big(cap) > in_big(p->in_cap) &&
+	    p->srv->others_in - in_big(p->in_cap) + in_big(cap) > max;
+}
+
+/* p's read buffer becomes cap bytes. */
+static void pipe_in_set(struct pipe *p, size_t cap)
+{
+	if (p->other)
+		p->srv->others_in = p->srv->others_in - in_big(p->in_cap) + in_big(cap);
+	p->in_cap = cap;
+}
+
 /* Room for the next read: the buffer doubles while a message outgrows it, up to that message. */
 static int pipe_room(struct pipe *p)
 {
@@ -439,16 +552,40 @@ static int pipe_room(struct pipe *p)
 			need = whole;
 	}
 	cap = need;
+	if (pipe_in_over(p, cap)) {
+		if (mono_ms() >= p->srv->refuse_log_ms) {
+			log_warn("%s: other users' clients already hold %zu MiB of requests not "
+			    "yet whole; closing uid %llu's connection, whose request would take "
+			    "more", p->srv->path, p->srv->others_in >> 20,
+			    (unsigned long long)p->peer.uid);
+			p->srv->refuse_log_ms = mono_ms() + SERVER_REFUSE_LOG_MS;
+		}
+		return -2;
+	}
 	if ((in = realloc(p->in, cap)) == NULL)
 		return -1;
 	p->in = in;
-	p->in_cap = cap;
+	pipe_in_set(p, cap);
 	return 0;
 }
 
 static int pipe_reading(const struct pipe *p)
 {
-	return p->out == NULL && p->inflight < SERVER_PIPE_INFLIGHT;
+	return p->out == NULL && p->inflight < SERVER_PIPE_INFLIGHT &&
+	    !(p->other && p->srv->others_out > SERVER_OTHERS_OUT_MAX);
+}
+
+/* n bytes of p's replies written or dropped. */
+static void pipe_out_done(struct pipe *p, size_t n)
+{
+	struct server *srv = p->srv;
+
+	p->out_bytes -= n;
+	if (!p->other)
+		return;
+	if (srv->others_out > SERVER_OTHERS_OUT_MAX && srv->others_out - n <= SERVER_OTHERS_OUT_MAX)
+		srv->others_rearm = 1;
+	srv->others_out -= n;
 }
 
 /* Reads and takes messages: -1 when the pipe ended (and may be freed). */
@@ -466,9 +603,10 @@ static int pipe_read(struct pipe *p)
 		}
 		if (rc == 0)
 			break;
-		if (pipe_room(p) < 0) {
-			log_error("%s: out of memory reading a request; closing its connection",
-			    p->srv->path);
+		if ((rc = pipe_room(p)) < 0) {
+			if (rc == -1)
+				log_error("%s: out of memory reading a request; closing its connection",
+				    p->srv->path);
 			pipe_end(p);
 			return -1;
 		}
@@ -491,7 +629,7 @@ static int pipe_read(struct pipe *p)
 
 		if (in != NULL) {
 			p->in = in;
-			p->in_cap = SERVER_IN_FIRST;
+			pipe_in_set(p, SERVER_IN_FIRST);
 		}
 		malloc_trim(0);
 	}
@@ -583,9 +721,11 @@ static void pipe_flush(struct pipe *p)
 				reply_free(r);
 			}
 			p->out_tail = NULL;
+			pipe_out_done(p, p->out_bytes);
 			return;
 		}
 		r->off += (size_t)w;
+		pipe_out_done(p, (size_t)w);
 		if (r->off < r->headlen + r->bodylen)
 			continue;
 		p->out = r->next;
@@ -621,6 +761,7 @@ static void pipe_end(struct pipe *p)
 		reply_free(r);
 	}
 	p->out_tail = NULL;
+	pipe_out_done(p, p->out_bytes);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -628,6 +769,8 @@ static void pipe_end(struct pipe *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	srv->npipes--;
+	srv->nothers -= p->peer.uid != srv->owner && p->peer.uid != 0;
+	pipe_in_set(p, 0);
 	free(p->in);
 	p->in = NULL;
 	/* Handlers run to their end before a pipe ends, so only parked conns were left; but be sure. */
@@ -716,6 +859,9 @@ void server_reply(struct conn *conn, cJSON *reply)
 		else
 			p->out = r;
 		p->out_tail = r;
+		p->out_bytes += r->headlen + r->bodylen;
+		if (p->other)
+			p->srv->others_out += r->headlen + r->bodylen;
 		/* Written at once: the main thread answers as it handles, no hand-off. */
 		pipe_flush(p);
 	}

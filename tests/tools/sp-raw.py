@@ -11,6 +11,12 @@ Usage: sp-raw.py SOCKET MODE [ARG...]; prints what it saw, one JSON object a lin
   send-close REQUEST    REQUEST written, then the connection closed at once
   header PROTO          a connection header with protocol id PROTO (e.g. 0x21); prints whether it closed
   idle N                N connections that send their header and nothing else; holds until killed
+  no-read-conns C REQUEST  C connections, each writes REQUEST (JSON) once and never reads; holds until killed
+  ask REQUEST           REQUEST (JSON) sent, its reply read whole; prints its size and the seconds it took
+  hammer SECONDS        connects and closes at once, again and again for SECONDS; prints how many times
+  mute SECONDS          one connection that sends nothing at all; prints whether depotd closed it within SECONDS
+  partial C LEN         C connections, each announcing a LEN-byte request and sending all of it but its last byte; holds until killed
+  silent N              N connections that send nothing at all, not even a header; holds until killed
 """
 import json
 import os
@@ -38,13 +44,13 @@ def request(rid, obj):
 
 
 def read_exact(s, n):
-    buf = b""
+    buf = bytearray()
     while len(buf) < n:
-        chunk = s.recv(n - len(buf))
+        chunk = s.recv(min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError("closed after %d of %d bytes" % (len(buf), n))
         buf += chunk
-    return buf
+    return bytes(buf)
 
 
 def read_header(s):
@@ -155,6 +161,69 @@ def main():
             except OSError as e:
                 out(error=str(e), connected=len(conns))
                 break
+        out(connected=len(conns))
+        hold()
+    elif mode == "no-read-conns":
+        conns = []
+        req = request(0x80000001, json.loads(args[1]))
+        for _ in range(int(args[0])):
+            s = connect(path)
+            s.sendall(req)
+            conns.append(s)
+        out(connected=len(conns))
+        hold()
+    elif mode == "ask":
+        s = connect(path)
+        start = time.time()
+        s.sendall(request(0x80000001, json.loads(args[0])))
+        read_header(s)
+        ids, reply = split_reply(read_message(s), 1)
+        out(ok=reply.get("ok"), bytes=len(json.dumps(reply)), seconds=round(time.time() - start, 3))
+    elif mode == "hammer":
+        n, end = 0, time.time() + float(args[0])
+        while time.time() < end:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                n += 1
+            except OSError:
+                pass
+            s.close()
+        out(connects=n)
+    elif mode == "mute":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)
+        read_header(s)
+        out(closed=closed_within(s, float(args[0])))
+    elif mode == "partial":
+        conns, n = [], int(args[1])
+        body = b"\1" + struct.pack(">Q", n) + b"x" * (n - 1)
+        for _ in range(int(args[0])):
+            s = connect(path)
+            s.setblocking(False)
+            conns.append([s, 0])
+        deadline = time.time() + 60
+        closed = 0
+        while any(0 <= c[1] < len(body) for c in conns) and time.time() < deadline:
+            for c in conns:
+                if 0 <= c[1] < len(body):
+                    try:
+                        c[1] += c[0].send(body[c[1]:c[1] + (1 << 20)])
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        c[1] = -1
+                        closed += 1
+            time.sleep(0.001)
+        out(connections=len(conns), closed_by_depotd=closed,
+            bytes_sent=sum(c[1] for c in conns if c[1] > 0))
+        hold()
+    elif mode == "silent":
+        conns = []
+        for _ in range(int(args[0])):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            conns.append(s)
         out(connected=len(conns))
         hold()
     else:
