@@ -27,9 +27,11 @@
 # without a journal (this machine's), a new file's inode is searched for
 # past every inode freed in the last 60 s (ext4's recently_deleted), so a
 # side run just after 5,000 deletions pays for them and its peer does not.
-# Each round also copies the large feed's files with cp into a scratch
-# directory and syncs ("disk"): the rate at which the disk takes those
-# bytes durably, with no network and no hashing, which bounds both sides.
+# Each round also copies the large feed's files into a scratch directory,
+# $CONC at once, with `dd bs=1M conv=fsync` each and a sync after ("disk"):
+# the rate at which the disk takes those bytes durably from that many
+# writers, with no network and no hashing, which bounds both sides (here
+# above cp then one sync, which writes back only once cp is done).
 # Sizes: BENCH_SYNC_SMALL_FILES, BENCH_SYNC_SMALL_BYTES, BENCH_SYNC_LARGE_FILES,
 # BENCH_SYNC_LARGE_MIB.
 . "$(dirname "$0")/lib.bash"
@@ -120,14 +122,15 @@ curl_fetch() {
 	[ "$rc" -eq 0 ] || problems+=("curl: $set exited $rc")
 }
 
-# disk_copy: the large feed's files copied by cp and synced, timed; sets
-# K_MS. The ceiling for storing those bytes durably on this file system.
+# disk_copy: the large feed's files copied durably, $CONC writers at once,
+# timed; sets K_MS. The ceiling for storing those bytes on this file system.
 disk_copy() {
 	local out=$WORK/disk-$r t0
 	mkdir -p "$out"
 	sync
 	t0=$(now_ms)
-	cp "$WORK"/www/large/f*.bin "$out"/ && sync
+	(cd "$WORK/www/large" && printf '%s\0' f*.bin |
+		xargs -0 -P "$CONC" -I{} dd if={} of="$out/{}" bs=1M conv=fsync status=none) && sync
 	K_MS=$(( $(now_ms) - t0 ))
 }
 
@@ -223,6 +226,6 @@ if [ ${#problems[@]} -gt 0 ]; then
 	echo "problems:"
 	printf '  %s\n' "${problems[@]}"
 fi
-result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x; ${s_ratio_sync}x curl + sync); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x; ${l_ratio_sync}x curl + sync; disk cp + sync $(mib_s $((L_N * L_B)) "$(median "${dk[@]}")") MiB/s); medians of ${#ds[@]}"
+result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x; ${s_ratio_sync}x curl + sync); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x; ${l_ratio_sync}x curl + sync; disk (dd conv=fsync x$CONC) $(mib_s $((L_N * L_B)) "$(median "${dk[@]}")") MiB/s); medians of ${#ds[@]}"
 for p in "${problems[@]}"; do note "$p"; done
 bench_exit
