@@ -23,7 +23,14 @@
 # rounds and curl first in even ones, each depot round on a new data
 # directory (the content store would otherwise have every file already);
 # figures are medians, with the fastest and slowest round after them.
-# Nothing either side wrote is deleted until the benchmark ends: on an ext4
+# curl writes into DIR/out of a new DIR=$(mktemp -d /tmp/dpb.XXXXXX), made
+# just before it runs, as depot writes into DIR/tmp of a data directory made
+# the same way: where a new directory lands decides where its files' inodes
+# are searched for, and on this machine a fresh directory could take 5-10
+# times longer to fill than one under the benchmark's scratch directory
+# made minutes before (curl's 5,000 files took 1.1-2.1 s there while
+# depot's, in fresh directories, took 7-17 s; curl into a fresh one:
+# 5-21 s). Nothing either side wrote is deleted until the benchmark ends: on an ext4
 # without a journal (this machine's), a new file's inode is searched for
 # past every inode freed in the last 60 s (ext4's recently_deleted), so a
 # side run just after 5,000 deletions pays for them and its peer does not.
@@ -104,7 +111,9 @@ depot_sync() {
 # --parallel into a scratch directory, timed; sets C_MS, CS_MS (with a
 # sync after it, as durable as depot's), C_FILES, C_BYTES.
 curl_fetch() {
-	local set=$1 cfg=$WORK/curl-$1.cfg out=$WORK/out-$1-$r t0 rc
+	local set=$1 cfg=$WORK/curl-$1.cfg out t0 rc
+	bench_tmp
+	out=$TMPD/out
 	mkdir -p "$out"
 	awk -F, -v base="http://127.0.0.1:$HTTP_PORT/$set/" -v out="$out/" '
 		{ printf "url = \"%s%s\"\noutput = \"%s%s\"\n", base, $1, out, $1 }' \
@@ -125,7 +134,9 @@ curl_fetch() {
 # disk_copy: the large feed's files copied durably, $CONC writers at once,
 # timed; sets K_MS. The ceiling for storing those bytes on this file system.
 disk_copy() {
-	local out=$WORK/disk-$r t0
+	local out t0
+	bench_tmp
+	out=$TMPD/out
 	mkdir -p "$out"
 	sync
 	t0=$(now_ms)
