@@ -8,10 +8,12 @@
 # timed, from submit to the task's end (the time the worker ran the task is
 # shown too). curl: `curl --parallel --parallel-max 8 -K CONFIG` with one
 # `url =` / `output =` pair a file, into a scratch directory. depot also
-# fetches the PULP_MANIFEST, checks each file's size and sha256, fsyncs each
-# stored file and its directory and records a version in the database; curl
-# only writes the files; so curl's time is also shown with a `sync` after
-# it ("+sync"), which leaves its files as durable as depot's.
+# fetches the PULP_MANIFEST, checks each file's size and sha256, makes the
+# files durable (a syncfs before they move into the store, one after) and
+# records a version in the database; curl only writes the files; so curl's
+# time is also shown with a `sync` after it ("+sync"), which leaves its
+# files as durable as depot's. The task's log (`depotctl task log`) says
+# how long depot's downloads, syncfs calls and moves took.
 # The server is nginx (Debian nginx-light) from a private config, on a free
 # port, stopped (master and workers, by pid) when the benchmark ends; a
 # system nginx is never used or signalled. Without nginx the benchmark

@@ -359,6 +359,35 @@ progress_done_is() {
 	[ -z "$(tmp_files)" ]
 }
 
+@test "a worker killed after a file was verified but before the syncfs leaves nothing in the store: the next sync downloads that file again" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	printf 'small and quick\n' >"$WORK/feed/small.txt"
+	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
+	make_feed "$WORK/feed"
+	start_slow_http "$WORK/feed" 50000
+	slow=$HTTP_PORT
+	ctl repo create r1 --feed "$(feed_url "$slow")"
+	submit_task sync r1
+	sync=$ID
+	wait_for progress_done_is "$sync" 1 10s
+
+	# The worst moment: small.txt verified, its bytes maybe only in the page cache.
+	kill -KILL "$(worker_pid "$(worker_of_task "$sync")")"
+	wait_for task_is "$sync" canceled 10s
+	[ "$(task_reason "$sync")" = worker-missing ]
+	[ -z "$(content_files)" ]
+
+	# From a fast server, the next sync finds nothing stored and fetches both.
+	start_http "$WORK/feed"
+	ctl repo update r1 --feed "$(feed_url "$HTTP_PORT")"
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 2 ]
+	[ "$(content_files | wc -l)" = 2 ]
+	[ -z "$(tmp_files | grep -v "dl-$sync-" || true)" ]
+}
+
 @test "a failed sync keeps in the store the files it verified before the failure, and a retry does not download them again" {
 	depot_start
 	base_feed "$WORK/feed"
