@@ -56,9 +56,10 @@ int content_has(const struct fs_root *data, const char *sha256, int64_t size)
 }
 
 /*
- * The temp file's data reaches the disk before its name enters the store,
- * so the store never names a file with missing blocks. 0644: publish
- * hard-links the same inode where a web server reads it.
+ * The temp file made mode 0644 (publish hard-links the same inode where a
+ * web server reads it), with its size. Its bytes reach the disk only with
+ * content_sync_store: a caller that needs them there first (a sync) calls
+ * that before it commits.
  */
 static int content_sync_file(const struct fs_root *data, const char *tmp, off_t *size,
     char *err, size_t errlen)
@@ -88,68 +89,133 @@ static int content_sync_file(const struct fs_root *data, const char *tmp, off_t 
 	return 0;
 }
 
+void content_fans_init(struct content_fans *f)
+{
+	for (size_t i = 0; i < sizeof f->fd / sizeof f->fd[0]; i++)
+		f->fd[i] = -1;
+}
+
+void content_fans_close(struct content_fans *f)
+{
+	for (size_t i = 0; i < sizeof f->fd / sizeof f->fd[0]; i++) {
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+		f->fd[i] = -1;
+	}
+}
+
+static int hexval(char c)
+{
+	return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* The fan-out directory of sha256 (a valid digest), made if missing, opened once per fans. */
+static int fan_fd(const struct fs_root *data, struct content_fans *fans, const char *sha256,
+    char *err, size_t errlen)
+{
+	int i = hexval(sha256[0]) << 4 | hexval(sha256[1]);
+	char fan[64], why[1024];
+
+	if (fans->fd[i] >= 0)
+		return fans->fd[i];
+	snprintf(fan, sizeof fan, "content/sha256/%.2s", sha256);
+	/* The store's directories hold nothing a web server reads (publications link the files): the umask decides. */
+	if ((fans->fd[i] = fs_mkdirs_beneath(data->fd, fan, 0755)) < 0) {
+		fs_beneath_error(data, fan, errno, why, sizeof why);
+		snprintf(err, errlen, "cannot create %s", why);
+	}
+	return fans->fd[i];
+}
+
+/*
+ * Without RENAME_NOREPLACE (a file system that refuses the flag), as
+ * before it: link, unlike rename, never replaces either.
+ */
+static int place_by_link(int tmpdir, const char *tbase, int fanfd, const char *sha256)
+{
+	if (linkat(tmpdir, tbase, fanfd, sha256, 0) < 0)
+		return -1;
+	/* The content is stored; a temp left behind is only clutter that tmp/ loses at start. */
+	(void)unlinkat(tmpdir, tbase, 0);
+	return 0;
+}
+
+int content_commit_at(const struct fs_root *data, struct content_fans *fans, int tmpdir,
+    const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen)
+{
+	const char *tbase = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+	char dst[128];
+	struct stat st;
+	int fanfd, e;
+
+	if (content_path(sha256, dst, sizeof dst) < 0) {
+		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
+		return -1;
+	}
+	if ((fanfd = fan_fd(data, fans, sha256, err, errlen)) < 0)
+		return -1;
+	/* One atomic step that, like link, never replaces: a file another task stored meanwhile stays as it is. */
+	if (renameat2(tmpdir, tbase, fanfd, sha256, RENAME_NOREPLACE) == 0)
+		return 0;
+	e = errno;
+	if ((e == EINVAL || e == ENOSYS) && place_by_link(tmpdir, tbase, fanfd, sha256) == 0)
+		return 0;
+	if (e == EINVAL || e == ENOSYS)
+		e = errno;
+	if (e == EEXIST && fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && (int64_t)st.st_size == size) {
+		(void)unlinkat(tmpdir, tbase, 0);
+		return 0;
+	}
+	if (e == EEXIST || e == EPERM || e == EOPNOTSUPP || e == EMLINK) {
+		/*
+		 * A damaged file (wrong size) under that name, or (from the
+		 * link) a file system without hard links: rename is as atomic,
+		 * and replacing is right.
+		 */
+		if (renameat(tmpdir, tbase, fanfd, sha256) < 0) {
+			snprintf(err, errlen, "cannot move %s/%s to %s/%s: %s", data->path, tmp,
+			    data->path, dst, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "cannot move %s/%s to %s/%s: %s", data->path, tmp, data->path, dst,
+	    strerror(e));
+	return -1;
+}
+
 int content_commit(const struct fs_root *data, const char *tmp, const char *sha256,
     char *err, size_t errlen)
 {
-	char dst[128], fan[64], tbase[256], why[1024];
-	int fanfd = -1, tmpdir = -1, rc = -1, link_errno;
-	struct stat st;
+	struct content_fans fans;
+	char dst[128], tbase[256];
+	int tmpdir, rc;
 	off_t size;
 
 	if (content_path(sha256, dst, sizeof dst) < 0) {
 		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
 		return -1;
 	}
-	snprintf(fan, sizeof fan, "content/sha256/%.2s", sha256);
 	if (content_sync_file(data, tmp, &size, err, errlen) < 0)
 		return -1;
-	/* The store's directories hold nothing a web server reads (publications link the files): the umask decides. */
-	if ((fanfd = fs_mkdirs_beneath(data->fd, fan, 0755)) < 0) {
-		fs_beneath_error(data, fan, errno, why, sizeof why);
-		snprintf(err, errlen, "cannot create %s", why);
-		return -1;
-	}
 	if ((tmpdir = fs_parent_beneath(data->fd, tmp, 0, tbase, sizeof tbase)) < 0) {
 		fs_beneath_error(data, tmp, errno, err, errlen);
-		goto out;
+		return -1;
 	}
-	/* link, unlike rename, never replaces: a file another task stored meanwhile stays as it is. */
-	link_errno = linkat(tmpdir, tbase, fanfd, sha256, 0) == 0 ? 0 : errno;
-	if (link_errno == 0) {
-		/* The content is stored; a temp left behind is only clutter that tmp/ loses at start. */
-		(void)unlinkat(tmpdir, tbase, 0);
-	} else if (link_errno == EEXIST && fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_size == size) {
-		(void)unlinkat(tmpdir, tbase, 0);
-	} else if (link_errno == EEXIST || link_errno == EPERM || link_errno == EOPNOTSUPP ||
-	    link_errno == EMLINK || link_errno == ENOSYS) {
-		/*
-		 * A damaged file (wrong size) under that name, or a file system
-		 * without hard links: rename is as atomic, and replacing is right.
-		 */
-		if (renameat(tmpdir, tbase, fanfd, sha256) < 0) {
-			snprintf(err, errlen, "cannot move %s/%s to %s/%s: %s", data->path, tmp,
-			    data->path, dst, strerror(errno));
-			goto out;
-		}
-	} else {
-		snprintf(err, errlen, "cannot link %s/%s to %s/%s: %s", data->path, tmp, data->path,
-		    dst, strerror(link_errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (tmpdir >= 0)
-		close(tmpdir);
-	close(fanfd);
+	content_fans_init(&fans);
+	rc = content_commit_at(data, &fans, tmpdir, tmp, sha256, (int64_t)size, err, errlen);
+	content_fans_close(&fans);
+	close(tmpdir);
 	return rc;
 }
 
 /*
  * One syncfs for a whole sync instead of an fsync per file and directory
  * (3-4 ms each here: a 5,000-file sync spent most of its time in them).
- * Called before the version that references the files is recorded, so a
- * version never names content a crash could lose.
+ * A sync calls it twice: before its files enter the store, so that the
+ * store never names a file whose bytes a crash could lose, and after, so
+ * that the version it then records never names a file whose name could.
  */
 int content_sync_store(const struct fs_root *data, char *err, size_t errlen)
 {

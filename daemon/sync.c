@@ -73,6 +73,7 @@ struct sync_xfer {
 	int attempt;			/* failed tries of this entry so far */
 	int64_t retry_at;		/* monotonic ms; the slot waits until then */
 	int fd;
+	uint64_t seq;			/* the N of tmp */
 	char tmp[64];			/* tmp/dl-ID-N; "" when no temp file exists */
 	struct writeout out;		/* fd's writer: starts the writeback of a large file as it comes */
 	EVP_MD_CTX *md;
@@ -91,6 +92,12 @@ struct sync_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* A verified download waiting in tmp/ for the syncfs that lets it into the store. */
+struct sync_pending {
+	size_t entry;
+	uint64_t seq;
+};
+
 struct sync {
 	struct worker_shared *ws;
 	int64_t task;
@@ -106,6 +113,11 @@ struct sync {
 	char crl_path[64];		/* tmp/crl-ID.pem, relative to the data directory like every path here */
 	char crl_full[SYNC_PATH_MAX];	/* the same for libcurl, which takes only a path */
 	uint64_t tmp_seq;
+	int tmpfd;			/* tmp/, where every temp is made and named */
+	struct content_fans fans;
+	struct sync_pending *pend;	/* verified temps, in the order they were verified */
+	size_t npend, pendcap, ncommitted;
+	int64_t ms_download, ms_sync_bytes, ms_moves, ms_sync_names;	/* where the time went, for the log */
 	CURLM *multi;
 	char *mbuf;
 	size_t mlen, mcap;
@@ -154,6 +166,9 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry);
 static void sync_drop(struct sync *s, struct sync_xfer *x);
 static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc);
 static int sync_download(struct sync *s);
+static void sync_tmp_name(const struct sync *s, uint64_t seq, char *out, size_t n);
+static int sync_commit(struct sync *s);
+static void sync_keep_verified(struct sync *s);
 static int sync_write_list(struct sync *s);
 static int sync_make_durable(struct sync *s);
 static void sync_cleanup(struct sync *s);
@@ -419,7 +434,7 @@ static int sync_prepare(struct sync *s)
 		sync_fail(s, "cannot create %s", why);
 		return -1;
 	}
-	close(fd);
+	s->tmpfd = fd;
 	return s->imp.crl && !s->is_file ? sync_write_crl(s) : 0;
 }
 
@@ -995,10 +1010,11 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 		return -1;
 	}
 	for (tries = 0; ; tries++) {
-		snprintf(x->tmp, sizeof x->tmp, "tmp/dl-%lld-%llu", (long long)s->task,
-		    (unsigned long long)++s->tmp_seq);
+		x->seq = ++s->tmp_seq;
+		sync_tmp_name(s, x->seq, x->tmp, sizeof x->tmp);
 		/* O_EXCL: never write through a name someone else put there. */
-		x->fd = fs_open_beneath(worker_data.fd, x->tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		x->fd = fs_open_beneath(s->tmpfd, x->tmp + strlen("tmp/"),
+		    O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (x->fd >= 0 || errno != EEXIST || tries >= 3)
 			break;
 	}
@@ -1048,7 +1064,7 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 		x->fd = -1;
 	}
 	if (x->tmp[0] != '\0') {
-		if (fs_unlink_beneath(worker_data.fd, x->tmp) < 0)
+		if (unlinkat(s->tmpfd, x->tmp + strlen("tmp/"), 0) < 0)
 			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
 			    worker_data.path, x->tmp, strerror(errno));
 		x->tmp[0] = '\0';
@@ -1063,6 +1079,7 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 	char got[65], why[SYNC_ERR_MAX], shown[SYNC_PATH_MAX];
 	unsigned int mdlen = 0, i;
 	CURLMcode mc;
+	int bad;
 
 	/* A handle still in the multi could not be reused for the next file. */
 	if ((mc = curl_multi_remove_handle(s->multi, x->easy)) != CURLM_OK) {
@@ -1104,13 +1121,16 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 	 */
 	if (e->size >= HASHPIPE_MIN)
 		writeout_start(&x->out);
-	if (close(x->fd) < 0) {
-		x->fd = -1;
+	/* 0644 now, on the fd at hand: publish hard-links the stored inode where a web server reads it. */
+	bad = fchmod(x->fd, 0644) < 0 ? errno : 0;
+	if (close(x->fd) < 0 && bad == 0)
+		bad = errno;
+	x->fd = -1;
+	if (bad != 0) {
 		sync_fail(s, "cannot write %s/%s for %s: %s", worker_data.path, x->tmp, e->path,
-		    strerror(errno));
+		    strerror(bad));
 		return;
 	}
-	x->fd = -1;
 	if (x->got != e->size) {
 		sync_fail(s, "size mismatch for %s from %s: expected %lld bytes, got %lld", e->path,
 		    shown, (long long)e->size, (long long)x->got);
@@ -1127,10 +1147,19 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 		    e->sha256, got);
 		return;
 	}
-	if (content_commit(&worker_data, x->tmp, e->sha256, why, sizeof why) < 0) {
-		sync_fail(s, "cannot store %s: %s", e->path, why);
-		return;
+	/* Into the store after the syncfs that puts its bytes on the disk (sync_commit). */
+	if (s->npend == s->pendcap) {
+		size_t cap = s->pendcap ? s->pendcap * 2 : 256;
+		struct sync_pending *p = realloc(s->pend, cap * sizeof *p);
+
+		if (p == NULL) {
+			sync_fail(s, "out of memory for the downloaded files' list");
+			return;
+		}
+		s->pend = p;
+		s->pendcap = cap;
 	}
+	s->pend[s->npend++] = (struct sync_pending){ x->entry, x->seq };
 	x->tmp[0] = '\0';
 	x->entry = SIZE_MAX;
 	x->attempt = 0;
@@ -1262,23 +1291,93 @@ static int sync_download(struct sync *s)
 	}
 }
 
+static void sync_tmp_name(const struct sync *s, uint64_t seq, char *out, size_t n)
+{
+	snprintf(out, n, "tmp/dl-%lld-%llu", (long long)s->task, (unsigned long long)seq);
+}
+
 /*
- * The new version's files for the daemon, one `sha256,size,relative_path`
- * a line (the path last: it may hold commas), in manifest order. A file
- * rather than the done message, which a 100,000-entry list would overflow.
+ * The verified temps into the store, once a syncfs has put their bytes on
+ * the disk: the store never names a file a crash could leave with missing
+ * blocks (a later sync trusts a stored file of the right size). One
+ * syncfs for all of them, not an fsync each. -1 at the first that cannot
+ * be stored, or at a cancel; the rest stay temps, which sync_cleanup
+ * removes.
  */
-/* Everything this sync stored reaches the disk before the daemon may record a version of it. */
+static int sync_commit(struct sync *s)
+{
+	char tmp[64], why[SYNC_ERR_MAX];
+	int64_t t0 = time_mono_ms();
+
+	if (s->ncommitted == s->npend)
+		return 0;
+	if (content_sync_store(&worker_data, why, sizeof why) < 0) {
+		sync_fail(s, "%s", why);
+		return -1;
+	}
+	s->ms_sync_bytes = time_mono_ms() - t0;
+	t0 = time_mono_ms();
+	for (; s->ncommitted < s->npend; s->ncommitted++) {
+		const struct sync_pending *p = &s->pend[s->ncommitted];
+		const struct manifest_entry *e = &s->m.entries[p->entry];
+
+		if ((s->ncommitted & 1023) == 0 && sync_cancel_requested(s))
+			return -1;
+		sync_tmp_name(s, p->seq, tmp, sizeof tmp);
+		if (content_commit_at(&worker_data, &s->fans, s->tmpfd, tmp, e->sha256, e->size,
+		    why, sizeof why) < 0) {
+			sync_fail(s, "cannot store %s: %s", e->path, why);
+			return -1;
+		}
+	}
+	s->ms_moves = time_mono_ms() - t0;
+	return 0;
+}
+
+/*
+ * A failed sync keeps what it verified, as it did when each file went
+ * into the store as it came: a retry need not download it again. (A
+ * canceled one does not wait for a syncfs: its temps go.)
+ */
+static void sync_keep_verified(struct sync *s)
+{
+	char first[SYNC_ERR_MAX];
+	size_t before = s->ncommitted;
+
+	if (s->canceled || s->ncommitted == s->npend)
+		return;
+	/* sync_fail keeps the first failure, which is the sync's: this one only goes to the logs. */
+	snprintf(first, sizeof first, "%s", s->err);
+	s->err[0] = '\0';
+	if (sync_commit(s) < 0 && s->err[0] != '\0') {
+		sync_log(s, "could not keep the files verified before the failure: %s", s->err);
+		log_warn("task %lld: could not keep the files verified before the failure: %s",
+		    (long long)s->task, s->err);
+	}
+	if (s->ncommitted > before)
+		sync_log(s, "kept %zu verified files in the store", s->ncommitted - before);
+	snprintf(s->err, sizeof s->err, "%s", first);
+}
+
+/* Everything this sync stored, names too, reaches the disk before the daemon may record a version of it. */
 static int sync_make_durable(struct sync *s)
 {
 	char why[512];
+	int64_t t0 = time_mono_ms();
 
 	if (content_sync_store(&worker_data, why, sizeof why) < 0) {
 		sync_fail(s, "%s", why);
 		return -1;
 	}
+	s->ms_sync_names = time_mono_ms() - t0;
 	return 0;
 }
 
+/*
+ * The new version's files for the daemon, one `sha256,size,relative_path`
+ * a line (the path last: it may hold commas), in manifest order. A file
+ * rather than the done message, which a 100,000-entry list would overflow.
+ */
 static int sync_write_list(struct sync *s)
 {
 	int fd = fs_open_beneath(worker_data.fd, s->list_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -1323,6 +1422,19 @@ static void sync_cleanup(struct sync *s)
 		free(s->x[i].url);
 	}
 	free(s->x);
+	/* Verified temps that never made it into the store. */
+	for (; s->ncommitted < s->npend; s->ncommitted++) {
+		char tmp[64];
+
+		sync_tmp_name(s, s->pend[s->ncommitted].seq, tmp, sizeof tmp);
+		if (unlinkat(s->tmpfd, tmp + strlen("tmp/"), 0) < 0)
+			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
+			    worker_data.path, tmp, strerror(errno));
+	}
+	free(s->pend);
+	content_fans_close(&s->fans);
+	if (s->tmpfd >= 0)
+		close(s->tmpfd);
 	if (s->multi != NULL)
 		curl_multi_cleanup(s->multi);
 	if (s->crl_path[0] != '\0' && fs_unlink_beneath(worker_data.fd, s->crl_path) < 0)
@@ -1351,6 +1463,8 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	}
 	s->ws = ws;
 	s->logfd = -1;
+	s->tmpfd = -1;
+	content_fans_init(&s->fans);
 	s->log_max = 1024 * 1024;
 	pthread_mutex_lock(&ws->mu);
 	snprintf(ws->progress_unit, sizeof ws->progress_unit, "files");
@@ -1385,9 +1499,16 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	sync_log(s, "%zu files in the manifest; %lld to download (%s)", s->m.n,
 	    (long long)s->to_get, need);
 	sync_progress(s, 1);
-	if (sync_download(s) < 0 || sync_cancel_requested(s) || sync_make_durable(s) < 0 ||
-	    sync_write_list(s) < 0)
+	s->ms_download = time_mono_ms();
+	if (sync_download(s) < 0 || sync_cancel_requested(s))
 		goto out;
+	s->ms_download = time_mono_ms() - s->ms_download;
+	if (sync_commit(s) < 0 || sync_make_durable(s) < 0 || sync_write_list(s) < 0)
+		goto out;
+	sync_log(s, "stored: downloads %lld ms; syncfs before the files enter the store %lld ms, "
+	    "moving %zu files in %lld ms, syncfs after %lld ms", (long long)s->ms_download,
+	    (long long)s->ms_sync_bytes, s->npend, (long long)s->ms_moves,
+	    (long long)s->ms_sync_names);
 	s->files_done = (int64_t)s->m.n;
 	sync_progress(s, 1);
 	*state = TASK_COMPLETED;
@@ -1401,6 +1522,7 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	    (long long)s->dl_files, (long long)s->dl_bytes);
 out:
 	if (*result == NULL) {
+		sync_keep_verified(s);
 		/* No list means no version: the daemon must not find a stale one. */
 		if (s->list_path != NULL && fs_unlink_beneath(worker_data.fd, s->list_path) < 0)
 			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,

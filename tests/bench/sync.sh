@@ -8,10 +8,12 @@
 # timed, from submit to the task's end (the time the worker ran the task is
 # shown too). curl: `curl --parallel --parallel-max 8 -K CONFIG` with one
 # `url =` / `output =` pair a file, into a scratch directory. depot also
-# fetches the PULP_MANIFEST, checks each file's size and sha256, fsyncs each
-# stored file and its directory and records a version in the database; curl
-# only writes the files; so curl's time is also shown with a `sync` after
-# it ("+sync"), which leaves its files as durable as depot's.
+# fetches the PULP_MANIFEST, checks each file's size and sha256, makes the
+# files durable (a syncfs before they move into the store, one after) and
+# records a version in the database; curl only writes the files; so curl's
+# time is also shown with a `sync` after it ("+sync"), which leaves its
+# files as durable as depot's. The task's log (`depotctl task log`) says
+# how long depot's downloads, syncfs calls and moves took.
 # The server is nginx (Debian nginx-light) from a private config, on a free
 # port, stopped (master and workers, by pid) when the benchmark ends; a
 # system nginx is never used or signalled. Without nginx the benchmark
@@ -23,6 +25,22 @@
 # rounds and curl first in even ones, each depot round on a new data
 # directory (the content store would otherwise have every file already);
 # figures are medians, with the fastest and slowest round after them.
+# curl writes into DIR/out of a new DIR=$(mktemp -d /tmp/dpb.XXXXXX), made
+# just before it runs, as depot writes into DIR/tmp of a data directory made
+# the same way: where a new directory lands decides where its files' inodes
+# are searched for, and on this machine a fresh directory could take 5-10
+# times longer to fill than one under the benchmark's scratch directory
+# made minutes before (curl's 5,000 files took 1.1-2.1 s there while
+# depot's, in fresh directories, took 7-17 s; curl into a fresh one:
+# 5-21 s). Nothing either side wrote is deleted until the benchmark ends: on an ext4
+# without a journal (this machine's), a new file's inode is searched for
+# past every inode freed in the last 60 s (ext4's recently_deleted), so a
+# side run just after 5,000 deletions pays for them and its peer does not.
+# Each round also copies the large feed's files into a scratch directory,
+# $CONC at once, with `dd bs=1M conv=fsync` each and a sync after ("disk"):
+# the rate at which the disk takes those bytes durably from that many
+# writers, with no network and no hashing, which bounds both sides (here
+# above cp then one sync, which writes back only once cp is done).
 # Sizes: BENCH_SYNC_SMALL_FILES, BENCH_SYNC_SMALL_BYTES, BENCH_SYNC_LARGE_FILES,
 # BENCH_SYNC_LARGE_MIB.
 . "$(dirname "$0")/lib.bash"
@@ -39,7 +57,9 @@ echo "== sync: $S_N x $(human_bytes "$S_B") and $L_N x $L_MIB MiB over loopback 
 command -v curl >/dev/null || { echo "curl is not installed (make deps)" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "openssl is not installed (make deps)" >&2; exit 2; }
 
-need_kb=$(( (S_N * S_B + L_N * L_B) * 3 / 1024 + 262144 ))
+# The feeds, and every round's copies of them (depot's, curl's, the disk's
+# of the large one), are kept until the end.
+need_kb=$(( (S_N * S_B + L_N * L_B) * (1 + 2 * ROUNDS) / 1024 + L_N * L_B * ROUNDS / 1024 + 262144 ))
 free_kb=$(df -Pk /tmp | awk 'NR == 2 { print $4 }')
 if [ "$free_kb" -lt "$need_kb" ]; then
 	echo "sync: /tmp has $(mib "$free_kb") free, this needs about $(mib "$need_kb")" >&2
@@ -54,6 +74,7 @@ if [ "${BENCH_HTTP_SERVER:-}" != python ] && ! command -v nginx >/dev/null && [ 
 	fi
 fi
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_tmp
 WORK=$TMPD
 t0=$(now_ms)
@@ -92,7 +113,9 @@ depot_sync() {
 # --parallel into a scratch directory, timed; sets C_MS, CS_MS (with a
 # sync after it, as durable as depot's), C_FILES, C_BYTES.
 curl_fetch() {
-	local set=$1 cfg=$WORK/curl-$1.cfg out=$WORK/out-$1 t0 rc
+	local set=$1 cfg=$WORK/curl-$1.cfg out t0 rc
+	bench_tmp
+	out=$TMPD/out
 	mkdir -p "$out"
 	awk -F, -v base="http://127.0.0.1:$HTTP_PORT/$set/" -v out="$out/" '
 		{ printf "url = \"%s%s\"\noutput = \"%s%s\"\n", base, $1, out, $1 }' \
@@ -108,7 +131,20 @@ curl_fetch() {
 	C_FILES=$(find "$out" -type f | wc -l)
 	C_BYTES=$(find "$out" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 	[ "$rc" -eq 0 ] || problems+=("curl: $set exited $rc")
-	rm -rf "$out"
+}
+
+# disk_copy: the large feed's files copied durably, $CONC writers at once,
+# timed; sets K_MS. The ceiling for storing those bytes on this file system.
+disk_copy() {
+	local out t0
+	bench_tmp
+	out=$TMPD/out
+	mkdir -p "$out"
+	sync
+	t0=$(now_ms)
+	(cd "$WORK/www/large" && printf '%s\0' f*.bin |
+		xargs -0 -P "$CONC" -I{} dd if={} of="$out/{}" bs=1M conv=fsync status=none) && sync
+	K_MS=$(( $(now_ms) - t0 ))
 }
 
 ratio() {
@@ -141,7 +177,7 @@ files_s() {
 	awk -v n="$1" -v m="$2" 'BEGIN { if (m <= 0) m = 1; r = n * 1000 / m; if (r < 100) printf "%.1f", r; else printf "%.0f", r }'
 }
 
-ds=() dsr=() cs=() css=() dl=() dlr=() cl=() cls=()
+ds=() dsr=() cs=() css=() dl=() dlr=() cl=() cls=() dk=()
 check_depot() {
 	local set=$1 n=$2 bytes=$3
 	[ "$D_FILES" = "$n" ] && [ "$D_BYTES" = "$bytes" ] ||
@@ -170,8 +206,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 			fi
 		done
 	done
+	disk_copy
+	dk+=("$K_MS")
 	bench_stop
-	rm -rf "$DIR"
 	[ ${#problems[@]} -eq 0 ] || break
 done
 http_stop
@@ -183,7 +220,7 @@ s_ratio=$(ratio "$cs_m" "$ds_m")   # depot/curl throughput = curl time / depot t
 l_ratio=$(ratio "$cl_m" "$dl_m")
 s_ratio_sync=$(ratio "$(median "${css[@]}")" "$ds_m")
 l_ratio_sync=$(ratio "$(median "${cls[@]}")" "$dl_m")
-echo "medians of ${#ds[@]} rounds; server: $HTTP_KIND"
+echo "medians of ${#ds[@]} rounds; server: $HTTP_KIND; load average at the start $LOAD0, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "small: $S_N files of $(human_bytes "$S_B") ($(human_bytes $((S_N * S_B))))"
 line depot: "$S_N" $((S_N * S_B)) "${ds[@]}"
 line curl: "$S_N" $((S_N * S_B)) "${cs[@]}"
@@ -193,7 +230,8 @@ echo "large: $L_N files of $L_MIB MiB ($(human_bytes $((L_N * L_B))))"
 line depot: "$L_N" $((L_N * L_B)) "${dl[@]}"
 line curl: "$L_N" $((L_N * L_B)) "${cl[@]}"
 line +sync: "$L_N" $((L_N * L_B)) "${cls[@]}"
-printf 'ratio depot/curl: %sx throughput (%sx time), depot/(curl + sync) %sx; depot task ran %s s (median)\n' "$l_ratio" "$(ratio "$dl_m" "$cl_m")" "$l_ratio_sync" "$(secs "$(median "${dlr[@]}")")"
+line disk: "$L_N" $((L_N * L_B)) "${dk[@]}"
+printf 'ratio depot/curl: %sx throughput (%sx time), depot/(curl + sync) %sx, depot/disk %sx; depot task ran %s s (median)\n' "$l_ratio" "$(ratio "$dl_m" "$cl_m")" "$l_ratio_sync" "$(ratio "$(median "${dk[@]}")" "$dl_m")" "$(secs "$(median "${dlr[@]}")")"
 
 status=INFO
 if [ ${#problems[@]} -gt 0 ]; then
@@ -201,6 +239,6 @@ if [ ${#problems[@]} -gt 0 ]; then
 	echo "problems:"
 	printf '  %s\n' "${problems[@]}"
 fi
-result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x; ${s_ratio_sync}x curl + sync); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x; ${l_ratio_sync}x curl + sync); medians of ${#ds[@]}"
+result sync "$status" "small: depot $(files_s "$S_N" "$ds_m") files/s vs curl $(files_s "$S_N" "$cs_m") files/s (${s_ratio}x; ${s_ratio_sync}x curl + sync); large: depot $(mib_s $((L_N * L_B)) "$dl_m") MiB/s vs curl $(mib_s $((L_N * L_B)) "$cl_m") MiB/s (${l_ratio}x; ${l_ratio_sync}x curl + sync; disk (dd conv=fsync x$CONC) $(mib_s $((L_N * L_B)) "$(median "${dk[@]}")") MiB/s); medians of ${#ds[@]}"
 for p in "${problems[@]}"; do note "$p"; done
 bench_exit

@@ -94,6 +94,11 @@ load repo_helpers
 	[ "$(content_files | wc -l)" -eq 2 ]
 }
 
+# sync_verified_one ID: sync task ID has verified one file (progress done 1).
+sync_verified_one() {
+	[ "$(task_field "$1" .progress.done)" = 1 ]
+}
+
 @test "orphans clean waits for a running sync, whose downloads no version references yet, and never deletes them; commands run beside it" {
 	depot_start
 	mkdir -p "$WORK/gone"
@@ -105,9 +110,10 @@ load repo_helpers
 	orphan=$(content_path "$(sha_of "$WORK/gone/x.txt")")
 	[ -f "$orphan" ]
 
-	# A sync whose small file is in the content store at once, while its
-	# big one trickles in for seconds: the small one is referenced by no
-	# version until the sync ends.
+	# A sync whose small file is downloaded at once, while its big one
+	# trickles in for seconds: the small one, in tmp/ until the downloads
+	# end and then in the store, is referenced by no version until the
+	# sync ends.
 	mkdir -p "$WORK/feed"
 	printf 'small, downloaded first\n' >"$WORK/feed/small.txt"
 	write_bytes "$WORK/feed/big.bin" 400000
@@ -117,7 +123,7 @@ load repo_helpers
 	submit_task sync r1
 	sync=$ID
 	small=$(content_path "$(sha_of "$WORK/feed/small.txt")")
-	wait_for test -f "$small" 10s
+	wait_for sync_verified_one "$sync" 10s
 	submit_task orphans clean
 	orphans=$ID
 
@@ -132,7 +138,6 @@ load repo_helpers
 	[ "$(task_state "$orphans")" = waiting ]
 	[ "$(task_state "$sync")" = running ]
 	[ -f "$orphan" ]
-	[ -f "$small" ]
 
 	task_final "$sync"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
@@ -140,6 +145,7 @@ load repo_helpers
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(task_field "$orphans" .result.removed_files)" = 1 ]
 	[ ! -e "$orphan" ]
+	[ -f "$small" ]
 	# Every file of the new version is still in the content store.
 	while IFS=, read -r path sha size; do
 		[ -f "$(content_path "$sha")" ]

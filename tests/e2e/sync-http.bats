@@ -323,6 +323,98 @@ requests_for() {
 	[ "$status" -eq 0 ]
 }
 
+# progress_done_is ID N: task ID's progress counts N files done.
+progress_done_is() {
+	[ "$(task_field "$1" .progress.done)" = "$2" ]
+}
+
+@test "a downloaded file enters the store only after the syncfs that puts its bytes on the disk: meanwhile it waits in tmp/, and a cancel removes it" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	printf 'small and quick\n' >"$WORK/feed/small.txt"
+	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
+	make_feed "$WORK/feed"
+	# small.txt comes at once, big.bin in about 20 s.
+	start_slow_http "$WORK/feed" 50000
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	submit_task sync r1
+	sync=$ID
+
+	# small.txt is downloaded and verified (one file done of two) ...
+	wait_for progress_done_is "$sync" 1 10s
+	[ "$(task_state "$sync")" = running ]
+	# ... and is not in the store, where a crash before the syncfs could
+	# leave its name over missing blocks (a later sync trusts a stored
+	# file of the right size), but in tmp/, whole, beside big.bin's part.
+	[ -z "$(content_files)" ]
+	small=$(find "$DIR/tmp" -type f -size 16c)
+	echo "tmp/: $(tmp_files | tr '\n' ' ')"
+	[ -n "$small" ]
+	cmp "$small" "$WORK/feed/small.txt"
+	[ "$(tmp_files | wc -l)" = 2 ]
+
+	ctl task cancel "$sync" >/dev/null
+	wait_for task_is "$sync" canceled 5s
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+}
+
+@test "a worker killed after a file was verified but before the syncfs leaves nothing in the store: the next sync downloads that file again" {
+	depot_start
+	mkdir -p "$WORK/feed"
+	printf 'small and quick\n' >"$WORK/feed/small.txt"
+	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
+	make_feed "$WORK/feed"
+	start_slow_http "$WORK/feed" 50000
+	slow=$HTTP_PORT
+	ctl repo create r1 --feed "$(feed_url "$slow")"
+	submit_task sync r1
+	sync=$ID
+	wait_for progress_done_is "$sync" 1 10s
+
+	# The worst moment: small.txt verified, its bytes maybe only in the page cache.
+	kill -KILL "$(worker_pid "$(worker_of_task "$sync")")"
+	wait_for task_is "$sync" canceled 10s
+	[ "$(task_reason "$sync")" = worker-missing ]
+	[ -z "$(content_files)" ]
+
+	# From a fast server, the next sync finds nothing stored and fetches both.
+	start_http "$WORK/feed"
+	ctl repo update r1 --feed "$(feed_url "$HTTP_PORT")"
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 2 ]
+	[ "$(content_files | wc -l)" = 2 ]
+	[ -z "$(tmp_files | grep -v "dl-$sync-" || true)" ]
+}
+
+@test "a failed sync keeps in the store the files it verified before the failure, and a retry does not download them again" {
+	depot_start
+	base_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	mv "$WORK/feed/sub/deeper/c.bin" "$WORK/c.bin"
+	# One transfer at a time, in the manifest's order: every file but
+	# c.bin is verified before its 404 fails the sync.
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")" --download-concurrency 1
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $(jq -r .error.message <<<"$TASK") == *sub/deeper/c.bin*404* ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(tmp_files)" ]
+	kept=$(content_files | wc -l)
+	echo "kept $kept files"
+	[ "$kept" -ge 1 ]
+	ctl task log "$ID" | grep -q "kept $kept verified files in the store"
+
+	mv "$WORK/c.bin" "$WORK/feed/sub/deeper/c.bin"
+	sync_wait r1
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = $(($(feed_count "$WORK/feed") - kept)) ]
+	[ "$(requests_for a.txt)" = 1 ]
+	# The log says where the time went, the files moved in counted.
+	ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms; syncfs before the files enter the store [0-9]+ ms, moving $(($(feed_count "$WORK/feed") - kept)) files in [0-9]+ ms, syncfs after [0-9]+ ms"
+}
+
 # A paced file server: PULP_MANIFEST at once, every other file in 64 KiB
 # writes at about RATE bytes/s; its log gets "complete PATH" when a file was
 # sent whole, "aborted PATH after N" when the client went away first.

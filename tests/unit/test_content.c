@@ -276,6 +276,131 @@ static void commit_refuses_a_bad_digest(void **state)
 	assert_non_null(strstr(err, "not a sha256"));
 }
 
+/* content_commit_at as a sync calls it: tmp/ open once, fan-out directories opened once through fans. */
+struct batch {
+	struct content_fans fans;
+	int tmpdir;
+};
+
+static void batch_open(struct scratch *sc, struct batch *b)
+{
+	char tmp[512];
+
+	content_fans_init(&b->fans);
+	snprintf(tmp, sizeof tmp, "%s/tmp", sc->dir);
+	b->tmpdir = open(tmp, O_RDONLY | O_DIRECTORY);
+	assert_true(b->tmpdir >= 0);
+}
+
+static void batch_close(struct batch *b)
+{
+	content_fans_close(&b->fans);
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(b->fans.fd[i], -1);
+	close(b->tmpdir);
+}
+
+/* tmp/NAME holding data, mode 0644 as a sync leaves it. */
+static void write_temp(const char *dir, const char *name, const char *data)
+{
+	char tmp[512];
+
+	tmp_path(tmp, sizeof tmp, dir, name);
+	write_file(tmp, data);
+	assert_int_equal(chmod(tmp, 0644), 0);
+}
+
+/* A made-up digest in the same fan-out as SHA_HELLO (a commit does not hash). */
+#define SHA_HELLO_58 "58b1c5bc2cc0ddc08f0ac7bb3e2ab49e4f3b0c3ab1b4e2e2b0d2b8b5c8e2e1a1"
+
+static void commit_at_moves_many_files_opening_each_fan_once(void **state)
+{
+	struct scratch *sc = *state;
+	char dst[512], err[512] = "", tmp[512];
+	struct batch b;
+	struct stat st;
+	int fan;
+
+	batch_open(sc, &b);
+	write_temp(sc->dir, "dl-1-1", "hello\n");
+	write_temp(sc->dir, "dl-1-2", "");
+	write_temp(sc->dir, "dl-1-3", "other\n");
+	if (content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-1-1", SHA_HELLO, 6, err,
+	    sizeof err) != 0)
+		fail_msg("commit: %s", err);
+	fan = b.fans.fd[0x58];
+	assert_true(fan >= 0);
+	assert_int_equal(content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-1-2", SHA_EMPTY, 0,
+	    err, sizeof err), 0);
+	assert_true(b.fans.fd[0xe3] >= 0);
+	/* Another file of fan-out 58 goes through the directory already open. */
+	assert_int_equal(content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-1-3", SHA_HELLO_58, 6,
+	    err, sizeof err), 0);
+	assert_int_equal(b.fans.fd[0x58], fan);
+	store_path(dst, sizeof dst, sc->dir, SHA_HELLO);
+	assert_string_equal(read_file(dst), "hello\n");
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(st.st_nlink, 1);
+	store_path(dst, sizeof dst, sc->dir, SHA_HELLO_58);
+	assert_string_equal(read_file(dst), "other\n");
+	assert_int_equal(content_has(&sc->root, SHA_EMPTY, 0), 1);
+	for (int i = 1; i <= 3; i++) {
+		char name[32];
+
+		snprintf(name, sizeof name, "dl-1-%d", i);
+		tmp_path(tmp, sizeof tmp, sc->dir, name);
+		assert_int_equal(access(tmp, F_OK), -1);
+	}
+	batch_close(&b);
+}
+
+static void commit_at_keeps_an_equal_stored_file_and_replaces_a_damaged_one(void **state)
+{
+	struct scratch *sc = *state;
+	char dst[512], tmp[512], err[512] = "";
+	struct stat before, after;
+	struct batch b;
+
+	batch_open(sc, &b);
+	write_temp(sc->dir, "dl-1-1", "hello\n");
+	assert_int_equal(content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-1-1", SHA_HELLO, 6,
+	    err, sizeof err), 0);
+	store_path(dst, sizeof dst, sc->dir, SHA_HELLO);
+	assert_int_equal(stat(dst, &before), 0);
+	/* The same digest again (another task stored it meanwhile): the stored inode stays, the temp goes. */
+	write_temp(sc->dir, "dl-2-1", "hello\n");
+	assert_int_equal(content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-2-1", SHA_HELLO, 6,
+	    err, sizeof err), 0);
+	assert_int_equal(stat(dst, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	tmp_path(tmp, sizeof tmp, sc->dir, "dl-2-1");
+	assert_int_equal(access(tmp, F_OK), -1);
+	/* A stored file of another size is damaged: replaced. */
+	assert_int_equal(truncate(dst, 3), 0);
+	write_temp(sc->dir, "dl-3-1", "hello\n");
+	assert_int_equal(content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-3-1", SHA_HELLO, 6,
+	    err, sizeof err), 0);
+	assert_string_equal(read_file(dst), "hello\n");
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 1);
+	batch_close(&b);
+}
+
+static void commit_at_of_a_missing_temp_fails_naming_it(void **state)
+{
+	struct scratch *sc = *state;
+	char err[512] = "";
+	struct batch b;
+
+	batch_open(sc, &b);
+	assert_int_equal(content_commit_at(&sc->root, &b.fans, b.tmpdir, "tmp/dl-9-9", SHA_HELLO, 6,
+	    err, sizeof err), -1);
+	assert_non_null(strstr(err, "tmp/dl-9-9"));
+	assert_non_null(strstr(err, sc->dir));
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 0);
+	batch_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +419,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(commit_fails_when_the_store_is_not_a_directory,
 		    setup_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(commit_refuses_a_bad_digest, setup_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(commit_at_moves_many_files_opening_each_fan_once,
+		    setup_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(commit_at_keeps_an_equal_stored_file_and_replaces_a_damaged_one,
+		    setup_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(commit_at_of_a_missing_temp_fails_naming_it,
+		    setup_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
