@@ -99,6 +99,7 @@ struct pipe {
 	size_t out_bytes;	/* of out, not yet written */
 	int other;		/* its uid is neither the owner's nor root */
 	int inflight;		/* its conns not yet answered */
+	int taking;		/* inside pipe_take: its caller reads on or kicks */
 	int ended;		/* its socket is closed; freed when inflight is 0 */
 	struct conn *conns;	/* its parked conns */
 	struct pipe *prev, *next;
@@ -466,7 +467,7 @@ static void pipe_request(struct pipe *p, const uint8_t *msg, size_t len)
  * (enough taken, or replies waiting to go), -1 when the client broke the
  * protocol and its pipe must end.
  */
-static int pipe_take(struct pipe *p, int *taken)
+static int pipe_take_all(struct pipe *p, int *taken)
 {
 	size_t at = 0;
 	int rc = 1;
@@ -509,6 +510,16 @@ static int pipe_take(struct pipe *p, int *taken)
 		memmove(p->in, p->in + at, p->in_len - at);
 		p->in_len -= at;
 	}
+	return rc;
+}
+
+static int pipe_take(struct pipe *p, int *taken)
+{
+	int rc;
+
+	p->taking = 1;
+	rc = pipe_take_all(p, taken);
+	p->taking = 0;
 	return rc;
 }
 
@@ -677,7 +688,8 @@ static void pipe_update(struct pipe *p)
 
 	if (pipe_reading(p)) {
 		ev |= EPOLLIN;
-		if (pipe_has_message(p))
+		/* Not while its messages are being taken: the one in hand is still in the buffer. */
+		if (!p->taking && pipe_has_message(p))
 			loop_watch_kick(&p->watch);
 	}
 	if (p->out != NULL)

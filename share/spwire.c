@@ -64,6 +64,7 @@ struct sp_sock {
 	uint16_t self, peer;
 	int fd;			/* -1 while not connected */
 	uint8_t head[8];	/* the peer's connection header, head_got bytes of it so far */
+	int head_unsent;	/* REQ: our header goes out with the first request */
 	size_t head_got;
 	uint8_t frame[9];	/* the current message's type and length */
 	size_t frame_got;
@@ -213,8 +214,14 @@ static enum sp_status sp_dial(struct sp_sock *s, int64_t deadline, char *err, si
 		close(fd);
 		return SP_UNREACHABLE;
 	}
-	/* Eight bytes into an empty socket buffer: a short write cannot happen. */
-	if (send(fd, head, sizeof head, MSG_NOSIGNAL) != (ssize_t)sizeof head) {
+	/*
+	 * A REQ socket's header goes in one write with its first request
+	 * (sp_req_send): the daemon, woken by the connection, finds both.
+	 * Eight bytes into an empty socket buffer: a short write cannot happen.
+	 */
+	if (s->self == SP_PROTO_REQ0)
+		s->head_unsent = 1;
+	else if (send(fd, head, sizeof head, MSG_NOSIGNAL) != (ssize_t)sizeof head) {
 		snprintf(err, errlen, "cannot connect to %s: %s", s->path, strerror(errno));
 		close(fd);
 		return SP_UNREACHABLE;
@@ -380,16 +387,17 @@ static enum sp_status sp_req_send(struct sp_sock *s, const void *body, size_t le
     int64_t deadline, int *nothing_sent, char *err, size_t errlen)
 {
 	uint64_t total = (uint64_t)len + 4;
-	uint8_t head[13];
-	struct iovec iov[2] = { { head, sizeof head }, { (void *)body, len } };
+	uint8_t head[8 + 13] = { 0x00, 'S', 'P', 0x00, (uint8_t)(s->self >> 8), (uint8_t)s->self };
+	size_t skip = s->head_unsent ? 0 : 8;
+	struct iovec iov[2] = { { head + skip, sizeof head - skip }, { (void *)body, len } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	size_t left = sizeof head + len;
+	size_t left = sizeof head - skip + len;
 
-	head[0] = 1;
+	head[8] = 1;
 	for (int i = 0; i < 8; i++)
-		head[1 + i] = (uint8_t)(total >> (56 - 8 * i));
+		head[9 + i] = (uint8_t)(total >> (56 - 8 * i));
 	for (int i = 0; i < 4; i++)
-		head[9 + i] = (uint8_t)(s->id >> (24 - 8 * i));
+		head[17 + i] = (uint8_t)(s->id >> (24 - 8 * i));
 	*nothing_sent = 1;
 	while (left > 0) {
 		ssize_t w = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
@@ -415,6 +423,7 @@ static enum sp_status sp_req_send(struct sp_sock *s, const void *body, size_t le
 			return SP_LOST;
 		}
 		*nothing_sent = 0;
+		s->head_unsent = 0;
 		left -= (size_t)w;
 		while (mh.msg_iovlen > 0 && (size_t)w >= mh.msg_iov->iov_len) {
 			w -= (ssize_t)mh.msg_iov->iov_len;
