@@ -16,10 +16,11 @@
  * then outlived by at most one beat period plus scheduling delay (the judge's
  * blind spot for killed processes, stated there).
  *
- * TASK is the task id, read as the operating system shows it: the worker that
- * spawned this command (its parent) holds DIR/logs/TASK.log open for the
- * task's whole run (daemon/exec.c opens it before the spawn). "?" when the
- * parent was already gone or held no such log.
+ * TASK is the task id, read as the operating system shows it: the
+ * DEPOT_TASK_TAG=DEV.INO.TASK the worker puts in every command's environment
+ * (daemon/fence.c), or else the DIR/logs/TASK.log its parent holds open (a
+ * task's log is made at its first byte of output, so not always). "?" when
+ * neither names it.
  *
  * Each line is one write(2) to a file opened O_APPEND, so lines of processes
  * writing at once never interleave.
@@ -123,13 +124,19 @@ static void on_term(int sig)
 	_exit(143);
 }
 
-/* The task id from the parent's open DIR/logs/ID.log; stays "?" if none. */
+/* The task id from DEPOT_TASK_TAG, or else the parent's open DIR/logs/ID.log; stays "?" if none. */
 static void find_task(pid_t parent)
 {
+	const char *tag = getenv("DEPOT_TASK_TAG"), *id;
 	char dir[64], target[4096];
 	struct dirent *d;
 	DIR *fds;
 
+	if (tag != NULL && (id = strrchr(tag, '.')) != NULL && id[1] != '\0' &&
+	    strspn(id + 1, "0123456789") == strlen(id + 1) && strlen(id + 1) < sizeof task) {
+		strcpy(task, id + 1);
+		return;
+	}
 	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)parent);
 	if ((fds = opendir(dir)) == NULL)
 		return;
