@@ -5,39 +5,19 @@
 # connections. Judged from outside: /proc, the owner's own requests.
 
 load helpers
+load wire_helpers
 
-SPRAW=$BATS_TEST_DIRNAME/../tools/sp-raw.py
-
-rss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-
-# as_member UID ARG...: ARG... as UID with nogroup (socket_group) as its only group, in
-# place of the (sub)shell that calls it, so that $! after `as_member ... &` is its pid.
-as_member() {
-	local uid=$1
-	shift
-	exec setpriv --reuid="$uid" --regid="$(getent group nogroup | cut -d: -f3)" --clear-groups "$@"
-}
-
-# RSS bounds mean nothing under AddressSanitizer: its quarantine keeps freed buffers resident.
-skip_under_asan() {
-	if ldd "$DEPOT_BIN/depotd" | grep -q libasan; then skip "RSS bound, and depotd runs under ASan"; fi
-}
-
-need_root_nogroup() {
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed"
-	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
-	getent group nogroup >/dev/null || skip "no group nogroup"
+# one_big_task: one finished task with a 2 KiB argument, so each copy of it in a reply is some 2 KiB.
+one_big_task() {
+	run ctl run -- /bin/echo "$(head -c 2048 /dev/zero | tr '\0' x)"
+	[ "$status" -eq 0 ]
+	wait_for task_is 1 completed 30s
 }
 
 @test "a socket_group member's connections that never read their replies hold depotd's memory only so far" {
 	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
-	# One task with a 2 KiB argument: each copy of it in a reply is some 2 KiB.
-	run ctl run -- /bin/echo "$(head -c 2048 /dev/zero | tr '\0' x)"
-	[ "$status" -eq 0 ]
-	wait_for task_is 1 completed 30s
+	one_big_task
 	# task.wait may repeat an id (up to 100,000): 5,000 copies ask ~40 KiB, answer ~11 MiB.
 	req=$(jq -cn '{cmd: "task.wait", args: {ids: [range(5000) | 1], timeout_ms: 0}}')
 	before=$(rss_kib "$DEPOT_PID")
@@ -79,9 +59,7 @@ need_root_nogroup() {
 @test "one small task.wait from a socket_group member, naming a task 20,000 times, does not stop depotd answering the owner" {
 	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
-	run ctl run -- /bin/echo "$(head -c 2048 /dev/zero | tr '\0' x)"
-	[ "$status" -eq 0 ]
-	wait_for task_is 1 completed 30s
+	one_big_task
 	# ~40 KiB asked (task.wait allows an id 100,000 times); ~100 MiB answered.
 	req=$(jq -cn '{cmd: "task.wait", args: {ids: [range(20000) | 1], timeout_ms: 0}}')
 	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask "$req" \

@@ -7,19 +7,7 @@
 # tasks write, /proc.
 
 load helpers
-
-SPRAW=$BATS_TEST_DIRNAME/../tools/sp-raw.py
-
-# RAW SOCKET MODE ARG...: in the foreground. Background ones run python3
-# "$SPRAW" themselves, so that $! is the process holding the connections.
-RAW() {
-	python3 "$SPRAW" "$@"
-}
-
-# rss_kib PID: resident memory, from /proc.
-rss_kib() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
+load wire_helpers
 
 @test "requests written back to back on one connection are each answered, in order, with their own ids" {
 	depot_start
@@ -145,13 +133,9 @@ rss_kib() {
 }
 
 @test "a user other than the owner may hold only so many connections; the owner still gets in" {
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed"
-	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
-	getent group nogroup >/dev/null || skip "no group nogroup"
+	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
-	setpriv --reuid=nobody --regid="$(getent group nogroup | cut -d: -f3)" --clear-groups \
-		/usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 600 \
-		>"$DIR/idle.out" &
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 600 >"$DIR/idle.out" &
 	HAND_PIDS+=($!)
 	wait_for test -s "$DIR/idle.out" 20s
 	wait_for grep -q "already holds 512 connections" "$DIR/depotd.log" 10s

@@ -328,20 +328,25 @@ progress_done_is() {
 	[ "$(task_field "$1" .progress.done)" = "$2" ]
 }
 
-@test "a downloaded file enters the store only after the syncfs that puts its bytes on the disk: meanwhile it waits in tmp/, and a cancel removes it" {
+# sync_small_then_slow: depotd, and a sync of r1 (id in $sync) from a feed
+# whose small.txt comes at once and big.bin in about 20 s (a slow server on
+# $HTTP_PORT); returns once small.txt is downloaded and verified.
+sync_small_then_slow() {
 	depot_start
 	mkdir -p "$WORK/feed"
 	printf 'small and quick\n' >"$WORK/feed/small.txt"
 	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
 	make_feed "$WORK/feed"
-	# small.txt comes at once, big.bin in about 20 s.
 	start_slow_http "$WORK/feed" 50000
 	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
 	submit_task sync r1
 	sync=$ID
-
-	# small.txt is downloaded and verified (one file done of two) ...
 	wait_for progress_done_is "$sync" 1 10s
+}
+
+@test "a downloaded file enters the store only after the syncfs that puts its bytes on the disk: meanwhile it waits in tmp/, and a cancel removes it" {
+	sync_small_then_slow
+	# small.txt is downloaded and verified (one file done of two) ...
 	[ "$(task_state "$sync")" = running ]
 	# ... and is not in the store, where a crash before the syncfs could
 	# leave its name over missing blocks (a later sync trusts a stored
@@ -360,17 +365,8 @@ progress_done_is() {
 }
 
 @test "a worker killed after a file was verified but before the syncfs leaves nothing in the store: the next sync downloads that file again" {
-	depot_start
-	mkdir -p "$WORK/feed"
-	printf 'small and quick\n' >"$WORK/feed/small.txt"
-	write_bytes "$WORK/feed/big.bin" $((1024 * 1024))
-	make_feed "$WORK/feed"
-	start_slow_http "$WORK/feed" 50000
+	sync_small_then_slow
 	slow=$HTTP_PORT
-	ctl repo create r1 --feed "$(feed_url "$slow")"
-	submit_task sync r1
-	sync=$ID
-	wait_for progress_done_is "$sync" 1 10s
 
 	# The worst moment: small.txt verified, its bytes maybe only in the page cache.
 	kill -KILL "$(worker_pid "$(worker_of_task "$sync")")"
