@@ -118,6 +118,16 @@ struct conn {
 	struct conn *prev, *next;	/* in its pipe's parked list */
 };
 
+/*
+ * What a client can make depotd log over and over (a refusal, an oversized
+ * request) is logged at most every SERVER_REFUSE_LOG_MS; the ones between
+ * are counted into the next line.
+ */
+struct log_pace {
+	int64_t next_ms;
+	int quiet;		/* kept out of the log since the last line */
+};
+
 struct server {
 	struct loop_watch listener;
 	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
@@ -138,8 +148,7 @@ struct server {
 	int accept_failing;	/* said once in the log, until a client is accepted again */
 	void (*pipe_gone)(uint32_t pipe_id);
 	int64_t nego_check_ms;
-	int64_t refuse_log_ms;
-	int refused;		/* refusals since the last one logged */
+	struct log_pace refusals, oversized;
 };
 
 static uint32_t next_pipe_id;
@@ -166,6 +175,21 @@ static int64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when this one is to be logged, with *quiet the ones kept out since the last; 0 to count it quietly. */
+static int log_due(struct log_pace *pace, int *quiet)
+{
+	int64_t now = mono_ms();
+
+	if (now < pace->next_ms) {
+		pace->quiet++;
+		return 0;
+	}
+	*quiet = pace->quiet;
+	pace->quiet = 0;
+	pace->next_ms = now + SERVER_REFUSE_LOG_MS;
+	return 1;
 }
 
 static void put_be64(uint8_t *b, uint64_t v)
@@ -282,22 +306,21 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	}
 	if (cred.uid != srv->owner && cred.uid != 0 && (srv->nothers >= others_max ||
 	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER)) {
+		int quiet;
+
 		/* Once in a while: a client reconnecting in a loop would otherwise fill the log. */
-		if (mono_ms() >= srv->refuse_log_ms) {
+		if (log_due(&srv->refusals, &quiet)) {
 			if (srv->nothers >= others_max)
 				log_warn("%s: other users' clients already hold %d connections, "
 				    "half of depotd's descriptors; refusing uid %u's (and %d more "
 				    "refused since the last time this was said)", srv->path,
-				    srv->nothers, (unsigned)cred.uid, srv->refused);
+				    srv->nothers, (unsigned)cred.uid, quiet);
 			else
 				log_warn("%s: uid %u already holds %d connections, the most one "
 				    "user may; refusing another (and %d more refused since the "
 				    "last time this was said)", srv->path, (unsigned)cred.uid,
-				    SERVER_PIPES_PER_PEER, srv->refused);
-			srv->refuse_log_ms = mono_ms() + SERVER_REFUSE_LOG_MS;
-			srv->refused = 0;
-		} else
-			srv->refused++;
+				    SERVER_PIPES_PER_PEER, quiet);
+		}
 		close(fd);
 		return NULL;
 	}
@@ -366,7 +389,8 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		/* Out of descriptors or memory, or anything else that would fail again at once. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			if (!srv->accept_failing)
 				log_warn("%s: cannot accept a client: %s; trying again every %d ms "
 				    "meanwhile, clients wait", srv->path, strerror(errno),
@@ -489,11 +513,14 @@ static int pipe_take_all(struct pipe *p, int *taken)
 
 		/* nng closes a pipe whose message is over the listener's limit; so does this. */
 		if (f[0] != 1 || want > p->srv->max_message) {
-			if (f[0] == 1)
+			int quiet;
+
+			if (f[0] == 1 && log_due(&p->srv->oversized, &quiet))
 				log_info("%s: uid %llu sent a request of %llu bytes, over [daemon] "
-				    "max_message (%zu); closing its connection", p->srv->path,
+				    "max_message (%zu); closing its connection (and %d more "
+				    "since the last time this was said)", p->srv->path,
 				    (unsigned long long)p->peer.uid, (unsigned long long)want,
-				    p->srv->max_message);
+				    p->srv->max_message, quiet);
 			rc = -1;
 			break;
 		}
@@ -564,13 +591,14 @@ static int pipe_room(struct pipe *p)
 	}
 	cap = need;
 	if (pipe_in_over(p, cap)) {
-		if (mono_ms() >= p->srv->refuse_log_ms) {
+		int quiet;
+
+		if (log_due(&p->srv->refusals, &quiet))
 			log_warn("%s: other users' clients already hold %zu MiB of requests not "
 			    "yet whole; closing uid %llu's connection, whose request would take "
-			    "more", p->srv->path, p->srv->others_in >> 20,
-			    (unsigned long long)p->peer.uid);
-			p->srv->refuse_log_ms = mono_ms() + SERVER_REFUSE_LOG_MS;
-		}
+			    "more (and %d more refused since the last time this was said)",
+			    p->srv->path, p->srv->others_in >> 20,
+			    (unsigned long long)p->peer.uid, quiet);
 		return -2;
 	}
 	if ((in = realloc(p->in, cap)) == NULL)

@@ -95,6 +95,18 @@ one_big_task() {
 	[ "$lines" -lt 10 ]
 }
 
+@test "a client sending oversized requests in a loop does not flood depotd's log" {
+	depot_start
+	run python3 "$SPRAW" "$DIR/run/control.sock" liars 500 $((1 << 40))
+	[ "$status" -eq 0 ]
+	lines=$(grep -c "over \[daemon\] max_message" "$DIR/depotd.log" || true)
+	echo "$output; $lines logged"
+	[ "$(echo "$output" | jq .closed)" -eq 500 ]
+	# Said once (or a few times), not once per request.
+	[ "$lines" -ge 1 ]
+	[ "$lines" -lt 10 ]
+}
+
 @test "a connection that never sends its header is closed, as nng's 10 s negotiation timeout did" {
 	depot_start
 	run python3 "$SPRAW" "$DIR/run/control.sock" mute 15

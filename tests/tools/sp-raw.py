@@ -6,6 +6,7 @@ Usage: sp-raw.py SOCKET MODE [ARG...]; prints what it saw, one JSON object a lin
   hops                  a request whose backtrace has two words; prints the reply's
   no-id                 a message without a request id, then a ping on the same connection
   liar LEN              announces a LEN-byte request, sends 1 KiB of it, and waits for the close
+  liars N LEN           N connections in turn, each announcing a LEN-byte request and waiting for the close
   trickle SECONDS       one ping written a byte at a time over SECONDS; prints its reply
   no-read N REQUEST     N copies of REQUEST (JSON) written, replies never read; holds until killed
   send-close REQUEST    REQUEST written, then the connection closed at once
@@ -121,6 +122,14 @@ def main():
         s.sendall(b"\1" + struct.pack(">Q", int(args[0])) + b"x" * 1024)
         read_header(s)
         out(closed=closed_within(s, 10))
+    elif mode == "liars":
+        n, closed = int(args[0]), 0
+        for _ in range(n):
+            s = connect(path)
+            s.sendall(b"\1" + struct.pack(">Q", int(args[1])))
+            closed += closed_within(s, 5)
+            s.close()
+        out(liars=n, closed=closed)
     elif mode == "trickle":
         s = connect(path)
         msg = request(0x80000001, ping)
