@@ -297,6 +297,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	socklen_t len = sizeof cred;
 	struct pipe *p;
 	ssize_t w;
+	int other;
 
 	/* Unknown credentials are treated as nobody's: the handlers refuse them. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -304,7 +305,9 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 		cred.gid = (gid_t)-1;
 		cred.pid = 0;
 	}
-	if (cred.uid != srv->owner && cred.uid != 0 && (srv->nothers >= others_max ||
+	/* Neither the owner nor root: capped, so that those two always get in. */
+	other = cred.uid != srv->owner && cred.uid != 0;
+	if (other && (srv->nothers >= others_max ||
 	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER)) {
 		int quiet;
 
@@ -340,7 +343,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
 	p->accepted_ms = mono_ms();
-	p->other = cred.uid != srv->owner && cred.uid != 0;
+	p->other = other;
 	if (++next_pipe_id > 0x7fffffffu)
 		next_pipe_id = 1;
 	p->peer.pipe_id = next_pipe_id;
@@ -354,7 +357,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 		srv->pipes->prev = p;
 	srv->pipes = p;
 	srv->npipes++;
-	srv->nothers += cred.uid != srv->owner && cred.uid != 0;
+	srv->nothers += p->other;
 	return p;
 }
 
@@ -809,7 +812,7 @@ static void pipe_end(struct pipe *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	srv->npipes--;
-	srv->nothers -= p->peer.uid != srv->owner && p->peer.uid != 0;
+	srv->nothers -= p->other;
 	pipe_in_set(p, 0);
 	free(p->in);
 	p->in = NULL;
