@@ -10,7 +10,7 @@ BUILD   ?= $(if $(SANITIZE),build-san,build)
 # Debian 12 packages. DEB_PKGS: what building needs (make deps, make run);
 # debian/control's Build-Depends name the same (tests/e2e/package.bats compares).
 DEB_PKGS = build-essential pkg-config libnng-dev libsqlite3-dev libarchive-dev \
-	libcjson-dev libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev
+	libncurses-dev libcurl4-openssl-dev libssl-dev libinih-dev
 # What make check (and make bench) needs beyond DEB_PKGS: the test frameworks,
 # the tools the tests drive or judge with, and the package build and lintian
 # (no fakeroot: debian/control says Rules-Requires-Root: no).
@@ -20,6 +20,8 @@ TEST_PKGS = libcmocka-dev bats jq task-spooler tmux tinyproxy openssl python3 \
 # feeds. Not for make check: Debian's nginx package starts a system nginx on :80,
 # so tests/bench/install-pkgs installs it with service starts forbidden.
 BENCH_PKGS = nginx-light
+# tests/bench/startup.sh's peer: a bare program linked with Debian's nng and cJSON.
+BENCH_PKGS += libcjson-dev
 # What make soak needs beyond DEB_PKGS (tests/soak/soak, tests/soak/judge).
 SOAK_PKGS = jq python3 sqlite3 procps
 # sd_notify (daemon/notify.c).
@@ -33,7 +35,7 @@ TEST_PKGS += mandoc man-db
 # strace -c counts a resting listener's accept() calls (tests/e2e/server-wire.bats).
 TEST_PKGS += strace
 
-PKGS = sqlite3 libarchive libcjson libcurl libcrypto inih
+PKGS = sqlite3 libarchive libcurl libcrypto inih
 # sd_notify (daemon/notify.c): depotd's alone.
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 # Debian ships libnng without a pkg-config file.
@@ -42,17 +44,16 @@ NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || echo -lnng)
 CFLAGS ?= -O2 -g
 # Truncating snprintf into fixed buffers is deliberate (messages, bounded paths),
 # so gcc's guesses about it would only be noise under -Werror.
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon -Itui \
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP -Ishare -Idaemon -Itui -Ivendor \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Each binary links what it uses and loads nothing more at start (issue 14):
 # --as-needed drops a library no object references (gcc does so by default
 # on Debian, but not with -fsanitize, nor every toolchain), and the client
 # binaries are not even offered the daemon's libraries.
 LDFLAGS += -Wl,--as-needed
-CJSON_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 # depotctl and depot-console: the control protocol and its JSON. Reading
 # archives (backup verify, backup list) is depotd's: depotctl execs it.
-CLIENT_LIBS = $(NNG_LIBS) $(CJSON_LIBS) -lpthread -lm
+CLIENT_LIBS = $(NNG_LIBS) -lpthread -lm
 DAEMON_LIBS = $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SYSTEMD_LIBS) \
 	-lpthread -lm
 ifneq ($(SANITIZE),)
@@ -66,7 +67,11 @@ CTL_SRC    = $(wildcard ctl/*.c)
 TUI_SRC    = $(wildcard tui/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
-SHARE_OBJ  = $(SHARE_SRC:%.c=$(BUILD)/%.o)
+# cJSON is compiled in (vendor/cjson, upstream v1.7.19 unchanged): as
+# Debian's shared libcjson it cost every depotctl run a library load, a
+# third of its start (issue 14).
+VENDOR_SRC = vendor/cjson/cJSON.c
+SHARE_OBJ  = $(SHARE_SRC:%.c=$(BUILD)/%.o) $(VENDOR_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 # The daemon's modules without main(), for linking into unit tests.
 DAEMON_LIB_OBJ = $(filter-out $(BUILD)/daemon/main.o,$(DAEMON_OBJ))
