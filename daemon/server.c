@@ -92,6 +92,7 @@ struct pipe {
 	struct server *srv;
 	struct peer peer;
 	int head_ok;		/* the client's 8-byte header has come and was right */
+	size_t head_left;	/* bytes of our header not yet written */
 	int64_t accepted_ms;
 	char *in;
 	size_t in_cap, in_len;
@@ -289,14 +290,15 @@ static int pipes_of_uid(const struct server *srv, uid_t uid)
 	return n;
 }
 
+/* Ours, sent to each client before anything else. */
+static const uint8_t rep_head[SP_HEADER_LEN] = { 0x00, 'S', 'P', 0x00,
+    SP_PROTO_REP0 >> 8, SP_PROTO_REP0 & 0xff, 0, 0 };
+
 static struct pipe *pipe_accept(struct server *srv, int fd)
 {
-	static const uint8_t head[SP_HEADER_LEN] = { 0x00, 'S', 'P', 0x00,
-	    SP_PROTO_REP0 >> 8, SP_PROTO_REP0 & 0xff, 0, 0 };
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	struct pipe *p;
-	ssize_t w;
 	int other;
 
 	/* Unknown credentials are treated as nobody's: the handlers refuse them. */
@@ -327,18 +329,13 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 		close(fd);
 		return NULL;
 	}
-	/*
-	 * The header fits any fresh socket's buffer. A client that has closed
-	 * already (it sent a request and went, before depotd accepted it on a
-	 * busy machine) is still read: what it sent is carried out, unanswered.
-	 */
-	w = write(fd, head, sizeof head);
-	if ((w != (ssize_t)sizeof head && !(w < 0 && (errno == EPIPE || errno == ECONNRESET))) ||
-	    (p = calloc(1, sizeof *p)) == NULL) {
+	if ((p = calloc(1, sizeof *p)) == NULL) {
 		close(fd);
 		return NULL;
 	}
 	p->srv = srv;
+	/* Written with the first reply, or once the client's header came alone (pipe_update). */
+	p->head_left = sizeof rep_head;
 	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
@@ -385,6 +382,11 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 			 * A client sends its request right behind its header
 			 * (share/spwire.c): read now, and a ping is answered
 			 * without waiting for the loop to wake once more.
+			 */
+			/*
+			 * A client that has closed already (it sent a request and
+			 * went before depotd accepted it) is still read: what it
+			 * sent is carried out, unanswered.
 			 */
 			if ((p = pipe_accept(srv, fd)) != NULL && pipe_read(p) == 0)
 				pipe_update(p);
@@ -717,13 +719,23 @@ static void pipe_update(struct pipe *p)
 {
 	uint32_t ev = EPOLLRDHUP;
 
+	/*
+	 * Our header waits for the client's: depotctl sends its request in
+	 * the same write, and the reply then carries our header (one write
+	 * by depotd, one wake-up of the client, not one for the header and
+	 * another for the reply). A client whose header came alone, as an
+	 * nng dialer's does (it sends its own at once and waits for ours
+	 * before its request), gets ours now.
+	 */
+	if (p->head_ok && p->head_left > 0)
+		pipe_flush(p);
 	if (pipe_reading(p)) {
 		ev |= EPOLLIN;
 		/* Not while its messages are being taken: the one in hand is still in the buffer. */
 		if (!p->taking && pipe_has_message(p))
 			loop_watch_kick(&p->watch);
 	}
-	if (p->out != NULL)
+	if (p->out != NULL || p->head_left > 0)
 		ev |= EPOLLOUT;
 	loop_watch_set(&p->watch, ev);
 }
@@ -739,14 +751,19 @@ static void pipe_flush(struct pipe *p)
 {
 	struct reply_out *r;
 
-	while ((r = p->out) != NULL) {
-		struct iovec iov[2];
+	while (p->head_left > 0 || (r = p->out) != NULL) {
+		struct iovec iov[3];
 		int n = 0;
+		size_t done;
 		ssize_t w;
 
-		if (r->off < r->headlen)
+		if (p->head_left > 0)
+			iov[n++] = (struct iovec){ (void *)(rep_head + sizeof rep_head - p->head_left),
+			    p->head_left };
+		r = p->out;
+		if (r != NULL && r->off < r->headlen)
 			iov[n++] = (struct iovec){ r->head + r->off, r->headlen - r->off };
-		if (r->bodylen > 0) {
+		if (r != NULL && r->bodylen > 0) {
 			size_t boff = r->off > r->headlen ? r->off - r->headlen : 0;
 
 			iov[n++] = (struct iovec){ r->body + boff, r->bodylen - boff };
@@ -759,6 +776,7 @@ static void pipe_flush(struct pipe *p)
 				return;
 			/* The client has gone: the loop ends its pipe when it sees the hang-up. */
 			shutdown(p->watch.fd, SHUT_RDWR);
+			p->head_left = 0;
 			while ((r = p->out) != NULL) {
 				p->out = r->next;
 				reply_free(r);
@@ -767,8 +785,12 @@ static void pipe_flush(struct pipe *p)
 			pipe_out_done(p, p->out_bytes);
 			return;
 		}
-		r->off += (size_t)w;
-		pipe_out_done(p, (size_t)w);
+		done = (size_t)w < p->head_left ? (size_t)w : p->head_left;
+		p->head_left -= done;
+		if (r == NULL || (size_t)w == done)
+			continue;
+		r->off += (size_t)w - done;
+		pipe_out_done(p, (size_t)w - done);
 		if (r->off < r->headlen + r->bodylen)
 			continue;
 		p->out = r->next;
@@ -786,6 +808,11 @@ static void pipe_end(struct pipe *p)
 	struct reply_out *r;
 
 	loop_watch_del(&p->watch);
+	/* A client closed for what it sent (too large, a wrong header) still gets ours first, as from nng. */
+	if (p->head_left > 0 && write(p->watch.fd, rep_head + sizeof rep_head - p->head_left,
+	    p->head_left) < 0) {
+		/* gone already: nothing to tell it */
+	}
 	close(p->watch.fd);
 	p->watch.fd = -1;
 	p->ended = 1;

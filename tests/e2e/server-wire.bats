@@ -132,6 +132,30 @@ load wire_helpers
 	wait_for depot_answers 10s
 }
 
+@test "a ping is answered with one write: depotd's header goes out with the reply, not on its own before it" {
+	command -v strace >/dev/null || skip "strace is needed (make check installs it)"
+	depot_start
+	strace -o "$DIR/strace.out" -e trace=write,writev -p "$DEPOT_PID" 2>"$DIR/strace.err" &
+	tracer=$!
+	HAND_PIDS+=($tracer)
+	wait_for grep -q attached "$DIR/strace.err" 10s
+	for i in $(seq 20); do ctl ping >/dev/null; done
+	# A real nng dialer sends its header and waits for ours before its request: it still gets it.
+	run bash -c 'printf "%s" "{\"cmd\":\"ping\",\"args\":{}}" | "$1/tests/nng-send" "ipc://$2/run/control.sock" 3000' _ \
+		"$DEPOT_BIN" "$DIR"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"pong":true'* ]]
+	kill -INT "$tracer"
+	wait "$tracer" || true
+	alone=$(grep -cF '[{iov_base="\0SP\0\0001\0\0", iov_len=8}], 1) = 8' "$DIR/strace.out" || true)
+	together=$(grep -cF '[{iov_base="\0SP\0\0001\0\0", iov_len=8}, {iov_base="\1' "$DIR/strace.out" || true)
+	grep -F 'SP\0' "$DIR/strace.out" | cut -c1-120 | tail -3
+	echo "headers written alone: $alone; with a reply: $together"
+	# The nng dialer's alone, after its own header came alone; each ping's with its reply.
+	[ "$alone" -eq 1 ]
+	[ "$together" -eq 20 ]
+}
+
 @test "a user other than the owner may hold only so many connections; the owner still gets in" {
 	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
