@@ -1002,6 +1002,7 @@ int supervisor_owns(pid_t pid);
 int supervisor_resize(int n);
 /* Whether w is a supervised worker being retired: it gets no new task. */
 int supervisor_retiring(const struct worker *w);
+int supervisor_configured(void);
 
 /* reload.c */
 /* At start: the settings in force were just loaded; verbose (-v) keeps debug lines whatever log_level says. */

@@ -464,7 +464,7 @@ static void render_workers(struct text *t)
 		}
 	text_family(t, "depot_workers_configured", "gauge", "Workers depotd starts and "
 	    "supervises ([daemon] workers).");
-	text_add(t, "depot_workers_configured %d\n", D->nslots);
+	text_add(t, "depot_workers_configured %d\n", supervisor_configured());
 }
 
 static void render_storage(struct text *t)

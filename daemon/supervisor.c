@@ -153,6 +153,16 @@ int supervisor_resize(int n)
 	return 0;
 }
 
+/* The slots [daemon] workers asks for now: a reload's retiring ones, still finishing a task, are not. */
+int supervisor_configured(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < D->nslots; i++)
+		n += !D->slots[i].retiring;
+	return n;
+}
+
 int supervisor_retiring(const struct worker *w)
 {
 	for (int i = 0; i < D->nslots; i++)

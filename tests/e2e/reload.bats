@@ -100,6 +100,8 @@ loaded_at() {
 	if pid_gone "$w2"; then false; fi
 	task_is "${task_on[w2]}" running
 	if trace_has "${task_on[w2]}" end; then false; fi
+	# Configured is what the reload asked for, though w2 still runs until its task ends.
+	[ "$(ctl metrics | awk '$1 == "depot_workers_configured" { print $2 }')" = 1 ]
 	touch "$DIR/gate.${task_on[w2]}"
 	wait_for pid_gone "$w2"
 	[ "$(task_state "${task_on[w2]}")" = completed ]
