@@ -126,9 +126,13 @@ make_dry() {
 	for p in jq python3 sqlite3; do grep -qx "$p" <<<"$soak"; done
 	if grep -qx tinyproxy <<<"$soak"; then false; fi
 	[ "$(make_dry bench)" = "$check" ]
-	# nginx-light (BENCH_PKGS) is make bench's alone, installed with no service started.
-	if grep -qx nginx-light <<<"$check"; then echo "make check installs nginx-light"; false; fi
-	make -n --no-print-directory -C "$SRC" bench 2>/dev/null | grep -qx 'tests/bench/install-pkgs nginx-light'
+	# nginx-light and libcjson-dev (startup.sh's bare peer) are make bench's alone (BENCH_PKGS),
+	# installed with no service started.
+	for p in nginx-light libcjson-dev; do
+		if grep -qx "$p" <<<"$check"; then echo "make check installs $p"; false; fi
+		if grep -qx "$p" <<<"$deps"; then echo "make deps installs $p"; false; fi
+	done
+	make -n --no-print-directory -C "$SRC" bench 2>/dev/null | grep -qx 'tests/bench/install-pkgs nginx-light libcjson-dev'
 }
 
 @test "the changelog's version is depotd's" {
