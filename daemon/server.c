@@ -735,7 +735,8 @@ static void pipe_update(struct pipe *p)
 		if (!p->taking && pipe_has_message(p))
 			loop_watch_kick(&p->watch);
 	}
-	if (p->out != NULL || p->head_left > 0)
+	/* Our header is due once the client's has come; before, it waits (see above). */
+	if (p->out != NULL || (p->head_ok && p->head_left > 0))
 		ev |= EPOLLOUT;
 	loop_watch_set(&p->watch, ev);
 }
