@@ -28,8 +28,8 @@ static int args_ambiguous(const struct ctl_cmd *cmd, const char *typed, char *ou
 
 static int args_index(const struct ctl_cmd *cmd, const char *name)
 {
-	for (int i = 0; cmd->opts[i].name != NULL; i++)
-		if (strcmp(cmd->opts[i].name, name) == 0)
+	for (int i = 0; cmd_opts(cmd)[i].name != NULL; i++)
+		if (strcmp(cmd_opts(cmd)[i].name, name) == 0)
 			return i;
 	/* Asking for an option the table does not declare is a bug in depotctl. */
 	abort();
@@ -37,9 +37,9 @@ static int args_index(const struct ctl_cmd *cmd, const char *name)
 
 static int args_index_of_val(const struct ctl_cmd *cmd, int val)
 {
-	for (int i = 0; cmd->opts[i].name != NULL; i++)
+	for (int i = 0; cmd_opts(cmd)[i].name != NULL; i++)
 		if (val == ARGS_LONG_BASE + i ||
-		    (cmd->opts[i].short_name != 0 && val == cmd->opts[i].short_name))
+		    (cmd_opts(cmd)[i].short_name != 0 && val == cmd_opts(cmd)[i].short_name))
 			return i;
 	return -1;
 }
@@ -62,7 +62,7 @@ static void args_option_name(const struct ctl_cmd *cmd, int val, const char *tok
 	int i = args_index_of_val(cmd, val);
 
 	if (i >= 0)
-		snprintf(out, n, "--%s", cmd->opts[i].name);
+		snprintf(out, n, "--%s", cmd_opts(cmd)[i].name);
 	else if (val > 0 && val < ARGS_LONG_BASE)
 		snprintf(out, n, "-%c", val);
 	else if (tok != NULL)
@@ -86,7 +86,7 @@ static int args_ambiguous(const struct ctl_cmd *cmd, const char *typed, char *ou
 		return 0;
 	typed += 2;
 	out[0] = '\0';
-	for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+	for (const struct ctl_opt *o = cmd_opts(cmd); o->name != NULL; o++) {
 		size_t k;
 
 		for (k = 0; k < len && o->name[k] != '\0'; k++)
@@ -148,9 +148,15 @@ int args_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 	a->cmd = cmd;
 	optstring[ns++] = (cmd->flags & CMD_OPTS_FIRST) ? '+' : '-';
 	optstring[ns++] = ':';	/* report a missing value as ':' */
-	for (i = 0; cmd->opts[i].name != NULL; i++) {
-		const struct ctl_opt *o = &cmd->opts[i];
+	for (i = 0; cmd_opts(cmd)[i].name != NULL; i++) {
+		const struct ctl_opt *o = &cmd_opts(cmd)[i];
 
+		/* Never so in a build: its __man refuses such a table. Kept so that no array overflows. */
+		if (i >= CTL_OPTS_MAX) {
+			fprintf(stderr, "%s: internal error: '%s' has more than %d options\n",
+			    ctl_prog, cmd->words[0], CTL_OPTS_MAX);
+			return EXIT_USAGE;
+		}
 		longopts[no++] = (struct option){ o->name,
 		    o->arg != NULL ? required_argument : no_argument, NULL,
 		    o->short_name != 0 ? o->short_name : ARGS_LONG_BASE + i };
@@ -209,14 +215,14 @@ int args_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 			args_option_name(cmd, optopt, tok, name, sizeof name);
 			i = args_index_of_val(cmd, optopt);
 			return ctl_usage_error(cmd, "option '%s' needs a value (%s)",
-			    name, i >= 0 ? cmd->opts[i].arg : "?");
+			    name, i >= 0 ? cmd_opts(cmd)[i].arg : "?");
 		}
 		i = args_index_of_val(cmd, c);
 		if (i < 0)
 			return ctl_usage_error(cmd, "unexpected option '%s'", tok);
-		if (a->nvals[i] > 0 && !cmd->opts[i].repeat)
+		if (a->nvals[i] > 0 && !cmd_opts(cmd)[i].repeat)
 			return ctl_usage_error(cmd, "option '--%s' given twice",
-			    cmd->opts[i].name);
+			    cmd_opts(cmd)[i].name);
 		/* A flag's value is its own token, so args_has works the same for both. */
 		if (args_push(&a->vals[i], &a->nvals[i],
 		    optarg != NULL ? optarg : argv[optind - 1]) != 0)
@@ -323,9 +329,9 @@ int args_name_request(const struct ctl_args *a, const char *what, const char *na
 /* Whether the command declares option name (for helpers shared by several commands). */
 const struct ctl_opt *args_opt(const struct ctl_cmd *cmd, const char *name)
 {
-	for (int i = 0; cmd->opts[i].name != NULL; i++)
-		if (strcmp(cmd->opts[i].name, name) == 0)
-			return &cmd->opts[i];
+	for (int i = 0; cmd_opts(cmd)[i].name != NULL; i++)
+		if (strcmp(cmd_opts(cmd)[i].name, name) == 0)
+			return &cmd_opts(cmd)[i];
 	return NULL;
 }
 

@@ -313,16 +313,16 @@ static int batch_common_words(const struct ctl_args *a, struct words *w)
 
 	if (words_push(w, "run", 3) < 0)
 		return -1;
-	for (int i = 0; cmd->opts[i].name != NULL; i++) {
-		if (batch_is(batch_whole_opts, cmd->opts[i].name))
+	for (int i = 0; cmd_opts(cmd)[i].name != NULL; i++) {
+		if (batch_is(batch_whole_opts, cmd_opts(cmd)[i].name))
 			continue;
 		for (size_t k = 0; k < a->nvals[i]; k++) {
 			char *tok;
 			int rc;
 
-			if (cmd->opts[i].arg != NULL ?
-			    asprintf(&tok, "--%s=%s", cmd->opts[i].name, a->vals[i][k]) < 0 :
-			    asprintf(&tok, "--%s", cmd->opts[i].name) < 0)
+			if (cmd_opts(cmd)[i].arg != NULL ?
+			    asprintf(&tok, "--%s=%s", cmd_opts(cmd)[i].name, a->vals[i][k]) < 0 :
+			    asprintf(&tok, "--%s", cmd_opts(cmd)[i].name) < 0)
 				return -1;
 			rc = words_push(w, tok, strlen(tok));
 			free(tok);

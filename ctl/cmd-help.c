@@ -192,6 +192,19 @@ int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args)
 
 	(void)ctx;
 	(void)args;
+	/* Run by every build: a command over the parser's limit fails it, not a user's call. */
+	for (size_t i = 0; i < cmd_count; i++) {
+		int n = 0;
+
+		while (cmd_opts(&cmd_table[i])[n].name != NULL)
+			n++;
+		if (n > CTL_OPTS_MAX) {
+			cmd_name(&cmd_table[i], name, sizeof name);
+			fprintf(stderr, "%s: '%s' has %d options, over CTL_OPTS_MAX (%d)\n",
+			    ctl_prog, name, n, CTL_OPTS_MAX);
+			return EXIT_USAGE;
+		}
+	}
 	printf(".SH COMMANDS\n");
 	printf("A command's words may be shortened to unique prefixes:\n"
 	    ".B ta sh 42\nis\n.BR \"task show 42\" .\n"
@@ -213,10 +226,10 @@ int cmd_man(struct ctl_ctx *ctx, struct ctl_args *args)
 		man_text(stdout, cmd->summary, 1);
 		if (cmd->help != NULL)
 			man_text(stdout, cmd->help, 0);
-		if (cmd->opts[0].name == NULL)
+		if (cmd_opts(cmd)[0].name == NULL)
 			continue;
 		printf(".RS\n");
-		for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+		for (const struct ctl_opt *o = cmd_opts(cmd); o->name != NULL; o++) {
 			printf(".TP\n");
 			if (o->short_name != 0)
 				printf("\\fB\\-%c\\fR, ", o->short_name);
@@ -260,7 +273,7 @@ int cmd_options(struct ctl_ctx *ctx, struct ctl_args *args)
 			continue;
 		cmd_name(cmd, name, sizeof name);
 		printf("%s\n", name);
-		for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+		for (const struct ctl_opt *o = cmd_opts(cmd); o->name != NULL; o++) {
 			if (o->short_name != 0)
 				printf("%s\t-%c\n", name, o->short_name);
 			printf("%s\t--%s\n", name, o->name);

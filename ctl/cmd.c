@@ -183,7 +183,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "one request and one transaction, in the file's order, and "
 		    "their ids printed one a line. --wait then waits for all of "
 		    "them and exits as task wait does.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "lock", .short_name = 'l', .arg = "R", .repeat = 1,
 			  .help = "reserve resource R exclusively" },
 			{ .name = "shared", .short_name = 's', .arg = "R", .repeat = 1,
@@ -219,6 +219,7 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "batch", .short_name = 'b', .arg = "FILE",
 			  .help = "queue one task a line of FILE ('-': standard "
 			      "input), all or none, instead of CMD" },
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = CTL_ARGS_ANY,
 		.flags = CMD_OPTS_FIRST,
@@ -230,7 +231,7 @@ const struct ctl_cmd cmd_table[] = {
 		.usage = "[--state S] [--resource R] [--limit N]",
 		.summary = "list tasks, newest first",
 		.help = cmd_task_list_help,
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "state", .short_name = 's', .arg = "S",
 			  .help = "only tasks in state S" },
 			{ .name = "resource", .short_name = 'r', .arg = "R",
@@ -239,6 +240,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "at most N tasks, 1 to 100000 (default 1000); "
 			  "depotd sends them 500 a request, so it answers "
 			  "others meanwhile" },
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_list,
@@ -261,9 +263,10 @@ const struct ctl_cmd cmd_table[] = {
 		.summary = "print a task's output",
 		.help = "With --follow, keeps printing output as the task writes "
 		    "it, until the task is final.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "follow", .short_name = 'f',
 			  .help = "keep printing until the task ends" },
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_log,
@@ -293,9 +296,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "[tasks] env_deny as it is now, a repository that was "
 		    "deleted refused. Prints the new task's id; --wait waits "
 		    "for it and exits as task wait does.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "wait", .short_name = 'w',
 			  .help = "wait for the new task to end" },
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_restart,
@@ -324,13 +328,14 @@ const struct ctl_cmd cmd_table[] = {
 		    "their logs, but those task remove keeps. A few hundred at "
 		    "a time, so the daemon goes on meanwhile. Prints how many "
 		    "were removed.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "state", .arg = "S",
 			  .help = "only tasks in final state S: completed, failed or canceled" },
 			{ .name = "before", .arg = "TIME",
 			  .help = "only tasks that finished before TIME: a duration "
 			      "ago (7d, 12h), '2026-11-25 03:00' (local time) or RFC "
 			      "3339 with a zone" },
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_clean,
@@ -343,9 +348,10 @@ const struct ctl_cmd cmd_table[] = {
 		.help = "Exits 0 when every task completed, 1 when any failed, 4 "
 		    "when any was canceled (and none failed), 5 when DUR passed "
 		    "first, 6 when an ID names no task.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "timeout", .short_name = 't', .arg = "DUR",
 			  .help = "give up after DUR (default: wait forever)" },
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
 		.sends = CMD_task_wait,
@@ -420,9 +426,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "[resources] NAME = N until set back to 'default' (that line's "
 		    "value, or 1). Lowering it stops no holder: later slots wait "
 		    "until enough are released.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "capacity", .short_name = 'c', .arg = "N",
 			  .help = "slots, 1 to 10000, or 'default'" },
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_resource_set,
@@ -447,7 +454,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "named FILE or @FILE; '-' reads it from standard input, for "
 		    "one option at most. Secrets given as files never show in ps. "
 		    "BOOL is true, false, yes, no, 1 or 0. Prints \"created NAME\".",
-		.opts = { CMD_IMPORTER_OPTS },
+		.opts = (const struct ctl_opt[]){ CMD_IMPORTER_OPTS { .name = NULL } },
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_repo_create,
 		.exec = cmd_repo_create,
@@ -459,7 +466,7 @@ const struct ctl_cmd cmd_table[] = {
 		.help = "Changes only the settings given; an empty VALUE (--proxy-url "
 		    "'') removes that setting, so that its default applies. Keys "
 		    "and values are those of repo create. Prints \"updated NAME\".",
-		.opts = { CMD_IMPORTER_OPTS },
+		.opts = (const struct ctl_opt[]){ CMD_IMPORTER_OPTS { .name = NULL } },
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_repo_update,
 		.exec = cmd_repo_update,
@@ -503,11 +510,12 @@ const struct ctl_cmd cmd_table[] = {
 		    "records a new version when anything changed. Prints the "
 		    "task's id; with --wait, waits for it and exits 0 when it "
 		    "completed, 1 when it failed, 4 when it was canceled.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
 			CMD_QUEUE_OPTS
 			CMD_WAIT_OPT
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -523,13 +531,14 @@ const struct ctl_cmd cmd_table[] = {
 		    "(PUBLISH: depot.conf's [publish] dir, by default DIR/publish). "
 		    "Prints the task's id; with --wait, waits for it and exits 0 "
 		    "when it completed, 1 when it failed, 4 when it was canceled.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "version", .arg = "N",
 			  .help = "publish version N (default: the latest)" },
 			CMD_RETRIES_OPT
 			CMD_AFTER_OPT
 			CMD_QUEUE_OPTS
 			CMD_WAIT_OPT
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -573,7 +582,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "unfinished (that run is counted as skipped), and catches up "
 		    "only once after the daemon was down. Prints the schedule's "
 		    "name and next run.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "every", .short_name = 'e', .arg = "DUR",
 			  .help = "submit the task every DUR, at least 1s (30s, 5m, "
 			      "2h, 1d); this or --on is required" },
@@ -585,6 +594,7 @@ const struct ctl_cmd cmd_table[] = {
 			{ .name = "tz", .arg = "ZONE",
 			  .help = "read --on's times in time zone ZONE (Europe/Berlin; "
 			      "default: depotd's local zone)" },
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = CTL_ARGS_ANY,
 		.sends = CMD_schedule_add,
@@ -664,9 +674,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "else runs beside it. Prints the task's id; with --wait, "
 		    "waits for it and exits 0 when it completed, 1 when it "
 		    "failed, 4 when it was canceled.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			CMD_QUEUE_OPTS
 			CMD_WAIT_OPT
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -698,7 +709,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "depot in DIR/backups are pruned to the newest [backup] keep "
 		    "chains (depot.conf(5)). Check an archive with 'backup verify "
 		    "FILE'; list them with 'backup list'.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "output", .short_name = 'o', .arg = "FILE",
 			  .help = "write the archive to FILE; its directory must exist "
 			      "(a relative FILE is from the current directory)" },
@@ -706,6 +717,7 @@ const struct ctl_cmd cmd_table[] = {
 			  .help = "hold only the content the last backup's chain lacks" },
 			CMD_QUEUE_OPTS
 			CMD_WAIT_OPT
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_task_submit,
@@ -736,9 +748,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "each base it checked. Either outcome is recorded beside "
 		    "FILE, when this user may write there, as .FILE.verified, which "
 		    "'backup list' shows.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "base", .short_name = 'b', .arg = "FILE", .repeat = 1,
 			  .help = "an incremental's base archive that is not beside FILE" },
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CTL_SENDS_NONE,
@@ -764,9 +777,10 @@ const struct ctl_cmd cmd_table[] = {
 		    "size, present}), chain, task_id, depot_version, verified "
 		    "(null when not known), verified_at, authenticated, "
 		    "verify_error, error.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "dir", .arg = "DIR",
 			  .help = "list the archives in DIR instead of DIR/backups" },
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CTL_SENDS_NONE,
@@ -794,7 +808,7 @@ const struct ctl_cmd cmd_table[] = {
 		    "--restore FILE -d DIR' instead. Prints the task's id; with "
 		    "--wait, waits for it and exits 0 when it completed, 1 when "
 		    "it failed, 4 when it was canceled.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "base", .short_name = 'b', .arg = "FILE", .repeat = 1,
 			  .help = "an incremental's base archive that is not beside FILE" },
 			{ .name = "force", .short_name = 'f',
@@ -802,6 +816,7 @@ const struct ctl_cmd cmd_table[] = {
 			      "waiting for them" },
 			CMD_QUEUE_OPTS
 			CMD_WAIT_OPT
+			{ .name = NULL },
 		},
 		.args_min = 1, .args_max = 1,
 		.sends = CMD_task_submit,
@@ -814,9 +829,10 @@ const struct ctl_cmd cmd_table[] = {
 		.help = "T is task, worker, lock or status (default: all). Runs "
 		    "until interrupted. Events are hints: a slow reader may miss "
 		    "some, so re-read state with a request when it matters.",
-		.opts = {
+		.opts = (const struct ctl_opt[]){
 			{ .name = "topic", .short_name = 't', .arg = "T", .repeat = 1,
 			  .help = "only events of topic T" },
+			{ .name = NULL },
 		},
 		.args_min = 0, .args_max = 0,
 		.sends = CMD_ping,
@@ -922,6 +938,13 @@ static void cmd_join(char *out, size_t n, int argc, char **argv)
  * not a command word (an option, or a positional argument of a one-word
  * command such as "backup" beside "backup verify").
  */
+const struct ctl_opt *cmd_opts(const struct ctl_cmd *cmd)
+{
+	static const struct ctl_opt none[1];
+
+	return cmd->opts != NULL ? cmd->opts : none;
+}
+
 const struct ctl_cmd *cmd_lookup(int argc, char **argv, int *used, char *err,
     size_t errlen)
 {
@@ -1058,7 +1081,7 @@ void cmd_print_help(const struct ctl_cmd *cmd, FILE *f)
 	int width = 22;
 
 	/* The option column: 22 wide, or wider for --download-concurrency N. */
-	for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+	for (const struct ctl_opt *o = cmd_opts(cmd); o->name != NULL; o++) {
 		int w = 6 + (int)strlen(o->name) +
 		    (o->arg != NULL ? 1 + (int)strlen(o->arg) : 0);
 
@@ -1072,9 +1095,9 @@ void cmd_print_help(const struct ctl_cmd *cmd, FILE *f)
 		fputc('\n', f);
 		out_wrap(f, cmd->help, 2, 78);
 	}
-	if (cmd->opts[0].name != NULL)
+	if (cmd_opts(cmd)[0].name != NULL)
 		fprintf(f, "\nOptions:\n");
-	for (const struct ctl_opt *o = cmd->opts; o->name != NULL; o++) {
+	for (const struct ctl_opt *o = cmd_opts(cmd); o->name != NULL; o++) {
 		if (o->short_name != 0)
 			snprintf(spec, sizeof spec, "-%c, --%s%s%s", o->short_name,
 			    o->name, o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "");

@@ -48,7 +48,12 @@ struct ctl_cmd {
 	const char *usage;	/* what follows the words, e.g. "[--state S] ID..." */
 	const char *summary;	/* one line */
 	const char *help;	/* longer text for help and the man page, or NULL */
-	struct ctl_opt opts[CTL_OPTS_MAX + 1];
+	/*
+	 * Its options, ended by one with a NULL name; NULL for none. A pointer,
+	 * not an array of CTL_OPTS_MAX in each entry: the table was then 48 KB
+	 * of pointers the loader relocated (and so copied) at every start.
+	 */
+	const struct ctl_opt *opts;
 	int args_min;
 	int args_max;		/* CTL_ARGS_ANY for no limit */
 	/*
@@ -125,6 +130,8 @@ int ctl_resolve(struct ctl_ctx *ctx);
 /* cmd.c */
 extern const struct ctl_cmd cmd_table[];
 extern const size_t cmd_count;
+/* cmd's options, an empty list (not NULL) when it has none. */
+const struct ctl_opt *cmd_opts(const struct ctl_cmd *cmd);
 const struct ctl_cmd *cmd_lookup(int argc, char **argv, int *used, char *err,
     size_t errlen);
 void cmd_name(const struct ctl_cmd *cmd, char *out, size_t n);
