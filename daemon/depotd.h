@@ -265,8 +265,9 @@ int store_batch_end(struct store *st);
 const char *store_errmsg(struct store *st);
 int64_t store_insert_task(struct store *st, const struct task *t);
 int store_update_task(struct store *st, const struct task *t);
+/* progress NULL keeps the stored one: the end row is written once, with the last progress. */
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
-    int64_t finished_at, const cJSON *result, const cJSON *error);
+    int64_t finished_at, const cJSON *result, const cJSON *error, const cJSON *progress);
 int store_set_reservations(struct store *st, const struct task *t);
 int store_interrupted(struct store *st, int64_t **ids, size_t *n);
 int store_task_processes(struct store *st, int64_t id, const struct task *t);
@@ -346,7 +347,15 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 /* Cancels with reason; waiting tasks end at once, running ones go canceling. */
 void task_cancel(struct task *t, const char *reason, const char *message,
     enum task_state final);
+/* A worker's progress report: taken into memory (and told), then stored when it changed. */
 void task_set_progress(struct task *t, const cJSON *progress);
+/*
+ * The same in two steps, for a report a write of the task's row follows
+ * anyway (done: its end row carries the progress): take returns 1 when it
+ * changed, store writes the row.
+ */
+int task_take_progress(struct task *t, const cJSON *progress);
+void task_store_progress(struct task *t);
 void task_restore_waiting(struct task *t);
 void tasks_admit_restored(void);
 /* Ends the tasks a stop or crash interrupted; returns how many, or -1. */

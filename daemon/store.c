@@ -216,7 +216,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
 	    " progress = ?, cancel = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, finished_at = ?, result = ?,"
-	    " error = ?, cancel = NULL WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
+	    " error = ?, cancel = NULL, progress = coalesce(?, progress) WHERE id = ?",
+	    &st->finish_task, e, sizeof e) < 0 ||
 	    prepare(st, "DELETE FROM reservations WHERE task_id = ?",
 	    &st->del_res, e, sizeof e) < 0 ||
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
@@ -454,7 +455,7 @@ int store_update_task(struct store *st, const struct task *t)
 }
 
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
-    int64_t finished_at, const cJSON *result, const cJSON *error)
+    int64_t finished_at, const cJSON *result, const cJSON *error, const cJSON *progress)
 {
 	struct sql s;
 
@@ -463,7 +464,8 @@ int store_finish_task(struct store *st, int64_t id, enum task_state state,
 	sql_int(&s, 2, finished_at);
 	sql_json(&s, 3, result);
 	sql_json(&s, 4, error);
-	sql_int(&s, 5, id);
+	sql_json(&s, 5, progress);
+	sql_int(&s, 6, id);
 	if (sql_run(&s) < 0)
 		return -1;
 	sql_use(&s, st->db, st->del_res, "releasing an ended task's reservations");

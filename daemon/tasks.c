@@ -833,7 +833,7 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
     const cJSON *result, const char *reason, const char *message)
 {
 	struct task *retry = NULL;
-	cJSON *error = NULL;
+	cJSON *error = NULL, *progress = NULL;
 	int64_t id;
 
 	if (!task_state_final(state) || !task_state_move_legal(t->state, state)) {
@@ -849,8 +849,10 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 	if (t->retries > 0 && task_retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
 		log_error("task %lld: %s", (long long)t->id, t->d ? "out of memory retrying it" :
 		    "not retried: its record could not be read back");
+	/* A running task's progress as memory has it: a done's last one is stored only here. */
+	progress = t->d != NULL ? task_progress_json(t->d) : NULL;
 	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
-	    time_now_ms(), result, error) < 0)
+	    time_now_ms(), result, error, progress) < 0)
 		goto fail;
 	if (retry != NULL) {
 		if ((id = store_insert_task(D->store, retry)) < 0 ||
@@ -862,12 +864,14 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 	if (store_commit(D->store) < 0)
 		goto fail;
 	cJSON_Delete(error);
+	cJSON_Delete(progress);
 	return retry;
 fail:
 	/* The in-memory end still happens: the next start recovers the row. */
 	log_error("task %lld: recording its end: %s", (long long)t->id, store_errmsg(D->store));
 	store_rollback(D->store);
 	cJSON_Delete(error);
+	cJSON_Delete(progress);
 	task_free(retry);
 	return NULL;
 }
@@ -1385,7 +1389,7 @@ static int replace_string(char **field, const char *value)
 	return 0;
 }
 
-void task_set_progress(struct task *t, const cJSON *progress)
+int task_take_progress(struct task *t, const cJSON *progress)
 {
 	const cJSON *done = cJSON_GetObjectItemCaseSensitive(progress, "done");
 	const cJSON *total = cJSON_GetObjectItemCaseSensitive(progress, "total");
@@ -1404,11 +1408,22 @@ void task_set_progress(struct task *t, const cJSON *progress)
 	changed |= replace_string(&t->d->progress_message, cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(progress, "message")));
 	if (!changed)
-		return;
+		return 0;
 	t->d->progress_mono = time_mono_ms();
 	t->d->stalled = 0;
+	tasks_publish(t, "progress");
+	return 1;
+}
+
+void task_store_progress(struct task *t)
+{
 	if (store_update_task(D->store, t) < 0)
 		log_warn("task %lld: recording progress: %s", (long long)t->id,
 		    store_errmsg(D->store));
-	tasks_publish(t, "progress");
+}
+
+void task_set_progress(struct task *t, const cJSON *progress)
+{
+	if (task_take_progress(t, progress))
+		task_store_progress(t);
 }

@@ -519,11 +519,11 @@ static void final_tasks_are_found_kept_and_forgotten(void **state)
 
 	wd.args = cJSON_CreateObject();
 	assert_true(store_insert_task(s->st, &waiter) > 0);	/* still waiting, after c */
-	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, c, TASK_COMPLETED, 50, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, d, TASK_COMPLETED, 300, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, bk, TASK_COMPLETED, 10, res, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, c, TASK_COMPLETED, 50, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, d, TASK_COMPLETED, 300, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, bk, TASK_COMPLETED, 10, res, NULL, NULL), 0);
 	assert_int_equal(store_schedule_add(s->st, "sched", tmpl, 1000, NULL, NULL, 5, 1), 0);
 	assert_int_equal(store_schedule_fired(s->st, "sched", 6, 2, d), 0);
 	last = store_last_backup(s->st);
@@ -602,7 +602,7 @@ static void waiting_tasks_are_read_back_lean(void **state)
 	char *text;
 
 	assert_int_equal(store_finished_before(s->st, 1000), 0);
-	assert_int_equal(store_finish_task(s->st, done, TASK_COMPLETED, 100, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, done, TASK_COMPLETED, 100, NULL, NULL, NULL), 0);
 	assert_int_equal(store_finished_before(s->st, 100), 0);
 	assert_int_equal(store_finished_before(s->st, 101), 1);
 	ida = store_insert_task(s->st, &a);
@@ -652,6 +652,41 @@ static void waiting_tasks_are_read_back_lean(void **state)
 	task_intern_release("hot");
 	cJSON_Delete(da.args);
 	cJSON_Delete(db.args);
+}
+
+/*
+ * A done's last progress is written with the task's end, in the one row
+ * write that ends it (issue 14); an end that brings none keeps what the
+ * last heartbeat stored.
+ */
+static void the_end_row_carries_the_last_progress(void **state)
+{
+	struct scratch *s = *state;
+	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 2);
+	cJSON *p = cJSON_Parse("{\"done\": 42, \"total\": null, \"unit\": \"bytes\"}");
+	struct task *t;
+
+	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL, p), 0);
+	t = store_load_task(s->st, a);
+	assert_non_null(t);
+	assert_int_equal(t->state, TASK_COMPLETED);
+	assert_int_equal(t->d->finished_at, 100);
+	assert_int_equal(t->d->progress_done, 42);
+	assert_string_equal(t->d->progress_unit, "bytes");
+	task_free(t);
+
+	t = store_load_task(s->st, b);
+	t->d->progress_done = 7;
+	t->d->progress_unit = strdup("files");
+	assert_int_equal(store_update_task(s->st, t), 0);
+	task_free(t);
+	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL, NULL), 0);
+	t = store_load_task(s->st, b);
+	assert_int_equal(t->state, TASK_FAILED);
+	assert_int_equal(t->d->progress_done, 7);
+	assert_string_equal(t->d->progress_unit, "files");
+	task_free(t);
+	cJSON_Delete(p);
 }
 
 /* What a restore does to a database: ids stay above the old data's, tasks not final end. */
@@ -757,6 +792,8 @@ int main(void)
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(calendar_schedules_round_trip, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(the_end_row_carries_the_last_progress, setup_store,
+		    remove_store),
 		cmocka_unit_test_setup_teardown(final_tasks_are_found_kept_and_forgotten,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(waiting_tasks_are_read_back_lean, setup_store,
