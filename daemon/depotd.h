@@ -47,6 +47,12 @@ struct task_res {
 struct task_detail {
 	char *name;
 	cJSON *args;
+	/*
+	 * args as the row holds them (store_load_task), when that text is the
+	 * same object as args and UTF-8: an assignment carries it as it is,
+	 * rather than a copy of args printed again (issue 14); else NULL.
+	 */
+	char *args_text;
 	char *schedule;				/* the schedule that made it, or NULL */
 	int64_t retry_of;			/* the attempt it retries, or 0 */
 	int64_t restart_of;			/* the task `task restart` copied, or 0 */

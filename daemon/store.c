@@ -1,5 +1,6 @@
 /* store.c: the SQLite database, depotd's only durable state; the daemon is its only writer. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "store-sql.h"
 #include "timeutil.h"
@@ -762,12 +763,22 @@ void store_release_memory(struct store *st)
 struct task *store_load_task(struct store *st, int64_t id)
 {
 	struct task *t = NULL;
+	const char *args;
 	struct sql s;
 
 	sql_use(&s, st->db, st->load_task, "reading a task");
 	sql_int(&s, 1, id);
-	if (sql_step(&s) == 1)
-		t = row_to_task(s.q);
+	if (sql_step(&s) == 1 && (t = row_to_task(s.q)) != NULL) {
+		/*
+		 * The text beside what it parsed to, for an assignment to carry
+		 * as it is (task_detail): not when it did not parse (args is then
+		 * null) or is not UTF-8 (only a repaired copy may go out).
+		 */
+		args = (const char *)sqlite3_column_text(s.q, 4);
+		if (args != NULL && !cJSON_IsNull(t->d->args) &&
+		    utf8_valid(args, (size_t)sqlite3_column_bytes(s.q, 4)))
+			t->d->args_text = strdup(args);
+	}
 	sql_end(&s);
 	return t;
 }

@@ -228,6 +228,7 @@ static void detail_free(struct task_detail *d)
 		return;
 	free(d->name);
 	cJSON_Delete(d->args);
+	free(d->args_text);
 	free(d->schedule);
 	free(d->progress_unit);
 	free(d->progress_message);
@@ -414,18 +415,24 @@ cJSON *task_progress_json(const struct task_detail *d)
 	return p;
 }
 
-/*
- * A task's args as shown: whole, or without an exec task's env, which is
- * most of a task's bytes and may hold what env_deny did not name.
- */
-static cJSON *args_json(const cJSON *args, int with_env)
+/* Which of a task's args task_json gives. */
+enum args_shown {
+	ARGS_NO_ENV,	/* without an exec task's env, which is most of a task's bytes and may
+			 * hold what env_deny did not name */
+	ARGS_ALL,
+	ARGS_STORED,	/* all, as the row's text (d->args_text): a raw item, for printing only */
+};
+
+static cJSON *args_json(const struct task_detail *d, enum args_shown shown)
 {
-	const cJSON *c;
+	const cJSON *args = d->args, *c;
 	cJSON *o;
 
+	if (shown == ARGS_STORED && d->args_text != NULL)
+		return cJSON_CreateRaw(d->args_text);
 	if (args == NULL)
 		return cJSON_CreateNull();
-	if (with_env || !cJSON_IsObject(args))
+	if (shown != ARGS_NO_ENV || !cJSON_IsObject(args))
 		return cJSON_Duplicate(args, 1);
 	o = cJSON_CreateObject();
 	cJSON_ArrayForEach(c, args)
@@ -434,7 +441,7 @@ static cJSON *args_json(const cJSON *args, int with_env)
 	return o;
 }
 
-static cJSON *task_json(const struct task *t, const struct task_detail *d, int with_env)
+static cJSON *task_json(const struct task *t, const struct task_detail *d, enum args_shown shown)
 {
 	static const struct task_detail none = { .progress_total = -1 };
 	cJSON *o = cJSON_CreateObject();
@@ -451,7 +458,7 @@ static cJSON *task_json(const struct task *t, const struct task_detail *d, int w
 	cJSON_AddStringToObject(o, "type", t->type);
 	json_add_string_or_null(o, "name", d->name);
 	cJSON_AddStringToObject(o, "state", task_state_name(t->state));
-	cJSON_AddItemToObject(o, "args", args_json(d->args, with_env));
+	cJSON_AddItemToObject(o, "args", args_json(d, shown));
 	cJSON_AddItemToObject(o, "resources", task_resources_json(t));
 	json_add_string_or_null(o, "worker", d->worker[0] ? d->worker : NULL);
 	json_add_time(o, "created_at", t->created_at);
@@ -478,12 +485,12 @@ static cJSON *task_json(const struct task *t, const struct task_detail *d, int w
 
 cJSON *task_to_json(const struct task *t)
 {
-	return task_json(t, NULL, 1);
+	return task_json(t, NULL, ARGS_ALL);
 }
 
 cJSON *task_summary_json(const struct task *t, const struct task_detail *d)
 {
-	return task_json(t, d, 0);
+	return task_json(t, d, ARGS_NO_ENV);
 }
 
 cJSON *task_json_by_id(int64_t id)
@@ -1152,7 +1159,7 @@ void task_log_path(int64_t id, char *out, size_t n)
 /* What a worker needs to run t; paths in it are relative to the data directory. */
 static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 {
-	cJSON *o = task_to_json(t);
+	cJSON *o = task_json(t, NULL, ARGS_STORED);
 	char path[64];
 
 	task_log_path(t->id, path, sizeof path);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 #include "dbcheck.h"
 #include "depotd.h"
@@ -689,6 +690,45 @@ static void the_end_row_carries_the_last_progress(void **state)
 	cJSON_Delete(p);
 }
 
+/*
+ * A task read back keeps its args' text beside what it parsed to, for an
+ * assignment to carry as it is (issue 14); not when the text is not
+ * UTF-8, which only a repaired copy may be sent as, nor when it did not
+ * parse.
+ */
+static void a_task_read_back_keeps_its_args_text(void **state)
+{
+	struct scratch *s = *state;
+	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 2);
+	int64_t c = add_task(s->st, "exec", 3);
+	char sql[256];
+	struct task *t;
+
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":[\"echo\",\"\xc3\xa9\"]}'"
+	    " WHERE id = %lld", (long long)a);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":[\"\xff\"]}' WHERE id = %lld",
+	    (long long)b);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":' WHERE id = %lld",
+	    (long long)c);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+
+	t = store_load_task(s->st, a);
+	assert_non_null(t->d->args_text);
+	assert_string_equal(t->d->args_text, "{\"argv\":[\"echo\",\"\xc3\xa9\"]}");
+	assert_true(cJSON_IsObject(t->d->args));
+	task_free(t);
+	t = store_load_task(s->st, b);
+	assert_null(t->d->args_text);
+	assert_true(cJSON_IsObject(t->d->args));
+	task_free(t);
+	t = store_load_task(s->st, c);
+	assert_null(t->d->args_text);
+	assert_true(cJSON_IsNull(t->d->args));
+	task_free(t);
+}
+
 /* What a restore does to a database: ids stay above the old data's, tasks not final end. */
 static void a_restored_database_is_settled(void **state)
 {
@@ -793,6 +833,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(calendar_schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(the_end_row_carries_the_last_progress, setup_store,
+		    remove_store),
+		cmocka_unit_test_setup_teardown(a_task_read_back_keeps_its_args_text, setup_store,
 		    remove_store),
 		cmocka_unit_test_setup_teardown(final_tasks_are_found_kept_and_forgotten,
 		    setup_store, remove_store),
