@@ -812,10 +812,38 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
 	free(big);
 }
 
+/*
+ * Under a steady stream of commits the log does not restart: a commit
+ * past 1,000 pages wakes the checkpoint thread only when the log has grown
+ * by 1,000 pages since the last wake-up, not at every commit (issue 14:
+ * ~130 checkpoints a second, each syncing twice); a restarted log counts
+ * from nothing again.
+ */
+static void a_growing_log_wakes_its_checkpoints_every_1000_pages(void **state)
+{
+	int woke_at = 0, woken = 0;
+
+	(void)state;
+	assert_false(checkpoint_due(999, &woke_at));
+	assert_true(checkpoint_due(1000, &woke_at));
+	/* Commits of a few pages each, as tasks ending and starting make. */
+	for (int pages = 1007; pages < 5000; pages += 7)
+		woken += checkpoint_due(pages, &woke_at);
+	assert_int_equal(woken, 3);
+	/* The log restarted after a checkpoint caught up. */
+	assert_false(checkpoint_due(12, &woke_at));
+	assert_false(checkpoint_due(999, &woke_at));
+	assert_true(checkpoint_due(1003, &woke_at));
+	assert_false(checkpoint_due(1010, &woke_at));
+	/* One commit of many pages wakes it at once. */
+	assert_true(checkpoint_due(2500, &woke_at));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_failed_bind_stops_the_run, setup_store, remove_store),
+		cmocka_unit_test(a_growing_log_wakes_its_checkpoints_every_1000_pages),
 		cmocka_unit_test_setup_teardown(the_daemons_log_is_checkpointed_by_its_thread,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
