@@ -15,7 +15,7 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
-	sqlite3_stmt *load_task, *set_procs, *del_procs;
+	sqlite3_stmt *load_task, *set_procs, *del_procs, *set_progress;
 	/* Transaction control, prepared once: sqlite3_exec would parse its text at every call. */
 	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
 	/*
@@ -230,6 +230,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    &st->set_procs, e, sizeof e) < 0 ||
 	    prepare(st, "DELETE FROM task_processes WHERE task_id = ?",
 	    &st->del_procs, e, sizeof e) < 0 ||
+	    prepare(st, "UPDATE tasks SET progress = ? WHERE id = ?",
+	    &st->set_progress, e, sizeof e) < 0 ||
 	    prepare(st, "BEGIN IMMEDIATE", &st->begin, e, sizeof e) < 0 ||
 	    prepare(st, "COMMIT", &st->commit, e, sizeof e) < 0 ||
 	    prepare(st, "ROLLBACK", &st->rollback, e, sizeof e) < 0 ||
@@ -291,6 +293,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->load_task);
 	sqlite3_finalize(st->set_procs);
 	sqlite3_finalize(st->del_procs);
+	sqlite3_finalize(st->set_progress);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
@@ -452,6 +455,23 @@ int store_update_task(struct store *st, const struct task *t)
 	rc = sql_run(&s);
 	cJSON_Delete(p);
 	cJSON_Delete(c);
+	return rc;
+}
+
+int store_task_progress(struct store *st, const struct task *t)
+{
+	cJSON *p;
+	struct sql s;
+	int rc;
+
+	if (batch_join(st) < 0)
+		return -1;
+	p = task_progress_json(t->d);
+	sql_use(&s, st->db, st->set_progress, "recording a task's progress");
+	sql_json(&s, 1, p);
+	sql_int(&s, 2, t->id);
+	rc = sql_run(&s);
+	cJSON_Delete(p);
 	return rc;
 }
 

@@ -1247,7 +1247,7 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	task_move(t, TASK_RUNNING);
 	snprintf(t->d->worker, sizeof t->d->worker, "%s", w->name);
 	t->d->started_at = time_now_ms();
-	t->d->started_mono = t->d->progress_mono = now_mono;
+	t->d->started_mono = t->d->progress_mono = t->d->progress_saved_mono = now_mono;
 	t->d->worker_pid = w->pid;
 	/*
 	 * Read once for the worker, not at every task: its pid names the same
@@ -1424,13 +1424,24 @@ int task_take_progress(struct task *t, const cJSON *progress)
 
 void task_store_progress(struct task *t)
 {
-	if (store_update_task(D->store, t) < 0)
+	if (store_task_progress(D->store, t) < 0)
 		log_warn("task %lld: recording progress: %s", (long long)t->id,
 		    store_errmsg(D->store));
+	t->d->progress_unsaved = 0;
+	t->d->progress_saved_mono = time_mono_ms();
 }
 
 void task_set_progress(struct task *t, const cJSON *progress)
 {
 	if (task_take_progress(t, progress))
+		t->d->progress_unsaved = 1;
+	/*
+	 * The row follows memory a heartbeat interval behind at most: only a
+	 * restart reads it while the task runs, and ends it anyway. So the
+	 * heartbeat that reports a command's process group, right after the
+	 * start row was written, writes no progress of its own (issue 14).
+	 */
+	if (t->d->progress_unsaved &&
+	    time_mono_ms() - t->d->progress_saved_mono >= D->cfg.heartbeat_interval_ms)
 		task_store_progress(t);
 }

@@ -681,10 +681,20 @@ static void the_end_row_carries_the_last_progress(void **state)
 	t->d->progress_unit = strdup("files");
 	assert_int_equal(store_update_task(s->st, t), 0);
 	task_free(t);
+	/* A heartbeat's progress goes alone: nothing else of the row moves. */
+	t = store_load_task(s->st, b);
+	t->d->progress_done = 9;
+	t->state = TASK_RUNNING;
+	assert_int_equal(store_task_progress(s->st, t), 0);
+	task_free(t);
+	t = store_load_task(s->st, b);
+	assert_int_equal(t->state, TASK_WAITING);
+	assert_int_equal(t->d->progress_done, 9);
+	task_free(t);
 	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL, NULL), 0);
 	t = store_load_task(s->st, b);
 	assert_int_equal(t->state, TASK_FAILED);
-	assert_int_equal(t->d->progress_done, 7);
+	assert_int_equal(t->d->progress_done, 9);
 	assert_string_equal(t->d->progress_unit, "files");
 	task_free(t);
 	cJSON_Delete(p);
