@@ -47,6 +47,12 @@ struct task_res {
 struct task_detail {
 	char *name;
 	cJSON *args;
+	/*
+	 * args as the row holds them (store_load_task), when that text is the
+	 * same object as args and UTF-8: an assignment carries it as it is,
+	 * rather than a copy of args printed again (issue 14); else NULL.
+	 */
+	char *args_text;
 	char *schedule;				/* the schedule that made it, or NULL */
 	int64_t retry_of;			/* the attempt it retries, or 0 */
 	int64_t restart_of;			/* the task `task restart` copied, or 0 */
@@ -56,6 +62,8 @@ struct task_detail {
 	int64_t progress_done, progress_total;	/* total < 0: unknown */
 	char *progress_unit, *progress_message;
 	int64_t started_mono, progress_mono;	/* for timeout and stall */
+	int64_t progress_saved_mono;		/* when its row last took the progress */
+	int progress_unsaved;			/* memory's progress is newer than the row's */
 	int stalled;
 	pid_t pgid;				/* exec task's process group, once verified */
 	uint64_t pgid_start;			/* its leader's start time (fence.c) */
@@ -265,8 +273,11 @@ int store_batch_end(struct store *st);
 const char *store_errmsg(struct store *st);
 int64_t store_insert_task(struct store *st, const struct task *t);
 int store_update_task(struct store *st, const struct task *t);
+/* The progress column alone: no index of the row is rewritten. */
+int store_task_progress(struct store *st, const struct task *t);
+/* progress NULL keeps the stored one: the end row is written once, with the last progress. */
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
-    int64_t finished_at, const cJSON *result, const cJSON *error);
+    int64_t finished_at, const cJSON *result, const cJSON *error, const cJSON *progress);
 int store_set_reservations(struct store *st, const struct task *t);
 int store_interrupted(struct store *st, int64_t **ids, size_t *n);
 int store_task_processes(struct store *st, int64_t id, const struct task *t);
@@ -346,7 +357,19 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 /* Cancels with reason; waiting tasks end at once, running ones go canceling. */
 void task_cancel(struct task *t, const char *reason, const char *message,
     enum task_state final);
+/*
+ * A worker's progress report: taken into memory (and told), and stored
+ * when it changed, at most once a heartbeat interval (the end, a cancel
+ * and a requeue store the newest with the row).
+ */
 void task_set_progress(struct task *t, const cJSON *progress);
+/*
+ * The same in two steps, for a report a write of the task's row follows
+ * anyway (done: its end row carries the progress): take returns 1 when it
+ * changed, store writes the row.
+ */
+int task_take_progress(struct task *t, const cJSON *progress);
+void task_store_progress(struct task *t);
 void task_restore_waiting(struct task *t);
 void tasks_admit_restored(void);
 /* Ends the tasks a stop or crash interrupted; returns how many, or -1. */

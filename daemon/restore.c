@@ -144,7 +144,7 @@ static int record_restore_task(struct store *st, const struct task *t)
 
 	if (id < 0 || (id != t->id && store_renumber_task(st, id, t->id) < 0))
 		return -1;
-	return store_finish_task(st, t->id, TASK_COMPLETED, time_now_ms(), NULL, NULL);
+	return store_finish_task(st, t->id, TASK_COMPLETED, time_now_ms(), NULL, NULL, NULL);
 }
 
 /*

@@ -19,6 +19,16 @@
  * connection of its own, checkpoints PASSIVE: it never blocks the loop's
  * writes or anyone's reads, and what it cannot copy yet (a reader still on
  * old pages, a backup's copy) waits for its next turn, 10 ms later.
+ *
+ * A commit wakes it once the log holds CHECKPOINT_PAGES, and again each
+ * time the log has grown by as much since (checkpoint_due), not at every
+ * commit past the mark as SQLite's own would: under a steady stream of
+ * commits (tasks ending and starting) the log never restarts, since a
+ * checkpoint never quite catches the writer, and one at every commit was
+ * ~130 a second, each syncing the log and the database and copying pages
+ * the next commits write again (issue 14). That costs no durability: with
+ * synchronous NORMAL a commit is the log's write alone, which a killed
+ * daemon keeps ([daemon] durability = full syncs each commit).
  */
 #define CHECKPOINT_PAGES 1000	/* SQLite's own wal_autocheckpoint default */
 /* A writer that commits slice after slice (recorder.c) waits while this much is not yet copied: 32 MiB. */
@@ -31,6 +41,7 @@ struct checkpointer {
 	int due, stop;
 	uint64_t done;		/* checkpoints run, for tests */
 	int log_pages;		/* in the log after the loop's last commit (loop's thread only) */
+	int woke_at;		/* log_pages when a commit last woke the thread (loop's thread only) */
 	int copied_pages;	/* how far the last complete checkpoint saw it (atomic) */
 	sqlite3 *db;		/* this thread's connection */
 };
@@ -78,7 +89,26 @@ static void *checkpoint_thread(void *arg)
 	return NULL;
 }
 
-/* After each commit on the loop's connection: only a note and a wake-up. */
+int checkpoint_due(int pages, int *woke_at)
+{
+	/* The log restarted: due again once it has grown past CHECKPOINT_PAGES. */
+	if (pages < *woke_at)
+		*woke_at = 0;
+	if (pages < CHECKPOINT_PAGES || pages - *woke_at < CHECKPOINT_PAGES)
+		return 0;
+	*woke_at = pages;
+	return 1;
+}
+
+static void wake(struct checkpointer *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->due = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* After each commit on the loop's connection: only a note and, now and then, a wake-up. */
 static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct checkpointer *c = arg;
@@ -86,12 +116,8 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)db;
 	(void)name;
 	c->log_pages = pages;
-	if (pages >= CHECKPOINT_PAGES) {
-		pthread_mutex_lock(&c->mu);
-		c->due = 1;
-		pthread_cond_signal(&c->wake);
-		pthread_mutex_unlock(&c->mu);
-	}
+	if (checkpoint_due(pages, &c->woke_at))
+		wake(c);
 	return SQLITE_OK;
 }
 
@@ -102,8 +128,12 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
  */
 int checkpointer_behind(struct checkpointer *c)
 {
-	return c != NULL && c->log_pages > BEHIND_PAGES &&
-	    __atomic_load_n(&c->copied_pages, __ATOMIC_ACQUIRE) < c->log_pages;
+	if (c == NULL || c->log_pages <= BEHIND_PAGES ||
+	    __atomic_load_n(&c->copied_pages, __ATOMIC_ACQUIRE) >= c->log_pages)
+		return 0;
+	/* The writer that asks waits for the copy: no commit of its may come to wake the thread. */
+	wake(c);
+	return 1;
 }
 
 struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err, size_t errlen)

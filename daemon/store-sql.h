@@ -27,6 +27,12 @@ struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err
 void checkpointer_stop(struct checkpointer *c, sqlite3 *db);
 uint64_t checkpointer_done(struct checkpointer *c);
 int checkpointer_behind(struct checkpointer *c);
+/*
+ * Whether a commit that leaves pages in the log wakes the checkpoint
+ * thread: once the log holds 1,000 pages, then each time it has grown by
+ * 1,000 since *woke_at (the log at the last wake-up, which this updates).
+ */
+int checkpoint_due(int pages, int *woke_at);
 
 /* store-sql.c */
 /*

@@ -1,5 +1,6 @@
 /* store.c: the SQLite database, depotd's only durable state; the daemon is its only writer. */
 #include "depotd.h"
+#include "jsonutil.h"
 #include "log.h"
 #include "store-sql.h"
 #include "timeutil.h"
@@ -14,7 +15,7 @@
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
-	sqlite3_stmt *load_task, *set_procs, *del_procs;
+	sqlite3_stmt *load_task, *set_procs, *del_procs, *set_progress;
 	/* Transaction control, prepared once: sqlite3_exec would parse its text at every call. */
 	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
 	/*
@@ -216,7 +217,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
 	    " progress = ?, cancel = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, finished_at = ?, result = ?,"
-	    " error = ?, cancel = NULL WHERE id = ?", &st->finish_task, e, sizeof e) < 0 ||
+	    " error = ?, cancel = NULL, progress = coalesce(?, progress) WHERE id = ?",
+	    &st->finish_task, e, sizeof e) < 0 ||
 	    prepare(st, "DELETE FROM reservations WHERE task_id = ?",
 	    &st->del_res, e, sizeof e) < 0 ||
 	    prepare(st, "INSERT INTO reservations (task_id, resource, mode)"
@@ -228,6 +230,8 @@ int store_open(struct store **out, const char *path, int durability_full,
 	    &st->set_procs, e, sizeof e) < 0 ||
 	    prepare(st, "DELETE FROM task_processes WHERE task_id = ?",
 	    &st->del_procs, e, sizeof e) < 0 ||
+	    prepare(st, "UPDATE tasks SET progress = ? WHERE id = ?",
+	    &st->set_progress, e, sizeof e) < 0 ||
 	    prepare(st, "BEGIN IMMEDIATE", &st->begin, e, sizeof e) < 0 ||
 	    prepare(st, "COMMIT", &st->commit, e, sizeof e) < 0 ||
 	    prepare(st, "ROLLBACK", &st->rollback, e, sizeof e) < 0 ||
@@ -289,6 +293,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->load_task);
 	sqlite3_finalize(st->set_procs);
 	sqlite3_finalize(st->del_procs);
+	sqlite3_finalize(st->set_progress);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
@@ -453,8 +458,25 @@ int store_update_task(struct store *st, const struct task *t)
 	return rc;
 }
 
+int store_task_progress(struct store *st, const struct task *t)
+{
+	cJSON *p;
+	struct sql s;
+	int rc;
+
+	if (batch_join(st) < 0)
+		return -1;
+	p = task_progress_json(t->d);
+	sql_use(&s, st->db, st->set_progress, "recording a task's progress");
+	sql_json(&s, 1, p);
+	sql_int(&s, 2, t->id);
+	rc = sql_run(&s);
+	cJSON_Delete(p);
+	return rc;
+}
+
 int store_finish_task(struct store *st, int64_t id, enum task_state state,
-    int64_t finished_at, const cJSON *result, const cJSON *error)
+    int64_t finished_at, const cJSON *result, const cJSON *error, const cJSON *progress)
 {
 	struct sql s;
 
@@ -463,7 +485,8 @@ int store_finish_task(struct store *st, int64_t id, enum task_state state,
 	sql_int(&s, 2, finished_at);
 	sql_json(&s, 3, result);
 	sql_json(&s, 4, error);
-	sql_int(&s, 5, id);
+	sql_json(&s, 5, progress);
+	sql_int(&s, 6, id);
 	if (sql_run(&s) < 0)
 		return -1;
 	sql_use(&s, st->db, st->del_res, "releasing an ended task's reservations");
@@ -760,12 +783,22 @@ void store_release_memory(struct store *st)
 struct task *store_load_task(struct store *st, int64_t id)
 {
 	struct task *t = NULL;
+	const char *args;
 	struct sql s;
 
 	sql_use(&s, st->db, st->load_task, "reading a task");
 	sql_int(&s, 1, id);
-	if (sql_step(&s) == 1)
-		t = row_to_task(s.q);
+	if (sql_step(&s) == 1 && (t = row_to_task(s.q)) != NULL) {
+		/*
+		 * The text beside what it parsed to, for an assignment to carry
+		 * as it is (task_detail): not when it did not parse (args is then
+		 * null) or is not UTF-8 (only a repaired copy may go out).
+		 */
+		args = (const char *)sqlite3_column_text(s.q, 4);
+		if (args != NULL && !cJSON_IsNull(t->d->args) &&
+		    utf8_valid(args, (size_t)sqlite3_column_bytes(s.q, 4)))
+			t->d->args_text = strdup(args);
+	}
 	sql_end(&s);
 	return t;
 }

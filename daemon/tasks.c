@@ -228,6 +228,7 @@ static void detail_free(struct task_detail *d)
 		return;
 	free(d->name);
 	cJSON_Delete(d->args);
+	free(d->args_text);
 	free(d->schedule);
 	free(d->progress_unit);
 	free(d->progress_message);
@@ -414,18 +415,24 @@ cJSON *task_progress_json(const struct task_detail *d)
 	return p;
 }
 
-/*
- * A task's args as shown: whole, or without an exec task's env, which is
- * most of a task's bytes and may hold what env_deny did not name.
- */
-static cJSON *args_json(const cJSON *args, int with_env)
+/* Which of a task's args task_json gives. */
+enum args_shown {
+	ARGS_NO_ENV,	/* without an exec task's env, which is most of a task's bytes and may
+			 * hold what env_deny did not name */
+	ARGS_ALL,
+	ARGS_STORED,	/* all, as the row's text (d->args_text): a raw item, for printing only */
+};
+
+static cJSON *args_json(const struct task_detail *d, enum args_shown shown)
 {
-	const cJSON *c;
+	const cJSON *args = d->args, *c;
 	cJSON *o;
 
+	if (shown == ARGS_STORED && d->args_text != NULL)
+		return cJSON_CreateRaw(d->args_text);
 	if (args == NULL)
 		return cJSON_CreateNull();
-	if (with_env || !cJSON_IsObject(args))
+	if (shown != ARGS_NO_ENV || !cJSON_IsObject(args))
 		return cJSON_Duplicate(args, 1);
 	o = cJSON_CreateObject();
 	cJSON_ArrayForEach(c, args)
@@ -434,7 +441,7 @@ static cJSON *args_json(const cJSON *args, int with_env)
 	return o;
 }
 
-static cJSON *task_json(const struct task *t, const struct task_detail *d, int with_env)
+static cJSON *task_json(const struct task *t, const struct task_detail *d, enum args_shown shown)
 {
 	static const struct task_detail none = { .progress_total = -1 };
 	cJSON *o = cJSON_CreateObject();
@@ -451,7 +458,7 @@ static cJSON *task_json(const struct task *t, const struct task_detail *d, int w
 	cJSON_AddStringToObject(o, "type", t->type);
 	json_add_string_or_null(o, "name", d->name);
 	cJSON_AddStringToObject(o, "state", task_state_name(t->state));
-	cJSON_AddItemToObject(o, "args", args_json(d->args, with_env));
+	cJSON_AddItemToObject(o, "args", args_json(d, shown));
 	cJSON_AddItemToObject(o, "resources", task_resources_json(t));
 	json_add_string_or_null(o, "worker", d->worker[0] ? d->worker : NULL);
 	json_add_time(o, "created_at", t->created_at);
@@ -478,12 +485,12 @@ static cJSON *task_json(const struct task *t, const struct task_detail *d, int w
 
 cJSON *task_to_json(const struct task *t)
 {
-	return task_json(t, NULL, 1);
+	return task_json(t, NULL, ARGS_ALL);
 }
 
 cJSON *task_summary_json(const struct task *t, const struct task_detail *d)
 {
-	return task_json(t, d, 0);
+	return task_json(t, d, ARGS_NO_ENV);
 }
 
 cJSON *task_json_by_id(int64_t id)
@@ -833,7 +840,7 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
     const cJSON *result, const char *reason, const char *message)
 {
 	struct task *retry = NULL;
-	cJSON *error = NULL;
+	cJSON *error = NULL, *progress = NULL;
 	int64_t id;
 
 	if (!task_state_final(state) || !task_state_move_legal(t->state, state)) {
@@ -849,8 +856,10 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 	if (t->retries > 0 && task_retriable(state, reason) && (retry = task_retry_of(t)) == NULL)
 		log_error("task %lld: %s", (long long)t->id, t->d ? "out of memory retrying it" :
 		    "not retried: its record could not be read back");
+	/* A running task's progress as memory has it: a done's last one is stored only here. */
+	progress = t->d != NULL ? task_progress_json(t->d) : NULL;
 	if (store_begin(D->store) < 0 || store_finish_task(D->store, t->id, state,
-	    time_now_ms(), result, error) < 0)
+	    time_now_ms(), result, error, progress) < 0)
 		goto fail;
 	if (retry != NULL) {
 		if ((id = store_insert_task(D->store, retry)) < 0 ||
@@ -862,12 +871,14 @@ static struct task *task_record_end(const struct task *t, enum task_state state,
 	if (store_commit(D->store) < 0)
 		goto fail;
 	cJSON_Delete(error);
+	cJSON_Delete(progress);
 	return retry;
 fail:
 	/* The in-memory end still happens: the next start recovers the row. */
 	log_error("task %lld: recording its end: %s", (long long)t->id, store_errmsg(D->store));
 	store_rollback(D->store);
 	cJSON_Delete(error);
+	cJSON_Delete(progress);
 	task_free(retry);
 	return NULL;
 }
@@ -1148,7 +1159,7 @@ void task_log_path(int64_t id, char *out, size_t n)
 /* What a worker needs to run t; paths in it are relative to the data directory. */
 static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
 {
-	cJSON *o = task_to_json(t);
+	cJSON *o = task_json(t, NULL, ARGS_STORED);
 	char path[64];
 
 	task_log_path(t->id, path, sizeof path);
@@ -1236,7 +1247,7 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 	task_move(t, TASK_RUNNING);
 	snprintf(t->d->worker, sizeof t->d->worker, "%s", w->name);
 	t->d->started_at = time_now_ms();
-	t->d->started_mono = t->d->progress_mono = now_mono;
+	t->d->started_mono = t->d->progress_mono = t->d->progress_saved_mono = now_mono;
 	t->d->worker_pid = w->pid;
 	/*
 	 * Read once for the worker, not at every task: its pid names the same
@@ -1385,7 +1396,7 @@ static int replace_string(char **field, const char *value)
 	return 0;
 }
 
-void task_set_progress(struct task *t, const cJSON *progress)
+int task_take_progress(struct task *t, const cJSON *progress)
 {
 	const cJSON *done = cJSON_GetObjectItemCaseSensitive(progress, "done");
 	const cJSON *total = cJSON_GetObjectItemCaseSensitive(progress, "total");
@@ -1404,11 +1415,33 @@ void task_set_progress(struct task *t, const cJSON *progress)
 	changed |= replace_string(&t->d->progress_message, cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(progress, "message")));
 	if (!changed)
-		return;
+		return 0;
 	t->d->progress_mono = time_mono_ms();
 	t->d->stalled = 0;
-	if (store_update_task(D->store, t) < 0)
+	tasks_publish(t, "progress");
+	return 1;
+}
+
+void task_store_progress(struct task *t)
+{
+	if (store_task_progress(D->store, t) < 0)
 		log_warn("task %lld: recording progress: %s", (long long)t->id,
 		    store_errmsg(D->store));
-	tasks_publish(t, "progress");
+	t->d->progress_unsaved = 0;
+	t->d->progress_saved_mono = time_mono_ms();
+}
+
+void task_set_progress(struct task *t, const cJSON *progress)
+{
+	if (task_take_progress(t, progress))
+		t->d->progress_unsaved = 1;
+	/*
+	 * The row follows memory a heartbeat interval behind at most: only a
+	 * restart reads it while the task runs, and ends it anyway. So the
+	 * heartbeat that reports a command's process group, right after the
+	 * start row was written, writes no progress of its own (issue 14).
+	 */
+	if (t->d->progress_unsaved &&
+	    time_mono_ms() - t->d->progress_saved_mono >= D->cfg.heartbeat_interval_ms)
+		task_store_progress(t);
 }

@@ -472,15 +472,18 @@ static void record_done(struct worker *w, const struct worker_msg *m)
 	cJSON *result_copy;
 	struct task *t;
 	char err[512];
-	int rc = 0;
+	int rc = 0, progressed = 0;
 
 	t = task_find(id);
 	/* Already ended by the monitor or a restart: the late report changes nothing. */
 	if (t == NULL || !given_to(t, w) || w->task != id)
 		return;
-	/* The last output may have come after the last heartbeat. */
+	/*
+	 * The last output may have come after the last heartbeat. The row
+	 * that records the end (task_finish) carries it: one write, not two.
+	 */
 	if (m->progress != NULL)
-		task_set_progress(t, m->progress);
+		progressed = task_take_progress(t, m->progress);
 	if (t->state == TASK_CANCELING && state != TASK_COMPLETED) {
 		/* Stopped on our request: it ends as the cancel said (canceled, or failed by timeout). */
 		state = t->d->cancel_final;
@@ -506,6 +509,8 @@ static void record_done(struct worker *w, const struct worker_msg *m)
 		 * task: it stays running, its reservations held, while the worker
 		 * is free for other work at once.
 		 */
+		if (progressed)
+			task_store_progress(t);
 		w->task = 0;
 		return;
 	}

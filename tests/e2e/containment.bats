@@ -163,6 +163,26 @@ recorded_pgid() {
 	if grep -q "which is not its own" "$DIR/depotd.log"; then false; fi
 }
 
+# stored_progress ID PATH VALUE: the task row's progress holds VALUE at PATH ("$.unit"; "" for null).
+stored_progress() {
+	[ "$(sqlite3 "$DIR/depot.db" ".timeout 2000" "SELECT json_extract(progress, '$2') FROM tasks WHERE id = $1")" = "$3" ]
+}
+
+@test "the heartbeat that reports a command's process group writes the group, not the progress: the row takes that a heartbeat interval after the start, and the end row the last" {
+	depot_start "daemon.workers = 1" "monitor.heartbeat_interval = 3s" "monitor.worker_timeout = 30s"
+	submit -- sh -c "echo \$\$ >$DIR/cmd.pid; while [ ! -e $DIR/go ]; do sleep 0.05; done; echo bye"
+	task=$ID
+	wait_for file_has "$DIR/cmd.pid"
+	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" 5s
+	# The worker reported its unit (bytes) with the group; the row has the start's yet.
+	[ "$(ctl --json task show "$task" | jq -r .progress.unit)" = bytes ]
+	stored_progress "$task" '$.unit' ""
+	wait_for stored_progress "$task" '$.unit' bytes 10s
+	touch "$DIR/go"
+	wait_for task_is "$task" completed
+	stored_progress "$task" '$.done' 4
+}
+
 @test "a rogue worker leading its own session still cannot make depotd take a group of another session" {
 	depot_start "daemon.workers = 0"
 	start_victim

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 #include "dbcheck.h"
 #include "depotd.h"
@@ -519,11 +520,11 @@ static void final_tasks_are_found_kept_and_forgotten(void **state)
 
 	wd.args = cJSON_CreateObject();
 	assert_true(store_insert_task(s->st, &waiter) > 0);	/* still waiting, after c */
-	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, c, TASK_COMPLETED, 50, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, d, TASK_COMPLETED, 300, NULL, NULL), 0);
-	assert_int_equal(store_finish_task(s->st, bk, TASK_COMPLETED, 10, res, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, c, TASK_COMPLETED, 50, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, d, TASK_COMPLETED, 300, NULL, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, bk, TASK_COMPLETED, 10, res, NULL, NULL), 0);
 	assert_int_equal(store_schedule_add(s->st, "sched", tmpl, 1000, NULL, NULL, 5, 1), 0);
 	assert_int_equal(store_schedule_fired(s->st, "sched", 6, 2, d), 0);
 	last = store_last_backup(s->st);
@@ -602,7 +603,7 @@ static void waiting_tasks_are_read_back_lean(void **state)
 	char *text;
 
 	assert_int_equal(store_finished_before(s->st, 1000), 0);
-	assert_int_equal(store_finish_task(s->st, done, TASK_COMPLETED, 100, NULL, NULL), 0);
+	assert_int_equal(store_finish_task(s->st, done, TASK_COMPLETED, 100, NULL, NULL, NULL), 0);
 	assert_int_equal(store_finished_before(s->st, 100), 0);
 	assert_int_equal(store_finished_before(s->st, 101), 1);
 	ida = store_insert_task(s->st, &a);
@@ -652,6 +653,90 @@ static void waiting_tasks_are_read_back_lean(void **state)
 	task_intern_release("hot");
 	cJSON_Delete(da.args);
 	cJSON_Delete(db.args);
+}
+
+/*
+ * A done's last progress is written with the task's end, in the one row
+ * write that ends it (issue 14); an end that brings none keeps what the
+ * last heartbeat stored.
+ */
+static void the_end_row_carries_the_last_progress(void **state)
+{
+	struct scratch *s = *state;
+	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 2);
+	cJSON *p = cJSON_Parse("{\"done\": 42, \"total\": null, \"unit\": \"bytes\"}");
+	struct task *t;
+
+	assert_int_equal(store_finish_task(s->st, a, TASK_COMPLETED, 100, NULL, NULL, p), 0);
+	t = store_load_task(s->st, a);
+	assert_non_null(t);
+	assert_int_equal(t->state, TASK_COMPLETED);
+	assert_int_equal(t->d->finished_at, 100);
+	assert_int_equal(t->d->progress_done, 42);
+	assert_string_equal(t->d->progress_unit, "bytes");
+	task_free(t);
+
+	t = store_load_task(s->st, b);
+	t->d->progress_done = 7;
+	t->d->progress_unit = strdup("files");
+	assert_int_equal(store_update_task(s->st, t), 0);
+	task_free(t);
+	/* A heartbeat's progress goes alone: nothing else of the row moves. */
+	t = store_load_task(s->st, b);
+	t->d->progress_done = 9;
+	t->state = TASK_RUNNING;
+	assert_int_equal(store_task_progress(s->st, t), 0);
+	task_free(t);
+	t = store_load_task(s->st, b);
+	assert_int_equal(t->state, TASK_WAITING);
+	assert_int_equal(t->d->progress_done, 9);
+	task_free(t);
+	assert_int_equal(store_finish_task(s->st, b, TASK_FAILED, 200, NULL, NULL, NULL), 0);
+	t = store_load_task(s->st, b);
+	assert_int_equal(t->state, TASK_FAILED);
+	assert_int_equal(t->d->progress_done, 9);
+	assert_string_equal(t->d->progress_unit, "files");
+	task_free(t);
+	cJSON_Delete(p);
+}
+
+/*
+ * A task read back keeps its args' text beside what it parsed to, for an
+ * assignment to carry as it is (issue 14); not when the text is not
+ * UTF-8, which only a repaired copy may be sent as, nor when it did not
+ * parse.
+ */
+static void a_task_read_back_keeps_its_args_text(void **state)
+{
+	struct scratch *s = *state;
+	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 2);
+	int64_t c = add_task(s->st, "exec", 3);
+	char sql[256];
+	struct task *t;
+
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":[\"echo\",\"\xc3\xa9\"]}'"
+	    " WHERE id = %lld", (long long)a);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":[\"\xff\"]}' WHERE id = %lld",
+	    (long long)b);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":' WHERE id = %lld",
+	    (long long)c);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+
+	t = store_load_task(s->st, a);
+	assert_non_null(t->d->args_text);
+	assert_string_equal(t->d->args_text, "{\"argv\":[\"echo\",\"\xc3\xa9\"]}");
+	assert_true(cJSON_IsObject(t->d->args));
+	task_free(t);
+	t = store_load_task(s->st, b);
+	assert_null(t->d->args_text);
+	assert_true(cJSON_IsObject(t->d->args));
+	task_free(t);
+	t = store_load_task(s->st, c);
+	assert_null(t->d->args_text);
+	assert_true(cJSON_IsNull(t->d->args));
+	task_free(t);
 }
 
 /* What a restore does to a database: ids stay above the old data's, tasks not final end. */
@@ -737,10 +822,38 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
 	free(big);
 }
 
+/*
+ * Under a steady stream of commits the log does not restart: a commit
+ * past 1,000 pages wakes the checkpoint thread only when the log has grown
+ * by 1,000 pages since the last wake-up, not at every commit (issue 14:
+ * ~130 checkpoints a second, each syncing twice); a restarted log counts
+ * from nothing again.
+ */
+static void a_growing_log_wakes_its_checkpoints_every_1000_pages(void **state)
+{
+	int woke_at = 0, woken = 0;
+
+	(void)state;
+	assert_false(checkpoint_due(999, &woke_at));
+	assert_true(checkpoint_due(1000, &woke_at));
+	/* Commits of a few pages each, as tasks ending and starting make. */
+	for (int pages = 1007; pages < 5000; pages += 7)
+		woken += checkpoint_due(pages, &woke_at);
+	assert_int_equal(woken, 3);
+	/* The log restarted after a checkpoint caught up. */
+	assert_false(checkpoint_due(12, &woke_at));
+	assert_false(checkpoint_due(999, &woke_at));
+	assert_true(checkpoint_due(1003, &woke_at));
+	assert_false(checkpoint_due(1010, &woke_at));
+	/* One commit of many pages wakes it at once. */
+	assert_true(checkpoint_due(2500, &woke_at));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_failed_bind_stops_the_run, setup_store, remove_store),
+		cmocka_unit_test(a_growing_log_wakes_its_checkpoints_every_1000_pages),
 		cmocka_unit_test_setup_teardown(the_daemons_log_is_checkpointed_by_its_thread,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
@@ -757,6 +870,10 @@ int main(void)
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(schedules_round_trip, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(calendar_schedules_round_trip, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(the_end_row_carries_the_last_progress, setup_store,
+		    remove_store),
+		cmocka_unit_test_setup_teardown(a_task_read_back_keeps_its_args_text, setup_store,
+		    remove_store),
 		cmocka_unit_test_setup_teardown(final_tasks_are_found_kept_and_forgotten,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(waiting_tasks_are_read_back_lean, setup_store,
