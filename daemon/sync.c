@@ -141,7 +141,8 @@ struct sync {
 	int cstop;
 	atomic_int cfailed;		/* the committer stopped on a failure, told in cerr */
 	char cerr[SYNC_ERR_MAX];
-	int64_t ms_download, ms_sync_bytes, ms_moves, ms_sync_names;	/* where the time went, for the log */
+	/* Where the time went, for the log; ms_join: waiting for the committer's last turn. */
+	int64_t ms_download, ms_join, ms_sync_bytes, ms_moves, ms_sync_names;
 	int64_t bg_syncs, ms_bg_syncs, bg_moved, ms_bg_moves;	/* the committer's, during the downloads */
 	CURLM *multi;
 	char *mbuf;
@@ -1372,7 +1373,6 @@ static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, in
 static void *sync_committer(void *arg)
 {
 	struct sync *s = arg;
-
 	int64_t next = 0;
 
 	pthread_mutex_lock(&s->cmu);
@@ -1631,17 +1631,21 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	sync_progress(s, 1);
 	s->ms_download = time_mono_ms();
 	rc = sync_download(s);
+	s->ms_download = time_mono_ms() - s->ms_download;
+	s->ms_join = time_mono_ms();
 	sync_committer_stop(s);
+	s->ms_join = time_mono_ms() - s->ms_join;
 	if (rc < 0 || s->err[0] != '\0' || sync_cancel_requested(s))
 		goto out;
-	s->ms_download = time_mono_ms() - s->ms_download;
 	if (sync_commit(s) < 0 || sync_make_durable(s) < 0 || sync_write_list(s) < 0)
 		goto out;
 	sync_log(s, "stored: downloads %lld ms, meanwhile %lld syncfs in %lld ms and %lld files "
-	    "moved into the store in %lld ms; after them syncfs before the last files enter the "
-	    "store %lld ms, moving %lld files in %lld ms, syncfs after %lld ms",
+	    "moved into the store in %lld ms; after them the last of those turns %lld ms, "
+	    "syncfs before the last files enter the store %lld ms, moving %lld files in %lld ms, "
+	    "syncfs after %lld ms",
 	    (long long)s->ms_download, (long long)s->bg_syncs, (long long)s->ms_bg_syncs,
-	    (long long)s->bg_moved, (long long)s->ms_bg_moves, (long long)s->ms_sync_bytes,
+	    (long long)s->bg_moved, (long long)s->ms_bg_moves, (long long)s->ms_join,
+	    (long long)s->ms_sync_bytes,
 	    (long long)s->npend - s->bg_moved, (long long)s->ms_moves,
 	    (long long)s->ms_sync_names);
 	s->files_done = (int64_t)s->m.n;
