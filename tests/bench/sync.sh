@@ -9,7 +9,9 @@
 # shown too). curl: `curl --parallel --parallel-max 8 -K CONFIG` with one
 # `url =` / `output =` pair a file, into a scratch directory. depot also
 # fetches the PULP_MANIFEST, checks each file's size and sha256, makes the
-# files durable (a syncfs before they move into the store, one after) and
+# files durable (a syncfs before they move into the store, made by a
+# thread beside the downloads every 250 ms or so and once more after them,
+# then one after the last move) and
 # records a version in the database; curl only writes the files; so curl's
 # time is also shown with a `sync` after it ("+sync"), which leaves its
 # files as durable as depot's. The task's log (`depotctl task log`) says

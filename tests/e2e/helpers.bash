@@ -128,8 +128,10 @@ depot_write_conf() {
 
 # depot_launch: starts depotd on $DIR (again, after a stop or a kill) and
 # waits until it answers ping and every supervised worker is online.
+# DEPOT_LAUNCH_ENV: NAME=VALUE words depot_launch adds to depotd's environment (a test's shim).
+DEPOT_LAUNCH_ENV=()
 depot_launch() {
-	env "$(depot_tag)" "$DEPOT_BIN/depotd" -d "$DIR" \
+	env "$(depot_tag)" ${DEPOT_LAUNCH_ENV[@]+"${DEPOT_LAUNCH_ENV[@]}"} "$DEPOT_BIN/depotd" -d "$DIR" \
 		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
 	DEPOT_PID=$!
 	wait_for depot_answers_or_died 10s || { depot_dump_log; return 1; }

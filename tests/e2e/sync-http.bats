@@ -344,11 +344,33 @@ sync_small_then_slow() {
 	wait_for progress_done_is "$sync" 1 10s
 }
 
-@test "a downloaded file enters the store only after the syncfs that puts its bytes on the disk: meanwhile it waits in tmp/, and a cancel removes it" {
+# hold_syncfs: the daemon started next preloads hold-syncfs.so with its
+# gate $GATE closed: every syncfs waits, having made $GATE.held, until the
+# test removes $GATE.
+hold_syncfs() {
+	GATE=$WORK/syncfs-gate
+	touch "$GATE"
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold-syncfs.so" "DEPOT_TEST_SYNCFS_GATE=$GATE"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+}
+
+syncfs_held() {
+	[ -e "$GATE.held" ]
+}
+
+# content_count_is N
+content_count_is() {
+	[ "$(content_files | wc -l)" = "$1" ]
+}
+
+@test "a downloaded file enters the store only after a syncfs has put its bytes on the disk, and without waiting for the other downloads to end" {
+	hold_syncfs
 	sync_small_then_slow
-	# small.txt is downloaded and verified (one file done of two) ...
+	# small.txt is downloaded and verified (one file done of two), and the
+	# syncfs that would let it into the store is held ...
+	wait_for syncfs_held 10s
 	[ "$(task_state "$sync")" = running ]
-	# ... and is not in the store, where a crash before the syncfs could
+	# ... so it is not in the store, where a crash before the syncfs could
 	# leave its name over missing blocks (a later sync trusts a stored
 	# file of the right size), but in tmp/, whole, beside big.bin's part.
 	[ -z "$(content_files)" ]
@@ -358,23 +380,36 @@ sync_small_then_slow() {
 	cmp "$small" "$WORK/feed/small.txt"
 	[ "$(tmp_files | wc -l)" = 2 ]
 
+	# Once the syncfs has run, small.txt moves into the store while big.bin
+	# (about 20 s from the slow server) still downloads.
+	rm "$GATE"
+	wait_for content_count_is 1 10s
+	[ "$(task_state "$sync")" = running ]
+	cmp "$(content_files)" "$WORK/feed/small.txt"
+	[ "$(tmp_files | wc -l)" = 1 ]
+
+	# A cancel removes what is still a temp; what is stored stays, as a failed sync's does.
 	ctl task cancel "$sync" >/dev/null
 	wait_for task_is "$sync" canceled 5s
-	[ -z "$(content_files)" ]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ "$(content_files | wc -l)" = 1 ]
 	[ -z "$(tmp_files)" ]
 }
 
 @test "a worker killed after a file was verified but before the syncfs leaves nothing in the store: the next sync downloads that file again" {
+	hold_syncfs
 	sync_small_then_slow
 	slow=$HTTP_PORT
 
 	# The worst moment: small.txt verified, its bytes maybe only in the page cache.
+	wait_for syncfs_held 10s
 	kill -KILL "$(worker_pid "$(worker_of_task "$sync")")"
 	wait_for task_is "$sync" canceled 10s
 	[ "$(task_reason "$sync")" = worker-missing ]
 	[ -z "$(content_files)" ]
 
 	# From a fast server, the next sync finds nothing stored and fetches both.
+	rm "$GATE"
 	start_http "$WORK/feed"
 	ctl repo update r1 --feed "$(feed_url "$HTTP_PORT")"
 	sync_wait r1
@@ -407,8 +442,13 @@ sync_small_then_slow() {
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
 	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = $(($(feed_count "$WORK/feed") - kept)) ]
 	[ "$(requests_for a.txt)" = 1 ]
-	# The log says where the time went, the files moved in counted.
-	ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms; syncfs before the files enter the store [0-9]+ ms, moving $(($(feed_count "$WORK/feed") - kept)) files in [0-9]+ ms, syncfs after [0-9]+ ms"
+	# The log says where the time went, the files moved in counted: during
+	# the downloads, and after them.
+	line=$(ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms, meanwhile [0-9]+ syncfs in [0-9]+ ms and [0-9]+ files moved into the store in [0-9]+ ms; after them the last of those turns [0-9]+ ms, syncfs before the last files enter the store [0-9]+ ms, moving [0-9]+ files in [0-9]+ ms, syncfs after [0-9]+ ms")
+	echo "$line"
+	during=$(sed -E 's/.* and ([0-9]+) files moved into the store.*/\1/' <<<"$line")
+	after=$(sed -E 's/.*, moving ([0-9]+) files in.*/\1/' <<<"$line")
+	[ $((during + after)) = $(($(feed_count "$WORK/feed") - kept)) ]
 }
 
 # A paced file server: PULP_MANIFEST at once, every other file in 64 KiB
