@@ -20,17 +20,10 @@ one_big_task() {
 	one_big_task
 	# task.wait may repeat an id (up to 100,000): 5,000 copies ask ~40 KiB, answer ~11 MiB.
 	req=$(jq -cn '{cmd: "task.wait", args: {ids: [range(5000) | 1], timeout_ms: 0}}')
-	before=$(rss_kib "$DEPOT_PID")
-	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 12 "$req" \
-		>"$DIR/noread.out" &
-	HAND_PIDS+=($!)
-	wait_for test -s "$DIR/noread.out" 20s
-	run ctl ping
-	[ "$status" -eq 0 ]
-	after=$(rss_kib "$DEPOT_PID")
-	echo "RSS $before KiB before, $after KiB after 12 unread task.wait replies"
+	hold_clients "$DIR/noread.out" 20s \
+		as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 12 "$req"
 	# 12 such replies held whole are ~130 MiB; 512 connections would be ~5.5 GiB.
-	[ $((after - before)) -lt 32768 ]
+	[ "$RSS_GROWTH" -lt 32768 ]
 }
 
 @test "two socket_group members holding their 512 connections each leave the owner a way in, at systemd's default descriptor limit" {
@@ -177,16 +170,9 @@ one_big_task() {
 	for i in $(seq 1 500); do echo "echo $arg $i"; done | ctl run --batch - >/dev/null
 	wait_for task_is 500 completed 60s
 	# One page of task.list is 500 tasks, here ~2 MiB: 512 connections could hold ~1 GiB.
-	before=$(rss_kib "$DEPOT_PID")
-	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 60 \
-		'{"cmd": "task.list", "args": {}}' >"$DIR/noread.out" &
-	HAND_PIDS+=($!)
-	wait_for test -s "$DIR/noread.out" 30s
-	run ctl ping
-	[ "$status" -eq 0 ]
-	after=$(rss_kib "$DEPOT_PID")
-	echo "RSS $before KiB before, $after KiB after 60 unread task.list pages"
-	[ $((after - before)) -lt 65536 ]
+	hold_clients "$DIR/noread.out" 30s as_member nobody /usr/bin/python3 "$SPRAW" \
+		"$DIR/run/control.sock" no-read-conns 60 '{"cmd": "task.list", "args": {}}'
+	[ "$RSS_GROWTH" -lt 65536 ]
 	# Its connections gone, other users' requests are read again.
 	kill "${HAND_PIDS[-1]}"
 	run as_member nobody timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
@@ -200,15 +186,8 @@ one_big_task() {
 	skip_under_asan
 	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
-	before=$(rss_kib "$DEPOT_PID")
 	# Each is under max_message (1 MiB), so none is closed for its size; 512 of them per uid would be 512 MiB.
-	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" partial 200 $((1024 * 1024 - 64)) \
-		>"$DIR/partial.out" &
-	HAND_PIDS+=($!)
-	wait_for test -s "$DIR/partial.out" 90s
-	run ctl ping
-	[ "$status" -eq 0 ]
-	after=$(rss_kib "$DEPOT_PID")
-	echo "RSS $before KiB before, $after KiB after; $(cat "$DIR/partial.out")"
-	[ $((after - before)) -lt 98304 ]
+	hold_clients "$DIR/partial.out" 90s as_member nobody /usr/bin/python3 "$SPRAW" \
+		"$DIR/run/control.sock" partial 200 $((1024 * 1024 - 64))
+	[ "$RSS_GROWTH" -lt 98304 ]
 }

@@ -32,3 +32,20 @@ need_root_nogroup() {
 	[ "$(id -u)" -eq 0 ] || skip "switching users needs root"
 	getent group nogroup >/dev/null || skip "no group nogroup"
 }
+
+# hold_clients OUT WAIT CMD...: starts CMD, a client that holds connections
+# and writes OUT once it does, in the background (killed with the test);
+# waits up to WAIT for OUT; checks that depotd still answers a ping; sets
+# RSS_GROWTH to how many KiB depotd's resident memory grew meanwhile.
+hold_clients() {
+	local out=$1 wait=$2 before after
+	shift 2
+	before=$(rss_kib "$DEPOT_PID")
+	"$@" >"$out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$out" "$wait"
+	ctl ping >/dev/null || { echo "depotd does not answer a ping with those clients held"; return 1; }
+	after=$(rss_kib "$DEPOT_PID")
+	RSS_GROWTH=$((after - before))
+	echo "RSS $before KiB before, $after KiB after: $(head -c 300 "$out")"
+}
