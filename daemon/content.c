@@ -8,9 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int content_sync_file(const struct fs_root *data, const char *tmp, off_t *size,
-    char *err, size_t errlen);
-
 int content_valid_sha256(const char *s)
 {
 	size_t i;
@@ -53,40 +50,6 @@ int content_has(const struct fs_root *data, const char *sha256, int64_t size)
 	rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_size == size;
 	close(fd);
 	return rc;
-}
-
-/*
- * The temp file made mode 0644 (publish hard-links the same inode where a
- * web server reads it), with its size. Its bytes reach the disk only with
- * content_sync_store: a caller that needs them there first (a sync) calls
- * that before it commits.
- */
-static int content_sync_file(const struct fs_root *data, const char *tmp, off_t *size,
-    char *err, size_t errlen)
-{
-	int fd = fs_open_beneath(data->fd, tmp, O_RDONLY, 0);
-	struct stat st;
-
-	if (fd < 0) {
-		fs_beneath_error(data, tmp, errno, err, errlen);
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || fchmod(fd, 0644) < 0) {
-		snprintf(err, errlen, "cannot sync %s/%s: %s", data->path, tmp, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "cannot store %s/%s: not a regular file", data->path, tmp);
-		close(fd);
-		return -1;
-	}
-	*size = st.st_size;
-	if (close(fd) < 0) {
-		snprintf(err, errlen, "cannot sync %s/%s: %s", data->path, tmp, strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 void content_fans_init(struct content_fans *f)
@@ -183,31 +146,6 @@ int content_commit_at(const struct fs_root *data, struct content_fans *fans, int
 	snprintf(err, errlen, "cannot move %s/%s to %s/%s: %s", data->path, tmp, data->path, dst,
 	    strerror(e));
 	return -1;
-}
-
-int content_commit(const struct fs_root *data, const char *tmp, const char *sha256,
-    char *err, size_t errlen)
-{
-	struct content_fans fans;
-	char dst[128], tbase[256];
-	int tmpdir, rc;
-	off_t size;
-
-	if (content_path(sha256, dst, sizeof dst) < 0) {
-		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
-		return -1;
-	}
-	if (content_sync_file(data, tmp, &size, err, errlen) < 0)
-		return -1;
-	if ((tmpdir = fs_parent_beneath(data->fd, tmp, 0, tbase, sizeof tbase)) < 0) {
-		fs_beneath_error(data, tmp, errno, err, errlen);
-		return -1;
-	}
-	content_fans_init(&fans);
-	rc = content_commit_at(data, &fans, tmpdir, tmp, sha256, (int64_t)size, err, errlen);
-	content_fans_close(&fans);
-	close(tmpdir);
-	return rc;
 }
 
 /*

@@ -32,23 +32,6 @@ const char *content_named_sha256(const char *path);
  */
 int content_has(const struct fs_root *data, const char *sha256, int64_t size);
 
-/*
- * Moves the complete, verified file tmp (relative to data, in its tmp/)
- * into the store under sha256, atomically: readers see the whole file or
- * none. Makes it mode 0644 (publish hard-links it where a web server reads
- * it, and gives it the publication's group and mode), creates the fan-out
- * directory and moves it into place. Its bytes and name are durable once
- * content_sync_store has run; a sync runs that before it commits (so the
- * store never names bytes a crash could lose) and after (before its
- * version is recorded).
- * A file already stored under that digest with the same size is kept and
- * tmp removed; one with another size (damaged) is replaced. Returns 0 (tmp
- * no longer exists), or -1 with a message naming the path in err (tmp is
- * left for the caller to remove).
- */
-int content_commit(const struct fs_root *data, const char *tmp, const char *sha256,
-    char *err, size_t errlen);
-
 /* The fan-out directories a run of commits has open, by the digest's first byte; -1: not yet. */
 struct content_fans {
 	int fd[256];
@@ -58,16 +41,25 @@ void content_fans_init(struct content_fans *f);
 void content_fans_close(struct content_fans *f);
 
 /*
- * content_commit for many files: tmp (relative to data, for messages) is
- * already a regular file of size bytes and mode 0644, named by its last
- * component in the directory open as tmpdir; each fan-out directory is
+ * Moves the complete, verified file tmp (relative to data, for messages;
+ * named by its last component in the directory open as tmpdir) into the
+ * store under sha256, atomically: readers see the whole file or none. The
+ * caller has made it a regular file of size bytes and mode 0644 (publish
+ * hard-links it where a web server reads it). Each fan-out directory is
  * made and opened once through fans. It moves in with one
- * rename(RENAME_NOREPLACE), which like a link never replaces.
+ * rename(RENAME_NOREPLACE), which like a link never replaces: a file
+ * already stored under that digest with the same size is kept and tmp
+ * removed; one with another size (damaged) is replaced. Its bytes and name
+ * are durable once content_sync_store has run; a sync runs that before it
+ * commits (so the store never names bytes a crash could lose) and after
+ * (before its version is recorded). Returns 0 (tmp no longer exists), or
+ * -1 with a message naming the path in err (tmp is left for the caller to
+ * remove).
  */
 int content_commit_at(const struct fs_root *data, struct content_fans *fans, int tmpdir,
     const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen);
 
-/* Flushes the store (the whole file system, tmp/ with it) to disk: content_commit leaves durability to this. */
+/* Flushes the store (the whole file system, tmp/ with it) to disk: content_commit_at leaves durability to this. */
 int content_sync_store(const struct fs_root *data, char *err, size_t errlen);
 
 #endif

@@ -68,6 +68,8 @@ requests_for() {
 		echo "checking $path ($sha)"
 		[ -f "$(content_path "$sha")" ]
 		cmp "$(content_path "$sha")" "$WORK/feed/$path"
+		# Readable by all: publish hard-links this inode where a web server reads it, whatever depotd's umask.
+		[ "$(stat -c %a "$(content_path "$sha")")" = 644 ]
 	done <"$WORK/feed/PULP_MANIFEST"
 	[ "$(content_files | wc -l)" -eq 4 ]
 	[ -z "$(tmp_files)" ]
