@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include "jsonutil.h"
+#include "repeats.h"
 #include "timeutil.h"
 
 #include <errno.h>
@@ -449,21 +450,6 @@ static int task_env_set(const struct ctl_args *a, cJSON *env, const char *name,
 	return EXIT_OK;
 }
 
-struct env_name {
-	const char *name;
-	size_t len, at;
-};
-
-static int env_name_cmp(const void *a, const void *b)
-{
-	const struct env_name *x = a, *y = b;
-	int c = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
-
-	if (c == 0)
-		c = (x->len > y->len) - (x->len < y->len);
-	return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
-}
-
 /*
  * For each entry of environ, whether an earlier one has its name: those
  * rare ones are looked up among the names taken so far; every other is
@@ -473,7 +459,7 @@ static int env_name_cmp(const void *a, const void *b)
 static unsigned char *task_environ_repeats(void)
 {
 	size_t n = 0, k = 0;
-	struct env_name *names;
+	struct name_ref *names;
 	unsigned char *repeat;
 
 	while (environ[n] != NULL)
@@ -489,13 +475,9 @@ static unsigned char *task_environ_repeats(void)
 		const char *eq = strchr(environ[i], '=');
 
 		if (eq != NULL && eq > environ[i])
-			names[k++] = (struct env_name){ environ[i], (size_t)(eq - environ[i]), i };
+			names[k++] = (struct name_ref){ environ[i], (size_t)(eq - environ[i]), i };
 	}
-	qsort(names, k, sizeof *names, env_name_cmp);
-	for (size_t i = 1; i < k; i++)
-		if (names[i].len == names[i - 1].len &&
-		    memcmp(names[i].name, names[i - 1].name, names[i].len) == 0)
-			repeat[names[i].at] = 1;
+	names_mark_repeats(names, k, repeat);
 	free(names);
 	return repeat;
 }

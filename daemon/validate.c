@@ -4,6 +4,7 @@
 #include "depotd.h"
 #include "envdeny.h"
 #include "jsonutil.h"
+#include "repeats.h"
 #include "timeutil.h"
 
 #include <math.h>
@@ -21,7 +22,6 @@ static struct envdeny env_deny;
 static int env_deny_set;
 
 static int has_control_chars(const char *s);
-static int name_at_cmp(const void *a, const void *b);
 static int first_repeat(const cJSON *env, int limit);
 static int validate_cwd(const cJSON *args, cJSON *out, char *err, size_t errlen);
 static int validate_env(const cJSON *args, cJSON *out, char *err, size_t errlen);
@@ -521,19 +521,6 @@ static int validate_cwd(const cJSON *args, cJSON *out, char *err, size_t errlen)
 	return cJSON_AddStringToObject(out, "cwd", cwd) == NULL ? -1 : 0;
 }
 
-struct name_at {
-	const char *name;
-	int at;
-};
-
-static int name_at_cmp(const void *a, const void *b)
-{
-	const struct name_at *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-
-	return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
-}
-
 /*
  * The place (from 1) of the first of env's first limit variables whose
  * name an earlier one has, 0 when none, -1 when out of memory: what
@@ -542,24 +529,34 @@ static int name_at_cmp(const void *a, const void *b)
  */
 static int first_repeat(const cJSON *env, int limit)
 {
-	struct name_at *all;
+	struct name_ref *all;
+	unsigned char *repeat;
 	const cJSON *v;
-	int seen = 0, named = 0, first = 0;
+	int seen = 0, first = 0;
+	size_t named = 0;
 
-	if (limit <= 0 || (all = malloc((size_t)limit * sizeof *all)) == NULL)
-		return limit <= 0 ? 0 : -1;
+	if (limit <= 0)
+		return 0;
+	all = malloc((size_t)limit * sizeof *all);
+	repeat = calloc((size_t)limit, 1);
+	if (all == NULL || repeat == NULL) {
+		free(all);
+		free(repeat);
+		return -1;
+	}
 	cJSON_ArrayForEach(v, env) {
-		if (seen++ == limit)
+		if (seen == limit)
 			break;
 		if (v->string != NULL)
-			all[named++] = (struct name_at){ v->string, seen };
+			all[named++] = (struct name_ref){ v->string, strlen(v->string), (size_t)seen };
+		seen++;
 	}
-	qsort(all, (size_t)named, sizeof *all, name_at_cmp);
-	/* Sorted by name, then place: each repeat follows the first of its name. */
-	for (int i = 1; i < named; i++)
-		if (strcmp(all[i].name, all[i - 1].name) == 0 && (first == 0 || all[i].at < first))
-			first = all[i].at;
+	names_mark_repeats(all, named, repeat);
+	for (int i = 0; i < seen && first == 0; i++)
+		if (repeat[i])
+			first = i + 1;
 	free(all);
+	free(repeat);
 	return first;
 }
 
