@@ -573,7 +573,8 @@ int store_move_dependents(struct store *st, int64_t old_id, int64_t new_id)
 static cJSON *column_json(sqlite3_stmt *q, int col)
 {
 	const char *text = (const char *)sqlite3_column_text(q, col);
-	cJSON *v = text ? cJSON_Parse(text) : NULL;
+	/* The whole text or nothing: cJSON_Parse stops at the end of a value and ignores what follows. */
+	cJSON *v = text ? cJSON_ParseWithOpts(text, NULL, 1) : NULL;
 
 	return v ? v : cJSON_CreateNull();
 }

@@ -710,7 +710,7 @@ static void a_task_read_back_keeps_its_args_text(void **state)
 {
 	struct scratch *s = *state;
 	int64_t a = add_task(s->st, "exec", 1), b = add_task(s->st, "exec", 2);
-	int64_t c = add_task(s->st, "exec", 3);
+	int64_t c = add_task(s->st, "exec", 3), d = add_task(s->st, "exec", 4);
 	char sql[256];
 	struct task *t;
 
@@ -734,6 +734,14 @@ static void a_task_read_back_keeps_its_args_text(void **state)
 	assert_true(cJSON_IsObject(t->d->args));
 	task_free(t);
 	t = store_load_task(s->st, c);
+	assert_null(t->d->args_text);
+	assert_true(cJSON_IsNull(t->d->args));
+	task_free(t);
+	/* JSON with more after it (a row from a tampered database) is not JSON: sent as is, it would break the assignment. */
+	snprintf(sql, sizeof sql, "UPDATE tasks SET args = '{\"argv\":[\"true\"]} ,\"x\":' WHERE id = %lld",
+	    (long long)d);
+	assert_int_equal(sqlite3_exec(store_db(s->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	t = store_load_task(s->st, d);
 	assert_null(t->d->args_text);
 	assert_true(cJSON_IsNull(t->d->args));
 	task_free(t);
