@@ -2,6 +2,7 @@
 #include "depotd.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -15,7 +16,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 /*
@@ -170,18 +170,10 @@ static void pipe_flush(struct pipe *p);
 static void conn_unpark(struct conn *conn);
 static void conn_free(struct conn *conn);
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when this one is to be logged, with *quiet the ones kept out since the last; 0 to count it quietly. */
 static int log_due(struct log_pace *pace, int *quiet)
 {
-	int64_t now = mono_ms();
+	int64_t now = time_mono_ms();
 
 	if (now < pace->next_ms) {
 		pace->quiet++;
@@ -339,7 +331,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
-	p->accepted_ms = mono_ms();
+	p->accepted_ms = time_mono_ms();
 	p->other = other;
 	if (++next_pipe_id > 0x7fffffffu)
 		next_pipe_id = 1;
@@ -366,7 +358,7 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 
 	(void)events;
 	if (srv->accept_rest_until > 0) {
-		if (mono_ms() < srv->accept_rest_until)
+		if (time_mono_ms() < srv->accept_rest_until)
 			return;
 		srv->accept_rest_until = 0;
 	}
@@ -401,7 +393,7 @@ static void listener_cb(struct loop_watch *w, uint32_t events)
 				    "meanwhile, clients wait", srv->path, strerror(errno),
 				    SERVER_ACCEPT_REST_MS);
 			srv->accept_failing = 1;
-			srv->accept_rest_until = mono_ms() + SERVER_ACCEPT_REST_MS;
+			srv->accept_rest_until = time_mono_ms() + SERVER_ACCEPT_REST_MS;
 		}
 		break;
 	}
@@ -418,7 +410,7 @@ void server_tick(struct server *srv)
 	if (srv == NULL)
 		return;
 	/* Once a second, clients silent since they connected go, as nng's did after 10 s. */
-	if ((now = mono_ms()) >= srv->nego_check_ms) {
+	if ((now = time_mono_ms()) >= srv->nego_check_ms) {
 		struct pipe *p, *next;
 
 		srv->nego_check_ms = now + 1000;
@@ -439,7 +431,7 @@ void server_tick(struct server *srv)
 		return;
 	if (srv->npipes >= SERVER_MAX_PIPES)
 		return;
-	if (srv->accept_rest_until > 0 && mono_ms() < srv->accept_rest_until)
+	if (srv->accept_rest_until > 0 && time_mono_ms() < srv->accept_rest_until)
 		return;
 	srv->accept_rest_until = 0;
 	loop_watch_set(&srv->listener, EPOLLIN);
@@ -809,8 +801,12 @@ static void pipe_end(struct pipe *p)
 	struct reply_out *r;
 
 	loop_watch_del(&p->watch);
-	/* A client closed for what it sent (too large, a wrong header) still gets ours first, as from nng. */
-	if (p->head_left > 0 && write(p->watch.fd, rep_head + sizeof rep_head - p->head_left,
+	/*
+	 * A client closed for what it sent (too large, a wrong header) still
+	 * gets ours first, as from nng; one that sent nothing (closed after
+	 * SERVER_NEGO_MS) gets nothing, as protocol.md says.
+	 */
+	if (p->head_left > 0 && (p->head_ok || p->in_len > 0) && write(p->watch.fd, rep_head + sizeof rep_head - p->head_left,
 	    p->head_left) < 0) {
 		/* gone already: nothing to tell it */
 	}

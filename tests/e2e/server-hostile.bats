@@ -106,6 +106,8 @@ one_big_task() {
 	[ "$status" -eq 0 ]
 	echo "$output"
 	[ "$(echo "$output" | jq .closed)" = true ]
+	# depotd's header answers a client's: one that sent nothing was sent nothing.
+	[ "$(echo "$output" | jq .bytes_received)" = 0 ]
 }
 
 @test "SIGTERM with clients parked, unread, half-sent, silent and gone mid-wait: depotd exits cleanly (run it under build-san)" {

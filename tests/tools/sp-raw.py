@@ -15,7 +15,7 @@ Usage: sp-raw.py SOCKET MODE [ARG...]; prints what it saw, one JSON object a lin
   no-read-conns C REQUEST  C connections, each writes REQUEST (JSON) once and never reads; holds until killed
   ask REQUEST           REQUEST (JSON) sent, its reply read whole; prints its size and the seconds it took
   hammer SECONDS        connects and closes at once, again and again for SECONDS; prints how many times
-  mute SECONDS          one connection that sends nothing at all; prints whether depotd closed it within SECONDS
+  mute SECONDS          one connection that sends nothing at all; prints whether depotd closed it within SECONDS, and the bytes it sent
   partial C LEN         C connections, each announcing a LEN-byte request and sending all of it but its last byte; holds until killed
   silent N              N connections that send nothing at all, not even a header; holds until killed
 """
@@ -202,8 +202,20 @@ def main():
     elif mode == "mute":
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
-        read_header(s)
-        out(closed=closed_within(s, float(args[0])))
+        s.settimeout(float(args[0]))
+        got, closed = 0, False
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                got += len(chunk)
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed = True
+        out(closed=closed, bytes_received=got)
     elif mode == "partial":
         conns, n = [], int(args[1])
         body = b"\1" + struct.pack(">Q", n) + b"x" * (n - 1)
