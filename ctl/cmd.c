@@ -931,13 +931,6 @@ static void cmd_join(char *out, size_t n, int argc, char **argv)
 		    i > 0 ? " " : "", argv[i]);
 }
 
-/*
- * Word by word: keep the commands whose word at this depth starts with
- * argv[depth] (an exact word wins over longer ones), and stop when one
- * command is left whose words are all used, or when the next argument is
- * not a command word (an option, or a positional argument of a one-word
- * command such as "backup" beside "backup verify").
- */
 const struct ctl_opt *cmd_opts(const struct ctl_cmd *cmd)
 {
 	static const struct ctl_opt none[1];
@@ -945,6 +938,13 @@ const struct ctl_opt *cmd_opts(const struct ctl_cmd *cmd)
 	return cmd->opts != NULL ? cmd->opts : none;
 }
 
+/*
+ * Word by word: keep the commands whose word at this depth starts with
+ * argv[depth] (an exact word wins over longer ones), and stop when one
+ * command is left whose words are all used, or when the next argument is
+ * not a command word (an option, or a positional argument of a one-word
+ * command such as "backup" beside "backup verify").
+ */
 const struct ctl_cmd *cmd_lookup(int argc, char **argv, int *used, char *err,
     size_t errlen)
 {
