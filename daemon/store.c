@@ -316,8 +316,15 @@ sqlite3 *store_db(struct store *st) { return st->db; }
  */
 static int batch_join(struct store *st)
 {
-	if (!st->batch || st->batch_open)
+	if (!st->batch)
 		return 0;
+	/*
+	 * Begun, but SQLite rolled the whole of it back on an error (a full
+	 * disk, an I/O error): a write now would commit on its own, apart
+	 * from the rest of the request. The batch fails; store_batch_end says so.
+	 */
+	if (st->batch_open)
+		return sqlite3_get_autocommit(st->db) ? -1 : 0;
 	if (sql_control(st->begin) < 0)
 		return -1;
 	st->batch_open = 1;

@@ -321,6 +321,36 @@ static void a_batch_commits_its_units_together(void **state)
 	assert_int_equal(store_batch_pending(s->st), 0);
 }
 
+/*
+ * An error SQLite answers by rolling back the whole transaction (a full
+ * disk, an I/O error) ends the batch: the writes after it fail rather
+ * than each commit on its own, so a done's next task is not started in a
+ * transaction apart from the end it came with.
+ */
+static void a_batch_rolled_back_by_sqlite_takes_no_more_writes(void **state)
+{
+	struct scratch *s = *state;
+	struct task_detail d = { .worker_pid = 4242, .worker_start = 7, .pgid = 4243 };
+	struct task t = { .id = 1, .d = &d };
+
+	store_batch_begin(s->st);
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true(add_task(s->st, "exec", 1) > 0);
+	assert_int_equal(store_commit(s->st), 0);
+	/* What SQLite does itself on such an error. */
+	assert_int_equal(sqlite3_exec(store_db(s->st), "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_begin(s->st), -1);
+	assert_int_equal(store_task_processes(s->st, 1, &t), -1);
+	assert_int_equal(committed_rows(s->path, "tasks"), 0);
+	assert_int_equal(committed_rows(s->path, "task_processes"), 0);
+	assert_int_equal(store_batch_end(s->st), -1);
+	/* After it, writes are transactions of their own again. */
+	assert_int_equal(store_begin(s->st), 0);
+	assert_true(add_task(s->st, "exec", 2) > 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(committed_rows(s->path, "tasks"), 1);
+}
+
 static void repositories_round_trip(void **state)
 {
 	struct scratch *s = *state;
@@ -867,6 +897,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(transactions_fail_roll_back_and_commit, setup_store,
 		    remove_store),
+		cmocka_unit_test_setup_teardown(a_batch_rolled_back_by_sqlite_takes_no_more_writes,
+		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_batch_commits_its_units_together, setup_store,
 		    remove_store),
 		cmocka_unit_test_setup_teardown(repositories_round_trip, setup_store, remove_store),
