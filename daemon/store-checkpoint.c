@@ -89,11 +89,15 @@ static void *checkpoint_thread(void *arg)
 	return NULL;
 }
 
-int checkpoint_due(int pages, int *woke_at)
+int checkpoint_due(int pages, int *last_pages, int *woke_at)
 {
-	/* The log restarted: due again once it has grown past CHECKPOINT_PAGES. */
-	if (pages < *woke_at)
+	/*
+	 * The log restarted (it holds fewer pages than after the commit
+	 * before): due again once it has grown past CHECKPOINT_PAGES.
+	 */
+	if (pages < *last_pages)
 		*woke_at = 0;
+	*last_pages = pages;
 	if (pages < CHECKPOINT_PAGES || pages - *woke_at < CHECKPOINT_PAGES)
 		return 0;
 	*woke_at = pages;
@@ -115,8 +119,7 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	c->log_pages = pages;
-	if (checkpoint_due(pages, &c->woke_at))
+	if (checkpoint_due(pages, &c->log_pages, &c->woke_at))
 		wake(c);
 	return SQLITE_OK;
 }

@@ -30,9 +30,10 @@ int checkpointer_behind(struct checkpointer *c);
 /*
  * Whether a commit that leaves pages in the log wakes the checkpoint
  * thread: once the log holds 1,000 pages, then each time it has grown by
- * 1,000 since *woke_at (the log at the last wake-up, which this updates).
+ * 1,000 since *woke_at (the log at the last wake-up). *last_pages, the log
+ * after the commit before, tells a restarted log. Updates both.
  */
-int checkpoint_due(int pages, int *woke_at);
+int checkpoint_due(int pages, int *last_pages, int *woke_at);
 
 /* store-sql.c */
 /*

@@ -869,22 +869,27 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
  */
 static void a_growing_log_wakes_its_checkpoints_every_1000_pages(void **state)
 {
-	int woke_at = 0, woken = 0;
+	int last = 0, woke_at = 0, woken = 0;
 
 	(void)state;
-	assert_false(checkpoint_due(999, &woke_at));
-	assert_true(checkpoint_due(1000, &woke_at));
+	assert_false(checkpoint_due(999, &last, &woke_at));
+	assert_true(checkpoint_due(1000, &last, &woke_at));
 	/* Commits of a few pages each, as tasks ending and starting make. */
 	for (int pages = 1007; pages < 5000; pages += 7)
-		woken += checkpoint_due(pages, &woke_at);
+		woken += checkpoint_due(pages, &last, &woke_at);
 	assert_int_equal(woken, 3);
 	/* The log restarted after a checkpoint caught up. */
-	assert_false(checkpoint_due(12, &woke_at));
-	assert_false(checkpoint_due(999, &woke_at));
-	assert_true(checkpoint_due(1003, &woke_at));
-	assert_false(checkpoint_due(1010, &woke_at));
+	assert_false(checkpoint_due(12, &last, &woke_at));
+	assert_false(checkpoint_due(999, &last, &woke_at));
+	assert_true(checkpoint_due(1003, &last, &woke_at));
+	assert_false(checkpoint_due(1010, &last, &woke_at));
 	/* One commit of many pages wakes it at once. */
-	assert_true(checkpoint_due(2500, &woke_at));
+	assert_true(checkpoint_due(2500, &last, &woke_at));
+	/* Restarted, and its first commit brought as many pages as the last wake-up saw: due. */
+	for (int pages = 2507; pages < 4000; pages += 7)
+		checkpoint_due(pages, &last, &woke_at);
+	assert_true(woke_at >= 3500);
+	assert_true(checkpoint_due(woke_at + 100, &last, &woke_at));
 }
 
 int main(void)
