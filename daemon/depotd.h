@@ -365,10 +365,10 @@ void task_cancel(struct task *t, const char *reason, const char *message,
 void task_set_progress(struct task *t, const cJSON *progress);
 /*
  * The same in two steps, for a report a write of the task's row follows
- * anyway (done: its end row carries the progress): take returns 1 when it
- * changed, store writes the row.
+ * anyway (done: its end row carries the progress): take puts it in memory
+ * (d->progress_unsaved until the row has it), store writes the row.
  */
-int task_take_progress(struct task *t, const cJSON *progress);
+void task_take_progress(struct task *t, const cJSON *progress);
 void task_store_progress(struct task *t);
 void task_restore_waiting(struct task *t);
 void tasks_admit_restored(void);

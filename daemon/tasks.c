@@ -1396,7 +1396,7 @@ static int replace_string(char **field, const char *value)
 	return 0;
 }
 
-int task_take_progress(struct task *t, const cJSON *progress)
+void task_take_progress(struct task *t, const cJSON *progress)
 {
 	const cJSON *done = cJSON_GetObjectItemCaseSensitive(progress, "done");
 	const cJSON *total = cJSON_GetObjectItemCaseSensitive(progress, "total");
@@ -1415,26 +1415,28 @@ int task_take_progress(struct task *t, const cJSON *progress)
 	changed |= replace_string(&t->d->progress_message, cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(progress, "message")));
 	if (!changed)
-		return 0;
+		return;
 	t->d->progress_mono = time_mono_ms();
 	t->d->stalled = 0;
+	t->d->progress_unsaved = 1;
 	tasks_publish(t, "progress");
-	return 1;
 }
 
 void task_store_progress(struct task *t)
 {
-	if (store_task_progress(D->store, t) < 0)
+	/* A failed write leaves it unsaved, tried again at the next heartbeat. */
+	t->d->progress_saved_mono = time_mono_ms();
+	if (store_task_progress(D->store, t) < 0) {
 		log_warn("task %lld: recording progress: %s", (long long)t->id,
 		    store_errmsg(D->store));
+		return;
+	}
 	t->d->progress_unsaved = 0;
-	t->d->progress_saved_mono = time_mono_ms();
 }
 
 void task_set_progress(struct task *t, const cJSON *progress)
 {
-	if (task_take_progress(t, progress))
-		t->d->progress_unsaved = 1;
+	task_take_progress(t, progress);
 	/*
 	 * The row follows memory a heartbeat interval behind at most: only a
 	 * restart reads it while the task runs, and ends it anyway. So the

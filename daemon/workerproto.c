@@ -472,7 +472,7 @@ static void record_done(struct worker *w, const struct worker_msg *m)
 	cJSON *result_copy;
 	struct task *t;
 	char err[512];
-	int rc = 0, progressed = 0;
+	int rc = 0;
 
 	t = task_find(id);
 	/* Already ended by the monitor or a restart: the late report changes nothing. */
@@ -483,7 +483,7 @@ static void record_done(struct worker *w, const struct worker_msg *m)
 	 * that records the end (task_finish) carries it: one write, not two.
 	 */
 	if (m->progress != NULL)
-		progressed = task_take_progress(t, m->progress);
+		task_take_progress(t, m->progress);
 	if (t->state == TASK_CANCELING && state != TASK_COMPLETED) {
 		/* Stopped on our request: it ends as the cancel said (canceled, or failed by timeout). */
 		state = t->d->cancel_final;
@@ -509,7 +509,8 @@ static void record_done(struct worker *w, const struct worker_msg *m)
 		 * task: it stays running, its reservations held, while the worker
 		 * is free for other work at once.
 		 */
-		if (progressed)
+		/* Also what earlier heartbeats left unwritten: the task runs on without a worker to send more. */
+		if (t->d->progress_unsaved)
 			task_store_progress(t);
 		w->task = 0;
 		return;
