@@ -1077,6 +1077,14 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 }
 
 /* Stops whatever slot x is doing and removes its temp file: nothing partial is left. */
+/* tmp ("tmp/NAME") removed; a failure is only logged: tmp/ loses what is left at depotd's next start. */
+static void sync_remove_temp(struct sync *s, const char *tmp)
+{
+	if (unlinkat(s->tmpfd, tmp + strlen("tmp/"), 0) < 0)
+		log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
+		    worker_data.path, tmp, strerror(errno));
+}
+
 static void sync_drop(struct sync *s, struct sync_xfer *x)
 {
 	CURLMcode mc;
@@ -1095,9 +1103,7 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 		x->fd = -1;
 	}
 	if (x->tmp[0] != '\0') {
-		if (unlinkat(s->tmpfd, x->tmp + strlen("tmp/"), 0) < 0)
-			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
-			    worker_data.path, x->tmp, strerror(errno));
+		sync_remove_temp(s, x->tmp);
 		x->tmp[0] = '\0';
 	}
 }
@@ -1556,9 +1562,7 @@ static void sync_cleanup(struct sync *s)
 		char tmp[64];
 
 		sync_tmp_name(s, s->pend[s->ncommitted].seq, tmp, sizeof tmp);
-		if (unlinkat(s->tmpfd, tmp + strlen("tmp/"), 0) < 0)
-			log_warn("task %lld: cannot remove %s/%s: %s", (long long)s->task,
-			    worker_data.path, tmp, strerror(errno));
+		sync_remove_temp(s, tmp);
 	}
 	free(s->pend);
 	content_fans_close(&s->fans);
