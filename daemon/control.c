@@ -67,7 +67,7 @@ static int peer_access(const struct peer *peer, enum access_level *level)
 {
 	uint64_t uid = peer->uid;
 
-	if (uid == (uint64_t)geteuid() || uid == 0) {
+	if (peer->owner) {
 		*level = ACCESS_WRITE;
 		return 0;
 	}

@@ -206,6 +206,7 @@ struct peer {
 	uint64_t uid, gid;	/* UINT64_MAX when unknown */
 	pid_t pid;		/* the process that connected; 0 when unknown */
 	uint32_t pipe_id;
+	int owner;		/* its uid is the daemon's own or root's: may do everything */
 };
 typedef void (*server_handler)(struct conn *conn, const struct peer *peer, cJSON *req);
 /* Parked requests per uid are capped at park_cap (0: no cap). */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -128,7 +129,8 @@ int exec_env_reserved(const char *name)
  * worker's own, which is depotd's and belongs to the service (what its
  * launcher exported, credentials a unit file set). The worker adds only
  * the task's id, for the command, and its tag, for the fence (fence.c),
- * over any of the same name. Everything is allocated: free with
+ * over any of the same name. One allocation, the array with its strings
+ * behind it, not one per variable: this runs for every task. Free with
  * environ_free.
  */
 static char **task_environ(const cJSON *task)
@@ -136,40 +138,50 @@ static char **task_environ(const cJSON *task)
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env"), *v;
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
-	size_t n = 0, i = 0;
-	char tag[128], **out;
+	char idvar[64], tagvar[160], **out, *at;
+	size_t n = 2, bytes, i = 0;
+	int idlen, taglen = 0;
 
-	cJSON_ArrayForEach(v, env)
-		n++;
-	if ((out = calloc(n + 3, sizeof *out)) == NULL)
-		return NULL;
-	if (asprintf(&out[i++], TASK_ID_VAR "=%lld", (long long)id) < 0) {
-		out[--i] = NULL;
-		goto nomem;
-	}
-	if (fence_tag(worker_data.fd, id, tag, sizeof tag) == 0 &&
-	    asprintf(&out[i++], FENCE_TAG_VAR "=%s", tag) < 0) {
-		out[--i] = NULL;
-		goto nomem;
-	}
+	idlen = snprintf(idvar, sizeof idvar, TASK_ID_VAR "=%lld", (long long)id);
+	memcpy(tagvar, FENCE_TAG_VAR "=", sizeof FENCE_TAG_VAR);
+	if (fence_tag(worker_data.fd, id, tagvar + sizeof FENCE_TAG_VAR,
+	    sizeof tagvar - sizeof FENCE_TAG_VAR) == 0)
+		taglen = (int)strlen(tagvar);
+	bytes = (size_t)idlen + 1 + (size_t)taglen + 1;
 	cJSON_ArrayForEach(v, env) {
 		if (!cJSON_IsString(v) || v->string == NULL || exec_env_reserved(v->string))
 			continue;
-		if (asprintf(&out[i++], "%s=%s", v->string, v->valuestring) < 0) {
-			out[--i] = NULL;
-			goto nomem;
-		}
+		n++;
+		bytes += strlen(v->string) + 1 + strlen(v->valuestring) + 1;
 	}
+	if ((out = malloc((n + 1) * sizeof *out + bytes)) == NULL)
+		return NULL;
+	at = (char *)(out + n + 1);
+	out[i++] = memcpy(at, idvar, (size_t)idlen + 1);
+	at += idlen + 1;
+	if (taglen > 0) {
+		out[i++] = memcpy(at, tagvar, (size_t)taglen + 1);
+		at += taglen + 1;
+	}
+	cJSON_ArrayForEach(v, env) {
+		size_t klen, vlen;
+
+		if (!cJSON_IsString(v) || v->string == NULL || exec_env_reserved(v->string))
+			continue;
+		klen = strlen(v->string);
+		vlen = strlen(v->valuestring);
+		out[i++] = at;
+		memcpy(at, v->string, klen);
+		at[klen] = '=';
+		memcpy(at + klen + 1, v->valuestring, vlen + 1);
+		at += klen + 1 + vlen + 1;
+	}
+	out[i] = NULL;
 	return out;
-nomem:
-	environ_free(out);
-	return NULL;
 }
 
 static void environ_free(char **env)
 {
-	for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-		free(env[i]);
 	free(env);
 }
 
@@ -211,19 +223,15 @@ static int find_command(const char *argv0, char **env, int dirfd, char **path)
 	for (p = search;; p++) {
 		size_t len = strcspn(p, ":");
 		struct stat st;
-		char *cand;
+		char cand[PATH_MAX];
 
-		/* An empty entry is the working directory, as execvp has it. */
-		if (asprintf(&cand, "%.*s%s%s", (int)len, p, len > 0 ? "/" : "", argv0) < 0)
-			return ENOMEM;
-		if (fstatat(dirfd, cand, &st, 0) == 0) {
-			if (S_ISREG(st.st_mode) && faccessat(dirfd, cand, X_OK, AT_EACCESS) == 0) {
-				*path = cand;
-				return 0;
-			}
+		/* An empty entry is the working directory, as execvp has it; one too long for a path is no match. */
+		if (snprintf(cand, sizeof cand, "%.*s%s%s", (int)len, p, len > 0 ? "/" : "",
+		    argv0) < (int)sizeof cand && fstatat(dirfd, cand, &st, 0) == 0) {
+			if (S_ISREG(st.st_mode) && faccessat(dirfd, cand, X_OK, AT_EACCESS) == 0)
+				return (*path = strdup(cand)) == NULL ? ENOMEM : 0;
 			err = EACCES;
 		}
-		free(cand);
 		p += len;
 		if (*p == '\0')
 			break;

@@ -261,13 +261,18 @@ static int descends(const struct table *t, pid_t pid, pid_t ancestor)
  * back to it as their subreaper. So a group whose leader is in that
  * session is made only of the worker's descendants, with no reading of
  * every process. 2 when this cannot decide (the full check follows).
+ *
+ * The worker's own stat is not read: a session's id is the pid of the
+ * process that made it, and the kernel gives no process a pid that is
+ * still a session's id. So while the worker lives, a leader in session
+ * "worker" is in the session the worker made. The leader comes first
+ * because a short command's group is usually gone by the time its
+ * report is read (one failed open, nothing more).
  */
 static int group_in_worker_session(pid_t pgid, pid_t worker, uint64_t *leader_start)
 {
-	struct proc_row leader, w;
+	struct proc_row leader;
 
-	if (!proc_unchanged(worker, 0, &w) || w.session != worker)
-		return 2;
 	if (!proc_unchanged(pgid, 0, &leader) || leader.pgrp != pgid)
 		return 0;	/* gone, a zombie, or not leading that group */
 	if (leader.session != worker)
@@ -307,24 +312,35 @@ int fence_group_verify(pid_t pgid, pid_t worker, uint64_t *leader_start)
 	return rv;
 }
 
+/*
+ * /proc, opened once: a task's process-group report reads one stat file,
+ * and opening /proc for it cost as much again. Main thread only.
+ */
+static int proc_dir(void)
+{
+	static int procfd = -1;
+
+	if (procfd < 0)
+		procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return procfd;
+}
+
 /* The process pid started at start (ticks after boot) still runs, not a stranger that reused its pid. */
 static int proc_unchanged(pid_t pid, uint64_t start, struct proc_row *p)
 {
 	char name[16];
-	int procfd, i = (int)sizeof name - 1, ok;
+	int procfd, i = (int)sizeof name - 1;
 
 	if (pid <= 1)
 		return 0;
 	name[i] = '\0';
 	for (pid_t v = pid; v > 0 && i > 0; v /= 10)
 		name[--i] = (char)('0' + v % 10);
-	if ((procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((procfd = proc_dir()) < 0)
 		return 0;
 	p->pid = pid;
-	ok = read_stat(procfd, name + i, p) == 0 && p->state != 'Z' &&
+	return read_stat(procfd, name + i, p) == 0 && p->state != 'Z' &&
 	    (start == 0 || p->start == start);
-	close(procfd);
-	return ok;
 }
 
 int fence_proc_start(pid_t pid, uint64_t *start)

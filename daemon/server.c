@@ -331,6 +331,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	p->peer.uid = cred.uid == (uid_t)-1 ? UINT64_MAX : cred.uid;
 	p->peer.gid = cred.gid == (gid_t)-1 ? UINT64_MAX : cred.gid;
 	p->peer.pid = cred.pid;
+	p->peer.owner = !other;
 	p->accepted_ms = time_mono_ms();
 	p->other = other;
 	if (++next_pipe_id > 0x7fffffffu)

@@ -588,7 +588,7 @@ void workerproto_handle(struct conn *conn, const struct peer *peer, cJSON *req)
 	struct worker_msg m;
 	char err[512];
 
-	if (peer->uid != (uint64_t)geteuid() && peer->uid != 0) {
+	if (!peer->owner) {
 		server_reply_err(conn, ERR_FORBIDDEN, "workers must run as the daemon's user");
 		return;
 	}
