@@ -23,14 +23,26 @@
  * A commit wakes it once the log holds CHECKPOINT_PAGES, and again each
  * time the log has grown by as much since (checkpoint_due), not at every
  * commit past the mark as SQLite's own would: under a steady stream of
- * commits (tasks ending and starting) the log never restarts, since a
- * checkpoint never quite catches the writer, and one at every commit was
+ * commits (tasks ending and starting) a PASSIVE checkpoint never quite
+ * catches the writer, so the log does not restart, and one at every commit was
  * ~130 a second, each syncing the log and the database and copying pages
  * the next commits write again (issue 14). That costs no durability: with
  * synchronous NORMAL a commit is the log's write alone, which a killed
  * daemon keeps ([daemon] durability = full syncs each commit).
  */
 #define CHECKPOINT_PAGES 1000	/* SQLite's own wal_autocheckpoint default */
+/*
+ * Past CHECKPOINT_RESTART_PAGES a checkpoint that caught up with what it
+ * saw goes on in RESTART mode, which makes the next commit write the log
+ * from its start again. A PASSIVE one alone never gets there while tasks
+ * end and start: the loop commits while it copies, so the log kept growing
+ * (250 MB after 10,000 tasks, measured), and each commit wrote pages the
+ * file system had to allocate anew. RESTART takes the write lock for the
+ * few pages the passive pass left, and with no wait at all (busy timeout
+ * 0): a commit in progress, or a reader on old pages such as a backup's
+ * copy, makes it give up until the next turn rather than hold the loop's
+ * writes back.
+ */
 /* A writer that commits slice after slice (recorder.c) waits while this much is not yet copied: 32 MiB. */
 #define BEHIND_PAGES 8192
 
@@ -76,6 +88,10 @@ static void *checkpoint_thread(void *arg)
 		if (sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log,
 		    &copied) == SQLITE_OK) {
 			if (log >= 0 && copied == log)
+				__atomic_store_n(&c->copied_pages, log, __ATOMIC_RELEASE);
+			if (log >= CHECKPOINT_RESTART_PAGES && copied == log &&
+			    sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_RESTART,
+			    &log, &copied) == SQLITE_OK)
 				__atomic_store_n(&c->copied_pages, log, __ATOMIC_RELEASE);
 		} else {
 			/* SQLITE_BUSY: a reader holds old pages; the next turn goes on. */
@@ -166,6 +182,8 @@ struct checkpointer *checkpointer_start(sqlite3 *db, const char *path, char *err
 		snprintf(err, errlen, "starting the checkpoint thread: out of resources");
 		goto fail;
 	}
+	/* The RESTART turn must never wait: see CHECKPOINT_RESTART_PAGES. PASSIVE ones never call it. */
+	sqlite3_busy_timeout(c->db, 0);
 	/* From now on the loop's commits never checkpoint themselves. */
 	sql_exec(db, "handing checkpoints to their thread", "PRAGMA wal_autocheckpoint = 0");
 	sqlite3_wal_hook(db, on_commit, c);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
 
@@ -861,6 +862,107 @@ static void the_daemons_log_is_checkpointed_by_its_thread(void **state)
 }
 
 /*
+ * The log stays bounded under a steady stream of small commits, as tasks
+ * ending and starting make them: the checkpoint thread makes it restart
+ * past CHECKPOINT_RESTART_PAGES. Its passive checkpoints alone never
+ * caught the writer, and the log grew by every page written (250 MB
+ * after 10,000 tasks). Three times the mark is written here, a commit of
+ * a few pages at a time with the pauses a loop has between them; the
+ * file never reaches twice the mark.
+ */
+static void a_steady_stream_of_commits_keeps_the_log_bounded(void **state)
+{
+	struct scratch *s = *state;
+	const off_t frame = 4096 + 24, bound = 2 * (off_t)CHECKPOINT_RESTART_PAGES * frame;
+	char err[512], path[300], wal[310], *big = malloc(6000);
+	off_t largest = 0;
+	struct store *st;
+	struct stat sb;
+	int64_t id;
+
+	snprintf(path, sizeof path, "%s/daemon.db", s->dir);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	assert_int_equal(store_open_daemon(&st, path, 0, err, sizeof err), 0);
+	memset(big, 'x', 5999);
+	big[5999] = '\0';
+	for (int written = 0; written < 3 * CHECKPOINT_RESTART_PAGES; written += 3) {
+		struct task_detail d = { .name = big, .args = cJSON_CreateObject() };
+		struct task t = { .type = "exec", .d = &d, .created_at = written };
+
+		assert_int_equal(store_begin(st), 0);
+		id = store_insert_task(st, &t);
+		assert_true(id > 0);
+		assert_int_equal(store_commit(st), 0);
+		cJSON_Delete(d.args);
+		assert_int_equal(stat(wal, &sb), 0);
+		if (sb.st_size > largest)
+			largest = sb.st_size;
+		usleep(100);
+	}
+	assert_true(largest > (off_t)CHECKPOINT_RESTART_PAGES * frame / 2);
+	assert_true(largest < bound);
+	store_close(st);
+	assert_int_equal(dbcheck_file(path, err, sizeof err), 0);
+	free(big);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The hostile side of the restart: a reader that holds pages of the log
+ * for long, as a backup's copy does. A RESTART checkpoint must wait for
+ * it to end, and one that waited would hold the write lock all that
+ * while: a commit made meanwhile stalled for the checkpoint connection's
+ * whole busy timeout (5 s when it had one). Here the log is filled past
+ * the mark at once (the thread lags), a reader starts on its last page,
+ * the thread gets its turns (every 10 ms while it lags), and a commit
+ * then must not wait for the reader.
+ */
+static void a_long_reader_does_not_hold_back_commits_past_the_mark(void **state)
+{
+	struct scratch *s = *state;
+	char err[512], path[300], *big = malloc(6000);
+	struct task_detail d = { .args = NULL };
+	struct task t = { .type = "exec", .d = &d };
+	sqlite3 *reader;
+	struct store *st;
+	int64_t t0;
+
+	snprintf(path, sizeof path, "%s/daemon.db", s->dir);
+	assert_int_equal(store_open_daemon(&st, path, 0, err, sizeof err), 0);
+	memset(big, 'x', 5999);
+	big[5999] = '\0';
+	d.name = big;
+	d.args = cJSON_CreateObject();
+	assert_int_equal(store_begin(st), 0);
+	for (int i = 0; i < CHECKPOINT_RESTART_PAGES; i++)
+		assert_true(store_insert_task(st, &t) > 0);
+	assert_int_equal(store_commit(st), 0);
+	assert_int_equal(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM tasks;", NULL, NULL,
+	    NULL), SQLITE_OK);
+	usleep(300000);
+	t0 = mono_ms();
+	assert_int_equal(store_begin(st), 0);
+	assert_true(store_insert_task(st, &t) > 0);
+	assert_int_equal(store_commit(st), 0);
+	/* A commit takes well under a millisecond; one that waited on the restart, seconds. */
+	assert_true(mono_ms() - t0 < 1000);
+	assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(reader);
+	cJSON_Delete(d.args);
+	store_close(st);
+	assert_int_equal(dbcheck_file(path, err, sizeof err), 0);
+	free(big);
+}
+
+/*
  * Under a steady stream of commits the log does not restart: a commit
  * past 1,000 pages wakes the checkpoint thread only when the log has grown
  * by 1,000 pages since the last wake-up, not at every commit (issue 14:
@@ -897,6 +999,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_failed_bind_stops_the_run, setup_store, remove_store),
 		cmocka_unit_test(a_growing_log_wakes_its_checkpoints_every_1000_pages),
+		cmocka_unit_test_setup_teardown(a_steady_stream_of_commits_keeps_the_log_bounded,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_long_reader_does_not_hold_back_commits_past_the_mark,
+		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(the_daemons_log_is_checkpointed_by_its_thread,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_failed_step_is_reported, setup_store, remove_store),
