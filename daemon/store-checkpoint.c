@@ -38,10 +38,12 @@
  * end and start: the loop commits while it copies, so the log kept growing
  * (250 MB after 10,000 tasks, measured), and each commit wrote pages the
  * file system had to allocate anew. RESTART takes the write lock for the
- * few pages the passive pass left, and with no wait at all (busy timeout
- * 0): a commit in progress, or a reader on old pages such as a backup's
- * copy, makes it give up until the next turn rather than hold the loop's
- * writes back.
+ * few pages the passive pass left and the two syncs, and with no wait at
+ * all (busy timeout 0): a commit in progress, or a reader on old pages
+ * such as a backup's copy, makes it give up until the next turn rather
+ * than hold the loop's writes back. A commit that comes meanwhile waits
+ * for the lock: 9-15 ms a turn under 10,000 tasks (once 94 ms), once per
+ * 32 MiB of log, a stall the loop takes for a log that stays that size.
  */
 /* A writer that commits slice after slice (recorder.c) waits while this much is not yet copied: 32 MiB. */
 #define BEHIND_PAGES 8192

@@ -34,8 +34,8 @@ int checkpointer_behind(struct checkpointer *c);
  * after the commit before, tells a restarted log. Updates both.
  */
 int checkpoint_due(int pages, int *last_pages, int *woke_at);
-/* Pages past which the thread makes the next commit write the log from its start again (16 MiB). */
-#define CHECKPOINT_RESTART_PAGES 4096
+/* Pages past which the thread makes the next commit write the log from its start again (32 MiB). */
+#define CHECKPOINT_RESTART_PAGES 8192
 
 /* store-sql.c */
 /*
