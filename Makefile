@@ -94,7 +94,7 @@ BINS = $(BUILD)/depotd $(BUILD)/depotctl $(if $(TUI_SRC),$(BUILD)/depot-console)
 NCURSES_CFLAGS := $(shell pkg-config --cflags ncursesw 2>/dev/null)
 NCURSES_LIBS := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 # Helpers the e2e tests drive the daemon with, beside depotctl.
-TEST_TOOLS = $(BUILD)/tests/nng-send $(BUILD)/tests/hang-nng-close.so $(BUILD)/tests/hold-syncfs.so
+TEST_TOOLS = $(BUILD)/tests/nng-send $(BUILD)/tests/hang-nng-close.so $(BUILD)/tests/hold.so
 
 .PHONY: all deps deps-test deps-soak run check unit e2e bench soak fuzz fuzz-bins install clean distclean
 all: $(BINS) $(BUILD)/depotctl.1
@@ -146,7 +146,7 @@ $(BUILD)/tests/hang-nng-close.so: tests/tools/hang-nng-close.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -Wall -o $@ $<
 
-$(BUILD)/tests/hold-syncfs.so: tests/tools/hold-syncfs.c
+$(BUILD)/tests/hold.so: tests/tools/hold.c
 	@mkdir -p $(dir $@)
 	$(CC) -shared -fPIC -O2 -Wall -o $@ $< -ldl
 

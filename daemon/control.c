@@ -155,36 +155,11 @@ int64_t control_db_bytes(void)
 	return file_size(D->dir, "depot.db") + file_size(D->dir, "depot.db-wal");
 }
 
-static int64_t content_total;
-
-static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)path;
-	(void)ftw;
-	if (type == FTW_F)
-		content_total += st->st_size;
-	return 0;
-}
-
-int64_t control_content_bytes(int64_t max_age_ms)
-{
-	static int64_t cached, cached_at;
-	char path[4200];
-
-	if (cached_at != 0 && time_mono_ms() - cached_at < max_age_ms)
-		return cached;
-	content_total = 0;
-	paths_join(path, sizeof path, D->dir, "content");
-	nftw(path, add_size, 16, FTW_PHYS);
-	cached = content_total;
-	cached_at = time_mono_ms();
-	return cached;
-}
-
 void cmd_status(struct conn *conn, struct request *rq)
 {
 	cJSON *r = cJSON_CreateObject(), *problems = cJSON_CreateArray(), *o, *ws, *sched;
 	char msg[512], path[4200];
+	int64_t content;
 	struct statvfs vfs;
 	int healthy = 1, db_ok;
 
@@ -280,7 +255,10 @@ void cmd_status(struct conn *conn, struct request *rq)
 	cJSON_AddNumberToObject(o, "running", (double)running_tasks());
 
 	o = cJSON_AddObjectToObject(r, "storage");
-	cJSON_AddNumberToObject(o, "content_bytes", (double)control_content_bytes(10000));
+	if ((content = contentsize_bytes(10000)) >= 0)
+		cJSON_AddNumberToObject(o, "content_bytes", (double)content);
+	else
+		cJSON_AddNullToObject(o, "content_bytes");
 	if (statvfs(D->dir, &vfs) == 0)
 		cJSON_AddNumberToObject(o, "free_bytes", (double)vfs.f_bavail * (double)vfs.f_frsize);
 	else

@@ -420,7 +420,6 @@ void control_submit(struct conn *conn, struct task *t, const char *refused);
  * the metrics, rendered each second, 60 s).
  */
 int64_t control_db_bytes(void);
-int64_t control_content_bytes(int64_t max_age_ms);
 
 /* metrics.c */
 /* The metrics in Prometheus' text format (malloc'd, *len bytes), or NULL when out of memory. */
@@ -650,6 +649,17 @@ void prerestore_resume(const char *base);
 cJSON *prerestore_status_json(void);
 /* Stops the thread (a walk stops at its next file) and frees what it kept. */
 void prerestore_stop(void);
+
+/* contentsize.c */
+/*
+ * The bytes in content/ as the counting thread last found them, -1 before
+ * its first count ended. One older than max_age_ms (or none) asks it for
+ * a new count; the very first call waits up to 200 ms for one, later
+ * ones never wait.
+ */
+int64_t contentsize_bytes(int64_t max_age_ms);
+/* Stops the thread; a walk stops at its next file, and is left behind after 2 s. */
+void contentsize_stop(void);
 
 /* store-snapshot.c: a backup's copy of the database, read and written by its worker alone. */
 struct snapshot;

@@ -469,7 +469,7 @@ static void render_workers(struct text *t)
 
 static void render_storage(struct text *t)
 {
-	int64_t at = 0, size = 0;
+	int64_t at = 0, size = 0, content;
 	struct statvfs vfs;
 	int found;
 
@@ -493,9 +493,10 @@ static void render_storage(struct text *t)
 	text_family(t, "depot_database_size_bytes", "gauge", "depot.db and its write-ahead log.");
 	text_add(t, "depot_database_size_bytes %lld\n", (long long)control_db_bytes());
 	text_family(t, "depot_content_size_bytes", "gauge", "Bytes in the content store "
-	    "(walked at most once a minute).");
-	text_add(t, "depot_content_size_bytes %lld\n",
-	    (long long)control_content_bytes(METRICS_CONTENT_WALK_MS));
+	    "(counted by a thread at most once a minute; no sample before its first count).");
+	/* No sample until the first count has ended (contentsize.c). */
+	if ((content = contentsize_bytes(METRICS_CONTENT_WALK_MS)) >= 0)
+		text_add(t, "depot_content_size_bytes %lld\n", (long long)content);
 	if (statvfs(D->dir, &vfs) == 0) {
 		text_family(t, "depot_filesystem_free_bytes", "gauge", "Bytes free to depotd on "
 		    "the data directory's file system.");

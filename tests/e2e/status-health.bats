@@ -100,3 +100,59 @@ healthy_now() {
 	kill -CONT "$old" 2>/dev/null || true
 	wait_for pid_gone "$old" 5s || { kill -KILL "$old"; false; }
 }
+
+content_count_held() {
+	[ -e "$GATE.held" ]
+}
+
+content_bytes_is() {
+	[ "$(ctl --json status | jq -r .storage.content_bytes)" = "$1" ]
+}
+
+@test "counting the content store's bytes never holds the daemon up: while the count is held, status, ping and a task are answered (content_bytes null), and once it ends status shows the count" {
+	GATE=$BATS_TEST_TMPDIR/nftw-gate
+	touch "$GATE"
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_NFTW_GATE=$GATE"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	depot_start
+	mkdir -p "$DIR/content/ab"
+	head -c 1234 /dev/zero >"$DIR/content/ab/one"
+	head -c 766 /dev/zero >"$DIR/content/ab/two"
+
+	# The first status starts the count, which the gate holds: it is
+	# answered anyway (after at most 200 ms), without the figure.
+	run --separate-stderr timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" --json status
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .storage.content_bytes <<<"$output")" = null ]
+	wait_for content_count_held 5s
+	# Held, the walk stops nothing else: a walk on the loop would time these out.
+	timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" ping
+	run timeout 10 "$DEPOT_BIN/depotctl" -d "$DIR" run --wait -- true
+	[ "$status" -eq 0 ]
+	run --separate-stderr timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" --json status
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .storage.content_bytes <<<"$output")" = null ]
+	run --separate-stderr timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" status
+	[[ $output == *content*-* ]]
+
+	rm "$GATE"
+	wait_for content_bytes_is 2000 10s
+}
+
+@test "a daemon stopping while the count of the content store's bytes is stuck exits anyway, within seconds, and says so" {
+	GATE=$BATS_TEST_TMPDIR/nftw-gate
+	touch "$GATE"
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_NFTW_GATE=$GATE"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	depot_start
+	ctl --json status >/dev/null
+	wait_for content_count_held 5s
+	pid=$DEPOT_PID
+	t0=$(now_ms)
+	kill -TERM "$pid"
+	wait_for pid_gone "$pid" 10s
+	DEPOT_PID=
+	echo "exited $(($(now_ms) - t0)) ms after SIGTERM"
+	grep -q "did not stop within 2 s; exiting without it" "$DIR/depotd.log"
+	rm "$GATE"
+}

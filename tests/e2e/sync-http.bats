@@ -346,13 +346,13 @@ sync_small_then_slow() {
 	wait_for progress_done_is "$sync" 1 10s
 }
 
-# hold_syncfs: the daemon started next preloads hold-syncfs.so with its
+# hold_syncfs: the daemon started next preloads hold.so with its
 # gate $GATE closed: every syncfs waits, having made $GATE.held, until the
 # test removes $GATE.
 hold_syncfs() {
 	GATE=$WORK/syncfs-gate
 	touch "$GATE"
-	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold-syncfs.so" "DEPOT_TEST_SYNCFS_GATE=$GATE"
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_SYNCFS_GATE=$GATE"
 		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 }
 

@@ -1,0 +1,60 @@
+/*
+ * hold.c: test shim, loaded into depotd with LD_PRELOAD, that holds a
+ * call at a gate. While the file DEPOT_TEST_SYNCFS_GATE names exists, a
+ * syncfs waits for it to go before it runs; while DEPOT_TEST_NFTW_GATE's
+ * exists, so does a walk of a directory named "content" (the count of the
+ * content store's bytes). Each held call first makes GATE.held, so that a
+ * test knows when one is waiting: a sync's files held between their
+ * verification and the syncfs that lets them into the store, a count held
+ * to show that nothing else waits for it.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Waits while the file the environment variable var names exists. */
+static void gate_wait(const char *var)
+{
+	const char *gate = getenv(var);
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	char held[4096];
+	int f;
+
+	if (gate == NULL || access(gate, F_OK) != 0)
+		return;
+	snprintf(held, sizeof held, "%s.held", gate);
+	if ((f = open(held, O_WRONLY | O_CREAT, 0644)) >= 0)
+		close(f);
+	while (access(gate, F_OK) == 0)
+		nanosleep(&tick, NULL);
+}
+
+int syncfs(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
+	gate_wait("DEPOT_TEST_SYNCFS_GATE");
+	return real(fd);
+}
+
+typedef int (*nftw_fn)(const char *, const struct stat *, int, struct FTW *);
+
+int nftw(const char *dir, nftw_fn fn, int fds, int flags)
+{
+	static int (*real)(const char *, nftw_fn, int, int);
+	size_t len = strlen(dir);
+
+	if (real == NULL)
+		real = (int (*)(const char *, nftw_fn, int, int))dlsym(RTLD_NEXT, "nftw");
+	if (len >= 8 && strcmp(dir + len - 8, "/content") == 0)
+		gate_wait("DEPOT_TEST_NFTW_GATE");
+	return real(dir, fn, fds, flags);
+}
