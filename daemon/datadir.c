@@ -2,6 +2,10 @@
 #include "depotd.h"
 #include "log.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,4 +57,40 @@ const struct fs_root *daemon_data(void)
 			datadir_secure();
 	}
 	return &D->data;
+}
+
+/*
+ * Whether a name in tmp/ is one of task id's: every temp there is named
+ * KIND-ID followed by nothing, "-" or "." (dl-ID-N, crl-ID.pem,
+ * TYPE-ID.list, backup-ID.db).
+ */
+static int temp_of_task(const char *name, const char *id)
+{
+	const char *dash = strchr(name, '-');
+	size_t len = strlen(id);
+
+	return dash != NULL && strncmp(dash + 1, id, len) == 0 &&
+	    (dash[1 + len] == '\0' || dash[1 + len] == '-' || dash[1 + len] == '.');
+}
+
+void datadir_remove_task_temps(int64_t task)
+{
+	char id[24];
+	struct dirent *e;
+	int fd, removed = 0;
+	DIR *dp;
+
+	snprintf(id, sizeof id, "%lld", (long long)task);
+	if ((fd = fs_open_beneath(daemon_data()->fd, "tmp", O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return;
+	if ((dp = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(dp)) != NULL)
+		if (temp_of_task(e->d_name, id) && unlinkat(dirfd(dp), e->d_name, 0) == 0)
+			removed++;
+	closedir(dp);
+	if (removed > 0)
+		log_info("task %s: removed %d temporary file(s) its worker left in tmp/", id, removed);
 }

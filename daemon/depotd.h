@@ -70,6 +70,7 @@ struct task_detail {
 	pid_t worker_pid;			/* the worker it was given to, and that */
 	uint64_t worker_start;			/* worker's start time (fence.c) */
 	int fence_pending;			/* processes of it survived the fence: hold its reservations */
+	int fenced;				/* its worker could not end it: what it left in tmp/ goes */
 	int recording;				/* its worker is done; depotd completes it: recorder.c
 						 * records its version, restore_tick swaps its data in */
 	/* Why a canceling task is being stopped, and what it will end as. */
@@ -175,6 +176,8 @@ const struct fs_root *daemon_data(void);
 void datadir_secure(void);
 /* The directory open as fd gets exactly mode and, unless gid is -1, group gid; failures are logged. */
 void datadir_set_mode(int fd, const char *path, mode_t mode, gid_t gid);
+/* Removes what task left in tmp/ (a worker killed mid-task cannot): every temp is named KIND-ID…. */
+void datadir_remove_task_temps(int64_t task);
 
 /* loop.c */
 struct loop_watch;

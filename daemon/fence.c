@@ -510,6 +510,8 @@ void fence_task(struct task *t)
 	int64_t deadline = time_mono_ms() + FENCE_DESCENDANTS_MS;
 	struct timespec ms = { 0, 1000000 };
 
+	if (t->d != NULL)
+		t->d->fenced = 1;
 	while (fence_pass(t) > 0) {
 		if (time_mono_ms() > deadline) {
 			log_error("task %lld: its processes survive SIGKILL (below worker pid %d, "

@@ -1344,6 +1344,13 @@ void task_finish(struct task *t, enum task_state state, cJSON *result,
 	    w->task == id)
 		w->task = 0;
 	tasktype_ended(t, state == TASK_COMPLETED);
+	/*
+	 * A worker that ends its task removes its temps; one killed or gone
+	 * missing mid-task leaves them (partial downloads, gigabytes maybe),
+	 * which only the next start's wipe of tmp/ would take.
+	 */
+	if (t->d != NULL && t->d->fenced)
+		datadir_remove_task_temps(id);
 	log_info("task %lld %s%s%s", (long long)id, task_state_name(state),
 	    reason ? ": " : "", reason ? reason : "");
 	task_remove(t);
