@@ -1146,7 +1146,8 @@ int main(int argc, char **argv)
 	console_loop(con);
 
 	endwin();
-	delscreen(scr);
+	/* The panes' windows first: delscreen frees every window of the screen, and a delwin after it read freed memory (a crash at exit). */
 	console_free(con);
+	delscreen(scr);
 	return EXIT_OK;
 }

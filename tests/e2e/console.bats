@@ -453,6 +453,10 @@ selected_id() {
 
 	keys s
 	wait_for screen_has WORKER 5s
+	# Its windows made anew by the resize, the console still quits cleanly
+	# (it crashed in delwin after delscreen had freed them).
+	keys q
+	wait_for screen_has "console exited 0" 5s
 }
 
 @test "R asks for a path and the typed word restore, and shows depotd's answer; a missing file or another word starts nothing" {
