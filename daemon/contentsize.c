@@ -5,7 +5,6 @@
 #include "timeutil.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,22 +34,10 @@ static struct {
 /* How long a stopping daemon waits for a walk to notice. */
 #define STOP_WAIT_S 2
 
-/* The thread's walk (nftw has no argument for its callback; only the thread walks). */
-static int64_t walk_total;
-
-static int add_size(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)path;
-	(void)ftw;
-	if (type == FTW_F)
-		walk_total += st->st_size;
-	/* A stopping daemon does not wait for the rest of a large store. */
-	return __atomic_load_n(&C.stop, __ATOMIC_RELAXED) ? FTW_STOP : FTW_CONTINUE;
-}
-
 static void *count_thread(void *arg)
 {
 	char path[4200];
+	long long bytes;
 
 	(void)arg;
 	paths_join(path, sizeof path, D->dir, "content");
@@ -62,14 +49,22 @@ static void *count_thread(void *arg)
 			break;
 		C.wanted = 0;
 		pthread_mutex_unlock(&C.mu);
-		walk_total = 0;
-		/* A store with no content/ yet holds nothing: 0, like an empty one. */
-		if (nftw(path, add_size, 16, FTW_PHYS | FTW_ACTIONRETVAL) < 0 && errno != ENOENT)
-			log_warn("counting the bytes in %s: %m", path);
+		/* A stopping daemon does not wait for the rest of a large store (C.stop). */
+		if ((bytes = fs_tree_bytes(path, FS_TREE_FILE_BYTES, &C.stop)) < 0) {
+			/* A store with no content/ yet holds nothing: 0, like an empty one. */
+			if (errno == ENOENT)
+				bytes = 0;
+			else if (errno != EINTR)
+				log_warn("counting the bytes in %s: %m", path);
+		}
 		pthread_mutex_lock(&C.mu);
 		if (C.stop)
 			break;
-		C.bytes = walk_total;
+		if (bytes < 0) {
+			/* Asked again at the next status or scrape that finds the count old. */
+			continue;
+		}
+		C.bytes = bytes;
 		C.at = time_mono_ms();
 		pthread_cond_broadcast(&C.counted);
 	}

@@ -50,8 +50,6 @@ static struct {
 	size_t nm;
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
-/* The thread's walk (nftw has no argument for its callback; only the thread walks). */
-static double walk_bytes;
 
 static void parent_and_base(const char *path, char *parent, size_t n, const char **base);
 static int pre_restore_name(const char *base, const char *name, const char *marker,
@@ -59,7 +57,6 @@ static int pre_restore_name(const char *base, const char *name, const char *mark
 static int by_age(const void *a, const void *b);
 static int prune_renamed(const char *base, int keep, char (**renamed)[4300], size_t *n);
 static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f);
-static int add_bytes(const char *path, const struct stat *st, int type, struct FTW *f);
 static void *prerestore_thread(void *arg);
 static void queue(int remove, const char *path);
 static int status_of(const char *base, cJSON *list, struct measured **fresh, size_t *nfresh);
@@ -226,19 +223,6 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 	return FTW_CONTINUE;
 }
 
-/* What the tree holds on disk, each file's blocks shared among its hard links (as du counts once). */
-static int add_bytes(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	(void)path;
-	(void)f;
-	if (__atomic_load_n(&P.stop, __ATOMIC_RELAXED))
-		return FTW_STOP;
-	if (type != FTW_NS)
-		walk_bytes += (double)st->st_blocks * 512 /
-		    (S_ISDIR(st->st_mode) || st->st_nlink < 1 ? 1 : (double)st->st_nlink);
-	return FTW_CONTINUE;
-}
-
 int prerestore_prune(const char *base, int keep)
 {
 	char (*renamed)[4300];
@@ -273,11 +257,8 @@ static void *prerestore_thread(void *arg)
 			if (nftw(j->path, remove_one, 16, FTW_DEPTH | FTW_PHYS |
 			    FTW_ACTIONRETVAL) == 0)
 				log_info("restore: removed %s", j->path);
-		} else if (lstat(j->path, &st) == 0) {
-			walk_bytes = 0;
-			if (nftw(j->path, add_bytes, 16, FTW_PHYS | FTW_ACTIONRETVAL) == 0)
-				bytes = (int64_t)walk_bytes;
-		}
+		} else if (lstat(j->path, &st) == 0)
+			bytes = fs_tree_bytes(j->path, FS_TREE_DISK_BYTES, &P.stop);
 		pthread_mutex_lock(&P.mu);
 		/* Into the entry status made for it, if it is still there (and still that directory). */
 		for (size_t i = 0; bytes >= 0 && i < P.nm; i++)

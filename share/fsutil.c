@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,41 @@
 
 static int empty_dirfd(int fd, int depth);
 static int remove_at(int parent, const char *base);
+
+/* A walk's state: nftw's callback takes no argument, and two threads may walk at once. */
+static __thread struct {
+	enum fs_tree_measure measure;
+	const int *stop;
+	double bytes;
+} tree_walk;
+
+static int tree_add(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)path;
+	(void)f;
+	if (tree_walk.stop != NULL && __atomic_load_n(tree_walk.stop, __ATOMIC_RELAXED))
+		return FTW_STOP;
+	if (tree_walk.measure == FS_TREE_FILE_BYTES) {
+		if (type == FTW_F)
+			tree_walk.bytes += (double)st->st_size;
+	} else if (type != FTW_NS)
+		tree_walk.bytes += (double)st->st_blocks * 512 /
+		    (S_ISDIR(st->st_mode) || st->st_nlink < 1 ? 1 : (double)st->st_nlink);
+	return FTW_CONTINUE;
+}
+
+long long fs_tree_bytes(const char *path, enum fs_tree_measure measure, const int *stop)
+{
+	int rc;
+
+	tree_walk.measure = measure;
+	tree_walk.stop = stop;
+	tree_walk.bytes = 0;
+	rc = nftw(path, tree_add, 16, FTW_PHYS | FTW_ACTIONRETVAL);
+	if (rc == FTW_STOP)
+		errno = EINTR;
+	return rc == 0 ? (long long)tree_walk.bytes : -1;
+}
 
 /*
  * Both walk by file descriptor, not by path (nftw): no path length limit,

@@ -3,6 +3,17 @@
 #define DEPOT_FSUTIL_H
 #include <sys/types.h>
 
+/* What fs_tree_bytes counts of each thing in a tree. */
+enum fs_tree_measure {
+	FS_TREE_FILE_BYTES,	/* the regular files' sizes */
+	FS_TREE_DISK_BYTES,	/* the blocks of everything, each file's shared among its hard links (as du) */
+};
+/*
+ * The size of the tree at path, without following links; -1 when it cannot
+ * be walked (errno) or when *stop (read atomically; NULL: never) turned
+ * non-zero meanwhile, which ends the walk at its next entry. Any thread.
+ */
+long long fs_tree_bytes(const char *path, enum fs_tree_measure measure, const int *stop);
 /* Removes path and everything below it, never following links. -1 if any of it stayed. */
 int fs_remove_tree(const char *path);
 /* Removes what is inside dir, keeping dir. */

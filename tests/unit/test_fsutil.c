@@ -1,4 +1,4 @@
-/* test_fsutil.c: the "beneath" calls of fsutil (no path in a directory is followed outside it), each test with a directory and an outside one planted links lead to. */
+/* test_fsutil.c: the "beneath" calls of fsutil (no path in a directory is followed outside it), each test with a directory and an outside one planted links lead to; and fs_tree_bytes, which such a link must not lead out of. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -323,9 +323,55 @@ static void root_refresh_follows_a_directory_swapped_in_under_the_same_name(void
 	rmdir(aside);
 }
 
+/*
+ * fs_tree_bytes, which counts the content store (status) and pre-restore
+ * directories: file bytes or shared disk blocks, never through a link
+ * (ROOT/link -> OUT, which holds more), and a walk a stopping daemon ends.
+ */
+static void tree_bytes_counts_what_is_below_and_stops_when_told(void **state)
+{
+	struct scratch *s = *state;
+	char sub[160], a[200], b[200];
+	int stop = 1;
+	struct stat st;
+
+	snprintf(sub, sizeof sub, "%s/sub", s->root_path);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	make_file(s->root_path, "one", "12345");
+	make_file(sub, "two", "1234567890");
+	make_file(s->out, "big", "outside the tree, reached only through a link");
+	plant(s, "link");
+	assert_int_equal(fs_tree_bytes(s->root_path, FS_TREE_FILE_BYTES, NULL), 15);
+
+	/* A hard link's blocks count once across its names, as du counts them. */
+	snprintf(a, sizeof a, "%s/two", sub);
+	snprintf(b, sizeof b, "%s/two-again", s->root_path);
+	assert_int_equal(link(a, b), 0);
+	assert_int_equal(fs_tree_bytes(s->root_path, FS_TREE_FILE_BYTES, NULL), 25);
+	assert_int_equal(lstat(a, &st), 0);
+	{
+		struct stat r, d, o, l;
+		char one[200], lk[200];
+
+		snprintf(one, sizeof one, "%s/one", s->root_path);
+		snprintf(lk, sizeof lk, "%s/link", s->root_path);
+		assert_int_equal(lstat(s->root_path, &r), 0);
+		assert_int_equal(lstat(sub, &d), 0);
+		assert_int_equal(lstat(one, &o), 0);
+		assert_int_equal(lstat(lk, &l), 0);
+		assert_int_equal(fs_tree_bytes(s->root_path, FS_TREE_DISK_BYTES, NULL),
+		    (r.st_blocks + d.st_blocks + o.st_blocks + st.st_blocks + l.st_blocks) * 512);
+	}
+
+	expect_failure((int)fs_tree_bytes(s->root_path, FS_TREE_FILE_BYTES, &stop), EINTR);
+	snprintf(a, sizeof a, "%s/missing", s->root_path);
+	expect_failure((int)fs_tree_bytes(a, FS_TREE_FILE_BYTES, NULL), ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(tree_bytes_counts_what_is_below_and_stops_when_told, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_beneath_refuses_a_link_on_the_way_and_at_the_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_beneath_refuses_dotdot_and_absolute_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_beneath_opens_and_creates_what_is_inside, setup, teardown),
