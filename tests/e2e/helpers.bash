@@ -213,9 +213,16 @@ worker_replaced() {
 }
 
 # pid_gone PID: no process PID any more (a zombie counts as gone).
+# One read of /proc/PID/stat decides: with kill -0 first, bash could reap its
+# own child's zombie between the two looks, and a process already gone was
+# taken for one still running (daemon.bats' "still running 20 s after
+# SIGTERM", printed 2 s after it).
 pid_gone() {
-	! kill -0 "$1" 2>/dev/null && return 0
-	[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	# The state follows the command's name, which may hold ") ".
+	stat=${stat##*) }
+	[ -z "$stat" ] || [ "${stat%% *}" = Z ]
 }
 
 # worker_of_task ID: the name of the worker running task ID.
@@ -312,6 +319,13 @@ stop_pid() {
 
 # depot_backtrace PID: where a hung process is stuck (every thread), if gdb is there.
 depot_backtrace() {
+	local t
+	# What the kernel says first: a process stuck in its exit has no stack for gdb.
+	echo "--- kernel's view of pid $1 ($(date +%T.%N)) ---"
+	for t in /proc/"$1"/task/*; do
+		echo "$(cat "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+		sed 's/^/    /' "$t/stack" 2>/dev/null
+	done
 	command -v gdb >/dev/null || return 0
 	echo "--- threads of pid $1 ---"
 	timeout 30 gdb -batch -nx -p "$1" -ex 'thread apply all bt' 2>/dev/null |
