@@ -51,9 +51,21 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -M
 # on Debian, but not with -fsanitize, nor every toolchain), and the client
 # binaries are not even offered the daemon's libraries.
 LDFLAGS += -Wl,--as-needed
-# depotctl and depot-console: the control protocol and its JSON. Reading
-# archives (backup verify, backup list) is depotd's: depotctl execs it.
-CLIENT_LIBS = $(NNG_LIBS) -lpthread -lm
+# depotctl and depot-console: the control protocol (share/spwire.c, not
+# nng) and its JSON. Reading archives (backup verify, backup list) is
+# depotd's: depotctl execs it.
+CLIENT_LIBS = -lpthread -lm
+# depotctl is linked statically (static-pie, so still at a random address):
+# a dynamic start maps libc.so and resolves its symbols at every run, which
+# made `depotctl ping` 1.08-1.11x `tsp -S` against 0.91x static (issue 14;
+# tests/bench/startup.sh). It needs libc alone and none of its NSS or iconv
+# parts, so nothing is loaded at run time. The price is a rebuild when
+# glibc is fixed: debian/ declares Built-Using for it. CTL_STATIC=0 links it
+# dynamically; sanitized builds do (ASan has no static runtime for it).
+CTL_STATIC ?= 1
+ifeq ($(SANITIZE)$(CTL_STATIC),1)
+CTL_LDFLAGS = -static-pie
+endif
 DAEMON_LIBS = $(NNG_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SYSTEMD_LIBS) \
 	-lpthread -lm
 ifneq ($(SANITIZE),)
@@ -119,7 +131,7 @@ $(BUILD)/depotd: $(DAEMON_OBJ) $(BUILD)/libdepot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LDLIBS)
 
 $(BUILD)/depotctl: $(CTL_OBJ) $(BUILD)/libdepot.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(CTL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
 
 $(BUILD)/tui/%.o: tui/%.c
 	@mkdir -p $(dir $@)
@@ -139,7 +151,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(DAEMON_LIB_OBJ) $(TUI_MODEL_OBJ) $(B
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/nng-send: $(BUILD)/tests/tools/nng-send.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NNG_LIBS) $(CLIENT_LIBS) $(LDLIBS)
 
 # Preloaded into depotd, so no sanitizer: its runtime is depotd's to bring.
 $(BUILD)/tests/hang-nng-close.so: tests/tools/hang-nng-close.c

@@ -38,7 +38,8 @@ cc -O2 $cjson_cflags -o "$TMPD/bare" "$TMPD/bare.c" -Wl,--as-needed $nng_libs $c
 	{ result startup FAIL "cannot build the bare nng+cJSON program"; bench_exit; }
 BARE=$TMPD/bare
 for b in "$DEPOTCTL" "$BARE"; do
-	echo "$(basename "$b") needs: $(readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+	libs=$(readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+	echo "$(basename "$b") needs: ${libs:-no library (linked statically)}"
 done
 
 # run_us CMD...: wall time of one run of CMD in microseconds, added to the

@@ -205,6 +205,9 @@ make_dry() {
 	# No -dev package either: those are the build's.
 	if grep -q -- '-dev$' <<<"${names// /$'\n'}"; then false; fi
 	[ -z "$(dpkg-deb -f "$DEB" Recommends Suggests Pre-Depends)" ]
+	# depotctl holds libc.a's code (Makefile: CTL_STATIC): the glibc it was built with is named.
+	echo "Built-Using: $(dpkg-deb -f "$DEB" Built-Using)"
+	[[ $(dpkg-deb -f "$DEB" Built-Using) == "glibc (= $(dpkg-query -f '${Version}' -W libc6-dev))" ]]
 }
 
 @test "lintian finds no error and no warning in the .deb" {
