@@ -92,7 +92,14 @@ static void status_database(const cJSON *db)
 {
 	const char *path = json_str(db, "path");
 
-	out_kv(stdout, 0, "database", "%s", json_true(db, "ok") ? "ok" : "NOT OK");
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(db, "ok");
+	const char *message = json_str(db, "message");
+
+	out_kv(stdout, 0, "database", "%s", cJSON_IsTrue(ok) ? "ok" : cJSON_IsFalse(ok) ?
+	    "NOT OK" : "not checked yet");
+	if (message != NULL)
+		out_kv(stdout, 2, "check says", "%s", message);
+	status_time(2, "checked", db, "checked_at");
 	out_kv(stdout, 2, "path", "%s", path != NULL ? path : "-");
 	status_bytes(2, "size", db, "size");
 }

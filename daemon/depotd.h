@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <nng/nng.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -304,7 +305,13 @@ struct task *store_load_task(struct store *st, int64_t id);
  */
 int store_list_tasks(struct store *st, const char *state, const char *resource,
     int64_t before, int limit, void (*fn)(struct task *t, void *arg), void *arg);
-int store_check(struct store *st, char *msg, size_t msglen);
+/*
+ * PRAGMA quick_check of the database file at path, on a read-only
+ * connection of its own (any thread); 0 when it says ok, else -1 with its
+ * first complaint or why it could not run in msg. Ends early, as a
+ * failure, once *stop is set.
+ */
+int store_check_file(const char *path, const int *stop, char *msg, size_t msglen);
 
 /* tasks.c */
 struct task *task_find(int64_t id);
@@ -653,16 +660,53 @@ cJSON *prerestore_status_json(void);
 /* Stops the thread (a walk stops at its next file) and frees what it kept. */
 void prerestore_stop(void);
 
-/* contentsize.c */
+/* refresh.c */
 /*
- * The bytes in content/ as the counting thread last found them, -1 before
- * its first count ended. One older than max_age_ms (or none) asks it for
- * a new count; the very first call waits up to 200 ms for one, later
- * ones never wait.
+ * One measurement kept for the loop and made again, on a thread of its
+ * own, when a caller finds it old. measure fills result (size bytes) and
+ * returns 0, or says why in the log and returns -1 (the last one stays);
+ * it should end soon once *stop is set. Define one with REFRESH_INIT.
  */
+struct refresh {
+	const char *what;			/* for the log: "the content store's bytes" */
+	int (*measure)(void *result, const int *stop);
+	void *result;				/* the last one, size bytes */
+	size_t size;
+	int spacing;				/* none sooner than this many times the last one's length; 0: no such rule */
+	pthread_mutex_t mu;
+	pthread_cond_t wake, done;
+	pthread_t thread;
+	int started, stop, wanted, running, waited;
+	int64_t at, wall_at, took_ms;		/* mono and wall ms the last one ended (0 before), its length */
+};
+#define REFRESH_INIT(what_, measure_, result_, spacing_) {				\
+	.what = (what_), .measure = (measure_), .result = (result_),			\
+	.size = sizeof *(result_), .spacing = (spacing_),					\
+	.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,		\
+	.done = PTHREAD_COND_INITIALIZER }
+/*
+ * Copies the last result into out and returns the wall ms it was made,
+ * or 0 when there is none yet. One older than max_age_ms (or none) asks
+ * the thread for a new one; the very first call waits up to 200 ms for
+ * it, later ones never wait.
+ */
+int64_t refresh_get(struct refresh *r, int64_t max_age_ms, void *out);
+/* Stops its thread; a measurement that does not stop within 2 s is left behind. */
+void refresh_stop(struct refresh *r);
+
+/* contentsize.c */
+/* The bytes in content/ as last counted, -1 before the first count (refresh_get's rules). */
 int64_t contentsize_bytes(int64_t max_age_ms);
-/* Stops the thread; a walk stops at its next file, and is left behind after 2 s. */
 void contentsize_stop(void);
+
+/* dbhealth.c */
+struct db_health {
+	int ok;
+	char message[512];			/* quick_check's first complaint, or why it could not run */
+};
+/* The last check of depot.db (refresh_get's rules): its wall ms, 0 before the first. */
+int64_t dbhealth_get(int64_t max_age_ms, struct db_health *out);
+void dbhealth_stop(void);
 
 /* store-snapshot.c: a backup's copy of the database, read and written by its worker alone. */
 struct snapshot;

@@ -519,8 +519,9 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	log_info("depotd stopped");
 	rc = 0;
 out_sockets:
-	/* Bounded by its own wait, not teardown_watch's, which is nng's alone. */
+	/* Bounded by their own waits, not teardown_watch's, which is nng's alone. */
 	contentsize_stop();
+	dbhealth_stop();
 	waiters_fail_all();
 	workers_free_all();
 	if (rc != 0 && D->slots != NULL)

@@ -872,22 +872,45 @@ int store_list_tasks(struct store *st, const char *state, const char *resource,
 	return sql_end(&s) < 0 ? -1 : n;
 }
 
-int store_check(struct store *st, char *msg, size_t msglen)
+/* SQLite's progress handler: a non-zero answer interrupts the statement. */
+static int check_stopped(void *stop)
 {
-	struct sql s;
-	int ok = 0;
+	return __atomic_load_n((const int *)stop, __ATOMIC_RELAXED);
+}
 
-	/* quick_check, not integrity_check: status must answer fast on a big database. */
-	sql_prepare(&s, st->db, "checking the database", "PRAGMA quick_check");
+int store_check_file(const char *path, const int *stop, char *msg, size_t msglen)
+{
+	sqlite3 *db = NULL;
+	struct sql s;
+	int ok = 0, rc;
+
+	/*
+	 * A connection of its own, read-only: its read transaction sees one
+	 * instant of the store while depotd goes on writing (WAL), and the
+	 * pages it reads leave with it. quick_check, not integrity_check:
+	 * status shows the result.
+	 */
+	if ((rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL)) != SQLITE_OK) {
+		snprintf(msg, msglen, "cannot open %s: %s", path,
+		    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 2000);
+	sqlite3_progress_handler(db, 10000, check_stopped, (void *)stop);
+	sql_prepare(&s, db, "checking the database", "PRAGMA quick_check");
 	if (sql_step(&s) == 1) {
 		const char *r = (const char *)sqlite3_column_text(s.q, 0);
-		ok = r && strcmp(r, "ok") == 0;
-		snprintf(msg, msglen, "%s", r ? r : "no answer");
+
+		ok = r != NULL && strcmp(r, "ok") == 0;
+		snprintf(msg, msglen, "%s", r != NULL ? r : "no answer");
+		/* "*** in database main ***\nPage 13: …": one line for status and the log. */
+		for (char *nl = msg; (nl = strchr(nl, '\n')) != NULL;)
+			*nl = ' ';
 	} else
-		snprintf(msg, msglen, "%s", sqlite3_errmsg(st->db));
+		snprintf(msg, msglen, "cannot check %s: %s", path, sqlite3_errmsg(db));
 	sql_end(&s);
-	/* It read every page: cached, they would stay among the tasks (100,000 waiting: +12 MiB). */
-	store_release_memory(st);
+	sqlite3_close(db);
 	return ok ? 0 : -1;
 }
 

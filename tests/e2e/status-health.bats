@@ -101,8 +101,12 @@ healthy_now() {
 	wait_for pid_gone "$old" 5s || { kill -KILL "$old"; false; }
 }
 
-content_count_held() {
+gate_held() {
 	[ -e "$GATE.held" ]
+}
+
+database_checked() {
+	[ "$(ctl --json status | jq -r .database.ok)" = true ]
 }
 
 content_bytes_is() {
@@ -124,7 +128,7 @@ content_bytes_is() {
 	run --separate-stderr timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" --json status
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .storage.content_bytes <<<"$output")" = null ]
-	wait_for content_count_held 5s
+	wait_for gate_held 5s
 	# Held, the walk stops nothing else: a walk on the loop would time these out.
 	timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" ping
 	run timeout 10 "$DEPOT_BIN/depotctl" -d "$DIR" run --wait -- true
@@ -146,7 +150,7 @@ content_bytes_is() {
 		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 	depot_start
 	ctl --json status >/dev/null
-	wait_for content_count_held 5s
+	wait_for gate_held 5s
 	pid=$DEPOT_PID
 	t0=$(now_ms)
 	kill -TERM "$pid"
@@ -155,4 +159,58 @@ content_bytes_is() {
 	echo "exited $(($(now_ms) - t0)) ms after SIGTERM"
 	grep -q "did not stop within 2 s; exiting without it" "$DIR/depotd.log"
 	rm "$GATE"
+}
+
+@test "checking the database never holds the daemon up: while the check is held, status, ping and a task are answered (database.ok null), and once it ends status says ok and when" {
+	GATE=$BATS_TEST_TMPDIR/dbcheck-gate
+	touch "$GATE"
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_DBCHECK_GATE=$GATE"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	depot_start
+
+	# The first status starts the check, which the gate holds on its own
+	# connection: it is answered anyway (after at most 200 ms), with no verdict.
+	run --separate-stderr timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" --json status
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .database.ok <<<"$output")" = null ]
+	[ "$(jq -r .database.checked_at <<<"$output")" = null ]
+	# Not knowing yet is no problem: healthy, and exit 0.
+	[ "$(jq -r .healthy <<<"$output")" = true ]
+	wait_for gate_held 5s
+	# Held, the check stops nothing else: one on the loop would time these out.
+	timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" ping
+	run timeout 10 "$DEPOT_BIN/depotctl" -d "$DIR" run --wait -- true
+	[ "$status" -eq 0 ]
+	run --separate-stderr timeout 5 "$DEPOT_BIN/depotctl" -d "$DIR" status
+	[ "$status" -eq 0 ]
+	[[ $output == *"database               not checked yet"* ]]
+
+	rm "$GATE"
+	wait_for database_checked 10s
+	s=$(ctl --json status)
+	age=$(($(now_ms) - $(rfc3339_ms "$(jq -r .database.checked_at <<<"$s")")))
+	echo "checked ${age} ms ago"
+	[ "$age" -ge -1000 ]
+	[ "$age" -lt 10000 ]
+}
+
+@test "a damaged database: status says the check failed in one line naming the page, and exits 1" {
+	depot_start
+	depot_terminate
+	# An index depotd does not read at start: its root page's type byte spoiled.
+	root=$(sqlite3 "$DIR/depot.db" "SELECT rootpage FROM sqlite_master WHERE name = 'version_files_sha256'")
+	[ ! -e "$DIR/depot.db-wal" ] || [ ! -s "$DIR/depot.db-wal" ]
+	printf '\377' | dd of="$DIR/depot.db" bs=1 seek=$(((root - 1) * 4096)) conv=notrunc status=none
+	depot_launch
+
+	run --separate-stderr ctl --json status
+	[ "$status" -eq 1 ]
+	[ "$(jq -r .database.ok <<<"$output")" = false ]
+	[ "$(jq -r .healthy <<<"$output")" = false ]
+	jq -e '.problems | index("database check failed")' <<<"$output"
+	[[ $(jq -r .database.message <<<"$output") == *"Page $root:"* ]]
+	run --separate-stderr ctl status
+	[ "$status" -eq 1 ]
+	[[ $output == *"database               NOT OK"* ]]
+	grep -q "^  check says  .*Page $root:" <<<"$output"
 }

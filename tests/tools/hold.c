@@ -3,10 +3,12 @@
  * call at a gate. While the file DEPOT_TEST_SYNCFS_GATE names exists, a
  * syncfs waits for it to go before it runs; while DEPOT_TEST_NFTW_GATE's
  * exists, so does a walk of a directory named "content" (the count of the
- * content store's bytes). Each held call first makes GATE.held, so that a
- * test knows when one is waiting: a sync's files held between their
- * verification and the syncfs that lets them into the store, a count held
- * to show that nothing else waits for it.
+ * content store's bytes); while DEPOT_TEST_DBCHECK_GATE's exists, so does
+ * a read-only open of a file named depot.db (status's database check).
+ * Each held call first makes GATE.held, so that a test knows when one is
+ * waiting: a sync's files held between their verification and the syncfs
+ * that lets them into the store, a count or a check held to show that
+ * nothing else waits for it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -57,4 +59,18 @@ int nftw(const char *dir, nftw_fn fn, int fds, int flags)
 	if (len >= 8 && strcmp(dir + len - 8, "/content") == 0)
 		gate_wait("DEPOT_TEST_NFTW_GATE");
 	return real(dir, fn, fds, flags);
+}
+
+/* SQLite's, declared here so that the shim needs no sqlite3.h: SQLITE_OPEN_READONLY is 1. */
+int sqlite3_open_v2(const char *path, void **db, int flags, const char *vfs)
+{
+	static int (*real)(const char *, void **, int, const char *);
+	size_t len = strlen(path);
+
+	if (real == NULL)
+		real = (int (*)(const char *, void **, int, const char *))dlsym(RTLD_NEXT,
+		    "sqlite3_open_v2");
+	if ((flags & 1) != 0 && len >= 9 && strcmp(path + len - 9, "/depot.db") == 0)
+		gate_wait("DEPOT_TEST_DBCHECK_GATE");
+	return real(path, db, flags, vfs);
 }
