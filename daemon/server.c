@@ -48,7 +48,11 @@
 #define SERVER_MAX_PARKED	4094
 /* Clients connected at once; past it new ones wait in the listen backlog. */
 #define SERVER_MAX_PIPES	8192
-/* Connections one uid other than the daemon's own may hold: the owner always gets in. */
+/*
+ * Connections one uid other than the daemon's own may hold: the owner
+ * always gets in, and no one other user takes more than a quarter of what
+ * other users may hold in all (others_max), so one never locks out another.
+ */
 #define SERVER_PIPES_PER_PEER	512
 /* Requests one pipe may have unanswered (parked included) before it is read no further. */
 #define SERVER_PIPE_INFLIGHT	64
@@ -61,18 +65,22 @@
 /* After accept() fails for want of descriptors, the listener rests this long. */
 #define SERVER_ACCEPT_REST_MS	100
 /*
- * Reply bytes other users' clients may leave unread in all before none of
- * their connections is read further (the owner's and root's always are):
- * each connection holds one unsent reply at most, but 512 of them, each a
- * task.list page of megabytes, would be gigabytes.
+ * Reply bytes one other user's clients may leave unread before none of
+ * that user's connections is read further (the owner's and root's always
+ * are): each connection holds one unsent reply at most, but 512 of them,
+ * each a task.list page of megabytes, would be gigabytes. Each user has a
+ * cap of its own, so one that never reads stops no one else; all of them
+ * together have four times that.
  */
-#define SERVER_OTHERS_OUT_MAX	((size_t)32 << 20)
+#define SERVER_USER_OUT_MAX	((size_t)32 << 20)
+#define SERVER_OTHERS_OUT_MAX	(4 * SERVER_USER_OUT_MAX)
 /*
- * Request buffers grown past SERVER_IN_FIRST that other users' clients may
- * hold in all: past it, the one that would grow is closed, so that 512
- * requests held all but whole cannot take 512 times max_message.
+ * Request buffers grown past SERVER_IN_FIRST that one other user's clients
+ * may hold (at least two of max_message): past it, the one that would grow
+ * is closed, so that 512 requests held all but whole cannot take 512 times
+ * max_message. All other users together: four times that.
  */
-#define SERVER_OTHERS_IN_MAX	((size_t)64 << 20)
+#define SERVER_USER_IN_MAX	((size_t)64 << 20)
 /* nng's ipc transport closed a client that had not sent its header within this long. */
 #define SERVER_NEGO_MS		10000
 /* A refusal said in the log at most this often; the ones in between are counted. */
@@ -99,11 +107,22 @@ struct pipe {
 	struct reply_out *out, *out_tail;
 	size_t out_bytes;	/* of out, not yet written */
 	int other;		/* its uid is neither the owner's nor root */
+	struct user_use *user;	/* then: what that uid holds in all */
 	int inflight;		/* its conns not yet answered */
 	int taking;		/* inside pipe_take: its caller reads on or kicks */
 	int ended;		/* its socket is closed; freed when inflight is 0 */
 	struct conn *conns;	/* its parked conns */
 	struct pipe *prev, *next;
+};
+
+/* What one uid other than the owner and root holds on a server, for its caps. */
+struct user_use {
+	uint64_t uid;
+	int pipes;
+	size_t out;		/* its pipes' out_bytes, summed */
+	size_t in;		/* its read buffers past SERVER_IN_FIRST, summed */
+	int rearm;		/* out fell under its cap: its pipes read again */
+	struct user_use *next;
 };
 
 struct conn {
@@ -143,6 +162,8 @@ struct server {
 	size_t others_out;	/* their out_bytes, summed */
 	size_t others_in;	/* their read buffers past SERVER_IN_FIRST, summed */
 	int others_rearm;	/* others_out fell under its cap: their pipes read again */
+	struct user_use *users;	/* each such uid with a pipe */
+	int users_rearm;	/* one of them has rearm set */
 	int nparked;
 	int park_cap;		/* parked requests per uid; 0: no cap */
 	int64_t accept_rest_until;
@@ -273,13 +294,27 @@ void server_set_park_cap(struct server *srv, int park_cap)
 	srv->park_cap = park_cap;
 }
 
-static int pipes_of_uid(const struct server *srv, uid_t uid)
+static struct user_use *user_find(const struct server *srv, uint64_t uid)
 {
-	int n = 0;
+	for (struct user_use *u = srv->users; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	return NULL;
+}
 
-	for (const struct pipe *p = srv->pipes; p; p = p->next)
-		n += p->peer.uid == uid;
-	return n;
+/* The connections one other user may hold. */
+static int pipes_per_user(void)
+{
+	int quarter = others_max / 4 > 0 ? others_max / 4 : 1;
+
+	return quarter < SERVER_PIPES_PER_PEER ? quarter : SERVER_PIPES_PER_PEER;
+}
+
+/* The request bytes one other user's buffers may hold: room for two of max_message at least. */
+static size_t user_in_max(const struct server *srv)
+{
+	return srv->max_message * 2 > SERVER_USER_IN_MAX ? srv->max_message * 2 :
+	    SERVER_USER_IN_MAX;
 }
 
 /* Ours, sent to each client before anything else. */
@@ -290,6 +325,7 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
+	struct user_use *user;
 	struct pipe *p;
 	int other;
 
@@ -301,8 +337,9 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	}
 	/* Neither the owner nor root: capped, so that those two always get in. */
 	other = cred.uid != srv->owner && cred.uid != 0;
+	user = other ? user_find(srv, cred.uid) : NULL;
 	if (other && (srv->nothers >= others_max ||
-	    pipes_of_uid(srv, cred.uid) >= SERVER_PIPES_PER_PEER)) {
+	    (user != NULL && user->pipes >= pipes_per_user()))) {
 		int quiet;
 
 		/* Once in a while: a client reconnecting in a loop would otherwise fill the log. */
@@ -316,12 +353,14 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 				log_warn("%s: uid %u already holds %d connections, the most one "
 				    "user may; refusing another (and %d more refused since the "
 				    "last time this was said)", srv->path, (unsigned)cred.uid,
-				    SERVER_PIPES_PER_PEER, quiet);
+				    pipes_per_user(), quiet);
 		}
 		close(fd);
 		return NULL;
 	}
-	if ((p = calloc(1, sizeof *p)) == NULL) {
+	if ((p = calloc(1, sizeof *p)) == NULL ||
+	    (other && user == NULL && (user = calloc(1, sizeof *user)) == NULL)) {
+		free(p);
 		close(fd);
 		return NULL;
 	}
@@ -340,7 +379,17 @@ static struct pipe *pipe_accept(struct server *srv, int fd)
 	if (loop_watch_add(&p->watch, fd, EPOLLIN | EPOLLRDHUP, pipe_cb) < 0) {
 		close(fd);
 		free(p);
+		if (user != NULL && user->pipes == 0)
+			free(user);
 		return NULL;
+	}
+	if (user != NULL) {
+		if (user->pipes++ == 0) {
+			user->uid = p->peer.uid;
+			user->next = srv->users;
+			srv->users = user;
+		}
+		p->user = user;
 	}
 	p->next = srv->pipes;
 	if (srv->pipes)
@@ -421,12 +470,14 @@ void server_tick(struct server *srv)
 				pipe_end(p);
 		}
 	}
-	/* Other users' pipes left unread while their replies were over the cap read again. */
-	if (srv->others_rearm) {
-		srv->others_rearm = 0;
+	/* Other users' pipes left unread while their replies were over a cap read again. */
+	if (srv->others_rearm || srv->users_rearm) {
 		for (struct pipe *p = srv->pipes; p != NULL; p = p->next)
-			if (p->other)
+			if (p->other && (srv->others_rearm || p->user->rearm))
 				pipe_update(p);
+		for (struct user_use *u = srv->users; u != NULL; u = u->next)
+			u->rearm = 0;
+		srv->others_rearm = srv->users_rearm = 0;
 	}
 	if (srv->listener.events != 0)
 		return;
@@ -553,22 +604,22 @@ static size_t in_big(size_t cap)
 	return cap > SERVER_IN_FIRST ? cap : 0;
 }
 
-/* Growing p's read buffer to cap would put other users' buffers over their cap. */
+/* Growing p's read buffer to cap would put its user's buffers, or all other users', over their cap. */
 static int pipe_in_over(const struct pipe *p, size_t cap)
 {
-	/* Room for two requests of max_message at least, when that was set higher. */
-	size_t max = p->srv->max_message * 2 > SERVER_OTHERS_IN_MAX ? p->srv->max_message * 2 :
-	    SERVER_OTHERS_IN_MAX;
+	size_t max = user_in_max(p->srv), grow = in_big(cap) - in_big(p->in_cap);
 
 	return p->other && in_big(cap) > in_big(p->in_cap) &&
-	    p->srv->others_in - in_big(p->in_cap) + in_big(cap) > max;
+	    (p->user->in + grow > max || p->srv->others_in + grow > 4 * max);
 }
 
 /* p's read buffer becomes cap bytes. */
 static void pipe_in_set(struct pipe *p, size_t cap)
 {
-	if (p->other)
+	if (p->other) {
 		p->srv->others_in = p->srv->others_in - in_big(p->in_cap) + in_big(cap);
+		p->user->in = p->user->in - in_big(p->in_cap) + in_big(cap);
+	}
 	p->in_cap = cap;
 }
 
@@ -592,11 +643,11 @@ static int pipe_room(struct pipe *p)
 		int quiet;
 
 		if (log_due(&p->srv->refusals, &quiet))
-			log_warn("%s: other users' clients already hold %zu MiB of requests not "
-			    "yet whole; closing uid %llu's connection, whose request would take "
-			    "more (and %d more refused since the last time this was said)",
-			    p->srv->path, p->srv->others_in >> 20,
-			    (unsigned long long)p->peer.uid, quiet);
+			log_warn("%s: uid %llu's clients already hold %zu MiB of requests not "
+			    "yet whole (all other users' %zu MiB); closing its connection, whose "
+			    "request would take more (and %d more refused since the last time "
+			    "this was said)", p->srv->path, (unsigned long long)p->peer.uid,
+			    p->user->in >> 20, p->srv->others_in >> 20, quiet);
 		return -2;
 	}
 	if ((in = realloc(p->in, cap)) == NULL)
@@ -609,7 +660,8 @@ static int pipe_room(struct pipe *p)
 static int pipe_reading(const struct pipe *p)
 {
 	return p->out == NULL && p->inflight < SERVER_PIPE_INFLIGHT &&
-	    !(p->other && p->srv->others_out > SERVER_OTHERS_OUT_MAX);
+	    !(p->other && (p->user->out > SERVER_USER_OUT_MAX ||
+	    p->srv->others_out > SERVER_OTHERS_OUT_MAX));
 }
 
 /* n bytes of p's replies written or dropped. */
@@ -623,6 +675,9 @@ static void pipe_out_done(struct pipe *p, size_t n)
 	if (srv->others_out > SERVER_OTHERS_OUT_MAX && srv->others_out - n <= SERVER_OTHERS_OUT_MAX)
 		srv->others_rearm = 1;
 	srv->others_out -= n;
+	if (p->user->out > SERVER_USER_OUT_MAX && p->user->out - n <= SERVER_USER_OUT_MAX)
+		p->user->rearm = srv->users_rearm = 1;
+	p->user->out -= n;
 }
 
 /* Reads and takes messages: -1 when the pipe ended (and may be freed). */
@@ -839,8 +894,19 @@ static void pipe_end(struct pipe *p)
 	srv->npipes--;
 	srv->nothers -= p->other;
 	pipe_in_set(p, 0);
+	/* Counted out of every cap: an ended pipe reads nothing and its replies are dropped. */
+	p->other = 0;
 	free(p->in);
 	p->in = NULL;
+	if (p->user != NULL && --p->user->pipes == 0) {
+		struct user_use **u = &srv->users;
+
+		while (*u != p->user)
+			u = &(*u)->next;
+		*u = p->user->next;
+		free(p->user);
+	}
+	p->user = NULL;
 	/* Handlers run to their end before a pipe ends, so only parked conns were left; but be sure. */
 	if (--p->inflight == 0)
 		free(p);
@@ -928,8 +994,10 @@ void server_reply(struct conn *conn, cJSON *reply)
 			p->out = r;
 		p->out_tail = r;
 		p->out_bytes += r->headlen + r->bodylen;
-		if (p->other)
+		if (p->other) {
 			p->srv->others_out += r->headlen + r->bodylen;
+			p->user->out += r->headlen + r->bodylen;
+		}
 		/* Written at once: the main thread answers as it handles, no hand-off. */
 		pipe_flush(p);
 	}

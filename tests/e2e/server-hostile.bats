@@ -14,6 +14,13 @@ one_big_task() {
 	wait_for task_is 1 completed 30s
 }
 
+# big_listing: 200 tasks with an 8 KiB argument each, so that a task.list page is some 1.6 MiB.
+big_listing() {
+	local arg i
+	arg=$(head -c 8192 /dev/zero | tr '\0' y)
+	for i in $(seq 1 200); do echo "echo $arg $i"; done | ctl run --batch - >/dev/null
+}
+
 @test "a socket_group member's connections that never read their replies hold depotd's memory only so far" {
 	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
@@ -24,6 +31,56 @@ one_big_task() {
 		as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" no-read-conns 12 "$req"
 	# 12 such replies held whole are ~130 MiB; 512 connections would be ~5.5 GiB.
 	[ "$RSS_GROWTH" -lt 32768 ]
+}
+
+@test "a socket_group member whose clients never read their replies stops only itself: another member is still answered, and so is the first once it reads" {
+	need_root_nogroup
+	depot_start "daemon.socket_group = nogroup" "daemon.max_message = 8MiB"
+	big_listing
+	# 40 pages of ~1.6 MiB left unread: over one user's cap (32 MiB), so
+	# nobody's connections are read no further; the cap is nobody's alone.
+	hold_clients "$DIR/noread.out" 30s as_member nobody /usr/bin/python3 "$SPRAW" \
+		"$DIR/run/control.sock" no-read-conns 40 '{"cmd": "task.list", "args": {}}'
+	wait_for grep -q '"connected": 40' "$DIR/noread.out" 10s
+	# nobody's next request waits for its own replies to be read.
+	(as_member nobody timeout 3 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
+		'{"cmd": "ping", "args": {}}') >"$DIR/nobody.out" 2>&1 && false
+	# Another member (uid daemon, also in nogroup) is answered meanwhile.
+	run as_member daemon timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
+		'{"cmd": "ping", "args": {}}'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq .ok)" = true ]
+	# nobody's clients gone, its own requests are read again.
+	kill "${HAND_PIDS[-1]}"
+	run as_member nobody timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
+		'{"cmd": "ping", "args": {}}'
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq .ok)" = true ]
+}
+
+@test "one socket_group member holding all the connections it may leaves another member a way in, at systemd's default descriptor limit" {
+	need_root_nogroup
+	depot_init "daemon.socket_group = nogroup"
+	env "$(depot_tag)" prlimit --nofile=1024:4096 "$DEPOT_BIN/depotd" -d "$DIR" \
+		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
+	DEPOT_PID=$!
+	wait_for depot_answers 10s
+	wait_for workers_online "$(conf_value daemon.workers)" 10s
+	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 600 >"$DIR/idle1.out" &
+	HAND_PIDS+=($!)
+	wait_for test -s "$DIR/idle1.out" 20s
+	# Its refused connections are closed by depotd: wait for the log line, then count what is held.
+	wait_for grep -q "uid $(id -u nobody) already holds" "$DIR/depotd.log" 10s
+	held=$(ls -l "/proc/$DEPOT_PID/fd" | grep -c socket)
+	echo "depotd holds $held sockets"
+	# Half of 1024 for other users, a quarter of that for one: nobody has 128 at most.
+	[ "$held" -lt 200 ]
+	run as_member daemon timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
+		'{"cmd": "ping", "args": {}}'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq .ok)" = true ]
 }
 
 @test "two socket_group members holding their 512 connections each leave the owner a way in, at systemd's default descriptor limit" {
