@@ -87,10 +87,18 @@ static int restart_retries(const struct task *o)
 static cJSON *restart_args(const struct task *o)
 {
 	cJSON *a = cJSON_IsObject(o->d->args) ? cJSON_Duplicate(o->d->args, 1) : cJSON_CreateObject();
+	cJSON *env = task_env(o->d);
 	int ok = a != NULL;
 
-	if (!ok)
+	/* An environment kept in its own row is the submitter's as much as one in args. */
+	if (env != NULL && (!ok || !cJSON_AddItemToObject(a, "env", env))) {
+		cJSON_Delete(env);
+		ok = 0;
+	}
+	if (!ok) {
+		cJSON_Delete(a);
 		return NULL;
+	}
 	/* Said again by validation, against env_deny as it is now. */
 	cJSON_DeleteItemFromObjectCaseSensitive(a, "env_denied");
 	ok = cJSON_AddStringToObject(a, "type", o->type) != NULL &&

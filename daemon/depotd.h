@@ -54,6 +54,7 @@ struct task_detail {
 	 * rather than a copy of args printed again (issue 14); else NULL.
 	 */
 	char *args_text;
+	int64_t env_id;				/* its environment's row (store_env_text), or 0: none, or in args */
 	char *schedule;				/* the schedule that made it, or NULL */
 	int64_t retry_of;			/* the attempt it retries, or 0 */
 	int64_t restart_of;			/* the task `task restart` copied, or 0 */
@@ -128,6 +129,7 @@ struct worker {
 	int64_t acked;				/* the last task it acknowledged */
 	int64_t lease_deadline_mono;		/* task goes back to its queues if not acked by then */
 	int64_t hb_told_ms;			/* the heartbeat interval it was last told (a reload may change it) */
+	int64_t env_kept;			/* the environment (env_id) it said it keeps, in its last next */
 	struct worker *next;
 };
 
@@ -149,6 +151,12 @@ struct depotd {
 	struct waiter *waiters;
 	pid_t pid;
 	int64_t started_at, started_mono;
+	/*
+	 * Whose environment ids a worker's claim (next's env_id) is about: new
+	 * at each start and each restore, whose database numbers its own rows,
+	 * so that a worker that outlived either is sent its task's env again.
+	 */
+	int64_t env_epoch;
 	int64_t last_check;			/* wall ms of the monitor's last pass */
 	int64_t sched_last_tick, sched_next_due;	/* wall ms; 0 = none */
 	int stopping;				/* SIGTERM seen: dispatch nothing more */
@@ -276,7 +284,18 @@ void store_batch_begin(struct store *st);
 int store_batch_pending(struct store *st);
 int store_batch_end(struct store *st);
 const char *store_errmsg(struct store *st);
-int64_t store_insert_task(struct store *st, const struct task *t);
+/*
+ * Records t as waiting and returns its id, or -1. An env in t's args goes
+ * to the row of environments it shares with other tasks: it leaves args,
+ * and t->d->env_id names that row.
+ */
+int64_t store_insert_task(struct store *st, struct task *t);
+/*
+ * The environment row id as JSON text (an object), or NULL when there is
+ * none; valid until the next call (the last one is kept: a batch's tasks
+ * share one).
+ */
+const char *store_env_text(struct store *st, int64_t id);
 int store_update_task(struct store *st, const struct task *t);
 /* The progress column alone: no index of the row is rewritten. */
 int store_task_progress(struct store *st, const struct task *t);
@@ -335,6 +354,8 @@ const char *task_intern(const char *s);
 void task_intern_release(const char *s);
 /* A task whole: task.show, a submission's answer, a worker's assignment. */
 cJSON *task_to_json(const struct task *t);
+/* d's environment when its own row holds it (env_id), parsed: the caller's to free; else NULL. */
+cJSON *task_env(const struct task_detail *d);
 /*
  * A task as lists and events show it: its args without an exec task's env
  * (task.show has it); its detail taken from d (a row read back with it)
@@ -544,8 +565,6 @@ struct request {
 int validate_request(const cJSON *req, struct request *rq, char *err, size_t errlen);
 void request_free(struct request *rq);
 struct task *validate_submit(const cJSON *args, char *err, size_t errlen);
-/* Makes args' env, a reference to a batch's (rq->batch_env), a copy of its own; -1: out of memory. */
-int batch_own_env(cJSON *args);
 /* Each type's validate (struct task_type): exec; sync, publish and orphans; backup and restore. */
 struct task *validate_exec_task(const struct task_type *tt, const cJSON *args,
     char *err, size_t errlen);
@@ -984,6 +1003,7 @@ struct worker_msg {
 	const cJSON *result;		/* done: an object, or NULL */
 	const char *reason, *message;	/* done: its error's, or NULL */
 	int next;			/* done: and the next task, as next would answer */
+	int64_t env_kept, env_epoch;	/* next, done: the environment (env_id, env_epoch) the worker keeps, or 0 */
 };
 /*
  * Checks req, {"cmd": …, "args": {…}}, as the worker protocol expects.

@@ -17,7 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char **task_environ(const cJSON *task);
+static char **task_environ(const cJSON *task, const cJSON *env);
+static const cJSON *assigned_env(const cJSON *task, char *why, size_t n);
 static void environ_free(char **env);
 static const char *environ_get(char **env, const char *name);
 static int find_command(const char *argv0, char **env, int dirfd, char **path);
@@ -133,10 +134,9 @@ int exec_env_reserved(const char *name)
  * behind it, not one per variable: this runs for every task. Free with
  * environ_free.
  */
-static char **task_environ(const cJSON *task)
+static char **task_environ(const cJSON *task, const cJSON *env)
 {
-	const cJSON *env = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env"), *v;
+	const cJSON *v;
 	int64_t id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id"));
 	char idvar[64], tagvar[160], **out, *at;
 	size_t n = 2, bytes, i = 0;
@@ -183,6 +183,56 @@ static char **task_environ(const cJSON *task)
 static void environ_free(char **env)
 {
 	free(env);
+}
+
+/*
+ * The environment of the last assignment that carried one: depotd sends a
+ * task's (env_id, env) only when it is not the one this worker was sent
+ * last (tasks.c), so a batch's tasks do not each bring the same variables
+ * to read, parse and free. Ids are never reused (store.c, migration 8).
+ */
+static struct {
+	int64_t id, epoch;	/* the epoch: which depotd, database, numbered it (D->env_epoch) */
+	cJSON *env;
+} env_kept;
+
+int64_t exec_env_kept(int64_t *epoch)
+{
+	*epoch = env_kept.epoch;
+	return env_kept.env != NULL ? env_kept.id : 0;
+}
+
+/*
+ * task's environment: args.env (a task stored before environments had
+ * rows of their own), the env it carries (kept for the next), or the one
+ * kept for its env_id; NULL with why when it names one this worker does
+ * not have, and an empty object's worth (NULL, *why empty) when it has none.
+ */
+static const cJSON *assigned_env(const cJSON *task, char *why, size_t n)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(task, "args"), "env");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(task, "env_id");
+	const cJSON *sent = cJSON_GetObjectItemCaseSensitive(task, "env");
+	int64_t epoch = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task,
+	    "env_epoch"));
+	cJSON *copy;
+
+	*why = '\0';
+	if (env != NULL || !cJSON_IsNumber(id))
+		return env;
+	if (cJSON_IsObject(sent) && (copy = cJSON_Duplicate(sent, 1)) != NULL) {
+		cJSON_Delete(env_kept.env);
+		env_kept.env = copy;
+		env_kept.id = (int64_t)id->valuedouble;
+		env_kept.epoch = epoch;
+	}
+	if (env_kept.env != NULL && env_kept.id == (int64_t)id->valuedouble &&
+	    env_kept.epoch == epoch)
+		return env_kept.env;
+	snprintf(why, n, "the assignment names environment %.0f, which this worker was not sent",
+	    id->valuedouble);
+	return NULL;
 }
 
 /* The value of name in env ("NAME=value" strings), or NULL. */
@@ -360,6 +410,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const cJSON *cmd_umask = cJSON_GetObjectItemCaseSensitive(task, "umask");
 	struct capped_log lg = { .fd = -1, .dirfd = -1, .max = 1024 * 1024 };
 	char **argv = argv_from(task), **envp, *path = NULL, msg[1536], why[1024];
+	const cJSON *env;
 	const char *cwd;
 	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0, dirfd;
 	int64_t term_at = 0;
@@ -395,7 +446,16 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		*error = worker_error(REASON_EXCEPTION, why);
 		goto out;
 	}
-	if ((envp = task_environ(task)) == NULL) {
+	env = assigned_env(task, why, sizeof why);
+	if (env == NULL && why[0] != '\0') {
+		close(dirfd);
+		close(pipefd[1]);
+		log_append(&lg, why, strlen(why));
+		log_append(&lg, "\n", 1);
+		*error = worker_error(REASON_EXCEPTION, why);
+		goto out;
+	}
+	if ((envp = task_environ(task, env)) == NULL) {
 		close(dirfd);
 		close(pipefd[1]);
 		*error = worker_error(REASON_EXCEPTION, "out of memory");

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,6 +395,10 @@ int daemon_main(const char *dir, const struct depot_config *cfg)
 	D->pid = getpid();
 	D->started_at = time_now_ms();
 	D->started_mono = time_mono_ms();
+	/* Random (48 bits, exact in a JSON number), not a clock that may go back. */
+	if (getrandom(&D->env_epoch, 6, 0) != 6)
+		D->env_epoch = D->started_at;
+	D->env_epoch &= INT64_C(0xffffffffffff);
 	notify_init();
 	reload_init(verbose_opt);
 	if (readlink("/proc/self/exe", D->self_exe, sizeof D->self_exe - 1) < 0) {

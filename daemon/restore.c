@@ -138,7 +138,7 @@ void snapshot_task_ended(const struct task *t, int completed)
  * interrupted — finds the restore that brought it, and its waiters end as
  * it did. (Undone, the swap leaves this database unused.)
  */
-static int record_restore_task(struct store *st, const struct task *t)
+static int record_restore_task(struct store *st, struct task *t)
 {
 	int64_t id = store_insert_task(st, t);
 
@@ -152,7 +152,7 @@ static int record_restore_task(struct store *st, const struct task *t)
  * and the id sequence starts above old_max, so no id is ever reused.
  */
 static int settle_database(const char *dir, int64_t old_max, int trusted,
-    const struct task *restore, char *err, size_t errlen)
+    struct task *restore, char *err, size_t errlen)
 {
 	char path[4200];
 	struct store *st;
@@ -684,6 +684,8 @@ static int restore_apply_online(struct task *t, cJSON *result, char *err, size_t
 		D->stopping = 1;
 		return -1;
 	}
+	/* Its environment rows are numbered on their own: what a worker keeps is not one of them. */
+	D->env_epoch++;
 	/* Its tasks are others: counted again from it. */
 	metrics_tasks_forgotten();
 	lockmgr_free(D->locks);

@@ -73,24 +73,36 @@ int store_task_kept(struct store *st, int64_t id, int64_t last_backup, char *why
 int store_forget_tasks(struct store *st, const int64_t *ids, size_t n)
 {
 	static const char *const sql[] = {
-		"DELETE FROM reservations WHERE task_id = ?",
-		"DELETE FROM task_processes WHERE task_id = ?",
-		"DELETE FROM tasks WHERE id = ?",
+		"DELETE FROM reservations WHERE task_id = ?1",
+		"DELETE FROM task_processes WHERE task_id = ?1",
+		/*
+		 * Its environment's row, when no other task shares it (tasks_env
+		 * finds one at once when one does). Task by task, each row gone
+		 * before the next is looked at: the last of those being forgotten
+		 * that shared it takes it.
+		 */
+		"DELETE FROM environments WHERE id = (SELECT env_id FROM tasks WHERE id = ?1)"
+		" AND NOT EXISTS (SELECT 1 FROM tasks WHERE env_id = environments.id AND id <> ?1)",
+		"DELETE FROM tasks WHERE id = ?1",
 	};
-	struct sql s;
+	enum { NSQL = sizeof sql / sizeof sql[0] };
+	struct sql s[NSQL];
+	int rc = 0;
+	size_t k;
 
 	/* A final task holds no reservation or process row; one left by a bug goes with it. */
-	for (size_t k = 0; k < sizeof sql / sizeof sql[0]; k++) {
-		sql_prepare(&s, store_db(st), "forgetting tasks", sql[k]);
-		for (size_t i = 0; i < n && s.rc == SQLITE_OK; i++) {
-			sql_int(&s, 1, ids[i]);
-			sql_step(&s);
-			sql_again(&s);
+	for (k = 0; k < NSQL; k++)
+		sql_prepare(&s[k], store_db(st), "forgetting tasks", sql[k]);
+	for (size_t i = 0; i < n; i++)
+		for (k = 0; k < NSQL && s[k].rc == SQLITE_OK; k++) {
+			sql_int(&s[k], 1, ids[i]);
+			sql_step(&s[k]);
+			sql_again(&s[k]);
 		}
-		if (sql_end(&s) < 0)
-			return -1;
-	}
-	return 0;
+	for (k = 0; k < NSQL; k++)
+		if (sql_end(&s[k]) < 0)
+			rc = -1;
+	return rc;
 }
 
 int store_clean_select(struct store *st, const struct clean_filter *f, int64_t *ids, int max)

@@ -16,6 +16,17 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_task, *update_task, *finish_task, *del_res, *add_res;
 	sqlite3_stmt *load_task, *set_procs, *del_procs, *set_progress;
+	sqlite3_stmt *add_env, *find_env, *load_env;
+	/*
+	 * The environment the last task stored in this transaction referred
+	 * to (a batch's tasks share one object: its children say which), so
+	 * that 10,000 of them print and look it up once; forgotten at its end.
+	 */
+	const cJSON *env_children;
+	int64_t env_children_id;
+	/* The last environment read back, for the assignments of a batch's tasks one after another. */
+	int64_t env_text_id;
+	char *env_text;
 	/* Transaction control, prepared once: sqlite3_exec would parse its text at every call. */
 	sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
 	/*
@@ -35,7 +46,7 @@ struct store {
 /* Every column a struct task is read back from, in row_to_task's order. */
 #define TASK_COLUMNS "id, type, name, state, args, resources, worker, created_at," \
 	" started_at, finished_at, timeout_ms, progress, error, result, schedule," \
-	" retry_of, after_id, retries, not_before, cancel, priority, restart_of"
+	" retry_of, after_id, retries, not_before, cancel, priority, restart_of, env_id"
 
 /*
  * Each entry migrates from user_version i to i+1, inside the transaction
@@ -112,6 +123,19 @@ static const char *const migrations[] = {
 	"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"ALTER TABLE schedules ADD COLUMN calendar TEXT;"
 	"ALTER TABLE schedules ADD COLUMN tz TEXT;",
+
+	/*
+	 * 8: an exec task's environment stored once for all the tasks that
+	 * share it (a batch's, a shell's runs), not in each task's args: it
+	 * was most of a task's bytes, read, parsed and sent at every dispatch
+	 * (issue 14). AUTOINCREMENT: an id is never another environment's,
+	 * so a worker may keep the last one it was sent. Rows from before
+	 * keep theirs in args (env_id null).
+	 */
+	"CREATE TABLE environments (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  env TEXT NOT NULL UNIQUE);"
+	"ALTER TABLE tasks ADD COLUMN env_id INTEGER;"
+	"CREATE INDEX tasks_env ON tasks(env_id) WHERE env_id IS NOT NULL;",
 };
 
 static int exec_sql(struct store *st, const char *sql, char *err, size_t errlen)
@@ -211,9 +235,15 @@ int store_open(struct store **out, const char *path, int durability_full,
 	}
 	if (prepare(st, "INSERT INTO tasks (type, name, args, resources, state,"
 	    " created_at, timeout_ms, progress, schedule, retry_of, after_id, retries,"
-	    " not_before, priority, restart_of)"
-	    " VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+	    " not_before, priority, restart_of, env_id)"
+	    " VALUES (?, ?, ?, ?, 'waiting', ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    &st->insert_task, e, sizeof e) < 0 ||
+	    prepare(st, "INSERT OR IGNORE INTO environments (env) VALUES (?)",
+	    &st->add_env, e, sizeof e) < 0 ||
+	    prepare(st, "SELECT id FROM environments WHERE env = ?", &st->find_env, e,
+	    sizeof e) < 0 ||
+	    prepare(st, "SELECT env FROM environments WHERE id = ?", &st->load_env, e,
+	    sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, worker = ?, started_at = ?,"
 	    " progress = ?, cancel = ? WHERE id = ?", &st->update_task, e, sizeof e) < 0 ||
 	    prepare(st, "UPDATE tasks SET state = ?, finished_at = ?, result = ?,"
@@ -294,6 +324,10 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->set_procs);
 	sqlite3_finalize(st->del_procs);
 	sqlite3_finalize(st->set_progress);
+	sqlite3_finalize(st->add_env);
+	sqlite3_finalize(st->find_env);
+	sqlite3_finalize(st->load_env);
+	free(st->env_text);
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
@@ -339,8 +373,19 @@ int store_begin(struct store *st)
 	return sql_control(st->begin);
 }
 
+/* What this transaction's inserts may have made: an id it rolls back may be given again. */
+static void env_forget(struct store *st)
+{
+	st->env_children = NULL;
+	st->env_children_id = 0;
+	st->env_text_id = 0;
+	free(st->env_text);
+	st->env_text = NULL;
+}
+
 int store_commit(struct store *st)
 {
+	st->env_children = NULL;
 	if (st->batch ? sql_control(st->release) == 0 : sql_control(st->commit) == 0)
 		return 0;
 	store_rollback(st);
@@ -349,6 +394,7 @@ int store_commit(struct store *st)
 
 void store_rollback(struct store *st)
 {
+	env_forget(st);
 	/* In a batch only this unit goes; what the batch did before it stays. */
 	if (st->batch) {
 		if (sql_control(st->rollback_to) == 0)
@@ -384,17 +430,67 @@ int store_batch_end(struct store *st)
 	if (st->batch_open && (sqlite3_get_autocommit(st->db) || sql_control(st->commit) < 0)) {
 		rc = -1;
 		(void)sql_control(st->rollback);
+		env_forget(st);
 	}
+	st->env_children = NULL;
 	st->batch = st->batch_open = 0;
 	return rc;
 }
 
-int64_t store_insert_task(struct store *st, const struct task *t)
+/* The id of env's row, added when no task had it yet; -1 (logged) when it cannot be had. */
+static int64_t env_id_of(struct store *st, const cJSON *env)
 {
-	cJSON *res = task_resources_json(t);
+	char *text;
+	struct sql s;
+	int64_t id = -1;
+
+	/*
+	 * Only a reference (a batch's tasks' env) is known by its children:
+	 * they live as long as the request, and so as the transaction. A
+	 * task's own env is freed once stored, and another could be given the
+	 * same address.
+	 */
+	if ((env->type & cJSON_IsReference) && env->child != NULL && env->child == st->env_children)
+		return st->env_children_id;
+	if ((text = cJSON_PrintUnformatted(env)) == NULL)
+		return -1;
+	sql_use(&s, st->db, st->add_env, "recording a task's environment");
+	sql_text(&s, 1, text);
+	if (sql_run(&s) == 0) {
+		sql_use(&s, st->db, st->find_env, "finding a task's environment");
+		sql_text(&s, 1, text);
+		if (sql_step(&s) == 1)
+			id = sqlite3_column_int64(s.q, 0);
+		if (sql_end(&s) < 0)
+			id = -1;
+	}
+	free(text);
+	if (id > 0 && (env->type & cJSON_IsReference)) {
+		st->env_children = env->child;
+		st->env_children_id = id;
+	}
+	return id;
+}
+
+int64_t store_insert_task(struct store *st, struct task *t)
+{
+	cJSON *res, *env = cJSON_GetObjectItemCaseSensitive(t->d->args, "env");
 	struct sql s;
 	int rc;
 
+	/*
+	 * The environment goes to its own row, shared, and leaves args here
+	 * too: what is in memory is what the row holds (task_env reads it).
+	 */
+	if (cJSON_IsObject(env)) {
+		int64_t id = env_id_of(st, env);
+
+		if (id < 0)
+			return -1;
+		t->d->env_id = id;
+		cJSON_Delete(cJSON_DetachItemViaPointer(t->d->args, env));
+	}
+	res = task_resources_json(t);
 	sql_use(&s, st->db, st->insert_task, "recording a new task");
 	sql_text(&s, 1, t->type);
 	sql_text(&s, 2, t->d->name);
@@ -409,6 +505,7 @@ int64_t store_insert_task(struct store *st, const struct task *t)
 	sql_opt(&s, 11, t->not_before);
 	sql_int(&s, 12, t->priority);
 	sql_opt(&s, 13, t->d->restart_of);
+	sql_opt(&s, 14, t->d->env_id);
 	rc = sql_run(&s);
 	cJSON_Delete(res);
 	return rc < 0 ? -1 : sqlite3_last_insert_rowid(st->db);
@@ -709,6 +806,7 @@ static struct task *row_to_task(sqlite3_stmt *q)
 	cJSON_Delete(p);
 	t->priority = (int)sqlite3_column_int64(q, 20);
 	t->d->restart_of = sqlite3_column_int64(q, 21);
+	t->d->env_id = sqlite3_column_int64(q, 22);
 	if (t->type == NULL || t->d->name == NULL || t->res == NULL) {
 		task_free(t);
 		return NULL;
@@ -818,6 +916,27 @@ cJSON *store_task_json(struct store *st, int64_t id)
 
 	task_free(t);
 	return o;
+}
+
+const char *store_env_text(struct store *st, int64_t id)
+{
+	struct sql s;
+
+	if (id == st->env_text_id && st->env_text != NULL)
+		return st->env_text;
+	free(st->env_text);
+	st->env_text = NULL;
+	st->env_text_id = 0;
+	sql_use(&s, st->db, st->load_env, "reading a task's environment");
+	sql_int(&s, 1, id);
+	if (sql_step(&s) == 1) {
+		const char *text = (const char *)sqlite3_column_text(s.q, 0);
+
+		if (text != NULL && (st->env_text = strdup(text)) != NULL)
+			st->env_text_id = id;
+	}
+	sql_end(&s);
+	return st->env_text;
 }
 
 /* The cached statement for a filter: one per shape, so a page costs no prepare. */

@@ -423,15 +423,30 @@ enum args_shown {
 	ARGS_STORED,	/* all, as the row's text (d->args_text): a raw item, for printing only */
 };
 
+cJSON *task_env(const struct task_detail *d)
+{
+	const char *text = d->env_id > 0 ? store_env_text(D->store, d->env_id) : NULL;
+
+	return text != NULL ? cJSON_Parse(text) : NULL;
+}
+
 static cJSON *args_json(const struct task_detail *d, enum args_shown shown)
 {
 	const cJSON *args = d->args, *c;
-	cJSON *o;
+	cJSON *o, *env;
 
 	if (shown == ARGS_STORED && d->args_text != NULL)
 		return cJSON_CreateRaw(d->args_text);
 	if (args == NULL)
 		return cJSON_CreateNull();
+	/* All of it: with the environment its own row holds, where it was (store_insert_task). */
+	if (shown == ARGS_ALL && cJSON_IsObject(args) && (env = task_env(d)) != NULL) {
+		if ((o = cJSON_Duplicate(args, 1)) == NULL || !cJSON_AddItemToObject(o, "env", env)) {
+			cJSON_Delete(env);
+			return o != NULL ? o : cJSON_CreateNull();
+		}
+		return o;
+	}
 	if (shown != ARGS_NO_ENV || !cJSON_IsObject(args))
 		return cJSON_Duplicate(args, 1);
 	o = cJSON_CreateObject();
@@ -813,6 +828,7 @@ static struct task *task_retry_of(const struct task *t)
 	r->tt = t->tt;
 	r->d->name = strdup(t->d->name);
 	r->d->args = cJSON_Duplicate(t->d->args, 1);
+	r->d->env_id = t->d->env_id;
 	for (size_t i = 0; i < t->nres; i++) {
 		r->res[i].name = strdup(t->res[i].name);
 		r->res[i].mode = t->res[i].mode;
@@ -1053,19 +1069,12 @@ int tasks_submit_batch(struct task **ts, size_t n, int64_t *ids, char *err, size
 	tasks_dispatch();
 	/*
 	 * Those not started at once wait without their detail, as a single
-	 * submission's do; those that started keep it, with an env of their own
-	 * (the batch's they refer to goes with the request).
+	 * submission's do. None refers to the batch's env, which goes with the
+	 * request: storing them took it out (store_insert_task).
 	 */
-	for (i = 0; i < n; i++) {
-		if ((ts[i] = task_find(ids[i])) == NULL)
-			continue;
-		task_shed(ts[i]);
-		if (ts[i]->d != NULL && batch_own_env(ts[i]->d->args) < 0) {
-			log_error("task %lld: out of memory copying its environment: task "
-			    "show will not list it", (long long)ids[i]);
-			cJSON_DeleteItemFromObjectCaseSensitive(ts[i]->d->args, "env");
-		}
-	}
+	for (i = 0; i < n; i++)
+		if ((ts[i] = task_find(ids[i])) != NULL)
+			task_shed(ts[i]);
 	return 0;
 failed:
 	snprintf(err, errlen, "recording the tasks: %s", store_errmsg(D->store));
@@ -1156,11 +1165,33 @@ void task_log_path(int64_t id, char *out, size_t n)
 	snprintf(out, n, "logs/%lld.log", (long long)id);
 }
 
-/* What a worker needs to run t; paths in it are relative to the data directory. */
-static cJSON *task_assignment(const struct task *t, char *err, size_t errlen)
+/*
+ * What worker w needs to run t; paths in it are relative to the data
+ * directory. The environment (env_id) comes along only when it is not the
+ * one w said it keeps (its next): a batch's tasks share one. Taken from
+ * the worker, not counted here: one restarted, or whose assignment was
+ * lost, says so itself.
+ */
+static cJSON *task_assignment(struct worker *w, const struct task *t, char *err, size_t errlen)
 {
 	cJSON *o = task_json(t, NULL, ARGS_STORED);
 	char path[64];
+
+	if (t->d->env_id > 0) {
+		const char *env = w->env_kept != t->d->env_id ?
+		    store_env_text(D->store, t->d->env_id) : NULL;
+
+		cJSON_AddNumberToObject(o, "env_id", (double)t->d->env_id);
+		cJSON_AddNumberToObject(o, "env_epoch", (double)D->env_epoch);
+		if (env != NULL)
+			cJSON_AddItemToObject(o, "env", cJSON_CreateRaw(env));
+		else if (w->env_kept != t->d->env_id) {
+			snprintf(err, errlen, "its environment (%lld) is not in the database",
+			    (long long)t->d->env_id);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
 
 	task_log_path(t->id, path, sizeof path);
 	cJSON_AddStringToObject(o, "log_path", path);
@@ -1269,7 +1300,7 @@ static int task_start(struct task *t, struct worker *w, int regrant, char *err, 
 		t->d->started_at = 0;
 		return -1;
 	}
-	if ((assignment = task_assignment(t, err, errlen)) == NULL)
+	if ((assignment = task_assignment(w, t, err, errlen)) == NULL)
 		return -1;
 	worker_assign(w, t);
 	server_reply_ok(w->poll, assignment);

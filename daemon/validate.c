@@ -712,8 +712,8 @@ static int check_task_submit(const cJSON *args, struct request *rq, char *err, s
  * once (checked: {"env", "env_denied"}), rather than matching env_deny
  * against the same variables for every task. The env is a reference to
  * checked's, not a copy: 20,000 copies of a shell's environment would be
- * most of the batch's memory. rq->batch_env owns it; batch_own_env makes a
- * task that outlives the request hold a copy of its own.
+ * most of the batch's memory. rq->batch_env owns it; storing the tasks
+ * takes the references out of them (store_insert_task: one row for all).
  */
 static int batch_give_env(struct task *t, cJSON *checked)
 {
@@ -733,48 +733,12 @@ static int batch_give_env(struct task *t, cJSON *checked)
 	return 0;
 }
 
-int batch_own_env(cJSON *args)
-{
-	cJSON *env = cJSON_GetObjectItemCaseSensitive(args, "env"), *copy;
-
-	if (env == NULL || !(env->type & cJSON_IsReference))
-		return 0;
-	/* A copy of a reference is a copy of what it refers to. */
-	if ((copy = cJSON_Duplicate(env, 1)) == NULL)
-		return -1;
-	return cJSON_ReplaceItemViaPointer(args, env, copy) ? 0 : -1;
-}
-
 /* Whether a task takes the batch's env: it sent none (null is none). */
 static int batch_takes_env(const cJSON *item)
 {
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(item, "env");
 
 	return env == NULL || cJSON_IsNull(env);
-}
-
-/*
- * Each task stores its environment: the defaults' env, sent once, is
- * stored once a task that takes it. Refuses a batch that would so store
- * more than TASK_BATCH_ENV_BYTES, before a byte of it is copied.
- */
-static int batch_env_too_large(const cJSON *tasks, const cJSON *checked, char *err,
-    size_t errlen)
-{
-	const cJSON *env = cJSON_GetObjectItemCaseSensitive(checked, "env"), *v, *item;
-	size_t bytes = 0, takers = 0;
-
-	cJSON_ArrayForEach(v, env)
-		bytes += strlen(v->string) + strlen(v->valuestring) + 2;
-	cJSON_ArrayForEach(item, tasks)
-		takers += batch_takes_env(item);
-	if (bytes == 0 || takers <= TASK_BATCH_ENV_BYTES / bytes)
-		return 0;
-	snprintf(err, errlen, "defaults: %zu tasks would each store the batch's %zu-byte "
-	    "environment, more than %d MiB in all: pass only what the commands need "
-	    "(--clean-env --env NAME), or split the batch", takers, bytes,
-	    TASK_BATCH_ENV_BYTES >> 20);
-	return 1;
 }
 
 /* item with each field of defaults it leaves out, but env (batch_give_env's). */
@@ -833,8 +797,6 @@ static int check_task_submit_batch(const cJSON *args, struct request *rq, char *
 		return -1;
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(env, "cwd");
-	if (batch_env_too_large(tasks, env, err, errlen))
-		return -1;
 	if ((rq->batch = calloc(count, sizeof *rq->batch)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

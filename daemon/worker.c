@@ -347,6 +347,7 @@ int worker_main(const char *dir, const char *name, int parent)
 	cJSON *done = NULL;
 	char err[512];
 	pthread_t hb;
+	int64_t env_id, env_epoch;
 
 	snprintf(ws.name, sizeof ws.name, "%s", name);
 	snprintf(worker_dir, sizeof worker_dir, "%s", dir);
@@ -411,6 +412,13 @@ int worker_main(const char *dir, const char *name, int parent)
 		if (args == NULL) {
 			args = cJSON_CreateObject();
 			cJSON_AddStringToObject(args, "name", ws.name);
+		}
+		/* So that the next assignment leaves out the environment when it is this one. */
+		cJSON_DeleteItemFromObjectCaseSensitive(args, "env_id");
+		cJSON_DeleteItemFromObjectCaseSensitive(args, "env_epoch");
+		if ((env_id = exec_env_kept(&env_epoch)) > 0) {
+			cJSON_AddNumberToObject(args, "env_id", (double)env_id);
+			cJSON_AddNumberToObject(args, "env_epoch", (double)env_epoch);
 		}
 		if ((reply = call(main_c, cJSON_GetObjectItemCaseSensitive(args, "task") ?
 		    WCMD_DONE : WCMD_NEXT, args, DEPOT_NEXT_POLL_MS * 3)) == NULL)

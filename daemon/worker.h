@@ -44,6 +44,8 @@ extern volatile sig_atomic_t worker_task_pgid;
 cJSON *worker_error(enum task_reason reason, const char *message);
 
 /* exec.c: runs an exec task to its end; fills state (a final one). */
+/* The environment (env_id, and *epoch) this worker keeps from its last assignment that carried one, or 0; said in next and done. */
+int64_t exec_env_kept(int64_t *epoch);
 void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
     cJSON **error, enum task_state *state);
 

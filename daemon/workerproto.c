@@ -220,6 +220,11 @@ int workerproto_parse(const cJSON *req, struct worker_msg *m, char *err, size_t 
 		return -1;
 	if (!cJSON_IsObject(m->progress))
 		m->progress = NULL;
+	if (validate_int(args, "env_id", 0, 0, INT64_C(9000000000000000), &m->env_kept, err,
+	    errlen) < 0 ||
+	    validate_int(args, "env_epoch", 0, 0, INT64_C(9000000000000000), &m->env_epoch, err,
+	    errlen) < 0)
+		return -1;
 	switch (m->cmd) {
 	case WCMD_HELLO:
 		m->supervised = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "supervised"));
@@ -368,6 +373,7 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 	if (w == NULL)
 		return;
 	heard_from(w);
+	w->env_kept = m->env_epoch == D->env_epoch ? m->env_kept : 0;
 	park_next(conn, w);
 }
 
@@ -531,6 +537,7 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		return;
 	heard_from(w);
 	record_done(w, m);
+	w->env_kept = m->env_epoch == D->env_epoch ? m->env_kept : 0;
 	if (m->next)
 		park_next(conn, w);
 	else

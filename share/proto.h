@@ -35,8 +35,6 @@
  * bounded: 20,000 short tasks take about a second.
  */
 #define TASK_BATCH_MAX 20000
-/* The environment a batch's defaults give its tasks, stored with each: at most this in all. */
-#define TASK_BATCH_ENV_BYTES (64 * 1024 * 1024)
 #define TASK_LIST_PAGE 500
 /* How long a worker's `next` long poll is held before an empty answer. */
 #define DEPOT_NEXT_POLL_MS 5000

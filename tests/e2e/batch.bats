@@ -137,15 +137,21 @@ task_count() {
 	[ "$(ctl --json task show "$(tail -1 <<<"$output")" | jq '.args.env_denied | index("MY_TOKEN") != null')" = true ]
 }
 
-@test "a batch that would store its environment too many times is refused before a copy is made" {
+@test "a batch's environment is stored once for all its tasks: 20,000 with a 4 KB variable (once refused as too many copies)" {
 	depot_start "daemon.workers = 0" "daemon.max_message = 8MiB"
 	seq 1 20000 | sed 's/^/true /' >"$WORK/b"
+	# 20,000 copies of a 4 KB variable would be 80 MB of database (once refused as too many).
 	run --separate-stderr env BIG="$(head -c 4000 /dev/zero | tr '\0' x)" \
 		LC_DEPOT_E2E_TAG="$DIR" "$DEPOT_BIN/depotctl" -d "$DIR" run --batch "$WORK/b"
-	[ "$status" -eq 1 ]
-	[[ $stderr == *"20000 tasks would each store the batch's"*"--clean-env"* ]]
-	[ "$(task_count)" -eq 0 ]
-	[ "$(awk '/VmHWM/ { print $2 }' "/proc/$DEPOT_PID/status")" -lt 65536 ]
+	[ "$status" -eq 0 ]
+	[ "$(task_count)" -eq 20000 ]
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(*) FROM environments")" -eq 1 ]
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(DISTINCT env_id) FROM tasks")" -eq 1 ]
+	size=$(($(stat -c %s "$DIR/depot.db") + $(stat -c %s "$DIR/depot.db-wal" 2>/dev/null || echo 0)))
+	echo "database and log: $size bytes"
+	[ "$size" -lt 20000000 ]
+	[ "$(ctl --json task show 20000 | jq -r '.args.env.BIG | length')" -eq 4000 ]
+	[ "$(awk '/VmHWM/ { print $2 }' "/proc/$DEPOT_PID/status")" -lt 131072 ]
 	# More lines than a batch holds: refused by depotctl before it sends anything.
 	seq 1 20001 | sed 's/^/true /' >"$WORK/b"
 	run --separate-stderr ctl run --batch "$WORK/b"
@@ -224,4 +230,46 @@ task_count() {
 		[ ! -s "$WORK/ids" ]
 		grep -q "queued all of it or none: see 'depotctl task list' before sending it again" "$WORK/err"
 	fi
+}
+
+# logs_say TEXT ID...: each task ID's log is TEXT.
+logs_say() {
+	local want=$1 id
+	shift
+	for id in "$@"; do
+		[ "$(ctl task log "$id")" = "$want" ] || { echo "task $id: $(ctl task log "$id")"; return 1; }
+	done
+}
+
+@test "each task runs with its own submitter's environment, stored once: batches taking turns, a replaced worker, a restarted depotd" {
+	depot_start "daemon.workers = 1"
+	line="sh -c 'echo \$MARK'"
+	a=$(printf '%s\n' "$line" "$line" "$line" | MARK=one ctl run --batch -)
+	b=$(printf '%s\n' "$line" "$line" | MARK=two ctl run --batch -)
+	c=$(MARK=one ctl run -- sh -c 'echo $MARK')
+	ctl task wait $a $b $c >/dev/null
+	logs_say one $a $c
+	logs_say two $b
+	# One row a distinct environment, not one a task.
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(*) FROM environments")" -eq 2 ]
+
+	# A new worker process keeps no environment: it is sent again.
+	old=$(worker_pid w1)
+	kill -KILL "$old"
+	wait_for worker_replaced w1 "$old" 10s
+	d=$(MARK=one ctl run -- sh -c 'echo $MARK')
+	ctl task wait $d >/dev/null
+	logs_say one $d
+	# Nor does a worker of a restarted depotd know what the new one has sent.
+	depot_kill
+	depot_launch
+	e=$(MARK=two ctl run -- sh -c 'echo $MARK')
+	f=$(MARK=one ctl run -- sh -c 'echo $MARK')
+	ctl task wait $e $f >/dev/null
+	logs_say two $e
+	logs_say one $f
+	# Removing every task that used one removes its row; the other stays.
+	ctl task remove $b $e >/dev/null
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(*) FROM environments")" -eq 1 ]
+	[ "$(ctl --json task show "$f" | jq -r .args.env.MARK)" = one ]
 }

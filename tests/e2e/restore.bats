@@ -424,3 +424,34 @@ ticked_after() {
 	[ -e "$new/depot.conf.restored" ]
 	[ "$(sqlite3 "$new/depot.db" 'SELECT count(*) FROM schedules WHERE enabled = 1')" -eq 0 ]
 }
+
+@test "a hand-started worker that outlives a restore is sent its task's environment again: the restored database numbers its environments on its own" {
+	local clean=(env -i PATH=/usr/bin:/bin)
+	# The archive: a depot whose first environment says MARK=one.
+	depot_start
+	id=$("${clean[@]}" MARK=one "$DEPOT_BIN/depotctl" -d "$DIR" run -- true)
+	ctl task wait "$id" >/dev/null
+	backup_wait -o "$WORK/a.tar"
+	# Here the first says MARK=two, and the one worker, started by hand, keeps it.
+	second_depot "daemon.workers = 0"
+	start_hand_worker hand1
+	hand=$LAST_HAND_PID
+	wait_for worker_is hand1 online
+	# Three tasks, so that the restore's id is above the archive's tasks'.
+	for i in 1 2 3; do
+		id=$("${clean[@]}" MARK=two "$DEPOT_BIN/depotctl" -d "$DIR" run -- sh -c 'echo $MARK')
+		ctl task wait "$id" >/dev/null
+	done
+	[ "$(ctl task log "$id")" = two ]
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT id FROM environments WHERE env LIKE '%\"MARK\":\"two\"%'")" = 1 ]
+
+	restore_wait "$WORK/a.tar"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	wait_for worker_is hand1 online
+	# The same process, with what it kept from before.
+	[ "$(worker_pid hand1)" = "$hand" ]
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT id FROM environments WHERE env LIKE '%\"MARK\":\"one\"%'")" = 1 ]
+	id=$("${clean[@]}" MARK=one "$DEPOT_BIN/depotctl" -d "$DIR" run -- sh -c 'echo $MARK')
+	ctl task wait "$id" >/dev/null
+	[ "$(ctl task log "$id")" = one ]
+}

@@ -95,6 +95,96 @@ static int64_t add_task(struct store *st, const char *type, int64_t created_at)
 	return id;
 }
 
+/* An exec task whose args carry env (as validation leaves them), inserted; its env_id in *env_id. */
+static int64_t add_env_task(struct store *st, const char *env_json, int64_t *env_id)
+{
+	struct task_detail d = { .name = "env", .args = cJSON_Parse("{\"argv\":[\"true\"]}") };
+	struct task t = { .type = "exec", .d = &d, .created_at = 1 };
+	int64_t id;
+
+	cJSON_AddItemToObject(d.args, "env", cJSON_Parse(env_json));
+	id = store_insert_task(st, &t);
+	/* Stored apart, and gone from the args in memory too. */
+	assert_null(cJSON_GetObjectItem(d.args, "env"));
+	*env_id = d.env_id;
+	cJSON_Delete(d.args);
+	return id;
+}
+
+static int64_t rows(struct store *st, const char *sql)
+{
+	struct sql q;
+	int64_t n = -1;
+
+	assert_int_equal(sql_prepare(&q, store_db(st), "a test", sql), 0);
+	if (sql_step(&q) == 1)
+		n = sqlite3_column_int64(q.q, 0);
+	sql_end(&q);
+	return n;
+}
+
+static void an_environment_is_stored_once_for_the_tasks_that_share_it(void **state)
+{
+	struct scratch *s = *state;
+	int64_t a, b, c, ea, eb, ec, both[2];
+	struct task *t;
+
+	assert_int_equal(store_begin(s->st), 0);
+	a = add_env_task(s->st, "{\"HOME\":\"/root\",\"LANG\":\"C\"}", &ea);
+	b = add_env_task(s->st, "{\"HOME\":\"/root\",\"LANG\":\"C\"}", &eb);
+	c = add_env_task(s->st, "{\"HOME\":\"/home/x\"}", &ec);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_true(a > 0 && b > 0 && c > 0);
+	assert_true(ea > 0);
+	assert_int_equal(ea, eb);
+	assert_int_not_equal(ea, ec);
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM environments"), 2);
+	/* The row's args hold no env; the task names its row, whose text is the env. */
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM tasks WHERE args LIKE '%HOME%'"), 0);
+	t = store_load_task(s->st, b);
+	assert_non_null(t);
+	assert_int_equal(t->d->env_id, ea);
+	assert_null(cJSON_GetObjectItem(t->d->args, "env"));
+	assert_string_equal(store_env_text(s->st, ea), "{\"HOME\":\"/root\",\"LANG\":\"C\"}");
+	task_free(t);
+	assert_null(store_env_text(s->st, 999));
+
+	/* Forgetting one sharer keeps the row; forgetting the last takes it, in one call or two. */
+	assert_int_equal(store_begin(s->st), 0);
+	assert_int_equal(store_forget_tasks(s->st, &a, 1), 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM environments"), 2);
+	both[0] = b;
+	both[1] = c;
+	assert_int_equal(store_begin(s->st), 0);
+	assert_int_equal(store_forget_tasks(s->st, both, 2), 0);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM environments"), 0);
+
+	/* A task stored again with that env gets a new row: an id is never another's. */
+	assert_int_equal(store_begin(s->st), 0);
+	add_env_task(s->st, "{\"HOME\":\"/root\",\"LANG\":\"C\"}", &eb);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_true(eb > ec);
+}
+
+static void a_rolled_back_environment_is_not_remembered(void **state)
+{
+	struct scratch *s = *state;
+	int64_t e1, e2;
+
+	assert_int_equal(store_begin(s->st), 0);
+	add_env_task(s->st, "{\"A\":\"1\"}", &e1);
+	store_rollback(s->st);
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM environments"), 0);
+	/* Stored again, it is found or made anew, never taken from a memory of the undone row. */
+	assert_int_equal(store_begin(s->st), 0);
+	add_env_task(s->st, "{\"A\":\"1\"}", &e2);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM environments"), 1);
+	assert_string_equal(store_env_text(s->st, e2), "{\"A\":\"1\"}");
+}
+
 static void saw_repo(const struct repo_row *r, void *arg)
 {
 	struct seen *s = arg;
@@ -998,6 +1088,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_failed_bind_stops_the_run, setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(an_environment_is_stored_once_for_the_tasks_that_share_it,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_rolled_back_environment_is_not_remembered,
+		    setup_store, remove_store),
 		cmocka_unit_test(a_growing_log_wakes_its_checkpoints_every_1000_pages),
 		cmocka_unit_test_setup_teardown(a_steady_stream_of_commits_keeps_the_log_bounded,
 		    setup_store, remove_store),
