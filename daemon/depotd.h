@@ -770,6 +770,12 @@ int store_keep_ids_above(struct store *st, int64_t floor);
 int store_keep_ids_above_at(const char *path, int64_t floor, char *err, size_t errlen);
 /* Task from becomes task to. 0, or -1. */
 int store_renumber_task(struct store *st, int64_t from, int64_t to);
+/*
+ * Gives the task from, when there is one, the id above every task's (and
+ * the sequence's), and every row that names it that id too; returns it,
+ * 0 when there is no such task, -1 on failure.
+ */
+int64_t store_move_task(struct store *st, int64_t from);
 
 /* sched.c */
 cJSON *sched_json(const char *name);

@@ -138,11 +138,36 @@ void snapshot_task_ended(const struct task *t, int completed)
  * interrupted — finds the restore that brought it, and its waiters end as
  * it did. (Undone, the swap leaves this database unused.)
  */
-static int record_restore_task(struct store *st, struct task *t)
+static int record_restore_task(struct store *st, const char *dir, struct task *t)
 {
-	int64_t id = store_insert_task(st, t);
+	int64_t moved = store_move_task(st, t->id), id;
 
-	if (id < 0 || (id != t->id && store_renumber_task(st, id, t->id) < 0))
+	/*
+	 * An archive from another depot may hold a task with this restore's
+	 * id: it moves to a new one, its log with it, so that this id stays
+	 * the restore's, which its waiters and `task show` ask for.
+	 */
+	if (moved < 0)
+		return -1;
+	if (moved > 0) {
+		char from[64], to[64], logs[4200];
+		int fd;
+
+		snprintf(logs, sizeof logs, "%s/logs", dir);
+		snprintf(from, sizeof from, "%lld.log", (long long)t->id);
+		snprintf(to, sizeof to, "%lld.log", (long long)moved);
+		/* The restored logs/, not a link an archive could have left in its place. */
+		if ((fd = open(logs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			if (renameat(fd, from, fd, to) < 0 && errno != ENOENT)
+				log_warn("restore: the restored task %lld, now %lld: renaming its "
+				    "log: %m", (long long)t->id, (long long)moved);
+			close(fd);
+		}
+		log_info("restore: the archive's task %lld is task %lld here: %lld is this "
+		    "restore's", (long long)t->id, (long long)moved, (long long)t->id);
+	}
+	if ((id = store_insert_task(st, t)) < 0 ||
+	    (id != t->id && store_renumber_task(st, id, t->id) < 0))
 		return -1;
 	return store_finish_task(st, t->id, TASK_COMPLETED, time_now_ms(), NULL, NULL, NULL);
 }
@@ -166,7 +191,7 @@ static int settle_database(const char *dir, int64_t old_max, int trusted,
 	rc = store_begin(st) == 0 &&
 	    store_settle_restored(st, time_now_ms(), !trusted) == 0 &&
 	    store_keep_ids_above(st, old_max) == 0 &&
-	    (restore == NULL || record_restore_task(st, restore) == 0) &&
+	    (restore == NULL || record_restore_task(st, dir, restore) == 0) &&
 	    store_commit(st) == 0 ? 0 : -1;
 	if (rc < 0) {
 		snprintf(err, errlen, "settling the restored database: %s", store_errmsg(st));

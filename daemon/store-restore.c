@@ -132,6 +132,45 @@ int store_keep_ids_above_at(const char *path, int64_t floor, char *err, size_t e
 	return rc;
 }
 
+int64_t store_move_task(struct store *st, int64_t from)
+{
+	/* Every column that names a task by id: its row's, its dependents', its retries' and restarts', its schedule's, its version's, its reservations and processes. */
+	static const char *const sql[] = {
+		"UPDATE tasks SET id = ?2 WHERE id = ?1",
+		"UPDATE tasks SET after_id = ?2 WHERE after_id = ?1",
+		"UPDATE tasks SET retry_of = ?2 WHERE retry_of = ?1",
+		"UPDATE tasks SET restart_of = ?2 WHERE restart_of = ?1",
+		"UPDATE schedules SET last_task = ?2 WHERE last_task = ?1",
+		"UPDATE versions SET task_id = ?2 WHERE task_id = ?1",
+		"UPDATE reservations SET task_id = ?2 WHERE task_id = ?1",
+		"UPDATE task_processes SET task_id = ?2 WHERE task_id = ?1",
+	};
+	struct sql s;
+	int64_t to = 0, found = 0;
+
+	sql_prepare(&s, store_db(st), "finding a task's new id", "SELECT (SELECT count(*) FROM"
+	    " tasks WHERE id = ?1), max((SELECT coalesce(max(id), 0) FROM tasks), (SELECT"
+	    " coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'tasks')) + 1");
+	sql_int(&s, 1, from);
+	if (sql_step(&s) == 1) {
+		found = sqlite3_column_int64(s.q, 0);
+		to = sqlite3_column_int64(s.q, 1);
+	}
+	if (sql_end(&s) < 0)
+		return -1;
+	if (!found)
+		return 0;
+	/* The highest id now: the next task (AUTOINCREMENT) is given the one above it. */
+	for (size_t k = 0; k < sizeof sql / sizeof sql[0]; k++) {
+		sql_prepare(&s, store_db(st), "giving a task a new id", sql[k]);
+		sql_int(&s, 1, from);
+		sql_int(&s, 2, to);
+		if (sql_run(&s) < 0)
+			return -1;
+	}
+	return to;
+}
+
 int store_renumber_task(struct store *st, int64_t from, int64_t to)
 {
 	struct sql s;

@@ -455,3 +455,30 @@ ticked_after() {
 	ctl task wait "$id" >/dev/null
 	[ "$(ctl task log "$id")" = one ]
 }
+
+@test "restoring another depot's archive whose tasks include this restore's id: the archive's task moves to a new id with its log, the id stays the restore's" {
+	# The archive: tasks 1 (with a log) and 2 (the backup).
+	depot_start
+	id=$(ctl run -- echo from the archive)
+	ctl task wait "$id" >/dev/null
+	[ "$id" = 1 ]
+	backup_wait -o "$WORK/a.tar"
+	# A new depot: its first task is the restore, id 1.
+	second_depot
+	restore_wait "$WORK/a.tar"
+	[ "$ID" = 1 ]
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(jq -r .type <<<"$TASK")" = restore ]
+	# The archive's task 1 is above every id, with its command and its log.
+	moved=$(ctl --json task list | jq -r '.[] | select(.type == "exec") | .id')
+	echo "the archive's task 1 is $moved"
+	[ "$moved" -gt 2 ]
+	[ "$(ctl --json task show "$moved" | jq -r '.args.argv | join(" ")')" = "echo from the archive" ]
+	[ "$(ctl task log "$moved")" = "from the archive" ]
+	# Said in the log, which stayed with the data it was opened on.
+	cat "$DIR"/depotd.log "$DIR".pre-restore-*/depotd.log 2>/dev/null |
+		grep -q "the archive's task 1 is task $moved here"
+	# New tasks come above it.
+	next=$(ctl run -- true)
+	[ "$next" -gt "$moved" ]
+}

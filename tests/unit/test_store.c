@@ -185,6 +185,36 @@ static void a_rolled_back_environment_is_not_remembered(void **state)
 	assert_string_equal(store_env_text(s->st, e2), "{\"A\":\"1\"}");
 }
 
+static void a_moved_task_takes_every_row_that_names_it_along(void **state)
+{
+	struct scratch *s = *state;
+	struct task_detail d = { .name = "x", .args = cJSON_CreateObject() };
+	struct task t = { .type = "exec", .d = &d, .created_at = 1 };
+	int64_t a, b, to;
+
+	assert_int_equal(store_begin(s->st), 0);
+	a = store_insert_task(s->st, &t);
+	t.after = a;
+	d.retry_of = a;
+	d.restart_of = a;
+	b = store_insert_task(s->st, &t);
+	assert_int_equal(store_commit(s->st), 0);
+	cJSON_Delete(d.args);
+
+	assert_int_equal(store_begin(s->st), 0);
+	to = store_move_task(s->st, a);
+	assert_int_equal(store_commit(s->st), 0);
+	assert_true(to > b);
+	assert_int_equal(rows(s->st, "SELECT count(*) FROM tasks WHERE id = 1"), 0);
+	assert_int_equal(rows(s->st, "SELECT after_id FROM tasks WHERE id = 2"), to);
+	assert_int_equal(rows(s->st, "SELECT retry_of FROM tasks WHERE id = 2"), to);
+	assert_int_equal(rows(s->st, "SELECT restart_of FROM tasks WHERE id = 2"), to);
+	/* No such task: nothing moves. */
+	assert_int_equal(store_move_task(s->st, 999), 0);
+	/* The next task comes above it. */
+	assert_int_equal(add_task(s->st, "later", 5), to + 1);
+}
+
 static void saw_repo(const struct repo_row *r, void *arg)
 {
 	struct seen *s = arg;
@@ -1091,6 +1121,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(an_environment_is_stored_once_for_the_tasks_that_share_it,
 		    setup_store, remove_store),
 		cmocka_unit_test_setup_teardown(a_rolled_back_environment_is_not_remembered,
+		    setup_store, remove_store),
+		cmocka_unit_test_setup_teardown(a_moved_task_takes_every_row_that_names_it_along,
 		    setup_store, remove_store),
 		cmocka_unit_test(a_growing_log_wakes_its_checkpoints_every_1000_pages),
 		cmocka_unit_test_setup_teardown(a_steady_stream_of_commits_keeps_the_log_bounded,
