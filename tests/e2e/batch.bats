@@ -151,7 +151,10 @@ task_count() {
 	echo "database and log: $size bytes"
 	[ "$size" -lt 20000000 ]
 	[ "$(ctl --json task show 20000 | jq -r '.args.env.BIG | length')" -eq 4000 ]
-	[ "$(awk '/VmHWM/ { print $2 }' "/proc/$DEPOT_PID/status")" -lt 131072 ]
+	# Memory did not take 20,000 copies either (under ASan, whose quarantine holds freed memory, not judged).
+	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$DEPOT_PID/status")
+	echo "depotd's VmHWM: $hwm KiB"
+	ldd "$DEPOT_BIN/depotd" | grep -q libasan || [ "$hwm" -lt 131072 ]
 	# More lines than a batch holds: refused by depotctl before it sends anything.
 	seq 1 20001 | sed 's/^/true /' >"$WORK/b"
 	run --separate-stderr ctl run --batch "$WORK/b"
