@@ -14,6 +14,34 @@ one_big_task() {
 	wait_for task_is 1 completed 30s
 }
 
+# start_at_systemd_nofile: depotd with socket_group nogroup at the 1024
+# descriptors (soft) systemd gives a service unless its unit says otherwise
+# (debian/ has none).
+start_at_systemd_nofile() {
+	depot_init "daemon.socket_group = nogroup"
+	env "$(depot_tag)" prlimit --nofile=1024:4096 "$DEPOT_BIN/depotd" -d "$DIR" \
+		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
+	DEPOT_PID=$!
+	wait_for depot_answers 10s
+	wait_for workers_online "$(conf_value daemon.workers)" 10s
+}
+
+# idle_member UID N OUT: UID's client holding N idle connections, in the
+# background (killed with the test); it writes OUT once it has them.
+idle_member() {
+	as_member "$1" /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle "$2" >"$3" &
+	HAND_PIDS+=($!)
+}
+
+# member_answered UID: a ping from UID (in nogroup) is answered ok within 10 s.
+member_answered() {
+	run as_member "$1" timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
+		'{"cmd": "ping", "args": {}}'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq .ok)" = true ]
+}
+
 # big_listing: 200 tasks with an 8 KiB argument each, so that a task.list page is some 1.6 MiB.
 big_listing() {
 	local arg i
@@ -46,29 +74,16 @@ big_listing() {
 	(as_member nobody timeout 3 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
 		'{"cmd": "ping", "args": {}}') >"$DIR/nobody.out" 2>&1 && false
 	# Another member (uid daemon, also in nogroup) is answered meanwhile.
-	run as_member daemon timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
-		'{"cmd": "ping", "args": {}}'
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq .ok)" = true ]
+	member_answered daemon
 	# nobody's clients gone, its own requests are read again.
 	kill "${HAND_PIDS[-1]}"
-	run as_member nobody timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
-		'{"cmd": "ping", "args": {}}'
-	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq .ok)" = true ]
+	member_answered nobody
 }
 
 @test "one socket_group member holding all the connections it may leaves another member a way in, at systemd's default descriptor limit" {
 	need_root_nogroup
-	depot_init "daemon.socket_group = nogroup"
-	env "$(depot_tag)" prlimit --nofile=1024:4096 "$DEPOT_BIN/depotd" -d "$DIR" \
-		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
-	DEPOT_PID=$!
-	wait_for depot_answers 10s
-	wait_for workers_online "$(conf_value daemon.workers)" 10s
-	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 600 >"$DIR/idle1.out" &
-	HAND_PIDS+=($!)
+	start_at_systemd_nofile
+	idle_member nobody 600 "$DIR/idle1.out"
 	wait_for test -s "$DIR/idle1.out" 20s
 	# Its refused connections are closed by depotd: wait for the log line, then count what is held.
 	wait_for grep -q "uid $(id -u nobody) already holds" "$DIR/depotd.log" 10s
@@ -76,26 +91,14 @@ big_listing() {
 	echo "depotd holds $held sockets"
 	# Half of 1024 for other users, a quarter of that for one: nobody has 128 at most.
 	[ "$held" -lt 200 ]
-	run as_member daemon timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
-		'{"cmd": "ping", "args": {}}'
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq .ok)" = true ]
+	member_answered daemon
 }
 
 @test "two socket_group members holding their 512 connections each leave the owner a way in, at systemd's default descriptor limit" {
 	need_root_nogroup
-	depot_init "daemon.socket_group = nogroup"
-	# systemd gives a service 1024 descriptors (soft) unless its unit says otherwise; debian/ has none.
-	env "$(depot_tag)" prlimit --nofile=1024:4096 "$DEPOT_BIN/depotd" -d "$DIR" \
-		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
-	DEPOT_PID=$!
-	wait_for depot_answers 10s
-	wait_for workers_online "$(conf_value daemon.workers)" 10s
-	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 512 >"$DIR/idle1.out" &
-	HAND_PIDS+=($!)
-	as_member daemon /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 512 >"$DIR/idle2.out" &
-	HAND_PIDS+=($!)
+	start_at_systemd_nofile
+	idle_member nobody 512 "$DIR/idle1.out"
+	idle_member daemon 512 "$DIR/idle2.out"
 	wait_for test -s "$DIR/idle1.out" 20s
 	wait_for test -s "$DIR/idle2.out" 20s
 	cat "$DIR/idle1.out" "$DIR/idle2.out"
@@ -132,8 +135,7 @@ big_listing() {
 @test "a socket_group member over its connection cap, reconnecting in a loop, does not flood depotd's log" {
 	need_root_nogroup
 	depot_start "daemon.socket_group = nogroup"
-	as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" idle 512 >"$DIR/idle.out" &
-	HAND_PIDS+=($!)
+	idle_member nobody 512 "$DIR/idle.out"
 	wait_for test -s "$DIR/idle.out" 20s
 	run as_member nobody /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" hammer 2
 	[ "$status" -eq 0 ]
@@ -234,11 +236,7 @@ big_listing() {
 	[ "$RSS_GROWTH" -lt 65536 ]
 	# Its connections gone, other users' requests are read again.
 	kill "${HAND_PIDS[-1]}"
-	run as_member nobody timeout 10 /usr/bin/python3 "$SPRAW" "$DIR/run/control.sock" ask \
-		'{"cmd": "ping", "args": {}}'
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq .ok)" = true ]
+	member_answered nobody
 }
 
 @test "a socket_group member's connections each holding a request all but whole hold depotd's memory only so far" {
