@@ -81,8 +81,8 @@ int store_forget_tasks(struct store *st, const int64_t *ids, size_t n)
 		 * before the next is looked at: the last of those being forgotten
 		 * that shared it takes it.
 		 */
-		"DELETE FROM environments WHERE id = (SELECT env_id FROM tasks WHERE id = ?1)"
-		" AND NOT EXISTS (SELECT 1 FROM tasks WHERE env_id = environments.id AND id <> ?1)",
+		("DELETE FROM environments WHERE id = (SELECT env_id FROM tasks WHERE id = ?1)"
+		" AND NOT EXISTS (SELECT 1 FROM tasks WHERE env_id = environments.id AND id <> ?1)"),
 		"DELETE FROM tasks WHERE id = ?1",
 	};
 	enum { NSQL = sizeof sql / sizeof sql[0] };
