@@ -8,7 +8,8 @@
 /*
  * The walk stats every stored file: 0.7 s for 200,000 files with their
  * inodes cached, 3 s without (measured), done on the loop every 10 s
- * while anyone polled status.
+ * while anyone polled status. Here no walk comes sooner than 20 times the
+ * last one's length after it: at most 5% of a core.
  */
 static int count_content(void *result, const int *stop)
 {
@@ -30,7 +31,7 @@ static int count_content(void *result, const int *stop)
 }
 
 static int64_t counted;
-static struct refresh content = REFRESH_INIT("the content store's bytes", count_content, &counted, 0);
+static struct refresh content = REFRESH_INIT("the content store's bytes", count_content, &counted, 20);
 
 int64_t contentsize_bytes(int64_t max_age_ms)
 {
