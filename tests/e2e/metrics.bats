@@ -70,12 +70,15 @@ ctl_metrics_has() {
 	[ "$(metric "$WORK/m" 'depot_workers_configured')" = 2 ]
 	[ "$(metric "$WORK/m" 'depot_worker_state{worker="w1",state="online"}')" = 1 ]
 	[ "$(metric "$WORK/m" 'depot_build_info{version="'"$(ctl --json ping | jq -r .version)"'",protocol="'"$(ctl --json ping | jq -r .protocol)"'"}')" = 1 ]
-	# What statvfs says free: between the two readings around the scrape, however
-	# much other work on this file system writes or frees meanwhile (a block's slack).
+	# What statvfs says free: between the two readings around the scrape, give
+	# or take 1%. Other tests write and free on this file system meanwhile, and
+	# not in one direction: CI saw 160 KB freed and 16 KB taken again within
+	# one scrape, which a block's slack did not cover. 1% of it still tells
+	# f_bavail from f_bfree (the reserved 5%) and a wrong block size.
 	free=$(metric "$WORK/m" depot_filesystem_free_bytes)
 	lo=$((df_before < df_after ? df_before : df_after)) hi=$((df_before > df_after ? df_before : df_after))
 	echo "free: depotd $free, statvfs $df_before before and $df_after after"
-	[ "$free" -ge $((lo - 4096)) ] && [ "$free" -le $((hi + 4096)) ]
+	[ "$free" -ge $((lo - lo / 100)) ] && [ "$free" -le $((hi + hi / 100)) ]
 	[ "$(metric "$WORK/m" depot_database_size_bytes)" -ge "$(stat -c %s "$DIR/depot.db")" ]
 
 	ctl pause
