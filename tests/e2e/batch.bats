@@ -276,3 +276,22 @@ logs_say() {
 	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(*) FROM environments")" -eq 1 ]
 	[ "$(ctl --json task show "$f" | jq -r .args.env.MARK)" = one ]
 }
+
+@test "a task stored before environments had rows of their own (its env in args, env_id null) runs with that env" {
+	depot_start
+	depot_terminate
+	# As a depot before schema 8 left it: the env inside args, no environments row.
+	sqlite3 "$DIR/depot.db" "INSERT INTO tasks (type, name, args, resources, state, created_at)
+		VALUES ('exec', 'sh', '{\"argv\":[\"sh\",\"-c\",\"echo \$MARK\"],\"cwd\":\"/\",\"env\":{\"MARK\":\"old\",\"PATH\":\"/usr/bin:/bin\"}}',
+		'[]', 'waiting', 1)"
+	id=$(sqlite3 "$DIR/depot.db" "SELECT max(id) FROM tasks")
+	[ "$(sqlite3 "$DIR/depot.db" "SELECT count(*) FROM environments")" -eq 0 ]
+	depot_launch
+	wait_for task_is "$id" completed 10s
+	[ "$(ctl task log "$id")" = old ]
+	[ "$(ctl --json task show "$id" | jq -r .args.env.MARK)" = old ]
+	# The same worker then takes a task whose env is a row, and back: each runs with its own.
+	new=$(MARK=new ctl run -- sh -c 'echo $MARK')
+	ctl task wait "$new" >/dev/null
+	[ "$(ctl task log "$new")" = new ]
+}
