@@ -149,6 +149,94 @@ int content_commit_at(const struct fs_root *data, struct content_fans *fans, int
 }
 
 /*
+ * linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH before Linux 6.10, and
+ * says ENOENT without it; the /proc link works for any owner of the fd
+ * (open(2), O_TMPFILE), at the price of a /proc lookup (a third of a
+ * link's time in a sync of small files).
+ */
+static int link_fd(int fd, int dirfd, const char *name)
+{
+	static _Atomic int empty_path = 1;
+	char proc[64];
+
+	if (empty_path) {
+		if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+		empty_path = 0;
+	}
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+int content_unnamed_temp(int tmpdir)
+{
+	/* The same for every sync of this process: one file system, one /proc. */
+	static _Atomic int works = -1;
+	char probe[64];
+	int fd, e;
+
+	if (works == 0) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if ((fd = openat(tmpdir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) < 0 || works > 0)
+		return fd;
+	/* The probe is a file of its own: one linked and unlinked again can never be linked again. */
+	snprintf(probe, sizeof probe, "probe-%ld", (long)getpid());
+	(void)unlinkat(tmpdir, probe, 0);
+	if (link_fd(fd, tmpdir, probe) < 0) {
+		e = errno;
+		close(fd);
+		works = 0;
+		errno = e;
+		return -1;
+	}
+	(void)unlinkat(tmpdir, probe, 0);
+	close(fd);
+	works = 1;
+	return openat(tmpdir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+}
+
+int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int fd, int tmpdir,
+    const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen)
+{
+	const char *tbase = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+	char dst[128];
+	struct stat st;
+	int fanfd, e;
+
+	if (content_path(sha256, dst, sizeof dst) < 0) {
+		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
+		return -1;
+	}
+	if ((fanfd = fan_fd(data, fans, sha256, err, errlen)) < 0)
+		return -1;
+	if (link_fd(fd, fanfd, sha256) == 0)
+		return 0;
+	e = errno;
+	if (e == EEXIST && fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && (int64_t)st.st_size == size)
+		return 0;
+	if (e != EEXIST) {
+		snprintf(err, errlen, "cannot link a temp from %s/tmp to %s/%s: %s", data->path,
+		    data->path, dst, strerror(e));
+		return -1;
+	}
+	if (link_fd(fd, tmpdir, tbase) < 0) {
+		snprintf(err, errlen, "cannot link a temp to %s/%s: %s", data->path, tmp,
+		    strerror(errno));
+		return -1;
+	}
+	if (content_commit_at(data, fans, tmpdir, tmp, sha256, size, err, errlen) < 0) {
+		(void)unlinkat(tmpdir, tbase, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * One syncfs for a whole sync instead of an fsync per file and directory
  * (3-4 ms each here: a 5,000-file sync spent most of its time in them).
  * A sync calls it twice: before its files enter the store, so that the

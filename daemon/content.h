@@ -59,6 +59,26 @@ void content_fans_close(struct content_fans *f);
 int content_commit_at(const struct fs_root *data, struct content_fans *fans, int tmpdir,
     const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen);
 
+/*
+ * Makes an unnamed temp: a file opened O_TMPFILE in the directory open as
+ * tmpdir, which no one can see or must remove, and which vanishes with its
+ * last fd (a killed worker's too). -1 with errno (EOPNOTSUPP, EISDIR, …)
+ * where the file system or kernel has no such files, or where a link from
+ * /proc/self/fd (content_commit_fd's) would fail: the caller then names
+ * its temps. Checked once by making one and linking it.
+ */
+int content_unnamed_temp(int tmpdir);
+
+/*
+ * content_commit_at for an unnamed temp open as fd (content_unnamed_temp's,
+ * written, verified, 0644): linked into the store under sha256, never
+ * replacing, as content_commit_at moves. Only for one with another size
+ * under that name (damaged) is it linked into tmpdir as tmp first, to
+ * replace that one by content_commit_at. The caller still closes fd.
+ */
+int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int fd, int tmpdir,
+    const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen);
+
 /* Flushes the store (the whole file system, tmp/ with it) to disk: content_commit_at leaves durability to this. */
 int content_sync_store(const struct fs_root *data, char *err, size_t errlen);
 

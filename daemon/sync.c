@@ -6,6 +6,7 @@
 #include "proto.h"
 #include "timeutil.h"
 #include "worker.h"
+#include "workq.h"
 #include "writeout.h"
 
 #include <curl/curl.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,9 +49,25 @@
  * The committer's turns are at least this far apart: a syncfs writes the
  * inode tables the downloads are creating files in, and a turn for every
  * file or two (600 turns for 5,000 small files) slowed them twice as much
- * as it saved at the end.
+ * as it saved at the end. 250 ms left a long last turn to wait for when
+ * the downloads ended; 50 ms slowed them again (5,000 small files, medians
+ * of four: 426 ms at 250, 383 at 100, 423 at 50).
  */
-#define SYNC_COMMIT_GAP_MS 250
+#define SYNC_COMMIT_GAP_MS 100
+/*
+ * Small files' bytes held for the writer past which no transfer starts:
+ * the downloads wait for the disk rather than fill memory.
+ */
+#define SYNC_WRITER_BACKLOG ((size_t)16 << 20)
+#define SYNC_HELD_POLL_MS 5
+/*
+ * Writer threads: a file system makes inodes for two at once (a sync's
+ * 5,000 small files: one writer ended 50-120 ms after the last download,
+ * which the transfers' thread could outrun).
+ */
+#define SYNC_WRITERS 2
+/* Unnamed temps held open at most, whatever the fd limit: each is kernel memory. */
+#define SYNC_HELD_MAX 4096
 #define SYNC_PATH_MAX 4352
 #define SYNC_ERR_MAX 2048
 
@@ -73,6 +91,17 @@ struct sync_importer {
 
 struct sync;
 
+/*
+ * A small file (under HASHPIPE_MIN bytes) downloaded into memory, which the
+ * writer hashes and writes to a temp while the next ones download: the
+ * transfers' thread then only receives, and the file system's work per
+ * file (an inode, a name, a write) runs beside it.
+ */
+struct sync_small {
+	size_t entry;
+	unsigned char bytes[];
+};
+
 /* One download slot: an easy handle reused for file after file. */
 struct sync_xfer {
 	struct sync *s;
@@ -82,6 +111,7 @@ struct sync_xfer {
 	int attempt;			/* failed tries of this entry so far */
 	int64_t retry_at;		/* monotonic ms; the slot waits until then */
 	int fd;
+	struct sync_small *small;	/* a small file's bytes as they come; NULL for a large one */
 	uint64_t seq;			/* the N of tmp */
 	char tmp[64];			/* tmp/dl-ID-N; "" when no temp file exists */
 	struct writeout out;		/* fd's writer: starts the writeback of a large file as it comes */
@@ -104,7 +134,8 @@ struct sync_xfer {
 /* A verified download waiting in tmp/ for the syncfs that lets it into the store. */
 struct sync_pending {
 	size_t entry;
-	uint64_t seq;
+	uint64_t seq;			/* a named temp's N, or the name an unnamed one takes if it must */
+	int fd;				/* an unnamed temp (content_unnamed_temp), held open; -1: named */
 };
 
 struct sync {
@@ -121,7 +152,7 @@ struct sync {
 	char proxy_shown[512];
 	char crl_path[64];		/* tmp/crl-ID.pem, relative to the data directory like every path here */
 	char crl_full[SYNC_PATH_MAX];	/* the same for libcurl, which takes only a path */
-	uint64_t tmp_seq;
+	_Atomic uint64_t tmp_seq;	/* the writer makes temps too */
 	int tmpfd;			/* tmp/, where every temp is made and named */
 	struct content_fans fans;
 	struct sync_pending *pend;	/* verified temps, in the order they were verified; room for to_get */
@@ -130,19 +161,39 @@ struct sync {
 	 * The committer (sync_committer): a thread that, while the downloads
 	 * go on, makes the temps verified so far durable with a syncfs and
 	 * moves them into the store, so that little of either is left when
-	 * the last download ends. Under cmu: cpend (npend as the committer
-	 * may see it) and cstop. ncommitted is the committer's while it runs.
+	 * the last download ends. Under cmu: pend's growth (the writer's and
+	 * the transfers' thread's), cpend (npend as the committer may see it)
+	 * and cstop. ncommitted is the committer's while it runs.
 	 */
 	pthread_t committer;
 	int committer_on;
 	pthread_mutex_t cmu;
 	pthread_cond_t ccv;
 	size_t cpend;
-	int cstop;
+	int cstop, cidle;		/* cidle: the committer waits for a first verified temp */
+	/*
+	 * The writer's temps are unnamed where the file system allows: no
+	 * name is made in tmp/ or taken out of it again (the committer's
+	 * renames out of tmp/ held its lock against the writer's creates),
+	 * and a killed worker leaves nothing. Each stays open until the
+	 * committer links it: held of them, at most held_max (half the fd
+	 * limit); at the limit the writer urges a turn (curge) and waits on
+	 * wcv. Under cmu, with cexited (the committer ended).
+	 */
+	int unnamed;
+	size_t held, held_max;
+	int curge, cexited;
+	pthread_cond_t wcv;
 	atomic_int cfailed;		/* the committer stopped on a failure, told in cerr */
 	char cerr[SYNC_ERR_MAX];
+	/*
+	 * The writers (sync_write_small) and their first failure, told in werr
+	 * (under cmu while they run); NULL: small files are written in line.
+	 */
+	struct workq *writer;
+	char werr[SYNC_ERR_MAX];
 	/* Where the time went, for the log; ms_join: waiting for the committer's last turn. */
-	int64_t ms_download, ms_join, ms_sync_bytes, ms_moves, ms_sync_names;
+	int64_t ms_download, ms_drain, ms_join, ms_sync_bytes, ms_moves, ms_sync_names;
 	int64_t bg_syncs, ms_bg_syncs, bg_moved, ms_bg_moves;	/* the committer's, during the downloads */
 	CURLM *multi;
 	char *mbuf;
@@ -188,13 +239,25 @@ static void sync_progress(struct sync *s, int force);
 static char *sync_entry_url(struct sync *s, CURL *h, const struct manifest_entry *e);
 static size_t sync_file_write(char *p, size_t size, size_t nmemb, void *arg);
 static int sync_pipe_end(struct sync_xfer *x);
+static int sync_make_temp(struct sync *s, uint64_t *seq, char *name, size_t namelen, char *why,
+    size_t whylen);
 static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry);
 static void sync_drop(struct sync *s, struct sync_xfer *x);
 static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc);
+static int sync_check_digest(struct sync *s, const struct manifest_entry *e, EVP_MD_CTX *md,
+    const char *url, char *why, size_t whylen);
+static void sync_verified(struct sync *s, size_t entry, uint64_t seq, int fd);
+static int sync_room_to_hold(struct sync *s);
+static int sync_finish_large(struct sync *s, struct sync_xfer *x);
+static int sync_write_small(void *ctx, void *arg);
+static void sync_drop_small(void *ctx, void *job);
+static void sync_writer_start(struct sync *s);
+static void sync_writer_stop(struct sync *s, int drain);
 static int sync_download(struct sync *s);
 static void sync_tmp_name(const struct sync *s, uint64_t seq, char *out, size_t n);
 static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, int64_t *ms_moves,
     char *why, size_t whylen);
+static void sync_release_held(struct sync *s, size_t n);
 static void *sync_committer(void *arg);
 static void sync_committer_start(struct sync *s);
 static void sync_committer_stop(struct sync *s);
@@ -971,6 +1034,12 @@ static size_t sync_file_write(char *p, size_t size, size_t nmemb, void *arg)
 		    "%s is larger than the %lld bytes the manifest says", e->path, (long long)e->size);
 		return 0;
 	}
+	if (x->small != NULL) {
+		memcpy(x->small->bytes + x->got, p, n);
+		x->got += (int64_t)n;
+		x->s->bytes_now += (int64_t)n;
+		return n;
+	}
 	while (x->pipe != NULL && off < n && err == 0) {
 		size_t k = n - off < HASHPIPE_CHUNK - x->buflen ? n - off : HASHPIPE_CHUNK - x->buflen;
 
@@ -1024,13 +1093,43 @@ static int sync_pipe_end(struct sync_xfer *x)
 	return rc;
 }
 
-/* Starts (or restarts) entry on slot x: a fresh private temp file and digest. */
+/*
+ * A new private temp, tmp/dl-ID-N: its fd, with *seq its N and name its
+ * path; -1 with why.
+ */
+static int sync_make_temp(struct sync *s, uint64_t *seq, char *name, size_t namelen, char *why,
+    size_t whylen)
+{
+	int fd, tries;
+
+	for (tries = 0; ; tries++) {
+		*seq = atomic_fetch_add(&s->tmp_seq, 1) + 1;
+		sync_tmp_name(s, *seq, name, namelen);
+		/* O_EXCL: never write through a name someone else put there. */
+		fd = fs_open_beneath(s->tmpfd, name + strlen("tmp/"), O_WRONLY | O_CREAT | O_EXCL,
+		    0600);
+		if (fd >= 0 || errno != EEXIST || tries >= 3)
+			break;
+	}
+	if (fd < 0) {
+		char path[1024];
+
+		fs_beneath_error(&worker_data, name, errno, path, sizeof path);
+		snprintf(why, whylen, "cannot create %s", path);
+	}
+	return fd;
+}
+
+/*
+ * Starts (or restarts) entry on slot x: a small file into memory for the
+ * writer, a large one into a fresh private temp file and digest.
+ */
 static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 {
 	const struct manifest_entry *e = &s->m.entries[entry];
+	char why[SYNC_ERR_MAX];
 	CURLMcode mc;
 	CURLcode rc;
-	int tries;
 
 	x->entry = entry;
 	x->got = 0;
@@ -1040,30 +1139,26 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 		sync_fail(s, "out of memory for the URL of %s", e->path);
 		return -1;
 	}
-	for (tries = 0; ; tries++) {
-		x->seq = ++s->tmp_seq;
-		sync_tmp_name(s, x->seq, x->tmp, sizeof x->tmp);
-		/* O_EXCL: never write through a name someone else put there. */
-		x->fd = fs_open_beneath(s->tmpfd, x->tmp + strlen("tmp/"),
-		    O_WRONLY | O_CREAT | O_EXCL, 0600);
-		if (x->fd >= 0 || errno != EEXIST || tries >= 3)
-			break;
-	}
-	if (x->fd < 0) {
-		char why[1024];
-		fs_beneath_error(&worker_data, x->tmp, errno, why, sizeof why);
-		sync_fail(s, "cannot create %s", why);
-		x->tmp[0] = '\0';
-		return -1;
-	}
-	writeout_init(&x->out, x->fd);
-	if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) {
-		sync_fail(s, "cannot start a sha256 digest for %s", e->path);
-		return -1;
-	}
-	/* Without a thread to be had, the file is done in line: slower, and as right. */
-	if (e->size >= HASHPIPE_MIN)
+	if (e->size < HASHPIPE_MIN) {
+		if ((x->small = malloc(sizeof *x->small + (size_t)e->size)) == NULL) {
+			sync_fail(s, "out of memory for %s", e->path);
+			return -1;
+		}
+		x->small->entry = entry;
+	} else {
+		if ((x->fd = sync_make_temp(s, &x->seq, x->tmp, sizeof x->tmp, why, sizeof why)) < 0) {
+			sync_fail(s, "%s", why);
+			x->tmp[0] = '\0';
+			return -1;
+		}
+		writeout_init(&x->out, x->fd);
+		if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1) {
+			sync_fail(s, "cannot start a sha256 digest for %s", e->path);
+			return -1;
+		}
+		/* Without a thread to be had, the file is done in line: slower, and as right. */
 		x->pipe = hashpipe_start_joined(&x->out, x->md);
+	}
 	if ((rc = curl_easy_setopt(x->easy, CURLOPT_URL, x->url)) != CURLE_OK) {
 		sync_fail(s, "libcurl refused the URL for %s: %s", e->path, curl_easy_strerror(rc));
 		return -1;
@@ -1098,6 +1193,8 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 	}
 	/* The pipe's thread writes to fd: it stops before fd closes. What it wrote goes with the temp. */
 	sync_pipe_end(x);
+	free(x->small);
+	x->small = NULL;
 	if (x->fd >= 0) {
 		close(x->fd);
 		x->fd = -1;
@@ -1112,11 +1209,8 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 {
 	const struct manifest_entry *e = &s->m.entries[x->entry];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char got[65], why[SYNC_ERR_MAX], shown[SYNC_PATH_MAX];
-	unsigned int mdlen = 0, i;
+	char why[SYNC_ERR_MAX], shown[SYNC_PATH_MAX];
 	CURLMcode mc;
-	int bad;
 
 	/* A handle still in the multi could not be reused for the next file. */
 	if ((mc = curl_multi_remove_handle(s->multi, x->easy)) != CURLM_OK) {
@@ -1146,18 +1240,91 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 		    SYNC_ATTEMPTS, why);
 		return;
 	}
+	if (x->got != e->size) {
+		sync_fail(s, "size mismatch for %s from %s: expected %lld bytes, got %lld", e->path,
+		    shown, (long long)e->size, (long long)x->got);
+		return;
+	}
+	if (x->small != NULL) {
+		struct sync_small *job = x->small;
+
+		x->small = NULL;
+		/* The writer's failure is the sync's (werr); without a writer the file is done here. */
+		if (s->writer != NULL ? workq_push(s->writer, job, (size_t)e->size) < 0 :
+		    sync_write_small(s, job) != 0) {
+			if (s->werr[0] == '\0')
+				snprintf(s->werr, sizeof s->werr, "out of memory for %s", e->path);
+			sync_fail(s, "%s", s->werr);
+			return;
+		}
+	} else if (sync_finish_large(s, x) < 0)
+		return;
+	x->entry = SIZE_MAX;
+	x->attempt = 0;
+	s->files_done++;
+	s->dl_files++;
+	s->dl_bytes += e->size;
+}
+
+/*
+ * The digest md holds against entry e's: 0, or -1 with why, which names
+ * url (without credentials), where the file came from: NULL makes it again.
+ */
+static int sync_check_digest(struct sync *s, const struct manifest_entry *e, EVP_MD_CTX *md,
+    const char *url, char *why, size_t whylen)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char got[65], shown[SYNC_PATH_MAX];
+	char *made = NULL;
+
+	if (EVP_DigestFinal_ex(md, d, &dlen) != 1 || dlen != 32) {
+		snprintf(why, whylen, "cannot finish the sha256 digest of %s", e->path);
+		return -1;
+	}
+	hashpipe_hex(d, got);
+	if (strcmp(got, e->sha256) == 0)
+		return 0;
+	if (url == NULL)
+		url = made = sync_entry_url(s, NULL, e);
+	sync_redact(url != NULL ? url : e->path, shown, sizeof shown);
+	free(made);
+	snprintf(why, whylen, "sha256 mismatch for %s from %s: expected %s, got %s", e->path, shown,
+	    e->sha256, got);
+	return -1;
+}
+
+/* A verified temp (fd: an unnamed one; -1: named by seq) joins those waiting for the committer. */
+static void sync_verified(struct sync *s, size_t entry, uint64_t seq, int fd)
+{
+	pthread_mutex_lock(&s->cmu);
+	s->pend[s->npend++] = (struct sync_pending){ entry, seq, fd };
+	if (fd >= 0)
+		s->held++;
+	/*
+	 * Only a committer with nothing to do waits for this: one between
+	 * turns wakes at its time (a wake-up a file was 5,000 futile ones).
+	 */
+	if (s->cidle)
+		pthread_cond_signal(&s->ccv);
+	s->cpend = s->npend;
+	pthread_mutex_unlock(&s->cmu);
+}
+
+/* A large file's end: its pipe drained, its temp closed and checked. 0, or -1 with the sync failed. */
+static int sync_finish_large(struct sync *s, struct sync_xfer *x)
+{
+	const struct manifest_entry *e = &s->m.entries[x->entry];
+	char why[SYNC_ERR_MAX];
+	int bad;
+
 	if (sync_pipe_end(x) < 0) {
 		sync_fail(s, "cannot write %s/%s for %s: %s", worker_data.path, x->tmp, e->path,
 		    strerror(errno));
-		return;
+		return -1;
 	}
-	/*
-	 * A large file's last bytes go to the disk now too, so the syncfs
-	 * before the version waits for little; small files are left to it,
-	 * which writes many in one go.
-	 */
-	if (e->size >= HASHPIPE_MIN)
-		writeout_start(&x->out);
+	/* Its last bytes go to the disk now too, so the syncfs before the version waits for little. */
+	writeout_start(&x->out);
 	/* 0644 now, on the fd at hand: publish hard-links the stored inode where a web server reads it. */
 	bad = fchmod(x->fd, 0644) < 0 ? errno : 0;
 	if (close(x->fd) < 0 && bad == 0)
@@ -1166,38 +1333,111 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 	if (bad != 0) {
 		sync_fail(s, "cannot write %s/%s for %s: %s", worker_data.path, x->tmp, e->path,
 		    strerror(bad));
-		return;
+		return -1;
 	}
-	if (x->got != e->size) {
-		sync_fail(s, "size mismatch for %s from %s: expected %lld bytes, got %lld", e->path,
-		    shown, (long long)e->size, (long long)x->got);
-		return;
+	if (sync_check_digest(s, e, x->md, x->url, why, sizeof why) < 0) {
+		sync_fail(s, "%s", why);
+		return -1;
 	}
-	if (EVP_DigestFinal_ex(x->md, md, &mdlen) != 1 || mdlen != 32) {
-		sync_fail(s, "cannot finish the sha256 digest of %s", e->path);
-		return;
-	}
-	for (i = 0; i < 32; i++)
-		snprintf(got + 2 * i, 3, "%02x", md[i]);
-	if (strcmp(got, e->sha256) != 0) {
-		sync_fail(s, "sha256 mismatch for %s from %s: expected %s, got %s", e->path, shown,
-		    e->sha256, got);
-		return;
-	}
-	/* Into the store after a syncfs that puts its bytes on the disk (sync_committer, sync_commit). */
-	s->pend[s->npend++] = (struct sync_pending){ x->entry, x->seq };
-	if (s->committer_on) {
-		pthread_mutex_lock(&s->cmu);
-		s->cpend = s->npend;
-		pthread_cond_signal(&s->ccv);
-		pthread_mutex_unlock(&s->cmu);
-	}
+	sync_verified(s, x->entry, x->seq, -1);
 	x->tmp[0] = '\0';
-	x->entry = SIZE_MAX;
-	x->attempt = 0;
-	s->files_done++;
-	s->dl_files++;
-	s->dl_bytes += e->size;
+	return 0;
+}
+
+/*
+ * The writer's job (or the transfers' thread's, without a writer): a small
+ * file's bytes checked against the manifest's digest and written to a new
+ * temp, 0644 (as sync_finish_large's). 0, or -1 with werr; the temp goes
+ * with a failure. Frees job either way.
+ */
+static int sync_write_small(void *ctx, void *arg)
+{
+	struct sync *s = ctx;
+	struct sync_small *job = arg;
+	const struct manifest_entry *e = &s->m.entries[job->entry];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct writeout out;
+	char tmp[64], why[SYNC_ERR_MAX];
+	uint64_t seq;
+	int fd = -1, bad = 0, unnamed;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, job->bytes, (size_t)e->size) != 1) {
+		snprintf(why, sizeof why, "sha256 of %s failed", e->path);
+		goto fail;
+	}
+	/* Only a mismatch pays for making the URL its message names. */
+	if (sync_check_digest(s, e, md, NULL, why, sizeof why) < 0)
+		goto fail;
+	/* A name is made only where an unnamed temp cannot be had, or held. */
+	unnamed = s->unnamed && sync_room_to_hold(s) && (fd = content_unnamed_temp(s->tmpfd)) >= 0;
+	if (unnamed) {
+		seq = atomic_fetch_add(&s->tmp_seq, 1) + 1;
+		sync_tmp_name(s, seq, tmp, sizeof tmp);
+	} else if ((fd = sync_make_temp(s, &seq, tmp, sizeof tmp, why, sizeof why)) < 0)
+		goto fail;
+	writeout_init(&out, fd);
+	if (writeout_write(&out, job->bytes, (size_t)e->size) < 0 || fchmod(fd, 0644) < 0)
+		bad = errno;
+	/* A named temp is closed now; an unnamed one stays open until the committer links it. */
+	if ((bad != 0 || !unnamed) && close(fd) < 0 && bad == 0)
+		bad = errno;
+	if (bad != 0) {
+		if (unnamed)
+			snprintf(why, sizeof why, "cannot write a temp in %s/tmp for %s: %s",
+			    worker_data.path, e->path, strerror(bad));
+		else {
+			snprintf(why, sizeof why, "cannot write %s/%s for %s: %s", worker_data.path,
+			    tmp, e->path, strerror(bad));
+			sync_remove_temp(s, tmp);
+		}
+		goto fail;
+	}
+	sync_verified(s, job->entry, seq, unnamed ? fd : -1);
+	EVP_MD_CTX_free(md);
+	free(job);
+	return 0;
+fail:
+	/* The first failure is the sync's; another thread's meanwhile is its consequence. */
+	pthread_mutex_lock(&s->cmu);
+	if (s->werr[0] == '\0')
+		snprintf(s->werr, sizeof s->werr, "%s", why);
+	pthread_mutex_unlock(&s->cmu);
+	EVP_MD_CTX_free(md);
+	free(job);
+	return -1;
+}
+
+/*
+ * Whether the writer may hold one more unnamed temp open: at held_max it
+ * urges the committer's turn, which closes what it links, and waits for
+ * it. 0 (the writer names its temp instead) when the committer ended or
+ * never ran, or at a cancel.
+ */
+static int sync_room_to_hold(struct sync *s)
+{
+	int room;
+
+	pthread_mutex_lock(&s->cmu);
+	while (s->held >= s->held_max && s->committer_on && !s->cexited &&
+	    !atomic_load(&s->ws->cancel)) {
+		int64_t until = time_mono_ms() + SYNC_POLL_MS;
+		struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000 };
+
+		s->curge = 1;
+		pthread_cond_signal(&s->ccv);
+		pthread_cond_timedwait(&s->wcv, &s->cmu, &ts);
+	}
+	room = s->held < s->held_max;
+	pthread_mutex_unlock(&s->cmu);
+	return room;
+}
+
+/* A job the writer will not run: its bytes go, and nothing else was made for it. */
+static void sync_drop_small(void *ctx, void *job)
+{
+	(void)ctx;
+	free(job);
 }
 
 /* Every SYNC_GET entry, download_concurrency at a time, until done, failed or canceled. */
@@ -1260,14 +1500,21 @@ static int sync_download(struct sync *s)
 		}
 	}
 	sync_committer_start(s);
+	sync_writer_start(s);
 	for (;;) {
 		int64_t now = time_mono_ms();
-		int busy = 0, running, finished = 0;
+		int busy = 0, running, finished = 0, held;
 		CURLMsg *msg;
 		int q;
 
 		if (sync_cancel_requested(s) || atomic_load(&s->cfailed))
 			return -1;
+		if (s->writer != NULL && workq_failed(s->writer)) {
+			sync_fail(s, "%s", s->werr);
+			return -1;
+		}
+		/* The disk is behind: downloads under way go on, no new one starts. */
+		held = s->writer != NULL && workq_backlog(s->writer) > SYNC_WRITER_BACKLOG;
 		for (i = 0; i < s->nx && s->err[0] == '\0'; i++) {
 			struct sync_xfer *x = &s->x[i];
 
@@ -1283,7 +1530,9 @@ static int sync_download(struct sync *s)
 			}
 			while (s->next < s->m.n && s->need[s->next] != SYNC_GET)
 				s->next++;
-			if (s->next < s->m.n) {
+			if (s->next < s->m.n && held)
+				busy = 1;
+			else if (s->next < s->m.n) {
 				busy = 1;
 				sync_start(s, x, s->next++);
 			}
@@ -1319,7 +1568,9 @@ static int sync_download(struct sync *s)
 		 */
 		if (finished > 0)
 			continue;
-		if ((mc = curl_multi_poll(s->multi, NULL, 0, SYNC_POLL_MS, NULL)) != CURLM_OK) {
+		/* Held with nothing under way, no socket wakes the poll when the writer catches up. */
+		if ((mc = curl_multi_poll(s->multi, NULL, 0, held ? SYNC_HELD_POLL_MS : SYNC_POLL_MS,
+		    NULL)) != CURLM_OK) {
 			sync_fail(s, "libcurl: %s", curl_multi_strerror(mc));
 			return -1;
 		}
@@ -1345,29 +1596,53 @@ static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, in
 {
 	char tmp[64], err[SYNC_ERR_MAX];
 	int64_t t0 = time_mono_ms();
+	size_t closed = 0;
+	int rc = 0;
 
 	if (content_sync_store(&worker_data, why, whylen) < 0)
 		return -1;
 	*ms_sync += time_mono_ms() - t0;
 	t0 = time_mono_ms();
 	for (; s->ncommitted < upto; s->ncommitted++) {
-		const struct sync_pending *p = &s->pend[s->ncommitted];
+		struct sync_pending *p = &s->pend[s->ncommitted];
 		const struct manifest_entry *e = &s->m.entries[p->entry];
 
 		if ((s->ncommitted & 1023) == 0 && atomic_load(&s->ws->cancel)) {
-			*ms_moves += time_mono_ms() - t0;
-			return 1;
+			rc = 1;
+			break;
 		}
 		sync_tmp_name(s, p->seq, tmp, sizeof tmp);
-		if (content_commit_at(&worker_data, &s->fans, s->tmpfd, tmp, e->sha256, e->size,
-		    err, sizeof err) < 0) {
+		if ((p->fd >= 0 ? content_commit_fd(&worker_data, &s->fans, p->fd, s->tmpfd, tmp,
+		    e->sha256, e->size, err, sizeof err) : content_commit_at(&worker_data, &s->fans,
+		    s->tmpfd, tmp, e->sha256, e->size, err, sizeof err)) < 0) {
 			snprintf(why, whylen, "cannot store %s: %s", e->path, err);
-			*ms_moves += time_mono_ms() - t0;
-			return -1;
+			rc = -1;
+			break;
+		}
+		if (p->fd >= 0) {
+			close(p->fd);
+			p->fd = -1;
+			/* A writer waiting for room goes on before the whole turn is done. */
+			if (++closed == 64) {
+				sync_release_held(s, closed);
+				closed = 0;
+			}
 		}
 	}
+	sync_release_held(s, closed);
 	*ms_moves += time_mono_ms() - t0;
-	return 0;
+	return rc;
+}
+
+/* n unnamed temps the committer linked and closed: room for the writer to hold as many. */
+static void sync_release_held(struct sync *s, size_t n)
+{
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&s->cmu);
+	s->held -= n;
+	pthread_cond_broadcast(&s->wcv);
+	pthread_mutex_unlock(&s->cmu);
 }
 
 /*
@@ -1386,10 +1661,12 @@ static void *sync_committer(void *arg)
 		size_t upto;
 		int rc;
 
-		while (!s->cstop && (s->cpend == s->ncommitted || time_mono_ms() < next)) {
-			if (s->cpend == s->ncommitted)
+		while (!s->cstop && (s->cpend == s->ncommitted || (time_mono_ms() < next && !s->curge))) {
+			if (s->cpend == s->ncommitted) {
+				s->cidle = 1;
 				pthread_cond_wait(&s->ccv, &s->cmu);
-			else {
+				s->cidle = 0;
+			} else {
 				struct timespec ts = { .tv_sec = next / 1000,
 				    .tv_nsec = (long)(next % 1000) * 1000000 };
 				pthread_cond_timedwait(&s->ccv, &s->cmu, &ts);
@@ -1398,6 +1675,7 @@ static void *sync_committer(void *arg)
 		if (s->cstop)
 			break;
 		next = time_mono_ms() + SYNC_COMMIT_GAP_MS;
+		s->curge = 0;
 		upto = s->cpend;
 		pthread_mutex_unlock(&s->cmu);
 		s->bg_moved -= (int64_t)s->ncommitted;
@@ -1411,6 +1689,8 @@ static void *sync_committer(void *arg)
 		if (rc != 0)
 			break;
 	}
+	s->cexited = 1;
+	pthread_cond_broadcast(&s->wcv);
 	pthread_mutex_unlock(&s->cmu);
 	return NULL;
 }
@@ -1418,19 +1698,38 @@ static void *sync_committer(void *arg)
 /* Without a thread to be had, everything waits for sync_commit at the end: slower, and as right. */
 static void sync_committer_start(struct sync *s)
 {
-	pthread_condattr_t ca;
-
-	/* time_mono_ms's clock, which the turns are timed by. */
-	pthread_mutex_init(&s->cmu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->ccv, &ca);
-	pthread_condattr_destroy(&ca);
 	s->committer_on = pthread_create(&s->committer, NULL, sync_committer, s) == 0;
-	if (!s->committer_on) {
-		pthread_cond_destroy(&s->ccv);
-		pthread_mutex_destroy(&s->cmu);
-	}
+}
+
+/* Without a thread or memory to be had, small files are written in line: slower, and as right. */
+static void sync_writer_start(struct sync *s)
+{
+	struct rlimit rl;
+
+	/*
+	 * Half the fds this process may open, the rest kept for the
+	 * transfers, large files and the rest; none without the committer
+	 * to close them, or where that half is too few to matter.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		s->held_max = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > SYNC_HELD_MAX ?
+		    SYNC_HELD_MAX : (size_t)rl.rlim_cur / 2;
+	s->unnamed = s->committer_on && s->held_max >= 64;
+	s->writer = workq_start(sync_write_small, sync_drop_small, s, SYNC_WRITERS);
+}
+
+/*
+ * Stops the writer: with drain, once it wrote every file it was handed;
+ * without, once the file it is writing is done (the rest are dropped).
+ * Its failure becomes the sync's.
+ */
+static void sync_writer_stop(struct sync *s, int drain)
+{
+	if (s->writer == NULL)
+		return;
+	if (workq_stop(s->writer, drain))
+		sync_fail(s, "%s", s->werr);
+	s->writer = NULL;
 }
 
 /* Stops the committer once its turn is done; its failure becomes the sync's. */
@@ -1443,8 +1742,6 @@ static void sync_committer_stop(struct sync *s)
 	pthread_cond_signal(&s->ccv);
 	pthread_mutex_unlock(&s->cmu);
 	pthread_join(s->committer, NULL);
-	pthread_cond_destroy(&s->ccv);
-	pthread_mutex_destroy(&s->cmu);
 	s->committer_on = 0;
 	if (atomic_load(&s->cfailed))
 		sync_fail(s, "%s", s->cerr);
@@ -1549,7 +1846,11 @@ static void sync_cleanup(struct sync *s)
 {
 	size_t i;
 
+	sync_writer_stop(s, 0);
 	sync_committer_stop(s);
+	pthread_cond_destroy(&s->ccv);
+	pthread_cond_destroy(&s->wcv);
+	pthread_mutex_destroy(&s->cmu);
 	for (i = 0; i < s->nx; i++) {
 		sync_drop(s, &s->x[i]);
 		curl_easy_cleanup(s->x[i].easy);
@@ -1557,12 +1858,17 @@ static void sync_cleanup(struct sync *s)
 		free(s->x[i].url);
 	}
 	free(s->x);
-	/* Verified temps that never made it into the store. */
+	/* Verified temps that never made it into the store: an unnamed one goes with its fd. */
 	for (; s->ncommitted < s->npend; s->ncommitted++) {
+		const struct sync_pending *p = &s->pend[s->ncommitted];
 		char tmp[64];
 
-		sync_tmp_name(s, s->pend[s->ncommitted].seq, tmp, sizeof tmp);
-		sync_remove_temp(s, tmp);
+		if (p->fd >= 0)
+			close(p->fd);
+		else {
+			sync_tmp_name(s, p->seq, tmp, sizeof tmp);
+			sync_remove_temp(s, tmp);
+		}
 	}
 	free(s->pend);
 	content_fans_close(&s->fans);
@@ -1587,6 +1893,7 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 {
 	struct sync *s = calloc(1, sizeof *s);
 	char why[SYNC_ERR_MAX], need[32];
+	pthread_condattr_t ca;
 	int rc;
 
 	*result = *error = NULL;
@@ -1598,6 +1905,13 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	s->ws = ws;
 	s->logfd = -1;
 	s->tmpfd = -1;
+	/* time_mono_ms's clock, which the committer's turns are timed by. */
+	pthread_mutex_init(&s->cmu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->ccv, &ca);
+	pthread_cond_init(&s->wcv, &ca);
+	pthread_condattr_destroy(&ca);
 	content_fans_init(&s->fans);
 	s->log_max = 1024 * 1024;
 	pthread_mutex_lock(&ws->mu);
@@ -1636,6 +1950,9 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	s->ms_download = time_mono_ms();
 	rc = sync_download(s);
 	s->ms_download = time_mono_ms() - s->ms_download;
+	s->ms_drain = time_mono_ms();
+	sync_writer_stop(s, rc == 0 && s->err[0] == '\0' && !sync_cancel_requested(s));
+	s->ms_drain = time_mono_ms() - s->ms_drain;
 	s->ms_join = time_mono_ms();
 	sync_committer_stop(s);
 	s->ms_join = time_mono_ms() - s->ms_join;
@@ -1643,11 +1960,12 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		goto out;
 	if (sync_commit(s) < 0 || sync_make_durable(s) < 0 || sync_write_list(s) < 0)
 		goto out;
-	sync_log(s, "stored: downloads %lld ms, meanwhile %lld syncfs in %lld ms and %lld files "
-	    "moved into the store in %lld ms; after them the last of those turns %lld ms, "
+	sync_log(s, "stored: downloads %lld ms, the writer's last files %lld ms; meanwhile %lld syncfs "
+	    "in %lld ms and %lld files moved into the store in %lld ms; after them the last of "
+	    "those turns %lld ms, "
 	    "syncfs before the last files enter the store %lld ms, moving %lld files in %lld ms, "
 	    "syncfs after %lld ms",
-	    (long long)s->ms_download, (long long)s->bg_syncs, (long long)s->ms_bg_syncs,
+	    (long long)s->ms_download, (long long)s->ms_drain, (long long)s->bg_syncs, (long long)s->ms_bg_syncs,
 	    (long long)s->bg_moved, (long long)s->ms_bg_moves, (long long)s->ms_join,
 	    (long long)s->ms_sync_bytes,
 	    (long long)s->npend - s->bg_moved, (long long)s->ms_moves,

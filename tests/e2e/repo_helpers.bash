@@ -174,6 +174,18 @@ tmp_files() {
 	find "$DIR/tmp" -mindepth 1
 }
 
+# unnamed_temps PID: /proc/PID/fd/N for each unnamed temp (O_TMPFILE) in
+# DIR/tmp that process PID holds open, a sync's small file waiting to be
+# linked into the store; the kernel shows it as "DIR/tmp/#INODE (deleted)".
+unnamed_temps() {
+	local fd target
+	for fd in /proc/"$1"/fd/*; do
+		target=$(readlink "$fd" 2>/dev/null) || continue
+		[[ $target =~ ^"$DIR"/tmp/#[0-9]+\ \(deleted\)$ ]] && echo "$fd"
+	done
+	return 0
+}
+
 # submit_task CMD ARG...: `ctl CMD ARG...` that prints a task id; id in $ID.
 submit_task() {
 	ID=$(ctl "$@") || { echo "submit failed: $*" >&2; return 1; }

@@ -374,20 +374,24 @@ content_count_is() {
 	[ "$(task_state "$sync")" = running ]
 	# ... so it is not in the store, where a crash before the syncfs could
 	# leave its name over missing blocks (a later sync trusts a stored
-	# file of the right size), but in tmp/, whole, beside big.bin's part.
+	# file of the right size), but an unnamed temp in tmp/ that the worker
+	# holds open, whole; big.bin's part is a named temp there.
 	[ -z "$(content_files)" ]
-	small=$(find "$DIR/tmp" -type f -size 16c)
-	echo "tmp/: $(tmp_files | tr '\n' ' ')"
-	[ -n "$small" ]
-	cmp "$small" "$WORK/feed/small.txt"
-	[ "$(tmp_files | wc -l)" = 2 ]
+	worker=$(worker_pid "$(worker_of_task "$sync")")
+	held=$(unnamed_temps "$worker")
+	echo "tmp/: $(tmp_files | tr '\n' ' '); held unnamed: $held"
+	[ "$(wc -w <<<"$held")" = 1 ]
+	cmp "$held" "$WORK/feed/small.txt"
+	[ "$(tmp_files | wc -l)" = 1 ]
 
-	# Once the syncfs has run, small.txt moves into the store while big.bin
-	# (about 20 s from the slow server) still downloads.
+	# Once the syncfs has run, small.txt is linked into the store, and its
+	# fd closed, while big.bin (about 20 s from the slow server) still
+	# downloads.
 	rm "$GATE"
 	wait_for content_count_is 1 10s
 	[ "$(task_state "$sync")" = running ]
 	cmp "$(content_files)" "$WORK/feed/small.txt"
+	[ -z "$(unnamed_temps "$worker")" ]
 	[ "$(tmp_files | wc -l)" = 1 ]
 
 	# A cancel removes what is still a temp; what is stored stays, as a failed sync's does.
@@ -454,7 +458,7 @@ content_count_is() {
 	[ "$(requests_for a.txt)" = 1 ]
 	# The log says where the time went, the files moved in counted: during
 	# the downloads, and after them.
-	line=$(ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms, meanwhile [0-9]+ syncfs in [0-9]+ ms and [0-9]+ files moved into the store in [0-9]+ ms; after them the last of those turns [0-9]+ ms, syncfs before the last files enter the store [0-9]+ ms, moving [0-9]+ files in [0-9]+ ms, syncfs after [0-9]+ ms")
+	line=$(ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms, the writer's last files [0-9]+ ms; meanwhile [0-9]+ syncfs in [0-9]+ ms and [0-9]+ files moved into the store in [0-9]+ ms; after them the last of those turns [0-9]+ ms, syncfs before the last files enter the store [0-9]+ ms, moving [0-9]+ files in [0-9]+ ms, syncfs after [0-9]+ ms")
 	echo "$line"
 	during=$(sed -E 's/.* and ([0-9]+) files moved into the store.*/\1/' <<<"$line")
 	after=$(sed -E 's/.*, moving ([0-9]+) files in.*/\1/' <<<"$line")

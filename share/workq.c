@@ -1,0 +1,163 @@
+/* workq.c: threads that run a caller's function on queued jobs, beside the caller, who never waits to queue one. */
+#include "workq.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct workq_item {
+	struct workq_item *next;
+	void *job;
+	size_t cost;
+};
+
+struct workq {
+	pthread_t thread[WORKQ_THREADS_MAX];
+	int nthreads;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	workq_run_fn run;
+	workq_drop_fn drop;
+	void *ctx;
+	struct workq_item *head, *tail;
+	size_t backlog;
+	int stopping, drain, failed;
+};
+
+/* Drops every queued job; called with mu held, whose holder then owns none of them. */
+static void workq_drop_all(struct workq *q)
+{
+	while (q->head != NULL) {
+		struct workq_item *it = q->head;
+
+		q->head = it->next;
+		q->drop(q->ctx, it->job);
+		free(it);
+	}
+	q->tail = NULL;
+	q->backlog = 0;
+}
+
+static void *workq_thread(void *arg)
+{
+	struct workq *q = arg;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct workq_item *it;
+		int rc;
+
+		while (q->head == NULL && !q->stopping && !q->failed)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->head == NULL || q->failed || (q->stopping && !q->drain))
+			break;
+		it = q->head;
+		q->head = it->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->mu);
+		/* The job runs unlocked: the caller goes on queueing meanwhile. */
+		rc = q->run(q->ctx, it->job);
+		pthread_mutex_lock(&q->mu);
+		q->backlog -= it->cost;
+		free(it);
+		if (rc != 0) {
+			q->failed = 1;
+			/* The other threads end too, once the job they run is done. */
+			pthread_cond_broadcast(&q->cv);
+			break;
+		}
+	}
+	workq_drop_all(q);
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+struct workq *workq_start(workq_run_fn run, workq_drop_fn drop, void *ctx, int threads)
+{
+	struct workq *q = calloc(1, sizeof *q);
+	int e = 0;
+
+	if (q == NULL)
+		return NULL;
+	q->run = run;
+	q->drop = drop;
+	q->ctx = ctx;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if (threads > WORKQ_THREADS_MAX)
+		threads = WORKQ_THREADS_MAX;
+	while (q->nthreads < threads &&
+	    (e = pthread_create(&q->thread[q->nthreads], NULL, workq_thread, q)) == 0)
+		q->nthreads++;
+	if (q->nthreads == 0) {
+		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->mu);
+		free(q);
+		errno = e != 0 ? e : EINVAL;
+		return NULL;
+	}
+	return q;
+}
+
+int workq_push(struct workq *q, void *job, size_t cost)
+{
+	struct workq_item *it = malloc(sizeof *it);
+
+	pthread_mutex_lock(&q->mu);
+	if (it == NULL || q->failed) {
+		pthread_mutex_unlock(&q->mu);
+		free(it);
+		q->drop(q->ctx, job);
+		errno = it == NULL ? ENOMEM : ECANCELED;
+		return -1;
+	}
+	*it = (struct workq_item){ NULL, job, cost };
+	if (q->tail != NULL)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	q->backlog += cost;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+size_t workq_backlog(struct workq *q)
+{
+	size_t b;
+
+	pthread_mutex_lock(&q->mu);
+	b = q->backlog;
+	pthread_mutex_unlock(&q->mu);
+	return b;
+}
+
+int workq_failed(struct workq *q)
+{
+	int f;
+
+	pthread_mutex_lock(&q->mu);
+	f = q->failed;
+	pthread_mutex_unlock(&q->mu);
+	return f;
+}
+
+int workq_stop(struct workq *q, int drain)
+{
+	int failed;
+
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	q->drain = drain;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	for (int i = 0; i < q->nthreads; i++)
+		pthread_join(q->thread[i], NULL);
+	failed = q->failed;
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->mu);
+	free(q);
+	return failed;
+}
