@@ -170,32 +170,26 @@ static int link_fd(int fd, int dirfd, const char *name)
 	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
 }
 
-int content_unnamed_temp(int tmpdir)
+int content_unnamed_check(int tmpdir)
 {
-	/* The same for every sync of this process: one file system, one /proc. */
-	static _Atomic int works = -1;
 	char probe[64];
-	int fd, e;
+	int fd, e = 0;
 
-	if (works == 0) {
-		errno = EOPNOTSUPP;
+	if ((fd = content_unnamed_temp(tmpdir)) < 0)
 		return -1;
-	}
-	if ((fd = openat(tmpdir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) < 0 || works > 0)
-		return fd;
-	/* The probe is a file of its own: one linked and unlinked again can never be linked again. */
 	snprintf(probe, sizeof probe, "probe-%ld", (long)getpid());
 	(void)unlinkat(tmpdir, probe, 0);
-	if (link_fd(fd, tmpdir, probe) < 0) {
+	if (link_fd(fd, tmpdir, probe) < 0)
 		e = errno;
-		close(fd);
-		works = 0;
-		errno = e;
-		return -1;
-	}
-	(void)unlinkat(tmpdir, probe, 0);
+	else
+		(void)unlinkat(tmpdir, probe, 0);
 	close(fd);
-	works = 1;
+	errno = e;
+	return e == 0 ? 0 : -1;
+}
+
+int content_unnamed_temp(int tmpdir)
+{
 	return openat(tmpdir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 }
 

@@ -60,12 +60,18 @@ int content_commit_at(const struct fs_root *data, struct content_fans *fans, int
     const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen);
 
 /*
- * Makes an unnamed temp: a file opened O_TMPFILE in the directory open as
+ * Whether unnamed temps can be had in the directory open as tmpdir: one is
+ * made and linked (content_commit_fd's way), and unlinked again. 0, or -1
+ * with errno (EOPNOTSUPP, EISDIR, …) where the file system or kernel has
+ * none, or where the link fails: the caller then names its temps. Not
+ * for two threads at once (the probe has one name a process).
+ */
+int content_unnamed_check(int tmpdir);
+
+/*
+ * An unnamed temp: a file opened O_TMPFILE in the directory open as
  * tmpdir, which no one can see or must remove, and which vanishes with its
- * last fd (a killed worker's too). -1 with errno (EOPNOTSUPP, EISDIR, …)
- * where the file system or kernel has no such files, or where a link from
- * /proc/self/fd (content_commit_fd's) would fail: the caller then names
- * its temps. Checked once by making one and linking it.
+ * last fd (a killed worker's too). -1 with errno.
  */
 int content_unnamed_temp(int tmpdir);
 

@@ -247,7 +247,7 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc);
 static int sync_check_digest(struct sync *s, const struct manifest_entry *e, EVP_MD_CTX *md,
     const char *url, char *why, size_t whylen);
 static void sync_verified(struct sync *s, size_t entry, uint64_t seq, int fd);
-static int sync_room_to_hold(struct sync *s);
+static int sync_hold_one(struct sync *s);
 static int sync_finish_large(struct sync *s, struct sync_xfer *x);
 static int sync_write_small(void *ctx, void *arg);
 static void sync_drop_small(void *ctx, void *job);
@@ -1299,8 +1299,6 @@ static void sync_verified(struct sync *s, size_t entry, uint64_t seq, int fd)
 {
 	pthread_mutex_lock(&s->cmu);
 	s->pend[s->npend++] = (struct sync_pending){ entry, seq, fd };
-	if (fd >= 0)
-		s->held++;
 	/*
 	 * Only a committer with nothing to do waits for this: one between
 	 * turns wakes at its time (a wake-up a file was 5,000 futile ones).
@@ -1361,6 +1359,11 @@ static int sync_write_small(void *ctx, void *arg)
 	uint64_t seq;
 	int fd = -1, bad = 0, unnamed;
 
+	/* A cancel stops the writers too: the queue goes, unwritten (the sync ends canceled, not failed). */
+	if (atomic_load(&s->ws->cancel)) {
+		snprintf(why, sizeof why, "canceled");
+		goto fail;
+	}
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, job->bytes, (size_t)e->size) != 1) {
 		snprintf(why, sizeof why, "sha256 of %s failed", e->path);
@@ -1370,7 +1373,14 @@ static int sync_write_small(void *ctx, void *arg)
 	if (sync_check_digest(s, e, md, NULL, why, sizeof why) < 0)
 		goto fail;
 	/* A name is made only where an unnamed temp cannot be had, or held. */
-	unnamed = s->unnamed && sync_room_to_hold(s) && (fd = content_unnamed_temp(s->tmpfd)) >= 0;
+	if ((unnamed = s->unnamed ? sync_hold_one(s) : 0) < 0) {
+		snprintf(why, sizeof why, "canceled");
+		goto fail;
+	}
+	if (unnamed && (fd = content_unnamed_temp(s->tmpfd)) < 0) {
+		sync_release_held(s, 1);
+		unnamed = 0;
+	}
 	if (unnamed) {
 		seq = atomic_fetch_add(&s->tmp_seq, 1) + 1;
 		sync_tmp_name(s, seq, tmp, sizeof tmp);
@@ -1383,9 +1393,11 @@ static int sync_write_small(void *ctx, void *arg)
 	if ((bad != 0 || !unnamed) && close(fd) < 0 && bad == 0)
 		bad = errno;
 	if (bad != 0) {
-		if (unnamed)
+		if (unnamed) {
 			snprintf(why, sizeof why, "cannot write a temp in %s/tmp for %s: %s",
 			    worker_data.path, e->path, strerror(bad));
+			sync_release_held(s, 1);
+		}
 		else {
 			snprintf(why, sizeof why, "cannot write %s/%s for %s: %s", worker_data.path,
 			    tmp, e->path, strerror(bad));
@@ -1409,14 +1421,14 @@ fail:
 }
 
 /*
- * Whether the writer may hold one more unnamed temp open: at held_max it
- * urges the committer's turn, which closes what it links, and waits for
- * it. 0 (the writer names its temp instead) when the committer ended or
- * never ran, or at a cancel.
+ * Takes room for one more unnamed temp held open: 1. At held_max it urges
+ * the committer's turn, which closes what it links, and waits for it. 0
+ * (the writer names its temp instead) when the committer ended or never
+ * ran; -1 at a cancel.
  */
-static int sync_room_to_hold(struct sync *s)
+static int sync_hold_one(struct sync *s)
 {
-	int room;
+	int rc;
 
 	pthread_mutex_lock(&s->cmu);
 	while (s->held >= s->held_max && s->committer_on && !s->cexited &&
@@ -1428,9 +1440,11 @@ static int sync_room_to_hold(struct sync *s)
 		pthread_cond_signal(&s->ccv);
 		pthread_cond_timedwait(&s->wcv, &s->cmu, &ts);
 	}
-	room = s->held < s->held_max;
+	rc = atomic_load(&s->ws->cancel) ? -1 : s->held < s->held_max;
+	if (rc > 0)
+		s->held++;
 	pthread_mutex_unlock(&s->cmu);
-	return room;
+	return rc;
 }
 
 /* A job the writer will not run: its bytes go, and nothing else was made for it. */
@@ -1706,15 +1720,20 @@ static void sync_writer_start(struct sync *s)
 {
 	struct rlimit rl;
 
+	size_t other = sizeof s->fans.fd / sizeof s->fans.fd[0] + 2 * s->nx;
+
 	/*
-	 * Half the fds this process may open, the rest kept for the
-	 * transfers, large files and the rest; none without the committer
-	 * to close them, or where that half is too few to matter.
+	 * Half the fds this process may open beyond the store's fan-out
+	 * directories (the committer keeps each open once used) and a socket
+	 * and a large file's temp a transfer; the other half for the rest.
+	 * None without the committer to close them, or where that half is
+	 * too few to matter.
 	 */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		s->held_max = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > SYNC_HELD_MAX ?
-		    SYNC_HELD_MAX : (size_t)rl.rlim_cur / 2;
-	s->unnamed = s->committer_on && s->held_max >= 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > other))
+		s->held_max = rl.rlim_cur == RLIM_INFINITY || (rl.rlim_cur - other) / 2 > SYNC_HELD_MAX ?
+		    SYNC_HELD_MAX : (size_t)(rl.rlim_cur - other) / 2;
+	s->unnamed = s->committer_on && s->held_max >= 64 && content_unnamed_check(s->tmpfd) == 0;
 	s->writer = workq_start(sync_write_small, sync_drop_small, s, SYNC_WRITERS);
 }
 
@@ -1950,13 +1969,16 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	s->ms_download = time_mono_ms();
 	rc = sync_download(s);
 	s->ms_download = time_mono_ms() - s->ms_download;
+	/* Every file is downloaded: the writers and the committer may still take a while. */
+	sync_progress(s, 1);
 	s->ms_drain = time_mono_ms();
 	sync_writer_stop(s, rc == 0 && s->err[0] == '\0' && !sync_cancel_requested(s));
 	s->ms_drain = time_mono_ms() - s->ms_drain;
 	s->ms_join = time_mono_ms();
 	sync_committer_stop(s);
 	s->ms_join = time_mono_ms() - s->ms_join;
-	if (rc < 0 || s->err[0] != '\0' || sync_cancel_requested(s))
+	/* A cancel while the writers drained is the sync's end, not their failure ("canceled"). */
+	if (sync_cancel_requested(s) || rc < 0 || s->err[0] != '\0')
 		goto out;
 	if (sync_commit(s) < 0 || sync_make_durable(s) < 0 || sync_write_list(s) < 0)
 		goto out;

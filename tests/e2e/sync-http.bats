@@ -570,3 +570,153 @@ served() {
 	cat "$HTTP_LOG"
 	grep -q '^aborted big.bin after' "$HTTP_LOG"
 }
+
+# small_feed DIR N: N files of 64 random bytes (s0000.bin …) and their
+# PULP_MANIFEST, made at once (make_feed's sha256sum a file takes seconds).
+small_feed() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import hashlib, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "PULP_MANIFEST"), "w") as m:
+    for i in range(n):
+        b, name = os.urandom(64), "s%04d.bin" % i
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(b)
+        m.write("%s,%s,%d\n" % (name, hashlib.sha256(b).hexdigest(), len(b)))
+PYEOF
+}
+
+# supervised_worker: the pid of depotd's only worker.
+supervised_worker() {
+	ctl --json worker list | jq -r '.[] | select(.supervised) | .pid'
+}
+
+# unnamed_temps_are PID N: process PID holds N unnamed temps open (for wait_for).
+unnamed_temps_are() {
+	[ "$(unnamed_temps "$1" | wc -l)" = "$2" ]
+}
+
+@test "a worker allowed 512 open files holds at most 120 unnamed temps while the syncfs waits, and stores all 1,000 small files once it runs" {
+	hold_syncfs
+	depot_start "daemon.workers = 1"
+	small_feed "$WORK/feed" 1000
+	start_http "$WORK/feed"
+	worker=$(supervised_worker)
+	prlimit --pid "$worker" --nofile=512
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	submit_task sync r1
+	sync=$ID
+
+	# The first syncfs is held, so nothing is linked and no temp closed:
+	# every file downloads, and the writers stop and wait at half of what
+	# the limit leaves beyond the store's 256 fan-out directories and two
+	# a transfer (8): (512 - 256 - 16) / 2. Holding one a file would have
+	# run out of fds (EMFILE).
+	wait_for syncfs_held 10s
+	wait_for progress_done_is "$sync" 1000 30s
+	wait_for unnamed_temps_are "$worker" 120 10s
+	[ "$(task_state "$sync")" = running ]
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+
+	rm "$GATE"
+	task_final "$sync"
+	echo "$(jq -r '"\(.state): \(.error.message // "")"' <<<"$TASK")"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(content_files | wc -l)" = 1000 ]
+	[ -z "$(tmp_files)" ]
+	[ -z "$(unnamed_temps "$worker")" ]
+	[ "$(repo_json r1 | jq -r .latest_version)" = 1 ]
+}
+
+@test "a cancel while the writers wait for room ends the sync canceled, not failed, and leaves no temp, named or held" {
+	hold_syncfs
+	depot_start "daemon.workers = 1"
+	small_feed "$WORK/feed" 1000
+	start_http "$WORK/feed"
+	worker=$(supervised_worker)
+	prlimit --pid "$worker" --nofile=512
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	submit_task sync r1
+	sync=$ID
+	wait_for syncfs_held 10s
+	wait_for progress_done_is "$sync" 1000 30s
+	wait_for unnamed_temps_are "$worker" 120 10s
+
+	ctl task cancel "$sync" >/dev/null
+	# The held syncfs is the committer's: the worker ends once it returns.
+	rm "$GATE"
+	wait_for task_is "$sync" canceled 10s
+	[ "$(task_reason "$sync")" = canceled-by-user ]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(tmp_files)" ]
+	[ -z "$(unnamed_temps "$worker")" ]
+	# The 880 files still queued for the writers were never written as temps.
+	! grep -q "temporary file(s) its worker left" "$DIR/depotd.log"
+}
+
+@test "where unnamed temps cannot be made, a verified small file waits in tmp/ under a name, and the sync stores it as before" {
+	hold_syncfs
+	# hold.so: every openat of O_TMPFILE says EOPNOTSUPP, as on a file system without it.
+	DEPOT_LAUNCH_ENV+=("DEPOT_TEST_NO_TMPFILE=1")
+	sync_small_then_slow
+	wait_for syncfs_held 10s
+	worker=$(worker_pid "$(worker_of_task "$sync")")
+	[ -z "$(unnamed_temps "$worker")" ]
+	small=$(find "$DIR/tmp" -type f -size 16c)
+	echo "tmp/: $(tmp_files | tr '\n' ' ')"
+	[ -n "$small" ]
+	cmp "$small" "$WORK/feed/small.txt"
+	[ "$(tmp_files | wc -l)" = 2 ]
+
+	rm "$GATE"
+	wait_for content_count_is 1 10s
+	cmp "$(content_files)" "$WORK/feed/small.txt"
+	[ "$(tmp_files | wc -l)" = 1 ]
+	ctl task cancel "$sync" >/dev/null
+	wait_for task_is "$sync" canceled 5s
+	[ -z "$(tmp_files)" ]
+}
+
+@test "a small file of other bytes than the manifest says fails the sync naming where it came from, and leaves no temp, named or held" {
+	depot_start "daemon.workers = 1"
+	small_feed "$WORK/feed" 20
+	write_bytes "$WORK/feed/s0007.bin" 64
+	start_http "$WORK/feed"
+	worker=$(supervised_worker)
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "$(jq -r .state <<<"$TASK"): $message"
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $message == "sha256 mismatch for s0007.bin from http://127.0.0.1:$HTTP_PORT/s0007.bin: expected "*", got $(sha_of "$WORK/feed/s0007.bin")" ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(tmp_files)" ]
+	[ -z "$(unnamed_temps "$worker")" ]
+	# What was verified is kept (a failed sync's rule); never the file that failed.
+	[ ! -e "$(content_path "$(sha_of "$WORK/feed/s0007.bin")")" ]
+}
+
+@test "a small file the disk refuses fails the sync naming the temp's directory, and leaves no temp, named or held" {
+	depot_start "daemon.workers = 1"
+	small_feed "$WORK/feed" 5
+	start_http "$WORK/feed"
+	# The only worker may write files of 32 bytes at most: a 64-byte file's write fails (EFBIG).
+	worker=$(supervised_worker)
+	prlimit --pid "$worker" --fsize=32
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "$(jq -r .state <<<"$TASK"): $message"
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[[ $message == "cannot write a temp in $DIR/tmp for s000"[0-4]".bin: File too large" ]]
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+	[ -z "$(unnamed_temps "$worker")" ]
+}

@@ -8,12 +8,16 @@
  * Each held call first makes GATE.held, so that a test knows when one is
  * waiting: a sync's files held between their verification and the syncfs
  * that lets them into the store, a count or a check held to show that
- * nothing else waits for it.
+ * nothing else waits for it. With DEPOT_TEST_NO_TMPFILE set, an openat of
+ * O_TMPFILE fails with EOPNOTSUPP, as on a file system without unnamed
+ * temps.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,3 +78,25 @@ int sqlite3_open_v2(const char *path, void **db, int flags, const char *vfs)
 		gate_wait("DEPOT_TEST_DBCHECK_GATE");
 	return real(path, db, flags, vfs);
 }
+
+/* openat; openat64, which depotd's calls may name instead, is the same function in glibc. */
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	static int (*real)(int, const char *, int, ...);
+	mode_t mode = 0;
+	va_list ap;
+
+	if (real == NULL)
+		real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat");
+	va_start(ap, flags);
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		mode = (mode_t)va_arg(ap, int);
+	va_end(ap);
+	if ((flags & O_TMPFILE) == O_TMPFILE && getenv("DEPOT_TEST_NO_TMPFILE") != NULL) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return real(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -357,6 +358,113 @@ static void commit_at_of_a_missing_temp_fails_naming_it(void **state)
 	batch_close(&b);
 }
 
+/* An unnamed temp holding text, 0644, as a sync's writer leaves it for the committer. */
+static int unnamed_with(struct batch *b, const char *text)
+{
+	int fd;
+
+	assert_int_equal(content_unnamed_check(b->tmpdir), 0);
+	fd = content_unnamed_temp(b->tmpdir);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, 0644), 0);
+	return fd;
+}
+
+/* Entries in dir other than . and .. */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static void commit_fd_links_an_unnamed_temp_that_tmp_never_names(void **state)
+{
+	struct scratch *sc = *state;
+	char dst[512], tmpdir[512], err[512] = "";
+	struct batch b;
+	struct stat st;
+	int fd;
+
+	batch_open(sc, &b);
+	snprintf(tmpdir, sizeof tmpdir, "%s/tmp", sc->dir);
+	fd = unnamed_with(&b, "hello\n");
+	/* Nothing in tmp/ names it, the probe's name gone too: a killed worker leaves nothing. */
+	assert_int_equal(entries(tmpdir), 0);
+	if (content_commit_fd(&sc->root, &b.fans, fd, b.tmpdir, "tmp/dl-1-1", SHA_HELLO, 6, err,
+	    sizeof err) != 0)
+		fail_msg("commit: %s", err);
+	close(fd);
+	store_path(dst, sizeof dst, sc->dir, SHA_HELLO);
+	assert_string_equal(read_file(dst), "hello\n");
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(entries(tmpdir), 0);
+	batch_close(&b);
+}
+
+static void commit_fd_keeps_an_equal_stored_file_and_replaces_a_damaged_one(void **state)
+{
+	struct scratch *sc = *state;
+	char dst[512], tmpdir[512], err[512] = "";
+	struct stat before, after;
+	struct batch b;
+	int fd;
+
+	batch_open(sc, &b);
+	snprintf(tmpdir, sizeof tmpdir, "%s/tmp", sc->dir);
+	fd = unnamed_with(&b, "hello\n");
+	assert_int_equal(content_commit_fd(&sc->root, &b.fans, fd, b.tmpdir, "tmp/dl-1-1", SHA_HELLO,
+	    6, err, sizeof err), 0);
+	close(fd);
+	store_path(dst, sizeof dst, sc->dir, SHA_HELLO);
+	assert_int_equal(stat(dst, &before), 0);
+	/* Stored meanwhile by another task: that inode stays, and this one goes with its fd. */
+	fd = unnamed_with(&b, "hello\n");
+	assert_int_equal(content_commit_fd(&sc->root, &b.fans, fd, b.tmpdir, "tmp/dl-2-1", SHA_HELLO,
+	    6, err, sizeof err), 0);
+	close(fd);
+	assert_int_equal(stat(dst, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(after.st_nlink, 1);
+	assert_int_equal(entries(tmpdir), 0);
+	/* A stored file of another size is damaged: replaced, through a name in tmp/ that goes again. */
+	assert_int_equal(truncate(dst, 3), 0);
+	fd = unnamed_with(&b, "hello\n");
+	assert_int_equal(content_commit_fd(&sc->root, &b.fans, fd, b.tmpdir, "tmp/dl-3-1", SHA_HELLO,
+	    6, err, sizeof err), 0);
+	close(fd);
+	assert_string_equal(read_file(dst), "hello\n");
+	assert_int_equal(content_has(&sc->root, SHA_HELLO, 6), 1);
+	assert_int_equal(entries(tmpdir), 0);
+	batch_close(&b);
+}
+
+static void commit_fd_refuses_a_bad_digest_and_stores_nothing(void **state)
+{
+	struct scratch *sc = *state;
+	char err[512] = "";
+	struct batch b;
+	int fd;
+
+	batch_open(sc, &b);
+	fd = unnamed_with(&b, "hello\n");
+	assert_int_equal(content_commit_fd(&sc->root, &b.fans, fd, b.tmpdir, "tmp/dl-1-1",
+	    "../../etc/passwd", 6, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a sha256"));
+	close(fd);
+	batch_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +480,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(commit_at_moves_many_files_opening_each_fan_once,
 		    setup_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(commit_at_keeps_an_equal_stored_file_and_replaces_a_damaged_one,
+		    setup_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(commit_fd_links_an_unnamed_temp_that_tmp_never_names,
+		    setup_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(commit_fd_keeps_an_equal_stored_file_and_replaces_a_damaged_one,
+		    setup_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(commit_fd_refuses_a_bad_digest_and_stores_nothing,
 		    setup_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(commit_at_of_a_missing_temp_fails_naming_it,
 		    setup_dir, remove_dir),
