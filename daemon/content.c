@@ -103,19 +103,34 @@ static int place_by_link(int tmpdir, const char *tbase, int fanfd, const char *s
 	return 0;
 }
 
+/* The fan-out directory sha256 goes in, and its path in dst (for messages): -1 with err. */
+static int fan_for(const struct fs_root *data, struct content_fans *fans, const char *sha256,
+    char *dst, size_t dstlen, char *err, size_t errlen)
+{
+	if (content_path(sha256, dst, dstlen) < 0) {
+		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
+		return -1;
+	}
+	return fan_fd(data, fans, sha256, err, errlen);
+}
+
+/* A regular file of size bytes is stored under sha256 already: another task's, as good as ours. */
+static int stored_already(int fanfd, const char *sha256, int64_t size)
+{
+	struct stat st;
+
+	return fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    (int64_t)st.st_size == size;
+}
+
 int content_commit_at(const struct fs_root *data, struct content_fans *fans, int tmpdir,
     const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen)
 {
 	const char *tbase = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
 	char dst[128];
-	struct stat st;
 	int fanfd, e;
 
-	if (content_path(sha256, dst, sizeof dst) < 0) {
-		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
-		return -1;
-	}
-	if ((fanfd = fan_fd(data, fans, sha256, err, errlen)) < 0)
+	if ((fanfd = fan_for(data, fans, sha256, dst, sizeof dst, err, errlen)) < 0)
 		return -1;
 	/* One atomic step that, like link, never replaces: a file another task stored meanwhile stays as it is. */
 	if (renameat2(tmpdir, tbase, fanfd, sha256, RENAME_NOREPLACE) == 0)
@@ -125,8 +140,7 @@ int content_commit_at(const struct fs_root *data, struct content_fans *fans, int
 		return 0;
 	if (e == EINVAL || e == ENOSYS)
 		e = errno;
-	if (e == EEXIST && fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && (int64_t)st.st_size == size) {
+	if (e == EEXIST && stored_already(fanfd, sha256, size)) {
 		(void)unlinkat(tmpdir, tbase, 0);
 		return 0;
 	}
@@ -198,20 +212,14 @@ int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int
 {
 	const char *tbase = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
 	char dst[128];
-	struct stat st;
 	int fanfd, e;
 
-	if (content_path(sha256, dst, sizeof dst) < 0) {
-		snprintf(err, errlen, "cannot store '%.80s' under %s: not a sha256", sha256, data->path);
-		return -1;
-	}
-	if ((fanfd = fan_fd(data, fans, sha256, err, errlen)) < 0)
+	if ((fanfd = fan_for(data, fans, sha256, dst, sizeof dst, err, errlen)) < 0)
 		return -1;
 	if (link_fd(fd, fanfd, sha256) == 0)
 		return 0;
 	e = errno;
-	if (e == EEXIST && fstatat(fanfd, sha256, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && (int64_t)st.st_size == size)
+	if (e == EEXIST && stored_already(fanfd, sha256, size))
 		return 0;
 	if (e != EEXIST) {
 		snprintf(err, errlen, "cannot link a temp from %s/tmp to %s/%s: %s", data->path,

@@ -597,7 +597,14 @@ unnamed_temps_are() {
 	[ "$(unnamed_temps "$1" | wc -l)" = "$2" ]
 }
 
-@test "a worker allowed 512 open files holds at most 120 unnamed temps while the syncfs waits, and stores all 1,000 small files once it runs" {
+# sync_1000_at_fd_bound: depotd with its one worker ($worker) allowed 512
+# open files, the syncfs held, and a sync of r1 ($sync) from 1,000 small
+# files; returns once the writers wait at their bound. The held syncfs
+# lets nothing be linked and no temp be closed: every file downloads, and
+# the writers stop at half of what the limit leaves beyond the store's 256
+# fan-out directories and two a transfer (8): (512 - 256 - 16) / 2.
+# Holding one a file would have run out of fds (EMFILE).
+sync_1000_at_fd_bound() {
 	hold_syncfs
 	depot_start "daemon.workers = 1"
 	small_feed "$WORK/feed" 1000
@@ -607,15 +614,13 @@ unnamed_temps_are() {
 	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
 	submit_task sync r1
 	sync=$ID
-
-	# The first syncfs is held, so nothing is linked and no temp closed:
-	# every file downloads, and the writers stop and wait at half of what
-	# the limit leaves beyond the store's 256 fan-out directories and two
-	# a transfer (8): (512 - 256 - 16) / 2. Holding one a file would have
-	# run out of fds (EMFILE).
 	wait_for syncfs_held 10s
 	wait_for progress_done_is "$sync" 1000 30s
 	wait_for unnamed_temps_are "$worker" 120 10s
+}
+
+@test "a worker allowed 512 open files holds at most 120 unnamed temps while the syncfs waits, and stores all 1,000 small files once it runs" {
+	sync_1000_at_fd_bound
 	[ "$(task_state "$sync")" = running ]
 	[ -z "$(content_files)" ]
 	[ -z "$(tmp_files)" ]
@@ -631,19 +636,7 @@ unnamed_temps_are() {
 }
 
 @test "a cancel while the writers wait for room ends the sync canceled, not failed, and leaves no temp, named or held" {
-	hold_syncfs
-	depot_start "daemon.workers = 1"
-	small_feed "$WORK/feed" 1000
-	start_http "$WORK/feed"
-	worker=$(supervised_worker)
-	prlimit --pid "$worker" --nofile=512
-	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
-	submit_task sync r1
-	sync=$ID
-	wait_for syncfs_held 10s
-	wait_for progress_done_is "$sync" 1000 30s
-	wait_for unnamed_temps_are "$worker" 120 10s
-
+	sync_1000_at_fd_bound
 	ctl task cancel "$sync" >/dev/null
 	# The held syncfs is the committer's: the worker ends once it returns.
 	rm "$GATE"
