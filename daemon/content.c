@@ -245,19 +245,22 @@ int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int
  * store never names a file whose bytes a crash could lose, and after, so
  * that the version it then records never names a file whose name could.
  */
-int content_sync_store(const struct fs_root *data, char *err, size_t errlen)
+int content_store_open(const struct fs_root *data, char *err, size_t errlen)
 {
 	char why[1024];
-	int fd, rc;
+	int fd;
 
 	if ((fd = fs_open_beneath(data->fd, "content", O_RDONLY | O_DIRECTORY, 0)) < 0) {
 		fs_beneath_error(data, "content", errno, why, sizeof why);
 		snprintf(err, errlen, "cannot open %s", why);
-		return -1;
 	}
-	rc = syncfs(fd);
-	if (rc < 0)
-		snprintf(err, errlen, "cannot sync %s/content: %s", data->path, strerror(errno));
-	close(fd);
-	return rc;
+	return fd;
+}
+
+int content_sync_store(const struct fs_root *data, int storefd, char *err, size_t errlen)
+{
+	if (syncfs(storefd) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot sync %s/content: %s", data->path, strerror(errno));
+	return -1;
 }

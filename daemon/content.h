@@ -85,7 +85,17 @@ int content_unnamed_temp(int tmpdir);
 int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int fd, int tmpdir,
     const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen);
 
+/*
+ * The store's directory, for content_sync_store: opened once, before the
+ * first byte it is to make durable is written. A write-back error is told
+ * once to each open file, and only to one opened before it happened: a new
+ * open for each syncfs would miss the error a failed syncfs of ours, or
+ * another process's, already took, and the next syncfs would say all is
+ * well over lost blocks. -1 with err.
+ */
+int content_store_open(const struct fs_root *data, char *err, size_t errlen);
+
 /* Flushes the store (the whole file system, tmp/ with it) to disk: content_commit_at leaves durability to this. */
-int content_sync_store(const struct fs_root *data, char *err, size_t errlen);
+int content_sync_store(const struct fs_root *data, int storefd, char *err, size_t errlen);
 
 #endif

@@ -154,6 +154,12 @@ struct sync {
 	char crl_full[SYNC_PATH_MAX];	/* the same for libcurl, which takes only a path */
 	_Atomic uint64_t tmp_seq;	/* the writer makes temps too */
 	int tmpfd;			/* tmp/, where every temp is made and named */
+	int storefd;			/* content/, every syncfs's (content_store_open) */
+	/*
+	 * A syncfs failed: some bytes written may not be on the disk, and no
+	 * later syncfs would say so. Nothing verified is linked in any more.
+	 */
+	atomic_int sync_broken;
 	struct content_fans fans;
 	struct sync_pending *pend;	/* verified temps, in the order they were verified; room for to_get */
 	size_t npend, ncommitted;
@@ -529,6 +535,10 @@ static int sync_prepare(struct sync *s)
 		return -1;
 	}
 	s->tmpfd = fd;
+	if ((s->storefd = content_store_open(&worker_data, why, sizeof why)) < 0) {
+		sync_fail(s, "%s", why);
+		return -1;
+	}
 	return s->imp.crl && !s->is_file ? sync_write_crl(s) : 0;
 }
 
@@ -1252,9 +1262,11 @@ static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc)
 		/* The writer's failure is the sync's (werr); without a writer the file is done here. */
 		if (s->writer != NULL ? workq_push(s->writer, job, (size_t)e->size) < 0 :
 		    sync_write_small(s, job) != 0) {
-			if (s->werr[0] == '\0')
-				snprintf(s->werr, sizeof s->werr, "out of memory for %s", e->path);
-			sync_fail(s, "%s", s->werr);
+			/* A writer's failure is told in werr, which it wrote before the queue stopped. */
+			if (s->writer != NULL && errno == ENOMEM)
+				sync_fail(s, "out of memory for %s", e->path);
+			else
+				sync_fail(s, "%s", s->werr);
 			return;
 		}
 	} else if (sync_finish_large(s, x) < 0)
@@ -1440,7 +1452,7 @@ static int sync_hold_one(struct sync *s)
 		pthread_cond_signal(&s->ccv);
 		pthread_cond_timedwait(&s->wcv, &s->cmu, &ts);
 	}
-	rc = atomic_load(&s->ws->cancel) ? -1 : s->held < s->held_max;
+	rc = atomic_load(&s->ws->cancel) ? -1 : s->held < s->held_max && !s->cexited;
 	if (rc > 0)
 		s->held++;
 	pthread_mutex_unlock(&s->cmu);
@@ -1613,8 +1625,11 @@ static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, in
 	size_t closed = 0;
 	int rc = 0;
 
-	if (content_sync_store(&worker_data, why, whylen) < 0)
+	if (atomic_load(&s->sync_broken) ||
+	    content_sync_store(&worker_data, s->storefd, why, whylen) < 0) {
+		atomic_store(&s->sync_broken, 1);
 		return -1;
+	}
 	*ms_sync += time_mono_ms() - t0;
 	t0 = time_mono_ms();
 	for (; s->ncommitted < upto; s->ncommitted++) {
@@ -1794,7 +1809,10 @@ static void sync_keep_verified(struct sync *s)
 
 	if (s->canceled)
 		return;
-	if (s->ncommitted < s->npend) {
+	if (atomic_load(&s->sync_broken) && s->ncommitted < s->npend) {
+		sync_log(s, "a syncfs failed: the %zu files verified and not yet stored are dropped, "
+		    "their bytes perhaps not on the disk", s->npend - s->ncommitted);
+	} else if (s->ncommitted < s->npend) {
 		/* sync_fail keeps the first failure, which is the sync's: this one only goes to the logs. */
 		snprintf(first, sizeof first, "%s", s->err);
 		s->err[0] = '\0';
@@ -1815,7 +1833,8 @@ static int sync_make_durable(struct sync *s)
 	char why[512];
 	int64_t t0 = time_mono_ms();
 
-	if (content_sync_store(&worker_data, why, sizeof why) < 0) {
+	if (content_sync_store(&worker_data, s->storefd, why, sizeof why) < 0) {
+		atomic_store(&s->sync_broken, 1);
 		sync_fail(s, "%s", why);
 		return -1;
 	}
@@ -1893,6 +1912,8 @@ static void sync_cleanup(struct sync *s)
 	content_fans_close(&s->fans);
 	if (s->tmpfd >= 0)
 		close(s->tmpfd);
+	if (s->storefd >= 0)
+		close(s->storefd);
 	if (s->multi != NULL)
 		curl_multi_cleanup(s->multi);
 	if (s->crl_path[0] != '\0' && fs_unlink_beneath(worker_data.fd, s->crl_path) < 0)
@@ -1924,6 +1945,7 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	s->ws = ws;
 	s->logfd = -1;
 	s->tmpfd = -1;
+	s->storefd = -1;
 	/* time_mono_ms's clock, which the committer's turns are timed by. */
 	pthread_mutex_init(&s->cmu, NULL);
 	pthread_condattr_init(&ca);

@@ -24,7 +24,12 @@ struct workq {
 	int stopping, drain, failed;
 };
 
-/* Drops every queued job; called with mu held, whose holder then owns none of them. */
+/*
+ * Drops every queued job; called with mu held, whose holder then owns none
+ * of them. The backlog is then 0, though another thread may still run a
+ * job: its end takes that job's cost off again, below 0, and drops
+ * everything in the same locked turn, so no caller sees the wrap.
+ */
 static void workq_drop_all(struct workq *q)
 {
 	while (q->head != NULL) {

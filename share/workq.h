@@ -11,7 +11,10 @@ struct workq;
  * on; nonzero stops the queue: the jobs not started are dropped.
  */
 typedef int (*workq_run_fn)(void *ctx, void *job);
-/* Frees a job that will not run (after a failure, or at workq_stop without drain). */
+/*
+ * Frees a job that will not run (after a failure, or at workq_stop without
+ * drain). It runs with the queue's lock held: it must not call workq_*.
+ */
 typedef void (*workq_drop_fn)(void *ctx, void *job);
 
 /*

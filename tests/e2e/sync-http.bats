@@ -713,3 +713,30 @@ sync_1000_at_fd_bound() {
 	[ -z "$(tmp_files)" ]
 	[ -z "$(unnamed_temps "$worker")" ]
 }
+
+@test "a syncfs that fails fails the sync, and nothing verified is linked into the store after it, though the next syncfs says all is well" {
+	# hold.so: the first syncfs fails with EIO, as a disk's write-back error, told once.
+	touch "$WORK/syncfs-fails"
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_SYNCFS_FAIL=$WORK/syncfs-fails"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	depot_start "daemon.workers = 1"
+	small_feed "$WORK/feed" 200
+	start_http "$WORK/feed"
+	worker=$(supervised_worker)
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	message=$(jq -r .error.message <<<"$TASK")
+	echo "$(jq -r .state <<<"$TASK"): $message"
+	[ ! -e "$WORK/syncfs-fails" ]
+	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	[ "$message" = "cannot sync $DIR/content: Input/output error" ]
+	# A failed sync keeps what it verified, but not past a failed syncfs:
+	# those bytes may never have reached the disk.
+	[ -z "$(content_files)" ]
+	[ -z "$(tmp_files)" ]
+	[ -z "$(unnamed_temps "$worker")" ]
+	ctl task log "$ID" | grep -E "a syncfs failed: the [0-9]+ files verified and not yet stored are dropped"
+	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
+}

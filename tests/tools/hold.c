@@ -8,7 +8,9 @@
  * Each held call first makes GATE.held, so that a test knows when one is
  * waiting: a sync's files held between their verification and the syncfs
  * that lets them into the store, a count or a check held to show that
- * nothing else waits for it. With DEPOT_TEST_NO_TMPFILE set, an openat of
+ * nothing else waits for it. While the file DEPOT_TEST_SYNCFS_FAIL names
+ * exists, the next syncfs removes it and fails with EIO, as a disk's
+ * write-back error is told once. With DEPOT_TEST_NO_TMPFILE set, an openat of
  * O_TMPFILE fails with EOPNOTSUPP, as on a file system without unnamed
  * temps.
  */
@@ -45,9 +47,16 @@ int syncfs(int fd)
 {
 	static int (*real)(int);
 
+	const char *fail = getenv("DEPOT_TEST_SYNCFS_FAIL");
+
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
 	gate_wait("DEPOT_TEST_SYNCFS_GATE");
+	/* unlink decides which one call fails, whichever process or thread makes it. */
+	if (fail != NULL && unlink(fail) == 0) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
