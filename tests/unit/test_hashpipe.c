@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -281,6 +284,58 @@ static void writeout_through_a_pipe_loses_nothing(void **state)
 	free(back);
 }
 
+/* How many of the pages of fd's [off, off + len) the page cache holds (mincore; mapping faults nothing in). */
+static size_t resident_pages(int fd, off_t off, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (len + page - 1) / page, in = 0;
+	unsigned char *vec = malloc(n);
+	void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
+
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mincore(map, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	munmap(map, len);
+	free(vec);
+	return in;
+}
+
+/* Writes n bytes through out, a MiB of fx->data at a time. */
+static void write_through(struct fx *fx, struct writeout *out, size_t n)
+{
+	for (size_t done = 0; done < n; done += 1 << 20)
+		assert_int_equal(writeout_write(out, fx->data, n - done < (1 << 20) ? n - done : 1 << 20), 0);
+}
+
+static void writeout_drops_from_the_page_cache_what_is_on_the_disk(void **state)
+{
+	struct fx *fx = *state;
+	size_t step_pages = WRITEOUT_STEP / (size_t)sysconf(_SC_PAGESIZE);
+	struct writeout out;
+	struct statfs sf;
+	int fd = open(fx->file, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstatfs(fd, &sf), 0);
+	/* tmpfs pages have no disk to be dropped to. */
+	if (sf.f_type == TMPFS_MAGIC) {
+		close(fd);
+		skip();
+	}
+	writeout_init(&out, fd);
+	write_through(fx, &out, WRITEOUT_STEP);
+	assert_int_equal(out.started, WRITEOUT_STEP);
+	/* The first step on the disk, and still cached: nothing was dropped yet. */
+	assert_int_equal(fdatasync(fd), 0);
+	assert_int_equal(resident_pages(fd, 0, WRITEOUT_STEP), step_pages);
+	/* The next step drops it, and keeps its own. */
+	write_through(fx, &out, WRITEOUT_STEP);
+	assert_int_equal(out.started, 2 * WRITEOUT_STEP);
+	assert_int_equal(resident_pages(fd, 0, WRITEOUT_STEP), 0);
+	assert_int_equal(resident_pages(fd, WRITEOUT_STEP, WRITEOUT_STEP), step_pages);
+	close(fd);
+}
+
 /* A tar.zst of one member holding data, written to fd through archout: 0, or archive_errno of the call that failed. */
 static int write_tar_zst(int fd, const unsigned char *data, size_t n)
 {
@@ -381,6 +436,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_failed_write_is_reported_by_finish, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_failed_write_is_seen_while_feeding, setup, teardown),
 		cmocka_unit_test_setup_teardown(writeout_through_a_pipe_loses_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(writeout_drops_from_the_page_cache_what_is_on_the_disk,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(archout_knows_the_sha256_of_the_file_it_wrote, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(archout_fails_the_write_that_failed, setup, teardown),
