@@ -79,7 +79,8 @@ int content_unnamed_temp(int tmpdir);
  * content_commit_at for an unnamed temp open as fd (content_unnamed_temp's,
  * written, verified, 0644): linked into the store under sha256, never
  * replacing, as content_commit_at moves. Only for one with another size
- * under that name (damaged) is it linked into tmpdir as tmp first, to
+ * under that name (damaged) is it linked into tmpdir as tmp first (a
+ * directory on the store's file system: a sync gives content/), to
  * replace that one by content_commit_at. The caller still closes fd.
  */
 int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int fd, int tmpdir,

@@ -113,7 +113,8 @@ struct sync_xfer {
 	int fd;
 	struct sync_small *small;	/* a small file's bytes as they come; NULL for a large one */
 	uint64_t seq;			/* the N of tmp */
-	char tmp[64];			/* tmp/dl-ID-N; "" when no temp file exists */
+	char tmp[64];			/* tmp/dl-ID-N; "" when no named temp exists */
+	int unnamed;			/* fd is an unnamed temp in content/, its slot held */
 	struct writeout out;		/* fd's writer: starts the writeback of a large file as it comes */
 	EVP_MD_CTX *md;
 	/*
@@ -245,15 +246,16 @@ static void sync_progress(struct sync *s, int force);
 static char *sync_entry_url(struct sync *s, CURL *h, const struct manifest_entry *e);
 static size_t sync_file_write(char *p, size_t size, size_t nmemb, void *arg);
 static int sync_pipe_end(struct sync_xfer *x);
-static int sync_make_temp(struct sync *s, uint64_t *seq, char *name, size_t namelen, char *why,
-    size_t whylen);
+static int sync_new_temp(struct sync *s, int wait, uint64_t *seq, char *name, size_t namelen,
+    int *unnamed, char *why, size_t whylen);
+static const char *sync_temp_shown(int unnamed, const char *name, char *out, size_t n);
 static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry);
 static void sync_drop(struct sync *s, struct sync_xfer *x);
 static void sync_finish(struct sync *s, struct sync_xfer *x, CURLcode rc);
 static int sync_check_digest(struct sync *s, const struct manifest_entry *e, EVP_MD_CTX *md,
     const char *url, char *why, size_t whylen);
 static void sync_verified(struct sync *s, size_t entry, uint64_t seq, int fd);
-static int sync_hold_one(struct sync *s);
+static int sync_hold_one(struct sync *s, int wait);
 static int sync_finish_large(struct sync *s, struct sync_xfer *x);
 static int sync_write_small(void *ctx, void *arg);
 static void sync_drop_small(void *ctx, void *job);
@@ -261,6 +263,7 @@ static void sync_writer_start(struct sync *s);
 static void sync_writer_stop(struct sync *s, int drain);
 static int sync_download(struct sync *s);
 static void sync_tmp_name(const struct sync *s, uint64_t seq, char *out, size_t n);
+static void sync_unnamed_name(const struct sync *s, uint64_t seq, char *out, size_t n);
 static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, int64_t *ms_moves,
     char *why, size_t whylen);
 static void sync_release_held(struct sync *s, size_t n);
@@ -1075,8 +1078,10 @@ static size_t sync_file_write(char *p, size_t size, size_t nmemb, void *arg)
 	if (x->pipe == NULL && writeout_write(&x->out, p, n) < 0)
 		err = errno;
 	if (err != 0) {
-		snprintf(x->local_err, sizeof x->local_err, "cannot write %s/%s for %s: %s",
-		    worker_data.path, x->tmp, e->path, strerror(err));
+		char where[SYNC_PATH_MAX];
+
+		snprintf(x->local_err, sizeof x->local_err, "cannot write %s for %s: %s",
+		    sync_temp_shown(x->unnamed, x->tmp, where, sizeof where), e->path, strerror(err));
 		return 0;
 	}
 	x->got += (int64_t)n;
@@ -1104,14 +1109,29 @@ static int sync_pipe_end(struct sync_xfer *x)
 }
 
 /*
- * A new private temp, tmp/dl-ID-N: its fd, with *seq its N and name its
- * path; -1 with why.
+ * A new private temp for a download: an unnamed one in content/ where it
+ * can be had (a slot among those held taken first, waited for with wait),
+ * whose name, "content/dl-ID-N", is only ever made to replace a damaged
+ * stored file (content_commit_fd); else a named one, tmp/dl-ID-N. Its fd,
+ * with *seq its N, name, and *unnamed; -1 with why ("canceled" at a
+ * cancel).
  */
-static int sync_make_temp(struct sync *s, uint64_t *seq, char *name, size_t namelen, char *why,
-    size_t whylen)
+static int sync_new_temp(struct sync *s, int wait, uint64_t *seq, char *name, size_t namelen,
+    int *unnamed, char *why, size_t whylen)
 {
-	int fd, tries;
+	int fd = -1, held = s->unnamed ? sync_hold_one(s, wait) : 0, tries;
 
+	if (held < 0) {
+		snprintf(why, whylen, "canceled");
+		return -1;
+	}
+	if (held > 0 && (fd = content_unnamed_temp(s->storefd)) < 0)
+		sync_release_held(s, 1);
+	if ((*unnamed = fd >= 0)) {
+		*seq = atomic_fetch_add(&s->tmp_seq, 1) + 1;
+		sync_unnamed_name(s, *seq, name, namelen);
+		return fd;
+	}
 	for (tries = 0; ; tries++) {
 		*seq = atomic_fetch_add(&s->tmp_seq, 1) + 1;
 		sync_tmp_name(s, *seq, name, namelen);
@@ -1128,6 +1148,16 @@ static int sync_make_temp(struct sync *s, uint64_t *seq, char *name, size_t name
 		snprintf(why, whylen, "cannot create %s", path);
 	}
 	return fd;
+}
+
+/* A temp as messages name it: unnamed ones by where they are. */
+static const char *sync_temp_shown(int unnamed, const char *name, char *out, size_t n)
+{
+	if (unnamed)
+		snprintf(out, n, "a temp in %s/content", worker_data.path);
+	else
+		snprintf(out, n, "%s/%s", worker_data.path, name);
+	return out;
 }
 
 /*
@@ -1156,7 +1186,9 @@ static int sync_start(struct sync *s, struct sync_xfer *x, size_t entry)
 		}
 		x->small->entry = entry;
 	} else {
-		if ((x->fd = sync_make_temp(s, &x->seq, x->tmp, sizeof x->tmp, why, sizeof why)) < 0) {
+		/* The transfers' thread never waits for a slot: without one the temp is named. */
+		if ((x->fd = sync_new_temp(s, 0, &x->seq, x->tmp, sizeof x->tmp, &x->unnamed, why,
+		    sizeof why)) < 0) {
 			sync_fail(s, "%s", why);
 			x->tmp[0] = '\0';
 			return -1;
@@ -1209,10 +1241,13 @@ static void sync_drop(struct sync *s, struct sync_xfer *x)
 		close(x->fd);
 		x->fd = -1;
 	}
-	if (x->tmp[0] != '\0') {
+	if (x->unnamed) {
+		/* Its bytes went with the fd, and its slot is free. */
+		sync_release_held(s, 1);
+		x->unnamed = 0;
+	} else if (x->tmp[0] != '\0')
 		sync_remove_temp(s, x->tmp);
-		x->tmp[0] = '\0';
-	}
+	x->tmp[0] = '\0';
 }
 
 /* A transfer ended: verify and store it, schedule a retry, or fail the sync. */
@@ -1325,31 +1360,40 @@ static void sync_verified(struct sync *s, size_t entry, uint64_t seq, int fd)
 static int sync_finish_large(struct sync *s, struct sync_xfer *x)
 {
 	const struct manifest_entry *e = &s->m.entries[x->entry];
-	char why[SYNC_ERR_MAX];
+	char why[SYNC_ERR_MAX], where[SYNC_PATH_MAX];
 	int bad;
 
 	if (sync_pipe_end(x) < 0) {
-		sync_fail(s, "cannot write %s/%s for %s: %s", worker_data.path, x->tmp, e->path,
-		    strerror(errno));
+		sync_fail(s, "cannot write %s for %s: %s", sync_temp_shown(x->unnamed, x->tmp, where,
+		    sizeof where), e->path, strerror(errno));
 		return -1;
 	}
 	/* Its last bytes go to the disk now too, so the syncfs before the version waits for little. */
 	writeout_start(&x->out);
-	/* 0644 now, on the fd at hand: publish hard-links the stored inode where a web server reads it. */
+	/*
+	 * 0644 now, on the fd at hand: publish hard-links the stored inode
+	 * where a web server reads it. A named temp is closed now; an unnamed
+	 * one stays open until the committer links it.
+	 */
 	bad = fchmod(x->fd, 0644) < 0 ? errno : 0;
-	if (close(x->fd) < 0 && bad == 0)
-		bad = errno;
-	x->fd = -1;
+	if (!x->unnamed) {
+		if (close(x->fd) < 0 && bad == 0)
+			bad = errno;
+		x->fd = -1;
+	}
 	if (bad != 0) {
-		sync_fail(s, "cannot write %s/%s for %s: %s", worker_data.path, x->tmp, e->path,
-		    strerror(bad));
+		sync_fail(s, "cannot write %s for %s: %s", sync_temp_shown(x->unnamed, x->tmp, where,
+		    sizeof where), e->path, strerror(bad));
 		return -1;
 	}
 	if (sync_check_digest(s, e, x->md, x->url, why, sizeof why) < 0) {
 		sync_fail(s, "%s", why);
 		return -1;
 	}
-	sync_verified(s, x->entry, x->seq, -1);
+	/* The fd and its slot are the committer's now. */
+	sync_verified(s, x->entry, x->seq, x->unnamed ? x->fd : -1);
+	x->fd = -1;
+	x->unnamed = 0;
 	x->tmp[0] = '\0';
 	return 0;
 }
@@ -1367,7 +1411,7 @@ static int sync_write_small(void *ctx, void *arg)
 	const struct manifest_entry *e = &s->m.entries[job->entry];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	struct writeout out;
-	char tmp[64], why[SYNC_ERR_MAX];
+	char tmp[64], why[SYNC_ERR_MAX], where[SYNC_PATH_MAX];
 	uint64_t seq;
 	int fd = -1, bad = 0, unnamed;
 
@@ -1385,18 +1429,7 @@ static int sync_write_small(void *ctx, void *arg)
 	if (sync_check_digest(s, e, md, NULL, why, sizeof why) < 0)
 		goto fail;
 	/* A name is made only where an unnamed temp cannot be had, or held. */
-	if ((unnamed = s->unnamed ? sync_hold_one(s) : 0) < 0) {
-		snprintf(why, sizeof why, "canceled");
-		goto fail;
-	}
-	if (unnamed && (fd = content_unnamed_temp(s->tmpfd)) < 0) {
-		sync_release_held(s, 1);
-		unnamed = 0;
-	}
-	if (unnamed) {
-		seq = atomic_fetch_add(&s->tmp_seq, 1) + 1;
-		sync_tmp_name(s, seq, tmp, sizeof tmp);
-	} else if ((fd = sync_make_temp(s, &seq, tmp, sizeof tmp, why, sizeof why)) < 0)
+	if ((fd = sync_new_temp(s, 1, &seq, tmp, sizeof tmp, &unnamed, why, sizeof why)) < 0)
 		goto fail;
 	writeout_init(&out, fd);
 	if (writeout_write(&out, job->bytes, (size_t)e->size) < 0 || fchmod(fd, 0644) < 0)
@@ -1405,16 +1438,12 @@ static int sync_write_small(void *ctx, void *arg)
 	if ((bad != 0 || !unnamed) && close(fd) < 0 && bad == 0)
 		bad = errno;
 	if (bad != 0) {
-		if (unnamed) {
-			snprintf(why, sizeof why, "cannot write a temp in %s/tmp for %s: %s",
-			    worker_data.path, e->path, strerror(bad));
+		snprintf(why, sizeof why, "cannot write %s for %s: %s",
+		    sync_temp_shown(unnamed, tmp, where, sizeof where), e->path, strerror(bad));
+		if (unnamed)
 			sync_release_held(s, 1);
-		}
-		else {
-			snprintf(why, sizeof why, "cannot write %s/%s for %s: %s", worker_data.path,
-			    tmp, e->path, strerror(bad));
+		else
 			sync_remove_temp(s, tmp);
-		}
 		goto fail;
 	}
 	sync_verified(s, job->entry, seq, unnamed ? fd : -1);
@@ -1433,17 +1462,17 @@ fail:
 }
 
 /*
- * Takes room for one more unnamed temp held open: 1. At held_max it urges
- * the committer's turn, which closes what it links, and waits for it. 0
- * (the writer names its temp instead) when the committer ended or never
- * ran; -1 at a cancel.
+ * Takes room for one more unnamed temp held open: 1. At held_max, with
+ * wait, it urges the committer's turn, which closes what it links, and
+ * waits for it. 0 (the caller names its temp instead) without room, or
+ * when the committer ended or never ran; -1 at a cancel.
  */
-static int sync_hold_one(struct sync *s)
+static int sync_hold_one(struct sync *s, int wait)
 {
 	int rc;
 
 	pthread_mutex_lock(&s->cmu);
-	while (s->held >= s->held_max && s->committer_on && !s->cexited &&
+	while (wait && s->held >= s->held_max && s->committer_on && !s->cexited &&
 	    !atomic_load(&s->ws->cancel)) {
 		int64_t until = time_mono_ms() + SYNC_POLL_MS;
 		struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000 };
@@ -1608,6 +1637,12 @@ static void sync_tmp_name(const struct sync *s, uint64_t seq, char *out, size_t 
 	snprintf(out, n, "tmp/dl-%lld-%llu", (long long)s->task, (unsigned long long)seq);
 }
 
+/* The name an unnamed temp takes only to replace a damaged stored file: in content/, its file system. */
+static void sync_unnamed_name(const struct sync *s, uint64_t seq, char *out, size_t n)
+{
+	snprintf(out, n, "content/dl-%lld-%llu", (long long)s->task, (unsigned long long)seq);
+}
+
 /*
  * A syncfs, then the verified temps from ncommitted up to upto into the
  * store: the store never names a file a crash could leave with missing
@@ -1640,8 +1675,11 @@ static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, in
 			rc = 1;
 			break;
 		}
-		sync_tmp_name(s, p->seq, tmp, sizeof tmp);
-		if ((p->fd >= 0 ? content_commit_fd(&worker_data, &s->fans, p->fd, s->tmpfd, tmp,
+		if (p->fd >= 0)
+			sync_unnamed_name(s, p->seq, tmp, sizeof tmp);
+		else
+			sync_tmp_name(s, p->seq, tmp, sizeof tmp);
+		if ((p->fd >= 0 ? content_commit_fd(&worker_data, &s->fans, p->fd, s->storefd, tmp,
 		    e->sha256, e->size, err, sizeof err) : content_commit_at(&worker_data, &s->fans,
 		    s->tmpfd, tmp, e->sha256, e->size, err, sizeof err)) < 0) {
 			snprintf(why, whylen, "cannot store %s: %s", e->path, err);
@@ -1748,7 +1786,7 @@ static void sync_writer_start(struct sync *s)
 	    rl.rlim_cur > other))
 		s->held_max = rl.rlim_cur == RLIM_INFINITY || (rl.rlim_cur - other) / 2 > SYNC_HELD_MAX ?
 		    SYNC_HELD_MAX : (size_t)(rl.rlim_cur - other) / 2;
-	s->unnamed = s->committer_on && s->held_max >= 64 && content_unnamed_check(s->tmpfd) == 0;
+	s->unnamed = s->committer_on && s->held_max >= 64 && content_unnamed_check(s->storefd) == 0;
 	s->writer = workq_start(sync_write_small, sync_drop_small, s, SYNC_WRITERS);
 }
 
@@ -1886,9 +1924,6 @@ static void sync_cleanup(struct sync *s)
 
 	sync_writer_stop(s, 0);
 	sync_committer_stop(s);
-	pthread_cond_destroy(&s->ccv);
-	pthread_cond_destroy(&s->wcv);
-	pthread_mutex_destroy(&s->cmu);
 	for (i = 0; i < s->nx; i++) {
 		sync_drop(s, &s->x[i]);
 		curl_easy_cleanup(s->x[i].easy);
@@ -1926,6 +1961,10 @@ static void sync_cleanup(struct sync *s)
 	free(s->manifest_url);
 	if (s->logfd >= 0)
 		close(s->logfd);
+	/* Last: dropping a transfer above gives its slot back under cmu. */
+	pthread_cond_destroy(&s->ccv);
+	pthread_cond_destroy(&s->wcv);
+	pthread_mutex_destroy(&s->cmu);
 }
 
 void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,

@@ -175,13 +175,23 @@ tmp_files() {
 }
 
 # unnamed_temps PID: /proc/PID/fd/N for each unnamed temp (O_TMPFILE) in
-# DIR/tmp that process PID holds open, a sync's small file waiting to be
-# linked into the store; the kernel shows it as "DIR/tmp/#INODE (deleted)".
+# DIR/content that process PID holds open, a sync's download being written
+# or waiting to be linked into the store; the kernel shows it as
+# "DIR/content/#INODE (deleted)".
 unnamed_temps() {
 	local fd target
 	for fd in /proc/"$1"/fd/*; do
 		target=$(readlink "$fd" 2>/dev/null) || continue
-		[[ $target =~ ^"$DIR"/tmp/#[0-9]+\ \(deleted\)$ ]] && echo "$fd"
+		[[ $target =~ ^"$DIR"/content/#[0-9]+\ \(deleted\)$ ]] && echo "$fd"
+	done
+	return 0
+}
+
+# unnamed_temp_of PID BYTES: the one unnamed temp of PID that holds BYTES bytes.
+unnamed_temp_of() {
+	local fd
+	for fd in $(unnamed_temps "$1"); do
+		[ "$(stat -L -c %s "$fd")" = "$2" ] && echo "$fd"
 	done
 	return 0
 }
@@ -219,10 +229,14 @@ task_field() {
 	ctl --json task show "$1" | jq -r "$2"
 }
 
-# task_running_with_bytes ID: task ID is running and has downloaded something
-# (a download file exists in DIR/tmp).
+# download_started ID: task ID is running and has begun to download: a
+# named temp is in DIR/tmp, or its worker holds an unnamed one in content/.
 download_started() {
-	task_is "$1" running && [ -n "$(tmp_files)" ]
+	local worker
+	task_is "$1" running || return 1
+	[ -z "$(tmp_files)" ] || return 0
+	worker=$(worker_pid "$(worker_of_task "$1")")
+	[ -n "$worker" ] && [ -n "$(unnamed_temps "$worker")" ]
 }
 
 # depot_save_current: records $DIR/$DEPOT_PID in the slot of the current daemon.

@@ -374,15 +374,14 @@ content_count_is() {
 	[ "$(task_state "$sync")" = running ]
 	# ... so it is not in the store, where a crash before the syncfs could
 	# leave its name over missing blocks (a later sync trusts a stored
-	# file of the right size), but an unnamed temp in tmp/ that the worker
-	# holds open, whole; big.bin's part is a named temp there.
+	# file of the right size), but an unnamed temp in content/ that the
+	# worker holds open, whole, beside big.bin's part; tmp/ names neither.
 	[ -z "$(content_files)" ]
 	worker=$(worker_pid "$(worker_of_task "$sync")")
-	held=$(unnamed_temps "$worker")
-	echo "tmp/: $(tmp_files | tr '\n' ' '); held unnamed: $held"
-	[ "$(wc -w <<<"$held")" = 1 ]
-	cmp "$held" "$WORK/feed/small.txt"
-	[ "$(tmp_files | wc -l)" = 1 ]
+	echo "tmp/: $(tmp_files | tr '\n' ' '); held unnamed: $(unnamed_temps "$worker" | tr '\n' ' ')"
+	[ "$(unnamed_temps "$worker" | wc -l)" = 2 ]
+	cmp "$(unnamed_temp_of "$worker" 16)" "$WORK/feed/small.txt"
+	[ -z "$(tmp_files)" ]
 
 	# Once the syncfs has run, small.txt is linked into the store, and its
 	# fd closed, while big.bin (about 20 s from the slow server) still
@@ -391,8 +390,8 @@ content_count_is() {
 	wait_for content_count_is 1 10s
 	[ "$(task_state "$sync")" = running ]
 	cmp "$(content_files)" "$WORK/feed/small.txt"
-	[ -z "$(unnamed_temps "$worker")" ]
-	[ "$(tmp_files | wc -l)" = 1 ]
+	[ "$(unnamed_temps "$worker" | wc -l)" = 1 ]
+	[ -z "$(tmp_files)" ]
 
 	# A cancel removes what is still a temp; what is stored stays, as a failed sync's does.
 	ctl task cancel "$sync" >/dev/null
@@ -402,27 +401,36 @@ content_count_is() {
 	[ -z "$(tmp_files)" ]
 }
 
-@test "a worker killed after a file was verified but before the syncfs leaves nothing in the store: the next sync downloads that file again" {
+# killed_before_syncfs: a sync_small_then_slow whose worker is SIGKILLed
+# at the worst moment, small.txt verified and the syncfs held; checks that
+# nothing is in the store, and that the next sync, from a fast server,
+# fetches both files again. $1: what else to check once the task ends.
+killed_before_syncfs() {
 	hold_syncfs
+	[ "${1:-}" != named ] || DEPOT_LAUNCH_ENV+=("DEPOT_TEST_NO_TMPFILE=1")
 	sync_small_then_slow
-	slow=$HTTP_PORT
-
-	# The worst moment: small.txt verified, its bytes maybe only in the page cache.
 	wait_for syncfs_held 10s
 	# Other tasks' temps, with ids that begin or end like this one's.
 	touch "$DIR/tmp/dl-${sync}0-1" "$DIR/tmp/backup-1$sync.db"
-	kill -KILL "$(worker_pid "$(worker_of_task "$sync")")"
+	worker=$(worker_pid "$(worker_of_task "$sync")")
+	[ "$1" = named ] || [ "$(unnamed_temps "$worker" | wc -l)" = 2 ]
+	kill -KILL "$worker"
 	wait_for task_is "$sync" canceled 10s
 	[ "$(task_reason "$sync")" = worker-missing ]
 	[ -z "$(content_files)" ]
-	# What the killed worker left in tmp/ (small.txt verified, the slow
-	# file half downloaded) goes with the task, not at the next start;
-	# no other task's temp goes with it.
+	# No other task's temp goes with this one's.
 	[ "$(tmp_files | sort)" = "$(printf '%s\n' "$DIR/tmp/backup-1$sync.db" "$DIR/tmp/dl-${sync}0-1" | sort)" ]
-	grep -q "task $sync: removed [0-9]* temporary file(s) its worker left in tmp/" "$DIR/depotd.log"
+	if [ "$1" = named ]; then
+		# What the killed worker left in tmp/ (small.txt verified, the
+		# slow file half downloaded) goes with the task, not at the next start.
+		grep -q "task $sync: removed [0-9]* temporary file(s) its worker left in tmp/" "$DIR/depotd.log"
+	else
+		# Its unnamed temps went with it: nothing was left to remove.
+		! grep -q "task $sync: removed" "$DIR/depotd.log"
+		[ -z "$(find "$DIR/content" -maxdepth 1 -type f)" ]
+	fi
 	rm "$DIR/tmp/dl-${sync}0-1" "$DIR/tmp/backup-1$sync.db"
 
-	# From a fast server, the next sync finds nothing stored and fetches both.
 	rm "$GATE"
 	start_http "$WORK/feed"
 	ctl repo update r1 --feed "$(feed_url "$HTTP_PORT")"
@@ -431,6 +439,14 @@ content_count_is() {
 	[ "$(jq -r .result.downloaded_files <<<"$TASK")" = 2 ]
 	[ "$(content_files | wc -l)" = 2 ]
 	[ -z "$(tmp_files)" ]
+}
+
+@test "a worker killed after a file was verified but before the syncfs leaves nothing in the store, and nothing anywhere: the next sync downloads that file again" {
+	killed_before_syncfs unnamed
+}
+
+@test "where temps are named, a worker killed before the syncfs leaves them to depotd, which removes them when it ends the task" {
+	killed_before_syncfs named
 }
 
 @test "a failed sync keeps in the store the files it verified before the failure, and a retry does not download them again" {
@@ -561,7 +577,7 @@ served() {
 	message=$(jq -r .error.message <<<"$TASK")
 	echo "$(jq -r .state <<<"$TASK"): $message"
 	[ "$(jq -r .state <<<"$TASK")" = failed ]
-	[[ $message == *"cannot write $DIR/tmp/dl-"*" for big.bin: File too large"* ]]
+	[[ $message == *"cannot write a temp in $DIR/content for big.bin: File too large"* ]]
 	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
 	[ -z "$(content_files)" ]
 	[ -z "$(tmp_files)" ]
@@ -569,6 +585,44 @@ served() {
 	wait_for served big.bin 10s
 	cat "$HTTP_LOG"
 	grep -q '^aborted big.bin after' "$HTTP_LOG"
+}
+
+# repo_helpers' teardown, kept under another name so that ours can run it.
+eval "$(declare -f teardown | sed '1s/^teardown/repo_teardown/')"
+
+# A tmpfs a test mounted on its data directory's content/; detached (lazily:
+# depotd may still hold it open) before the daemon stops and the directory goes.
+CONTENT_MOUNT=
+
+teardown() {
+	[ -z "$CONTENT_MOUNT" ] || umount -l "$CONTENT_MOUNT"
+	CONTENT_MOUNT=
+	repo_teardown
+}
+
+@test "with content/ on a file system of its own, as depotd(8) suggests, a sync stores small and large files: their temps are made on the store's file system" {
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	depot_init "daemon.workers = 1"
+	mkdir -m 0700 "$DIR/content"
+	mount -t tmpfs -o size=64m,mode=0700 tmpfs "$DIR/content" || skip "cannot mount a tmpfs"
+	CONTENT_MOUNT=$DIR/content
+	depot_launch
+	[ "$(stat -c %d "$DIR/tmp")" != "$(stat -c %d "$DIR/content")" ]
+	mkdir -p "$WORK/feed"
+	printf 'small and quick\n' >"$WORK/feed/small.txt"
+	write_bytes "$WORK/feed/big.bin" $((2 * 1024 * 1024))
+	make_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+
+	sync_wait r1
+
+	echo "$(jq -r '"\(.state): \(.error.message // "")"' <<<"$TASK")"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	cmp "$(content_path "$(sha_of "$WORK/feed/small.txt")")" "$WORK/feed/small.txt"
+	cmp "$(content_path "$(sha_of "$WORK/feed/big.bin")")" "$WORK/feed/big.bin"
+	[ "$(content_files | wc -l)" = 2 ]
+	[ -z "$(tmp_files)" ]
 }
 
 # small_feed DIR N: N files of 64 random bytes (s0000.bin …) and their
@@ -707,7 +761,7 @@ sync_1000_at_fd_bound() {
 	message=$(jq -r .error.message <<<"$TASK")
 	echo "$(jq -r .state <<<"$TASK"): $message"
 	[ "$(jq -r .state <<<"$TASK")" = failed ]
-	[[ $message == "cannot write a temp in $DIR/tmp for s000"[0-4]".bin: File too large" ]]
+	[[ $message == "cannot write a temp in $DIR/content for s000"[0-4]".bin: File too large" ]]
 	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
 	[ -z "$(content_files)" ]
 	[ -z "$(tmp_files)" ]
