@@ -726,19 +726,26 @@ sync_1000_at_fd_bound() {
 	[ -z "$(tmp_files)" ]
 }
 
-@test "a small file of other bytes than the manifest says fails the sync naming where it came from, and leaves no temp, named or held" {
+# small_sync_fails N [COMMAND...]: depotd with one worker ($worker), a feed
+# of N small files served, COMMAND run (to spoil the feed or limit the
+# worker), and a sync of r1 that must fail; its message in $message.
+small_sync_fails() {
+	local n=$1
+	shift
 	depot_start "daemon.workers = 1"
-	small_feed "$WORK/feed" 20
-	write_bytes "$WORK/feed/s0007.bin" 64
+	small_feed "$WORK/feed" "$n"
 	start_http "$WORK/feed"
 	worker=$(supervised_worker)
+	[ $# -eq 0 ] || "$@"
 	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
-
 	sync_wait r1
-
 	message=$(jq -r .error.message <<<"$TASK")
 	echo "$(jq -r .state <<<"$TASK"): $message"
 	[ "$(jq -r .state <<<"$TASK")" = failed ]
+}
+
+@test "a small file of other bytes than the manifest says fails the sync naming where it came from, and leaves no temp, named or held" {
+	small_sync_fails 20 write_bytes "$WORK/feed/s0007.bin" 64
 	[[ $message == "sha256 mismatch for s0007.bin from http://127.0.0.1:$HTTP_PORT/s0007.bin: expected "*", got $(sha_of "$WORK/feed/s0007.bin")" ]]
 	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
 	[ -z "$(tmp_files)" ]
@@ -748,19 +755,8 @@ sync_1000_at_fd_bound() {
 }
 
 @test "a small file the disk refuses fails the sync naming the temp's directory, and leaves no temp, named or held" {
-	depot_start "daemon.workers = 1"
-	small_feed "$WORK/feed" 5
-	start_http "$WORK/feed"
 	# The only worker may write files of 32 bytes at most: a 64-byte file's write fails (EFBIG).
-	worker=$(supervised_worker)
-	prlimit --pid "$worker" --fsize=32
-	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
-
-	sync_wait r1
-
-	message=$(jq -r .error.message <<<"$TASK")
-	echo "$(jq -r .state <<<"$TASK"): $message"
-	[ "$(jq -r .state <<<"$TASK")" = failed ]
+	small_sync_fails 5 eval 'prlimit --pid "$worker" --fsize=32'
 	[[ $message == "cannot write a temp in $DIR/content for s000"[0-4]".bin: File too large" ]]
 	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
 	[ -z "$(content_files)" ]
@@ -773,18 +769,8 @@ sync_1000_at_fd_bound() {
 	touch "$WORK/syncfs-fails"
 	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_SYNCFS_FAIL=$WORK/syncfs-fails"
 		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
-	depot_start "daemon.workers = 1"
-	small_feed "$WORK/feed" 200
-	start_http "$WORK/feed"
-	worker=$(supervised_worker)
-	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
-
-	sync_wait r1
-
-	message=$(jq -r .error.message <<<"$TASK")
-	echo "$(jq -r .state <<<"$TASK"): $message"
+	small_sync_fails 200
 	[ ! -e "$WORK/syncfs-fails" ]
-	[ "$(jq -r .state <<<"$TASK")" = failed ]
 	[ "$message" = "cannot sync $DIR/content: Input/output error" ]
 	# A failed sync keeps what it verified, but not past a failed syncfs:
 	# those bytes may never have reached the disk.
