@@ -1558,18 +1558,19 @@ static int sync_download(struct sync *s)
 	sync_writer_start(s);
 	for (;;) {
 		int64_t now = time_mono_ms();
-		int busy = 0, running, finished = 0, held;
+		int busy = 0, running, finished = 0, held, writer_failed = 0;
 		CURLMsg *msg;
 		int q;
 
 		if (sync_cancel_requested(s) || atomic_load(&s->cfailed))
 			return -1;
-		if (s->writer != NULL && workq_failed(s->writer)) {
+		/* The disk is behind: downloads under way go on, no new one starts. */
+		held = s->writer != NULL &&
+		    workq_backlog(s->writer, &writer_failed) > SYNC_WRITER_BACKLOG;
+		if (writer_failed) {
 			sync_fail(s, "%s", s->werr);
 			return -1;
 		}
-		/* The disk is behind: downloads under way go on, no new one starts. */
-		held = s->writer != NULL && workq_backlog(s->writer) > SYNC_WRITER_BACKLOG;
 		for (i = 0; i < s->nx && s->err[0] == '\0'; i++) {
 			struct sync_xfer *x = &s->x[i];
 

@@ -129,24 +129,16 @@ int workq_push(struct workq *q, void *job, size_t cost)
 	return 0;
 }
 
-size_t workq_backlog(struct workq *q)
+size_t workq_backlog(struct workq *q, int *failed)
 {
 	size_t b;
 
 	pthread_mutex_lock(&q->mu);
 	b = q->backlog;
+	if (failed != NULL)
+		*failed = q->failed;
 	pthread_mutex_unlock(&q->mu);
 	return b;
-}
-
-int workq_failed(struct workq *q)
-{
-	int f;
-
-	pthread_mutex_lock(&q->mu);
-	f = q->failed;
-	pthread_mutex_unlock(&q->mu);
-	return f;
 }
 
 int workq_stop(struct workq *q, int drain)

@@ -30,10 +30,12 @@ struct workq *workq_start(workq_run_fn run, workq_drop_fn drop, void *ctx, int t
  * is dropped then, so the caller owns it no more either way.
  */
 int workq_push(struct workq *q, void *job, size_t cost);
-/* The cost queued and not yet run: a caller bounds its memory by holding back while this is high. */
-size_t workq_backlog(struct workq *q);
-/* Nonzero once a job's run stopped the queue. */
-int workq_failed(struct workq *q);
+/*
+ * The cost queued and not yet run (a caller bounds its memory by holding
+ * back while this is high), and in *failed (when not NULL) whether a job's
+ * run stopped the queue: one look, one lock.
+ */
+size_t workq_backlog(struct workq *q, int *failed);
 /*
  * With drain, waits until every queued job has run (or the queue stopped
  * on a failure); without, drops what has not started and waits only for
