@@ -222,8 +222,8 @@ int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int
 	if (e == EEXIST && stored_already(fanfd, sha256, size))
 		return 0;
 	if (e != EEXIST) {
-		snprintf(err, errlen, "cannot link a temp from %s/tmp to %s/%s: %s", data->path,
-		    data->path, dst, strerror(e));
+		snprintf(err, errlen, "cannot link a downloaded temp to %s/%s: %s", data->path, dst,
+		    strerror(e));
 		return -1;
 	}
 	if (link_fd(fd, tmpdir, tbase) < 0) {
@@ -238,13 +238,6 @@ int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int
 	return 0;
 }
 
-/*
- * One syncfs for a whole sync instead of an fsync per file and directory
- * (3-4 ms each here: a 5,000-file sync spent most of its time in them).
- * A sync calls it twice: before its files enter the store, so that the
- * store never names a file whose bytes a crash could lose, and after, so
- * that the version it then records never names a file whose name could.
- */
 int content_store_open(const struct fs_root *data, char *err, size_t errlen)
 {
 	char why[1024];
@@ -257,6 +250,14 @@ int content_store_open(const struct fs_root *data, char *err, size_t errlen)
 	return fd;
 }
 
+/*
+ * One syncfs for a whole sync instead of an fsync per file and directory
+ * (3-4 ms each here: a 5,000-file sync spent most of its time in them).
+ * A sync calls it before its files enter the store (at each turn of its
+ * committer, and once after the downloads), so that the store never names
+ * a file whose bytes a crash could lose, and once after, so that the
+ * version it then records never names a file whose name could.
+ */
 int content_sync_store(const struct fs_root *data, int storefd, char *err, size_t errlen)
 {
 	if (syncfs(storefd) == 0)

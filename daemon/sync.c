@@ -132,7 +132,7 @@ struct sync_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* A verified download waiting in tmp/ for the syncfs that lets it into the store. */
+/* A verified download waiting for the syncfs that lets it into the store. */
 struct sync_pending {
 	size_t entry;
 	uint64_t seq;			/* a named temp's N, or the name an unnamed one takes if it must */
@@ -179,13 +179,14 @@ struct sync {
 	size_t cpend;
 	int cstop, cidle;		/* cidle: the committer waits for a first verified temp */
 	/*
-	 * The writer's temps are unnamed where the file system allows: no
-	 * name is made in tmp/ or taken out of it again (the committer's
-	 * renames out of tmp/ held its lock against the writer's creates),
-	 * and a killed worker leaves nothing. Each stays open until the
-	 * committer links it: held of them, at most held_max (half the fd
-	 * limit); at the limit the writer urges a turn (curge) and waits on
-	 * wcv. Under cmu, with cexited (the committer ended).
+	 * Temps are unnamed, in content/, where the file system allows
+	 * (sync_temps_plan): no name is made in tmp/ or taken out of it
+	 * again (the committer's renames out of tmp/ held its lock against
+	 * the next creates), content/ may be a file system of its own, and a
+	 * killed worker leaves nothing. Each stays open until the committer
+	 * links it: held of them, at most held_max (sync_hold_one); at the
+	 * limit a writer urges a turn (curge) and waits on wcv. Under cmu,
+	 * with cexited (the committer ended).
 	 */
 	int unnamed;
 	size_t held, held_max;
@@ -259,6 +260,7 @@ static int sync_hold_one(struct sync *s, int wait);
 static int sync_finish_large(struct sync *s, struct sync_xfer *x);
 static int sync_write_small(void *ctx, void *arg);
 static void sync_drop_small(void *ctx, void *job);
+static void sync_temps_plan(struct sync *s);
 static void sync_writer_start(struct sync *s);
 static void sync_writer_stop(struct sync *s, int drain);
 static int sync_download(struct sync *s);
@@ -1555,6 +1557,7 @@ static int sync_download(struct sync *s)
 		}
 	}
 	sync_committer_start(s);
+	sync_temps_plan(s);
 	sync_writer_start(s);
 	for (;;) {
 		int64_t now = time_mono_ms();
@@ -1661,8 +1664,13 @@ static int sync_store_verified(struct sync *s, size_t upto, int64_t *ms_sync, in
 	size_t closed = 0;
 	int rc = 0;
 
-	if (atomic_load(&s->sync_broken) ||
-	    content_sync_store(&worker_data, s->storefd, why, whylen) < 0) {
+	/* After a failed syncfs, one that succeeds proves nothing about the bytes before it. */
+	if (atomic_load(&s->sync_broken)) {
+		snprintf(why, whylen, "a syncfs failed: the %zu files verified and not yet stored are "
+		    "dropped, their bytes perhaps not on the disk", upto - s->ncommitted);
+		return -1;
+	}
+	if (content_sync_store(&worker_data, s->storefd, why, whylen) < 0) {
 		atomic_store(&s->sync_broken, 1);
 		return -1;
 	}
@@ -1769,12 +1777,11 @@ static void sync_committer_start(struct sync *s)
 	s->committer_on = pthread_create(&s->committer, NULL, sync_committer, s) == 0;
 }
 
-/* Without a thread or memory to be had, small files are written in line: slower, and as right. */
-static void sync_writer_start(struct sync *s)
+/* Whether temps are unnamed, and how many may be held open (struct sync: unnamed). */
+static void sync_temps_plan(struct sync *s)
 {
-	struct rlimit rl;
-
 	size_t other = sizeof s->fans.fd / sizeof s->fans.fd[0] + 2 * s->nx;
+	struct rlimit rl;
 
 	/*
 	 * Half the fds this process may open beyond the store's fan-out
@@ -1788,6 +1795,11 @@ static void sync_writer_start(struct sync *s)
 		s->held_max = rl.rlim_cur == RLIM_INFINITY || (rl.rlim_cur - other) / 2 > SYNC_HELD_MAX ?
 		    SYNC_HELD_MAX : (size_t)(rl.rlim_cur - other) / 2;
 	s->unnamed = s->committer_on && s->held_max >= 64 && content_unnamed_check(s->storefd) == 0;
+}
+
+/* Without a thread or memory to be had, small files are written in line: slower, and as right. */
+static void sync_writer_start(struct sync *s)
+{
 	s->writer = workq_start(sync_write_small, sync_drop_small, s, SYNC_WRITERS);
 }
 
@@ -1848,10 +1860,7 @@ static void sync_keep_verified(struct sync *s)
 
 	if (s->canceled)
 		return;
-	if (atomic_load(&s->sync_broken) && s->ncommitted < s->npend) {
-		sync_log(s, "a syncfs failed: the %zu files verified and not yet stored are dropped, "
-		    "their bytes perhaps not on the disk", s->npend - s->ncommitted);
-	} else if (s->ncommitted < s->npend) {
+	if (s->ncommitted < s->npend) {
 		/* sync_fail keeps the first failure, which is the sync's: this one only goes to the logs. */
 		snprintf(first, sizeof first, "%s", s->err);
 		s->err[0] = '\0';
