@@ -130,6 +130,14 @@ depot_write_conf() {
 # waits until it answers ping and every supervised worker is online.
 # DEPOT_LAUNCH_ENV: NAME=VALUE words depot_launch adds to depotd's environment (a test's shim).
 DEPOT_LAUNCH_ENV=()
+
+# preload_hold NAME=VALUE...: the daemon started next (its workers too)
+# preloads tests/tools/hold.so, its gates and faults set by the words
+# given; ASan, loaded after it, is told not to mind.
+preload_hold() {
+	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "$@"
+		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+}
 depot_launch() {
 	env "$(depot_tag)" ${DEPOT_LAUNCH_ENV[@]+"${DEPOT_LAUNCH_ENV[@]}"} "$DEPOT_BIN/depotd" -d "$DIR" \
 		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &

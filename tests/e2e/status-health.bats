@@ -116,8 +116,7 @@ content_bytes_is() {
 @test "counting the content store's bytes never holds the daemon up: while the count is held, status, ping and a task are answered (content_bytes null), and once it ends status shows the count" {
 	GATE=$BATS_TEST_TMPDIR/nftw-gate
 	touch "$GATE"
-	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_NFTW_GATE=$GATE"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	preload_hold "DEPOT_TEST_NFTW_GATE=$GATE"
 	depot_start
 	mkdir -p "$DIR/content/ab"
 	head -c 1234 /dev/zero >"$DIR/content/ab/one"
@@ -146,8 +145,7 @@ content_bytes_is() {
 @test "a daemon stopping while the count of the content store's bytes is stuck exits anyway, within seconds, and says so" {
 	GATE=$BATS_TEST_TMPDIR/nftw-gate
 	touch "$GATE"
-	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_NFTW_GATE=$GATE"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	preload_hold "DEPOT_TEST_NFTW_GATE=$GATE"
 	depot_start
 	ctl --json status >/dev/null
 	wait_for gate_held 5s
@@ -164,8 +162,7 @@ content_bytes_is() {
 @test "checking the database never holds the daemon up: while the check is held, status, ping and a task are answered (database.ok null), and once it ends status says ok and when" {
 	GATE=$BATS_TEST_TMPDIR/dbcheck-gate
 	touch "$GATE"
-	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_DBCHECK_GATE=$GATE"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	preload_hold "DEPOT_TEST_DBCHECK_GATE=$GATE"
 	depot_start
 
 	# The first status starts the check, which the gate holds on its own

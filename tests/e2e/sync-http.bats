@@ -352,8 +352,7 @@ sync_small_then_slow() {
 hold_syncfs() {
 	GATE=$WORK/syncfs-gate
 	touch "$GATE"
-	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_SYNCFS_GATE=$GATE"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	preload_hold "DEPOT_TEST_SYNCFS_GATE=$GATE"
 }
 
 syncfs_held() {
@@ -653,15 +652,18 @@ unnamed_temps_are() {
 
 # sync_1000_at_fd_bound: depotd with its one worker ($worker) allowed 512
 # open files, the syncfs held, and a sync of r1 ($sync) from 1,000 small
-# files; returns once the writers wait at their bound. The held syncfs
-# lets nothing be linked and no temp be closed: every file downloads, and
-# the writers stop at half of what the limit leaves beyond the store's 256
-# fan-out directories and two a transfer (8): (512 - 256 - 16) / 2.
-# Holding one a file would have run out of fds (EMFILE).
+# files and, last, a 1 MiB zbig.bin; returns once all are downloaded and
+# the writers wait at their bound. The held syncfs lets nothing be linked
+# and no temp be closed: the writers stop at half of what the limit leaves
+# beyond the store's 256 fan-out directories and two a transfer (8):
+# (512 - 256 - 16) / 2. Holding one a file would have run out of fds
+# (EMFILE).
 sync_1000_at_fd_bound() {
 	hold_syncfs
 	depot_start "daemon.workers = 1"
 	small_feed "$WORK/feed" 1000
+	write_bytes "$WORK/feed/zbig.bin" $((1024 * 1024))
+	printf 'zbig.bin,%s,%d\n' "$(sha_of "$WORK/feed/zbig.bin")" $((1024 * 1024)) >>"$WORK/feed/PULP_MANIFEST"
 	start_http "$WORK/feed"
 	worker=$(supervised_worker)
 	prlimit --pid "$worker" --nofile=512
@@ -669,21 +671,25 @@ sync_1000_at_fd_bound() {
 	submit_task sync r1
 	sync=$ID
 	wait_for syncfs_held 10s
-	wait_for progress_done_is "$sync" 1000 30s
+	wait_for progress_done_is "$sync" 1001 30s
 	wait_for unnamed_temps_are "$worker" 120 10s
 }
 
-@test "a worker allowed 512 open files holds at most 120 unnamed temps while the syncfs waits, and stores all 1,000 small files once it runs" {
+@test "a worker allowed 512 open files holds at most 120 unnamed temps while the syncfs waits, names the temp of a large file that finds no room, and stores all 1,001 files once the syncfs runs" {
 	sync_1000_at_fd_bound
 	[ "$(task_state "$sync")" = running ]
 	[ -z "$(content_files)" ]
-	[ -z "$(tmp_files)" ]
+	# zbig.bin came when the bound was reached: its transfer does not wait for room, it names its temp.
+	echo "tmp/: $(tmp_files | tr '\n' ' ')"
+	[ "$(tmp_files | wc -l)" = 1 ]
+	[[ $(tmp_files) == "$DIR/tmp/dl-$sync-"* ]]
+	cmp "$(tmp_files)" "$WORK/feed/zbig.bin"
 
 	rm "$GATE"
 	task_final "$sync"
 	echo "$(jq -r '"\(.state): \(.error.message // "")"' <<<"$TASK")"
 	[ "$(jq -r .state <<<"$TASK")" = completed ]
-	[ "$(content_files | wc -l)" = 1000 ]
+	[ "$(content_files | wc -l)" = 1001 ]
 	[ -z "$(tmp_files)" ]
 	[ -z "$(unnamed_temps "$worker")" ]
 	[ "$(repo_json r1 | jq -r .latest_version)" = 1 ]
@@ -699,7 +705,8 @@ sync_1000_at_fd_bound() {
 	[ "$(repo_json r1 | jq -r .latest_version)" = null ]
 	[ -z "$(tmp_files)" ]
 	[ -z "$(unnamed_temps "$worker")" ]
-	# The 880 files still queued for the writers were never written as temps.
+	# The 880 files still queued for the writers were never written as temps,
+	# and zbig.bin's named one went with the cancel.
 	! grep -q "temporary file(s) its worker left" "$DIR/depotd.log"
 }
 
@@ -767,8 +774,7 @@ small_sync_fails() {
 @test "a syncfs that fails fails the sync, and nothing verified is linked into the store after it, though the next syncfs says all is well" {
 	# hold.so: the first syncfs fails with EIO, as a disk's write-back error, told once.
 	touch "$WORK/syncfs-fails"
-	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "DEPOT_TEST_SYNCFS_FAIL=$WORK/syncfs-fails"
-		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	preload_hold "DEPOT_TEST_SYNCFS_FAIL=$WORK/syncfs-fails"
 	small_sync_fails 200
 	[ ! -e "$WORK/syncfs-fails" ]
 	[ "$message" = "cannot sync $DIR/content: Input/output error" ]
