@@ -645,6 +645,16 @@ supervised_worker() {
 	ctl --json worker list | jq -r '.[] | select(.supervised) | .pid'
 }
 
+# worker_heartbeat NAME: when depotd last heard worker NAME's heartbeat.
+worker_heartbeat() {
+	ctl --json worker list | jq -r --arg n "$1" '.[] | select(.name == $n) | .last_heartbeat'
+}
+
+# worker_heartbeat_after NAME TIME: depotd has heard one since TIME (for wait_for).
+worker_heartbeat_after() {
+	[ "$(worker_heartbeat "$1")" != "$2" ]
+}
+
 # unnamed_temps_are PID N: process PID holds N unnamed temps open (for wait_for).
 unnamed_temps_are() {
 	[ "$(unnamed_temps "$1" | wc -l)" = "$2" ]
@@ -698,6 +708,11 @@ sync_1000_at_fd_bound() {
 @test "a cancel while the writers wait for room ends the sync canceled, not failed, and leaves no temp, named or held" {
 	sync_1000_at_fd_bound
 	ctl task cancel "$sync" >/dev/null
+	# The worker learns of the cancel from a heartbeat's answer: one handled
+	# after the cancel. Released sooner, the held syncfs could let the
+	# sync finish first (200 ms apart here; the rest takes about as long).
+	beat=$(worker_heartbeat "$(worker_of_task "$sync")")
+	wait_for worker_heartbeat_after "$(worker_of_task "$sync")" "$beat" 5s
 	# The held syncfs is the committer's: the worker ends once it returns.
 	rm "$GATE"
 	wait_for task_is "$sync" canceled 10s
