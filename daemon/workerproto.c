@@ -262,6 +262,15 @@ static void heard_from(struct worker *w)
 	w->last_heartbeat_mono = time_mono_ms();
 }
 
+/*
+ * The environment the worker says it keeps (next, done), for the next
+ * assignment to leave out: only one numbered by this database (epoch).
+ */
+static void note_env_kept(struct worker *w, const struct worker_msg *m)
+{
+	w->env_kept = m->env_epoch == D->env_epoch ? m->env_kept : 0;
+}
+
 static void on_hello(struct conn *conn, const struct worker_msg *m)
 {
 	const char *name = m->name;
@@ -373,7 +382,7 @@ static void on_next(struct conn *conn, const struct worker_msg *m)
 	if (w == NULL)
 		return;
 	heard_from(w);
-	w->env_kept = m->env_epoch == D->env_epoch ? m->env_kept : 0;
+	note_env_kept(w, m);
 	park_next(conn, w);
 }
 
@@ -537,7 +546,7 @@ static void on_done(struct conn *conn, const struct worker_msg *m)
 		return;
 	heard_from(w);
 	record_done(w, m);
-	w->env_kept = m->env_epoch == D->env_epoch ? m->env_kept : 0;
+	note_env_kept(w, m);
 	if (m->next)
 		park_next(conn, w);
 	else
