@@ -10,14 +10,6 @@ raw() {
 	printf '%s' "$1" | "$DEPOT_BIN/tests/nng-send" "ipc://$DIR/run/control.sock" 10000
 }
 
-# subscribed FILE: a probe task's event has reached FILE (else submit another).
-subscribed() {
-	[ -s "$1" ] && return 0
-	ctl run -- true >/dev/null
-	sleep 0.1
-	[ -s "$1" ]
-}
-
 # task_event_seen FILE ID STATE: FILE holds ID's state event for STATE,
 # wherever it is among the lines.
 task_event_seen() {
@@ -85,7 +77,7 @@ probe_seen() {
 @test "depotctl events goes on across a daemon restart, as nng's SUB redialing did" {
 	depot_start
 	start_events "$DIR/events"
-	wait_for subscribed "$DIR/events" 10s
+	wait_for events_subscribed "$DIR/events" 10s
 
 	depot_terminate
 	[ "$DEPOT_STATUS" -eq 0 ]

@@ -6,14 +6,6 @@
 
 load helpers
 
-# subscribed FILE: a probe task's event has reached FILE (else submit another).
-subscribed() {
-	[ -s "$1" ] && return 0
-	ctl run -- true >/dev/null
-	sleep 0.1
-	[ -s "$1" ]
-}
-
 # task_event_states FILE ID: the states of ID's task state events, in order.
 task_event_states() {
 	jq -r --argjson id "$2" 'select(.topic == "task" and .event == "state"
@@ -36,7 +28,7 @@ worker_event_seen() {
 @test "depotctl events prints a task state event, one JSON object a line, for each state a submitted task goes through" {
 	depot_start
 	start_events "$DIR/events"
-	wait_for subscribed "$DIR/events" 10s
+	wait_for events_subscribed "$DIR/events" 10s
 
 	submit --lock r1 -- sh -c 'echo hello'
 	id=$ID

@@ -259,6 +259,18 @@ start_events() {
 	EVENTS_PID=$!
 }
 
+# events_subscribed FILE [RUN-OPTION]...: the `events` subscriber writing
+# FILE receives (for wait_for). Probes with a trivial task, `run
+# RUN-OPTION... -- true`, until its first event arrives: `--in 1h` makes a
+# probe that no worker ever runs.
+events_subscribed() {
+	local file=$1
+	shift
+	[ -s "$file" ] && return 0
+	ctl run "$@" -- true >/dev/null
+	wait_for file_has "$file" 0.3s 2>/dev/null
+}
+
 task_state() {
 	ctl --json task show "$1" | jq -r .state
 }

@@ -288,14 +288,6 @@ write_bytes() {
 	head -c "$2" /dev/urandom >"$1"
 }
 
-# events_subscribed FILE: the `events` subscriber writing FILE receives
-# (probes with a trivial task until its first event arrives; for wait_for).
-events_subscribed() {
-	[ -s "$1" ] && return 0
-	ctl run -- true >/dev/null
-	wait_for file_has "$1" 0.3s 2>/dev/null
-}
-
 # A slow file server: PULP_MANIFEST at once, every other file trickled out
 # (its Content-Length first) at about RATE bytes/s, so that a sync stays
 # running as long as a test needs, whatever the client's rate limiting.

@@ -131,8 +131,7 @@ event_seen() {
 @test "task list and events carry an exec task's args without its environment; task show has it" {
 	depot_start
 	start_events "$DIR/events"
-	# Subscribed once a probe task's events arrive.
-	wait_for sh -c "$DEPOT_BIN/depotctl -d $DIR run -- true >/dev/null; sleep 0.1; [ -s $DIR/events ]"
+	wait_for events_subscribed "$DIR/events"
 	ctl pause
 	ID=$(PLAIN_VALUE=hunter2 ctl run --name shown -- printenv PLAIN_VALUE)
 	ctl resume

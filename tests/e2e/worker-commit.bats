@@ -37,6 +37,8 @@ old_workers_gone() {
 	depot_launch_env DEPOT_TEST_CRASH_AT=worker-done
 	OLD_WORKERS=$(worker_pid w1)
 	start_events "$WORK/events" --topic task
+	# A probe no worker runs: any done would crash depotd here.
+	wait_for events_subscribed "$WORK/events" --in 1h 10s
 	submit -- sh -c 'echo A >>"$1"; while [ ! -e "$2" ]; do sleep 0.05; done' sh "$WORK/trace" "$WORK/go"
 	a=$ID
 	submit -- sh -c 'echo B >>"$1"' sh "$WORK/trace"
