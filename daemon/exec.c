@@ -28,6 +28,16 @@ static pid_t spawn_task(const char *path, char **argv, char **envp, int dirfd, i
 
 /* DESIGN §7 rule 4: SIGKILL follows SIGTERM after this long. */
 #define EXEC_KILL_AFTER_MS 5000
+/*
+ * A command still running this long has its process group reported at
+ * once, not at the next heartbeat (set_pgid). One that ends sooner is not
+ * reported: done follows at once. Reporting every `true` cost a tenth of
+ * the rate of short tasks (issue 14): the heartbeat thread's wake, and
+ * depotd's /proc read and commit. Until the report, the tag in the
+ * command's environment is what finds its processes after a crash of
+ * both depotd and the worker (fence.c, kill_tagged).
+ */
+#define EXEC_REPORT_AFTER_MS 5
 /* What a shell exits with for a command it cannot execute, and one it cannot find. */
 #define EXEC_STATUS_NOEXEC 126
 #define EXEC_STATUS_NOTFOUND 127
@@ -360,16 +370,13 @@ static pid_t spawn_task(const char *path, char **argv, char **envp, int dirfd, i
 	return *err == 0 ? pid : -1;
 }
 
-static void set_pgid(struct worker_shared *ws, pid_t pgid)
+/* Every heartbeat from now on names the group (0: none); with report, one goes now. */
+static void set_pgid(struct worker_shared *ws, pid_t pgid, int report)
 {
 	pthread_mutex_lock(&ws->mu);
 	ws->pgid = pgid;
 	worker_task_pgid = pgid;
-	/*
-	 * Tell the daemon a new process group now, not a heartbeat later. That
-	 * it is gone needs no heartbeat of its own: done follows at once.
-	 */
-	if (pgid > 0) {
+	if (report) {
 		ws->urgent = 1;
 		pthread_cond_signal(&ws->wake);
 	}
@@ -413,7 +420,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	const cJSON *env;
 	const char *cwd;
 	int pipefd[2] = { -1, -1 }, status = 0, spawn_err, eof = 0, exited = 0, dirfd;
-	int64_t term_at = 0;
+	int64_t term_at = 0, report_at;
 	int killed = 0, pidfd = -1;
 	pid_t pid;
 
@@ -488,26 +495,37 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			cJSON_AddNumberToObject(*result, "exit_status", shell_status);
 		goto out;
 	}
-	set_pgid(ws, pid);
+	set_pgid(ws, pid, 0);
+	report_at = time_mono_ms() + EXEC_REPORT_AFTER_MS;
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	/* A pidfd wakes us the moment the command exits, output or not. */
 	pidfd = pidfd_open(pid, 0);
 	while (!exited) {
 		struct pollfd pfd[2];
 		nfds_t n = 0;
+		int wait_ms = 100;
 
+		if (report_at != 0) {
+			int64_t left = report_at - time_mono_ms();
+
+			wait_ms = left < 0 ? 0 : left < wait_ms ? (int)left : wait_ms;
+		}
 		if (!eof)
 			pfd[n++] = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
 		if (pidfd >= 0)
 			pfd[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 		if (n > 0)
-			poll(pfd, n, 100);
+			poll(pfd, n, wait_ms);
 		else
-			usleep(10000);	/* no pidfd (old kernel) and output closed */
+			usleep(wait_ms < 10 ? (useconds_t)wait_ms * 1000 : 10000);	/* no pidfd (old kernel) and output closed */
 		if (!eof && pfd[0].revents != 0)
 			eof = pump(pipefd[0], &lg, ws);
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			exited = 1;
+		if (!exited && report_at != 0 && time_mono_ms() >= report_at) {
+			set_pgid(ws, pid, 1);
+			report_at = 0;
+		}
 		if (atomic_load(&ws->cancel) && term_at == 0) {
 			kill(-pid, SIGTERM);
 			term_at = time_mono_ms();
@@ -528,7 +546,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	 */
 	kill(-pid, SIGKILL);
 	fence_kill_children(NULL);
-	set_pgid(ws, 0);
+	set_pgid(ws, 0, 0);
 	if (term_at != 0) {
 		*state = TASK_CANCELED;
 		*error = worker_error(REASON_CANCELED_BY_USER, "stopped on the daemon's request");

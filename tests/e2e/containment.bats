@@ -163,6 +163,50 @@ recorded_pgid() {
 	if grep -q "which is not its own" "$DIR/depotd.log"; then false; fi
 }
 
+# A command still running a few milliseconds after its start has its group
+# reported then, not at the next heartbeat (exec.c, EXEC_REPORT_AFTER_MS).
+@test "a command that runs on has its process group recorded at once, long before the worker's next heartbeat" {
+	depot_start "daemon.workers = 1" "monitor.heartbeat_interval = 20s" "monitor.worker_timeout = 60s"
+	wait_for worker_is w1 online
+	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/cmd.pid"
+	# The worker's heartbeats are 20 s apart: only the report can be this soon.
+	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" 3s
+}
+
+# The worst moment for the report's delay: depotd stops (the command's own
+# first act, so before it can hear of the group) and then it and the
+# hand-started worker are SIGKILLed together. Nothing below a worker, no
+# group recorded: the next start finds the command by the tag in its
+# environment (fence.c, kill_tagged), before the next holder of its lock
+# starts. Judged by the command's own trace.
+@test "depotd and a hand-started worker SIGKILLed as a command starts, before its group can be recorded: the next start kills it before the next holder of its lock starts" {
+	depot_start "daemon.workers = 0" "monitor.heartbeat_interval = 20s" "monitor.worker_timeout = 60s"
+	write_escapee
+	start_hand_worker h1
+	h1=$LAST_HAND_PID
+	wait_for worker_is h1 online
+	submit --lock r1 -- sh -c "kill -STOP $DEPOT_PID; exec sh $DIR/escapee.sh $DIR/trace $DIR/esc.pid"
+	task=$ID
+	wait_for file_has "$DIR/esc.pid"
+	esc=$(cat "$DIR/esc.pid")
+	[ "$(awk '{ print $3 }' "/proc/$DEPOT_PID/stat")" = T ]
+	kill -KILL "$h1"
+	wait "$h1" 2>/dev/null || true
+	depot_kill
+	echo "recorded group: '$(sqlite3 "$DIR/depot.db" ".timeout 2000" "SELECT pgid FROM task_processes WHERE task_id = $task")'"
+	# It outlived both, below no worker.
+	kill -0 "$esc"
+	start_hand_worker h2
+	depot_launch
+	pid_gone "$esc"
+	[ "$(task_reason "$task")" = daemon-restarted ]
+	submit_next
+	wait_for task_is "$NEXT" completed 10s
+	no_overlap
+}
+
 # stored_progress ID PATH VALUE: the task row's progress holds VALUE at PATH ("$.unit"; "" for null).
 stored_progress() {
 	[ "$(sqlite3 "$DIR/depot.db" ".timeout 2000" "SELECT json_extract(progress, '$2') FROM tasks WHERE id = $1")" = "$3" ]
