@@ -23,7 +23,8 @@ N=${BENCH_DISPATCH_TASKS:-500}
 SLOTS=2
 BIG=${BENCH_DISPATCH_BIG:-10000}
 BIG_WORKERS=4
-ROUNDS=${BENCH_DISPATCH_ROUNDS:-3}
+# Five: a round's rate moves by ±10% with the VM's other load, either side's.
+ROUNDS=${BENCH_DISPATCH_ROUNDS:-5}
 echo "== dispatch: $N x 'true' through $SLOTS workers, depot vs task-spooler =="
 
 command -v tsp >/dev/null || { echo "tsp is not installed (Debian package task-spooler: make deps)" >&2; exit 2; }
