@@ -23,12 +23,13 @@
 # service started); where it cannot, it says so and python3's
 # ThreadingHTTPServer serves instead (its per-request cost then weighs on
 # both sides). BENCH_HTTP_SERVER=python picks that server.
-# Each measurement is taken BENCH_SYNC_ROUNDS times (3), depot first in odd
+# Each measurement is taken BENCH_SYNC_ROUNDS times (5: a round's small
+# figure can be 3x another's, either side's), depot first in odd
 # rounds and curl first in even ones, each depot round on a new data
 # directory (the content store would otherwise have every file already);
 # figures are medians, with the fastest and slowest round after them.
 # curl writes into DIR/out of a new DIR=$(mktemp -d /tmp/dpb.XXXXXX), made
-# just before it runs, as depot writes into DIR/tmp of a data directory made
+# just before it runs, as depot writes into DIR/content of a data directory made
 # the same way: where a new directory lands decides where its files' inodes
 # are searched for, and on this machine a fresh directory could take 5-10
 # times longer to fill than one under the benchmark's scratch directory
@@ -36,8 +37,11 @@
 # depot's, in fresh directories, took 7-17 s; curl into a fresh one:
 # 5-21 s). Nothing either side wrote is deleted until the benchmark ends: on an ext4
 # without a journal (this machine's), a new file's inode is searched for
-# past every inode freed in the last 60 s (ext4's recently_deleted), so a
-# side run just after 5,000 deletions pays for them and its peer does not.
+# past every inode freed in the last 60 s, 300 s while its inode table block
+# is dirty (ext4's recently_deleted), so a side run just after 5,000
+# deletions pays for them and its peer does not; `make bench` runs this
+# benchmark first for that reason, and a `make check` or a benchmark run
+# minutes before still weighs on some rounds.
 # Each round also copies the large feed's files into a scratch directory,
 # $CONC at once, with `dd bs=1M conv=fsync` each and a sync after ("disk"):
 # the rate at which the disk takes those bytes durably from that many
@@ -53,7 +57,7 @@ L_N=${BENCH_SYNC_LARGE_FILES:-20}
 L_MIB=${BENCH_SYNC_LARGE_MIB:-50}
 L_B=$((L_MIB * 1048576))
 CONC=8
-ROUNDS=${BENCH_SYNC_ROUNDS:-3}
+ROUNDS=${BENCH_SYNC_ROUNDS:-5}
 
 echo "== sync: $S_N x $(human_bytes "$S_B") and $L_N x $L_MIB MiB over loopback HTTP, depot vs curl --parallel-max $CONC, $ROUNDS rounds =="
 command -v curl >/dev/null || { echo "curl is not installed (make deps)" >&2; exit 2; }
