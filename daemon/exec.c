@@ -29,15 +29,20 @@ static pid_t spawn_task(const char *path, char **argv, char **envp, int dirfd, i
 /* DESIGN §7 rule 4: SIGKILL follows SIGTERM after this long. */
 #define EXEC_KILL_AFTER_MS 5000
 /*
- * A command still running this long has its process group reported at
- * once, not at the next heartbeat (set_pgid). One that ends sooner is not
- * reported: done follows at once. Reporting every `true` cost a tenth of
- * the rate of short tasks (issue 14): the heartbeat thread's wake, and
- * depotd's /proc read and commit. Until the report, the tag in the
- * command's environment is what finds its processes after a crash of
- * both depotd and the worker (fence.c, kill_tagged).
+ * On a supervised worker, a command still running this long has its
+ * process group reported at once, not at the next heartbeat (set_pgid);
+ * one that ends sooner is not: done follows at once. Reporting every
+ * `true` cost a tenth of the rate of short tasks (issue 14): the heartbeat
+ * thread's wake, and depotd's /proc read and commit. Until the report,
+ * what finds the command's processes is depotd, their subreaper, when the
+ * worker dies alone; the worker's SIGTERM when depotd does; and when both
+ * are SIGKILLed at once, the tag in their environment (fence.c,
+ * kill_tagged), which a process that drops it escapes. A hand-started
+ * worker reports at once: its death alone leaves its orphans to init.
  */
 #define EXEC_REPORT_AFTER_MS 5
+/* A pipe read this often in one go: a command that writes without end must not keep us from its exit, a cancel or the report. */
+#define EXEC_PUMP_READS 16
 /* What a shell exits with for a command it cannot execute, and one it cannot find. */
 #define EXEC_STATUS_NOEXEC 126
 #define EXEC_STATUS_NOTFOUND 127
@@ -390,13 +395,16 @@ static void add_progress(struct worker_shared *ws, int64_t n)
 	pthread_mutex_unlock(&ws->mu);
 }
 
-/* Reads what is there without blocking; returns 1 at end of file. */
+/*
+ * Reads what is there without blocking, EXEC_PUMP_READS reads at most:
+ * 1 at end of file, 0 when the pipe is empty, 2 when more may be there.
+ */
 static int pump(int fd, struct capped_log *lg, struct worker_shared *ws)
 {
 	char buf[65536];
 	ssize_t n;
 
-	for (;;) {
+	for (int reads = 0; reads < EXEC_PUMP_READS; reads++) {
 		n = read(fd, buf, sizeof buf);
 		if (n > 0) {
 			log_append(lg, buf, (size_t)n);
@@ -407,6 +415,21 @@ static int pump(int fd, struct capped_log *lg, struct worker_shared *ws)
 			return 1;
 		return errno == EAGAIN || errno == EINTR ? 0 : 1;
 	}
+	return 2;
+}
+
+/* When a command spawned now has its group reported: 0 for at once. */
+static int64_t report_time(void)
+{
+	static int64_t after_ms = -1;
+
+	/* Test only: DEPOT_TEST_REPORT_AFTER_MS holds it off, to kill at the moment before it. */
+	if (after_ms < 0) {
+		const char *t = getenv("DEPOT_TEST_REPORT_AFTER_MS");
+
+		after_ms = t != NULL ? strtoll(t, NULL, 10) : EXEC_REPORT_AFTER_MS;
+	}
+	return worker_is_supervised() && after_ms > 0 ? time_mono_ms() + after_ms : 0;
 }
 
 void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
@@ -495,8 +518,8 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			cJSON_AddNumberToObject(*result, "exit_status", shell_status);
 		goto out;
 	}
-	set_pgid(ws, pid, 0);
-	report_at = time_mono_ms() + EXEC_REPORT_AFTER_MS;
+	report_at = report_time();
+	set_pgid(ws, pid, report_at == 0);
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	/* A pidfd wakes us the moment the command exits, output or not. */
 	pidfd = pidfd_open(pid, 0);
@@ -519,7 +542,7 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		else
 			usleep(wait_ms < 10 ? (useconds_t)wait_ms * 1000 : 10000);	/* no pidfd (old kernel) and output closed */
 		if (!eof && pfd[0].revents != 0)
-			eof = pump(pipefd[0], &lg, ws);
+			eof = pump(pipefd[0], &lg, ws) == 1;
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			exited = 1;
 		if (!exited && report_at != 0 && time_mono_ms() >= report_at) {
@@ -537,8 +560,14 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	if (!eof)
-		pump(pipefd[0], &lg, ws);
+	/* What it wrote before it exited; not what its children write on without end. */
+	for (int i = 0; i < 64 && !eof; i++) {
+		int r = pump(pipefd[0], &lg, ws);
+
+		eof = r == 1;
+		if (r != 2)
+			break;
+	}
 	/*
 	 * What the command left running ends with it, before done releases
 	 * its reservations: its group, then whatever escaped the group and,

@@ -27,6 +27,11 @@ static struct worker_shared ws = {
 static char worker_url[4300];
 static int worker_supervised;
 
+int worker_is_supervised(void)
+{
+	return worker_supervised;
+}
+
 /* Async-signal-safe: the task's processes must not outlive the worker. */
 static void on_term(int sig)
 {
@@ -179,9 +184,9 @@ static void *heartbeat_thread(void *arg)
 		urgent = ws.urgent;
 		ws.urgent = 0;
 		/*
-		 * Woken for a process group that is gone again (a command as short
-		 * as `true` ended before this thread ran): there is nothing left to
-		 * fence, and done follows. Skipped, unless an interval is up.
+		 * Woken for a process group that is gone again (the command ended
+		 * before this thread ran): there is nothing left to fence, and done
+		 * follows. Skipped, unless an interval is up.
 		 */
 		if (urgent && ws.pgid == 0 && time_mono_ms() - last_sent < interval &&
 		    !atomic_load(&ws.stop)) {

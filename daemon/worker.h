@@ -37,6 +37,9 @@ extern struct fs_root worker_data;
 /* Set by exec.c, read by the SIGTERM handler to take the task's processes down with us. */
 extern volatile sig_atomic_t worker_task_pgid;
 
+/* worker.c: whether depotd started this worker (it is then depotd's child, and dies with it). */
+int worker_is_supervised(void);
+
 /*
  * worker.c: a task's error as done reports it, {"reason": …, "message": …},
  * for the *_run functions below.

@@ -108,6 +108,45 @@ load helpers
 	[ "$status" -eq 0 ]
 }
 
+# The worker reads a command's output in bounded turns (exec.c, pump): a
+# command that writes without end, or leaves a child doing so, cannot keep
+# it from the cancel or the exit. Here its pipe is made 1 MiB (F_SETPIPE_SZ,
+# which a command may do to its own stdout), so that a 64 KiB read does
+# not empty it, and four processes write: where they outpace one reader
+# (more CPUs than this 2-core machine has), the pipe is never empty.
+FLOOD_PY='import fcntl, os, sys
+fcntl.fcntl(1, 1031, 1 << 20)
+for _ in range(3):
+    if os.fork() == 0:
+        break
+buf = b"flood" * 13107
+while True:
+    os.write(1, buf)
+'
+
+@test "a command that writes without end is still canceled with reason canceled-by-user, its worker kept" {
+	depot_start "daemon.workers = 1" "tasks.log_max = 64KiB"
+	w1=$(worker_pid w1)
+	submit -- sh -c "echo \$\$ >$DIR/cmd.pid; exec python3 -c \"\$1\"" sh "$FLOOD_PY"
+	task=$ID
+	wait_for file_has "$DIR/cmd.pid"
+	ctl task cancel "$task" >/dev/null
+	wait_for task_is "$task" canceled 10s
+	[ "$(task_reason "$task")" = canceled-by-user ]
+	pid_gone "$(cat "$DIR/cmd.pid")"
+	# Stopped by its own worker, not by depotd killing it after cancel_grace.
+	[ "$(worker_pid w1)" = "$w1" ]
+}
+
+@test "a command that exits while its child writes without end completes, and the child is gone" {
+	depot_start "daemon.workers = 1" "tasks.log_max = 64KiB"
+	submit -- sh -c "python3 -c \"\$1\" & echo \$! >$DIR/child.pid; sleep 0.5; exit 0" sh "$FLOOD_PY"
+	task=$ID
+	wait_for task_is "$task" completed 15s
+	pid_gone "$(cat "$DIR/child.pid")"
+	[ "$(ctl task log "$task" | head -c 5)" = flood ]
+}
+
 @test "canceling a task that already ended leaves it as it was" {
 	depot_start
 	run ctl run --wait -- sh -c 'echo done'

@@ -152,6 +152,13 @@ depot_launch() {
 		{ depot_dump_log; return 1; }
 }
 
+# depot_launch_env VAR=VALUE...: depot_launch with more environment for
+# depotd (and so its workers), this launch only.
+depot_launch_env() {
+	local DEPOT_LAUNCH_ENV=(${DEPOT_LAUNCH_ENV[@]+"${DEPOT_LAUNCH_ENV[@]}"} "$@")
+	depot_launch
+}
+
 # depot_kill: SIGKILL the daemon (as a crash would) and reap it.
 depot_kill() {
 	kill -KILL "$DEPOT_PID"

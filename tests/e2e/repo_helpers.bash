@@ -272,17 +272,6 @@ use_depot() {
 	DEPOT_PID=${DEPOTS_PID[$(($1 - 1))]}
 }
 
-# depot_launch_env VAR=VALUE...: depot_launch with more environment for
-# depotd (and so its workers).
-depot_launch_env() {
-	env "$(depot_tag)" "$@" "$DEPOT_BIN/depotd" -d "$DIR" \
-		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &
-	DEPOT_PID=$!
-	wait_for depot_answers 10s || { depot_dump_log; return 1; }
-	wait_for workers_online "$(conf_value daemon.workers)" 10s ||
-		{ depot_dump_log; return 1; }
-}
-
 # write_bytes FILE SIZE: SIZE random bytes into FILE.
 write_bytes() {
 	head -c "$2" /dev/urandom >"$1"
