@@ -150,16 +150,22 @@ recorded_pgid() {
 	[ "$(sqlite3 "$DIR/depot.db" ".timeout 2000" "SELECT pgid FROM task_processes WHERE task_id = $1")" = "$2" ]
 }
 
+# sleeper_recorded_within TIMEOUT: a command that runs on is started on
+# lock r1 ($task), and its process group is in the database within TIMEOUT.
+sleeper_recorded_within() {
+	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; exec sleep 60"
+	task=$ID
+	wait_for file_has "$DIR/cmd.pid"
+	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" "$1"
+}
+
 @test "a supervised worker leads a session of its own, and its task's process group is verified and recorded" {
 	depot_start "daemon.workers = 1"
 	wait_for worker_is w1 online
 	wpid=$(worker_pid w1)
 	# Its session is its own: a group in it holds only its descendants (fence.c).
 	[ "$(awk '{ print $6 }' "/proc/$wpid/stat")" = "$wpid" ]
-	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; exec sleep 60"
-	task=$ID
-	wait_for file_has "$DIR/cmd.pid"
-	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" 5s
+	sleeper_recorded_within 5s
 	if grep -q "which is not its own" "$DIR/depotd.log"; then false; fi
 }
 
@@ -168,11 +174,8 @@ recorded_pgid() {
 @test "a command that runs on has its process group recorded at once, long before the worker's next heartbeat" {
 	depot_start "daemon.workers = 1" "monitor.heartbeat_interval = 20s" "monitor.worker_timeout = 60s"
 	wait_for worker_is w1 online
-	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; exec sleep 60"
-	task=$ID
-	wait_for file_has "$DIR/cmd.pid"
 	# The worker's heartbeats are 20 s apart: only the report can be this soon.
-	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" 3s
+	sleeper_recorded_within 3s
 }
 
 # A hand-started worker's death alone leaves its orphans to init, where
@@ -182,10 +185,7 @@ recorded_pgid() {
 	depot_start "daemon.workers = 0" "monitor.heartbeat_interval = 20s" "monitor.worker_timeout = 60s"
 	DEPOT_TEST_REPORT_AFTER_MS=600000 start_hand_worker h1
 	wait_for worker_is h1 online
-	submit --lock r1 -- sh -c "echo \$\$ >$DIR/cmd.pid; exec sleep 60"
-	task=$ID
-	wait_for file_has "$DIR/cmd.pid"
-	wait_for recorded_pgid "$task" "$(cat "$DIR/cmd.pid")" 3s
+	sleeper_recorded_within 3s
 }
 
 # The worst moment for a supervised worker's delay before its report:
