@@ -346,16 +346,22 @@ sync_small_then_slow() {
 	wait_for progress_done_is "$sync" 1 10s
 }
 
-# hold_syncfs: the daemon started next preloads hold.so with its
-# gate $GATE closed: every syncfs waits, having made $GATE.held, until the
-# test removes $GATE.
-hold_syncfs() {
-	GATE=$WORK/syncfs-gate
+# hold_at CALL: the daemon started next preloads hold.so with its gate for
+# CALL (SYNCFS: every syncfs; TMPFILE: the writer threads' unnamed temps)
+# closed: the call waits, having made $GATE.held, until the test removes
+# $GATE.
+hold_at() {
+	GATE=$WORK/gate-$1
 	touch "$GATE"
-	preload_hold "DEPOT_TEST_SYNCFS_GATE=$GATE"
+	preload_hold "DEPOT_TEST_$1_GATE=$GATE"
 }
 
-syncfs_held() {
+hold_syncfs() {
+	hold_at SYNCFS
+}
+
+# gate_held: a call waits at the gate.
+gate_held() {
 	[ -e "$GATE.held" ]
 }
 
@@ -369,7 +375,7 @@ content_count_is() {
 	sync_small_then_slow
 	# small.txt is downloaded and verified (one file done of two), and the
 	# syncfs that would let it into the store is held ...
-	wait_for syncfs_held 10s
+	wait_for gate_held 10s
 	[ "$(task_state "$sync")" = running ]
 	# ... so it is not in the store, where a crash before the syncfs could
 	# leave its name over missing blocks (a later sync trusts a stored
@@ -408,7 +414,7 @@ killed_before_syncfs() {
 	hold_syncfs
 	[ "${1:-}" != named ] || DEPOT_LAUNCH_ENV+=("DEPOT_TEST_NO_TMPFILE=1")
 	sync_small_then_slow
-	wait_for syncfs_held 10s
+	wait_for gate_held 10s
 	# Other tasks' temps, with ids that begin or end like this one's.
 	touch "$DIR/tmp/dl-${sync}0-1" "$DIR/tmp/backup-1$sync.db"
 	worker=$(worker_pid "$(worker_of_task "$sync")")
@@ -627,13 +633,13 @@ teardown() {
 # small_feed DIR N: N files of 64 random bytes (s0000.bin …) and their
 # PULP_MANIFEST, made at once (make_feed's sha256sum a file takes seconds).
 small_feed() {
-	"$PY" - "$1" "$2" <<'PYEOF'
+	"$PY" - "$1" "$2" "${3:-64}" <<'PYEOF'
 import hashlib, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 os.makedirs(d, exist_ok=True)
 with open(os.path.join(d, "PULP_MANIFEST"), "w") as m:
     for i in range(n):
-        b, name = os.urandom(64), "s%04d.bin" % i
+        b, name = os.urandom(size), "s%04d.bin" % i
         with open(os.path.join(d, name), "wb") as f:
             f.write(b)
         m.write("%s,%s,%d\n" % (name, hashlib.sha256(b).hexdigest(), len(b)))
@@ -680,7 +686,7 @@ sync_1000_at_fd_bound() {
 	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
 	submit_task sync r1
 	sync=$ID
-	wait_for syncfs_held 10s
+	wait_for gate_held 10s
 	wait_for progress_done_is "$sync" 1001 30s
 	wait_for unnamed_temps_are "$worker" 120 10s
 }
@@ -725,12 +731,46 @@ sync_1000_at_fd_bound() {
 	! grep -q "temporary file(s) its worker left" "$DIR/depotd.log"
 }
 
+# file_requests: how many feed files (s*.bin) the http server has begun to send.
+file_requests() {
+	grep -c '"GET /s[0-9]*\.bin HTTP' "$HTTP_LOG" || true
+}
+
+# The writers held (hold.so holds their temps' creation, as a disk far
+# behind would): the downloads go on until more than 16 MiB of small files
+# wait for them, then no new one starts, so memory stays bounded. 80 files
+# of 400 KiB: 41 make 16 MiB, and at most the 8 transfers under way then
+# add to them. Judged from the server's log.
+@test "while the writers are behind, no new download starts once 16 MiB of small files wait for them, and the sync stores every file once they catch up" {
+	hold_at TMPFILE
+	depot_start "daemon.workers = 1"
+	small_feed "$WORK/feed" 80 409600
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	submit_task sync r1
+	sync=$ID
+	wait_for gate_held 10s
+	at_least_41() { [ "$(file_requests)" -ge 41 ]; }
+	wait_for at_least_41 30s
+	# Without the bound all 80 are fetched in well under this.
+	sleep 2
+	echo "files requested while the writers were held: $(file_requests)"
+	[ "$(file_requests)" -le 49 ]
+	[ "$(task_state "$sync")" = running ]
+
+	rm "$GATE"
+	task_final "$sync"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	[ "$(content_files | wc -l)" = 80 ]
+	[ "$(file_requests)" = 80 ]
+}
+
 @test "where unnamed temps cannot be made, a verified small file waits in tmp/ under a name, and the sync stores it as before" {
 	hold_syncfs
 	# hold.so: every openat of O_TMPFILE says EOPNOTSUPP, as on a file system without it.
 	DEPOT_LAUNCH_ENV+=("DEPOT_TEST_NO_TMPFILE=1")
 	sync_small_then_slow
-	wait_for syncfs_held 10s
+	wait_for gate_held 10s
 	worker=$(worker_pid "$(worker_of_task "$sync")")
 	[ -z "$(unnamed_temps "$worker")" ]
 	small=$(find "$DIR/tmp" -type f -size 16c)

@@ -12,7 +12,9 @@
  * exists, the next syncfs removes it and fails with EIO, as a disk's
  * write-back error is told once. With DEPOT_TEST_NO_TMPFILE set, an openat of
  * O_TMPFILE fails with EOPNOTSUPP, as on a file system without unnamed
- * temps.
+ * temps. While DEPOT_TEST_TMPFILE_GATE's exists, an openat of O_TMPFILE by
+ * any thread but the process's first waits: a sync's writer threads, as
+ * behind as a slow disk's, while its probe on the main thread goes on.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +108,8 @@ int openat(int dirfd, const char *path, int flags, ...)
 		errno = EOPNOTSUPP;
 		return -1;
 	}
+	if ((flags & O_TMPFILE) == O_TMPFILE && syscall(SYS_gettid) != getpid())
+		gate_wait("DEPOT_TEST_TMPFILE_GATE");
 	return real(dirfd, path, flags, mode);
 }
 
