@@ -73,24 +73,35 @@ static int temp_of_task(const char *name, const char *id)
 	    (dash[1 + len] == '\0' || dash[1 + len] == '-' || dash[1 + len] == '.');
 }
 
-void datadir_remove_task_temps(int64_t task)
+/* Removes task id's temps from dir (beneath the data directory) whose names begin with prefix; logs how many. */
+static void remove_temps_in(const char *dir, const char *prefix, const char *id)
 {
-	char id[24];
 	struct dirent *e;
 	int fd, removed = 0;
 	DIR *dp;
 
-	snprintf(id, sizeof id, "%lld", (long long)task);
-	if ((fd = fs_open_beneath(daemon_data()->fd, "tmp", O_RDONLY | O_DIRECTORY, 0)) < 0)
+	if ((fd = fs_open_beneath(daemon_data()->fd, dir, O_RDONLY | O_DIRECTORY, 0)) < 0)
 		return;
 	if ((dp = fdopendir(fd)) == NULL) {
 		close(fd);
 		return;
 	}
 	while ((e = readdir(dp)) != NULL)
-		if (temp_of_task(e->d_name, id) && unlinkat(dirfd(dp), e->d_name, 0) == 0)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && temp_of_task(e->d_name, id) &&
+		    unlinkat(dirfd(dp), e->d_name, 0) == 0)
 			removed++;
 	closedir(dp);
 	if (removed > 0)
-		log_info("task %s: removed %d temporary file(s) its worker left in tmp/", id, removed);
+		log_info("task %s: removed %d temporary file(s) its worker left in %s/", id, removed,
+		    dir);
+}
+
+void datadir_remove_task_temps(int64_t task)
+{
+	char id[24];
+
+	snprintf(id, sizeof id, "%lld", (long long)task);
+	remove_temps_in("tmp", "", id);
+	/* A sync names a download in content/ for the moment it replaces a damaged stored file (sync.c). */
+	remove_temps_in("content", "dl-", id);
 }

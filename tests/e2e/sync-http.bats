@@ -406,6 +406,41 @@ content_count_is() {
 	[ -z "$(tmp_files)" ]
 }
 
+# A stored file found damaged (not its size) is replaced: its new download
+# is named in content/ (dl-ID-N) for the moment before it is renamed over
+# the old one. A worker killed then leaves that name; depotd removes it
+# with the task, as it does the temps a killed worker leaves in tmp/.
+@test "a worker killed while it replaces a damaged stored file: depotd removes the download it had named in content/, and the next sync replaces the file" {
+	hold_at LINK
+	depot_start "daemon.workers = 1"
+	mkdir -p "$WORK/feed"
+	printf 'alpha\n' >"$WORK/feed/a.txt"
+	make_feed "$WORK/feed"
+	start_http "$WORK/feed"
+	ctl repo create r1 --feed "$(feed_url "$HTTP_PORT")"
+	submit_task sync r1
+	task_final "$ID"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	stored=$(content_files)
+	printf 'damage' >>"$stored"
+
+	submit_task sync r1
+	sync=$ID
+	wait_for gate_held 10s
+	ls "$DIR/content/dl-$sync-"*
+	kill -KILL "$(worker_pid "$(worker_of_task "$sync")")"
+	wait_for task_is "$sync" canceled 10s
+	[ "$(task_reason "$sync")" = worker-missing ]
+	[ -z "$(find "$DIR/content" -maxdepth 1 -name 'dl-*')" ]
+	grep -q "task $sync: removed 1 temporary file(s) its worker left in content/" "$DIR/depotd.log"
+
+	rm "$GATE"
+	submit_task sync r1
+	task_final "$ID"
+	[ "$(jq -r .state <<<"$TASK")" = completed ]
+	cmp "$stored" "$WORK/feed/a.txt"
+}
+
 # killed_before_syncfs: a sync_small_then_slow whose worker is SIGKILLed
 # at the worst moment, small.txt verified and the syncfs held; checks that
 # nothing is in the store, and that the next sync, from a fast server,

@@ -15,6 +15,9 @@
  * temps. While DEPOT_TEST_TMPFILE_GATE's exists, an openat of O_TMPFILE by
  * any thread but the process's first waits: a sync's writer threads, as
  * behind as a slow disk's, while its probe on the main thread goes on.
+ * While DEPOT_TEST_LINK_GATE's exists, a linkat that has just made a name
+ * beginning with "dl-" waits: a sync's download named in content/ for the
+ * moment it replaces a damaged stored file.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -114,3 +117,17 @@ int openat(int dirfd, const char *path, int flags, ...)
 }
 
 int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+	static int (*real)(int, const char *, int, const char *, int);
+	const char *base = strrchr(newpath, '/') ? strrchr(newpath, '/') + 1 : newpath;
+	int rc;
+
+	if (real == NULL)
+		real = (int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+	rc = real(olddirfd, oldpath, newdirfd, newpath, flags);
+	if (rc == 0 && strncmp(base, "dl-", 3) == 0)
+		gate_wait("DEPOT_TEST_LINK_GATE");
+	return rc;
+}
