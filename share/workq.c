@@ -21,7 +21,10 @@ struct workq {
 	void *ctx;
 	struct workq_item *head, *tail;
 	size_t backlog;
+	size_t queued;			/* jobs in the list, not yet taken */
 	int stopping, drain, failed;
+	/* Threads in the wait, and wake-ups sent that none of them has taken yet. */
+	int waiting, woken;
 };
 
 /*
@@ -41,6 +44,7 @@ static void workq_drop_all(struct workq *q)
 	}
 	q->tail = NULL;
 	q->backlog = 0;
+	q->queued = 0;
 }
 
 static void *workq_thread(void *arg)
@@ -52,12 +56,18 @@ static void *workq_thread(void *arg)
 		struct workq_item *it;
 		int rc;
 
-		while (q->head == NULL && !q->stopping && !q->failed)
+		while (q->head == NULL && !q->stopping && !q->failed) {
+			q->waiting++;
 			pthread_cond_wait(&q->cv, &q->mu);
+			q->waiting--;
+			if (q->woken > 0)
+				q->woken--;
+		}
 		if (q->head == NULL || q->failed || (q->stopping && !q->drain))
 			break;
 		it = q->head;
 		q->head = it->next;
+		q->queued--;
 		if (q->head == NULL)
 			q->tail = NULL;
 		pthread_mutex_unlock(&q->mu);
@@ -108,6 +118,7 @@ struct workq *workq_start(workq_run_fn run, workq_drop_fn drop, void *ctx, int t
 int workq_push(struct workq *q, void *job, size_t cost)
 {
 	struct workq_item *it = malloc(sizeof *it);
+	int wake;
 
 	pthread_mutex_lock(&q->mu);
 	if (it == NULL || q->failed) {
@@ -124,8 +135,19 @@ int workq_push(struct workq *q, void *job, size_t cost)
 		q->head = it;
 	q->tail = it;
 	q->backlog += cost;
-	pthread_cond_signal(&q->cv);
+	q->queued++;
+	/*
+	 * A thread is woken for each job queued while more wait than are woken
+	 * already, not for every job: a sync queues about seven at a time, and
+	 * a wake-up each was a tenth of its transfers' thread. A thread takes
+	 * jobs until none is left before it waits again.
+	 */
+	wake = q->waiting > q->woken && q->queued > (size_t)q->woken;
+	if (wake)
+		q->woken++;
 	pthread_mutex_unlock(&q->mu);
+	if (wake)
+		pthread_cond_signal(&q->cv);
 	return 0;
 }
 
