@@ -1,4 +1,4 @@
-/* test_workq.c: workq's threads run every queued job once, a failure stops the queue and drops the rest, a stop without drain drops what has not started, and the backlog counts what waits. */
+/* test_workq.c: workq's threads run every queued job once, also jobs queued in bursts between idle spells, a failure stops the queue and drops the rest, a stop without drain drops what has not started, and the backlog counts what waits. */
 #include "workq.h"
 
 #include <dirent.h>
@@ -203,6 +203,32 @@ static void test_stop_without_drain_drops_what_has_not_started(void **state)
 	rec_free(r);
 }
 
+/*
+ * Jobs queued in bursts, the threads idle in between: a thread is woken
+ * for a job only while more wait than are woken already, and none may be
+ * left waiting beside a queued job (a lost wake-up hangs here).
+ */
+static void test_bursts_after_idle_all_run(void **state)
+{
+	struct rec *r = rec_new(1, -1);
+	struct workq *q = workq_start(run_job, drop_job, r, 2);
+	int n = 0;
+
+	(void)state;
+	assert_non_null(q);
+	for (int burst = 0; n < JOBS; burst++) {
+		for (int k = 0; k <= burst % 5 && n < JOBS; k++)
+			assert_int_equal(workq_push(q, (void *)(intptr_t)n++, 1), 0);
+		for (int tries = 0; workq_backlog(q, NULL) != 0 && tries < 5000; tries++)
+			usleep(100);
+		assert_int_equal(workq_backlog(q, NULL), 0);
+	}
+	assert_int_equal(workq_stop(q, 1), 0);
+	for (int i = 0; i < JOBS; i++)
+		assert_int_equal(atomic_load(&r->ran[i]), 1);
+	rec_free(r);
+}
+
 static void test_thread_count_is_bounded(void **state)
 {
 	struct rec *r = rec_new(0, -1);
@@ -228,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_backlog_falls_as_jobs_end),
 		cmocka_unit_test(test_failure_stops_the_queue_and_drops_the_rest),
 		cmocka_unit_test(test_stop_without_drain_drops_what_has_not_started),
+		cmocka_unit_test(test_bursts_after_idle_all_run),
 		cmocka_unit_test(test_thread_count_is_bounded),
 	};
 
