@@ -539,8 +539,8 @@ void exec_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 			pfd[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 		if (n > 0)
 			poll(pfd, n, wait_ms);
-		else
-			usleep(wait_ms < 10 ? (useconds_t)wait_ms * 1000 : 10000);	/* no pidfd (old kernel) and output closed */
+		else	/* no pidfd (old kernel) and output closed */
+			usleep(wait_ms < 10 ? (useconds_t)wait_ms * 1000 : 10000);
 		if (!eof && pfd[0].revents != 0)
 			eof = pump(pipefd[0], &lg, ws) == 1;
 		if (waitpid(pid, &status, WNOHANG) == pid)

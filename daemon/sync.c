@@ -2053,13 +2053,13 @@ void sync_run(struct worker_shared *ws, const cJSON *task, cJSON **result,
 		goto out;
 	if (sync_commit(s) < 0 || sync_make_durable(s) < 0 || sync_write_list(s) < 0)
 		goto out;
-	sync_log(s, "stored: downloads %lld ms, the writer's last files %lld ms; meanwhile %lld syncfs "
-	    "in %lld ms and %lld files moved into the store in %lld ms; after them the last of "
-	    "those turns %lld ms, "
+	sync_log(s, "stored: downloads %lld ms, the writers' last files %lld ms; meanwhile %lld "
+	    "syncfs in %lld ms and %lld files moved into the store in %lld ms; after them the "
+	    "last of those turns %lld ms, "
 	    "syncfs before the last files enter the store %lld ms, moving %lld files in %lld ms, "
 	    "syncfs after %lld ms",
-	    (long long)s->ms_download, (long long)s->ms_drain, (long long)s->bg_syncs, (long long)s->ms_bg_syncs,
-	    (long long)s->bg_moved, (long long)s->ms_bg_moves, (long long)s->ms_join,
+	    (long long)s->ms_download, (long long)s->ms_drain, (long long)s->bg_syncs,
+	    (long long)s->ms_bg_syncs, (long long)s->bg_moved, (long long)s->ms_bg_moves, (long long)s->ms_join,
 	    (long long)s->ms_sync_bytes,
 	    (long long)s->npend - s->bg_moved, (long long)s->ms_moves,
 	    (long long)s->ms_sync_names);

@@ -514,7 +514,7 @@ killed_before_syncfs() {
 	[ "$(requests_for a.txt)" = 1 ]
 	# The log says where the time went, the files moved in counted: during
 	# the downloads, and after them.
-	line=$(ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms, the writer's last files [0-9]+ ms; meanwhile [0-9]+ syncfs in [0-9]+ ms and [0-9]+ files moved into the store in [0-9]+ ms; after them the last of those turns [0-9]+ ms, syncfs before the last files enter the store [0-9]+ ms, moving [0-9]+ files in [0-9]+ ms, syncfs after [0-9]+ ms")
+	line=$(ctl task log "$ID" | grep -E "stored: downloads [0-9]+ ms, the writers' last files [0-9]+ ms; meanwhile [0-9]+ syncfs in [0-9]+ ms and [0-9]+ files moved into the store in [0-9]+ ms; after them the last of those turns [0-9]+ ms, syncfs before the last files enter the store [0-9]+ ms, moving [0-9]+ files in [0-9]+ ms, syncfs after [0-9]+ ms")
 	echo "$line"
 	during=$(sed -E 's/.* and ([0-9]+) files moved into the store.*/\1/' <<<"$line")
 	after=$(sed -E 's/.*, moving ([0-9]+) files in.*/\1/' <<<"$line")
