@@ -138,6 +138,20 @@ preload_hold() {
 	DEPOT_LAUNCH_ENV=("LD_PRELOAD=$DEPOT_BIN/tests/hold.so" "$@"
 		"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 }
+# hold_at CALL: the daemon started next preloads hold.so with its gate for
+# CALL closed (SYNCFS, TMPFILE, LINK, NFTW, DBCHECK: tests/tools/hold.c):
+# the call waits, having made $GATE.held, until the test removes $GATE.
+hold_at() {
+	GATE=$BATS_TEST_TMPDIR/gate-$1
+	touch "$GATE"
+	preload_hold "DEPOT_TEST_$1_GATE=$GATE"
+}
+
+# gate_held: a call waits at hold_at's gate (for wait_for).
+gate_held() {
+	[ -e "$GATE.held" ]
+}
+
 depot_launch() {
 	env "$(depot_tag)" ${DEPOT_LAUNCH_ENV[@]+"${DEPOT_LAUNCH_ENV[@]}"} "$DEPOT_BIN/depotd" -d "$DIR" \
 		</dev/null >>"$DIR/depotd.log" 2>&1 3>&- &

@@ -101,10 +101,6 @@ healthy_now() {
 	wait_for pid_gone "$old" 5s || { kill -KILL "$old"; false; }
 }
 
-gate_held() {
-	[ -e "$GATE.held" ]
-}
-
 database_checked() {
 	[ "$(ctl --json status | jq -r .database.ok)" = true ]
 }
@@ -114,9 +110,7 @@ content_bytes_is() {
 }
 
 @test "counting the content store's bytes never holds the daemon up: while the count is held, status, ping and a task are answered (content_bytes null), and once it ends status shows the count" {
-	GATE=$BATS_TEST_TMPDIR/nftw-gate
-	touch "$GATE"
-	preload_hold "DEPOT_TEST_NFTW_GATE=$GATE"
+	hold_at NFTW
 	depot_start
 	mkdir -p "$DIR/content/ab"
 	head -c 1234 /dev/zero >"$DIR/content/ab/one"
@@ -143,9 +137,7 @@ content_bytes_is() {
 }
 
 @test "a daemon stopping while the count of the content store's bytes is stuck exits anyway, within seconds, and says so" {
-	GATE=$BATS_TEST_TMPDIR/nftw-gate
-	touch "$GATE"
-	preload_hold "DEPOT_TEST_NFTW_GATE=$GATE"
+	hold_at NFTW
 	depot_start
 	ctl --json status >/dev/null
 	wait_for gate_held 5s
@@ -160,9 +152,7 @@ content_bytes_is() {
 }
 
 @test "checking the database never holds the daemon up: while the check is held, status, ping and a task are answered (database.ok null), and once it ends status says ok and when" {
-	GATE=$BATS_TEST_TMPDIR/dbcheck-gate
-	touch "$GATE"
-	preload_hold "DEPOT_TEST_DBCHECK_GATE=$GATE"
+	hold_at DBCHECK
 	depot_start
 
 	# The first status starts the check, which the gate holds on its own

@@ -346,24 +346,6 @@ sync_small_then_slow() {
 	wait_for progress_done_is "$sync" 1 10s
 }
 
-# hold_at CALL: the daemon started next preloads hold.so with its gate for
-# CALL (SYNCFS: every syncfs; TMPFILE: the writer threads' unnamed temps)
-# closed: the call waits, having made $GATE.held, until the test removes
-# $GATE.
-hold_at() {
-	GATE=$WORK/gate-$1
-	touch "$GATE"
-	preload_hold "DEPOT_TEST_$1_GATE=$GATE"
-}
-
-hold_syncfs() {
-	hold_at SYNCFS
-}
-
-# gate_held: a call waits at the gate.
-gate_held() {
-	[ -e "$GATE.held" ]
-}
 
 # content_count_is N
 content_count_is() {
@@ -371,7 +353,7 @@ content_count_is() {
 }
 
 @test "a downloaded file enters the store only after a syncfs has put its bytes on the disk, and without waiting for the other downloads to end" {
-	hold_syncfs
+	hold_at SYNCFS
 	sync_small_then_slow
 	# small.txt is downloaded and verified (one file done of two), and the
 	# syncfs that would let it into the store is held ...
@@ -446,7 +428,7 @@ content_count_is() {
 # nothing is in the store, and that the next sync, from a fast server,
 # fetches both files again. $1: what else to check once the task ends.
 killed_before_syncfs() {
-	hold_syncfs
+	hold_at SYNCFS
 	[ "${1:-}" != named ] || DEPOT_LAUNCH_ENV+=("DEPOT_TEST_NO_TMPFILE=1")
 	sync_small_then_slow
 	wait_for gate_held 10s
@@ -710,7 +692,7 @@ unnamed_temps_are() {
 # (512 - 256 - 16) / 2. Holding one a file would have run out of fds
 # (EMFILE).
 sync_1000_at_fd_bound() {
-	hold_syncfs
+	hold_at SYNCFS
 	depot_start "daemon.workers = 1"
 	small_feed "$WORK/feed" 1000
 	write_bytes "$WORK/feed/zbig.bin" $((1024 * 1024))
@@ -802,7 +784,7 @@ file_requests() {
 }
 
 @test "where unnamed temps cannot be made, a verified small file waits in tmp/ under a name, and the sync stores it as before" {
-	hold_syncfs
+	hold_at SYNCFS
 	# hold.so: every openat of O_TMPFILE says EOPNOTSUPP, as on a file system without it.
 	DEPOT_LAUNCH_ENV+=("DEPOT_TEST_NO_TMPFILE=1")
 	sync_small_then_slow
