@@ -210,22 +210,23 @@ int content_unnamed_temp(int tmpdir)
 int content_commit_fd(const struct fs_root *data, struct content_fans *fans, int fd, int tmpdir,
     const char *tmp, const char *sha256, int64_t size, char *err, size_t errlen)
 {
-	const char *tbase = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
+	const char *tbase;
 	char dst[128];
-	int fanfd, e;
+	int fanfd;
 
 	if ((fanfd = fan_for(data, fans, sha256, dst, sizeof dst, err, errlen)) < 0)
 		return -1;
 	if (link_fd(fd, fanfd, sha256) == 0)
 		return 0;
-	e = errno;
-	if (e == EEXIST && stored_already(fanfd, sha256, size))
-		return 0;
-	if (e != EEXIST) {
+	if (errno != EEXIST) {
 		snprintf(err, errlen, "cannot link a downloaded temp to %s/%s: %s", data->path, dst,
-		    strerror(e));
+		    strerror(errno));
 		return -1;
 	}
+	if (stored_already(fanfd, sha256, size))
+		return 0;
+	/* Another size under that name (damaged): named in tmpdir for the moment it replaces it. */
+	tbase = strrchr(tmp, '/') ? strrchr(tmp, '/') + 1 : tmp;
 	if (link_fd(fd, tmpdir, tbase) < 0) {
 		snprintf(err, errlen, "cannot link a temp to %s/%s: %s", data->path, tmp,
 		    strerror(errno));
